@@ -1,0 +1,6 @@
+"""Redis App (cache and sessions) and Redis Socket (the Socket.io adapter): two clients."""
+
+from rivergen.cache.redis import connect_redis, ping_redis
+from rivergen.cache.sessions import Session, SessionStore
+
+__all__ = ["Session", "SessionStore", "connect_redis", "ping_redis"]

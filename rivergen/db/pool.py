@@ -1,0 +1,107 @@
+"""An asyncpg pool that works behind PgBouncer in transaction pooling.
+
+What a caller may rely on:
+
+- No named prepared statements and no statement cache (``statement_cache_size=0``): a pooled
+  server connection may serve another client between two of our transactions.
+- No session state. The tenant context is set per transaction with
+  ``set_config('app.workspace_id', $1, true)``, which Postgres drops at commit or rollback, so it
+  can never reach another pooled request. Row-level security policies read it with
+  ``current_setting('app.workspace_id', true)``.
+- Connection failures and timeouts become :class:`DependencyUnavailable` (HTTP 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from rivergen.errors import DependencyUnavailable
+from rivergen.settings import PostgresSettings
+
+# Errors that mean "Postgres or the bouncer is not there right now", as opposed to a bad query.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def _pgbouncer_safe_connect_kwargs(settings: PostgresSettings) -> dict[str, Any]:
+    return {
+        "statement_cache_size": 0,
+        "max_cached_statement_lifetime": 0,
+        "timeout": settings.connect_timeout_s,
+        "command_timeout": settings.command_timeout_s,
+    }
+
+
+class Database:
+    """The process's pool. Open it once (a lifespan, a deployment's constructor), share it."""
+
+    def __init__(self, dsn: str, settings: PostgresSettings) -> None:
+        self._dsn = dsn
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=self._settings.pool_min_size,
+                max_size=self._settings.pool_max_size,
+                **_pgbouncer_safe_connect_kwargs(self._settings),
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            raise DependencyUnavailable(f"postgres is unreachable: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("Database.open() was not called")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(
+        self, workspace_id: str | None = None
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside one transaction, with the tenant context set if given.
+
+        The context lives exactly as long as the transaction (``set_config(..., true)``).
+        """
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if workspace_id is not None:
+                    await conn.execute(
+                        "SELECT set_config('app.workspace_id', $1, true)", str(workspace_id)
+                    )
+                yield conn
+        except UNAVAILABLE_ERRORS as exc:
+            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+
+    async def ping(self, timeout_s: float) -> float:
+        """Round-trip one query; returns the latency in milliseconds."""
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout_s), self.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        except UNAVAILABLE_ERRORS as exc:
+            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+        return (time.perf_counter() - start) * 1000.0

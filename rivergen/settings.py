@@ -1,0 +1,143 @@
+"""The one settings tree of RiverGen.
+
+Every value comes from the environment with the prefix ``RIVERGEN_``, nested with ``__``
+(``RIVERGEN_POSTGRES__DSN``, ``RIVERGEN_KAFKA__BOOTSTRAP_SERVERS``). A backing service that is
+not configured (its address left unset) falls back to its embedded default; one that is
+configured but unreachable is a start-up error, never a silent fallback.
+
+Build it once at an entry point (the CLI, a deployment's constructor) with :func:`load_settings`;
+never at import time, since Serve pickles deployment classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PostgresSettings(BaseModel):
+    """Postgres, reached by every service through PgBouncer in transaction pooling."""
+
+    dsn: SecretStr | None = Field(
+        None,
+        description="DSN the services use (through PgBouncer in production). "
+        "Unset: an embedded Postgres in the data dir.",
+    )
+    migrate_dsn: SecretStr | None = Field(
+        None,
+        description="DSN straight to Postgres, for migrations (they need session state that "
+        "a transaction-pooling bouncer cannot keep). Unset: the same as `dsn`.",
+    )
+    pool_min_size: int = Field(1, ge=0, description="Connections each process keeps open.")
+    pool_max_size: int = Field(10, ge=1, description="Most connections one process opens.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Timeout to open one connection.")
+    command_timeout_s: float = Field(30.0, gt=0, description="Timeout of one statement.")
+
+
+class RedisSettings(BaseModel):
+    """One Redis server."""
+
+    url: SecretStr | None = Field(
+        None, description="redis:// URL. Unset: the embedded Redis in the data dir."
+    )
+    socket_timeout_s: float = Field(5.0, gt=0, description="Timeout of one command.")
+
+
+class KafkaSettings(BaseModel):
+    """The event bus. Unset: the embedded bus (Redis Streams on the Redis App server)."""
+
+    bootstrap_servers: str | None = Field(
+        None, description="Comma-separated host:port list. Unset: the embedded event bus."
+    )
+    client_id: str = Field("rivergen", description="Client id reported to the brokers.")
+    request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one broker request.")
+
+
+class S3Settings(BaseModel):
+    """Object storage. Unset endpoint and bucket: a local directory store in the data dir."""
+
+    endpoint_url: str | None = Field(
+        None, description="S3 endpoint (MinIO, an S3 server). Unset with no bucket: local store."
+    )
+    bucket: str | None = Field(None, description="Bucket that holds every workspace's objects.")
+    region: str = Field("us-east-1", description="S3 region.")
+    access_key_id: SecretStr | None = Field(None, description="Access key id.")
+    secret_access_key: SecretStr | None = Field(None, description="Secret access key.")
+    presign_expiry_s: int = Field(3600, gt=0, le=7 * 24 * 3600, description="Presigned URL life.")
+
+    @property
+    def configured(self) -> bool:
+        return self.bucket is not None or self.endpoint_url is not None
+
+
+class RaySettings(BaseModel):
+    """The Ray cluster that hosts Serve and the compute tasks."""
+
+    address: str | None = Field(
+        None, description="Ray address to join ('auto', 'ray://host:10001'). Unset: a local head."
+    )
+    num_cpus: float | None = Field(None, gt=0, description="CPUs for a local head (default all).")
+    dashboard_host: str = Field("127.0.0.1", description="Dashboard bind address (keep loopback).")
+    dashboard_port: int = Field(8265, description="Dashboard port of a local head.")
+
+
+class HttpSettings(BaseModel):
+    """Where Serve listens."""
+
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, description="HTTP port of the gateway.")
+    ha_proxy: bool = Field(
+        True,
+        description="Run Serve's HAProxy ingress (RAY_SERVE_ENABLE_HA_PROXY and "
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED); about 5x the default proxy's throughput.",
+    )
+
+
+class GatewaySettings(BaseModel):
+    """The gateway deployment."""
+
+    min_replicas: int = Field(1, ge=1, description="Fewest gateway replicas.")
+    max_replicas: int = Field(2, ge=1, description="Most gateway replicas.")
+    replica_num_cpus: float = Field(0.25, gt=0, description="CPUs reserved by each replica.")
+    readiness_timeout_s: float = Field(2.0, gt=0, description="Per-dependency /readyz timeout.")
+
+
+class Settings(BaseSettings):
+    """Root of the settings tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RIVERGEN_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment."
+    )
+    data_dir: Path = Field(
+        Path(".rivergen"), description="State of the embedded services (one-machine mode)."
+    )
+    startup_timeout_s: float = Field(
+        15.0, gt=0, description="How long start-up waits for a configured service."
+    )
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
+    redis_app: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
+    redis_socket: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
+    ray: RaySettings = Field(default_factory=RaySettings)  # type: ignore[arg-type]
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)  # type: ignore[arg-type]
+
+    @property
+    def object_dir(self) -> Path:
+        """Root of the local directory object store."""
+        return self.data_dir / "objects"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (and a `.env` file is not read on purpose)."""
+    return Settings()
