@@ -79,7 +79,7 @@ class RaySettings(BaseModel):
     address: str | None = Field(
         None, description="Ray address to join ('auto', 'ray://host:10001'). Unset: a local head."
     )
-    num_cpus: float | None = Field(None, gt=0, description="CPUs for a local head (default all).")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs for a local head (default all).")
     dashboard_host: str = Field("127.0.0.1", description="Dashboard bind address (keep loopback).")
     dashboard_port: int = Field(8265, description="Dashboard port of a local head.")
 
@@ -102,6 +102,10 @@ class GatewaySettings(BaseModel):
     min_replicas: int = Field(1, ge=1, description="Fewest gateway replicas.")
     max_replicas: int = Field(2, ge=1, description="Most gateway replicas.")
     replica_num_cpus: float = Field(0.25, gt=0, description="CPUs reserved by each replica.")
+    max_ongoing_requests: int = Field(64, ge=1, description="Requests one replica takes at once.")
+    target_ongoing_requests: float = Field(
+        16, gt=0, description="Autoscaling target of ongoing requests per replica."
+    )
     readiness_timeout_s: float = Field(2.0, gt=0, description="Per-dependency /readyz timeout.")
 
 
@@ -123,14 +127,14 @@ class Settings(BaseSettings):
     startup_timeout_s: float = Field(
         15.0, gt=0, description="How long start-up waits for a configured service."
     )
-    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
-    redis_app: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
-    redis_socket: RedisSettings = Field(default_factory=RedisSettings)  # type: ignore[arg-type]
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
-    ray: RaySettings = Field(default_factory=RaySettings)  # type: ignore[arg-type]
-    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)  # type: ignore[arg-type]
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    redis_app: RedisSettings = Field(default_factory=RedisSettings)
+    redis_socket: RedisSettings = Field(default_factory=RedisSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def object_dir(self) -> Path:

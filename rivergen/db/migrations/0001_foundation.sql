@@ -1,5 +1,5 @@
--- Foundation: workspaces (the tenant key of every row) and a probe table for tenant isolation.
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
+-- Foundation: workspaces (the tenant key of every row) and the tenant context function.
+-- gen_random_uuid() is built in since Postgres 13 (no pgcrypto: the embedded build lacks it).
 
 CREATE TABLE workspaces (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares RiverGen with a reference run on the same machine, in the same run."""

@@ -1,0 +1,81 @@
+"""Run every benchmark and write bench/RESULTS.md.
+
+    scripts/bench            (starts the backing services, then runs `python -m bench`)
+
+Each figure is a ratio against a reference measured in the same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.load import LoadResult
+
+HERE = Path(__file__).resolve().parent
+
+
+def measure(module: str, *args: str) -> LoadResult:
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return LoadResult.model_validate(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def gateway_section(duration: int) -> list[str]:
+    common = ["--connections", "16", "--duration", str(duration)]
+    reference = measure("bench.gateway_healthz", "uvicorn", *common)
+    serve_ha = measure("bench.gateway_healthz", "serve-haproxy", *common)
+    serve_default = measure("bench.gateway_healthz", "serve-default", *common)
+    one_conn = ["--connections", "1", "--duration", str(max(3, duration // 2))]
+    reference_1 = measure("bench.gateway_healthz", "uvicorn", *one_conn)
+    serve_ha_1 = measure("bench.gateway_healthz", "serve-haproxy", *one_conn)
+    rows = [
+        "## Gateway `GET /healthz`: Ray Serve against bare uvicorn",
+        "",
+        "The same FastAPI app (`rivergen.api.create_app`), one replica / one uvicorn worker, "
+        "`wrk -t2` on loopback, after a 2 s warm-up.",
+        "",
+        "| run | connections | req/s | p50 ms | p99 ms | errors | req/s vs uvicorn |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result, ref in (
+        (reference, reference), (serve_ha, reference), (serve_default, reference),
+        (reference_1, reference_1), (serve_ha_1, reference_1),
+    ):  # fmt: skip
+        rows.append(
+            f"| {result.label} | {result.connections} | {result.requests_per_s:,.0f} | "
+            f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} | "
+            f"{result.requests_per_s / ref.requests_per_s:.2f} |"
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per load run.")
+    args = parser.parse_args()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `scripts/bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}.",
+        "",
+        *gateway_section(args.duration),
+        "",
+    ]
+    (HERE / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

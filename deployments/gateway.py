@@ -1,0 +1,50 @@
+"""The gateway: FastAPI ingress on Ray Serve.
+
+The app is built on each replica by :func:`rivergen.api.create_app` (a builder function), so
+settings are read from the replica's environment and nothing is built at import time.
+``deployments/serve_config.yaml`` may override every option set here.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from ray import serve
+from ray.serve.deployment import Application
+
+from rivergen.api import create_app
+from rivergen.settings import GatewaySettings
+
+
+def _build_app() -> FastAPI:
+    # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
+    # the request and echoes it on the response; the app must not echo it a second time.
+    return create_app(echo_request_id=False)
+
+
+@serve.ingress(_build_app)
+class Gateway:
+    """Routes, workspace context, authentication and authorization live in the app."""
+
+
+def gateway_app(settings: GatewaySettings | None = None) -> Application:
+    """The gateway application, sized by ``settings`` (its defaults fit a 2-core machine)."""
+    sizing = settings or GatewaySettings()
+    deployment = serve.deployment(
+        name="gateway",
+        ray_actor_options={"num_cpus": sizing.replica_num_cpus},
+        max_ongoing_requests=sizing.max_ongoing_requests,
+        autoscaling_config={
+            "min_replicas": sizing.min_replicas,
+            "max_replicas": sizing.max_replicas,
+            "target_ongoing_requests": sizing.target_ongoing_requests,
+            "upscale_delay_s": 5,
+            "downscale_delay_s": 60,
+        },
+        health_check_period_s=5,
+        graceful_shutdown_timeout_s=10,
+    )(Gateway)
+    return deployment.bind()
+
+
+# `serve deploy deployments/serve_config.yaml` imports this (import_path deployments.gateway:app).
+app = gateway_app()

@@ -1,0 +1,24 @@
+"""Typed dependencies for route functions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from rivergen.clients import PlatformClients
+from rivergen.settings import Settings
+
+
+def _clients(request: Request) -> PlatformClients:
+    clients: PlatformClients = request.app.state.clients
+    return clients
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+ClientsDep = Annotated[PlatformClients, Depends(_clients)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -1,0 +1,35 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from rivergen.api.deps import ClientsDep, SettingsDep
+from rivergen.health import Readiness, check_readiness
+
+router = APIRouter(tags=["health"])
+
+
+class Liveness(BaseModel):
+    status: str = "ok"
+
+
+_ALIVE = Liveness()
+
+
+@router.get("/healthz", response_model=Liveness, summary="The process is up")
+async def healthz() -> Liveness:
+    return _ALIVE
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency is not ready"}},
+    summary="Every dependency, with its latency",
+)
+async def readyz(clients: ClientsDep, settings: SettingsDep) -> JSONResponse:
+    report = await check_readiness(clients, settings.gateway.readiness_timeout_s)
+    return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.ready else 503)

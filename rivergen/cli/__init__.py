@@ -1,0 +1,1 @@
+"""The `rivergen` command line."""

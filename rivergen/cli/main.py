@@ -1,0 +1,144 @@
+"""The `rivergen` command: run, stop and inspect the platform, and migrate its database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from rivergen.cli.runner import RunState, pid_alive, run_platform, state_file, stop_platform
+from rivergen.clients import require
+from rivergen.db import MigrationRunner
+from rivergen.embedded import start_embedded
+from rivergen.errors import ConfigurationError
+from rivergen.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="rivergen",
+    help=(
+        "RiverGen: a distributed data-and-AI platform on Ray.\n\n"
+        "Every setting is an environment variable with the prefix RIVERGEN_, nested with __ "
+        "(RIVERGEN_POSTGRES__DSN, RIVERGEN_KAFKA__BOOTSTRAP_SERVERS, ...). A service left "
+        "unset runs embedded; a configured one must answer."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="State of the embedded services (sets RIVERGEN_DATA_DIR). Default: ./.rivergen",
+        show_default=False,
+    ),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["RIVERGEN_DATA_DIR"] = str(data_dir)
+    return load_settings()
+
+
+def _fail(exc: ConfigurationError) -> typer.Exit:
+    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    port: Annotated[
+        int | None, typer.Option(help="Gateway HTTP port (RIVERGEN_HTTP__PORT). Default: 8000")
+    ] = None,
+) -> None:
+    """Run the whole platform on this machine until Ctrl-C or `rivergen down`.
+
+    Unconfigured services start embedded (Postgres, Redis, Redis Streams as the event bus, a
+    local object store, a local Ray head with its dashboard on 127.0.0.1:8265). Migrations are
+    applied, the Serve app is deployed, and the URLs are printed once /readyz is green.
+    A configured service that does not answer within RIVERGEN_STARTUP_TIMEOUT_S (15 s) stops
+    start-up with exit code 2 and a message naming it.
+    """
+    if port is not None:
+        os.environ["RIVERGEN_HTTP__PORT"] = str(port)
+    settings = _settings(data_dir)
+    running = RunState.read(state_file(settings))
+    if running is not None and pid_alive(running.pid):
+        typer.echo(f"RiverGen is already running (pid {running.pid}) at {running.api_url}")
+        raise typer.Exit(code=1)
+    try:
+        code = run_platform(settings, say=typer.echo)
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def down(data_dir: DataDir = None) -> None:
+    """Stop a platform started by `rivergen up` and everything it started."""
+    settings = _settings(data_dir)
+    if stop_platform(settings):
+        typer.echo("RiverGen stopped.")
+    else:
+        typer.echo("RiverGen is not running.")
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Show whether the platform runs, and each dependency's readiness and latency.
+
+    Exit code 0 when ready, 1 when running but not ready, 3 when not running.
+    """
+    settings = _settings(data_dir)
+    state = RunState.read(state_file(settings))
+    if state is None or not pid_alive(state.pid):
+        typer.echo("RiverGen is not running.")
+        raise typer.Exit(code=3)
+    typer.echo(f"RiverGen is running (pid {state.pid}) at {state.api_url}")
+    if state.dashboard_url:
+        typer.echo(f"  dashboard: {state.dashboard_url}")
+    try:
+        response = httpx.get(f"{state.api_url}/readyz", timeout=10.0)
+        report = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        typer.echo(f"  /readyz did not answer: {exc}")
+        raise typer.Exit(code=1) from None
+    for name, dep in report.get("dependencies", {}).items():
+        detail = f"{dep['latency_ms']:.1f} ms" if dep.get("ok") else dep.get("error", "")
+        typer.echo(f"  {name:<13} {'ok' if dep.get('ok') else 'FAIL':<5} {detail}")
+    raise typer.Exit(code=0 if response.status_code == 200 else 1)
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Apply pending database migrations (straight to Postgres, not through PgBouncer).
+
+    Uses RIVERGEN_POSTGRES__MIGRATE_DSN, else RIVERGEN_POSTGRES__DSN, else the embedded
+    Postgres in the data dir.
+    """
+    settings = _settings(data_dir)
+    embedded = start_embedded(settings, postgres_only=True)
+    try:
+        dsn = settings.postgres.migrate_dsn or settings.postgres.dsn
+        target = (
+            require(dsn, "postgres", "RIVERGEN_POSTGRES__DSN")
+            if dsn is not None
+            else embedded.env["RIVERGEN_POSTGRES__MIGRATE_DSN"]
+        )
+        applied = asyncio.run(MigrationRunner(target).apply(settings.startup_timeout_s))
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    finally:
+        embedded.stop()
+    if applied:
+        for migration in applied:
+            typer.echo(f"applied {migration.version:04d}_{migration.name}")
+    else:
+        typer.echo("the database is up to date")

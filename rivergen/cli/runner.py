@@ -1,0 +1,227 @@
+"""`rivergen up`: the whole platform on one machine, in the foreground.
+
+Order: check configured services (fail fast) -> start embedded defaults for the rest -> export
+the resolved settings -> migrate -> prepare storage and topics -> start Ray (local head with its
+dashboard, or join a configured cluster) -> deploy the Serve app -> wait for /readyz.
+Stopping (Ctrl-C, SIGTERM, `rivergen down`) undoes it in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from rivergen.clients import require
+from rivergen.db import MigrationRunner
+from rivergen.embedded import EmbeddedServices, start_embedded
+from rivergen.errors import ConfigurationError
+from rivergen.events import connect_event_bus, ensure_platform_topics
+from rivergen.objectstore import connect_object_store
+from rivergen.preflight import check_configured_services
+from rivergen.settings import Settings, load_settings
+
+APP_NAME = "rivergen"
+HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+READY_TIMEOUT_S = 120.0
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.data_dir.expanduser().resolve() / "run" / "rivergen.json"
+
+
+@dataclass
+class RunState:
+    """What `rivergen status` and `rivergen down` need to find a running platform."""
+
+    pid: int
+    api_url: str
+    dashboard_url: str | None
+    services: dict[str, str] = field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> RunState | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def prepare_backends(settings: Settings) -> None:
+    """Migrate Postgres, create the bucket (or directory) and the event topics."""
+    dsn = settings.postgres.migrate_dsn or settings.postgres.dsn
+    await MigrationRunner(require(dsn, "postgres", "RIVERGEN_POSTGRES__DSN")).apply(
+        settings.startup_timeout_s
+    )
+    objects = connect_object_store(settings)
+    try:
+        await objects.ensure_bucket()
+    finally:
+        await objects.close()
+    redis_url = require(settings.redis_app.url, "redis_app", "RIVERGEN_REDIS_APP__URL")
+    bus = connect_event_bus(settings, redis_url=redis_url)
+    await bus.start()
+    try:
+        await ensure_platform_topics(bus)
+    finally:
+        await bus.stop()
+
+
+def describe_services(settings: Settings, embedded: EmbeddedServices) -> dict[str, str]:
+    started = set(embedded.started)
+    return {
+        "postgres": "embedded" if "postgres" in started else "configured",
+        "redis": "embedded" if "redis" in started else "configured",
+        "events": "kafka" if settings.kafka.bootstrap_servers else "embedded (Redis Streams)",
+        "object_store": "s3" if settings.s3.configured else "local directory",
+        "ray": settings.ray.address or "local head",
+    }
+
+
+def wait_ready(url: str, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5.0)
+            last = response.json()
+            if response.status_code == 200:
+                return last
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise ConfigurationError(f"the platform did not become ready within {timeout_s:g} s: {last}")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop()
+
+
+def run_platform(settings: Settings, *, say: Any = print) -> int:
+    """Run until interrupted; returns the process exit code."""
+    asyncio.run(check_configured_services(settings))
+    embedded = start_embedded(settings)
+    ray_started = False
+    try:
+        os.environ.update(embedded.env)
+        if settings.http.ha_proxy:
+            os.environ.update(HA_PROXY_ENV)
+        resolved = load_settings()  # now with the embedded addresses
+        say("applying migrations, preparing storage and topics")
+        asyncio.run(prepare_backends(resolved))
+        say("starting Ray and deploying the Serve app")
+        import ray
+        from ray import serve
+
+        from deployments.gateway import gateway_app
+
+        dashboard_url = None
+        if resolved.ray.address:
+            ray.init(address=resolved.ray.address, logging_level=logging.WARNING)
+        else:
+            ray.init(
+                num_cpus=resolved.ray.num_cpus,
+                include_dashboard=True,
+                dashboard_host=resolved.ray.dashboard_host,
+                dashboard_port=resolved.ray.dashboard_port,
+                logging_level=logging.WARNING,
+            )
+            dashboard_url = f"http://{resolved.ray.dashboard_host}:{resolved.ray.dashboard_port}"
+        ray_started = True
+        serve.start(http_options={"host": resolved.http.host, "port": resolved.http.port})
+        serve.run(gateway_app(resolved.gateway), name=APP_NAME, route_prefix="/")
+        api_url = f"http://{resolved.http.host}:{resolved.http.port}"
+        wait_ready(f"{api_url}/readyz", READY_TIMEOUT_S)
+        state = RunState(os.getpid(), api_url, dashboard_url, describe_services(resolved, embedded))
+        state.write(state_file(resolved))
+        say(banner(state, resolved))
+        signal.signal(signal.SIGTERM, _raise_stop)
+        signal.signal(signal.SIGINT, _raise_stop)
+        try:
+            while True:
+                time.sleep(3600)
+        except (_Stop, KeyboardInterrupt):
+            say("stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if ray_started:
+            _stop_ray(settings)
+        embedded.stop()
+        state_file(settings).unlink(missing_ok=True)
+
+
+def _stop_ray(settings: Settings) -> None:
+    import ray
+    from ray import serve
+
+    try:
+        if settings.ray.address:
+            serve.delete(APP_NAME)
+        else:
+            serve.shutdown()  # type: ignore[no-untyped-call]
+    finally:
+        ray.shutdown()
+
+
+def banner(state: RunState, settings: Settings) -> str:
+    lines = [
+        "RiverGen is up.",
+        f"  API         {state.api_url}/api/v1",
+        f"  API docs    {state.api_url}/docs",
+        f"  Readiness   {state.api_url}/readyz",
+    ]
+    if state.dashboard_url:
+        lines.append(
+            f"  Dashboard   {state.dashboard_url}  (sign in with the token `ray get-auth-token`)"
+        )
+    lines.append(f"  Data dir    {settings.data_dir.expanduser().resolve()}")
+    lines.append("  Services    " + ", ".join(f"{k}: {v}" for k, v in state.services.items()))
+    lines.append("Stop with Ctrl-C or `rivergen down`.")
+    return "\n".join(lines)
+
+
+def stop_platform(settings: Settings, timeout_s: float = 60.0) -> bool:
+    """Signal a running `rivergen up` and wait for it to finish; False if none was running."""
+    state = RunState.read(state_file(settings))
+    if state is None or not pid_alive(state.pid):
+        state_file(settings).unlink(missing_ok=True)
+        return False
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(state.pid):
+        if time.monotonic() > deadline:
+            os.kill(state.pid, signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    return True

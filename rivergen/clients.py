@@ -1,0 +1,71 @@
+"""The clients one process holds for the platform's backing services, opened and closed together."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from rivergen.cache import connect_redis
+from rivergen.db import Database
+from rivergen.errors import ConfigurationError
+from rivergen.events import EventBus, connect_event_bus
+from rivergen.objectstore import ObjectStore, connect_object_store
+from rivergen.settings import Settings
+
+
+def require(value: object, name: str, variable: str) -> str:
+    """The secret or plain value of a setting that must be resolved by now."""
+    if value is None:
+        raise ConfigurationError(
+            f"{name} is not configured ({variable}); run `rivergen up` for the embedded "
+            "defaults or set the variable"
+        )
+    secret = getattr(value, "get_secret_value", None)
+    return str(secret() if secret else value)
+
+
+@dataclass
+class PlatformClients:
+    """Postgres (through PgBouncer), Redis App, Redis Socket, the event bus, object storage."""
+
+    settings: Settings
+    db: Database
+    redis_app: aioredis.Redis
+    redis_socket: aioredis.Redis
+    events: EventBus
+    objects: ObjectStore
+    _stack: AsyncExitStack
+
+    @classmethod
+    async def open(cls, settings: Settings) -> PlatformClients:
+        """Open every client. Connections are made lazily where the client allows it, so a
+        dependency that is down makes /readyz fail rather than the process."""
+        stack = AsyncExitStack()
+        redis_app_url = require(settings.redis_app.url, "redis_app", "RIVERGEN_REDIS_APP__URL")
+        redis_app = connect_redis(redis_app_url, settings.redis_app)
+        stack.push_async_callback(redis_app.aclose)
+        redis_socket = connect_redis(
+            require(settings.redis_socket.url, "redis_socket", "RIVERGEN_REDIS_SOCKET__URL"),
+            settings.redis_socket,
+        )
+        stack.push_async_callback(redis_socket.aclose)
+        db = Database(
+            require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), settings.postgres
+        )
+        stack.push_async_callback(db.close)
+        events = connect_event_bus(settings, redis_url=redis_app_url)
+        stack.push_async_callback(events.stop)
+        objects = connect_object_store(settings)
+        stack.push_async_callback(objects.close)
+        try:
+            await db.open()
+            await events.start()
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(settings, db, redis_app, redis_socket, events, objects, stack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()

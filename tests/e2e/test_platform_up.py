@@ -1,0 +1,132 @@
+"""`rivergen up` / `status` / `down`, as the README tells a newcomer to use them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from rivergen.settings import Settings
+from tests.e2e.platform_process import RIVERGEN, clean_env, platform_up
+
+DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
+PORT = 18000
+DASHBOARD_PORT = 18265
+
+
+def assert_all_ready(api_url: str) -> dict[str, object]:
+    response = httpx.get(f"{api_url}/readyz", timeout=10)
+    report = response.json()
+    assert response.status_code == 200, report
+    assert set(report["dependencies"]) == DEPENDENCIES
+    for name, dep in report["dependencies"].items():
+        assert dep["ok"], (name, dep)
+        assert dep["latency_ms"] >= 0
+    return dict(report)
+
+
+def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    alive = processes
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert not alive, [(p.pid, p.name()) for p in alive]
+
+
+@pytest.mark.slow
+def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
+    env = clean_env(RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT))
+    started = time.monotonic()
+    with platform_up(tmp_path / "state", env, PORT) as platform:
+        assert_all_ready(platform.api_url)
+        assert time.monotonic() - started < 120
+        output = "".join(platform.output)
+        assert f"http://127.0.0.1:{PORT}/docs" in output
+        assert f"http://127.0.0.1:{DASHBOARD_PORT}" in output
+        assert "postgres: embedded" in output and "events: embedded" in output
+
+        # Ray 2.60 guards the dashboard with a token; the banner tells how to get it.
+        dashboard = f"http://127.0.0.1:{DASHBOARD_PORT}/api/version"
+        assert httpx.get(dashboard, timeout=10).status_code == 401
+        token = subprocess.run(
+            [str(Path(sys.executable).parent / "ray"), "get-auth-token"],
+            capture_output=True, text=True, check=True, timeout=60,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(dashboard, headers=headers, timeout=10).is_success
+        openapi = httpx.get(f"{platform.api_url}/openapi.json", timeout=10).json()
+        assert {"/healthz", "/readyz"} <= set(openapi["paths"])
+
+        missing = httpx.get(
+            f"{platform.api_url}/api/v1/nothing-here",
+            timeout=10,
+            headers={"X-Request-ID": "req-test-0001"},
+        )
+        assert missing.status_code == 404
+        assert missing.headers["x-request-id"] == "req-test-0001"
+        assert missing.json() == {
+            "error": {
+                "code": "not_found",
+                "message": "Not Found",
+                "request_id": "req-test-0001",
+                "details": {},
+            }
+        }
+
+        status = platform.rivergen("status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "postgres" in status.stdout and "ok" in status.stdout
+        again = platform.rivergen("up", timeout=30)
+        assert again.returncode == 1 and "already running" in again.stdout
+
+        processes = platform.process_tree()
+        assert any("raylet" in " ".join(p.cmdline()) for p in processes)
+        assert any("postgres" in p.name() for p in processes)
+        down = platform.rivergen("down")
+        assert down.returncode == 0 and "stopped" in down.stdout
+        platform.process.wait(60)
+    assert_gone(processes)
+    status = subprocess.run(
+        [*RIVERGEN, "status", "--data-dir", str(tmp_path / "state")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 3
+
+
+@pytest.mark.slow
+def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> None:
+    """Configured services are used instead of the embedded ones (PgBouncer, two Redis, Kafka,
+    the S3 server), and nothing embedded starts."""
+    env = dict(os.environ, RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT))
+    with platform_up(tmp_path / "state", env, PORT) as platform:
+        report = assert_all_ready(platform.api_url)
+        assert report["ready"] is True
+        output = "".join(platform.output)
+        assert "postgres: configured" in output and "events: kafka" in output
+        assert "object_store: s3" in output
+        assert not (tmp_path / "state" / "postgres").exists()
+
+
+def test_unreachable_kafka_stops_start_up_naming_it(tmp_path: Path) -> None:
+    env = clean_env(RIVERGEN_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1")
+    started = time.monotonic()
+    result = subprocess.run(
+        [*RIVERGEN, "up", "--data-dir", str(tmp_path / "state"), "--port", str(PORT)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert "kafka" in result.stderr.lower() and "127.0.0.1:1" in result.stderr, result.stderr
+    assert elapsed < 15, elapsed
+    assert not (tmp_path / "state" / "postgres").exists()  # nothing embedded was started

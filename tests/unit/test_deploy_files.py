@@ -1,0 +1,222 @@
+"""Static checks of the deployment files: docker/ and cluster.yaml.
+
+No Docker engine and no network: the files are parsed and checked against Ray's own cluster
+schema, against the repository (every file they name exists) and against the settings that
+must not regress (Serve's HAProxy flags, the dashboard on loopback, PgBouncer's pooling).
+"""
+
+from __future__ import annotations
+
+import configparser
+import copy
+import json
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = ROOT / "docker"
+HA_VARS = ("RAY_SERVE_ENABLE_HA_PROXY", "RAY_SERVE_THROUGHPUT_OPTIMIZED")
+LOOPBACK_DASHBOARD = "--dashboard-host=127.0.0.1"
+SCRIPT = re.compile(r"\bdocker/[\w.-]+\.(?:sh|py)\b")
+RAY_SERVICES = ("ray-head", "ray-worker")
+
+
+def read(relative: str) -> str:
+    return (ROOT / relative).read_text()
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), path
+    return data
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, comment lines dropped and continuations joined."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    pairs = [line.strip().partition(" ") for line in joined.splitlines() if line.strip()]
+    return [(instruction.upper(), args.strip()) for instruction, _, args in pairs]
+
+
+def copy_sources(instructions: list[tuple[str, str]]) -> list[str]:
+    """The build-context paths that COPY/ADD instructions read (not those of other stages)."""
+    sources: list[str] = []
+    for instruction, args in instructions:
+        if instruction not in ("COPY", "ADD"):
+            continue
+        if "--from=" in args:
+            continue
+        words = [word for word in shlex.split(args) if not word.startswith("--")]
+        if "[" in args:  # the JSON form: COPY [--chown=...] ["src", ..., "dest"]
+            words = json.loads(args[args.index("[") :])
+        sources += words[:-1]
+    return sources
+
+
+def scripts_run(text: str) -> set[str]:
+    """The repository scripts that ``text`` runs, followed into those scripts."""
+    found: set[str] = set()
+    todo = set(SCRIPT.findall(text))
+    while todo:
+        script = todo.pop()
+        found.add(script)
+        if (ROOT / script).is_file():
+            todo |= set(SCRIPT.findall(read(script))) - found
+    return found
+
+
+def service_text(service: dict[str, Any]) -> str:
+    return json.dumps([service.get("entrypoint"), service.get("command")])
+
+
+def ray_head_starts(text: str) -> list[str]:
+    """Every `ray start --head` command line in ``text`` (shell continuations joined)."""
+    lines = re.sub(r"\\\n", " ", text).splitlines()
+    return [line for line in lines if "ray start" in line and "--head" in line]
+
+
+def compose_references(compose: dict[str, Any]) -> list[Path]:
+    """Every repository file that compose.yaml uses: build files, bind mounts, scripts."""
+    paths: list[Path] = []
+    for service in compose["services"].values():
+        build = service.get("build")
+        if build is not None:
+            context = DOCKER / (build if isinstance(build, str) else build.get("context", "."))
+            dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile")
+            paths += [context, context / (dockerfile or "Dockerfile")]
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith("."):  # a bind mount, relative to the compose file
+                paths.append(DOCKER / source)
+        paths += [ROOT / script for script in scripts_run(service_text(service))]
+    return paths
+
+
+# (a) cluster.yaml against Ray's own schema, as `ray up` checks it.
+
+
+def check_cluster_config(config: dict[str, Any]) -> None:
+    validate_config(prepare_config(copy.deepcopy(config)))
+
+
+def test_cluster_yaml_passes_ray_schema() -> None:
+    check_cluster_config(load_yaml(ROOT / "cluster.yaml"))
+
+
+def _rename(path: tuple[str, ...], old: str, new: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(config: dict[str, Any]) -> None:
+        node = config
+        for key in path:
+            node = node[key]
+        node[new] = node.pop(old)
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "bad_key"),
+    [
+        (_rename((), "max_workers", "max_worker"), "max_worker"),
+        (_rename(("docker",), "run_options", "run_option"), "run_option"),
+        (
+            _rename(("available_node_types", "ray.worker.default"), "max_workers", "max_worker"),
+            "max_worker",
+        ),
+        (_rename((), "head_start_ray_commands", "head_start_commands"), "head_start_commands"),
+    ],
+    ids=["top-level", "docker", "node-type", "commands"],
+)
+def test_misspelled_cluster_key_is_rejected(
+    mutate: Callable[[dict[str, Any]], None], bad_key: str
+) -> None:
+    config = load_yaml(ROOT / "cluster.yaml")
+    mutate(config)
+    with pytest.raises(Exception, match=f"{re.escape(repr(bad_key))} was unexpected"):
+        check_cluster_config(config)
+
+
+# (b) every file that compose.yaml and the Dockerfile name exists.
+
+
+def test_compose_and_dockerfile_references_exist() -> None:
+    compose = load_yaml(DOCKER / "compose.yaml")
+    dockerfile = read("docker/Dockerfile")
+    wanted = compose_references(compose)
+    wanted += [ROOT / source for source in copy_sources(dockerfile_instructions(dockerfile))]
+    wanted += [ROOT / script for script in scripts_run(dockerfile)]
+    wanted.append(ROOT / "deployments" / "serve_config.yaml")  # what `serve deploy` reads
+    assert [str(path.relative_to(ROOT)) for path in wanted if not path.exists()] == []
+
+
+def test_scripts_run_in_the_image_are_copied_into_it() -> None:
+    compose = load_yaml(DOCKER / "compose.yaml")
+    dockerfile = read("docker/Dockerfile")
+    copied = set(copy_sources(dockerfile_instructions(dockerfile)))
+    run = scripts_run(dockerfile)
+    for name in RAY_SERVICES:
+        run |= scripts_run(service_text(compose["services"][name]))
+    assert run, "the image runs no start script"
+    assert sorted(run - copied) == []
+
+
+# (c) Serve's HAProxy flags everywhere Ray starts, and the dashboard on loopback only.
+
+
+def test_cluster_yaml_sets_ha_proxy_and_loopback_dashboard() -> None:
+    config = load_yaml(ROOT / "cluster.yaml")
+    run_options = " ".join(config["docker"]["run_options"])
+    head = [c for c in config["head_start_ray_commands"] if "ray start" in c]
+    worker = [c for c in config["worker_start_ray_commands"] if "ray start" in c]
+    assert head and worker
+    for var in HA_VARS:
+        assert f"--env {var}=1" in run_options
+        assert all(f"{var}=1" in command for command in head + worker)
+    assert all(LOOPBACK_DASHBOARD in command for command in head)
+    assert "0.0.0.0" not in json.dumps(config)
+
+
+def test_dockerfile_sets_ha_proxy_and_loopback_dashboard() -> None:
+    dockerfile = read("docker/Dockerfile")
+    env: dict[str, str] = {}
+    for instruction, args in dockerfile_instructions(dockerfile):
+        if instruction == "ENV":
+            env |= dict(word.split("=", 1) for word in shlex.split(args))
+    assert {var: env.get(var) for var in HA_VARS} == dict.fromkeys(HA_VARS, "1")
+    starts = [s for script in scripts_run(dockerfile) for s in ray_head_starts(read(script))]
+    assert starts and all(LOOPBACK_DASHBOARD in start for start in starts)
+
+
+def test_compose_sets_ha_proxy_and_loopback_dashboard() -> None:
+    services = load_yaml(DOCKER / "compose.yaml")["services"]
+    for name in RAY_SERVICES:
+        env = services[name]["environment"]
+        assert {var: str(env.get(var)) for var in HA_VARS} == dict.fromkeys(HA_VARS, "1"), name
+    head_scripts = scripts_run(service_text(services["ray-head"]))
+    starts = [s for script in head_scripts for s in ray_head_starts(read(script))]
+    assert starts and all(LOOPBACK_DASHBOARD in start for start in starts)
+    ports = [str(port) for service in services.values() for port in service.get("ports", [])]
+    assert ports and [port for port in ports if not port.startswith("127.0.0.1:")] == []
+    assert [port for port in ports if port.endswith(":8265")] == []
+
+
+# (d) PgBouncer: transaction pooling, fast login retry, tolerant startup parameters.
+
+
+def test_pgbouncer_config() -> None:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(DOCKER / "pgbouncer" / "pgbouncer.ini")
+    settings = ini["pgbouncer"]
+    assert settings["pool_mode"] == "transaction"
+    assert settings["server_login_retry"] == "1"
+    ignored = {p.strip() for p in settings["ignore_startup_parameters"].split(",")}
+    assert {"extra_float_digits", "application_name"} <= ignored
+    volumes = load_yaml(DOCKER / "compose.yaml")["services"]["pgbouncer"]["volumes"]
+    assert "./pgbouncer/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro" in volumes

@@ -1,0 +1,34 @@
+"""deployments/serve_config.yaml is what `serve deploy` accepts, and matches the code."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from tests.conftest import REPO_ROOT
+
+
+def load() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(
+        (REPO_ROOT / "deployments/serve_config.yaml").read_text()
+    )
+    return config
+
+
+def test_serve_config_passes_serve_schema() -> None:
+    schema = ServeDeploySchema.model_validate(load())
+    assert [app.name for app in schema.applications] == ["rivergen"]
+
+
+def test_every_deployment_in_the_config_exists_in_its_application() -> None:
+    for app in load()["applications"]:
+        module_name, attr = app["import_path"].split(":")
+        application = getattr(importlib.import_module(module_name), attr)
+        names = {application._bound_deployment.name}
+        for deployment in app["deployments"]:
+            assert deployment["name"] in names
+            assert "autoscaling_config" in deployment
+            assert deployment["ray_actor_options"]["num_cpus"] < 1
