@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,11 @@ def _socket_dir(preferred: Path) -> Path:
 
 def _start_postgres(data_dir: Path) -> Any:
     try:
-        from pgserver.postgres_server import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); pgserver then
+            # uses a directory under /tmp, which is what we want.
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
             "postgres is not configured (RIVERGEN_POSTGRES__DSN) and the embedded Postgres is "

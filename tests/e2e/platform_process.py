@@ -53,7 +53,7 @@ class RunningPlatform:
 def platform_up(
     data_dir: Path, env: dict[str, str], port: int, timeout_s: float = 120
 ) -> Iterator[RunningPlatform]:
-    """Start `rivergen up` and yield once it prints that it is up; always stop it after."""
+    """Start `rivergen up` and yield once it has printed its banner; always stop it after."""
     process = subprocess.Popen(
         [*RIVERGEN, "up", "--data-dir", str(data_dir), "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -63,7 +63,7 @@ def platform_up(
     try:
         assert process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
-        while not any("RiverGen is up." in line for line in running.output):
+        while not any("Stop with Ctrl-C" in line for line in running.output):
             if process.poll() is not None or time.monotonic() > deadline:
                 rest = process.stdout.read() or ""
                 raise AssertionError(

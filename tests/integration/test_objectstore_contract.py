@@ -41,9 +41,9 @@ pytestmark = pytest.mark.integration
 PART_URL_TEMPLATE = "http://gateway.test/api/v1/storage/uploads/{upload_id}/parts/{part_number}"
 
 
-def s3_settings_or_skip() -> Settings:
+def s3_settings() -> Settings:
     if not os.environ.get("RIVERGEN_S3__ENDPOINT_URL"):
-        pytest.skip(
+        pytest.fail(
             "RIVERGEN_S3__ENDPOINT_URL is not set: start the S3 server with "
             '`scripts/services up` and export its address with `eval "$(scripts/services env)"`'
         )
@@ -53,7 +53,7 @@ def s3_settings_or_skip() -> Settings:
 @pytest.fixture(params=["s3", "local"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
     if request.param == "s3":
-        settings = s3_settings_or_skip()
+        settings = s3_settings()
     else:
         settings = Settings(data_dir=tmp_path, s3=S3Settings())
     chosen = connect_object_store(settings, part_url_template=PART_URL_TEMPLATE)
@@ -339,7 +339,7 @@ async def test_an_unreachable_s3_endpoint_is_unavailable_not_a_crash() -> None:
 
 
 async def test_ensure_bucket_creates_a_missing_bucket_and_ping_creates_nothing() -> None:
-    settings = s3_settings_or_skip()
+    settings = s3_settings()
     bucket = f"rivergen-test-{uuid.uuid4().hex[:12]}"
     fresh = S3ObjectStore(settings.s3.model_copy(update={"bucket": bucket}))
     assert settings.s3.access_key_id is not None and settings.s3.secret_access_key is not None

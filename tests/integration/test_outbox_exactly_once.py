@@ -186,7 +186,7 @@ def tail(path: Path, lines: int = 30) -> str:
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Settings]]:
     missing = [v for v in NEEDS[request.param] if not os.environ.get(v)]
     if missing:
-        pytest.skip(
+        pytest.fail(
             f"{', '.join(missing)} not set: start the services with `scripts/services up` and "
             'export them with `eval "$(scripts/services env)"`'
         )

@@ -43,7 +43,7 @@ LAST_PART_SIZE = 1_572_864  # 1.5 MiB: the last part may be smaller than 5 MiB
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     if not os.environ.get("RIVERGEN_S3__ENDPOINT_URL"):
-        pytest.skip(
+        pytest.fail(
             "RIVERGEN_S3__ENDPOINT_URL is not set: start the S3 server with "
             '`scripts/services up` and export its address with `eval "$(scripts/services env)"`'
         )
