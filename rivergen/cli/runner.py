@@ -31,6 +31,7 @@ from rivergen.preflight import check_configured_services
 from rivergen.settings import Settings, load_settings
 
 APP_NAME = "rivergen"
+EVENTS_APP_NAME = "rivergen-events"
 HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 READY_TIMEOUT_S = 120.0
 
@@ -142,6 +143,7 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
         import ray
         from ray import serve
 
+        from deployments.events import relay_app
         from deployments.gateway import gateway_app
 
         dashboard_url = None
@@ -158,6 +160,7 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
             dashboard_url = f"http://{resolved.ray.dashboard_host}:{resolved.ray.dashboard_port}"
         ray_started = True
         serve.start(http_options={"host": resolved.http.host, "port": resolved.http.port})
+        serve.run(relay_app(), name=EVENTS_APP_NAME, route_prefix=None)
         serve.run(gateway_app(resolved.gateway), name=APP_NAME, route_prefix="/")
         api_url = f"http://{resolved.http.host}:{resolved.http.port}"
         wait_ready(f"{api_url}/readyz", READY_TIMEOUT_S)
@@ -188,6 +191,7 @@ def _stop_ray(settings: Settings) -> None:
     try:
         if settings.ray.address:
             serve.delete(APP_NAME)
+            serve.delete(EVENTS_APP_NAME)
         else:
             serve.shutdown()  # type: ignore[no-untyped-call]
     finally:

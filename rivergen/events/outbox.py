@@ -116,6 +116,11 @@ class OutboxRelay:
             )
         return len(rows)
 
+    @property
+    def running(self) -> bool:
+        """True while the relay's task is alive (a health check reads it)."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         """Run the relay as a task of the current event loop."""
         if self._task is None or self._task.done():

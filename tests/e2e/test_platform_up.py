@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from rivergen.db import Database
+from rivergen.events import Event, Topic, add_to_outbox, connect_event_bus
 from rivergen.settings import Settings
 from tests.e2e.platform_process import RIVERGEN, clean_env, platform_up
 
@@ -116,6 +120,30 @@ def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> No
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output
         assert not (tmp_path / "state" / "postgres").exists()
+        # The relay deployment publishes what a transaction put in the outbox.
+        assert asyncio.run(outbox_round_trip(settings)) is True
+
+
+async def outbox_round_trip(settings: Settings, timeout_s: float = 60) -> bool:
+    assert settings.postgres.dsn is not None
+    db = Database(settings.postgres.dsn.get_secret_value(), settings.postgres)
+    await db.open()
+    bus = connect_event_bus(settings)
+    consumer = bus.consumer(Topic.NOTIFICATIONS, group_id=f"e2e-{uuid.uuid4().hex}")
+    event = Event(type="notification", data={"probe": uuid.uuid4().hex})
+    try:
+        async with db.transaction() as conn:
+            await add_to_outbox(conn, Topic.NOTIFICATIONS, event)
+        await consumer.start()
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for received in await consumer.getmany(timeout_s=1.0):
+                    if received.event.event_id == event.event_id:
+                        return received.event == event
+    finally:
+        await consumer.stop()
+        await bus.stop()
+        await db.close()
 
 
 def test_unreachable_kafka_stops_start_up_naming_it(tmp_path: Path) -> None:

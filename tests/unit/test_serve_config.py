@@ -20,7 +20,14 @@ def load() -> dict[str, Any]:
 
 def test_serve_config_passes_serve_schema() -> None:
     schema = ServeDeploySchema.model_validate(load())
-    assert [app.name for app in schema.applications] == ["rivergen"]
+    assert [app.name for app in schema.applications] == ["rivergen", "rivergen-events"]
+
+
+def test_the_gateway_autoscales() -> None:
+    (gateway,) = load()["applications"][0]["deployments"]
+    assert gateway["name"] == "gateway"
+    scaling = gateway["autoscaling_config"]
+    assert scaling["min_replicas"] >= 1 and scaling["max_replicas"] > scaling["min_replicas"]
 
 
 def test_every_deployment_in_the_config_exists_in_its_application() -> None:
@@ -30,5 +37,4 @@ def test_every_deployment_in_the_config_exists_in_its_application() -> None:
         names = {application._bound_deployment.name}
         for deployment in app["deployments"]:
             assert deployment["name"] in names
-            assert "autoscaling_config" in deployment
             assert deployment["ray_actor_options"]["num_cpus"] < 1
