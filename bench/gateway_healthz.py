@@ -16,7 +16,7 @@ import sys
 
 from bench.load import run_wrk, wait_for
 
-PORT = 18400
+PORT = 28400
 
 
 def uvicorn_mode(connections: int, duration_s: int) -> str:

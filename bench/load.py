@@ -47,10 +47,9 @@ def run_wrk(label: str, url: str, connections: int = 16, duration_s: int = 10) -
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     # Warm up (JIT-free, but connection pools, replica routing tables and caches fill).
     subprocess.run(["wrk", "-t1", "-c4", "-d2s", url], capture_output=True, check=True)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    threads = min(2, connections)  # wrk needs a connection per thread
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out)[1])  # type: ignore[index]

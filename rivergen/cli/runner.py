@@ -33,6 +33,9 @@ from rivergen.settings import Settings, load_settings
 APP_NAME = "rivergen"
 EVENTS_APP_NAME = "rivergen-events"
 HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# In HAProxy mode a stopping replica keeps serving for this drain period (30 s by default, for
+# load balancers in front of many nodes); on one machine HAProxy reloads at once.
+LOCAL_DRAIN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "3"}
 READY_TIMEOUT_S = 120.0
 
 
@@ -136,6 +139,9 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
         os.environ.update(embedded.env)
         if settings.http.ha_proxy:
             os.environ.update(HA_PROXY_ENV)
+            if settings.ray.address is None:
+                for name, value in LOCAL_DRAIN_ENV.items():
+                    os.environ.setdefault(name, value)
         resolved = load_settings()  # now with the embedded addresses
         say("applying migrations, preparing storage and topics")
         asyncio.run(prepare_backends(resolved))

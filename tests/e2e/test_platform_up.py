@@ -20,8 +20,8 @@ from rivergen.settings import Settings
 from tests.e2e.platform_process import RIVERGEN, clean_env, platform_up
 
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
-PORT = 18000
-DASHBOARD_PORT = 18265
+PORT = 28000
+DASHBOARD_PORT = 28265
 
 
 def assert_all_ready(api_url: str) -> dict[str, object]:

@@ -220,3 +220,16 @@ def test_pgbouncer_config() -> None:
     assert {"extra_float_digits", "application_name"} <= ignored
     volumes = load_yaml(DOCKER / "compose.yaml")["services"]["pgbouncer"]["volumes"]
     assert "./pgbouncer/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro" in volumes
+
+
+def test_ray_token_auth_reaches_every_node_and_serve_deploy() -> None:
+    """Ray 2.60 guards a head with a token; `serve deploy` sends it only with RAY_AUTH_MODE."""
+    compose = load_yaml(DOCKER / "compose.yaml")
+    for name in RAY_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"]
+    example = read("docker/cluster-env/rivergen.env.example")
+    assert "RAY_AUTH_MODE=token" in example and "RAY_AUTH_TOKEN=" in example
+    cluster = load_yaml(ROOT / "cluster.yaml")
+    deploy = [c for c in cluster["head_start_ray_commands"] if "serve deploy" in c]
+    assert deploy and all("rivergen-env/rivergen.env" in c for c in deploy)
