@@ -27,7 +27,7 @@ def setting_variables() -> list[str]:
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    rows = set(re.findall(r"^\| `(RIVERGEN_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    rows = set(re.findall(r"^\| `(RIVERGEN_[A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
     assert rows == set(setting_variables())
 
 
