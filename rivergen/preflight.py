@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
-from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -18,14 +17,7 @@ from rivergen.errors import ConfigurationError
 from rivergen.events import check_kafka_reachable
 from rivergen.objectstore import connect_object_store
 from rivergen.settings import Settings
-
-
-def safe_address(url: str) -> str:
-    """host:port of a URL or DSN, without credentials (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix" or not parts.hostname:
-        return parts.path or url.split("?", 1)[0].split("@")[-1]
-    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+from rivergen.urls import safe_address
 
 
 async def _postgres(dsn: str, timeout_s: float) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from rivergen.errors import ConfigurationError
+from rivergen.urls import safe_address
 
 # Any constant works; it only has to be the same for every runner.
 _LOCK_KEY = 0x52495645  # "RIVE"
@@ -68,7 +69,13 @@ class MigrationRunner:
 
     async def apply(self, timeout_s: float = 15.0) -> list[Migration]:
         """Apply what is pending; returns the migrations this call applied."""
-        conn = await asyncpg.connect(self._dsn, timeout=timeout_s)
+        try:
+            conn = await asyncpg.connect(self._dsn, timeout=timeout_s)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            raise ConfigurationError(
+                f"postgres at {safe_address(self._dsn)} is unreachable for migrations: {exc}",
+                code="postgres_unreachable",
+            ) from exc
         try:
             await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
             try:

@@ -14,6 +14,8 @@ from pathlib import Path
 import psutil
 
 RIVERGEN = [sys.executable, "-m", "rivergen"]
+# The README's run command: installs what is missing into .venv, then execs `rivergen up`.
+README_RUN = [str(Path(__file__).resolve().parents[2] / "scripts" / "run")]
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
@@ -51,11 +53,15 @@ class RunningPlatform:
 
 @contextmanager
 def platform_up(
-    data_dir: Path, env: dict[str, str], port: int, timeout_s: float = 120
+    data_dir: Path,
+    env: dict[str, str],
+    port: int,
+    timeout_s: float = 120,
+    command: list[str] | None = None,
 ) -> Iterator[RunningPlatform]:
     """Start `rivergen up` and yield once it has printed its banner; always stop it after."""
     process = subprocess.Popen(
-        [*RIVERGEN, "up", "--data-dir", str(data_dir), "--port", str(port)],
+        [*(command or [*RIVERGEN, "up"]), "--data-dir", str(data_dir), "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     running = RunningPlatform(process, f"http://127.0.0.1:{port}", data_dir, env)

@@ -17,7 +17,7 @@ import pytest
 from rivergen.db import Database
 from rivergen.events import Event, Topic, add_to_outbox, connect_event_bus
 from rivergen.settings import Settings
-from tests.e2e.platform_process import RIVERGEN, clean_env, platform_up
+from tests.e2e.platform_process import README_RUN, RIVERGEN, clean_env, platform_up
 
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
 PORT = 28000
@@ -48,7 +48,7 @@ def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
 def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
     env = clean_env(RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT))
     started = time.monotonic()
-    with platform_up(tmp_path / "state", env, PORT) as platform:
+    with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
         assert_all_ready(platform.api_url)
         assert time.monotonic() - started < 120
         output = "".join(platform.output)
