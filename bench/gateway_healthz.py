@@ -45,7 +45,7 @@ def serve_mode(ha_proxy: bool, connections: int, duration_s: int) -> str:
     from deployments.gateway import gateway_app
     from rivergen.settings import GatewaySettings
 
-    ray.init(include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR")
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": PORT})
         sizing = GatewaySettings(min_replicas=1, max_replicas=1)  # type: ignore[call-arg]

@@ -10,7 +10,14 @@ from typing import Annotated
 import httpx
 import typer
 
-from rivergen.cli.runner import RunState, pid_alive, run_platform, state_file, stop_platform
+from rivergen.cli.runner import (
+    RunState,
+    StopRequested,
+    pid_alive,
+    run_platform,
+    state_file,
+    stop_platform,
+)
 from rivergen.clients import require
 from rivergen.db import MigrationRunner
 from rivergen.embedded import start_embedded
@@ -77,6 +84,9 @@ def up(
         code = run_platform(settings, say=typer.echo)
     except ConfigurationError as exc:
         raise _fail(exc) from None
+    except (StopRequested, KeyboardInterrupt):
+        typer.echo("stopped before start-up finished", err=True)
+        raise typer.Exit(code=1) from None
     raise typer.Exit(code=code)
 
 

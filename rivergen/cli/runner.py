@@ -122,16 +122,18 @@ def wait_ready(url: str, timeout_s: float) -> dict[str, Any]:
     raise ConfigurationError(f"the platform did not become ready within {timeout_s:g} s: {last}")
 
 
-class _Stop(Exception):
-    pass
+class StopRequested(Exception):
+    """SIGTERM or Ctrl-C: unwind and stop what was started."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop()
+    raise StopRequested()
 
 
 def run_platform(settings: Settings, *, say: Any = print) -> int:
     """Run until interrupted; returns the process exit code."""
+    # From here on SIGTERM (`rivergen down`, a supervisor) unwinds through the cleanup below.
+    signal.signal(signal.SIGTERM, _raise_stop)
     asyncio.run(check_configured_services(settings))
     embedded = start_embedded(settings)
     ray_started = False
@@ -157,6 +159,8 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
             ray.init(address=resolved.ray.address, logging_level=logging.WARNING)
         else:
             ray.init(
+                # "local": always a new head, never a stale cluster this machine ran before.
+                address="local",
                 num_cpus=resolved.ray.num_cpus,
                 include_dashboard=True,
                 dashboard_host=resolved.ray.dashboard_host,
@@ -165,6 +169,10 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
             )
             dashboard_url = f"http://{resolved.ray.dashboard_host}:{resolved.ray.dashboard_port}"
         ray_started = True
+        # Ray's core worker installs its own SIGTERM handler (log and exit) in ray.init: take
+        # the signals back so a stop always runs the cleanup below.
+        signal.signal(signal.SIGTERM, _raise_stop)
+        signal.signal(signal.SIGINT, _raise_stop)
         serve.start(http_options={"host": resolved.http.host, "port": resolved.http.port})
         serve.run(relay_app(), name=EVENTS_APP_NAME, route_prefix=None)
         serve.run(gateway_app(resolved.gateway), name=APP_NAME, route_prefix="/")
@@ -173,12 +181,10 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
         state = RunState(os.getpid(), api_url, dashboard_url, describe_services(resolved, embedded))
         state.write(state_file(resolved))
         say(banner(state, resolved))
-        signal.signal(signal.SIGTERM, _raise_stop)
-        signal.signal(signal.SIGINT, _raise_stop)
         try:
             while True:
                 time.sleep(3600)
-        except (_Stop, KeyboardInterrupt):
+        except (StopRequested, KeyboardInterrupt):
             say("stopping")
         return 0
     finally:
@@ -222,7 +228,11 @@ def banner(state: RunState, settings: Settings) -> str:
 
 
 def stop_platform(settings: Settings, timeout_s: float = 60.0) -> bool:
-    """Signal a running `rivergen up` and wait for it to finish; False if none was running."""
+    """Signal a running `rivergen up` and wait for it to finish; False if none was running.
+
+    Finds it by the state file that `rivergen up` writes once it is ready; a `rivergen up`
+    that is still starting stops on SIGTERM (or Ctrl-C) too.
+    """
     state = RunState.read(state_file(settings))
     if state is None or not pid_alive(state.pid):
         state_file(settings).unlink(missing_ok=True)

@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
-from rivergen.cache.redis import REDIS_UNAVAILABLE, connect_redis
+from rivergen.cache.redis import REDIS_UNAVAILABLE, connect_redis, ping_redis
 from rivergen.errors import ConfigurationError, DependencyUnavailable
 from rivergen.events.bus import EventConsumer, OutgoingEvent, ReceivedEvent, topic_list
 from rivergen.events.envelope import Event
@@ -131,14 +131,7 @@ class RedisStreamsEventBus:
             raise DependencyUnavailable(f"redis streams: publish failed: {exc}") from exc
 
     async def ping(self, timeout_s: float) -> float:
-        client = self._started()
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout(timeout_s):
-                await client.ping()
-        except REDIS_UNAVAILABLE as exc:
-            raise DependencyUnavailable(f"redis streams is unavailable: {exc}") from exc
-        return (time.perf_counter() - start) * 1000.0
+        return await ping_redis(self._started(), timeout_s, "redis streams")
 
     def consumer(
         self, topics: str | Sequence[str], group_id: str, *, name: str | None = None

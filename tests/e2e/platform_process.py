@@ -71,7 +71,8 @@ def platform_up(
         os.set_blocking(process.stdout.fileno(), False)
         while not any("Stop with Ctrl-C" in line for line in running.output):
             if process.poll() is not None or time.monotonic() > deadline:
-                rest = process.stdout.read() or ""
+                time.sleep(0.5)
+                rest = "".join(process.stdout.readlines())
                 raise AssertionError(
                     f"rivergen up did not come up in {timeout_s} s "
                     f"(exit {process.poll()}):\n{''.join(running.output)}{rest}"
@@ -85,8 +86,10 @@ def platform_up(
     finally:
         if process.poll() is None:
             running.rivergen("down")
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        if process.poll() is None:
+            process.terminate()  # still starting: SIGTERM unwinds it as well
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
