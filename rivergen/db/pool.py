@@ -4,10 +4,11 @@ What a caller may rely on:
 
 - No named prepared statements and no statement cache (``statement_cache_size=0``): a pooled
   server connection may serve another client between two of our transactions.
-- No session state. The tenant context is set per transaction with
-  ``set_config('app.workspace_id', $1, true)``, which Postgres drops at commit or rollback, so it
-  can never reach another pooled request. Row-level security policies read it with
-  ``current_setting('app.workspace_id', true)``.
+- No session state. A tenant transaction runs as the role ``rivergen_app`` (``SET LOCAL ROLE``)
+  with ``set_config('app.workspace_id', $1, true)``; Postgres drops both at commit or rollback,
+  so neither can reach another pooled request. Row-level security policies for that role
+  compare rows with ``app_workspace_id()``. A transaction without a workspace runs as the login
+  role (account and system work that spans workspaces).
 - Connection failures and timeouts become :class:`DependencyUnavailable` (HTTP 503).
 """
 
@@ -34,6 +35,13 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+)
+
+
+# One round trip: drop to the application role (row-level security applies to it) and set the
+# tenant the policies compare with.
+_ENTER_TENANT = (
+    "SELECT set_config('role', 'rivergen_app', true), set_config('app.workspace_id', $1, true)"
 )
 
 
@@ -89,9 +97,9 @@ class Database:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if workspace_id is not None:
-                    await conn.execute(
-                        "SELECT set_config('app.workspace_id', $1, true)", str(workspace_id)
-                    )
+                    # Both last until the transaction ends: nothing reaches the next client of
+                    # a pooled server connection.
+                    await conn.execute(_ENTER_TENANT, str(workspace_id))
                 yield conn
         except UNAVAILABLE_ERRORS as exc:
             raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc

@@ -98,8 +98,37 @@ async def test_database_transaction_sets_and_clears_the_context(db: Database) ->
     workspace = str(uuid.uuid4())
     async with db.transaction(workspace) as conn:
         assert await conn.fetchval("SELECT app_workspace_id()::text") == workspace
+        assert await conn.fetchval("SELECT current_user") == "rivergen_app"
     async with db.transaction() as conn:
         assert await conn.fetchval("SELECT app_workspace_id()") is None
+        assert await conn.fetchval("SELECT current_user") != "rivergen_app"
+
+
+async def test_row_level_security_is_a_second_wall(db: Database) -> None:
+    """A tenant transaction sees only its workspace's rows even when a query forgets to filter."""
+    async with db.transaction() as conn:
+        user = await conn.fetchval(
+            "INSERT INTO users (email, display_name, password_hash) VALUES ($1, 'rls', 'x') "
+            "RETURNING id",
+            f"rls-{uuid.uuid4().hex}@example.com",
+        )
+        first, second = [
+            await conn.fetchval("INSERT INTO workspaces (name) VALUES ($1) RETURNING id", name)
+            for name in ("first", "second")
+        ]
+        for workspace in (first, second):
+            await conn.execute(
+                "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, 'owner')",
+                workspace,
+                user,
+            )
+    async with db.transaction(str(first)) as conn:
+        seen = await conn.fetch("SELECT workspace_id FROM memberships WHERE user_id = $1", user)
+        assert [r["workspace_id"] for r in seen] == [first]
+        updated = await conn.execute(
+            "UPDATE memberships SET role = 'viewer' WHERE workspace_id = $1", second
+        )
+        assert updated == "UPDATE 0"
 
 
 async def test_unreachable_postgres_is_a_dependency_error() -> None:
