@@ -121,6 +121,20 @@ def _start_redis(data_dir: Path, timeout_s: float) -> tuple[subprocess.Popen[byt
     return proc, sock
 
 
+def _signing_key(data_dir: Path) -> str:
+    """The access-token key of this data dir, made once and kept (tokens survive restarts)."""
+    from rivergen.accounts.credentials import generate_private_key_pem
+
+    path = data_dir / "secrets" / "jwt-ed25519.pem"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(generate_private_key_pem())
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text()
+
+
 def start_embedded(settings: Settings, *, postgres_only: bool = False) -> EmbeddedServices:
     """Start what is not configured; returns the settings env that points every process at it.
 
@@ -145,6 +159,8 @@ def start_embedded(settings: Settings, *, postgres_only: bool = False) -> Embedd
                 env["RIVERGEN_REDIS_APP__URL"] = f"unix://{sock}?db=0"
             if settings.redis_socket.url is None:
                 env["RIVERGEN_REDIS_SOCKET__URL"] = f"unix://{sock}?db=1"
+        if settings.auth.jwt_private_key is None:
+            env["RIVERGEN_AUTH__JWT_PRIVATE_KEY"] = _signing_key(data_dir)
         if not settings.s3.configured:
             env["RIVERGEN_DATA_DIR"] = str(data_dir)
             (data_dir / "objects").mkdir(exist_ok=True)

@@ -87,6 +87,11 @@ class RateLimited(RiverGenError):
     status = 429
     code = "rate_limited"
 
+    @property
+    def retry_after_s(self) -> int:
+        """Whole seconds the client should wait (``details["retry_after_s"]``, at least 1)."""
+        return max(1, int(self.details.get("retry_after_s", 1)))
+
 
 class DependencyUnavailable(RiverGenError):
     """A backing service did not answer in time; the caller may retry."""

@@ -109,6 +109,21 @@ class GatewaySettings(BaseModel):
     readiness_timeout_s: float = Field(2.0, gt=0, description="Per-dependency /readyz timeout.")
 
 
+class AuthSettings(BaseModel):
+    """Access tokens (signed JWT), refresh tokens, API keys."""
+
+    jwt_private_key: SecretStr | None = Field(
+        None,
+        description="PEM of the Ed25519 key that signs access tokens (every replica needs the "
+        "same one). Unset: `rivergen up` makes one in the data dir.",
+    )
+    issuer: str = Field("rivergen", description="`iss` of access tokens.")
+    audience: str = Field("rivergen-api", description="`aud` of access tokens.")
+    access_token_ttl_s: int = Field(3600, gt=0, description="Life of an access token.")
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a refresh token.")
+    session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -135,6 +150,7 @@ class Settings(BaseSettings):
     ray: RaySettings = Field(default_factory=RaySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @property
     def object_dir(self) -> Path:

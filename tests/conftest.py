@@ -14,8 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from rivergen.accounts.credentials import generate_private_key_pem
 from rivergen.db import Database, MigrationRunner
 from rivergen.settings import Settings, load_settings
+
+# Every replica of a deployment signs with the same key: the tests (and the processes they
+# start) share one made for this run.
+os.environ.setdefault("RIVERGEN_AUTH__JWT_PRIVATE_KEY", generate_private_key_pem())
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

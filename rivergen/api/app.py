@@ -8,10 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rivergen import __version__
-from rivergen.api import health
+from rivergen.accounts.credentials import TokenSigner
+from rivergen.accounts.service import AccountService
+from rivergen.api import accounts, billing, health
+from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
+from rivergen.api.security import StateHeadersMiddleware
+from rivergen.billing import BillingService
+from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
+from rivergen.ratelimit import LoginThrottle, RateLimiter
 from rivergen.settings import Settings, load_settings
 
 
@@ -27,6 +34,15 @@ def create_app(settings: Settings | None = None, *, echo_request_id: bool = True
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clients = await PlatformClients.open(resolved)
         app.state.clients = clients
+        app.state.accounts = AccountService(
+            clients.db,
+            SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
+            TokenSigner.from_settings(resolved.auth),
+            resolved.auth,
+            LoginThrottle(clients.redis_app),
+        )
+        app.state.rate_limiter = RateLimiter(clients.redis_app)
+        app.state.billing = BillingService(clients.db)
         try:
             yield
         finally:
@@ -39,7 +55,12 @@ def create_app(settings: Settings | None = None, *, echo_request_id: bool = True
         lifespan=lifespan,
     )
     app.state.settings = resolved
+    # Starlette runs the last added middleware first: request ids wrap the audit.
+    app.add_middleware(StateHeadersMiddleware)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=echo_request_id)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(accounts.router)
+    app.include_router(billing.router)
     return app

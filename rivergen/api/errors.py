@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rivergen.api.request_id import current_request_id
-from rivergen.errors import ErrorDetail, ErrorResponse, RiverGenError
+from rivergen.errors import ErrorDetail, ErrorResponse, RateLimited, RiverGenError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,8 @@ async def _platform_error(_: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("%s: %s", exc.error_code, exc.message)
     headers = {"Retry-After": "1"} if exc.status == 503 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return error_response(exc.status, exc.error_code, exc.message, exc.details, headers)
 
 

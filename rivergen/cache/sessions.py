@@ -31,10 +31,16 @@ class SessionStore:
         self._ttl_s = ttl_s
 
     async def create(
-        self, user_id: str, workspace_id: str | None = None, ttl_s: int | None = None
+        self,
+        user_id: str,
+        workspace_id: str | None = None,
+        ttl_s: int | None = None,
+        session_id: str | None = None,
     ) -> Session:
         session = Session(
-            session_id=secrets.token_urlsafe(32), user_id=user_id, workspace_id=workspace_id
+            session_id=session_id or secrets.token_urlsafe(32),
+            user_id=user_id,
+            workspace_id=workspace_id,
         )
         try:
             await self._client.set(

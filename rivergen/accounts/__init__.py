@@ -1,0 +1,1 @@
+"""Accounts: users, sessions, credentials (passwords, access tokens, refresh tokens, API keys)."""

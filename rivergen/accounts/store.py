@@ -1,0 +1,252 @@
+"""SQL of accounts. Every function takes the connection; none commits (the service owns the
+transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+# An asyncpg Record, typed by what callers use of it.
+Row = Mapping[str, Any]
+
+
+async def create_organization(conn: asyncpg.Connection, name: str) -> UUID:
+    org: UUID = await conn.fetchval(
+        "INSERT INTO organizations (name) VALUES ($1) RETURNING id", name
+    )
+    return org
+
+
+async def create_user(
+    conn: asyncpg.Connection, email: str, display_name: str, password_hash: str, org: UUID
+) -> UUID | None:
+    """The new user's id, or None when the email is taken (case-insensitively)."""
+    user: UUID | None = await conn.fetchval(
+        "INSERT INTO users (email, display_name, password_hash, personal_organization_id) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+        email, display_name, password_hash, org,
+    )  # fmt: skip
+    return user
+
+
+async def user_by_email(conn: asyncpg.Connection, email: str) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT id, email, display_name, password_hash, personal_organization_id "
+        "FROM users WHERE lower(email) = lower($1)",
+        email,
+    )
+    return row
+
+
+async def user_by_id(conn: asyncpg.Connection, user_id: UUID) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT id, email, display_name, personal_organization_id FROM users WHERE id = $1",
+        user_id,
+    )
+    return row
+
+
+async def create_workspace(
+    conn: asyncpg.Connection, name: str, org: UUID | None, owner: UUID
+) -> Row:
+    row: Row = await conn.fetchrow(
+        "INSERT INTO workspaces (name, organization_id, created_by) VALUES ($1, $2, $3) "
+        "RETURNING id, name, organization_id, created_at",
+        name, org, owner,
+    )  # fmt: skip
+    await add_membership(conn, row["id"], owner, "owner")
+    return row
+
+
+async def add_membership(conn: asyncpg.Connection, workspace: UUID, user: UUID, role: str) -> bool:
+    """False when the user is already a member (their role is left as it is)."""
+    status: str = await conn.execute(
+        "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        workspace, user, role,
+    )  # fmt: skip
+    return status.endswith(" 1")
+
+
+async def role_in(conn: asyncpg.Connection, user: UUID, workspace: UUID) -> str | None:
+    role: str | None = await conn.fetchval(
+        "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user, workspace
+    )
+    return role
+
+
+async def workspaces_of(conn: asyncpg.Connection, user: UUID) -> list[Row]:
+    rows: list[Row] = await conn.fetch(
+        "SELECT w.id, w.name, w.organization_id, w.created_at, m.role "
+        "FROM memberships m JOIN workspaces w ON w.id = m.workspace_id "
+        "WHERE m.user_id = $1 ORDER BY w.created_at, w.id",
+        user,
+    )
+    return rows
+
+
+async def workspace_for_member(conn: asyncpg.Connection, workspace: UUID, user: UUID) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT w.id, w.name, w.organization_id, w.created_at, m.role "
+        "FROM workspaces w JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 "
+        "WHERE w.id = $1",
+        workspace, user,
+    )  # fmt: skip
+    return row
+
+
+async def workspace_row(conn: asyncpg.Connection, workspace: UUID) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT id, name, organization_id, created_at FROM workspaces WHERE id = $1", workspace
+    )
+    return row
+
+
+async def create_invitation(
+    conn: asyncpg.Connection, workspace: UUID, email: str, role: str, invited_by: UUID
+) -> UUID:
+    invitation: UUID = await conn.fetchval(
+        "INSERT INTO invitations (workspace_id, email, role, invited_by) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (workspace_id, lower(email)) WHERE accepted_at IS NULL "
+        "DO UPDATE SET role = EXCLUDED.role RETURNING id",
+        workspace, email, role, invited_by,
+    )  # fmt: skip
+    return invitation
+
+
+async def accept_invitations(conn: asyncpg.Connection, user: UUID, email: str) -> None:
+    """A user who registers with an invited email joins those workspaces."""
+    rows = await conn.fetch(
+        "UPDATE invitations SET accepted_at = now() "
+        "WHERE lower(email) = lower($1) AND accepted_at IS NULL RETURNING workspace_id, role",
+        email,
+    )
+    for row in rows:
+        await add_membership(conn, row["workspace_id"], user, row["role"])
+
+
+async def plan_of(conn: asyncpg.Connection, workspace: UUID) -> str | None:
+    plan: str | None = await conn.fetchval(
+        "SELECT o.plan FROM workspaces w JOIN organizations o ON o.id = w.organization_id "
+        "WHERE w.id = $1",
+        workspace,
+    )
+    return plan
+
+
+# Refresh tokens ---------------------------------------------------------------------------
+
+
+async def insert_refresh_token(
+    conn: asyncpg.Connection, user: UUID, family: UUID, token_hash: str, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
+        "VALUES ($1, $2, $3, $4)",
+        user, family, token_hash, expires_at,
+    )  # fmt: skip
+
+
+async def refresh_token_for_update(conn: asyncpg.Connection, token_hash: str) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT id, user_id, family_id, expires_at, replaced_at, revoked_at "
+        "FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+        token_hash,
+    )
+    return row
+
+
+async def mark_replaced(conn: asyncpg.Connection, token_id: UUID) -> None:
+    await conn.execute("UPDATE refresh_tokens SET replaced_at = now() WHERE id = $1", token_id)
+
+
+async def revoke_family(conn: asyncpg.Connection, family: UUID) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        family,
+    )
+
+
+# API keys --------------------------------------------------------------------------------
+
+
+async def insert_api_key(
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    name: str,
+    prefix: str,
+    key_hash: str,
+    role: str,
+    created_by: UUID,
+) -> Row:
+    row: Row = await conn.fetchrow(
+        "INSERT INTO api_keys (workspace_id, name, prefix, key_hash, role, created_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6) "
+        "RETURNING id, name, prefix, role, created_at, last_used_at, revoked_at",
+        workspace, name, prefix, key_hash, role, created_by,
+    )  # fmt: skip
+    return row
+
+
+async def api_keys_of(conn: asyncpg.Connection, workspace: UUID) -> list[Row]:
+    rows: list[Row] = await conn.fetch(
+        "SELECT id, name, prefix, role, created_at, last_used_at, revoked_at FROM api_keys "
+        "WHERE workspace_id = $1 ORDER BY created_at, id",
+        workspace,
+    )
+    return rows
+
+
+async def revoke_api_key(conn: asyncpg.Connection, workspace: UUID, key: UUID) -> bool:
+    status: str = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now() "
+        "WHERE id = $1 AND workspace_id = $2 AND revoked_at IS NULL",
+        key, workspace,
+    )  # fmt: skip
+    return status.endswith(" 1")
+
+
+async def api_key_by_hash(conn: asyncpg.Connection, key_hash: str) -> Row | None:
+    """A live key by hash, stamping its last use (at most once a minute, to spare writes)."""
+    row: Row | None = await conn.fetchrow(
+        "UPDATE api_keys SET last_used_at = now() "
+        "WHERE key_hash = $1 AND revoked_at IS NULL "
+        "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
+        "RETURNING id, workspace_id, role",
+        key_hash,
+    )
+    if row is None:
+        row = await conn.fetchrow(
+            "SELECT id, workspace_id, role FROM api_keys "
+            "WHERE key_hash = $1 AND revoked_at IS NULL",
+            key_hash,
+        )
+    return row
+
+
+# Audit -----------------------------------------------------------------------------------
+
+
+async def insert_audit(conn: asyncpg.Connection, entry: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, method, path, "
+        "status, outcome, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        entry["workspace_id"], entry["actor_type"], entry["actor_id"], entry["action"],
+        entry["method"], entry["path"], entry["status"], entry["outcome"], entry["request_id"],
+    )  # fmt: skip
+
+
+async def audit_page(
+    conn: asyncpg.Connection, workspace: UUID, limit: int, before: int | None
+) -> list[Row]:
+    rows: list[Row] = await conn.fetch(
+        "SELECT id, occurred_at, actor_type, actor_id, action, method, path, status, outcome, "
+        "request_id FROM audit_log WHERE workspace_id = $1 AND ($2::bigint IS NULL OR id < $2) "
+        "ORDER BY id DESC LIMIT $3",
+        workspace, before, limit,
+    )  # fmt: skip
+    return rows

@@ -1,0 +1,63 @@
+"""The one authorization table: which role may call which route (and, later, which agent tool).
+
+The gateway checks it on every request; agents check it on every tool call. A route missing
+from the table is refused (deny by default), and a test keeps the table and the app's routes
+in step.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal
+
+Access = Literal["public", "authenticated", "user", "viewer", "editor", "admin", "owner"]
+
+
+class Role(IntEnum):
+    """Workspace roles, each allowed everything the ones below it are."""
+
+    viewer = 1
+    editor = 2
+    admin = 3
+    owner = 4
+
+
+# (method, route path) -> who may call it.
+#   public         anyone, no credentials
+#   authenticated  any valid credentials (user token or API key), no workspace needed
+#   user           a signed-in person (not an API key), no workspace needed
+#   <role>         at least this role in the request's workspace
+ROUTE_ACCESS: dict[tuple[str, str], Access] = {
+    ("GET", "/healthz"): "public",
+    ("GET", "/readyz"): "public",
+    ("POST", "/api/v1/auth/register"): "public",
+    ("POST", "/api/v1/auth/login"): "public",
+    ("POST", "/api/v1/auth/refresh"): "public",
+    ("POST", "/api/v1/auth/logout"): "user",
+    ("GET", "/api/v1/me"): "authenticated",
+    ("GET", "/api/v1/workspaces"): "user",
+    ("POST", "/api/v1/workspaces"): "user",
+    ("GET", "/api/v1/workspaces/{workspace_id}"): "viewer",
+    ("POST", "/api/v1/workspaces/{workspace_id}/members"): "admin",
+    ("GET", "/api/v1/api-keys"): "admin",
+    ("POST", "/api/v1/api-keys"): "admin",
+    ("DELETE", "/api/v1/api-keys/{api_key_id}"): "admin",
+    ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/billing/plan"): "viewer",
+    ("GET", "/api/v1/billing/usage"): "viewer",
+    ("GET", "/api/v1/billing/invoices"): "viewer",
+}
+
+WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")
+
+
+def required_access(method: str, path: str) -> Access | None:
+    """Who may call ``method path`` (a route template); None: nobody (not in the table)."""
+    return ROUTE_ACCESS.get((method.upper(), path))
+
+
+def role_allows(role: Role, access: Access) -> bool:
+    """Whether a member with ``role`` passes a workspace-level ``access``."""
+    if access not in WORKSPACE_ROLES:
+        return True
+    return role >= Role[access]

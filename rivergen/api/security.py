@@ -1,0 +1,132 @@
+"""The gateway's door: who is calling, for which workspace, and may they call this route.
+
+Every route is in the authorization table (`rivergen.acl`); `authorize` runs before each one.
+Another workspace's object is 404, never 403: a non-member cannot learn that it exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rivergen.accounts.principal import Principal, RequestContext
+from rivergen.accounts.service import AccountService
+from rivergen.acl import Access, required_access, role_allows
+from rivergen.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
+from rivergen.ratelimit import RateLimiter
+
+WORKSPACE_HEADER = "x-workspace-id"
+API_KEY_HEADER = "x-api-key"
+
+
+def accounts_of(request: Request) -> AccountService:
+    service: AccountService = request.app.state.accounts
+    return service
+
+
+def _credential(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get(API_KEY_HEADER) or None
+
+
+def _workspace_of(request: Request, principal: Principal) -> UUID | None:
+    raw = request.path_params.get("workspace_id") or request.headers.get(WORKSPACE_HEADER)
+    if raw is None:
+        return principal.default_workspace
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise BadRequest(
+            "X-Workspace-ID is not a workspace id", code="invalid_workspace_id"
+        ) from None
+
+
+async def _rate_limit(request: Request, principal: Principal) -> None:
+    """Requests a minute per workspace, by its plan; the verdict's headers go on the response."""
+    workspace = _workspace_of(request, principal)
+    plan = await accounts_of(request).plan_of(workspace)
+    key = f"rl:req:{workspace}" if workspace else f"rl:req:actor:{principal.actor[1]}"
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(key, limit=plan.quotas.requests_per_minute, window_s=60)
+    request.state.response_headers = decision.headers()
+    if not decision.allowed:
+        raise RateLimited(
+            f"more than {decision.limit} requests a minute for this workspace's plan",
+            details={"retry_after_s": decision.retry_after_s},
+        )
+
+
+async def authorize(request: Request) -> RequestContext:
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    access: Access | None = required_access(request.method, path)
+    if access is None:  # deny by default
+        raise Forbidden("this route is not in the authorization table", code="route_denied")
+    if access == "public":
+        context = RequestContext(principal=None)
+        request.state.context = context
+        return context
+    credential = _credential(request)
+    if credential is None:
+        raise Unauthorized("sign in or send an API key", code="credentials_required")
+    principal = await accounts_of(request).authenticate(credential)
+    request.state.principal = principal
+    await _rate_limit(request, principal)
+    if access == "user" and not principal.is_user:
+        raise Forbidden("this route is for signed-in people, not API keys", code="user_required")
+    if access in ("user", "authenticated"):
+        context = RequestContext(principal, _workspace_of(request, principal))
+        request.state.context = context
+        return context
+    workspace = _workspace_of(request, principal)
+    if workspace is None:
+        raise BadRequest("no workspace: send X-Workspace-ID", code="workspace_required")
+    role = await accounts_of(request).role_in(principal, workspace)
+    if role is None:
+        raise NotFound(f"workspace {workspace} not found", code="workspace_not_found")
+    context = RequestContext(principal, workspace, role)
+    request.state.context = context
+    if not role_allows(role, access):
+        raise Forbidden(f"a {role.name} may not do this; it needs {access}", code="forbidden")
+    return context
+
+
+Context = Annotated[RequestContext, Depends(authorize)]
+Accounts = Annotated[AccountService, Depends(accounts_of)]
+
+
+class StateHeadersMiddleware:
+    """Adds the headers a dependency left in ``request.state.response_headers`` (the rate
+    limit's) to the response, error responses included, without doubling any."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_headers(message: Message) -> None:
+            extra: dict[str, str] | None = scope.get("state", {}).get("response_headers")
+            if message["type"] == "http.response.start" and extra:
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(
+                        (k.lower().encode(), v.encode())
+                        for k, v in extra.items()
+                        if k.lower().encode() not in present
+                    ),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, add_headers)

@@ -1,0 +1,38 @@
+"""The gateway app in-process (its real lifespan, real services), and a small client for it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+    workspace_id: str
+
+    def headers(self, workspace_id: str | None = None) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.access_token}",
+            "X-Workspace-ID": workspace_id or self.workspace_id,
+        }
+
+
+async def register(client: httpx.AsyncClient, name: str = "user") -> Account:
+    email = f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+    password = f"correct horse {uuid.uuid4().hex[:6]}"
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": password, "display_name": name.title()},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return Account(
+        email, password, body["access_token"], body["refresh_token"], body["workspace_id"]
+    )

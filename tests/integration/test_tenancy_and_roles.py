@@ -1,0 +1,141 @@
+"""Generated from the app's own routes and the authorization table, so a new route is covered
+(or the test says what it lacks) without anyone remembering to add it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
+from rivergen.api import create_app
+from rivergen.settings import Settings
+from tests.integration.api_client import Account, register
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture
+async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(migrated)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        yield http
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path template) of every API route, from the app's own OpenAPI document."""
+    return sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    )
+
+
+def test_every_route_is_in_the_authorization_table(app: FastAPI) -> None:
+    routes = set(api_routes(app))
+    assert routes == set(ROUTE_ACCESS), routes ^ set(ROUTE_ACCESS)
+
+
+async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+# A valid body for each route that takes one: the test fails for a new route until it has one.
+BODIES: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+    ("POST", "/api/v1/workspaces/{workspace_id}/members"): lambda: {
+        "email": f"m-{uuid.uuid4().hex[:8]}@example.com",
+        "role": "viewer",
+    },
+    ("POST", "/api/v1/api-keys"): lambda: {"name": "k", "role": "viewer"},
+    ("POST", "/api/v1/workspaces"): lambda: {"name": "w"},
+}
+
+
+async def test_another_workspaces_objects_do_not_exist(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    alice, bob = await register(client, "alice"), await register(client, "bob")
+    bob_key = await new_api_key(client, bob)
+    objects = {"workspace_id": bob.workspace_id, "api_key_id": bob_key}
+    with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
+    assert with_ids, "no route takes an id"
+    for method, path in with_ids:
+        params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        missing = [name for name in params if name not in objects]
+        assert not missing, f"{method} {path}: give the test an object for {missing}"
+        url = path.format(**objects)
+        body = BODIES[(method, path)]() if (method, path) in BODIES else None
+        response = await client.request(method, url, json=body, headers=alice.headers())
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["code"].endswith("not_found")
+    # Nothing of Bob's changed: his key is alive, his workspace has him alone.
+    keys = await client.get("/api/v1/api-keys", headers=bob.headers())
+    assert [(k["id"], k["revoked_at"]) for k in keys.json()] == [(bob_key, None)]
+    workspace = await client.get(f"/api/v1/workspaces/{bob.workspace_id}", headers=bob.headers())
+    assert workspace.status_code == 200
+
+
+@pytest.fixture
+async def team(client: httpx.AsyncClient) -> dict[str, Account]:
+    """An owner's workspace with one member of every other role."""
+    owner = await register(client, "owner")
+    members = {"owner": owner}
+    for role in ("admin", "editor", "viewer"):
+        person = await register(client, role)
+        added = await client.post(
+            f"/api/v1/workspaces/{owner.workspace_id}/members",
+            json={"email": person.email, "role": role},
+            headers=owner.headers(),
+        )
+        assert added.status_code == 201
+        person.workspace_id = owner.workspace_id
+        members[role] = person
+    return members
+
+
+async def test_role_matrix_follows_the_authorization_table(
+    client: httpx.AsyncClient, team: dict[str, Account]
+) -> None:
+    owner = team["owner"]
+    mutating = {
+        route: access
+        for route, access in ROUTE_ACCESS.items()
+        if route[0] in MUTATING and access in WORKSPACE_ROLES
+    }
+    assert mutating
+    ids: dict[str, Callable[[], Awaitable[str]]] = {
+        "api_key_id": lambda: new_api_key(client, owner),
+    }
+    outcomes: dict[tuple[str, str, str], int] = {}
+    expected: dict[tuple[str, str, str], int] = {}
+    for (method, path), access in sorted(mutating.items()):
+        for role in ("owner", "admin", "editor", "viewer"):
+            values = {"workspace_id": owner.workspace_id}
+            for name, make in ids.items():
+                if "{" + name + "}" in path:
+                    values[name] = await make()
+            body = BODIES[(method, path)]() if (method, path) in BODIES else None
+            response = await client.request(
+                method, path.format(**values), json=body, headers=team[role].headers()
+            )
+            allowed = WORKSPACE_ROLES.index(role) >= WORKSPACE_ROLES.index(access)
+            outcomes[(method, path, role)] = response.status_code
+            expected[(method, path, role)] = response.status_code if allowed else 403
+            if allowed:
+                assert response.status_code < 300, (method, path, role, response.text)
+    assert outcomes == expected
