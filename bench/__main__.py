@@ -30,19 +30,20 @@ def measure(module: str, *args: str) -> LoadResult:
     return LoadResult.model_validate(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def gateway_section(duration: int) -> list[str]:
-    common = ["--connections", "16", "--duration", str(duration)]
-    reference = measure("bench.gateway_healthz", "uvicorn", *common)
-    serve_ha = measure("bench.gateway_healthz", "serve-haproxy", *common)
-    serve_default = measure("bench.gateway_healthz", "serve-default", *common)
-    one_conn = ["--connections", "1", "--duration", str(max(3, duration // 2))]
-    reference_1 = measure("bench.gateway_healthz", "uvicorn", *one_conn)
-    serve_ha_1 = measure("bench.gateway_healthz", "serve-haproxy", *one_conn)
+def gateway_section(duration: int, endpoint: str, title: str, what: str) -> list[str]:
+    common = ["--endpoint", endpoint, "--connections", "16", "--duration", str(duration)]
+    reference = measure("bench.gateway", "uvicorn", *common)
+    serve_ha = measure("bench.gateway", "serve-haproxy", *common)
+    serve_default = measure("bench.gateway", "serve-default", *common)
+    one_conn = ["--endpoint", endpoint, "--connections", "1", "--duration",
+                str(max(3, duration // 2))]  # fmt: skip
+    reference_1 = measure("bench.gateway", "uvicorn", *one_conn)
+    serve_ha_1 = measure("bench.gateway", "serve-haproxy", *one_conn)
     rows = [
-        "## Gateway `GET /healthz`: Ray Serve against bare uvicorn",
+        f"## Gateway {title}: Ray Serve against bare uvicorn",
         "",
-        "The same FastAPI app (`rivergen.api.create_app`), one replica / one uvicorn worker, "
-        "`wrk -t2` on loopback, after a 2 s warm-up.",
+        f"The same FastAPI app (`rivergen.api.create_app`), {what}; one replica / one uvicorn "
+        "worker, `wrk -t2` on loopback, after a 2 s warm-up; request rate limit off.",
         "",
         "| run | connections | req/s | p50 ms | p99 ms | errors | req/s vs uvicorn |",
         "|---|---|---|---|---|---|---|",
@@ -70,7 +71,14 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}.",
         "",
-        *gateway_section(args.duration),
+        *gateway_section(args.duration, "healthz", "`GET /healthz`", "no I/O"),
+        "",
+        *gateway_section(
+            args.duration,
+            "me",
+            "authenticated `GET /api/v1/me`",
+            "JWT check, session read in Redis App, queries through PgBouncer",
+        ),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -42,13 +42,25 @@ def wait_for(url: str, timeout_s: float = 60) -> None:
     raise TimeoutError(f"{url} did not answer 200 within {timeout_s} s")
 
 
-def run_wrk(label: str, url: str, connections: int = 16, duration_s: int = 10) -> LoadResult:
+def run_wrk(
+    label: str,
+    url: str,
+    connections: int = 16,
+    duration_s: int = 10,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     # Warm up (JIT-free, but connection pools, replica routing tables and caches fill).
-    subprocess.run(["wrk", "-t1", "-c4", "-d2s", url], capture_output=True, check=True)
+    header_args = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    subprocess.run(
+        ["wrk", "-t1", "-c4", "-d2s", *header_args, url], capture_output=True, check=True
+    )
     threads = min(2, connections)  # wrk needs a connection per thread
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", url]
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
+        *header_args, url,
+    ]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]

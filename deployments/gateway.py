@@ -7,10 +7,14 @@ settings are read from the replica's environment and nothing is built at import 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from ray import serve
 from ray.serve.deployment import Application
+from ray.serve.handle import DeploymentHandle
 
+from deployments.core import core_by_handle, core_deployment
 from rivergen.api import create_app
 from rivergen.settings import GatewaySettings
 
@@ -18,12 +22,18 @@ from rivergen.settings import GatewaySettings
 def _build_app() -> FastAPI:
     # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
     # the request and echoes it on the response; the app must not echo it a second time.
-    return create_app(echo_request_id=False)
+    return create_app(echo_request_id=False, core=core_by_handle)
 
 
 @serve.ingress(_build_app)
 class Gateway:
-    """Routes, workspace context, authentication and authorization live in the app."""
+    """Routes, workspace context, authentication and authorization live in the app.
+
+    ``core`` binds Backend Core into the gateway's application; the app reaches it by name.
+    """
+
+    def __init__(self, core: DeploymentHandle[Any]) -> None:
+        self._core = core
 
 
 def gateway_app(settings: GatewaySettings | None = None) -> Application:
@@ -43,7 +53,7 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
         health_check_period_s=5,
         graceful_shutdown_timeout_s=10,
     )(Gateway)
-    return deployment.bind()
+    return deployment.bind(core_deployment(sizing))
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (import_path deployments.gateway:app).

@@ -107,6 +107,11 @@ class GatewaySettings(BaseModel):
         16, gt=0, description="Autoscaling target of ongoing requests per replica."
     )
     readiness_timeout_s: float = Field(2.0, gt=0, description="Per-dependency /readyz timeout.")
+    rate_limit: bool = Field(
+        True,
+        description="Limit requests a minute per workspace by plan. Off only behind another "
+        "limiter, or for a benchmark.",
+    )
 
 
 class AuthSettings(BaseModel):

@@ -3,7 +3,6 @@ members, API keys and the audit log. Each method owns its transaction."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +15,6 @@ from rivergen.accounts.credentials import (
     hash_secret,
     new_api_key,
     new_refresh_token,
-    parse_api_key,
     verify_dummy,
     verify_password,
 )
@@ -37,15 +35,11 @@ from rivergen.accounts.schemas import (
     WorkspaceCreate,
     WorkspaceView,
 )
-from rivergen.acl import Role
-from rivergen.billing.plans import Plan, plan_for
 from rivergen.cache import SessionStore
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
 from rivergen.ratelimit import LoginThrottle
 from rivergen.settings import AuthSettings
-
-_PLAN_CACHE_S = 60.0
 
 
 def _workspace_not_found(workspace: UUID) -> NotFound:
@@ -66,7 +60,6 @@ class AccountService:
         self._signer = signer
         self._settings = settings
         self._throttle = throttle
-        self._plans: dict[UUID, tuple[float, Plan]] = {}
 
     # Sign-up, sign-in, tokens ------------------------------------------------------------
 
@@ -157,51 +150,6 @@ class AccountService:
         async with self._db.transaction() as conn:
             await store.revoke_family(conn, uuid.UUID(principal.session_id))
         await self._sessions.revoke(principal.session_id)
-
-    # Authentication of a request ---------------------------------------------------------
-
-    async def authenticate(self, credential: str) -> Principal:
-        """A bearer access token or an API key, or Unauthorized."""
-        if parse_api_key(credential) is not None:
-            return await self._authenticate_api_key(credential)
-        claims = self._signer.verify(credential)
-        session = await self._sessions.get(claims.sid)
-        if session is None or session.user_id != claims.sub:
-            raise Unauthorized("the session has ended; sign in again", code="session_expired")
-        return Principal(
-            user_id=uuid.UUID(claims.sub),
-            session_id=claims.sid,
-            default_workspace=uuid.UUID(claims.ws) if claims.ws else None,
-        )
-
-    async def _authenticate_api_key(self, key: str) -> Principal:
-        async with self._db.transaction() as conn:
-            row = await store.api_key_by_hash(conn, hash_secret(key))
-        if row is None:
-            raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
-        return Principal(
-            api_key_id=row["id"], default_workspace=row["workspace_id"], key_role=Role[row["role"]]
-        )
-
-    async def role_in(self, principal: Principal, workspace: UUID) -> Role | None:
-        if principal.user_id is None:
-            return principal.key_role if workspace == principal.default_workspace else None
-        async with self._db.transaction() as conn:
-            role = await store.role_in(conn, principal.user_id, workspace)
-        return Role[role] if role else None
-
-    async def plan_of(self, workspace: UUID | None) -> Plan:
-        """The plan that governs a workspace (cached for a minute per process)."""
-        if workspace is None:
-            return plan_for("free")
-        cached = self._plans.get(workspace)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        async with self._db.transaction() as conn:
-            name = await store.plan_of(conn, workspace)
-        plan = plan_for(name or "free")
-        self._plans[workspace] = (time.monotonic() + _PLAN_CACHE_S, plan)
-        return plan
 
     # Workspaces and members --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from rivergen.accounts.schemas import (
     WorkspaceCreate,
     WorkspaceView,
 )
-from rivergen.api.security import Accounts, Context, authorize
+from rivergen.api.security import Context, Core, authorize
 from rivergen.errors import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -33,49 +33,49 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], response
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"])
-async def register(body: RegisterRequest, accounts: Accounts) -> TokenPair:
+async def register(body: RegisterRequest, accounts: Core) -> TokenPair:
     """Create an account with its personal organization and workspace, and sign in."""
     return await accounts.register(body)
 
 
 @router.post("/auth/login", tags=["auth"])
-async def login(body: LoginRequest, request: Request, accounts: Accounts) -> TokenPair:
+async def login(body: LoginRequest, request: Request, accounts: Core) -> TokenPair:
     """Sign in; 5 wrong passwords in 15 minutes (per address or email) get 429 after that."""
     return await accounts.login(body, request.client.host if request.client else "unknown")
 
 
 @router.post("/auth/refresh", tags=["auth"])
-async def refresh(body: RefreshRequest, accounts: Accounts) -> TokenPair:
+async def refresh(body: RefreshRequest, accounts: Core) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent."""
     return await accounts.refresh(body)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
-async def logout(context: Context, accounts: Accounts) -> Response:
+async def logout(context: Context, accounts: Core) -> Response:
     assert context.principal is not None
     await accounts.logout(context.principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", tags=["auth"])
-async def me(context: Context, accounts: Accounts) -> MeView:
+async def me(context: Context, accounts: Core) -> MeView:
     return await accounts.me(context)
 
 
 @router.get("/workspaces", tags=["workspaces"])
-async def list_workspaces(context: Context, accounts: Accounts) -> list[WorkspaceView]:
+async def list_workspaces(context: Context, accounts: Core) -> list[WorkspaceView]:
     return await accounts.list_workspaces(context.require_user())
 
 
 @router.post("/workspaces", status_code=status.HTTP_201_CREATED, tags=["workspaces"])
 async def create_workspace(
-    body: WorkspaceCreate, context: Context, accounts: Accounts
+    body: WorkspaceCreate, context: Context, accounts: Core
 ) -> WorkspaceView:
     return await accounts.create_workspace(context.require_user(), body)
 
 
 @router.get("/workspaces/{workspace_id}", tags=["workspaces"])
-async def get_workspace(workspace_id: UUID, context: Context, accounts: Accounts) -> WorkspaceView:
+async def get_workspace(workspace_id: UUID, context: Context, accounts: Core) -> WorkspaceView:
     return await accounts.get_workspace(context, workspace_id)
 
 
@@ -83,25 +83,25 @@ async def get_workspace(workspace_id: UUID, context: Context, accounts: Accounts
     "/workspaces/{workspace_id}/members", status_code=status.HTTP_201_CREATED, tags=["workspaces"]
 )
 async def add_member(
-    workspace_id: UUID, body: MemberAdd, context: Context, accounts: Accounts
+    workspace_id: UUID, body: MemberAdd, context: Context, accounts: Core
 ) -> MemberAdded:
     """Add a user by email; an unknown email becomes an invitation (no mail is sent)."""
     return await accounts.add_member(context, workspace_id, body)
 
 
 @router.get("/api-keys", tags=["api keys"])
-async def list_api_keys(context: Context, accounts: Accounts) -> list[ApiKeyView]:
+async def list_api_keys(context: Context, accounts: Core) -> list[ApiKeyView]:
     return await accounts.list_api_keys(context)
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, tags=["api keys"])
-async def create_api_key(body: ApiKeyCreate, context: Context, accounts: Accounts) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, context: Context, accounts: Core) -> ApiKeyCreated:
     """The key is in this response only; store it now."""
     return await accounts.create_api_key(context, body)
 
 
 @router.delete("/api-keys/{api_key_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["api keys"])
-async def revoke_api_key(api_key_id: UUID, context: Context, accounts: Accounts) -> Response:
+async def revoke_api_key(api_key_id: UUID, context: Context, accounts: Core) -> Response:
     await accounts.revoke_api_key(context, api_key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -109,7 +109,7 @@ async def revoke_api_key(api_key_id: UUID, context: Context, accounts: Accounts)
 @router.get("/audit", tags=["audit"])
 async def audit(
     context: Context,
-    accounts: Accounts,
+    accounts: Core,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     before: Annotated[int | None, Query(ge=1, description="Entries older than this id.")] = None,
 ) -> AuditPage:

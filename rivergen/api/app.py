@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner
-from rivergen.accounts.service import AccountService
+from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.api import accounts, billing, health
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
-from rivergen.billing import BillingService
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
-from rivergen.ratelimit import LoginThrottle, RateLimiter
+from rivergen.core import BackendCore, BackendCorePort
+from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 
 
-def create_app(settings: Settings | None = None, *, echo_request_id: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    echo_request_id: bool = True,
+    core: Callable[[PlatformClients], BackendCorePort] | None = None,
+) -> FastAPI:
     """Build the gateway's FastAPI app. Serve calls this on each replica (a builder function),
     so settings are read there, never when a module is imported.
 
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
+    ``core`` reaches Backend Core (on Serve: its deployment by handle); by default it runs in
+    this process.
     """
     resolved = settings or load_settings()
 
@@ -34,15 +41,13 @@ def create_app(settings: Settings | None = None, *, echo_request_id: bool = True
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         clients = await PlatformClients.open(resolved)
         app.state.clients = clients
-        app.state.accounts = AccountService(
+        app.state.gatekeeper = Gatekeeper(
             clients.db,
             SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
             TokenSigner.from_settings(resolved.auth),
-            resolved.auth,
-            LoginThrottle(clients.redis_app),
         )
         app.state.rate_limiter = RateLimiter(clients.redis_app)
-        app.state.billing = BillingService(clients.db)
+        app.state.core = core(clients) if core else BackendCore(clients)
         try:
             yield
         finally:

@@ -60,11 +60,11 @@ class AuditMiddleware:
                 await self._record(scope, status)
 
     async def _record(self, scope: Scope, status: int) -> None:
-        accounts = getattr(scope["app"].state, "accounts", None)
-        if accounts is None:
+        core = getattr(scope["app"].state, "core", None)
+        if core is None:
             return
         try:
-            await accounts.record_audit(audit_entry(scope, status))
+            await core.record_audit(audit_entry(scope, status))
         except Exception:  # the response is already sent; the loss is logged, not raised
             log.exception(
                 "could not record the audit entry of %s %s", scope["method"], scope["path"]

@@ -14,19 +14,26 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.accounts.principal import Principal, RequestContext
-from rivergen.accounts.service import AccountService
 from rivergen.acl import Access, required_access, role_allows
+from rivergen.core import BackendCorePort
 from rivergen.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
 from rivergen.ratelimit import RateLimiter
+from rivergen.settings import Settings
 
 WORKSPACE_HEADER = "x-workspace-id"
 API_KEY_HEADER = "x-api-key"
 
 
-def accounts_of(request: Request) -> AccountService:
-    service: AccountService = request.app.state.accounts
-    return service
+def gatekeeper_of(request: Request) -> Gatekeeper:
+    gatekeeper: Gatekeeper = request.app.state.gatekeeper
+    return gatekeeper
+
+
+def core_of(request: Request) -> BackendCorePort:
+    core: BackendCorePort = request.app.state.core
+    return core
 
 
 def _credential(request: Request) -> str | None:
@@ -52,7 +59,7 @@ def _workspace_of(request: Request, principal: Principal) -> UUID | None:
 async def _rate_limit(request: Request, principal: Principal) -> None:
     """Requests a minute per workspace, by its plan; the verdict's headers go on the response."""
     workspace = _workspace_of(request, principal)
-    plan = await accounts_of(request).plan_of(workspace)
+    plan = await gatekeeper_of(request).plan_of(workspace)
     key = f"rl:req:{workspace}" if workspace else f"rl:req:actor:{principal.actor[1]}"
     limiter: RateLimiter = request.app.state.rate_limiter
     decision = await limiter.hit(key, limit=plan.quotas.requests_per_minute, window_s=60)
@@ -77,9 +84,11 @@ async def authorize(request: Request) -> RequestContext:
     credential = _credential(request)
     if credential is None:
         raise Unauthorized("sign in or send an API key", code="credentials_required")
-    principal = await accounts_of(request).authenticate(credential)
+    principal = await gatekeeper_of(request).authenticate(credential)
     request.state.principal = principal
-    await _rate_limit(request, principal)
+    settings: Settings = request.app.state.settings
+    if settings.gateway.rate_limit:
+        await _rate_limit(request, principal)
     if access == "user" and not principal.is_user:
         raise Forbidden("this route is for signed-in people, not API keys", code="user_required")
     if access in ("user", "authenticated"):
@@ -89,7 +98,7 @@ async def authorize(request: Request) -> RequestContext:
     workspace = _workspace_of(request, principal)
     if workspace is None:
         raise BadRequest("no workspace: send X-Workspace-ID", code="workspace_required")
-    role = await accounts_of(request).role_in(principal, workspace)
+    role = await gatekeeper_of(request).role_in(principal, workspace)
     if role is None:
         raise NotFound(f"workspace {workspace} not found", code="workspace_not_found")
     context = RequestContext(principal, workspace, role)
@@ -100,7 +109,7 @@ async def authorize(request: Request) -> RequestContext:
 
 
 Context = Annotated[RequestContext, Depends(authorize)]
-Accounts = Annotated[AccountService, Depends(accounts_of)]
+Core = Annotated[BackendCorePort, Depends(core_of)]
 
 
 class StateHeadersMiddleware:

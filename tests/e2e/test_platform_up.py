@@ -35,6 +35,20 @@ def assert_all_ready(api_url: str) -> dict[str, object]:
     return dict(report)
 
 
+def assert_accounts_work(api_url: str) -> None:
+    """Register and sign in through Serve: the gateway reaches Backend Core by handle, and a
+    platform error raised there comes back as itself."""
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+    body = {"email": email, "password": "a long enough password", "display_name": "E2E"}
+    registered = httpx.post(f"{api_url}/api/v1/auth/register", json=body, timeout=30)
+    assert registered.status_code == 201, registered.text
+    token = registered.json()["access_token"]
+    me = httpx.get(f"{api_url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["email"] == email
+    again = httpx.post(f"{api_url}/api/v1/auth/register", json=body, timeout=30)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "email_taken"
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -50,6 +64,7 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
     started = time.monotonic()
     with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
         assert_all_ready(platform.api_url)
+        assert_accounts_work(platform.api_url)
         assert time.monotonic() - started < 120
         output = "".join(platform.output)
         assert f"http://127.0.0.1:{PORT}/docs" in output
@@ -116,6 +131,7 @@ def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> No
     with platform_up(tmp_path / "state", env, PORT) as platform:
         report = assert_all_ready(platform.api_url)
         assert report["ready"] is True
+        assert_accounts_work(platform.api_url)
         output = "".join(platform.output)
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output

@@ -24,7 +24,7 @@ def test_serve_config_passes_serve_schema() -> None:
 
 
 def test_the_gateway_autoscales() -> None:
-    (gateway,) = load()["applications"][0]["deployments"]
+    gateway = load()["applications"][0]["deployments"][0]
     assert gateway["name"] == "gateway"
     scaling = gateway["autoscaling_config"]
     assert scaling["min_replicas"] >= 1 and scaling["max_replicas"] > scaling["min_replicas"]
@@ -34,7 +34,12 @@ def test_every_deployment_in_the_config_exists_in_its_application() -> None:
     for app in load()["applications"]:
         module_name, attr = app["import_path"].split(":")
         application = getattr(importlib.import_module(module_name), attr)
-        names = {application._bound_deployment.name}
+        bound = application._bound_deployment
+        names = {bound.name} | {
+            arg._bound_deployment.name
+            for arg in bound.init_args
+            if hasattr(arg, "_bound_deployment")
+        }
         for deployment in app["deployments"]:
             assert deployment["name"] in names
             assert deployment["ray_actor_options"]["num_cpus"] < 1
