@@ -22,6 +22,7 @@ import uuid
 import httpx
 
 from bench.load import run_wrk, wait_for
+from rivergen.accounts.credentials import generate_private_key_pem
 
 PORT = 28400
 BASE = f"http://127.0.0.1:{PORT}"
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     args = parser.parse_args()
     os.environ["RIVERGEN_GATEWAY__RATE_LIMIT"] = "false"
+    os.environ.setdefault("RIVERGEN_AUTH__JWT_PRIVATE_KEY", generate_private_key_pem())
     if args.mode == "uvicorn":
         print(uvicorn_mode(args.endpoint, args.connections, args.duration))
     else:

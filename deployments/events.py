@@ -1,14 +1,20 @@
-"""The outbox relay on Serve: one small replica that publishes committed events to the bus.
+"""Event workers on Serve: the outbox relay and the billing metering consumer.
 
-Several replicas would be safe (they take turns under a transaction-scoped advisory lock), but
-one is enough: a round publishes up to 100 events.
+Each is one small replica that serves no requests. Several relays would be safe (they take
+turns under a transaction-scoped advisory lock) but one publishes 100 events a round; the
+metering consumer is one member of the Kafka group `billing-metering`.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from ray import serve
 from ray.serve.deployment import Application
+from ray.serve.handle import DeploymentHandle
 
+from rivergen.billing import MeteringService
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.settings import load_settings
 
@@ -26,15 +32,47 @@ class OutboxRelayDeployment:
         await self._worker.close()
 
 
-def relay_app() -> Application:
-    deployment = serve.deployment(
-        name="outbox-relay",
+class MeteringDeployment:
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        self._service = await MeteringService.open(load_settings())
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._service.run(self._stop), name="metering")
+
+    async def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("the metering consumer has stopped")
+
+    async def __del__(self) -> None:
+        self._stop.set()
+        await self._task
+        await self._service.close()
+
+
+class EventWorkers:
+    """The application's ingress: it only keeps the workers bound into the application."""
+
+    def __init__(self, relay: DeploymentHandle[Any], metering: DeploymentHandle[Any]) -> None:
+        self._workers = (relay, metering)
+
+
+def _worker(name: str, cls: type) -> Application:
+    return serve.deployment(
+        name=name,
         num_replicas=1,
         ray_actor_options={"num_cpus": 0.05},
         max_ongoing_requests=4,
         health_check_period_s=10,
-    )(OutboxRelayDeployment)
-    return deployment.bind()
+    )(cls).bind()
+
+
+def relay_app() -> Application:
+    ingress = serve.deployment(
+        name="event-workers", num_replicas=1, ray_actor_options={"num_cpus": 0.01}
+    )(EventWorkers)
+    return ingress.bind(
+        _worker("outbox-relay", OutboxRelayDeployment),
+        _worker("billing-metering", MeteringDeployment),
+    )
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (deployments.events:app).

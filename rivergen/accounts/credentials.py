@@ -426,3 +426,12 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def install_redaction(logger_names: tuple[str, ...] = ("", "uvicorn", "ray.serve")) -> None:
+    """Put a :class:`RedactingFilter` on every handler of these loggers (once each), so no
+    secret that some library logs reaches a log line."""
+    for name in logger_names:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())

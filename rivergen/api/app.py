@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rivergen import __version__
-from rivergen.accounts.credentials import TokenSigner
+from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.api import accounts, billing, health
 from rivergen.api.audit import AuditMiddleware
@@ -39,16 +39,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_redaction()
+        signer = TokenSigner.from_settings(resolved.auth)  # a missing key fails before any I/O
         clients = await PlatformClients.open(resolved)
-        app.state.clients = clients
-        app.state.gatekeeper = Gatekeeper(
-            clients.db,
-            SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
-            TokenSigner.from_settings(resolved.auth),
-        )
-        app.state.rate_limiter = RateLimiter(clients.redis_app)
-        app.state.core = core(clients) if core else BackendCore(clients)
         try:
+            app.state.clients = clients
+            app.state.gatekeeper = Gatekeeper(
+                clients.db,
+                SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
+                signer,
+            )
+            app.state.rate_limiter = RateLimiter(clients.redis_app)
+            app.state.core = core(clients) if core else BackendCore(clients)
             yield
         finally:
             await clients.close()

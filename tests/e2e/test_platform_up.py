@@ -35,7 +35,7 @@ def assert_all_ready(api_url: str) -> dict[str, object]:
     return dict(report)
 
 
-def assert_accounts_work(api_url: str) -> None:
+def assert_accounts_work(api_url: str) -> tuple[str, str]:
     """Register and sign in through Serve: the gateway reaches Backend Core by handle, and a
     platform error raised there comes back as itself."""
     email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
@@ -47,6 +47,7 @@ def assert_accounts_work(api_url: str) -> None:
     assert me.status_code == 200 and me.json()["email"] == email
     again = httpx.post(f"{api_url}/api/v1/auth/register", json=body, timeout=30)
     assert again.status_code == 409 and again.json()["error"]["code"] == "email_taken"
+    return token, registered.json()["workspace_id"]
 
 
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
@@ -131,13 +132,41 @@ def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> No
     with platform_up(tmp_path / "state", env, PORT) as platform:
         report = assert_all_ready(platform.api_url)
         assert report["ready"] is True
-        assert_accounts_work(platform.api_url)
+        token, workspace = assert_accounts_work(platform.api_url)
         output = "".join(platform.output)
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output
         assert not (tmp_path / "state" / "postgres").exists()
         # The relay deployment publishes what a transaction put in the outbox.
         assert asyncio.run(outbox_round_trip(settings)) is True
+        # Usage metered from events: outbox -> relay -> Kafka -> billing-metering -> counters.
+        usage = Event(
+            type="usage.compute.used", workspace_id=uuid.UUID(workspace), data={"seconds": 2.5}
+        )
+        asyncio.run(write_outbox(settings, Topic.JOBS, usage))
+        deadline = time.monotonic() + 60
+        used = None
+        while time.monotonic() < deadline and used != "2.5":
+            response = httpx.get(
+                f"{platform.api_url}/api/v1/billing/usage",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            metrics = {m["metric"]: m["used"] for m in response.json()["metrics"]}
+            used = str(metrics["compute_seconds"])
+            time.sleep(0.5)
+        assert used == "2.5"
+
+
+async def write_outbox(settings: Settings, topic: Topic, event: Event) -> None:
+    assert settings.postgres.dsn is not None
+    db = Database(settings.postgres.dsn.get_secret_value(), settings.postgres)
+    await db.open()
+    try:
+        async with db.transaction() as conn:
+            await add_to_outbox(conn, topic, event)
+    finally:
+        await db.close()
 
 
 async def outbox_round_trip(settings: Settings, timeout_s: float = 60) -> bool:

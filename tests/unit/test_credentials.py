@@ -419,3 +419,23 @@ def test_logging_filter_masks_messages_arguments_and_tracebacks(signer: TokenSig
     assert "login with [REDACTED] and rg_[REDACTED]" in output
     assert "plain 7" in output
     assert "RuntimeError: bad token [REDACTED]" in output
+
+
+def test_install_redaction_masks_what_a_library_logs() -> None:
+    import io
+
+    from rivergen.accounts.credentials import install_redaction
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("rivergen-redaction-probe")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        install_redaction(("rivergen-redaction-probe",))
+        install_redaction(("rivergen-redaction-probe",))  # once per handler
+        assert len(handler.filters) == 1
+        logger.warning("header was Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl")
+        assert "eyJ" not in stream.getvalue()
+    finally:
+        logger.removeHandler(handler)
