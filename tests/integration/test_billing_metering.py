@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -44,6 +42,7 @@ from rivergen.billing import (
 from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
 from rivergen.settings import Settings, load_settings
+from tests.integration.reporting_process import ReportingProcess, tail
 
 pytestmark = pytest.mark.integration
 
@@ -107,53 +106,6 @@ async def consume(args: argparse.Namespace) -> None:
 
 
 # --- the test ----------------------------------------------------------------------------
-
-
-@dataclass
-class MeterProcess:
-    proc: asyncio.subprocess.Process
-    reports: list[dict[str, Any]]
-    reader: asyncio.Task[None]
-
-    @classmethod
-    async def spawn(cls, args: list[str], stderr_path: Path) -> MeterProcess:
-        with stderr_path.open("ab") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE, stderr=stderr
-            )
-        reports: list[dict[str, Any]] = []
-
-        async def read() -> None:
-            assert proc.stdout is not None
-            async for line in proc.stdout:
-                reports.append(json.loads(line))
-
-        return cls(proc, reports, asyncio.create_task(read()))
-
-    def total(self, key: str) -> int:
-        return sum(r.get(key, 0) for r in self.reports)
-
-    async def wait_for(self, what: str, check: Any, stderr_path: Path) -> None:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            if check(self):
-                return
-            if self.proc.returncode is not None or self.reader.done():
-                break
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"meter never reached {what}; stderr:\n{tail(stderr_path)}")
-
-    async def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()  # SIGKILL: no cleanup, no commit, no goodbye to the group
-        await asyncio.wait_for(self.proc.wait(), 10)
-        await asyncio.wait_for(self.reader, 10)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return (
-        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-    )
 
 
 @dataclass
@@ -253,25 +205,27 @@ async def test_usage_equals_the_events_after_the_meter_is_killed_mid_stream(
     bus = KafkaEventBus(migrated.kafka)
     await bus.start()
     meter_args = ["--topics", storage_topic, jobs_topic, "--group", group]
-    runs: list[MeterProcess] = []
+    runs: list[ReportingProcess] = []
     started = time.monotonic()
     try:
         publishing = asyncio.create_task(publish_in_waves(bus, events))
 
         # Crash 1: counters of some events committed in Postgres, their offsets not on Kafka.
-        runs.append(await MeterProcess.spawn([*meter_args, "--hang-at", "120"], stderr_path))
-        await runs[-1].wait_for("the hang", lambda p: p.total("hanging") > 0, stderr_path)
+        runs.append(
+            await ReportingProcess.spawn(__file__, [*meter_args, "--hang-at", "120"], stderr_path)
+        )
+        await runs[-1].wait_until("the hang", lambda p: p.total("hanging") > 0, WAIT_S)
         await runs[-1].kill()
         after_first = await processed(db, group)
         assert 0 < after_first < EVENTS
 
         # Crash 2: anywhere, once the restarted meter has made progress of its own.
-        runs.append(await MeterProcess.spawn(meter_args, stderr_path))
-        await runs[-1].wait_for("progress", lambda p: p.total("handled") >= 60, stderr_path)
+        runs.append(await ReportingProcess.spawn(__file__, meter_args, stderr_path))
+        await runs[-1].wait_until("progress", lambda p: p.total("handled") >= 60, WAIT_S)
         await runs[-1].kill()
         assert await processed(db, group) < EVENTS
 
-        runs.append(await MeterProcess.spawn(meter_args, stderr_path))
+        runs.append(await ReportingProcess.spawn(__file__, meter_args, stderr_path))
         await asyncio.wait_for(publishing, WAIT_S)
         deadline = time.monotonic() + WAIT_S
         while await processed(db, group) < EVENTS:

@@ -17,11 +17,9 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from rivergen.events import (
     stream_key,
 )
 from rivergen.settings import Settings, load_settings
+from tests.integration.reporting_process import ReportingProcess
 
 pytestmark = pytest.mark.integration
 
@@ -129,57 +128,6 @@ async def consume(args: argparse.Namespace) -> None:
 
 
 # --- the test ----------------------------------------------------------------------------
-
-
-@dataclass
-class ConsumerProcess:
-    """One run of the consumer process and what it reported."""
-
-    proc: asyncio.subprocess.Process
-    reports: list[dict[str, Any]]
-    reader: asyncio.Task[None]
-
-    @classmethod
-    async def spawn(cls, args: list[str], stderr_path: Path) -> ConsumerProcess:
-        with stderr_path.open("ab") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE, stderr=stderr
-            )
-        reports: list[dict[str, Any]] = []
-
-        async def read() -> None:
-            assert proc.stdout is not None
-            async for line in proc.stdout:
-                reports.append(json.loads(line))
-
-        return cls(proc, reports, asyncio.create_task(read()))
-
-    @property
-    def duplicates(self) -> int:
-        return sum(r.get("duplicates", 0) for r in self.reports)
-
-    async def wait_for(self, key: str, timeout_s: float, stderr_path: Path) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = [r for r in self.reports if key in r]
-            if found:
-                return found[0]
-            if self.proc.returncode is not None or self.reader.done():
-                break
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"consumer never reported {key!r}; stderr:\n{tail(stderr_path)}")
-
-    async def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()  # SIGKILL: no cleanup, no commit, no goodbye to the group
-        await asyncio.wait_for(self.proc.wait(), 10)
-        await asyncio.wait_for(self.reader, 10)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return (
-        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-    )
 
 
 @pytest.fixture(params=["kafka", "redis-streams"])
@@ -274,7 +222,7 @@ async def _run_with_kills(
     for relay in relays:
         relay.start()
     consumer_args = ["--backend", name, "--topic", topic, "--group", group, "--effects", effects]
-    runs: list[ConsumerProcess] = []
+    runs: list[ReportingProcess] = []
     started = time.monotonic()
     try:
         writing = asyncio.create_task(write_through_outbox(db, topic, state))
@@ -284,17 +232,17 @@ async def _run_with_kills(
         for hang_at in (250, 300):
             before = await count(db, effects)
             runs.append(
-                await ConsumerProcess.spawn(
-                    [*consumer_args, "--hang-at", str(hang_at)], stderr_path
+                await ReportingProcess.spawn(
+                    __file__, [*consumer_args, "--hang-at", str(hang_at)], stderr_path
                 )
             )
-            hanging = await runs[-1].wait_for("hanging", WAIT_S, stderr_path)
+            hanging = await runs[-1].first_report("hanging", WAIT_S)
             await runs[-1].kill()
             after = await count(db, effects)
             assert after - before == hanging["hanging"] - 1  # the hung event rolled back
             assert after < EVENTS
 
-        runs.append(await ConsumerProcess.spawn(consumer_args, stderr_path))
+        runs.append(await ReportingProcess.spawn(__file__, consumer_args, stderr_path))
         await asyncio.wait_for(writing, WAIT_S)
         await wait_until(f"{EVENTS} side effects", lambda: _reached(db, effects, EVENTS))
         await asyncio.sleep(1.0)  # let anything redelivered late show up as a second row
@@ -322,10 +270,10 @@ async def _run_with_kills(
     assert sorted(r["n"] for r in rows) == list(range(EVENTS))
     assert recorded == EVENTS
     # The crashes did cause redeliveries, and they were recognised as duplicates.
-    assert sum(p.duplicates for p in runs) > 0
+    assert sum(p.total("duplicates") for p in runs) > 0
     print(
         f"{name}: {EVENTS} events exactly once through 2 kills in {elapsed:.1f} s; "
-        f"{sum(p.duplicates for p in runs)} redeliveries skipped"
+        f"{sum(p.total('duplicates') for p in runs)} redeliveries skipped"
     )
 
 
