@@ -46,6 +46,16 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/billing/plan"): "viewer",
     ("GET", "/api/v1/billing/usage"): "viewer",
     ("GET", "/api/v1/billing/invoices"): "viewer",
+    ("POST", "/api/v1/storage/uploads"): "editor",
+    ("GET", "/api/v1/storage/uploads/{upload_id}/parts"): "editor",
+    ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}"): "editor",
+    ("POST", "/api/v1/storage/uploads/{upload_id}/complete"): "editor",
+    ("DELETE", "/api/v1/storage/uploads/{upload_id}"): "editor",
+    ("GET", "/api/v1/storage/files"): "viewer",
+    ("GET", "/api/v1/storage/files/{file_id}"): "viewer",
+    ("GET", "/api/v1/storage/files/{file_id}/content"): "viewer",
+    ("DELETE", "/api/v1/storage/files/{file_id}"): "editor",
+    ("GET", "/api/v1/storage/quota"): "viewer",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, health
+from rivergen.api import accounts, billing, health, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
@@ -20,6 +20,7 @@ from rivergen.clients import PlatformClients
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
+from rivergen.storage import StorageService
 
 
 def create_app(
@@ -51,6 +52,7 @@ def create_app(
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
+            app.state.storage = StorageService(clients.db, clients.objects)
             yield
         finally:
             await clients.close()
@@ -70,4 +72,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(accounts.router)
     app.include_router(billing.router)
+    app.include_router(storage.router)
     return app

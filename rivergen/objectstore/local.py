@@ -308,6 +308,10 @@ class LocalObjectStore:
             for number in part_numbers
         ]
 
+    async def download_url(self, key: str, *, platform_url: str) -> str:
+        validate_key(key)
+        return platform_url
+
     async def create_multipart(
         self, key: str, part_count: int, part_size: int, *, part_url_template: str | None = None
     ) -> MultipartUpload:

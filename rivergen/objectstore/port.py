@@ -118,6 +118,12 @@ class ObjectStore(Protocol):
         """
         ...
 
+    async def download_url(self, key: str, *, platform_url: str) -> str:
+        """Where a client downloads the object: a presigned GET on S3 (valid for the presign
+        expiry, 1 h by default), ``platform_url`` (the platform streams it) for the local
+        store."""
+        ...
+
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         """Drop an upload and its parts. Aborting an upload that is gone is not an error."""
         ...

@@ -341,6 +341,17 @@ class S3ObjectStore:
         )
         return await self._run(lambda: self._presign_parts(key, upload_id, part_numbers))
 
+    async def download_url(self, key: str, *, platform_url: str) -> str:
+        validate_key(key)
+        return await self._run(
+            lambda: self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self._bucket, "Key": key},
+                ExpiresIn=self._presign_expiry_s,
+            ),
+            key=key,
+        )
+
     def _presign_parts(
         self, key: str, upload_id: str, part_numbers: Sequence[int]
     ) -> list[PartTarget]:

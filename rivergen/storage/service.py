@@ -1,0 +1,249 @@
+"""Storage Service: direct uploads that go straight to object storage, verified by the platform
+before any file exists, and the files they make.
+
+An upload moves open -> completing -> completed (or aborted / failed). The file row and its
+events (`storage.file.created`, `usage.storage.changed`) are written in one transaction only
+after the object store has verified size and SHA-256, so a failed upload leaves no file, no
+event and no object. No transaction is held open across a call to object storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from rivergen.accounts.principal import RequestContext
+from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
+from rivergen.db import Database
+from rivergen.errors import BadRequest, Conflict, NotFound
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.objectstore import ObjectStore
+from rivergen.storage.schemas import (
+    FileDownload,
+    FilePage,
+    FileView,
+    QuotaView,
+    UploadComplete,
+    UploadedPartView,
+    UploadStart,
+    UploadStarted,
+)
+
+FILE_CREATED = "storage.file.created"
+UPLOAD_LIFETIME = timedelta(hours=24)
+_FILE_COLUMNS = "id, name, content_type, size, sha256, created_at"
+
+
+def _upload_not_found(upload: UUID) -> NotFound:
+    return NotFound(f"upload {upload} not found", code="upload_not_found")
+
+
+def _file_not_found(file: UUID) -> NotFound:
+    return NotFound(f"file {file} not found", code="file_not_found")
+
+
+def _encode_cursor(row: Any) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), UUID(ident)
+    except ValueError:
+        raise BadRequest("the cursor is not one this API gave", code="invalid_cursor") from None
+
+
+class StorageService:
+    def __init__(self, db: Database, objects: ObjectStore) -> None:
+        self._db = db
+        self._objects = objects
+        self._quotas = QuotaService(db)
+
+    async def start_upload(
+        self, context: RequestContext, request: UploadStart, part_url_template: str
+    ) -> UploadStarted:
+        """Check the quota, open a multipart upload under a fresh key, return the part URLs."""
+        workspace = context.require_workspace()
+        await self._quotas.check(None, workspace, Quota.STORAGE_BYTES, request.size)
+        upload, file = uuid.uuid4(), uuid.uuid4()
+        key = f"workspaces/{workspace}/files/{file}/{upload}"
+        part_count = max(1, math.ceil(request.size / request.part_size))
+        started = await self._objects.create_multipart(
+            key, part_count, request.part_size, part_url_template=part_url_template
+        )
+        expires = datetime.now(UTC) + UPLOAD_LIFETIME
+        async with self._db.transaction(str(workspace)) as conn:
+            await conn.execute(
+                "INSERT INTO uploads (id, workspace_id, file_id, name, content_type, size, "
+                "sha256, object_key, store_upload_id, part_size, part_count, created_by, "
+                "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                upload, workspace, file, request.name, request.content_type, request.size,
+                request.sha256, key, started.upload_id, request.part_size, part_count,
+                _actor(context), expires,
+            )  # fmt: skip
+        return UploadStarted(
+            upload_id=upload, file_id=file, part_size=request.part_size,
+            parts=started.parts, expires_at=expires,
+        )  # fmt: skip
+
+    async def _upload(self, workspace: UUID, upload: UUID) -> Any:
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await conn.fetchrow("SELECT * FROM uploads WHERE id = $1", upload)
+        if row is None:
+            raise _upload_not_found(upload)
+        return row
+
+    async def upload_by_store_id(self, context: RequestContext, store_upload_id: str) -> Any:
+        """The open upload behind a local-store part URL, in the caller's workspace."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM uploads WHERE store_upload_id = $1 AND status = 'open'",
+                store_upload_id,
+            )
+        if row is None:
+            raise NotFound("upload not found", code="upload_not_found")
+        return row
+
+    async def list_parts(self, context: RequestContext, upload: UUID) -> list[UploadedPartView]:
+        """The parts stored so far, to resume an interrupted upload."""
+        row = await self._upload(context.require_workspace(), upload)
+        if row["status"] != "open":
+            raise Conflict(f"upload {upload} is {row['status']}", code=f"upload_{row['status']}")
+        parts = await self._objects.list_parts(row["object_key"], row["store_upload_id"])
+        return [UploadedPartView(**p.model_dump()) for p in parts]
+
+    async def complete(
+        self, context: RequestContext, upload: UUID, request: UploadComplete
+    ) -> FileView:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await conn.fetchrow("SELECT * FROM uploads WHERE id = $1 FOR UPDATE", upload)
+            if row is None:
+                raise _upload_not_found(upload)
+            if row["status"] != "open":
+                raise Conflict(
+                    f"upload {upload} is {row['status']}", code=f"upload_{row['status']}"
+                )
+            await conn.execute("UPDATE uploads SET status = 'completing' WHERE id = $1", upload)
+        try:
+            await self._objects.complete_multipart(
+                row["object_key"], row["store_upload_id"], request.parts,
+                expected_size=row["size"], expected_checksum=f"sha256:{row['sha256']}",
+            )  # fmt: skip
+        except BaseException:
+            await self._set_status(workspace, upload, "failed")
+            raise
+        return await self._create_file(context, workspace, row)
+
+    async def _create_file(self, context: RequestContext, workspace: UUID, row: Any) -> FileView:
+        actor = _actor(context)
+        async with self._db.transaction(str(workspace)) as conn:
+            file = await conn.fetchrow(
+                "INSERT INTO files (id, workspace_id, name, content_type, size, sha256, "
+                f"object_key, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                f"RETURNING {_FILE_COLUMNS}",
+                row["file_id"], workspace, row["name"], row["content_type"], row["size"],
+                row["sha256"], row["object_key"], actor,
+            )  # fmt: skip
+            await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", row["id"])
+            view = FileView(**dict(file))
+            await add_to_outbox(conn, Topic.STORAGE, Event(
+                type=FILE_CREATED, workspace_id=workspace, actor=actor,
+                data=view.model_dump(mode="json"),
+            ))  # fmt: skip
+            await add_to_outbox(conn, Topic.STORAGE, Event(
+                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
+                data={"bytes_delta": view.size, "file_id": str(view.id)},
+            ))  # fmt: skip
+        return view
+
+    async def _set_status(self, workspace: UUID, upload: UUID, status: str) -> None:
+        async with self._db.transaction(str(workspace)) as conn:
+            await conn.execute("UPDATE uploads SET status = $2 WHERE id = $1", upload, status)
+
+    async def abort(self, context: RequestContext, upload: UUID) -> None:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await conn.fetchrow(
+                "UPDATE uploads SET status = 'aborted' WHERE id = $1 AND status = 'open' "
+                "RETURNING object_key, store_upload_id",
+                upload,
+            )
+            if row is None:
+                exists = await conn.fetchval("SELECT status FROM uploads WHERE id = $1", upload)
+                if exists is None:
+                    raise _upload_not_found(upload)
+                raise Conflict(f"upload {upload} is {exists}", code=f"upload_{exists}")
+        await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
+
+    # Files -------------------------------------------------------------------------------
+
+    async def list_files(self, context: RequestContext, limit: int, cursor: str | None) -> FilePage:
+        workspace = context.require_workspace()
+        after = _decode_cursor(cursor) if cursor else None
+        async with self._db.transaction(str(workspace)) as conn:
+            rows = await conn.fetch(
+                f"SELECT {_FILE_COLUMNS} FROM files WHERE workspace_id = $1 "
+                "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) "
+                "ORDER BY created_at DESC, id DESC LIMIT $4",
+                workspace, after[0] if after else None, after[1] if after else None, limit + 1,
+            )  # fmt: skip
+        items = [FileView(**dict(r)) for r in rows[:limit]]
+        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return FilePage(items=items, next_cursor=next_cursor)
+
+    async def _file(self, workspace: UUID, file: UUID) -> Any:
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_FILE_COLUMNS}, object_key FROM files WHERE id = $1", file
+            )
+        if row is None:
+            raise _file_not_found(file)
+        return row
+
+    async def get_file(
+        self, context: RequestContext, file: UUID, platform_url: str
+    ) -> FileDownload:
+        row = await self._file(context.require_workspace(), file)
+        url = await self._objects.download_url(row["object_key"], platform_url=platform_url)
+        fields = {k: v for k, v in dict(row).items() if k != "object_key"}
+        return FileDownload(**fields, download_url=url)
+
+    async def content(self, context: RequestContext, file: UUID) -> tuple[FileView, bytes]:
+        """The bytes of a file (the local store's download; S3 clients use the presigned URL)."""
+        row = await self._file(context.require_workspace(), file)
+        data = await self._objects.get(row["object_key"])
+        return FileView(**{k: v for k, v in dict(row).items() if k != "object_key"}), data
+
+    async def delete_file(self, context: RequestContext, file: UUID) -> None:
+        workspace = context.require_workspace()
+        actor = _actor(context)
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await conn.fetchrow(
+                "DELETE FROM files WHERE id = $1 RETURNING size, object_key", file
+            )
+            if row is None:
+                raise _file_not_found(file)
+            await add_to_outbox(conn, Topic.STORAGE, Event(
+                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
+                data={"bytes_delta": -row["size"], "file_id": str(file)},
+            ))  # fmt: skip
+        await self._objects.delete(row["object_key"])
+
+    async def quota(self, context: RequestContext, plan: str) -> QuotaView:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            used = await conn.fetchval(
+                "SELECT coalesce(sum(size), 0) FROM files WHERE workspace_id = $1", workspace
+            )
+        return QuotaView(used_bytes=int(used), limit_bytes=plan_for(plan).quotas.storage_bytes)
+
+
+def _actor(context: RequestContext) -> str:
+    return context.principal.actor[1] if context.principal else "anonymous"
