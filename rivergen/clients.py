@@ -69,3 +69,20 @@ class PlatformClients:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+async def open_db_and_bus(settings: Settings) -> tuple[Database, EventBus]:
+    """A pool and a started event bus: what an event worker (relay, consumer) needs. Nothing
+    is left open if either fails."""
+    db = Database(require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"),
+                  settings.postgres)  # fmt: skip
+    redis_url = settings.redis_app.url.get_secret_value() if settings.redis_app.url else None
+    bus = connect_event_bus(settings, redis_url=redis_url)
+    try:
+        await db.open()
+        await bus.start()
+    except BaseException:
+        await bus.stop()
+        await db.close()
+        raise
+    return db, bus

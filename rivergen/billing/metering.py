@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from rivergen.billing import store
 from rivergen.billing.metrics import METERED_TOPICS, usage_of
 from rivergen.billing.periods import period_of
-from rivergen.clients import require
+from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
-from rivergen.events import BatchOutcome, Event, EventBus, IdempotentConsumer, connect_event_bus
+from rivergen.events import BatchOutcome, Event, EventBus, IdempotentConsumer
 from rivergen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,18 +86,7 @@ class MeteringService:
     @classmethod
     async def open(cls, settings: Settings, *, name: str | None = None) -> MeteringService:
         """Open a pool and the event bus from settings (close with :meth:`close`)."""
-        db = Database(
-            require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), settings.postgres
-        )
-        redis_url = settings.redis_app.url.get_secret_value() if settings.redis_app.url else None
-        bus = connect_event_bus(settings, redis_url=redis_url)
-        try:
-            await db.open()
-            await bus.start()
-        except BaseException:
-            await bus.stop()
-            await db.close()
-            raise
+        db, bus = await open_db_and_bus(settings)
         service = cls(db, bus, name=name)
         service._owns_clients = True
         return service

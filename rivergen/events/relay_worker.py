@@ -5,10 +5,9 @@ The relay's Serve deployment is a thin shell over this class; tests run it witho
 
 from __future__ import annotations
 
-from rivergen.clients import require
+from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
 from rivergen.events.bus import EventBus
-from rivergen.events.connect import connect_event_bus
 from rivergen.events.outbox import OutboxRelay
 from rivergen.settings import Settings
 
@@ -23,20 +22,7 @@ class RelayWorker:
 
     @classmethod
     async def open(cls, settings: Settings) -> RelayWorker:
-        db = Database(
-            require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), settings.postgres
-        )
-        bus = connect_event_bus(
-            settings,
-            redis_url=require(settings.redis_app.url, "redis_app", "RIVERGEN_REDIS_APP__URL"),
-        )
-        try:
-            await db.open()
-            await bus.start()
-        except BaseException:
-            await bus.stop()
-            await db.close()
-            raise
+        db, bus = await open_db_and_bus(settings)
         worker = cls(db, bus, OutboxRelay(db, bus))
         worker.relay.start()
         return worker
