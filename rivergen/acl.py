@@ -56,6 +56,14 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/storage/files/{file_id}/content"): "viewer",
     ("DELETE", "/api/v1/storage/files/{file_id}"): "editor",
     ("GET", "/api/v1/storage/quota"): "viewer",
+    ("POST", "/api/v1/datasets"): "editor",
+    ("GET", "/api/v1/datasets"): "viewer",
+    ("GET", "/api/v1/datasets/{dataset_id}"): "viewer",
+    ("PATCH", "/api/v1/datasets/{dataset_id}"): "editor",
+    ("DELETE", "/api/v1/datasets/{dataset_id}"): "editor",
+    ("POST", "/api/v1/datasets/{dataset_id}/versions"): "editor",
+    ("GET", "/api/v1/datasets/{dataset_id}/preview"): "viewer",
+    ("GET", "/api/v1/catalog/search"): "viewer",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, health, storage
+from rivergen.api import accounts, billing, datasets, health, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
@@ -18,6 +18,7 @@ from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
 from rivergen.core import BackendCore, BackendCorePort
+from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
@@ -53,6 +54,7 @@ def create_app(
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
             app.state.storage = StorageService(clients.db, clients.objects)
+            app.state.datasets = DatasetService(clients.db, _dataset_compute(resolved))
             yield
         finally:
             await clients.close()
@@ -73,4 +75,13 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(billing.router)
     app.include_router(storage.router)
+    app.include_router(datasets.router)
     return app
+
+
+def _dataset_compute(settings: Settings) -> DatasetCompute:
+    # Data Staging runs as Ray tasks (compute/); imported here so the library's modules load
+    # without it.
+    from compute.staging import RayDatasetCompute
+
+    return RayDatasetCompute(settings)

@@ -133,6 +133,26 @@ def _client_config(
     )
 
 
+def s3_client(
+    settings: S3Settings,
+    connect_timeout_s: float = 5.0,
+    read_timeout_s: float = 60.0,
+    max_attempts: int = 3,
+    max_workers: int = 8,
+) -> S3Client:
+    """A boto3 S3 client configured as the platform's store uses it (also for compute tasks)."""
+    config = _client_config(settings, connect_timeout_s, read_timeout_s, max_attempts, max_workers)
+    # A session per client: boto3's default session is not thread-safe, its clients are.
+    client: S3Client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=_secret(settings.access_key_id),
+        aws_secret_access_key=_secret(settings.secret_access_key),
+        config=config,
+    )
+    return client
+
+
 class S3ObjectStore:
     """Objects in one S3 bucket. Thread-safe; build one per process and share it."""
 
@@ -155,16 +175,8 @@ class S3ObjectStore:
         self._bucket = settings.bucket
         self._region = settings.region
         self._presign_expiry_s = settings.presign_expiry_s
-        config = _client_config(
+        self._client = s3_client(
             settings, connect_timeout_s, read_timeout_s, max_attempts, max_workers
-        )
-        # A session per store: boto3's default session is not thread-safe, its clients are.
-        self._client: S3Client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=_secret(settings.access_key_id),
-            aws_secret_access_key=_secret(settings.secret_access_key),
-            config=config,
         )
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="rivergen-s3")
         self._closed = False

@@ -1,0 +1,88 @@
+"""Object storage as Arrow sees it: the same bucket (or local directory) the platform's object
+store uses, opened with ``pyarrow.fs`` so tasks read and write Parquet without a copy through
+Python."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from rivergen.objectstore import validate_key
+from rivergen.objectstore.s3 import s3_client
+from rivergen.settings import S3Settings, Settings
+
+
+@dataclass(frozen=True)
+class ArrowObjects:
+    """Reads and writes objects by key; built in a task from the settings it was given."""
+
+    filesystem: pafs.FileSystem
+    base: str
+    local: bool
+    settings: S3Settings | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ArrowObjects:
+        s3 = settings.s3
+        if s3.configured:
+            assert s3.bucket is not None
+            endpoint = s3.endpoint_url or ""
+            filesystem = pafs.S3FileSystem(
+                access_key=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
+                secret_key=(
+                    s3.secret_access_key.get_secret_value() if s3.secret_access_key else None
+                ),
+                region=s3.region,
+                endpoint_override=endpoint.split("://", 1)[-1] or None,
+                scheme="http" if endpoint.startswith("http://") else "https",
+                connect_timeout=5,
+                request_timeout=60,
+            )
+            return cls(filesystem, s3.bucket, local=False, settings=s3)
+        return cls(pafs.LocalFileSystem(), str(settings.object_dir.resolve()), local=True)
+
+    def path(self, key: str) -> str:
+        validate_key(key)
+        return f"{self.base}/{key}"
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.filesystem.open_input_stream(self.path(key)) as stream:
+            data: bytes = stream.readall()
+        return data
+
+    def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.path(key), filesystem=self.filesystem, columns=columns)
+
+    def write_parquet(self, key: str, table: pa.Table) -> int:
+        """Write ``table`` as one Parquet object; readers never see a partial one. Returns its
+        size in bytes."""
+        target = self.path(key)
+        directory = tempfile.gettempdir() if not self.local else f"{self.base}/.staging/tmp"
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            size = os.path.getsize(tmp)
+            if self.local:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp, target)
+            else:
+                # boto3 rather than Arrow's S3 writer: the same client settings as the platform's
+                # store (Arrow's multipart completion is refused by some S3-compatible servers).
+                assert self.settings is not None
+                s3_client(self.settings).upload_file(tmp, self.base, key)
+            return size
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_file(self.path(key))

@@ -1,0 +1,144 @@
+"""Data Staging: files become versioned Parquet datasets, and datasets become Arrow tables in
+the Ray object store for compute.
+
+Every task reads and writes object storage itself (``pyarrow.fs``), so file bytes never travel
+through the Serve replica that asked for the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+
+from compute.objects import ArrowObjects
+from compute.tasks import outcome, require_ray
+from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
+from rivergen.jsonvalues import json_value
+from rivergen.settings import Settings
+
+# Staging parses one file per task: half a core leaves room on a 2-core machine for the Serve
+# replicas, whose fractional CPUs are reserved too.
+STAGING_CPUS = 0.5
+
+
+def _write(objects: ArrowObjects, table: pa.Table, target_key: str) -> tuple[int, pa.Table]:
+    # Column names must be unique and non-empty to be addressable later.
+    names = [name or f"column_{i + 1}" for i, name in enumerate(table.column_names)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            seen[name] += 1
+            names[i] = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+    table = table.rename_columns(names)
+    return objects.write_parquet(target_key, table), table
+
+
+def stage_file(
+    settings: Settings,
+    source_key: str,
+    name: str,
+    content_type: str | None,
+    options: ParseOptions,
+    target_key: str,
+) -> StagedVersion:
+    """Parse one stored file and write it as the Parquet object ``target_key``."""
+    objects = ArrowObjects.from_settings(settings)
+    parsed = parse(objects.read_bytes(source_key), name, content_type, options)
+    size, table = _write(objects, parsed.table, target_key)
+    return StagedVersion(
+        object_key=target_key, source_format=parsed.format, row_count=table.num_rows,
+        size_bytes=size, columns=columns_of(table.schema),
+        invalid_row_count=parsed.invalid_row_count, invalid_rows=parsed.invalid_rows,
+    )  # fmt: skip
+
+
+def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedVersion:
+    """Write a table read from a data source as the Parquet object ``target_key``."""
+    size, table = _write(ArrowObjects.from_settings(settings), table, target_key)
+    return StagedVersion(
+        object_key=target_key, source_format="table", row_count=table.num_rows,
+        size_bytes=size, columns=columns_of(table.schema),
+    )  # fmt: skip
+
+
+def read_dataset(settings: Settings, key: str, columns: list[str] | None = None) -> pa.Table:
+    """A dataset version as one Arrow table (the task's return value lands in the object
+    store)."""
+    return ArrowObjects.from_settings(settings).read_parquet(key, columns)
+
+
+def preview(settings: Settings, key: str, version: int, limit: int) -> Preview:
+    objects = ArrowObjects.from_settings(settings)
+    with objects.filesystem.open_input_file(objects.path(key)) as handle:
+        parquet = pq.ParquetFile(handle)
+        rows: list[dict[str, Any]] = []
+        for batch in parquet.iter_batches(batch_size=max(limit, 1)):
+            rows = [{k: json_value(v) for k, v in r.items()} for r in batch.to_pylist()[:limit]]
+            break
+        return Preview(
+            version=version,
+            columns=columns_of(parquet.schema_arrow),
+            rows=rows,
+            row_count=parquet.metadata.num_rows,
+        )
+
+
+def delete_objects(settings: Settings, keys: list[str]) -> None:
+    objects = ArrowObjects.from_settings(settings)
+    for key in keys:
+        objects.delete(key)
+
+
+_stage_file = ray.remote(num_cpus=STAGING_CPUS, max_retries=0)(stage_file)
+_stage_table = ray.remote(num_cpus=STAGING_CPUS, max_retries=0)(stage_table)
+_read_dataset = ray.remote(num_cpus=STAGING_CPUS)(read_dataset)
+_preview = ray.remote(num_cpus=0.1)(preview)
+_delete_objects = ray.remote(num_cpus=0.1)(delete_objects)
+
+
+class RayDatasetCompute:
+    """The dataset registry's compute port (:class:`rivergen.datasets.DatasetCompute`) on Ray:
+    each call is one task on the cluster."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def stage_file(
+        self, source_key: str, name: str, content_type: str | None, options: ParseOptions,
+        target_key: str,
+    ) -> StagedVersion:  # fmt: skip
+        require_ray()
+        ref = _stage_file.remote(
+            self._settings, source_key, name, content_type, options, target_key
+        )
+        staged: StagedVersion = await outcome(ref)
+        return staged
+
+    async def stage_table(self, table: pa.Table, target_key: str) -> StagedVersion:
+        require_ray()
+        ref = _stage_table.remote(self._settings, table, target_key)
+        staged: StagedVersion = await outcome(ref)
+        return staged
+
+    def load(self, key: str, columns: list[str] | None = None) -> Any:
+        """Stage a version into the Ray object store: the reference compute tasks take."""
+        require_ray()
+        return _read_dataset.remote(self._settings, key, columns)
+
+    async def preview(self, key: str, version: int, limit: int) -> Preview:
+        require_ray()
+        result: Preview = await outcome(_preview.remote(self._settings, key, version, limit))
+        return result
+
+    async def delete(self, keys: list[str]) -> None:
+        require_ray()
+        await outcome(_delete_objects.remote(self._settings, keys))
+
+
+__all__ = ["ColumnInfo", "RayDatasetCompute", "read_dataset", "stage_file", "stage_table"]

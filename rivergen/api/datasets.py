@@ -1,0 +1,105 @@
+"""Routes of Schema & Metadata: datasets, their versions, previews and the catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from rivergen.api.accounts import ERRORS
+from rivergen.api.security import Context, authorize
+from rivergen.datasets import DatasetService
+from rivergen.datasets.schemas import (
+    DatasetCreate,
+    DatasetPage,
+    DatasetSource,
+    DatasetUpdate,
+    DatasetView,
+    Preview,
+    SearchResults,
+)
+
+router = APIRouter(
+    prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["datasets"]
+)
+
+
+def _datasets(request: Request) -> DatasetService:
+    service: DatasetService = request.app.state.datasets
+    return service
+
+
+Datasets = Annotated[DatasetService, Depends(_datasets)]
+VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the current version.")]
+
+
+@router.post("/datasets", status_code=status.HTTP_201_CREATED)
+async def create_dataset(body: DatasetCreate, context: Context, datasets: Datasets) -> DatasetView:
+    """A dataset from an uploaded file (CSV, JSON Lines, Parquet, Arrow IPC) or a data source,
+    stored as Parquet. Malformed CSV rows refuse the file with their line numbers, unless
+    `options.on_invalid_rows` is `skip` (then they are listed with the version)."""
+    return await datasets.create(context, body)
+
+
+@router.get("/datasets")
+async def list_datasets(
+    context: Context,
+    datasets: Datasets,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> DatasetPage:
+    """Newest first; follow `next_cursor`."""
+    return await datasets.list_datasets(context, limit, cursor)
+
+
+@router.get("/datasets/{dataset_id}")
+async def get_dataset(dataset_id: UUID, context: Context, datasets: Datasets) -> DatasetView:
+    """Schema (with column descriptions and tags), versions and lineage."""
+    return await datasets.get(context, dataset_id)
+
+
+@router.patch("/datasets/{dataset_id}")
+async def update_dataset(
+    dataset_id: UUID, body: DatasetUpdate, context: Context, datasets: Datasets
+) -> DatasetView:
+    """Describe and tag the dataset and its columns (what the catalog search covers)."""
+    return await datasets.update(context, dataset_id, body)
+
+
+@router.delete("/datasets/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_dataset(dataset_id: UUID, context: Context, datasets: Datasets) -> Response:
+    await datasets.delete(context, dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/datasets/{dataset_id}/versions", status_code=status.HTTP_201_CREATED)
+async def add_version(
+    dataset_id: UUID, body: DatasetSource, context: Context, datasets: Datasets
+) -> DatasetView:
+    """A new version from another file or a fresh read of a data source."""
+    return await datasets.add_version(context, dataset_id, body)
+
+
+@router.get("/datasets/{dataset_id}/preview")
+async def preview_dataset(
+    dataset_id: UUID,
+    context: Context,
+    datasets: Datasets,
+    version: VersionQuery = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> Preview:
+    """The first rows of a version, as JSON (dates ISO 8601, decimals as strings)."""
+    return await datasets.preview(context, dataset_id, version, limit)
+
+
+@router.get("/catalog/search")
+async def search_catalog(
+    context: Context,
+    datasets: Datasets,
+    q: Annotated[str, Query(min_length=1, max_length=500)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchResults:
+    """Datasets of this workspace whose names, tags, columns or descriptions match, best
+    first."""
+    return await datasets.search(context, q, limit)

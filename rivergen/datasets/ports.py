@@ -1,0 +1,29 @@
+"""What the dataset registry needs from compute (Data Staging on Ray; see compute/staging.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from rivergen.datasets.formats import ParseOptions
+from rivergen.datasets.schemas import Preview, StagedVersion
+
+
+class DatasetCompute(Protocol):
+    async def stage_file(
+        self, source_key: str, name: str, content_type: str | None, options: ParseOptions,
+        target_key: str,
+    ) -> StagedVersion:  # fmt: skip
+        """Parse a stored file into the Parquet object ``target_key`` (nothing written on an
+        error)."""
+
+    async def stage_table(self, table: pa.Table, target_key: str) -> StagedVersion:
+        """Write a table as the Parquet object ``target_key``."""
+
+    def load(self, key: str, columns: list[str] | None = None) -> Any:
+        """A reference to the version's Arrow table in the cluster's object store."""
+
+    async def preview(self, key: str, version: int, limit: int) -> Preview: ...
+
+    async def delete(self, keys: list[str]) -> None: ...

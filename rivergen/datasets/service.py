@@ -1,0 +1,300 @@
+"""Schema & Metadata: the dataset registry, lineage and the catalog, over Data Staging.
+
+A dataset version is created in two steps that never leave half of it behind: a compute task
+writes its Parquet object under a fresh key, then one transaction records the version, its
+lineage and its events (deleting the object again if that transaction fails). No transaction is
+held open while compute runs.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Protocol
+from uuid import UUID
+
+import pyarrow as pa
+
+from rivergen.accounts.principal import RequestContext
+from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService
+from rivergen.datasets import store
+from rivergen.datasets.ports import DatasetCompute
+from rivergen.datasets.schemas import (
+    ColumnInfo,
+    ColumnView,
+    DatasetCreate,
+    DatasetPage,
+    DatasetSource,
+    DatasetSummary,
+    DatasetUpdate,
+    DatasetView,
+    LineageNode,
+    Preview,
+    SearchHit,
+    SearchResults,
+    StagedVersion,
+    VersionView,
+)
+from rivergen.datasets.search import matched, query_terms, tsquery
+from rivergen.db import Database
+from rivergen.errors import Conflict, NotFound
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.pagination import decode_cursor, encode_cursor
+
+DATASET_VERSION_CREATED = "dataset.version.created"
+DATASET_PROFILED = "dataset.profiled"
+
+
+class SourceReader(Protocol):
+    """Reads a registered data source as a table (the Connector service)."""
+
+    async def read(self, context: RequestContext, source_id: UUID) -> tuple[Any, pa.Table]: ...
+
+
+def dataset_not_found(dataset: UUID) -> NotFound:
+    return NotFound(f"dataset {dataset} not found", code="dataset_not_found")
+
+
+def _actor(context: RequestContext) -> str:
+    return context.principal.actor[1] if context.principal else "anonymous"
+
+
+class DatasetService:
+    def __init__(
+        self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None
+    ) -> None:
+        self._db = db
+        self._compute = compute
+        self._sources = sources
+        self._quotas = QuotaService(db)
+
+    # Creating ----------------------------------------------------------------------------
+
+    async def create(self, context: RequestContext, request: DatasetCreate) -> DatasetView:
+        """A new dataset with its first version; 409 ``dataset_exists`` if the name is taken."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.name_taken(conn, request.name):
+                raise _name_taken(request.name)
+        dataset = uuid.uuid4()
+        staged, lineage = await self._stage(context, workspace, dataset, request)
+
+        async def record(conn: Any) -> None:
+            if not await store.insert_dataset(
+                conn, dataset, workspace, request.name, request.description, request.tags,
+                _actor(context),
+            ):  # fmt: skip
+                raise _name_taken(request.name)
+
+        await self._record_version(context, workspace, dataset, staged, lineage, before=record)
+        return await self.get(context, dataset)
+
+    async def add_version(
+        self, context: RequestContext, dataset: UUID, source: DatasetSource
+    ) -> DatasetView:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset) is None:
+                raise dataset_not_found(dataset)
+        staged, lineage = await self._stage(context, workspace, dataset, source)
+
+        async def lock(conn: Any) -> None:
+            if await store.get(conn, dataset, lock=True) is None:
+                raise dataset_not_found(dataset)
+
+        await self._record_version(context, workspace, dataset, staged, lineage, before=lock)
+        return await self.get(context, dataset)
+
+    async def _stage(
+        self, context: RequestContext, workspace: UUID, dataset: UUID, source: DatasetSource
+    ) -> tuple[StagedVersion, dict[str, Any]]:
+        key = f"workspaces/{workspace}/datasets/{dataset}/{uuid.uuid4()}.parquet"
+        if source.file_id is not None:
+            async with self._db.transaction(str(workspace)) as conn:
+                file = await conn.fetchrow(
+                    "SELECT id, name, content_type, object_key FROM files WHERE id = $1",
+                    source.file_id,
+                )
+            if file is None:
+                raise NotFound(f"file {source.file_id} not found", code="file_not_found")
+            staged = await self._compute.stage_file(
+                file["object_key"], file["name"], file["content_type"], source.options, key
+            )
+            return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"]}
+        assert source.data_source_id is not None
+        if self._sources is None:
+            raise NotFound("data sources are not available here", code="data_source_not_found")
+        view, table = await self._sources.read(context, source.data_source_id)
+        staged = await self._compute.stage_table(table, key)
+        return staged, {"kind": "data_source", "id": str(source.data_source_id),
+                        "name": getattr(view, "name", "")}  # fmt: skip
+
+    async def _record_version(
+        self, context: RequestContext, workspace: UUID, dataset: UUID, staged: StagedVersion,
+        source: dict[str, Any], *, before: Any,
+    ) -> None:  # fmt: skip
+        actor = _actor(context)
+        try:
+            async with self._db.transaction(str(workspace)) as conn:
+                await before(conn)
+                await self._quotas.check(conn, workspace, Quota.STORAGE_BYTES, staged.size_bytes)
+                version = await store.insert_version(
+                    conn, dataset, workspace, staged, source, actor
+                )
+                await store.add_lineage(
+                    conn, workspace, source["kind"], UUID(source["id"]), None, "dataset",
+                    dataset, version, "imported_from",
+                )  # fmt: skip
+                await store.reindex(conn, dataset)
+                await add_to_outbox(conn, Topic.STORAGE, Event(
+                    type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=actor,
+                    data={"dataset_id": str(dataset), "version": version,
+                          "row_count": staged.row_count, "source": source},
+                ))  # fmt: skip
+                await add_to_outbox(conn, Topic.STORAGE, Event(
+                    type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
+                    data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+                ))  # fmt: skip
+        except BaseException:
+            await self._compute.delete([staged.object_key])
+            raise
+
+    # Reading -----------------------------------------------------------------------------
+
+    async def get(self, context: RequestContext, dataset: UUID) -> DatasetView:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, dataset)
+            if row is None:
+                raise dataset_not_found(dataset)
+            versions = await store.versions(conn, dataset)
+            meta = await store.column_metadata(conn, dataset)
+            upstream, downstream = await store.lineage(conn, dataset)
+        views = [_version_view(v) for v in versions]
+        current = views[0].columns if views else []
+        columns = [
+            ColumnView(
+                **c.model_dump(),
+                description=meta[c.name]["description"] if c.name in meta else "",
+                tags=list(meta[c.name]["tags"]) if c.name in meta else [],
+            )
+            for c in current
+        ]
+        return DatasetView(
+            **dict(row), columns=columns, versions=views,
+            upstream=[LineageNode(**dict(r)) for r in upstream],
+            downstream=[LineageNode(**dict(r)) for r in downstream],
+        )  # fmt: skip
+
+    async def list_datasets(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> DatasetPage:
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page(conn, after, limit)
+        items = [DatasetSummary(**dict(r)) for r in rows[:limit]]
+        return DatasetPage(
+            items=items, next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        )
+
+    async def version_key(
+        self, context: RequestContext, dataset: UUID, version: int | None
+    ) -> tuple[int, str]:
+        """The version number and Parquet object key of a version (default: the current)."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            if await store.get(conn, dataset) is None:
+                raise dataset_not_found(dataset)
+            row = await store.version(conn, dataset, version)
+        if row is None:
+            raise NotFound(
+                f"dataset {dataset} has no version {version}", code="dataset_version_not_found"
+            )
+        return row["version"], row["object_key"]
+
+    async def preview(
+        self, context: RequestContext, dataset: UUID, version: int | None, limit: int
+    ) -> Preview:
+        number, key = await self.version_key(context, dataset, version)
+        return await self._compute.preview(key, number, limit)
+
+    def load(self, key: str, columns: list[str] | None = None) -> Any:
+        """Stage a version into the compute cluster's object store (a reference for tasks)."""
+        return self._compute.load(key, columns)
+
+    # Metadata ----------------------------------------------------------------------------
+
+    async def update(
+        self, context: RequestContext, dataset: UUID, request: DatasetUpdate
+    ) -> DatasetView:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset, lock=True) is None:
+                raise dataset_not_found(dataset)
+            await store.update_dataset(conn, dataset, request.description, request.tags)
+            current = await store.version(conn, dataset, None)
+            known = {c["name"] for c in json.loads(current["columns"])} if current else set()
+            unknown = sorted(set(request.columns) - known)
+            if unknown:
+                raise NotFound(
+                    f"no column {', '.join(map(repr, unknown))} in the current version",
+                    code="column_not_found",
+                    details={"columns": unknown},
+                )
+            for name, change in request.columns.items():
+                await store.set_column(
+                    conn, dataset, workspace, name, change.description, change.tags
+                )
+            await store.reindex(conn, dataset)
+        return await self.get(context, dataset)
+
+    async def delete(self, context: RequestContext, dataset: UUID) -> None:
+        workspace = context.require_workspace()
+        actor = _actor(context)
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset, lock=True) is None:
+                raise dataset_not_found(dataset)
+            objects = await store.delete(conn, dataset)
+            freed = sum(r["size_bytes"] for r in objects)
+            await add_to_outbox(conn, Topic.STORAGE, Event(
+                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
+                data={"bytes_delta": -freed, "dataset_id": str(dataset)},
+            ))  # fmt: skip
+        await self._compute.delete([r["object_key"] for r in objects])
+
+    async def search(self, context: RequestContext, q: str, limit: int) -> SearchResults:
+        """Datasets whose name, tags, columns or descriptions match any word of ``q`` (as a
+        prefix, English stemming), best first: name matches weigh most, then tags, columns,
+        descriptions, and more matched words rank higher."""
+        terms = query_terms(q)
+        if not terms:
+            return SearchResults(query=q, items=[])
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.search(conn, tsquery(terms), limit)
+        hits = []
+        for row in rows:
+            columns = [ColumnInfo(**c).name for c in json.loads(row["columns"])]
+            hits.append(
+                SearchHit(
+                    id=row["id"],
+                    name=row["name"],
+                    description=row["description"],
+                    tags=list(row["tags"]),
+                    score=float(row["score"]),
+                    matched_columns=[c for c in columns if matched(terms, c)],
+                )
+            )
+        return SearchResults(query=q, items=hits)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a dataset named {name!r} exists already", code="dataset_exists")
+
+
+def _version_view(row: Any) -> VersionView:
+    return VersionView(
+        version=row["version"], source_format=row["source_format"], row_count=row["row_count"],
+        size_bytes=row["size_bytes"],
+        columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
+        source=json.loads(row["source"]), invalid_row_count=row["invalid_row_count"],
+        invalid_rows=json.loads(row["invalid_rows"]), created_by=row["created_by"],
+        created_at=row["created_at"],
+    )  # fmt: skip

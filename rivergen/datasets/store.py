@@ -1,0 +1,218 @@
+"""SQL of the dataset registry. Every function takes the connection of a tenant transaction
+(row-level security applies) and never commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rivergen.datasets.schemas import ColumnInfo, StagedVersion
+from rivergen.datasets.search import words
+from rivergen.pagination import after_cursor
+
+DATASET_COLUMNS = (
+    "d.id, d.name, d.description, d.tags, d.current_version, d.created_at, d.updated_at, "
+    "coalesce(v.row_count, 0) AS row_count"
+)
+_CURRENT = "LEFT JOIN dataset_versions v ON v.dataset_id = d.id AND v.version = d.current_version"
+
+
+async def get(conn: asyncpg.Connection, dataset: UUID, *, lock: bool = False) -> Any:
+    return await conn.fetchrow(
+        f"SELECT {DATASET_COLUMNS} FROM datasets d {_CURRENT} WHERE d.id = $1"
+        + (" FOR UPDATE OF d" if lock else ""),
+        dataset,
+    )
+
+
+async def insert_dataset(
+    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, description: str,
+    tags: list[str], actor: str,
+) -> bool:  # fmt: skip
+    """False when the workspace already has a dataset of that name."""
+    inserted = await conn.fetchval(
+        "INSERT INTO datasets (id, workspace_id, name, description, tags, created_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, name) DO NOTHING "
+        "RETURNING id",
+        dataset, workspace, name, description, tags, actor,
+    )  # fmt: skip
+    return inserted is not None
+
+
+async def name_taken(conn: asyncpg.Connection, name: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM datasets WHERE name = $1)", name))
+
+
+async def insert_version(
+    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, staged: StagedVersion,
+    source: dict[str, Any], actor: str,
+) -> int:  # fmt: skip
+    version: int = await conn.fetchval(
+        "UPDATE datasets SET current_version = current_version + 1, updated_at = now() "
+        "WHERE id = $1 RETURNING current_version",
+        dataset,
+    )
+    await conn.execute(
+        "INSERT INTO dataset_versions (dataset_id, version, workspace_id, object_key, "
+        "source_format, row_count, size_bytes, columns, source, invalid_row_count, invalid_rows, "
+        "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        dataset, version, workspace, staged.object_key, str(staged.source_format),
+        staged.row_count, staged.size_bytes,
+        json.dumps([c.model_dump() for c in staged.columns]), json.dumps(source),
+        staged.invalid_row_count, json.dumps([r.model_dump() for r in staged.invalid_rows]),
+        actor,
+    )  # fmt: skip
+    return version
+
+
+async def add_lineage(
+    conn: asyncpg.Connection, workspace: UUID, source_kind: str, source_id: UUID,
+    source_version: int | None, target_kind: str, target_id: UUID, target_version: int | None,
+    relation: str,
+) -> None:  # fmt: skip
+    await conn.execute(
+        "INSERT INTO lineage_edges (workspace_id, source_kind, source_id, source_version, "
+        "target_kind, target_id, target_version, relation) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        workspace, source_kind, source_id, source_version, target_kind, target_id,
+        target_version, relation,
+    )  # fmt: skip
+
+
+async def versions(conn: asyncpg.Connection, dataset: UUID) -> list[Any]:
+    rows: list[Any] = await conn.fetch(
+        "SELECT * FROM dataset_versions WHERE dataset_id = $1 ORDER BY version DESC", dataset
+    )
+    return rows
+
+
+async def version(conn: asyncpg.Connection, dataset: UUID, number: int | None) -> Any:
+    return await conn.fetchrow(
+        "SELECT v.* FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+        "WHERE v.dataset_id = $1 AND v.version = coalesce($2, d.current_version)",
+        dataset, number,
+    )  # fmt: skip
+
+
+async def column_metadata(conn: asyncpg.Connection, dataset: UUID) -> dict[str, Any]:
+    rows = await conn.fetch(
+        "SELECT name, description, tags FROM dataset_columns WHERE dataset_id = $1", dataset
+    )
+    return {r["name"]: r for r in rows}
+
+
+async def set_column(
+    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, description: str | None,
+    tags: list[str] | None,
+) -> None:  # fmt: skip
+    await conn.execute(
+        "INSERT INTO dataset_columns (dataset_id, name, workspace_id, description, tags) "
+        "VALUES ($1, $2, $3, coalesce($4, ''), coalesce($5, '{}'::text[])) "
+        "ON CONFLICT (dataset_id, name) DO UPDATE SET "
+        "description = coalesce($4, dataset_columns.description), "
+        "tags = coalesce($5, dataset_columns.tags)",
+        dataset, name, workspace, description, tags,
+    )  # fmt: skip
+
+
+async def update_dataset(
+    conn: asyncpg.Connection, dataset: UUID, description: str | None, tags: list[str] | None
+) -> None:
+    await conn.execute(
+        "UPDATE datasets SET description = coalesce($2, description), tags = coalesce($3, tags), "
+        "updated_at = now() WHERE id = $1",
+        dataset, description, tags,
+    )  # fmt: skip
+
+
+async def lineage(conn: asyncpg.Connection, dataset: UUID) -> tuple[list[Any], list[Any]]:
+    upstream = await conn.fetch(
+        "SELECT source_kind AS kind, source_id AS id, source_version AS version, relation "
+        "FROM lineage_edges WHERE target_id = $1 ORDER BY id",
+        dataset,
+    )
+    downstream = await conn.fetch(
+        "SELECT target_kind AS kind, target_id AS id, target_version AS version, relation "
+        "FROM lineage_edges WHERE source_id = $1 ORDER BY id",
+        dataset,
+    )
+    return list(upstream), list(downstream)
+
+
+async def reindex(conn: asyncpg.Connection, dataset: UUID) -> None:
+    """Rebuild the search document from the name, tags, the current columns (names, tags) and
+    the descriptions of the dataset and its columns."""
+    row = await conn.fetchrow(
+        "SELECT d.name, d.description, d.tags, coalesce(v.columns, '[]'::jsonb) AS columns "
+        f"FROM datasets d {_CURRENT} WHERE d.id = $1",
+        dataset,
+    )
+    meta = await column_metadata(conn, dataset)
+    columns = [ColumnInfo(**c) for c in json.loads(row["columns"])]
+    column_words = " ".join(words(c.name) for c in columns)
+    column_tags = " ".join(" ".join(m["tags"]) for m in meta.values())
+    descriptions = " ".join([row["description"], *(m["description"] for m in meta.values())])
+    await conn.execute(
+        "UPDATE datasets SET search = "
+        "setweight(to_tsvector('english', $2), 'A') || setweight(to_tsvector('english', $3), 'B')"
+        " || setweight(to_tsvector('english', $4), 'C') "
+        "|| setweight(to_tsvector('english', $5), 'D') WHERE id = $1",
+        dataset, words(row["name"]), words(" ".join(row["tags"])),
+        f"{column_words} {words(column_tags)}", words(descriptions),
+    )  # fmt: skip
+
+
+async def page(
+    conn: asyncpg.Connection, after: tuple[datetime | None, UUID | None], limit: int
+) -> list[Any]:
+    rows: list[Any] = await conn.fetch(
+        f"SELECT {DATASET_COLUMNS} FROM datasets d {_CURRENT} "
+        f"WHERE {after_cursor(1, 'd')} "
+        "ORDER BY d.created_at DESC, d.id DESC LIMIT $3",
+        after[0], after[1], limit + 1,
+    )  # fmt: skip
+    return rows
+
+
+async def search(conn: asyncpg.Connection, query: str, limit: int) -> list[Any]:
+    rows: list[Any] = await conn.fetch(
+        f"SELECT {DATASET_COLUMNS}, coalesce(v.columns, '[]'::jsonb) AS columns, "
+        "ts_rank_cd(d.search, q) AS score "
+        f"FROM datasets d {_CURRENT}, to_tsquery('english', $1) q "
+        "WHERE d.search @@ q ORDER BY score DESC, d.name LIMIT $2",
+        query, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def save_profile(
+    conn: asyncpg.Connection, dataset: UUID, version: int, workspace: UUID, profile: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO dataset_profiles (dataset_id, version, workspace_id, profile) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (dataset_id, version) DO UPDATE SET "
+        "profile = excluded.profile, created_at = now()",
+        dataset, version, workspace, profile,
+    )  # fmt: skip
+
+
+async def latest_profile(conn: asyncpg.Connection, dataset: UUID, version: int | None) -> Any:
+    return await conn.fetchrow(
+        "SELECT version, profile FROM dataset_profiles WHERE dataset_id = $1 "
+        "AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
+        dataset, version,
+    )  # fmt: skip
+
+
+async def delete(conn: asyncpg.Connection, dataset: UUID) -> list[Any]:
+    """Delete the dataset; the keys and sizes of its versions' objects."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT object_key, size_bytes FROM dataset_versions WHERE dataset_id = $1", dataset
+    )
+    await conn.execute("DELETE FROM lineage_edges WHERE target_id = $1", dataset)
+    await conn.execute("DELETE FROM datasets WHERE id = $1", dataset)
+    return rows
