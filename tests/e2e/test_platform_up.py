@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from rivergen.db import Database
 from rivergen.events import Event, Topic, add_to_outbox, connect_event_bus
 from rivergen.settings import Settings
+from tests.conftest import SHARED_DATA
 from tests.e2e.platform_process import README_RUN, RIVERGEN, clean_env, platform_up
 
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
@@ -50,6 +52,41 @@ def assert_accounts_work(api_url: str) -> tuple[str, str]:
     return token, registered.json()["workspace_id"]
 
 
+def assert_dataset_from_upload(api_url: str, token: str) -> None:
+    """Upload a published CSV through the part URL, make a dataset of it (staging runs as a
+    Ray task started by the gateway's replica) and read its first rows back."""
+    headers = {"Authorization": f"Bearer {token}"}
+    data = (SHARED_DATA / "northwind" / "products.csv").read_bytes()
+    started = httpx.post(
+        f"{api_url}/api/v1/storage/uploads",
+        json={"name": "products.csv", "size": len(data),
+              "sha256": hashlib.sha256(data).hexdigest()},
+        headers=headers, timeout=30,
+    )  # fmt: skip
+    assert started.status_code == 201, started.text
+    part = started.json()["parts"][0]
+    put = httpx.put(part["url"], content=data, headers=headers, timeout=30)
+    assert put.status_code == 200, put.text
+    done = httpx.post(
+        f"{api_url}/api/v1/storage/uploads/{started.json()['upload_id']}/complete",
+        json={"parts": [{"part_number": 1, "etag": put.headers["etag"]}]},
+        headers=headers, timeout=30,
+    )  # fmt: skip
+    assert done.status_code == 201, done.text
+    made = httpx.post(
+        f"{api_url}/api/v1/datasets",
+        json={"name": "products", "file_id": done.json()["id"]},
+        headers=headers, timeout=120,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["row_count"] == 77
+    preview = httpx.get(
+        f"{api_url}/api/v1/datasets/{made.json()['id']}/preview", params={"limit": 3},
+        headers=headers, timeout=60,
+    )  # fmt: skip
+    assert preview.status_code == 200 and preview.json()["rows"][0]["productName"] == "Chai"
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -65,8 +102,9 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
     started = time.monotonic()
     with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
         assert_all_ready(platform.api_url)
-        assert_accounts_work(platform.api_url)
+        token, _ = assert_accounts_work(platform.api_url)
         assert time.monotonic() - started < 120
+        assert_dataset_from_upload(platform.api_url, token)
         output = "".join(platform.output)
         assert f"http://127.0.0.1:{PORT}/docs" in output
         assert f"http://127.0.0.1:{DASHBOARD_PORT}" in output
