@@ -64,6 +64,14 @@ def up(
     port: Annotated[
         int | None, typer.Option(help="Gateway HTTP port (RIVERGEN_HTTP__PORT). Default: 8000")
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Once ready, sign up a demo account and import the Northwind tables as "
+            "datasets (kept across runs; the sign-in is printed).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole platform on this machine until Ctrl-C or `rivergen down`.
 
@@ -72,6 +80,9 @@ def up(
     applied, the Serve app is deployed, and the URLs are printed once /readyz is green.
     A configured service that does not answer within RIVERGEN_STARTUP_TIMEOUT_S (15 s) stops
     start-up with exit code 2 and a message naming it.
+
+    With --demo, a demo account with the published Northwind tables as datasets is made through
+    the API (again on each run: what exists is kept), and its sign-in printed.
     """
     if port is not None:
         os.environ["RIVERGEN_HTTP__PORT"] = str(port)
@@ -81,13 +92,30 @@ def up(
         typer.echo(f"RiverGen is already running (pid {running.pid}) at {running.api_url}")
         raise typer.Exit(code=1)
     try:
-        code = run_platform(settings, say=typer.echo)
+        code = run_platform(settings, say=typer.echo, on_ready=_seed_demo if demo else None)
     except ConfigurationError as exc:
         raise _fail(exc) from None
     except (StopRequested, KeyboardInterrupt):
         typer.echo("stopped before start-up finished", err=True)
         raise typer.Exit(code=1) from None
     raise typer.Exit(code=code)
+
+
+def _seed_demo(api_url: str, settings: Settings) -> None:
+    from rivergen.demo import seed_demo
+
+    typer.echo("seeding the demo account")
+    try:
+        report = seed_demo(api_url, settings.data_dir.expanduser() / "secrets", say=typer.echo)
+    except httpx.HTTPError as exc:
+        # The platform itself is up: say what failed and keep serving.
+        detail = exc.response.text if isinstance(exc, httpx.HTTPStatusError) else str(exc)
+        typer.secho(f"the demo could not be seeded: {detail}", fg=typer.colors.YELLOW, err=True)
+        return
+    typer.echo(
+        f"Demo: sign in as {report.email} with password {report.password} "
+        f"({len(report.datasets)} Northwind datasets in workspace {report.workspace_id})."
+    )
 
 
 @app.command()

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -130,8 +131,14 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise StopRequested()
 
 
-def run_platform(settings: Settings, *, say: Any = print) -> int:
-    """Run until interrupted; returns the process exit code."""
+def run_platform(
+    settings: Settings,
+    *,
+    say: Any = print,
+    on_ready: Callable[[str, Settings], None] | None = None,
+) -> int:
+    """Run until interrupted; returns the process exit code. ``on_ready(api_url, settings)``
+    runs once the platform answers ready (the demo's seeding)."""
     # From here on SIGTERM (`rivergen down`, a supervisor) unwinds through the cleanup below.
     signal.signal(signal.SIGTERM, _raise_stop)
     asyncio.run(check_configured_services(settings))
@@ -181,6 +188,8 @@ def run_platform(settings: Settings, *, say: Any = print) -> int:
         state = RunState(os.getpid(), api_url, dashboard_url, describe_services(resolved, embedded))
         state.write(state_file(resolved))
         say(banner(state, resolved))
+        if on_ready is not None:
+            on_ready(api_url, resolved)
         try:
             while True:
                 time.sleep(3600)

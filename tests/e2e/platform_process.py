@@ -39,6 +39,22 @@ class RunningPlatform:
             env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
+    def wait_for(self, text: str, timeout_s: float) -> str:
+        """Read the output until a line containing ``text``; that line."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for line in self.output:
+                if text in line:
+                    return line
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} in {timeout_s} s:\n{''.join(self.output)}")
+            line = self.process.stdout.readline()
+            if line:
+                self.output.append(line)
+            else:
+                time.sleep(0.1)
+
     def process_tree(self) -> list[psutil.Process]:
         """The `up` process, its descendants, and anything running from its data dir
         (the embedded Postgres daemonizes, so it is nobody's child)."""
@@ -65,23 +81,18 @@ def platform_up(
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     running = RunningPlatform(process, f"http://127.0.0.1:{port}", data_dir, env)
-    deadline = time.monotonic() + timeout_s
     try:
         assert process.stdout is not None
         os.set_blocking(process.stdout.fileno(), False)
-        while not any("Stop with Ctrl-C" in line for line in running.output):
-            if process.poll() is not None or time.monotonic() > deadline:
-                time.sleep(0.5)
-                rest = "".join(process.stdout.readlines())
-                raise AssertionError(
-                    f"rivergen up did not come up in {timeout_s} s "
-                    f"(exit {process.poll()}):\n{''.join(running.output)}{rest}"
-                )
-            line = process.stdout.readline()
-            if line:
-                running.output.append(line)
-            else:
-                time.sleep(0.1)
+        try:
+            running.wait_for("Stop with Ctrl-C", timeout_s)
+        except AssertionError:
+            time.sleep(0.5)
+            rest = "".join(process.stdout.readlines())
+            raise AssertionError(
+                f"rivergen up did not come up in {timeout_s} s "
+                f"(exit {process.poll()}):\n{''.join(running.output)}{rest}"
+            ) from None
         yield running
     finally:
         if process.poll() is None:

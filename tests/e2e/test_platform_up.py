@@ -19,7 +19,13 @@ from rivergen.db import Database
 from rivergen.events import Event, Topic, add_to_outbox, connect_event_bus
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
-from tests.e2e.platform_process import README_RUN, RIVERGEN, clean_env, platform_up
+from tests.e2e.platform_process import (
+    README_RUN,
+    RIVERGEN,
+    RunningPlatform,
+    clean_env,
+    platform_up,
+)
 
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
 PORT = 28000
@@ -87,6 +93,26 @@ def assert_dataset_from_upload(api_url: str, token: str) -> None:
     assert preview.status_code == 200 and preview.json()["rows"][0]["productName"] == "Chai"
 
 
+def assert_demo_seeded(platform: RunningPlatform) -> None:
+    """The README's run command also seeds the demo: its printed sign-in works and shows the
+    Northwind tables, with the malformed rows of orders.csv kept aside."""
+    line = platform.wait_for("Demo: sign in as", 240)
+    email, password = line.split("sign in as ")[1].split(" with password ")
+    password = password.split(" ")[0]
+    api = platform.api_url
+    login = httpx.post(
+        f"{api}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    listed = httpx.get(f"{api}/api/v1/datasets", headers=headers, timeout=30).json()["items"]
+    rows = {d["name"]: d["row_count"] for d in listed}
+    assert rows["products"] == 77 and rows["orders"] == 830 - 176
+    assert "demo: dataset orders: 654 rows (176 malformed rows kept aside" in "".join(
+        platform.output
+    )
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -105,6 +131,7 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
         token, _ = assert_accounts_work(platform.api_url)
         assert time.monotonic() - started < 120
         assert_dataset_from_upload(platform.api_url, token)
+        assert_demo_seeded(platform)
         output = "".join(platform.output)
         assert f"http://127.0.0.1:{PORT}/docs" in output
         assert f"http://127.0.0.1:{DASHBOARD_PORT}" in output
