@@ -56,6 +56,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/storage/files/{file_id}/content"): "viewer",
     ("DELETE", "/api/v1/storage/files/{file_id}"): "editor",
     ("GET", "/api/v1/storage/quota"): "viewer",
+    ("POST", "/api/v1/data-sources"): "editor",
+    ("GET", "/api/v1/data-sources"): "viewer",
+    ("GET", "/api/v1/data-sources/{source_id}"): "viewer",
+    ("DELETE", "/api/v1/data-sources/{source_id}"): "editor",
+    ("POST", "/api/v1/data-sources/{source_id}/discover-schema"): "editor",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, health, storage
+from rivergen.api import accounts, billing, data_sources, health, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
+from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
@@ -53,6 +54,7 @@ def create_app(
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
             app.state.storage = StorageService(clients.db, clients.objects)
+            app.state.data_sources = DataSourceService(clients.db, resolved)
             yield
         finally:
             await clients.close()
@@ -73,4 +75,5 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(billing.router)
     app.include_router(storage.router)
+    app.include_router(data_sources.router)
     return app
