@@ -139,7 +139,9 @@ class ConnectorSettings(BaseModel):
         "resolve to a loopback, private, link-local or other non-public address "
         '(JSON list, e.g. `["data.internal:8080"]`). Empty: public addresses only.',
     )
-    http_timeout_s: float = Field(30.0, gt=0, description="Timeout of one HTTP source request.")
+    http_timeout_s: float = Field(
+        30.0, gt=0, description="Time one HTTP source read may take, redirects included."
+    )
     http_max_bytes: int = Field(
         256 * 1024 * 1024, gt=0, description="Most bytes one HTTP source may download."
     )
@@ -169,6 +171,12 @@ class ConnectorSettings(BaseModel):
     )
     s3_max_objects: int = Field(
         1000, gt=0, description="Most objects under one S3 source's prefix."
+    )
+    secrets_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (32 bytes, url-safe base64) that encrypts data-source secrets "
+        "at rest. Unset: derived from RIVERGEN_AUTH__JWT_PRIVATE_KEY (set this one before "
+        "rotating that key).",
     )
 
 

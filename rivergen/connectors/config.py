@@ -6,6 +6,7 @@ never shown (:func:`redacted` is what the API returns).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -143,12 +144,17 @@ class ColumnInfo(BaseModel):
     nullable: bool
 
 
-def to_storage(config: PostgresSource | S3Source | HttpCsvSource) -> dict[str, Any]:
-    """The config with its secrets in the clear, for the database row."""
+SECRET_FIELDS = frozenset({"dsn", "access_key_id", "secret_access_key"})
+
+
+def to_storage(
+    config: PostgresSource | S3Source | HttpCsvSource, seal: Callable[[str], str]
+) -> dict[str, Any]:
+    """The config for the database row, each secret passed through ``seal``."""
     data = config.model_dump(mode="python")
     for key, value in data.items():
         if isinstance(value, SecretStr):
-            data[key] = value.get_secret_value()
+            data[key] = seal(value.get_secret_value())
     return data
 
 

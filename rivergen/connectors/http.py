@@ -10,6 +10,8 @@ would connect on our behalf to wherever the URL says.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from rivergen.connectors.addresses import check_destination
@@ -87,24 +89,38 @@ async def fetch(url: str, settings: ConnectorSettings) -> bytes:
     (``scheme_not_allowed``, ``destination_not_allowed``, ``too_many_redirects``),
     PayloadTooLarge (``source_too_large``) or BadRequest (``source_unreachable``, ...)."""
     current = _parse(url)
-    timeout = httpx.Timeout(settings.http_timeout_s)
-    async with httpx.AsyncClient(
-        trust_env=False, follow_redirects=False, timeout=timeout
-    ) as client:
-        for _ in range(settings.max_redirects + 1):
-            try:
-                target, body = await _one_hop(client, current, settings)
-            except httpx.InvalidURL as exc:
-                raise BadRequest(f"not a valid URL: {exc}", code="invalid_url") from None
-            except httpx.HTTPError as exc:
-                raise BadRequest(
-                    f"the source did not answer: {type(exc).__name__}",
-                    code="source_unreachable",
-                ) from exc
-            if target is None:
-                return body
-            current = target
+    limit = settings.http_timeout_s
+    try:
+        # One deadline for the whole read, so a server that drips bytes cannot hold it open.
+        async with (
+            asyncio.timeout(limit),
+            httpx.AsyncClient(
+                trust_env=False, follow_redirects=False, timeout=httpx.Timeout(limit)
+            ) as client,
+        ):
+            for _ in range(settings.max_redirects + 1):
+                target, body = await _guarded_hop(client, current, settings)
+                if target is None:
+                    return body
+                current = target
+    except TimeoutError:
+        raise BadRequest(f"the source took longer than {limit} s", code="source_timeout") from None
     raise Forbidden(
         f"more than {settings.max_redirects} redirects", code="too_many_redirects",
         details={"max_redirects": settings.max_redirects},
     )  # fmt: skip
+
+
+async def _guarded_hop(
+    client: httpx.AsyncClient, url: httpx.URL, settings: ConnectorSettings
+) -> tuple[httpx.URL | None, bytes]:
+    try:
+        return await _one_hop(client, url, settings)
+    except httpx.InvalidURL as exc:
+        raise BadRequest(f"not a valid URL: {exc}", code="invalid_url") from None
+    except httpx.TimeoutException:
+        raise TimeoutError from None
+    except httpx.HTTPError as exc:
+        raise BadRequest(
+            f"the source did not answer: {type(exc).__name__}", code="source_unreachable"
+        ) from exc

@@ -16,7 +16,7 @@ import asyncpg
 import pyarrow as pa
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.connectors.config import SOURCE_CONFIG, redacted, to_storage
+from rivergen.connectors.config import SECRET_FIELDS, SOURCE_CONFIG, redacted, to_storage
 from rivergen.connectors.read import AnySource, discover_schema, read_source
 from rivergen.connectors.schemas import (
     DataSourceCreate,
@@ -24,6 +24,7 @@ from rivergen.connectors.schemas import (
     DataSourceView,
     DiscoveredSchema,
 )
+from rivergen.connectors.secrets import SecretBox
 from rivergen.db import Database
 from rivergen.errors import BadRequest, Conflict, NotFound
 from rivergen.settings import Settings
@@ -48,19 +49,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise BadRequest("the cursor is not one this API gave", code="invalid_cursor") from None
 
 
-def _config(row: Any) -> AnySource:
-    return SOURCE_CONFIG.validate_python(json.loads(row["config"]))
-
-
-def _view(row: Any) -> DataSourceView:
-    schema = json.loads(row["discovered_schema"]) if row["discovered_schema"] else None
-    return DataSourceView(
-        id=row["id"], name=row["name"], kind=row["kind"], config=redacted(_config(row)),
-        created_by=row["created_by"], created_at=row["created_at"], columns=schema,
-        discovered_at=row["discovered_at"],
-    )  # fmt: skip
-
-
 def _actor(context: RequestContext) -> str:
     return context.principal.actor[1] if context.principal else "anonymous"
 
@@ -69,11 +57,24 @@ class DataSourceService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._box = SecretBox.from_settings(settings)
+
+    def _config(self, row: Any) -> AnySource:
+        stored = json.loads(row["config"])
+        return SOURCE_CONFIG.validate_python(self._box.open_fields(stored, SECRET_FIELDS))
+
+    def _view(self, row: Any) -> DataSourceView:
+        schema = json.loads(row["discovered_schema"]) if row["discovered_schema"] else None
+        return DataSourceView(
+            id=row["id"], name=row["name"], kind=row["kind"], config=redacted(self._config(row)),
+            created_by=row["created_by"], created_at=row["created_at"], columns=schema,
+            discovered_at=row["discovered_at"],
+        )  # fmt: skip
 
     async def create(self, context: RequestContext, request: DataSourceCreate) -> DataSourceView:
         """Register a source (its config already validated; nothing is contacted yet)."""
         workspace = context.require_workspace()
-        config = json.dumps(to_storage(request.config))
+        config = json.dumps(to_storage(request.config, self._box.seal))
         try:
             async with self._db.transaction(str(workspace)) as conn:
                 row = await conn.fetchrow(
@@ -85,7 +86,7 @@ class DataSourceService:
             raise Conflict(
                 f"a data source named {request.name!r} exists", code="data_source_exists"
             ) from None
-        return _view(row)
+        return self._view(row)
 
     async def list(self, context: RequestContext, limit: int, cursor: str | None) -> DataSourcePage:
         """Newest first, ``limit`` a page; follow ``next_cursor``."""
@@ -98,7 +99,7 @@ class DataSourceService:
                 "ORDER BY created_at DESC, id DESC LIMIT $4",
                 workspace, after[0] if after else None, after[1] if after else None, limit + 1,
             )  # fmt: skip
-        items = [_view(r) for r in rows[:limit]]
+        items = [self._view(r) for r in rows[:limit]]
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return DataSourcePage(items=items, next_cursor=next_cursor)
 
@@ -110,7 +111,7 @@ class DataSourceService:
         return row
 
     async def get(self, context: RequestContext, source: UUID) -> DataSourceView:
-        return _view(await self._row(context.require_workspace(), source))
+        return self._view(await self._row(context.require_workspace(), source))
 
     async def delete(self, context: RequestContext, source: UUID) -> None:
         async with self._db.transaction(str(context.require_workspace())) as conn:
@@ -124,7 +125,7 @@ class DataSourceService:
         """Read the source's columns now, store them on the source, return them."""
         workspace = context.require_workspace()
         row = await self._row(workspace, source)
-        columns = await discover_schema(_config(row), self._settings, workspace_id=workspace)
+        columns = await discover_schema(self._config(row), self._settings, workspace_id=workspace)
         now = datetime.now(UTC)
         stored = json.dumps([c.model_dump() for c in columns])
         async with self._db.transaction(str(workspace)) as conn:
@@ -144,5 +145,7 @@ class DataSourceService:
         :func:`rivergen.connectors.read_source` for ``limit`` and the size limits."""
         workspace = context.require_workspace()
         row = await self._row(workspace, source_id)
-        table = await read_source(_config(row), self._settings, limit=limit, workspace_id=workspace)
-        return _view(row), table
+        table = await read_source(
+            self._config(row), self._settings, limit=limit, workspace_id=workspace
+        )
+        return self._view(row), table

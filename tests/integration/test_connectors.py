@@ -354,5 +354,5 @@ async def test_the_trap_would_see_a_connection_that_was_allowed(
     allowed = _with(sources, http_allow_hosts=[f"127.0.0.1:{TRAP_PORT}"], http_timeout_s=0.3)
     with pytest.raises(BadRequest) as silent:
         await read_source(HttpCsvSource(url=f"http://127.0.0.1:{TRAP_PORT}/"), allowed)
-    assert silent.value.error_code == "source_unreachable"
+    assert silent.value.error_code == "source_timeout"
     assert trap.connections() == 1

@@ -3,9 +3,11 @@ never come back; another workspace's source does not exist."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -128,6 +130,20 @@ async def test_secrets_are_never_returned(client: httpx.AsyncClient, migrated: S
         assert response.status_code in (200, 201)
         for secret in (f":{password}@", "AKIAEXAMPLEKEYID", "wJalrXUtnFEMI"):
             assert secret not in response.text
+    # At rest the secret fields are encrypted; the rest of the config stays readable.
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT config FROM data_sources WHERE id = ANY($1::uuid[])",
+            [pg.json()["id"], s3.json()["id"]],
+        )
+    finally:
+        await conn.close()
+    stored = [json.loads(r["config"]) for r in rows]
+    assert all(c.get("dsn", "enc:v1:").startswith("enc:v1:") for c in stored)
+    assert {c["kind"] for c in stored} == {"postgres", "s3"}
+    for secret in (f":{password}@", "AKIAEXAMPLEKEYID", "wJalrXUtnFEMI"):
+        assert secret not in str(stored)
 
 
 async def test_pages_and_workspaces(client: httpx.AsyncClient, http_base: str) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from cryptography.fernet import Fernet
+from pydantic import SecretStr, ValidationError
 
 from rivergen.connectors import SOURCE_CONFIG, PostgresSource, redacted
 from rivergen.connectors.addresses import blocked_reason, check_destination, is_allow_listed
+from rivergen.connectors.secrets import SEALED_PREFIX, SecretBox
 from rivergen.connectors.sql import QueryRefused, check_read_only_query, table_select
-from rivergen.errors import Forbidden
+from rivergen.errors import ConfigurationError, Forbidden, RiverGenError
+from rivergen.settings import AuthSettings, ConnectorSettings, Settings
 
 
 @pytest.mark.parametrize(
@@ -149,3 +152,19 @@ def test_config_is_checked_and_secrets_never_shown() -> None:
         with pytest.raises(ValidationError) as invalid:
             SOURCE_CONFIG.validate_python(bad)
         assert invalid.value.errors()[0]["type"] == code, bad
+
+
+def test_secrets_are_sealed_with_the_configured_or_derived_key() -> None:
+    signing = Settings(auth=AuthSettings(jwt_private_key=SecretStr("pem of the signing key")))
+    box = SecretBox.from_settings(signing)
+    sealed = box.seal("postgresql://u:pw@db/x")
+    assert sealed.startswith(SEALED_PREFIX) and "pw@" not in sealed
+    assert SecretBox.from_settings(signing).open(sealed) == "postgresql://u:pw@db/x"
+    own = Settings(
+        connectors=ConnectorSettings(secrets_key=SecretStr(Fernet.generate_key().decode()))
+    )
+    with pytest.raises(RiverGenError) as mismatch:
+        SecretBox.from_settings(own).open(sealed)
+    assert mismatch.value.error_code == "secrets_key_mismatch"
+    with pytest.raises(ConfigurationError):
+        SecretBox.from_settings(Settings(auth=AuthSettings(jwt_private_key=None)))

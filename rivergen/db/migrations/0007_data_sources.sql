@@ -1,6 +1,6 @@
 -- Connectors: data sources a workspace registers. `config` holds the source's settings as
--- given, secrets included (a DSN's password, S3 keys); the API only ever returns it redacted.
--- Encrypting those secrets at rest is left for later.
+-- given, its secret fields (a DSN, S3 keys) encrypted by the application ("enc:v1:..."); the
+-- API only ever returns the config redacted.
 CREATE TABLE data_sources (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
