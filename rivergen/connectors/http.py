@@ -87,7 +87,8 @@ async def _one_hop(
 async def fetch(url: str, settings: ConnectorSettings) -> bytes:
     """The body of ``GET url``, every hop checked (see the module doc). Raises Forbidden
     (``scheme_not_allowed``, ``destination_not_allowed``, ``too_many_redirects``),
-    PayloadTooLarge (``source_too_large``) or BadRequest (``source_unreachable``, ...)."""
+    PayloadTooLarge (``source_too_large``) or BadRequest (``source_timeout`` past
+    ``http_timeout_s`` for the whole read, ``source_unreachable``, ``source_http_error``)."""
     current = _parse(url)
     limit = settings.http_timeout_s
     try:
