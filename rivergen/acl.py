@@ -64,6 +64,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/datasets/{dataset_id}/versions"): "editor",
     ("GET", "/api/v1/datasets/{dataset_id}/preview"): "viewer",
     ("GET", "/api/v1/catalog/search"): "viewer",
+    ("POST", "/api/v1/data-sources"): "editor",
+    ("GET", "/api/v1/data-sources"): "viewer",
+    ("GET", "/api/v1/data-sources/{source_id}"): "viewer",
+    ("DELETE", "/api/v1/data-sources/{source_id}"): "editor",
+    ("POST", "/api/v1/data-sources/{source_id}/discover-schema"): "editor",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

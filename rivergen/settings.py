@@ -129,6 +129,57 @@ class AuthSettings(BaseModel):
     session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
 
 
+class ConnectorSettings(BaseModel):
+    """Data sources a workspace registers (Postgres, S3, CSV over HTTP): what they may reach and
+    how much they may read."""
+
+    http_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or host:port that an HTTP source may reach even when they "
+        "resolve to a loopback, private, link-local or other non-public address "
+        '(JSON list, e.g. `["data.internal:8080"]`). Empty: public addresses only.',
+    )
+    http_timeout_s: float = Field(
+        30.0, gt=0, description="Time one HTTP source read may take, redirects included."
+    )
+    http_max_bytes: int = Field(
+        256 * 1024 * 1024, gt=0, description="Most bytes one HTTP source may download."
+    )
+    max_redirects: int = Field(5, ge=0, description="Most redirects one HTTP source follows.")
+    max_rows: int = Field(
+        1_000_000, gt=0, description="Most rows one read of a data source may return."
+    )
+    postgres_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or host:port that a Postgres source may reach even when they "
+        "resolve to a non-public address (JSON list). Empty: public addresses only.",
+    )
+    postgres_statement_timeout_s: float = Field(
+        30.0, gt=0, description="statement_timeout of a Postgres source's read-only query."
+    )
+    postgres_connect_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout to connect to a Postgres source."
+    )
+    s3_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or host:port that an S3 source's own `endpoint_url` may reach "
+        "even when they resolve to a non-public address (JSON list). The platform's own S3 "
+        "endpoint is always allowed.",
+    )
+    s3_max_bytes: int = Field(
+        1024 * 1024 * 1024, gt=0, description="Most bytes one read of an S3 source may fetch."
+    )
+    s3_max_objects: int = Field(
+        1000, gt=0, description="Most objects under one S3 source's prefix."
+    )
+    secrets_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (32 bytes, url-safe base64) that encrypts data-source secrets "
+        "at rest. Unset: derived from RIVERGEN_AUTH__JWT_PRIVATE_KEY (set this one before "
+        "rotating that key).",
+    )
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -156,6 +207,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
     @property
     def object_dir(self) -> Path:

@@ -45,3 +45,8 @@ class RequestContext:
     def require_user(self) -> UUID:
         assert self.principal is not None and self.principal.user_id is not None
         return self.principal.user_id
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as records and events name them (a user id or an API key id)."""
+        return self.principal.actor[1] if self.principal else "anonymous"

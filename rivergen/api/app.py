@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, datasets, health, storage
+from rivergen.api import accounts, billing, data_sources, datasets, health, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
+from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.ratelimit import RateLimiter
@@ -54,7 +55,10 @@ def create_app(
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
             app.state.storage = StorageService(clients.db, clients.objects)
-            app.state.datasets = DatasetService(clients.db, _dataset_compute(resolved))
+            app.state.data_sources = DataSourceService(clients.db, resolved)
+            app.state.datasets = DatasetService(
+                clients.db, _dataset_compute(resolved), app.state.data_sources
+            )
             yield
         finally:
             await clients.close()
@@ -76,6 +80,7 @@ def create_app(
     app.include_router(billing.router)
     app.include_router(storage.router)
     app.include_router(datasets.router)
+    app.include_router(data_sources.router)
     return app
 
 

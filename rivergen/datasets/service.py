@@ -55,10 +55,6 @@ def dataset_not_found(dataset: UUID) -> NotFound:
     return NotFound(f"dataset {dataset} not found", code="dataset_not_found")
 
 
-def _actor(context: RequestContext) -> str:
-    return context.principal.actor[1] if context.principal else "anonymous"
-
-
 class DatasetService:
     def __init__(
         self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None
@@ -82,7 +78,7 @@ class DatasetService:
         async def record(conn: Any) -> None:
             if not await store.insert_dataset(
                 conn, dataset, workspace, request.name, request.description, request.tags,
-                _actor(context),
+                context.actor,
             ):  # fmt: skip
                 raise _name_taken(request.name)
 
@@ -133,7 +129,7 @@ class DatasetService:
         self, context: RequestContext, workspace: UUID, dataset: UUID, staged: StagedVersion,
         source: dict[str, Any], *, before: Any,
     ) -> None:  # fmt: skip
-        actor = _actor(context)
+        actor = context.actor
         try:
             async with self._db.transaction(str(workspace)) as conn:
                 await before(conn)
@@ -248,7 +244,7 @@ class DatasetService:
 
     async def delete(self, context: RequestContext, dataset: UUID) -> None:
         workspace = context.require_workspace()
-        actor = _actor(context)
+        actor = context.actor
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset, lock=True) is None:
                 raise dataset_not_found(dataset)

@@ -48,9 +48,7 @@ def _sign_in(http: httpx.Client, password: str) -> dict[str, Any]:
     body = {"email": DEMO_EMAIL, "password": password, "display_name": "Demo"}
     response = http.post("/api/v1/auth/register", json=body)
     if response.status_code == 409:
-        response = http.post(
-            "/api/v1/auth/login", json={"email": DEMO_EMAIL, "password": password}
-        )
+        response = http.post("/api/v1/auth/login", json={"email": DEMO_EMAIL, "password": password})
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result

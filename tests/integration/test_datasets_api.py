@@ -292,3 +292,34 @@ async def _key(client: httpx.AsyncClient, owner: Account, dataset: str) -> str:
             "SELECT object_key FROM dataset_versions WHERE dataset_id = $1", dataset
         )
     return key
+
+
+async def test_a_dataset_from_a_data_source_records_its_lineage(
+    client: httpx.AsyncClient, migrated: Settings
+) -> None:
+    owner = await register(client, "connected")
+    await put_file(client, owner, "products.csv", (NORTHWIND / "products.csv").read_bytes())
+    source = await client.post(
+        "/api/v1/data-sources",
+        json={"name": "my files", "config": {
+            "kind": "s3", "bucket": migrated.s3.bucket, "format": "csv",
+            "prefix": f"workspaces/{owner.workspace_id}/files/"}},
+        headers=owner.headers(),
+    )  # fmt: skip
+    assert source.status_code == 201, source.text
+    made = await client.post(
+        "/api/v1/datasets",
+        json={"name": "products", "data_source_id": source.json()["id"]},
+        headers=owner.headers(),
+    )
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["row_count"] == 77 and body["versions"][0]["source_format"] == "table"
+    assert body["upstream"] == [
+        {"kind": "data_source", "id": source.json()["id"], "version": None,
+         "relation": "imported_from"}
+    ]  # fmt: skip
+    neither = await client.post(
+        "/api/v1/datasets", json={"name": "nothing"}, headers=owner.headers()
+    )
+    assert neither.status_code == 422

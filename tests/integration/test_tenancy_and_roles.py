@@ -16,13 +16,20 @@ from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
 from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
+from tests.integration.ray_cluster import ray_local
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+# Dataset routes stage files as Ray tasks.
+pytestmark = pytest.mark.usefixtures("ray_local")
+__all__ = ["ray_local"]
 
 
 @pytest.fixture
 async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(migrated)
+    # The role matrix sends a few requests per route and role: past the free plan's 60 a
+    # minute once there are enough routes. Rate limits have their own tests.
+    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
+    application = create_app(migrated.model_copy(update={"gateway": gateway}))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -48,11 +55,12 @@ def test_every_route_is_in_the_authorization_table(app: FastAPI) -> None:
     assert routes == set(ROUTE_ACCESS), routes ^ set(ROUTE_ACCESS)
 
 
-async def open_upload(client: httpx.AsyncClient, owner: Account) -> dict[str, Any]:
-    data = b"probe"
+async def open_upload(
+    client: httpx.AsyncClient, owner: Account, data: bytes = b"probe", name: str = "p"
+) -> dict[str, Any]:
     response = await client.post(
         "/api/v1/storage/uploads",
-        json={"name": "p", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+        json={"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
         headers=owner.headers(),
     )
     assert response.status_code == 201, response.text
@@ -60,17 +68,21 @@ async def open_upload(client: httpx.AsyncClient, owner: Account) -> dict[str, An
     return body
 
 
-async def sent_upload(client: httpx.AsyncClient, owner: Account) -> tuple[str, str]:
+async def sent_upload(
+    client: httpx.AsyncClient, owner: Account, data: bytes = b"probe", name: str = "p"
+) -> tuple[str, str]:
     """An upload whose one part is stored: (upload id, the part's ETag)."""
-    started = await open_upload(client, owner)
+    started = await open_upload(client, owner, data, name)
     async with httpx.AsyncClient() as plain:
-        put = await plain.put(started["parts"][0]["url"], content=b"probe")
+        put = await plain.put(started["parts"][0]["url"], content=data)
     assert put.status_code == 200
     return started["upload_id"], put.headers["etag"]
 
 
-async def new_file(client: httpx.AsyncClient, owner: Account) -> str:
-    upload_id, etag = await sent_upload(client, owner)
+async def new_file(
+    client: httpx.AsyncClient, owner: Account, data: bytes = b"probe", name: str = "p"
+) -> str:
+    upload_id, etag = await sent_upload(client, owner, data, name)
     done = await client.post(
         f"/api/v1/storage/uploads/{upload_id}/complete",
         json={"parts": [{"part_number": 1, "etag": etag}]},
@@ -78,6 +90,35 @@ async def new_file(client: httpx.AsyncClient, owner: Account) -> str:
     )
     assert done.status_code == 201, done.text
     return str(done.json()["id"])
+
+
+async def new_data_source(client: httpx.AsyncClient, owner: Account, bucket: str | None) -> str:
+    """A source that discovers with no allow-list: the workspace's own files in the platform's
+    bucket, read as CSV (upload one first)."""
+    config = {"kind": "s3", "bucket": bucket, "format": "csv",
+              "prefix": f"workspaces/{owner.workspace_id}/files/"}  # fmt: skip
+    response = await client.post(
+        "/api/v1/data-sources",
+        json={"name": f"probe-{uuid.uuid4().hex[:8]}", "config": config},
+        headers=owner.headers(),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def new_csv_file(client: httpx.AsyncClient, owner: Account) -> str:
+    PREPARED["csv_file"] = await new_file(client, owner, b"a,b\n1,2\n", "probe.csv")
+    return PREPARED["csv_file"]
+
+
+async def new_dataset(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/datasets",
+        json={"name": f"d-{uuid.uuid4().hex[:8]}", "file_id": await new_csv_file(client, owner)},
+        headers=owner.headers(),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
@@ -93,6 +134,8 @@ COMPLETE = ("POST", "/api/v1/storage/uploads/{upload_id}/complete")
 PART = ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}")
 # The ETag of the part each prepared upload holds, for the completion body.
 ETAGS: dict[str, str] = {}
+# Objects made for the bodies: "csv_file", a CSV file of the workspace the requests go to.
+PREPARED: dict[str, str] = {}
 BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/storage/uploads"): lambda: {
         "name": "n",
@@ -106,16 +149,29 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     },
     ("POST", "/api/v1/api-keys"): lambda: {"name": "k", "role": "viewer"},
     ("POST", "/api/v1/workspaces"): lambda: {"name": "w"},
+    ("POST", "/api/v1/datasets"): lambda: {
+        "name": f"d-{uuid.uuid4().hex[:8]}",
+        "file_id": PREPARED["csv_file"],
+    },
+    ("POST", "/api/v1/datasets/{dataset_id}/versions"): lambda: {"file_id": PREPARED["csv_file"]},
+    ("PATCH", "/api/v1/datasets/{dataset_id}"): lambda: {"description": "probed"},
+    ("POST", "/api/v1/data-sources"): lambda: {
+        "name": f"s-{uuid.uuid4().hex[:8]}",
+        "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
+    },
 }
 
 
 async def test_another_workspaces_objects_do_not_exist(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, migrated: Settings
 ) -> None:
     alice, bob = await register(client, "alice"), await register(client, "bob")
     bob_key = await new_api_key(client, bob)
     bob_upload = await open_upload(client, bob)
     bob_file = await new_file(client, bob)
+    bob_source = await new_data_source(client, bob, migrated.s3.bucket)
+    bob_dataset = await new_dataset(client, bob)
+    await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
         "api_key_id": bob_key,
@@ -123,6 +179,8 @@ async def test_another_workspaces_objects_do_not_exist(
         "file_id": bob_file,
         "store_upload_id": bob_upload["upload_id"],
         "part_number": "1",
+        "source_id": bob_source,
+        "dataset_id": bob_dataset,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -140,7 +198,11 @@ async def test_another_workspaces_objects_do_not_exist(
     workspace = await client.get(f"/api/v1/workspaces/{bob.workspace_id}", headers=bob.headers())
     assert workspace.status_code == 200
     files = await client.get("/api/v1/storage/files", headers=bob.headers())
-    assert [f["id"] for f in files.json()["items"]] == [bob_file]
+    assert bob_file in [f["id"] for f in files.json()["items"]]
+    source = await client.get(f"/api/v1/data-sources/{bob_source}", headers=bob.headers())
+    assert source.status_code == 200
+    dataset = await client.get(f"/api/v1/datasets/{bob_dataset}", headers=bob.headers())
+    assert dataset.status_code == 200 and dataset.json()["current_version"] == 1
     parts = await client.get(
         f"/api/v1/storage/uploads/{bob_upload['upload_id']}/parts", headers=bob.headers()
     )
@@ -182,7 +244,7 @@ async def team(client: httpx.AsyncClient) -> dict[str, Account]:
 
 
 async def test_role_matrix_follows_the_authorization_table(
-    client: httpx.AsyncClient, team: dict[str, Account]
+    client: httpx.AsyncClient, team: dict[str, Account], migrated: Settings
 ) -> None:
     owner = team["owner"]
     mutating = {
@@ -203,7 +265,11 @@ async def test_role_matrix_follows_the_authorization_table(
         "file_id": lambda: new_file(client, owner),
         "store_upload_id": prepared_upload,
         "part_number": lambda: _one(),
+        "source_id": lambda: new_data_source(client, owner, migrated.s3.bucket),
+        "dataset_id": lambda: new_dataset(client, owner),
     }
+    await new_file(client, owner)  # what the data sources read
+    await new_csv_file(client, owner)
     outcomes: dict[tuple[str, str, str], int] = {}
     expected: dict[tuple[str, str, str], int] = {}
     for (method, path), access in sorted(mutating.items()):

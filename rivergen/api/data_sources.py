@@ -1,0 +1,70 @@
+"""Routes of data sources (connectors): register, list, get, discover the schema, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from rivergen.api.accounts import ERRORS
+from rivergen.api.security import Context, authorize
+from rivergen.connectors.schemas import (
+    DataSourceCreate,
+    DataSourcePage,
+    DataSourceView,
+    DiscoveredSchema,
+)
+from rivergen.connectors.service import DataSourceService
+
+router = APIRouter(
+    prefix="/api/v1/data-sources", dependencies=[Depends(authorize)],
+    responses={**ERRORS, 413: ERRORS[400]}, tags=["data sources"],
+)  # fmt: skip
+
+
+def _sources(request: Request) -> DataSourceService:
+    service: DataSourceService = request.app.state.data_sources
+    return service
+
+
+Sources = Annotated[DataSourceService, Depends(_sources)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_data_source(
+    body: DataSourceCreate, context: Context, sources: Sources
+) -> DataSourceView:
+    """Register a source (`kind`: postgres, s3, http_csv). Secrets are stored and never
+    returned."""
+    return await sources.create(context, body)
+
+
+@router.get("")
+async def list_data_sources(
+    context: Context,
+    sources: Sources,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> DataSourcePage:
+    """Newest first; follow `next_cursor`."""
+    return await sources.list(context, limit, cursor)
+
+
+@router.get("/{source_id}")
+async def get_data_source(source_id: UUID, context: Context, sources: Sources) -> DataSourceView:
+    return await sources.get(context, source_id)
+
+
+@router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_data_source(source_id: UUID, context: Context, sources: Sources) -> Response:
+    await sources.delete(context, source_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{source_id}/discover-schema")
+async def discover_data_source_schema(
+    source_id: UUID, context: Context, sources: Sources
+) -> DiscoveredSchema:
+    """Connect to the source now and read its columns (stored on the source)."""
+    return await sources.discover(context, source_id)
