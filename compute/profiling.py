@@ -34,7 +34,7 @@ import ray
 from pydantic import BaseModel
 from ray.exceptions import RayTaskError
 
-from rivergen.errors import RiverGenError
+from rivergen.errors import RiverGenError, ValidationFailed
 from rivergen.quality import (
     ColumnProfile,
     DatasetProfile,
@@ -64,12 +64,16 @@ class TableShape(BaseModel):
 
 @ray.remote(num_cpus=TASK_NUM_CPUS)
 def profile_block(
-    table: pa.Table, columns: list[str], top_k: int = 10, bins: int = 20
+    table: pa.Table, columns: list[int], top_k: int = 10, bins: int = 20
 ) -> ProfiledBlock:
-    """Profile ``columns`` of ``table`` (passed as an ObjectRef: a zero-copy view)."""
+    """Profile the columns at positions ``columns`` of ``table`` (passed as an ObjectRef: a
+    zero-copy view). Positions, not names: a CSV may repeat a header."""
     return ProfiledBlock(
         pid=os.getpid(),
-        columns=[profile_column(name, table[name], top_k=top_k, bins=bins) for name in columns],
+        columns=[
+            profile_column(table.schema[i].name, table.column(i), top_k=top_k, bins=bins)
+            for i in columns
+        ],
     )
 
 
@@ -86,25 +90,24 @@ def check_rules_task(
     return evaluate_rules(table, rules, now=now, sample_size=sample_size)
 
 
-def plan_blocks(shape: TableShape, *, cpus: float) -> list[list[str]]:
-    """Columns grouped into blocks (see the module doc); each block keeps the table's order."""
+def plan_blocks(shape: TableShape, *, cpus: float) -> list[list[int]]:
+    """Column positions grouped into blocks (see the module doc), each block in table order."""
     if not shape.columns:
         return []
-    weights = {
-        name: max(shape.num_rows, 1) * (STRING_WEIGHT if kind == Family.STRING else 1)
-        for name, kind in shape.columns
-    }
+    weights = [
+        max(shape.num_rows, 1) * (STRING_WEIGHT if kind == Family.STRING else 1)
+        for _, kind in shape.columns
+    ]
     slots = max(1, math.floor(cpus / TASK_NUM_CPUS))
-    by_work = max(1, sum(weights.values()) // MIN_CELLS_PER_TASK)
+    by_work = max(1, sum(weights) // MIN_CELLS_PER_TASK)
     count = int(min(len(weights), slots, by_work))
     loads = [0] * count
-    blocks: list[list[str]] = [[] for _ in range(count)]
-    for name in sorted(weights, key=lambda n: (-weights[n], n)):
+    blocks: list[list[int]] = [[] for _ in range(count)]
+    for position in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
         lightest = loads.index(min(loads))
-        blocks[lightest].append(name)
-        loads[lightest] += weights[name]
-    order = {name: i for i, (name, _) in enumerate(shape.columns)}
-    return [sorted(block, key=order.__getitem__) for block in blocks]
+        blocks[lightest].append(position)
+        loads[lightest] += weights[position]
+    return [sorted(block) for block in blocks]
 
 
 async def profile_table(
@@ -117,7 +120,7 @@ async def profile_table(
     """
     started, profiled_at = time.perf_counter(), dt.datetime.now(dt.UTC)
     if isinstance(table, pa.Table):
-        shape, ref = _shape(table), await asyncio.to_thread(ray.put, table)
+        shape, ref = _shape(table), await asyncio.to_thread(_put, table)
     else:
         ref = table
         shape = await _awaited(table_shape.remote(ref))
@@ -125,7 +128,7 @@ async def profile_table(
     done = await asyncio.gather(
         *(_awaited(profile_block.remote(ref, block, top_k, bins)) for block in blocks)
     )
-    return _assemble(shape, done, profiled_at, time.perf_counter() - started)
+    return _assemble(shape, blocks, done, profiled_at, time.perf_counter() - started)
 
 
 def profile_table_sync(
@@ -134,14 +137,14 @@ def profile_table_sync(
     """`profile_table` for scripts and benchmarks (blocks until done)."""
     started, profiled_at = time.perf_counter(), dt.datetime.now(dt.UTC)
     if isinstance(table, pa.Table):
-        shape, ref = _shape(table), ray.put(table)
+        shape, ref = _shape(table), _put(table)
     else:
         ref = table
         shape = _got(table_shape.remote(ref))
     blocks = plan_blocks(shape, cpus=_cluster_cpus())
     refs = [profile_block.remote(ref, block, top_k, bins) for block in blocks]
     done = [_got(block_ref) for block_ref in refs]
-    return _assemble(shape, done, profiled_at, time.perf_counter() - started)
+    return _assemble(shape, blocks, done, profiled_at, time.perf_counter() - started)
 
 
 async def check_rules(
@@ -152,12 +155,37 @@ async def check_rules(
     sample_size: int = 5,
 ) -> list[RuleResult]:
     """`rivergen.quality.evaluate_rules` as one Ray task; its `ValidationFailed` reaches the
-    caller as itself."""
+    caller as itself. A table (not a ref) that repeats a column name is `ValidationFailed`
+    ``ambiguous_column`` (Ray cannot put it as it is, and rules name their columns)."""
+    if isinstance(table, pa.Table):
+        _unique_names(table)
     ref = await asyncio.to_thread(ray.put, table) if isinstance(table, pa.Table) else table
     results: list[RuleResult] = await _awaited(
         check_rules_task.remote(ref, list(rules), now, sample_size)
     )
     return results
+
+
+def _put(table: pa.Table) -> ray.ObjectRef[pa.Table]:
+    """Put a table in the object store; a repeated column name (a CSV may repeat a header)
+    becomes its position there, because Ray's Arrow serializer looks columns up by name.
+    Profiles take their names from the original schema."""
+    names = table.column_names
+    if len(set(names)) != len(names):
+        table = table.rename_columns([str(i) for i in range(len(names))])
+    return ray.put(table)
+
+
+def _unique_names(table: pa.Table) -> None:
+    names = table.column_names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        # Rules name their columns: with a repeated name they could not say which one.
+        raise ValidationFailed(
+            f"the table repeats the column names {repeated}",
+            code="ambiguous_column",
+            details={"columns": repeated},
+        )
 
 
 def _shape(table: pa.Table) -> TableShape:
@@ -172,13 +200,24 @@ def _cluster_cpus() -> float:
 
 
 def _assemble(
-    shape: TableShape, done: Sequence[ProfiledBlock], profiled_at: dt.datetime, duration_s: float
+    shape: TableShape,
+    blocks: list[list[int]],
+    done: Sequence[ProfiledBlock],
+    profiled_at: dt.datetime,
+    duration_s: float,
 ) -> DatasetProfile:
-    by_name = {column.name: column for block in done for column in block.columns}
+    by_position = {
+        position: column
+        for block, positions in zip(done, blocks, strict=True)
+        for position, column in zip(positions, block.columns, strict=True)
+    }
     return DatasetProfile(
         row_count=shape.num_rows,
         column_count=len(shape.columns),
-        columns=[by_name[name] for name, _ in shape.columns],
+        columns=[
+            by_position[i].model_copy(update={"name": name})
+            for i, (name, _) in enumerate(shape.columns)
+        ],
         profiled_at=profiled_at,
         duration_s=duration_s,
         tasks=len(done),

@@ -210,5 +210,9 @@ def _bins(values: pa.ChunkedArray, bins: int) -> tuple[int | float, list[float],
         # The offsets are exact in uint64 whatever the signs.
         origin = int(data.min())
         data = data.astype(np.uint64) - np.uint64(origin % 2**64)
-    counts, edges = np.histogram(data, bins=bins)
+    try:
+        with np.errstate(all="ignore"):
+            counts, edges = np.histogram(data, bins=bins)
+    except ValueError:  # a float range wider than float64 holds (-1e308 .. 1e308)
+        return None
     return origin, [float(edge) for edge in edges], [int(count) for count in counts]

@@ -7,7 +7,8 @@ too old, so ``failing_count`` is the number of non-null values and the one sampl
 the newest value; a column without values is not fresh (``failing_count`` 0).
 
 A rule that cannot apply to the table raises `ValidationFailed` before anything is evaluated:
-``unknown_column`` (the table has no such column), ``invalid_rule`` (a bound or allowed value
+``unknown_column`` (the table has no such column), ``ambiguous_column`` (it has several of that
+name), ``invalid_rule`` (a bound or allowed value
 that the column's type cannot hold, a rule the column's type does not support) or
 ``invalid_regex``.
 """
@@ -59,11 +60,12 @@ def evaluate_rules(
 ) -> list[RuleResult]:
     """One result per rule, in order. ``now`` (naive means UTC) is what freshness measures from."""
     for index, rule in enumerate(rules):
-        if rule.column not in table.column_names:
+        found = table.column_names.count(rule.column)
+        if found != 1:
             raise ValidationFailed(
                 f"rule {index} ({rule.kind}) names column {rule.column!r}, which the table "
-                "does not have",
-                code="unknown_column",
+                + ("does not have" if found == 0 else f"has {found} times"),
+                code="unknown_column" if found == 0 else "ambiguous_column",
                 details={"rule_index": index, "column": rule.column},
             )
     moment = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)

@@ -108,7 +108,15 @@ def physical_ints(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def temporal_iso(value: int, type_: pa.DataType) -> str:
-    """An ISO 8601 text of one temporal value given as its integer storage."""
+    """An ISO 8601 text of one temporal value given as its integer storage; a value outside
+    years 1..9999 (which ISO texts and ``datetime`` cannot hold) as its integer, in text."""
+    try:
+        return _iso(value, type_)
+    except (OverflowError, ValueError):
+        return str(value)
+
+
+def _iso(value: int, type_: pa.DataType) -> str:
     if pa.types.is_date32(type_):
         return (_EPOCH + dt.timedelta(days=value)).date().isoformat()
     if pa.types.is_date64(type_):

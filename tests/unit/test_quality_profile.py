@@ -285,3 +285,10 @@ def test_random_columns_match_pyarrow_compute(seed: int) -> None:
         assert [(v.value, v.count) for v in profile.top_values] == [
             (value, -minus) for minus, value in ranked[:100]
         ]
+
+
+def test_values_beyond_what_json_and_datetime_hold() -> None:
+    huge = profile_column("f", pa.array([-1e308, 1e308]))
+    assert (huge.min, huge.max, huge.histogram) == (-1e308, 1e308, None)
+    far = profile_column("t", pa.array([0, 400_000_000_000_000], pa.timestamp("s")))
+    assert (far.min, far.max) == ("1970-01-01T00:00:00", "400000000000000")

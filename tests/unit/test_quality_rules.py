@@ -233,6 +233,10 @@ def test_unknown_column_is_a_clear_error_before_anything_runs(people: pa.Table) 
     assert caught.value.status == 422
     assert caught.value.details == {"rule_index": 1, "column": "nope"}
     assert "'nope'" in caught.value.message
+    twice = pa.table([pa.array([1]), pa.array([2])], names=["a", "a"])
+    with pytest.raises(ValidationFailed) as caught:
+        check(twice, NotNullRule(column="a"))
+    assert caught.value.error_code == "ambiguous_column"
 
 
 def test_sample_size_limits_samples_not_the_count() -> None:
