@@ -27,14 +27,13 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import pyarrow as pa
 import ray
 from pydantic import BaseModel
-from ray.exceptions import RayTaskError
 
-from rivergen.errors import RiverGenError, ValidationFailed
+from compute.tasks import got, outcome
+from rivergen.errors import ValidationFailed
 from rivergen.quality import (
     ColumnProfile,
     DatasetProfile,
@@ -123,10 +122,10 @@ async def profile_table(
         shape, ref = _shape(table), await asyncio.to_thread(_put, table)
     else:
         ref = table
-        shape = await _awaited(table_shape.remote(ref))
+        shape = await outcome(table_shape.remote(ref))
     blocks = plan_blocks(shape, cpus=_cluster_cpus())
     done = await asyncio.gather(
-        *(_awaited(profile_block.remote(ref, block, top_k, bins)) for block in blocks)
+        *(outcome(profile_block.remote(ref, block, top_k, bins)) for block in blocks)
     )
     return _assemble(shape, blocks, done, profiled_at, time.perf_counter() - started)
 
@@ -140,10 +139,10 @@ def profile_table_sync(
         shape, ref = _shape(table), _put(table)
     else:
         ref = table
-        shape = _got(table_shape.remote(ref))
+        shape = got(table_shape.remote(ref))
     blocks = plan_blocks(shape, cpus=_cluster_cpus())
     refs = [profile_block.remote(ref, block, top_k, bins) for block in blocks]
-    done = [_got(block_ref) for block_ref in refs]
+    done = [got(block_ref) for block_ref in refs]
     return _assemble(shape, blocks, done, profiled_at, time.perf_counter() - started)
 
 
@@ -160,7 +159,7 @@ async def check_rules(
     if isinstance(table, pa.Table):
         _unique_names(table)
     ref = await asyncio.to_thread(ray.put, table) if isinstance(table, pa.Table) else table
-    results: list[RuleResult] = await _awaited(
+    results: list[RuleResult] = await outcome(
         check_rules_task.remote(ref, list(rules), now, sample_size)
     )
     return results
@@ -223,23 +222,3 @@ def _assemble(
         tasks=len(done),
         task_pids=sorted({block.pid for block in done}),
     )
-
-
-async def _awaited(ref: ray.ObjectRef[Any]) -> Any:
-    try:
-        return await ref
-    except RayTaskError as exc:
-        raise _unwrapped(exc) from None
-
-
-def _got(ref: ray.ObjectRef[Any]) -> Any:
-    try:
-        return ray.get(ref)
-    except RayTaskError as exc:
-        raise _unwrapped(exc) from None
-
-
-def _unwrapped(exc: RayTaskError) -> BaseException:
-    """Our own error raised in a task, as itself (Ray wraps it); anything else as Ray gave it."""
-    cause = exc.cause
-    return cause if isinstance(cause, RiverGenError) else exc

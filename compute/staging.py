@@ -7,6 +7,8 @@ through the Serve replica that asked for the work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -14,10 +16,12 @@ import pyarrow.parquet as pq
 import ray
 
 from compute.objects import ArrowObjects
+from compute.profiling import check_rules, profile_table
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
 from rivergen.jsonvalues import json_value
+from rivergen.quality import DatasetProfile, Rule, RuleResult
 from rivergen.settings import Settings
 
 # Staging parses one file per task: half a core leaves room on a 2-core machine for the Serve
@@ -139,6 +143,14 @@ class RayDatasetCompute:
     async def delete(self, keys: list[str]) -> None:
         require_ray()
         await outcome(_delete_objects.remote(self._settings, keys))
+
+    async def profile(self, key: str) -> DatasetProfile:
+        return await profile_table(self.load(key))
+
+    async def check_rules(
+        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int
+    ) -> list[RuleResult]:
+        return await check_rules(self.load(key), rules, now=now, sample_size=sample_size)
 
 
 __all__ = ["ColumnInfo", "RayDatasetCompute", "read_dataset", "stage_file", "stage_table"]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import ray
 from ray.exceptions import RayTaskError
 
 from rivergen.errors import DependencyUnavailable, RiverGenError
-
-T = TypeVar("T")
 
 
 def require_ray() -> None:
@@ -23,15 +21,22 @@ def require_ray() -> None:
 
 
 async def outcome(ref: Any) -> Any:
-    """The result of a task (an ObjectRef), re-raising a :class:`RiverGenError` it raised
-    (a 4xx stays a 4xx) and wrapping anything else in the task's traceback."""
+    """The result of a task (an ObjectRef), awaited: a :class:`RiverGenError` the task raised
+    comes out as itself (a 4xx stays a 4xx); anything else as Ray gave it."""
     try:
         return await ref
     except RayTaskError as exc:
-        if isinstance(exc.cause, RiverGenError):
-            raise exc.cause from None
-        raise
+        raise unwrap(exc) from None
+
+
+def got(ref: Any) -> Any:
+    """:func:`outcome` for synchronous callers (``ray.get``)."""
+    try:
+        return ray.get(ref)
+    except RayTaskError as exc:
+        raise unwrap(exc) from None
 
 
 def unwrap(exc: RayTaskError) -> BaseException:
+    """Our own error raised in a task, as itself (Ray wraps it); anything else as Ray gave it."""
     return exc.cause if isinstance(exc.cause, RiverGenError) else exc

@@ -17,6 +17,9 @@ from rivergen.datasets.schemas import (
     DatasetUpdate,
     DatasetView,
     Preview,
+    ProfileView,
+    QualityCheck,
+    QualityReport,
     SearchResults,
 )
 
@@ -91,6 +94,33 @@ async def preview_dataset(
 ) -> Preview:
     """The first rows of a version, as JSON (dates ISO 8601, decimals as strings)."""
     return await datasets.preview(context, dataset_id, version, limit)
+
+
+@router.post("/datasets/{dataset_id}/profile")
+async def profile_dataset(
+    dataset_id: UUID, context: Context, datasets: Datasets, version: VersionQuery = None
+) -> ProfileView:
+    """Profile every column (counts, nulls, distinct, min, max, mean, std, quantiles, top
+    values, histogram) as Ray tasks over blocks of columns; kept, and `dataset.profiled`
+    emitted."""
+    return await datasets.profile(context, dataset_id, version)
+
+
+@router.get("/datasets/{dataset_id}/profile")
+async def get_profile(
+    dataset_id: UUID, context: Context, datasets: Datasets, version: VersionQuery = None
+) -> ProfileView:
+    """The newest kept profile (404 `profile_not_found` before the first)."""
+    return await datasets.get_profile(context, dataset_id, version)
+
+
+@router.post("/datasets/{dataset_id}/quality")
+async def check_quality(
+    dataset_id: UUID, body: QualityCheck, context: Context, datasets: Datasets
+) -> QualityReport:
+    """Check rules (`not_null`, `unique`, `range`, `regex`, `allowed_values`, `freshness`)
+    over a version: pass or fail each, with samples of failing rows."""
+    return await datasets.check_quality(context, dataset_id, body)
 
 
 @router.get("/catalog/search")

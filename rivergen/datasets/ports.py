@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from rivergen.datasets.formats import ParseOptions
 from rivergen.datasets.schemas import Preview, StagedVersion
+from rivergen.quality import DatasetProfile, Rule, RuleResult
 
 
 class DatasetCompute(Protocol):
@@ -27,3 +30,11 @@ class DatasetCompute(Protocol):
     async def preview(self, key: str, version: int, limit: int) -> Preview: ...
 
     async def delete(self, keys: list[str]) -> None: ...
+
+    async def profile(self, key: str) -> DatasetProfile:
+        """Profile every column of a version (as tasks over blocks of columns)."""
+
+    async def check_rules(
+        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int
+    ) -> list[RuleResult]:
+        """Each rule's pass or fail over a version, with up to ``sample_size`` failing rows."""

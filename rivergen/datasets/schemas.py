@@ -10,6 +10,7 @@ import pyarrow as pa
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from rivergen.datasets.formats import DataFormat, InvalidRow, ParseOptions
+from rivergen.quality import DatasetProfile, Rule, RuleResult
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -137,3 +138,22 @@ class SearchHit(BaseModel):
 class SearchResults(BaseModel):
     query: str
     items: list[SearchHit]
+
+
+class ProfileView(BaseModel):
+    dataset_id: UUID
+    version: int
+    profile: DatasetProfile
+
+
+class QualityCheck(BaseModel):
+    rules: list[Rule] = Field(min_length=1, max_length=100)
+    version: int | None = Field(None, ge=1, description="Default: the current version.")
+    sample_size: int = Field(5, ge=0, le=100, description="Failing rows shown per rule.")
+
+
+class QualityReport(BaseModel):
+    dataset_id: UUID
+    version: int
+    passed: bool = Field(description="Every rule passed.")
+    results: list[RuleResult]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -30,6 +31,9 @@ from rivergen.datasets.schemas import (
     DatasetView,
     LineageNode,
     Preview,
+    ProfileView,
+    QualityCheck,
+    QualityReport,
     SearchHit,
     SearchResults,
     StagedVersion,
@@ -40,6 +44,7 @@ from rivergen.db import Database
 from rivergen.errors import Conflict, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.quality import DatasetProfile
 
 DATASET_VERSION_CREATED = "dataset.version.created"
 DATASET_PROFILED = "dataset.profiled"
@@ -211,6 +216,54 @@ class DatasetService:
     ) -> Preview:
         number, key = await self.version_key(context, dataset, version)
         return await self._compute.preview(key, number, limit)
+
+    async def profile(
+        self, context: RequestContext, dataset: UUID, version: int | None
+    ) -> ProfileView:
+        """Profile a version as Ray tasks, keep the profile, emit ``dataset.profiled``."""
+        workspace = context.require_workspace()
+        number, key = await self.version_key(context, dataset, version)
+        profile = await self._compute.profile(key)
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset) is None:  # deleted meanwhile
+                raise dataset_not_found(dataset)
+            await store.save_profile(conn, dataset, number, workspace, profile.model_dump_json())
+            await add_to_outbox(conn, Topic.STORAGE, Event(
+                type=DATASET_PROFILED, workspace_id=workspace, actor=context.actor,
+                data={"dataset_id": str(dataset), "version": number,
+                      "row_count": profile.row_count, "column_count": profile.column_count},
+            ))  # fmt: skip
+        return ProfileView(dataset_id=dataset, version=number, profile=profile)
+
+    async def get_profile(
+        self, context: RequestContext, dataset: UUID, version: int | None
+    ) -> ProfileView:
+        """The newest kept profile (of ``version`` if given)."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            if await store.get(conn, dataset) is None:
+                raise dataset_not_found(dataset)
+            row = await store.latest_profile(conn, dataset, version)
+        if row is None:
+            raise NotFound(
+                f"dataset {dataset} has no profile yet: POST .../profile makes one",
+                code="profile_not_found",
+            )
+        return ProfileView(
+            dataset_id=dataset, version=row["version"],
+            profile=DatasetProfile.model_validate_json(row["profile"]),
+        )  # fmt: skip
+
+    async def check_quality(
+        self, context: RequestContext, dataset: UUID, request: QualityCheck
+    ) -> QualityReport:
+        number, key = await self.version_key(context, dataset, request.version)
+        results = await self._compute.check_rules(
+            key, request.rules, datetime.now(UTC), request.sample_size
+        )
+        return QualityReport(
+            dataset_id=dataset, version=number, passed=all(r.passed for r in results),
+            results=results,
+        )  # fmt: skip
 
     def load(self, key: str, columns: list[str] | None = None) -> Any:
         """Stage a version into the compute cluster's object store (a reference for tasks)."""

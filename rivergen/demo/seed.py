@@ -81,7 +81,8 @@ def _upload(http: httpx.Client, headers: dict[str, str], path: Path) -> str:
 
 
 def seed_demo(api_url: str, secrets_dir: Path, say: Callable[[str], Any] = print) -> DemoReport:
-    """Sign up (or in) the demo account and import every Northwind table as a dataset."""
+    """Sign up (or in) the demo account and import every Northwind table as a profiled
+    dataset."""
     password = _password(secrets_dir)
     with httpx.Client(base_url=api_url, timeout=120) as http:
         session = _sign_in(http, password)
@@ -109,12 +110,13 @@ def seed_demo(api_url: str, secrets_dir: Path, say: Callable[[str], Any] = print
             )  # fmt: skip
             made.raise_for_status()
             body = made.json()
+            http.post(f"/api/v1/datasets/{body['id']}/profile", headers=headers).raise_for_status()
             datasets[name] = body["row_count"]
             kept_aside = body["versions"][0]["invalid_row_count"]
             if kept_aside:
                 aside[name] = kept_aside
             say(
-                f"  demo: dataset {name}: {body['row_count']} rows"
+                f"  demo: dataset {name}: {body['row_count']} rows, profiled"
                 + (
                     f" ({kept_aside} malformed rows kept aside, listed with it)"
                     if kept_aside

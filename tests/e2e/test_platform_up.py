@@ -108,9 +108,14 @@ def assert_demo_seeded(platform: RunningPlatform) -> None:
     listed = httpx.get(f"{api}/api/v1/datasets", headers=headers, timeout=30).json()["items"]
     rows = {d["name"]: d["row_count"] for d in listed}
     assert rows["products"] == 77 and rows["orders"] == 830 - 176
-    assert "demo: dataset orders: 654 rows (176 malformed rows kept aside" in "".join(
+    assert "demo: dataset orders: 654 rows, profiled (176 malformed rows kept aside" in "".join(
         platform.output
     )
+    orders = next(d for d in listed if d["name"] == "orders")
+    profile = httpx.get(
+        f"{api}/api/v1/datasets/{orders['id']}/profile", headers=headers, timeout=30
+    ).json()["profile"]
+    assert profile["row_count"] == 654
 
 
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:

@@ -323,3 +323,53 @@ async def test_a_dataset_from_a_data_source_records_its_lineage(
         "/api/v1/datasets", json={"name": "nothing"}, headers=owner.headers()
     )
     assert neither.status_code == 422
+
+
+async def test_profile_and_quality_rules_of_a_dataset(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    owner = await register(client, "quality")
+    data = (NORTHWIND / "products.csv").read_bytes()
+    made = await create(client, owner, "products", await put_file(client, owner, "p.csv", data))
+    dataset = made.json()["id"]
+    base = f"/api/v1/datasets/{dataset}"
+    none_yet = await client.get(f"{base}/profile", headers=owner.headers())
+    assert none_yet.status_code == 404 and none_yet.json()["error"]["code"] == "profile_not_found"
+
+    profiled = await client.post(f"{base}/profile", headers=owner.headers())
+    assert profiled.status_code == 200, profiled.text
+    profile = profiled.json()["profile"]
+    assert profile["row_count"] == 77 and profile["column_count"] == 10
+    assert profile["tasks"] >= 1
+    columns = {c["name"]: c for c in profile["columns"]}
+    expected = pacsv.read_csv(NORTHWIND / "products.csv")
+    assert columns["categoryID"]["distinct_count"] == 8
+    assert columns["unitPrice"]["min"] == 2.5 and columns["unitPrice"]["max"] == 263.5
+    mean = sum(expected["unitPrice"].to_pylist()) / 77
+    assert abs(columns["unitPrice"]["mean"] - mean) <= 1e-9 * mean
+    kept = await client.get(f"{base}/profile", headers=owner.headers())
+    assert kept.json() == profiled.json()
+    assert "dataset.profiled" in await outbox_types(db, owner.workspace_id)
+
+    checked = await client.post(
+        f"{base}/quality",
+        json={"rules": [
+            {"kind": "not_null", "column": "productName"},
+            {"kind": "range", "column": "unitPrice", "max": 100},
+            {"kind": "unique", "column": "productID"},
+        ], "sample_size": 1},
+        headers=owner.headers(),
+    )  # fmt: skip
+    assert checked.status_code == 200, checked.text
+    report = checked.json()
+    assert report["passed"] is False
+    by_kind = {r["rule"]["kind"]: r for r in report["results"]}
+    assert by_kind["not_null"]["passed"] and by_kind["unique"]["passed"]
+    too_dear = by_kind["range"]
+    assert not too_dear["passed"] and too_dear["failing_count"] == 2
+    assert len(too_dear["samples"]) == 1 and too_dear["samples"][0]["value"] > 100
+    unknown = await client.post(
+        f"{base}/quality", json={"rules": [{"kind": "not_null", "column": "nope"}]},
+        headers=owner.headers(),
+    )  # fmt: skip
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_column"

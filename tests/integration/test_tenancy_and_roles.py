@@ -155,6 +155,9 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     },
     ("POST", "/api/v1/datasets/{dataset_id}/versions"): lambda: {"file_id": PREPARED["csv_file"]},
     ("PATCH", "/api/v1/datasets/{dataset_id}"): lambda: {"description": "probed"},
+    ("POST", "/api/v1/datasets/{dataset_id}/quality"): lambda: {
+        "rules": [{"kind": "not_null", "column": "a"}]
+    },
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
