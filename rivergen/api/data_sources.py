@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.connectors.schemas import (
     DataSourceCreate,
@@ -44,8 +45,8 @@ async def create_data_source(
 async def list_data_sources(
     context: Context,
     sources: Sources,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> DataSourcePage:
     """Newest first; follow `next_cursor`."""
     return await sources.list(context, limit, cursor)

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.datasets import DatasetService
 from rivergen.datasets.schemas import (
@@ -49,8 +50,8 @@ async def create_dataset(body: DatasetCreate, context: Context, datasets: Datase
 async def list_datasets(
     context: Context,
     datasets: Datasets,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> DatasetPage:
     """Newest first; follow `next_cursor`."""
     return await datasets.list_datasets(context, limit, cursor)
