@@ -9,19 +9,23 @@ event and no object. No transaction is held open across a call to object storage
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
 from rivergen.db import Database
-from rivergen.errors import BadRequest, Conflict, NotFound
+from rivergen.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, PayloadTooLarge
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
+from rivergen.objectstore.multipart import READ_CHUNK
+from rivergen.settings import StorageSettings
 from rivergen.storage.schemas import (
     FileDownload,
     FilePage,
@@ -34,7 +38,6 @@ from rivergen.storage.schemas import (
 )
 
 FILE_CREATED = "storage.file.created"
-UPLOAD_LIFETIME = timedelta(hours=24)
 _FILE_COLUMNS = "id, name, content_type, size, sha256, created_at"
 
 
@@ -60,10 +63,17 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 class StorageService:
-    def __init__(self, db: Database, objects: ObjectStore) -> None:
+    def __init__(
+        self, db: Database, objects: ObjectStore, settings: StorageSettings | None = None
+    ) -> None:
         self._db = db
         self._objects = objects
+        self._settings = settings or StorageSettings()
         self._quotas = QuotaService(db)
+
+    @property
+    def form_upload_max_bytes(self) -> int:
+        return self._settings.form_upload_max_bytes
 
     async def start_upload(
         self, context: RequestContext, request: UploadStart, part_url_template: str
@@ -77,7 +87,7 @@ class StorageService:
         started = await self._objects.create_multipart(
             key, part_count, request.part_size, part_url_template=part_url_template
         )
-        expires = datetime.now(UTC) + UPLOAD_LIFETIME
+        expires = datetime.now(UTC) + timedelta(seconds=self._settings.upload_lifetime_s)
         async with self._db.transaction(str(workspace)) as conn:
             await conn.execute(
                 "INSERT INTO uploads (id, workspace_id, file_id, name, content_type, size, "
@@ -130,6 +140,9 @@ class StorageService:
                 raise Conflict(
                     f"upload {upload} is {row['status']}", code=f"upload_{row['status']}"
                 )
+            if row["expires_at"] <= datetime.now(UTC):
+                # The sweeper aborts it; its part URLs no longer work either.
+                raise Conflict(f"upload {upload} expired", code="upload_expired")
             await conn.execute("UPDATE uploads SET status = 'completing' WHERE id = $1", upload)
         try:
             await self._objects.complete_multipart(
@@ -139,9 +152,49 @@ class StorageService:
         except BaseException:
             await self._set_status(workspace, upload, "failed")
             raise
-        return await self._create_file(context, workspace, row)
+        return await self._create_file(context, workspace, row, upload=upload)
 
-    async def _create_file(self, context: RequestContext, workspace: UUID, row: Any) -> FileView:
+    async def upload_file(
+        self,
+        context: RequestContext,
+        source: BinaryIO,
+        *,
+        name: str,
+        content_type: str,
+        sha256: str | None = None,
+    ) -> FileView:
+        """The one-shot upload of a small file (a seekable file, read in chunks): size cap,
+        quota, optional declared SHA-256, then one streamed PUT verified by object storage
+        (S3: MD5 against the ETag), then the file row and its events in one transaction."""
+        workspace = context.require_workspace()
+        size, digest = await asyncio.to_thread(_measure, source, self.form_upload_max_bytes + 1)
+        if size > self.form_upload_max_bytes:
+            raise PayloadTooLarge(
+                f"a form upload holds at most {self.form_upload_max_bytes} bytes; "
+                "use a direct upload (POST /api/v1/storage/uploads)",
+                code="upload_too_large",
+            )
+        if size == 0:
+            raise BadRequest("the file is empty", code="empty_file")
+        if sha256 is not None and sha256 != digest:
+            raise ChecksumMismatch(
+                "the content does not match the declared SHA-256", code="checksum_mismatch"
+            )
+        await self._quotas.check(None, workspace, Quota.STORAGE_BYTES, size)
+        file = uuid.uuid4()
+        key = f"workspaces/{workspace}/files/{file}/{uuid.uuid4()}"
+        await self._objects.put_file(key, source)
+        row = {"file_id": file, "name": name, "content_type": content_type, "size": size,
+               "sha256": digest, "object_key": key}  # fmt: skip
+        try:
+            return await self._create_file(context, workspace, row, upload=None)
+        except BaseException:
+            await self._objects.delete(key)
+            raise
+
+    async def _create_file(
+        self, context: RequestContext, workspace: UUID, row: Any, *, upload: UUID | None
+    ) -> FileView:
         actor = _actor(context)
         async with self._db.transaction(str(workspace)) as conn:
             file = await conn.fetchrow(
@@ -151,7 +204,8 @@ class StorageService:
                 row["file_id"], workspace, row["name"], row["content_type"], row["size"],
                 row["sha256"], row["object_key"], actor,
             )  # fmt: skip
-            await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", row["id"])
+            if upload is not None:
+                await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", upload)
             view = FileView(**dict(file))
             await add_to_outbox(conn, Topic.STORAGE, Event(
                 type=FILE_CREATED, workspace_id=workspace, actor=actor,
@@ -243,6 +297,18 @@ class StorageService:
                 "SELECT coalesce(sum(size), 0) FROM files WHERE workspace_id = $1", workspace
             )
         return QuotaView(used_bytes=int(used), limit_bytes=plan_for(plan).quotas.storage_bytes)
+
+
+def _measure(source: BinaryIO, limit: int) -> tuple[int, str]:
+    """Size and SHA-256 of a file, reading at most ``limit`` bytes."""
+    sha = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    while size < limit and (chunk := source.read(min(READ_CHUNK, limit - size))):
+        sha.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    return size, sha.hexdigest()
 
 
 def _actor(context: RequestContext) -> str:
