@@ -143,7 +143,12 @@ class StorageService:
             if row["expires_at"] <= datetime.now(UTC):
                 # The sweeper aborts it; its part URLs no longer work either.
                 raise Conflict(f"upload {upload} expired", code="upload_expired")
-            await conn.execute("UPDATE uploads SET status = 'completing' WHERE id = $1", upload)
+            refusal = _missing_parts(row["part_count"], request)
+            status = "failed" if refusal else "completing"
+            await conn.execute("UPDATE uploads SET status = $2 WHERE id = $1", upload, status)
+        if refusal:
+            await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
+            raise refusal
         try:
             await self._objects.complete_multipart(
                 row["object_key"], row["store_upload_id"], request.parts,
@@ -297,6 +302,25 @@ class StorageService:
                 "SELECT coalesce(sum(size), 0) FROM files WHERE workspace_id = $1", workspace
             )
         return QuotaView(used_bytes=int(used), limit_bytes=plan_for(plan).quotas.storage_bytes)
+
+
+def _missing_parts(part_count: int, request: UploadComplete) -> BadRequest | None:
+    """Refuses a completion that does not name every part the upload was planned with."""
+    declared = {part.part_number for part in request.parts}
+    planned = set(range(1, part_count + 1))
+    if missing := sorted(planned - declared):
+        return BadRequest(
+            f"parts {missing} are missing from the completion",
+            code="part_missing",
+            details={"part_numbers": missing},
+        )
+    if extra := sorted(declared - planned):
+        return BadRequest(
+            f"parts {extra} are beyond the {part_count} planned",
+            code="invalid_parts",
+            details={"part_numbers": extra},
+        )
+    return None
 
 
 def _measure(source: BinaryIO, limit: int) -> tuple[int, str]:
