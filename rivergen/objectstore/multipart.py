@@ -17,8 +17,10 @@ refused before anything is touched, so the client can correct and retry.
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rivergen.errors import BadRequest, ChecksumMismatch
@@ -154,20 +156,25 @@ class ObjectDigest:
     still yields a result, and the checks that follow catch it.
     """
 
-    def __init__(self, part_sizes: Sequence[int]) -> None:
+    def __init__(
+        self, part_sizes: Sequence[int], *, sha256: bool = True, part_md5s: bool = True
+    ) -> None:
+        """``sha256`` / ``part_md5s`` False skip that hash (for :func:`digest_concurrently`)."""
         self._part_sizes = list(part_sizes) or [0]
         self._index = 0
         self._left_in_part = self._part_sizes[0]
-        self._sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256() if sha256 else None
+        self._with_md5s = part_md5s
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._md5s: list[bytes] = []
         self._size = 0
 
     def update(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
-        self._sha256.update(view)
+        if self._sha256 is not None:
+            self._sha256.update(view)
         self._size += len(view)
-        while view:
+        while view and self._with_md5s:
             last = self._index + 1 == len(self._part_sizes)
             if self._left_in_part == 0 and not last:
                 self._next_part()
@@ -178,14 +185,43 @@ class ObjectDigest:
             view = view[take:]
 
     def finish(self) -> DigestResult:
-        md5s = (*self._md5s, self._md5.digest())
-        return DigestResult(self._size, self._sha256.hexdigest(), md5s)
+        md5s = (*self._md5s, self._md5.digest()) if self._with_md5s else ()
+        sha256 = self._sha256.hexdigest() if self._sha256 is not None else ""
+        return DigestResult(self._size, sha256, md5s)
 
     def _next_part(self) -> None:
         self._md5s.append(self._md5.digest())
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._index += 1
         self._left_in_part = self._part_sizes[self._index]
+
+
+_QUEUE_DEPTH = 8  # chunks in flight to each hasher: memory stays a few chunks
+
+
+def digest_concurrently(chunks: Iterable[bytes], part_sizes: Sequence[int]) -> DigestResult:
+    """What :class:`ObjectDigest` makes of ``chunks``, with the SHA-256 and the part MD5s each
+    computed in a thread of its own while this one reads (hashlib releases the GIL), so a
+    read-back costs about its slowest hash rather than the reading plus both hashes."""
+    hashers = (ObjectDigest(part_sizes, part_md5s=False), ObjectDigest(part_sizes, sha256=False))
+    queues: list[queue.Queue[bytes | None]] = [queue.Queue(_QUEUE_DEPTH) for _ in hashers]
+
+    def consume(digest: ObjectDigest, inbox: queue.Queue[bytes | None]) -> DigestResult:
+        while (chunk := inbox.get()) is not None:
+            digest.update(chunk)
+        return digest.finish()
+
+    with ThreadPoolExecutor(len(hashers), thread_name_prefix="rivergen-digest") as pool:
+        futures = [pool.submit(consume, d, q) for d, q in zip(hashers, queues, strict=True)]
+        try:
+            for chunk in chunks:
+                for inbox in queues:
+                    inbox.put(chunk)
+        finally:
+            for inbox in queues:
+                inbox.put(None)
+        whole, parts = (future.result() for future in futures)
+    return DigestResult(whole.size, whole.sha256, parts.part_md5s)
 
 
 def check_content(
