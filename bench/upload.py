@@ -50,6 +50,9 @@ class UploadResult(BaseModel):
     platform_s: float
     boto3_s: float
     client_sha256_s: float
+    start_s: float = 0.0
+    puts_s: float = 0.0
+    complete_s: float = 0.0
 
     @property
     def platform_mb_s(self) -> float:
@@ -86,8 +89,9 @@ def read_part(path: Path, offset: int, size: int) -> bytes:
 
 async def platform_upload(
     path: Path, size: int, sha256: str, token: str, part_size: int, parallel: int
-) -> tuple[float, str]:
-    """One direct upload through the platform; its seconds and the new file's id."""
+) -> tuple[float, float, float]:
+    """One direct upload through the platform: seconds to start, to PUT the parts, to
+    complete (the platform's verification)."""
     auth = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=parallel + 2)
     async with httpx.AsyncClient(base_url=BASE, timeout=600, limits=limits) as http:
@@ -99,6 +103,7 @@ async def platform_upload(
         )
         started.raise_for_status()
         body = started.json()
+        sent = time.perf_counter()
         gate = asyncio.Semaphore(parallel)
 
         async def send(target: dict[str, Any]) -> dict[str, Any]:
@@ -110,16 +115,17 @@ async def platform_upload(
             return {"part_number": target["part_number"], "etag": put.headers["etag"]}
 
         parts = await asyncio.gather(*(send(target) for target in body["parts"]))
+        completing = time.perf_counter()
         done = await http.post(
             f"/api/v1/storage/uploads/{body['upload_id']}/complete",
             json={"parts": parts},
             headers=auth,
         )
         done.raise_for_status()
-        elapsed = time.perf_counter() - began
-        file_id = str(done.json()["id"])
-        await http.delete(f"/api/v1/storage/files/{file_id}", headers=auth)
-    return elapsed, file_id
+        ended = time.perf_counter()
+        # The S3 server holds objects in memory: give the space back.
+        await http.delete(f"/api/v1/storage/files/{done.json()['id']}", headers=auth)
+    return sent - began, completing - sent, ended - completing
 
 
 def boto3_upload(path: Path) -> float:
@@ -170,19 +176,25 @@ def measure(size: int, part_size: int, parallel: int, runs: int) -> UploadResult
         try:
             wait_for(f"{BASE}/healthz")
             token = register()
-            platform, reference = [], []
+            phases: list[tuple[float, float, float]] = []
+            reference: list[float] = []
             for _ in range(runs):
-                platform.append(
-                    asyncio.run(platform_upload(path, size, sha256, token, part_size, parallel))[0]
+                phases.append(
+                    asyncio.run(platform_upload(path, size, sha256, token, part_size, parallel))
                 )
                 reference.append(boto3_upload(path))
+                print(f"platform {sum(phases[-1]):.2f} s {phases[-1]}, boto3 {reference[-1]:.2f} s",
+                      file=sys.stderr)  # fmt: skip
         finally:
             server.terminate()
             server.wait(30)
     return UploadResult(
         size_bytes=size, part_size=part_size, parallel=parallel, runs=runs,
-        platform_s=statistics.median(platform), boto3_s=statistics.median(reference),
-        client_sha256_s=hashing,
+        platform_s=statistics.median(sum(p) for p in phases),
+        boto3_s=statistics.median(reference), client_sha256_s=hashing,
+        start_s=statistics.median(p[0] for p in phases),
+        puts_s=statistics.median(p[1] for p in phases),
+        complete_s=statistics.median(p[2] for p in phases),
     )  # fmt: skip
 
 
