@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -50,6 +51,41 @@ def assert_accounts_work(api_url: str) -> tuple[str, str]:
     return token, registered.json()["workspace_id"]
 
 
+def assert_storage_works(api_url: str, token: str) -> None:
+    """An upload through Storage Orchestration (its own Serve application under
+    /api/v1/storage): a direct upload whose part URL is the orchestration's own part endpoint
+    (embedded store) or a presigned S3 URL, and a form upload."""
+    auth = {"Authorization": f"Bearer {token}"}
+    data = b"through storage orchestration"
+    started = httpx.post(
+        f"{api_url}/api/v1/storage/uploads",
+        json={"name": "e2e.txt", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+        headers=auth,
+        timeout=30,
+    )
+    assert started.status_code == 201, started.text
+    (target,) = started.json()["parts"]
+    own = target["url"].startswith(f"{api_url}/api/v1/storage/parts/")
+    put = httpx.put(target["url"], content=data, headers=auth if own else None, timeout=30)
+    assert put.status_code == 200, put.text
+    done = httpx.post(
+        f"{api_url}/api/v1/storage/uploads/{started.json()['upload_id']}/complete",
+        json={"parts": [{"part_number": 1, "etag": put.headers["etag"]}]},
+        headers=auth,
+        timeout=30,
+    )
+    assert done.status_code == 201, done.text
+    form = httpx.post(
+        f"{api_url}/api/v1/storage/upload",
+        files={"file": ("form.txt", b"a form upload", "text/plain")},
+        headers=auth,
+        timeout=30,
+    )
+    assert form.status_code == 201, form.text
+    files = httpx.get(f"{api_url}/api/v1/storage/files", headers=auth, timeout=30).json()
+    assert {f["name"] for f in files["items"]} == {"e2e.txt", "form.txt"}
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -65,8 +101,9 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
     started = time.monotonic()
     with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
         assert_all_ready(platform.api_url)
-        assert_accounts_work(platform.api_url)
+        token, _ = assert_accounts_work(platform.api_url)
         assert time.monotonic() - started < 120
+        assert_storage_works(platform.api_url, token)
         output = "".join(platform.output)
         assert f"http://127.0.0.1:{PORT}/docs" in output
         assert f"http://127.0.0.1:{DASHBOARD_PORT}" in output
@@ -133,6 +170,7 @@ def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> No
         report = assert_all_ready(platform.api_url)
         assert report["ready"] is True
         token, workspace = assert_accounts_work(platform.api_url)
+        assert_storage_works(platform.api_url, token)
         output = "".join(platform.output)
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output
