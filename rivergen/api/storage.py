@@ -191,7 +191,7 @@ async def upload_form(context: Context, storage: Storage, request: Request) -> F
         sha256 = _field(form.get("sha256"))
         return await storage.upload_file(
             context, file.file, name=name[:255],
-            content_type=file.content_type or "application/octet-stream",
+            content_type=(file.content_type or "application/octet-stream")[:255],
             sha256=sha256.lower() if sha256 else None,
         )  # fmt: skip
 

@@ -318,3 +318,22 @@ async def test_form_upload_refusals_leave_nothing(platform: Platform) -> None:
     )
     assert error_code(no_file) == (400, "file_required")
     assert await platform.leftovers(owner) == NOTHING
+
+
+async def test_a_stuck_completion_is_swept_only_after_the_grace(platform: Platform) -> None:
+    owner = await register(platform.http, "stuck")
+    data = secrets.token_bytes(1000)
+    started = await start(platform, owner, data)
+    await put_parts(platform, owner, started, data)
+    # A completion whose process died between the two transactions leaves `completing`.
+    async with platform.clients.db.transaction(owner.workspace_id) as conn:
+        await conn.execute(
+            "UPDATE uploads SET status = 'completing' WHERE id = $1", started["upload_id"]
+        )
+    grace = timedelta(seconds=StorageSettings().sweep_grace_s)
+    sweeper = UploadSweeper(platform.clients.db, platform.clients.objects)
+    expires = datetime.fromisoformat(started["expires_at"])
+    await sweeper.sweep_once(now=expires + grace - timedelta(seconds=1))
+    assert (await platform.leftovers(owner))["uploads"], "swept while it may still complete"
+    assert await sweeper.sweep_once(now=expires + grace + timedelta(seconds=1)) >= 1
+    assert await platform.leftovers(owner) == NOTHING
