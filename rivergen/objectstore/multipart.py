@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from rivergen.errors import BadRequest, ChecksumMismatch
 from rivergen.objectstore.models import MAX_PART_NUMBER, CompletedPart
@@ -156,25 +157,20 @@ class ObjectDigest:
     still yields a result, and the checks that follow catch it.
     """
 
-    def __init__(
-        self, part_sizes: Sequence[int], *, sha256: bool = True, part_md5s: bool = True
-    ) -> None:
-        """``sha256`` / ``part_md5s`` False skip that hash (for :func:`digest_concurrently`)."""
+    def __init__(self, part_sizes: Sequence[int]) -> None:
         self._part_sizes = list(part_sizes) or [0]
         self._index = 0
         self._left_in_part = self._part_sizes[0]
-        self._sha256 = hashlib.sha256() if sha256 else None
-        self._with_md5s = part_md5s
+        self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._md5s: list[bytes] = []
         self._size = 0
 
     def update(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
-        if self._sha256 is not None:
-            self._sha256.update(view)
+        self._sha256.update(view)
         self._size += len(view)
-        while view and self._with_md5s:
+        while view:
             last = self._index + 1 == len(self._part_sizes)
             if self._left_in_part == 0 and not last:
                 self._next_part()
@@ -185,9 +181,8 @@ class ObjectDigest:
             view = view[take:]
 
     def finish(self) -> DigestResult:
-        md5s = (*self._md5s, self._md5.digest()) if self._with_md5s else ()
-        sha256 = self._sha256.hexdigest() if self._sha256 is not None else ""
-        return DigestResult(self._size, sha256, md5s)
+        md5s = (*self._md5s, self._md5.digest())
+        return DigestResult(self._size, self._sha256.hexdigest(), md5s)
 
     def _next_part(self) -> None:
         self._md5s.append(self._md5.digest())
@@ -197,31 +192,58 @@ class ObjectDigest:
 
 
 _QUEUE_DEPTH = 8  # chunks in flight to each hasher: memory stays a few chunks
+_MD5_THREADS = 2
 
 
 def digest_concurrently(chunks: Iterable[bytes], part_sizes: Sequence[int]) -> DigestResult:
-    """What :class:`ObjectDigest` makes of ``chunks``, with the SHA-256 and the part MD5s each
-    computed in a thread of its own while this one reads (hashlib releases the GIL), so a
-    read-back costs about its slowest hash rather than the reading plus both hashes."""
-    hashers = (ObjectDigest(part_sizes, part_md5s=False), ObjectDigest(part_sizes, sha256=False))
-    queues: list[queue.Queue[bytes | None]] = [queue.Queue(_QUEUE_DEPTH) for _ in hashers]
+    """What :class:`ObjectDigest` makes of ``chunks``, with the SHA-256 in one thread and the
+    part MD5s in others (parts taken in turns) while this one reads: hashlib releases the GIL,
+    so a read-back costs about its slowest hash rather than the reading plus every hash."""
+    sizes = list(part_sizes) or [0]
+    whole_inbox: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
+    part_inboxes: list[queue.Queue[tuple[int, memoryview] | None]] = [
+        queue.Queue(_QUEUE_DEPTH) for _ in range(_MD5_THREADS)
+    ]
 
-    def consume(digest: ObjectDigest, inbox: queue.Queue[bytes | None]) -> DigestResult:
-        while (chunk := inbox.get()) is not None:
-            digest.update(chunk)
-        return digest.finish()
+    def hash_whole() -> tuple[int, str]:
+        sha256, size = hashlib.sha256(), 0
+        while (chunk := whole_inbox.get()) is not None:
+            sha256.update(chunk)
+            size += len(chunk)
+        return size, sha256.hexdigest()
 
-    with ThreadPoolExecutor(len(hashers), thread_name_prefix="rivergen-digest") as pool:
-        futures = [pool.submit(consume, d, q) for d, q in zip(hashers, queues, strict=True)]
+    def hash_parts(inbox: queue.Queue[tuple[int, memoryview] | None]) -> dict[int, bytes]:
+        md5s: dict[int, Any] = {}
+        while (item := inbox.get()) is not None:
+            index, piece = item
+            md5s.setdefault(index, hashlib.md5(usedforsecurity=False)).update(piece)
+        return {index: md5.digest() for index, md5 in md5s.items()}
+
+    with ThreadPoolExecutor(1 + _MD5_THREADS, thread_name_prefix="rivergen-digest") as pool:
+        whole = pool.submit(hash_whole)
+        parts = [pool.submit(hash_parts, inbox) for inbox in part_inboxes]
+        index, left = 0, sizes[0]
         try:
             for chunk in chunks:
-                for inbox in queues:
-                    inbox.put(chunk)
+                whole_inbox.put(chunk)
+                view = memoryview(chunk)
+                while view:
+                    last = index + 1 == len(sizes)
+                    if left == 0 and not last:
+                        index, left = index + 1, sizes[index + 1]
+                        continue
+                    # Bytes past the planned sizes go into the last part, as in ObjectDigest.
+                    take = len(view) if last else min(len(view), left)
+                    part_inboxes[index % _MD5_THREADS].put((index, view[:take]))
+                    left, view = max(left - take, 0), view[take:]
         finally:
-            for inbox in queues:
+            whole_inbox.put(None)
+            for inbox in part_inboxes:
                 inbox.put(None)
-        whole, parts = (future.result() for future in futures)
-    return DigestResult(whole.size, whole.sha256, parts.part_md5s)
+        size, sha256 = whole.result()
+        md5s = {index: md5 for future in parts for index, md5 in future.result().items()}
+    empty = hashlib.md5(b"", usedforsecurity=False).digest()
+    return DigestResult(size, sha256, tuple(md5s.get(i, empty) for i in range(index + 1)))
 
 
 def check_content(
