@@ -67,7 +67,8 @@ def create_app(
 
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
     ``core`` reaches Backend Core (on Serve: its deployment by handle); by default it runs in
-    this process. ``mounted_at`` is the route prefix Serve mounts the app under, if any.
+    this process. ``mounted_at`` is the route prefix Serve mounts the app under, if any (its
+    OpenAPI document is then at ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
 
@@ -90,11 +91,17 @@ def create_app(
         finally:
             await clients.close()
 
+    # Mounted under a prefix, the app's own OpenAPI document and docs live under it too (Serve
+    # sends /openapi.json and /docs to the gateway).
+    docs_root = mounted_at.rstrip("/") if mounted_at else ""
     app = FastAPI(
         title="RiverGen",
         version=__version__,
         summary="A distributed data-and-AI platform on Ray.",
         lifespan=lifespan,
+        openapi_url=f"{docs_root}/openapi.json",
+        docs_url=f"{docs_root}/docs",
+        redoc_url=f"{docs_root}/redoc",
     )
     app.state.settings = resolved
     # Starlette runs the last added middleware first: request ids wrap the audit.

@@ -67,6 +67,8 @@ def test_uploads_go_through_storage_orchestration(platform: str) -> None:
         # storage application.
         gateway_paths = http.get("/openapi.json").json()["paths"]
         assert not [path for path in gateway_paths if path.startswith("/api/v1/storage")]
+        storage_paths = http.get("/api/v1/storage/openapi.json").json()["paths"]
+        assert "/api/v1/storage/upload" in storage_paths
         anonymous = http.get("/api/v1/storage/quota")
         assert anonymous.status_code == 401
         assert anonymous.json()["error"]["code"] == "credentials_required"
