@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import LoadResult
+from bench.upload import UploadResult
 
 HERE = Path(__file__).resolve().parent
 
@@ -60,6 +61,9 @@ def gateway_section(duration: int, endpoint: str, title: str, what: str) -> list
     return rows
 
 
+STAGING_TITLE = "## Data Staging: a Parquet dataset into the Ray object store"
+
+
 def staging_section() -> list[str]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.staging"], capture_output=True, text=True, check=False
@@ -68,7 +72,7 @@ def staging_section() -> list[str]:
         raise SystemExit(f"bench.staging failed:\n{out.stdout}\n{out.stderr}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     return [
-        "## Data Staging: a Parquet dataset into the Ray object store",
+        STAGING_TITLE,
         "",
         f"{r['rows']:,} rows x {r['columns']} columns ({r['parquet_mb']:.0f} MB Parquet, "
         f"{r['arrow_mb']:.0f} MB as Arrow) in the S3 server. Reference: "
@@ -85,10 +89,73 @@ def staging_section() -> list[str]:
     ]
 
 
+def upload_section(runs: int) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.upload", "--runs", str(runs)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"bench.upload failed:\n{out.stdout}\n{out.stderr}")
+    result = UploadResult.model_validate(json.loads(out.stdout.strip().splitlines()[-1]))
+    mib = 1024 * 1024
+    with_hash = result.platform_s + result.client_sha256_s
+    return [
+        f"{UPLOAD_TITLE}: direct upload against boto3 `upload_file`",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        f"One {result.size_bytes / mib:.0f} MiB file of seeded random bytes to the S3 server of "
+        f"`scripts/services`, median of {result.runs} alternating runs. The platform: start, "
+        f"{result.part_size // mib} MiB parts PUT {result.parallel} at once with httpx to the "
+        "presigned part URLs, complete (the platform reads the object back: size, SHA-256, "
+        "multipart ETag), under one uvicorn worker. boto3: `upload_file` with its default "
+        "TransferConfig (8 MiB parts, 10 threads), no verification.",
+        "",
+        "| run | seconds | MB/s | vs boto3 |",
+        "|---|---|---|---|",
+        f"| boto3 `upload_file` | {result.boto3_s:.2f} | {result.boto3_mb_s:.0f} | 1.00 |",
+        f"| platform direct upload | {result.platform_s:.2f} | {result.platform_mb_s:.0f} | "
+        f"{result.boto3_s / result.platform_s:.2f} |",
+        f"| platform, with the client's SHA-256 of the file | {with_hash:.2f} | "
+        f"{result.size_bytes / mib / with_hash:.0f} | {result.boto3_s / with_hash:.2f} |",
+        "",
+        f"Where the platform's time goes (medians): start {result.start_s:.2f} s, part PUTs "
+        f"{result.puts_s:.2f} s, complete {result.complete_s:.2f} s. The complete holds the S3 "
+        "server's own CompleteMultipartUpload, which boto3 pays too, and the platform's read-back "
+        "of the whole object (a GET and two hashes), which boto3 does not do.",
+    ]
+
+
+UPLOAD_TITLE = "## Upload of ~200 MB"
+
+
+def replace_section(text: str, title: str, section: list[str]) -> str:
+    """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
+    lines = text.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(title)), None)
+    if start is None:
+        return "\n".join([*lines, "", *section, ""])
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), None)
+    tail = lines[end:] if end is not None else []
+    return "\n".join([*lines[:start], *section, *([""] if tail else []), *tail, ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=10, help="Seconds per load run.")
+    parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
+    parser.add_argument(
+        "--only", choices=["upload", "staging"], help="Run one benchmark; replace its section only."
+    )
     args = parser.parse_args()
+    if args.only:
+        title, section = {
+            "upload": (UPLOAD_TITLE, lambda: upload_section(args.upload_runs)),
+            "staging": (STAGING_TITLE, staging_section),
+        }[args.only]
+        text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
+        (HERE / "RESULTS.md").write_text(text)
+        print(text)
+        return
     lines = [
         "# Benchmark results",
         "",
@@ -106,6 +173,8 @@ def main() -> None:
         ),
         "",
         *staging_section(),
+        "",
+        *upload_section(args.upload_runs),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -1,8 +1,10 @@
-"""Event workers on Serve: the outbox relay and the billing metering consumer.
+"""Background workers on Serve: the outbox relay, the billing metering consumer and the
+sweeper of abandoned uploads.
 
 Each is one small replica that serves no requests. Several relays would be safe (they take
 turns under a transaction-scoped advisory lock) but one publishes 100 events a round; the
-metering consumer is one member of the Kafka group `billing-metering`.
+metering consumer is one member of the Kafka group `billing-metering`; the sweeper expires
+abandoned uploads every `RIVERGEN_STORAGE__SWEEP_INTERVAL_S` (two sweepers would be safe too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ray.serve.handle import DeploymentHandle
 from rivergen.billing import MeteringService
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.settings import load_settings
+from rivergen.storage import UploadSweeper
 
 
 class OutboxRelayDeployment:
@@ -48,11 +51,27 @@ class MeteringDeployment:
         await self._service.close()
 
 
+class UploadSweeperDeployment:
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        self._sweeper = await UploadSweeper.open(load_settings())
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._sweeper.run(self._stop), name="upload-sweeper")
+
+    async def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("the upload sweeper has stopped")
+
+    async def __del__(self) -> None:
+        self._stop.set()
+        await self._task
+        await self._sweeper.close()
+
+
 class EventWorkers:
     """The application's ingress: it only keeps the workers bound into the application."""
 
-    def __init__(self, relay: DeploymentHandle[Any], metering: DeploymentHandle[Any]) -> None:
-        self._workers = (relay, metering)
+    def __init__(self, *workers: DeploymentHandle[Any]) -> None:
+        self._workers = workers
 
 
 def _worker(name: str, cls: type) -> Application:
@@ -72,6 +91,7 @@ def relay_app() -> Application:
     return ingress.bind(
         _worker("outbox-relay", OutboxRelayDeployment),
         _worker("billing-metering", MeteringDeployment),
+        _worker("upload-sweeper", UploadSweeperDeployment),
     )
 
 

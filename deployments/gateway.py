@@ -15,14 +15,15 @@ from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.core import core_by_handle, core_deployment
-from rivergen.api import create_app
+from rivergen.api import GATEWAY_ROUTERS, create_app
 from rivergen.settings import GatewaySettings
 
 
 def _build_app() -> FastAPI:
     # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
     # the request and echoes it on the response; the app must not echo it a second time.
-    return create_app(echo_request_id=False, core=core_by_handle)
+    # The storage routes are Storage Orchestration's (deployments/storage.py), its own app.
+    return create_app(echo_request_id=False, core=core_by_handle, routers=GATEWAY_ROUTERS)
 
 
 @serve.ingress(_build_app)

@@ -47,6 +47,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/billing/usage"): "viewer",
     ("GET", "/api/v1/billing/invoices"): "viewer",
     ("POST", "/api/v1/storage/uploads"): "editor",
+    ("POST", "/api/v1/storage/upload"): "editor",
     ("GET", "/api/v1/storage/uploads/{upload_id}/parts"): "editor",
     ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}"): "editor",
     ("POST", "/api/v1/storage/uploads/{upload_id}/complete"): "editor",

@@ -114,6 +114,33 @@ class GatewaySettings(BaseModel):
     )
 
 
+class StorageSettings(BaseModel):
+    """Storage Orchestration: the one-shot upload and the sweeper of abandoned uploads."""
+
+    form_upload_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        le=5 * 1024**3,
+        description="Largest file `POST /storage/upload` takes (bigger: a direct upload).",
+    )
+    upload_lifetime_s: int = Field(
+        24 * 3600, gt=0, description="How long a direct upload may stay open before it expires."
+    )
+    sweep_interval_s: float = Field(
+        300.0, gt=0, description="Seconds between two sweeps of abandoned uploads."
+    )
+    sweep_grace_s: int = Field(
+        3600,
+        ge=0,
+        description="How long past its expiry an upload stuck in `completing` is left alone "
+        "(a completion may still be verifying it).",
+    )
+    replica_num_cpus: float = Field(
+        0.25, gt=0, description="CPUs reserved by each Storage Orchestration replica."
+    )
+    max_replicas: int = Field(2, ge=1, description="Most Storage Orchestration replicas.")
+
+
 class AuthSettings(BaseModel):
     """Access tokens (signed JWT), refresh tokens, API keys."""
 
@@ -208,6 +235,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @property
     def object_dir(self) -> Path:

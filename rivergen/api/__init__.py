@@ -1,5 +1,6 @@
-"""The gateway's HTTP API (FastAPI). Serve hosts it; bare uvicorn can too (benchmarks, tests)."""
+"""The platform's HTTP API (FastAPI): the gateway and Storage Orchestration. Serve hosts it;
+bare uvicorn can too (benchmarks, tests)."""
 
-from rivergen.api.app import create_app
+from rivergen.api.app import GATEWAY_ROUTERS, STORAGE_PREFIX, STORAGE_ROUTERS, create_app
 
-__all__ = ["create_app"]
+__all__ = ["GATEWAY_ROUTERS", "STORAGE_PREFIX", "STORAGE_ROUTERS", "create_app"]

@@ -1,11 +1,14 @@
-"""The gateway application: one lifespan opens every client, one handler maps every error."""
+"""The platform's FastAPI apps: one factory, one lifespan that opens every client, one handler
+that maps every error. The gateway and Storage Orchestration are the same app with other
+routers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
@@ -24,19 +27,56 @@ from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
 
+# What the gateway serves, and what Storage Orchestration (its own Serve application, the
+# high-I/O upload path) serves under STORAGE_PREFIX. In one process (tests, bare uvicorn) an app
+# has both.
+GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    accounts.router,
+    billing.router,
+    datasets.router,
+    data_sources.router,
+)
+STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
+STORAGE_PREFIX = storage.PREFIX
+
+
+class MountedAt:
+    """Lets an app mounted under a route prefix route by its full paths.
+
+    Serve mounts an application with a ``route_prefix`` by appending the prefix to the ASGI
+    ``root_path``; Starlette then matches routes on the path *without* it, and builds
+    ``base_url`` with it. This app's routes carry the prefix already (the same routers serve the
+    single-process app), so the prefix goes back out of ``root_path``: routes, the
+    authorization table's templates and the URLs the app hands out stay as they are.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        root_path: str = scope.get("root_path", "")
+        if scope["type"] in ("http", "websocket") and root_path.endswith(self.prefix):
+            scope = dict(scope, root_path=root_path[: -len(self.prefix)])
+        await self.app(scope, receive, send)
+
 
 def create_app(
     settings: Settings | None = None,
     *,
     echo_request_id: bool = True,
     core: Callable[[PlatformClients], BackendCorePort] | None = None,
+    routers: Sequence[APIRouter] = GATEWAY_ROUTERS + STORAGE_ROUTERS,
+    mounted_at: str | None = None,
 ) -> FastAPI:
-    """Build the gateway's FastAPI app. Serve calls this on each replica (a builder function),
-    so settings are read there, never when a module is imported.
+    """Build a FastAPI app of ``routers`` (by default the whole API). Serve calls this on each
+    replica (a builder function), so settings are read there, never when a module is imported.
 
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
     ``core`` reaches Backend Core (on Serve: its deployment by handle); by default it runs in
-    this process.
+    this process. ``mounted_at`` is the route prefix Serve mounts the app under, if any (its
+    OpenAPI document is then at ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
 
@@ -54,7 +94,7 @@ def create_app(
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
-            app.state.storage = StorageService(clients.db, clients.objects)
+            app.state.storage = StorageService(clients.db, clients.objects, resolved.storage)
             app.state.data_sources = DataSourceService(clients.db, resolved)
             app.state.datasets = DatasetService(
                 clients.db, _dataset_compute(resolved), app.state.data_sources
@@ -63,24 +103,28 @@ def create_app(
         finally:
             await clients.close()
 
+    # Mounted under a prefix, the app's own OpenAPI document and docs live under it too (Serve
+    # sends /openapi.json and /docs to the gateway).
+    docs_root = mounted_at.rstrip("/") if mounted_at else ""
     app = FastAPI(
         title="RiverGen",
         version=__version__,
         summary="A distributed data-and-AI platform on Ray.",
         lifespan=lifespan,
+        openapi_url=f"{docs_root}/openapi.json",
+        docs_url=f"{docs_root}/docs",
+        redoc_url=f"{docs_root}/redoc",
     )
     app.state.settings = resolved
     # Starlette runs the last added middleware first: request ids wrap the audit.
     app.add_middleware(StateHeadersMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=echo_request_id)
+    if mounted_at:
+        app.add_middleware(MountedAt, prefix=mounted_at)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(accounts.router)
-    app.include_router(billing.router)
-    app.include_router(storage.router)
-    app.include_router(datasets.router)
-    app.include_router(data_sources.router)
+    for router in routers:
+        app.include_router(router)
     return app
 
 

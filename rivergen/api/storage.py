@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.security import Context, Core, authorize
-from rivergen.errors import NotFound
+from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.security import Context, authorize, gatekeeper_of
+from rivergen.errors import BadRequest, NotFound, PayloadTooLarge
 from rivergen.objectstore import LocalObjectStore
 from rivergen.storage import StorageService
 from rivergen.storage.schemas import (
@@ -23,8 +26,12 @@ from rivergen.storage.schemas import (
     UploadStarted,
 )
 
+PREFIX = "/api/v1/storage"
+# Room for the form's boundaries, part headers and small fields around the file.
+_FORM_OVERHEAD = 64 * 1024
+
 router = APIRouter(
-    prefix="/api/v1/storage", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix=PREFIX, dependencies=[Depends(authorize)], responses=ERRORS,
     tags=["storage"],
 )  # fmt: skip
 
@@ -47,7 +54,7 @@ async def start_upload(
 ) -> UploadStarted:
     """Start a direct upload (quota checked): PUT each part's bytes to its URL, keep each
     response's `ETag`, then complete. Parts of 16 MiB by default, at least 5 MiB but the last."""
-    template = f"{_base(request)}/api/v1/storage/parts/{{upload_id}}/{{part_number}}"
+    template = f"{_base(request)}{PREFIX}/parts/{{upload_id}}/{{part_number}}"
     return await storage.start_upload(context, body, template)
 
 
@@ -88,8 +95,8 @@ async def abort_upload(upload_id: UUID, context: Context, storage: Storage) -> R
 async def list_files(
     context: Context,
     storage: Storage,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> FilePage:
     """Newest first; follow `next_cursor`."""
     return await storage.list_files(context, limit, cursor)
@@ -99,7 +106,7 @@ async def list_files(
 async def get_file(
     file_id: UUID, context: Context, storage: Storage, request: Request
 ) -> FileDownload:
-    url = f"{_base(request)}/api/v1/storage/files/{file_id}/content"
+    url = f"{_base(request)}{PREFIX}/files/{file_id}/content"
     return await storage.get_file(context, file_id, url)
 
 
@@ -116,6 +123,79 @@ async def delete_file(file_id: UUID, context: Context, storage: Storage) -> Resp
 
 
 @router.get("/quota")
-async def quota(context: Context, storage: Storage, core: Core) -> QuotaView:
-    plan = await core.billing_plan(context.require_workspace())
+async def quota(context: Context, storage: Storage, request: Request) -> QuotaView:
+    plan = await gatekeeper_of(request).plan_of(context.require_workspace())
     return await storage.quota(context, plan.name)
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """``receive`` that refuses a body longer than ``limit`` as it arrives."""
+    received = 0
+
+    async def bounded() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit - _FORM_OVERHEAD)
+        return message
+
+    return bounded
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"a form upload holds at most {limit} bytes; use a direct upload (POST {PREFIX}/uploads)",
+        code="upload_too_large",
+    )
+
+
+_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string", "maxLength": 255,
+                                 "description": "The file's name (default: the part's)."},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                                   "description": "Checked against the content if given."},
+                    },
+                }
+            }
+        },
+    }
+}  # fmt: skip
+
+
+@router.post("/upload", status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
+async def upload_form(context: Context, storage: Storage, request: Request) -> FileView:
+    """A small file in one request (multipart form, field `file`; optional `name`, `sha256`):
+    quota checked, verified, and the same `storage.file.created` event as a direct upload.
+    Larger than `RIVERGEN_STORAGE__FORM_UPLOAD_MAX_BYTES` (16 MiB by default): 413
+    `upload_too_large`. The body is spooled to disk as it arrives, never held in memory."""
+    limit = storage.form_upload_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD:
+        raise _too_large(limit)
+    bounded = Request(request.scope, _bounded(request.receive, limit + _FORM_OVERHEAD))
+    async with bounded.form(max_files=1, max_fields=4) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise BadRequest("send the file in the form field `file`", code="file_required")
+        name = _field(form.get("name")) or file.filename or "upload"
+        sha256 = _field(form.get("sha256"))
+        return await storage.upload_file(
+            context, file.file, name=name[:255],
+            content_type=(file.content_type or "application/octet-stream")[:255],
+            sha256=sha256.lower() if sha256 else None,
+        )  # fmt: skip
+
+
+def _field(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, BinaryIO, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -207,6 +207,23 @@ class LocalObjectStore:
                 _flush(fh)
                 # Stat before the rename (which keeps inode and times): after it, a concurrent
                 # write could already have replaced the file.
+                written = os.fstat(fh.fileno())
+            self._publish(tmp, target, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return _info_from_stat(key, written)
+
+    async def put_file(self, key: str, source: BinaryIO) -> ObjectInfo:
+        return await self._run(lambda: self._put_file_sync(key, source))
+
+    def _put_file_sync(self, key: str, source: BinaryIO) -> ObjectInfo:
+        target = self._path(key)
+        tmp = self._new_tmp()
+        try:
+            source.seek(0)
+            with tmp.open("wb") as fh:
+                shutil.copyfileobj(source, fh, READ_CHUNK)
+                _flush(fh)
                 written = os.fstat(fh.fileno())
             self._publish(tmp, target, key)
         finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from rivergen.objectstore.models import (
     CompletedPart,
@@ -51,6 +51,12 @@ class ObjectStore(Protocol):
 
     async def put(self, key: str, data: bytes) -> ObjectInfo:
         """Store ``data`` under ``key`` atomically: readers see the old object or the new one."""
+        ...
+
+    async def put_file(self, key: str, source: BinaryIO) -> ObjectInfo:
+        """Store the content of ``source`` (a seekable file, read from its start) under ``key``
+        atomically, streamed in chunks, never held in memory at once. The stored bytes are
+        checked against what was sent (S3: the MD5 sent with the request and the ETag)."""
         ...
 
     async def get(self, key: str) -> bytes:

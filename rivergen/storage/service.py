@@ -9,19 +9,23 @@ event and no object. No transaction is held open across a call to object storage
 
 from __future__ import annotations
 
-import base64
+import asyncio
+import hashlib
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
 from rivergen.db import Database
-from rivergen.errors import BadRequest, Conflict, NotFound
+from rivergen.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, PayloadTooLarge
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
+from rivergen.objectstore.multipart import READ_CHUNK
+from rivergen.pagination import after_cursor, decode_cursor, encode_cursor
+from rivergen.settings import StorageSettings
 from rivergen.storage.schemas import (
     FileDownload,
     FilePage,
@@ -34,7 +38,6 @@ from rivergen.storage.schemas import (
 )
 
 FILE_CREATED = "storage.file.created"
-UPLOAD_LIFETIME = timedelta(hours=24)
 _FILE_COLUMNS = "id, name, content_type, size, sha256, created_at"
 
 
@@ -46,24 +49,18 @@ def _file_not_found(file: UUID) -> NotFound:
     return NotFound(f"file {file} not found", code="file_not_found")
 
 
-def _encode_cursor(row: Any) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), UUID(ident)
-    except ValueError:
-        raise BadRequest("the cursor is not one this API gave", code="invalid_cursor") from None
-
-
 class StorageService:
-    def __init__(self, db: Database, objects: ObjectStore) -> None:
+    def __init__(
+        self, db: Database, objects: ObjectStore, settings: StorageSettings | None = None
+    ) -> None:
         self._db = db
         self._objects = objects
+        self._settings = settings or StorageSettings()
         self._quotas = QuotaService(db)
+
+    @property
+    def form_upload_max_bytes(self) -> int:
+        return self._settings.form_upload_max_bytes
 
     async def start_upload(
         self, context: RequestContext, request: UploadStart, part_url_template: str
@@ -77,7 +74,7 @@ class StorageService:
         started = await self._objects.create_multipart(
             key, part_count, request.part_size, part_url_template=part_url_template
         )
-        expires = datetime.now(UTC) + UPLOAD_LIFETIME
+        expires = datetime.now(UTC) + timedelta(seconds=self._settings.upload_lifetime_s)
         async with self._db.transaction(str(workspace)) as conn:
             await conn.execute(
                 "INSERT INTO uploads (id, workspace_id, file_id, name, content_type, size, "
@@ -85,7 +82,7 @@ class StorageService:
                 "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 upload, workspace, file, request.name, request.content_type, request.size,
                 request.sha256, key, started.upload_id, request.part_size, part_count,
-                _actor(context), expires,
+                context.actor, expires,
             )  # fmt: skip
         return UploadStarted(
             upload_id=upload, file_id=file, part_size=request.part_size,
@@ -130,7 +127,15 @@ class StorageService:
                 raise Conflict(
                     f"upload {upload} is {row['status']}", code=f"upload_{row['status']}"
                 )
-            await conn.execute("UPDATE uploads SET status = 'completing' WHERE id = $1", upload)
+            if row["expires_at"] <= datetime.now(UTC):
+                # The sweeper aborts it; its part URLs no longer work either.
+                raise Conflict(f"upload {upload} expired", code="upload_expired")
+            refusal = _missing_parts(row["part_count"], request)
+            status = "failed" if refusal else "completing"
+            await conn.execute("UPDATE uploads SET status = $2 WHERE id = $1", upload, status)
+        if refusal:
+            await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
+            raise refusal
         try:
             await self._objects.complete_multipart(
                 row["object_key"], row["store_upload_id"], request.parts,
@@ -139,10 +144,50 @@ class StorageService:
         except BaseException:
             await self._set_status(workspace, upload, "failed")
             raise
-        return await self._create_file(context, workspace, row)
+        return await self._create_file(context, workspace, row, upload=upload)
 
-    async def _create_file(self, context: RequestContext, workspace: UUID, row: Any) -> FileView:
-        actor = _actor(context)
+    async def upload_file(
+        self,
+        context: RequestContext,
+        source: BinaryIO,
+        *,
+        name: str,
+        content_type: str,
+        sha256: str | None = None,
+    ) -> FileView:
+        """The one-shot upload of a small file (a seekable file, read in chunks): size cap,
+        quota, optional declared SHA-256, then one streamed PUT verified by object storage
+        (S3: MD5 against the ETag), then the file row and its events in one transaction."""
+        workspace = context.require_workspace()
+        size, digest = await asyncio.to_thread(_measure, source, self.form_upload_max_bytes + 1)
+        if size > self.form_upload_max_bytes:
+            raise PayloadTooLarge(
+                f"a form upload holds at most {self.form_upload_max_bytes} bytes; "
+                "use a direct upload (POST /api/v1/storage/uploads)",
+                code="upload_too_large",
+            )
+        if size == 0:
+            raise BadRequest("the file is empty", code="empty_file")
+        if sha256 is not None and sha256 != digest:
+            raise ChecksumMismatch(
+                "the content does not match the declared SHA-256", code="checksum_mismatch"
+            )
+        await self._quotas.check(None, workspace, Quota.STORAGE_BYTES, size)
+        file = uuid.uuid4()
+        key = f"workspaces/{workspace}/files/{file}/{uuid.uuid4()}"
+        await self._objects.put_file(key, source)
+        row = {"file_id": file, "name": name, "content_type": content_type, "size": size,
+               "sha256": digest, "object_key": key}  # fmt: skip
+        try:
+            return await self._create_file(context, workspace, row, upload=None)
+        except BaseException:
+            await self._objects.delete(key)
+            raise
+
+    async def _create_file(
+        self, context: RequestContext, workspace: UUID, row: Any, *, upload: UUID | None
+    ) -> FileView:
+        actor = context.actor
         async with self._db.transaction(str(workspace)) as conn:
             file = await conn.fetchrow(
                 "INSERT INTO files (id, workspace_id, name, content_type, size, sha256, "
@@ -151,7 +196,8 @@ class StorageService:
                 row["file_id"], workspace, row["name"], row["content_type"], row["size"],
                 row["sha256"], row["object_key"], actor,
             )  # fmt: skip
-            await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", row["id"])
+            if upload is not None:
+                await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", upload)
             view = FileView(**dict(file))
             await add_to_outbox(conn, Topic.STORAGE, Event(
                 type=FILE_CREATED, workspace_id=workspace, actor=actor,
@@ -186,16 +232,15 @@ class StorageService:
 
     async def list_files(self, context: RequestContext, limit: int, cursor: str | None) -> FilePage:
         workspace = context.require_workspace()
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor)
         async with self._db.transaction(str(workspace)) as conn:
             rows = await conn.fetch(
                 f"SELECT {_FILE_COLUMNS} FROM files WHERE workspace_id = $1 "
-                "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) "
-                "ORDER BY created_at DESC, id DESC LIMIT $4",
-                workspace, after[0] if after else None, after[1] if after else None, limit + 1,
+                f"AND {after_cursor(2)} ORDER BY created_at DESC, id DESC LIMIT $4",
+                workspace, after[0], after[1], limit + 1,
             )  # fmt: skip
         items = [FileView(**dict(r)) for r in rows[:limit]]
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return FilePage(items=items, next_cursor=next_cursor)
 
     async def _file(self, workspace: UUID, file: UUID) -> Any:
@@ -223,7 +268,7 @@ class StorageService:
 
     async def delete_file(self, context: RequestContext, file: UUID) -> None:
         workspace = context.require_workspace()
-        actor = _actor(context)
+        actor = context.actor
         async with self._db.transaction(str(workspace)) as conn:
             row = await conn.fetchrow(
                 "DELETE FROM files WHERE id = $1 RETURNING size, object_key", file
@@ -245,5 +290,32 @@ class StorageService:
         return QuotaView(used_bytes=int(used), limit_bytes=plan_for(plan).quotas.storage_bytes)
 
 
-def _actor(context: RequestContext) -> str:
-    return context.principal.actor[1] if context.principal else "anonymous"
+def _missing_parts(part_count: int, request: UploadComplete) -> BadRequest | None:
+    """Refuses a completion that does not name every part the upload was planned with."""
+    declared = {part.part_number for part in request.parts}
+    planned = set(range(1, part_count + 1))
+    if missing := sorted(planned - declared):
+        return BadRequest(
+            f"parts {missing} are missing from the completion",
+            code="part_missing",
+            details={"part_numbers": missing},
+        )
+    if extra := sorted(declared - planned):
+        return BadRequest(
+            f"parts {extra} are beyond the {part_count} planned",
+            code="invalid_parts",
+            details={"part_numbers": extra},
+        )
+    return None
+
+
+def _measure(source: BinaryIO, limit: int) -> tuple[int, str]:
+    """Size and SHA-256 of a file, reading at most ``limit`` bytes."""
+    sha = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    while size < limit and (chunk := source.read(min(READ_CHUNK, limit - size))):
+        sha.update(chunk)
+        size += len(chunk)
+    source.seek(0)
+    return size, sha.hexdigest()

@@ -58,30 +58,54 @@ def assert_accounts_work(api_url: str) -> tuple[str, str]:
     return token, registered.json()["workspace_id"]
 
 
-def assert_dataset_from_upload(api_url: str, token: str) -> None:
-    """Upload a published CSV through the part URL, make a dataset of it (staging runs as a
-    Ray task started by the gateway's replica) and read its first rows back."""
-    headers = {"Authorization": f"Bearer {token}"}
-    data = (SHARED_DATA / "northwind" / "products.csv").read_bytes()
+def assert_storage_works(api_url: str, token: str) -> None:
+    """An upload through Storage Orchestration (its own Serve application under
+    /api/v1/storage): a direct upload whose part URL is the orchestration's own part endpoint
+    (embedded store) or a presigned S3 URL, and a form upload."""
+    auth = {"Authorization": f"Bearer {token}"}
+    data = b"through storage orchestration"
     started = httpx.post(
         f"{api_url}/api/v1/storage/uploads",
-        json={"name": "products.csv", "size": len(data),
-              "sha256": hashlib.sha256(data).hexdigest()},
-        headers=headers, timeout=30,
-    )  # fmt: skip
+        json={"name": "e2e.txt", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+        headers=auth,
+        timeout=30,
+    )
     assert started.status_code == 201, started.text
-    part = started.json()["parts"][0]
-    put = httpx.put(part["url"], content=data, headers=headers, timeout=30)
+    (target,) = started.json()["parts"]
+    own = target["url"].startswith(f"{api_url}/api/v1/storage/parts/")
+    put = httpx.put(target["url"], content=data, headers=auth if own else None, timeout=30)
     assert put.status_code == 200, put.text
     done = httpx.post(
         f"{api_url}/api/v1/storage/uploads/{started.json()['upload_id']}/complete",
         json={"parts": [{"part_number": 1, "etag": put.headers["etag"]}]},
-        headers=headers, timeout=30,
-    )  # fmt: skip
+        headers=auth,
+        timeout=30,
+    )
     assert done.status_code == 201, done.text
+    form = httpx.post(
+        f"{api_url}/api/v1/storage/upload",
+        files={"file": ("form.txt", b"a form upload", "text/plain")},
+        headers=auth,
+        timeout=30,
+    )
+    assert form.status_code == 201, form.text
+    files = httpx.get(f"{api_url}/api/v1/storage/files", headers=auth, timeout=30).json()
+    assert {f["name"] for f in files["items"]} == {"e2e.txt", "form.txt"}
+
+
+def assert_dataset_from_upload(api_url: str, token: str) -> None:
+    """Upload a published CSV (one form post), make a dataset of it (staging runs as a Ray task
+    started by the gateway's replica) and read its first rows back."""
+    headers = {"Authorization": f"Bearer {token}"}
+    data = (SHARED_DATA / "northwind" / "products.csv").read_bytes()
+    uploaded = httpx.post(
+        f"{api_url}/api/v1/storage/upload",
+        files={"file": ("products.csv", data, "text/csv")}, headers=headers, timeout=30,
+    )  # fmt: skip
+    assert uploaded.status_code == 201, uploaded.text
     made = httpx.post(
         f"{api_url}/api/v1/datasets",
-        json={"name": "products", "file_id": done.json()["id"]},
+        json={"name": "products", "file_id": uploaded.json()["id"]},
         headers=headers, timeout=120,
     )  # fmt: skip
     assert made.status_code == 201, made.text
@@ -135,6 +159,7 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
         assert_all_ready(platform.api_url)
         token, _ = assert_accounts_work(platform.api_url)
         assert time.monotonic() - started < 120
+        assert_storage_works(platform.api_url, token)
         assert_dataset_from_upload(platform.api_url, token)
         assert_demo_seeded(platform)
         output = "".join(platform.output)
@@ -203,6 +228,7 @@ def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> No
         report = assert_all_ready(platform.api_url)
         assert report["ready"] is True
         token, workspace = assert_accounts_work(platform.api_url)
+        assert_storage_works(platform.api_url, token)
         output = "".join(platform.output)
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output

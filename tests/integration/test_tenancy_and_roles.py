@@ -26,8 +26,8 @@ __all__ = ["ray_local"]
 
 @pytest.fixture
 async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
-    # The role matrix sends a few requests per route and role: past the free plan's 60 a
-    # minute once there are enough routes. Rate limits have their own tests.
+    # The role matrix sends more than the free plan's requests a minute; test_ratelimit covers
+    # the limit.
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
     application = create_app(migrated.model_copy(update={"gateway": gateway}))
     async with application.router.lifespan_context(application):
@@ -136,6 +136,7 @@ PART = ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}")
 ETAGS: dict[str, str] = {}
 # Objects made for the bodies: "csv_file", a CSV file of the workspace the requests go to.
 PREPARED: dict[str, str] = {}
+FORM_UPLOAD = ("POST", "/api/v1/storage/upload")
 BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/storage/uploads"): lambda: {
         "name": "n",
@@ -221,6 +222,9 @@ async def send(
         body = {"parts": [{"part_number": 1, "etag": ETAGS.get(upload_id, "x")}]}
     if isinstance(body, bytes):
         return await client.request(method, url, content=body, headers=who.headers())
+    if (method, path) == FORM_UPLOAD:
+        files = {"file": ("probe.txt", b"probe", "text/plain")}
+        return await client.request(method, url, files=files, headers=who.headers())
     return await client.request(method, url, json=body, headers=who.headers())
 
 

@@ -156,6 +156,19 @@ def test_compose_and_dockerfile_references_exist() -> None:
     assert [str(path.relative_to(ROOT)) for path in wanted if not path.exists()] == []
 
 
+def test_every_serve_application_module_is_copied_into_the_image() -> None:
+    """`serve deploy` in the image imports each application (gateway, Storage Orchestration,
+    event workers) from the copied tree."""
+    config = load_yaml(ROOT / "deployments" / "serve_config.yaml")
+    copied = set(copy_sources(dockerfile_instructions(read("docker/Dockerfile"))))
+    modules = [app["import_path"].split(":")[0] for app in config["applications"]]
+    assert "deployments.storage" in modules
+    for module in modules:
+        path = Path(*module.split(".")).with_suffix(".py")
+        assert (ROOT / path).is_file(), path
+        assert path.parts[0] in copied, path
+
+
 def test_scripts_run_in_the_image_are_copied_into_it() -> None:
     compose = load_yaml(DOCKER / "compose.yaml")
     dockerfile = read("docker/Dockerfile")

@@ -20,7 +20,33 @@ def load() -> dict[str, Any]:
 
 def test_serve_config_passes_serve_schema() -> None:
     schema = ServeDeploySchema.model_validate(load())
-    assert [app.name for app in schema.applications] == ["rivergen", "rivergen-events"]
+    assert [app.name for app in schema.applications] == [
+        "rivergen",
+        "rivergen-storage",
+        "rivergen-events",
+    ]
+
+
+def test_storage_orchestration_has_its_own_route_prefix_and_autoscales() -> None:
+    from deployments.storage import DEPLOYMENT_NAME, ROUTE_PREFIX
+
+    apps = {app["name"]: app for app in load()["applications"]}
+    storage = apps["rivergen-storage"]
+    assert storage["route_prefix"] == ROUTE_PREFIX == "/api/v1/storage"
+    assert storage["import_path"] == "deployments.storage:app"
+    (deployment,) = storage["deployments"]
+    assert deployment["name"] == DEPLOYMENT_NAME
+    scaling = deployment["autoscaling_config"]
+    assert scaling["min_replicas"] >= 1 and scaling["max_replicas"] > scaling["min_replicas"]
+    assert deployment["ray_actor_options"]["num_cpus"] < 1
+    # Serve matches the longest prefix: no other application may claim the storage paths.
+    others = [a["route_prefix"] for a in apps.values() if a["name"] != "rivergen-storage"]
+    assert ROUTE_PREFIX not in others
+
+
+def test_the_upload_sweeper_runs_with_the_event_workers() -> None:
+    events = {app["name"]: app for app in load()["applications"]}["rivergen-events"]
+    assert "upload-sweeper" in {d["name"] for d in events["deployments"]}
 
 
 def test_the_gateway_autoscales() -> None:
