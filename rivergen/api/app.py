@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, data_sources, datasets, health, storage
+from rivergen.api import accounts, billing, data_sources, datasets, health, jobs, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
@@ -23,6 +23,7 @@ from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.datasets import DatasetCompute, DatasetService
+from rivergen.jobs import JobRunner, JobService
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
@@ -36,6 +37,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     billing.router,
     datasets.router,
     data_sources.router,
+    jobs.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -99,6 +101,7 @@ def create_app(
             app.state.datasets = DatasetService(
                 clients.db, _dataset_compute(resolved), app.state.data_sources
             )
+            app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
             yield
         finally:
             await clients.close()
@@ -134,3 +137,10 @@ def _dataset_compute(settings: Settings) -> DatasetCompute:
     from compute.staging import RayDatasetCompute
 
     return RayDatasetCompute(settings)
+
+
+def _job_runner(settings: Settings) -> JobRunner:
+    # The job supervisor is a Ray actor (compute/); imported here for the same reason.
+    from compute.jobs import RayJobRunner
+
+    return RayJobRunner(settings)
