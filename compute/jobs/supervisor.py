@@ -18,7 +18,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
@@ -65,6 +65,9 @@ class JobRun:
     pending: tuple[float, str] | None = None
     written_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called (from any thread) when progress is due to be written.
+    on_progress: Callable[[], None] | None = None
+    interval_s: float = 1.0
 
     # JobContext -----------------------------------------------------------------------------
 
@@ -77,6 +80,9 @@ class JobRun:
     def progress(self, percent: float, message: str = "") -> None:
         with self.lock:
             self.pending = (max(0.0, min(100.0, float(percent))), message)
+            due = time.monotonic() - self.written_at >= self.interval_s
+        if due and self.on_progress is not None:
+            self.on_progress()
 
     def cancelled(self) -> bool:
         return self.cancel_flag.is_set()
@@ -98,10 +104,10 @@ class JobRun:
             with contextlib.suppress(Exception):
                 ray.cancel(ref, recursive=True)
 
-    def take_progress(self, interval_s: float) -> tuple[float, str] | None:
+    def take_progress(self) -> tuple[float, str] | None:
         now = time.monotonic()
         with self.lock:
-            if self.pending is None or now - self.written_at < interval_s:
+            if self.pending is None or now - self.written_at < self.interval_s:
                 return None
             pending, self.pending, self.written_at = self.pending, None, now
         return pending
@@ -184,11 +190,22 @@ class JobSupervisor:
         for job in await recorder.heartbeat(list(self._tasks)):
             await self._cancel(job)
         for run in runs.values():
-            pending = run.take_progress(self._settings.jobs.progress_interval_s)
-            if pending is not None:
-                row = await recorder.get(run.job_id)
-                if row is not None:
-                    await recorder.progress(row, *pending)
+            await self._flush(run)
+
+    async def _flush(self, run: JobRun) -> None:
+        pending = run.take_progress()
+        if pending is not None:
+            recorder = await self._recorder()
+            row = await recorder.get(run.job_id)
+            if row is not None:
+                await recorder.progress(row, *pending)
+
+    def _flush_soon(self, run: JobRun) -> None:
+        def flush() -> None:
+            task = asyncio.ensure_future(self._flush(run))
+            task.add_done_callback(_log_failure)
+
+        self._loop.call_soon_threadsafe(flush)
 
     async def _adopt(self, job: UUID) -> None:
         await self._recorder()
@@ -275,8 +292,11 @@ class JobSupervisor:
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
             params=params, keys=keys, compute=self._compute,
+            interval_s=self._settings.jobs.progress_interval_s,
         )  # fmt: skip
+        run.on_progress = lambda: self._flush_soon(run)
         self._runs[row["id"]] = run
+        run.progress(0, f"attempt {row['attempts']} of {row['max_attempts']} started")
         if row["cancel_requested"]:
             run.cancel()
         try:
@@ -300,6 +320,11 @@ class JobSupervisor:
         if run.cancelled():
             raise JobCancelled
         return staged, inputs
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("job supervisor: progress not recorded", exc_info=task.exception())
 
 
 def _json(value: Any) -> dict[str, Any]:

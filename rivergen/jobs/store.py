@@ -47,7 +47,9 @@ async def page(
 async def lock_workspace_jobs(conn: asyncpg.Connection, workspace: UUID) -> None:
     """Serialize job submissions of one workspace until the transaction ends (so two at once
     cannot both pass the concurrent-jobs quota)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 74))", workspace)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 74))", str(workspace)
+    )
 
 
 async def count_active(conn: asyncpg.Connection) -> int:
