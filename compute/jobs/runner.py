@@ -37,6 +37,12 @@ class RayJobRunner:
     def kinds(self) -> Mapping[str, JobKind[Any]]:
         return self._kinds
 
+    async def ensure_supervisor(self) -> bool:
+        if not ray.is_initialized():
+            return False
+        await outcome(job_supervisor(self._settings).ready.remote())
+        return True
+
     async def start(self, job_id: UUID) -> None:
         await outcome(job_supervisor(self._settings).run.remote(str(job_id)))
 

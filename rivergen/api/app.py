@@ -4,6 +4,7 @@ routers."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,8 @@ from rivergen.jobs import JobRunner, JobService
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
+
+log = logging.getLogger(__name__)
 
 # What the gateway serves, and what Storage Orchestration (its own Serve application, the
 # high-I/O upload path) serves under STORAGE_PREFIX. In one process (tests, bare uvicorn) an app
@@ -102,6 +105,7 @@ def create_app(
                 clients.db, _dataset_compute(resolved), app.state.data_sources
             )
             app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
+            await _resume_jobs(app.state.jobs)
             yield
         finally:
             await clients.close()
@@ -144,3 +148,12 @@ def _job_runner(settings: Settings) -> JobRunner:
     from compute.jobs import RayJobRunner
 
     return RayJobRunner(settings)
+
+
+async def _resume_jobs(jobs: JobService) -> None:
+    # Best effort: a gateway starts even when the supervisor cannot (it is created again by the
+    # next submission, and resumes then).
+    try:
+        await jobs.resume()
+    except Exception:
+        log.exception("the job supervisor could not be started")

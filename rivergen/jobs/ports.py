@@ -15,6 +15,10 @@ class JobRunner(Protocol):
     def kinds(self) -> Mapping[str, JobKind[Any]]:
         """The kinds this platform accepts, by name."""
 
+    async def ensure_supervisor(self) -> bool:
+        """Make sure the supervisor runs (it resumes queued and running jobs when it starts);
+        False when there is no compute cluster to run it on."""
+
     async def start(self, job_id: UUID) -> None:
         """Hand a queued job to the supervisor (which owns it from then on)."""
 

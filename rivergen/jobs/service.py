@@ -61,6 +61,11 @@ class JobService:
             )  # fmt: skip
         return kind
 
+    async def resume(self) -> bool:
+        """Start the supervisor if it is not running, so jobs left queued or running (by a
+        whole cluster's restart) go on without waiting for the next submission."""
+        return await self._runner.ensure_supervisor()
+
     async def submit(self, context: RequestContext, request: JobCreate) -> JobAccepted:
         """Validate, record (queued) and hand to the supervisor."""
         workspace = context.require_workspace()
@@ -79,6 +84,8 @@ class JobService:
             await store.lock_workspace_jobs(conn, workspace)
             running = await store.count_active(conn)
             await self._quotas.check(conn, workspace, Quota.CONCURRENT_JOBS, 1, in_use=running)
+            # Past this month's compute seconds, no new job starts (what runs on is overage).
+            await self._quotas.check(conn, workspace, Quota.COMPUTE_SECONDS_PER_MONTH, 0)
             row = await store.insert(
                 conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
                 self._settings.max_attempts, context.actor,

@@ -124,7 +124,7 @@ async def new_dataset(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
-async def new_job(client: httpx.AsyncClient, owner: Account, seconds: float = 60) -> str:
+async def new_job(client: httpx.AsyncClient, owner: Account, seconds: float = 10) -> str:
     """A job that runs until cancelled (or ``seconds``)."""
     response = await client.post(
         "/api/v1/jobs",
