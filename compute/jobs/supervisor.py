@@ -162,7 +162,11 @@ class JobSupervisor:
     async def _main(self) -> None:
         postgres = self._settings.postgres.model_copy(update={"pool_min_size": 1,
                                                               "pool_max_size": 4})  # fmt: skip
-        db = Database(require(postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), postgres)
+        try:
+            db = Database(require(postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), postgres)
+        except RiverGenError as exc:
+            self._ready.set_exception(exc)  # every call answers with it, at once
+            return
         while True:
             try:
                 await db.open()

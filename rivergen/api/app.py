@@ -4,6 +4,7 @@ routers."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -154,6 +155,7 @@ async def _resume_jobs(jobs: JobService) -> None:
     # Best effort: a gateway starts even when the supervisor cannot (it is created again by the
     # next submission, and resumes then).
     try:
-        await jobs.resume()
+        async with asyncio.timeout(20):
+            await jobs.resume()
     except Exception:
         log.exception("the job supervisor could not be started")
