@@ -73,6 +73,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/data-sources/{source_id}"): "viewer",
     ("DELETE", "/api/v1/data-sources/{source_id}"): "editor",
     ("POST", "/api/v1/data-sources/{source_id}/discover-schema"): "editor",
+    ("POST", "/api/v1/jobs"): "editor",
+    ("GET", "/api/v1/jobs"): "viewer",
+    ("GET", "/api/v1/jobs/{job_id}"): "viewer",
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): "editor",
+    ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

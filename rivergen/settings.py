@@ -207,6 +207,29 @@ class ConnectorSettings(BaseModel):
     )
 
 
+class JobSettings(BaseModel):
+    """Compute jobs and the job supervisor (a detached Ray actor) that owns them."""
+
+    supervisor_name: str = Field("job-supervisor", description="Name of the supervisor actor.")
+    namespace: str = Field("rivergen", description="Ray namespace of the supervisor actor.")
+    supervisor_num_cpus: float = Field(
+        0.1, gt=0, description="CPUs the supervisor reserves (it only waits on tasks)."
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=10, description="Times a job's work is started before the job fails."
+    )
+    progress_interval_s: float = Field(
+        1.0, gt=0, description="Least seconds between two progress writes (and events) of a job."
+    )
+    heartbeat_interval_s: float = Field(
+        1.0, gt=0, description="Seconds between the supervisor's checks of cancel requests."
+    )
+    test_kinds: bool = Field(
+        False,
+        description="Also accept the job kinds the platform's own tests use (never in production).",
+    )
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -236,6 +259,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @property
     def object_dir(self) -> Path:

@@ -4,6 +4,8 @@ routers."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -13,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, data_sources, datasets, health, storage
+from rivergen.api import accounts, billing, data_sources, datasets, health, jobs, storage
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
@@ -23,9 +25,12 @@ from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.datasets import DatasetCompute, DatasetService
+from rivergen.jobs import JobRunner, JobService
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
+
+log = logging.getLogger(__name__)
 
 # What the gateway serves, and what Storage Orchestration (its own Serve application, the
 # high-I/O upload path) serves under STORAGE_PREFIX. In one process (tests, bare uvicorn) an app
@@ -36,6 +41,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     billing.router,
     datasets.router,
     data_sources.router,
+    jobs.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -99,6 +105,8 @@ def create_app(
             app.state.datasets = DatasetService(
                 clients.db, _dataset_compute(resolved), app.state.data_sources
             )
+            app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
+            await _resume_jobs(app.state.jobs)
             yield
         finally:
             await clients.close()
@@ -134,3 +142,20 @@ def _dataset_compute(settings: Settings) -> DatasetCompute:
     from compute.staging import RayDatasetCompute
 
     return RayDatasetCompute(settings)
+
+
+def _job_runner(settings: Settings) -> JobRunner:
+    # The job supervisor is a Ray actor (compute/); imported here for the same reason.
+    from compute.jobs import RayJobRunner
+
+    return RayJobRunner(settings)
+
+
+async def _resume_jobs(jobs: JobService) -> None:
+    # Best effort: a gateway starts even when the supervisor cannot (it is created again by the
+    # next submission, and resumes then).
+    try:
+        async with asyncio.timeout(20):
+            await jobs.resume()
+    except Exception:
+        log.exception("the job supervisor could not be started")

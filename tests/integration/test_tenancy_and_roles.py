@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
 from rivergen.api import create_app
+from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
@@ -29,7 +30,9 @@ async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
     # The role matrix sends more than the free plan's requests a minute; test_ratelimit covers
     # the limit.
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    application = create_app(migrated.model_copy(update={"gateway": gateway}))
+    # Jobs that stay running until cancelled: the test kind `sleep`.
+    jobs = migrated.jobs.model_copy(update={"test_kinds": True})
+    application = create_app(migrated.model_copy(update={"gateway": gateway, "jobs": jobs}))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -121,6 +124,17 @@ async def new_dataset(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
+async def new_job(client: httpx.AsyncClient, owner: Account, seconds: float = 10) -> str:
+    """A job that runs until cancelled (or ``seconds``)."""
+    response = await client.post(
+        "/api/v1/jobs",
+        json={"kind": "sleep", "params": {"seconds": seconds, "steps": max(1, int(seconds))}},
+        headers=owner.headers(),
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     response = await client.post(
         "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
@@ -159,6 +173,7 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/datasets/{dataset_id}/quality"): lambda: {
         "rules": [{"kind": "not_null", "column": "a"}]
     },
+    ("POST", "/api/v1/jobs"): lambda: {"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
@@ -175,6 +190,7 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_file = await new_file(client, bob)
     bob_source = await new_data_source(client, bob, migrated.s3.bucket)
     bob_dataset = await new_dataset(client, bob)
+    bob_job = await new_job(client, bob, seconds=1)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -185,6 +201,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "part_number": "1",
         "source_id": bob_source,
         "dataset_id": bob_dataset,
+        "job_id": bob_job,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -207,6 +224,8 @@ async def test_another_workspaces_objects_do_not_exist(
     assert source.status_code == 200
     dataset = await client.get(f"/api/v1/datasets/{bob_dataset}", headers=bob.headers())
     assert dataset.status_code == 200 and dataset.json()["current_version"] == 1
+    job = await client.get(f"/api/v1/jobs/{bob_job}", headers=bob.headers())
+    assert job.status_code == 200 and not job.json()["cancel_requested"]
     parts = await client.get(
         f"/api/v1/storage/uploads/{bob_upload['upload_id']}/parts", headers=bob.headers()
     )
@@ -251,9 +270,16 @@ async def team(client: httpx.AsyncClient) -> dict[str, Account]:
 
 
 async def test_role_matrix_follows_the_authorization_table(
-    client: httpx.AsyncClient, team: dict[str, Account], migrated: Settings
+    client: httpx.AsyncClient, team: dict[str, Account], migrated: Settings, db: Database
 ) -> None:
     owner = team["owner"]
+    # Several jobs run at once here: more than the free plan's one.
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE organizations SET plan = 'premium' WHERE id = "
+            "(SELECT organization_id FROM workspaces WHERE id = $1::uuid)",
+            owner.workspace_id,
+        )
     mutating = {
         route: access
         for route, access in ROUTE_ACCESS.items()
@@ -274,6 +300,7 @@ async def test_role_matrix_follows_the_authorization_table(
         "part_number": lambda: _one(),
         "source_id": lambda: new_data_source(client, owner, migrated.s3.bucket),
         "dataset_id": lambda: new_dataset(client, owner),
+        "job_id": lambda: new_job(client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)

@@ -1,0 +1,46 @@
+"""A job's result as Parquet: written once under the job's own key, read back page by page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+
+from compute.objects import ArrowObjects
+from compute.staging import STAGING_CPUS, stage_table
+from rivergen.datasets.schemas import ColumnInfo, columns_of
+from rivergen.jsonvalues import json_value
+from rivergen.settings import Settings
+
+
+def read_rows(
+    settings: Settings, key: str, offset: int, limit: int
+) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
+    """Rows ``offset`` to ``offset + limit`` of a Parquet object (reading only the row groups
+    that hold them), its columns and its row count."""
+    objects = ArrowObjects.from_settings(settings)
+    with objects.filesystem.open_input_file(objects.path(key)) as handle:
+        parquet = pq.ParquetFile(handle)
+        total = parquet.metadata.num_rows
+        columns = columns_of(parquet.schema_arrow)
+        groups: list[int] = []
+        first = 0  # the first row of the first group read
+        start = 0
+        for i in range(parquet.num_row_groups):
+            count = parquet.metadata.row_group(i).num_rows
+            if start + count > offset and start < offset + limit:
+                if not groups:
+                    first = start
+                groups.append(i)
+            start += count
+        if not groups:
+            return columns, [], total
+        table: pa.Table = parquet.read_row_groups(groups)
+    rows = table.slice(offset - first, limit).to_pylist()
+    return columns, [{k: json_value(v) for k, v in r.items()} for r in rows], total
+
+
+stage_result = ray.remote(num_cpus=STAGING_CPUS, max_retries=0)(stage_table)
+read_rows_task = ray.remote(num_cpus=0.1)(read_rows)

@@ -1,0 +1,364 @@
+"""The job supervisor: one detached, named Ray actor that owns every running job.
+
+Ray tasks share fate with their owner, so a job's tasks must not be owned by a Serve replica
+that may go away: the gateway only records a job and asks the supervisor (by name) to run it.
+The supervisor records every state change in Postgres (through :class:`JobRecorder`, with its
+events), so when it dies Ray restarts it (``max_restarts=-1``) and it picks up every job still
+``queued`` or ``running``: a job is never left ``running`` with nobody behind it.
+
+Inside the actor an event loop runs in a thread of its own (started by ``__init__``, so a
+restarted actor resumes before anyone calls it); the actor's methods hand work to that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+import ray
+from ray.exceptions import RayTaskError, TaskCancelledError
+
+from compute.jobs.kinds import platform_kinds
+from compute.jobs.results import stage_result
+from compute.staging import RayDatasetCompute
+from rivergen.clients import require
+from rivergen.datasets.schemas import StagedVersion
+from rivergen.db import Database
+from rivergen.errors import RiverGenError
+from rivergen.jobs.catalog import DatasetCatalog
+from rivergen.jobs.kinds import JobKind
+from rivergen.jobs.recorder import JobRecorder, result_key
+from rivergen.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How often (in heartbeats) the supervisor looks for queued jobs nobody handed it (a gateway
+# that died between recording a job and starting it).
+_RESCAN_EVERY = 5
+
+
+class JobCancelled(Exception):
+    """The job's cancellation was asked (raised inside the supervisor only)."""
+
+
+@dataclass
+class JobRun:
+    """One attempt of one job: what its context offers a kind, what a cancel must reach."""
+
+    job_id: UUID
+    workspace_id: UUID
+    attempt: int
+    params: Any
+    keys: Mapping[tuple[UUID, int], str]
+    compute: RayDatasetCompute
+    refs: list[Any] = field(default_factory=list)
+    cancel_flag: threading.Event = field(default_factory=threading.Event)
+    pending: tuple[float, str] | None = None
+    written_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called (from any thread) when progress is due to be written.
+    on_progress: Callable[[], None] | None = None
+    interval_s: float = 1.0
+
+    # JobContext -----------------------------------------------------------------------------
+
+    def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
+        key = self.keys.get((dataset, version))
+        if key is None:
+            raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
+        return self.track(self.compute.load(key, columns))
+
+    def progress(self, percent: float, message: str = "") -> None:
+        with self.lock:
+            self.pending = (max(0.0, min(100.0, float(percent))), message)
+            due = time.monotonic() - self.written_at >= self.interval_s
+        if due and self.on_progress is not None:
+            self.on_progress()
+
+    def cancelled(self) -> bool:
+        return self.cancel_flag.is_set()
+
+    def track(self, ref: T) -> T:
+        with self.lock:
+            self.refs.append(ref)
+        if self.cancel_flag.is_set():
+            ray.cancel(ref, recursive=True)
+        return ref
+
+    # The supervisor's side ------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self.cancel_flag.set()
+        with self.lock:
+            refs = list(self.refs)
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, recursive=True)
+
+    def take_progress(self) -> tuple[float, str] | None:
+        now = time.monotonic()
+        with self.lock:
+            if self.pending is None or now - self.written_at < self.interval_s:
+                return None
+            pending, self.pending, self.written_at = self.pending, None, now
+        return pending
+
+
+class JobSupervisor:
+    """The actor class (see :func:`supervisor_options` for how it is created)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._kinds: dict[str, JobKind[Any]] = platform_kinds()
+        self._compute = RayDatasetCompute(settings)
+        self._runs: dict[UUID, JobRun | None] = {}
+        self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._ready: asyncio.Future[JobRecorder] = self._loop.create_future()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="job-supervisor", daemon=True
+        )
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._main(), self._loop)
+
+    # Actor methods (called by the gateway through the actor handle) -------------------------
+
+    def run(self, job_id: str) -> None:
+        """Own a job (no-op if owned already): run it to its end."""
+        self._call(self._adopt(UUID(job_id)))
+
+    def cancel(self, job_id: str) -> None:
+        """Stop a job now (its cancel flag is in Postgres already)."""
+        self._call(self._cancel(UUID(job_id)))
+
+    def owned(self) -> list[str]:
+        """The jobs this supervisor is running now."""
+        return self._call(self._owned())
+
+    def ready(self) -> bool:
+        self._call(self._recorder())
+        return True
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    # The loop ---------------------------------------------------------------------------------
+
+    async def _recorder(self) -> JobRecorder:
+        return await asyncio.shield(self._ready)
+
+    async def _owned(self) -> list[str]:
+        return [str(job) for job in self._tasks]
+
+    async def _main(self) -> None:
+        postgres = self._settings.postgres.model_copy(update={"pool_min_size": 1,
+                                                              "pool_max_size": 4})  # fmt: skip
+        try:
+            db = Database(require(postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), postgres)
+        except RiverGenError as exc:
+            self._ready.set_exception(exc)  # every call answers with it, at once
+            return
+        while True:
+            try:
+                await db.open()
+                break
+            except RiverGenError:
+                log.exception("job supervisor: postgres unavailable, retrying")
+                await asyncio.sleep(1.0)
+        self._db = db
+        recorder = JobRecorder(db)
+        self._ready.set_result(recorder)
+        beat = 0
+        while True:
+            try:
+                if beat % _RESCAN_EVERY == 0:
+                    for job in await recorder.active():
+                        await self._adopt(job)
+                await self._heartbeat(recorder)
+            except Exception:  # the loop outlives any failed round (Postgres away a moment)
+                log.exception("job supervisor: heartbeat failed")
+            beat += 1
+            await asyncio.sleep(self._settings.jobs.heartbeat_interval_s)
+
+    async def _heartbeat(self, recorder: JobRecorder) -> None:
+        runs = {job: run for job, run in self._runs.items() if run is not None}
+        for job in await recorder.heartbeat(list(self._tasks)):
+            await self._cancel(job)
+        for run in runs.values():
+            await self._flush(run)
+
+    async def _flush(self, run: JobRun) -> None:
+        pending = run.take_progress()
+        if pending is not None:
+            recorder = await self._recorder()
+            row = await recorder.get(run.job_id)
+            if row is not None:
+                await recorder.progress(row, *pending)
+
+    def _flush_soon(self, run: JobRun) -> None:
+        def flush() -> None:
+            task = asyncio.ensure_future(self._flush(run))
+            task.add_done_callback(_log_failure)
+
+        self._loop.call_soon_threadsafe(flush)
+
+    async def _adopt(self, job: UUID) -> None:
+        await self._recorder()
+        if job in self._tasks:
+            return
+        self._runs[job] = None
+        task = asyncio.create_task(self._drive(job), name=f"job-{job}")
+        self._tasks[job] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._tasks.pop(job, None)
+            self._runs.pop(job, None)
+
+        task.add_done_callback(done)
+
+    async def _cancel(self, job: UUID) -> None:
+        run = self._runs.get(job)
+        if run is not None:
+            run.cancel()
+
+    # One job ----------------------------------------------------------------------------------
+
+    async def _drive(self, job: UUID) -> None:
+        recorder = await self._recorder()
+        try:
+            while not await self._attempt(recorder, job):
+                pass
+        except Exception:
+            log.exception("job supervisor: job %s could not be recorded", job)
+
+    async def _attempt(self, recorder: JobRecorder, job: UUID) -> bool:
+        """One attempt; True when the job has ended."""
+        row = await recorder.get(job)
+        if row is None or row["state"] not in ("queued", "running"):
+            return True
+        if row["cancel_requested"]:
+            await recorder.cancelled(row, 0.0)
+            return True
+        if row["attempts"] >= row["max_attempts"]:
+            # The supervisor died during the last attempt.
+            await recorder.failed(row, {
+                "code": "attempts_exhausted",
+                "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
+                f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
+            }, 0.0, attempts=row["attempts"])  # fmt: skip
+            return True
+        row = await recorder.claim(job)
+        if row is None:
+            return True
+        started = time.monotonic()
+        try:
+            staged, inputs = await self._work(row)
+        except JobCancelled:
+            await recorder.cancelled(row, time.monotonic() - started)
+            return True
+        except RiverGenError as exc:
+            error = {"code": exc.error_code, "message": exc.message, "details": exc.details}
+            await recorder.failed(row, error, time.monotonic() - started,
+                                  attempts=row["attempts"])  # fmt: skip
+            return True
+        except Exception as exc:  # a crash, a lost worker: worth another attempt
+            seconds = time.monotonic() - started
+            reason = f"attempt {row['attempts']} of {row['max_attempts']} failed: {_reason(exc)}"
+            log.warning("job %s: %s", job, reason)
+            if row["attempts"] >= row["max_attempts"]:
+                await recorder.failed(
+                    row, {"code": "job_failed", "message": reason}, seconds,
+                    attempts=row["attempts"],
+                )  # fmt: skip
+                return True
+            await recorder.retrying(row, seconds, reason + "; retrying")
+            return False
+        await recorder.succeeded(row, staged, inputs, time.monotonic() - started)
+        return True
+
+    async def _work(self, row: Any) -> tuple[StagedVersion, list[tuple[UUID, int]]]:
+        kind = self._kinds.get(row["kind"])
+        if kind is None:
+            raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
+        params = kind.parse(_json(row["params"]))
+        inputs = kind.inputs(params)
+        catalog = DatasetCatalog(self._db, row["workspace_id"])
+        keys = {(d, v): (await catalog.dataset(d, v)).object_key for d, v in inputs}
+        run = JobRun(
+            job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
+            params=params, keys=keys, compute=self._compute,
+            interval_s=self._settings.jobs.progress_interval_s,
+        )  # fmt: skip
+        run.on_progress = lambda: self._flush_soon(run)
+        self._runs[row["id"]] = run
+        run.progress(0, f"attempt {row['attempts']} of {row['max_attempts']} started")
+        if row["cancel_requested"]:
+            run.cancel()
+        try:
+            if inspect.iscoroutinefunction(kind.run):
+                output = await kind.run(run)
+            else:
+                output = await asyncio.to_thread(kind.run, run)
+            if run.cancelled():
+                raise JobCancelled
+            run.progress(95, "writing the result")
+            key = result_key(row["workspace_id"], row["id"])
+            staged: StagedVersion = await run.track(
+                stage_result.remote(self._settings, output, key)
+            )
+        except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
+            if run.cancelled():
+                raise JobCancelled from None
+            if isinstance(exc, RayTaskError) and isinstance(exc.cause, RiverGenError):
+                raise exc.cause from None
+            raise
+        if run.cancelled():
+            raise JobCancelled
+        return staged, inputs
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("job supervisor: progress not recorded", exc_info=task.exception())
+
+
+def _json(value: Any) -> dict[str, Any]:
+    import json
+
+    result: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return result
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def supervisor_options(settings: Settings) -> dict[str, Any]:
+    """Options of the one supervisor actor: named, detached, restarted without end."""
+    jobs = settings.jobs
+    return {
+        "name": jobs.supervisor_name,
+        "namespace": jobs.namespace,
+        "lifetime": "detached",
+        "max_restarts": -1,
+        # Calls in flight when it restarts are sent again (each is idempotent).
+        "max_task_retries": 3,
+        "get_if_exists": True,
+        "num_cpus": jobs.supervisor_num_cpus,
+        # The gateway's calls return at once; a cancel must not wait behind a start.
+        "max_concurrency": 8,
+    }
+
+
+JobSupervisorActor = ray.remote(JobSupervisor)

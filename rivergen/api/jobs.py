@@ -1,0 +1,74 @@
+"""Routes of Execution Support: compute jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.security import Context, authorize
+from rivergen.jobs import JobService, JobState, JobView
+from rivergen.jobs.schemas import JobAccepted, JobCreate, JobPage, ResultPage
+
+router = APIRouter(
+    prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["jobs"]
+)
+
+
+def _jobs(request: Request) -> JobService:
+    service: JobService = request.app.state.jobs
+    return service
+
+
+Jobs = Annotated[JobService, Depends(_jobs)]
+
+
+@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+async def submit_job(body: JobCreate, context: Context, jobs: Jobs) -> JobAccepted:
+    """Start a job. Kind `query` (Internal Compute) takes `{dataset, version?, join?, filters,
+    columns?, group_by, aggregates, order_by, limit?}`. Everything is checked first (422
+    `invalid_params`, `dataset_not_found`, `column_not_found`, `column_type_mismatch`,
+    `aggregate_not_numeric`; 403 `quota_exceeded` past the plan's concurrent jobs): a refused
+    job leaves nothing behind. Follow it with `GET /jobs/{id}` or the `job.*` events."""
+    return await jobs.submit(context, body)
+
+
+@router.get("/jobs")
+async def list_jobs(
+    context: Context,
+    jobs: Jobs,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> JobPage:
+    """Newest first; follow `next_cursor`."""
+    return await jobs.list_jobs(context, state, limit, cursor)
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: UUID, context: Context, jobs: Jobs) -> JobView:
+    """State, progress, message, attempts, error, timings and the result dataset."""
+    return await jobs.get(context, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_job(job_id: UUID, context: Context, jobs: Jobs) -> JobView:
+    """Stop a job: a queued one at once, a running one within seconds (state `cancelled`).
+    409 `job_finished` once it has ended."""
+    return await jobs.cancel(context, job_id)
+
+
+@router.get("/jobs/{job_id}/result")
+async def job_result(
+    job_id: UUID,
+    context: Context,
+    jobs: Jobs,
+    limit: Annotated[int, Query(ge=1, le=5000, description="Rows per page.")] = 100,
+    cursor: PageCursor = None,
+) -> ResultPage:
+    """The result's rows in order, a page at a time (409 `job_not_succeeded` before the job
+    succeeded). The result is also a dataset version (`result.dataset_id`)."""
+    return await jobs.result(context, job_id, limit, cursor)

@@ -1,0 +1,96 @@
+"""What a job kind is: its parameters, their check against the catalog, and its work.
+
+A kind is a :class:`JobKind` subclass; the gateway validates with it before any task starts,
+and the job supervisor runs it. To add a kind, subclass :class:`JobKind` (in ``compute/``,
+since its work runs on Ray) and add it to the registry the runner is built with
+(``compute.jobs.kinds.platform_kinds``)::
+
+    class PageRankKind(JobKind[PageRankParams]):
+        name = "pagerank"
+        params_model = PageRankParams
+
+        async def validate(self, params, catalog):
+            edges = await catalog.dataset(params.dataset, params.version)
+            ...  # raise ValidationFailed(..., code=...) for what cannot run
+            return params.model_copy(update={"version": edges.version})  # pin the version
+
+        def inputs(self, params):
+            return [(params.dataset, params.version)]
+
+        async def run(self, ctx):
+            ref = ctx.load(ctx.params.dataset, ctx.params.version)  # ObjectRef[pa.Table]
+            ...  # Ray tasks over it; ctx.track(ref) each, ctx.progress(pct, msg) now and then,
+            ...  # stop early if ctx.cancelled()
+            return table  # a pyarrow.Table (or an ObjectRef to one): the result dataset
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from rivergen.jobs.schemas import DatasetInput
+
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R")
+
+
+class Catalog(Protocol):
+    """The dataset registry as a kind's validation sees it (the job's workspace only)."""
+
+    async def dataset(self, dataset: UUID, version: int | None) -> DatasetInput:
+        """A version (default: the current) with its columns; :class:`ValidationFailed` (422)
+        ``dataset_not_found`` or ``dataset_version_not_found`` if there is none."""
+
+
+class JobContext(Protocol[P]):
+    """What a running kind may use. ``params`` are the validated (version-pinned) ones."""
+
+    job_id: UUID
+    workspace_id: UUID
+    attempt: int
+    params: P
+
+    def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
+        """An ``ObjectRef[pyarrow.Table]`` of one of the kind's :meth:`JobKind.inputs`."""
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Report progress (0-100); written and published at most once a progress interval."""
+
+    def cancelled(self) -> bool:
+        """True once the job's cancellation was asked: stop between steps."""
+
+    def track(self, ref: R) -> R:
+        """Register a task's ``ObjectRef`` so a cancel reaches it (``ray.cancel``)."""
+
+
+class JobKind(ABC, Generic[P]):
+    """One kind of job. ``public = False`` keeps a kind out of the API unless
+    ``RIVERGEN_JOBS__TEST_KINDS`` is on."""
+
+    name: ClassVar[str]
+    params_model: type[P]
+    public: ClassVar[bool] = True
+
+    def parse(self, params: dict[str, Any]) -> P:
+        """The kind's params model from JSON (raises ``pydantic.ValidationError``)."""
+        return self.params_model.model_validate(params)
+
+    @abstractmethod
+    async def validate(self, params: P, catalog: Catalog) -> P:
+        """Check ``params`` against the catalog (raise :class:`ValidationFailed` with a code);
+        return them with every dataset version pinned, so a retry reads the same data."""
+
+    def inputs(self, params: P) -> list[tuple[UUID, int]]:
+        """The dataset versions the job reads (pinned by :meth:`validate`): what
+        :meth:`JobContext.load` may load, and the lineage of the result."""
+        return []
+
+    @abstractmethod
+    async def run(self, ctx: JobContext[P]) -> Any:
+        """Do the work as Ray tasks; return the result as a ``pyarrow.Table`` or an
+        ``ObjectRef`` to one. Raise a :class:`RiverGenError` for a failure a retry cannot
+        mend (the job fails at once); anything else is retried up to ``max_attempts``."""

@@ -1,0 +1,31 @@
+"""What the job service needs from compute (the job supervisor on Ray; see compute/jobs/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+from uuid import UUID
+
+from rivergen.datasets.schemas import ColumnInfo
+from rivergen.jobs.kinds import JobKind
+
+
+class JobRunner(Protocol):
+    @property
+    def kinds(self) -> Mapping[str, JobKind[Any]]:
+        """The kinds this platform accepts, by name."""
+
+    async def ensure_supervisor(self) -> bool:
+        """Make sure the supervisor runs (it resumes queued and running jobs when it starts);
+        False when there is no compute cluster to run it on."""
+
+    async def start(self, job_id: UUID) -> None:
+        """Hand a queued job to the supervisor (which owns it from then on)."""
+
+    async def cancel(self, job_id: UUID) -> None:
+        """Tell the supervisor to stop a job now (the flag in Postgres is set already)."""
+
+    async def rows(
+        self, key: str, offset: int, limit: int
+    ) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
+        """Rows ``offset``.. of a Parquet object as JSON values, its columns and row count."""

@@ -1,0 +1,185 @@
+"""The job supervisor's record: every state change of a job, with its events, in one Postgres
+transaction each (the outbox), so a job's row and what clients hear never disagree.
+
+Finishing is idempotent: a job ends once (``state`` moves only from queued or running), and a
+result is registered under a dataset id and object key that depend only on the job, so a retry
+or a resumed supervisor never registers it twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from rivergen.billing import USAGE_COMPUTE_USED, USAGE_STORAGE_CHANGED
+from rivergen.datasets import DATASET_VERSION_CREATED
+from rivergen.datasets import store as datasets
+from rivergen.datasets.schemas import StagedVersion
+from rivergen.db import Database
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.jobs import store
+
+JOB_PROGRESS = "job.progress"
+"""``data: {job_id, progress, message}``; on :attr:`Topic.JOBS`."""
+JOB_COMPLETED = "job.completed"
+"""``data: {job_id, kind, result: {dataset_id, version, row_count}, compute_seconds}``."""
+JOB_FAILED = "job.failed"
+"""``data: {job_id, kind, error: {code, message, details}, attempts}``."""
+JOB_CANCELLED = "job.cancelled"
+"""``data: {job_id, kind}``."""
+
+_RESULTS = uuid.UUID("6f1d4c1e-3b7a-4f4e-9a61-0c7b1f2d9e55")
+
+
+def result_dataset_id(job: UUID) -> UUID:
+    """The id of a job's result dataset: the same for every attempt."""
+    return uuid.uuid5(_RESULTS, str(job))
+
+
+def result_key(workspace: UUID, job: UUID) -> str:
+    """Where a job's result Parquet goes: the same for every attempt (a retry overwrites)."""
+    return f"workspaces/{workspace}/datasets/{result_dataset_id(job)}/job-{job}.parquet"
+
+
+def _event(kind: str, row: Any, data: dict[str, Any]) -> Event:
+    return Event(
+        type=kind, workspace_id=row["workspace_id"], actor=row["created_by"],
+        data={"job_id": str(row["id"]), **data},
+    )  # fmt: skip
+
+
+class JobRecorder:
+    """Reads and writes jobs for the supervisor (as the platform: it spans workspaces)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def active(self) -> list[UUID]:
+        async with self._db.transaction() as conn:
+            return await store.active(conn)
+
+    async def get(self, job: UUID) -> Any:
+        async with self._db.transaction() as conn:
+            return await store.get(conn, job)
+
+    async def claim(self, job: UUID) -> Any:
+        """Start an attempt: the job's row, or None if it ended meanwhile."""
+        async with self._db.transaction() as conn:
+            return await store.claim(conn, job)
+
+    async def heartbeat(self, jobs: list[UUID]) -> list[UUID]:
+        if not jobs:
+            return []
+        async with self._db.transaction() as conn:
+            return await store.heartbeat(conn, jobs)
+
+    async def progress(self, row: Any, percent: float, message: str) -> None:
+        async with self._db.transaction(str(row["workspace_id"])) as conn:
+            if await store.set_progress(conn, row["id"], percent, message):
+                await add_to_outbox(conn, Topic.JOBS, _event(
+                    JOB_PROGRESS, row, {"progress": percent, "message": message}
+                ))  # fmt: skip
+
+    async def retrying(self, row: Any, seconds: float, message: str) -> None:
+        """An attempt failed and another follows: its seconds count, the reason shows."""
+        async with self._db.transaction(str(row["workspace_id"])) as conn:
+            await store.add_seconds(conn, row["id"], seconds, message)
+            await self._meter(conn, row, seconds)
+
+    async def succeeded(
+        self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float
+    ) -> bool:
+        """Register the result as a dataset version (lineage: inputs -> job -> result) and end
+        the job; False if it had ended already."""
+        workspace, job = row["workspace_id"], row["id"]
+        dataset = result_dataset_id(job)
+        async with self._db.transaction(str(workspace)) as conn:
+            locked = await store.get(conn, job, lock=True)
+            if locked is None or locked["state"] != "running":
+                return False
+            version = await self._register(conn, row, dataset, staged, inputs)
+            ended = await store.finish(
+                conn, job, "succeeded", message="done", seconds=seconds,
+                result=(dataset, version),
+            )  # fmt: skip
+            await add_to_outbox(conn, Topic.JOBS, _event(JOB_COMPLETED, ended, {
+                "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
+                "result": {"dataset_id": str(dataset), "version": version,
+                           "row_count": staged.row_count},
+            }))  # fmt: skip
+            await self._meter(conn, row, seconds)
+        return True
+
+    async def failed(
+        self, row: Any, error: dict[str, Any], seconds: float, *, attempts: int
+    ) -> bool:
+        async with self._db.transaction(str(row["workspace_id"])) as conn:
+            ended = await store.finish(
+                conn, row["id"], "failed", message=error["message"], seconds=seconds, error=error
+            )
+            if ended is None:
+                return False
+            await add_to_outbox(conn, Topic.JOBS, _event(
+                JOB_FAILED, row, {"kind": row["kind"], "error": error, "attempts": attempts}
+            ))  # fmt: skip
+            await self._meter(conn, row, seconds)
+        return True
+
+    async def cancelled(self, row: Any, seconds: float) -> bool:
+        async with self._db.transaction(str(row["workspace_id"])) as conn:
+            ended = await store.finish(conn, row["id"], "cancelled", message="cancelled",
+                                       seconds=seconds)  # fmt: skip
+            if ended is None:
+                return False
+            await add_to_outbox(conn, Topic.JOBS, _event(JOB_CANCELLED, row, {"kind": row["kind"]}))
+            await self._meter(conn, row, seconds)
+        return True
+
+    async def _meter(self, conn: Any, row: Any, seconds: float) -> None:
+        if seconds > 0:
+            await add_to_outbox(conn, Topic.JOBS, _event(
+                USAGE_COMPUTE_USED, row, {"seconds": round(seconds, 3), "kind": row["kind"]}
+            ))  # fmt: skip
+
+    async def _register(
+        self, conn: Any, row: Any, dataset: UUID, staged: StagedVersion,
+        inputs: list[tuple[UUID, int]],
+    ) -> int:  # fmt: skip
+        workspace, job = row["workspace_id"], row["id"]
+        existing = await conn.fetchval(
+            "SELECT version FROM dataset_versions WHERE object_key = $1", staged.object_key
+        )
+        if existing is not None:
+            return int(existing)
+        if await datasets.get(conn, dataset, lock=True) is None:
+            name = row["name"] or f"{row['kind']}-{str(job)[:8]}"
+            if await datasets.name_taken(conn, name):
+                name = f"{name}-{str(job)[:8]}"
+            await datasets.insert_dataset(
+                conn, dataset, workspace, name, f"Result of {row['kind']} job {job}.", [],
+                row["created_by"],
+            )  # fmt: skip
+        source = {"kind": "job", "id": str(job), "name": row["name"] or row["kind"]}
+        version = await datasets.insert_version(
+            conn, dataset, workspace, staged, source, row["created_by"]
+        )
+        for source_dataset, source_version in inputs:
+            await datasets.add_lineage(
+                conn, workspace, "dataset", source_dataset, source_version, "job", job, None,
+                "input_of",
+            )  # fmt: skip
+        await datasets.add_lineage(
+            conn, workspace, "job", job, None, "dataset", dataset, version, "produced_by"
+        )
+        await datasets.reindex(conn, dataset)
+        await add_to_outbox(conn, Topic.STORAGE, Event(
+            type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=row["created_by"],
+            data={"dataset_id": str(dataset), "version": version,
+                  "row_count": staged.row_count, "source": source},
+        ))  # fmt: skip
+        await add_to_outbox(conn, Topic.STORAGE, Event(
+            type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=row["created_by"],
+            data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+        ))  # fmt: skip
+        return version

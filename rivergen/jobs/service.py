@@ -1,0 +1,213 @@
+"""Execution Support: compute jobs, as the gateway takes them.
+
+A job is checked completely before it exists (its kind, its params against the kind's model,
+the datasets and columns they name, the concurrent-jobs quota): a refused job leaves no row and
+starts no task. An accepted job is one row in Postgres, handed to the job supervisor (a
+detached Ray actor) that owns it from then on; every later state change is the supervisor's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from rivergen.accounts.principal import RequestContext
+from rivergen.billing import Quota, QuotaService
+from rivergen.db import Database
+from rivergen.errors import Conflict, NotFound, RiverGenError, ValidationFailed
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.jobs import store
+from rivergen.jobs.catalog import DatasetCatalog
+from rivergen.jobs.kinds import JobKind
+from rivergen.jobs.ports import JobRunner
+from rivergen.jobs.recorder import JOB_CANCELLED
+from rivergen.jobs.schemas import (
+    JobAccepted,
+    JobCreate,
+    JobError,
+    JobPage,
+    JobResultRef,
+    JobState,
+    JobView,
+    ResultPage,
+)
+from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.settings import JobSettings
+
+
+def job_not_found(job: UUID) -> NotFound:
+    return NotFound(f"job {job} not found", code="job_not_found")
+
+
+class JobService:
+    def __init__(self, db: Database, runner: JobRunner, settings: JobSettings) -> None:
+        self._db = db
+        self._runner = runner
+        self._settings = settings
+        self._quotas = QuotaService(db)
+
+    def _kind(self, name: str) -> JobKind[Any]:
+        kind = self._runner.kinds.get(name)
+        if kind is None or not (kind.public or self._settings.test_kinds):
+            known = sorted(k for k, v in self._runner.kinds.items() if v.public)
+            raise ValidationFailed(
+                f"unknown job kind {name!r} (known: {', '.join(known)})",
+                code="unknown_job_kind", details={"kind": name, "known": known},
+            )  # fmt: skip
+        return kind
+
+    async def resume(self) -> bool:
+        """Start the supervisor if it is not running, so jobs left queued or running (by a
+        whole cluster's restart) go on without waiting for the next submission."""
+        return await self._runner.ensure_supervisor()
+
+    async def submit(self, context: RequestContext, request: JobCreate) -> JobAccepted:
+        """Validate, record (queued) and hand to the supervisor."""
+        workspace = context.require_workspace()
+        kind = self._kind(request.kind)
+        try:
+            params = kind.parse(request.params)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                f"invalid params for a {kind.name} job",
+                code="invalid_params",
+                details={"errors": json.loads(exc.json(include_url=False, include_input=False))},
+            ) from None
+        params = await kind.validate(params, DatasetCatalog(self._db, workspace))
+        job = uuid.uuid4()
+        async with self._db.transaction(str(workspace)) as conn:
+            await store.lock_workspace_jobs(conn, workspace)
+            running = await store.count_active(conn)
+            await self._quotas.check(conn, workspace, Quota.CONCURRENT_JOBS, 1, in_use=running)
+            # Past this month's compute seconds, no new job starts (what runs on is overage).
+            await self._quotas.check(conn, workspace, Quota.COMPUTE_SECONDS_PER_MONTH, 0)
+            row = await store.insert(
+                conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
+                self._settings.max_attempts, context.actor,
+            )  # fmt: skip
+        try:
+            await self._runner.start(job)
+        except RiverGenError as exc:
+            # The supervisor also picks up queued jobs when it starts; but a job nobody can run
+            # now is refused rather than left waiting.
+            async with self._db.transaction(str(workspace)) as conn:
+                await store.finish(
+                    conn, job, "failed", message=exc.message, seconds=0.0,
+                    error={"code": exc.error_code, "message": exc.message},
+                )  # fmt: skip
+            raise
+        view = _view(row)
+        return JobAccepted(job_id=job, **view.model_dump())
+
+    async def get(self, context: RequestContext, job: UUID) -> JobView:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, job)
+        if row is None:
+            raise job_not_found(job)
+        return _view(row)
+
+    async def list_jobs(
+        self, context: RequestContext, state: JobState | None, limit: int, cursor: str | None
+    ) -> JobPage:
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page(conn, state.value if state else None, after, limit)
+        return JobPage(
+            items=[_view(r) for r in rows[:limit]],
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
+
+    async def cancel(self, context: RequestContext, job: UUID) -> JobView:
+        """Ask a job to stop: a queued one is cancelled at once, a running one within seconds
+        (its state turns ``cancelled``). 409 ``job_finished`` for a job that has ended."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await store.get(conn, job, lock=True)
+            if row is None:
+                raise job_not_found(job)
+            if JobState(row["state"]).finished:
+                raise Conflict(
+                    f"job {job} has {row['state']} already", code="job_finished",
+                    details={"state": row["state"]},
+                )  # fmt: skip
+            row = await store.request_cancel(conn, job)
+            if row["state"] == JobState.QUEUED:
+                row = await store.finish(conn, job, "cancelled", message="cancelled",
+                                         seconds=0.0)  # fmt: skip
+                await add_to_outbox(conn, Topic.JOBS, Event(
+                    type=JOB_CANCELLED, workspace_id=workspace, actor=context.actor,
+                    data={"job_id": str(job), "kind": row["kind"]},
+                ))  # fmt: skip
+        if row["state"] == JobState.RUNNING:
+            await self._runner.cancel(job)
+        return _view(row)
+
+    async def result(
+        self, context: RequestContext, job: UUID, limit: int, cursor: str | None
+    ) -> ResultPage:
+        """A page of the result's rows, in order; 409 ``job_not_succeeded`` before success."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await store.get(conn, job)
+            if row is None:
+                raise job_not_found(job)
+            if row["state"] != JobState.SUCCEEDED:
+                raise Conflict(
+                    f"job {job} is {row['state']}: it has no result", code="job_not_succeeded",
+                    details={"state": row["state"]},
+                )  # fmt: skip
+            key = await conn.fetchval(
+                "SELECT object_key FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
+                row["result_dataset_id"], row["result_version"],
+            )  # fmt: skip
+        if key is None:
+            raise NotFound(f"the result of job {job} was deleted", code="job_result_not_found")
+        offset = _offset(cursor)
+        columns, rows, total = await self._runner.rows(key, offset, limit)
+        after = offset + len(rows)
+        return ResultPage(
+            job_id=job, dataset_id=row["result_dataset_id"], version=row["result_version"],
+            columns=columns, rows=rows, row_count=total,
+            next_cursor=_encode_offset(after) if after < total else None,
+        )  # fmt: skip
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = base64.urlsafe_b64decode(cursor.encode()).decode()
+        kind, number = value.split(":")
+        if kind != "row" or int(number) < 0:
+            raise ValueError(value)
+        return int(number)
+    except ValueError:
+        raise ValidationFailed(
+            "the cursor is not one this API gave", code="invalid_cursor"
+        ) from None
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"row:{offset}".encode()).decode()
+
+
+def _view(row: Any) -> JobView:
+    error = row["error"]
+    return JobView(
+        id=row["id"], kind=row["kind"], name=row["name"], params=json.loads(row["params"]),
+        state=row["state"], progress=row["progress"], message=row["message"],
+        attempts=row["attempts"], max_attempts=row["max_attempts"],
+        error=JobError.model_validate_json(error) if error else None,
+        result=(
+            JobResultRef(dataset_id=row["result_dataset_id"], version=row["result_version"])
+            if row["result_dataset_id"] is not None else None
+        ),
+        cancel_requested=row["cancel_requested"], created_by=row["created_by"],
+        created_at=row["created_at"], started_at=row["started_at"],
+        finished_at=row["finished_at"], compute_seconds=row["compute_seconds"],
+    )  # fmt: skip

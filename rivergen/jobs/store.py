@@ -1,0 +1,128 @@
+"""SQL of jobs. Functions take the connection of a transaction and never commit. The gateway's
+run in tenant transactions (row-level security applies); the supervisor's (``claim``,
+``heartbeat``, ``active``) run as the platform, across workspaces."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rivergen.jobs.schemas import ACTIVE_STATES
+from rivergen.pagination import after_cursor
+
+
+async def insert(
+    conn: asyncpg.Connection, job: UUID, workspace: UUID, kind: str, name: str | None,
+    params: dict[str, Any], max_attempts: int, actor: str,
+) -> Any:  # fmt: skip
+    return await conn.fetchrow(
+        "INSERT INTO jobs (id, workspace_id, kind, name, params, max_attempts, created_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        job, workspace, kind, name, json.dumps(params), max_attempts, actor,
+    )  # fmt: skip
+
+
+async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any:
+    return await conn.fetchrow(
+        "SELECT * FROM jobs WHERE id = $1" + (" FOR UPDATE" if lock else ""), job
+    )
+
+
+async def page(
+    conn: asyncpg.Connection, state: str | None, after: tuple[datetime | None, UUID | None],
+    limit: int,
+) -> list[Any]:  # fmt: skip
+    rows: list[Any] = await conn.fetch(
+        f"SELECT * FROM jobs WHERE {after_cursor(1)} AND ($3::text IS NULL OR state = $3) "
+        "ORDER BY created_at DESC, id DESC LIMIT $4",
+        after[0], after[1], state, limit + 1,
+    )  # fmt: skip
+    return rows
+
+
+async def lock_workspace_jobs(conn: asyncpg.Connection, workspace: UUID) -> None:
+    """Serialize job submissions of one workspace until the transaction ends (so two at once
+    cannot both pass the concurrent-jobs quota)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 74))", str(workspace)
+    )
+
+
+async def count_active(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM jobs WHERE state = ANY($1::text[])", list(ACTIVE_STATES)
+    )
+    return count
+
+
+async def request_cancel(conn: asyncpg.Connection, job: UUID) -> Any:
+    return await conn.fetchrow(
+        "UPDATE jobs SET cancel_requested = true WHERE id = $1 RETURNING *", job
+    )
+
+
+# The supervisor's side ------------------------------------------------------------------------
+
+
+async def active(conn: asyncpg.Connection) -> list[UUID]:
+    """Every job the supervisor should own: queued or running, oldest first."""
+    rows = await conn.fetch(
+        "SELECT id FROM jobs WHERE state = ANY($1::text[]) ORDER BY created_at",
+        list(ACTIVE_STATES),
+    )
+    return [r["id"] for r in rows]
+
+
+async def claim(conn: asyncpg.Connection, job: UUID) -> Any:
+    """Start one more attempt of a queued or running job: running, attempts + 1."""
+    return await conn.fetchrow(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+        "started_at = coalesce(started_at, now()), heartbeat_at = now() "
+        "WHERE id = $1 AND state = ANY($2::text[]) RETURNING *",
+        job, list(ACTIVE_STATES),
+    )  # fmt: skip
+
+
+async def heartbeat(conn: asyncpg.Connection, jobs: list[UUID]) -> list[UUID]:
+    """Mark ``jobs`` alive; the ones whose cancellation was asked."""
+    rows = await conn.fetch(
+        "UPDATE jobs SET heartbeat_at = now() WHERE id = ANY($1::uuid[]) "
+        "RETURNING id, cancel_requested",
+        jobs,
+    )
+    return [r["id"] for r in rows if r["cancel_requested"]]
+
+
+async def set_progress(conn: asyncpg.Connection, job: UUID, progress: float, message: str) -> bool:
+    updated = await conn.fetchval(
+        "UPDATE jobs SET progress = $2, message = $3, heartbeat_at = now() "
+        "WHERE id = $1 AND state = 'running' RETURNING id",
+        job, progress, message,
+    )  # fmt: skip
+    return updated is not None
+
+
+async def finish(
+    conn: asyncpg.Connection, job: UUID, state: str, *, message: str, seconds: float,
+    error: dict[str, Any] | None = None, result: tuple[UUID, int] | None = None,
+) -> Any:  # fmt: skip
+    """End an active job (None if it had ended already: finishing is idempotent)."""
+    return await conn.fetchrow(
+        "UPDATE jobs SET state = $2, message = $3, compute_seconds = compute_seconds + $4, "
+        "error = $5, result_dataset_id = $6, result_version = $7, finished_at = now(), "
+        "progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END "
+        "WHERE id = $1 AND state = ANY($8::text[]) RETURNING *",
+        job, state, message, seconds, json.dumps(error) if error else None,
+        result[0] if result else None, result[1] if result else None, list(ACTIVE_STATES),
+    )  # fmt: skip
+
+
+async def add_seconds(conn: asyncpg.Connection, job: UUID, seconds: float, message: str) -> None:
+    await conn.execute(
+        "UPDATE jobs SET compute_seconds = compute_seconds + $2, message = $3 WHERE id = $1",
+        job, seconds, message,
+    )  # fmt: skip
