@@ -97,8 +97,9 @@ def create_app(
             app.state.storage = StorageService(clients.db, clients.objects, resolved.storage)
             app.state.data_sources = DataSourceService(clients.db, resolved)
             app.state.datasets = DatasetService(
-                clients.db, _dataset_compute(resolved), app.state.data_sources
-            )
+                clients.db, _dataset_compute(resolved), app.state.data_sources,
+                clients.objects, resolved.s3.presign_expiry_s,
+            )  # fmt: skip
             yield
         finally:
             await clients.close()

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,6 +170,11 @@ def run_platform(
         if resolved.ray.address:
             ray.init(address=resolved.ray.address, logging_level=logging.WARNING)
         else:
+            # A Python job's entrypoint (`python script.py`) runs with the head's PATH: make
+            # `python` the one RiverGen runs in, where the SDK is installed.
+            python_dir = str(Path(sys.executable).parent)
+            if os.environ.get("PATH", "").split(os.pathsep)[0] != python_dir:
+                os.environ["PATH"] = os.pathsep.join([python_dir, os.environ.get("PATH", "")])
             ray.init(
                 # "local": always a new head, never a stale cluster this machine ran before.
                 address="local",

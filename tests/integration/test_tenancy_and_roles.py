@@ -185,6 +185,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "part_number": "1",
         "source_id": bob_source,
         "dataset_id": bob_dataset,
+        "version": "1",
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
