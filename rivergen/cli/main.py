@@ -270,10 +270,20 @@ def submit(
             f"warning: neither {API_KEY_ENV} nor {TOKEN_ENV} is set: the job's SDK calls "
             "will be refused", fg=typer.colors.YELLOW, err=True,
         )  # fmt: skip
-    job_id = jobs.submit_script(
-        client, script, list(args or []), env_vars=env_vars, python=python,
-        submission_id=submission_id,
-    )  # fmt: skip
+    try:
+        job_id = jobs.submit_script(
+            client, script, list(args or []), env_vars=env_vars, python=python,
+            submission_id=submission_id,
+        )  # fmt: skip
+    except RuntimeError as exc:
+        typer.secho(f"error: the cluster refused the job: {exc}", fg=typer.colors.RED, err=True)
+        if "No available agent" in str(exc):
+            typer.secho(
+                "  (the head's dashboard agent has no HTTP server: is its port, "
+                "RIVERGEN_RAY__DASHBOARD_AGENT_PORT, taken by another Ray on that machine?)",
+                err=True,
+            )
+        raise typer.Exit(code=2) from None
     typer.echo(f"submitted job {job_id} to {target.address}")
     if not wait:
         return
