@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse
 
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
@@ -24,6 +25,8 @@ from rivergen.datasets.schemas import (
     QualityReport,
     SearchResults,
 )
+from rivergen.errors import NotFound
+from rivergen.objectstore import LocalObjectStore
 
 router = APIRouter(
     prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["datasets"]
@@ -118,11 +121,18 @@ async def download_version(
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
 )
 async def version_content(
-    dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets
+    dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
 ) -> Response:
-    """The version's Parquet object (the embedded store's download)."""
-    data = await datasets.content(context, dataset_id, version)
-    return Response(data, media_type="application/vnd.apache.parquet")
+    """The version's Parquet object, streamed from the embedded store (on S3 the download URL
+    is presigned and this route answers 404)."""
+    _, key = await datasets.version_key(context, dataset_id, version)
+    objects = request.app.state.clients.objects
+    if not isinstance(objects, LocalObjectStore):
+        raise NotFound(
+            "versions download straight from object storage: GET .../download for the URL",
+            code="dataset_version_not_found",
+        )
+    return FileResponse(objects.file_of(key), media_type="application/vnd.apache.parquet")
 
 
 @router.post("/datasets/{dataset_id}/profile")

@@ -249,12 +249,6 @@ class DatasetService:
             row_count=row["row_count"], size_bytes=row["size_bytes"],
         )  # fmt: skip
 
-    async def content(self, context: RequestContext, dataset: UUID, version: int) -> bytes:
-        """The version's Parquet bytes (the embedded store's download route)."""
-        objects = self._require_objects()
-        row = await self._version_row(context, dataset, version)
-        return await objects.get(row["object_key"])
-
     async def preview(
         self, context: RequestContext, dataset: UUID, version: int | None, limit: int
     ) -> Preview:

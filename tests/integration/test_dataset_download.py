@@ -82,6 +82,11 @@ async def test_s3_download_is_a_presigned_url_of_one_hour(s3_client: httpx.Async
         parquet = await plain.get(body["url"])
     assert parquet.status_code == 200
     assert pq.read_table(io.BytesIO(parquet.content)).equals(expected)
+    # The platform does not relay S3's bytes: its content route is the embedded store's.
+    relayed = await s3_client.get(
+        f"/api/v1/datasets/{dataset}/versions/1/content", headers=owner.headers()
+    )
+    assert relayed.status_code == 404
 
     for who, version, code in [
         (other, 1, "dataset_not_found"),
