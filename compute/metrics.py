@@ -22,15 +22,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 __all__ = [
     "JOB_STATES",
     "JobState",
+    "KernelTiming",
     "record_event",
     "record_job",
     "record_kernel",
     "record_upload",
+    "timed_kernel",
 ]
 
 JobState = Literal["started", "succeeded", "failed", "cancelled"]
@@ -116,6 +122,29 @@ def record_kernel(name: str, seconds: float, nnz: int = 0) -> None:
     _metric("kernel_duration").observe(max(0.0, seconds), tags=tags)
     if nnz > 0:
         _metric("kernel_nnz").inc(nnz, tags=tags)
+
+
+@dataclass
+class KernelTiming:
+    """Set ``nnz`` inside a :func:`timed_kernel` block: the non-zeros the call touched."""
+
+    nnz: int = 0
+
+
+@contextmanager
+def timed_kernel(name: str) -> Iterator[KernelTiming]:
+    """Time the block as one call of kernel ``name`` (recorded even if it raises)::
+
+    with timed_kernel("spmv") as call:
+        y = block @ x
+        call.nnz = block.nnz
+    """
+    timing = KernelTiming()
+    started = time.perf_counter()
+    try:
+        yield timing
+    finally:
+        record_kernel(name, time.perf_counter() - started, timing.nnz)
 
 
 def record_upload(size_bytes: int, kind: Literal["direct", "form"] = "direct") -> None:

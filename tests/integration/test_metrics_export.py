@@ -10,7 +10,7 @@ import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from compute.metrics import record_event, record_job, record_kernel, record_upload
+from compute.metrics import record_event, record_job, record_kernel, record_upload, timed_kernel
 
 METRICS_PORT = 29310
 
@@ -32,7 +32,9 @@ def ray_with_metrics() -> Iterator[None]:
 @ray.remote
 def spmv_like(nnz: int) -> int:
     record_kernel("spmv", 0.02, nnz)
-    record_kernel("spmv", 0.3, nnz)
+    with timed_kernel("spmv") as call:
+        time.sleep(0.3)
+        call.nnz = nnz
     record_job("pagerank", "started")
     record_job("pagerank", "succeeded", 3.0)
     record_upload(4096, "form")
