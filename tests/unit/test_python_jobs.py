@@ -151,3 +151,18 @@ def test_metrics_import_without_ray_and_record_nothing_without_it() -> None:
     record_job("pagerank", "failed", 1.0)
     record_upload(10)
     record_event("job.failed")
+
+
+def test_a_local_head_gets_the_configured_dashboard_agent_port() -> None:
+    from ray._private import parameter
+
+    from rivergen.cli.runner import _dashboard_agent_port
+
+    original = parameter.RayParams
+    assert original().dashboard_agent_listen_port == 52365  # what every Ray here asks for
+    with _dashboard_agent_port(29366):
+        assert parameter.RayParams().dashboard_agent_listen_port == 29366
+        explicit = parameter.RayParams(dashboard_agent_listen_port=1234)
+        assert explicit.dashboard_agent_listen_port == 1234
+    assert parameter.RayParams is original
+    assert Settings().ray.dashboard_agent_port == 52365
