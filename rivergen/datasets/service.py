@@ -206,17 +206,12 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, version: int | None
     ) -> tuple[int, str]:
         """The version number and Parquet object key of a version (default: the current)."""
-        async with self._db.transaction(str(context.require_workspace())) as conn:
-            if await store.get(conn, dataset) is None:
-                raise dataset_not_found(dataset)
-            row = await store.version(conn, dataset, version)
-        if row is None:
-            raise NotFound(
-                f"dataset {dataset} has no version {version}", code="dataset_version_not_found"
-            )
+        row = await self._version_row(context, dataset, version)
         return row["version"], row["object_key"]
 
-    async def _version_row(self, context: RequestContext, dataset: UUID, version: int) -> Any:
+    async def _version_row(
+        self, context: RequestContext, dataset: UUID, version: int | None
+    ) -> Any:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             if await store.get(conn, dataset) is None:
                 raise dataset_not_found(dataset)
