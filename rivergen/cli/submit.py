@@ -91,12 +91,17 @@ def jobs_client(address: str, env: Mapping[str, str] | None = None) -> JobSubmis
 
     token = ray_auth_token(env)
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    # Ray lets RAY_ADDRESS override the address it is given; `resolve_target` has already
+    # weighed it against --address, so the client gets exactly the chosen one.
+    hidden = {name: os.environ.pop(name) for name in ADDRESS_ENVS if name in os.environ}
     try:
         return JobSubmissionClient(address, headers=headers)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigurationError(
             f"the Ray Jobs API at {address} did not answer: {exc}", code="ray_unreachable"
         ) from exc
+    finally:
+        os.environ.update(hidden)
 
 
 def job_env(api_url: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -166,3 +166,12 @@ def test_a_local_head_gets_the_configured_dashboard_agent_port() -> None:
         assert explicit.dashboard_agent_listen_port == 1234
     assert parameter.RayParams is original
     assert Settings().ray.dashboard_agent_port == 52365
+
+
+def test_an_unreachable_jobs_api_is_named_and_address_beats_ray_address(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["jobs", "list", "--address", "http://127.0.0.1:29399", "--data-dir", str(tmp_path)],
+        env={"RAY_ADDRESS": "http://127.0.0.1:29398", "RAY_AUTH_TOKEN": "t"},
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "the Ray Jobs API at http://127.0.0.1:29399 did not answer" in result.output
