@@ -64,6 +64,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/datasets/{dataset_id}"): "editor",
     ("POST", "/api/v1/datasets/{dataset_id}/versions"): "editor",
     ("GET", "/api/v1/datasets/{dataset_id}/preview"): "viewer",
+    ("GET", "/api/v1/datasets/{dataset_id}/versions/{version}/download"): "viewer",
+    ("GET", "/api/v1/datasets/{dataset_id}/versions/{version}/content"): "viewer",
     ("POST", "/api/v1/datasets/{dataset_id}/profile"): "editor",
     ("GET", "/api/v1/datasets/{dataset_id}/profile"): "viewer",
     ("POST", "/api/v1/datasets/{dataset_id}/quality"): "viewer",

@@ -82,6 +82,11 @@ class RaySettings(BaseModel):
     num_cpus: int | None = Field(None, gt=0, description="CPUs for a local head (default all).")
     dashboard_host: str = Field("127.0.0.1", description="Dashboard bind address (keep loopback).")
     dashboard_port: int = Field(8265, description="Dashboard port of a local head.")
+    dashboard_agent_port: int = Field(
+        52365,
+        description="HTTP port of a local head's dashboard agent, which runs Python jobs (taken "
+        "by another Ray on the machine, the Jobs API fails).",
+    )
 
 
 class HttpSettings(BaseModel):

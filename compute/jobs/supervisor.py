@@ -28,6 +28,7 @@ from ray.exceptions import RayTaskError, TaskCancelledError
 
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import stage_result
+from compute.metrics import record_job
 from compute.staging import RayDatasetCompute
 from rivergen.clients import require
 from rivergen.datasets.schemas import StagedVersion
@@ -260,15 +261,18 @@ class JobSupervisor:
         if row is None:
             return True
         started = time.monotonic()
+        record_job(row["kind"], "started")
         try:
             staged, inputs = await self._work(row)
         except JobCancelled:
             await recorder.cancelled(row, time.monotonic() - started)
+            record_job(row["kind"], "cancelled", time.monotonic() - started)
             return True
         except RiverGenError as exc:
             error = {"code": exc.error_code, "message": exc.message, "details": exc.details}
             await recorder.failed(row, error, time.monotonic() - started,
                                   attempts=row["attempts"])  # fmt: skip
+            record_job(row["kind"], "failed", time.monotonic() - started)
             return True
         except Exception as exc:  # a crash, a lost worker: worth another attempt
             seconds = time.monotonic() - started
@@ -279,10 +283,12 @@ class JobSupervisor:
                     row, {"code": "job_failed", "message": reason}, seconds,
                     attempts=row["attempts"],
                 )  # fmt: skip
+                record_job(row["kind"], "failed", seconds)
                 return True
             await recorder.retrying(row, seconds, reason + "; retrying")
             return False
         await recorder.succeeded(row, staged, inputs, time.monotonic() - started)
+        record_job(row["kind"], "succeeded", time.monotonic() - started)
         return True
 
     async def _work(self, row: Any) -> tuple[StagedVersion, list[tuple[UUID, int]]]:

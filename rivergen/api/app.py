@@ -103,8 +103,9 @@ def create_app(
             app.state.storage = StorageService(clients.db, clients.objects, resolved.storage)
             app.state.data_sources = DataSourceService(clients.db, resolved)
             app.state.datasets = DatasetService(
-                clients.db, _dataset_compute(resolved), app.state.data_sources
-            )
+                clients.db, _dataset_compute(resolved), app.state.data_sources,
+                clients.objects, resolved.s3.presign_expiry_s,
+            )  # fmt: skip
             app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
             await _resume_jobs(app.state.jobs)
             yield

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import FileResponse
 
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
@@ -13,6 +14,7 @@ from rivergen.api.security import Context, authorize
 from rivergen.datasets import DatasetService
 from rivergen.datasets.schemas import (
     DatasetCreate,
+    DatasetDownload,
     DatasetPage,
     DatasetSource,
     DatasetUpdate,
@@ -23,6 +25,8 @@ from rivergen.datasets.schemas import (
     QualityReport,
     SearchResults,
 )
+from rivergen.errors import NotFound
+from rivergen.objectstore import LocalObjectStore
 
 router = APIRouter(
     prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["datasets"]
@@ -95,6 +99,40 @@ async def preview_dataset(
 ) -> Preview:
     """The first rows of a version, as JSON (dates ISO 8601, decimals as strings)."""
     return await datasets.preview(context, dataset_id, version, limit)
+
+
+VersionPath = Annotated[int, Path(ge=1, description="The version number.")]
+
+
+@router.get("/datasets/{dataset_id}/versions/{version}/download")
+async def download_version(
+    dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
+) -> DatasetDownload:
+    """Where to GET the version as Parquet: a presigned URL valid for 1 h on S3, or this
+    platform's content route (send the same credentials) for the embedded store."""
+    base = str(request.base_url).rstrip("/")
+    url = f"{base}/api/v1/datasets/{dataset_id}/versions/{version}/content"
+    return await datasets.download(context, dataset_id, version, url)
+
+
+@router.get(
+    "/datasets/{dataset_id}/versions/{version}/content",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+async def version_content(
+    dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
+) -> Response:
+    """The version's Parquet object, streamed from the embedded store (on S3 the download URL
+    is presigned and this route answers 404)."""
+    _, key = await datasets.version_key(context, dataset_id, version)
+    objects = request.app.state.clients.objects
+    if not isinstance(objects, LocalObjectStore):
+        raise NotFound(
+            "versions download straight from object storage: GET .../download for the URL",
+            code="dataset_version_not_found",
+        )
+    return FileResponse(objects.file_of(key), media_type="application/vnd.apache.parquet")
 
 
 @router.post("/datasets/{dataset_id}/profile")

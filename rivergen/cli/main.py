@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -22,6 +22,7 @@ from rivergen.clients import require
 from rivergen.db import MigrationRunner
 from rivergen.embedded import start_embedded
 from rivergen.errors import ConfigurationError
+from rivergen.sdk import API_KEY_ENV, TOKEN_ENV
 from rivergen.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -180,3 +181,175 @@ def migrate(data_dir: DataDir = None) -> None:
             typer.echo(f"applied {migration.version:04d}_{migration.name}")
     else:
         typer.echo("the database is up to date")
+
+
+# Python jobs ---------------------------------------------------------------------------------
+
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="The Ray dashboard (Jobs API), e.g. http://127.0.0.1:8265. Default: "
+        "RAY_ADDRESS, else the dashboard of the platform `rivergen up` runs here.",
+        show_default=False,
+    ),
+]
+
+jobs_app = typer.Typer(
+    name="jobs",
+    help="Python jobs on the Ray cluster (those of `rivergen submit` and `ray job submit`): "
+    "list them, their status and their logs. The Ray token comes from RAY_AUTH_TOKEN, "
+    "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token (what `ray get-auth-token` prints).",
+    no_args_is_help=True,
+)
+app.add_typer(jobs_app)
+
+
+def _jobs_client(data_dir: Path | None, address: str | None) -> tuple[Any, Any]:
+    from rivergen.cli import submit as jobs
+
+    settings = _settings(data_dir)
+    try:
+        target = jobs.resolve_target(settings, address)
+        return jobs.jobs_client(target.address), target
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def submit(
+    script: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            resolve_path=True,
+            help="The Python script to run; its directory is uploaded as the working dir.",
+        ),
+    ],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Arguments for the script (after `--` if they start with -).", show_default=False
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Follow the logs to the end; exit 0 if the job succeeded, "
+            "1 if it failed or was stopped.",
+        ),
+    ] = False,
+    address: Address = None,
+    python: Annotated[
+        str, typer.Option(help="The Python that runs the script on the cluster.")
+    ] = "python",
+    submission_id: Annotated[
+        str | None, typer.Option(help="Your own job id (unique). Default: Ray makes one.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run a Python script on the Ray cluster as a job (it shows in the dashboard's Jobs tab).
+
+    The script runs in the cluster's Python, where `rivergen` (the SDK) and `compute` are
+    installed, with RIVERGEN_API_URL (this environment's, else the local platform's),
+    and your RIVERGEN_API_KEY or RIVERGEN_TOKEN and RIVERGEN_WORKSPACE_ID, so that
+    `rivergen.sdk.Client.from_env()` reads your workspace's datasets with your rights.
+    Credentials are passed to the job, never printed.
+
+    Prints the job id; follow it with `rivergen jobs logs ID --follow`.
+    """
+    from rivergen.cli import submit as jobs
+
+    client, target = _jobs_client(data_dir, address)
+    env_vars = jobs.job_env(target.api_url)
+    if API_KEY_ENV not in env_vars and TOKEN_ENV not in env_vars:
+        typer.secho(
+            f"warning: neither {API_KEY_ENV} nor {TOKEN_ENV} is set: the job's SDK calls "
+            "will be refused", fg=typer.colors.YELLOW, err=True,
+        )  # fmt: skip
+    try:
+        job_id = jobs.submit_script(
+            client, script, list(args or []), env_vars=env_vars, python=python,
+            submission_id=submission_id,
+        )  # fmt: skip
+    except RuntimeError as exc:
+        typer.secho(f"error: the cluster refused the job: {exc}", fg=typer.colors.RED, err=True)
+        if "No available agent" in str(exc):
+            typer.secho(
+                "  (the head's dashboard agent has no HTTP server: is its port, "
+                "RIVERGEN_RAY__DASHBOARD_AGENT_PORT, taken by another Ray on that machine?)",
+                err=True,
+            )
+        raise typer.Exit(code=2) from None
+    typer.echo(f"submitted job {job_id} to {target.address}")
+    if not wait:
+        return
+    jobs.follow_logs(client, job_id, lambda chunk: typer.echo(chunk, nl=False))
+    status = jobs.job_status(client, job_id)
+    typer.echo(f"job {job_id} {status}", err=True)
+    raise typer.Exit(code=0 if status == jobs.SUCCEEDED else 1)
+
+
+JobId = Annotated[str, typer.Argument(help="The job's submission id (from `submit`).")]
+
+
+@jobs_app.command("status")
+def jobs_status(job_id: JobId, address: Address = None, data_dir: DataDir = None) -> None:
+    """Print the job's status (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED) and message.
+
+    Exit code 0 unless the job failed or was stopped (1)."""
+    client, _ = _jobs_client(data_dir, address)
+    info = _job_info(client, job_id)
+    typer.echo(f"{job_id} {info.status.value}" + (f": {info.message}" if info.message else ""))
+    raise typer.Exit(code=1 if info.status.value in {"FAILED", "STOPPED"} else 0)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: JobId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
+    ] = False,
+    address: Address = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the job's output (stdout and stderr of the script)."""
+    from rivergen.cli import submit as jobs
+
+    client, _ = _jobs_client(data_dir, address)
+    _job_info(client, job_id)
+    if follow:
+        jobs.follow_logs(client, job_id, lambda chunk: typer.echo(chunk, nl=False))
+    else:
+        typer.echo(client.get_job_logs(job_id), nl=False)
+
+
+@jobs_app.command("list")
+def jobs_list(address: Address = None, data_dir: DataDir = None) -> None:
+    """Every job the cluster knows, newest first: id, status, start time, entrypoint."""
+    from datetime import UTC, datetime
+
+    client, _ = _jobs_client(data_dir, address)
+    listed = sorted(client.list_jobs(), key=lambda j: j.start_time or 0, reverse=True)
+    if not listed:
+        typer.echo("no jobs")
+        return
+    for job in listed:
+        started = (
+            datetime.fromtimestamp(job.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            if job.start_time
+            else "-"
+        )
+        ident = job.submission_id or job.job_id or "-"
+        typer.echo(f"{ident:<32} {job.status.value:<10} {started}  {job.entrypoint}")
+
+
+def _job_info(client: Any, job_id: str) -> Any:
+    try:
+        return client.get_job_info(job_id)
+    except RuntimeError as exc:
+        typer.secho(f"error: no job {job_id}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None

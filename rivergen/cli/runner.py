@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -169,15 +171,21 @@ def run_platform(
         if resolved.ray.address:
             ray.init(address=resolved.ray.address, logging_level=logging.WARNING)
         else:
-            ray.init(
-                # "local": always a new head, never a stale cluster this machine ran before.
-                address="local",
-                num_cpus=resolved.ray.num_cpus,
-                include_dashboard=True,
-                dashboard_host=resolved.ray.dashboard_host,
-                dashboard_port=resolved.ray.dashboard_port,
-                logging_level=logging.WARNING,
-            )
+            # A Python job's entrypoint (`python script.py`) runs with the head's PATH: make
+            # `python` the one RiverGen runs in, where the SDK is installed.
+            python_dir = str(Path(sys.executable).parent)
+            if os.environ.get("PATH", "").split(os.pathsep)[0] != python_dir:
+                os.environ["PATH"] = os.pathsep.join([python_dir, os.environ.get("PATH", "")])
+            with _dashboard_agent_port(resolved.ray.dashboard_agent_port):
+                ray.init(
+                    # "local": always a new head, never a stale cluster this machine ran before.
+                    address="local",
+                    num_cpus=resolved.ray.num_cpus,
+                    include_dashboard=True,
+                    dashboard_host=resolved.ray.dashboard_host,
+                    dashboard_port=resolved.ray.dashboard_port,
+                    logging_level=logging.WARNING,
+                )
             dashboard_url = f"http://{resolved.ray.dashboard_host}:{resolved.ray.dashboard_port}"
         ray_started = True
         # Ray's core worker installs its own SIGTERM handler (log and exit) in ray.init: take
@@ -212,6 +220,32 @@ def run_platform(
             _stop_ray(settings)
         embedded.stop()
         state_file(settings).unlink(missing_ok=True)
+
+
+@contextmanager
+def _dashboard_agent_port(port: int) -> Iterator[None]:
+    """Give the local head's dashboard agent ``port`` for its HTTP server.
+
+    The agent serves the Jobs API's submissions; ``ray.init`` has no parameter for its port
+    (only ``ray start --dashboard-agent-listen-port``) and always asks for 52365. When another
+    Ray on the machine holds that port, the agent runs without HTTP and every job submission
+    fails with "No available agent to submit job". ``ray.init`` builds its ``RayParams``
+    through the module attribute, so a subclass with another default stands in while it runs.
+    """
+    from ray._private import parameter
+
+    original = parameter.RayParams
+
+    class _WithAgentPort(original):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("dashboard_agent_listen_port", port)
+            super().__init__(*args, **kwargs)
+
+    parameter.RayParams = _WithAgentPort  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        parameter.RayParams = original  # type: ignore[misc]
 
 
 def _stop_ray(settings: Settings) -> None:

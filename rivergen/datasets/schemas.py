@@ -126,6 +126,25 @@ class Preview(BaseModel):
     row_count: int = Field(description="Rows in the version (the preview shows the first ones).")
 
 
+class DatasetDownload(BaseModel):
+    """Where a script reads a version's Parquet object."""
+
+    dataset_id: UUID
+    version: int
+    url: str = Field(
+        description="GET the Parquet object here: a presigned URL (no credentials) on S3, the "
+        "platform's content route (send the same credentials as here) for the embedded store."
+    )
+    credentials_required: bool = Field(
+        description="True when the URL is the platform's and wants the caller's credentials."
+    )
+    expires_at: datetime | None = Field(
+        description="When a presigned URL stops working; null for the platform's route."
+    )
+    row_count: int
+    size_bytes: int
+
+
 class SearchHit(BaseModel):
     id: UUID
     name: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from rivergen.datasets.schemas import (
     ColumnInfo,
     ColumnView,
     DatasetCreate,
+    DatasetDownload,
     DatasetPage,
     DatasetSource,
     DatasetSummary,
@@ -43,6 +44,7 @@ from rivergen.datasets.search import matched, query_terms, tsquery
 from rivergen.db import Database
 from rivergen.errors import Conflict, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.quality import DatasetProfile
 
@@ -62,11 +64,14 @@ def dataset_not_found(dataset: UUID) -> NotFound:
 
 class DatasetService:
     def __init__(
-        self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None
-    ) -> None:
+        self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None,
+        objects: ObjectStore | None = None, presign_expiry_s: int = 3600,
+    ) -> None:  # fmt: skip
         self._db = db
         self._compute = compute
         self._sources = sources
+        self._objects = objects
+        self._presign_expiry_s = presign_expiry_s
         self._quotas = QuotaService(db)
 
     # Creating ----------------------------------------------------------------------------
@@ -201,6 +206,12 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, version: int | None
     ) -> tuple[int, str]:
         """The version number and Parquet object key of a version (default: the current)."""
+        row = await self._version_row(context, dataset, version)
+        return row["version"], row["object_key"]
+
+    async def _version_row(
+        self, context: RequestContext, dataset: UUID, version: int | None
+    ) -> Any:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             if await store.get(conn, dataset) is None:
                 raise dataset_not_found(dataset)
@@ -209,7 +220,29 @@ class DatasetService:
             raise NotFound(
                 f"dataset {dataset} has no version {version}", code="dataset_version_not_found"
             )
-        return row["version"], row["object_key"]
+        return row
+
+    def _require_objects(self) -> ObjectStore:
+        if self._objects is None:
+            raise NotFound("downloads are not available here", code="dataset_not_found")
+        return self._objects
+
+    async def download(
+        self, context: RequestContext, dataset: UUID, version: int, platform_url: str
+    ) -> DatasetDownload:
+        """Where to GET the version's Parquet object: presigned on S3 (valid for the presign
+        life, 1 h by default), else ``platform_url``, which wants the caller's credentials."""
+        objects = self._require_objects()
+        row = await self._version_row(context, dataset, version)
+        issued = datetime.now(UTC)
+        url = await objects.download_url(row["object_key"], platform_url=platform_url)
+        presigned = url != platform_url
+        return DatasetDownload(
+            dataset_id=dataset, version=row["version"], url=url,
+            credentials_required=not presigned,
+            expires_at=issued + timedelta(seconds=self._presign_expiry_s) if presigned else None,
+            row_count=row["row_count"], size_bytes=row["size_bytes"],
+        )  # fmt: skip
 
     async def preview(
         self, context: RequestContext, dataset: UUID, version: int | None, limit: int

@@ -162,6 +162,14 @@ class LocalObjectStore:
             raise BadRequest(f"invalid object key {key!r}: outside the store", code="invalid_key")
         return path
 
+    def file_of(self, key: str) -> Path:
+        """The file that holds ``key`` (for a route that streams it; objects are replaced
+        atomically, never rewritten in place). ``NotFound`` if there is none."""
+        path = self._path(key)
+        if not path.is_file():
+            raise _missing(key)
+        return path
+
     def _new_tmp(self, directory: Path | None = None) -> Path:
         directory = directory or self._tmp
         directory.mkdir(parents=True, exist_ok=True)

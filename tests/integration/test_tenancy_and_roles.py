@@ -202,6 +202,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "source_id": bob_source,
         "dataset_id": bob_dataset,
         "job_id": bob_job,
+        "version": "1",
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
