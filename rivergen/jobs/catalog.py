@@ -37,4 +37,5 @@ class DatasetCatalog:
         return DatasetInput(
             dataset=dataset, version=row["version"], object_key=row["object_key"],
             columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
+            row_count=row["row_count"],
         )  # fmt: skip

@@ -94,6 +94,7 @@ class DatasetInput(BaseModel):
     version: int
     object_key: str
     columns: list[ColumnInfo]
+    row_count: int
 
     @property
     def schema_types(self) -> dict[str, str]:
