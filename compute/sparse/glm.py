@@ -180,13 +180,16 @@ def fit_glm(
         options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
     )
     coef, intercept = problem.unpack(found.x)
+    objective = float(found.fun) * problem.scale
+    if penalty == "l1":  # the split's sum(u + v) is ||w||_1 only where u_j v_j = 0
+        objective += float(np.abs(coef).sum() - found.x[: 2 * len(coef)].sum())
     return GLMResult(
         family=family,
         penalty=penalty,
         C=float(C),
         coef=coef,
         intercept=intercept,
-        objective=float(found.fun) * problem.scale,
+        objective=objective,
         iterations=int(found.nit),
         converged=bool(found.success),
         message=str(found.message),
