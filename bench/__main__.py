@@ -157,7 +157,10 @@ def glm_section(runs: int) -> list[str]:
         f"| platform `fit_glm` | {r['ours_s']:.2f} | {r['ours_iterations']} | "
         f"{r['ours_objective']:.6f} | {r['ours_s'] / r['sklearn_s']:.2f} |",
         "",
-        f"Objective difference (platform - scikit-learn) / scikit-learn: {gap:.1e}.",
+        f"Objective difference (platform - scikit-learn) / scikit-learn: {gap:.1e}. "
+        f"1-minute load average at the end: {r['load_average']:.1f} on {os.cpu_count()} CPUs "
+        "(the machine is shared; Ray's round of processes per iteration suffers more from "
+        "other load than one in-process loop).",
     ]
 
 

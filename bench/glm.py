@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -23,7 +24,7 @@ import ray
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from compute.sparse.blocks import plan_row_blocks
+from compute.sparse.blocks import BLOCKS_PER_CPU, plan_row_blocks
 from compute.sparse.glm import fit_glm, glm_objective
 
 
@@ -80,7 +81,7 @@ def main() -> None:
                 "C": args.C,
                 "tol": args.tol,
                 "runs": args.runs,
-                "blocks": len(plan_row_blocks(matrix.indptr, cpus=2.0)) - 1,
+                "blocks": len(plan_row_blocks(matrix.indptr, cpus=2.0 / BLOCKS_PER_CPU)) - 1,
                 "ours_s": statistics.median(ours_s),
                 "sklearn_s": statistics.median(theirs_s),
                 "ours_iterations": ours.iterations,
@@ -88,6 +89,7 @@ def main() -> None:
                 "ours_objective": ours.objective,
                 "sklearn_objective": theirs_objective,
                 "ours_converged": ours.converged,
+                "load_average": os.getloadavg()[0],
             }
         )
     )

@@ -40,7 +40,7 @@ import scipy.optimize
 import scipy.sparse as sp
 import scipy.special
 
-from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
+from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.tasks import got
 from rivergen.errors import RiverGenError, ValidationFailed
 
@@ -293,7 +293,11 @@ def _as_blocks(matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: 
             raise ValidationFailed(
                 "the feature matrix holds NaN or infinite values", code="non_finite_features"
             )
-        blocks = RowBlocks.put(csr, min_nnz_per_block=min_nnz_per_block)
+        # One block per CPU, not BLOCKS_PER_CPU: every evaluation is a short round of tasks
+        # and waits for the slowest, so a round of one task per CPU has the least overhead
+        # (measured here: 2 blocks beat 3 and 4 on 2 CPUs).
+        cpus = float(ray.cluster_resources().get("CPU", 1.0)) / BLOCKS_PER_CPU  # type: ignore[no-untyped-call]
+        blocks = RowBlocks.put(csr, cpus=cpus, min_nnz_per_block=min_nnz_per_block)
     else:
         raise ValidationFailed(
             f"the feature matrix must be a SciPy sparse matrix, not {type(matrix).__name__}",
