@@ -145,6 +145,13 @@ def _list_array(column: pa.ChunkedArray, what: str, allow_copy: bool) -> pa.Arra
     return _one_chunk(column, what, allow_copy)
 
 
+def _window(array: pa.Array) -> pa.Array:
+    """The child values a list array's rows span, null slots included: a slice, a view."""
+    offsets = array.offsets
+    start = offsets[0].as_py() if len(offsets) else 0
+    return array.values.slice(start, (offsets[-1].as_py() if len(offsets) else 0) - start)
+
+
 def _empty_null_rows(
     index_list: pa.Array, value_list: pa.Array, allow_copy: bool
 ) -> tuple[pa.Array, pa.Array]:
@@ -163,7 +170,7 @@ def _empty_null_rows(
     rebuilt = []
     for array, lengths in zip((index_list, value_list), spans, strict=True):
         keep = np.repeat(valid, lengths)
-        child = array.flatten().filter(pa.array(keep))
+        child = _window(array).filter(pa.array(keep))
         offsets = np.concatenate([[0], np.cumsum(np.where(valid, lengths, 0))])
         rebuilt.append(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), child))
     return rebuilt[0], rebuilt[1]
@@ -195,9 +202,8 @@ def csr_from_lists(
             code="sparse_lists_misaligned",
             details={"indices": indices, "values": values},
         )
-    # flatten() keeps a slice's window of the child: still a view
-    cols = _index_array(index_list.flatten(), indices, allow_copy)
-    data = _float_array(value_list.flatten(), values, allow_copy)
+    cols = _index_array(_window(index_list), indices, allow_copy)
+    data = _float_array(_window(value_list), values, allow_copy)
     indptr = offsets if offsets[0] == 0 else offsets - offsets[0]  # O(rows) when sliced
     if cols.size and cols.min() < 0:
         raise ValidationFailed(
