@@ -26,6 +26,9 @@ from compute.tasks import got
 from rivergen.errors import ValidationFailed
 
 TASK_NUM_CPUS = 0.5
+# Ray inlines a task argument under 100 KiB into the task itself; a put costs ~1 ms more than
+# that here, so a small operand travels inline and only a large one is put (once per round).
+INLINE_BYTES = 100 * 1024
 
 _node_id: str | None = None
 
@@ -73,7 +76,7 @@ class Rounds:
 
     def stacked(self, operand: Any) -> Any:
         """``A @ operand``, rows stacked in block order (dense, or CSR for a sparse operand)."""
-        ref = ray.put(operand)
+        ref = _share(operand)
         parts = self._gather(
             _times.options(**self.blocks.task_options(i)).remote(block, ref)
             for i, block in enumerate(self.blocks.refs)
@@ -84,7 +87,7 @@ class Rounds:
 
     def summed(self, operand: np.ndarray) -> np.ndarray:
         """``A.T @ operand``: each block's share, summed."""
-        ref = ray.put(operand)
+        ref = _share(operand)
         parts = self._gather(
             _transpose_times.options(**self.blocks.task_options(i)).remote(
                 block, ref, self.blocks.rows(i).start
@@ -95,12 +98,18 @@ class Rounds:
 
     def gram(self, operand: np.ndarray) -> np.ndarray:
         """``A.T @ A @ operand`` in one round (each block does both products)."""
-        ref = ray.put(operand)
+        ref = _share(operand)
         parts = self._gather(
             _gram_times.options(**self.blocks.task_options(i)).remote(block, ref)
             for i, block in enumerate(self.blocks.refs)
         )
         return _sum(parts, operand.shape)
+
+
+def _share(operand: Any) -> Any:
+    """The operand as the tasks of one round receive it: put once, or inline when small."""
+    size = operand.data.nbytes + operand.indices.nbytes if sp.issparse(operand) else operand.nbytes
+    return ray.put(operand) if size >= INLINE_BYTES else operand
 
 
 def _sum(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
