@@ -81,6 +81,8 @@ class Rounds:
             _times.options(**self.blocks.task_options(i)).remote(block, ref)
             for i, block in enumerate(self.blocks.refs)
         )
+        if len(parts) == 1:
+            return parts[0]  # no gather copy: a read-only view of the object store
         if sp.issparse(operand):
             return sp.vstack(parts, format="csr")
         return np.concatenate(parts, axis=0)
@@ -136,7 +138,10 @@ def spmv(
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> np.ndarray:
-    """``A @ x`` (or ``A.T @ x`` with ``transpose``) for the matrix ``blocks`` holds."""
+    """``A @ x`` (or ``A.T @ x`` with ``transpose``) for the matrix ``blocks`` holds.
+
+    The result may be read-only (a view of the object store when there is one block): copy it
+    before writing in place."""
     x = np.asarray(x)
     _check_operand(blocks, x, blocks.shape[0] if transpose else blocks.shape[1], "x")
     watch = Watch(progress, cancelled)
@@ -154,7 +159,7 @@ def spmm(
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> np.ndarray:
-    """``A @ dense`` for a dense ``(n_cols, k)`` matrix."""
+    """``A @ dense`` for a dense ``(n_cols, k)`` matrix (read-only like :func:`spmv`'s)."""
     dense = np.asarray(dense)
     _check_operand(blocks, dense, blocks.shape[1], "the dense operand")
     watch = Watch(progress, cancelled)
