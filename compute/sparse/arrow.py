@@ -294,20 +294,17 @@ def graph_from_edges(
 def read_edge_list(path: str | Path) -> pa.Table:
     """A whitespace-separated edge list (SNAP's format: ``src dst [weight]`` per line, ``#``
     comment lines) as a table ``(src, dst[, weight])`` of int64 (and float64) columns."""
-    columns = np.loadtxt(path, comments="#", ndmin=2)
-    if columns.shape[1] not in (0, 2, 3):
+    with open(path, encoding="utf-8") as lines:
+        first = next((line.split() for line in lines if line.strip() and line[0] != "#"), [])
+    if len(first) not in (0, 2, 3):
         raise ValidationFailed(
-            f"an edge list has 2 or 3 columns per line, not {columns.shape[1]}",
+            f"an edge list has 2 or 3 columns per line, not {len(first)}",
             code="graph_edge_list_format",
         )
-    if columns.shape[1] == 0:
-        columns = np.zeros((0, 2))
-    table = {
-        "src": pa.array(columns[:, 0].astype(np.int64)),
-        "dst": pa.array(columns[:, 1].astype(np.int64)),
-    }
-    if columns.shape[1] == 3:
-        table["weight"] = pa.array(np.ascontiguousarray(columns[:, 2]))
+    ids = np.loadtxt(path, comments="#", dtype=np.int64, usecols=(0, 1), ndmin=2)
+    table = {"src": pa.array(ids[:, 0].copy()), "dst": pa.array(ids[:, 1].copy())}
+    if len(first) == 3:
+        table["weight"] = pa.array(np.loadtxt(path, comments="#", usecols=2, ndmin=1))
     return pa.table(table)
 
 

@@ -237,3 +237,11 @@ def test_the_matrix_is_a_plain_scipy_csr() -> None:
     matrix = csr_from_lists(lists_table(ROWS))
     assert isinstance(matrix, sp.csr_matrix)
     np.testing.assert_allclose(matrix @ np.ones(4), dense_of(ROWS, 4) @ np.ones(4))
+
+
+def test_a_weighted_edge_list_keeps_large_ids_exact(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "weighted.txt"  # type: ignore[operator]
+    path.write_text("# src dst weight\n9007199254740993 2 0.5\n2 3 1.5\n")
+    table = read_edge_list(path)
+    assert table.column("src").to_pylist() == [9007199254740993, 2]
+    assert table.column("weight").to_pylist() == [0.5, 1.5]
