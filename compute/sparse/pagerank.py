@@ -42,6 +42,10 @@ class PageRankResult:
         """``{node id: score}``, as NetworkX returns it."""
         return dict(zip(self.nodes.tolist(), self.scores.tolist(), strict=True))
 
+    def to_arrow(self) -> pa.Table:
+        """``(node, score)``, one row per node in node order (for a Parquet result)."""
+        return pa.table({"node": self.nodes, "score": self.scores})
+
 
 def _as_graph(graph: Graph | sp.spmatrix | sp.sparray | pa.Table) -> Graph:
     if isinstance(graph, Graph):

@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import scipy.linalg
+import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from compute.sparse.blocks import RowBlocks
@@ -33,6 +35,16 @@ class SVDResult:
     products: int  # Ray rounds (one task per block each)
     task_nodes: frozenset[str]
 
+    def to_arrow(self) -> dict[str, pa.Table]:
+        """The factors as tables (for Parquet results): ``singular_values`` ``(component,
+        value)``, ``u`` ``(row, vector)`` and ``vt`` ``(component, vector)``."""
+        k = len(self.s)
+        return {
+            "singular_values": pa.table({"component": np.arange(k), "value": self.s}),
+            "u": pa.table({"row": np.arange(self.u.shape[0]), "vector": list(self.u)}),
+            "vt": pa.table({"component": np.arange(k), "vector": list(self.vt)}),
+        }
+
 
 def _gram_operator(rounds: Rounds, watch: Watch, k: int) -> LinearOperator:
     rows, cols = rounds.blocks.shape
@@ -50,7 +62,7 @@ def _gram_operator(rounds: Rounds, watch: Watch, k: int) -> LinearOperator:
 
 
 def truncated_svd(
-    blocks: RowBlocks,
+    matrix: RowBlocks | sp.spmatrix | sp.sparray,
     k: int,
     *,
     tol: float = 0.0,
@@ -60,7 +72,9 @@ def truncated_svd(
     cancelled: IsCancelled | None = None,
 ) -> SVDResult:
     """The ``k`` largest singular triplets of the matrix ``blocks`` holds (``0 < k <
-    min(shape)``). ``tol=0`` runs ARPACK to machine precision, as ``svds`` does by default."""
+    min(shape)``), of row blocks already in the object store or of a sparse matrix (put here).
+    ``tol=0`` runs ARPACK to machine precision, as ``svds`` does by default."""
+    blocks = matrix if isinstance(matrix, RowBlocks) else RowBlocks.put(sp.csr_matrix(matrix))
     rows, cols = blocks.shape
     if not 0 < k < min(rows, cols):
         raise ValidationFailed(

@@ -205,3 +205,14 @@ def test_shape_mismatch_and_bad_distributions_are_refused() -> None:
     with pytest.raises(ValidationFailed) as refused:
         pagerank(edges, personalization={0: -1.0, 1: 0.5})
     assert refused.value.error_code == "pagerank_distribution_invalid"
+
+
+def test_results_as_arrow_tables() -> None:
+    scores = pagerank(pa.table({"src": [5, 6], "dst": [6, 5]})).to_arrow()
+    assert scores.column_names == ["node", "score"]
+    assert scores.column("node").to_pylist() == [5, 6]
+    matrix = sp.random(30, 20, density=0.3, format="csr", random_state=1)
+    tables = truncated_svd(matrix, 2).to_arrow()
+    assert tables["singular_values"].num_rows == 2
+    assert tables["u"].num_rows == 30
+    assert len(tables["vt"].column("vector")[0]) == 20
