@@ -76,7 +76,7 @@ def spmv_rows(sizes: list[int]) -> list[dict[str, Any]]:
         row["scipy_s"] = median_s(runs, lambda m=matrix, v=x: m @ v)
         for label, options in (
             ("one_block", {"cpus": 1, "min_nnz_per_block": nnz + 1}),
-            ("two_blocks", {"cpus": 1, "min_nnz_per_block": 1}),
+            ("two_blocks", {"cpus": 2, "min_nnz_per_block": 1}),
             ("default", {}),
         ):
             blocks = RowBlocks.put(matrix, **options)

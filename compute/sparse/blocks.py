@@ -8,8 +8,12 @@ Block sizing. A Ray task costs about a millisecond to schedule and return, so a 
 more than ~10 ms of work to be worth it. SciPy's SpMV runs at 1.5 ms per million nonzeros here
 when the vector fits in cache (7 ms for 4 million, far more when it does not), so a block holds
 at least ``MIN_NNZ_PER_BLOCK`` = 4 million nonzeros: a matrix smaller than that is one block
-(one task per product). Above it, as many blocks as ``cpus * BLOCKS_PER_CPU`` (two per CPU lets
-a fast block's CPU take another while a slow one finishes), cut at equal nonzeros, not rows.
+(one task per product). Above it, as many blocks as the cluster has CPUs
+(``cpus * BLOCKS_PER_CPU``, cut at equal nonzeros, not rows), and no more: Ray keeps about one
+idle worker process per CPU and kills the others when idle, so a round of more tasks than CPUs
+starts fresh worker processes again and again (measured here: 4 half-CPU tasks on 2 CPUs took
+0.3-0.5 s more per round than 2 after a pause of a second; SpMV of 3e7 nonzeros 0.97 s in four
+blocks against 0.38 s in two).
 
 Placement. On one node every block is put by the caller. On several, the blocks are spread over
 the nodes with CPUs in proportion to their CPUs (each created on its node by a task, so its node
@@ -30,7 +34,7 @@ import scipy.sparse as sp
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 MIN_NNZ_PER_BLOCK = 4_000_000
-BLOCKS_PER_CPU = 2
+BLOCKS_PER_CPU = 1
 
 
 def plan_row_blocks(

@@ -7,8 +7,8 @@ node it ran on.
 
 CPUs. Each task asks for ``TASK_NUM_CPUS`` = 0.5: products are memory-bound SciPy loops that
 release the GIL, and on a 2-CPU machine whose Serve replicas hold fractions of a CPU, whole-CPU
-tasks would run one at a time. With two blocks per CPU (see ``blocks``) every block of a product
-runs at once.
+tasks would run one at a time. There is one block per CPU (see ``blocks``): every block of a
+product runs at once, in a worker process Ray keeps.
 """
 
 from __future__ import annotations
