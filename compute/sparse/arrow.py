@@ -196,7 +196,13 @@ def csr_from_lists(
         allow_copy,
     )
     offsets = index_list.offsets.to_numpy(zero_copy_only=True)
-    if not np.array_equal(np.diff(offsets), np.diff(value_list.offsets.to_numpy())):
+    value_offsets = value_list.offsets.to_numpy(zero_copy_only=True)
+    same_rows = (
+        np.array_equal(offsets, value_offsets)
+        if offsets[0] == value_offsets[0]
+        else np.array_equal(np.diff(offsets), np.diff(value_offsets))
+    )
+    if not same_rows:
         raise ValidationFailed(
             f"{indices} and {values} differ in length on some row",
             code="sparse_lists_misaligned",
