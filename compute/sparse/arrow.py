@@ -20,8 +20,9 @@ When a copy is unavoidable, and what it costs:
   children are still views;
 - **offsets dtype differing from the indices'** (``list`` offsets are int32, ``large_list``
   int64): SciPy needs one index dtype, so ``indptr`` is cast (O(rows)), never the indices;
-- **an edge table** ``(src, dst, weight)`` always needs a sort by ``src`` (CSR groups a row's
-  entries), so a graph is built with one O(nnz + nodes) counting sort (duplicates are summed);
+- **an edge table** ``(src, dst, weight)`` always needs a sort: node ids become positions 0..n-1
+  with ``np.unique`` (a sort of the 2 x edges ids), then the edges are grouped by source, as
+  CSR needs, with an O(edges + nodes) counting sort (parallel edges are summed);
 - **several numeric columns** as one 2-D block: each column is copied into it (Arrow keeps
   columns in separate buffers).
 
