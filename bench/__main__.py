@@ -126,6 +126,76 @@ def upload_section(runs: int) -> list[str]:
 
 
 UPLOAD_TITLE = "## Upload of ~200 MB"
+SPARSE_TITLE = "## Sparse Native: kernels as Ray tasks against one SciPy process"
+
+
+def sparse_section() -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.sparse"], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"bench.sparse failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    rows = [
+        SPARSE_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs "
+        f"(load average {os.getloadavg()[0]:.1f} at the end: the machine is shared). Memory "
+        f"bandwidth: `np.copyto` of 512 MB runs at {r['bandwidth_gb_s']:.1f} GB/s.",
+        "",
+        "SpMV `A @ x`, 10 nonzeros per row at random columns: the blocks are put once, only the "
+        "products are timed (median; each includes putting `x` and gathering `y`). Time ratio "
+        "against SciPy's single-threaded `csr @ x` in this process (below 1 is faster).",
+        "",
+        "| nnz | runs | SciPy ms | 1 block ms (ratio) | 2 blocks ms (ratio) | default plan ms "
+        "(blocks, ratio) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in r["spmv"]:
+        base = s["scipy_s"]
+        rows.append(
+            f"| {s['nnz']:.0e} | {s['runs']} | {base * 1e3:.2f} | "
+            f"{s['one_block_s'] * 1e3:.2f} ({s['one_block_s'] / base:.2f}) | "
+            f"{s['two_blocks_s'] * 1e3:.2f} ({s['two_blocks_s'] / base:.2f}) | "
+            f"{s['default_s'] * 1e3:.2f} ({s['default_blocks']}, {s['default_s'] / base:.2f}) |"
+        )
+    syn, wiki, arrow, svd = (
+        r["pagerank"]["synthetic"], r["pagerank"]["wiki_vote"], r["arrow"], r["svd"]
+    )  # fmt: skip
+    rows += [
+        "",
+        "PageRank (NetworkX's semantics), end to end from the graph's CSR (the Ray run includes "
+        "putting the transposed blocks), median of 3 (wiki-vote: 5):",
+        "",
+        "| graph | nodes | edges | tol | iterations | reference | reference s | Ray tasks s | "
+        "time ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| synthetic (skewed in-degrees) | {syn['nodes']:,} | {syn['edges']:,} | {syn['tol']:g} | "
+        f"{syn['iterations']} | SciPy power iteration | {syn['scipy_s']:.3f} | "
+        f"{syn['ray_s']:.3f} ({syn['blocks']} blocks) | {syn['ray_s'] / syn['scipy_s']:.2f} |",
+        f"| SNAP wiki-vote | {wiki['nodes']:,} | {wiki['edges']:,} | 1e-06 | {wiki['iterations']} "
+        f"| SciPy power iteration | {wiki['scipy_s']:.4f} | {wiki['ray_s']:.4f} | "
+        f"{wiki['ray_s'] / wiki['scipy_s']:.1f} |",
+        f"| SNAP wiki-vote | {wiki['nodes']:,} | {wiki['edges']:,} | 1e-06 | {wiki['iterations']} "
+        f"| `networkx.pagerank` | {wiki['networkx_s']:.4f} | {wiki['ray_s']:.4f} | "
+        f"{wiki['ray_s'] / wiki['networkx_s']:.2f} |",
+        "",
+        f"Truncated SVD, k={svd['k']}, of a {svd['rows']:,}-square matrix with {svd['nnz']:.0e} "
+        f"nonzeros (columns of decaying weight) in {svd['blocks']} blocks, one run each: "
+        f"{svd['ray_s']:.2f} s ({svd['products']} rounds of "
+        f"tasks) against {svd['svds_s']:.2f} s for SciPy `svds` (time ratio "
+        f"{svd['ray_s'] / svd['svds_s']:.2f}); singular values agree to "
+        f"{svd['max_rel_diff']:.1e} relative.",
+        "",
+        f"Arrow `list<int32>`/`list<float64>` columns ({arrow['nnz']:.0e} nonzeros, "
+        f"{arrow['mb']:.0f} MB of buffers) to CSR without a copy: {arrow['to_csr_s'] * 1e3:.3f} "
+        f"ms, against {arrow['np_copy_s'] * 1e3:.1f} ms for one `np.copy` of the same buffers "
+        f"({arrow['mb'] / 1e3 / arrow['np_copy_s']:.1f} GB/s). The conversion's time is its "
+        "checks, reading the buffers once (every index within the columns, the two columns' "
+        "rows of equal length); it writes nothing.",
+    ]
+    return rows
+
 
 GLM_TITLE = "## Sparse logistic regression: Ray tasks against scikit-learn"
 
@@ -181,7 +251,7 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm"],
+        choices=["upload", "staging", "glm", "sparse"],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
@@ -191,6 +261,7 @@ def main() -> None:
             "upload": (UPLOAD_TITLE, lambda: upload_section(args.upload_runs)),
             "staging": (STAGING_TITLE, staging_section),
             "glm": (GLM_TITLE, lambda: glm_section(args.glm_runs)),
+            "sparse": (SPARSE_TITLE, sparse_section),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -217,6 +288,8 @@ def main() -> None:
         *upload_section(args.upload_runs),
         "",
         *glm_section(args.glm_runs),
+        "",
+        *sparse_section(),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
