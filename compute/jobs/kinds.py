@@ -120,5 +120,7 @@ class SleepKind(JobKind[SleepParams]):
 def platform_kinds() -> dict[str, JobKind[Any]]:
     """Every kind, by name (the service hides the non-public ones unless test kinds are on).
     Add a kind here."""
-    kinds: list[JobKind[Any]] = [QueryKind(), SleepKind()]
+    from compute.jobs.kernel_kinds import PageRankKind, SimilarityKind
+
+    kinds: list[JobKind[Any]] = [QueryKind(), PageRankKind(), SimilarityKind(), SleepKind()]
     return {kind.name: kind for kind in kinds}

@@ -30,7 +30,6 @@ more passes over the data for the same accuracy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,22 +40,14 @@ import scipy.sparse as sp
 import scipy.special
 
 from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, RowBlocks
+from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
-from rivergen.errors import RiverGenError, ValidationFailed
+from rivergen.errors import ValidationFailed
 
 Family = Literal["logistic", "linear"]
 Penalty = Literal["l2", "l1"]
-Progress = Callable[[float, str], None]
-Cancelled = Callable[[], bool]
 
 TASK_NUM_CPUS = 0.5
-
-
-class JobCancelled(RiverGenError):
-    """The caller's ``cancelled()`` said stop; nothing is returned."""
-
-    status = 409
-    code = "job_cancelled"
 
 
 @dataclass(frozen=True)
@@ -144,7 +135,7 @@ def fit_glm(
     max_iter: int = 100,
     min_nnz_per_block: int = MIN_NNZ_PER_BLOCK,
     progress: Progress | None = None,
-    cancelled: Cancelled | None = None,
+    cancelled: IsCancelled | None = None,
 ) -> GLMResult:
     """Train a GLM on ``matrix`` (CSR, or row blocks already in the object store) as Ray tasks.
 
@@ -152,7 +143,7 @@ def fit_glm(
     ``invalid_penalty``, ``invalid_c``, ``invalid_tolerance``, ``invalid_max_iter``,
     ``not_sparse``, ``empty_matrix``, ``shape_mismatch``, ``non_finite_labels``,
     ``non_finite_features``, ``labels_not_binary``, ``single_class``,
-    ``invalid_sample_weight``) and ``JobCancelled`` when ``cancelled()`` turns true (it is
+    ``invalid_sample_weight``) and ``Cancelled`` when ``cancelled()`` turns true (it is
     asked before every evaluation). ``progress(fraction of max_iter, message)`` after each
     iteration. Not reaching ``tol`` within ``max_iter`` is ``converged=False``, not an error.
     """
@@ -209,7 +200,7 @@ class _Problem:
         penalty: Penalty,
         C: float,
         fit_intercept: bool,
-        cancelled: Cancelled | None,
+        cancelled: IsCancelled | None,
     ) -> None:
         self.blocks, self.family, self.penalty = blocks, family, penalty
         self.fit_intercept, self.cancelled = fit_intercept, cancelled
@@ -239,7 +230,7 @@ class _Problem:
 
     def evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         if self.cancelled is not None and self.cancelled():
-            raise JobCancelled("training was cancelled")
+            raise Cancelled("training was cancelled")
         w, b = self.unpack(x)
         params = ray.put(np.append(w, b))
         parts = got(

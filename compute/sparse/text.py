@@ -29,7 +29,7 @@ import ray
 import scipy.sparse as sp
 
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
-from compute.sparse.glm import Cancelled, JobCancelled, Progress
+from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
 
@@ -73,13 +73,13 @@ def tfidf(
     *,
     min_chars_per_task: int = MIN_CHARS_PER_TASK,
     progress: Progress | None = None,
-    cancelled: Cancelled | None = None,
+    cancelled: IsCancelled | None = None,
 ) -> Tfidf:
     """TF-IDF of ``texts`` (an Arrow string array or chunked array, or a sequence of
     ``str | None``) as Ray tasks over ranges of documents.
 
     ``ValidationFailed`` ``not_text`` (not strings) or ``empty_vocabulary`` (no token at all,
-    as scikit-learn refuses); ``JobCancelled`` when ``cancelled()`` turns true between tasks.
+    as scikit-learn refuses); ``Cancelled`` when ``cancelled()`` turns true between tasks.
     """
     column = _as_text(texts)
     ref = ray.put(column)
@@ -179,17 +179,17 @@ def _plan_text(column: pa.Array, min_chars_per_task: int) -> list[int]:
 
 
 def _gather(
-    pending: dict[Any, int], progress: Progress | None, cancelled: Cancelled | None, what: str
+    pending: dict[Any, int], progress: Progress | None, cancelled: IsCancelled | None, what: str
 ) -> list[Any]:
     """The tasks' results in their order, reporting as each finishes; cancels the rest and
-    raises ``JobCancelled`` when asked to stop."""
+    raises ``compute.sparse.Cancelled`` when asked to stop."""
     results: list[Any] = [None] * len(pending)
     waiting = list(pending)
     while waiting:
         if cancelled is not None and cancelled():
             for ref in waiting:
                 ray.cancel(ref)
-            raise JobCancelled("the job was cancelled")
+            raise Cancelled("the job was cancelled")
         done, waiting = ray.wait(waiting, num_returns=1, timeout=1.0)
         for ref in done:
             results[pending[ref]] = got(ref)
@@ -208,7 +208,7 @@ def cosine_top_k(
     exclude_self: bool = False,
     min_nnz_per_block: int = MIN_NNZ_PER_BLOCK,
     progress: Progress | None = None,
-    cancelled: Cancelled | None = None,
+    cancelled: IsCancelled | None = None,
 ) -> TopK:
     """Each query's ``k`` rows of ``matrix`` of highest cosine similarity, as Ray tasks over
     row blocks (a CSR matrix is put as blocks here; ``RowBlocks`` are used as they are).

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 
+from compute.sparse import Cancelled
 from compute.sparse.blocks import RowBlocks
-from compute.sparse.glm import GLMResult, JobCancelled, fit_glm, glm_objective
+from compute.sparse.glm import GLMResult, fit_glm, glm_objective
 from rivergen.errors import ValidationFailed
 
 TIGHT = {"tol": 1e-10, "max_iter": 5000}
@@ -169,7 +170,7 @@ def test_progress_each_iteration_and_cancel_stops(ray_cluster: None) -> None:
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
     assert seen[-1][1].startswith(f"iteration {model.iterations}:")
     calls = iter(range(100))
-    with pytest.raises(JobCancelled):
+    with pytest.raises(Cancelled):
         fit_glm(matrix, labels, cancelled=lambda: next(calls) >= 3, **TIGHT)
 
 

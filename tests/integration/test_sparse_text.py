@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from compute.sparse import Cancelled
 from compute.sparse.blocks import RowBlocks
-from compute.sparse.glm import JobCancelled
 from compute.sparse.text import TopK, cosine_top_k, tfidf
 from rivergen.errors import ValidationFailed
 from tests.conftest import SHARED_DATA
@@ -93,7 +93,7 @@ def test_tfidf_refusals(ray_cluster: None) -> None:
     with pytest.raises(ValidationFailed) as raised:
         tfidf(pa.array([1, 2, 3]))
     assert raised.value.error_code == "not_text"
-    with pytest.raises(JobCancelled):
+    with pytest.raises(Cancelled):
         tfidf(["some words"] * 10, min_chars_per_task=10, cancelled=lambda: True)
 
 
