@@ -233,6 +233,12 @@ class JobSettings(BaseModel):
         False,
         description="Also accept the job kinds the platform's own tests use (never in production).",
     )
+    min_nnz_per_block: int = Field(
+        4_000_000,
+        ge=1,
+        description="Least nonzeros in one row block of a Sparse Native job (one task's share "
+        "per round); smaller spreads small matrices over more tasks and nodes.",
+    )
 
 
 class Settings(BaseSettings):

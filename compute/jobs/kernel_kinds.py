@@ -16,7 +16,7 @@ from compute.sparse.control import Cancelled
 from compute.sparse.pagerank import pagerank
 from compute.sparse.text import cosine_top_k, tfidf
 from rivergen.errors import ValidationFailed
-from rivergen.jobs.kinds import Catalog, JobContext, JobKind
+from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
 from rivergen.jobs.schemas import DatasetInput
 
 _INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -84,7 +84,7 @@ class PageRankKind(JobKind[PageRankParams]):
         edges: pa.Table = await ctx.load(p.dataset, p.version, columns)
         ctx.progress(5, f"{edges.num_rows:,} edges loaded")
 
-        def rank() -> pa.Table | None:
+        def rank() -> KindOutput | None:
             graph = graph_from_edges(edges, p.src, p.dst, p.weight)
             personalization: dict[Any, float] | None = None
             if p.personalization:
@@ -100,12 +100,17 @@ class PageRankKind(JobKind[PageRankParams]):
                     result = pagerank(
                         graph, damping=p.damping, tol=p.tol, max_iter=p.max_iter,
                         personalization=personalization,
+                        min_nnz_per_block=ctx.min_nnz_per_block,
                         progress=lambda f, m: ctx.progress(5 + 85 * f, m),
                         cancelled=ctx.cancelled,
                     )  # fmt: skip
             except Cancelled:
                 return None
-            return result.to_arrow()
+            return KindOutput(result.to_arrow(), {
+                "nodes": int(graph.n_nodes), "edges": int(graph.matrix.nnz),
+                "iterations": result.iterations, "converged": result.converged,
+                "task_nodes": len(result.task_nodes),
+            })  # fmt: skip
 
         return await asyncio.to_thread(rank)
 
@@ -145,7 +150,7 @@ class SimilarityKind(JobKind[SimilarityParams]):
         assert p.version is not None
         table: pa.Table = await ctx.load(p.dataset, p.version, [p.text, *([p.id] if p.id else [])])
 
-        def similar() -> pa.Table | None:
+        def similar() -> KindOutput | None:
             try:
                 with timed_kernel("tfidf"):
                     features = tfidf(
@@ -156,6 +161,7 @@ class SimilarityKind(JobKind[SimilarityParams]):
                     call.nnz = int(features.matrix.nnz)
                     top = cosine_top_k(
                         features.matrix, p.k, exclude_self=True,
+                        min_nnz_per_block=ctx.min_nnz_per_block,
                         progress=lambda f, m: ctx.progress(45 + 45 * f, m),
                         cancelled=ctx.cancelled,
                     )  # fmt: skip
@@ -165,11 +171,11 @@ class SimilarityKind(JobKind[SimilarityParams]):
             names = (table.column(p.id).combine_chunks() if p.id
                      else pa.array(np.arange(rows, dtype=np.int64)))  # fmt: skip
             left = np.repeat(np.arange(rows), k)
-            return pa.table({
+            return KindOutput(pa.table({
                 "row": names.take(pa.array(left)),
                 "neighbor": names.take(pa.array(top.indices.ravel())),
                 "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), rows),
                 "score": top.scores.ravel(),
-            })  # fmt: skip
+            }), {"rows": rows, "k": k, "vocabulary": len(features.vocabulary)})  # fmt: skip
 
         return await asyncio.to_thread(similar)

@@ -35,7 +35,7 @@ from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.jobs.catalog import DatasetCatalog
-from rivergen.jobs.kinds import JobKind
+from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
 from rivergen.settings import Settings
 
@@ -61,6 +61,7 @@ class JobRun:
     params: Any
     keys: Mapping[tuple[UUID, int], str]
     compute: RayDatasetCompute
+    min_nnz_per_block: int = 4_000_000
     refs: list[Any] = field(default_factory=list)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     pending: tuple[float, str] | None = None
@@ -263,7 +264,7 @@ class JobSupervisor:
         started = time.monotonic()
         record_job(row["kind"], "started")
         try:
-            staged, inputs = await self._work(row)
+            staged, inputs, summary = await self._work(row)
         except JobCancelled:
             await recorder.cancelled(row, time.monotonic() - started)
             record_job(row["kind"], "cancelled", time.monotonic() - started)
@@ -287,11 +288,11 @@ class JobSupervisor:
                 return True
             await recorder.retrying(row, seconds, reason + "; retrying")
             return False
-        await recorder.succeeded(row, staged, inputs, time.monotonic() - started)
+        await recorder.succeeded(row, staged, inputs, time.monotonic() - started, summary)
         record_job(row["kind"], "succeeded", time.monotonic() - started)
         return True
 
-    async def _work(self, row: Any) -> tuple[StagedVersion, list[tuple[UUID, int]]]:
+    async def _work(self, row: Any) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any]]:
         kind = self._kinds.get(row["kind"])
         if kind is None:
             raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
@@ -303,6 +304,7 @@ class JobSupervisor:
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
             params=params, keys=keys, compute=self._compute,
             interval_s=self._settings.jobs.progress_interval_s,
+            min_nnz_per_block=self._settings.jobs.min_nnz_per_block,
         )  # fmt: skip
         run.on_progress = lambda: self._flush_soon(run)
         self._runs[row["id"]] = run
@@ -314,13 +316,15 @@ class JobSupervisor:
                 output = await kind.run(run)
             else:
                 output = await asyncio.to_thread(kind.run, run)
+            summary: dict[str, Any] = {}
+            table = output
+            if isinstance(output, KindOutput):
+                table, summary = output.table, output.summary
             if run.cancelled():
                 raise JobCancelled
             run.progress(95, "writing the result")
             key = result_key(row["workspace_id"], row["id"])
-            staged: StagedVersion = await run.track(
-                stage_result.remote(self._settings, output, key)
-            )
+            staged: StagedVersion = await run.track(stage_result.remote(self._settings, table, key))
         except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
             if run.cancelled():
                 raise JobCancelled from None
@@ -329,7 +333,7 @@ class JobSupervisor:
             raise
         if run.cancelled():
             raise JobCancelled
-        return staged, inputs
+        return staged, inputs, summary
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

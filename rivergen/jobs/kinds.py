@@ -27,6 +27,7 @@ since its work runs on Ray) and add it to the registry the runner is built with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
@@ -53,6 +54,7 @@ class JobContext(Protocol[P]):
     workspace_id: UUID
     attempt: int
     params: P
+    min_nnz_per_block: int  # the sizing of Sparse Native row blocks (settings)
 
     def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
         """An ``ObjectRef[pyarrow.Table]`` of one of the kind's :meth:`JobKind.inputs`."""
@@ -65,6 +67,15 @@ class JobContext(Protocol[P]):
 
     def track(self, ref: R) -> R:
         """Register a task's ``ObjectRef`` so a cancel reaches it (``ray.cancel``)."""
+
+
+@dataclass(frozen=True)
+class KindOutput:
+    """A kind's result rows (a ``pyarrow.Table`` or an ``ObjectRef`` to one) with a summary
+    shown beside the job's result (JSON-safe)."""
+
+    table: Any
+    summary: dict[str, Any]
 
 
 class JobKind(ABC, Generic[P]):

@@ -88,8 +88,9 @@ class JobRecorder:
             await self._meter(conn, row, seconds)
 
     async def succeeded(
-        self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float
-    ) -> bool:
+        self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float,
+        summary: dict[str, Any] | None = None,
+    ) -> bool:  # fmt: skip
         """Register the result as a dataset version (lineage: inputs -> job -> result) and end
         the job; False if it had ended already."""
         workspace, job = row["workspace_id"], row["id"]
@@ -101,12 +102,12 @@ class JobRecorder:
             version = await self._register(conn, row, dataset, staged, inputs)
             ended = await store.finish(
                 conn, job, "succeeded", message="done", seconds=seconds,
-                result=(dataset, version),
+                result=(dataset, version), summary=summary or {},
             )  # fmt: skip
             await add_to_outbox(conn, Topic.JOBS, _event(JOB_COMPLETED, ended, {
                 "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
                 "result": {"dataset_id": str(dataset), "version": version,
-                           "row_count": staged.row_count},
+                           "row_count": staged.row_count, "summary": summary or {}},
             }))  # fmt: skip
             await self._meter(conn, row, seconds)
         return True

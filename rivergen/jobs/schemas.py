@@ -46,6 +46,10 @@ class JobError(BaseModel):
 class JobResultRef(BaseModel):
     dataset_id: UUID
     version: int
+    summary: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the kind reports beyond the rows (pagerank: iterations, converged).",
+    )
 
 
 class JobView(BaseModel):

@@ -204,7 +204,11 @@ def _view(row: Any) -> JobView:
         attempts=row["attempts"], max_attempts=row["max_attempts"],
         error=JobError.model_validate_json(error) if error else None,
         result=(
-            JobResultRef(dataset_id=row["result_dataset_id"], version=row["result_version"])
+            JobResultRef(
+                dataset_id=row["result_dataset_id"],
+                version=row["result_version"],
+                summary=json.loads(row["result_summary"]),
+            )
             if row["result_dataset_id"] is not None else None
         ),
         cancel_requested=row["cancel_requested"], created_by=row["created_by"],

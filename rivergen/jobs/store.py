@@ -109,15 +109,18 @@ async def set_progress(conn: asyncpg.Connection, job: UUID, progress: float, mes
 async def finish(
     conn: asyncpg.Connection, job: UUID, state: str, *, message: str, seconds: float,
     error: dict[str, Any] | None = None, result: tuple[UUID, int] | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> Any:  # fmt: skip
     """End an active job (None if it had ended already: finishing is idempotent)."""
     return await conn.fetchrow(
         "UPDATE jobs SET state = $2, message = $3, compute_seconds = compute_seconds + $4, "
         "error = $5, result_dataset_id = $6, result_version = $7, finished_at = now(), "
-        "progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END "
+        "progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END, "
+        "result_summary = coalesce($9::jsonb, result_summary) "
         "WHERE id = $1 AND state = ANY($8::text[]) RETURNING *",
         job, state, message, seconds, json.dumps(error) if error else None,
         result[0] if result else None, result[1] if result else None, list(ACTIVE_STATES),
+        json.dumps(summary) if summary is not None else None,
     )  # fmt: skip
 
 

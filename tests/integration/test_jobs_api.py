@@ -191,7 +191,7 @@ async def test_bad_params_leave_no_job(client: httpx.AsyncClient, db: Database) 
             {"function": "mean", "column": "productName"}]}, "aggregate_not_numeric"),
         ("query", {"dataset": products, "columns": ["price"]}, "column_not_found"),
         ("query", {"dataset": products, "limit": -1}, "invalid_params"),
-        ("pagerank", {}, "unknown_job_kind"),
+        ("no-such-kind", {}, "unknown_job_kind"),
     ]  # fmt: skip
     for kind, params, code in cases:
         refused = await submit(client, owner, kind, params)

@@ -56,6 +56,8 @@ async def test_pagerank_job_on_wiki_vote_matches_networkx(client: httpx.AsyncCli
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=120)
     assert done["state"] == "succeeded", done
     assert done["progress"] == 100
+    summary = done["result"]["summary"]
+    assert summary["converged"] and summary["nodes"] == 7115 and summary["edges"] == 103_688
 
     rows = await all_rows(client, owner, accepted.json()["job_id"])
     edges = read_edge_list(WIKI_VOTE)
