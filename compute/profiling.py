@@ -7,8 +7,9 @@ out-of-band), and profiles one block of columns.
 Block sizing. A Ray task costs about a millisecond of overhead and a profile task should do at
 least ~10 ms of work to pay for it, so a block holds at least `MIN_CELLS_PER_TASK` weighted cells
 (a string cell weighs `STRING_WEIGHT`: hashing and length-counting text costs more than numbers).
-Within that floor there are as many blocks as the cluster has task slots (CPUs /
-`TASK_NUM_CPUS`), never more than there are columns; columns are dealt to blocks by
+Within that floor there is one block per CPU of the cluster (more tasks than CPUs made Ray
+start extra worker processes each time: 3.1 s against 2.3 s for a 1M x 20 profile on 2 CPUs),
+never more than there are columns; columns are dealt to blocks by
 longest-processing-time-first (largest column to the lightest block), so the blocks finish
 together.
 
@@ -97,7 +98,7 @@ def plan_blocks(shape: TableShape, *, cpus: float) -> list[list[int]]:
         max(shape.num_rows, 1) * (STRING_WEIGHT if kind == Family.STRING else 1)
         for _, kind in shape.columns
     ]
-    slots = max(1, math.floor(cpus / TASK_NUM_CPUS))
+    slots = max(1, math.floor(cpus))
     by_work = max(1, sum(weights) // MIN_CELLS_PER_TASK)
     count = int(min(len(weights), slots, by_work))
     loads = [0] * count
