@@ -124,6 +124,9 @@ class NotificationBridge:
         workspace = str(event.workspace_id)
         async with self._db.transaction(workspace) as conn:
             row = await store.insert(conn, socket_event, event)
+        if row is None:
+            log.error("event %s: its id is kept for another workspace; not shown", event.event_id)
+            return Delivery.DUPLICATE
         if row["emitted_at"] is not None:
             return Delivery.DUPLICATE
         notification = notification_of(row)

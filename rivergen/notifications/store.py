@@ -12,9 +12,12 @@ from rivergen.events import Event
 _COLUMNS = "id, event_id, event, type, workspace_id, occurred_at, data"
 
 
-async def insert(conn: asyncpg.Connection, socket_event: str, event: Event) -> asyncpg.Record:
+async def insert(
+    conn: asyncpg.Connection, socket_event: str, event: Event
+) -> asyncpg.Record | None:
     """Keep ``event`` (once per ``event_id``). Returns its row with ``emitted_at``: a row that
-    already has one was delivered before."""
+    already has one was delivered before. None if another workspace holds that ``event_id``
+    (RLS hides its row): the event is not kept again."""
     row = await conn.fetchrow(
         "INSERT INTO notifications (event_id, workspace_id, event, type, data, occurred_at) "
         "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (event_id) DO NOTHING "
@@ -31,7 +34,6 @@ async def insert(conn: asyncpg.Connection, socket_event: str, event: Event) -> a
             f"SELECT {_COLUMNS}, emitted_at FROM notifications WHERE event_id = $1",
             event.event_id,
         )
-    assert row is not None  # inserted or already there (same workspace: same event)
     return row
 
 

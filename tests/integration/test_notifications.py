@@ -32,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from rivergen.api import create_app
 from rivergen.db import Database
+from rivergen.errors import DependencyUnavailable
 from rivergen.events import (
     Event,
     KafkaEventBus,
@@ -56,6 +57,8 @@ WAIT_S = 60.0
 # Ports of this suite (its range is 29400-29499).
 ROOMS_PORT = 29411
 KILL_PORT = 29412
+OUTAGE_PORT = 29413
+NOTHING_LISTENS = "redis://127.0.0.1:29499/0"
 
 
 def secret(value: Any) -> str:
@@ -387,6 +390,66 @@ async def test_a_bridge_killed_after_emitting_before_committing_emits_each_event
         )
     assert len(rows) == len(events)
     assert all(r["emitted_at"] is not None for r in rows)
+
+
+async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_is_back(
+    migrated: Settings, db: Database
+) -> None:
+    run = uuid.uuid4().hex[:12]
+    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    workspace = str(uuid.uuid4())
+    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
+    events = [
+        Event(type="dataset.profiled", workspace_id=workspace, data={"dataset_id": run, "n": n})
+        for n in range(3)
+    ]
+    bus = open_bus(migrated)
+    await bus.start()
+    listener = Listener()
+    down = NotificationEmitter(
+        NOTHING_LISTENS, migrated.redis_socket.model_copy(update={"socket_timeout_s": 1.0}),
+        channel=channel,
+    )  # fmt: skip
+    try:
+        await bus.publish_many([OutgoingEvent(topic, e) for e in events])
+
+        # The emit fails loudly (python-socketio's own manager would log and drop it): nothing
+        # is committed on the bus, and the event is kept for catching up already.
+        failing = NotificationBridge(db, bus, down, topics=[topic], group_id=group)
+
+        async def poll_until_a_batch() -> None:
+            while True:
+                await failing.poll_once()
+
+        with pytest.raises(DependencyUnavailable):
+            await asyncio.wait_for(poll_until_a_batch(), WAIT_S)
+        await failing.stop()
+        async with db.transaction(workspace) as conn:
+            kept = await conn.fetch("SELECT event_id, emitted_at FROM notifications")
+        assert [(r["event_id"], r["emitted_at"]) for r in kept] == [(events[0].event_id, None)]
+
+        # Back up: the restarted bridge emits every event, the first one included, once.
+        emitter = open_emitter(migrated, channel)
+        bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
+        async with socketio_server(migrated, channel, OUTAGE_PORT) as url:
+            await listener.connect(url, workspace)
+            await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+            emitted = 0
+            deadline = time.monotonic() + WAIT_S
+            while emitted < len(events):
+                assert time.monotonic() < deadline, "the events were not emitted"
+                emitted += (await bridge.poll_once()).emitted
+            await until("every event live", lambda: len(listener.received) >= len(events))
+            await asyncio.sleep(0.5)
+            await listener.client.disconnect()
+        await bridge.stop()
+        await emitter.close()
+    finally:
+        await down.close()
+        await bus.stop()
+        await drop_kafka(migrated, topic, group)
+
+    assert listener.event_ids() == [str(e.event_id) for e in events]
 
 
 if __name__ == "__main__":
