@@ -452,6 +452,13 @@ async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_
     assert listener.event_ids() == [str(e.event_id) for e in events]
 
 
+async def test_the_bridge_opens_from_settings_and_closes(migrated: Settings) -> None:
+    # What the `notification-bridge` deployment does at start and stop.
+    bridge = await NotificationBridge.open(migrated, name="open-test")
+    await bridge.close()
+    await bridge.close()  # twice is safe
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--topic", required=True)
