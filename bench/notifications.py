@@ -28,6 +28,7 @@ from typing import Any
 
 import socketio
 import uvicorn
+from aiokafka.admin import AIOKafkaAdminClient
 
 from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
@@ -166,6 +167,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         for child in (worker, server):
             child.terminate()
             child.wait(10)
+        await _drop(settings, topic, group)
     return {
         "clients": args.clients,
         "burst_events": args.burst,
@@ -179,6 +181,18 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "paced_p99_ms": _percentile(paced_latencies, 0.99),
         "redis_publish_per_s": redis_publish_reference(settings),
     }
+
+
+async def _drop(settings: Settings, topic: str, group: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    try:
+        await admin.start()
+        with contextlib.suppress(Exception):
+            await admin.delete_consumer_groups([group])
+        with contextlib.suppress(Exception):
+            await admin.delete_topics([topic])
+    finally:
+        await admin.close()
 
 
 def redis_publish_reference(settings: Settings) -> float:
