@@ -234,6 +234,41 @@ def glm_section(runs: int) -> list[str]:
     ]
 
 
+NOTIFICATIONS_TITLE = "## Notifications end to end: Kafka, bridge, Socket.io, clients"
+
+
+def notifications_section() -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.notifications"], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"bench.notifications failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return [
+        NOTIFICATIONS_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Events published to Kafka, the "
+        "notification bridge (one process: keep in Postgres through PgBouncer, emit through the "
+        "write-only Redis emitter, mark emitted, commit after the batch), one Socket.io server "
+        "with the Redis adapter under uvicorn, and "
+        f"{r['clients']} WebSocket clients in the workspace's room (one process). Latency: from "
+        "the event's `occurred_at` to a client's receipt. Reference: `redis-benchmark` PUBLISH "
+        "(50 connections) on the Redis Socket server.",
+        "",
+        "| run | events/s | deliveries/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+        f"| burst of {r['burst_events']:,} events | {r['events_per_s']:,.0f} | "
+        f"{r['deliveries_per_s']:,.0f} | {r['burst_p50_ms']:,.0f} | {r['burst_p99_ms']:,.0f} |",
+        f"| paced, {r['paced_events']} events at {r['paced_rate']:.0f}/s | {r['paced_rate']:.0f} "
+        f"| {r['paced_rate'] * r['clients']:,.0f} | {r['paced_p50_ms']:.1f} | "
+        f"{r['paced_p99_ms']:.1f} |",
+        f"| `redis-benchmark` PUBLISH | {r['redis_publish_per_s']:,.0f} | | | |",
+        "",
+        "The burst's latency is its queue (every event is published at once); the paced run "
+        "shows the path's own latency. All processes share the machine's 2 CPUs.",
+    ]
+
+
 def replace_section(text: str, title: str, section: list[str]) -> str:
     """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
     lines = text.rstrip("\n").split("\n")
@@ -251,7 +286,7 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse"],
+        choices=["upload", "staging", "glm", "sparse", "notifications"],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
@@ -262,6 +297,7 @@ def main() -> None:
             "staging": (STAGING_TITLE, staging_section),
             "glm": (GLM_TITLE, lambda: glm_section(args.glm_runs)),
             "sparse": (SPARSE_TITLE, sparse_section),
+            "notifications": (NOTIFICATIONS_TITLE, notifications_section),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -290,6 +326,8 @@ def main() -> None:
         *glm_section(args.glm_runs),
         "",
         *sparse_section(),
+        "",
+        *notifications_section(),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -1,10 +1,12 @@
-"""Background workers on Serve: the outbox relay, the billing metering consumer and the
-sweeper of abandoned uploads.
+"""Background workers on Serve: the outbox relay, the billing metering consumer, the
+notification bridge and the sweeper of abandoned uploads.
 
 Each is one small replica that serves no requests. Several relays would be safe (they take
 turns under a transaction-scoped advisory lock) but one publishes 100 events a round; the
-metering consumer is one member of the Kafka group `billing-metering`; the sweeper expires
-abandoned uploads every `RIVERGEN_STORAGE__SWEEP_INTERVAL_S` (two sweepers would be safe too).
+metering consumer is one member of the Kafka group `billing-metering`; the notification
+bridge is one member of `notification-bridge` (it keeps and emits the events people see); the
+sweeper expires abandoned uploads every `RIVERGEN_STORAGE__SWEEP_INTERVAL_S` (two sweepers
+would be safe too).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 
 from rivergen.billing import MeteringService
 from rivergen.events.relay_worker import RelayWorker
+from rivergen.notifications import NotificationBridge
 from rivergen.settings import load_settings
 from rivergen.storage import UploadSweeper
 
@@ -49,6 +52,22 @@ class MeteringDeployment:
         self._stop.set()
         await self._task
         await self._service.close()
+
+
+class NotificationBridgeDeployment:
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        self._bridge = await NotificationBridge.open(load_settings())
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._bridge.run(self._stop), name="notification-bridge")
+
+    async def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("the notification bridge has stopped")
+
+    async def __del__(self) -> None:
+        self._stop.set()
+        await self._task
+        await self._bridge.close()
 
 
 class UploadSweeperDeployment:
@@ -91,6 +110,7 @@ def relay_app() -> Application:
     return ingress.bind(
         _worker("outbox-relay", OutboxRelayDeployment),
         _worker("billing-metering", MeteringDeployment),
+        _worker("notification-bridge", NotificationBridgeDeployment),
         _worker("upload-sweeper", UploadSweeperDeployment),
     )
 

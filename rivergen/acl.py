@@ -80,6 +80,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/jobs/{job_id}"): "viewer",
     ("POST", "/api/v1/jobs/{job_id}/cancel"): "editor",
     ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
+    ("GET", "/api/v1/notifications"): "viewer",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")

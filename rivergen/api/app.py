@@ -15,7 +15,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.api import accounts, billing, data_sources, datasets, health, jobs, storage
+from rivergen.api import (
+    accounts,
+    billing,
+    data_sources,
+    datasets,
+    health,
+    jobs,
+    notifications,
+    storage,
+)
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.request_id import RequestIdMiddleware
@@ -26,6 +35,7 @@ from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
+from rivergen.notifications import NotificationService
 from rivergen.ratelimit import RateLimiter
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
@@ -42,6 +52,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     datasets.router,
     data_sources.router,
     jobs.router,
+    notifications.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -106,6 +117,7 @@ def create_app(
                 clients.db, _dataset_compute(resolved), app.state.data_sources,
                 clients.objects, resolved.s3.presign_expiry_s,
             )  # fmt: skip
+            app.state.notifications = NotificationService(clients.db)
             app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
             await _resume_jobs(app.state.jobs)
             yield

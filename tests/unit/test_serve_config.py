@@ -49,6 +49,12 @@ def test_the_upload_sweeper_runs_with_the_event_workers() -> None:
     assert "upload-sweeper" in {d["name"] for d in events["deployments"]}
 
 
+def test_the_notification_bridge_runs_with_the_event_workers() -> None:
+    events = {app["name"]: app for app in load()["applications"]}["rivergen-events"]
+    bridge = {d["name"]: d for d in events["deployments"]}["notification-bridge"]
+    assert bridge["num_replicas"] == 1 and bridge["ray_actor_options"]["num_cpus"] < 1
+
+
 def test_the_gateway_autoscales() -> None:
     gateway = load()["applications"][0]["deployments"][0]
     assert gateway["name"] == "gateway"

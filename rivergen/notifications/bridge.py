@@ -1,0 +1,186 @@
+"""The notification bridge: platform events from the bus to the workspaces' Socket.io rooms.
+
+For each received event people see (:func:`~rivergen.notifications.events.socket_event_of`):
+
+1. keep it in ``notifications`` (``ON CONFLICT (event_id) DO NOTHING``) and commit;
+2. unless its row says it was emitted already, emit it to the workspace's room through the
+   write-only emitter, then mark the row emitted;
+
+and after the whole batch, commit the bus offsets. A bridge killed after emitting but before
+the bus commit gets the events again after its restart: their rows say ``emitted``, so nothing
+is emitted twice. Killed after keeping an event but before emitting it, the redelivery emits it
+then. The one window left is between the emit and marking the row (one Postgres round trip):
+a crash exactly there emits that event again; clients can drop a repeat by ``event_id``.
+
+An event is kept before it is emitted, so a client that missed it live (disconnected, or the
+Redis Socket server was down) finds it with the catch-up endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rivergen.clients import open_db_and_bus
+from rivergen.db import Database
+from rivergen.events import EventBus, EventConsumer, ReceivedEvent
+from rivergen.notifications import store
+from rivergen.notifications.emitter import NotificationEmitter
+from rivergen.notifications.events import NOTIFIED_TOPICS, socket_event_of
+from rivergen.notifications.rooms import workspace_room
+from rivergen.notifications.service import notification_of
+from rivergen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BRIDGE_GROUP = "notification-bridge"
+
+
+class Delivery(StrEnum):
+    """What the bridge did with one received event."""
+
+    EMITTED = "emitted"
+    DUPLICATE = "duplicate"
+    """Emitted before (a redelivery): kept once, not emitted again."""
+    SKIPPED = "skipped"
+    """Not an event people see."""
+
+
+@dataclass(frozen=True)
+class BridgeOutcome:
+    """What one poll did."""
+
+    emitted: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+
+
+class NotificationBridge:
+    """One member of the Kafka group ``notification-bridge`` over :data:`NOTIFIED_TOPICS`."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        emitter: NotificationEmitter,
+        *,
+        topics: Sequence[str] = NOTIFIED_TOPICS,
+        group_id: str = BRIDGE_GROUP,
+        name: str | None = None,
+        max_records: int = 100,
+        poll_timeout_s: float = 1.0,
+        retry_backoff_s: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._emitter = emitter
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._name = name
+        self._max_records = max_records
+        self._poll_timeout_s = poll_timeout_s
+        self._retry_backoff_s = retry_backoff_s
+        self._consumer: EventConsumer | None = None
+        self._owns_clients = False
+
+    @classmethod
+    async def open(cls, settings: Settings, *, name: str | None = None) -> NotificationBridge:
+        """Open a pool, the event bus and the emitter from settings (close with :meth:`close`)."""
+        db, bus = await open_db_and_bus(settings)
+        bridge = cls(db, bus, NotificationEmitter.from_settings(settings), name=name)
+        bridge._owns_clients = True
+        return bridge
+
+    async def start(self) -> None:
+        if self._consumer is None:
+            consumer = self._bus.consumer(self._topics, self._group_id, name=self._name)
+            await consumer.start()
+            self._consumer = consumer
+
+    async def stop(self) -> None:
+        """Leave the group without committing; safe to call twice."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def close(self) -> None:
+        """Stop; a bridge made by :meth:`open` also closes its emitter, bus and pool."""
+        await self.stop()
+        if self._owns_clients:
+            await self._emitter.close()
+            await self._bus.stop()
+            await self._db.close()
+
+    async def deliver(self, received: ReceivedEvent) -> Delivery:
+        """Keep and emit one event, unless people do not see it or it was emitted before."""
+        event = received.event
+        socket_event = socket_event_of(received.topic, event)
+        if socket_event is None or event.workspace_id is None:
+            return Delivery.SKIPPED
+        workspace = str(event.workspace_id)
+        async with self._db.transaction(workspace) as conn:
+            row = await store.insert(conn, socket_event, event)
+        if row is None:
+            log.error("event %s: its id is kept for another workspace; not shown", event.event_id)
+            return Delivery.DUPLICATE
+        if row["emitted_at"] is not None:
+            return Delivery.DUPLICATE
+        notification = notification_of(row)
+        await self._emitter.emit(
+            notification.event, notification.model_dump(mode="json"), room=workspace_room(workspace)
+        )
+        async with self._db.transaction(workspace) as conn:
+            await store.mark_emitted(conn, notification.id)
+        return Delivery.EMITTED
+
+    async def poll_once(
+        self, before_commit: Callable[[BridgeOutcome], Awaitable[None]] | None = None
+    ) -> BridgeOutcome:
+        """Fetch a batch, deliver each event in order, then commit the batch's offsets.
+
+        ``before_commit`` (for tests and instrumentation) is awaited with what the batch did,
+        after its deliveries and before the bus commit.
+
+        If a delivery raises (Postgres or the Redis Socket server down), nothing is committed
+        and the error propagates: restart the bridge (:meth:`stop`, :meth:`start`) to get the
+        batch again; :meth:`run` does so by itself.
+        """
+        await self.start()
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(
+            max_records=self._max_records, timeout_s=self._poll_timeout_s
+        )
+        counts = dict.fromkeys(Delivery, 0)
+        for received in batch:
+            counts[await self.deliver(received)] += 1
+        outcome = BridgeOutcome(
+            emitted=counts[Delivery.EMITTED],
+            duplicates=counts[Delivery.DUPLICATE],
+            skipped=counts[Delivery.SKIPPED],
+        )
+        if batch:
+            if before_commit is not None:
+                await before_commit(outcome)
+            await self._consumer.commit()
+        return outcome
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Bridge until ``stop`` is set; a failed poll restarts the consumer after a pause."""
+        try:
+            while not stop.is_set():
+                try:
+                    await self.poll_once()
+                except Exception:
+                    log.exception(
+                        "notification bridge failed; restarting in %.1f s", self._retry_backoff_s
+                    )
+                    await self.stop()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._retry_backoff_s):
+                            await stop.wait()
+        finally:
+            await self.stop()
