@@ -36,7 +36,7 @@ class SocketReplica:
         return self._app
 
     def check_health(self) -> None:
-        state = self._app.cluster.readiness().listener if self._app.cluster.started else None
+        state = self._app.cluster.readiness().listener
         if state is None or state.subscribed or state.error is not None:
             return
         if state.missing_since is not None and (

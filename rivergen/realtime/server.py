@@ -57,7 +57,7 @@ class SocketReadiness(BaseModel):
     ready: bool
     instance_id: str
     sockets: int
-    listener: ListenerState
+    listener: ListenerState | None = None  # None until the replica has started
 
 
 class SocketCluster:
@@ -146,10 +146,9 @@ class SocketCluster:
         return self._watch is not None
 
     def readiness(self) -> SocketReadiness:
-        assert self._watch is not None, "start() first"
-        listener = self._watch.state()
+        listener = self._watch.state() if self._watch is not None else None
         return SocketReadiness(
-            ready=listener.subscribed,
+            ready=listener is not None and listener.subscribed,
             instance_id=self.instance_id,
             sockets=len(self.members),
             listener=listener,
@@ -256,7 +255,7 @@ class SocketApp:
         if scope["type"] == "http" and path.rstrip("/") == READINESS_PATH:
             await self._readiness(send)
         elif path == SOCKET_PATH or path.startswith(SOCKET_PATH + "/"):
-            await self._engine(scope, receive, _close_with_code(send))
+            await self._engine(scope, receive, with_close_code(send))
         else:
             await _not_found(scope, send)
 
@@ -292,7 +291,7 @@ def _full_path(scope: Scope) -> str:
     return path if path.startswith(root) else root + path
 
 
-def _close_with_code(send: Send) -> Send:
+def with_close_code(send: Send) -> Send:
     """Serve's default proxy reads ``code`` of every ``websocket.close``; python-engineio may
     send one without it (the ASGI default is 1000)."""
 
