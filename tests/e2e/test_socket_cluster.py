@@ -27,6 +27,7 @@ from tests.integration.socket_clients import Listener, connect, refusal_code
 
 PORT = 29500
 REDIS_PORT = 29510
+STATS_PORT, METRICS_PORT = 29567, 29568
 BASE = f"http://127.0.0.1:{PORT}"
 REPLICAS = 4
 CHANNEL = SocketSettings().channel
@@ -55,6 +56,10 @@ def platform(migrated: Settings, redis_socket: RedisServer) -> Iterator[str]:
         for name, value in {**HA_PROXY_ENV, **LOCAL_DRAIN_ENV}.items():
             env.setenv(name, value)
         env.setenv("RIVERGEN_REDIS_SOCKET__URL", redis_socket.url)
+        # HAProxy's own stats and metrics listeners default to fixed ports (8404, 9101) that
+        # another Serve on the machine may hold: give them ports of this test's range.
+        env.setenv("RAY_SERVE_HAPROXY_STATS_PORT", str(STATS_PORT))
+        env.setenv("RAY_SERVE_HAPROXY_METRICS_PORT", str(METRICS_PORT))
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": PORT})
@@ -163,11 +168,20 @@ async def test_socket_cluster_on_serve(
         redis_socket.kill()
         await asyncio.sleep(1.0)
         redis_socket.start()
+        restarted = time.monotonic()
         took = await wait_subscribed(redis_socket.url, 10)
         print(f"all {REPLICAS} replicas subscribed again {took:.2f} s after the restart")
-        async with httpx.AsyncClient(base_url=platform) as readiness:
-            ready = await readiness.get("/socket.io/readyz")
-            assert ready.status_code == 200 and ready.json()["listener"]["subscribed"]
+        # Each replica's readiness follows within its check interval (1 s). A new connection
+        # per request: the ingress balances connections over the replicas.
+        no_reuse = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=platform, limits=no_reuse) as readiness:
+            seen: set[str] = set()
+            while len(seen) < REPLICAS:
+                ready = await readiness.get("/socket.io/readyz")
+                if ready.status_code == 200:
+                    seen.add(ready.json()["instance_id"])
+                assert time.monotonic() - restarted < 10, f"ready after 10 s: {seen}"
+                await asyncio.sleep(0.05)
         emitter = socketio.AsyncRedisManager(redis_socket.url, channel=CHANNEL, write_only=True)
         await emitter.emit("job.completed", {"job_id": "j1"}, room=workspace_room(ws_a))
         for c in clients_a:
