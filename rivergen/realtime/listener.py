@@ -10,12 +10,14 @@ the stock manager matter here, and this module covers both:
 * a dead listener is silent (nothing fails, events just stop arriving):
   :class:`SubscriptionWatch` asks Redis itself, from a second connection, whether this
   replica's pub/sub connection (recognised by its client name) is subscribed to the channel,
-  and forces a new subscription when it has been missing for ``stale_s``.
+  publishes a probe there and checks that the listener heard it, and forces a new subscription
+  (restarting the listener task if it ended) when listening has been missing for ``stale_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +34,9 @@ from rivergen.cache.redis import REDIS_UNAVAILABLE
 log = logging.getLogger(__name__)
 
 ConnectedHook = Callable[[str, str], Awaitable[None]]
+# Published on the channel by each replica's watch; every listener hears it, the server ignores
+# it (an unknown method), so a listener that hears nothing is known to be deaf.
+PROBE = json.dumps({"method": "rivergen.probe"})
 
 
 def redis_options(client_name: str, health_check_interval_s: int) -> dict[str, Any]:
@@ -73,7 +78,20 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.client_name = client_name
         self.retry_max_s = retry_max_s
         self.subscriptions = 0
+        self.subscribed_at: float | None = None
+        self.last_heard: float | None = None
         self.on_connected: ConnectedHook | None = None
+
+    @property
+    def task_alive(self) -> bool:
+        listener = getattr(self, "thread", None)
+        return isinstance(listener, asyncio.Task) and not listener.done()
+
+    def listening(self, now: float, within_s: float) -> bool:
+        """Whether the listener task runs and has read from its subscription in the last
+        ``within_s`` seconds (or subscribed that recently)."""
+        recent = [t for t in (self.last_heard, self.subscribed_at) if t is not None]
+        return self.task_alive and bool(recent) and now - max(recent) < within_s
 
     async def connect(self, sid: str, namespace: str) -> None:
         await super().connect(sid, namespace)
@@ -81,10 +99,15 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             await self.on_connected(sid, namespace)
 
     async def resubscribe(self) -> None:
-        """Drop the listener's connection; the listener subscribes again on a new one."""
-        await self._close_listener()
+        """Drop the listener's connection; the listener subscribes again on a new one (a
+        listener task that has ended is started again)."""
+        await self.close_listener()
+        listener = getattr(self, "thread", None)
+        if isinstance(listener, asyncio.Task) and listener.done():
+            log.warning("the Socket.io listener task had ended; starting it again")
+            self.thread = self.server.start_background_task(self._thread)
 
-    async def _close_listener(self) -> None:
+    async def close_listener(self) -> None:
         pubsub, self.pubsub = self.pubsub, None
         if pubsub is not None:
             try:
@@ -96,12 +119,14 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         retry_s = 0.1
         while True:
             try:
-                await self._close_listener()
+                await self.close_listener()
                 self._redis_connect()
                 await self.pubsub.subscribe(self.channel)
                 self.subscriptions += 1
+                self.subscribed_at = time.monotonic()
                 retry_s = 0.1
                 async for message in self.pubsub.listen():
+                    self.last_heard = time.monotonic()
                     yield message
                 # listen() ends when the connection was closed under it (resubscribe).
             except asyncio.CancelledError:
@@ -173,22 +198,28 @@ class SubscriptionWatch:
         )
 
     async def check(self) -> bool:
+        """One check: Redis lists the subscription, the listener task runs, and it has heard
+        the probes this watch publishes on the channel (the stock server ignores them)."""
         now = time.monotonic()
         try:
-            self._subscribed = await self.is_subscribed()
+            listed = await self.is_subscribed()
+            await self._probe.publish(self._manager.channel, PROBE)
             self._error = None
         except REDIS_UNAVAILABLE as exc:
-            self._subscribed = False
+            listed = False
             self._error = f"redis_socket is unavailable: {exc}"
+        self._subscribed = listed and self._manager.listening(now, self._stale_s)
         self._checked_at = time.time()
         if self._subscribed:
             self._missing_since = None
             return True
         if self._missing_since is None:
             self._missing_since = now
-        elif self._error is None and now - self._missing_since >= self._stale_s:
-            # Redis answers, yet this replica is not listening: its listener is dead.
-            log.warning("the Socket.io listener is not subscribed; forcing a new subscription")
+        elif (self._error is None or not self._manager.task_alive) and (
+            now - self._missing_since >= self._stale_s
+        ):
+            # Redis answers (or the listener task is gone), yet this replica does not listen.
+            log.warning("the Socket.io listener is not listening; forcing a new subscription")
             self._forced += 1
             self._missing_since = now
             await self._manager.resubscribe()

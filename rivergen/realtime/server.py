@@ -136,7 +136,9 @@ class SocketCluster:
         listener = getattr(self.manager, "thread", None)
         if isinstance(listener, asyncio.Task):
             listener.cancel()
-        await self.manager.resubscribe()  # closes the listener's connection
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        await self.manager.close_listener()
         for close in reversed(self._close):
             with contextlib.suppress(Exception):
                 await close()

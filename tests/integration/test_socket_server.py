@@ -20,7 +20,7 @@ import uvicorn
 from rivergen.accounts.credentials import TokenSigner
 from rivergen.api import create_app
 from rivergen.notifications.rooms import workspace_room
-from rivergen.realtime import create_socket_app
+from rivergen.realtime import SocketApp, create_socket_app
 from rivergen.settings import RedisSettings, Settings, SocketSettings
 from tests.integration.api_client import Account, register
 from tests.integration.redis_server import RedisServer
@@ -37,6 +37,7 @@ class Stack:
     redis: RedisServer
     gateway: httpx.AsyncClient
     emitter: socketio.AsyncRedisManager
+    app: SocketApp
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,9 @@ async def stack(migrated: Settings) -> AsyncIterator[Stack]:
             ),
         }
     )
+    app = create_socket_app(settings, "replica-a")
     server = uvicorn.Server(
-        uvicorn.Config(create_socket_app(settings, "replica-a"), host="127.0.0.1", port=PORT,
+        uvicorn.Config(app, host="127.0.0.1", port=PORT,
                        log_level="warning", lifespan="on")
     )  # fmt: skip
     serving = asyncio.create_task(server.serve())
@@ -66,7 +68,7 @@ async def stack(migrated: Settings) -> AsyncIterator[Stack]:
             address = f"2001:db8:{secrets.token_hex(2)}::1"
             transport = httpx.ASGITransport(app=gateway, client=(address, 4242))
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
-                yield Stack(settings, redis, http, emitter)
+                yield Stack(settings, redis, http, emitter, app)
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):
@@ -174,5 +176,32 @@ async def test_the_listener_subscribes_again_after_redis_restarts(stack: Stack) 
         room = workspace_room(alice.workspace_id)
         await stack.emitter.emit("job.progress", {"after": "restart"}, room=room)
         assert (await a.wait_for("job.progress"))[-1] == {"after": "restart"}
+    finally:
+        await a.close()
+
+
+async def test_a_listener_that_died_silently_is_started_again(stack: Stack) -> None:
+    alice = await register(stack.gateway, "hank")
+    a = await connect(BASE, alice.access_token)
+    try:
+        await a.wait_for("welcome")
+        manager = stack.app.cluster.manager
+        manager.thread.cancel()  # nothing fails, nothing is logged: events just stop
+        forced = stack.app.cluster.readiness().listener
+        assert forced is not None
+        async with httpx.AsyncClient(base_url=BASE) as http:
+            start = time.monotonic()
+            while True:
+                state = (await http.get("/socket.io/readyz")).json()["listener"]
+                if (
+                    state["subscribed"]
+                    and state["forced_resubscribes"] > forced.forced_resubscribes
+                ):
+                    break
+                assert time.monotonic() - start < 10, state
+                await asyncio.sleep(0.1)
+        await stack.emitter.emit("job.progress", {"after": "revival"},
+                                 room=workspace_room(alice.workspace_id))  # fmt: skip
+        assert (await a.wait_for("job.progress"))[-1] == {"after": "revival"}
     finally:
         await a.close()
