@@ -274,6 +274,7 @@ def banner(state: RunState, settings: Settings) -> str:
         f"  API         {state.api_url}/api/v1",
         f"  API docs    {state.api_url}/docs",
         f"  Readiness   {state.api_url}/readyz",
+        f"  Socket.io   {state.api_url}/socket.io  (websocket transport, auth: {{token}})",
     ]
     if state.dashboard_url:
         lines.append(
