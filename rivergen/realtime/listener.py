@@ -169,6 +169,7 @@ class SubscriptionWatch:
         self._stale_s = stale_s
         self._subscribed = False
         self._forced = 0
+        self._forced_at: float | None = None
         self._checked_at: float | None = None
         self._missing_since: float | None = time.monotonic()
         self._error: str | None = None
@@ -215,13 +216,12 @@ class SubscriptionWatch:
             return True
         if self._missing_since is None:
             self._missing_since = now
-        elif (self._error is None or not self._manager.task_alive) and (
-            now - self._missing_since >= self._stale_s
-        ):
+        since = max(self._missing_since, self._forced_at or self._missing_since)
+        if (self._error is None or not self._manager.task_alive) and (now - since >= self._stale_s):
             # Redis answers (or the listener task is gone), yet this replica does not listen.
             log.warning("the Socket.io listener is not listening; forcing a new subscription")
             self._forced += 1
-            self._missing_since = now
+            self._forced_at = now
             await self._manager.resubscribe()
         return False
 

@@ -139,6 +139,9 @@ class SocketCluster:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listener
         await self.manager.close_listener()
+        if self.manager.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.manager.redis.aclose()
         for close in reversed(self._close):
             with contextlib.suppress(Exception):
                 await close()
