@@ -5,7 +5,8 @@ API key, checked by the gateway's own :class:`~rivergen.accounts.gatekeeper.Gate
 socket is refused exactly when a request would be). The server, never the client, chooses the
 rooms: the caller's user room and the room of every workspace it belongs to (an API key: its one
 workspace). The credential is kept with the socket and checked again periodically, so a socket
-outlives neither its session nor its token nor its API key.
+outlives neither its session nor its token nor its API key, and follows the caller's
+memberships (a workspace joined since the connect is added, one left is removed).
 """
 
 from __future__ import annotations
@@ -67,10 +68,12 @@ class Admission:
         principal = await self._gatekeeper.authenticate(credential)
         return Member(credential, principal, await self._workspaces_of(principal))
 
-    async def recheck(self, member: Member) -> None:
-        """Raise Unauthorized if the member's credential no longer holds (a revoked session or
-        API key, an expired token); DependencyUnavailable if that cannot be told now."""
-        await self._gatekeeper.authenticate(member.credential)
+    async def recheck(self, member: Member) -> set[UUID]:
+        """The member's workspaces now (a person may have been added to one since); raise
+        Unauthorized if its credential no longer holds (a revoked session or API key, an
+        expired token), DependencyUnavailable if that cannot be told now."""
+        principal = await self._gatekeeper.authenticate(member.credential)
+        return await self._workspaces_of(principal)
 
     async def join(self, member: Member, workspace: UUID) -> str:
         """The room of ``workspace`` if the member belongs to it; NotFound otherwise (another

@@ -220,13 +220,28 @@ class SocketCluster:
             if current is None:
                 continue
             try:
-                await self._admission.recheck(current)
+                workspaces = await self._admission.recheck(current)
             except Unauthorized as exc:
                 for sid in sids:
                     await self._drop(sid, exc)
+                continue
             except DependencyUnavailable as exc:
                 log.warning("cannot check socket credentials now: %s", exc)
                 return
+            for sid in sids:
+                await self._follow_memberships(sid, workspaces)
+
+    async def _follow_memberships(self, sid: str, workspaces: set[UUID]) -> None:
+        member = self.members.get(sid)
+        if member is None or member.workspaces == workspaces:
+            return
+        before = set(member.rooms)
+        member.workspaces = set(workspaces)
+        after = set(member.rooms)
+        for room in sorted(after - before):
+            await self.sio.enter_room(sid, room, namespace=NAMESPACE)
+        for room in sorted(before - after):
+            await self.sio.leave_room(sid, room, namespace=NAMESPACE)
 
     async def _drop(self, sid: str, why: RiverGenError) -> None:
         self.members.pop(sid, None)

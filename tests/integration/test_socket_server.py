@@ -205,3 +205,25 @@ async def test_a_listener_that_died_silently_is_started_again(stack: Stack) -> N
         assert (await a.wait_for("job.progress"))[-1] == {"after": "revival"}
     finally:
         await a.close()
+
+
+async def test_sockets_follow_the_callers_memberships(stack: Stack) -> None:
+    owner, guest = await register(stack.gateway, "ivan"), await register(stack.gateway, "judy")
+    g = await connect(BASE, guest.access_token)
+    try:
+        await g.wait_for("welcome")
+        added = await stack.gateway.post(
+            f"/api/v1/workspaces/{owner.workspace_id}/members",
+            json={"email": guest.email, "role": "viewer"},
+            headers=owner.headers(),
+        )
+        assert added.status_code == 201, added.text
+        # Within a re-check (0.5 s here) the server puts the socket in the new room itself.
+        room = workspace_room(owner.workspace_id)
+        deadline = time.monotonic() + 5
+        while not g.of("job.progress"):
+            assert time.monotonic() < deadline, "the socket did not join the new workspace"
+            await stack.emitter.emit("job.progress", {"to": "new member"}, room=room)
+            await asyncio.sleep(0.2)
+    finally:
+        await g.close()
