@@ -146,6 +146,56 @@ class StorageSettings(BaseModel):
     max_replicas: int = Field(2, ge=1, description="Most Storage Orchestration replicas.")
 
 
+class SocketSettings(BaseModel):
+    """The Socket.io cluster: its Serve replicas, the Redis Socket channel they share, and how
+    often each replica checks its sockets' credentials and its own subscription."""
+
+    num_replicas: int = Field(
+        4, ge=1, description="Socket.io replicas; a client holds one WebSocket to any of them."
+    )
+    replica_num_cpus: float = Field(
+        0.05, gt=0, description="CPUs reserved by each Socket.io replica (it mostly waits)."
+    )
+    max_ongoing_requests: int = Field(
+        2000,
+        ge=1,
+        description="Open sockets one replica holds (each open socket is an ongoing request).",
+    )
+    channel: str = Field(
+        "socketio",
+        description="Redis Socket pub/sub channel of the cluster; every emitter must use it.",
+    )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description='Browser origins allowed to connect (JSON list, `["*"]` for any). Empty: '
+        "the same origin only (clients outside a browser send no origin and are unaffected).",
+    )
+    recheck_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two checks of every open socket's credential; a socket "
+        "whose session was revoked, whose token expired or whose API key was revoked is dropped.",
+    )
+    listener_check_interval_s: float = Field(
+        1.0, gt=0, description="Seconds between two checks of a replica's Redis subscription."
+    )
+    listener_stale_s: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds a replica's subscription may be missing before it is forced to "
+        "subscribe again.",
+    )
+    listener_retry_max_s: float = Field(
+        1.0, gt=0, description="Longest wait between two attempts to subscribe again."
+    )
+    redis_health_check_interval_s: int = Field(
+        10,
+        ge=1,
+        description="Seconds of silence after which the listener PINGs Redis Socket (finds a "
+        "dead connection; the listener's reads never time out).",
+    )
+
+
 class AuthSettings(BaseModel):
     """Access tokens (signed JWT), refresh tokens, API keys."""
 
@@ -271,6 +321,7 @@ class Settings(BaseSettings):
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    sockets: SocketSettings = Field(default_factory=SocketSettings)
 
     @property
     def object_dir(self) -> Path:

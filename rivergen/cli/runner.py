@@ -3,7 +3,7 @@
 Order: check configured services (fail fast) -> start embedded defaults for the rest -> export
 the resolved settings -> migrate -> prepare storage and topics -> start Ray (local head with its
 dashboard, or join a configured cluster) -> deploy the Serve apps (event workers, gateway,
-Storage Orchestration) -> wait for /readyz.
+Storage Orchestration, the Socket.io cluster) -> wait for /readyz.
 Stopping (Ctrl-C, SIGTERM, `rivergen down`) undoes it in reverse.
 """
 
@@ -37,6 +37,7 @@ from rivergen.settings import Settings, load_settings
 APP_NAME = "rivergen"
 EVENTS_APP_NAME = "rivergen-events"
 STORAGE_APP_NAME = "rivergen-storage"
+SOCKETS_APP_NAME = "rivergen-sockets"
 HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 # In HAProxy mode a stopping replica keeps serving for this drain period (30 s by default, for
 # load balancers in front of many nodes); on one machine HAProxy reloads at once.
@@ -164,6 +165,8 @@ def run_platform(
 
         from deployments.events import relay_app
         from deployments.gateway import gateway_app
+        from deployments.sockets import ROUTE_PREFIX as SOCKETS_PREFIX
+        from deployments.sockets import sockets_app
         from deployments.storage import ROUTE_PREFIX as STORAGE_PREFIX
         from deployments.storage import storage_app
 
@@ -200,6 +203,7 @@ def run_platform(
             name=STORAGE_APP_NAME,
             route_prefix=STORAGE_PREFIX,
         )
+        serve.run(sockets_app(resolved.sockets), name=SOCKETS_APP_NAME, route_prefix=SOCKETS_PREFIX)
         api_url = f"http://{resolved.http.host}:{resolved.http.port}"
         wait_ready(f"{api_url}/readyz", READY_TIMEOUT_S)
         state = RunState(os.getpid(), api_url, dashboard_url, describe_services(resolved, embedded))
@@ -254,6 +258,7 @@ def _stop_ray(settings: Settings) -> None:
 
     try:
         if settings.ray.address:
+            serve.delete(SOCKETS_APP_NAME)
             serve.delete(STORAGE_APP_NAME)
             serve.delete(APP_NAME)
             serve.delete(EVENTS_APP_NAME)
@@ -269,6 +274,7 @@ def banner(state: RunState, settings: Settings) -> str:
         f"  API         {state.api_url}/api/v1",
         f"  API docs    {state.api_url}/docs",
         f"  Readiness   {state.api_url}/readyz",
+        f"  Socket.io   {state.api_url}/socket.io  (websocket transport, auth: {{token}})",
     ]
     if state.dashboard_url:
         lines.append(

@@ -64,9 +64,10 @@ class NotificationEmitter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NotificationEmitter:
-        """An emitter on the Redis Socket server (``RIVERGEN_REDIS_SOCKET__URL``)."""
+        """An emitter on the Redis Socket server (``RIVERGEN_REDIS_SOCKET__URL``), on the
+        cluster's channel (``RIVERGEN_SOCKETS__CHANNEL``)."""
         url = require(settings.redis_socket.url, "redis_socket", "RIVERGEN_REDIS_SOCKET__URL")
-        return cls(url, settings.redis_socket)
+        return cls(url, settings.redis_socket, channel=settings.sockets.channel)
 
     async def emit(self, event: str, data: Any, *, room: str, namespace: str = NAMESPACE) -> None:
         """Send ``event`` with ``data`` (JSON-serializable) to every socket in ``room``.

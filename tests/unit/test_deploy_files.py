@@ -163,6 +163,7 @@ def test_every_serve_application_module_is_copied_into_the_image() -> None:
     copied = set(copy_sources(dockerfile_instructions(read("docker/Dockerfile"))))
     modules = [app["import_path"].split(":")[0] for app in config["applications"]]
     assert "deployments.storage" in modules
+    assert "deployments.sockets" in modules
     for module in modules:
         path = Path(*module.split(".")).with_suffix(".py")
         assert (ROOT / path).is_file(), path

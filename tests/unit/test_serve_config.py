@@ -23,6 +23,7 @@ def test_serve_config_passes_serve_schema() -> None:
     assert [app.name for app in schema.applications] == [
         "rivergen",
         "rivergen-storage",
+        "rivergen-sockets",
         "rivergen-events",
     ]
 
@@ -41,6 +42,25 @@ def test_storage_orchestration_has_its_own_route_prefix_and_autoscales() -> None
     assert deployment["ray_actor_options"]["num_cpus"] < 1
     # Serve matches the longest prefix: no other application may claim the storage paths.
     others = [a["route_prefix"] for a in apps.values() if a["name"] != "rivergen-storage"]
+    assert ROUTE_PREFIX not in others
+
+
+def test_the_socket_cluster_has_four_replicas_under_its_own_prefix() -> None:
+    from deployments.sockets import DEPLOYMENT_NAME, ROUTE_PREFIX
+    from rivergen.settings import SocketSettings
+
+    apps = {app["name"]: app for app in load()["applications"]}
+    sockets = apps["rivergen-sockets"]
+    assert sockets["route_prefix"] == ROUTE_PREFIX == "/socket.io"
+    assert sockets["import_path"] == "deployments.sockets:app"
+    (deployment,) = sockets["deployments"]
+    assert deployment["name"] == DEPLOYMENT_NAME
+    defaults = SocketSettings()
+    assert deployment["num_replicas"] == defaults.num_replicas == 4
+    # Each open socket is an ongoing request: Serve's default of 5 would cap a replica at 5.
+    assert deployment["max_ongoing_requests"] == defaults.max_ongoing_requests >= 1000
+    assert deployment["ray_actor_options"]["num_cpus"] == defaults.replica_num_cpus <= 0.1
+    others = [a["route_prefix"] for a in apps.values() if a["name"] != "rivergen-sockets"]
     assert ROUTE_PREFIX not in others
 
 

@@ -1,0 +1,205 @@
+"""The Socket.io cluster on Ray Serve (HAProxy ingress), beside the gateway: 4 replicas under
+`/socket.io`, a Redis Socket server of the test's own as their adapter. Clients spread over the
+replicas all get their workspace's events in order and nothing of another workspace; refusals
+carry a code; after Redis restarts every replica listens again and events flow."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+import socketio
+
+from rivergen.accounts.credentials import TokenSigner
+from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
+from rivergen.notifications.rooms import workspace_room
+from rivergen.settings import GatewaySettings, Settings, SocketSettings
+from tests.integration.redis_server import RedisServer
+from tests.integration.socket_clients import Listener, connect, refusal_code
+
+PORT = 29500
+REDIS_PORT = 29510
+STATS_PORT, METRICS_PORT = 29567, 29568
+BASE = f"http://127.0.0.1:{PORT}"
+REPLICAS = 4
+CHANNEL = SocketSettings().channel
+
+
+@pytest.fixture(scope="module")
+def redis_socket() -> Iterator[RedisServer]:
+    server = RedisServer(REDIS_PORT)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(migrated: Settings, redis_socket: RedisServer) -> Iterator[str]:
+    import ray
+    from ray import serve
+
+    from deployments.gateway import gateway_app
+    from deployments.sockets import ROUTE_PREFIX, sockets_app
+
+    # The replicas read their settings from the Ray processes' environment.
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {**HA_PROXY_ENV, **LOCAL_DRAIN_ENV}.items():
+            env.setenv(name, value)
+        env.setenv("RIVERGEN_REDIS_SOCKET__URL", redis_socket.url)
+        # HAProxy's own stats and metrics listeners default to fixed ports (8404, 9101) that
+        # another Serve on the machine may hold: give them ports of this test's range.
+        env.setenv("RAY_SERVE_HAPROXY_STATS_PORT", str(STATS_PORT))
+        env.setenv("RAY_SERVE_HAPROXY_METRICS_PORT", str(METRICS_PORT))
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": PORT})
+        one = GatewaySettings(min_replicas=1, max_replicas=1)  # type: ignore[call-arg]
+        serve.run(gateway_app(one), name="rivergen", route_prefix="/")
+        sizing = SocketSettings(num_replicas=REPLICAS)  # type: ignore[call-arg]
+        serve.run(sockets_app(sizing), name="rivergen-sockets", route_prefix=ROUTE_PREFIX)
+        yield BASE
+    finally:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+        ray.shutdown()
+
+
+async def register(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.post(
+        "/api/v1/auth/register",
+        json={"email": f"socket-{uuid.uuid4().hex[:10]}@example.com",
+              "password": "a long password here", "display_name": "Socket"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def subscribers(url: str) -> int:
+    client = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        ((_, count),) = await client.pubsub_numsub(CHANNEL)
+        return int(count)
+    finally:
+        await client.aclose()
+
+
+async def listening_replicas(url: str) -> set[str]:
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        clients = await client.client_list(_type="pubsub")
+    finally:
+        await client.aclose()
+    prefix = "rivergen-socket-"
+    return {c["name"].removeprefix(prefix) for c in clients
+            if c.get("name", "").startswith(prefix) and int(c["sub"]) > 0}  # fmt: skip
+
+
+async def wait_subscribed(url: str, timeout_s: float) -> float:
+    start = time.monotonic()
+    while True:
+        try:
+            if await subscribers(url) == REPLICAS:
+                return time.monotonic() - start
+        except (OSError, aioredis.RedisError):
+            pass
+        assert time.monotonic() - start < timeout_s, f"not {REPLICAS} subscribers in time"
+        await asyncio.sleep(0.1)
+
+
+async def spread_over_replicas(token: str, count: int, tries: int = 4) -> list[Listener]:
+    """``count`` clients; reconnects some if they all landed on one replica."""
+    clients = [await connect(BASE, token) for _ in range(count)]
+    for _ in range(tries):
+        ids = [(await c.wait_for("welcome"))[0]["instance_id"] for c in clients]
+        if len(set(ids)) >= 2:
+            break
+        await clients[0].close()
+        clients[0] = await connect(BASE, token)
+    return clients
+
+
+@pytest.mark.slow
+async def test_socket_cluster_on_serve(
+    platform: str, redis_socket: RedisServer, migrated: Settings
+) -> None:
+    async with httpx.AsyncClient(base_url=platform, timeout=60) as http:
+        alice, bob = await register(http), await register(http)
+        key = (await http.post(
+            "/api/v1/api-keys", json={"name": "live", "role": "viewer"},
+            headers={"Authorization": f"Bearer {alice['access_token']}"},
+        )).json()  # fmt: skip
+    ws_a, ws_b = alice["workspace_id"], bob["workspace_id"]
+    await wait_subscribed(redis_socket.url, 30)
+
+    # 8 clients of workspace A (6 by token, 2 by API key) and 2 of workspace B.
+    clients_a = await spread_over_replicas(alice["access_token"], 6)
+    clients_a += [await connect(BASE, key["key"]) for _ in range(2)]
+    clients_b = [await connect(BASE, bob["access_token"]) for _ in range(2)]
+    try:
+        welcomes = [(await c.wait_for("welcome"))[0] for c in clients_a]
+        spread = Counter(w["instance_id"] for w in welcomes)
+        print(f"8 clients over the replicas: {dict(spread)}")
+        assert len(spread) >= 2, spread
+        assert all(workspace_room(ws_a) in w["rooms"] for w in welcomes)
+        for c in clients_b:
+            assert workspace_room(ws_a) not in (await c.wait_for("welcome"))[0]["rooms"]
+
+        emitter = socketio.AsyncRedisManager(redis_socket.url, channel=CHANNEL, write_only=True)
+        steps = 20
+        sent_at = time.perf_counter()
+        for step in range(steps):
+            await emitter.emit("job.progress", {"job_id": "j1", "step": step},
+                               room=workspace_room(ws_a))  # fmt: skip
+        for c in clients_a:
+            got = await c.wait_for("job.progress", steps)
+            assert [e["step"] for e in got] == list(range(steps))
+        took_ms = (time.perf_counter() - sent_at) * 1000
+        print(f"{steps} events to 8 clients on {len(spread)} replicas: all in {took_ms:.0f} ms")
+        await asyncio.sleep(0.5)
+        assert all(c.of("job.progress") == [] for c in clients_b)
+
+        # Refusals: no credentials, an expired token, another workspace's room.
+        assert await refusal_code(BASE, None) == "credentials_required"
+        signer = TokenSigner.from_settings(migrated.auth)
+        claims = signer.verify(alice["access_token"])
+        expired = signer.issue(claims.sub, claims.ws, claims.sid,
+                               now=datetime.now(UTC) - timedelta(hours=3))  # fmt: skip
+        assert await refusal_code(BASE, expired) == "token_expired"
+        refused = await clients_a[0].client.call("join", {"workspace_id": ws_b}, timeout=10)
+        assert refused["ok"] is False and refused["error"]["code"] == "workspace_not_found"
+
+        # Redis Socket restarts: every replica subscribes again within 10 s, events flow.
+        redis_socket.kill()
+        await asyncio.sleep(1.0)
+        redis_socket.start()
+        restarted = time.monotonic()
+        took = await wait_subscribed(redis_socket.url, 10)
+        print(f"all {REPLICAS} replicas subscribed again {took:.2f} s after the restart")
+        # Which replicas listen, by the client name of each one's pub/sub connection.
+        listening = await listening_replicas(redis_socket.url)
+        assert len(listening) == REPLICAS and set(spread) <= listening, (listening, spread)
+        # The readiness route follows within its check interval (1 s); the ingress picks the
+        # replica that answers.
+        async with httpx.AsyncClient(base_url=platform) as readiness:
+            while (ready := await readiness.get("/socket.io/readyz")).status_code != 200:
+                assert time.monotonic() - restarted < 10, ready.text
+                await asyncio.sleep(0.1)
+            assert ready.json()["listener"]["subscribed"]
+        emitter = socketio.AsyncRedisManager(redis_socket.url, channel=CHANNEL, write_only=True)
+        await emitter.emit("job.completed", {"job_id": "j1"}, room=workspace_room(ws_a))
+        for c in clients_a:
+            assert await c.wait_for("job.completed") == [{"job_id": "j1"}]
+        assert all(c.of("job.completed") == [] for c in clients_b)
+    finally:
+        for c in clients_a + clients_b:
+            await c.close()
