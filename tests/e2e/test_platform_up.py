@@ -26,6 +26,7 @@ from tests.e2e.platform_process import (
     clean_env,
     platform_up,
 )
+from tests.integration.socket_clients import connect
 
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
 PORT = 28000
@@ -142,6 +143,54 @@ def assert_demo_seeded(platform: RunningPlatform) -> None:
     assert profile["row_count"] == 654
 
 
+async def live_job_events(api_url: str) -> None:
+    """A job's events travel the whole way: supervisor -> outbox -> relay -> Kafka ->
+    notification bridge -> Redis Socket -> the Socket.io replicas -> 8 clients of the
+    workspace, in order; a client of another workspace gets none; the catch-up endpoint lists
+    the same events."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        tokens = []
+        for name in ("live", "other"):  # organizations of their own: their own usage and quota
+            made = await http.post("/api/v1/auth/register", json={
+                "email": f"{name}-{uuid.uuid4().hex[:8]}@example.com",
+                "password": "a long enough password", "display_name": name.title(),
+            })  # fmt: skip
+            assert made.status_code == 201, made.text
+            tokens.append(made.json()["access_token"])
+        token, other_token = tokens
+        auth = {"Authorization": f"Bearer {token}"}
+        clients = [await connect(api_url, token) for _ in range(8)]
+        outsider = await connect(api_url, other_token)
+        try:
+            for client in [*clients, outsider]:
+                await client.wait_for("welcome", timeout_s=30)
+            accepted = await http.post("/api/v1/jobs", headers=auth, json={
+                "kind": "sleep", "params": {"seconds": 3, "steps": 3},
+            })  # fmt: skip
+            assert accepted.status_code == 202, accepted.text
+            job = accepted.json()["job_id"]
+            seen = []
+            for client in clients:
+                await client.wait_for("job.completed", timeout_s=120)
+                events = [d for name, d in client.events if name.startswith("job.")]
+                assert all(d["data"]["job_id"] == job for d in events)
+                assert [d["id"] for d in events] == sorted(d["id"] for d in events)
+                progress = [d["data"]["progress"] for d in events if d["event"] == "job.progress"]
+                assert progress == sorted(progress) and progress, events
+                seen.append([d["event_id"] for d in events])
+            assert all(ids == seen[0] for ids in seen)  # every client, the same events in order
+            assert not [name for name, _ in outsider.events if name.startswith("job.")]
+            caught = await http.get("/api/v1/notifications", headers=auth)
+            assert caught.status_code == 200, caught.text
+            listed = [
+                n["event_id"] for n in caught.json()["items"] if n["event"].startswith("job.")
+            ]
+            assert listed == seen[0]
+        finally:
+            for client in [*clients, outsider]:
+                await client.close()
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -223,12 +272,16 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
 def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> None:
     """Configured services are used instead of the embedded ones (PgBouncer, two Redis, Kafka,
     the S3 server), and nothing embedded starts."""
-    env = dict(os.environ, RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT))
+    env = dict(
+        os.environ, RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT),
+        RIVERGEN_JOBS__TEST_KINDS="true",
+    )  # fmt: skip
     with platform_up(tmp_path / "state", env, PORT) as platform:
         report = assert_all_ready(platform.api_url)
         assert report["ready"] is True
         token, workspace = assert_accounts_work(platform.api_url)
         assert_storage_works(platform.api_url, token)
+        asyncio.run(live_job_events(platform.api_url))
         output = "".join(platform.output)
         assert "postgres: configured" in output and "events: kafka" in output
         assert "object_store: s3" in output
