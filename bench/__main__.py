@@ -15,6 +15,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.load import LoadResult
 from bench.upload import UploadResult
@@ -22,13 +23,19 @@ from bench.upload import UploadResult
 HERE = Path(__file__).resolve().parent
 
 
-def measure(module: str, *args: str) -> LoadResult:
+def run_json(module: str, *args: str) -> Any:
+    """Run ``python -m module args`` in its own process (its own Ray, its own event loop);
+    the JSON of its last output line."""
     out = subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, check=False
     )
     if out.returncode != 0:
         raise SystemExit(f"{module} {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-    return LoadResult.model_validate(json.loads(out.stdout.strip().splitlines()[-1]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(module: str, *args: str) -> LoadResult:
+    return LoadResult.model_validate(run_json(module, *args))
 
 
 def gateway_section(duration: int, endpoint: str, title: str, what: str) -> list[str]:
@@ -65,12 +72,7 @@ STAGING_TITLE = "## Data Staging: a Parquet dataset into the Ray object store"
 
 
 def staging_section() -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.staging"], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"bench.staging failed:\n{out.stdout}\n{out.stderr}")
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_json("bench.staging")
     return [
         STAGING_TITLE,
         "",
@@ -90,13 +92,7 @@ def staging_section() -> list[str]:
 
 
 def upload_section(runs: int) -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.upload", "--runs", str(runs)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if out.returncode != 0:
-        raise SystemExit(f"bench.upload failed:\n{out.stdout}\n{out.stderr}")
-    result = UploadResult.model_validate(json.loads(out.stdout.strip().splitlines()[-1]))
+    result = UploadResult.model_validate(run_json("bench.upload", "--runs", str(runs)))
     mib = 1024 * 1024
     with_hash = result.platform_s + result.client_sha256_s
     return [
@@ -130,12 +126,7 @@ SPARSE_TITLE = "## Sparse Native: kernels as Ray tasks against one SciPy process
 
 
 def sparse_section() -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.sparse"], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"bench.sparse failed:\n{out.stdout}\n{out.stderr}")
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_json("bench.sparse")
     rows = [
         SPARSE_TITLE,
         "",
@@ -201,13 +192,7 @@ GLM_TITLE = "## Sparse logistic regression: Ray tasks against scikit-learn"
 
 
 def glm_section(runs: int) -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.glm", "--runs", str(runs)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if out.returncode != 0:
-        raise SystemExit(f"bench.glm failed:\n{out.stdout}\n{out.stderr}")
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_json("bench.glm", "--runs", str(runs))
     gap = (r["ours_objective"] - r["sklearn_objective"]) / abs(r["sklearn_objective"])
     return [
         GLM_TITLE,
@@ -238,12 +223,7 @@ NOTIFICATIONS_TITLE = "## Notifications end to end: Kafka, bridge, Socket.io, cl
 
 
 def notifications_section() -> list[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.notifications"], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"bench.notifications failed:\n{out.stdout}\n{out.stderr}")
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_json("bench.notifications")
     return [
         NOTIFICATIONS_TITLE,
         "",

@@ -119,7 +119,8 @@ def create_app(
             )  # fmt: skip
             app.state.notifications = NotificationService(clients.db)
             app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
-            await _resume_jobs(app.state.jobs)
+            if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
+                await _resume_jobs(app.state.jobs)
             yield
         finally:
             await clients.close()
