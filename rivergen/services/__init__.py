@@ -1,0 +1,1 @@
+"""Capability services: stateless logic, each hosted by its own Serve deployment."""
