@@ -229,11 +229,13 @@ def notifications_section() -> list[str]:
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Events published to Kafka, the "
         "notification bridge (one process: keep in Postgres through PgBouncer, emit through the "
-        "write-only Redis emitter, mark emitted, commit after the batch), one Socket.io server "
-        "with the Redis adapter under uvicorn, and "
-        f"{r['clients']} WebSocket clients in the workspace's room (one process). Latency: from "
-        "the event's `occurred_at` to a client's receipt. Reference: `redis-benchmark` PUBLISH "
-        "(50 connections) on the Redis Socket server.",
+        "write-only Redis emitter, mark emitted, commit after the batch), the Socket.io "
+        f"cluster on Ray Serve ({r['replicas']} replicas, HAProxy ingress, Redis adapter), and "
+        f"{r['clients']} WebSocket clients connected with a user's token, joined by the server "
+        "to the workspace's room (one process; clients per replica: "
+        f"{', '.join(str(n) for n in r['clients_per_replica'])}). Latency: from the event's "
+        "`occurred_at` to a client's receipt. Reference: `redis-benchmark` PUBLISH (50 "
+        "connections) on the Redis Socket server.",
         "",
         "| run | events/s | deliveries/s | p50 ms | p99 ms |",
         "|---|---|---|---|---|",

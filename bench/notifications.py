@@ -1,14 +1,16 @@
-"""Notifications end to end: Kafka -> notification bridge -> Redis Socket -> Socket.io -> clients.
+"""Notifications end to end: Kafka -> notification bridge -> Redis Socket -> the Socket.io
+cluster (4 Serve replicas) -> clients.
 
     python -m bench.notifications [--clients 100] [--burst 2000] [--paced 200 --rate 50]
 
-Three processes: a Socket.io server with the Redis adapter under uvicorn (what each replica of
-the Socket.io cluster runs), the bridge (``NotificationBridge``, its own topic and group), and
-this one, which connects the clients to one workspace's room and publishes to Kafka. Latency is
-from the event's ``occurred_at`` (set just before publishing) to a client's receipt (same
-clock). The burst gives the throughput (events a second, each to every client); the paced run
-the latency without a queue. Reference: ``redis-benchmark`` PUBLISH on the Redis Socket server.
-Prints one JSON line.
+A local Ray head runs the platform's own Serve applications in the HAProxy ingress mode: the
+gateway (to register the bench's user) and the Socket.io cluster (4 replicas, Redis adapter on
+the run's own channel). The bridge (``NotificationBridge``, its own topic and group) runs in a
+process of its own. This process connects the clients with the user's token (the server joins
+them to the workspace's room) and publishes to Kafka. Latency is from the event's
+``occurred_at`` (set just before publishing) to a client's receipt (same clock). The burst gives
+the throughput (events a second, each to every client); the paced run the latency without a
+queue. Reference: ``redis-benchmark`` PUBLISH on the Redis Socket server. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -17,25 +19,33 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import re
 import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import socketio
-import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 
+from rivergen.accounts.credentials import generate_private_key_pem
 from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
-from rivergen.notifications import NotificationBridge, NotificationEmitter, workspace_room
+from rivergen.notifications import NotificationBridge, NotificationEmitter
 from rivergen.settings import Settings, load_settings
 
 PORT = 29420
+# HAProxy's stats and metrics listeners, off their fixed defaults (8404, 9101).
+STATS_PORT, METRICS_PORT = 29421, 29422
+REPLICAS = 4
 
 
 def _secret(value: Any) -> str:
@@ -43,23 +53,48 @@ def _secret(value: Any) -> str:
     return str(value.get_secret_value())
 
 
-async def serve(channel: str, port: int) -> None:
-    settings = load_settings()
-    manager = socketio.AsyncRedisManager(
-        _secret(settings.redis_socket.url), channel=channel,
-        redis_options={"socket_timeout": None, "health_check_interval": 10},
-    )  # fmt: skip
-    server = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+@contextlib.contextmanager
+def cluster(channel: str, port: int) -> Iterator[str]:
+    """The gateway and the 4-replica Socket.io cluster on a local Ray head; yields the base URL."""
+    import ray
+    from ray import serve
 
-    @server.event
-    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, str]) -> None:
-        await server.enter_room(sid, workspace_room(auth["workspace"]))
+    from deployments.gateway import gateway_app
+    from deployments.sockets import ROUTE_PREFIX, sockets_app
+    from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
+    from rivergen.settings import GatewaySettings, SocketSettings
 
-    config = uvicorn.Config(
-        socketio.ASGIApp(server), host="127.0.0.1", port=port, log_level="warning",
-        lifespan="off", ws_max_queue=1024,
-    )  # fmt: skip
-    await uvicorn.Server(config).serve()
+    env: dict[str, str] = {
+        **HA_PROXY_ENV, **LOCAL_DRAIN_ENV, "RIVERGEN_SOCKETS__CHANNEL": channel,
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(STATS_PORT),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(METRICS_PORT),
+        "RIVERGEN_AUTH__JWT_PRIVATE_KEY": os.environ.get("RIVERGEN_AUTH__JWT_PRIVATE_KEY")
+        or generate_private_key_pem(),
+    }  # fmt: skip
+    os.environ.update(env)  # the replicas read their settings from the Ray processes' environment
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        one = GatewaySettings(min_replicas=1, max_replicas=1)  # type: ignore[call-arg]
+        serve.run(gateway_app(one), name="rivergen", route_prefix="/")
+        sizing = SocketSettings(num_replicas=REPLICAS)  # type: ignore[call-arg]
+        serve.run(sockets_app(sizing), name="rivergen-sockets", route_prefix=ROUTE_PREFIX)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()  # type: ignore[no-untyped-call]
+        ray.shutdown()
+
+
+async def register(base_url: str) -> tuple[str, str]:
+    """A new user of the platform: (access token, workspace id)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        response = await http.post("/api/v1/auth/register", json={
+            "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "a long bench password", "display_name": "Bench",
+        })  # fmt: skip
+        response.raise_for_status()
+        body = response.json()
+    return str(body["access_token"]), str(body["workspace_id"])
 
 
 async def bridge(topic: str, group: str, channel: str) -> None:
@@ -92,14 +127,14 @@ async def _wait(check: Any, timeout_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _connect(clients: list[socketio.AsyncClient], url: str, workspace: str) -> None:
-    """Connect every client to ``workspace``'s room once the server listens."""
-    deadline = time.monotonic() + 30
+async def _connect(clients: list[socketio.AsyncClient], url: str, token: str) -> None:
+    """Connect every client with ``token`` (the server joins it to the workspace's room)."""
+    deadline = time.monotonic() + 60
     for client in clients:
         while True:
             try:
                 await client.connect(
-                    url, transports=["websocket"], auth={"workspace": workspace}, wait_timeout=10
+                    url, transports=["websocket"], auth={"token": token}, wait_timeout=15
                 )
                 break
             except socketio.exceptions.ConnectionError:
@@ -108,19 +143,21 @@ async def _connect(clients: list[socketio.AsyncClient], url: str, workspace: str
                 await asyncio.sleep(0.2)
 
 
-async def measure(args: argparse.Namespace) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, base_url: str, run: str) -> dict[str, Any]:
     settings = load_settings()
-    run = uuid.uuid4().hex[:10]
     topic, group, channel = f"bench.notify.{run}", f"bench-notify-{run}", f"socketio-bench-{run}"
-    workspace = str(uuid.uuid4())
+    token, workspace = await register(base_url)
     await ensure_topics(settings.kafka, [topic], num_partitions=1, replication_factor=1)
-    server = _child("serve", "--channel", channel, "--port", str(args.port))
     worker = _child("bridge", "--topic", topic, "--group", group, "--channel", channel)
     received: list[float] = []
     latencies: list[float] = []
+    instances: list[str] = []
     clients = [socketio.AsyncClient(reconnection=False) for _ in range(args.clients)]
 
     async def on_event(event: str, data: dict[str, Any]) -> None:
+        if event == "welcome":
+            instances.append(data["instance_id"])
+            return
         now = time.time()
         received.append(now)
         latencies.append((now - datetime.fromisoformat(data["occurred_at"]).timestamp()) * 1e3)
@@ -130,7 +167,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for client in clients:
             client.on("*", on_event)
-        await _connect(clients, f"http://127.0.0.1:{args.port}", workspace)
+        await _connect(clients, base_url, token)
+        await _wait(lambda: len(instances) >= args.clients, 30)
 
         def event(n: int) -> OutgoingEvent:
             return OutgoingEvent(topic, Event(
@@ -164,12 +202,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.suppress(Exception):
                 await client.disconnect()
         await bus.stop()
-        for child in (worker, server):
-            child.terminate()
-            child.wait(10)
+        worker.terminate()
+        worker.wait(10)
         await _drop(settings, topic, group)
     return {
         "clients": args.clients,
+        "replicas": len(set(instances)),
+        "clients_per_replica": sorted(Counter(instances).values(), reverse=True),
         "burst_events": args.burst,
         "events_per_s": args.burst / elapsed,
         "deliveries_per_s": args.burst * args.clients / elapsed,
@@ -212,9 +251,6 @@ def redis_publish_reference(settings: Settings) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="role")
-    serving = sub.add_parser("serve")
-    serving.add_argument("--channel", required=True)
-    serving.add_argument("--port", type=int, required=True)
     bridging = sub.add_parser("bridge")
     bridging.add_argument("--topic", required=True)
     bridging.add_argument("--group", required=True)
@@ -225,12 +261,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
-    if args.role == "serve":
-        asyncio.run(serve(args.channel, args.port))
-    elif args.role == "bridge":
+    if args.role == "bridge":
         asyncio.run(bridge(args.topic, args.group, args.channel))
-    else:
-        print(json.dumps(asyncio.run(measure(args))))
+        return
+    run = uuid.uuid4().hex[:10]
+    with cluster(f"socketio-bench-{run}", args.port) as base_url:
+        result = asyncio.run(measure(args, base_url, run))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
