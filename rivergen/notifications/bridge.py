@@ -1,10 +1,11 @@
 """The notification bridge: platform events from the bus to the workspaces' Socket.io rooms.
 
-For each received event people see (:func:`~rivergen.notifications.events.socket_event_of`):
+For each batch of received events, of those people see
+(:func:`~rivergen.notifications.events.socket_event_of`):
 
-1. keep it in ``notifications`` (``ON CONFLICT (event_id) DO NOTHING``) and commit;
-2. unless its row says it was emitted already, emit it to the workspace's room through the
-   write-only emitter, then mark the row emitted;
+1. keep every one in ``notifications`` (``ON CONFLICT (event_id) DO NOTHING``), each committed;
+2. then, in order, emit each whose row does not say it was emitted already to the workspace's
+   room through the write-only emitter, and mark the row emitted;
 
 and after the whole batch, commit the bus offsets. A bridge killed after emitting but before
 the bus commit gets the events again after its restart: their rows say ``emitted``, so nothing
@@ -12,8 +13,10 @@ is emitted twice. Killed after keeping an event but before emitting it, the rede
 then. The one window left is between the emit and marking the row (one Postgres round trip):
 a crash exactly there emits that event again; clients can drop a repeat by ``event_id``.
 
-An event is kept before it is emitted, so a client that missed it live (disconnected, or the
-Redis Socket server was down) finds it with the catch-up endpoint.
+A batch is kept before any of it is emitted, so a client that missed an event live
+(disconnected, or the Redis Socket server was down) finds it with the catch-up endpoint: during
+an outage of the Redis Socket server the bridge keeps re-reading its uncommitted batch (up to
+``max_records`` events, all kept) until the emits succeed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from rivergen.db import Database
 from rivergen.events import EventBus, EventConsumer, ReceivedEvent
 from rivergen.notifications import store
 from rivergen.notifications.emitter import NotificationEmitter
-from rivergen.notifications.events import NOTIFIED_TOPICS, socket_event_of
+from rivergen.notifications.events import NOTIFIED_TOPICS, Notification, socket_event_of
 from rivergen.notifications.rooms import workspace_room
 from rivergen.notifications.service import notification_of
 from rivergen.settings import Settings
@@ -115,32 +118,34 @@ class NotificationBridge:
             await self._bus.stop()
             await self._db.close()
 
-    async def deliver(self, received: ReceivedEvent) -> Delivery:
-        """Keep and emit one event, unless people do not see it or it was emitted before."""
+    async def keep(self, received: ReceivedEvent) -> Notification | Delivery:
+        """Keep one event; its notification if it is still to be emitted, else what it is."""
         event = received.event
         socket_event = socket_event_of(received.topic, event)
         if socket_event is None or event.workspace_id is None:
             return Delivery.SKIPPED
-        workspace = str(event.workspace_id)
-        async with self._db.transaction(workspace) as conn:
+        async with self._db.transaction(str(event.workspace_id)) as conn:
             row = await store.insert(conn, socket_event, event)
         if row is None:
             log.error("event %s: its id is kept for another workspace; not shown", event.event_id)
             return Delivery.DUPLICATE
         if row["emitted_at"] is not None:
             return Delivery.DUPLICATE
-        notification = notification_of(row)
+        return notification_of(row)
+
+    async def emit(self, notification: Notification) -> None:
+        """Emit a kept notification to its workspace's room, then mark it emitted."""
+        workspace = str(notification.workspace_id)
         await self._emitter.emit(
             notification.event, notification.model_dump(mode="json"), room=workspace_room(workspace)
         )
         async with self._db.transaction(workspace) as conn:
             await store.mark_emitted(conn, notification.id)
-        return Delivery.EMITTED
 
     async def poll_once(
         self, before_commit: Callable[[BridgeOutcome], Awaitable[None]] | None = None
     ) -> BridgeOutcome:
-        """Fetch a batch, deliver each event in order, then commit the batch's offsets.
+        """Fetch a batch, keep all of it, emit it in order, then commit the batch's offsets.
 
         ``before_commit`` (for tests and instrumentation) is awaited with what the batch did,
         after its deliveries and before the bus commit.
@@ -155,8 +160,16 @@ class NotificationBridge:
             max_records=self._max_records, timeout_s=self._poll_timeout_s
         )
         counts = dict.fromkeys(Delivery, 0)
+        pending: list[Notification] = []
         for received in batch:
-            counts[await self.deliver(received)] += 1
+            kept = await self.keep(received)
+            if isinstance(kept, Delivery):
+                counts[kept] += 1
+            else:
+                pending.append(kept)
+        for notification in pending:
+            await self.emit(notification)
+            counts[Delivery.EMITTED] += 1
         outcome = BridgeOutcome(
             emitted=counts[Delivery.EMITTED],
             duplicates=counts[Delivery.DUPLICATE],

@@ -1,7 +1,8 @@
 """The Socket.io cluster on Ray Serve (HAProxy ingress), beside the gateway: 4 replicas under
 `/socket.io`, a Redis Socket server of the test's own as their adapter. Clients spread over the
 replicas all get their workspace's events in order and nothing of another workspace; refusals
-carry a code; after Redis restarts every replica listens again and events flow."""
+carry a code; after Redis restarts every replica listens again and events flow, and what was
+published during the outage is kept for catching up and delivered once Redis is back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ import socketio
 
 from rivergen.accounts.credentials import TokenSigner
 from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
+from rivergen.db import Database
+from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
+from rivergen.notifications import NotificationBridge, NotificationEmitter
 from rivergen.notifications.rooms import workspace_room
 from rivergen.settings import GatewaySettings, Settings, SocketSettings
 from tests.integration.redis_server import RedisServer
@@ -128,10 +132,53 @@ async def spread_over_replicas(token: str, count: int, tries: int = 4) -> list[L
     return clients
 
 
+async def caught_up(http: httpx.AsyncClient, token: str, since: int) -> list[dict[str, Any]]:
+    """Every notification after ``since`` (the catch-up endpoint, page by page)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await http.get(
+            "/api/v1/notifications", params={"since": since, "limit": 100},
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        assert page.status_code == 200, page.text
+        body = page.json()
+        found += body["items"]
+        since = body["next_since"]
+        if not body["has_more"]:
+            return found
+
+
+@pytest.fixture
+async def bridge(
+    migrated: Settings, db: Database, redis_socket: RedisServer
+) -> AsyncIterator[tuple[KafkaEventBus, str]]:
+    """The notification bridge on a topic of the test's own, emitting to the test's Redis
+    Socket server; yields the bus and the topic to publish on."""
+    run = uuid.uuid4().hex[:8]
+    topic = f"test.socket-cluster.{run}"
+    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
+    bus = KafkaEventBus(migrated.kafka, session_timeout_s=6.0)
+    await bus.start()
+    emitter = NotificationEmitter(redis_socket.url, migrated.redis_socket, channel=CHANNEL)
+    worker = NotificationBridge(
+        db, bus, emitter, topics=[topic], group_id=f"test-socket-cluster-{run}",
+        retry_backoff_s=0.5,
+    )  # fmt: skip
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        yield bus, topic
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await bus.stop()
+
+
 @pytest.mark.slow
 async def test_socket_cluster_on_serve(
-    platform: str, redis_socket: RedisServer, migrated: Settings
-) -> None:
+    platform: str, redis_socket: RedisServer, migrated: Settings, db: Database,
+    bridge: tuple[KafkaEventBus, str],
+) -> None:  # fmt: skip
     async with httpx.AsyncClient(base_url=platform, timeout=60) as http:
         alice, bob = await register(http), await register(http)
         key = (await http.post(
@@ -178,8 +225,32 @@ async def test_socket_cluster_on_serve(
         refused = await clients_a[0].client.call("join", {"workspace_id": ws_b}, timeout=10)
         assert refused["ok"] is False and refused["error"]["code"] == "workspace_not_found"
 
-        # Redis Socket restarts: every replica subscribes again within 10 s, events flow.
+        # Redis Socket goes down. What the platform publishes meanwhile is kept by the bridge
+        # and listed by the catch-up endpoint at once; clients get it when Redis is back.
+        bus, topic = bridge
+        http = httpx.AsyncClient(base_url=platform, timeout=60)
+        before = await caught_up(http, alice["access_token"], 0)
+        since = max((n["id"] for n in before), default=0)
         redis_socket.kill()
+        missed = [Event(type="job.progress", workspace_id=ws_a,
+                        data={"job_id": "j2", "progress": 10 * n}) for n in range(5)]  # fmt: skip
+        await bus.publish_many([OutgoingEvent(topic, e) for e in missed])
+        # (Waits on the table itself: polling the API would spend the plan's request limit.)
+        deadline = time.monotonic() + 30
+        ids = [e.event_id for e in missed]
+        while True:
+            async with db.transaction(ws_a) as conn:
+                stored = await conn.fetchval(
+                    "SELECT count(*) FROM notifications WHERE event_id = ANY($1)", ids
+                )
+            if stored == len(ids):
+                break
+            assert time.monotonic() < deadline, f"{stored} of {len(ids)} kept"
+            await asyncio.sleep(0.2)
+        kept = await caught_up(http, alice["access_token"], since)
+        assert [n["event_id"] for n in kept] == [str(e.event_id) for e in missed]
+        assert await caught_up(http, bob["access_token"], 0) == []
+        await http.aclose()
         await asyncio.sleep(1.0)
         redis_socket.start()
         restarted = time.monotonic()
@@ -195,6 +266,10 @@ async def test_socket_cluster_on_serve(
                 assert time.monotonic() - restarted < 10, ready.text
                 await asyncio.sleep(0.1)
             assert ready.json()["listener"]["subscribed"]
+        # The events of the outage arrive, in order, once each (the bridge emits what it kept).
+        for c in clients_a:
+            got = await c.wait_for("job.progress", 20 + len(missed), timeout_s=30)
+            assert [e["event_id"] for e in got[20:]] == [str(e.event_id) for e in missed]
         emitter = socketio.AsyncRedisManager(redis_socket.url, channel=CHANNEL, write_only=True)
         await emitter.emit("job.completed", {"job_id": "j1"}, room=workspace_room(ws_a))
         for c in clients_a:
