@@ -24,6 +24,12 @@ class DependencyStatus(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     dependencies: dict[str, DependencyStatus]
+    socket_listeners: int | None = Field(
+        None,
+        description="Socket.io replicas subscribed to the Redis Socket channel (`PUBSUB "
+        "NUMSUB`): each replica's own readiness is at `/socket.io/readyz`. Reported, not "
+        "required (the gateway also runs without the Socket.io cluster); null if unknown.",
+    )
 
 
 async def _ray_ping(timeout_s: float) -> float:
@@ -48,7 +54,19 @@ async def _check(probe: Callable[[], Awaitable[float]], timeout_s: float) -> Dep
     return DependencyStatus(ok=True, latency_ms=round(latency, 3))
 
 
-async def check_readiness(clients: PlatformClients, timeout_s: float) -> Readiness:
+async def _listeners(clients: PlatformClients, channel: str, timeout_s: float) -> int | None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            ((_, count),) = await clients.redis_socket.pubsub_numsub(channel)
+    except Exception:  # reported as unknown; the redis_socket check says why
+        return None
+    return int(count)
+
+
+async def check_readiness(
+    clients: PlatformClients, timeout_s: float, channel: str | None = None
+) -> Readiness:
+    """Every dependency at once; with ``channel``, also how many Socket.io replicas listen."""
     probes: dict[str, Callable[[], Awaitable[float]]] = {
         "postgres": lambda: clients.db.ping(timeout_s),
         "redis_app": lambda: ping_redis(clients.redis_app, timeout_s, "redis_app"),
@@ -59,4 +77,8 @@ async def check_readiness(clients: PlatformClients, timeout_s: float) -> Readine
     }
     results = await asyncio.gather(*(_check(p, timeout_s) for p in probes.values()))
     statuses = dict(zip(probes, results, strict=True))
-    return Readiness(ready=all(s.ok for s in statuses.values()), dependencies=statuses)
+    listeners = None if channel is None else await _listeners(clients, channel, timeout_s)
+    return Readiness(
+        ready=all(s.ok for s in statuses.values()), dependencies=statuses,
+        socket_listeners=listeners,
+    )  # fmt: skip

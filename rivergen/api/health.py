@@ -31,5 +31,7 @@ async def healthz() -> Liveness:
     summary="Every dependency, with its latency",
 )
 async def readyz(clients: ClientsDep, settings: SettingsDep) -> JSONResponse:
-    report = await check_readiness(clients, settings.gateway.readiness_timeout_s)
+    report = await check_readiness(
+        clients, settings.gateway.readiness_timeout_s, settings.sockets.channel
+    )
     return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.ready else 503)

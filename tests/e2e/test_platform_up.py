@@ -34,13 +34,20 @@ DASHBOARD_PORT = 28265
 
 
 def assert_all_ready(api_url: str) -> dict[str, object]:
-    response = httpx.get(f"{api_url}/readyz", timeout=10)
-    report = response.json()
+    deadline = time.monotonic() + 20  # the Socket.io replicas subscribe once they have started
+    while True:
+        response = httpx.get(f"{api_url}/readyz", timeout=10)
+        report = response.json()
+        if report.get("socket_listeners") == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert response.status_code == 200, report
     assert set(report["dependencies"]) == DEPENDENCIES
     for name, dep in report["dependencies"].items():
         assert dep["ok"], (name, dep)
         assert dep["latency_ms"] >= 0
+    # The 4 Socket.io replicas listen on the Redis Socket channel.
+    assert report["socket_listeners"] == 4, report
     return dict(report)
 
 
