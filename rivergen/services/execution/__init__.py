@@ -1,0 +1,1 @@
+"""Execution Support: running plans (:mod:`.runner`) and SQL over the workspace's data."""
