@@ -5,6 +5,7 @@ Reads run at once (retried when safe); writes are only proposed and wait for a c
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from rivergen.errors import Forbidden, RiverGenError
 from rivergen.services.execution.runner import PlanRunner, PlanStep, error_of
 from rivergen.services.planning.catalog import PromptCatalog
 from rivergen.settings import PromptSettings
+
+log = logging.getLogger(__name__)
 
 OnTurn = Callable[[Turn], Awaitable[None]]
 
@@ -73,6 +76,9 @@ class PromptAgent:
                 },
             )
         except RiverGenError as exc:  # no provider answered
+            run.status, run.error = "failed", error_of(exc)
+        except Exception as exc:  # a provider outside a chain: recorded, never half-done
+            log.exception("prompt execution failed")
             run.status, run.error = "failed", error_of(exc)
         if run.status == "failed" and run.answer is None and run.turns:
             run.answer = summary_of(run.turns)

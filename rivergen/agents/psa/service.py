@@ -29,6 +29,7 @@ from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.services.execution.runner import error_of
 from rivergen.services.language import Explanation, explain
 
 PROMPT_PROGRESS = "prompt.progress"
@@ -148,8 +149,17 @@ class PromptService:
                 )  # fmt: skip
             row = await store.start_confirming(conn, execution, context.actor)
         view = _view(row)
-        catalog = await load_catalog(self._db, workspace)
-        done = await self.agent.confirm(context, catalog, pending, len(view.turns))
+        try:
+            catalog = await load_catalog(self._db, workspace)
+            done = await self.agent.confirm(context, catalog, pending, len(view.turns))
+        except Exception as exc:
+            # Recorded as failed rather than left `confirming`: which writes ran is unknown,
+            # so nothing is offered for confirmation again.
+            broken = AgentRun(status="failed", turns=view.turns, steps=view.steps,
+                              provider=view.provider, answer=view.answer,
+                              error=error_of(exc))  # fmt: skip
+            await self._finish(context, execution, view.question, broken)
+            raise
         by_call = {t.call_id: t for t in done}
         turns = [by_call.pop(t.call_id) if t.status == "pending_confirmation" and
                  t.call_id in by_call else t for t in view.turns]  # fmt: skip
