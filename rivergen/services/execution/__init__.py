@@ -1,1 +1,1 @@
-"""Execution Support: running plans (:mod:`.runner`) and SQL over the workspace's data."""
+"""Execution Support: SQL compiled to Internal Compute queries, and running them."""
