@@ -1,4 +1,4 @@
-"""The one authorization table: which role may call which route (and, later, which agent tool).
+"""The one authorization table: which role may call which route, and which agent tool.
 
 The gateway checks it on every request; agents check it on every tool call. A route missing
 from the table is refused (deny by default), and a test keeps the table and the app's routes
@@ -81,6 +81,27 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): "editor",
     ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
     ("GET", "/api/v1/notifications"): "viewer",
+    ("POST", "/api/v1/prompts/execute"): "viewer",
+    ("GET", "/api/v1/prompts/executions"): "viewer",
+    ("GET", "/api/v1/prompts/executions/{execution_id}"): "viewer",
+    # Confirming runs writes: at least an editor, and then a role that allows every pending call.
+    ("POST", "/api/v1/prompts/executions/{execution_id}/confirm"): "editor",
+    ("GET", "/api/v1/prompts/saved"): "viewer",
+    ("POST", "/api/v1/prompts/saved"): "viewer",
+    ("DELETE", "/api/v1/prompts/saved/{saved_id}"): "editor",
+}
+
+# Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more
+# than its caller's requests could.
+TOOL_ROUTES: dict[str, tuple[str, str]] = {
+    "search_catalog": ("GET", "/api/v1/catalog/search"),
+    "describe_dataset": ("GET", "/api/v1/datasets/{dataset_id}"),
+    "run_sql": ("GET", "/api/v1/datasets/{dataset_id}/preview"),
+    "profile_dataset": ("POST", "/api/v1/datasets/{dataset_id}/profile"),
+    "start_job": ("POST", "/api/v1/jobs"),
+    "save_result": ("POST", "/api/v1/datasets"),
+    "delete_dataset": ("DELETE", "/api/v1/datasets/{dataset_id}"),
+    "create_policy": ("POST", "/api/v1/policies"),
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")
@@ -89,6 +110,13 @@ WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")
 def required_access(method: str, path: str) -> Access | None:
     """Who may call ``method path`` (a route template); None: nobody (not in the table)."""
     return ROUTE_ACCESS.get((method.upper(), path))
+
+
+def tool_access(tool: str) -> Access | None:
+    """Who may call the agent tool ``tool``: the access of its route. None: nobody (an unknown
+    tool, or a route not in the table)."""
+    route = TOOL_ROUTES.get(tool)
+    return ROUTE_ACCESS.get(route) if route is not None else None
 
 
 def role_allows(role: Role, access: Access) -> bool:

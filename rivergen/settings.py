@@ -291,6 +291,38 @@ class JobSettings(BaseModel):
     )
 
 
+class ModelProviderSettings(BaseModel):
+    """One OpenAI-compatible chat-completions endpoint with tool calling."""
+
+    name: str = Field(min_length=1, max_length=64, description="Name the turns record.")
+    base_url: str = Field(
+        description="Base URL; `/v1/chat/completions` is appended unless it ends in `/v1`."
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer key; unset: none sent.")
+    model: str = Field(min_length=1, description="Model name sent in each request.")
+    timeout_s: float = Field(20.0, gt=0, description="Longest wait for one answer.")
+
+
+class PromptSettings(BaseModel):
+    """Prompt Studio: the agent's model providers and bounds."""
+
+    providers: list[ModelProviderSettings] = Field(
+        default_factory=list,
+        description="OpenAI-compatible providers tried in order, each falling back to the next "
+        "on an error or timeout, then to the built-in provider (JSON list of objects with name, "
+        "base_url, api_key, model, timeout_s). Empty: the built-in provider only.",
+    )
+    max_turns: int = Field(
+        8, ge=1, le=50, description="Most provider steps (reason, act, observe) of one execution."
+    )
+    max_seconds: float = Field(
+        60.0, gt=0, description="Longest time one execution may take, confirmations apart."
+    )
+    answer_row_limit: int = Field(
+        1000, ge=1, le=100_000, description="Most rows of an answer kept and returned."
+    )
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -322,6 +354,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     sockets: SocketSettings = Field(default_factory=SocketSettings)
+    prompts: PromptSettings = Field(default_factory=PromptSettings)
 
     @property
     def object_dir(self) -> Path:

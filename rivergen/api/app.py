@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
+from rivergen.agents.psa import build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
@@ -23,6 +24,7 @@ from rivergen.api import (
     health,
     jobs,
     notifications,
+    prompts,
     storage,
 )
 from rivergen.api.audit import AuditMiddleware
@@ -53,6 +55,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     data_sources.router,
     jobs.router,
     notifications.router,
+    prompts.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -119,6 +122,9 @@ def create_app(
             )  # fmt: skip
             app.state.notifications = NotificationService(clients.db)
             app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
+            app.state.prompts = build_prompt_service(
+                clients.db, resolved.prompts, app.state.datasets, app.state.jobs
+            )
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield

@@ -25,6 +25,8 @@ DATASET_VERSION_CREATED = "dataset.version.created"
 MODEL_TRAINED = "model.trained"
 DECISION_MADE = "decision.made"
 GOVERNANCE_ALERT = "governance.alert"
+PROMPT_PROGRESS = "prompt.progress"
+PROMPT_COMPLETED = "prompt.completed"
 NOTIFICATION = "notification"
 """The generic Socket.io event: anything published on ``rivergen.notifications`` or
 ``governance.alerts`` that has no name of its own; ``type`` in the payload says what it is."""
@@ -41,6 +43,8 @@ SHOWN_TYPES: frozenset[str] = frozenset(
         MODEL_TRAINED,
         DECISION_MADE,
         GOVERNANCE_ALERT,
+        PROMPT_PROGRESS,
+        PROMPT_COMPLETED,
     }
 )
 """Platform event types forwarded under their own name."""

@@ -13,6 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
+from rivergen.agents.psa import store as prompt_store
+from rivergen.agents.psa.schemas import PendingCall
 from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
@@ -135,6 +137,42 @@ async def new_job(client: httpx.AsyncClient, owner: Account, seconds: float = 10
     return str(response.json()["job_id"])
 
 
+async def new_execution(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/prompts/execute", json={"question": "describe probes"}, headers=owner.headers()
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def new_pending_execution(client: httpx.AsyncClient, owner: Account, db: Database) -> str:
+    """An execution waiting for the confirmation of a dataset's deletion (an editor's)."""
+    dataset = await new_dataset(client, owner)
+    execution = uuid.uuid4()
+    pending = PendingCall(
+        call_id="call_probe", tool="delete_dataset", arguments={"dataset": dataset},
+        needs="editor", summary="delete it",
+    )  # fmt: skip
+    async with db.transaction(owner.workspace_id) as conn:
+        await prompt_store.insert_execution(
+            conn, execution, uuid.UUID(owner.workspace_id), "delete it", "probe"
+        )
+        await prompt_store.finish(
+            conn, execution, status="awaiting_confirmation", turns=[], steps=[],
+            pending=[pending.model_dump()], answer=None, explanation=None, provider=None,
+            error=None,
+        )  # fmt: skip
+    return str(execution)
+
+
+async def new_saved_prompt(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/prompts/saved", json={"question": "describe probes"}, headers=owner.headers()
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     response = await client.post(
         "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
@@ -174,6 +212,8 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "rules": [{"kind": "not_null", "column": "a"}]
     },
     ("POST", "/api/v1/jobs"): lambda: {"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
+    ("POST", "/api/v1/prompts/execute"): lambda: {"question": "which datasets mention probes"},
+    ("POST", "/api/v1/prompts/saved"): lambda: {"question": "which datasets mention probes"},
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
@@ -191,6 +231,8 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_source = await new_data_source(client, bob, migrated.s3.bucket)
     bob_dataset = await new_dataset(client, bob)
     bob_job = await new_job(client, bob, seconds=1)
+    bob_execution = await new_execution(client, bob)
+    bob_saved = await new_saved_prompt(client, bob)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -203,6 +245,8 @@ async def test_another_workspaces_objects_do_not_exist(
         "dataset_id": bob_dataset,
         "job_id": bob_job,
         "version": "1",
+        "execution_id": bob_execution,
+        "saved_id": bob_saved,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -302,6 +346,8 @@ async def test_role_matrix_follows_the_authorization_table(
         "source_id": lambda: new_data_source(client, owner, migrated.s3.bucket),
         "dataset_id": lambda: new_dataset(client, owner),
         "job_id": lambda: new_job(client, owner),
+        "execution_id": lambda: new_pending_execution(client, owner, db),
+        "saved_id": lambda: new_saved_prompt(client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)

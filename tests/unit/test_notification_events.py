@@ -22,6 +22,8 @@ WORKSPACE = uuid.uuid4()
         (Topic.STORAGE, "storage.file.created", "storage.file.created"),
         (Topic.STORAGE, "dataset.profiled", "dataset.profiled"),
         (Topic.STORAGE, "dataset.version.created", "dataset.version.created"),
+        (Topic.NOTIFICATIONS, "prompt.progress", "prompt.progress"),
+        (Topic.NOTIFICATIONS, "prompt.completed", "prompt.completed"),
         (Topic.NOTIFICATIONS, "workspace.member.added", NOTIFICATION),
         (Topic.GOVERNANCE_ALERTS, "governance.policy.violated", NOTIFICATION),
         # Usage and billing are not shown, whatever topic carries them.

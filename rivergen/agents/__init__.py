@@ -1,0 +1,1 @@
+"""Agents: PSA (Prompt Studio) and, later, MSA, DIA, GA and OSA."""

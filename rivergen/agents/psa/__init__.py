@@ -1,0 +1,107 @@
+"""PSA, the Prompt Studio agent: a question becomes tool calls (by a model provider), each
+authorized by the gateway's table, reads run, writes wait for a confirmation, and the answer
+comes with an explanation.
+
+- :class:`ModelProvider`, :class:`BuiltinProvider`, :class:`OpenAICompatibleProvider`,
+  :class:`FallbackChain`: who decides the next step.
+- :class:`ToolBox`: the tools (and the ports :class:`SqlRunner`, :class:`ResultSaver`,
+  :class:`PolicyWriter` that run_sql, save_result and create_policy need).
+- :class:`PromptAgent`: the loop; :class:`PromptService`: records, confirms, saved prompts.
+- :func:`build_prompt_service`: all of it from settings.
+"""
+
+from __future__ import annotations
+
+from rivergen.agents.psa.agent import AgentRun, PromptAgent
+from rivergen.agents.psa.catalog import catalog_of, load_catalog
+from rivergen.agents.psa.openai import OpenAICompatibleProvider
+from rivergen.agents.psa.ports import (
+    DatasetRead,
+    PolicyWriter,
+    ResultSaver,
+    SavedAnswer,
+    SqlAnswer,
+    SqlRunner,
+)
+from rivergen.agents.psa.providers import (
+    BuiltinProvider,
+    FallbackChain,
+    ModelProvider,
+    ProviderError,
+)
+from rivergen.agents.psa.schemas import ExecuteRequest, ExecutionView, PendingCall
+from rivergen.agents.psa.service import PROMPT_COMPLETED, PROMPT_PROGRESS, PromptService
+from rivergen.agents.psa.steps import (
+    FinalAnswer,
+    NotUnderstood,
+    Step,
+    StepRequest,
+    ToolCall,
+    ToolCalls,
+    ToolSpec,
+    Turn,
+)
+from rivergen.agents.psa.tools import Tool, ToolBox, ToolContext, ToolResult
+from rivergen.datasets import DatasetService
+from rivergen.db import Database
+from rivergen.jobs import JobService
+from rivergen.settings import PromptSettings
+
+
+def provider_chain(settings: PromptSettings) -> FallbackChain:
+    """The configured providers in order, then the built-in one; each attempt is bounded by
+    its provider's timeout and the execution's time."""
+    return FallbackChain(
+        [OpenAICompatibleProvider(p) for p in settings.providers], settings.max_seconds
+    )
+
+
+def build_prompt_service(
+    db: Database, settings: PromptSettings, datasets: DatasetService, jobs: JobService, *,
+    sql: SqlRunner | None = None, saver: ResultSaver | None = None,
+    policies: PolicyWriter | None = None, provider: ModelProvider | None = None,
+) -> PromptService:  # fmt: skip
+    """Prompt Studio over the platform's services; ``sql``, ``saver`` and ``policies`` plug in
+    the tools run_sql, save_result and create_policy."""
+    tools = ToolBox.standard(datasets, jobs, sql=sql, saver=saver, policies=policies)
+    agent = PromptAgent(provider or provider_chain(settings), tools, settings)
+    return PromptService(db, agent)
+
+
+__all__ = [
+    "PROMPT_COMPLETED",
+    "PROMPT_PROGRESS",
+    "AgentRun",
+    "BuiltinProvider",
+    "DatasetRead",
+    "ExecuteRequest",
+    "ExecutionView",
+    "FallbackChain",
+    "FinalAnswer",
+    "ModelProvider",
+    "NotUnderstood",
+    "OpenAICompatibleProvider",
+    "PendingCall",
+    "PolicyWriter",
+    "PromptAgent",
+    "PromptService",
+    "ProviderError",
+    "ResultSaver",
+    "SavedAnswer",
+    "SqlAnswer",
+    "SqlRunner",
+    "Step",
+    "StepRequest",
+    "Tool",
+    "ToolBox",
+    "ToolCall",
+    "ToolCalls",
+    "ToolContext",
+    "ToolResult",
+    "ToolSpec",
+    "Turn",
+    "build_prompt_service",
+    "catalog_of",
+    "load_catalog",
+    "provider_chain",
+]

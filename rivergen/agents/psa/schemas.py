@@ -1,0 +1,90 @@
+"""What Prompt Studio's API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from rivergen.acl import Access
+from rivergen.agents.psa.steps import ProviderFailure, Turn
+from rivergen.services.language.schemas import Explanation
+
+ExecutionStatus = Literal[
+    "running", "completed", "not_understood", "awaiting_confirmation", "confirming", "failed"
+]
+Question = Field(min_length=1, max_length=4000, description="The question, in plain language.")
+
+
+class ExecuteRequest(BaseModel):
+    question: str = Question
+    save: bool = Field(False, description="Also keep the question as a saved prompt.")
+
+
+class PendingCall(BaseModel):
+    """A write the execution waits to have confirmed."""
+
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    needs: Access = Field(description="The least role that may confirm it.")
+    summary: str = Field(description="What it will do.")
+    provider: str | None = None
+
+
+class StepRecord(BaseModel):
+    """One provider step: who answered, who failed before it, what it was."""
+
+    index: int
+    kind: str
+    provider: str | None
+    fallbacks: list[ProviderFailure] = Field(default_factory=list)
+    duration_ms: float
+    text: str = ""
+
+
+class ExecutionView(BaseModel):
+    id: UUID
+    question: str
+    status: ExecutionStatus
+    answer: str | None = None
+    explanation: Explanation | None = None
+    turns: list[Turn] = Field(default_factory=list, description="Every tool call, in order.")
+    pending: list[PendingCall] = Field(
+        default_factory=list, description="Writes waiting for `POST .../confirm`."
+    )
+    steps: list[StepRecord] = Field(default_factory=list, description="Every provider step.")
+    provider: str | None = Field(None, description="The provider of the last step.")
+    error: dict[str, Any] | None = None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+    saved_prompt_id: UUID | None = Field(None, description="Set when `save` kept the question.")
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionView]
+    next_cursor: str | None = None
+
+
+class SavedPromptCreate(BaseModel):
+    question: str = Question
+    name: str | None = Field(None, min_length=1, max_length=200, description="Default: the "
+                             "question's first words.")  # fmt: skip
+
+
+class SavedPrompt(BaseModel):
+    id: UUID
+    name: str
+    question: str
+    created_by: str
+    created_at: datetime
+
+
+class SavedPromptPage(BaseModel):
+    items: list[SavedPrompt]
+    next_cursor: str | None = None

@@ -1,0 +1,228 @@
+"""Prompt Studio's service: runs an execution, records it (every turn as it happens, with a
+``prompt.progress`` event to the workspace's room), explains it, and runs its writes once a
+person allowed to do them confirms."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from uuid import UUID
+
+from rivergen.accounts.principal import RequestContext
+from rivergen.agents.psa import store
+from rivergen.agents.psa.agent import AgentRun, PromptAgent
+from rivergen.agents.psa.catalog import load_catalog
+from rivergen.agents.psa.providers import summary_of
+from rivergen.agents.psa.schemas import (
+    ExecuteRequest,
+    ExecutionPage,
+    ExecutionView,
+    PendingCall,
+    SavedPrompt,
+    SavedPromptCreate,
+    SavedPromptPage,
+    StepRecord,
+)
+from rivergen.agents.psa.steps import Turn
+from rivergen.db import Database
+from rivergen.errors import Conflict, Forbidden, NotFound
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.services.execution.runner import error_of
+from rivergen.services.language import Explanation, explain
+
+PROMPT_PROGRESS = "prompt.progress"
+PROMPT_COMPLETED = "prompt.completed"
+
+
+def execution_not_found(execution: UUID) -> NotFound:
+    return NotFound(f"prompt execution {execution} not found", code="execution_not_found")
+
+
+class PromptService:
+    def __init__(self, db: Database, agent: PromptAgent) -> None:
+        self._db = db
+        self.agent = agent
+
+    async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
+        """Run the question now (bounded by the agent's settings) and return the execution."""
+        workspace = context.require_workspace()
+        execution = uuid.uuid4()
+        saved: UUID | None = None
+        async with self._db.transaction(str(workspace)) as conn:
+            await store.insert_execution(conn, execution, workspace, request.question,
+                                         context.actor)  # fmt: skip
+            if request.save:
+                saved = uuid.uuid4()
+                await store.insert_saved(conn, saved, workspace, _name_of(request.question),
+                                         request.question, context.actor)  # fmt: skip
+        catalog = await load_catalog(self._db, workspace)
+        turns: list[Turn] = []
+
+        async def on_turn(turn: Turn) -> None:
+            turns.append(turn)
+            async with self._db.transaction(str(workspace)) as conn:
+                await store.record_turns(
+                    conn, execution, [t.model_dump(mode="json") for t in turns]
+                )
+                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
+                    type=PROMPT_PROGRESS, workspace_id=workspace, actor=context.actor,
+                    data={"execution_id": str(execution), "turn": turn.index, "tool": turn.tool,
+                          "status": turn.status, "summary": turn.summary},
+                ))  # fmt: skip
+
+        run = await self.agent.execute(context, request.question, catalog, on_turn)
+        view = await self._finish(context, execution, request.question, run)
+        return view.model_copy(update={"saved_prompt_id": saved})
+
+    async def _finish(
+        self, context: RequestContext, execution: UUID, question: str, run: AgentRun
+    ) -> ExecutionView:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await store.get(conn, execution)
+            if row is None:
+                raise execution_not_found(execution)
+            draft = _view(row).model_copy(update={
+                "status": run.status, "turns": run.turns, "pending": run.pending,
+                "steps": run.steps, "answer": run.answer, "provider": run.provider,
+                "error": run.error,
+            })  # fmt: skip
+            row = await store.finish(
+                conn, execution, status=run.status,
+                turns=[t.model_dump(mode="json") for t in run.turns],
+                steps=[s.model_dump(mode="json") for s in run.steps],
+                pending=[p.model_dump(mode="json") for p in run.pending], answer=run.answer,
+                explanation=explain(draft).model_dump(mode="json"), provider=run.provider,
+                error=run.error,
+            )  # fmt: skip
+            await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
+                type=PROMPT_COMPLETED, workspace_id=workspace, actor=context.actor,
+                data={"execution_id": str(execution), "status": run.status,
+                      "turns": len(run.turns), "pending": len(run.pending)},
+            ))  # fmt: skip
+        return _view(row)
+
+    async def get(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, execution)
+        if row is None:
+            raise execution_not_found(execution)
+        return _view(row)
+
+    async def list_executions(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> ExecutionPage:
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page(conn, "prompt_executions", after, limit)
+        return ExecutionPage(
+            items=[_view(r) for r in rows[:limit]],
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
+
+    async def confirm(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        """Run the pending writes as ``context``'s caller: 403 ``confirmation_forbidden``
+        unless their role allows every one; 409 ``execution_not_awaiting_confirmation`` if
+        there is nothing to confirm (confirmed already, or never waiting)."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await store.get(conn, execution, lock=True)
+            if row is None:
+                raise execution_not_found(execution)
+            if row["status"] != "awaiting_confirmation":
+                raise Conflict(
+                    f"execution {execution} is {row['status']}: nothing to confirm",
+                    code="execution_not_awaiting_confirmation",
+                    details={"status": row["status"]},
+                )  # fmt: skip
+            pending = [PendingCall.model_validate(p) for p in json.loads(row["pending"])]
+            refused = self.agent.refusals(context, pending)
+            if refused:
+                role = context.role.name if context.role else "caller"
+                raise Forbidden(
+                    f"a {role} may not confirm: " + "; ".join(
+                        f"{p.tool} needs {p.needs}" for p in refused),
+                    code="confirmation_forbidden",
+                    details={"calls": [{"tool": p.tool, "needs": p.needs} for p in refused]},
+                )  # fmt: skip
+            row = await store.start_confirming(conn, execution, context.actor)
+        view = _view(row)
+        try:
+            catalog = await load_catalog(self._db, workspace)
+            done = await self.agent.confirm(context, catalog, pending, len(view.turns))
+        except Exception as exc:
+            # Recorded as failed rather than left `confirming`: which writes ran is unknown,
+            # so nothing is offered for confirmation again.
+            broken = AgentRun(status="failed", turns=view.turns, steps=view.steps,
+                              provider=view.provider, answer=view.answer,
+                              error=error_of(exc))  # fmt: skip
+            await self._finish(context, execution, view.question, broken)
+            raise
+        by_call = {t.call_id: t for t in done}
+        turns = [by_call.pop(t.call_id) if t.status == "pending_confirmation" and
+                 t.call_id in by_call else t for t in view.turns]  # fmt: skip
+        failed = [t for t in done if t.status != "ok"]
+        run = AgentRun(
+            status="failed" if failed else "completed", turns=turns, pending=[],
+            steps=view.steps, provider=view.provider, answer=summary_of(turns),
+            error={"code": "confirmed_call_failed",
+                   "message": "; ".join(t.summary for t in failed)} if failed else None,
+        )  # fmt: skip
+        return await self._finish(context, execution, view.question, run)
+
+    # Saved prompts -----------------------------------------------------------------------
+
+    async def save(self, context: RequestContext, request: SavedPromptCreate) -> SavedPrompt:
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            row = await store.insert_saved(
+                conn, uuid.uuid4(), workspace, request.name or _name_of(request.question),
+                request.question, context.actor,
+            )  # fmt: skip
+        return SavedPrompt(**_saved(row))
+
+    async def list_saved(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> SavedPromptPage:
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page(conn, "saved_prompts", after, limit)
+        return SavedPromptPage(
+            items=[SavedPrompt(**_saved(r)) for r in rows[:limit]],
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
+
+    async def delete_saved(self, context: RequestContext, saved: UUID) -> None:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            if not await store.delete_saved(conn, saved):
+                raise NotFound(f"saved prompt {saved} not found", code="saved_prompt_not_found")
+
+
+def _name_of(question: str) -> str:
+    words = question.split()
+    name = " ".join(words[:8])
+    return (name if len(words) <= 8 else f"{name}...")[:200]
+
+
+def _saved(row: Any) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "name", "question", "created_by", "created_at")}
+
+
+def _loads(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _view(row: Any) -> ExecutionView:
+    explanation = _loads(row["explanation"])
+    return ExecutionView(
+        id=row["id"], question=row["question"], status=row["status"], answer=row["answer"],
+        explanation=Explanation.model_validate(explanation) if explanation else None,
+        turns=[Turn.model_validate(t) for t in _loads(row["turns"])],
+        pending=[PendingCall.model_validate(p) for p in _loads(row["pending"])],
+        steps=[StepRecord.model_validate(s) for s in _loads(row["steps"])],
+        provider=row["provider"], error=_loads(row["error"]), created_by=row["created_by"],
+        created_at=row["created_at"], finished_at=row["finished_at"],
+        confirmed_by=row["confirmed_by"], confirmed_at=row["confirmed_at"],
+    )  # fmt: skip

@@ -1,0 +1,93 @@
+"""SQL of Prompt Studio. Every function takes the connection of a tenant transaction (row-level
+security applies) and never commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rivergen.pagination import after_cursor
+
+
+def _json(items: Any) -> str:
+    return json.dumps(items, default=str)
+
+
+async def insert_execution(
+    conn: asyncpg.Connection, execution: UUID, workspace: UUID, question: str, actor: str
+) -> Any:
+    return await conn.fetchrow(
+        "INSERT INTO prompt_executions (id, workspace_id, question, created_by) "
+        "VALUES ($1, $2, $3, $4) RETURNING *",
+        execution, workspace, question, actor,
+    )  # fmt: skip
+
+
+async def record_turns(conn: asyncpg.Connection, execution: UUID, turns: list[Any]) -> None:
+    await conn.execute(
+        "UPDATE prompt_executions SET turns = $2::jsonb WHERE id = $1", execution, _json(turns)
+    )
+
+
+async def finish(
+    conn: asyncpg.Connection, execution: UUID, *, status: str, turns: list[Any],
+    steps: list[Any], pending: list[Any], answer: str | None, explanation: Any,
+    provider: str | None, error: Any,
+) -> Any:  # fmt: skip
+    return await conn.fetchrow(
+        "UPDATE prompt_executions SET status = $2, turns = $3::jsonb, steps = $4::jsonb, "
+        "pending = $5::jsonb, answer = $6, explanation = $7::jsonb, provider = $8, "
+        "error = $9::jsonb, finished_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL "
+        "ELSE now() END WHERE id = $1 RETURNING *",
+        execution, status, _json(turns), _json(steps), _json(pending), answer,
+        _json(explanation) if explanation is not None else None, provider,
+        _json(error) if error is not None else None,
+    )  # fmt: skip
+
+
+async def get(conn: asyncpg.Connection, execution: UUID, *, lock: bool = False) -> Any:
+    return await conn.fetchrow(
+        "SELECT * FROM prompt_executions WHERE id = $1" + (" FOR UPDATE" if lock else ""),
+        execution,
+    )
+
+
+async def start_confirming(conn: asyncpg.Connection, execution: UUID, actor: str) -> Any:
+    return await conn.fetchrow(
+        "UPDATE prompt_executions SET status = 'confirming', confirmed_by = $2, "
+        "confirmed_at = now() WHERE id = $1 RETURNING *",
+        execution, actor,
+    )  # fmt: skip
+
+
+async def page(
+    conn: asyncpg.Connection, table: str, after: tuple[datetime | None, UUID | None], limit: int
+) -> list[Any]:
+    assert table in ("prompt_executions", "saved_prompts")
+    rows: list[Any] = await conn.fetch(
+        f"SELECT * FROM {table} WHERE {after_cursor(1)} "
+        "ORDER BY created_at DESC, id DESC LIMIT $3",
+        after[0], after[1], limit + 1,
+    )  # fmt: skip
+    return rows
+
+
+async def insert_saved(
+    conn: asyncpg.Connection, saved: UUID, workspace: UUID, name: str, question: str, actor: str
+) -> Any:
+    return await conn.fetchrow(
+        "INSERT INTO saved_prompts (id, workspace_id, name, question, created_by) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        saved, workspace, name, question, actor,
+    )  # fmt: skip
+
+
+async def delete_saved(conn: asyncpg.Connection, saved: UUID) -> bool:
+    return (
+        await conn.fetchval("DELETE FROM saved_prompts WHERE id = $1 RETURNING id", saved)
+        is not None
+    )

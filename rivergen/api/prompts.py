@@ -1,0 +1,85 @@
+"""Routes of Prompt Studio (PSA): execute a question, the history, confirmations, saved
+prompts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from rivergen.agents.psa import PromptService
+from rivergen.agents.psa.schemas import (
+    ExecuteRequest,
+    ExecutionPage,
+    ExecutionView,
+    SavedPrompt,
+    SavedPromptCreate,
+    SavedPromptPage,
+)
+from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.security import Context, authorize
+
+router = APIRouter(
+    prefix="/api/v1/prompts", dependencies=[Depends(authorize)], responses=ERRORS,
+    tags=["prompts"],
+)  # fmt: skip
+
+
+def _prompts(request: Request) -> PromptService:
+    service: PromptService = request.app.state.prompts
+    return service
+
+
+Prompts = Annotated[PromptService, Depends(_prompts)]
+
+
+@router.post("/execute")
+async def execute_prompt(body: ExecuteRequest, context: Context, prompts: Prompts) -> ExecutionView:
+    """Answer a question now (within `RIVERGEN_PROMPTS__MAX_SECONDS`): every tool call is
+    authorized as the caller's own request would be, and recorded as a turn. Writes are not
+    run: the execution stops in `awaiting_confirmation` with the `pending` calls. The status
+    says how it ended (`completed`, `not_understood`, `awaiting_confirmation`, `failed`)."""
+    return await prompts.execute(context, body)
+
+
+@router.get("/executions")
+async def list_executions(
+    context: Context, prompts: Prompts, limit: PageLimit = 50, cursor: PageCursor = None
+) -> ExecutionPage:
+    """The workspace's executions, newest first; follow `next_cursor`."""
+    return await prompts.list_executions(context, limit, cursor)
+
+
+@router.get("/executions/{execution_id}")
+async def get_execution(execution_id: UUID, context: Context, prompts: Prompts) -> ExecutionView:
+    """An execution with its turns (tool, arguments, result summary, duration, provider)."""
+    return await prompts.get(context, execution_id)
+
+
+@router.post("/executions/{execution_id}/confirm")
+async def confirm_execution(
+    execution_id: UUID, context: Context, prompts: Prompts
+) -> ExecutionView:
+    """Run the pending writes. 403 `confirmation_forbidden` unless the caller's role allows
+    every one; 409 `execution_not_awaiting_confirmation` when there is nothing to confirm."""
+    return await prompts.confirm(context, execution_id)
+
+
+@router.get("/saved")
+async def list_saved(
+    context: Context, prompts: Prompts, limit: PageLimit = 50, cursor: PageCursor = None
+) -> SavedPromptPage:
+    return await prompts.list_saved(context, limit, cursor)
+
+
+@router.post("/saved", status_code=status.HTTP_201_CREATED)
+async def save_prompt(body: SavedPromptCreate, context: Context, prompts: Prompts) -> SavedPrompt:
+    return await prompts.save(context, body)
+
+
+@router.delete("/saved/{saved_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_saved(saved_id: UUID, context: Context, prompts: Prompts) -> Response:
+    await prompts.delete_saved(context, saved_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

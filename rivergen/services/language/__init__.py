@@ -1,0 +1,6 @@
+"""Language & Explanation: a plain-language account of what a prompt's execution did."""
+
+from rivergen.services.language.explain import explain
+from rivergen.services.language.schemas import Explanation
+
+__all__ = ["Explanation", "explain"]
