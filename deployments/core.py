@@ -1,23 +1,20 @@
 """Backend Core on Serve: accounts and billing in their own deployment, reached by handle.
 
-The gateway holds a :class:`CoreByHandle`, which has the methods of
-:class:`rivergen.core.BackendCorePort` and turns each call into a handle call; the platform's
-errors raised in Backend Core come out of the call as themselves (404 stays 404).
+The gateway holds a :class:`deployments.handles.ByHandle` with the methods of
+:class:`rivergen.core.BackendCorePort`: each call is a handle call, and the platform's errors
+raised in Backend Core come out of the call as themselves (404 stays 404).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import cast
 
 from ray import serve
-from ray.exceptions import RayTaskError
 from ray.serve.deployment import Application
-from ray.serve.handle import DeploymentHandle
 
+from deployments.handles import by_handle
 from rivergen.clients import PlatformClients
 from rivergen.core import BackendCore, BackendCorePort
-from rivergen.errors import RiverGenError
 from rivergen.settings import GatewaySettings, load_settings
 
 DEPLOYMENT_NAME = "backend-core"
@@ -32,31 +29,9 @@ class BackendCoreDeployment(BackendCore):
         await self._clients.close()
 
 
-class CoreByHandle:
-    """BackendCorePort over a deployment handle."""
-
-    def __init__(self, handle: DeploymentHandle[Any]) -> None:
-        self._handle = handle
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        method = getattr(self._handle, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method.remote(*args, **kwargs)
-            except RayTaskError as exc:
-                if isinstance(exc.cause, RiverGenError):
-                    raise exc.cause from None
-                raise
-
-        return call
-
-
 def core_by_handle(_: PlatformClients) -> BackendCorePort:
     """For the gateway's app factory: Backend Core of the gateway's own application."""
-    app_name = serve.get_replica_context().app_name
-    handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app_name=app_name)
-    return cast(BackendCorePort, CoreByHandle(handle))
+    return cast(BackendCorePort, by_handle(DEPLOYMENT_NAME))
 
 
 def core_deployment(settings: GatewaySettings | None = None) -> Application:
