@@ -38,6 +38,8 @@ from rivergen.accounts.schemas import (
 from rivergen.cache import SessionStore
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
+from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.notifications.events import MEMBER_ADDED
 from rivergen.ratelimit import LoginThrottle
 from rivergen.settings import AuthSettings
 
@@ -204,6 +206,12 @@ class AccountService:
             user = await store.user_by_email(conn, str(request.email))
             if user is not None:
                 await store.add_membership(conn, workspace, user["id"], request.role)
+                # The new member hears of it in their own room (rivergen.notifications).
+                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
+                    type=MEMBER_ADDED, workspace_id=workspace, actor=context.actor,
+                    data={"user_id": str(user["id"]), "workspace_id": str(workspace),
+                          "role": request.role},
+                ))  # fmt: skip
                 return MemberAdded(
                     status="member", email=str(request.email), role=request.role,
                     user_id=user["id"],

@@ -33,8 +33,12 @@ from rivergen.db import Database
 from rivergen.events import EventBus, EventConsumer, ReceivedEvent
 from rivergen.notifications import store
 from rivergen.notifications.emitter import NotificationEmitter
-from rivergen.notifications.events import NOTIFIED_TOPICS, Notification, socket_event_of
-from rivergen.notifications.rooms import workspace_room
+from rivergen.notifications.events import (
+    NOTIFIED_TOPICS,
+    Notification,
+    rooms_of,
+    socket_event_of,
+)
 from rivergen.notifications.service import notification_of
 from rivergen.settings import Settings
 
@@ -134,10 +138,10 @@ class NotificationBridge:
         return notification_of(row)
 
     async def emit(self, notification: Notification) -> None:
-        """Emit a kept notification to its workspace's room, then mark it emitted."""
+        """Emit a kept notification to its rooms (:func:`rooms_of`), then mark it emitted."""
         workspace = str(notification.workspace_id)
         await self._emitter.emit(
-            notification.event, notification.model_dump(mode="json"), room=workspace_room(workspace)
+            notification.event, notification.model_dump(mode="json"), room=rooms_of(notification)
         )
         async with self._db.transaction(workspace) as conn:
             await store.mark_emitted(conn, notification.id)

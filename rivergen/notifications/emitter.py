@@ -69,8 +69,11 @@ class NotificationEmitter:
         url = require(settings.redis_socket.url, "redis_socket", "RIVERGEN_REDIS_SOCKET__URL")
         return cls(url, settings.redis_socket, channel=settings.sockets.channel)
 
-    async def emit(self, event: str, data: Any, *, room: str, namespace: str = NAMESPACE) -> None:
-        """Send ``event`` with ``data`` (JSON-serializable) to every socket in ``room``.
+    async def emit(
+        self, event: str, data: Any, *, room: str | list[str], namespace: str = NAMESPACE
+    ) -> None:
+        """Send ``event`` with ``data`` (JSON-serializable) to every socket in ``room`` (or in
+        any of a list of rooms: once to a socket in several).
 
         Returns once the Redis Socket server took the message; raises
         :class:`~rivergen.errors.DependencyUnavailable` if it could not.

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from rivergen.events import Event, Topic
+from rivergen.notifications.rooms import user_room, workspace_room
 
 JOB_PROGRESS = "job.progress"
 JOB_COMPLETED = "job.completed"
@@ -27,6 +28,7 @@ DECISION_MADE = "decision.made"
 GOVERNANCE_ALERT = "governance.alert"
 PROMPT_PROGRESS = "prompt.progress"
 PROMPT_COMPLETED = "prompt.completed"
+MEMBER_ADDED = "workspace.member.added"
 NOTIFICATION = "notification"
 """The generic Socket.io event: anything published on ``rivergen.notifications`` or
 ``governance.alerts`` that has no name of its own; ``type`` in the payload says what it is."""
@@ -45,9 +47,14 @@ SHOWN_TYPES: frozenset[str] = frozenset(
         GOVERNANCE_ALERT,
         PROMPT_PROGRESS,
         PROMPT_COMPLETED,
+        MEMBER_ADDED,
     }
 )
 """Platform event types forwarded under their own name."""
+
+PERSONAL_TYPES: frozenset[str] = frozenset({MEMBER_ADDED})
+"""Event types that also reach the room of the user their ``data.user_id`` names (that person
+may not be in the workspace's room yet: a new member is, at the latest, at the next re-check)."""
 
 GENERIC_TOPICS: frozenset[str] = frozenset({Topic.NOTIFICATIONS.value, Topic.GOVERNANCE_ALERTS})
 """Topics whose every other event is shown as a generic ``notification``."""
@@ -76,6 +83,16 @@ def socket_event_of(topic: str, event: Event) -> str | None:
     if topic in GENERIC_TOPICS:
         return NOTIFICATION
     return None
+
+
+def rooms_of(notification: Notification) -> list[str]:
+    """The rooms a notification is emitted to: its workspace's, and for a personal event the
+    user's too (a socket in both gets it once)."""
+    rooms = [workspace_room(notification.workspace_id)]
+    user = notification.data.get("user_id")
+    if notification.type in PERSONAL_TYPES and isinstance(user, str) and user:
+        rooms.append(user_room(user))
+    return rooms
 
 
 class Notification(BaseModel):

@@ -38,6 +38,7 @@ from rivergen.events import (
     KafkaEventBus,
     OutboxRelay,
     OutgoingEvent,
+    Topic,
     add_to_outbox,
     ensure_topics,
 )
@@ -45,8 +46,10 @@ from rivergen.notifications import (
     BridgeOutcome,
     NotificationBridge,
     NotificationEmitter,
+    user_room,
     workspace_room,
 )
+from rivergen.notifications.events import MEMBER_ADDED
 from rivergen.settings import Settings, load_settings
 from tests.integration.api_client import Account, register
 from tests.integration.reporting_process import ReportingProcess
@@ -58,6 +61,7 @@ WAIT_S = 60.0
 ROOMS_PORT = 29411
 KILL_PORT = 29412
 OUTAGE_PORT = 29413
+MEMBER_PORT = 29414
 NOTHING_LISTENS = "redis://127.0.0.1:29499/0"
 
 
@@ -128,6 +132,8 @@ async def socketio_server(settings: Settings, channel: str, port: int) -> AsyncI
     @server.event
     async def connect(sid: str, environ: dict[str, Any], auth: dict[str, str]) -> None:
         await server.enter_room(sid, workspace_room(auth["workspace"]))
+        if "user" in auth:
+            await server.enter_room(sid, user_room(auth["user"]))
 
     config = uvicorn.Config(
         socketio.ASGIApp(server), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
@@ -156,10 +162,9 @@ class Listener:
 
         self.client.on("*", record)
 
-    async def connect(self, url: str, workspace: str) -> None:
-        await self.client.connect(
-            url, transports=["websocket"], auth={"workspace": workspace}, wait_timeout=10
-        )
+    async def connect(self, url: str, workspace: str, user: str | None = None) -> None:
+        auth = {"workspace": workspace} if user is None else {"workspace": workspace, "user": user}
+        await self.client.connect(url, transports=["websocket"], auth=auth, wait_timeout=10)
 
     def event_ids(self) -> list[str]:
         return [data["event_id"] for _, data in self.received]
@@ -456,6 +461,66 @@ async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_
         await drop_kafka(migrated, topic, group)
 
     assert listener.event_ids() == [str(e.event_id) for e in events]
+
+
+async def test_a_new_member_hears_of_it_in_their_own_room(
+    migrated: Settings, db: Database, client: httpx.AsyncClient
+) -> None:
+    run = uuid.uuid4().hex[:12]
+    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    alice, bob, carol = [await register(client, n) for n in ("alice", "bob", "carol")]
+    me = (await client.get("/api/v1/me", headers=bob.headers())).json()
+    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
+    bus = open_bus(migrated)
+    await bus.start()
+    emitter = open_emitter(migrated, channel)
+    bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
+    stop = asyncio.Event()
+    bridging = asyncio.create_task(bridge.run(stop))
+    # Bob in his own workspace's room and his user room; Carol in hers only.
+    bob_socket, carol_socket = Listener(), Listener()
+    try:
+        async with socketio_server(migrated, channel, MEMBER_PORT) as url:
+            await bob_socket.connect(url, bob.workspace_id, user=me["user_id"])
+            await carol_socket.connect(url, carol.workspace_id)
+            await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+
+            added = await client.post(
+                f"/api/v1/workspaces/{alice.workspace_id}/members",
+                json={"email": bob.email, "role": "editor"}, headers=alice.headers(),
+            )  # fmt: skip
+            assert added.status_code in (200, 201), added.text
+            # What Backend Core queued with the membership, as the relay would publish it.
+            async with db.transaction() as conn:
+                row = await conn.fetchrow(
+                    "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
+                    "AND payload->>'workspace_id' = $2", MEMBER_ADDED, alice.workspace_id,
+                )  # fmt: skip
+            assert row is not None and row["topic"] == Topic.NOTIFICATIONS
+            event = Event.model_validate(json.loads(row["payload"]))
+            await bus.publish_many([OutgoingEvent(topic, event)])
+            await until("Bob's notification", lambda: len(bob_socket.received) >= 1)
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await bridging
+        await emitter.close()
+        await bus.stop()
+        await drop_kafka(migrated, topic, group)
+
+    # Bob is not in Alice's workspace's room, yet he got it, once; Carol got nothing.
+    assert [(name, data["event_id"]) for name, data in bob_socket.received] == [
+        (MEMBER_ADDED, str(event.event_id))
+    ]
+    assert bob_socket.received[0][1]["data"] == {
+        "user_id": me["user_id"],
+        "workspace_id": alice.workspace_id,
+        "role": "editor",
+    }
+    assert carol_socket.received == []
+    # Alice's workspace keeps it for catching up, as any of its events.
+    kept = await all_pages(client, alice, limit=10)
+    assert str(event.event_id) in {n["event_id"] for n in kept}
 
 
 async def test_the_bridge_opens_from_settings_and_closes(migrated: Settings) -> None:

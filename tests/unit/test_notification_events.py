@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
 
 from rivergen.events import Event, Topic
 from rivergen.notifications import NOTIFICATION, NOTIFIED_TOPICS, socket_event_of
+from rivergen.notifications.events import MEMBER_ADDED, Notification, rooms_of
+from rivergen.notifications.rooms import user_room, workspace_room
 
 WORKSPACE = uuid.uuid4()
 
@@ -24,7 +28,7 @@ WORKSPACE = uuid.uuid4()
         (Topic.STORAGE, "dataset.version.created", "dataset.version.created"),
         (Topic.NOTIFICATIONS, "prompt.progress", "prompt.progress"),
         (Topic.NOTIFICATIONS, "prompt.completed", "prompt.completed"),
-        (Topic.NOTIFICATIONS, "workspace.member.added", NOTIFICATION),
+        (Topic.NOTIFICATIONS, "workspace.renamed", NOTIFICATION),
         (Topic.GOVERNANCE_ALERTS, "governance.policy.violated", NOTIFICATION),
         # Usage and billing are not shown, whatever topic carries them.
         (Topic.JOBS, "usage.compute.used", None),
@@ -50,3 +54,20 @@ def test_the_bridge_reads_the_platform_topics_people_care_about() -> None:
         "rivergen.jobs", "rivergen.storage", "rivergen.notifications", "rivergen.models",
         "governance.alerts", "model.metrics",
     }  # fmt: skip
+
+
+def test_a_personal_event_also_reaches_its_users_room() -> None:
+    workspace, user = uuid4(), uuid4()
+
+    def notification(type_: str, data: dict[str, object]) -> Notification:
+        return Notification(
+            id=1, event_id=uuid4(), event=type_, type=type_, workspace_id=workspace,
+            occurred_at=datetime.now(UTC), data=data,
+        )  # fmt: skip
+
+    added = notification(MEMBER_ADDED, {"user_id": str(user), "role": "editor"})
+    assert rooms_of(added) == [workspace_room(workspace), user_room(user)]
+    # Other events go to the workspace's room only, whatever their data says.
+    progress = notification("job.progress", {"user_id": str(user)})
+    assert rooms_of(progress) == [workspace_room(workspace)]
+    assert rooms_of(notification(MEMBER_ADDED, {})) == [workspace_room(workspace)]
