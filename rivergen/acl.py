@@ -81,6 +81,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): "editor",
     ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
     ("GET", "/api/v1/notifications"): "viewer",
+    ("GET", "/api/v1/policies"): "viewer",
+    ("POST", "/api/v1/policies"): "admin",
+    ("POST", "/api/v1/policies/evaluate"): "viewer",
+    ("GET", "/api/v1/policies/{policy_id}"): "viewer",
+    ("PATCH", "/api/v1/policies/{policy_id}"): "admin",
+    ("DELETE", "/api/v1/policies/{policy_id}"): "admin",
 }
 
 WORKSPACE_ROLES: tuple[Access, ...] = ("viewer", "editor", "admin", "owner")
