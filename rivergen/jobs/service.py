@@ -44,7 +44,6 @@ from rivergen.services.governance import (
     changes_data,
     check_columns,
     query_columns,
-    result_governance,
 )
 from rivergen.services.governance import store as governance_store
 from rivergen.settings import JobSettings
@@ -219,13 +218,10 @@ class JobService:
         )  # fmt: skip
 
     async def _result_governance(self, context: RequestContext, row: Any) -> Governed | None:
-        kind = self._runner.kinds.get(row["kind"])
-        if kind is None:
-            return None
-        inputs = [dataset for dataset, _ in kind.inputs(kind.parse(json.loads(row["params"])))]
-        reader = await self._governance.governed(context, inputs)
-        pinned = [Governed.model_validate(g) for g in json.loads(row["governance"]).values()]
-        shown = result_governance(row["result_dataset_id"], reader.values(), pinned)
+        # The result dataset inherits its inputs' governance for the reader (by column name).
+        dataset = row["result_dataset_id"]
+        shown = (await self._governance.governed(context, [dataset]))[dataset]
+        check_columns(shown, [])
         return shown if changes_data(shown) else None
 
 

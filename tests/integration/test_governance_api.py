@@ -246,6 +246,23 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
     assert {r["contactName"] for r in masked["rows"]} == {"****"}
     assert [r["city"] for r in masked["rows"]] == raw.column("city").to_pylist()
     assert all(len(r["customerID"]) == 16 for r in masked["rows"])
+    # The result is a dataset too: it inherits what its input's policies hide, on every path.
+    job = await client.get(f"/api/v1/jobs/{mine['job_id']}", headers=admin.headers())
+    made = job.json()["result"]
+    preview = await client.get(
+        f"/api/v1/datasets/{made['dataset_id']}/preview", params={"limit": 500},
+        headers=viewer.headers(),
+    )  # fmt: skip
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["rows"] == masked["rows"]
+    evaluated = await client.post(
+        "/api/v1/policies/evaluate", json={"dataset_id": made["dataset_id"]},
+        headers=viewer.headers(),
+    )  # fmt: skip
+    assert evaluated.json()["masked"] == {
+        "contactName": "redact", "phone": "partial", "customerID": "hash",
+    }  # fmt: skip
+    assert evaluated.json()["denied_columns"] == ["fax"]
 
     # A query that names a denied column is refused before it exists.
     denied = {"kind": "query", "params": {"dataset": dataset, "columns": ["fax"]}}

@@ -20,8 +20,8 @@ from rivergen.services.governance import (
     changes_data,
     check_columns,
     govern,
+    inherit,
     query_columns,
-    result_governance,
 )
 from tests.conftest import SHARED_DATA
 
@@ -155,13 +155,15 @@ def test_denied_dataset_and_columns_are_refused(customers: pa.Table) -> None:
     check_columns(governed, ["city"])
 
 
-def test_a_result_is_masked_by_name_but_never_twice() -> None:
+def test_a_result_inherits_its_inputs_masks_by_name_but_never_twice() -> None:
     result = uuid.uuid4()
+    own = Governed(dataset_id=result, masked={"city": "partial"})
     reader = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
-                       denied_columns=["fax"])]  # fmt: skip
+                       denied_columns=["fax"], max_rows=7,
+                       row_filters=[{"column": "city", "op": "is_null"}])]  # fmt: skip
     pinned = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})]
-    shown = result_governance(result, reader, pinned)
-    assert shown.masked == {"phone": "redact"} and shown.denied_columns == ["fax"]
-    assert not shown.row_filters
-    with pytest.raises(Forbidden):
-        result_governance(result, [Governed(dataset_id=DATASET, denied=True)], [])
+    shown = inherit(own, reader, pinned)
+    assert shown.masked == {"city": "partial", "phone": "redact"}
+    assert shown.denied_columns == ["fax"] and shown.max_rows == 7
+    assert not shown.row_filters and not shown.denied
+    assert inherit(own, [Governed(dataset_id=DATASET, denied=True)], []).denied

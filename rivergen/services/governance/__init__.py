@@ -6,8 +6,8 @@ from rivergen.services.governance.evaluation import (
     changes_data,
     check_columns,
     govern,
+    inherit,
     query_columns,
-    result_governance,
 )
 from rivergen.services.governance.schemas import (
     Governed,
@@ -31,7 +31,7 @@ __all__ = [
     "changes_data",
     "check_columns",
     "govern",
+    "inherit",
     "query_columns",
-    "result_governance",
     "role_of",
 ]

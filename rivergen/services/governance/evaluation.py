@@ -195,27 +195,25 @@ def query_columns(spec: QuerySpec) -> set[str]:
     return names | {n.removesuffix(RIGHT_SUFFIX) for n in names}
 
 
-def result_governance(
-    result_dataset: UUID, reader: Iterable[Governed], pinned: Iterable[Governed]
-) -> Governed:
-    """How a job's result is shown to a reader, by column name: the columns the reader's
-    policies mask in any input are masked (unless the job already masked them at least as
-    strongly for its submitter: masking twice would spoil a hash), denied ones dropped. Rows
-    are not filtered (a result's rows need not be its inputs' rows)."""
+def inherit(own: Governed, inputs: Iterable[Governed], pinned: Iterable[Governed]) -> Governed:
+    """How a job's result dataset is governed for a reader: its own policies, plus by column
+    name what the reader's policies make of the job's inputs. Columns masked in any input are
+    masked (unless the job already masked them at least as strongly for its submitter: masking
+    twice would spoil a hash), denied columns dropped, the smallest limits hold, and a denied
+    input denies the result. Input row filters are not carried over (a result's rows need not
+    be its inputs' rows)."""
     done: dict[str, MaskMethod] = {}
     for governed in pinned:
         for column, method in governed.masked.items():
             done[column] = stronger(done.get(column), method)
-    shown = Governed(dataset_id=result_dataset)
-    for governed in reader:
-        if governed.denied:
-            raise dataset_denied(governed.dataset_id)
+    shown = own.model_copy(deep=True)
+    for governed in inputs:
+        shown.denied = shown.denied or governed.denied
         for column, method in governed.masked.items():
-            shown.masked[column] = stronger(shown.masked.get(column), method)
+            if column not in done or MASK_STRENGTH[done[column]] < MASK_STRENGTH[method]:
+                shown.masked[column] = stronger(shown.masked.get(column), method)
         shown.denied_columns = sorted(set(shown.denied_columns) | set(governed.denied_columns))
-        shown.applied.extend(governed.applied)
-    shown.masked = {
-        column: method for column, method in shown.masked.items()
-        if column not in done or MASK_STRENGTH[done[column]] < MASK_STRENGTH[method]
-    }  # fmt: skip
+        shown.max_rows = _smallest(shown.max_rows, governed.max_rows)
+        shown.timeout_s = _smallest(shown.timeout_s, governed.timeout_s)
+        shown.applied.extend(a for a in governed.applied if a not in shown.applied)
     return shown

@@ -19,7 +19,7 @@ from rivergen.db import Database
 from rivergen.errors import NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store
-from rivergen.services.governance.evaluation import govern
+from rivergen.services.governance.evaluation import govern, inherit
 from rivergen.services.governance.schemas import (
     AccessRule,
     Governed,
@@ -101,13 +101,14 @@ class GovernanceService:
     # Evaluation ----------------------------------------------------------------------------
 
     async def evaluate(self, context: RequestContext, request: PolicyEvaluate) -> Governed:
-        """What the policies make of a dataset for a role (default: the caller's)."""
+        """What the policies make of a dataset for a role (default: the caller's), with what a
+        job result inherits from its inputs."""
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             if await store.current_columns(conn, request.dataset_id) is None:
                 raise NotFound(f"dataset {request.dataset_id} not found", code="dataset_not_found")
-            policies = [_policy(r) for r in await store.for_datasets(conn, [request.dataset_id])]
-        return govern(policies, request.dataset_id, request.role or role_of(context))
+        role = request.role or role_of(context)
+        return (await self.governed_for(workspace, role, [request.dataset_id]))[request.dataset_id]
 
     async def governed(
         self, context: RequestContext, dataset_ids: Iterable[UUID]
@@ -118,12 +119,54 @@ class GovernanceService:
     async def governed_for(
         self, workspace: UUID, role: RoleName, dataset_ids: Iterable[UUID]
     ) -> dict[UUID, Governed]:
+        """What the policies make of each dataset for ``role``; a job's result dataset also
+        inherits, by column name, what they make of the job's inputs (and theirs, up the
+        lineage), so a result never shows what its inputs would hide."""
         wanted = list(dict.fromkeys(dataset_ids))
         if not wanted:
             return {}
         async with self._db.transaction(str(workspace)) as conn:
-            policies = [_policy(r) for r in await store.for_datasets(conn, wanted)]
-        return {dataset: govern(policies, dataset, role) for dataset in wanted}
+            lineage = await _lineage(conn, wanted)
+            seen = set(wanted) | {i for inputs, _ in lineage.values() for i in inputs}
+            policies = [_policy(r) for r in await store.for_datasets(conn, list(seen))]
+        memo: dict[UUID, Governed] = {}
+
+        def resolve(dataset: UUID, depth: int = 0) -> Governed:
+            if dataset not in memo:
+                own = govern(policies, dataset, role)
+                if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
+                    inputs, pinned = lineage[dataset]
+                    own = inherit(own, [resolve(i, depth + 1) for i in inputs], pinned)
+                memo[dataset] = own
+            return memo[dataset]
+
+        return {dataset: resolve(dataset) for dataset in wanted}
+
+
+# How far up the lineage a result inherits its inputs' governance.
+_MAX_LINEAGE_DEPTH = 8
+
+
+async def _lineage(
+    conn: Any, datasets: list[UUID]
+) -> dict[UUID, tuple[list[UUID], list[Governed]]]:
+    """For each job result among ``datasets`` and their ancestors: its input datasets and the
+    governance its job pinned."""
+    found: dict[UUID, tuple[list[UUID], list[Governed]]] = {}
+    frontier = datasets
+    for _ in range(_MAX_LINEAGE_DEPTH):
+        rows = await store.job_inputs(conn, frontier)
+        for row in rows:
+            inputs, pinned = found.setdefault(row["result"], ([], []))
+            if row["input"] not in inputs:
+                inputs.append(row["input"])
+            pinned.extend(
+                Governed.model_validate(g) for g in json.loads(row["governance"]).values()
+            )
+        frontier = [row["input"] for row in rows if row["input"] not in found]
+        if not frontier:
+            break
+    return found
 
 
 async def _check_against_schema(conn: Any, policy: PolicyCreate) -> None:

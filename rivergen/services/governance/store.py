@@ -85,3 +85,18 @@ async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
 async def pin_job(conn: asyncpg.Connection, job: UUID, governance: dict[str, Any]) -> None:
     """Record the governance of a job's inputs (dataset id -> Governed as JSON)."""
     await conn.execute("UPDATE jobs SET governance = $2 WHERE id = $1", job, json.dumps(governance))
+
+
+async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
+    """For those of ``datasets`` that are job results: (result, input dataset, the governance
+    the job pinned for its submitter), from the lineage dataset -> job -> dataset."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT made.target_id AS result, used.source_id AS input, j.governance "
+        "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
+        "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
+        "JOIN jobs j ON j.id = made.source_id "
+        "WHERE made.source_kind = 'job' AND made.target_kind = 'dataset' "
+        "AND made.target_id = ANY($1)",
+        list(datasets),
+    )  # fmt: skip
+    return rows
