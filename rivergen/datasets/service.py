@@ -48,6 +48,7 @@ from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.quality import DatasetProfile
 from rivergen.services.governance import (
+    REDACTED,
     GovernanceService,
     Governed,
     changes_data,
@@ -185,6 +186,10 @@ class DatasetService:
             meta = await store.column_metadata(conn, dataset)
             upstream, downstream = await store.lineage(conn, dataset)
         views = [_version_view(v) for v in versions]
+        governed = (await self._governance.governed(context, [dataset]))[dataset]
+        if changes_data(governed):
+            # The skipped rows' text is raw data: a governed caller sees where, not what.
+            views = [_without_row_text(v) for v in views]
         current = views[0].columns if views else []
         columns = [
             ColumnView(
@@ -421,6 +426,11 @@ class DatasetService:
                 )
             )
         return SearchResults(query=q, items=hits)
+
+
+def _without_row_text(view: VersionView) -> VersionView:
+    rows = [r.model_copy(update={"text": REDACTED}) for r in view.invalid_rows]
+    return view.model_copy(update={"invalid_rows": rows})
 
 
 def _effective(governed: Governed) -> Governed | None:

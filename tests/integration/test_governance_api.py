@@ -127,6 +127,9 @@ async def test_preview_download_profile_and_quality_are_governed_for_the_role(
     assert_governed(preview.json()["rows"], raw)
     assert preview.json()["row_count"] == len(germans(raw))
     assert "fax" not in [c["name"] for c in preview.json()["columns"]]
+    skipped = await client.get(f"/api/v1/datasets/{dataset}", headers=viewer.headers())
+    rows_aside = skipped.json()["versions"][0]["invalid_rows"]
+    assert len(rows_aside) == 24 and {r["text"] for r in rows_aside} == {"****"}
     full = await client.get(
         f"/api/v1/datasets/{dataset}/preview", params={"limit": 100}, headers=admin.headers()
     )

@@ -2,6 +2,7 @@
 and applied to every path that returns data."""
 
 from rivergen.services.governance.evaluation import (
+    REDACTED,
     apply_to_table,
     changes_data,
     check_columns,
@@ -20,6 +21,7 @@ from rivergen.services.governance.schemas import (
 from rivergen.services.governance.service import GovernanceService, role_of
 
 __all__ = [
+    "REDACTED",
     "GovernanceService",
     "Governed",
     "Policy",
