@@ -309,6 +309,9 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
     assert as_admin.json()["masked"] == {}
     preview = await client.get(f"/api/v1/datasets/{dataset}/preview", headers=viewer.headers())
     assert len(preview.json()["rows"]) == 5  # the row limit clamps the preview
+    query = {"kind": "query", "params": {"dataset": dataset, "limit": 100}}
+    clamped = await client.post("/api/v1/jobs", json=query, headers=admin.headers())
+    assert clamped.status_code == 202 and clamped.json()["params"]["limit"] == 5  # and queries
 
     changed = await client.patch(
         f"/api/v1/policies/{mask['id']}", json={"rule": {"type": "mask", "columns": ["fax"],
@@ -376,3 +379,14 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
         assert response.json()["error"]["code"] == "dataset_denied"
     allowed = await client.get(f"/api/v1/datasets/{dataset}/preview", headers=admin.headers())
     assert allowed.status_code == 200
+
+    # Every change of a policy (and every refused one) is in the workspace's audit trail.
+    audit = await client.get("/api/v1/audit", params={"limit": 100}, headers=admin.headers())
+    actions = {(e["action"], e["outcome"]) for e in audit.json()["items"]}
+    for action, outcome in [
+        ("POST /api/v1/policies", "success"),
+        ("POST /api/v1/policies", "denied"),
+        ("PATCH /api/v1/policies/{policy_id}", "success"),
+        ("DELETE /api/v1/policies/{policy_id}", "success"),
+    ]:
+        assert (action, outcome) in actions
