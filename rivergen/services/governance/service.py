@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from compute.internal import QuerySpec, check_query
@@ -40,8 +40,7 @@ def policy_not_found(policy: UUID) -> NotFound:
 
 def role_of(context: RequestContext) -> RoleName:
     """The caller's workspace role as policies name it (no role: the narrowest, viewer)."""
-    name: RoleName = context.role.name if context.role is not None else "viewer"  # type: ignore[assignment]
-    return name
+    return cast(RoleName, context.role.name) if context.role is not None else "viewer"
 
 
 class GovernanceService:
