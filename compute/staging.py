@@ -22,6 +22,7 @@ from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
 from rivergen.jsonvalues import json_value
 from rivergen.quality import DatasetProfile, Rule, RuleResult
+from rivergen.services.governance import Governed, apply_to_table, changes_data
 from rivergen.settings import Settings
 
 # Staging parses one file per task: half a core leaves room on a 2-core machine for the Serve
@@ -71,13 +72,44 @@ def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedV
     )  # fmt: skip
 
 
-def read_dataset(settings: Settings, key: str, columns: list[str] | None = None) -> pa.Table:
+def read_dataset(
+    settings: Settings, key: str, columns: list[str] | None = None,
+    governed: Governed | None = None,
+) -> pa.Table:  # fmt: skip
     """A dataset version as one Arrow table (the task's return value lands in the object
-    store)."""
-    return ArrowObjects.from_settings(settings).read_parquet(key, columns)
+    store), as ``governed`` lets its caller see it (rows filtered, columns masked, denied
+    columns gone: of ``columns``, those left)."""
+    objects = ArrowObjects.from_settings(settings)
+    if governed is None or not changes_data(governed):
+        return objects.read_parquet(key, columns)
+    # Row filters may name columns the caller did not ask for: filter the whole table first.
+    table = apply_to_table(objects.read_parquet(key), governed)
+    if columns is None:
+        return table
+    return table.select([c for c in columns if c in table.column_names])
 
 
-def preview(settings: Settings, key: str, version: int, limit: int) -> Preview:
+def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:
+    """A version as ``governed`` lets its caller see it, as Parquet bytes, and its rows."""
+    table = read_dataset(settings, key, None, governed)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes(), table.num_rows
+
+
+def preview(
+    settings: Settings, key: str, version: int, limit: int, governed: Governed | None
+) -> Preview:
+    if governed is not None and governed.max_rows is not None:
+        limit = min(limit, governed.max_rows)
+    if governed is not None and changes_data(governed):
+        table = read_dataset(settings, key, None, governed)
+        page = table.slice(0, limit).to_pylist()
+        shown = [{k: json_value(v) for k, v in r.items()} for r in page]
+        return Preview(
+            version=version, columns=columns_of(table.schema), rows=shown,
+            row_count=table.num_rows,
+        )  # fmt: skip
     objects = ArrowObjects.from_settings(settings)
     with objects.filesystem.open_input_file(objects.path(key)) as handle:
         parquet = pq.ParquetFile(handle)
@@ -103,6 +135,7 @@ _stage_file = ray.remote(num_cpus=STAGING_CPUS, max_retries=0)(stage_file)
 _stage_table = ray.remote(num_cpus=STAGING_CPUS, max_retries=0)(stage_table)
 _read_dataset = ray.remote(num_cpus=STAGING_CPUS)(read_dataset)
 _preview = ray.remote(num_cpus=0.1)(preview)
+_export_governed = ray.remote(num_cpus=STAGING_CPUS)(export_governed)
 _delete_objects = ray.remote(num_cpus=0.1)(delete_objects)
 
 
@@ -130,27 +163,44 @@ class RayDatasetCompute:
         staged: StagedVersion = await outcome(ref)
         return staged
 
-    def load(self, key: str, columns: list[str] | None = None) -> Any:
-        """Stage a version into the Ray object store: the reference compute tasks take."""
+    def load(
+        self, key: str, columns: list[str] | None = None, governed: Governed | None = None
+    ) -> Any:
+        """Stage a version into the Ray object store: the reference compute tasks take
+        (governed in the task that reads it, when ``governed`` is given)."""
         require_ray()
-        return _read_dataset.remote(self._settings, key, columns)
+        return _read_dataset.remote(self._settings, key, columns, governed)
 
-    async def preview(self, key: str, version: int, limit: int) -> Preview:
+    async def preview(
+        self, key: str, version: int, limit: int, governed: Governed | None = None
+    ) -> Preview:
         require_ray()
-        result: Preview = await outcome(_preview.remote(self._settings, key, version, limit))
+        result: Preview = await outcome(
+            _preview.remote(self._settings, key, version, limit, governed)
+        )
         return result
+
+    async def export(self, key: str, governed: Governed) -> tuple[bytes, int]:
+        require_ray()
+        exported: tuple[bytes, int] = await outcome(
+            _export_governed.remote(self._settings, key, governed)
+        )
+        return exported
 
     async def delete(self, keys: list[str]) -> None:
         require_ray()
         await outcome(_delete_objects.remote(self._settings, keys))
 
-    async def profile(self, key: str) -> DatasetProfile:
-        return await profile_table(self.load(key))
+    async def profile(self, key: str, governed: Governed | None = None) -> DatasetProfile:
+        return await profile_table(self.load(key, None, governed))
 
     async def check_rules(
-        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int
-    ) -> list[RuleResult]:
-        return await check_rules(self.load(key), rules, now=now, sample_size=sample_size)
+        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int,
+        governed: Governed | None = None,
+    ) -> list[RuleResult]:  # fmt: skip
+        return await check_rules(
+            self.load(key, None, governed), rules, now=now, sample_size=sample_size
+        )
 
 
 __all__ = ["ColumnInfo", "RayDatasetCompute", "read_dataset", "stage_file", "stage_table"]

@@ -89,6 +89,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/prompts/saved"): "viewer",
     ("POST", "/api/v1/prompts/saved"): "viewer",
     ("DELETE", "/api/v1/prompts/saved/{saved_id}"): "editor",
+    ("GET", "/api/v1/policies"): "viewer",
+    ("POST", "/api/v1/policies"): "admin",
+    ("POST", "/api/v1/policies/evaluate"): "viewer",
+    ("GET", "/api/v1/policies/{policy_id}"): "viewer",
+    ("PATCH", "/api/v1/policies/{policy_id}"): "admin",
+    ("DELETE", "/api/v1/policies/{policy_id}"): "admin",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

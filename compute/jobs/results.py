@@ -12,19 +12,24 @@ from compute.objects import ArrowObjects
 from compute.staging import STAGING_CPUS, stage_table
 from rivergen.datasets.schemas import ColumnInfo, columns_of
 from rivergen.jsonvalues import json_value
+from rivergen.services.governance import Governed, apply_to_table
 from rivergen.settings import Settings
 
 
 def read_rows(
-    settings: Settings, key: str, offset: int, limit: int
+    settings: Settings, key: str, offset: int, limit: int, governed: Governed | None = None
 ) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
     """Rows ``offset`` to ``offset + limit`` of a Parquet object (reading only the row groups
-    that hold them), its columns and its row count."""
+    that hold them), its columns and its row count; with ``governed``, masked columns masked
+    and denied ones dropped (its row filters, if any, apply to the page read)."""
     objects = ArrowObjects.from_settings(settings)
     with objects.filesystem.open_input_file(objects.path(key)) as handle:
         parquet = pq.ParquetFile(handle)
         total = parquet.metadata.num_rows
-        columns = columns_of(parquet.schema_arrow)
+        schema = parquet.schema_arrow
+        if governed is not None:
+            schema = apply_to_table(schema.empty_table(), governed).schema
+        columns = columns_of(schema)
         groups: list[int] = []
         first = 0  # the first row of the first group read
         start = 0
@@ -38,7 +43,10 @@ def read_rows(
         if not groups:
             return columns, [], total
         table: pa.Table = parquet.read_row_groups(groups)
-    rows = table.slice(offset - first, limit).to_pylist()
+    page = table.slice(offset - first, limit)
+    if governed is not None:
+        page = apply_to_table(page, governed)
+    rows = page.to_pylist()
     return columns, [{k: json_value(v) for k, v in r.items()} for r in rows], total
 
 

@@ -14,6 +14,7 @@ from compute.jobs.supervisor import JobSupervisorActor, supervisor_options
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.schemas import ColumnInfo
 from rivergen.jobs.kinds import JobKind
+from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
 
@@ -50,10 +51,10 @@ class RayJobRunner:
         await outcome(job_supervisor(self._settings).cancel.remote(str(job_id)))
 
     async def rows(
-        self, key: str, offset: int, limit: int
+        self, key: str, offset: int, limit: int, governed: Governed | None = None
     ) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
         require_ray()
         page: tuple[list[ColumnInfo], list[dict[str, Any]], int] = await outcome(
-            read_rows_task.remote(self._settings, key, offset, limit)
+            read_rows_task.remote(self._settings, key, offset, limit, governed)
         )
         return page

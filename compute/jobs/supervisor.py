@@ -37,6 +37,7 @@ from rivergen.errors import RiverGenError
 from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
+from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class JobRun:
     params: Any
     keys: Mapping[tuple[UUID, int], str]
     compute: RayDatasetCompute
+    # What the submitter's policies made of each input (pinned when the job was accepted).
+    governed: Mapping[UUID, Governed] = field(default_factory=dict)
     min_nnz_per_block: int = 4_000_000
     refs: list[Any] = field(default_factory=list)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
@@ -77,7 +80,7 @@ class JobRun:
         key = self.keys.get((dataset, version))
         if key is None:
             raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
-        return self.track(self.compute.load(key, columns))
+        return self.track(self.compute.load(key, columns, self.governed.get(dataset)))
 
     def progress(self, percent: float, message: str = "") -> None:
         with self.lock:
@@ -302,7 +305,7 @@ class JobSupervisor:
         keys = {(d, v): (await catalog.dataset(d, v)).object_key for d, v in inputs}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
-            params=params, keys=keys, compute=self._compute,
+            params=params, keys=keys, compute=self._compute, governed=_governed(row),
             interval_s=self._settings.jobs.progress_interval_s,
             min_nnz_per_block=self._settings.jobs.min_nnz_per_block,
         )  # fmt: skip
@@ -346,6 +349,11 @@ def _json(value: Any) -> dict[str, Any]:
 
     result: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
     return result
+
+
+def _governed(row: Any) -> dict[UUID, Governed]:
+    pinned = _json(row["governance"]) if row["governance"] is not None else {}
+    return {UUID(dataset): Governed.model_validate(g) for dataset, g in pinned.items()}
 
 
 def _reason(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from rivergen.api import (
     health,
     jobs,
     notifications,
+    policies,
     prompts,
     storage,
 )
@@ -39,6 +40,7 @@ from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
 from rivergen.notifications import NotificationService
 from rivergen.ratelimit import RateLimiter
+from rivergen.services.governance import GovernanceService
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
 
@@ -56,6 +58,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     notifications.router,
     prompts.router,
+    policies.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -116,12 +119,15 @@ def create_app(
             app.state.core = core(clients) if core else BackendCore(clients)
             app.state.storage = StorageService(clients.db, clients.objects, resolved.storage)
             app.state.data_sources = DataSourceService(clients.db, resolved)
+            app.state.governance = GovernanceService(clients.db)
             app.state.datasets = DatasetService(
                 clients.db, _dataset_compute(resolved), app.state.data_sources,
-                clients.objects, resolved.s3.presign_expiry_s,
+                clients.objects, resolved.s3.presign_expiry_s, app.state.governance,
             )  # fmt: skip
             app.state.notifications = NotificationService(clients.db)
-            app.state.jobs = JobService(clients.db, _job_runner(resolved), resolved.jobs)
+            app.state.jobs = JobService(
+                clients.db, _job_runner(resolved), resolved.jobs, app.state.governance
+            )
             app.state.prompts = build_prompt_service(
                 clients.db, resolved.prompts, app.state.datasets, app.state.jobs
             )

@@ -109,7 +109,8 @@ async def download_version(
     dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
 ) -> DatasetDownload:
     """Where to GET the version as Parquet: a presigned URL valid for 1 h on S3, or this
-    platform's content route (send the same credentials) for the embedded store."""
+    platform's content route (send the same credentials) for the embedded store, or when
+    policies change what the caller sees (the route then serves the governed data)."""
     base = str(request.base_url).rstrip("/")
     url = f"{base}/api/v1/datasets/{dataset_id}/versions/{version}/content"
     return await datasets.download(context, dataset_id, version, url)
@@ -124,8 +125,11 @@ async def version_content(
     dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
 ) -> Response:
     """The version's Parquet object, streamed from the embedded store (on S3 the download URL
-    is presigned and this route answers 404)."""
-    _, key = await datasets.version_key(context, dataset_id, version)
+    is presigned and this route answers 404). When policies change what the caller sees
+    (filtered rows, masked or denied columns), the governed Parquet, on either store."""
+    key, governed = await datasets.governed_content(context, dataset_id, version)
+    if governed is not None:
+        return Response(governed, media_type="application/vnd.apache.parquet")
     objects = request.app.state.clients.objects
     if not isinstance(objects, LocalObjectStore):
         raise NotFound(

@@ -47,6 +47,13 @@ from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.quality import DatasetProfile
+from rivergen.services.governance import (
+    REDACTED,
+    GovernanceService,
+    Governed,
+    changes_data,
+    check_columns,
+)
 
 DATASET_VERSION_CREATED = "dataset.version.created"
 DATASET_PROFILED = "dataset.profiled"
@@ -66,8 +73,11 @@ class DatasetService:
     def __init__(
         self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None,
         objects: ObjectStore | None = None, presign_expiry_s: int = 3600,
+        governance: GovernanceService | None = None,
     ) -> None:  # fmt: skip
         self._db = db
+        # Every read of a dataset's data is governed for the caller's role.
+        self._governance = governance or GovernanceService(db)
         self._compute = compute
         self._sources = sources
         self._objects = objects
@@ -176,6 +186,10 @@ class DatasetService:
             meta = await store.column_metadata(conn, dataset)
             upstream, downstream = await store.lineage(conn, dataset)
         views = [_version_view(v) for v in versions]
+        governed = (await self._governance.governed(context, [dataset]))[dataset]
+        if changes_data(governed):
+            # The skipped rows' text is raw data: a governed caller sees where, not what.
+            views = [_without_row_text(v) for v in views]
         current = views[0].columns if views else []
         columns = [
             ColumnView(
@@ -222,6 +236,13 @@ class DatasetService:
             )
         return row
 
+    async def governed(self, context: RequestContext, dataset: UUID) -> Governed:
+        """What the policies make of ``dataset`` for the caller; 403 ``dataset_denied`` when
+        they deny it."""
+        governed = (await self._governance.governed(context, [dataset]))[dataset]
+        check_columns(governed, [])
+        return governed
+
     def _require_objects(self) -> ObjectStore:
         if self._objects is None:
             raise NotFound("downloads are not available here", code="dataset_not_found")
@@ -231,9 +252,19 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, version: int, platform_url: str
     ) -> DatasetDownload:
         """Where to GET the version's Parquet object: presigned on S3 (valid for the presign
-        life, 1 h by default), else ``platform_url``, which wants the caller's credentials."""
+        life, 1 h by default), else ``platform_url``, which wants the caller's credentials.
+        When policies change what the caller sees, always ``platform_url`` (which serves the
+        governed Parquet), never the raw object."""
         objects = self._require_objects()
         row = await self._version_row(context, dataset, version)
+        governed = await self.governed(context, dataset)
+        if changes_data(governed):
+            data, rows = await self._compute.export(row["object_key"], governed)
+            return DatasetDownload(
+                dataset_id=dataset, version=row["version"], url=platform_url,
+                credentials_required=True, expires_at=None, row_count=rows,
+                size_bytes=len(data),
+            )  # fmt: skip
         issued = datetime.now(UTC)
         url = await objects.download_url(row["object_key"], platform_url=platform_url)
         presigned = url != platform_url
@@ -244,18 +275,37 @@ class DatasetService:
             row_count=row["row_count"], size_bytes=row["size_bytes"],
         )  # fmt: skip
 
+    async def governed_content(
+        self, context: RequestContext, dataset: UUID, version: int
+    ) -> tuple[str, bytes | None]:
+        """The version's object key, and its governed Parquet bytes when policies change what
+        the caller sees (None: the stored object is what they may read)."""
+        _, key = await self.version_key(context, dataset, version)
+        governed = await self.governed(context, dataset)
+        if not changes_data(governed):
+            return key, None
+        data, _ = await self._compute.export(key, governed)
+        return key, data
+
     async def preview(
         self, context: RequestContext, dataset: UUID, version: int | None, limit: int
     ) -> Preview:
         number, key = await self.version_key(context, dataset, version)
-        return await self._compute.preview(key, number, limit)
+        governed = await self.governed(context, dataset)
+        return await self._compute.preview(key, number, limit, _effective(governed))
 
     async def profile(
         self, context: RequestContext, dataset: UUID, version: int | None
     ) -> ProfileView:
-        """Profile a version as Ray tasks, keep the profile, emit ``dataset.profiled``."""
+        """Profile a version as Ray tasks, keep the profile, emit ``dataset.profiled``. A caller
+        whose policies change the data gets the profile of the data they see, and it is not
+        kept (the kept profile is of the whole version)."""
         workspace = context.require_workspace()
         number, key = await self.version_key(context, dataset, version)
+        governed = await self.governed(context, dataset)
+        if changes_data(governed):
+            profile = await self._compute.profile(key, governed)
+            return ProfileView(dataset_id=dataset, version=number, profile=profile)
         profile = await self._compute.profile(key)
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset) is None:  # deleted meanwhile
@@ -271,7 +321,13 @@ class DatasetService:
     async def get_profile(
         self, context: RequestContext, dataset: UUID, version: int | None
     ) -> ProfileView:
-        """The newest kept profile (of ``version`` if given)."""
+        """The newest kept profile (of ``version`` if given). A caller whose policies change
+        the data gets a fresh profile of the data they see instead (never the kept one)."""
+        governed = await self.governed(context, dataset)
+        if changes_data(governed):
+            number, key = await self.version_key(context, dataset, version)
+            profile = await self._compute.profile(key, governed)
+            return ProfileView(dataset_id=dataset, version=number, profile=profile)
         async with self._db.transaction(str(context.require_workspace())) as conn:
             if await store.get(conn, dataset) is None:
                 raise dataset_not_found(dataset)
@@ -290,17 +346,22 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, request: QualityCheck
     ) -> QualityReport:
         number, key = await self.version_key(context, dataset, request.version)
+        governed = await self.governed(context, dataset)
+        check_columns(governed, [rule.column for rule in request.rules])
         results = await self._compute.check_rules(
-            key, request.rules, datetime.now(UTC), request.sample_size
+            key, request.rules, datetime.now(UTC), request.sample_size, _effective(governed)
         )
         return QualityReport(
             dataset_id=dataset, version=number, passed=all(r.passed for r in results),
             results=results,
         )  # fmt: skip
 
-    def load(self, key: str, columns: list[str] | None = None) -> Any:
-        """Stage a version into the compute cluster's object store (a reference for tasks)."""
-        return self._compute.load(key, columns)
+    def load(
+        self, key: str, columns: list[str] | None = None, governed: Governed | None = None
+    ) -> Any:
+        """Stage a version into the compute cluster's object store (a reference for tasks),
+        governed in the task that reads it when ``governed`` is given."""
+        return self._compute.load(key, columns, governed)
 
     # Metadata ----------------------------------------------------------------------------
 
@@ -365,6 +426,16 @@ class DatasetService:
                 )
             )
         return SearchResults(query=q, items=hits)
+
+
+def _without_row_text(view: VersionView) -> VersionView:
+    rows = [r.model_copy(update={"text": REDACTED}) for r in view.invalid_rows]
+    return view.model_copy(update={"invalid_rows": rows})
+
+
+def _effective(governed: Governed) -> Governed | None:
+    """``governed`` if it changes anything a read returns (rows, columns or their number)."""
+    return governed if changes_data(governed) or governed.max_rows is not None else None
 
 
 def _name_taken(name: str) -> Conflict:

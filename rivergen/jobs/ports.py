@@ -8,6 +8,7 @@ from uuid import UUID
 
 from rivergen.datasets.schemas import ColumnInfo
 from rivergen.jobs.kinds import JobKind
+from rivergen.services.governance.schemas import Governed
 
 
 class JobRunner(Protocol):
@@ -26,6 +27,7 @@ class JobRunner(Protocol):
         """Tell the supervisor to stop a job now (the flag in Postgres is set already)."""
 
     async def rows(
-        self, key: str, offset: int, limit: int
+        self, key: str, offset: int, limit: int, governed: Governed | None = None
     ) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
-        """Rows ``offset``.. of a Parquet object as JSON values, its columns and row count."""
+        """Rows ``offset``.. of a Parquet object as JSON values, its columns and row count
+        (the rows as ``governed`` shows them, if given: masked, denied columns dropped)."""

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from compute.internal import QuerySpec
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import Quota, QuotaService
 from rivergen.db import Database
@@ -37,6 +38,14 @@ from rivergen.jobs.schemas import (
     ResultPage,
 )
 from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.services.governance import (
+    GovernanceService,
+    Governed,
+    changes_data,
+    check_columns,
+    query_columns,
+)
+from rivergen.services.governance import store as governance_store
 from rivergen.settings import JobSettings
 
 
@@ -45,8 +54,14 @@ def job_not_found(job: UUID) -> NotFound:
 
 
 class JobService:
-    def __init__(self, db: Database, runner: JobRunner, settings: JobSettings) -> None:
+    def __init__(
+        self, db: Database, runner: JobRunner, settings: JobSettings,
+        governance: GovernanceService | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
+        # A job reads its inputs as its submitter may see them; its result is shown as the
+        # reader may see it.
+        self._governance = governance or GovernanceService(db)
         self._runner = runner
         self._settings = settings
         self._quotas = QuotaService(db)
@@ -79,6 +94,7 @@ class JobService:
                 details={"errors": json.loads(exc.json(include_url=False, include_input=False))},
             ) from None
         params = await kind.validate(params, DatasetCatalog(self._db, workspace))
+        params, pinned = await self._govern_inputs(context, kind, params)
         job = uuid.uuid4()
         async with self._db.transaction(str(workspace)) as conn:
             await store.lock_workspace_jobs(conn, workspace)
@@ -90,6 +106,8 @@ class JobService:
                 conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
                 self._settings.max_attempts, context.actor,
             )  # fmt: skip
+            if pinned:
+                await governance_store.pin_job(conn, job, pinned)
         try:
             await self._runner.start(job)
         except RiverGenError as exc:
@@ -103,6 +121,28 @@ class JobService:
             raise
         view = _view(row)
         return JobAccepted(job_id=job, **view.model_dump())
+
+    async def _govern_inputs(
+        self, context: RequestContext, kind: JobKind[Any], params: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """Refuse what the submitter's policies deny (403 ``dataset_denied``,
+        ``column_denied``), clamp a query's limit to their row limit, and what the supervisor
+        applies to each input when it loads it (dataset id -> Governed as JSON)."""
+        inputs = [dataset for dataset, _ in kind.inputs(params)]
+        governed = await self._governance.governed(context, inputs)
+        named = query_columns(params) if isinstance(params, QuerySpec) else set()
+        for item in governed.values():
+            check_columns(item, named)
+        if isinstance(params, QuerySpec):
+            limits = [g.max_rows for g in governed.values() if g.max_rows is not None]
+            if limits:
+                limit = min([*limits, *([params.limit] if params.limit is not None else [])])
+                params = params.model_copy(update={"limit": limit})
+        pinned = {
+            str(dataset): item.model_dump(mode="json")
+            for dataset, item in governed.items() if changes_data(item)
+        }  # fmt: skip
+        return params, pinned
 
     async def get(self, context: RequestContext, job: UUID) -> JobView:
         async with self._db.transaction(str(context.require_workspace())) as conn:
@@ -167,14 +207,22 @@ class JobService:
             )  # fmt: skip
         if key is None:
             raise NotFound(f"the result of job {job} was deleted", code="job_result_not_found")
+        shown = await self._result_governance(context, row)
         offset = _offset(cursor)
-        columns, rows, total = await self._runner.rows(key, offset, limit)
+        columns, rows, total = await self._runner.rows(key, offset, limit, shown)
         after = offset + len(rows)
         return ResultPage(
             job_id=job, dataset_id=row["result_dataset_id"], version=row["result_version"],
             columns=columns, rows=rows, row_count=total,
             next_cursor=_encode_offset(after) if after < total else None,
         )  # fmt: skip
+
+    async def _result_governance(self, context: RequestContext, row: Any) -> Governed | None:
+        # The result dataset inherits its inputs' governance for the reader (by column name).
+        dataset = row["result_dataset_id"]
+        shown = (await self._governance.governed(context, [dataset]))[dataset]
+        check_columns(shown, [])
+        return shown if changes_data(shown) else None
 
 
 def _offset(cursor: str | None) -> int:

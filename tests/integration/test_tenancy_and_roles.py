@@ -173,6 +173,15 @@ async def new_saved_prompt(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
+async def new_policy(client: httpx.AsyncClient, owner: Account) -> str:
+    """A workspace-wide policy, disabled (it governs nothing)."""
+    response = await client.post(
+        "/api/v1/policies", json=BODIES[("POST", "/api/v1/policies")](), headers=owner.headers()
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     response = await client.post(
         "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
@@ -186,7 +195,8 @@ COMPLETE = ("POST", "/api/v1/storage/uploads/{upload_id}/complete")
 PART = ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}")
 # The ETag of the part each prepared upload holds, for the completion body.
 ETAGS: dict[str, str] = {}
-# Objects made for the bodies: "csv_file", a CSV file of the workspace the requests go to.
+# Objects made for the bodies: "csv_file", a CSV file of the workspace the requests go to;
+# "dataset", a dataset of it.
 PREPARED: dict[str, str] = {}
 FORM_UPLOAD = ("POST", "/api/v1/storage/upload")
 BODIES: dict[tuple[str, str], Callable[[], Any]] = {
@@ -214,6 +224,13 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("POST", "/api/v1/jobs"): lambda: {"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
     ("POST", "/api/v1/prompts/execute"): lambda: {"question": "which datasets mention probes"},
     ("POST", "/api/v1/prompts/saved"): lambda: {"question": "which datasets mention probes"},
+    ("POST", "/api/v1/policies"): lambda: {
+        "name": f"p-{uuid.uuid4().hex[:8]}",
+        "enabled": False,
+        "rule": {"type": "access"},
+    },
+    ("PATCH", "/api/v1/policies/{policy_id}"): lambda: {"description": "probed"},
+    ("POST", "/api/v1/policies/evaluate"): lambda: {"dataset_id": PREPARED["dataset"]},
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
@@ -233,6 +250,7 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_job = await new_job(client, bob, seconds=1)
     bob_execution = await new_execution(client, bob)
     bob_saved = await new_saved_prompt(client, bob)
+    bob_policy = await new_policy(client, bob)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -244,6 +262,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "source_id": bob_source,
         "dataset_id": bob_dataset,
         "job_id": bob_job,
+        "policy_id": bob_policy,
         "version": "1",
         "execution_id": bob_execution,
         "saved_id": bob_saved,
@@ -348,9 +367,11 @@ async def test_role_matrix_follows_the_authorization_table(
         "job_id": lambda: new_job(client, owner),
         "execution_id": lambda: new_pending_execution(client, owner, db),
         "saved_id": lambda: new_saved_prompt(client, owner),
+        "policy_id": lambda: new_policy(client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
+    PREPARED["dataset"] = await new_dataset(client, owner)
     outcomes: dict[tuple[str, str, str], int] = {}
     expected: dict[tuple[str, str, str], int] = {}
     for (method, path), access in sorted(mutating.items()):

@@ -84,3 +84,27 @@ class Governed(BaseModel):
     max_rows: int | None = None
     timeout_s: float | None = None
     applied: list[AppliedPolicy] = Field(default_factory=list)
+
+
+class PolicyUpdate(BaseModel):
+    """The fields to change (omitted ones stay); the result is checked as a whole policy."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    dataset_id: UUID | None = None
+    rule: Rule | None = None
+    roles: list[RoleName] | None = None
+    priority: int | None = Field(None, ge=0, le=10_000)
+    enabled: bool | None = None
+
+
+class PolicyPage(BaseModel):
+    items: list[Policy]
+    next_cursor: str | None = None
+
+
+class PolicyEvaluate(BaseModel):
+    """Which policies govern a dataset for a role (default: the caller's)."""
+
+    dataset_id: UUID
+    role: RoleName | None = None

@@ -1,0 +1,198 @@
+"""The Governance service: a workspace's policies (kept in Postgres, changed by admins; every
+change is in the audit trail like any mutating call) and what they make of datasets for a role.
+
+Evaluation itself is pure (:mod:`rivergen.services.governance.evaluation`); this service loads
+the policies in a tenant transaction and evaluates them for the caller's role.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+from uuid import UUID
+
+from compute.internal import QuerySpec, check_query
+from rivergen.accounts.principal import RequestContext
+from rivergen.db import Database
+from rivergen.errors import NotFound, ValidationFailed
+from rivergen.pagination import decode_cursor, encode_cursor
+from rivergen.services.governance import store
+from rivergen.services.governance.evaluation import govern, inherit
+from rivergen.services.governance.schemas import (
+    AccessRule,
+    Governed,
+    MaskRule,
+    Policy,
+    PolicyCreate,
+    PolicyEvaluate,
+    PolicyPage,
+    PolicyUpdate,
+    RoleName,
+    RowFilterRule,
+)
+
+
+def policy_not_found(policy: UUID) -> NotFound:
+    return NotFound(f"policy {policy} not found", code="policy_not_found")
+
+
+def role_of(context: RequestContext) -> RoleName:
+    """The caller's workspace role as policies name it (no role: the narrowest, viewer)."""
+    return cast(RoleName, context.role.name) if context.role is not None else "viewer"
+
+
+class GovernanceService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # Policies ------------------------------------------------------------------------------
+
+    async def create(self, context: RequestContext, request: PolicyCreate) -> Policy:
+        """A new policy; its columns are checked against the dataset's current schema (422
+        ``column_not_found`` / ``column_type_mismatch``; 404 ``dataset_not_found``)."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            await _check_against_schema(conn, request)
+            row = await store.insert(
+                conn, uuid.uuid4(), workspace, request.model_dump(mode="json"), context.actor
+            )
+        return _policy(row)
+
+    async def get(self, context: RequestContext, policy: UUID) -> Policy:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, policy)
+        if row is None:
+            raise policy_not_found(policy)
+        return _policy(row)
+
+    async def list_policies(
+        self, context: RequestContext, dataset: UUID | None, limit: int, cursor: str | None
+    ) -> PolicyPage:
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page(conn, dataset, after, limit)
+        return PolicyPage(
+            items=[_policy(r) for r in rows[:limit]],
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
+
+    async def update(self, context: RequestContext, policy: UUID, request: PolicyUpdate) -> Policy:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, policy, lock=True)
+            if row is None:
+                raise policy_not_found(policy)
+            current = _policy(row)
+            changes = request.model_dump(exclude_unset=True)
+            merged = PolicyCreate.model_validate(
+                {**current.model_dump(include=set(PolicyCreate.model_fields)), **changes}
+            )
+            await _check_against_schema(conn, merged)
+            row = await store.update(conn, policy, merged.model_dump(mode="json"))
+        return _policy(row)
+
+    async def delete(self, context: RequestContext, policy: UUID) -> None:
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            if not await store.delete(conn, policy):
+                raise policy_not_found(policy)
+
+    # Evaluation ----------------------------------------------------------------------------
+
+    async def evaluate(self, context: RequestContext, request: PolicyEvaluate) -> Governed:
+        """What the policies make of a dataset for a role (default: the caller's), with what a
+        job result inherits from its inputs."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.current_columns(conn, request.dataset_id) is None:
+                raise NotFound(f"dataset {request.dataset_id} not found", code="dataset_not_found")
+        role = request.role or role_of(context)
+        return (await self.governed_for(workspace, role, [request.dataset_id]))[request.dataset_id]
+
+    async def governed(
+        self, context: RequestContext, dataset_ids: Iterable[UUID]
+    ) -> dict[UUID, Governed]:
+        """What the policies make of each dataset for the caller's role."""
+        return await self.governed_for(context.require_workspace(), role_of(context), dataset_ids)
+
+    async def governed_for(
+        self, workspace: UUID, role: RoleName, dataset_ids: Iterable[UUID]
+    ) -> dict[UUID, Governed]:
+        """What the policies make of each dataset for ``role``; a job's result dataset also
+        inherits, by column name, what they make of the job's inputs (and theirs, up the
+        lineage), so a result never shows what its inputs would hide."""
+        wanted = list(dict.fromkeys(dataset_ids))
+        if not wanted:
+            return {}
+        async with self._db.transaction(str(workspace)) as conn:
+            lineage = await _lineage(conn, wanted)
+            seen = set(wanted) | {i for inputs, _ in lineage.values() for i in inputs}
+            policies = [_policy(r) for r in await store.for_datasets(conn, list(seen))]
+        memo: dict[UUID, Governed] = {}
+
+        def resolve(dataset: UUID, depth: int = 0) -> Governed:
+            if dataset not in memo:
+                own = govern(policies, dataset, role)
+                if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
+                    inputs, pinned = lineage[dataset]
+                    own = inherit(own, [resolve(i, depth + 1) for i in inputs], pinned)
+                memo[dataset] = own
+            return memo[dataset]
+
+        return {dataset: resolve(dataset) for dataset in wanted}
+
+
+# How far up the lineage a result inherits its inputs' governance.
+_MAX_LINEAGE_DEPTH = 8
+
+
+async def _lineage(
+    conn: Any, datasets: list[UUID]
+) -> dict[UUID, tuple[list[UUID], list[Governed]]]:
+    """For each job result among ``datasets`` and their ancestors: its input datasets and the
+    governance its job pinned."""
+    found: dict[UUID, tuple[list[UUID], list[Governed]]] = {}
+    frontier = datasets
+    for _ in range(_MAX_LINEAGE_DEPTH):
+        rows = await store.job_inputs(conn, frontier)
+        for row in rows:
+            inputs, pinned = found.setdefault(row["result"], ([], []))
+            if row["input"] not in inputs:
+                inputs.append(row["input"])
+            pinned.extend(
+                Governed.model_validate(g) for g in json.loads(row["governance"]).values()
+            )
+        frontier = [row["input"] for row in rows if row["input"] not in found]
+        if not frontier:
+            break
+    return found
+
+
+async def _check_against_schema(conn: Any, policy: PolicyCreate) -> None:
+    if policy.dataset_id is None:
+        return  # workspace-wide: applies to the datasets that have its columns
+    schema = await store.current_columns(conn, policy.dataset_id)
+    if schema is None:
+        raise NotFound(f"dataset {policy.dataset_id} not found", code="dataset_not_found")
+    rule = policy.rule
+    if isinstance(rule, RowFilterRule):
+        check_query(QuerySpec(dataset=policy.dataset_id, filters=rule.filters), schema)
+    elif isinstance(rule, MaskRule | AccessRule):
+        _require_columns(schema, rule.columns or [])
+
+
+def _require_columns(schema: Mapping[str, str], columns: Iterable[str]) -> None:
+    missing = [c for c in columns if c not in schema]
+    if missing:
+        raise ValidationFailed(
+            f"no column {', '.join(map(repr, missing))} in the dataset's current version "
+            f"(columns: {', '.join(schema)})",
+            code="column_not_found", details={"columns": missing},
+        )  # fmt: skip
+
+
+def _policy(row: Any) -> Policy:
+    fields = dict(row)
+    fields["rule"] = json.loads(fields["rule"])
+    fields["roles"] = list(fields["roles"]) if fields["roles"] is not None else None
+    return Policy.model_validate(fields)

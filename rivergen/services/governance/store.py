@@ -1,0 +1,102 @@
+"""SQL of policies. Every function takes the connection of a tenant transaction (row-level
+security applies) and never commits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from rivergen.pagination import after_cursor
+
+
+async def insert(
+    conn: asyncpg.Connection, policy: UUID, workspace: UUID, fields: dict[str, Any], actor: str
+) -> Any:
+    return await conn.fetchrow(
+        "INSERT INTO policies (id, workspace_id, name, description, dataset_id, rule, roles, "
+        "priority, enabled, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "RETURNING *",
+        policy, workspace, fields["name"], fields["description"], fields["dataset_id"],
+        json.dumps(fields["rule"]), fields["roles"], fields["priority"], fields["enabled"], actor,
+    )  # fmt: skip
+
+
+async def get(conn: asyncpg.Connection, policy: UUID, *, lock: bool = False) -> Any:
+    return await conn.fetchrow(
+        "SELECT * FROM policies WHERE id = $1" + (" FOR UPDATE" if lock else ""), policy
+    )
+
+
+async def update(conn: asyncpg.Connection, policy: UUID, fields: dict[str, Any]) -> Any:
+    """Set every stored field from ``fields`` (a whole PolicyCreate's)."""
+    return await conn.fetchrow(
+        "UPDATE policies SET name = $2, description = $3, dataset_id = $4, rule = $5, "
+        "roles = $6, priority = $7, enabled = $8, updated_at = now() WHERE id = $1 RETURNING *",
+        policy, fields["name"], fields["description"], fields["dataset_id"],
+        json.dumps(fields["rule"]), fields["roles"], fields["priority"], fields["enabled"],
+    )  # fmt: skip
+
+
+async def delete(conn: asyncpg.Connection, policy: UUID) -> bool:
+    deleted = await conn.fetchval("DELETE FROM policies WHERE id = $1 RETURNING id", policy)
+    return deleted is not None
+
+
+async def page(
+    conn: asyncpg.Connection, dataset: UUID | None, after: tuple[datetime | None, UUID | None],
+    limit: int,
+) -> list[Any]:  # fmt: skip
+    rows: list[Any] = await conn.fetch(
+        f"SELECT * FROM policies WHERE {after_cursor(1)} "
+        "AND ($3::uuid IS NULL OR dataset_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4",
+        after[0], after[1], dataset, limit + 1,
+    )  # fmt: skip
+    return rows
+
+
+async def for_datasets(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
+    """The enabled policies that may govern any of ``datasets`` (theirs and workspace-wide)."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT * FROM policies WHERE enabled AND (dataset_id IS NULL OR dataset_id = ANY($1))",
+        list(datasets),
+    )
+    return rows
+
+
+async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, str] | None:
+    """The current version's columns (name -> Arrow type); None if there is no such dataset
+    (an empty mapping before its first version)."""
+    row = await conn.fetchrow(
+        "SELECT v.columns FROM datasets d LEFT JOIN dataset_versions v "
+        "ON v.dataset_id = d.id AND v.version = d.current_version WHERE d.id = $1",
+        dataset,
+    )
+    if row is None:
+        return None
+    columns = json.loads(row["columns"]) if row["columns"] else []
+    return {c["name"]: c["type"] for c in columns}
+
+
+async def pin_job(conn: asyncpg.Connection, job: UUID, governance: dict[str, Any]) -> None:
+    """Record the governance of a job's inputs (dataset id -> Governed as JSON)."""
+    await conn.execute("UPDATE jobs SET governance = $2 WHERE id = $1", job, json.dumps(governance))
+
+
+async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
+    """For those of ``datasets`` that are job results: (result, input dataset, the governance
+    the job pinned for its submitter), from the lineage dataset -> job -> dataset."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT made.target_id AS result, used.source_id AS input, j.governance "
+        "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
+        "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
+        "JOIN jobs j ON j.id = made.source_id "
+        "WHERE made.source_kind = 'job' AND made.target_kind = 'dataset' "
+        "AND made.target_id = ANY($1)",
+        list(datasets),
+    )  # fmt: skip
+    return rows
