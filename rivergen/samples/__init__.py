@@ -74,9 +74,7 @@ def shop_catalog(
             for name in SHOP_TABLES
         ],
         keys=[
-            CatalogKey(table="orders", column="customer_id", ref_table="customers",
-                       ref_column="customer_id"),
-            CatalogKey(table="orders", column="product_id", ref_table="products",
-                       ref_column="product_id"),
-        ],  # fmt: skip
+            CatalogKey(table="orders", column=key, ref_table=ref, ref_column=key)
+            for key, ref in (("customer_id", "customers"), ("product_id", "products"))
+        ],
     )
