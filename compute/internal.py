@@ -7,8 +7,8 @@ input schemas before anything runs (a column that does not exist, a value of the
 sum over text are refused up front), and :func:`run_query` evaluates it. Both are plain
 functions (no Ray), so the query job kind and the Prompt Studio call the same code.
 
-Evaluation order: ``join`` then each of ``joins``, the derived columns (``derive``), ``filters`` (all
-hold) and ``any_of`` (in each group, one holds), then either aggregates (grouped by
+Evaluation order: ``join`` then each of ``joins``, the derived columns (``derive``),
+``filters`` (all hold) and ``any_of`` (in each group, one holds), then either aggregates (grouped by
 ``group_by``, then ``having``) or the projection ``columns`` (then ``distinct``), then
 ``order_by``, then ``limit``, and last ``output`` (the final columns, renamed).
 """
