@@ -1,0 +1,1 @@
+"""Execution Support: SQL compiled to Internal Compute queries, and running them."""
