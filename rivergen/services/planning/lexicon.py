@@ -59,7 +59,11 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
 TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "customer": ("client", "clients", "buyer", "buyers", "shopper", "shoppers"),
     "product": ("item", "items", "article", "articles", "goods"),
-    "order": ("purchase", "purchases", "sale"),
+    "order": ("purchase", "purchases"),
+}
+# Verbs that speak of a table's rows ("customers who ordered in 2024"): by the table's word.
+TABLE_VERBS: dict[str, tuple[str, ...]] = {
+    "order": ("ordered", "bought", "purchased", "sold", "buy", "purchase", "ordering"),
 }
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
@@ -189,6 +193,7 @@ class Vocabulary:
     columns: dict[tuple[str, ...], list[ColumnRef]] = field(default_factory=dict)
     values: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = field(default_factory=dict)
     summed: set[tuple[str, ...]] = field(default_factory=set)
+    verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
     longest: int = 1
 
     def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
@@ -197,18 +202,19 @@ class Vocabulary:
             refs.append(ref)
         self.longest = max(self.longest, len(phrase))
 
-    def match(self, words: list[str], kind: str) -> tuple[int, object] | None:
+    def match(self, words: list[str], kind: str) -> tuple[int, object, bool] | None:
         """The longest phrase of ``kind`` (tables, columns, values) at the start of ``words``:
-        (words used, what it names); exact first, then close spellings of single words."""
+        (words used, what it names, whether exactly); exact first, then a close spelling of
+        a single word."""
         index: dict[tuple[str, ...], object] = getattr(self, kind)
         for n in range(min(self.longest, len(words)), 0, -1):
             phrase = tuple(words[:n])
             if phrase in index:
-                return n, index[phrase]
+                return n, index[phrase], True
         # Only single words are matched by spelling: a phrase's words are matched exactly.
         found = _close(words[0], index) if words else None
         if found is not None and len(found) == 1:
-            return 1, index[found]
+            return 1, index[found], False
         return None
 
 
@@ -258,6 +264,8 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
             vocabulary.tables[phrase] = table.name
         for synonym in TABLE_SYNONYMS.get(singular(words[-1]), ()):
             vocabulary.tables[tuple(synonym.split())] = table.name
+        for verb in TABLE_VERBS.get(singular(words[-1]), ()):
+            vocabulary.verbs[(verb,)] = table.name
         for column in table.columns:
             ref = ColumnRef(table.name, column.name, column.type)
             for phrase in _column_phrases(column, table, table_words):

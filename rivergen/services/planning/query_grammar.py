@@ -351,14 +351,16 @@ _KEYWORDS = sorted(
 
 def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
     best: tuple[int, Piece] | None = None
-    for kind in ("values", "tables", "columns"):
+    rank = (0, False)
+    for kind in ("values", "tables", "columns", "verbs"):
         match = vocabulary.match(words, kind)
-        if match is not None and (best is None or match[0] > best[0]):
-            n, what = match
+        if match is not None and (match[0], match[2]) > rank:
+            n, what, exact = match
+            rank = (n, exact)
             data = what
             if kind == "columns":
                 data = (what, tuple(words[:n]) in vocabulary.summed)
-            best = n, Piece(kind[:-1], words[:n], data)
+            best = n, Piece(kind.removesuffix("s"), words[:n], data)
     return best
 
 
@@ -435,6 +437,7 @@ class Condition:
     value: Any
     unit: str | None = None
     hint: str | None = None  # a column word for an implicit column ("price")
+    near: str | None = None  # the table named last before it, looked at first
 
 
 @dataclass
@@ -488,13 +491,16 @@ class _Reader:
         self.negate = False
         self.pending_column: ColumnRef | None = None
         self.upcoming: list[str] = []
+        self.near: str | None = None
+        self.last: Piece | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
         for index, piece in enumerate(found):
             following = found[index + 1] if index + 1 < len(found) else None
             getattr(self, f"_{piece.kind}")(piece, following)
-        if self.mode is not None and self.mode[0] not in ("top", "which", "subject"):
+            self.last = piece
+        if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
             raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
                               "is not followed by what it applies to")  # fmt: skip
         if self.negate:
@@ -533,13 +539,15 @@ class _Reader:
 
     def _most(self, piece: Piece, following: Piece | None) -> None:
         descending = bool(piece.data)
-        if self.mode is not None and self.mode[0] in ("top", "subject"):
+        top = self.mode is not None and self.mode[0] == "top"
+        if following is not None and following.kind == "table" and (self.mode is None or top):
+            n = self.mode[1][0] if self.mode is not None else None
+            self.mode = ("superlative", ("@money", descending, n))  # "the 5 largest orders"
+        elif self.mode is not None and self.mode[0] in ("top", "subject"):
             n = self.mode[1][0]
             self.mode = ("rank", (descending, n or (1 if self.which else 10)))
         elif self.which:
             self.mode = ("rank", (descending, 1))
-        elif following is not None and following.kind == "table":
-            self.mode = ("superlative", ("@money", descending))
         else:
             self.mode = ("aggregate", "max" if descending else "min")
 
@@ -595,26 +603,28 @@ class _Reader:
         self.pending_column = None
         hint = None if column is not None else "name"
         sql_op = {"contains": "contains", "starts_with": "starts_with", "=": "="}[op]
-        self.plan.conditions.append(Condition(column, sql_op, text, hint=hint))
+        self.plan.conditions.append(Condition(column, sql_op, text, hint=hint, near=self.near))
         self._note(piece.words, f"{sql_op} {text!r}")
 
     def _date(self, piece: Piece, following: Piece | None) -> None:
         column = self._take_pending()
         for op, day in piece.data:
-            self.plan.conditions.append(Condition(column, op, day.isoformat(), hint="@date"))
+            self.plan.conditions.append(
+                Condition(column, op, day.isoformat(), hint="@date", near=self.near)
+            )
         self._note(piece.words, " and ".join(f"{op} {day.isoformat()}" for op, day in piece.data))
 
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
         column = self._take_pending()
-        self.plan.conditions.append(Condition(column, op, value, unit, hint=word))
+        self.plan.conditions.append(Condition(column, op, value, unit, word, self.near))
         self._note(piece.words, f"{op} {value}")
 
     def _range(self, piece: Piece, following: Piece | None) -> None:
         low, high, unit, word = piece.data
         column = self._take_pending()
-        self.plan.conditions.append(Condition(column, ">=", low, unit, hint=word))
-        self.plan.conditions.append(Condition(column, "<=", high, unit, hint=word))
+        self.plan.conditions.append(Condition(column, ">=", low, unit, word, self.near))
+        self.plan.conditions.append(Condition(column, "<=", high, unit, word, self.near))
         self._note(piece.words, f"between {low} and {high}")
 
     def _take_pending(self) -> ColumnRef | None:
@@ -644,6 +654,10 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _verb(self, piece: Piece, following: Piece | None) -> None:
+        self.plan.touch(piece.data)
+        self.near = piece.data
 
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data
@@ -684,14 +698,23 @@ class _Reader:
         refs, summed = piece.data
         ref = self._pick(refs, piece.words)
         self.plan.touch(ref.table)
+        if (
+            self.last is not None
+            and self.last.kind == "value"
+            and self.mode is None
+            and any(r == ref for r, _ in self.last.data)
+        ):
+            return  # "in the Toys category": the column of the value just read
         mode, data = self.mode or (None, None)
-        self.mode = None
+        # "by category and country": a group goes on while columns follow.
+        self.mode = ("group_more", None) if mode in ("group", "group_more") else None
         if mode is None and following is not None and _fits(ref, following.kind):
             self.pending_column = ref
             return
         readers: dict[str, Callable[[ColumnRef, Any, list[str], bool], None]] = {
             "aggregate": self._column_aggregate, "count": self._column_count,
-            "group": self._column_group, "sort": self._column_sort, "rank": self._column_rank,
+            "group": self._column_group, "group_more": self._column_group,
+            "sort": self._column_sort, "rank": self._column_rank,
             "top": self._column_subject, "rank_aggregate": self._column_rank_aggregate,
             "which": self._column_subject, "superlative": self._column_superlative,
         }  # fmt: skip

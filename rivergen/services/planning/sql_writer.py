@@ -57,11 +57,13 @@ class _Writer:
         assert table is not None, name
         return table
 
-    def implicit(self, hint: str | None, unit: str | None, words: str) -> ColumnRef:
+    def implicit(
+        self, hint: str | None, unit: str | None, words: str, near: str | None = None
+    ) -> ColumnRef:
         word = hint or {"money": "@money", "weight": "@weight"}.get(unit or "")
         if word is None:
             raise _Unreadable(f"{words}: of which column?")
-        for name in dict.fromkeys(self.order_tables):
+        for name in dict.fromkeys([*([near] if near else []), *self.order_tables]):
             ref = _implicit_in(self._table(name), word)
             if ref is not None:
                 self.plan.touch(ref.table)
@@ -74,7 +76,10 @@ class _Writer:
         for condition in self.plan.conditions:
             if condition.column is None:
                 condition.column = self.implicit(
-                    condition.hint, condition.unit, f"`{condition.op} {condition.value}`"
+                    condition.hint,
+                    condition.unit,
+                    f"`{condition.op} {condition.value}`",
+                    condition.near,
                 )
 
     def key_between(self, fact: str, other: str) -> tuple[str, str] | None:
