@@ -206,7 +206,39 @@ CORPUS: list[Case] = [
     Case("products sorted by price descending", "SELECT * FROM products ORDER BY price DESC",
          ordered=True),
     Case("customers in Rome sorted by name",
-         "SELECT * FROM customers WHERE city = 'Rome' ORDER BY name", ordered=True),
+         "SELECT * FROM customers WHERE city = 'Rome' ORDER BY name, customer_id", ordered=True),
+    Case("bottom 3 products by revenue",
+         f"SELECT p.product_id, p.name, SUM(o.amount) s {ORDERS_PRODUCTS} "
+         "GROUP BY p.product_id, p.name ORDER BY s, p.product_id, p.name LIMIT 3", ordered=True),
+    Case("the 5 newest orders",
+         "SELECT * FROM orders ORDER BY order_date DESC, order_id LIMIT 5", ordered=True),
+    Case("latest order", "SELECT * FROM orders ORDER BY order_date DESC, order_id LIMIT 1",
+         ordered=True),
+    Case("how many products per category sorted by number of products descending",
+         "SELECT category, COUNT(*) n FROM products GROUP BY category "
+         "ORDER BY n DESC, category", ordered=True),
+    Case("revenue by country sorted by revenue descending",
+         f"SELECT c.country, SUM(o.amount) s {ORDERS_CUSTOMERS} GROUP BY c.country "
+         "ORDER BY s DESC, c.country", ordered=True),
+    Case("orders after 2024", "SELECT * FROM orders WHERE order_date >= '2025-01-01'"),
+    Case("how many orders until June 2024",
+         "SELECT COUNT(*) FROM orders WHERE order_date < '2024-07-01'"),
+    Case('products whose name starts with "Eco"', "SELECT * FROM products WHERE name LIKE 'Eco%'"),
+    Case("quarterly revenue",
+         "SELECT (CAST(strftime('%m', order_date) AS INTEGER) + 2) / 3 q, SUM(amount) "
+         "FROM orders GROUP BY q ORDER BY q", ordered=True),
+    Case("how many orders over 1,000 euros", "SELECT COUNT(*) FROM orders WHERE amount > 1000"),
+    Case("how many clients are in the Consumer segment",
+         "SELECT COUNT(*) FROM customers WHERE segment = 'Consumer'"),
+    Case("total units by category",
+         f"SELECT p.category, SUM(o.quantity) {ORDERS_PRODUCTS} GROUP BY p.category"),
+    Case("what is the average price of toys",
+         "SELECT AVG(price) FROM products WHERE category = 'Toys'"),
+    Case("list the name and price of products in Home",
+         "SELECT name, price FROM products WHERE category = 'Home'"),
+    Case("revenue per customer",
+         f"SELECT c.customer_id, c.name, SUM(o.amount) {ORDERS_CUSTOMERS} "
+         "GROUP BY c.customer_id, c.name"),
 ]  # fmt: skip
 
 # Questions outside the catalog or the grammar: must be refused, never answered.

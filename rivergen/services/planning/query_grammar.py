@@ -515,6 +515,8 @@ class _Reader:
     def _count(self, piece: Piece, following: Piece | None) -> None:
         if self.mode is not None and self.mode[0] == "rank":
             self.mode = ("rank_count", self.mode[1])  # "top 3 customers by number of orders"
+        elif self.mode is not None and self.mode[0] == "sort":
+            self.mode = ("rank_count", (False, None))  # "sorted by number of orders"
         else:
             self.mode = ("count", False)
 
@@ -525,8 +527,9 @@ class _Reader:
             self.plan.distinct = True
 
     def _aggregate(self, piece: Piece, following: Piece | None) -> None:
-        if self.mode is not None and self.mode[0] == "rank":
-            self.mode = ("rank_aggregate", (piece.data, self.mode[1]))
+        if self.mode is not None and self.mode[0] in ("rank", "sort"):
+            rank = self.mode[1] if self.mode[0] == "rank" else (False, None)
+            self.mode = ("rank_aggregate", (piece.data, rank))
         else:
             self.mode = ("aggregate", piece.data)
 
@@ -755,7 +758,10 @@ class _Reader:
         self.plan.groups.append(ref)
         self._note(words, f"grouped by {ref.table}.{ref.column}")
 
-    def _column_sort(self, ref: ColumnRef, _: Any, words: list[str], __: bool) -> None:
+    def _column_sort(self, ref: ColumnRef, _: Any, words: list[str], summed: bool) -> None:
+        if summed:  # "sorted by revenue"
+            self._rank(Metric("sum", ref), (False, None), words)
+            return
         self.plan.order.append((ref, False))
         self._note(words, f"sorted by {ref.table}.{ref.column}")
 
@@ -785,20 +791,25 @@ class _Reader:
             raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self._rank(Metric(function, ref), rank, words)
 
-    def _rank_args(self, data: Any) -> tuple[bool, int]:
+    def _rank_args(self, data: Any) -> tuple[bool, int | None]:
         descending, n = data
-        return bool(descending), int(n)
+        return bool(descending), (None if n is None else int(n))
 
     def _rank(self, metric: Metric, data: Any, words: list[str]) -> None:
-        if metric not in self.plan.metrics:
+        """Order by a metric (and keep the first ``n`` when ``data`` gives one)."""
+        if metric in self.plan.metrics:
+            metric = self.plan.metrics[self.plan.metrics.index(metric)]
+        else:
             self.plan.metrics.append(metric)
         descending, n = self._rank_args(data)
         if self.plan.entity is not None and not self.plan.groups:
             self.plan.groups.append(self.plan.entity)
         self.plan.order.append((metric, descending))
-        self.plan.limit = n
-        self._note(words, f"ranked by {metric.label()}, {'highest' if descending else 'lowest'} "
-                          f"first, {n} kept")  # fmt: skip
+        if n is not None:
+            self.plan.limit = n
+        kept = f", {n} kept" if n is not None else ""
+        self._note(words, f"ordered by {metric.label()}, "
+                          f"{'highest' if descending else 'lowest'} first{kept}")  # fmt: skip
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         raise _Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)

@@ -211,8 +211,8 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
             metric_names[id(metric)] = name
             select.append(f"{writer.metric_sql(metric, base, joins)} AS {name}")
         order_sql = _grouped_order(plan, items, names, metric_names)
-        if order_sql and plan.limit is not None:
-            # Ties at the cut are broken by the groups, so `top 3` is always the same 3.
+        if order_sql:
+            # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
             order_sql += [n for n in names if n not in order_sql]
     elif items:
         select, distinct = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)], True
@@ -221,7 +221,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
         distinct = distinct or (plan.entity is not None and plan.entity != base)
         order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in plan.order
                      if isinstance(k, ColumnRef)]  # fmt: skip
-        if order_sql and plan.limit is not None and plan.entity is not None:
+        if order_sql and plan.entity is not None:
             first = writer._table(plan.entity).columns[0].name
             if f"{plan.entity}.{first}" not in order_sql and not distinct:
                 order_sql.append(f"{plan.entity}.{first}")
