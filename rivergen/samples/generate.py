@@ -114,22 +114,27 @@ def _orders(
     return rows
 
 
-def _write(name: str, rows: list[dict[str, object]]) -> None:
-    with (SHOP / f"{name}.csv").open("w", newline="") as out:
+def _write(directory: Path, name: str, rows: list[dict[str, object]]) -> None:
+    with (directory / f"{name}.csv").open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
 
-def main() -> None:
+def write_shop(directory: Path = SHOP) -> None:
+    """Write customers.csv, products.csv and orders.csv into ``directory``."""
     rng = random.Random(SEED)
     customers = _customers(rng, 400)
     products = _products(rng)
     orders = _orders(rng, 3000, len(customers), products)
-    SHOP.mkdir(exist_ok=True)
-    _write("customers", customers)
-    _write("products", products)
-    _write("orders", orders)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory, "customers", customers)
+    _write(directory, "products", products)
+    _write(directory, "orders", orders)
+
+
+def main() -> None:
+    write_shop()
 
 
 if __name__ == "__main__":
