@@ -27,6 +27,7 @@ from uuid import UUID
 import pyarrow as pa
 import sqlglot
 from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
@@ -461,8 +462,13 @@ def compile_sql(sql: str, catalog: PromptCatalog) -> CompiledQuery:
     that does not fit a column's type)."""
     select = _parse(sql)
     compiler = _Compiler(catalog)
-    compiler.from_(select)
-    return _Assembler(compiler, select).compiled(sql)
+    try:
+        compiler.from_(select)
+        return _Assembler(compiler, select).compiled(sql)
+    except PydanticValidationError as exc:
+        # A shape the typed query does not take (what the checks above did not foresee).
+        first = exc.errors()[0]["msg"] if exc.errors() else str(exc)
+        raise _bad(f"the query cannot be compiled: {first}", "sql_unsupported") from None
 
 
 class _Assembler:
@@ -483,7 +489,8 @@ class _Assembler:
         if aggregated:
             self._check_grouped(group_by)
         having = self._having(aggregated)
-        distinct = bool(self.select.args.get("distinct"))
+        # Grouped rows are distinct already: DISTINCT over them changes nothing.
+        distinct = bool(self.select.args.get("distinct")) and not aggregated
         order_by = self._order_by(distinct, aggregated, group_by)
         spec = QuerySpec(
             dataset=self.c.tables[0].dataset_id, version=self.c.tables[0].version,

@@ -96,13 +96,11 @@ FILLERS = frozenset(
         "total",
         "how",
         "much",
-        "many",
         "each",
         "by",
         "per",
         "as",
         "at",
-        "than",
         "whose",
         "records",
         "rows",
@@ -415,6 +413,12 @@ def _at(
     return fixed
 
 
+_KINDS = (
+    "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
+    "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
+    "range", "text", "top", "save",
+)  # fmt: skip
+
 # Pieces to a query ---------------------------------------------------------------------------
 
 
@@ -454,6 +458,7 @@ class Plan:
     compare: bool = False
     save_as: str | None = None
     tables: list[str] = field(default_factory=list)
+    verbs: list[str] = field(default_factory=list)  # tables a verb speaks of ("ordered")
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -480,6 +485,21 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
                        understood=plan.understood)  # fmt: skip
 
 
+# What may follow a piece that asks for more ("average" asks for a column): anything else
+# means the question is not read.
+_FOLLOWERS: dict[str, frozenset[str]] = {
+    "aggregate": frozenset({"column", "table", "value"}),
+    "count": frozenset({"table", "column", "distinct", "value"}),
+    "group": frozenset({"column", "table", "time"}),
+    "sort": frozenset({"column", "count", "aggregate", "time"}),
+    "rank": frozenset({"column", "table", "count", "aggregate", "value"}),
+    "rank_count": frozenset({"table", "value"}),
+    "rank_aggregate": frozenset({"column", "table"}),
+    "superlative": frozenset({"table", "value"}),
+    "top": frozenset({"table", "column", "superlative", "most", "value"}),
+}
+
+
 class _Reader:
     """Reads pieces in order; ``mode`` is what the last piece asks of the next."""
 
@@ -492,20 +512,35 @@ class _Reader:
         self.pending_column: ColumnRef | None = None
         self.upcoming: list[str] = []
         self.near: str | None = None
+        self.top_seen = False
         self.last: Piece | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
         for index, piece in enumerate(found):
             following = found[index + 1] if index + 1 < len(found) else None
+            if self.mode is not None and piece.kind not in _FOLLOWERS.get(
+                self.mode[0], frozenset(_KINDS)
+            ):
+                before = " ".join(self.last.words) if self.last else ""
+                raise _Unreadable(
+                    f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
+                )
             getattr(self, f"_{piece.kind}")(piece, following)
             self.last = piece
+        self._check_end()
+        return self.plan
+
+    def _check_end(self) -> None:
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
             raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
                               "is not followed by what it applies to")  # fmt: skip
         if self.negate:
             raise _Unreadable("`not` is not followed by a value it excludes")
-        return self.plan
+        if self.plan.compare and not self.plan.groups:
+            raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
+        if self.top_seen and not self.plan.order:
+            raise _Unreadable("Top by what? `top 5 products by revenue`.")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
@@ -579,6 +614,7 @@ class _Reader:
         self.mode = None
 
     def _top(self, piece: Piece, following: Piece | None) -> None:
+        self.top_seen = True
         n, descending = piece.data
         self.mode = ("top", (n, descending))
         self.which = False
@@ -660,7 +696,9 @@ class _Reader:
 
     def _verb(self, piece: Piece, following: Piece | None) -> None:
         self.plan.touch(piece.data)
+        self.plan.verbs.append(piece.data)
         self.near = piece.data
+        self._note(piece.words, f"rows of {piece.data}")
 
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data

@@ -130,6 +130,7 @@ class _Writer:
         refs += [r for g in plan.groups for r in self.group_columns(g)]
         refs += [k for k, _ in plan.order if isinstance(k, ColumnRef)]
         found += [r.table for r in refs] + [m.table for m in plan.metrics if m.table]
+        found += plan.verbs
         return list(dict.fromkeys(found))
 
     def _needs_entity(self) -> bool:
@@ -203,6 +204,9 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
     names = _names(items)
     distinct = plan.distinct
     order_sql: list[str] = []
+    if plan.metrics and plan.projection:
+        listed = ", ".join(r.column for r in plan.projection)
+        raise _Unreadable(f"Both the columns {listed} and a total or count: group by them?")
     if plan.metrics:
         select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
         metric_names: dict[int, str] = {}
@@ -215,12 +219,18 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
             # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
             order_sql += [n for n in names if n not in order_sql]
     elif items:
+        if plan.order or plan.projection:
+            raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
         select, distinct = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)], True
     else:
         select = _projection(writer, plan)
         distinct = distinct or (plan.entity is not None and plan.entity != base)
         order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in plan.order
                      if isinstance(k, ColumnRef)]  # fmt: skip
+        if distinct and any(
+            f"{_col(k)}" not in select for k, _ in plan.order if isinstance(k, ColumnRef)
+        ):
+            raise _Unreadable("Sorting distinct rows by a column they do not show.")
         if order_sql and plan.entity is not None:
             first = writer._table(plan.entity).columns[0].name
             if f"{plan.entity}.{first}" not in order_sql and not distinct:
