@@ -225,16 +225,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
     else:
         select = _projection(writer, plan)
         distinct = distinct or (plan.entity is not None and plan.entity != base)
-        order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in plan.order
-                     if isinstance(k, ColumnRef)]  # fmt: skip
-        if distinct and any(
-            f"{_col(k)}" not in select for k, _ in plan.order if isinstance(k, ColumnRef)
-        ):
-            raise _Unreadable("Sorting distinct rows by a column they do not show.")
-        if order_sql and plan.entity is not None:
-            first = writer._table(plan.entity).columns[0].name
-            if f"{plan.entity}.{first}" not in order_sql and not distinct:
-                order_sql.append(f"{plan.entity}.{first}")
+        order_sql = _listing_order(writer, select, distinct)
     if not order_sql and items:
         order_sql = names
     return _statement(writer, base, joins, select, distinct, group_sql, order_sql)
@@ -263,6 +254,20 @@ def _statement(
     if plan.limit is not None:
         sql += f" LIMIT {plan.limit}"
     return sql
+
+
+def _listing_order(writer: _Writer, select: list[str], distinct: bool) -> list[str]:
+    plan = writer.plan
+    keys = [(k, d) for k, d in plan.order if isinstance(k, ColumnRef)]
+    if distinct and any(_col(k) not in select for k, _ in keys):
+        raise _Unreadable("Sorting distinct rows by a column they do not show.")
+    order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in keys]
+    if order_sql and plan.entity is not None and not distinct:
+        # Ties are broken by the first column (the id): the same question, the same rows.
+        first = f"{plan.entity}.{writer._table(plan.entity).columns[0].name}"
+        if first not in order_sql:
+            order_sql.append(first)
+    return order_sql
 
 
 def _grouped_order(
