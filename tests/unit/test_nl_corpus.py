@@ -11,20 +11,24 @@ import csv
 import math
 import random
 import sqlite3
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from rivergen.errors import BadRequest, RiverGenError, ValidationFailed
 from rivergen.samples import SHOP_DIR, SHOP_TABLES, load_shop, shop_catalog, shop_ids
 from rivergen.services.execution.sql import compile_sql, run_compiled
 from rivergen.services.planning.builtin import translate
-from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import NotUnderstood, QueryIntent
+from tests.conftest import SHARED_DATA
 
 ORDERS_CUSTOMERS = "FROM orders o JOIN customers c ON o.customer_id = c.customer_id"
 ORDERS_PRODUCTS = "FROM orders o JOIN products p ON o.product_id = p.product_id"
@@ -544,3 +548,52 @@ def test_any_words_give_sql_that_compiles_or_a_refusal(
         intent = translate(question, catalog)
         if isinstance(intent, QueryIntent):
             run_compiled(compile_sql(intent.sql, catalog), tables)
+
+
+def test_another_catalog_northwind_camel_case_names() -> None:
+    """Names as another source writes them (`unitPrice`, `categoryID`): read as words, keys
+    discovered by name, identifiers quoted in the SQL."""
+    northwind = SHARED_DATA / "northwind"
+    shop = {
+        "products": pacsv.read_csv(northwind / "products.csv"),
+        "categories": pacsv.read_csv(northwind / "categories.csv").drop(["picture"]),
+    }
+    ids = {name: uuid.uuid4() for name in shop}
+    catalog = PromptCatalog(
+        tables=[
+            CatalogTable(
+                dataset_id=ids[name], version=1, name=name,
+                columns=[
+                    CatalogColumn(
+                        name=c, type=str(t.schema.field(c).type),
+                        values=sorted(set(t[c].to_pylist())) if c == "categoryName" else [],
+                    )
+                    for c in t.column_names
+                ],
+            )
+            for name, t in shop.items()
+        ]
+    )  # fmt: skip
+    data = {ids[name]: table for name, table in shop.items()}
+    categories = dict(
+        zip(shop["categories"]["categoryID"].to_pylist(),
+            shop["categories"]["categoryName"].to_pylist(), strict=True)
+    )  # fmt: skip
+    products = shop["products"].to_pylist()
+
+    def ask(question: str) -> list[dict[str, Any]]:
+        intent = translate(question, catalog)
+        assert isinstance(intent, QueryIntent), intent
+        return run_compiled(compile_sql(intent.sql, catalog), data).to_pylist()
+
+    beverages = [p for p in products if categories[p["categoryID"]] == "Beverages"]
+    assert ask("how many products in Beverages") == [{"number_of_products": len(beverages)}]
+    got = ask("average unit price by category name")
+    assert [r["categoryName"] for r in got] == sorted(categories.values())
+    cheap = sorted(p["productID"] for p in products if p["unitsInStock"] < 10)
+    assert sorted(r["productID"] for r in ask("products with units in stock under 10")) == cheap
+    per_category = Counter(categories[p["categoryID"]] for p in products)
+    top = ask("which category has the most products")
+    assert [(r["categoryName"], r["number_of_products"]) for r in top] == [
+        per_category.most_common(1)[0]
+    ]

@@ -232,10 +232,17 @@ def _close(text: str, index: dict[tuple[str, ...], object]) -> tuple[str, ...] |
     return choices[best[0]]
 
 
+def name_parts(name: str) -> list[str]:
+    """The words of a name: `weight_kg` -> weight, kg; `unitPrice` -> unit, price;
+    `categoryID` -> category, id."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return [w.lower() for w in words]
+
+
 def _column_phrases(
     column: CatalogColumn, table: CatalogTable, table_words: set[str]
 ) -> set[tuple[str, ...]]:
-    parts = [p for p in column.name.lower().split("_") if p]
+    parts = name_parts(column.name)
     phrases = {tuple(parts), (column.name.lower(),)}
     if parts:
         last = parts[-1]

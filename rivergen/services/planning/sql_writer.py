@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
+from sqlglot.tokens import Tokenizer
+
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
-from rivergen.services.planning.lexicon import ColumnRef, is_numeric, is_temporal, singular
+from rivergen.services.planning.lexicon import (
+    ColumnRef,
+    is_numeric,
+    is_temporal,
+    name_parts,
+    singular,
+)
 from rivergen.services.planning.query_grammar import (
     Condition,
     Metric,
@@ -15,6 +24,7 @@ from rivergen.services.planning.query_grammar import (
     _Unreadable,
 )
 
+_KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
 _SQL_FUNCTIONS = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
 _LABELS = {"sum": "total", "avg": "average", "min": "min", "max": "max"}
 
@@ -42,8 +52,16 @@ def _literal(value: Any, ref: ColumnRef) -> str:
     return quote(str(value))
 
 
+def ident(name: str) -> str:
+    """A table or column name as SQL: bare when it is a plain lower-case word that is no SQL
+    keyword, else double-quoted (a dataset named `Sales 2024`, a column `order`)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name.upper() not in _KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _col(ref: ColumnRef) -> str:
-    return f"{ref.table}.{ref.column}"
+    return f"{ident(ref.table)}.{ident(ref.column)}"
 
 
 class _Writer:
@@ -88,11 +106,11 @@ class _Writer:
         for key in self.catalog.keys:
             if key.table == fact and key.ref_table == other:
                 return key.column, key.ref_column
-        wanted = f"{singular(other.lower())}_id"
-        fact_columns = {c.name for c in self._table(fact).columns}
+        wanted = [singular(other.lower()), "id"]
         other_columns = {c.name for c in self._table(other).columns}
-        if wanted in fact_columns and wanted in other_columns:
-            return wanted, wanted
+        for column in self._table(fact).columns:
+            if column.name in other_columns and name_parts(column.name) == wanted:
+                return column.name, column.name
         return None
 
     def base(self, tables: list[str]) -> tuple[str, list[tuple[str, str, str]]]:
@@ -118,8 +136,8 @@ class _Writer:
             return [self.implicit("@date", None, f"per {group[1:]}")]
         table = self._table(group)
         refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
-        key = [r for r in refs if r.column == f"{singular(table.name.lower())}_id"]
-        name = [r for r in refs if r.column == "name"]
+        key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
+        name = [r for r in refs if name_parts(r.column)[-1:] == ["name"]][:1]
         return (key or refs[:1]) + name
 
     def tables(self) -> list[str]:
@@ -146,7 +164,7 @@ class _Writer:
             assert metric.table is not None
             key = self.key_between(base, metric.table)
             assert key is not None
-            return f"COUNT(DISTINCT {base}.{key[0]})"
+            return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
@@ -213,7 +231,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
         for metric in plan.metrics:
             name = writer.metric_name(metric)
             metric_names[id(metric)] = name
-            select.append(f"{writer.metric_sql(metric, base, joins)} AS {name}")
+            select.append(f"{writer.metric_sql(metric, base, joins)} AS {ident(name)}")
         order_sql = _grouped_order(plan, items, names, metric_names)
         if order_sql:
             # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
@@ -241,9 +259,12 @@ def _statement(
     order_sql: list[str],
 ) -> str:
     plan = writer.plan
-    sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(select)} FROM {base}"
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(select)} FROM {ident(base)}"
     for table, fact_column, other_column in joins:
-        sql += f" JOIN {table} ON {base}.{fact_column} = {table}.{other_column}"
+        sql += (
+            f" JOIN {ident(table)} ON {ident(base)}.{ident(fact_column)} = "
+            f"{ident(table)}.{ident(other_column)}"
+        )
     where = [writer.condition_sql(c) for c in plan.conditions]
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -264,7 +285,7 @@ def _listing_order(writer: _Writer, select: list[str], distinct: bool) -> list[s
     order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in keys]
     if order_sql and plan.entity is not None and not distinct:
         # Ties are broken by the first column (the id): the same question, the same rows.
-        first = f"{plan.entity}.{writer._table(plan.entity).columns[0].name}"
+        first = f"{ident(plan.entity)}.{ident(writer._table(plan.entity).columns[0].name)}"
         if first not in order_sql:
             order_sql.append(first)
     return order_sql
@@ -279,7 +300,7 @@ def _grouped_order(
     order_sql = []
     for key, descending in plan.order:
         if isinstance(key, Metric):
-            column = metric_names[id(key)]
+            column = ident(metric_names[id(key)])
         elif (key, None) in items:
             column = names[items.index((key, None))]
         else:
@@ -295,7 +316,7 @@ def _names(items: list[tuple[ColumnRef, str | None]]) -> list[str]:
         if name in names or sum(1 for r, u in items if not u and r.column == ref.column) > 1:
             name = f"{ref.table}_{name}"
         names.append(name)
-    return names
+    return [ident(n) for n in names]
 
 
 def _projection(writer: _Writer, plan: Plan) -> list[str]:
@@ -303,4 +324,4 @@ def _projection(writer: _Writer, plan: Plan) -> list[str]:
         return [_col(r) for r in dict.fromkeys(plan.projection)]
     if plan.entity is None:
         raise _Unreadable("What should be listed? Name a table or columns.")
-    return [f"{plan.entity}.{c.name}" for c in writer._table(plan.entity).columns]
+    return [f"{ident(plan.entity)}.{ident(c.name)}" for c in writer._table(plan.entity).columns]
