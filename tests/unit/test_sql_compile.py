@@ -56,6 +56,11 @@ def test_two_joins_group_having_order_limit(
         "n": [],
         "revenue": [ColumnSource(table="orders", column="amount")],
     }
+    assert compiled.reads == {
+        "products": ["category", "product_id"],
+        "customers": ["country", "customer_id"],
+        "orders": ["amount", "customer_id", "product_id", "status", "order_date"],
+    }
     got = run_compiled(compiled, tables).to_pylist()
     customers = {r["customer_id"]: r for r in shop["customers"].to_pylist()}
     products = {r["product_id"]: r for r in shop["products"].to_pylist()}

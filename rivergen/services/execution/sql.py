@@ -99,6 +99,11 @@ class CompiledQuery(BaseModel):
     lineage: dict[str, list[ColumnSource]] = Field(
         description="Answer column -> the catalog columns it is computed from."
     )
+    reads: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Every catalog column the query reads, by table: shown, filtered on, "
+        "joined on, grouped, aggregated or sorted by (for access rules on columns).",
+    )
 
 
 def _bad(message: str, code: str, **details: Any) -> BadRequest:
@@ -507,7 +512,38 @@ class _Assembler:
             tables=_unique([t.name for t in self.c.tables]),
             datasets={t.name: t.dataset_id for t in self.c.tables}, schema_types=types,
             lineage={name: self._lineage(column) for column, name in self.outputs},
+            reads=self._reads(spec),
         )  # fmt: skip
+
+    def _reads(self, spec: QuerySpec) -> dict[str, list[str]]:
+        names: list[str | None] = [c for c, _ in self.outputs]
+        for join in spec.joins:
+            names += join.left_on
+            names += [f"{join.suffix}\0{r}" for r in join.right_on]  # read below by table
+        names += [d.column for d in spec.derive]
+        names += [f.column for f in spec.filters] + [f.column for g in spec.any_of for f in g]
+        names += [a.column for a in spec.aggregates]
+        names += spec.group_by + (spec.columns or [])
+        names += [o.column for o in spec.order_by]
+        found: dict[str, list[str]] = {}
+        for name in names:
+            for source in self._sources(name):
+                columns = found.setdefault(source.table, [])
+                if source.column not in columns:
+                    columns.append(source.column)
+        return found
+
+    def _sources(self, name: str | None) -> list[ColumnSource]:
+        scope = self.c.scope
+        if name is None:
+            return []
+        if "\0" in name:  # a join's right key: a column of the joined table
+            suffix, column = name.split("\0")
+            alias = suffix.removeprefix("_")
+            return [ColumnSource(table=scope.aliases[alias].name, column=column)]
+        if name in self.c.aggregate_sources:
+            return self.c.aggregate_sources[name]
+        return [scope.sources[name]] if name in scope.sources else []
 
     def _lineage(self, column: str) -> list[ColumnSource]:
         if column in self.c.aggregate_sources:
