@@ -251,6 +251,32 @@ def notifications_section() -> list[str]:
     ]
 
 
+PROMPTS_TITLE = "## Prompts: the built-in provider against the engine alone"
+
+
+def prompts_section(rounds: int) -> list[str]:
+    r = run_json("bench.prompts", "--rounds", str(rounds))
+    return [
+        PROMPTS_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The {r['questions']} questions of "
+        "the corpus (`tests/unit/test_nl_corpus.py`) over the shop sample (400 customers, 56 "
+        f"products, 3,000 orders), {r['answered']} of them answered, asked {r['rounds']} "
+        "times after a warm-up round in one process. Full path: `translate` (the built-in "
+        "provider), `compile_sql` (sqlglot, checks against the catalog) and `run_compiled` "
+        "(Arrow). Reference: the same compiled queries run directly on the engine "
+        "(`run_compiled`). 1-minute load average at the end: "
+        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs.",
+        "",
+        "| run | prompts/s | p50 ms | p99 ms | time vs engine (p50) |",
+        "|---|---|---|---|---|",
+        f"| engine alone (`run_compiled`) | {r['engine_per_s']:,.0f} | {r['engine_p50_ms']:.2f} "
+        f"| {r['engine_p99_ms']:.2f} | 1.00 |",
+        f"| translate + compile + run | {r['prompts_per_s']:,.0f} | {r['p50_ms']:.2f} | "
+        f"{r['p99_ms']:.2f} | {r['p50_ms'] / r['engine_p50_ms']:.1f} |",
+    ]
+
+
 def replace_section(text: str, title: str, section: list[str]) -> str:
     """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
     lines = text.rstrip("\n").split("\n")
@@ -268,10 +294,13 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse", "notifications"],
+        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts"],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
+    parser.add_argument(
+        "--prompt-rounds", type=int, default=20, help="Rounds of the question corpus."
+    )
     args = parser.parse_args()
     if args.only:
         title, section = {
@@ -280,6 +309,7 @@ def main() -> None:
             "glm": (GLM_TITLE, lambda: glm_section(args.glm_runs)),
             "sparse": (SPARSE_TITLE, sparse_section),
             "notifications": (NOTIFICATIONS_TITLE, notifications_section),
+            "prompts": (PROMPTS_TITLE, lambda: prompts_section(args.prompt_rounds)),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -310,6 +340,8 @@ def main() -> None:
         *sparse_section(),
         "",
         *notifications_section(),
+        "",
+        *prompts_section(args.prompt_rounds),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

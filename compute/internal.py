@@ -7,8 +7,10 @@ input schemas before anything runs (a column that does not exist, a value of the
 sum over text are refused up front), and :func:`run_query` evaluates it. Both are plain
 functions (no Ray), so the query job kind and the Prompt Studio call the same code.
 
-Evaluation order: join, filters, then either aggregates (grouped by ``group_by``) or the
-projection ``columns``, then ``order_by``, then ``limit``.
+Evaluation order: ``join`` then each of ``joins``, the derived columns (``derive``),
+``filters`` (all hold) and ``any_of`` (in each group, one holds), then either aggregates (grouped by
+``group_by``, then ``having``) or the projection ``columns`` (then ``distinct``), then
+``order_by``, then ``limit``, and last ``output`` (the final columns, renamed).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ FilterOp = Literal[
     "starts_with",
 ]  # fmt: skip
 AggregateFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct"]
+DeriveFunction = Literal["year", "month", "day", "quarter", "lower", "upper"]
 JoinHow = Literal["inner", "left", "right", "outer"]
 TypeClass = Literal["numeric", "string", "temporal", "boolean", "other"]
 
@@ -90,6 +93,10 @@ class Join(BaseModel):
     left_on: list[str] = Field(min_length=1, max_length=8)
     right_on: list[str] = Field(min_length=1, max_length=8)
     how: JoinHow = "inner"
+    suffix: str = Field(
+        RIGHT_SUFFIX, min_length=1, max_length=64,
+        description="Appended to right columns whose names clash with the left ones.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _same_arity(self) -> Join:
@@ -98,20 +105,52 @@ class Join(BaseModel):
         return self
 
 
+class Derived(BaseModel):
+    """A column computed from another before the filters: a date's part, a string's case."""
+
+    name: str = Field(min_length=1)
+    function: DeriveFunction
+    column: str = Field(min_length=1)
+
+
+class OutputColumn(BaseModel):
+    column: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
 class QuerySpec(BaseModel):
-    """A query over one dataset version (and optionally a join with another)."""
+    """A query over one dataset version, optionally joined with others."""
 
     dataset: UUID
     version: int | None = Field(None, ge=1, description="Default: the current version.")
     join: Join | None = None
+    joins: list[Join] = Field(
+        default_factory=list, max_length=4, description="More joins, after `join`, in order."
+    )
+    derive: list[Derived] = Field(default_factory=list, max_length=16)
     filters: list[Filter] = Field(default_factory=list, max_length=50)
+    any_of: list[list[Filter]] = Field(
+        default_factory=list, max_length=20,
+        description="Groups of alternatives: in each group at least one filter holds.",
+    )  # fmt: skip
     columns: list[str] | None = Field(
         None, description="Columns kept when no aggregate is asked (default: all)."
     )
     group_by: list[str] = Field(default_factory=list, max_length=16)
     aggregates: list[Aggregate] = Field(default_factory=list, max_length=50)
+    having: list[Filter] = Field(
+        default_factory=list, max_length=20, description="Filters over the aggregated rows."
+    )
+    distinct: bool = Field(False, description="Drop repeated rows of the projection.")
     order_by: list[OrderBy] = Field(default_factory=list, max_length=16)
     limit: int | None = Field(None, ge=1, le=10_000_000)
+    output: list[OutputColumn] | None = Field(
+        None, description="The answer's columns, in order, renamed (default: as computed)."
+    )
+
+    @property
+    def all_joins(self) -> list[Join]:
+        return ([self.join] if self.join is not None else []) + list(self.joins)
 
     @model_validator(mode="after")
     def _shape(self) -> QuerySpec:
@@ -120,6 +159,10 @@ class QuerySpec(BaseModel):
         outputs = [a.output for a in self.aggregates] + self.group_by
         if len(set(outputs)) != len(outputs):
             raise ValueError("aggregate outputs and group_by columns must have distinct names")
+        if self.having and not self.aggregates:
+            raise ValueError("having needs at least one aggregate")
+        if self.distinct and self.aggregates:
+            raise ValueError("distinct applies to a projection, not to aggregates")
         return self
 
 
@@ -213,33 +256,94 @@ def joined_schema(left: Mapping[str, str], right: Mapping[str, str], join: Join)
     for name, arrow_type in right.items():
         if name in join.right_on:
             continue
-        out[f"{name}{RIGHT_SUFFIX}" if name in left else name] = arrow_type
+        renamed = f"{name}{join.suffix}" if name in left else name
+        if renamed in out:
+            raise _invalid(
+                f"join: column {renamed!r} would appear twice; choose another suffix",
+                "column_name_clash", column=renamed,
+            )  # fmt: skip
+        out[renamed] = arrow_type
     return out
 
 
+_DERIVED_TYPES: dict[str, tuple[TypeClass, str]] = {
+    "year": ("temporal", "int64"), "month": ("temporal", "int64"), "day": ("temporal", "int64"),
+    "quarter": ("temporal", "int64"), "lower": ("string", "string"),
+    "upper": ("string", "string"),
+}  # fmt: skip
+
+
+def _check_derived(columns: dict[str, str], derived: Derived) -> None:
+    arrow_type = _column(columns, derived.column, "derive")
+    needs, gives = _DERIVED_TYPES[derived.function]
+    if type_class(arrow_type) != needs:
+        raise _invalid(
+            f"{derived.function} needs a {needs} column; {derived.column!r} is {arrow_type}",
+            "column_type_mismatch", column=derived.column, type=arrow_type,
+        )  # fmt: skip
+    if derived.name in columns:
+        raise _invalid(
+            f"derive: column {derived.name!r} exists already", "column_name_clash",
+            column=derived.name,
+        )  # fmt: skip
+    columns[derived.name] = gives
+
+
 def check_query(
-    spec: QuerySpec, schema: Mapping[str, str], right: Mapping[str, str] | None = None
+    spec: QuerySpec,
+    schema: Mapping[str, str],
+    right: Mapping[str, str] | None = None,
+    *,
+    joined: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, str]:
-    """Prove ``spec`` against the input schemas (column name -> Arrow type string); returns
-    the output schema. Raises :class:`ValidationFailed` (422) with code ``column_not_found``,
-    ``column_type_mismatch`` or ``aggregate_not_numeric``."""
+    """Prove ``spec`` against the input schemas (column name -> Arrow type string; ``right``
+    for ``join``, ``joined`` for each of ``joins``); returns the output schema. Raises
+    :class:`ValidationFailed` (422) with code ``column_not_found``, ``column_type_mismatch``,
+    ``column_name_clash`` or ``aggregate_not_numeric``."""
     columns = dict(schema)
-    if spec.join is not None:
-        assert right is not None, "a join needs the right schema"
-        columns = joined_schema(schema, right, spec.join)
-    for item in spec.filters:
+    rights = ([right] if spec.join is not None else []) + list(joined)
+    if len(rights) != len(spec.all_joins) or any(r is None for r in rights):
+        raise _invalid("every join needs its right schema", "join_input_missing")
+    for join, join_schema in zip(spec.all_joins, rights, strict=True):
+        assert join_schema is not None
+        columns = joined_schema(columns, join_schema, join)
+    for derived in spec.derive:
+        _check_derived(columns, derived)
+    for item in [*spec.filters, *(f for group in spec.any_of for f in group)]:
         _check_filter(columns, item)
+    output = _output_schema(spec, columns)
+    for item in spec.having:
+        _check_filter(output, item)
+    for order in spec.order_by:
+        _column(output, order.column, "order_by")
+    if spec.output is not None:
+        output = {o.name: _column(output, o.column, "output") for o in spec.output}
+    return output
+
+
+def _output_schema(spec: QuerySpec, columns: dict[str, str]) -> dict[str, str]:
     if spec.aggregates:
         output = {name: _column(columns, name, "group_by") for name in spec.group_by}
         for agg in spec.aggregates:
             output[agg.output] = _aggregate_type(columns, agg)
-    elif spec.columns is not None:
-        output = {name: _column(columns, name, "columns") for name in spec.columns}
-    else:
-        output = columns
-    for order in spec.order_by:
-        _column(output, order.column, "order_by")
-    return output
+        return output
+    if spec.columns is not None:
+        return {name: _column(columns, name, "columns") for name in spec.columns}
+    return columns
+
+
+def datasets(spec: QuerySpec) -> list[tuple[UUID, int | None]]:
+    """The dataset versions ``spec`` reads: its own, then each join's."""
+    return [(spec.dataset, spec.version)] + [(j.dataset, j.version) for j in spec.all_joins]
+
+
+def check_spec(spec: QuerySpec, schemas: Mapping[UUID, Mapping[str, str]]) -> dict[str, str]:
+    """:func:`check_query` with each input's schema looked up by dataset id."""
+    rights = [schemas[j.dataset] for j in spec.all_joins]
+    first = rights[0] if spec.join is not None else None
+    return check_query(
+        spec, schemas[spec.dataset], first, joined=rights[1:] if spec.join else rights
+    )
 
 
 def _aggregate_type(columns: Mapping[str, str], agg: Aggregate) -> str:
@@ -294,32 +398,76 @@ def _expression(item: Filter, arrow_type: pa.DataType) -> pc.Expression:
     return comparisons[op]
 
 
-def run_query(spec: QuerySpec, table: pa.Table, right: pa.Table | None = None) -> pa.Table:
-    """Evaluate ``spec`` over ``table`` (and ``right`` for its join). Call :func:`check_query`
-    first: this trusts the spec to fit the schemas."""
-    if spec.join is not None:
-        assert right is not None, "a join needs the right table"
+_DERIVE: dict[str, Any] = {
+    "year": pc.year, "month": pc.month, "day": pc.day, "quarter": pc.quarter,
+    "lower": pc.utf8_lower, "upper": pc.utf8_upper,
+}  # fmt: skip
+
+
+def _condition(table: pa.Table, items: Sequence[Filter], any_of: bool = False) -> Any:
+    condition = None
+    for item in items:
+        expr = _expression(item, table.schema.field(item.column).type)
+        if condition is not None:
+            expr = (condition | expr) if any_of else (condition & expr)
+        condition = expr
+    return condition
+
+
+def _where(table: pa.Table, spec: QuerySpec) -> pa.Table:
+    condition = _condition(table, spec.filters)
+    for group in spec.any_of:
+        alternatives = _condition(table, group, any_of=True)
+        if alternatives is not None:
+            condition = alternatives if condition is None else condition & alternatives
+    return table if condition is None else table.filter(condition)
+
+
+def run_query(
+    spec: QuerySpec,
+    table: pa.Table,
+    right: pa.Table | None = None,
+    *,
+    joined: Sequence[pa.Table] = (),
+) -> pa.Table:
+    """Evaluate ``spec`` over ``table`` (``right`` for its ``join``, ``joined`` for each of
+    its ``joins``). Call :func:`check_query` first: this trusts the spec to fit the schemas."""
+    rights = ([right] if spec.join is not None else []) + list(joined)
+    for join, right_table in zip(spec.all_joins, rights, strict=True):
+        assert right_table is not None, "a join needs the right table"
         table = table.join(
-            right, keys=spec.join.left_on, right_keys=spec.join.right_on,
-            join_type=_JOIN_TYPES[spec.join.how], right_suffix=RIGHT_SUFFIX,
-            coalesce_keys=True,
+            right_table, keys=join.left_on, right_keys=join.right_on,
+            join_type=_JOIN_TYPES[join.how], right_suffix=join.suffix, coalesce_keys=True,
         )  # fmt: skip
-    if spec.filters:
-        condition = None
-        for item in spec.filters:
-            expr = _expression(item, table.schema.field(item.column).type)
-            condition = expr if condition is None else condition & expr
-        table = table.filter(condition)
+    for derived in spec.derive:
+        table = table.append_column(derived.name, _DERIVE[derived.function](table[derived.column]))
+    table = _where(table, spec)
     if spec.aggregates:
         table = _aggregate(table, spec.group_by, spec.aggregates)
+        if spec.having:
+            table = table.filter(_condition(table, spec.having))
     elif spec.columns is not None:
         table = table.select(spec.columns)
+    if spec.distinct:
+        table = table.group_by(table.column_names, use_threads=False).aggregate([])
     if spec.order_by:
         keys = [(o.column, "descending" if o.descending else "ascending") for o in spec.order_by]
         table = table.sort_by(keys)
     if spec.limit is not None:
         table = table.slice(0, spec.limit)
+    if spec.output is not None:
+        table = table.select([o.column for o in spec.output]).rename_columns(
+            [o.name for o in spec.output]
+        )
     return table.combine_chunks()
+
+
+def run_spec(spec: QuerySpec, tables: Mapping[UUID, pa.Table]) -> pa.Table:
+    """:func:`run_query` with each input table looked up by dataset id."""
+    rights = [tables[j.dataset] for j in spec.all_joins]
+    if spec.join is not None:
+        return run_query(spec, tables[spec.dataset], rights[0], joined=rights[1:])
+    return run_query(spec, tables[spec.dataset], joined=rights)
 
 
 def _aggregate(

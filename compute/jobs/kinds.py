@@ -15,15 +15,17 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
-from compute.internal import QuerySpec, check_query, run_query
+from compute.internal import Join, QuerySpec, check_query, run_query
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind
 
 # A kind's task reserves half a core: two at once on a 2-core machine, beside Serve's replicas.
 TASK_CPUS = 0.5
 
 
-def _query(spec: QuerySpec, table: pa.Table, right: pa.Table | None) -> pa.Table:
-    return run_query(spec, table, right)
+def _query(spec: QuerySpec, table: pa.Table, *rights: pa.Table) -> pa.Table:
+    if spec.join is not None:
+        return run_query(spec, table, rights[0], joined=rights[1:])
+    return run_query(spec, table, joined=rights)
 
 
 # Tasks of a job are not retried by Ray: the supervisor retries the job's attempt as a whole
@@ -32,7 +34,7 @@ _query_task = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(_query)
 
 
 class QueryKind(JobKind[QuerySpec]):
-    """Filters, projections, group-by aggregates, order, limit and a join over dataset
+    """Filters, projections, group-by aggregates, order, limit and joins over dataset
     versions (see :mod:`compute.internal`)."""
 
     name = "query"
@@ -40,31 +42,40 @@ class QueryKind(JobKind[QuerySpec]):
 
     async def validate(self, params: QuerySpec, catalog: Catalog) -> QuerySpec:
         left = await catalog.dataset(params.dataset, params.version)
-        join, right = params.join, None
-        if join is not None:
+        pinned: list[Join] = []
+        schemas: list[dict[str, str]] = []
+        for join in params.all_joins:
             found = await catalog.dataset(join.dataset, join.version)
-            join, right = join.model_copy(update={"version": found.version}), found.schema_types
-        check_query(params, left.schema_types, right)
-        return params.model_copy(update={"version": left.version, "join": join})
+            pinned.append(join.model_copy(update={"version": found.version}))
+            schemas.append(found.schema_types)
+        first = schemas[0] if params.join is not None else None
+        rest = schemas[1:] if params.join is not None else schemas
+        check_query(params, left.schema_types, first, joined=rest)
+        update: dict[str, Any] = {"version": left.version}
+        if params.join is not None:
+            update |= {"join": pinned[0], "joins": pinned[1:]}
+        else:
+            update |= {"joins": pinned}
+        return params.model_copy(update=update)
 
     def inputs(self, params: QuerySpec) -> list[tuple[UUID, int]]:
         assert params.version is not None, "validate pins the version"
         found = [(params.dataset, params.version)]
-        if params.join is not None:
-            assert params.join.version is not None
-            found.append((params.join.dataset, params.join.version))
+        for join in params.all_joins:
+            assert join.version is not None
+            found.append((join.dataset, join.version))
         return found
 
     async def run(self, ctx: JobContext[QuerySpec]) -> Any:
         spec = ctx.params
         assert spec.version is not None
         left = ctx.load(spec.dataset, spec.version)
-        right = None
-        if spec.join is not None:
-            assert spec.join.version is not None
-            right = ctx.load(spec.join.dataset, spec.join.version)
+        rights = []
+        for join in spec.all_joins:
+            assert join.version is not None
+            rights.append(ctx.load(join.dataset, join.version))
         ctx.progress(10, "querying")
-        return ctx.track(_query_task.remote(spec, left, right))
+        return ctx.track(_query_task.remote(spec, left, *rights))
 
 
 class SleepParams(BaseModel):

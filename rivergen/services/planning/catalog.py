@@ -10,6 +10,11 @@ from pydantic import BaseModel, Field
 class CatalogColumn(BaseModel):
     name: str
     type: str = Field(description="Arrow type, e.g. int64, string, date32[day], timestamp[ns].")
+    values: list[str] = Field(
+        default_factory=list,
+        description="A hint for a low-cardinality string column: its distinct values, so a "
+        "question's `in Germany` finds the column and the exact spelling. Empty: unknown.",
+    )
 
 
 class CatalogTable(BaseModel):

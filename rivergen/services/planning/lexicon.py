@@ -1,0 +1,295 @@
+"""Words of a question: tokens, numbers with their units, dates, and the catalog's vocabulary.
+
+The vocabulary is built from the catalog alone: table and column names (singular and plural,
+underscores as spaces, the parts of a compound name), a short list of common synonyms keyed by
+the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), and the
+values a low-cardinality column declares. Misspellings are matched with :mod:`difflib` (a
+close-enough ratio on words of four letters or more); nothing else is guessed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from compute.internal import type_class
+from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
+
+FUZZY_RATIO = 0.84
+FUZZY_MIN_LENGTH = 4
+
+MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ["january", "february", "march", "april", "may", "june", "july", "august",
+         "september", "october", "november", "december"]
+    )
+}  # fmt: skip
+MONTHS |= {name[:3]: number for name, number in list(MONTHS.items())} | {"sept": 9}
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "fifty": 50, "hundred": 100,
+}  # fmt: skip
+MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
+MONEY_WORDS = frozenset({"dollars", "dollar", "usd", "euros", "euro", "eur", "bucks", "$"})
+WEIGHT_WORDS = frozenset({"kg", "kgs", "kilos", "kilo", "kilograms", "kilogram"})
+
+# Synonyms by a word of a column's name (and of a table's name). Read: a column whose name has
+# the word on the left is also called by the words on the right.
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "amount": ("revenue", "sales", "turnover", "spend", "spending", "order value", "value",
+               "order amount", "order total", "total amount"),
+    "price": ("cost", "unit price", "list price", "prices", "costs"),
+    "weight": ("weight", "weights", "mass"),
+    "quantity": ("units", "qty", "pieces", "quantities", "items sold", "units sold"),
+    "city": ("town", "cities", "towns"),
+    "country": ("nation", "countries", "nations"),
+    "segment": ("segments", "customer segment", "customer type"),
+    "category": ("categories", "product category", "product type", "type", "kind"),
+    "status": ("state", "statuses", "order status"),
+    "channel": ("channels", "sales channel"),
+    "email": ("emails", "e-mail", "e-mails", "mail", "email address", "email addresses"),
+    "phone": ("phones", "telephone", "phone number", "phone numbers"),
+    "name": ("names", "title"),
+    "signup": ("signed up", "signup", "sign up", "joined", "registered", "registration"),
+}  # fmt: skip
+TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "customer": ("client", "clients", "buyer", "buyers", "shopper", "shoppers"),
+    "product": ("item", "items", "article", "articles", "goods"),
+    "order": ("purchase", "purchases"),
+}
+# Verbs that speak of a table's rows ("customers who ordered in 2024"): by the table's word.
+TABLE_VERBS: dict[str, tuple[str, ...]] = {
+    "order": ("ordered", "bought", "purchased", "sold", "buy", "purchase", "ordering"),
+}
+# Measures whose bare mention means their total ("revenue by country").
+SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
+
+
+def singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    kind: str = "word"  # word | number | date | quoted | symbol
+    value: object = None
+    unit: str | None = None  # money | weight, for numbers
+
+
+_TOKEN = re.compile(
+    r"""(?P<quoted>'[^']*'|"[^"]*")
+      | (?P<date>\d{4}-\d{2}-\d{2})
+      | (?P<money>\$\s*\d[\d,]*(?:\.\d+)?\s*(?:k|m|thousand|million)?\b)
+      | (?P<number>\d[\d,]*(?:\.\d+)?\s*(?:k|m|thousand|million|kg|kgs)?\b)
+      | (?P<symbol>>=|<=|!=|<>|[<>=])
+      | (?P<word>[a-z][a-z0-9_'\-]*)
+      | (?P<other>\S)""",
+    re.VERBOSE,
+)
+
+
+def _number(text: str) -> tuple[float | int, str | None]:
+    unit = None
+    text = text.strip()
+    if text.startswith("$"):
+        unit, text = "money", text[1:].strip()
+    match = re.fullmatch(r"([\d,]+(?:\.\d+)?)\s*([a-z]*)", text)
+    assert match is not None
+    value = float(match.group(1).replace(",", ""))
+    suffix = match.group(2)
+    if suffix in MULTIPLIERS:
+        value *= MULTIPLIERS[suffix]
+    elif suffix in ("kg", "kgs"):
+        unit = "weight"
+    return (int(value) if value.is_integer() else value), unit
+
+
+def tokenize(question: str) -> tuple[list[Token], list[str]]:
+    """Tokens of a question, and the characters that are no part of any token."""
+    tokens: list[Token] = []
+    stray: list[str] = []
+    for match in _TOKEN.finditer(question.strip().lower().replace("\u2019", "'")):
+        kind = match.lastgroup
+        text = match.group()
+        if kind == "quoted":
+            original = question[match.start() + 1 : match.end() - 1]
+            tokens.append(Token(text, "quoted", original))
+        elif kind == "date":
+            tokens.append(Token(text, "date", date.fromisoformat(text)))
+        elif kind in ("money", "number"):
+            value, unit = _number(text)
+            tokens.append(Token(text, "number", value, unit))
+        elif kind == "symbol":
+            tokens.append(Token(text, "symbol"))
+        elif kind == "word":
+            tokens.append(Token(text.strip("'-").removesuffix("'s")))
+        elif text not in ",.?!:()":
+            stray.append(text)
+    return _merge_multipliers(tokens), stray
+
+
+def _merge_multipliers(tokens: list[Token]) -> list[Token]:
+    """`2 thousand`, `five hundred`, `10 dollars`, `3 kg` as one number with its unit."""
+    out: list[Token] = []
+    for token in tokens:
+        previous = out[-1] if out else None
+        if (
+            token.kind == "word"
+            and token.text in NUMBER_WORDS
+            and not (previous is not None and previous.kind == "number")
+        ):
+            out.append(Token(token.text, "number", NUMBER_WORDS[token.text]))
+            continue
+        if previous is not None and previous.kind == "number" and token.kind == "word":
+            factor = MULTIPLIERS.get(token.text) or (100 if token.text == "hundred" else None)
+            unit = (
+                "money" if token.text in MONEY_WORDS
+                else "weight" if token.text in WEIGHT_WORDS else None
+            )  # fmt: skip
+            if factor is not None or unit is not None:
+                assert isinstance(previous.value, int | float)
+                value = previous.value * (factor or 1)
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                out[-1] = Token(
+                    f"{previous.text} {token.text}", "number", value, unit or previous.unit
+                )
+                continue
+        out.append(token)
+    return out
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    table: str
+    column: str
+    type: str
+
+
+@dataclass
+class Vocabulary:
+    """Phrases (tuples of words) of the catalog: tables, columns and declared values."""
+
+    tables: dict[tuple[str, ...], str] = field(default_factory=dict)
+    columns: dict[tuple[str, ...], list[ColumnRef]] = field(default_factory=dict)
+    values: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = field(default_factory=dict)
+    summed: set[tuple[str, ...]] = field(default_factory=set)
+    verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
+    longest: int = 1
+
+    def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
+        refs = self.columns.setdefault(phrase, [])
+        if ref not in refs:
+            refs.append(ref)
+        self.longest = max(self.longest, len(phrase))
+
+    def match(self, words: list[str], kind: str) -> tuple[int, object, bool] | None:
+        """The longest phrase of ``kind`` (tables, columns, values) at the start of ``words``:
+        (words used, what it names, whether exactly); exact first, then a close spelling of
+        a single word."""
+        index: dict[tuple[str, ...], object] = getattr(self, kind)
+        for n in range(min(self.longest, len(words)), 0, -1):
+            phrase = tuple(words[:n])
+            if phrase in index:
+                return n, index[phrase], True
+        # Only single words are matched by spelling: a phrase's words are matched exactly.
+        found = _close(words[0], index) if words else None
+        if found is not None and len(found) == 1:
+            return 1, index[found], False
+        return None
+
+
+def _close(text: str, index: dict[tuple[str, ...], object]) -> tuple[str, ...] | None:
+    if len(text) < FUZZY_MIN_LENGTH:
+        return None
+    choices = {" ".join(p): p for p in index if len(" ".join(p)) >= FUZZY_MIN_LENGTH}
+    best = difflib.get_close_matches(text, list(choices), n=2, cutoff=FUZZY_RATIO)
+    if not best:
+        return None
+    if len(best) == 2 and difflib.SequenceMatcher(None, text, best[1]).ratio() == (
+        difflib.SequenceMatcher(None, text, best[0]).ratio()
+    ):
+        return None  # two equally close: do not pick one
+    return choices[best[0]]
+
+
+def name_parts(name: str) -> list[str]:
+    """The words of a name: `weight_kg` -> weight, kg; `unitPrice` -> unit, price;
+    `categoryID` -> category, id."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return [w.lower() for w in words]
+
+
+def _column_phrases(
+    column: CatalogColumn, table: CatalogTable, table_words: set[str]
+) -> set[tuple[str, ...]]:
+    parts = name_parts(column.name)
+    phrases = {tuple(parts), (column.name.lower(),)}
+    if parts:
+        last = parts[-1]
+        phrases.add((*parts[:-1], plural(last)))
+    generic = {"id", "kg", "date", "at", "on", "usd"}
+    meaningful = [p for p in parts if p not in generic]
+    table_word = singular(table.name.lower())
+    if len(meaningful) == 1 and meaningful != parts and meaningful[0] not in table_words:
+        phrases.add((meaningful[0],))
+        phrases.add((plural(meaningful[0]),))
+    if parts and parts[0] == table_word and len(parts) > 1:
+        phrases.add(tuple(parts[1:]))
+    for part in parts:
+        for synonym in COLUMN_SYNONYMS.get(part, ()):
+            phrases.add(tuple(synonym.split()))
+    return phrases
+
+
+def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
+    vocabulary = Vocabulary()
+    table_words = {singular(t.name.lower()) for t in catalog.tables}
+    for table in catalog.tables:
+        name = table.name.lower()
+        words = tuple(re.split(r"[\s_]+", name))
+        for phrase in {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}:
+            vocabulary.tables[phrase] = table.name
+        for synonym in TABLE_SYNONYMS.get(singular(words[-1]), ()):
+            vocabulary.tables[tuple(synonym.split())] = table.name
+        for verb in TABLE_VERBS.get(singular(words[-1]), ()):
+            vocabulary.verbs[(verb,)] = table.name
+        for column in table.columns:
+            ref = ColumnRef(table.name, column.name, column.type)
+            for phrase in _column_phrases(column, table, table_words):
+                vocabulary._add_column(phrase, ref)
+                if " ".join(phrase) in SUMMED_SYNONYMS:
+                    vocabulary.summed.add(phrase)
+            for value in column.values:
+                phrase = tuple(value.lower().split())
+                vocabulary.values.setdefault(phrase, []).append((ref, value))
+                vocabulary.longest = max(vocabulary.longest, len(phrase))
+    vocabulary.longest = max(vocabulary.longest, *(len(p) for p in vocabulary.tables))
+    return vocabulary
+
+
+def is_temporal(ref: ColumnRef) -> bool:
+    return type_class(ref.type) == "temporal"
+
+
+def is_numeric(ref: ColumnRef) -> bool:
+    return type_class(ref.type) == "numeric"
