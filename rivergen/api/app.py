@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.agents.psa import build_prompt_service
+from rivergen.agents.psa import SqlRunner, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
@@ -40,6 +40,7 @@ from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
 from rivergen.notifications import NotificationService
 from rivergen.ratelimit import RateLimiter
+from rivergen.services.execution.save import JobResultSaver
 from rivergen.services.governance import GovernanceService
 from rivergen.settings import Settings, load_settings
 from rivergen.storage import StorageService
@@ -129,8 +130,11 @@ def create_app(
                 clients.db, _job_runner(resolved), resolved.jobs, app.state.governance
             )
             app.state.prompts = build_prompt_service(
-                clients.db, resolved.prompts, app.state.datasets, app.state.jobs
-            )
+                clients.db, resolved.prompts, app.state.datasets, app.state.jobs,
+                sql=_sql_runner(resolved, app.state.datasets, app.state.governance),
+                saver=JobResultSaver(app.state.jobs, resolved.prompts.max_seconds),
+                governance=app.state.governance,
+            )  # fmt: skip
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield
@@ -168,6 +172,19 @@ def _dataset_compute(settings: Settings) -> DatasetCompute:
     from compute.staging import RayDatasetCompute
 
     return RayDatasetCompute(settings)
+
+
+def _sql_runner(
+    settings: Settings, datasets: DatasetService, governance: GovernanceService
+) -> SqlRunner:
+    # Execution Support's SQL runs on Internal Compute as Ray tasks: imported here for the
+    # same reason.
+    from compute.sql import RaySqlRunner
+    from compute.staging import RayDatasetCompute
+
+    return RaySqlRunner(
+        datasets, governance, RayDatasetCompute(settings), settings.prompts.max_seconds
+    )
 
 
 def _job_runner(settings: Settings) -> JobRunner:

@@ -45,6 +45,7 @@ from rivergen.agents.psa.tools import Tool, ToolBox, ToolContext, ToolResult
 from rivergen.datasets import DatasetService
 from rivergen.db import Database
 from rivergen.jobs import JobService
+from rivergen.services.governance import GovernanceService
 from rivergen.settings import PromptSettings
 
 
@@ -59,13 +60,13 @@ def provider_chain(settings: PromptSettings) -> FallbackChain:
 def build_prompt_service(
     db: Database, settings: PromptSettings, datasets: DatasetService, jobs: JobService, *,
     sql: SqlRunner | None = None, saver: ResultSaver | None = None,
-    policies: PolicyWriter | None = None, provider: ModelProvider | None = None,
+    governance: GovernanceService | None = None, provider: ModelProvider | None = None,
 ) -> PromptService:  # fmt: skip
-    """Prompt Studio over the platform's services; ``sql``, ``saver`` and ``policies`` plug in
-    the tools run_sql, save_result and create_policy."""
-    tools = ToolBox.standard(datasets, jobs, sql=sql, saver=saver, policies=policies)
+    """Prompt Studio over the platform's services; ``sql``, ``saver`` and ``governance`` plug
+    in the tools run_sql, save_result and create_policy (and the catalog's governed hints)."""
+    tools = ToolBox.standard(datasets, jobs, sql=sql, saver=saver, policies=governance)
     agent = PromptAgent(provider or provider_chain(settings), tools, settings)
-    return PromptService(db, agent)
+    return PromptService(db, agent, governance)
 
 
 __all__ = [

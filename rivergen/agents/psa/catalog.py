@@ -1,46 +1,82 @@
 """The catalog a prompt is understood against: the workspace's datasets (current versions) as
-named tables, built from the dataset registry."""
+named tables, built from the dataset registry.
+
+A text column with few distinct values carries them as a hint (from the version's kept
+profile), so "customers in Germany" finds the column that holds "Germany". Hints come only
+from datasets the caller's policies leave as they are: a masked or filtered dataset gives
+none (its values would tell what the policy hides)."""
 
 from __future__ import annotations
 
 import json
-from uuid import UUID
+from typing import Any
 
 import asyncpg
 
+from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
+from rivergen.services.governance import GovernanceService
+from rivergen.services.governance.evaluation import changes_data
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
 MAX_TABLES = 500
+MAX_HINTED_VALUES = 50
+"""A text column is hinted only when its profile saw every distinct value in its top values
+and there are at most this many."""
+
+
+def _hints(profile: Any) -> dict[str, list[str]]:
+    if profile is None:
+        return {}
+    hints: dict[str, list[str]] = {}
+    for column in json.loads(profile).get("columns", []):
+        top = [v.get("value") for v in column.get("top_values", [])]
+        distinct = column.get("distinct_count")
+        if (
+            column.get("type") in ("string", "large_string")
+            and distinct is not None
+            and 0 < distinct <= min(MAX_HINTED_VALUES, len(top))
+            and all(isinstance(v, str) for v in top)
+        ):
+            hints[column["name"]] = top
+    return hints
 
 
 async def catalog_of(conn: asyncpg.Connection, limit: int = MAX_TABLES) -> PromptCatalog:
     """The datasets of the connection's tenant transaction, newest first."""
     rows = await conn.fetch(
-        "SELECT d.id, d.name, d.description, d.tags, v.version, v.columns, v.row_count "
-        "FROM datasets d JOIN dataset_versions v "
+        "SELECT d.id, d.name, d.description, d.tags, v.version, v.columns, v.row_count, "
+        "p.profile FROM datasets d JOIN dataset_versions v "
         "ON v.dataset_id = d.id AND v.version = d.current_version "
+        "LEFT JOIN dataset_profiles p ON p.dataset_id = d.id AND p.version = v.version "
         "ORDER BY d.created_at DESC, d.id DESC LIMIT $1",
         limit,
     )
-    return PromptCatalog(
-        tables=[
-            CatalogTable(
-                dataset_id=r["id"],
-                version=r["version"],
-                name=r["name"],
-                description=r["description"],
-                tags=list(r["tags"]),
-                columns=[
-                    CatalogColumn(name=c["name"], type=c["type"]) for c in json.loads(r["columns"])
-                ],
-                row_count=r["row_count"],
-            )
-            for r in rows
-        ]
-    )
+    tables = []
+    for r in rows:
+        hints = _hints(r["profile"])
+        tables.append(CatalogTable(
+            dataset_id=r["id"], version=r["version"], name=r["name"],
+            description=r["description"], tags=list(r["tags"]),
+            columns=[CatalogColumn(name=c["name"], type=c["type"], values=hints.get(c["name"], []))
+                     for c in json.loads(r["columns"])],
+            row_count=r["row_count"],
+        ))  # fmt: skip
+    return PromptCatalog(tables=tables)
 
 
-async def load_catalog(db: Database, workspace: UUID) -> PromptCatalog:
-    async with db.transaction(str(workspace)) as conn:
-        return await catalog_of(conn)
+async def load_catalog(
+    db: Database, context: RequestContext, governance: GovernanceService | None = None
+) -> PromptCatalog:
+    """The caller's catalog; without ``governance`` (tests of the agent alone) every hint
+    stays."""
+    async with db.transaction(str(context.require_workspace())) as conn:
+        catalog = await catalog_of(conn)
+    if governance is None or not catalog.tables:
+        return catalog
+    governed = await governance.governed(context, [t.dataset_id for t in catalog.tables])
+    for table in catalog.tables:
+        if changes_data(governed[table.dataset_id]):
+            table.columns = [c.model_copy(update={"values": []}) for c in table.columns]
+            table.row_count = None
+    return catalog

@@ -38,11 +38,14 @@ class SqlAnswer(BaseModel):
 
 
 class SavedAnswer(BaseModel):
-    dataset_id: UUID
+    """A write-back: the answer kept as a new dataset by a ``query`` job (governed for whoever
+    confirmed it, and its result inherits what its inputs' policies hide)."""
+
+    job_id: UUID
     name: str
-    version: int
-    row_count: int
     sql: str
+    dataset_id: UUID | None = Field(None, description="None while the job still runs.")
+    version: int | None = None
     policies: list[AppliedPolicy] = Field(default_factory=list)
 
 

@@ -45,11 +45,24 @@ class StepRecord(BaseModel):
     text: str = ""
 
 
+class AnswerTable(BaseModel):
+    """The rows of the answer (of the execution's last successful query)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    row_count: int = Field(description="Rows in the whole answer (`rows` may hold fewer).")
+    truncated: bool = False
+    sql: str
+
+
 class ExecutionView(BaseModel):
     id: UUID
     question: str
     status: ExecutionStatus
     answer: str | None = None
+    table: AnswerTable | None = Field(
+        None, description="The answer's rows when the execution ran a query."
+    )
     explanation: Explanation | None = None
     turns: list[Turn] = Field(default_factory=list, description="Every tool call, in order.")
     pending: list[PendingCall] = Field(

@@ -15,6 +15,7 @@ from rivergen.agents.psa.agent import AgentRun, PromptAgent
 from rivergen.agents.psa.catalog import load_catalog
 from rivergen.agents.psa.providers import summary_of
 from rivergen.agents.psa.schemas import (
+    AnswerTable,
     ExecuteRequest,
     ExecutionPage,
     ExecutionView,
@@ -30,6 +31,7 @@ from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.execution.runner import error_of
+from rivergen.services.governance import GovernanceService
 from rivergen.services.language import Explanation, explain
 
 PROMPT_PROGRESS = "prompt.progress"
@@ -41,9 +43,12 @@ def execution_not_found(execution: UUID) -> NotFound:
 
 
 class PromptService:
-    def __init__(self, db: Database, agent: PromptAgent) -> None:
+    def __init__(
+        self, db: Database, agent: PromptAgent, governance: GovernanceService | None = None
+    ) -> None:
         self._db = db
         self.agent = agent
+        self._governance = governance
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
         """Run the question now (bounded by the agent's settings) and return the execution."""
@@ -57,7 +62,7 @@ class PromptService:
                 saved = uuid.uuid4()
                 await store.insert_saved(conn, saved, workspace, _name_of(request.question),
                                          request.question, context.actor)  # fmt: skip
-        catalog = await load_catalog(self._db, workspace)
+        catalog = await load_catalog(self._db, context, self._governance)
         turns: list[Turn] = []
 
         async def on_turn(turn: Turn) -> None:
@@ -150,7 +155,7 @@ class PromptService:
             row = await store.start_confirming(conn, execution, context.actor)
         view = _view(row)
         try:
-            catalog = await load_catalog(self._db, workspace)
+            catalog = await load_catalog(self._db, context, self._governance)
             done = await self.agent.confirm(context, catalog, pending, len(view.turns))
         except Exception as exc:
             # Recorded as failed rather than left `confirming`: which writes ran is unknown,
@@ -214,12 +219,19 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _table(turns: list[Turn]) -> AnswerTable | None:
+    done = [t for t in turns if t.tool == "run_sql" and t.status == "ok" and t.result]
+    return AnswerTable.model_validate(done[-1].result) if done else None
+
+
 def _view(row: Any) -> ExecutionView:
     explanation = _loads(row["explanation"])
+    turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
     return ExecutionView(
         id=row["id"], question=row["question"], status=row["status"], answer=row["answer"],
+        table=_table(turns),
         explanation=Explanation.model_validate(explanation) if explanation else None,
-        turns=[Turn.model_validate(t) for t in _loads(row["turns"])],
+        turns=turns,
         pending=[PendingCall.model_validate(p) for p in _loads(row["pending"])],
         steps=[StepRecord.model_validate(s) for s in _loads(row["steps"])],
         provider=row["provider"], error=_loads(row["error"]), created_by=row["created_by"],

@@ -217,8 +217,13 @@ def _sql_tool(sql: SqlRunner) -> Tool:
 def _save_tool(saver: ResultSaver) -> Tool:
     async def run(ctx: ToolContext, args: SaveArgs) -> ToolResult:
         saved = await saver.save(ctx.request, args.sql, args.name, ctx.catalog)
+        if saved.dataset_id is None:
+            return ToolResult(
+                summary=f"Saving the answer as dataset {saved.name}: job {saved.job_id} runs.",
+                result=saved.model_dump(mode="json"),
+            )
         return ToolResult(
-            summary=f"Saved {saved.row_count} row(s) as dataset {saved.name}.",
+            summary=f"Saved the answer as dataset {saved.name} (job {saved.job_id}).",
             result={**saved.model_dump(mode="json"),
                     "datasets": [{"dataset_id": str(saved.dataset_id), "name": saved.name,
                                   "version": saved.version}]},

@@ -1,0 +1,125 @@
+"""Execution Support's SQL runner: a prompt's SQL, governed, on Internal Compute as Ray tasks.
+
+Parse and check the statement against the catalog (:func:`compile_sql`: one read-only
+SELECT), ask Governance what each dataset read is for the caller (a denied dataset or column
+is refused before anything runs), stage each input with its row filters and masks applied in
+the task that reads it, run the compiled query in one task, and clamp the answer to the
+policies' row limit. Nothing here sees raw rows a policy hides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+import pyarrow as pa
+import ray
+
+from compute.internal import Filter
+from compute.staging import RayDatasetCompute
+from compute.tasks import outcome, require_ray
+from rivergen.accounts.principal import RequestContext
+from rivergen.agents.psa.ports import DatasetRead, SqlAnswer
+from rivergen.datasets import DatasetService
+from rivergen.errors import ValidationFailed
+from rivergen.jsonvalues import json_value
+from rivergen.services.execution.sql import CompiledQuery, compile_sql, run_compiled
+from rivergen.services.governance import GovernanceService
+from rivergen.services.governance.evaluation import check_columns
+from rivergen.services.governance.schemas import Governed
+from rivergen.services.planning.catalog import PromptCatalog
+
+# A query's task reserves a quarter of a core: small answers, beside Serve's replicas.
+TASK_CPUS = 0.25
+
+
+def _answer(compiled: CompiledQuery, ids: Sequence[UUID], *tables: pa.Table) -> pa.Table:
+    return run_compiled(compiled, dict(zip(ids, tables, strict=True)))
+
+
+_answer_task = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(_answer)
+
+
+def describe_filter(item: Filter) -> str:
+    """A filter as people read it: ``country == 'Germany'``."""
+    if item.op in ("is_null", "not_null"):
+        return f"{item.column} {item.op.replace('_', ' ')}"
+    return f"{item.column} {item.op.replace('_', ' ')} {item.value!r}"
+
+
+def _smallest(values: Iterable[float | int | None]) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+class RaySqlRunner:
+    """:class:`rivergen.agents.psa.ports.SqlRunner` over staged datasets, as Ray tasks."""
+
+    def __init__(
+        self, datasets: DatasetService, governance: GovernanceService,
+        compute: RayDatasetCompute, timeout_s: float,
+    ) -> None:  # fmt: skip
+        self._datasets = datasets
+        self._governance = governance
+        self._compute = compute
+        self._timeout_s = timeout_s
+
+    async def answer(
+        self, context: RequestContext, sql: str, catalog: PromptCatalog
+    ) -> tuple[CompiledQuery, dict[UUID, Governed], pa.Table]:
+        """The whole governed answer (clamped to the policies' row limit)."""
+        compiled = compile_sql(sql, catalog)
+        ids = list(dict.fromkeys(compiled.datasets.values()))
+        governed = await self._governance.governed(context, ids)
+        for name, columns in compiled.reads.items():
+            check_columns(governed[compiled.datasets[name]], columns)
+        require_ray()
+        refs = []
+        for dataset in ids:
+            found = next((t for t in catalog.tables if t.dataset_id == dataset), None)
+            _, key = await self._datasets.version_key(
+                context, dataset, found.version if found else None
+            )
+            refs.append(self._compute.load(key, None, governed[dataset]))
+        timeout_s = _smallest([self._timeout_s, *(g.timeout_s for g in governed.values())])
+        ref = _answer_task.remote(compiled, ids, *refs)
+        try:
+            async with asyncio.timeout(timeout_s):
+                table: pa.Table = await outcome(ref)
+        except TimeoutError:
+            ray.cancel(ref, force=True)
+            raise ValidationFailed(
+                f"the query ran longer than {timeout_s:g} s", code="query_timeout",
+                details={"timeout_s": timeout_s},
+            ) from None  # fmt: skip
+        max_rows = _smallest(g.max_rows for g in governed.values())
+        if max_rows is not None and table.num_rows > max_rows:
+            table = table.slice(0, max_rows)
+        return compiled, governed, table
+
+    async def run(
+        self, context: RequestContext, sql: str, catalog: PromptCatalog, row_limit: int
+    ) -> SqlAnswer:
+        compiled, governed, table = await self.answer(context, sql, catalog)
+        shown = table.slice(0, row_limit)
+        names = {v: k for k, v in compiled.datasets.items()}
+        spec = compiled.spec
+        filters = [describe_filter(f) for f in spec.filters]
+        filters += [" or ".join(describe_filter(f) for f in group) for group in spec.any_of]
+        applied, masked = [], []
+        for dataset, governs in governed.items():
+            filters += [f"{describe_filter(f)} (policy)" for f in governs.row_filters]
+            applied += [p for p in governs.applied if p not in applied]
+            masked += [f"{names[dataset]}.{column}" for column in governs.masked]
+        return SqlAnswer(
+            sql=compiled.sql, columns=table.column_names,
+            rows=[{k: json_value(v) for k, v in row.items()} for row in shown.to_pylist()],
+            row_count=table.num_rows, truncated=shown.num_rows < table.num_rows,
+            datasets=[
+                DatasetRead(dataset_id=t.dataset_id, name=t.name, version=t.version)
+                for t in catalog.tables if t.dataset_id in governed
+            ],
+            filters=filters, policies=applied, masked_columns=masked,
+        )  # fmt: skip
