@@ -118,9 +118,11 @@ def create_app(
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
-            app.state.storage = StorageService(clients.db, clients.objects, resolved.storage)
-            app.state.data_sources = DataSourceService(clients.db, resolved)
             app.state.governance = GovernanceService(clients.db)
+            app.state.storage = StorageService(
+                clients.db, clients.objects, resolved.storage, app.state.governance
+            )
+            app.state.data_sources = DataSourceService(clients.db, resolved, app.state.governance)
             app.state.datasets = DatasetService(
                 clients.db, _dataset_compute(resolved), app.state.data_sources,
                 clients.objects, resolved.s3.presign_expiry_s, app.state.governance,

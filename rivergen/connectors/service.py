@@ -15,7 +15,13 @@ import asyncpg
 import pyarrow as pa
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.connectors.config import SECRET_FIELDS, SOURCE_CONFIG, redacted, to_storage
+from rivergen.connectors.config import (
+    SECRET_FIELDS,
+    SOURCE_CONFIG,
+    S3Source,
+    redacted,
+    to_storage,
+)
 from rivergen.connectors.read import AnySource, discover_schema, read_source
 from rivergen.connectors.schemas import (
     DataSourceCreate,
@@ -27,6 +33,7 @@ from rivergen.connectors.secrets import SecretBox
 from rivergen.db import Database
 from rivergen.errors import Conflict, NotFound
 from rivergen.pagination import after_cursor, decode_cursor, encode_cursor
+from rivergen.services.governance import GovernanceService
 from rivergen.settings import Settings
 
 _COLUMNS = "id, name, kind, config, created_by, created_at, discovered_schema, discovered_at"
@@ -37,10 +44,23 @@ def _not_found(source: UUID) -> NotFound:
 
 
 class DataSourceService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, governance: GovernanceService | None = None
+    ) -> None:
         self._db = db
         self._settings = settings
         self._box = SecretBox.from_settings(settings)
+        self._governance = governance
+
+    async def _raw_access(self, context: RequestContext, config: AnySource) -> None:
+        # The platform's bucket holds the workspace's raw files and staged datasets: a caller
+        # whom the workspace's policies govern may not read it around them.
+        if (
+            self._governance is not None
+            and isinstance(config, S3Source)
+            and config.uses_platform_credentials
+        ):
+            await self._governance.check_raw_access(context, "the platform's bucket")
 
     def _config(self, row: Any) -> AnySource:
         stored = json.loads(row["config"])
@@ -107,7 +127,9 @@ class DataSourceService:
         """Read the source's columns now, store them on the source, return them."""
         workspace = context.require_workspace()
         row = await self._row(workspace, source)
-        columns = await discover_schema(self._config(row), self._settings, workspace_id=workspace)
+        config = self._config(row)
+        await self._raw_access(context, config)
+        columns = await discover_schema(config, self._settings, workspace_id=workspace)
         now = datetime.now(UTC)
         stored = json.dumps([c.model_dump() for c in columns])
         async with self._db.transaction(str(workspace)) as conn:
@@ -127,7 +149,7 @@ class DataSourceService:
         :func:`rivergen.connectors.read_source` for ``limit`` and the size limits."""
         workspace = context.require_workspace()
         row = await self._row(workspace, source_id)
-        table = await read_source(
-            self._config(row), self._settings, limit=limit, workspace_id=workspace
-        )
+        config = self._config(row)
+        await self._raw_access(context, config)
+        table = await read_source(config, self._settings, limit=limit, workspace_id=workspace)
         return self._view(row), table

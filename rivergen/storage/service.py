@@ -25,6 +25,7 @@ from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.objectstore.multipart import READ_CHUNK
 from rivergen.pagination import after_cursor, decode_cursor, encode_cursor
+from rivergen.services.governance import GovernanceService
 from rivergen.settings import StorageSettings
 from rivergen.storage.schemas import (
     FileDownload,
@@ -51,12 +52,14 @@ def _file_not_found(file: UUID) -> NotFound:
 
 class StorageService:
     def __init__(
-        self, db: Database, objects: ObjectStore, settings: StorageSettings | None = None
-    ) -> None:
+        self, db: Database, objects: ObjectStore, settings: StorageSettings | None = None,
+        governance: GovernanceService | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._objects = objects
         self._settings = settings or StorageSettings()
         self._quotas = QuotaService(db)
+        self._governance = governance
 
     @property
     def form_upload_max_bytes(self) -> int:
@@ -252,10 +255,17 @@ class StorageService:
             raise _file_not_found(file)
         return row
 
+    async def _raw_access(self, context: RequestContext, file: UUID) -> None:
+        # An uploaded file's bytes are what its datasets were made of: a caller whom the
+        # workspace's policies govern reads them through those datasets only.
+        if self._governance is not None:
+            await self._governance.check_raw_access(context, f"file {file}")
+
     async def get_file(
         self, context: RequestContext, file: UUID, platform_url: str
     ) -> FileDownload:
         row = await self._file(context.require_workspace(), file)
+        await self._raw_access(context, file)
         url = await self._objects.download_url(row["object_key"], platform_url=platform_url)
         fields = {k: v for k, v in dict(row).items() if k != "object_key"}
         return FileDownload(**fields, download_url=url)
@@ -263,6 +273,7 @@ class StorageService:
     async def content(self, context: RequestContext, file: UUID) -> tuple[FileView, bytes]:
         """The bytes of a file (the local store's download; S3 clients use the presigned URL)."""
         row = await self._file(context.require_workspace(), file)
+        await self._raw_access(context, file)
         data = await self._objects.get(row["object_key"])
         return FileView(**{k: v for k, v in dict(row).items() if k != "object_key"}), data
 

@@ -390,3 +390,36 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
         ("DELETE /api/v1/policies/{policy_id}", "success"),
     ]:
         assert (action, outcome) in actions
+
+
+async def test_raw_bytes_are_not_read_around_the_policies(
+    client: httpx.AsyncClient, migrated: Settings
+) -> None:
+    people, dataset = await governed_customers(client)
+    owner, admin, editor = people["owner"], people["admin"], people["editor"]
+    listed = await client.get("/api/v1/storage/files", headers=owner.headers())
+    [file] = [f["id"] for f in listed.json()["items"]]
+    # The uploaded CSV is what the dataset was made of: governed roles may not fetch it.
+    for who in ("viewer", "editor"):
+        for path in (f"/api/v1/storage/files/{file}", f"/api/v1/storage/files/{file}/content"):
+            refused = await client.get(path, headers=people[who].headers())
+            assert refused.status_code == 403, (who, path, refused.text)
+            assert refused.json()["error"]["code"] == "raw_access_governed"
+    assert (await client.get(f"/api/v1/storage/files/{file}", headers=admin.headers())).is_success
+    # Nor read the platform's bucket (the workspace's files and staged datasets) as a source.
+    source = await client.post("/api/v1/data-sources", headers=editor.headers(), json={
+        "name": "own bucket", "config": {
+            "kind": "s3", "bucket": migrated.s3.bucket, "format": "parquet",
+            "prefix": f"workspaces/{owner.workspace_id}/datasets/{dataset}/",
+        },
+    })  # fmt: skip
+    assert source.status_code == 201, source.text
+    discover = f"/api/v1/data-sources/{source.json()['id']}/discover-schema"
+    refused = await client.post(discover, headers=editor.headers())
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "raw_access_governed"
+    made = await client.post("/api/v1/datasets", headers=editor.headers(), json={
+        "name": "raw copy", "data_source_id": source.json()["id"],
+    })  # fmt: skip
+    assert made.status_code == 403, made.text
+    # An admin, whom no policy governs, may.
+    assert (await client.post(discover, headers=admin.headers())).status_code == 200

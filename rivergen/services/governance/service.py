@@ -16,7 +16,7 @@ from uuid import UUID
 from compute.internal import QuerySpec, check_query
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
-from rivergen.errors import NotFound, ValidationFailed
+from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store
 from rivergen.services.governance.evaluation import govern, inherit
@@ -108,6 +108,21 @@ class GovernanceService:
                 raise NotFound(f"dataset {request.dataset_id} not found", code="dataset_not_found")
         role = request.role or role_of(context)
         return (await self.governed_for(workspace, role, [request.dataset_id]))[request.dataset_id]
+
+    async def check_raw_access(self, context: RequestContext, what: str) -> None:
+        """Refuse a read of raw bytes that no policy can govern (an uploaded file, objects of
+        the platform's bucket) to a caller any enabled policy of the workspace applies to:
+        403 ``raw_access_governed``. Their datasets stay readable, governed."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.enabled(conn)
+        role = role_of(context)
+        binding = [p for p in map(_policy, rows) if p.roles is None or role in p.roles]
+        if binding:
+            raise Forbidden(
+                f"{what} is raw data, and the workspace's policies govern what a {role} sees: "
+                "read it through its datasets", code="raw_access_governed",
+                details={"policies": [p.name for p in binding[:10]]},
+            )  # fmt: skip
 
     async def governed(
         self, context: RequestContext, dataset_ids: Iterable[UUID]

@@ -68,6 +68,12 @@ async def for_datasets(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> li
     return rows
 
 
+async def enabled(conn: asyncpg.Connection) -> list[Any]:
+    """Every enabled policy of the workspace."""
+    rows: list[Any] = await conn.fetch("SELECT * FROM policies WHERE enabled")
+    return rows
+
+
 async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, str] | None:
     """The current version's columns (name -> Arrow type); None if there is no such dataset
     (an empty mapping before its first version)."""
