@@ -14,6 +14,7 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from deployments.agents import prompt_studio_app, prompts_by_handle
 from deployments.core import core_by_handle, core_deployment
 from rivergen.api import GATEWAY_ROUTERS, create_app
 from rivergen.settings import GatewaySettings
@@ -23,18 +24,25 @@ def _build_app() -> FastAPI:
     # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
     # the request and echoes it on the response; the app must not echo it a second time.
     # The storage routes are Storage Orchestration's (deployments/storage.py), its own app.
-    return create_app(echo_request_id=False, core=core_by_handle, routers=GATEWAY_ROUTERS)
+    return create_app(
+        echo_request_id=False,
+        core=core_by_handle,
+        prompts=prompts_by_handle,
+        routers=GATEWAY_ROUTERS,
+    )
 
 
 @serve.ingress(_build_app)
 class Gateway:
     """Routes, workspace context, authentication and authorization live in the app.
 
-    ``core`` binds Backend Core into the gateway's application; the app reaches it by name.
+    ``core`` and ``prompts`` bind Backend Core and Prompt Studio (with its capability services)
+    into the gateway's application; the app reaches them by name.
     """
 
-    def __init__(self, core: DeploymentHandle[Any]) -> None:
+    def __init__(self, core: DeploymentHandle[Any], prompts: DeploymentHandle[Any]) -> None:
         self._core = core
+        self._prompts = prompts
 
 
 def gateway_app(settings: GatewaySettings | None = None) -> Application:
@@ -54,7 +62,7 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
         health_check_period_s=5,
         graceful_shutdown_timeout_s=10,
     )(Gateway)
-    return deployment.bind(core_deployment(sizing))
+    return deployment.bind(core_deployment(sizing), prompt_studio_app(sizing))
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (import_path deployments.gateway:app).

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.agents.psa import SqlRunner, build_prompt_service
+from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
@@ -34,16 +34,12 @@ from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
-from rivergen.connectors.service import DataSourceService
 from rivergen.core import BackendCore, BackendCorePort
-from rivergen.datasets import DatasetCompute, DatasetService
-from rivergen.jobs import JobRunner, JobService
-from rivergen.notifications import NotificationService
+from rivergen.domain import DomainServices
+from rivergen.jobs import JobService
 from rivergen.ratelimit import RateLimiter
 from rivergen.services.execution.save import JobResultSaver
-from rivergen.services.governance import GovernanceService
 from rivergen.settings import Settings, load_settings
-from rivergen.storage import StorageService
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +87,7 @@ def create_app(
     *,
     echo_request_id: bool = True,
     core: Callable[[PlatformClients], BackendCorePort] | None = None,
+    prompts: Callable[[PlatformClients], PromptService] | None = None,
     routers: Sequence[APIRouter] = GATEWAY_ROUTERS + STORAGE_ROUTERS,
     mounted_at: str | None = None,
 ) -> FastAPI:
@@ -98,9 +95,9 @@ def create_app(
     replica (a builder function), so settings are read there, never when a module is imported.
 
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
-    ``core`` reaches Backend Core (on Serve: its deployment by handle); by default it runs in
-    this process. ``mounted_at`` is the route prefix Serve mounts the app under, if any (its
-    OpenAPI document is then at ``<prefix>/openapi.json``).
+    ``core`` reaches Backend Core and ``prompts`` Prompt Studio (on Serve: their deployments
+    by handle); by default they run in this process. ``mounted_at`` is the route prefix Serve
+    mounts the app under, if any (its OpenAPI document is then at ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
 
@@ -118,25 +115,16 @@ def create_app(
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             app.state.core = core(clients) if core else BackendCore(clients)
-            app.state.governance = GovernanceService(clients.db)
-            app.state.storage = StorageService(
-                clients.db, clients.objects, resolved.storage, app.state.governance
+            domain = DomainServices.build(clients, resolved)
+            app.state.governance = domain.governance
+            app.state.storage = domain.storage
+            app.state.data_sources = domain.data_sources
+            app.state.datasets = domain.datasets
+            app.state.notifications = domain.notifications
+            app.state.jobs = domain.jobs
+            app.state.prompts = (
+                prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
             )
-            app.state.data_sources = DataSourceService(clients.db, resolved, app.state.governance)
-            app.state.datasets = DatasetService(
-                clients.db, _dataset_compute(resolved), app.state.data_sources,
-                clients.objects, resolved.s3.presign_expiry_s, app.state.governance,
-            )  # fmt: skip
-            app.state.notifications = NotificationService(clients.db)
-            app.state.jobs = JobService(
-                clients.db, _job_runner(resolved), resolved.jobs, app.state.governance
-            )
-            app.state.prompts = build_prompt_service(
-                clients.db, resolved.prompts, app.state.datasets, app.state.jobs,
-                sql=_sql_runner(resolved, app.state.datasets, app.state.governance),
-                saver=JobResultSaver(app.state.jobs, resolved.prompts.max_seconds),
-                governance=app.state.governance,
-            )  # fmt: skip
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield
@@ -168,32 +156,24 @@ def create_app(
     return app
 
 
-def _dataset_compute(settings: Settings) -> DatasetCompute:
-    # Data Staging runs as Ray tasks (compute/); imported here so the library's modules load
-    # without it.
-    from compute.staging import RayDatasetCompute
-
-    return RayDatasetCompute(settings)
-
-
-def _sql_runner(
-    settings: Settings, datasets: DatasetService, governance: GovernanceService
-) -> SqlRunner:
-    # Execution Support's SQL runs on Internal Compute as Ray tasks: imported here for the
-    # same reason.
+def prompt_studio(
+    clients: PlatformClients, settings: Settings, domain: DomainServices
+) -> PromptService:
+    """Prompt Studio and the capability services it uses, all in this process."""
+    # Execution Support's SQL runs on Internal Compute as Ray tasks (compute/): imported here
+    # so the library's modules load without it.
     from compute.sql import RaySqlRunner
     from compute.staging import RayDatasetCompute
 
-    return RaySqlRunner(
-        datasets, governance, RayDatasetCompute(settings), settings.prompts.max_seconds
-    )
-
-
-def _job_runner(settings: Settings) -> JobRunner:
-    # The job supervisor is a Ray actor (compute/); imported here for the same reason.
-    from compute.jobs import RayJobRunner
-
-    return RayJobRunner(settings)
+    sql = RaySqlRunner(
+        domain.datasets, domain.governance, RayDatasetCompute(settings),
+        settings.prompts.max_seconds,
+    )  # fmt: skip
+    return build_prompt_service(
+        clients.db, settings.prompts, domain.datasets, domain.jobs, sql=sql,
+        saver=JobResultSaver(domain.jobs, settings.prompts.max_seconds),
+        governance=domain.governance,
+    )  # fmt: skip
 
 
 async def _resume_jobs(jobs: JobService) -> None:

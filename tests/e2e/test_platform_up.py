@@ -123,6 +123,17 @@ def assert_dataset_from_upload(api_url: str, token: str) -> None:
         headers=headers, timeout=60,
     )  # fmt: skip
     assert preview.status_code == 200 and preview.json()["rows"][0]["productName"] == "Chai"
+    # Prompt Studio on Serve: the gateway reaches the agent, the agent the Planning, Execution
+    # Support (its SQL as Ray tasks), Governance and Language & Explanation deployments.
+    asked = httpx.post(
+        f"{api_url}/api/v1/prompts/execute", json={"question": "how many products are there"},
+        headers=headers, timeout=120,
+    )  # fmt: skip
+    assert asked.status_code == 200, asked.text
+    answer = asked.json()
+    assert answer["status"] == "completed", answer
+    assert list(answer["table"]["rows"][0].values()) == [77]
+    assert answer["explanation"]["datasets"] == ["products"]
 
 
 def assert_demo_seeded(platform: RunningPlatform) -> None:

@@ -82,16 +82,24 @@ def test_the_gateway_autoscales() -> None:
     assert scaling["min_replicas"] >= 1 and scaling["max_replicas"] > scaling["min_replicas"]
 
 
+def graph(application: Any) -> set[str]:
+    """The names of an application's deployments: its ingress and every deployment bound into
+    it, however deep."""
+    bound = application._bound_deployment
+    names = {bound.name}
+    for arg in bound.init_args:
+        if hasattr(arg, "_bound_deployment"):
+            names |= graph(arg)
+    return names
+
+
 def test_every_deployment_in_the_config_exists_in_its_application() -> None:
     for app in load()["applications"]:
         module_name, attr = app["import_path"].split(":")
         application = getattr(importlib.import_module(module_name), attr)
-        bound = application._bound_deployment
-        names = {bound.name} | {
-            arg._bound_deployment.name
-            for arg in bound.init_args
-            if hasattr(arg, "_bound_deployment")
-        }
+        names = graph(application)
         for deployment in app["deployments"]:
             assert deployment["name"] in names
             assert deployment["ray_actor_options"]["num_cpus"] < 1
+        # ...and every deployment of the application is in the config.
+        assert names == {d["name"] for d in app["deployments"]}, app["name"]

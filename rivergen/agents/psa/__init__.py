@@ -27,10 +27,16 @@ from rivergen.agents.psa.providers import (
     BuiltinProvider,
     FallbackChain,
     ModelProvider,
+    Planner,
     ProviderError,
 )
 from rivergen.agents.psa.schemas import ExecuteRequest, ExecutionView, PendingCall
-from rivergen.agents.psa.service import PROMPT_COMPLETED, PROMPT_PROGRESS, PromptService
+from rivergen.agents.psa.service import (
+    PROMPT_COMPLETED,
+    PROMPT_PROGRESS,
+    Explainer,
+    PromptService,
+)
 from rivergen.agents.psa.steps import (
     FinalAnswer,
     NotUnderstood,
@@ -49,24 +55,28 @@ from rivergen.services.governance import GovernanceService
 from rivergen.settings import PromptSettings
 
 
-def provider_chain(settings: PromptSettings) -> FallbackChain:
-    """The configured providers in order, then the built-in one; each attempt is bounded by
-    its provider's timeout and the execution's time."""
+def provider_chain(settings: PromptSettings, planner: Planner | None = None) -> FallbackChain:
+    """The configured providers in order, then the built-in one (on ``planner``, the Planning
+    service); each attempt is bounded by its provider's timeout and the execution's time."""
     return FallbackChain(
-        [OpenAICompatibleProvider(p) for p in settings.providers], settings.max_seconds
-    )
+        [OpenAICompatibleProvider(p) for p in settings.providers], settings.max_seconds,
+        fallback=BuiltinProvider(planner),
+    )  # fmt: skip
 
 
 def build_prompt_service(
     db: Database, settings: PromptSettings, datasets: DatasetService, jobs: JobService, *,
     sql: SqlRunner | None = None, saver: ResultSaver | None = None,
     governance: GovernanceService | None = None, provider: ModelProvider | None = None,
+    planner: Planner | None = None, explainer: Explainer | None = None,
 ) -> PromptService:  # fmt: skip
     """Prompt Studio over the platform's services; ``sql``, ``saver`` and ``governance`` plug
-    in the tools run_sql, save_result and create_policy (and the catalog's governed hints)."""
+    in the tools run_sql, save_result and create_policy (and the catalog's governed hints);
+    ``planner`` and ``explainer`` are the Planning and Language & Explanation services (in
+    this process when not given)."""
     tools = ToolBox.standard(datasets, jobs, sql=sql, saver=saver, policies=governance)
-    agent = PromptAgent(provider or provider_chain(settings), tools, settings)
-    return PromptService(db, agent, governance)
+    agent = PromptAgent(provider or provider_chain(settings, planner), tools, settings)
+    return PromptService(db, agent, governance, explainer)
 
 
 __all__ = [

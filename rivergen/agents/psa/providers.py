@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -92,18 +91,28 @@ def summary_of(turns: Sequence[Turn]) -> str:
     return "\n".join(lines) or "Nothing was done."
 
 
+class Planner(Protocol):
+    """The Planning service, as the built-in provider uses it."""
+
+    async def translate(self, question: str, catalog: PromptCatalog) -> Any: ...
+
+
 class BuiltinProvider:
     """Needs no model: the Planning service's translator turns the question into one intent,
     the intent into tool calls; once they ran, their summaries are the answer."""
 
     name = "builtin"
 
+    def __init__(self, planner: Planner | None = None) -> None:
+        self._planner = planner
+
     async def step(self, request: StepRequest) -> Step:
         if request.turns:
             return FinalAnswer(text=summary_of(request.turns))
-        intent = _translator()(request.question, request.catalog)
-        if inspect.isawaitable(intent):
-            intent = await intent
+        if self._planner is not None:  # the Planning service (on Serve: by handle)
+            intent: Any = await self._planner.translate(request.question, request.catalog)
+        else:
+            intent = _translator()(request.question, request.catalog)
         calls = calls_of(intent)
         if isinstance(calls, NotUnderstood):
             return calls

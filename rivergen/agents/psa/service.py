@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
@@ -32,7 +32,7 @@ from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.execution.runner import error_of
 from rivergen.services.governance import GovernanceService
-from rivergen.services.language import Explanation, explain
+from rivergen.services.language import Explanation, ExplanationService
 
 PROMPT_PROGRESS = "prompt.progress"
 PROMPT_COMPLETED = "prompt.completed"
@@ -42,13 +42,21 @@ def execution_not_found(execution: UUID) -> NotFound:
     return NotFound(f"prompt execution {execution} not found", code="execution_not_found")
 
 
+class Explainer(Protocol):
+    """Language & Explanation, as the agent uses it (on Serve: by handle)."""
+
+    async def explain(self, execution: ExecutionView) -> Explanation: ...
+
+
 class PromptService:
     def __init__(
-        self, db: Database, agent: PromptAgent, governance: GovernanceService | None = None
-    ) -> None:
+        self, db: Database, agent: PromptAgent, governance: GovernanceService | None = None,
+        explainer: Explainer | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self.agent = agent
         self._governance = governance
+        self._explainer: Explainer = explainer or ExplanationService()
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
         """Run the question now (bounded by the agent's settings) and return the execution."""
@@ -87,19 +95,21 @@ class PromptService:
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.get(conn, execution)
-            if row is None:
-                raise execution_not_found(execution)
-            draft = _view(row).model_copy(update={
-                "status": run.status, "turns": run.turns, "pending": run.pending,
-                "steps": run.steps, "answer": run.answer, "provider": run.provider,
-                "error": run.error,
-            })  # fmt: skip
+        if row is None:
+            raise execution_not_found(execution)
+        draft = _view(row).model_copy(update={
+            "status": run.status, "turns": run.turns, "pending": run.pending,
+            "steps": run.steps, "answer": run.answer, "provider": run.provider,
+            "error": run.error,
+        })  # fmt: skip
+        explanation = await self._explainer.explain(draft)
+        async with self._db.transaction(str(workspace)) as conn:
             row = await store.finish(
                 conn, execution, status=run.status,
                 turns=[t.model_dump(mode="json") for t in run.turns],
                 steps=[s.model_dump(mode="json") for s in run.steps],
                 pending=[p.model_dump(mode="json") for p in run.pending], answer=run.answer,
-                explanation=explain(draft).model_dump(mode="json"), provider=run.provider,
+                explanation=explanation.model_dump(mode="json"), provider=run.provider,
                 error=run.error,
             )  # fmt: skip
             await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(

@@ -2,5 +2,6 @@
 
 from rivergen.services.language.explain import explain
 from rivergen.services.language.schemas import Explanation
+from rivergen.services.language.service import ExplanationService
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Explanation", "ExplanationService", "explain"]

@@ -1,0 +1,103 @@
+"""The agents on Serve. Prompt Studio (PSA): one deployment that keeps the state of each
+execution (in Postgres) and reaches the capability services by handle; the gateway reaches it
+by handle (:func:`prompts_by_handle`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from ray import serve
+from ray.serve.deployment import Application
+from ray.serve.handle import DeploymentHandle
+
+from deployments.handles import ByHandle, by_handle
+from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
+from rivergen.accounts.principal import RequestContext
+from rivergen.agents.psa import PromptService, build_prompt_service
+from rivergen.agents.psa.schemas import (
+    ExecuteRequest,
+    ExecutionPage,
+    ExecutionView,
+    SavedPrompt,
+    SavedPromptCreate,
+    SavedPromptPage,
+)
+from rivergen.clients import PlatformClients
+from rivergen.domain import DomainServices
+from rivergen.settings import GatewaySettings, load_settings
+
+PROMPT_STUDIO = "prompt-studio"
+
+
+class PromptStudio:
+    """:class:`rivergen.agents.psa.PromptService` with its tools and services by handle."""
+
+    async def __init__(  # type: ignore[misc]  # Serve awaits it
+        self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
+        language: DeploymentHandle[Any], execution: DeploymentHandle[Any],
+    ) -> None:  # fmt: skip
+        settings = load_settings()
+        self._clients = await PlatformClients.open(settings)
+        domain = DomainServices.build(self._clients, settings)
+        run_sql = cast(Any, ByHandle(execution))
+        self._service: PromptService = build_prompt_service(
+            self._clients.db, settings.prompts, domain.datasets, domain.jobs,
+            sql=run_sql, saver=run_sql, governance=cast(Any, ByHandle(governance)),
+            planner=cast(Any, ByHandle(planning)), explainer=cast(Any, ByHandle(language)),
+        )  # fmt: skip
+
+    async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
+        return await self._service.execute(context, request)
+
+    async def get(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        return await self._service.get(context, execution)
+
+    async def list_executions(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> ExecutionPage:
+        return await self._service.list_executions(context, limit, cursor)
+
+    async def confirm(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        return await self._service.confirm(context, execution)
+
+    async def save(self, context: RequestContext, request: SavedPromptCreate) -> SavedPrompt:
+        return await self._service.save(context, request)
+
+    async def list_saved(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> SavedPromptPage:
+        return await self._service.list_saved(context, limit, cursor)
+
+    async def delete_saved(self, context: RequestContext, saved: UUID) -> None:
+        await self._service.delete_saved(context, saved)
+
+    async def __del__(self) -> None:
+        await self._clients.close()
+
+
+def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
+    """Prompt Studio bound to its capability services (all in the gateway's application)."""
+    sizing = sizing or GatewaySettings()
+    services = capability_services(sizing)
+    return serve.deployment(
+        name=PROMPT_STUDIO,
+        ray_actor_options={"num_cpus": sizing.replica_num_cpus / 2},
+        max_ongoing_requests=sizing.max_ongoing_requests,
+        autoscaling_config={
+            "min_replicas": 1,
+            "max_replicas": sizing.max_replicas,
+            "target_ongoing_requests": sizing.target_ongoing_requests,
+            "upscale_delay_s": 5,
+            "downscale_delay_s": 60,
+        },
+        health_check_period_s=10,
+        graceful_shutdown_timeout_s=30,
+    )(PromptStudio).bind(
+        services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION]
+    )
+
+
+def prompts_by_handle(_: PlatformClients) -> PromptService:
+    """For the gateway's app factory: Prompt Studio of the gateway's own application."""
+    return cast(PromptService, by_handle(PROMPT_STUDIO))

@@ -1,0 +1,57 @@
+"""The platform's domain services over one set of clients: built the same way by the gateway
+(in its lifespan) and by every deployment that needs them (Prompt Studio, Execution Support)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rivergen.clients import PlatformClients
+from rivergen.connectors.service import DataSourceService
+from rivergen.datasets import DatasetCompute, DatasetService
+from rivergen.jobs import JobRunner, JobService
+from rivergen.notifications import NotificationService
+from rivergen.services.governance import GovernanceService
+from rivergen.settings import Settings
+from rivergen.storage import StorageService
+
+
+@dataclass(frozen=True)
+class DomainServices:
+    governance: GovernanceService
+    storage: StorageService
+    data_sources: DataSourceService
+    datasets: DatasetService
+    notifications: NotificationService
+    jobs: JobService
+
+    @classmethod
+    def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
+        governance = GovernanceService(clients.db)
+        sources = DataSourceService(clients.db, settings, governance)
+        datasets = DatasetService(
+            clients.db, dataset_compute(settings), sources, clients.objects,
+            settings.s3.presign_expiry_s, governance,
+        )  # fmt: skip
+        return cls(
+            governance=governance,
+            storage=StorageService(clients.db, clients.objects, settings.storage, governance),
+            data_sources=sources,
+            datasets=datasets,
+            notifications=NotificationService(clients.db),
+            jobs=JobService(clients.db, job_runner(settings), settings.jobs, governance),
+        )
+
+
+def dataset_compute(settings: Settings) -> DatasetCompute:
+    # Data Staging runs as Ray tasks (compute/); imported here so the library's modules load
+    # without it.
+    from compute.staging import RayDatasetCompute
+
+    return RayDatasetCompute(settings)
+
+
+def job_runner(settings: Settings) -> JobRunner:
+    # The job supervisor is a Ray actor (compute/); imported here for the same reason.
+    from compute.jobs import RayJobRunner
+
+    return RayJobRunner(settings)
