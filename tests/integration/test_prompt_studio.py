@@ -166,6 +166,10 @@ async def test_questions_are_answered_exactly_and_explained(
         assert set(explanation["datasets"]) <= set(ids) and explanation["datasets"]
         assert explanation["row_count"] == body["table"]["row_count"]
         assert body["turns"][0]["tool"] == "run_sql" and body["turns"][0]["status"] == "ok"
+        # The typed plan: one read of the datasets the answer names, nothing written.
+        plan = body["plan"]
+        assert [s["effect"] for s in plan["steps"]] == ["read"] and plan["writes"] == []
+        assert plan["reads"] == explanation["datasets"]
 
     # What the grammar does not cover is said, not guessed; nothing ran.
     unknown = await ask(client, owner, "how many unicorns flew over the customers")
@@ -237,6 +241,8 @@ async def test_writes_wait_for_an_allowed_persons_confirmation(client: httpx.Asy
     assert body["status"] == "awaiting_confirmation", body
     [pending] = body["pending"]
     assert pending["tool"] == "delete_dataset"
+    assert body["plan"]["writes"] == [ids["products"]] and body["plan"]["reads"] == []
+    assert body["plan"]["steps"][0]["needs"] == "editor"
     products = f"/api/v1/datasets/{ids['products']}"
     assert (await client.get(products, headers=owner.headers())).status_code == 200
 

@@ -45,6 +45,29 @@ class StepRecord(BaseModel):
     text: str = ""
 
 
+WRITE_TOOLS: frozenset[str] = frozenset({"delete_dataset", "save_result", "create_policy"})
+"""Tools that change something: never run by the loop, only once confirmed."""
+
+
+class PlannedCall(BaseModel):
+    """One step of an execution's plan: a tool call, what it touches, and where it stands."""
+
+    tool: str
+    arguments: dict[str, Any]
+    effect: Literal["read", "write"]
+    needs: str | None = Field(description="The least role that may run it (the tool's route).")
+    datasets: list[str] = Field(default_factory=list, description="Datasets it reads or writes.")
+    status: str = Field(description="`ok`, `refused`, `failed` or `pending_confirmation`.")
+
+
+class Plan(BaseModel):
+    """What the prompt became: its steps in order, and the datasets it reads and writes."""
+
+    steps: list[PlannedCall] = Field(default_factory=list)
+    reads: list[str] = Field(default_factory=list)
+    writes: list[str] = Field(default_factory=list)
+
+
 class AnswerTable(BaseModel):
     """The rows of the answer (of the execution's last successful query)."""
 
@@ -63,6 +86,7 @@ class ExecutionView(BaseModel):
     table: AnswerTable | None = Field(
         None, description="The answer's rows when the execution ran a query."
     )
+    plan: Plan = Field(default_factory=Plan, description="The typed plan the prompt became.")
     explanation: Explanation | None = None
     turns: list[Turn] = Field(default_factory=list, description="Every tool call, in order.")
     pending: list[PendingCall] = Field(

@@ -10,16 +10,20 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
+from rivergen.acl import tool_access
 from rivergen.agents.psa import store
 from rivergen.agents.psa.agent import AgentRun, PromptAgent
 from rivergen.agents.psa.catalog import load_catalog
 from rivergen.agents.psa.providers import summary_of
 from rivergen.agents.psa.schemas import (
+    WRITE_TOOLS,
     AnswerTable,
     ExecuteRequest,
     ExecutionPage,
     ExecutionView,
     PendingCall,
+    Plan,
+    PlannedCall,
     SavedPrompt,
     SavedPromptCreate,
     SavedPromptPage,
@@ -229,6 +233,30 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _datasets_of(turn: Turn) -> list[str]:
+    named = [str(d.get("name") or d.get("dataset_id")) for d in turn.result.get("datasets", [])]
+    argument = turn.arguments.get("dataset") or (turn.arguments.get("policy") or {}).get("dataset")
+    if turn.tool == "save_result" and turn.arguments.get("name"):
+        named.append(str(turn.arguments["name"]))
+    if not named and argument:
+        named.append(str(argument))
+    return list(dict.fromkeys(named))
+
+
+def plan_of(turns: list[Turn]) -> Plan:
+    """The typed plan of an execution, from its tool calls (run, refused or pending)."""
+    steps = [
+        PlannedCall(
+            tool=t.tool, arguments=t.arguments, status=t.status, datasets=_datasets_of(t),
+            effect="write" if t.tool in WRITE_TOOLS else "read", needs=tool_access(t.tool),
+        )
+        for t in turns
+    ]  # fmt: skip
+    reads = [d for s in steps if s.effect == "read" for d in s.datasets]
+    writes = [d for s in steps if s.effect == "write" for d in s.datasets]
+    return Plan(steps=steps, reads=list(dict.fromkeys(reads)), writes=list(dict.fromkeys(writes)))
+
+
 def _table(turns: list[Turn]) -> AnswerTable | None:
     done = [t for t in turns if t.tool == "run_sql" and t.status == "ok" and t.result]
     return AnswerTable.model_validate(done[-1].result) if done else None
@@ -239,7 +267,7 @@ def _view(row: Any) -> ExecutionView:
     turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
     return ExecutionView(
         id=row["id"], question=row["question"], status=row["status"], answer=row["answer"],
-        table=_table(turns),
+        table=_table(turns), plan=plan_of(turns),
         explanation=Explanation.model_validate(explanation) if explanation else None,
         turns=turns,
         pending=[PendingCall.model_validate(p) for p in _loads(row["pending"])],
