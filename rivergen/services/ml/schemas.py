@@ -1,0 +1,81 @@
+"""What the Machine Learning service, Model Studio, Model Monitoring and Decision Intelligence
+share: a model version as the registry describes it, and a prediction with its explanation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from rivergen.accounts.principal import RequestContext
+
+Task = Literal["classification", "regression"]
+Encoding = Literal["numeric", "one_hot", "hashing", "tfidf"]
+
+
+class FeatureSpec(BaseModel):
+    """How one column becomes sparse features."""
+
+    column: str
+    encoding: Encoding = Field(
+        description="numeric: scaled (mean 0, unit variance, nulls 0); one_hot: a column per "
+        "value seen in training (unseen values: none); hashing: `n_features` buckets; tfidf: "
+        "words of a text column."
+    )
+    n_features: int | None = Field(None, ge=1, description="Buckets of `hashing`.")
+
+
+class ModelVersionView(BaseModel):
+    model_id: UUID
+    name: str
+    version: int
+    task: Task
+    target: str
+    features: list[FeatureSpec]
+    dataset_id: UUID = Field(description="The training dataset.")
+    dataset_version: int
+    metrics: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Held-out metrics: accuracy, roc_auc, log_loss, confusion_matrix "
+        "(classification); rmse, mae, r2 (regression).",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="penalty, C, ...")
+    aliases: list[str] = Field(default_factory=list, description="e.g. `champion`.")
+    deployed: bool = False
+    created_at: datetime
+
+
+class FeatureContribution(BaseModel):
+    feature: str = Field(description="`column` or `column=value` for a one-hot feature.")
+    value: Any = None
+    contribution: float = Field(description="Its share of the score: coefficient x value.")
+
+
+class Prediction(BaseModel):
+    score: float = Field(description="Classification: P(positive label); regression: the value.")
+    label: Any = Field(None, description="Classification: the predicted label.")
+    contributions: list[FeatureContribution] = Field(
+        default_factory=list, description="Largest first (by absolute value), when asked."
+    )
+    model_id: UUID
+    version: int
+
+
+class ModelLookup(Protocol):
+    async def version(
+        self, context: RequestContext, model_id: UUID, version: int | str | None = None
+    ) -> ModelVersionView:
+        """A version by number or alias (default: the `champion`); 404 `model_not_found`."""
+        ...
+
+
+class Predictor(Protocol):
+    async def predict(
+        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
+        version: int | str | None = None, explain: bool = False,
+    ) -> list[Prediction]:  # fmt: skip
+        """Score rows with a deployed version (default: the `champion`); 404
+        `model_not_found`, 409 `model_not_deployed`, 422 for rows that do not fit."""
+        ...
