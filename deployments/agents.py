@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any, cast
 from uuid import UUID
 
-from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import ByHandle, by_handle
+from deployments.scaling import autoscaled
 from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa import PromptService, build_prompt_service
@@ -80,22 +80,13 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
     """Prompt Studio bound to its capability services (all in the gateway's application)."""
     sizing = sizing or GatewaySettings()
     services = capability_services(sizing)
-    return serve.deployment(
+    return autoscaled(
+        PromptStudio,
         name=PROMPT_STUDIO,
-        ray_actor_options={"num_cpus": sizing.replica_num_cpus / 2},
-        max_ongoing_requests=sizing.max_ongoing_requests,
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": sizing.max_replicas,
-            "target_ongoing_requests": sizing.target_ongoing_requests,
-            "upscale_delay_s": 5,
-            "downscale_delay_s": 60,
-        },
-        health_check_period_s=10,
+        num_cpus=sizing.replica_num_cpus / 2,
+        sizing=sizing,
         graceful_shutdown_timeout_s=30,
-    )(PromptStudio).bind(
-        services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION]
-    )
+    ).bind(services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION])
 
 
 def prompts_by_handle(_: PlatformClients) -> PromptService:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from ray import serve
 from ray.serve.deployment import Application
 
 from deployments.handles import by_handle
+from deployments.scaling import autoscaled
 from rivergen.clients import PlatformClients
 from rivergen.core import BackendCore, BackendCorePort
 from rivergen.settings import GatewaySettings, load_settings
@@ -36,16 +36,9 @@ def core_by_handle(_: PlatformClients) -> BackendCorePort:
 
 def core_deployment(settings: GatewaySettings | None = None) -> Application:
     sizing = settings or GatewaySettings()
-    return serve.deployment(
+    return autoscaled(
+        BackendCoreDeployment,
         name=DEPLOYMENT_NAME,
-        ray_actor_options={"num_cpus": sizing.replica_num_cpus / 2},
-        max_ongoing_requests=sizing.max_ongoing_requests,
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": sizing.max_replicas,
-            "target_ongoing_requests": sizing.target_ongoing_requests,
-            "upscale_delay_s": 5,
-            "downscale_delay_s": 60,
-        },
-        health_check_period_s=10,
-    )(BackendCoreDeployment).bind()
+        num_cpus=sizing.replica_num_cpus / 2,
+        sizing=sizing,
+    ).bind()

@@ -16,6 +16,7 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.agents import prompt_studio_app, prompts_by_handle
 from deployments.core import core_by_handle, core_deployment
+from deployments.scaling import autoscaled
 from rivergen.api import GATEWAY_ROUTERS, create_app
 from rivergen.settings import GatewaySettings
 
@@ -48,20 +49,10 @@ class Gateway:
 def gateway_app(settings: GatewaySettings | None = None) -> Application:
     """The gateway application, sized by ``settings`` (its defaults fit a 2-core machine)."""
     sizing = settings or GatewaySettings()
-    deployment = serve.deployment(
-        name="gateway",
-        ray_actor_options={"num_cpus": sizing.replica_num_cpus},
-        max_ongoing_requests=sizing.max_ongoing_requests,
-        autoscaling_config={
-            "min_replicas": sizing.min_replicas,
-            "max_replicas": sizing.max_replicas,
-            "target_ongoing_requests": sizing.target_ongoing_requests,
-            "upscale_delay_s": 5,
-            "downscale_delay_s": 60,
-        },
-        health_check_period_s=5,
-        graceful_shutdown_timeout_s=10,
-    )(Gateway)
+    deployment = autoscaled(
+        Gateway, name="gateway", num_cpus=sizing.replica_num_cpus, sizing=sizing,
+        min_replicas=sizing.min_replicas, health_check_period_s=5, graceful_shutdown_timeout_s=10,
+    )  # fmt: skip
     return deployment.bind(core_deployment(sizing), prompt_studio_app(sizing))
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import ByHandle
+from deployments.scaling import autoscaled
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.ports import SavedAnswer, SqlAnswer
 from rivergen.clients import PlatformClients
@@ -73,20 +73,13 @@ class ExecutionSupport:
 
 def service(cls: type, name: str, sizing: GatewaySettings) -> Any:
     """``cls`` as a stateless deployment scaled on its ongoing requests."""
-    return serve.deployment(
+    return autoscaled(
+        cls,
         name=name,
-        ray_actor_options={"num_cpus": sizing.replica_num_cpus / 5},
-        max_ongoing_requests=sizing.max_ongoing_requests,
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": sizing.max_replicas,
-            "target_ongoing_requests": sizing.target_ongoing_requests,
-            "upscale_delay_s": 5,
-            "downscale_delay_s": 60,
-        },
-        health_check_period_s=10,
+        num_cpus=sizing.replica_num_cpus / 5,
+        sizing=sizing,
         graceful_shutdown_timeout_s=10,
-    )(cls)
+    )
 
 
 def capability_services(sizing: GatewaySettings) -> dict[str, Application]:

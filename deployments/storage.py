@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.deployment import Application
 
+from deployments.scaling import autoscaled
 from rivergen.api import STORAGE_PREFIX, STORAGE_ROUTERS, create_app
 from rivergen.settings import GatewaySettings, StorageSettings
 
@@ -38,21 +39,12 @@ def storage_app(
     ``gateway`` (requests per replica); the defaults fit a 2-core machine."""
     sizing = storage or StorageSettings()
     requests = gateway or GatewaySettings()
-    return serve.deployment(
-        name=DEPLOYMENT_NAME,
-        ray_actor_options={"num_cpus": sizing.replica_num_cpus},
-        max_ongoing_requests=requests.max_ongoing_requests,
-        autoscaling_config={
-            "min_replicas": 1,
-            "max_replicas": sizing.max_replicas,
-            "target_ongoing_requests": requests.target_ongoing_requests,
-            "upscale_delay_s": 5,
-            "downscale_delay_s": 60,
-        },
-        health_check_period_s=5,
-        # A part PUT or a completion may take a while: let it finish on a stopping replica.
+    # A part PUT or a completion may take a while: let it finish on a stopping replica.
+    return autoscaled(
+        StorageOrchestration, name=DEPLOYMENT_NAME, num_cpus=sizing.replica_num_cpus,
+        sizing=requests, max_replicas=sizing.max_replicas, health_check_period_s=5,
         graceful_shutdown_timeout_s=30,
-    )(StorageOrchestration).bind()
+    ).bind()  # fmt: skip
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (deployments.storage:app).

@@ -36,3 +36,27 @@ async def register(client: httpx.AsyncClient, name: str = "user") -> Account:
     return Account(
         email, password, body["access_token"], body["refresh_token"], body["workspace_id"]
     )
+
+
+async def add_member(
+    client: httpx.AsyncClient, owner: Account, role: str, name: str | None = None
+) -> Account:
+    """A new person, added to ``owner``'s workspace with ``role`` (their requests go there)."""
+    person = await register(client, name or role)
+    added = await client.post(
+        f"/api/v1/workspaces/{owner.workspace_id}/members",
+        json={"email": person.email, "role": role},
+        headers=owner.headers(),
+    )
+    assert added.status_code == 201, added.text
+    person.workspace_id = owner.workspace_id
+    return person
+
+
+async def new_team(client: httpx.AsyncClient) -> dict[str, Account]:
+    """An owner's workspace with one member of every other role, by role."""
+    owner = await register(client, "owner")
+    members = {"owner": owner}
+    for role in ("admin", "editor", "viewer"):
+        members[role] = await add_member(client, owner, role)
+    return members

@@ -20,7 +20,7 @@ from rivergen.api import create_app
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 
@@ -50,19 +50,7 @@ async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    owner = await register(client, "owner")
-    members = {"owner": owner}
-    for role in ("admin", "editor", "viewer"):
-        person = await register(client, role)
-        added = await client.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": person.email, "role": role},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201, added.text
-        person.workspace_id = owner.workspace_id
-        members[role] = person
-    return members
+    return await new_team(client)
 
 
 async def customers(client: httpx.AsyncClient, owner: Account) -> str:

@@ -15,7 +15,7 @@ from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, new_team, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, outbox_types, put_file
@@ -54,19 +54,7 @@ async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.As
 
 
 async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    owner = await register(client, "owner")
-    members = {"owner": owner}
-    for role in ("admin", "editor", "viewer"):
-        person = await register(client, role)
-        added = await client.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": person.email, "role": role},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201, added.text
-        person.workspace_id = owner.workspace_id
-        members[role] = person
-    return members
+    return await new_team(client)
 
 
 async def customers(client: httpx.AsyncClient, owner: Account, name: str = "customers") -> str:

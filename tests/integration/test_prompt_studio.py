@@ -15,7 +15,7 @@ import pytest
 
 from rivergen.api import create_app
 from rivergen.settings import ModelProviderSettings, Settings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, add_member, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
@@ -101,14 +101,7 @@ async def shop(client: httpx.AsyncClient, owner: Account, profile: bool = True) 
 
 
 async def member(client: httpx.AsyncClient, owner: Account, role: str) -> Account:
-    person = await register(client, role)
-    added = await client.post(
-        f"/api/v1/workspaces/{owner.workspace_id}/members",
-        json={"email": person.email, "role": role}, headers=owner.headers(),
-    )  # fmt: skip
-    assert added.status_code == 201, added.text
-    person.workspace_id = owner.workspace_id
-    return person
+    return await add_member(client, owner, role)
 
 
 async def ask(client: httpx.AsyncClient, who: Account, question: str) -> dict[str, Any]:

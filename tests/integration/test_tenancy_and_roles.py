@@ -18,7 +18,7 @@ from rivergen.agents.psa.schemas import PendingCall
 from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -318,19 +318,7 @@ async def _one() -> str:
 @pytest.fixture
 async def team(client: httpx.AsyncClient) -> dict[str, Account]:
     """An owner's workspace with one member of every other role."""
-    owner = await register(client, "owner")
-    members = {"owner": owner}
-    for role in ("admin", "editor", "viewer"):
-        person = await register(client, role)
-        added = await client.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": person.email, "role": role},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201
-        person.workspace_id = owner.workspace_id
-        members[role] = person
-    return members
+    return await new_team(client)
 
 
 async def test_role_matrix_follows_the_authorization_table(
