@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from compute.decisions import RayDecisionCompute
 from compute.sparse.glm import GLMResult, fit_glm
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.dia import DecisionAgent, SimulationRunner, SimulationWorker
+from rivergen.agents.dia import DecisionAgent, SimulationProcess, SimulationRunner
 from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.errors import DependencyUnavailable, NotFound, ValidationFailed
@@ -109,7 +109,7 @@ def data() -> BreastCancer:
 @pytest.fixture(scope="module")
 def predictor(data: BreastCancer, ray_local: None) -> GlmPredictor:
     scaled = (data.X - data.X.mean(axis=0)) / data.X.std(axis=0)
-    model = fit_glm(sp.csr_matrix(scaled), data.y, C=1.0, tol=1e-6)
+    model = fit_glm(sp.csr_matrix(scaled), data.y, C=1.0)
     return GlmPredictor(data, model)
 
 
@@ -299,15 +299,6 @@ async def test_a_dataset_row_is_decided_by_index_or_key(
     assert beyond.json()["error"]["code"] == "dataset_row_not_found"
 
 
-async def _run_until(
-    relay: OutboxRelay, worker: SimulationWorker, done: asyncio.Event, timeout_s: float
-) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not done.is_set():
-            await relay.publish_pending()
-            await worker.poll_once(timeout_s=0.5)
-
-
 async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     app: FastAPI, client: httpx.AsyncClient, data: BreastCancer, predictor: GlmPredictor,
     migrated: Settings, db: Database,
@@ -338,45 +329,36 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     simulation = queued.json()["id"]
     assert queued.json()["status"] == "queued"
 
+    # The worker as its deployment runs it (its own clients, its own consumer group here).
     settings = _settings(migrated)
+    decisions = settings.decisions.model_copy(
+        update={"simulation_group": f"decision-simulation-test-{uuid.uuid4()}"}
+    )
+    settings = settings.model_copy(update={"decisions": decisions})
+    process = await SimulationProcess.open(settings, predictor)
     bus = connect_event_bus(settings)
     await bus.start()
     await ensure_platform_topics(bus)
-    agent: DecisionAgent = app.state.decisions
-    compute = RayDecisionCompute(settings)
-    worker = SimulationWorker(
-        bus, SimulationRunner(db, agent, compute), f"decision-simulation-test-{uuid.uuid4()}"
-    )
-    relay = OutboxRelay(db, bus, topics=[Topic.DECISION_SIMULATION_REQUEST])
-    done = asyncio.Event()
     results = bus.consumer(Topic.DECISION_SIMULATION_RESULT, f"dia-test-{uuid.uuid4()}")
     await results.start()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(process.run(stop))
+    relay = OutboxRelay(db, bus, topics=[
+        Topic.DECISION_SIMULATION_REQUEST, Topic.DECISION_SIMULATION_RESULT
+    ])  # fmt: skip
+    relay.start()
+    published: list[Any] = []
     try:
-        await worker.start()
-        relay_result = OutboxRelay(db, bus, topics=[Topic.DECISION_SIMULATION_RESULT])
-
-        async def watch() -> None:
-            while True:
-                view = await client.get(
-                    f"/api/v1/decisions/simulations/{simulation}", headers=owner.headers()
-                )
-                if view.json()["status"] in ("completed", "failed"):
-                    done.set()
-                    return
-                await asyncio.sleep(0.2)
-
-        watcher = asyncio.create_task(watch())
-        await _run_until(relay, worker, done, 90)
-        await watcher
-        await relay_result.publish_pending()
-        published: list[Any] = []
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(90):
             while not any(e.event.data.get("simulation_id") == simulation for e in published):
                 published.extend(await results.getmany(max_records=100, timeout_s=1))
     finally:
+        stop.set()
+        await worker
+        await relay.stop()
         await results.stop()
-        await worker.stop()
         await bus.stop()
+        await process.close()
 
     view = (
         await client.get(f"/api/v1/decisions/simulations/{simulation}", headers=owner.headers())
@@ -404,7 +386,8 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     assert mine[0].data["outcome_counts"] == result["outcome_counts"]
 
     # A redelivered request does not run it again.
-    runner = SimulationRunner(db, agent, compute)
+    agent: DecisionAgent = app.state.decisions
+    runner = SimulationRunner(db, agent, RayDecisionCompute(settings))
     again = await runner.run(UUID(owner.workspace_id), UUID(simulation))
     assert again is not None and again.finished_at is not None
     assert again.finished_at.isoformat() == view["finished_at"].replace("Z", "+00:00")

@@ -27,7 +27,6 @@ from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
 from rivergen.events.bus import EventConsumer
-from rivergen.events.connect import connect_event_bus
 from rivergen.services.decisions import store
 from rivergen.services.ml.schemas import Predictor
 from rivergen.settings import Settings
@@ -191,9 +190,8 @@ class SimulationWorker:
 class SimulationProcess:
     """A simulation worker with its own clients: what the worker deployment runs."""
 
-    def __init__(self, clients: PlatformClients, bus: EventBus, worker: SimulationWorker) -> None:
+    def __init__(self, clients: PlatformClients, worker: SimulationWorker) -> None:
         self._clients = clients
-        self._bus = bus
         self.worker = worker
 
     @classmethod
@@ -207,10 +205,7 @@ class SimulationProcess:
         from rivergen.domain import DomainServices
 
         clients = await PlatformClients.open(settings)
-        redis_url = settings.redis_app.url.get_secret_value() if settings.redis_app.url else None
-        bus = connect_event_bus(settings, redis_url=redis_url)
         try:
-            await bus.start()
             domain = DomainServices.build(clients, settings)
             compute = RayDecisionCompute(settings)
             agent = DecisionAgent(
@@ -218,14 +213,13 @@ class SimulationProcess:
             )
             runner = SimulationRunner(clients.db, agent, compute)
         except BaseException:
-            await bus.stop()
             await clients.close()
             raise
-        return cls(clients, bus, SimulationWorker(bus, runner, settings.decisions.simulation_group))
+        group = settings.decisions.simulation_group
+        return cls(clients, SimulationWorker(clients.events, runner, group))
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.worker.run(stop)
 
     async def close(self) -> None:
-        await self._bus.stop()
         await self._clients.close()
