@@ -328,6 +328,7 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     assert queued.status_code == 202, queued.text
     simulation = queued.json()["id"]
     assert queued.json()["status"] == "queued"
+    assert queued.json()["guideline_id"] == created.json()["id"]  # the newest, fixed now
 
     # The worker as its deployment runs it (its own clients, its own consumer group here).
     settings = _settings(migrated)

@@ -294,13 +294,13 @@ class DecisionAgent:
         workspace = context.require_workspace()
         await self._datasets.version_key(context, request.dataset_id, None)
         await self._datasets.governed(context, request.dataset_id)
-        if request.guideline_id is not None:
-            await self.guidelines(context, request.guideline_id)
+        # The set is fixed now (the newest, by default), not when the worker gets to it.
+        guideline, _, _ = await self.guidelines(context, request.guideline_id)
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.insert_simulation(
                 conn, id=uuid.uuid4(), workspace_id=workspace, model_id=request.model_id,
                 model_version=str(request.version) if request.version is not None else None,
-                dataset_id=request.dataset_id, guideline_id=request.guideline_id,
+                dataset_id=request.dataset_id, guideline_id=guideline,
                 requested_role=role_of(context), created_by=context.actor,
             )  # fmt: skip
             await add_to_outbox(conn, Topic.DECISION_SIMULATION_REQUEST, Event(
