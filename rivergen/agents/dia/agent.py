@@ -169,7 +169,7 @@ class DecisionAgent:
         (``RIVERGEN_DECISIONS__BASELINE_SCORE``). Rows that do not fit the model (422) are the
         caller's error and are not scored by anything else."""
         reasons: list[str] = []
-        candidates = [(model, version, "model")]
+        candidates: list[tuple[UUID, int | str | None, ScoredBy]] = [(model, version, "model")]
         if fallback_model is not None:
             candidates.append((fallback_model, None, "fallback_model"))
         for candidate, wanted, scored_by in candidates:
@@ -187,7 +187,7 @@ class DecisionAgent:
                 reasons.append(_failure(candidate, exc))
                 continue
             return Scored(
-                predictions, [p.score for p in predictions], scored_by,  # type: ignore[arg-type]
+                predictions, [p.score for p in predictions], scored_by,
                 candidate, predictions[0].version if predictions else None,
                 "; ".join(reasons) or None,
             )  # fmt: skip
