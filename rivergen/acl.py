@@ -95,6 +95,16 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/policies/{policy_id}"): "viewer",
     ("PATCH", "/api/v1/policies/{policy_id}"): "admin",
     ("DELETE", "/api/v1/policies/{policy_id}"): "admin",
+    # Analyzing keeps a decision and emits an event; simulating queues work: editors.
+    ("POST", "/api/v1/decisions/analyze"): "editor",
+    ("POST", "/api/v1/decisions/simulate"): "editor",
+    ("GET", "/api/v1/decisions/simulations/{simulation_id}"): "viewer",
+    ("GET", "/api/v1/decisions"): "viewer",
+    ("GET", "/api/v1/decisions/{decision_id}"): "viewer",
+    ("GET", "/api/v1/decisions/guidelines"): "viewer",
+    # Guideline sets hold the hard limits every decision obeys: admins, as for policies.
+    ("POST", "/api/v1/decisions/guidelines"): "admin",
+    ("DELETE", "/api/v1/decisions/guidelines/{guideline_id}"): "admin",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

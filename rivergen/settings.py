@@ -323,6 +323,30 @@ class PromptSettings(BaseModel):
     )
 
 
+class DecisionSettings(BaseModel):
+    """Decision Intelligence: the baseline when a model fails, and simulation sizes."""
+
+    baseline_score: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Score of the constant-rate baseline used when the named model (and its "
+        "fallback) fails; 0.5 sends a case to review under the default thresholds.",
+    )
+    top_contributions: int = Field(
+        5, ge=0, le=50, description="Feature contributions a decision's explanation keeps."
+    )
+    simulation_block_rows: int = Field(
+        5000, ge=1, description="Rows scored and decided per block (one task) of a simulation."
+    )
+    simulation_listed_rows: int = Field(
+        10_000, ge=0, description="A simulation lists each row's outcome up to this many rows."
+    )
+    simulation_group: str = Field(
+        "decision-simulation", description="Kafka consumer group of the simulation workers."
+    )
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -355,6 +379,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     sockets: SocketSettings = Field(default_factory=SocketSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
+    decisions: DecisionSettings = Field(default_factory=DecisionSettings)
 
     @property
     def object_dir(self) -> Path:

@@ -15,12 +15,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
+from rivergen.agents.dia import DecisionAgent
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
     data_sources,
     datasets,
+    decisions,
     health,
     jobs,
     notifications,
@@ -56,6 +58,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     notifications.router,
     prompts.router,
     policies.router,
+    decisions.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -125,6 +128,7 @@ def create_app(
             app.state.prompts = (
                 prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
             )
+            app.state.decisions = decision_agent(clients, resolved, domain)
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield
@@ -174,6 +178,18 @@ def prompt_studio(
         saver=JobResultSaver(domain.jobs, settings.prompts.max_seconds),
         governance=domain.governance,
     )  # fmt: skip
+
+
+def decision_agent(
+    clients: PlatformClients, settings: Settings, domain: DomainServices
+) -> DecisionAgent:
+    """Decision Intelligence in this process. No Predictor is wired yet: every case is scored
+    by the constant baseline until the Machine Learning service's is passed here."""
+    from compute.decisions import RayDecisionCompute
+
+    return DecisionAgent(
+        clients.db, domain.datasets, None, settings.decisions, RayDecisionCompute(settings)
+    )
 
 
 async def _resume_jobs(jobs: JobService) -> None:

@@ -190,6 +190,37 @@ async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
+async def new_guideline(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/decisions/guidelines",
+        json=BODIES[("POST", "/api/v1/decisions/guidelines")](),
+        headers=owner.headers(),
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def new_decision(client: httpx.AsyncClient, owner: Account) -> str:
+    """A decision of a model no one serves here (scored by the baseline)."""
+    response = await client.post(
+        "/api/v1/decisions/analyze",
+        json=BODIES[("POST", "/api/v1/decisions/analyze")](),
+        headers=owner.headers(),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+async def new_simulation(client: httpx.AsyncClient, owner: Account) -> str:
+    response = await client.post(
+        "/api/v1/decisions/simulate",
+        json={"model_id": str(uuid.uuid4()), "dataset_id": await new_dataset(client, owner)},
+        headers=owner.headers(),
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
 # A valid body for each route that takes one: the test fails for a new route until it has one.
 COMPLETE = ("POST", "/api/v1/storage/uploads/{upload_id}/complete")
 PART = ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}")
@@ -235,6 +266,18 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
     },
+    ("POST", "/api/v1/decisions/analyze"): lambda: {
+        "model_id": str(uuid.uuid4()),
+        "features": {"amount": 120.0},
+    },
+    ("POST", "/api/v1/decisions/simulate"): lambda: {
+        "model_id": str(uuid.uuid4()),
+        "dataset_id": PREPARED["dataset"],
+    },
+    ("POST", "/api/v1/decisions/guidelines"): lambda: {
+        "name": f"g-{uuid.uuid4().hex[:8]}",
+        "limits": [{"name": "big", "when": {"feature": "amount", "op": "gt", "value": 10000}}],
+    },
 }
 
 
@@ -251,6 +294,9 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_execution = await new_execution(client, bob)
     bob_saved = await new_saved_prompt(client, bob)
     bob_policy = await new_policy(client, bob)
+    bob_guideline = await new_guideline(client, bob)
+    bob_decision = await new_decision(client, bob)
+    bob_simulation = await new_simulation(client, bob)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -266,6 +312,9 @@ async def test_another_workspaces_objects_do_not_exist(
         "version": "1",
         "execution_id": bob_execution,
         "saved_id": bob_saved,
+        "guideline_id": bob_guideline,
+        "decision_id": bob_decision,
+        "simulation_id": bob_simulation,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -356,6 +405,7 @@ async def test_role_matrix_follows_the_authorization_table(
         "execution_id": lambda: new_pending_execution(client, owner, db),
         "saved_id": lambda: new_saved_prompt(client, owner),
         "policy_id": lambda: new_policy(client, owner),
+        "guideline_id": lambda: new_guideline(client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
