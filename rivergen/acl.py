@@ -95,6 +95,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/policies/{policy_id}"): "viewer",
     ("PATCH", "/api/v1/policies/{policy_id}"): "admin",
     ("DELETE", "/api/v1/policies/{policy_id}"): "admin",
+    ("POST", "/api/v1/models/{model_id}/monitoring"): "editor",
+    ("GET", "/api/v1/models/{model_id}/monitoring"): "viewer",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

@@ -23,6 +23,7 @@ from rivergen.api import (
     datasets,
     health,
     jobs,
+    monitoring,
     notifications,
     policies,
     prompts,
@@ -56,6 +57,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     notifications.router,
     prompts.router,
     policies.router,
+    monitoring.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
