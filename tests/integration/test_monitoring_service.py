@@ -229,7 +229,7 @@ async def test_drift_is_named_on_shifted_data_and_not_raised_on_a_resample(
         assert response.json()["error"]["code"] == "model_not_found"
 
 
-async def test_a_dataset_without_the_models_features_is_refused(
+async def test_missing_features_are_refused_and_an_undeployed_model_has_no_performance(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     owner = await register(client, "owner")
@@ -243,6 +243,16 @@ async def test_a_dataset_without_the_models_features_is_refused(
     error = response.json()["error"]
     assert error["code"] == "feature_columns_missing"
     assert error["details"]["columns"] == ["mean radius"]
+    # Not deployed: no scores, so no performance; the drift is still checked.
+    trained.view = trained.view.model_copy(update={"deployed": False})
+    response = await client.post(
+        f"/api/v1/models/{trained.view.model_id}/monitoring",
+        json={"dataset_id": str(trained.view.dataset_id)}, headers=owner.headers(),
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["performance"] is None and "not deployed" in report["performance_note"]
+    assert not report["drift"]["drifted"]
 
 
 async def test_each_caller_checks_the_data_their_policies_let_them_see(

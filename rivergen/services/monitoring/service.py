@@ -20,7 +20,7 @@ import numpy as np
 from rivergen.accounts.principal import RequestContext
 from rivergen.datasets import DatasetService
 from rivergen.db import Database
-from rivergen.errors import ValidationFailed
+from rivergen.errors import Conflict, ValidationFailed
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.notifications.events import MODEL_DRIFT_DETECTED, MODEL_PERFORMANCE_DEGRADED
 from rivergen.pagination import decode_cursor, encode_cursor
@@ -147,6 +147,8 @@ class MonitoringService:
             return None, "no predictor is configured"
         if not labelled:
             return None, f"the dataset has no column {model.target!r} (the target)"
+        if not model.deployed:
+            return None, f"version {model.version} of the model is not deployed"
         rows = await self._compute.rows(current, MAX_SCORED_ROWS)
         rows = [r for r in rows if r.get(model.target) is not None]
         if not rows:
@@ -155,9 +157,14 @@ class MonitoringService:
         predictions = []
         for start in range(0, len(features), PREDICT_BATCH):
             batch = features[start : start + PREDICT_BATCH]
-            scored = await self._predictor.predict(
-                context, model.model_id, batch, version=model.version
-            )
+            try:
+                scored = await self._predictor.predict(
+                    context, model.model_id, batch, version=model.version
+                )
+            except Conflict as exc:  # undeployed since the lookup: drift still stands
+                if exc.error_code != "model_not_deployed":
+                    raise
+                return None, f"version {model.version} of the model is not deployed"
             predictions.extend(scored)
         scores = np.array([p.score for p in predictions], dtype=np.float64)
         actual = [r[model.target] for r in rows]
