@@ -105,6 +105,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     # Guideline sets hold the hard limits every decision obeys: admins, as for policies.
     ("POST", "/api/v1/decisions/guidelines"): "admin",
     ("DELETE", "/api/v1/decisions/guidelines/{guideline_id}"): "admin",
+    ("POST", "/api/v1/models/{model_id}/monitoring"): "editor",
+    ("GET", "/api/v1/models/{model_id}/monitoring"): "viewer",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

@@ -25,6 +25,7 @@ from rivergen.api import (
     decisions,
     health,
     jobs,
+    monitoring,
     notifications,
     policies,
     prompts,
@@ -59,6 +60,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     prompts.router,
     policies.router,
     decisions.router,
+    monitoring.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX

@@ -24,6 +24,8 @@ FILE_CREATED = "storage.file.created"
 DATASET_PROFILED = "dataset.profiled"
 DATASET_VERSION_CREATED = "dataset.version.created"
 MODEL_TRAINED = "model.trained"
+MODEL_DRIFT_DETECTED = "model.drift_detected"
+MODEL_PERFORMANCE_DEGRADED = "model.performance_degraded"
 DECISION_MADE = "decision.made"
 GOVERNANCE_ALERT = "governance.alert"
 PROMPT_PROGRESS = "prompt.progress"
@@ -48,6 +50,8 @@ SHOWN_TYPES: frozenset[str] = frozenset(
         PROMPT_PROGRESS,
         PROMPT_COMPLETED,
         MEMBER_ADDED,
+        MODEL_DRIFT_DETECTED,
+        MODEL_PERFORMANCE_DEGRADED,
     }
 )
 """Platform event types forwarded under their own name."""

@@ -20,6 +20,7 @@ from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
+from tests.integration.test_monitoring_service import install_trained_models, register_model
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Dataset routes stage files as Ray tasks.
@@ -36,6 +37,9 @@ async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
     jobs = migrated.jobs.model_copy(update={"test_kinds": True})
     application = create_app(migrated.model_copy(update={"gateway": gateway, "jobs": jobs}))
     async with application.router.lifespan_context(application):
+        # Model Monitoring over models trained here, until the registry is wired in the app.
+        if getattr(application.state, "monitoring", None) is None:
+            install_trained_models(application)
         yield application
 
 
@@ -182,6 +186,14 @@ async def new_policy(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
+async def new_model(app: FastAPI, client: httpx.AsyncClient, owner: Account) -> str:
+    """A trained model of ``owner``'s workspace; its training dataset is what the monitoring
+    body checks it against."""
+    trained = await register_model(app, client, owner)
+    PREPARED["model_dataset"] = str(trained.view.dataset_id)
+    return str(trained.view.model_id)
+
+
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     response = await client.post(
         "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
@@ -262,6 +274,9 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     },
     ("PATCH", "/api/v1/policies/{policy_id}"): lambda: {"description": "probed"},
     ("POST", "/api/v1/policies/evaluate"): lambda: {"dataset_id": PREPARED["dataset"]},
+    ("POST", "/api/v1/models/{model_id}/monitoring"): lambda: {
+        "dataset_id": PREPARED.get("model_dataset", str(uuid.uuid4()))
+    },
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
@@ -297,6 +312,7 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_guideline = await new_guideline(client, bob)
     bob_decision = await new_decision(client, bob)
     bob_simulation = await new_simulation(client, bob)
+    bob_model = await new_model(app, client, bob)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -315,6 +331,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "guideline_id": bob_guideline,
         "decision_id": bob_decision,
         "simulation_id": bob_simulation,
+        "model_id": bob_model,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -371,7 +388,11 @@ async def team(client: httpx.AsyncClient) -> dict[str, Account]:
 
 
 async def test_role_matrix_follows_the_authorization_table(
-    client: httpx.AsyncClient, team: dict[str, Account], migrated: Settings, db: Database
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    team: dict[str, Account],
+    migrated: Settings,
+    db: Database,
 ) -> None:
     owner = team["owner"]
     # Several jobs run at once here: more than the free plan's one.
@@ -406,6 +427,7 @@ async def test_role_matrix_follows_the_authorization_table(
         "saved_id": lambda: new_saved_prompt(client, owner),
         "policy_id": lambda: new_policy(client, owner),
         "guideline_id": lambda: new_guideline(client, owner),
+        "model_id": lambda: new_model(app, client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
