@@ -15,15 +15,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
+from rivergen.agents.osa import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
     data_sources,
     datasets,
+    governance_agent,
     health,
     jobs,
     notifications,
+    ops,
     policies,
     prompts,
     storage,
@@ -56,6 +59,8 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     notifications.router,
     prompts.router,
     policies.router,
+    governance_agent.router,
+    ops.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -124,6 +129,10 @@ def create_app(
             app.state.jobs = domain.jobs
             app.state.prompts = (
                 prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
+            )
+            app.state.governance_agent = domain.governance_agent
+            app.state.operations = OperationsAgent(
+                clients, domain.jobs, RayClusterReader(), resolved.gateway.readiness_timeout_s
             )
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)

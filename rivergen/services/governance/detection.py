@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import phonenumbers
@@ -171,7 +171,7 @@ def classify_column(
 
 
 def classify_columns(
-    columns: dict[str, Sequence[object]], threshold: float = DEFAULT_THRESHOLD
+    columns: Mapping[str, Sequence[object]], threshold: float = DEFAULT_THRESHOLD
 ) -> list[ColumnFinding]:
     """Every tagged column of ``columns`` (name -> sampled values), in their order."""
     found = (classify_column(name, values, threshold) for name, values in columns.items())
