@@ -14,6 +14,8 @@ from deployments.handles import ByHandle, by_handle
 from deployments.scaling import autoscaled
 from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
 from rivergen.accounts.principal import RequestContext
+from rivergen.agents.ga import GovernanceAgent
+from rivergen.agents.osa import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.agents.psa.schemas import (
     ExecuteRequest,
@@ -24,7 +26,7 @@ from rivergen.agents.psa.schemas import (
     SavedPromptPage,
 )
 from rivergen.clients import PlatformClients
-from rivergen.domain import DomainServices
+from rivergen.domain import DomainServices, sensitive_scanner
 from rivergen.settings import GatewaySettings, load_settings
 
 PROMPT_STUDIO = "prompt-studio"
@@ -92,3 +94,71 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
 def prompts_by_handle(_: PlatformClients) -> PromptService:
     """For the gateway's app factory: Prompt Studio of the gateway's own application."""
     return cast(PromptService, by_handle(PROMPT_STUDIO))
+
+
+# The Governance agent (GA) and the Operations agent (OSA), each its own deployment. The gateway
+# reaches them by handle (:func:`governance_agent_by_handle`, :func:`operations_by_handle`) once
+# it binds them into its application.
+GOVERNANCE_AGENT = "governance-agent"
+OPERATIONS = "operations"
+
+
+class GovernanceAgentReplica(GovernanceAgent):
+    """:class:`rivergen.agents.ga.GovernanceAgent` over the platform's clients; its scans run
+    as Ray tasks."""
+
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        settings = load_settings()
+        self._clients = await PlatformClients.open(settings)
+        domain = DomainServices.build(self._clients, settings)
+        super().__init__(
+            self._clients.db, domain.datasets, domain.governance, sensitive_scanner(settings)
+        )
+
+    async def __del__(self) -> None:
+        await self._clients.close()
+
+
+class OperationsReplica(OperationsAgent):
+    """:class:`rivergen.agents.osa.OperationsAgent` over the platform's clients and the Ray
+    cluster the replica runs on."""
+
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        settings = load_settings()
+        self._own_clients = await PlatformClients.open(settings)
+        domain = DomainServices.build(self._own_clients, settings)
+        super().__init__(
+            self._own_clients, domain.jobs, RayClusterReader(),
+            settings.gateway.readiness_timeout_s,
+        )  # fmt: skip
+
+    async def __del__(self) -> None:
+        await self._own_clients.close()
+
+
+def _agent(cls: type, name: str, sizing: GatewaySettings) -> Application:
+    return autoscaled(
+        cls,
+        name=name,
+        num_cpus=sizing.replica_num_cpus / 5,
+        sizing=sizing,
+        graceful_shutdown_timeout_s=30,
+    ).bind()
+
+
+def governance_agent_app(sizing: GatewaySettings | None = None) -> Application:
+    return _agent(GovernanceAgentReplica, GOVERNANCE_AGENT, sizing or GatewaySettings())
+
+
+def operations_app(sizing: GatewaySettings | None = None) -> Application:
+    return _agent(OperationsReplica, OPERATIONS, sizing or GatewaySettings())
+
+
+def governance_agent_by_handle(_: PlatformClients) -> GovernanceAgent:
+    """For the gateway's app factory: the Governance agent of the gateway's own application."""
+    return cast(GovernanceAgent, by_handle(GOVERNANCE_AGENT))
+
+
+def operations_by_handle(_: PlatformClients) -> OperationsAgent:
+    """For the gateway's app factory: the Operations agent of the gateway's own application."""
+    return cast(OperationsAgent, by_handle(OPERATIONS))

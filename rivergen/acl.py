@@ -107,6 +107,16 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/decisions/guidelines/{guideline_id}"): "admin",
     ("POST", "/api/v1/models/{model_id}/monitoring"): "editor",
     ("GET", "/api/v1/models/{model_id}/monitoring"): "viewer",
+    # Governance agent: a scan tags columns and proposes; an approval creates a policy.
+    ("POST", "/api/v1/governance/scan"): "editor",
+    ("GET", "/api/v1/governance/proposals"): "viewer",
+    ("POST", "/api/v1/governance/proposals/{proposal_id}/approve"): "admin",
+    ("POST", "/api/v1/governance/proposals/{proposal_id}/reject"): "admin",
+    # Operations agent: operators only.
+    ("GET", "/api/v1/ops/cluster"): "admin",
+    ("GET", "/api/v1/ops/deployments"): "admin",
+    ("POST", "/api/v1/ops/jobs/{job_id}/retry"): "admin",
+    ("GET", "/api/v1/ops/health"): "admin",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

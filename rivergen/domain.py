@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rivergen.agents.ga import GovernanceAgent, SensitiveScanner
 from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService
@@ -23,6 +24,7 @@ class DomainServices:
     datasets: DatasetService
     notifications: NotificationService
     jobs: JobService
+    governance_agent: GovernanceAgent
 
     @classmethod
     def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
@@ -39,6 +41,9 @@ class DomainServices:
             datasets=datasets,
             notifications=NotificationService(clients.db),
             jobs=JobService(clients.db, job_runner(settings), settings.jobs, governance),
+            governance_agent=GovernanceAgent(
+                clients.db, datasets, governance, sensitive_scanner(settings)
+            ),
         )
 
 
@@ -55,3 +60,11 @@ def job_runner(settings: Settings) -> JobRunner:
     from compute.jobs import RayJobRunner
 
     return RayJobRunner(settings)
+
+
+def sensitive_scanner(settings: Settings) -> SensitiveScanner:
+    # Detection samples the staged data in a Ray task (compute/): imported here for the same
+    # reason.
+    from compute.detection import RaySensitiveScanner
+
+    return RaySensitiveScanner(settings)

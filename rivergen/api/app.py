@@ -16,6 +16,7 @@ from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.agents.dia import DecisionAgent
+from rivergen.agents.osa import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
@@ -23,10 +24,12 @@ from rivergen.api import (
     data_sources,
     datasets,
     decisions,
+    governance_agent,
     health,
     jobs,
     monitoring,
     notifications,
+    ops,
     policies,
     prompts,
     storage,
@@ -61,6 +64,8 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     decisions.router,
     monitoring.router,
+    governance_agent.router,
+    ops.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -131,6 +136,10 @@ def create_app(
                 prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
             )
             app.state.decisions = decision_agent(clients, resolved, domain)
+            app.state.governance_agent = domain.governance_agent
+            app.state.operations = OperationsAgent(
+                clients, domain.jobs, RayClusterReader(), resolved.gateway.readiness_timeout_s
+            )
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield

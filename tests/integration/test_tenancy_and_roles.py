@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,10 +14,13 @@ import pytest
 from fastapi import FastAPI
 
 from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
+from rivergen.agents.ga import store as ga_store
 from rivergen.agents.psa import store as prompt_store
 from rivergen.agents.psa.schemas import PendingCall
 from rivergen.api import create_app
 from rivergen.db import Database
+from rivergen.services.governance import PolicyCreate
+from rivergen.services.governance.schemas import MaskRule
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
@@ -233,6 +237,38 @@ async def new_simulation(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
+async def new_proposal(client: httpx.AsyncClient, owner: Account, db: Database) -> str:
+    """A pending masking proposal of the Governance agent on a new dataset's column ``a``."""
+    dataset = await new_dataset(client, owner)
+    proposal = uuid.uuid4()
+    policy = PolicyCreate(
+        name="mask a", dataset_id=uuid.UUID(dataset), rule=MaskRule(columns=["a"]),
+        roles=["viewer"],
+    )  # fmt: skip
+    async with db.transaction(owner.workspace_id) as conn:
+        await ga_store.insert_proposal(
+            conn, proposal, uuid.UUID(owner.workspace_id), uuid.UUID(dataset), "a", "email",
+            policy.model_dump(mode="json"), "probe",
+        )  # fmt: skip
+    return str(proposal)
+
+
+async def new_cancelled_job(client: httpx.AsyncClient, owner: Account) -> str:
+    """A job cancelled (what an operator may retry)."""
+    job = await new_job(client, owner)
+    await client.post(f"/api/v1/jobs/{job}/cancel", headers=owner.headers())
+    for _ in range(200):
+        got = await client.get(f"/api/v1/jobs/{job}", headers=owner.headers())
+        if got.json()["state"] == "cancelled":
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job} was not cancelled: {got.json()}")
+
+
+# Routes whose ids must name an object in a particular state.
+RETRY = ("POST", "/api/v1/ops/jobs/{job_id}/retry")
+
+
 # A valid body for each route that takes one: the test fails for a new route until it has one.
 COMPLETE = ("POST", "/api/v1/storage/uploads/{upload_id}/complete")
 PART = ("PUT", "/api/v1/storage/parts/{store_upload_id}/{part_number}")
@@ -293,11 +329,12 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "name": f"g-{uuid.uuid4().hex[:8]}",
         "limits": [{"name": "big", "when": {"feature": "amount", "op": "gt", "value": 10000}}],
     },
+    ("POST", "/api/v1/governance/scan"): lambda: {"dataset_id": PREPARED["dataset"]},
 }
 
 
 async def test_another_workspaces_objects_do_not_exist(
-    app: FastAPI, client: httpx.AsyncClient, migrated: Settings
+    app: FastAPI, client: httpx.AsyncClient, migrated: Settings, db: Database
 ) -> None:
     alice, bob = await register(client, "alice"), await register(client, "bob")
     bob_key = await new_api_key(client, bob)
@@ -313,6 +350,7 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_decision = await new_decision(client, bob)
     bob_simulation = await new_simulation(client, bob)
     bob_model = await new_model(app, client, bob)
+    bob_proposal = await new_proposal(client, bob, db)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -332,6 +370,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "decision_id": bob_decision,
         "simulation_id": bob_simulation,
         "model_id": bob_model,
+        "proposal_id": bob_proposal,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
     assert with_ids, "no route takes an id"
@@ -428,6 +467,7 @@ async def test_role_matrix_follows_the_authorization_table(
         "policy_id": lambda: new_policy(client, owner),
         "guideline_id": lambda: new_guideline(client, owner),
         "model_id": lambda: new_model(app, client, owner),
+        "proposal_id": lambda: new_proposal(client, owner, db),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
@@ -439,6 +479,8 @@ async def test_role_matrix_follows_the_authorization_table(
             values = {"workspace_id": owner.workspace_id}
             for name, make in ids.items():
                 if "{" + name + "}" in path:
+                    if (method, path) == RETRY:
+                        make = lambda: new_cancelled_job(client, owner)  # noqa: E731
                     values[name] = await make()
             response = await send(client, method, path, path.format(**values), team[role])
             allowed = WORKSPACE_ROLES.index(role) >= WORKSPACE_ROLES.index(access)

@@ -1,0 +1,25 @@
+"""The Operations agent (OSA): the running cluster (Ray's state API), the Serve deployments and
+their replica counts, job retry and a health summary."""
+
+from rivergen.agents.osa.cluster import ClusterReader, RayClusterReader
+from rivergen.agents.osa.schemas import (
+    ApplicationView,
+    ClusterView,
+    DeploymentsView,
+    DeploymentView,
+    HealthSummary,
+    JobRetry,
+)
+from rivergen.agents.osa.service import OperationsAgent
+
+__all__ = [
+    "ApplicationView",
+    "ClusterReader",
+    "ClusterView",
+    "DeploymentView",
+    "DeploymentsView",
+    "HealthSummary",
+    "JobRetry",
+    "OperationsAgent",
+    "RayClusterReader",
+]

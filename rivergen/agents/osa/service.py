@@ -1,0 +1,113 @@
+"""The Operations agent (OSA): the running cluster, the Serve deployments with their replica
+counts (read from Serve at request time), job retry and a health summary, for operators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from rivergen.accounts.principal import RequestContext
+from rivergen.agents.osa.cluster import ClusterReader
+from rivergen.agents.osa.schemas import (
+    ClusterHealth,
+    ClusterView,
+    DeploymentsView,
+    HealthSummary,
+    JobRetry,
+    ServeHealth,
+)
+from rivergen.clients import PlatformClients
+from rivergen.errors import Conflict, RiverGenError
+from rivergen.health import check_readiness
+from rivergen.jobs import JobService, JobState
+from rivergen.jobs.schemas import JobCreate
+
+RETRYABLE: tuple[JobState, ...] = (JobState.FAILED, JobState.CANCELLED)
+
+
+class OperationsAgent:
+    def __init__(
+        self, clients: PlatformClients, jobs: JobService, reader: ClusterReader,
+        readiness_timeout_s: float = 2.0,
+    ) -> None:  # fmt: skip
+        self._clients = clients
+        self._jobs = jobs
+        self._reader = reader
+        self._timeout = readiness_timeout_s
+
+    async def cluster(self) -> ClusterView:
+        """Nodes, resources (total and available), and actors and tasks by state."""
+        return await self._reader.cluster()
+
+    async def deployments(self) -> DeploymentsView:
+        """Serve's applications and deployments with their status and target and running
+        replica counts, as the Serve controller reports them now; without Serve, none (and a
+        note saying so)."""
+        return await self._reader.deployments()
+
+    async def retry_job(self, context: RequestContext, job: UUID) -> JobRetry:
+        """Queue a failed or cancelled job again: a new job of the same kind, params and name,
+        submitted through the job service (checked, governed and counted against the quotas
+        like any submission). 409 ``job_not_retryable`` for a job in another state."""
+        original = await self._jobs.get(context, job)
+        if original.state not in RETRYABLE:
+            raise Conflict(
+                f"job {job} is {original.state.value}: only failed or cancelled jobs are retried",
+                code="job_not_retryable", details={"state": original.state.value},
+            )  # fmt: skip
+        accepted = await self._jobs.submit(
+            context, JobCreate(kind=original.kind, params=original.params, name=original.name)
+        )
+        return JobRetry(retried_from=job, job=accepted)
+
+    async def health(self, context: RequestContext) -> HealthSummary:
+        """Every dependency's readiness, the cluster's nodes and CPUs, Serve's unhealthy
+        deployments and the workspace's jobs, with the problems found in one list."""
+        readiness = await check_readiness(self._clients, self._timeout)
+        problems = [f"{name}: {s.error}" for name, s in readiness.dependencies.items() if not s.ok]
+        cluster_health, serve_health = await self._cluster_health(problems)
+        jobs, failed = await self._job_counts(context)
+        return HealthSummary(
+            status="ok" if not problems else "degraded", problems=problems,
+            dependencies=readiness, cluster=cluster_health, serve=serve_health, jobs=jobs,
+            failed_jobs_24h=failed,
+        )  # fmt: skip
+
+    async def _cluster_health(self, problems: list[str]) -> tuple[ClusterHealth, ServeHealth]:
+        try:
+            cluster = await self._reader.cluster()
+            deployments = await self._reader.deployments()
+        except RiverGenError as exc:
+            problems.append(f"cluster: {exc.message}")
+            return ClusterHealth(nodes_alive=0, nodes_dead=0, cpu_total=0, cpu_available=0), \
+                ServeHealth(running=False, applications=0, unhealthy=[])  # fmt: skip
+        alive = sum(1 for n in cluster.nodes if n.alive)
+        dead = len(cluster.nodes) - alive
+        if dead:
+            problems.append(f"cluster: {dead} node(s) dead")
+        unhealthy = [
+            f"{d.application}/{d.name}"
+            for app in deployments.applications for d in app.deployments
+            if d.status != "HEALTHY"
+        ]  # fmt: skip
+        problems.extend(f"serve: {name} is not healthy" for name in unhealthy)
+        return (
+            ClusterHealth(
+                nodes_alive=alive, nodes_dead=dead,
+                cpu_total=cluster.resources.total.get("CPU", 0.0),
+                cpu_available=cluster.resources.available.get("CPU", 0.0),
+            ),
+            ServeHealth(
+                running=deployments.serve_running, applications=len(deployments.applications),
+                unhealthy=unhealthy,
+            ),
+        )  # fmt: skip
+
+    async def _job_counts(self, context: RequestContext) -> tuple[dict[str, int], int]:
+        since = datetime.now(UTC) - timedelta(hours=24)
+        async with self._clients.db.transaction(str(context.require_workspace())) as conn:
+            rows = await conn.fetch("SELECT state, count(*) AS n FROM jobs GROUP BY state")
+            failed = await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE state = 'failed' AND finished_at >= $1", since
+            )
+        return {r["state"]: r["n"] for r in rows}, int(failed)

@@ -1,0 +1,61 @@
+"""Routes of the Operations agent, for operators (admins): the cluster, the Serve deployments,
+job retry and a health summary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, status
+
+from rivergen.agents.osa import (
+    ClusterView,
+    DeploymentsView,
+    HealthSummary,
+    JobRetry,
+    OperationsAgent,
+)
+from rivergen.api.accounts import ERRORS
+from rivergen.api.security import Context, authorize
+
+router = APIRouter(
+    prefix="/api/v1/ops", dependencies=[Depends(authorize)], responses=ERRORS,
+    tags=["operations"],
+)  # fmt: skip
+
+
+def _agent(request: Request) -> OperationsAgent:
+    agent: OperationsAgent = request.app.state.operations
+    return agent
+
+
+Agent = Annotated[OperationsAgent, Depends(_agent)]
+
+
+@router.get("/cluster")
+async def cluster(agent: Agent) -> ClusterView:
+    """Nodes, resources (total and available), actors and tasks by state, from Ray's state
+    API (read now; `notes` say what could not be read)."""
+    return await agent.cluster()
+
+
+@router.get("/deployments")
+async def deployments(agent: Agent) -> DeploymentsView:
+    """Serve's applications and deployments: status, target and running replicas and the
+    autoscaling bounds, read from the Serve controller at request time (never stored).
+    Without Serve: `serve_running: false`, no applications, and a `note`."""
+    return await agent.deployments()
+
+
+@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry_job(job_id: UUID, context: Context, agent: Agent) -> JobRetry:
+    """Queue a failed or cancelled job again (a new job, same kind, params and name); 409
+    `job_not_retryable` otherwise."""
+    return await agent.retry_job(context, job_id)
+
+
+@router.get("/health")
+async def health(context: Context, agent: Agent) -> HealthSummary:
+    """Dependencies, cluster nodes and CPUs, unhealthy deployments and this workspace's jobs,
+    with every problem found listed."""
+    return await agent.health(context)

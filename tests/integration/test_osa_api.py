@@ -1,0 +1,154 @@
+"""The Operations agent through the gateway app on the real services and a Ray head with its
+state API (the dashboard, on a port of this suite's range): the cluster as Ray reports it,
+deployments without Serve, job retry and the health summary, for admins only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import ray
+
+from rivergen.api import create_app
+from rivergen.settings import Settings
+from tests.integration.api_client import Account, register
+
+DASHBOARD_PORT = 23410
+
+
+@pytest.fixture(scope="module")
+def ray_with_state_api() -> Iterator[None]:
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=True, dashboard_port=DASHBOARD_PORT,
+        configure_logging=False,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+pytestmark = pytest.mark.usefixtures("ray_with_state_api")
+
+
+@pytest.fixture
+async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
+    jobs = migrated.jobs.model_copy(update={"test_kinds": True, "heartbeat_interval_s": 0.5})
+    app = create_app(migrated.model_copy(update={"gateway": gateway, "jobs": jobs}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw", timeout=60) as c:
+            yield c
+
+
+async def team(client: httpx.AsyncClient) -> dict[str, Account]:
+    owner = await register(client, "owner")
+    members = {"owner": owner}
+    for role in ("admin", "editor", "viewer"):
+        person = await register(client, role)
+        added = await client.post(
+            f"/api/v1/workspaces/{owner.workspace_id}/members",
+            json={"email": person.email, "role": role},
+            headers=owner.headers(),
+        )
+        assert added.status_code == 201, added.text
+        person.workspace_id = owner.workspace_id
+        members[role] = person
+    return members
+
+
+async def wait_state(client: httpx.AsyncClient, who: Account, job: str, state: str) -> None:
+    for _ in range(200):
+        got = await client.get(f"/api/v1/jobs/{job}", headers=who.headers())
+        if got.json()["state"] == state:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job} never reached {state}: {got.json()}")
+
+
+async def test_operators_see_the_cluster_deployments_and_health(
+    client: httpx.AsyncClient,
+) -> None:
+    people = await team(client)
+    admin = people["admin"]
+    for route in ("cluster", "deployments", "health"):
+        for role in ("editor", "viewer"):
+            refused = await client.get(f"/api/v1/ops/{route}", headers=people[role].headers())
+            assert refused.status_code == 403, (route, role)
+
+    # A job makes the supervisor actor and a task appear.
+    job = await client.post(
+        "/api/v1/jobs", json={"kind": "sleep", "params": {"seconds": 0.2, "steps": 1}},
+        headers=people["editor"].headers(),
+    )  # fmt: skip
+    await wait_state(client, admin, job.json()["job_id"], "succeeded")
+
+    cluster = (await client.get("/api/v1/ops/cluster", headers=admin.headers())).json()
+    assert cluster["notes"] == []
+    [node] = cluster["nodes"]
+    assert node["alive"] and node["is_head"] and node["resources_total"]["CPU"] == 2
+    assert cluster["resources"]["total"]["CPU"] == 2
+    assert 0 <= cluster["resources"]["available"]["CPU"] <= 2
+    assert cluster["actors"]["total"] >= 1
+    assert cluster["actors"]["by_state"].get("ALIVE", 0) >= 1
+    assert cluster["tasks"]["total"] >= 1
+
+    deployments = (await client.get("/api/v1/ops/deployments", headers=admin.headers())).json()
+    assert deployments["serve_running"] is False and deployments["applications"] == []
+    assert "Serve is not running" in deployments["note"]
+
+    health = await client.get("/api/v1/ops/health", headers=admin.headers())
+    assert health.status_code == 200, health.text
+    summary = health.json()
+    assert summary["cluster"]["nodes_alive"] == 1 and summary["cluster"]["cpu_total"] == 2
+    assert summary["serve"] == {"running": False, "applications": 0, "unhealthy": []}
+    assert summary["jobs"].get("succeeded") == 1
+    assert set(summary["dependencies"]["dependencies"]) >= {"postgres", "ray"}
+    assert summary["status"] == ("ok" if not summary["problems"] else "degraded")
+
+
+async def test_a_cancelled_job_is_retried_and_a_running_one_is_not(
+    client: httpx.AsyncClient,
+) -> None:
+    people = await team(client)
+    admin, editor = people["admin"], people["editor"]
+    params = {"seconds": 30, "steps": 30}
+    started = await client.post(
+        "/api/v1/jobs", json={"kind": "sleep", "params": params, "name": "nap"},
+        headers=editor.headers(),
+    )  # fmt: skip
+    job = started.json()["job_id"]
+    await wait_state(client, admin, job, "running")
+    running = await client.post(f"/api/v1/ops/jobs/{job}/retry", headers=admin.headers())
+    assert running.status_code == 409
+    assert running.json()["error"]["code"] == "job_not_retryable"
+    await client.post(f"/api/v1/jobs/{job}/cancel", headers=editor.headers())
+    await wait_state(client, admin, job, "cancelled")
+
+    refused = await client.post(f"/api/v1/ops/jobs/{job}/retry", headers=editor.headers())
+    assert refused.status_code == 403
+    retried = await client.post(f"/api/v1/ops/jobs/{job}/retry", headers=admin.headers())
+    assert retried.status_code == 202, retried.text
+    again = retried.json()
+    assert again["retried_from"] == job and again["job"]["job_id"] != job
+    assert (again["job"]["kind"], again["job"]["params"], again["job"]["name"]) == (
+        "sleep", started.json()["params"], "nap",
+    )  # fmt: skip
+    await client.post(f"/api/v1/jobs/{again['job']['job_id']}/cancel", headers=admin.headers())
+    health = (await client.get("/api/v1/ops/health", headers=admin.headers())).json()
+    assert health["jobs"]["cancelled"] >= 1
+
+
+async def test_another_workspaces_job_does_not_exist(client: httpx.AsyncClient) -> None:
+    alice, bob = await register(client, "alice"), await register(client, "bob")
+    started = await client.post(
+        "/api/v1/jobs", json={"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
+        headers=bob.headers(),
+    )  # fmt: skip
+    job = started.json()["job_id"]
+    await wait_state(client, bob, job, "succeeded")
+    theirs = await client.post(f"/api/v1/ops/jobs/{job}/retry", headers=alice.headers())
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "job_not_found"
