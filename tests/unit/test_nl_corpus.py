@@ -597,3 +597,9 @@ def test_another_catalog_northwind_camel_case_names() -> None:
     assert [(r["categoryName"], r["number_of_products"]) for r in top] == [
         per_category.most_common(1)[0]
     ]
+
+
+def test_a_workspace_without_datasets_gets_a_plain_answer() -> None:
+    # No catalog at all: nothing to read, said plainly rather than failing.
+    intent = translate("how many customers are there", PromptCatalog())
+    assert isinstance(intent, NotUnderstood) and "customers" in " ".join(intent.unknown)

@@ -283,7 +283,7 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
                 phrase = tuple(value.lower().split())
                 vocabulary.values.setdefault(phrase, []).append((ref, value))
                 vocabulary.longest = max(vocabulary.longest, len(phrase))
-    vocabulary.longest = max(vocabulary.longest, *(len(p) for p in vocabulary.tables))
+    vocabulary.longest = max([vocabulary.longest, *(len(p) for p in vocabulary.tables)])
     return vocabulary
 
 
