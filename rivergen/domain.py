@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rivergen.agents.msa import ModelStudio
 from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
 from rivergen.notifications import NotificationService
 from rivergen.services.governance import GovernanceService
+from rivergen.services.ml.service import ModelService
 from rivergen.settings import Settings
 from rivergen.storage import StorageService
 
@@ -23,6 +25,8 @@ class DomainServices:
     datasets: DatasetService
     notifications: NotificationService
     jobs: JobService
+    models: ModelService
+    model_studio: ModelStudio
 
     @classmethod
     def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
@@ -32,13 +36,17 @@ class DomainServices:
             clients.db, dataset_compute(settings), sources, clients.objects,
             settings.s3.presign_expiry_s, governance,
         )  # fmt: skip
+        jobs = JobService(clients.db, job_runner(settings), settings.jobs, governance)
+        models = ModelService(clients.db, jobs, governance)
         return cls(
             governance=governance,
             storage=StorageService(clients.db, clients.objects, settings.storage, governance),
             data_sources=sources,
             datasets=datasets,
             notifications=NotificationService(clients.db),
-            jobs=JobService(clients.db, job_runner(settings), settings.jobs, governance),
+            jobs=jobs,
+            models=models,
+            model_studio=ModelStudio(models, clients.objects, governance),
         )
 
 

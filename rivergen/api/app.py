@@ -23,6 +23,7 @@ from rivergen.api import (
     datasets,
     health,
     jobs,
+    models,
     notifications,
     policies,
     prompts,
@@ -56,6 +57,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     notifications.router,
     prompts.router,
     policies.router,
+    models.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -122,6 +124,8 @@ def create_app(
             app.state.datasets = domain.datasets
             app.state.notifications = domain.notifications
             app.state.jobs = domain.jobs
+            app.state.models = domain.models
+            app.state.model_studio = domain.model_studio
             app.state.prompts = (
                 prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
             )
