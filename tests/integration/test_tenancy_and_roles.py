@@ -20,6 +20,7 @@ from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.integration.test_models_api import new_model, new_model_dataset, train_body
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Dataset routes stage files as Ray tasks.
@@ -235,6 +236,9 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "name": f"s-{uuid.uuid4().hex[:8]}",
         "config": {"kind": "http_csv", "url": "https://example.com/products.csv"},
     },
+    ("POST", "/api/v1/models"): lambda: train_body(PREPARED["model_dataset"]),
+    ("POST", "/api/v1/models/{model_id}/deploy"): lambda: {},
+    ("POST", "/api/v1/models/{model_id}/predict"): lambda: {"rows": [{"x": 1, "kind": "a"}]},
 }
 
 
@@ -251,6 +255,7 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_execution = await new_execution(client, bob)
     bob_saved = await new_saved_prompt(client, bob)
     bob_policy = await new_policy(client, bob)
+    bob_model = await new_model(client, bob, wait=False)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
@@ -263,6 +268,7 @@ async def test_another_workspaces_objects_do_not_exist(
         "dataset_id": bob_dataset,
         "job_id": bob_job,
         "policy_id": bob_policy,
+        "model_id": bob_model,
         "version": "1",
         "execution_id": bob_execution,
         "saved_id": bob_saved,
@@ -368,10 +374,19 @@ async def test_role_matrix_follows_the_authorization_table(
         "execution_id": lambda: new_pending_execution(client, owner, db),
         "saved_id": lambda: new_saved_prompt(client, owner),
         "policy_id": lambda: new_policy(client, owner),
+        "model_id": lambda: trained_model(),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
     PREPARED["dataset"] = await new_dataset(client, owner)
+    PREPARED["model_dataset"] = await new_model_dataset(client, owner)
+    models: list[str] = []
+
+    async def trained_model() -> str:  # one trained and deployed model serves every probe
+        if not models:
+            models.append(await new_model(client, owner, PREPARED["model_dataset"]))
+        return models[0]
+
     outcomes: dict[tuple[str, str, str], int] = {}
     expected: dict[tuple[str, str, str], int] = {}
     for (method, path), access in sorted(mutating.items()):
