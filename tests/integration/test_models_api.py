@@ -86,31 +86,36 @@ async def test_governed_training_and_predictions_that_hide_masked_values(
     assert inferred["unitPrice"] == "numeric" and "productID" not in inferred  # an id
 
     # The owner's model knows the raw packaging; a viewer sees it masked in explanations.
-    packaging = {**body, "name": "by packaging", "challengers": [],
+    packaging = {**body, "name": "by packaging",
                  "features": [{"column": "quantityPerUnit", "encoding": "one_hot"},
-                              {"column": "unitPrice", "encoding": "numeric"}]}  # fmt: skip
+                              {"column": "unitPrice", "encoding": "numeric"}],
+                 "challengers": [{"features": [
+                     {"column": "quantityPerUnit", "encoding": "tfidf"},
+                     {"column": "unitPrice", "encoding": "numeric"}]}]}  # fmt: skip
     accepted = await client.post("/api/v1/models", json=packaging, headers=owner.headers())
     assert accepted.status_code == 202, accepted.text
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=120)
     assert done["state"] == "succeeded", done
     model = accepted.json()["model_id"]
-    listed = await client.get(f"/api/v1/models/{model}", headers=owner.headers())
-    assert [v["version"] for v in listed.json()["versions"]] == [1]  # no challenger
-    await client.post(f"/api/v1/models/{model}/deploy", json={"version": "champion"},
-                      headers=editor.headers())  # fmt: skip
-    row = {"quantityPerUnit": "10 boxes x 20 bags", "unitPrice": 18.0}
     url = f"/api/v1/models/{model}/predict"
-    seen = await client.post(url, json={"rows": [row], "explain": True}, headers=owner.headers())
-    hidden = await client.post(url, json={"rows": [row], "explain": True},
-                               headers=viewer.headers())  # fmt: skip
-    assert seen.status_code == hidden.status_code == 200, hidden.text
-    mine, theirs = seen.json()["predictions"][0], hidden.json()["predictions"][0]
-    assert mine["score"] == theirs["score"]
-    shown = {c["feature"]: c["value"] for c in mine["contributions"]}
-    assert shown["quantityPerUnit=10 boxes x 20 bags"] == "10 boxes x 20 bags"
-    masked = {c["feature"]: c["value"] for c in theirs["contributions"]}
-    assert masked["quantityPerUnit"] is None
-    assert not any("boxes" in str(c) for c in theirs["contributions"])
+    row = {"quantityPerUnit": "10 boxes x 20 bags", "unitPrice": 18.0}
+    for version, raw_name in ((1, "quantityPerUnit=10 boxes x 20 bags"),
+                              (2, "quantityPerUnit:boxes")):  # fmt: skip
+        deployed = await client.post(
+            f"/api/v1/models/{model}/deploy", json={"version": version}, headers=editor.headers()
+        )
+        assert deployed.status_code == 200, deployed.text
+        body = {"rows": [row], "explain": True, "version": version}
+        seen = await client.post(url, json=body, headers=owner.headers())
+        hidden = await client.post(url, json=body, headers=viewer.headers())
+        assert seen.status_code == hidden.status_code == 200, hidden.text
+        mine, theirs = seen.json()["predictions"][0], hidden.json()["predictions"][0]
+        assert mine["score"] == theirs["score"] and mine["version"] == version
+        shown = {c["feature"]: c["value"] for c in mine["contributions"]}
+        assert raw_name in shown and shown[raw_name] is not None
+        masked = {c["feature"]: c["value"] for c in theirs["contributions"]}
+        assert "quantityPerUnit" in masked and masked["quantityPerUnit"] is None
+        assert not any("boxes" in str(c) for c in theirs["contributions"])
 
     missing = await client.post(url, json={"rows": [{"unitPrice": 1}]}, headers=viewer.headers())
     assert missing.status_code == 422
