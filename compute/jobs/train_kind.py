@@ -108,6 +108,8 @@ class TrainKind(JobKind[TrainParams]):
             if better(p.task, candidate.metrics, fitted[champion].metrics if i else None):
                 champion = i
         versions = await self._register(ctx, fitted, champion)
+        if versions is None:
+            return None
         rows = [{
             "version": v, "champion": i == champion, "penalty": f.candidate.penalty,
             "C": f.candidate.C, "features": len(f.artifact.coef),
@@ -120,7 +122,7 @@ class TrainKind(JobKind[TrainParams]):
         })  # fmt: skip
 
     async def _register(self, ctx: JobContext[TrainParams], fitted: list[_Fitted],
-                        champion: int) -> list[int]:  # fmt: skip
+                        champion: int) -> list[int] | None:  # fmt: skip
         p = ctx.params
         assert p.version is not None
         settings = self._settings or load_settings()
@@ -139,6 +141,7 @@ class TrainKind(JobKind[TrainParams]):
             return await register_training(
                 db, workspace=ctx.workspace_id, model=p.model_id, job=ctx.job_id,
                 dataset=p.dataset, dataset_version=p.version, champion=champion,
+                cancelled=ctx.cancelled,
                 candidates=[TrainedCandidate(
                     params={"penalty": f.candidate.penalty, "C": f.candidate.C,
                             "family": f.artifact.family, "test_fraction": p.test_fraction,

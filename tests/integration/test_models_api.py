@@ -4,11 +4,15 @@ value the caller's policies mask."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account
@@ -144,8 +148,8 @@ async def test_registry_pages_conflicts_and_missing_versions(client: httpx.Async
 
     cases = [
         (f"/api/v1/models/{uuid.uuid4()}", None, "model_not_found"),
-        (f"/api/v1/models/{first}/deploy", {"version": 9}, "model_version_not_found"),
-        (f"/api/v1/models/{first}/deploy", {"version": "staging"}, "model_version_not_found"),
+        (f"/api/v1/models/{first}/deploy", {"version": 9}, "model_not_found"),
+        (f"/api/v1/models/{first}/deploy", {"version": "staging"}, "model_not_found"),
     ]
     for url, body, code in cases:
         response = await (client.post(url, json=body, headers=owner.headers()) if body
@@ -156,3 +160,29 @@ async def test_registry_pages_conflicts_and_missing_versions(client: httpx.Async
                                 headers=viewer.headers())  # fmt: skip
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "model_not_deployed"
+
+
+async def test_a_cancelled_training_registers_nothing(client: httpx.AsyncClient) -> None:
+    people = await team(client)
+    owner = people["owner"]
+    data = load_breast_cancer()
+    table = pa.table({**{str(n): data.data[:, j] for j, n in enumerate(data.feature_names)},
+                      "target": data.target})  # fmt: skip
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer)
+    file_id = await put_file(client, owner, "cancer.csv", buffer.getvalue())
+    dataset = str((await create(client, owner, "cancer", file_id)).json()["id"])
+    many = [{"penalty": "l1", "C": c} for c in (0.1, 1.0, 10.0, 100.0, 1000.0)]
+    body = {"name": "slow", "dataset": dataset, "target": "target",
+            "task": "classification", "challengers": many}  # fmt: skip
+    accepted = await client.post("/api/v1/models", json=body, headers=owner.headers())
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["job_id"]
+    await wait_for(client, owner, job, states=("running",), until=lambda b: b["progress"] >= 10)
+    cancelled = await client.post(f"/api/v1/jobs/{job}/cancel", headers=owner.headers())
+    assert cancelled.status_code == 200, cancelled.text
+    done = await wait_for(client, owner, job)
+    assert done["state"] == "cancelled", done
+    model = await client.get(f"/api/v1/models/{accepted.json()['model_id']}",
+                             headers=owner.headers())  # fmt: skip
+    assert model.json()["versions"] == [] and model.json()["champion"] is None

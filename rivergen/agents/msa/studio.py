@@ -46,7 +46,7 @@ class ModelStudio:
         version: int | str | None = None, explain: bool = False,
     ) -> list[Prediction]:  # fmt: skip
         """Score ``rows`` (JSON objects with the model's input columns) with a deployed
-        version (default: the champion): 404 ``model_not_found``/``model_version_not_found``,
+        version (default: the champion): 404 ``model_not_found`` (no such model or version),
         409 ``model_not_deployed``, 422 ``row_missing_column``/``row_value_invalid``.
         Contributions name a column the caller's policies mask or deny without its value."""
         row = await self._models.version_record(context, model_id, version)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -31,8 +32,10 @@ class TrainedCandidate:
 async def register_training(
     db: Database, *, workspace: UUID, model: UUID, job: UUID, dataset: UUID,
     dataset_version: int, candidates: list[TrainedCandidate], champion: int,
-) -> list[int]:  # fmt: skip
-    """The version number of each candidate; a job registers once (a retry gets the same)."""
+    cancelled: Callable[[], bool] | None = None,
+) -> list[int] | None:  # fmt: skip
+    """The version number of each candidate; a job registers once (a retry gets the same).
+    None, and nothing registered, if ``cancelled()`` is true once the model's row is locked."""
     async with db.transaction(str(workspace)) as conn:
         row = await store.get(conn, model, lock=True)
         if row is None:
@@ -40,6 +43,8 @@ async def register_training(
         existing = await store.job_versions(conn, job)
         if existing:
             return [int(r["version"]) for r in existing]
+        if cancelled is not None and cancelled():
+            return None
         actor = await conn.fetchval("SELECT created_by FROM jobs WHERE id = $1", job) or "system"
         first = await store.next_version(conn, model)
         versions = []

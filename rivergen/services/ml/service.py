@@ -102,8 +102,8 @@ class ModelService:
     async def version(
         self, context: RequestContext, model_id: UUID, version: int | str | None = None
     ) -> ModelVersionView:
-        """A version by number or alias (default: the champion); 404 ``model_not_found``,
-        ``model_version_not_found``."""
+        """A version by number or alias (default: the champion); 404 ``model_not_found`` when
+        the model or that version does not exist (``details.version`` names the version)."""
         row = await self.version_record(context, model_id, version)
         return _version(row)
 
@@ -133,7 +133,7 @@ async def _resolved(conn: Any, model: UUID, version: int | str | None) -> Any:
     row = await store.version_row(conn, model, number) if number is not None else None
     if row is None:
         raise NotFound(
-            f"model {model} has no version {wanted!r}", code="model_version_not_found",
+            f"model {model} has no version {wanted!r}", code="model_not_found",
             details={"version": wanted},
         )  # fmt: skip
     return row
