@@ -139,8 +139,22 @@ class FeatureTransformer:
 
     def transform(self, table: pa.Table) -> sp.csr_matrix:
         """The features of ``table``'s rows (422 ``column_not_found``, ``column_type_mismatch``)."""
-        blocks = [self._transform_one(_column(table, s["column"]), s) for s in self._states]
-        matrix = sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((table.num_rows, 0))
+        blocks: list[sp.csr_matrix] = []
+        numeric: list[np.ndarray] = []  # adjacent numeric columns become one block
+        for state in self._states:
+            column = _column(table, state["column"])
+            if state["encoding"] == "numeric":
+                numeric.append(_scaled(column, state))
+                continue
+            if numeric:
+                blocks.append(sp.csr_matrix(np.column_stack(numeric)))
+                numeric = []
+            blocks.append(self._transform_one(column, state))
+        if numeric:
+            blocks.append(sp.csr_matrix(np.column_stack(numeric)))
+        if not blocks:
+            return sp.csr_matrix((table.num_rows, 0))
+        matrix = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
         return sp.csr_matrix(matrix, dtype=np.float64)
 
     def table_of_rows(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
@@ -165,10 +179,6 @@ class FeatureTransformer:
     def _transform_one(self, column: pa.ChunkedArray, state: dict[str, Any]) -> sp.csr_matrix:
         encoding = state["encoding"]
         n = len(column)
-        if encoding == "numeric":
-            values = _numbers(column, state["column"])
-            scaled = np.where(np.isnan(values), 0.0, (values - state["mean"]) / state["scale"])
-            return sp.csr_matrix(scaled.reshape(-1, 1))
         if encoding == "one_hot":
             categories = pa.array(state["categories"], pa.string())
             codes = pc.index_in(_as_text(column), value_set=categories)
@@ -208,6 +218,11 @@ def _numbers(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     if pa.types.is_boolean(column.type):
         column = pc.cast(column, pa.float64())
     return np.asarray(dense_column(column, null_fill=np.nan), dtype=np.float64)
+
+
+def _scaled(column: pa.ChunkedArray, state: dict[str, Any]) -> np.ndarray:
+    values = _numbers(column, state["column"])
+    return np.where(np.isnan(values), 0.0, (values - state["mean"]) / state["scale"])
 
 
 def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec) -> dict[str, Any]:
