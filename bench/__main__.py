@@ -286,6 +286,10 @@ def ml_section(requests: int) -> list[str]:
     return [
         ML_TITLE,
         "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; 1-minute load average at the end: "
+        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs (the machine is shared: latencies "
+        "vary from run to run).",
+        "",
         f"scikit-learn's breast-cancer data ({r['rows']} rows, {r['features']} features) uploaded "
         "as a CSV dataset and trained through `POST /api/v1/models`: the champion (L2, C=1) and "
         "the default L1 challenger as one `train` job (GLMs as Ray tasks, 2 CPUs), timed from the "

@@ -178,6 +178,7 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
         "gateway_p99_ms": _percentile(gateway, 0.99) * 1e3,
         "gateway_mean_ms": statistics.mean(gateway) * 1e3,
         "bare_p50_ms": _percentile(bare, 0.5) * 1e3, "bare_p99_ms": _percentile(bare, 0.99) * 1e3,
+        "load_average": os.getloadavg()[0],
     }  # fmt: skip
 
 
