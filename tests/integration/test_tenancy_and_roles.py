@@ -251,11 +251,12 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_file = await new_file(client, bob)
     bob_source = await new_data_source(client, bob, migrated.s3.bucket)
     bob_dataset = await new_dataset(client, bob)
+    # Trained before the job below: the free plan runs one job at a time.
+    bob_model = await new_model(client, bob, deploy=False)
     bob_job = await new_job(client, bob, seconds=1)
     bob_execution = await new_execution(client, bob)
     bob_saved = await new_saved_prompt(client, bob)
     bob_policy = await new_policy(client, bob)
-    bob_model = await new_model(client, bob, wait=False)
     await new_csv_file(client, alice)
     objects = {
         "workspace_id": bob.workspace_id,
