@@ -277,6 +277,46 @@ def prompts_section(rounds: int) -> list[str]:
     ]
 
 
+ML_TITLE = "## Model Studio: training against scikit-learn, predict through the gateway"
+
+
+def ml_section(requests: int) -> list[str]:
+    r = run_json("bench.ml", "--requests", str(requests))
+    sk = r["sklearn"]
+    return [
+        ML_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; 1-minute load average at the end: "
+        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs (the machine is shared: latencies "
+        "vary from run to run).",
+        "",
+        f"scikit-learn's breast-cancer data ({r['rows']} rows, {r['features']} features) uploaded "
+        "as a CSV dataset and trained through `POST /api/v1/models`: the champion (L2, C=1) and "
+        "the default L1 challenger as one `train` job (GLMs as Ray tasks, 2 CPUs), timed from the "
+        "request to the job's success. Reference: `StandardScaler` + `LogisticRegression(C=1)` "
+        "(L2 `lbfgs`, L1 `saga`) in one process on the same split; AUCs on the same "
+        f"{r['held_out']} held-out rows.",
+        "",
+        "| | seconds | ROC AUC L2 | ROC AUC L1 |",
+        "|---|---|---|---|",
+        f"| platform (request to success; job {r['job_compute_seconds']:.2f} s) | "
+        f"{r['train_seconds']:.2f} | {r['auc_l2']:.4f} | {r['auc_l1']:.4f} |",
+        f"| scikit-learn (both fits) | {sk['seconds']:.2f} | {sk['auc_l2']:.4f} | "
+        f"{sk['auc_l1']:.4f} |",
+        "",
+        f"`predict` of one row, {r['requests']} sequential requests after a warm-up: the gateway "
+        "app (`create_app`) under uvicorn in the benchmark's own process (not Serve), over "
+        "loopback HTTP; reference: the same loaded artifact scoring the same row in-process "
+        "(no HTTP, authorization, database or policy lookup).",
+        "",
+        "| path | p50 ms | p99 ms |",
+        "|---|---|---|",
+        f"| `POST /api/v1/models/{{id}}/predict` | {r['gateway_p50_ms']:.2f} | "
+        f"{r['gateway_p99_ms']:.2f} |",
+        f"| `LoadedModel.predict` in-process | {r['bare_p50_ms']:.2f} | {r['bare_p99_ms']:.2f} |",
+    ]
+
+
 def replace_section(text: str, title: str, section: list[str]) -> str:
     """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
     lines = text.rstrip("\n").split("\n")
@@ -294,13 +334,14 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts"],
+        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts", "ml"],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
     parser.add_argument(
         "--prompt-rounds", type=int, default=20, help="Rounds of the question corpus."
     )
+    parser.add_argument("--ml-requests", type=int, default=500, help="Predict requests timed.")
     args = parser.parse_args()
     if args.only:
         title, section = {
@@ -310,6 +351,7 @@ def main() -> None:
             "sparse": (SPARSE_TITLE, sparse_section),
             "notifications": (NOTIFICATIONS_TITLE, notifications_section),
             "prompts": (PROMPTS_TITLE, lambda: prompts_section(args.prompt_rounds)),
+            "ml": (ML_TITLE, lambda: ml_section(args.ml_requests)),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -342,6 +384,8 @@ def main() -> None:
         *notifications_section(),
         "",
         *prompts_section(args.prompt_rounds),
+        "",
+        *ml_section(args.ml_requests),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -18,6 +18,7 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from rivergen.agents.dia import SimulationProcess
 from rivergen.billing import MeteringService
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
@@ -86,6 +87,26 @@ class UploadSweeperDeployment:
         await self._sweeper.close()
 
 
+class SimulationWorkerDeployment:
+    """Decision Intelligence's simulations: each `decision.simulation.request` scored with the
+    Machine Learning service's models (consumer group `RIVERGEN_DECISIONS__SIMULATION_GROUP`;
+    several replicas would share the topic's partitions)."""
+
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        self._process = await SimulationProcess.open(load_settings())
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._process.run(self._stop), name="decision-simulation")
+
+    async def check_health(self) -> None:
+        if self._task.done():
+            raise RuntimeError("the decision simulation worker has stopped")
+
+    async def __del__(self) -> None:
+        self._stop.set()
+        await self._task
+        await self._process.close()
+
+
 class EventWorkers:
     """The application's ingress: it only keeps the workers bound into the application."""
 
@@ -112,6 +133,7 @@ def relay_app() -> Application:
         _worker("billing-metering", MeteringDeployment),
         _worker("notification-bridge", NotificationBridgeDeployment),
         _worker("upload-sweeper", UploadSweeperDeployment),
+        _worker("decision-simulation", SimulationWorkerDeployment),
     )
 
 

@@ -14,7 +14,14 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
-from deployments.agents import prompt_studio_app, prompts_by_handle
+from deployments.agents import (
+    governance_agent_app,
+    governance_agent_by_handle,
+    operations_app,
+    operations_by_handle,
+    prompt_studio_app,
+    prompts_by_handle,
+)
 from deployments.core import core_by_handle, core_deployment
 from deployments.scaling import autoscaled
 from rivergen.api import GATEWAY_ROUTERS, create_app
@@ -25,25 +32,22 @@ def _build_app() -> FastAPI:
     # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
     # the request and echoes it on the response; the app must not echo it a second time.
     # The storage routes are Storage Orchestration's (deployments/storage.py), its own app.
-    return create_app(
-        echo_request_id=False,
-        core=core_by_handle,
-        prompts=prompts_by_handle,
-        routers=GATEWAY_ROUTERS,
-    )
+    return create_app(echo_request_id=False, routers=GATEWAY_ROUTERS, remote={
+        "core": core_by_handle, "prompts": prompts_by_handle,
+        "governance_agent": governance_agent_by_handle, "operations": operations_by_handle,
+    })  # fmt: skip
 
 
 @serve.ingress(_build_app)
 class Gateway:
     """Routes, workspace context, authentication and authorization live in the app.
 
-    ``core`` and ``prompts`` bind Backend Core and Prompt Studio (with its capability services)
-    into the gateway's application; the app reaches them by name.
+    Backend Core, Prompt Studio (with its capability services), the Governance agent and the
+    Operations agent are bound into the gateway's application; the app reaches them by name.
     """
 
-    def __init__(self, core: DeploymentHandle[Any], prompts: DeploymentHandle[Any]) -> None:
-        self._core = core
-        self._prompts = prompts
+    def __init__(self, *bound: DeploymentHandle[Any]) -> None:
+        self._bound = bound
 
 
 def gateway_app(settings: GatewaySettings | None = None) -> Application:
@@ -53,7 +57,12 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
         Gateway, name="gateway", num_cpus=sizing.replica_num_cpus, sizing=sizing,
         min_replicas=sizing.min_replicas, health_check_period_s=5, graceful_shutdown_timeout_s=10,
     )  # fmt: skip
-    return deployment.bind(core_deployment(sizing), prompt_studio_app(sizing))
+    return deployment.bind(
+        core_deployment(sizing),
+        prompt_studio_app(sizing),
+        governance_agent_app(sizing),
+        operations_app(sizing),
+    )
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (import_path deployments.gateway:app).

@@ -117,6 +117,11 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/ops/deployments"): "admin",
     ("POST", "/api/v1/ops/jobs/{job_id}/retry"): "admin",
     ("GET", "/api/v1/ops/health"): "admin",
+    ("POST", "/api/v1/models"): "editor",
+    ("GET", "/api/v1/models"): "viewer",
+    ("GET", "/api/v1/models/{model_id}"): "viewer",
+    ("POST", "/api/v1/models/{model_id}/deploy"): "editor",
+    ("POST", "/api/v1/models/{model_id}/predict"): "viewer",
 }
 
 # Prompt Studio's tools -> the API route whose access each needs: a prompt can do no more

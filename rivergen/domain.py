@@ -1,17 +1,21 @@
 """The platform's domain services over one set of clients: built the same way by the gateway
-(in its lifespan) and by every deployment that needs them (Prompt Studio, Execution Support)."""
+(in its lifespan) and by every deployment that needs them (the agents, Execution Support, the
+event workers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from rivergen.agents.ga import GovernanceAgent, SensitiveScanner
+from rivergen.agents.msa import ModelStudio
 from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
 from rivergen.notifications import NotificationService
 from rivergen.services.governance import GovernanceService
+from rivergen.services.ml.service import ModelService
+from rivergen.services.monitoring.service import MonitoringService
 from rivergen.settings import Settings
 from rivergen.storage import StorageService
 
@@ -25,6 +29,9 @@ class DomainServices:
     notifications: NotificationService
     jobs: JobService
     governance_agent: GovernanceAgent
+    models: ModelService
+    model_studio: ModelStudio
+    monitoring: MonitoringService
 
     @classmethod
     def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
@@ -34,15 +41,23 @@ class DomainServices:
             clients.db, dataset_compute(settings), sources, clients.objects,
             settings.s3.presign_expiry_s, governance,
         )  # fmt: skip
+        jobs = JobService(clients.db, job_runner(settings), settings.jobs, governance)
+        models = ModelService(clients.db, jobs, governance)
+        studio = ModelStudio(models, clients.objects, governance)
         return cls(
             governance=governance,
             storage=StorageService(clients.db, clients.objects, settings.storage, governance),
             data_sources=sources,
             datasets=datasets,
             notifications=NotificationService(clients.db),
-            jobs=JobService(clients.db, job_runner(settings), settings.jobs, governance),
             governance_agent=GovernanceAgent(
                 clients.db, datasets, governance, sensitive_scanner(settings)
+            ),
+            jobs=jobs,
+            models=models,
+            model_studio=studio,
+            monitoring=MonitoringService(
+                clients.db, datasets, governance, lookup=studio, predictor=studio
             ),
         )
 

@@ -132,6 +132,8 @@ def platform_kinds() -> dict[str, JobKind[Any]]:
     """Every kind, by name (the service hides the non-public ones unless test kinds are on).
     Add a kind here."""
     from compute.jobs.kernel_kinds import PageRankKind, SimilarityKind
+    from compute.jobs.train_kind import TrainKind
 
     kinds: list[JobKind[Any]] = [QueryKind(), PageRankKind(), SimilarityKind(), SleepKind()]
+    kinds.append(TrainKind())
     return {kind.name: kind for kind in kinds}

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,6 +28,7 @@ from rivergen.api import (
     governance_agent,
     health,
     jobs,
+    models,
     monitoring,
     notifications,
     ops,
@@ -40,7 +42,7 @@ from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
-from rivergen.core import BackendCore, BackendCorePort
+from rivergen.core import BackendCore
 from rivergen.domain import DomainServices
 from rivergen.jobs import JobService
 from rivergen.ratelimit import RateLimiter
@@ -66,6 +68,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     monitoring.router,
     governance_agent.router,
     ops.router,
+    models.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)
 STORAGE_PREFIX = storage.PREFIX
@@ -96,8 +99,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     echo_request_id: bool = True,
-    core: Callable[[PlatformClients], BackendCorePort] | None = None,
-    prompts: Callable[[PlatformClients], PromptService] | None = None,
+    remote: Mapping[str, Callable[[PlatformClients], Any]] | None = None,
     routers: Sequence[APIRouter] = GATEWAY_ROUTERS + STORAGE_ROUTERS,
     mounted_at: str | None = None,
 ) -> FastAPI:
@@ -105,8 +107,10 @@ def create_app(
     replica (a builder function), so settings are read there, never when a module is imported.
 
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
-    ``core`` reaches Backend Core and ``prompts`` Prompt Studio (on Serve: their deployments
-    by handle); by default they run in this process. ``mounted_at`` is the route prefix Serve
+    ``remote`` names the services reached elsewhere (on Serve: their deployments by handle),
+    by their ``app.state`` name: ``core`` (Backend Core), ``prompts`` (Prompt Studio),
+    ``governance_agent``, ``operations``; the others, and these by default, run in this
+    process. ``mounted_at`` is the route prefix Serve
     mounts the app under, if any (its OpenAPI document is then at ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
@@ -124,7 +128,13 @@ def create_app(
                 signer,
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
-            app.state.core = core(clients) if core else BackendCore(clients)
+            elsewhere = dict(remote or {})
+
+            def local_or_remote(name: str, local: Callable[[], Any]) -> Any:
+                factory = elsewhere.get(name)
+                return factory(clients) if factory else local()
+
+            app.state.core = local_or_remote("core", lambda: BackendCore(clients))
             domain = DomainServices.build(clients, resolved)
             app.state.governance = domain.governance
             app.state.storage = domain.storage
@@ -132,14 +142,19 @@ def create_app(
             app.state.datasets = domain.datasets
             app.state.notifications = domain.notifications
             app.state.jobs = domain.jobs
-            app.state.prompts = (
-                prompts(clients) if prompts else prompt_studio(clients, resolved, domain)
+            app.state.models = domain.models
+            app.state.model_studio = domain.model_studio
+            app.state.monitoring = domain.monitoring
+            app.state.prompts = local_or_remote(
+                "prompts", lambda: prompt_studio(clients, resolved, domain)
             )
             app.state.decisions = decision_agent(clients, resolved, domain)
-            app.state.governance_agent = domain.governance_agent
-            app.state.operations = OperationsAgent(
-                clients, domain.jobs, RayClusterReader(), resolved.gateway.readiness_timeout_s
+            app.state.governance_agent = local_or_remote(
+                "governance_agent", lambda: domain.governance_agent
             )
+            app.state.operations = local_or_remote("operations", lambda: OperationsAgent(
+                clients, domain.jobs, RayClusterReader(), resolved.gateway.readiness_timeout_s
+            ))  # fmt: skip
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
                 await _resume_jobs(app.state.jobs)
             yield
@@ -194,13 +209,14 @@ def prompt_studio(
 def decision_agent(
     clients: PlatformClients, settings: Settings, domain: DomainServices
 ) -> DecisionAgent:
-    """Decision Intelligence in this process. No Predictor is wired yet: every case is scored
-    by the constant baseline until the Machine Learning service's is passed here."""
+    """Decision Intelligence in this process, scoring with the Machine Learning service's
+    models (the baseline when one fails)."""
     from compute.decisions import RayDecisionCompute
 
     return DecisionAgent(
-        clients.db, domain.datasets, None, settings.decisions, RayDecisionCompute(settings)
-    )
+        clients.db, domain.datasets, domain.model_studio, settings.decisions,
+        RayDecisionCompute(settings),
+    )  # fmt: skip
 
 
 async def _resume_jobs(jobs: JobService) -> None:

@@ -24,7 +24,7 @@ from rivergen.services.governance.schemas import MaskRule
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
-from tests.integration.test_monitoring_service import install_trained_models, register_model
+from tests.integration.test_models_api import new_model, new_model_dataset, train_body
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Dataset routes stage files as Ray tasks.
@@ -41,9 +41,6 @@ async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
     jobs = migrated.jobs.model_copy(update={"test_kinds": True})
     application = create_app(migrated.model_copy(update={"gateway": gateway, "jobs": jobs}))
     async with application.router.lifespan_context(application):
-        # Model Monitoring over models trained here, until the registry is wired in the app.
-        if getattr(application.state, "monitoring", None) is None:
-            install_trained_models(application)
         yield application
 
 
@@ -190,14 +187,6 @@ async def new_policy(client: httpx.AsyncClient, owner: Account) -> str:
     return str(response.json()["id"])
 
 
-async def new_model(app: FastAPI, client: httpx.AsyncClient, owner: Account) -> str:
-    """A trained model of ``owner``'s workspace; its training dataset is what the monitoring
-    body checks it against."""
-    trained = await register_model(app, client, owner)
-    PREPARED["model_dataset"] = str(trained.view.dataset_id)
-    return str(trained.view.model_id)
-
-
 async def new_api_key(client: httpx.AsyncClient, owner: Account) -> str:
     response = await client.post(
         "/api/v1/api-keys", json={"name": "probe", "role": "viewer"}, headers=owner.headers()
@@ -311,7 +300,7 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
     ("PATCH", "/api/v1/policies/{policy_id}"): lambda: {"description": "probed"},
     ("POST", "/api/v1/policies/evaluate"): lambda: {"dataset_id": PREPARED["dataset"]},
     ("POST", "/api/v1/models/{model_id}/monitoring"): lambda: {
-        "dataset_id": PREPARED.get("model_dataset", str(uuid.uuid4()))
+        "dataset_id": PREPARED["model_dataset"]
     },
     ("POST", "/api/v1/data-sources"): lambda: {
         "name": f"s-{uuid.uuid4().hex[:8]}",
@@ -330,6 +319,9 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "limits": [{"name": "big", "when": {"feature": "amount", "op": "gt", "value": 10000}}],
     },
     ("POST", "/api/v1/governance/scan"): lambda: {"dataset_id": PREPARED["dataset"]},
+    ("POST", "/api/v1/models"): lambda: train_body(PREPARED["model_dataset"]),
+    ("POST", "/api/v1/models/{model_id}/deploy"): lambda: {},
+    ("POST", "/api/v1/models/{model_id}/predict"): lambda: {"rows": [{"x": 1, "kind": "a"}]},
 }
 
 
@@ -342,6 +334,9 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_file = await new_file(client, bob)
     bob_source = await new_data_source(client, bob, migrated.s3.bucket)
     bob_dataset = await new_dataset(client, bob)
+    # Trained before the job below: the free plan runs one job at a time.
+    PREPARED["model_dataset"] = await new_model_dataset(client, bob)
+    bob_model = await new_model(client, bob, PREPARED["model_dataset"], deploy=False)
     bob_job = await new_job(client, bob, seconds=1)
     bob_execution = await new_execution(client, bob)
     bob_saved = await new_saved_prompt(client, bob)
@@ -349,7 +344,6 @@ async def test_another_workspaces_objects_do_not_exist(
     bob_guideline = await new_guideline(client, bob)
     bob_decision = await new_decision(client, bob)
     bob_simulation = await new_simulation(client, bob)
-    bob_model = await new_model(app, client, bob)
     bob_proposal = await new_proposal(client, bob, db)
     await new_csv_file(client, alice)
     objects = {
@@ -363,13 +357,13 @@ async def test_another_workspaces_objects_do_not_exist(
         "dataset_id": bob_dataset,
         "job_id": bob_job,
         "policy_id": bob_policy,
+        "model_id": bob_model,
         "version": "1",
         "execution_id": bob_execution,
         "saved_id": bob_saved,
         "guideline_id": bob_guideline,
         "decision_id": bob_decision,
         "simulation_id": bob_simulation,
-        "model_id": bob_model,
         "proposal_id": bob_proposal,
     }
     with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
@@ -426,6 +420,18 @@ async def team(client: httpx.AsyncClient) -> dict[str, Account]:
     return await new_team(client)
 
 
+async def path_values(
+    ids: dict[str, Callable[[], Awaitable[str]]], owner: Account, method: str, path: str
+) -> dict[str, str]:
+    """A fresh object for each id the path takes (what one request acts on); the retry route
+    takes a job that has ended."""
+    values = {"workspace_id": owner.workspace_id}
+    for name, make in ids.items():
+        if "{" + name + "}" in path:
+            values[name] = await (ids["retry_job_id"] if (method, path) == RETRY else make)()
+    return values
+
+
 async def test_role_matrix_follows_the_authorization_table(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -466,22 +472,26 @@ async def test_role_matrix_follows_the_authorization_table(
         "saved_id": lambda: new_saved_prompt(client, owner),
         "policy_id": lambda: new_policy(client, owner),
         "guideline_id": lambda: new_guideline(client, owner),
-        "model_id": lambda: new_model(app, client, owner),
         "proposal_id": lambda: new_proposal(client, owner, db),
+        "model_id": lambda: trained_model(),
+        "retry_job_id": lambda: new_cancelled_job(client, owner),
     }
     await new_file(client, owner)  # what the data sources read
     await new_csv_file(client, owner)
     PREPARED["dataset"] = await new_dataset(client, owner)
+    PREPARED["model_dataset"] = await new_model_dataset(client, owner)
+    models: list[str] = []
+
+    async def trained_model() -> str:  # one trained and deployed model serves every probe
+        if not models:
+            models.append(await new_model(client, owner, PREPARED["model_dataset"]))
+        return models[0]
+
     outcomes: dict[tuple[str, str, str], int] = {}
     expected: dict[tuple[str, str, str], int] = {}
     for (method, path), access in sorted(mutating.items()):
         for role in ("owner", "admin", "editor", "viewer"):
-            values = {"workspace_id": owner.workspace_id}
-            for name, make in ids.items():
-                if "{" + name + "}" in path:
-                    if (method, path) == RETRY:
-                        make = lambda: new_cancelled_job(client, owner)  # noqa: E731
-                    values[name] = await make()
+            values = await path_values(ids, owner, method, path)
             response = await send(client, method, path, path.format(**values), team[role])
             allowed = WORKSPACE_ROLES.index(role) >= WORKSPACE_ROLES.index(access)
             outcomes[(method, path, role)] = response.status_code

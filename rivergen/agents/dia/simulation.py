@@ -198,7 +198,7 @@ class SimulationProcess:
     async def open(
         cls, settings: Settings, predictor: Predictor | None = None
     ) -> SimulationProcess:
-        """``predictor``: the Machine Learning service's (None: the baseline scores)."""
+        """``predictor`` scores the rows (default: the Machine Learning service's models)."""
         # Decisions over blocks run as Ray tasks (compute/): imported here so the library's
         # modules load without it.
         from compute.decisions import RayDecisionCompute
@@ -209,8 +209,9 @@ class SimulationProcess:
             domain = DomainServices.build(clients, settings)
             compute = RayDecisionCompute(settings)
             agent = DecisionAgent(
-                clients.db, domain.datasets, predictor, settings.decisions, compute
-            )
+                clients.db, domain.datasets, predictor or domain.model_studio,
+                settings.decisions, compute,
+            )  # fmt: skip
             runner = SimulationRunner(clients.db, agent, compute)
         except BaseException:
             await clients.close()

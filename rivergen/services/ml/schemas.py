@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rivergen.accounts.principal import RequestContext
 
@@ -79,3 +79,87 @@ class Predictor(Protocol):
         """Score rows with a deployed version (default: the `champion`); 404
         `model_not_found`, 409 `model_not_deployed`, 422 for rows that do not fit."""
         ...
+
+
+# The registry's API (Model Studio) ------------------------------------------------------------
+
+Penalty = Literal["l2", "l1"]
+CHAMPION = "champion"
+
+
+class Candidate(BaseModel):
+    """One model a training job fits; the best on the held-out rows becomes the champion."""
+
+    penalty: Penalty = "l2"
+    C: float = Field(1.0, gt=0, le=1e6, description="Inverse regularization strength.")
+    features: list[FeatureSpec] | None = Field(
+        None, description="Its own features (default: the job's)."
+    )
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="A new or existing model.")
+    dataset: UUID
+    version: int | None = Field(None, ge=1, description="Default: the current version.")
+    target: str = Field(min_length=1)
+    task: Task
+    features: list[FeatureSpec] | None = Field(
+        None,
+        max_length=500,
+        description="Default: inferred from the columns (numbers numeric, text with few values "
+        "one_hot, long text tfidf).",
+    )
+    test_fraction: float = Field(0.2, gt=0, le=0.5, description="Rows held out (seeded).")
+    seed: int = Field(0, ge=0, description="Of the held-out split (stratified by label).")
+    challengers: list[Candidate] | None = Field(
+        None,
+        max_length=5,
+        description="Fitted beside the champion candidate (L2, C=1); default: one L1 at C=1.",
+    )
+
+
+class TrainAccepted(BaseModel):
+    model_id: UUID
+    job_id: UUID
+    name: str
+
+
+class ModelSummary(BaseModel):
+    id: UUID
+    name: str
+    task: Task
+    target: str
+    created_by: str
+    created_at: datetime
+    latest_version: int | None = None
+    champion: int | None = Field(None, description="The version the `champion` alias names.")
+
+
+class ModelPage(BaseModel):
+    items: list[ModelSummary]
+    next_cursor: str | None = None
+
+
+class ModelDetail(ModelSummary):
+    versions: list[ModelVersionView] = Field(description="Newest first.")
+    aliases: dict[str, int] = Field(default_factory=dict)
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | str | None = Field(None, description="A number or an alias (default champion).")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    version: int | str | None = Field(None, description="A number or an alias (default champion).")
+    explain: bool = Field(False, description="Each score's largest feature contributions.")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
