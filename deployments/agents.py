@@ -11,7 +11,7 @@ from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import ByHandle, by_handle
-from deployments.scaling import autoscaled
+from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.ga import GovernanceAgent
@@ -85,7 +85,7 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
     return autoscaled(
         PromptStudio,
         name=PROMPT_STUDIO,
-        num_cpus=sizing.replica_num_cpus / 2,
+        num_cpus=LIGHT_NUM_CPUS,
         sizing=sizing,
         graceful_shutdown_timeout_s=30,
     ).bind(services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION])
@@ -140,7 +140,7 @@ def _agent(cls: type, name: str, sizing: GatewaySettings) -> Application:
     return autoscaled(
         cls,
         name=name,
-        num_cpus=sizing.replica_num_cpus / 5,
+        num_cpus=LIGHT_NUM_CPUS,
         sizing=sizing,
         graceful_shutdown_timeout_s=30,
     ).bind()

@@ -18,6 +18,7 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from deployments.scaling import LIGHT_NUM_CPUS
 from rivergen.agents.dia import SimulationProcess
 from rivergen.billing import MeteringService
 from rivergen.events.relay_worker import RelayWorker
@@ -118,7 +119,7 @@ def _worker(name: str, cls: type) -> Application:
     return serve.deployment(
         name=name,
         num_replicas=1,
-        ray_actor_options={"num_cpus": 0.05},
+        ray_actor_options={"num_cpus": LIGHT_NUM_CPUS},
         max_ongoing_requests=4,
         health_check_period_s=10,
     )(cls).bind()

@@ -11,6 +11,11 @@ from ray.serve.deployment import Deployment
 
 from rivergen.settings import GatewaySettings
 
+LIGHT_NUM_CPUS = 0.02
+"""What an agent, a capability service or an event worker reserves: they wait on Postgres,
+handles and Ray tasks (the compute runs as tasks, which reserve their own). Together they must
+leave a 2-core head room for those tasks."""
+
 
 def autoscaled(
     cls: Any, *, name: str, num_cpus: float, sizing: GatewaySettings,

@@ -12,7 +12,7 @@ from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import ByHandle
-from deployments.scaling import autoscaled
+from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.ports import SavedAnswer, SqlAnswer
 from rivergen.clients import PlatformClients
@@ -76,7 +76,7 @@ def service(cls: type, name: str, sizing: GatewaySettings) -> Any:
     return autoscaled(
         cls,
         name=name,
-        num_cpus=sizing.replica_num_cpus / 5,
+        num_cpus=LIGHT_NUM_CPUS,
         sizing=sizing,
         graceful_shutdown_timeout_s=10,
     )
