@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import ray
+import redis.asyncio as aioredis
 from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
 
 from rivergen.db import MigrationRunner
@@ -50,10 +51,23 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
         os.environ.update(saved)
 
 
+async def forget_sign_in_failures(settings: Settings) -> None:
+    """Every browser signs in from 127.0.0.1: the wrong passwords of earlier runs (within the
+    throttle's 15 minutes) would block this run's sign-ins. Only the suite's own database."""
+    assert settings.redis_app.url is not None
+    client = aioredis.from_url(settings.redis_app.url.get_secret_value())
+    try:
+        async for key in client.scan_iter(match="rl:login:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="module")
 async def platform(web_settings: Settings) -> AsyncIterator[Platform]:
     assert web_settings.postgres.migrate_dsn is not None
     await MigrationRunner(web_settings.postgres.migrate_dsn.get_secret_value()).apply()
+    await forget_sign_in_failures(web_settings)
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
         async with Platform(web_settings, PORT) as running:

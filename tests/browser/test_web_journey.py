@@ -6,12 +6,14 @@ journey logs a console error."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
@@ -224,3 +226,46 @@ async def test_error_paths(context: BrowserContext) -> None:
     )
     await expect(page.get_by_role("alert")).to_contain_text("upload_too_large")
     await screenshot(page, "14-upload-too-large")
+
+
+async def run_job(http: httpx.AsyncClient) -> str:
+    """A short job through the API (not the page); its id once it has succeeded and its
+    completion is kept for catching up."""
+    job = await http.post("/api/v1/jobs", json={"kind": "sleep", "params": {"seconds": 0.2}})
+    assert job.status_code == 202, job.text
+    job_id: str = job.json()["job_id"]
+    for _ in range(300):
+        kept = (await http.get("/api/v1/notifications", params={"limit": 500})).json()["items"]
+        if any(n["event"] == "job.completed" and n["data"]["job_id"] == job_id for n in kept):
+            return job_id
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not complete")
+
+
+async def test_notifications_missed_while_away_are_caught_up(
+    context: BrowserContext, platform: Platform
+) -> None:
+    log = ConsoleLog()
+    page = log.watch(await context.new_page())
+    await register(page, "cy")
+    token = await page.evaluate("JSON.parse(localStorage.getItem('rivergen.session')).access")
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=platform.base, headers=headers, timeout=30) as http:
+        seen = await run_job(http)  # live, while the page is open
+        corner = page.get_by_role("button", name=re.compile(r"^Notifications"))
+        await corner.click()
+        notifications = page.get_by_role("list", name="Notifications")
+        await expect(notifications).to_contain_text(f"Job {seen[:8]} completed")
+        await page.close()  # the socket goes with it
+        missed = await run_job(http)
+    page = log.watch(await context.new_page())
+    await page.goto("/")
+    await expect(
+        page.get_by_role("button", name=re.compile(r"^Notifications, [1-9]"))
+    ).to_be_visible()
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
+    notifications = page.get_by_role("list", name="Notifications")
+    await expect(notifications).to_contain_text(f"Job {missed[:8]} completed")
+    await expect(notifications).not_to_contain_text(seen[:8])  # before the cursor: not again
+    await screenshot(page, "15-caught-up")
+    assert log.errors == []
