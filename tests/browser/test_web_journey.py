@@ -180,6 +180,21 @@ async def test_the_whole_journey(context: BrowserContext) -> None:
     await go(page, "Audit log")
     await expect(page.get_by_role("region", name="Audit entries")).to_contain_text("POST")
 
+    # A second workspace: the switcher moves to it, and back.
+    await go(page, "Workspace")
+    await (
+        page.get_by_role("form", name="Create a workspace")
+        .get_by_label("Name", exact=True)
+        .fill("Team")
+    )
+    await page.get_by_role("button", name="Create workspace").click()
+    chosen = page.locator("select[aria-label=Workspace] option:checked")
+    await expect(chosen).to_have_text("Team (owner)")
+    await go(page, "Datasets")
+    await expect(page.get_by_text("No datasets yet")).to_be_visible()
+    await page.get_by_label("Workspace", exact=True).select_option(label="Personal (owner)")
+    await expect(page.get_by_role("link", name="orders", exact=True)).to_be_visible()
+
     # Phone width: the menu folds away and opens from its button.
     await page.set_viewport_size(PHONE)
     await expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
@@ -211,9 +226,12 @@ async def test_error_paths(context: BrowserContext) -> None:
     page = await context.new_page()
     await page.goto("/")
     form = page.get_by_role("form", name="Sign in")
-    await form.get_by_label("Email", exact=True).fill(shared["email"])
-    await form.get_by_label("Password", exact=True).fill("not the password")
-    await form.get_by_role("button", name="Sign in").click()
+    # By keyboard only: type, Tab to the password, Enter submits.
+    await form.get_by_label("Email", exact=True).focus()
+    await page.keyboard.type(shared["email"])
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("not the password")
+    await page.keyboard.press("Enter")
     await expect(page.get_by_role("alert")).to_contain_text("invalid_credentials")
     await screenshot(page, "13-wrong-password")
 
@@ -269,3 +287,22 @@ async def test_notifications_missed_while_away_are_caught_up(
     await expect(notifications).not_to_contain_text(seen[:8])  # before the cursor: not again
     await screenshot(page, "15-caught-up")
     assert log.errors == []
+
+
+async def test_a_dropped_connection_reconnects_and_catches_up(
+    context: BrowserContext, platform: Platform
+) -> None:
+    page = await context.new_page()
+    await register(page, "dee")
+    token = await page.evaluate("JSON.parse(localStorage.getItem('rivergen.session')).access")
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=platform.base, headers=headers, timeout=30) as http:
+        await context.set_offline(True)
+        await expect(page.get_by_role("status", name="Reconnecting")).to_be_attached(timeout=30_000)
+        missed = await run_job(http)  # the test's own client is not offline
+        await context.set_offline(False)
+    await expect(page.get_by_role("status", name="Live")).to_be_attached(timeout=30_000)
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
+    notifications = page.get_by_role("list", name="Notifications")
+    await expect(notifications).to_contain_text(f"Job {missed[:8]} completed")
+    await screenshot(page, "16-reconnected")
