@@ -11,11 +11,12 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import ConsoleLog, screenshot
 from tests.browser.platform import Platform
@@ -306,3 +307,35 @@ async def test_a_dropped_connection_reconnects_and_catches_up(
     notifications = page.get_by_role("list", name="Notifications")
     await expect(notifications).to_contain_text(f"Job {missed[:8]} completed")
     await screenshot(page, "16-reconnected")
+
+
+async def test_an_interrupted_upload_resumes_after_a_reload(
+    context: BrowserContext, tmp_path: Path
+) -> None:
+    big = tmp_path / "events.csv"
+    row = b"2024-01-01T00:00:00,some event text,12345\n"
+    big.write_bytes(b"at,what,n\n" + row * ((17 * 1024 * 1024) // len(row)))  # two parts
+    page = await context.new_page()
+    await register(page, "eve")
+    await go(page, "Files")
+
+    async def cut(route: Route) -> None:
+        await route.abort("connectionreset")
+
+    await page.route(re.compile(r"/api/v1/storage/parts/.+/2$"), cut)  # part 2 never arrives
+    await page.get_by_label("Files to upload", exact=True).set_input_files(big)
+    upload = page.get_by_role("list", name="Uploads").get_by_role("listitem").first
+    await expect(upload).to_have_attribute("data-state", "failed", timeout=60_000)
+    await page.unroute(re.compile(r"/api/v1/storage/parts/.+/2$"))
+
+    await page.reload()
+    await expect(page.get_by_role("note")).to_contain_text("events.csv")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/storage/parts/" in r.url else None)
+    await page.get_by_label("Files to upload", exact=True).set_input_files(big)
+    upload = page.get_by_role("list", name="Uploads").get_by_role("listitem").first
+    await expect(upload).to_have_attribute("data-state", "done", timeout=60_000)
+    await expect(upload).to_contain_text("(resumed)")
+    assert [url.rsplit("/", 1)[1] for url in sent] == ["2"]  # part 1 is not sent again
+    await expect(page.get_by_role("cell", name="events.csv")).to_be_visible()
+    await screenshot(page, "17-upload-resumed")
