@@ -121,6 +121,27 @@ async def test_the_whole_journey(context: BrowserContext) -> None:
     await expect(answer.get_by_role("row")).to_have_count(2)
     await expect(page.get_by_label("SQL", exact=True)).to_contain_text("SELECT")
     await screenshot(page, "05-prompt-studio")
+    # A write waits for confirmation in a dialog.
+    question = page.get_by_label("Question", exact=True)
+    await question.fill("how many orders were shipped and save as shipped_orders")
+    await page.get_by_role("button", name="Ask", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Confirm changes")
+    await expect(dialog).to_be_visible(timeout=60_000)
+    await expect(dialog).to_contain_text("shipped_orders")
+    await screenshot(page, "05b-prompt-confirm")
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dialog).to_be_hidden()
+    last = page.get_by_role("list", name="Conversation").get_by_role("listitem").last
+    await expect(last.locator("[data-status]")).to_have_attribute(
+        "data-status", "completed", timeout=60_000
+    )
+    # Saved prompts.
+    await question.fill("how many customers are there")
+    await page.get_by_role("button", name="Save prompt").click()
+    saved = page.get_by_role("complementary", name="Prompts")
+    await expect(
+        saved.get_by_role("button", name="how many customers are there", exact=True)
+    ).to_be_visible()
 
     # A job whose progress bar reaches 100% from live events only (the page never polls).
     await go(page, "Jobs")
