@@ -188,10 +188,29 @@ async def test_the_whole_journey(context: BrowserContext) -> None:
     await expect(page.get_by_role("list", name="Notifications")).to_contain_text("completed")
     await screenshot(page, "09-notifications")
 
+    # A policy on the dataset, listed, then deleted.
+    await go(page, "Policies")
+    policy_form = page.get_by_role("form", name="New policy")
+    await policy_form.get_by_label("Name", exact=True).fill("mask-channel")
+    await policy_form.get_by_label("Dataset", exact=True).select_option(label="orders")
+    await policy_form.get_by_label("Rule (JSON)", exact=True).fill(
+        json.dumps({"type": "mask", "columns": ["channel"], "method": "redact"})
+    )
+    await page.get_by_role("button", name="Create policy").click()
+    await expect(page.get_by_role("cell", name="mask-channel", exact=True)).to_be_visible()
+    await page.get_by_role("button", name="Delete policy mask-channel").click()
+    await expect(page.get_by_role("cell", name="mask-channel", exact=True)).to_have_count(0)
+
     for link in ("Data sources", "Policies", "Audit log", "Billing", "Workspace"):
         await go(page, link)
         await screenshot(page, f"10-{link.lower().replace(' ', '-')}")
     await expect(page.get_by_role("heading", name=re.compile("^Workspace"))).to_be_visible()
+    members = page.get_by_role("form", name="Add a member")
+    await members.get_by_label("Email", exact=True).fill("newcomer@example.com")
+    await members.get_by_label("Role", exact=True).select_option("editor")
+    await members.get_by_role("button", name="Add member").click()
+    added = page.get_by_role("status").filter(has_text="newcomer@example.com")
+    await expect(added).to_contain_text("invited as editor")
     await (
         page.get_by_role("form", name="Create an API key")
         .get_by_label("Name", exact=True)

@@ -141,7 +141,12 @@ export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, bo
 export const del = (path: string) => api<void>("DELETE", path);
 
 export function describe(error: unknown): string {
-  if (error instanceof ApiError) return `${error.message} (${error.code})`;
+  if (error instanceof ApiError) {
+    // A validation error says where and why: show the first few.
+    const problems = (error.details as { errors?: { loc: unknown[]; msg: string }[] } | null)?.errors ?? [];
+    const where = problems.slice(0, 3).map((p) => `${p.loc.filter((l) => l !== "body").join(".")}: ${p.msg}`);
+    return `${error.message}${where.length ? ` — ${where.join("; ")}` : ""} (${error.code})`;
+  }
   if (error instanceof Error) return error.message;
   return String(error);
 }

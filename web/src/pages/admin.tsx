@@ -80,10 +80,10 @@ interface Policy {
 }
 
 const RULE_EXAMPLES: Record<string, string> = {
-  mask: '{"kind": "mask", "columns": ["email"], "method": "redact"}',
-  row_filter: '{"kind": "row_filter", "filters": [{"column": "status", "op": "==", "value": "shipped"}]}',
-  query_limit: '{"kind": "query_limit", "max_rows": 1000}',
-  access: '{"kind": "access", "columns": ["email"]}',
+  mask: '{"type": "mask", "columns": ["email"], "method": "redact"}',
+  row_filter: '{"type": "row_filter", "filters": [{"column": "status", "op": "==", "value": "shipped"}]}',
+  query_limit: '{"type": "query_limit", "max_rows": 1000}',
+  access: '{"type": "access", "effect": "deny", "columns": ["email"]}',
 };
 
 export function PoliciesPage() {
