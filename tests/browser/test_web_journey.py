@@ -286,6 +286,20 @@ async def test_error_paths(context: BrowserContext) -> None:
     await expect(page.get_by_role("alert")).to_contain_text("upload_too_large")
     await screenshot(page, "14-upload-too-large")
 
+    # A data source may not reach this machine: its schema is refused, and it can be deleted.
+    await go(page, "Data sources")
+    source = page.get_by_role("form", name="Add a data source")
+    await source.get_by_label("Name", exact=True).fill("loopback")
+    config = {"kind": "http_csv", "url": "http://127.0.0.1:9/orders.csv"}
+    await source.get_by_label("Configuration", exact=False).fill(json.dumps(config))
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.get_by_role("cell", name="loopback", exact=True)).to_be_visible()
+    await page.get_by_role("button", name="Discover schema").click()
+    await expect(page.get_by_role("alert")).to_contain_text("destination_not_allowed")
+    await screenshot(page, "15-data-source-refused")
+    await page.get_by_role("button", name="Delete data source loopback").click()
+    await expect(page.get_by_role("cell", name="loopback", exact=True)).to_have_count(0)
+
 
 async def run_job(http: httpx.AsyncClient) -> str:
     """A short job through the API (not the page); its id once it has succeeded and its
@@ -326,7 +340,7 @@ async def test_notifications_missed_while_away_are_caught_up(
     notifications = page.get_by_role("list", name="Notifications")
     await expect(notifications).to_contain_text(f"Job {missed[:8]} completed")
     await expect(notifications).not_to_contain_text(seen[:8])  # before the cursor: not again
-    await screenshot(page, "15-caught-up")
+    await screenshot(page, "16-caught-up")
     assert log.errors == []
 
 
@@ -346,7 +360,7 @@ async def test_a_dropped_connection_reconnects_and_catches_up(
     await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
     notifications = page.get_by_role("list", name="Notifications")
     await expect(notifications).to_contain_text(f"Job {missed[:8]} completed")
-    await screenshot(page, "16-reconnected")
+    await screenshot(page, "17-reconnected")
 
 
 async def test_an_interrupted_upload_resumes_after_a_reload(
@@ -378,4 +392,4 @@ async def test_an_interrupted_upload_resumes_after_a_reload(
     await expect(upload).to_contain_text("(resumed)")
     assert [url.rsplit("/", 1)[1] for url in sent] == ["2"]  # part 1 is not sent again
     await expect(page.get_by_role("cell", name="events.csv")).to_be_visible()
-    await screenshot(page, "17-upload-resumed")
+    await screenshot(page, "18-upload-resumed")
