@@ -48,6 +48,7 @@ from rivergen.jobs import JobService
 from rivergen.ratelimit import RateLimiter
 from rivergen.services.execution.save import JobResultSaver
 from rivergen.settings import Settings, load_settings
+from rivergen.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ def create_app(
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
+    if health.router in routers:  # the gateway also serves the web client at /
+        install_web(app)
     return app
 
 

@@ -271,6 +271,7 @@ def _stop_ray(settings: Settings) -> None:
 def banner(state: RunState, settings: Settings) -> str:
     lines = [
         "RiverGen is up.",
+        f"  Web client  {state.api_url}/",
         f"  API         {state.api_url}/api/v1",
         f"  API docs    {state.api_url}/docs",
         f"  Readiness   {state.api_url}/readyz",

@@ -1,0 +1,112 @@
+"""Browser tests: the platform in one process (see platform.py) and Debian's Chromium driven by
+Playwright (no browser download). Screenshots go to tests/browser/screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import ray
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
+
+from rivergen.db import MigrationRunner
+from rivergen.settings import Settings, load_settings
+from tests.browser.platform import Platform, launch_options
+
+PORT = 23501
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# A Redis database of the suite's own on the shared Redis App server: its embedded event bus
+# (Redis streams) and its sessions see nothing of anyone else's.
+REDIS_DB = 13
+
+
+@pytest.fixture(scope="module")
+def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """The environment of the platform and of Ray's workers (they inherit it)."""
+    if not os.environ.get("RIVERGEN_POSTGRES__DSN"):
+        pytest.fail("RIVERGEN_POSTGRES__DSN not set: export the services' environment")
+    saved = dict(os.environ)
+    for name in ("RIVERGEN_KAFKA__BOOTSTRAP_SERVERS", "RIVERGEN_S3__ENDPOINT_URL",
+                 "RIVERGEN_S3__BUCKET"):  # fmt: skip
+        os.environ.pop(name, None)
+    redis_url = os.environ.get("RIVERGEN_REDIS_APP__URL", "redis://127.0.0.1:6379/0")
+    os.environ.update(
+        {
+            "RIVERGEN_DATA_DIR": str(tmp_path_factory.mktemp("platform")),
+            "RIVERGEN_REDIS_APP__URL": f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DB}",
+            "RIVERGEN_SOCKETS__CHANNEL": f"socketio-browser-{secrets.token_hex(4)}",
+            "RIVERGEN_JOBS__TEST_KINDS": "true",
+            "RIVERGEN_STORAGE__FORM_UPLOAD_MAX_BYTES": "4096",
+            "RIVERGEN_GATEWAY__RATE_LIMIT": "false",
+        }
+    )
+    try:
+        yield load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+async def forget_sign_in_failures(settings: Settings) -> None:
+    """Every browser signs in from 127.0.0.1: the wrong passwords of earlier runs (within the
+    throttle's 15 minutes) would block this run's sign-ins. Only the suite's own database."""
+    assert settings.redis_app.url is not None
+    client = aioredis.from_url(settings.redis_app.url.get_secret_value())
+    try:
+        async for key in client.scan_iter(match="rl:login:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def platform(web_settings: Settings) -> AsyncIterator[Platform]:
+    assert web_settings.postgres.migrate_dsn is not None
+    await MigrationRunner(web_settings.postgres.migrate_dsn.get_secret_value()).apply()
+    await forget_sign_in_failures(web_settings)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
+    try:
+        async with Platform(web_settings, PORT) as running:
+            yield running
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
+    browser = await playwright.chromium.launch(**launch_options())
+    try:
+        yield browser
+    finally:
+        await browser.close()
+
+
+class ConsoleLog:
+    """Every console message of type error and every uncaught page error."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"{message.text} at {message.location}")
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

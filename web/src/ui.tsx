@@ -1,0 +1,143 @@
+// Small shared pieces: data table, SVG charts, progress bar, error box, a loader hook.
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { describe, type Column, type Row } from "./api";
+
+export function fmt(value: unknown): string {
+  if (value === null || value === undefined) return "∅";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toPrecision(6).replace(/\.?0+$/, "");
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+export function DataTable({ columns, rows, label }: { columns: (Column | string)[]; rows: Row[]; label: string }) {
+  const names = columns.map((c) => (typeof c === "string" ? c : c.name));
+  return (
+    <div className="table-wrap" role="region" aria-label={label} tabIndex={0}>
+      <table>
+        <caption className="sr-only">{label}</caption>
+        <thead>
+          <tr>{names.map((n) => <th key={n} scope="col">{n}</th>)}</tr>
+        </thead>
+        <tbody>
+          {rows.map((row, i) => (
+            <tr key={i}>{names.map((n) => <td key={n}>{fmt(row[n])}</td>)}</tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+}
+
+/** Horizontal bars, hand-drawn SVG; the numbers are also in the accessible text. */
+export function BarChart({ bars, label, unit = "" }: { bars: Bar[]; label: string; unit?: string }) {
+  const max = Math.max(1e-9, ...bars.map((b) => b.value));
+  const rowH = 20;
+  const height = bars.length * rowH + 4;
+  return (
+    <figure className="chart">
+      <svg role="img" aria-label={`${label}: ${bars.map((b) => `${b.label} ${fmt(b.value)}${unit}`).join(", ")}`}
+        viewBox={`0 0 320 ${height}`} width="100%" preserveAspectRatio="xMinYMin meet">
+        {bars.map((b, i) => (
+          <g key={i} transform={`translate(0 ${i * rowH + 2})`}>
+            <text x="0" y="13" fontSize="11" className="chart-label">{b.label.slice(0, 16)}</text>
+            <rect x="110" y="2" height="14" width={Math.max(1, (b.value / max) * 160)} className="bar" />
+            <text x={114 + (b.value / max) * 160} y="13" fontSize="11">{fmt(b.value)}{unit}</text>
+          </g>
+        ))}
+      </svg>
+      <figcaption>{label}</figcaption>
+    </figure>
+  );
+}
+
+/** Vertical bins of a histogram. */
+export function Histogram({ edges, counts, label }: { edges: (number | string)[]; counts: number[]; label: string }) {
+  const max = Math.max(1, ...counts);
+  const w = 300 / Math.max(1, counts.length);
+  return (
+    <figure className="chart">
+      <svg role="img" viewBox="0 0 300 110" width="100%"
+        aria-label={`${label}: ${counts.map((c, i) => `${fmt(edges[i])} to ${fmt(edges[i + 1])}: ${c}`).join(", ")}`}>
+        {counts.map((c, i) => (
+          <rect key={i} className="bar" x={i * w + 1} width={Math.max(1, w - 2)} y={100 - (c / max) * 95} height={(c / max) * 95}>
+            <title>{`${fmt(edges[i])} – ${fmt(edges[i + 1])}: ${c}`}</title>
+          </rect>
+        ))}
+        <line x1="0" x2="300" y1="100" y2="100" className="axis" />
+        <text x="0" y="109" fontSize="9">{fmt(edges[0])}</text>
+        <text x="300" y="109" fontSize="9" textAnchor="end">{fmt(edges[edges.length - 1])}</text>
+      </svg>
+      <figcaption>{label}</figcaption>
+    </figure>
+  );
+}
+
+export function Progress({ value, label }: { value: number; label: string }) {
+  const pct = Math.max(0, Math.min(100, value));
+  return (
+    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100}
+      aria-valuenow={Math.round(pct)} aria-valuetext={`${Math.round(pct)}%`}>
+      <div className="progress-fill" style={{ width: `${pct}%` }} />
+      <span className="progress-text">{Math.round(pct)}%</span>
+    </div>
+  );
+}
+
+export function ErrorBox({ error }: { error: unknown }) {
+  if (!error) return null;
+  return <p className="error" role="alert">{describe(error)}</p>;
+}
+
+export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
+  const id = `h-${title.replace(/\W+/g, "-").toLowerCase()}`;
+  return (
+    <section aria-labelledby={id} className="card">
+      <div className="card-head">
+        <h2 id={id}>{title}</h2>
+        {actions}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+/** Load something; `reload` runs it again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: unknown; loading: boolean; reload: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    load()
+      .then((d) => live && (setData(d), setError(null)))
+      .catch((e) => live && setError(e))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  return { data, error, loading, reload };
+}
+
+export function when(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
