@@ -4,7 +4,7 @@ by handle (:func:`prompts_by_handle`)."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from ray.serve.deployment import Application
@@ -162,3 +162,70 @@ def governance_agent_by_handle(_: PlatformClients) -> GovernanceAgent:
 def operations_by_handle(_: PlatformClients) -> OperationsAgent:
     """For the gateway's app factory: the Operations agent of the gateway's own application."""
     return cast(OperationsAgent, by_handle(OPERATIONS))
+
+
+# Model Studio (MSA) and Decision Intelligence (DIA), with the Machine Learning and Model
+# Monitoring services: each a deployment hosting one of the domain services, reached by handle.
+MACHINE_LEARNING = "machine-learning"
+MODEL_STUDIO = "model-studio"
+MODEL_MONITORING = "model-monitoring"
+DECISIONS = "decision-intelligence"
+
+
+class DomainReplica:
+    """A replica hosting one of :class:`rivergen.domain.DomainServices` (``service``) over the
+    platform's clients: a handle call of any of its methods runs that service's method."""
+
+    service: ClassVar[str]
+
+    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
+        settings = load_settings()
+        self._clients = await PlatformClients.open(settings)
+        self._target = getattr(DomainServices.build(self._clients, settings), self.service)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+    async def __del__(self) -> None:
+        await self._clients.close()
+
+
+class MachineLearningReplica(DomainReplica):
+    service = "models"
+
+
+class ModelStudioReplica(DomainReplica):
+    service = "model_studio"
+
+
+class ModelMonitoringReplica(DomainReplica):
+    service = "monitoring"
+
+
+class DecisionsReplica(DomainReplica):
+    service = "decisions"
+
+
+DOMAIN_REPLICAS: dict[str, type[DomainReplica]] = {
+    MACHINE_LEARNING: MachineLearningReplica,
+    MODEL_STUDIO: ModelStudioReplica,
+    MODEL_MONITORING: ModelMonitoringReplica,
+    DECISIONS: DecisionsReplica,
+}
+
+
+def domain_apps(sizing: GatewaySettings | None = None) -> list[Application]:
+    """Model Studio, Machine Learning, Model Monitoring and Decision Intelligence, bound."""
+    return [_agent(cls, name, sizing or GatewaySettings()) for name, cls in DOMAIN_REPLICAS.items()]
+
+
+def domain_by_handle() -> dict[str, Any]:
+    """For the gateway's app factory: each of them by its ``app.state`` name."""
+    names = {MACHINE_LEARNING: "models", MODEL_STUDIO: "model_studio",
+             MODEL_MONITORING: "monitoring", DECISIONS: "decisions"}  # fmt: skip
+    return {
+        state: (lambda _clients, deployment=deployment: by_handle(deployment))
+        for deployment, state in names.items()
+    }

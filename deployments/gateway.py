@@ -15,6 +15,8 @@ from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
 from deployments.agents import (
+    domain_apps,
+    domain_by_handle,
     governance_agent_app,
     governance_agent_by_handle,
     operations_app,
@@ -35,6 +37,7 @@ def _build_app() -> FastAPI:
     return create_app(echo_request_id=False, routers=GATEWAY_ROUTERS, remote={
         "core": core_by_handle, "prompts": prompts_by_handle,
         "governance_agent": governance_agent_by_handle, "operations": operations_by_handle,
+        **domain_by_handle(),
     })  # fmt: skip
 
 
@@ -42,8 +45,10 @@ def _build_app() -> FastAPI:
 class Gateway:
     """Routes, workspace context, authentication and authorization live in the app.
 
-    Backend Core, Prompt Studio (with its capability services), the Governance agent and the
-    Operations agent are bound into the gateway's application; the app reaches them by name.
+    Backend Core, the agents (Prompt Studio with its capability services, Model Studio,
+    Decision Intelligence, the Governance and Operations agents) and the Machine Learning and
+    Model Monitoring services are bound into the gateway's application; the app reaches them
+    by name.
     """
 
     def __init__(self, *bound: DeploymentHandle[Any]) -> None:
@@ -62,6 +67,7 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
         prompt_studio_app(sizing),
         governance_agent_app(sizing),
         operations_app(sizing),
+        *domain_apps(sizing),
     )
 
 

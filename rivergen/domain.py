@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rivergen.agents.dia import DecisionAgent
+from rivergen.agents.dia.ports import DecisionCompute
 from rivergen.agents.ga import GovernanceAgent, SensitiveScanner
 from rivergen.agents.msa import ModelStudio
 from rivergen.clients import PlatformClients
@@ -32,6 +34,7 @@ class DomainServices:
     models: ModelService
     model_studio: ModelStudio
     monitoring: MonitoringService
+    decisions: DecisionAgent
 
     @classmethod
     def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
@@ -59,6 +62,9 @@ class DomainServices:
             monitoring=MonitoringService(
                 clients.db, datasets, governance, lookup=studio, predictor=studio
             ),
+            decisions=DecisionAgent(
+                clients.db, datasets, studio, settings.decisions, decision_compute(settings)
+            ),
         )
 
 
@@ -75,6 +81,13 @@ def job_runner(settings: Settings) -> JobRunner:
     from compute.jobs import RayJobRunner
 
     return RayJobRunner(settings)
+
+
+def decision_compute(settings: Settings) -> DecisionCompute:
+    # Decision Intelligence decides dataset rows and simulation blocks as Ray tasks.
+    from compute.decisions import RayDecisionCompute
+
+    return RayDecisionCompute(settings)
 
 
 def sensitive_scanner(settings: Settings) -> SensitiveScanner:

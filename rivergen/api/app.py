@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.agents.dia import DecisionAgent
 from rivergen.agents.osa import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.api import (
@@ -110,8 +109,9 @@ def create_app(
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
     ``remote`` names the services reached elsewhere (on Serve: their deployments by handle),
     by their ``app.state`` name: ``core`` (Backend Core), ``prompts`` (Prompt Studio),
-    ``governance_agent``, ``operations``; the others, and these by default, run in this
-    process. ``mounted_at`` is the route prefix Serve
+    ``models`` and ``model_studio`` (Machine Learning, Model Studio), ``monitoring``,
+    ``decisions``, ``governance_agent``, ``operations``; the others, and these by default, run
+    in this process. ``mounted_at`` is the route prefix Serve
     mounts the app under, if any (its OpenAPI document is then at ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
@@ -143,13 +143,13 @@ def create_app(
             app.state.datasets = domain.datasets
             app.state.notifications = domain.notifications
             app.state.jobs = domain.jobs
-            app.state.models = domain.models
-            app.state.model_studio = domain.model_studio
-            app.state.monitoring = domain.monitoring
+            app.state.models = local_or_remote("models", lambda: domain.models)
+            app.state.model_studio = local_or_remote("model_studio", lambda: domain.model_studio)
+            app.state.monitoring = local_or_remote("monitoring", lambda: domain.monitoring)
             app.state.prompts = local_or_remote(
                 "prompts", lambda: prompt_studio(clients, resolved, domain)
             )
-            app.state.decisions = decision_agent(clients, resolved, domain)
+            app.state.decisions = local_or_remote("decisions", lambda: domain.decisions)
             app.state.governance_agent = local_or_remote(
                 "governance_agent", lambda: domain.governance_agent
             )
@@ -206,19 +206,6 @@ def prompt_studio(
         clients.db, settings.prompts, domain.datasets, domain.jobs, sql=sql,
         saver=JobResultSaver(domain.jobs, settings.prompts.max_seconds),
         governance=domain.governance,
-    )  # fmt: skip
-
-
-def decision_agent(
-    clients: PlatformClients, settings: Settings, domain: DomainServices
-) -> DecisionAgent:
-    """Decision Intelligence in this process, scoring with the Machine Learning service's
-    models (the baseline when one fails)."""
-    from compute.decisions import RayDecisionCompute
-
-    return DecisionAgent(
-        clients.db, domain.datasets, domain.model_studio, settings.decisions,
-        RayDecisionCompute(settings),
     )  # fmt: skip
 
 

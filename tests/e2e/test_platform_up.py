@@ -134,6 +134,39 @@ def assert_dataset_from_upload(api_url: str, token: str) -> None:
     assert answer["status"] == "completed", answer
     assert list(answer["table"]["rows"][0].values()) == [77]
     assert answer["explanation"]["datasets"] == ["products"]
+    assert_models_on_serve(api_url, headers, made.json()["id"], preview.json()["rows"][0])
+
+
+def assert_models_on_serve(
+    api_url: str, headers: dict[str, str], dataset: str, row: dict[str, object]
+) -> None:
+    """Model Studio and the Operations agent on Serve: a model trained by a job, deployed and
+    answering through the model-studio deployment; Serve's deployments as Serve reports them."""
+    accepted = httpx.post(f"{api_url}/api/v1/models", headers=headers, timeout=60, json={
+        "name": "discontinued", "dataset": dataset, "target": "discontinued",
+        "task": "classification",
+    })  # fmt: skip
+    assert accepted.status_code == 202, accepted.text
+    job = f"{api_url}/api/v1/jobs/{accepted.json()['job_id']}"
+    deadline = time.monotonic() + 120
+    while (state := httpx.get(job, headers=headers, timeout=30).json())["state"] in (
+        "queued", "running",
+    ):  # fmt: skip
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert state["state"] == "succeeded", state
+    model = f"{api_url}/api/v1/models/{accepted.json()['model_id']}"
+    assert httpx.post(f"{model}/deploy", headers=headers, timeout=60).status_code == 200
+    features = {k: v for k, v in row.items() if k != "discontinued"}
+    scored = httpx.post(f"{model}/predict", json={"rows": [features]}, headers=headers,
+                        timeout=60)  # fmt: skip
+    assert scored.status_code == 200, scored.text
+    assert 0.0 <= scored.json()["predictions"][0]["score"] <= 1.0
+    ops = httpx.get(f"{api_url}/api/v1/ops/deployments", headers=headers, timeout=60)
+    assert ops.status_code == 200, ops.text
+    running = {d["name"]: d["running_replicas"]
+               for a in ops.json()["applications"] for d in a["deployments"]}  # fmt: skip
+    assert running["model-studio"] >= 1 and running["socketio"] == 4, running
 
 
 def assert_demo_seeded(platform: RunningPlatform) -> None:
