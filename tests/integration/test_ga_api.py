@@ -20,7 +20,7 @@ from stdnum import luhn
 from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 
@@ -68,22 +68,6 @@ async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    owner = await register(client, "owner")
-    members = {"owner": owner}
-    for role in ("admin", "editor", "viewer"):
-        person = await register(client, role)
-        added = await client.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": person.email, "role": role},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201, added.text
-        person.workspace_id = owner.workspace_id
-        members[role] = person
-    return members
-
-
 async def customers(client: httpx.AsyncClient, owner: Account) -> str:
     file_id = await put_file(client, owner, "customers.csv", customers_csv())
     made = await create(client, owner, "customers", file_id)
@@ -104,7 +88,7 @@ async def alerts(db: Database, workspace: str) -> list[dict[str, Any]]:
 async def test_scan_tags_alerts_proposes_and_an_approval_masks(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     owner, admin, editor, viewer = (people[r] for r in ("owner", "admin", "editor", "viewer"))
     dataset = await customers(client, owner)
 

@@ -49,10 +49,6 @@ async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    return await new_team(client)
-
-
 async def customers(client: httpx.AsyncClient, owner: Account) -> str:
     file_id = await put_file(client, owner, "customers.csv", CUSTOMERS.read_bytes())
     made = await create(client, owner, "customers", file_id, on_invalid_rows="skip")
@@ -70,7 +66,7 @@ async def add_policy(client: httpx.AsyncClient, admin: Account, **body: Any) -> 
 async def governed_customers(client: httpx.AsyncClient) -> tuple[dict[str, Account], str]:
     """A team and its customers, shown to viewers and editors: German rows only, contact
     names redacted, phones partial, customer ids hashed, faxes denied."""
-    people = await team(client)
+    people = await new_team(client)
     dataset = await customers(client, people["owner"])
     admin = people["admin"]
     common = {"dataset_id": dataset, "roles": GOVERNED_ROLES}
@@ -264,7 +260,7 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
 
 
 async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -> None:
-    people = await team(client)
+    people = await new_team(client)
     admin, viewer = people["admin"], people["viewer"]
     dataset = await customers(client, people["owner"])
     mask = await add_policy(client, admin, name="mask", dataset_id=dataset, roles=["viewer"],

@@ -239,65 +239,77 @@ async def all_pages(
         since = page["next_since"]
 
 
+@contextlib.asynccontextmanager
+async def running_bridge(
+    settings: Settings, db: Database, partitions: int = 1
+) -> AsyncIterator[tuple[KafkaEventBus, str, str]]:
+    """A notification bridge running on a topic, group and Socket.io channel of the test's
+    own; yields the bus, the topic to publish on and the channel to listen on."""
+    run = uuid.uuid4().hex[:12]
+    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    await ensure_topics(settings.kafka, [topic], num_partitions=partitions, replication_factor=1)
+    bus = open_bus(settings)
+    await bus.start()
+    emitter = open_emitter(settings, channel)
+    bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
+    stop = asyncio.Event()
+    bridging = asyncio.create_task(bridge.run(stop))
+    try:
+        yield bus, topic, channel
+    finally:
+        stop.set()
+        await bridging
+        await emitter.close()
+        await bus.stop()
+        await drop_kafka(settings, topic, group)
+
+
 # --- the tests -----------------------------------------------------------------------------
 
 
 async def test_events_reach_their_workspace_room_once_and_the_catch_up_list(
     migrated: Settings, db: Database, client: httpx.AsyncClient
 ) -> None:
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
     alice, bob = await register(client, "alice"), await register(client, "bob")
-    await ensure_topics(migrated.kafka, [topic], num_partitions=3, replication_factor=1)
-    bus = open_bus(migrated)
-    await bus.start()
-    emitter = open_emitter(migrated, channel)
-    bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
-    stop = asyncio.Event()
-    bridging = asyncio.create_task(bridge.run(stop))
     alice_socket, bob_socket = Listener(), Listener()
-    try:
-        async with socketio_server(migrated, channel, ROOMS_PORT) as url:
-            await alice_socket.connect(url, alice.workspace_id)
-            await bob_socket.connect(url, bob.workspace_id)
-            await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+    async with (
+        running_bridge(migrated, db, partitions=3) as (bus, topic, channel),
+        socketio_server(migrated, channel, ROOMS_PORT) as url,
+    ):
+        await alice_socket.connect(url, alice.workspace_id)
+        await bob_socket.connect(url, bob.workspace_id)
+        await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
 
-            # A job's life in Alice's workspace, a file in Bob's, written through the outbox
-            # (each in a transaction, as a service does) and published by the relay.
-            job = str(uuid.uuid4())
-            alice_events = [
-                *(Event(type="job.progress", workspace_id=alice.workspace_id,
-                        data={"job_id": job, "progress": p, "message": f"step {p}"})
-                  for p in (10, 20, 30, 40, 50)),
-                Event(type="job.completed", workspace_id=alice.workspace_id,
-                      data={"job_id": job, "kind": "sleep", "compute_seconds": 1.5}),
-            ]  # fmt: skip
-            hidden = Event(type="usage.compute.used", workspace_id=alice.workspace_id,
-                           data={"seconds": 1.5})  # fmt: skip
-            bob_events = [
-                Event(type="storage.file.created", workspace_id=bob.workspace_id,
-                      data={"file_id": str(uuid.uuid4()), "name": "orders.csv"}),
-            ]  # fmt: skip
-            for event in [*alice_events, hidden, *bob_events]:
-                async with db.transaction(str(event.workspace_id)) as conn:
-                    await add_to_outbox(conn, topic, event)
-            relay = OutboxRelay(db, bus, topics=[topic])
-            while await relay.publish_pending():
-                pass
+        # A job's life in Alice's workspace, a file in Bob's, written through the outbox
+        # (each in a transaction, as a service does) and published by the relay.
+        job = str(uuid.uuid4())
+        alice_events = [
+            *(Event(type="job.progress", workspace_id=alice.workspace_id,
+                    data={"job_id": job, "progress": p, "message": f"step {p}"})
+              for p in (10, 20, 30, 40, 50)),
+            Event(type="job.completed", workspace_id=alice.workspace_id,
+                  data={"job_id": job, "kind": "sleep", "compute_seconds": 1.5}),
+        ]  # fmt: skip
+        hidden = Event(type="usage.compute.used", workspace_id=alice.workspace_id,
+                       data={"seconds": 1.5})  # fmt: skip
+        bob_events = [
+            Event(type="storage.file.created", workspace_id=bob.workspace_id,
+                  data={"file_id": str(uuid.uuid4()), "name": "orders.csv"}),
+        ]  # fmt: skip
+        for event in [*alice_events, hidden, *bob_events]:
+            async with db.transaction(str(event.workspace_id)) as conn:
+                await add_to_outbox(conn, topic, event)
+        relay = OutboxRelay(db, bus, topics=[topic])
+        while await relay.publish_pending():
+            pass
 
-            await until(
-                "Alice's six events and Bob's one",
-                lambda: len(alice_socket.received) >= 6 and len(bob_socket.received) >= 1,
-            )
-            await asyncio.sleep(1.0)  # anything extra (a repeat, a leak) would show up now
-            await alice_socket.client.disconnect()
-            await bob_socket.client.disconnect()
-    finally:
-        stop.set()
-        await bridging
-        await emitter.close()
-        await bus.stop()
-        await drop_kafka(migrated, topic, group)
+        await until(
+            "Alice's six events and Bob's one",
+            lambda: len(alice_socket.received) >= 6 and len(bob_socket.received) >= 1,
+        )
+        await asyncio.sleep(1.0)  # anything extra (a repeat, a leak) would show up now
+        await alice_socket.client.disconnect()
+        await bob_socket.client.disconnect()
 
     # Live: each workspace's room got its own events, in order, once; the usage event nobody.
     assert [e for e, _ in alice_socket.received] == ["job.progress"] * 5 + ["job.completed"]
@@ -466,47 +478,34 @@ async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_
 async def test_a_new_member_hears_of_it_in_their_own_room(
     migrated: Settings, db: Database, client: httpx.AsyncClient
 ) -> None:
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
     alice, bob, carol = [await register(client, n) for n in ("alice", "bob", "carol")]
     me = (await client.get("/api/v1/me", headers=bob.headers())).json()
-    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
-    bus = open_bus(migrated)
-    await bus.start()
-    emitter = open_emitter(migrated, channel)
-    bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
-    stop = asyncio.Event()
-    bridging = asyncio.create_task(bridge.run(stop))
     # Bob in his own workspace's room and his user room; Carol in hers only.
     bob_socket, carol_socket = Listener(), Listener()
-    try:
-        async with socketio_server(migrated, channel, MEMBER_PORT) as url:
-            await bob_socket.connect(url, bob.workspace_id, user=me["user_id"])
-            await carol_socket.connect(url, carol.workspace_id)
-            await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+    async with (
+        running_bridge(migrated, db) as (bus, topic, channel),
+        socketio_server(migrated, channel, MEMBER_PORT) as url,
+    ):
+        await bob_socket.connect(url, bob.workspace_id, user=me["user_id"])
+        await carol_socket.connect(url, carol.workspace_id)
+        await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
 
-            added = await client.post(
-                f"/api/v1/workspaces/{alice.workspace_id}/members",
-                json={"email": bob.email, "role": "editor"}, headers=alice.headers(),
+        added = await client.post(
+            f"/api/v1/workspaces/{alice.workspace_id}/members",
+            json={"email": bob.email, "role": "editor"}, headers=alice.headers(),
+        )  # fmt: skip
+        assert added.status_code in (200, 201), added.text
+        # What Backend Core queued with the membership, as the relay would publish it.
+        async with db.transaction() as conn:
+            row = await conn.fetchrow(
+                "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
+                "AND payload->>'workspace_id' = $2", MEMBER_ADDED, alice.workspace_id,
             )  # fmt: skip
-            assert added.status_code in (200, 201), added.text
-            # What Backend Core queued with the membership, as the relay would publish it.
-            async with db.transaction() as conn:
-                row = await conn.fetchrow(
-                    "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
-                    "AND payload->>'workspace_id' = $2", MEMBER_ADDED, alice.workspace_id,
-                )  # fmt: skip
-            assert row is not None and row["topic"] == Topic.NOTIFICATIONS
-            event = Event.model_validate(json.loads(row["payload"]))
-            await bus.publish_many([OutgoingEvent(topic, event)])
-            await until("Bob's notification", lambda: len(bob_socket.received) >= 1)
-            await asyncio.sleep(0.5)
-    finally:
-        stop.set()
-        await bridging
-        await emitter.close()
-        await bus.stop()
-        await drop_kafka(migrated, topic, group)
+        assert row is not None and row["topic"] == Topic.NOTIFICATIONS
+        event = Event.model_validate(json.loads(row["payload"]))
+        await bus.publish_many([OutgoingEvent(topic, event)])
+        await until("Bob's notification", lambda: len(bob_socket.received) >= 1)
+        await asyncio.sleep(0.5)
 
     # Bob is not in Alice's workspace's room, yet he got it, once; Carol got nothing.
     assert [(name, data["event_id"]) for name, data in bob_socket.received] == [

@@ -13,7 +13,7 @@ import ray
 
 from rivergen.api import create_app
 from rivergen.settings import Settings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, new_team, register
 
 DASHBOARD_PORT = 23410
 
@@ -44,22 +44,6 @@ async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    owner = await register(client, "owner")
-    members = {"owner": owner}
-    for role in ("admin", "editor", "viewer"):
-        person = await register(client, role)
-        added = await client.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": person.email, "role": role},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201, added.text
-        person.workspace_id = owner.workspace_id
-        members[role] = person
-    return members
-
-
 async def wait_state(client: httpx.AsyncClient, who: Account, job: str, state: str) -> None:
     for _ in range(200):
         got = await client.get(f"/api/v1/jobs/{job}", headers=who.headers())
@@ -72,7 +56,7 @@ async def wait_state(client: httpx.AsyncClient, who: Account, job: str, state: s
 async def test_operators_see_the_cluster_deployments_and_health(
     client: httpx.AsyncClient,
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     admin = people["admin"]
     for route in ("cluster", "deployments", "health"):
         for role in ("editor", "viewer"):
@@ -113,7 +97,7 @@ async def test_operators_see_the_cluster_deployments_and_health(
 async def test_a_cancelled_job_is_retried_and_a_running_one_is_not(
     client: httpx.AsyncClient,
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     admin, editor = people["admin"], people["editor"]
     params = {"seconds": 30, "steps": 30}
     started = await client.post(

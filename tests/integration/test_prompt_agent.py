@@ -53,10 +53,6 @@ async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.As
             yield http
 
 
-async def team(client: httpx.AsyncClient) -> dict[str, Account]:
-    return await new_team(client)
-
-
 async def customers(client: httpx.AsyncClient, owner: Account, name: str = "customers") -> str:
     data = (SHARED_DATA / "northwind" / "customers.csv").read_bytes()
     file_id = await put_file(client, owner, "customers.csv", data)
@@ -78,7 +74,7 @@ async def execute(client: httpx.AsyncClient, who: Account, question: str, **extr
 async def test_a_viewers_prompt_cannot_delete_what_a_viewers_request_cannot(
     client: httpx.AsyncClient, stub: OpenAIStub
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     dataset = await customers(client, people["owner"])
     stub.reply("primary", tool_calls=[("delete_dataset", {"dataset": "customers"})])
     stub.reply("primary", content="I could not delete it.")
@@ -143,7 +139,7 @@ async def test_a_provider_that_times_out_falls_back_within_its_timeout(
 async def test_writes_wait_for_a_confirmation_by_an_allowed_role(
     client: httpx.AsyncClient, stub: OpenAIStub
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     owner = people["owner"]
     for confirmer, name in (("editor", "customers"), ("admin", "customers_copy")):
         dataset = await customers(client, owner, name)
