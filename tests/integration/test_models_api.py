@@ -15,10 +15,10 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from tests.conftest import SHARED_DATA
-from tests.integration.api_client import Account
+from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
-from tests.integration.test_governance_api import add_policy, team
+from tests.integration.test_governance_api import add_policy
 from tests.integration.test_jobs_api import client, job_settings, wait_for
 
 PRODUCTS = SHARED_DATA / "northwind" / "products.csv"
@@ -63,7 +63,7 @@ async def new_model(
 async def test_governed_training_and_predictions_that_hide_masked_values(
     client: httpx.AsyncClient,
 ) -> None:
-    people = await team(client)
+    people = await new_team(client)
     owner, admin, editor, viewer = (people[r] for r in ("owner", "admin", "editor", "viewer"))
     file_id = await put_file(client, owner, "products.csv", PRODUCTS.read_bytes())
     made = await create(client, owner, "products", file_id)
@@ -127,7 +127,7 @@ async def test_governed_training_and_predictions_that_hide_masked_values(
 
 
 async def test_registry_pages_conflicts_and_missing_versions(client: httpx.AsyncClient) -> None:
-    people = await team(client)
+    people = await new_team(client)
     owner, viewer = people["owner"], people["viewer"]
     dataset = await new_model_dataset(client, owner)
     first = await new_model(client, owner, dataset, deploy=False)
@@ -163,7 +163,7 @@ async def test_registry_pages_conflicts_and_missing_versions(client: httpx.Async
 
 
 async def test_a_cancelled_training_registers_nothing(client: httpx.AsyncClient) -> None:
-    people = await team(client)
+    people = await new_team(client)
     owner = people["owner"]
     data = load_breast_cancer()
     table = pa.table({**{str(n): data.data[:, j] for j, n in enumerate(data.feature_names)},
