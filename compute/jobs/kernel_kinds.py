@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from compute.metrics import timed_kernel
 from compute.sparse.arrow import graph_from_edges
 from compute.sparse.control import Cancelled
 from compute.sparse.pagerank import pagerank
@@ -95,15 +94,13 @@ class PageRankKind(JobKind[PageRankParams]):
                 else:
                     personalization = dict(p.personalization)
             try:
-                with timed_kernel("pagerank") as call:
-                    call.nnz = int(graph.matrix.nnz)
-                    result = pagerank(
-                        graph, damping=p.damping, tol=p.tol, max_iter=p.max_iter,
-                        personalization=personalization,
-                        min_nnz_per_block=ctx.min_nnz_per_block,
-                        progress=lambda f, m: ctx.progress(5 + 85 * f, m),
-                        cancelled=ctx.cancelled,
-                    )  # fmt: skip
+                result = pagerank(
+                    graph, damping=p.damping, tol=p.tol, max_iter=p.max_iter,
+                    personalization=personalization,
+                    min_nnz_per_block=ctx.min_nnz_per_block,
+                    progress=lambda f, m: ctx.progress(5 + 85 * f, m),
+                    cancelled=ctx.cancelled,
+                )  # fmt: skip
             except Cancelled:
                 return None
             return KindOutput(result.to_arrow(), {
@@ -152,19 +149,16 @@ class SimilarityKind(JobKind[SimilarityParams]):
 
         def similar() -> KindOutput | None:
             try:
-                with timed_kernel("tfidf"):
-                    features = tfidf(
-                        table.column(p.text), progress=lambda f, m: ctx.progress(5 + 40 * f, m),
-                        cancelled=ctx.cancelled,
-                    )  # fmt: skip
-                with timed_kernel("cosine_top_k") as call:
-                    call.nnz = int(features.matrix.nnz)
-                    top = cosine_top_k(
-                        features.matrix, p.k, exclude_self=True,
-                        min_nnz_per_block=ctx.min_nnz_per_block,
-                        progress=lambda f, m: ctx.progress(45 + 45 * f, m),
-                        cancelled=ctx.cancelled,
-                    )  # fmt: skip
+                features = tfidf(
+                    table.column(p.text), progress=lambda f, m: ctx.progress(5 + 40 * f, m),
+                    cancelled=ctx.cancelled,
+                )  # fmt: skip
+                top = cosine_top_k(
+                    features.matrix, p.k, exclude_self=True,
+                    min_nnz_per_block=ctx.min_nnz_per_block,
+                    progress=lambda f, m: ctx.progress(45 + 45 * f, m),
+                    cancelled=ctx.cancelled,
+                )  # fmt: skip
             except Cancelled:
                 return None
             rows, k = top.indices.shape

@@ -252,6 +252,7 @@ class JobSupervisor:
             return True
         if row["cancel_requested"]:
             await recorder.cancelled(row, 0.0)
+            record_job(row["kind"], "cancelled", 0.0)
             return True
         if row["attempts"] >= row["max_attempts"]:
             # The supervisor died during the last attempt.
@@ -260,6 +261,7 @@ class JobSupervisor:
                 "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
                 f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
             }, 0.0, attempts=row["attempts"])  # fmt: skip
+            record_job(row["kind"], "failed", 0.0)
             return True
         row = await recorder.claim(job)
         if row is None:

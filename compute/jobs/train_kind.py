@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compute.metrics import timed_kernel
 from compute.sparse.arrow import dense_column
 from compute.sparse.control import Cancelled
 from compute.sparse.glm import Family, GLMResult, fit_glm
@@ -201,14 +200,12 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
                      what: str = what) -> None:  # fmt: skip
             ctx.progress(base + share * fraction, f"{what}: {message}")
 
-        with timed_kernel("glm") as call:
-            call.nnz = int(x_train.nnz)
-            result = fit_glm(
-                x_train, y[train], family=family, penalty=candidate.penalty, C=candidate.C,
-                max_iter=MAX_ITER, min_nnz_per_block=ctx.min_nnz_per_block,
-                progress=progress,
-                cancelled=ctx.cancelled,
-            )  # fmt: skip
+        result = fit_glm(
+            x_train, y[train], family=family, penalty=candidate.penalty, C=candidate.C,
+            max_iter=MAX_ITER, min_nnz_per_block=ctx.min_nnz_per_block,
+            progress=progress,
+            cancelled=ctx.cancelled,
+        )  # fmt: skip
         predicted = result.predict(x_test)
         metrics = (classification_metrics(y[test], predicted) if family == "logistic"
                    else regression_metrics(y[test], predicted))  # fmt: skip

@@ -39,6 +39,7 @@ import scipy.optimize
 import scipy.sparse as sp
 import scipy.special
 
+from compute.metrics import timed_kernel
 from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
@@ -161,15 +162,21 @@ def fit_glm(
             objective = float(intermediate_result.fun) * problem.scale
             progress(min(1.0, iteration / max_iter), f"iteration {iteration}: {objective:.6g}")
 
-    found = scipy.optimize.minimize(
-        problem.evaluate,
-        np.zeros(problem.size),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=problem.bounds(),
-        callback=on_iteration,
-        options={"maxiter": max_iter, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
-    )
+    with timed_kernel("glm", blocks.nnz):
+        found = scipy.optimize.minimize(
+            problem.evaluate,
+            np.zeros(problem.size),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=problem.bounds(),
+            callback=on_iteration,
+            options={
+                "maxiter": max_iter,
+                "maxls": 50,
+                "gtol": tol,
+                "ftol": 64 * np.finfo(float).eps,
+            },
+        )
     coef, intercept = problem.unpack(found.x)
     objective = float(found.fun) * problem.scale
     if penalty == "l1":  # the split's sum(u + v) is ||w||_1 only where u_j v_j = 0

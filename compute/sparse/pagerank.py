@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
+from compute.metrics import timed_kernel
 from compute.sparse.arrow import Graph, graph_from_edges
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
@@ -130,25 +131,26 @@ def pagerank(
     given = _distribution(dangling, g, "dangling")
     dangling_weights = given if given is not None else p
     # x @ (D^-1 A) == A.T @ (x * D^-1): the transpose is blocked, the scaling stays a vector op
-    blocks = RowBlocks.put(g.matrix.T.tocsr(), cpus=cpus, min_nnz_per_block=min_nnz_per_block)
-    rounds = Rounds(blocks)
-    watch = Watch(progress, cancelled)
-    x = np.full(n, 1.0 / n)
-    target = n * tol
-    first_err: float | None = None
-    for iteration in range(1, max_iter + 1):
-        watch.check()
-        spread = rounds.stacked(x * inverse)
-        new = damping * (spread + x[is_dangling].sum() * dangling_weights) + (1 - damping) * p
-        err = float(np.abs(new - x).sum())
-        x = new
-        if err < target:
-            watch.report(1.0, f"converged after {iteration} iterations")
-            return PageRankResult(x, g.nodes, iteration, True, frozenset(rounds.nodes))
-        first_err = first_err or err
-        watch.report(_fraction(iteration, max_iter, first_err, err, target),
-                     f"iteration {iteration}: change {err:.3g}")  # fmt: skip
-    return PageRankResult(x, g.nodes, max_iter, False, frozenset(rounds.nodes))
+    with timed_kernel("pagerank", int(g.matrix.nnz)):
+        blocks = RowBlocks.put(g.matrix.T.tocsr(), cpus=cpus, min_nnz_per_block=min_nnz_per_block)
+        rounds = Rounds(blocks)
+        watch = Watch(progress, cancelled)
+        x = np.full(n, 1.0 / n)
+        target = n * tol
+        first_err: float | None = None
+        for iteration in range(1, max_iter + 1):
+            watch.check()
+            spread = rounds.stacked(x * inverse)
+            new = damping * (spread + x[is_dangling].sum() * dangling_weights) + (1 - damping) * p
+            err = float(np.abs(new - x).sum())
+            x = new
+            if err < target:
+                watch.report(1.0, f"converged after {iteration} iterations")
+                return PageRankResult(x, g.nodes, iteration, True, frozenset(rounds.nodes))
+            first_err = first_err or err
+            watch.report(_fraction(iteration, max_iter, first_err, err, target),
+                         f"iteration {iteration}: change {err:.3g}")  # fmt: skip
+        return PageRankResult(x, g.nodes, max_iter, False, frozenset(rounds.nodes))
 
 
 def _fraction(iteration: int, max_iter: int, first: float, err: float, target: float) -> float:

@@ -20,6 +20,7 @@ import numpy as np
 import ray
 import scipy.sparse as sp
 
+from compute.metrics import timed_kernel
 from compute.sparse.blocks import RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.tasks import got
@@ -146,8 +147,9 @@ def spmv(
     _check_operand(blocks, x, blocks.shape[0] if transpose else blocks.shape[1], "x")
     watch = Watch(progress, cancelled)
     watch.check()
-    rounds = Rounds(blocks)
-    y = rounds.summed(x) if transpose else rounds.stacked(x)
+    with timed_kernel("spmv", blocks.nnz):
+        rounds = Rounds(blocks)
+        y = rounds.summed(x) if transpose else rounds.stacked(x)
     watch.report(1.0, "spmv done")
     return np.asarray(y)
 
@@ -164,7 +166,8 @@ def spmm(
     _check_operand(blocks, dense, blocks.shape[1], "the dense operand")
     watch = Watch(progress, cancelled)
     watch.check()
-    y = Rounds(blocks).stacked(dense)
+    with timed_kernel("spmm", blocks.nnz):
+        y = Rounds(blocks).stacked(dense)
     watch.report(1.0, "spmm done")
     return np.asarray(y)
 
@@ -181,6 +184,7 @@ def spgemm(
     _check_operand(blocks, right, blocks.shape[1], "the sparse operand")
     watch = Watch(progress, cancelled)
     watch.check()
-    product = Rounds(blocks).stacked(right)
+    with timed_kernel("spgemm", blocks.nnz + int(right.nnz)):
+        product = Rounds(blocks).stacked(right)
     watch.report(1.0, "spgemm done")
     return sp.csr_matrix(product)

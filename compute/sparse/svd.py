@@ -19,6 +19,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from compute.metrics import timed_kernel
 from compute.sparse.blocks import RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.sparse.products import Rounds
@@ -84,19 +85,20 @@ def truncated_svd(
         )
     if tol < 0 or not math.isfinite(tol):
         raise ValidationFailed(f"tol must be finite and >= 0, not {tol}", code="svd_tol")
-    watch = Watch(progress, cancelled)
-    rounds = Rounds(blocks)
-    v0 = np.random.default_rng(seed).standard_normal(min(rows, cols))
-    _, eigvec = eigsh(
-        _gram_operator(rounds, watch, k), k=k, tol=tol**2, maxiter=max_iter, which="LM", v0=v0
-    )
-    eigvec, _ = np.linalg.qr(eigvec)  # ARPACK's vectors are not exactly orthonormal
-    watch.check()
-    if rows >= cols:
-        u, s, vh = scipy.linalg.svd(rounds.stacked(eigvec), full_matrices=False)
-        vt = vh @ eigvec.T
-    else:
-        w, s, vh = scipy.linalg.svd(rounds.summed(eigvec), full_matrices=False)
-        u, vt = eigvec @ vh.T, w.T
-    watch.report(1.0, f"svd done after {rounds.count} products")
-    return SVDResult(u, s, vt, rounds.count, frozenset(rounds.nodes))
+    with timed_kernel("truncated_svd", blocks.nnz):
+        watch = Watch(progress, cancelled)
+        rounds = Rounds(blocks)
+        v0 = np.random.default_rng(seed).standard_normal(min(rows, cols))
+        _, eigvec = eigsh(
+            _gram_operator(rounds, watch, k), k=k, tol=tol**2, maxiter=max_iter, which="LM", v0=v0
+        )
+        eigvec, _ = np.linalg.qr(eigvec)  # ARPACK's vectors are not exactly orthonormal
+        watch.check()
+        if rows >= cols:
+            u, s, vh = scipy.linalg.svd(rounds.stacked(eigvec), full_matrices=False)
+            vt = vh @ eigvec.T
+        else:
+            w, s, vh = scipy.linalg.svd(rounds.summed(eigvec), full_matrices=False)
+            u, vt = eigvec @ vh.T, w.T
+        watch.report(1.0, f"svd done after {rounds.count} products")
+        return SVDResult(u, s, vt, rounds.count, frozenset(rounds.nodes))

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import ray
 import scipy.sparse as sp
 
+from compute.metrics import timed_kernel
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
@@ -82,27 +83,30 @@ def tfidf(
     as scikit-learn refuses); ``Cancelled`` when ``cancelled()`` turns true between tasks.
     """
     column = _as_text(texts)
-    ref = ray.put(column)
-    ranges = _plan_text(column, min_chars_per_task)
-    pending = {
-        _count_documents.remote(ref, start, stop): i
-        for i, (start, stop) in enumerate(itertools.pairwise(ranges))
-    }
-    parts = _gather(pending, progress, cancelled, "documents tokenized")
-    terms = sorted(set().union(*(part_terms for _, part_terms in parts)))
-    if not terms:
-        raise ValidationFailed("the documents hold no token of two characters or more",
-                               code="empty_vocabulary")  # fmt: skip
-    vocabulary = {term: i for i, term in enumerate(terms)}
-    renumbered = []
-    for counts, part_terms in parts:
-        mapping = np.array([vocabulary[term] for term in part_terms], dtype=np.int64)
-        renumbered.append(_renumber(counts, mapping, len(terms)))
-    counts = sp.csr_matrix(sp.vstack(renumbered, format="csr"))
-    counts.sort_indices()
-    df = np.bincount(counts.indices, minlength=len(terms))
-    idf = np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
-    return Tfidf(matrix=_weigh(counts, idf), vocabulary=vocabulary, idf=idf)
+    with timed_kernel("tfidf") as call:
+        ref = ray.put(column)
+        ranges = _plan_text(column, min_chars_per_task)
+        pending = {
+            _count_documents.remote(ref, start, stop): i
+            for i, (start, stop) in enumerate(itertools.pairwise(ranges))
+        }
+        parts = _gather(pending, progress, cancelled, "documents tokenized")
+        terms = sorted(set().union(*(part_terms for _, part_terms in parts)))
+        if not terms:
+            raise ValidationFailed("the documents hold no token of two characters or more",
+                                   code="empty_vocabulary")  # fmt: skip
+        vocabulary = {term: i for i, term in enumerate(terms)}
+        renumbered = []
+        for counts, part_terms in parts:
+            mapping = np.array([vocabulary[term] for term in part_terms], dtype=np.int64)
+            renumbered.append(_renumber(counts, mapping, len(terms)))
+        counts = sp.csr_matrix(sp.vstack(renumbered, format="csr"))
+        counts.sort_indices()
+        df = np.bincount(counts.indices, minlength=len(terms))
+        idf = np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
+        matrix = _weigh(counts, idf)
+        call.nnz = int(matrix.nnz)
+        return Tfidf(matrix=matrix, vocabulary=vocabulary, idf=idf)
 
 
 @ray.remote(num_cpus=TASK_NUM_CPUS)
@@ -230,19 +234,20 @@ def cosine_top_k(
     if k < 1 or found.shape[0] == 0:
         empty = np.zeros((found.shape[0], max(k, 0)))
         return TopK(indices=empty.astype(np.int64), scores=empty)
-    query_ref, self_ref = ray.put(_normalize_rows(found)), ray.put(self_rows)
-    pending = {
-        _block_top_k.remote(ref, int(blocks.offsets[i]), query_ref, self_ref, k): i
-        for i, ref in enumerate(blocks.refs)
-    }
-    parts = _gather(pending, progress, cancelled, "row blocks scored")
-    indices = np.concatenate([part[0] for part in parts], axis=1)
-    scores = np.concatenate([part[1] for part in parts], axis=1)
-    order = np.lexsort((indices, -scores), axis=-1)[:, :k]
-    return TopK(
-        indices=np.take_along_axis(indices, order, axis=1),
-        scores=np.take_along_axis(scores, order, axis=1),
-    )
+    with timed_kernel("cosine_top_k", blocks.nnz):
+        query_ref, self_ref = ray.put(_normalize_rows(found)), ray.put(self_rows)
+        pending = {
+            _block_top_k.remote(ref, int(blocks.offsets[i]), query_ref, self_ref, k): i
+            for i, ref in enumerate(blocks.refs)
+        }
+        parts = _gather(pending, progress, cancelled, "row blocks scored")
+        indices = np.concatenate([part[0] for part in parts], axis=1)
+        scores = np.concatenate([part[1] for part in parts], axis=1)
+        order = np.lexsort((indices, -scores), axis=-1)[:, :k]
+        return TopK(
+            indices=np.take_along_axis(indices, order, axis=1),
+            scores=np.take_along_axis(scores, order, axis=1),
+        )
 
 
 def _blocks(matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: int) -> RowBlocks:

@@ -37,6 +37,7 @@ from rivergen.api import (
 )
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
+from rivergen.api.metrics import RequestMetricsMiddleware
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
@@ -179,6 +180,7 @@ def create_app(
     app.add_middleware(StateHeadersMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=echo_request_id)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost but MountedAt: times it all
     if mounted_at:
         app.add_middleware(MountedAt, prefix=mounted_at)
     install_error_handlers(app)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.events.bus import EventBus, EventConsumer, ReceivedEvent
 from rivergen.events.envelope import Event
@@ -107,6 +108,8 @@ class IdempotentConsumer:
         handled = 0
         for received in batch:
             handled += await self.handle(received)
+            event = received.event
+            record_event(event.type, "consumed", self._group_id, event.occurred_at)
         if batch:
             await self._consumer.commit()
         return BatchOutcome(handled=handled, duplicates=len(batch) - handled)

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.errors import Conflict
 from rivergen.events.bus import EventBus, OutgoingEvent
@@ -95,6 +96,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One round: publish up to ``batch_size`` rows; returns how many were published."""
+        published: list[Event] = []
         async with self._db.transaction() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK_KEY):
                 return 0
@@ -107,14 +109,16 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            await self._bus.publish_many(
-                [OutgoingEvent(r["topic"], _event(r["payload"]), r["key"]) for r in rows]
-            )
+            outgoing = [OutgoingEvent(r["topic"], _event(r["payload"]), r["key"]) for r in rows]
+            await self._bus.publish_many(outgoing)
             await conn.execute(
                 "UPDATE event_outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [r["id"] for r in rows],
             )
-        return len(rows)
+            published = [item.event for item in outgoing]
+        for event in published:  # counted once the round has committed
+            record_event(event.type, "published", occurred_at=event.occurred_at)
+        return len(published)
 
     @property
     def running(self) -> bool:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from compute.metrics import record_event
 from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
 from rivergen.events import EventBus, EventConsumer, ReceivedEvent
@@ -167,6 +168,8 @@ class NotificationBridge:
         pending: list[Notification] = []
         for received in batch:
             kept = await self.keep(received)
+            record_event(received.event.type, "consumed", self._group_id,
+                         received.event.occurred_at)  # fmt: skip
             if isinstance(kept, Delivery):
                 counts[kept] += 1
             else:

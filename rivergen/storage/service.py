@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from uuid import UUID
 
+from compute.metrics import record_upload
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
 from rivergen.db import Database
@@ -121,6 +123,7 @@ class StorageService:
     async def complete(
         self, context: RequestContext, upload: UUID, request: UploadComplete
     ) -> FileView:
+        started = time.perf_counter()
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             row = await conn.fetchrow("SELECT * FROM uploads WHERE id = $1 FOR UPDATE", upload)
@@ -138,6 +141,8 @@ class StorageService:
             await conn.execute("UPDATE uploads SET status = $2 WHERE id = $1", upload, status)
         if refusal:
             await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
+            record_upload(row["size"], "direct", seconds=time.perf_counter() - started,
+                          outcome="failed")  # fmt: skip
             raise refusal
         try:
             await self._objects.complete_multipart(
@@ -146,8 +151,12 @@ class StorageService:
             )  # fmt: skip
         except BaseException:
             await self._set_status(workspace, upload, "failed")
+            record_upload(row["size"], "direct", seconds=time.perf_counter() - started,
+                          outcome="failed")  # fmt: skip
             raise
-        return await self._create_file(context, workspace, row, upload=upload)
+        view = await self._create_file(context, workspace, row, upload=upload)
+        record_upload(view.size, "direct", seconds=time.perf_counter() - started)
+        return view
 
     async def upload_file(
         self,
@@ -161,6 +170,19 @@ class StorageService:
         """The one-shot upload of a small file (a seekable file, read in chunks): size cap,
         quota, optional declared SHA-256, then one streamed PUT verified by object storage
         (S3: MD5 against the ETag), then the file row and its events in one transaction."""
+        started = time.perf_counter()
+        try:
+            view = await self._upload_file(context, source, name, content_type, sha256)
+        except BaseException:
+            record_upload(0, "form", seconds=time.perf_counter() - started, outcome="failed")
+            raise
+        record_upload(view.size, "form", seconds=time.perf_counter() - started)
+        return view
+
+    async def _upload_file(
+        self, context: RequestContext, source: BinaryIO, name: str, content_type: str,
+        sha256: str | None,
+    ) -> FileView:  # fmt: skip
         workspace = context.require_workspace()
         size, digest = await asyncio.to_thread(_measure, source, self.form_upload_max_bytes + 1)
         if size > self.form_upload_max_bytes:

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
+from compute.metrics import record_event
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
 from rivergen.agents.dia.agent import DecisionAgent, simulation_view
@@ -156,6 +157,7 @@ class SimulationWorker:
         handled = 0
         for received in batch:
             event = received.event
+            record_event(event.type, "consumed", self._group_id, event.occurred_at)
             simulation = event.data.get("simulation_id")
             if event.workspace_id is None or not isinstance(simulation, str):
                 continue
