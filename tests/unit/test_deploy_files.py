@@ -10,15 +10,22 @@ from __future__ import annotations
 import configparser
 import copy
 import json
+import os
 import re
 import shlex
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
+
+from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.settings import Settings
+from tests.unit.test_docs import setting_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -247,3 +254,196 @@ def test_ray_token_auth_reaches_every_node_and_serve_deploy() -> None:
     cluster = load_yaml(ROOT / "cluster.yaml")
     deploy = [c for c in cluster["head_start_ray_commands"] if "serve deploy" in c]
     assert deploy and all("rivergen-env/rivergen.env" in c for c in deploy)
+
+
+# (e) every platform container's environment is a valid, complete settings tree.
+
+CONFIGURED = (
+    "RIVERGEN_POSTGRES__DSN",
+    "RIVERGEN_POSTGRES__MIGRATE_DSN",
+    "RIVERGEN_REDIS_APP__URL",
+    "RIVERGEN_REDIS_SOCKET__URL",
+    "RIVERGEN_KAFKA__BOOTSTRAP_SERVERS",
+    "RIVERGEN_S3__ENDPOINT_URL",
+    "RIVERGEN_S3__BUCKET",
+    "RIVERGEN_S3__ACCESS_KEY_ID",
+    "RIVERGEN_S3__SECRET_ACCESS_KEY",
+    "RIVERGEN_AUTH__JWT_PRIVATE_KEY",
+)
+"""What a container must set: left unset, a service would run embedded inside one container."""
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+
+
+def interpolate(value: str, exported: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}` with ``exported`` as the
+    shell's environment (a required variable missing is an error, as compose reports it)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, how, rest = match.groups()
+        if name in exported:
+            return exported[name]
+        assert how != "?", f"compose refuses to start without {name}: {rest}"
+        return rest if how == "-" else ""
+
+    return INTERPOLATION.sub(one, value)
+
+
+def compose_environment(name: str, exported: dict[str, str]) -> dict[str, str]:
+    env = load_yaml(DOCKER / "compose.yaml")["services"][name]["environment"]
+    return {key: interpolate(str(value), exported) for key, value in env.items()}
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """What `set -a; . FILE` exports, read by bash as cluster.yaml's start commands do."""
+    script = f'set -a; . "{path}"; set +a; env -0'
+    out = subprocess.run(["bash", "-c", script], env={}, capture_output=True, check=True)
+    ignored = {"PWD", "SHLVL", "_", "OLDPWD"}
+    pairs = [item.split("=", 1) for item in out.stdout.decode().split("\0") if "=" in item]
+    return {key: value for key, value in pairs if key not in ignored}
+
+
+def check_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    ours = {key: value for key, value in env.items() if key.startswith("RIVERGEN_")}
+    # Settings ignore unknown variables: a misspelled one would silently be a default.
+    assert sorted(set(ours) - set(setting_variables())) == []
+    assert sorted(set(CONFIGURED) - set(ours)) == []
+    for key in [k for k in os.environ if k.startswith("RIVERGEN_")]:
+        monkeypatch.delenv(key)
+    for key, value in ours.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+@pytest.mark.parametrize("service", RAY_SERVICES)
+def test_compose_environment_is_a_complete_settings_tree(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exported = {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": generate_private_key_pem()}
+    settings = check_settings(compose_environment(service, exported), monkeypatch)
+    assert settings.s3.configured and settings.kafka.bootstrap_servers == "kafka:9092"
+    assert settings.ray.address == "auto"
+
+
+def test_compose_needs_the_jwt_key_exported() -> None:
+    with pytest.raises(AssertionError, match="RIVERGEN_AUTH__JWT_PRIVATE_KEY"):
+        compose_environment("ray-head", {})
+
+
+def test_cluster_env_example_is_a_complete_settings_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = env_file(DOCKER / "cluster-env" / "rivergen.env.example")
+    settings = check_settings(env, monkeypatch)
+    assert settings.environment == "production"
+    assert settings.auth.jwt_private_key is not None
+    assert "BEGIN PRIVATE KEY" in settings.auth.jwt_private_key.get_secret_value()
+    assert env["RAY_AUTH_MODE"] == "token" and env["RAY_AUTH_TOKEN"]
+
+
+# (f) ports: what the platform connects to is what each service listens on.
+
+
+def listening_ports(compose: dict[str, Any]) -> dict[str, set[int]]:
+    """The in-network ports each backing service listens on, from its own configuration."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(DOCKER / "pgbouncer" / "pgbouncer.ini")
+    kafka = compose["services"]["kafka"]["environment"]
+    listeners = {
+        name: int(address.rsplit(":", 1)[1])
+        for name, _, address in (
+            item.partition("://") for item in kafka["KAFKA_LISTENERS"].split(",")
+        )
+    }
+    return {
+        "postgres": {5432},  # the postgres image's default
+        "pgbouncer": {int(ini["pgbouncer"]["listen_port"])},
+        "redis-app": {6379},  # redis-server's default (no --port in the command)
+        "redis-socket": {6379},
+        "kafka": set(listeners.values()),
+        "minio": {9000, 9001},  # `server` (S3 API) and --console-address
+        "ray-head": {8000},
+    }
+
+
+def test_platform_connects_where_services_listen() -> None:
+    compose = load_yaml(DOCKER / "compose.yaml")
+    listening = listening_ports(compose)
+    env = compose_environment("ray-head", {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": "x"})
+    addresses = [
+        urlsplit(env[key]).netloc.rsplit("@", 1)[-1]
+        for key in ("RIVERGEN_POSTGRES__DSN", "RIVERGEN_POSTGRES__MIGRATE_DSN",
+                    "RIVERGEN_REDIS_APP__URL", "RIVERGEN_REDIS_SOCKET__URL",
+                    "RIVERGEN_S3__ENDPOINT_URL")
+    ] + env["RIVERGEN_KAFKA__BOOTSTRAP_SERVERS"].split(",")  # fmt: skip
+    for address in addresses:
+        host, port = address.rsplit(":", 1)
+        assert host in compose["services"], address
+        assert int(port) in listening[host], address
+    assert "pgbouncer:" in env["RIVERGEN_POSTGRES__DSN"]  # the services go through PgBouncer
+    assert "postgres:5432" in env["RIVERGEN_POSTGRES__MIGRATE_DSN"]  # migrations do not
+
+
+def test_published_ports_reach_a_listening_port_and_do_not_clash() -> None:
+    compose = load_yaml(DOCKER / "compose.yaml")
+    listening = listening_ports(compose)
+    published: list[int] = []
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            host_ip, host_port, container_port = str(port).split(":")
+            assert host_ip == "127.0.0.1", (name, port)
+            assert int(container_port) in listening[name], (name, port)
+            published.append(int(host_port))
+    assert len(published) == len(set(published))
+
+
+def test_pgbouncer_sends_the_dsn_database_to_postgres() -> None:
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(DOCKER / "pgbouncer" / "pgbouncer.ini")
+    env = compose_environment("ray-head", {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": "x"})
+    database = urlsplit(env["RIVERGEN_POSTGRES__DSN"]).path.lstrip("/")
+    target = dict(word.split("=", 1) for word in ini["databases"][database].split())
+    assert (target["host"], target["port"], target["dbname"]) == ("postgres", "5432", database)
+    postgres = load_yaml(DOCKER / "compose.yaml")["services"]["postgres"]["environment"]
+    assert postgres["POSTGRES_DB"] == database
+
+
+# (g) cluster.yaml: fixed ports, autoscaling bounds, migrations before `serve deploy`.
+
+
+def test_cluster_yaml_fixes_the_agent_metrics_and_ha_proxy_ports() -> None:
+    config = load_yaml(ROOT / "cluster.yaml")
+    starts = [
+        command
+        for command in config["head_start_ray_commands"] + config["worker_start_ray_commands"]
+        if "ray start" in command
+    ]
+    for command in starts:
+        assert "--dashboard-agent-listen-port=52365" in command
+        assert "--metrics-export-port=8080" in command
+    run_options = " ".join(config["docker"]["run_options"])
+    assert "--env RAY_SERVE_HAPROXY_STATS_PORT=8404" in run_options
+    assert "--env RAY_SERVE_HAPROXY_METRICS_PORT=9101" in run_options
+
+
+def test_cluster_yaml_autoscaling_bounds() -> None:
+    config = load_yaml(ROOT / "cluster.yaml")
+    workers = [
+        node for name, node in config["available_node_types"].items()
+        if name != config["head_node_type"]
+    ]  # fmt: skip
+    assert workers
+    for node in workers:
+        assert 0 <= node["min_workers"] <= node["max_workers"] <= config["max_workers"]
+    assert sum(node["min_workers"] for node in workers) <= config["max_workers"]
+    assert config["idle_timeout_minutes"] > 0
+
+
+def test_cluster_yaml_migrates_then_deploys_on_the_head() -> None:
+    commands = load_yaml(ROOT / "cluster.yaml")["head_start_ray_commands"]
+    steps = [
+        next(i for i, command in enumerate(commands) if needle in command)
+        for needle in ("ray start --head", "rivergen migrate", "serve deploy")
+    ]
+    assert steps == sorted(steps)
+    deploy = commands[steps[2]]
+    assert "deployments/serve_config.yaml" in deploy
+    assert "--address http://127.0.0.1:8265" in deploy
+    assert "wait-for.py http://127.0.0.1:8265/api/gcs_healthz" in deploy
