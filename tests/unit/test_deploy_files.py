@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
@@ -447,3 +448,40 @@ def test_cluster_yaml_migrates_then_deploys_on_the_head() -> None:
     assert "deployments/serve_config.yaml" in deploy
     assert "--address http://127.0.0.1:8265" in deploy
     assert "wait-for.py http://127.0.0.1:8265/api/gcs_healthz" in deploy
+
+
+# (h) compose.yaml against the Compose Specification's schema (what `docker compose` checks).
+
+COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec-v2.16.2.schema.json"
+
+
+def compose_errors(compose: dict[str, Any]) -> list[str]:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(compose)
+    ]
+
+
+def test_compose_passes_the_compose_schema() -> None:
+    assert compose_errors(load_yaml(DOCKER / "compose.yaml")) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where"),
+    [
+        (_rename(("services", "ray-head"), "environment", "enviroment"), "services/ray-head"),
+        (_rename(("services", "postgres"), "healthcheck", "health_check"), "services/postgres"),
+        (_rename(("services", "ray-worker", "depends_on", "ray-head"), "condition", "state"),
+         "services/ray-worker/depends_on"),
+    ],
+    ids=["service-key", "healthcheck", "depends-on"],
+)  # fmt: skip
+def test_a_misspelled_compose_key_is_rejected(
+    mutate: Callable[[dict[str, Any]], None], where: str
+) -> None:
+    compose = load_yaml(DOCKER / "compose.yaml")
+    mutate(compose)
+    found = compose_errors(compose)
+    assert any(error.startswith(where) for error in found), found
