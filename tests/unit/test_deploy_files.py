@@ -325,6 +325,16 @@ def test_compose_environment_is_a_complete_settings_tree(
     assert settings.ray.address == "auto"
 
 
+def test_a_misspelled_or_missing_setting_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = compose_environment("ray-head", {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": "x"})
+    env["RIVERGEN_POSTGRES__DNS"] = env.pop("RIVERGEN_POSTGRES__DSN")
+    with pytest.raises(AssertionError, match="RIVERGEN_POSTGRES__DNS"):
+        check_settings(env, monkeypatch)
+    del env["RIVERGEN_POSTGRES__DNS"]
+    with pytest.raises(AssertionError, match="RIVERGEN_POSTGRES__DSN"):
+        check_settings(env, monkeypatch)
+
+
 def test_compose_needs_the_jwt_key_exported() -> None:
     with pytest.raises(AssertionError, match="RIVERGEN_AUTH__JWT_PRIVATE_KEY"):
         compose_environment("ray-head", {})
