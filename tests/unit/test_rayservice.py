@@ -1,13 +1,20 @@
 """deployments/rayservice.yaml against the KubeRay RayService CRD's OpenAPI schema kept in
 tests/schemas/ (scripts/kuberay-schema extracts it), with the API server's strict field
 validation (an unknown field is an error, as `kubectl apply` reports it), and against the
-repository: its serveConfigV2 is deployments/serve_config.yaml, its settings are real."""
+repository: its serveConfigV2 is deployments/serve_config.yaml, its settings are real.
+
+Ray's token authentication is off there (KubeRay v1.5.0 sends no token), so its NetworkPolicies
+are what guards the dashboard and Ray's ports: they are checked by evaluating Kubernetes'
+NetworkPolicy rules for the pods KubeRay makes from the manifest and for the peers that may
+knock (the operator, the cluster's own pods, a neighbour pod, a client outside)."""
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,14 +43,18 @@ SECRET_SETTINGS = (
 )
 
 
-def documents() -> dict[str, dict[str, Any]]:
-    """The manifest's documents by kind."""
-    docs = [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc]
-    return {doc["kind"]: doc for doc in docs}
+def documents() -> list[dict[str, Any]]:
+    """The manifest's documents, in order."""
+    return [doc for doc in yaml.safe_load_all(MANIFEST.read_text()) if doc]
+
+
+def one(kind: str, docs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    (doc,) = [doc for doc in (documents() if docs is None else docs) if doc["kind"] == kind]
+    return doc
 
 
 def rayservice() -> dict[str, Any]:
-    return documents()["RayService"]
+    return one("RayService")
 
 
 def strict(schema: Any) -> Any:
@@ -185,18 +196,13 @@ def test_ray_version_is_the_platforms() -> None:
     assert rayservice()["spec"]["rayClusterConfig"]["rayVersion"] == ray.__version__
 
 
-def test_every_ray_container_runs_the_platform_image_with_token_auth_and_settings() -> None:
+def test_every_ray_container_runs_the_platform_image_with_settings() -> None:
     spec = rayservice()["spec"]
-    config_map = documents()["ConfigMap"]
+    config_map = one("ConfigMap")
     found = list(containers(spec))
     assert {group for group, _ in found} >= {"head", "workers"}
     assert len({container["image"] for _, container in found}) == 1
     for group, container in found:
-        env = {item["name"]: item for item in container["env"]}
-        assert env["RAY_AUTH_MODE"]["value"] == "token", group
-        token = env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
-        assert token["name"] and token["key"], group
-        assert "value" not in env["RAY_AUTH_TOKEN"], group
         sources = container["envFrom"]
         assert {"name": config_map["metadata"]["name"]} in [s.get("configMapRef") for s in sources]
         assert any("secretRef" in source for source in sources), group
@@ -222,7 +228,7 @@ def test_autoscaling_bounds() -> None:
 def test_config_map_settings_are_real_and_serve_runs_ha_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    data = documents()["ConfigMap"]["data"]
+    data = one("ConfigMap")["data"]
     assert {var: data.get(var) for var in HA_VARS} == dict.fromkeys(HA_VARS, "1")
     settings = {k: v for k, v in data.items() if k.startswith("RIVERGEN_")}
     # Settings ignore unknown variables: a misspelled one would silently be a default.
@@ -234,3 +240,424 @@ def test_config_map_settings_are_real_and_serve_runs_ha_proxy(
     loaded = Settings()
     assert loaded.environment == "production"
     assert loaded.s3.bucket == data["RIVERGEN_S3__BUCKET"]
+
+
+# (c) Ray's token authentication is off; the network guards the Ray pods
+
+
+def test_no_ray_container_runs_token_auth_the_operator_cannot_use() -> None:
+    """KubeRay v1.5.0 deploys serveConfigV2 and polls Serve through the dashboard without a Ray
+    token: with RAY_AUTH_MODE=token the RayService would never become Ready."""
+    assert "RAY_AUTH_MODE" not in one("ConfigMap")["data"]
+    for group, container in containers(rayservice()["spec"]):
+        env = {item["name"]: item for item in container.get("env", [])}
+        # Explicit (Ray turns token auth on when the mode is unset and it finds a token) and in
+        # `env`, which KubeRay copies into the workers' wait-gcs-ready init container.
+        assert env["RAY_AUTH_MODE"].get("value") == "disabled", group
+        assert "RAY_AUTH_TOKEN" not in env, group
+
+
+NAMESPACE = "apps"  # wherever the manifest is applied: it names no namespace
+# KubeRay v1.5.0 keeps these three of its own labels whatever the pod template says
+# (ray-operator controllers/ray/common/pod.go, labelPod).
+KUBERAY_KEPT = ("ray.io/node-type", "ray.io/group", "ray.io/cluster")
+
+
+def ray_pod_labels(
+    service: str, node_type: str, group: str, template: Mapping[str, str]
+) -> dict[str, str]:
+    """The labels KubeRay v1.5.0 gives a Ray pod of a RayService: its own (labelPod), then the
+    pod template's over them, except the three it keeps. The RayCluster is the RayService's name
+    and 5 random characters (utils.GenerateRayClusterName), another at each upgrade."""
+    cluster = f"{service}-x7k2p"
+    labels = {
+        "ray.io/is-ray-node": "yes",
+        "ray.io/cluster": cluster,
+        "ray.io/node-type": node_type,
+        "ray.io/group": group,
+        "ray.io/identifier": f"{cluster}-{node_type}",
+        "app.kubernetes.io/name": "kuberay",
+        "app.kubernetes.io/created-by": "kuberay-operator",
+    }
+    labels.update({k: v for k, v in template.items() if k not in KUBERAY_KEPT})
+    return labels
+
+
+def ray_pods(service: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The labels of every kind of Ray pod the RayService makes, by group."""
+    name, cluster = service["metadata"]["name"], service["spec"]["rayClusterConfig"]
+    head = cluster["headGroupSpec"]["template"]["metadata"]["labels"]
+    pods = {"head": ray_pod_labels(name, "head", "headgroup", head)}
+    for group in cluster["workerGroupSpecs"]:
+        labels = group["template"]["metadata"]["labels"]
+        pods[group["groupName"]] = ray_pod_labels(name, "worker", group["groupName"], labels)
+    return pods
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who opens a connection: a pod (its namespace and labels) or a client outside the pods."""
+
+    name: str
+    namespace: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ip: str = "10.244.3.17"
+
+    @property
+    def namespace_labels(self) -> dict[str, str]:
+        return {"kubernetes.io/metadata.name": self.namespace or ""}
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A LabelSelector's meaning: every matchLabels pair and every matchExpression holds."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        holds = {
+            "In": key in labels and labels[key] in (values or []),
+            "NotIn": key not in labels or labels[key] not in (values or []),
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not holds:
+            return False
+    return True
+
+
+def peer_admits(peer: Mapping[str, Any], source: Source) -> bool:
+    if "ipBlock" in peer:
+        address = ipaddress.ip_address(source.ip)
+        block = peer["ipBlock"]
+        excepted = any(address in ipaddress.ip_network(e) for e in block.get("except", []))
+        return address in ipaddress.ip_network(block["cidr"]) and not excepted
+    if source.namespace is None:  # pod and namespace selectors select pods only
+        return False
+    if "namespaceSelector" in peer:
+        if not selects(peer["namespaceSelector"], source.namespace_labels):
+            return False
+    elif source.namespace != NAMESPACE:  # a podSelector alone: the policy's namespace
+        return False
+    return "podSelector" not in peer or selects(peer["podSelector"], source.labels)
+
+
+def port_matches(spec: Mapping[str, Any], port: int) -> bool:
+    if spec.get("protocol", "TCP") != "TCP":
+        return False
+    if "port" not in spec:
+        return True
+    first = spec["port"]
+    return isinstance(first, int) and first <= port <= spec.get("endPort", first)
+
+
+def rule_admits(rule: Mapping[str, Any], source: Source, port: int) -> bool:
+    """An ingress rule: no `ports` is every port, no `from` is every source."""
+    ports, peers = rule.get("ports") or [], rule.get("from") or []
+    if ports and not any(port_matches(spec, port) for spec in ports):
+        return False
+    return not peers or any(peer_admits(peer, source) for peer in peers)
+
+
+def policy_types(policy: Mapping[str, Any]) -> list[str]:
+    spec = policy["spec"]
+    return spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
+
+
+def admitted(
+    policies: list[dict[str, Any]], pod: Mapping[str, str], source: Source, port: int
+) -> bool:
+    """Kubernetes' rule: a pod no policy selects for ingress admits every connection; a pod
+    that one selects admits what some ingress rule of some policy selecting it admits."""
+    isolating = [
+        p for p in policies
+        if "Ingress" in policy_types(p) and selects(p["spec"]["podSelector"], pod)
+    ]  # fmt: skip
+    if not isolating:
+        return True
+    return any(
+        rule_admits(r, source, port) for p in isolating for r in p["spec"].get("ingress") or []
+    )
+
+
+# The shape of networking.k8s.io/v1 NetworkPolicy (the Kubernetes API reference), strict like
+# the API server: an unknown field is an error. Ports are numbers here, never port names.
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
+
+def _object(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+_LABELS = {
+    "type": "object",
+    "propertyNames": {"pattern": LABEL_KEY},
+    "additionalProperties": {"type": "string", "pattern": LABEL_VALUE},
+}
+_SELECTOR = _object(
+    {
+        "matchLabels": _LABELS,
+        "matchExpressions": {
+            "type": "array",
+            "items": _object(
+                {
+                    "key": {"type": "string", "pattern": LABEL_KEY},
+                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                    "values": {"type": "array", "items": {"type": "string"}},
+                },
+                "key",
+                "operator",
+            ),
+        },
+    }
+)
+_PORT_NUMBER = {"type": "integer", "minimum": 1, "maximum": 65535}
+_PEER = {
+    **_object(
+        {
+            "podSelector": _SELECTOR,
+            "namespaceSelector": _SELECTOR,
+            "ipBlock": _object(
+                {
+                    "cidr": {"type": "string"},
+                    "except": {"type": "array", "items": {"type": "string"}},
+                },
+                "cidr",
+            ),
+        }
+    ),
+    "minProperties": 1,
+    # ipBlock stands alone in a peer.
+    "not": {
+        "required": ["ipBlock"],
+        "anyOf": [{"required": ["podSelector"]}, {"required": ["namespaceSelector"]}],
+    },
+}
+_PORTS = {
+    "type": "array",
+    "items": _object(
+        {
+            "protocol": {"enum": ["TCP", "UDP", "SCTP"]},
+            "port": _PORT_NUMBER,
+            "endPort": _PORT_NUMBER,
+        }
+    ),
+}
+NETWORK_POLICY = _object(
+    {
+        "apiVersion": {"const": "networking.k8s.io/v1"},
+        "kind": {"const": "NetworkPolicy"},
+        "metadata": _object(
+            {
+                "name": {"type": "string", "pattern": DNS_SUBDOMAIN},
+                "namespace": {"type": "string"},
+                "labels": _LABELS,
+                "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "name",
+        ),
+        "spec": _object(
+            {
+                "podSelector": _SELECTOR,
+                "policyTypes": {
+                    "type": "array",
+                    "items": {"enum": ["Ingress", "Egress"]},
+                    "uniqueItems": True,
+                },
+                "ingress": {
+                    "type": "array",
+                    "items": _object({"from": {"type": "array", "items": _PEER}, "ports": _PORTS}),
+                },
+                "egress": {
+                    "type": "array",
+                    "items": _object({"to": {"type": "array", "items": _PEER}, "ports": _PORTS}),
+                },
+            },
+            "podSelector",
+        ),
+    },
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+)
+
+OPERATOR = Source(
+    # As KubeRay's Helm chart labels the operator's pods, in a namespace of its own.
+    "the KubeRay operator",
+    "kuberay-system",
+    {
+        "app.kubernetes.io/name": "kuberay-operator",
+        "app.kubernetes.io/instance": "kuberay-operator",
+        "app.kubernetes.io/component": "kuberay-operator",
+    },
+)
+SERVE, DASHBOARD, AGENT = 8000, 8265, 52365
+# GCS, Ray client, metrics, a worker, a node or object manager's random port.
+INTERNAL = (6379, 10001, 8080, 10002, 43157)
+PORTS = (SERVE, DASHBOARD, AGENT, *INTERNAL)
+
+
+def sources(service: dict[str, Any]) -> list[tuple[Source, set[int]]]:
+    """Who may knock at a Ray pod, and the ports each must reach (every other must be shut)."""
+    pods = ray_pods(service)
+    own = [
+        (Source(f"this RayService's {group} pod", NAMESPACE, labels), set(PORTS))
+        for group, labels in pods.items()
+    ]
+    other_cluster = ray_pod_labels("analytics", "head", "headgroup", {})
+    return [
+        *own,
+        (OPERATOR, {SERVE, DASHBOARD, AGENT}),
+        (Source("a Ray pod of another RayCluster here", NAMESPACE, other_cluster), {SERVE}),
+        (Source("a rivergen Ray pod in another namespace", "staging", pods["head"]), {SERVE}),
+        (Source("a neighbour pod", NAMESPACE, {"app": "web"}), {SERVE}),
+        (Source("a pod of another namespace", "tenant-b", {"app": "web"}), {SERVE}),
+        (Source("a client outside the cluster", None, ip="203.0.113.7"), {SERVE}),
+    ]
+
+
+def network_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the manifest's NetworkPolicies: their shape, the default deny, and
+    every (Ray pod, source, port) admitted or refused against the intent."""
+    policies = [doc for doc in docs if doc["kind"] == "NetworkPolicy"]
+    shape = jsonschema.Draft7Validator(NETWORK_POLICY)
+    found = [
+        f"{p.get('metadata', {}).get('name')}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for p in policies
+        for e in shape.iter_errors(p)
+    ]
+    if found:
+        return found
+    pods = ray_pods(one("RayService", docs))
+    for policy in policies:
+        name = policy["metadata"]["name"]
+        if "Egress" in policy_types(policy):
+            found.append(f"{name}: restricts egress (Ray reaches Postgres, Kafka, S3)")
+        if not any(selects(policy["spec"]["podSelector"], pod) for pod in pods.values()):
+            found.append(f"{name}: selects none of the RayService's pods")
+    if not any(
+        "Ingress" in policy_types(p)
+        and not p["spec"].get("ingress")
+        and all(selects(p["spec"]["podSelector"], pod) for pod in pods.values())
+        for p in policies
+    ):
+        found.append("no default-deny ingress policy selects every Ray pod")
+    for group, pod in pods.items():
+        for source, ports in sources(one("RayService", docs)):
+            for port in PORTS:
+                if admitted(policies, pod, source, port) != (port in ports):
+                    verb = "admits" if port not in ports else "refuses"
+                    found.append(f"{group} pod {verb} {source.name} on {port}")
+    return found
+
+
+def test_network_policies_guard_the_ray_pods() -> None:
+    """Default deny for every Ray pod; 8265 (and the agent) only from the operator and the
+    cluster's own pods; Ray's internal ports only from its own pods; Serve's 8000 open."""
+    docs = documents()
+    policies = [doc for doc in docs if doc["kind"] == "NetworkPolicy"]
+    assert len(policies) >= 2
+    assert network_problems(docs) == []
+
+
+def test_the_operator_may_reach_the_dashboard_from_any_namespace() -> None:
+    policies = [doc for doc in documents() if doc["kind"] == "NetworkPolicy"]
+    head = ray_pods(rayservice())["head"]
+    for namespace in ("kuberay-system", "ray-system", NAMESPACE):
+        operator = Source("operator", namespace, OPERATOR.labels)
+        assert admitted(policies, head, operator, DASHBOARD), namespace
+        assert not admitted(policies, head, operator, 6379), namespace
+
+
+def _network_policy(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == name]
+    return policy
+
+
+def _ingress(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ingress: list[dict[str, Any]] = _network_policy(docs, "rivergen-ray-ingress")["spec"]["ingress"]
+    return ingress
+
+
+def _open_dashboard(docs: list[dict[str, Any]]) -> None:
+    _ingress(docs).append({"ports": [{"protocol": "TCP", "port": DASHBOARD}]})
+
+
+def _split_operator_peer(docs: list[dict[str, Any]]) -> None:
+    # Two peers instead of one: "every pod of every namespace" or "the operator".
+    rule = next(r for r in _ingress(docs) if "namespaceSelector" in (r.get("from") or [{}])[0])
+    (peer,) = rule["from"]
+    rule["from"] = [
+        {"namespaceSelector": peer["namespaceSelector"]},
+        {"podSelector": peer["podSelector"]},
+    ]
+
+
+def _select_by_cluster_name(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        if doc["kind"] == "NetworkPolicy":
+            doc["spec"]["podSelector"] = {"matchLabels": {"ray.io/cluster": "rivergen"}}
+
+
+def _drop_default_deny(docs: list[dict[str, Any]]) -> None:
+    docs.remove(_network_policy(docs, "rivergen-ray-default-deny"))
+
+
+def _close_serve(docs: list[dict[str, Any]]) -> None:
+    _ingress(docs)[:] = [r for r in _ingress(docs) if "from" in r]
+
+
+def _unquoted_yes(docs: list[dict[str, Any]]) -> None:
+    _network_policy(docs, "rivergen-ray-default-deny")["spec"]["podSelector"]["matchLabels"][
+        "ray.io/is-ray-node"
+    ] = True
+
+
+def _named_port(docs: list[dict[str, Any]]) -> None:
+    _ingress(docs)[-1]["ports"][0]["port"] = "serve"
+
+
+def _restrict_egress(docs: list[dict[str, Any]]) -> None:
+    spec = _network_policy(docs, "rivergen-ray-default-deny")["spec"]
+    spec["policyTypes"] = ["Ingress", "Egress"]
+
+
+def _misspell_pod_selector(docs: list[dict[str, Any]]) -> None:
+    spec = _network_policy(docs, "rivergen-ray-ingress")["spec"]
+    spec["podselector"] = spec.pop("podSelector")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_open_dashboard, "admits a client outside the cluster on 8265"),
+        (_split_operator_peer, "admits a pod of another namespace on 8265"),
+        (_select_by_cluster_name, "selects none of the RayService's pods"),
+        (_drop_default_deny, "no default-deny"),
+        (_close_serve, "refuses a client outside the cluster on 8000"),
+        (_unquoted_yes, "True is not of type 'string'"),
+        (_named_port, "'serve' is not of type 'integer'"),
+        (_restrict_egress, "restricts egress"),
+        (_misspell_pod_selector, "'podSelector' is a required property"),
+    ],
+    ids=["dashboard-open-to-all", "operator-peer-split", "ray-io-cluster-rivergen",
+         "no-default-deny", "serve-closed", "unquoted-yes", "named-port", "egress-denied",
+         "misspelled-field"],
+)  # fmt: skip
+def test_a_broken_network_policy_fails(
+    mutate: Callable[[list[dict[str, Any]]], None], expected: str
+) -> None:
+    docs = copy.deepcopy(documents())
+    mutate(docs)
+    found = network_problems(docs)
+    assert any(expected in problem for problem in found), found
