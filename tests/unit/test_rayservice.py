@@ -501,10 +501,13 @@ OPERATOR = Source(
         "app.kubernetes.io/component": "kuberay-operator",
     },
 )
-SERVE, DASHBOARD, AGENT = 8000, 8265, 52365
-# GCS, Ray client, metrics, a worker, a node or object manager's random port.
-INTERNAL = (6379, 10001, 8080, 10002, 43157)
-PORTS = (SERVE, DASHBOARD, AGENT, *INTERNAL)
+PROMETHEUS = Source(
+    "Prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus", "app": "prometheus"}
+)
+SERVE, DASHBOARD, AGENT, METRICS = 8000, 8265, 52365, 8080
+# GCS, Ray client, a worker, a node or object manager's random port.
+INTERNAL = (6379, 10001, 10002, 43157)
+PORTS = (SERVE, DASHBOARD, AGENT, METRICS, *INTERNAL)
 
 
 def sources(service: dict[str, Any]) -> list[tuple[Source, set[int]]]:
@@ -518,6 +521,7 @@ def sources(service: dict[str, Any]) -> list[tuple[Source, set[int]]]:
     return [
         *own,
         (OPERATOR, {SERVE, DASHBOARD, AGENT}),
+        (PROMETHEUS, {SERVE, METRICS}),
         (Source("a Ray pod of another RayCluster here", NAMESPACE, other_cluster), {SERVE}),
         (Source("a rivergen Ray pod in another namespace", "staging", pods["head"]), {SERVE}),
         (Source("a neighbour pod", NAMESPACE, {"app": "web"}), {SERVE}),
