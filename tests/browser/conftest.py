@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
@@ -125,12 +126,20 @@ async def screenshot(page: Page, name: str) -> None:
 SEVERE = ("serious", "critical")
 
 
+_AXE = Axe()
+
+
 async def severe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now, one line each."""
-    results = await Axe().run(page)
+    """axe-core's serious and critical violations on the page as it is now, one line each.
+    axe-core goes into the document once (the client changes pages without reloading)."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.evaluate(_AXE.axe_script)
+    violations: list[dict[str, Any]] = await page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations)"
+    )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
+        for v in violations
         if v.get("impact") in SEVERE
     ]
 

@@ -607,6 +607,9 @@ async def test_every_page_is_accessible_on_a_laptop_and_a_phone(context: Browser
     requests = Requests(page)
     await page.goto("/")
     problems: list[str] = [f"sign-in: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("tab", name="Create account").click()
+    problems += [f"create account: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("tab", name="Sign in").click()
     form = page.get_by_role("form", name="Sign in")
     await form.get_by_label("Email", exact=True).fill(shared["agents_email"])
     await form.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -626,6 +629,10 @@ async def test_every_page_is_accessible_on_a_laptop_and_a_phone(context: Browser
             if overflow := await horizontal_overflow(page):
                 problems.append(f"{width} {path}: {overflow}")
             await screenshot(page, f"a11y-{width}-{name}")
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
+    await expect(page.get_by_role("list", name="Notifications")).to_be_visible()
+    problems += [f"phone notifications: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
     # On a phone the menu folds away, opens from its button and holds every page.
     nav = page.get_by_role("navigation", name="Main")
     await expect(nav).to_be_hidden()
