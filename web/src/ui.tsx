@@ -175,14 +175,15 @@ export function SignedBarChart({ bars, label, threshold }: { bars: SignedBar[]; 
   const negative = bars.some((b) => b.value < 0);
   const rowH = 20;
   const height = bars.length * rowH + 18;
-  const x0 = negative ? 230 : 130;
-  const span = negative ? 95 : 180;
+  // Labels take the first 120 units; each side leaves room for its values' text.
+  const x0 = negative ? 255 : 130;
+  const span = negative ? 80 : 200;
   const scale = (v: number) => (v / extent) * span;
   const described = bars.map((b) => `${b.label} ${fmt(b.value)}${b.flagged ? " (flagged)" : ""}`).join(", ");
   return (
     <figure className="chart">
       <svg role="img" aria-label={`${label}: ${described}${threshold ? `; ${threshold.label} ${fmt(threshold.value)}` : ""}`}
-        viewBox={`0 0 360 ${height}`} width="100%" preserveAspectRatio="xMinYMin meet">
+        viewBox={`0 0 400 ${height}`} width="100%" preserveAspectRatio="xMinYMin meet">
         {bars.map((b, i) => {
           const w = scale(b.value);
           return (

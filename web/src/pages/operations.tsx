@@ -116,7 +116,7 @@ function Deployments() {
       <ErrorBox error={deployments.error} />
       {d && (
         <>
-          <p role="status" aria-label="Serve">{d.serve_running ? `Serve is running ${d.applications.length} applications.` : "Serve is not running here."}{d.note ? ` ${d.note}` : ""}</p>
+          <p role="status" aria-label="Serve">{d.serve_running ? `Serve is running ${d.applications.length} applications.${d.note ? ` ${d.note}` : ""}` : d.note ?? "Serve is not running here."}</p>
           {rows.length > 0 && <DataTable label="Deployments and replicas" columns={["application", "deployment", "status", "target", "running", "bounds", "message"]} rows={rows} />}
         </>
       )}
