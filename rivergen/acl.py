@@ -39,6 +39,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/workspaces"): "user",
     ("GET", "/api/v1/workspaces/{workspace_id}"): "viewer",
     ("POST", "/api/v1/workspaces/{workspace_id}/members"): "admin",
+    ("GET", "/api/v1/workspaces/{workspace_id}/members"): "viewer",
     ("GET", "/api/v1/api-keys"): "admin",
     ("POST", "/api/v1/api-keys"): "admin",
     ("DELETE", "/api/v1/api-keys/{api_key_id}"): "admin",

@@ -22,6 +22,7 @@ from rivergen.accounts.schemas import (
     LoginRequest,
     MemberAdd,
     MemberAdded,
+    MemberPage,
     MeView,
     RefreshRequest,
     RegisterRequest,
@@ -48,6 +49,9 @@ class BackendCorePort(Protocol):
     async def add_member(
         self, context: RequestContext, workspace: UUID, request: MemberAdd
     ) -> MemberAdded: ...
+    async def list_members(
+        self, context: RequestContext, workspace: UUID, limit: int, cursor: str | None
+    ) -> MemberPage: ...
     async def create_api_key(
         self, context: RequestContext, request: ApiKeyCreate
     ) -> ApiKeyCreated: ...

@@ -77,6 +77,21 @@ class MemberAdded(BaseModel):
     invitation_id: UUID | None = None
 
 
+class MemberView(BaseModel):
+    """A person in a workspace and their role there."""
+
+    user_id: UUID
+    email: str
+    display_name: str
+    role: Literal["owner", "admin", "editor", "viewer"]
+    joined_at: datetime = Field(description="When they became a member.")
+
+
+class MemberPage(BaseModel):
+    items: list[MemberView]
+    next_cursor: str | None = None
+
+
 class MeView(BaseModel):
     user_id: UUID | None = Field(description="None when the caller is an API key.")
     email: str | None

@@ -28,6 +28,8 @@ from rivergen.accounts.schemas import (
     LoginRequest,
     MemberAdd,
     MemberAdded,
+    MemberPage,
+    MemberView,
     MeView,
     RefreshRequest,
     RegisterRequest,
@@ -40,6 +42,7 @@ from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.notifications.events import MEMBER_ADDED
+from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.ratelimit import LoginThrottle
 from rivergen.settings import AuthSettings
 
@@ -223,6 +226,29 @@ class AccountService:
             status="invited", email=str(request.email), role=request.role,
             invitation_id=invitation,
         )  # fmt: skip
+
+    async def list_members(
+        self, context: RequestContext, workspace: UUID, limit: int, cursor: str | None
+    ) -> MemberPage:
+        """The workspace's members with their roles, newest first."""
+        if context.role is None:
+            raise _workspace_not_found(workspace)
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(workspace)) as conn:
+            rows = await store.members_page(conn, workspace, after, limit)
+        return MemberPage(
+            items=[
+                MemberView(
+                    user_id=r["id"],
+                    email=r["email"],
+                    display_name=r["display_name"],
+                    role=r["role"],
+                    joined_at=r["created_at"],
+                )
+                for r in rows[:limit]
+            ],
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
 
     # API keys ----------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
+from rivergen.pagination import after_cursor
+
 # An asyncpg Record, typed by what callers use of it.
 Row = Mapping[str, Any]
 
@@ -70,6 +72,21 @@ async def add_membership(conn: asyncpg.Connection, workspace: UUID, user: UUID, 
         workspace, user, role,
     )  # fmt: skip
     return status.endswith(" 1")
+
+
+async def members_page(
+    conn: asyncpg.Connection, workspace: UUID, after: tuple[datetime | None, UUID | None],
+    limit: int,
+) -> list[Row]:  # fmt: skip
+    """Up to ``limit + 1`` members of the workspace, newest first, after the cursor's
+    ``(created_at, id)``; ``id`` is the user's."""
+    rows: list[Row] = await conn.fetch(
+        "SELECT * FROM (SELECT m.user_id AS id, u.email, u.display_name, m.role, m.created_at "
+        "FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $3) members "
+        f"WHERE {after_cursor(1)} ORDER BY created_at DESC, id DESC LIMIT $4",
+        after[0], after[1], workspace, limit + 1,
+    )  # fmt: skip
+    return rows
 
 
 async def role_in(conn: asyncpg.Connection, user: UUID, workspace: UUID) -> str | None:

@@ -15,6 +15,7 @@ from rivergen.accounts.schemas import (
     LoginRequest,
     MemberAdd,
     MemberAdded,
+    MemberPage,
     MeView,
     RefreshRequest,
     RegisterRequest,
@@ -22,6 +23,7 @@ from rivergen.accounts.schemas import (
     WorkspaceCreate,
     WorkspaceView,
 )
+from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, Core, authorize
 from rivergen.errors import ErrorResponse
 
@@ -77,6 +79,19 @@ async def create_workspace(
 @router.get("/workspaces/{workspace_id}", tags=["workspaces"])
 async def get_workspace(workspace_id: UUID, context: Context, accounts: Core) -> WorkspaceView:
     return await accounts.get_workspace(context, workspace_id)
+
+
+@router.get("/workspaces/{workspace_id}/members", tags=["workspaces"])
+async def list_members(
+    workspace_id: UUID,
+    context: Context,
+    accounts: Core,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+) -> MemberPage:
+    """The workspace's members and their roles, newest first; follow `next_cursor`. Any
+    member may read it (pending invitations are not members)."""
+    return await accounts.list_members(context, workspace_id, limit, cursor)
 
 
 @router.post(

@@ -3,15 +3,25 @@ Playwright (no browser download). Screenshots go to tests/browser/screenshots/ (
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    async_playwright,
+)
 
 from rivergen.db import MigrationRunner
 from rivergen.settings import Settings, load_settings
@@ -110,3 +120,82 @@ class ConsoleLog:
 async def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+# axe-core's impacts that fail a page (minor and moderate ones are reported by axe, not here).
+SEVERE = ("serious", "critical")
+
+
+_AXE = Axe()
+
+
+async def severe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each.
+    axe-core goes into the document once (the client changes pages without reloading)."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.evaluate(_AXE.axe_script)
+    violations: list[dict[str, Any]] = await page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations)"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v.get("impact") in SEVERE
+    ]
+
+
+# What sticks out past the window's right edge (innermost boxes, as "tag.class"); when that is
+# nothing, a positioned box escaped a scrolled ancestor that is not its containing block: name
+# the boxes whose content is wider than they are.
+_OVERFLOWING = """() => {
+  const limit = document.documentElement.clientWidth + 0.5;
+  const name = (el) => `${el.tagName.toLowerCase()}.${el.className}`;
+  const clipped = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      if (style.overflowX !== "visible" && p.getBoundingClientRect().right <= limit) return true;
+    }
+    return false;
+  };
+  const all = [...document.querySelectorAll("body *")];
+  const out = all.filter((el) => el.getBoundingClientRect().right > limit && !clipped(el));
+  const inner = out.filter((el) => !out.some((o) => o !== el && el.contains(o)));
+  if (inner.length) return inner.slice(0, 3).map(name);
+  const wide = all.filter((el) => el.scrollWidth > el.clientWidth + 1);
+  return wide.slice(-3).map((el) => `${name(el)} (scrolls ${el.scrollWidth - el.clientWidth} px)`);
+}"""
+
+
+async def horizontal_overflow(page: Page) -> str | None:
+    """None when the page is no wider than its window; else by how much, and what sticks out."""
+    width: int = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if width <= 0:
+        return None
+    culprits: list[str] = await page.evaluate(_OVERFLOWING)
+    return f"{width} px wider than the window: {culprits}"
+
+
+class Requests:
+    """The page's requests in flight, to wait until a page has loaded what it shows."""
+
+    def __init__(self, page: Page) -> None:
+        self.open: set[Request] = set()
+        page.on("request", lambda r: self.open.add(r))
+        page.on("requestfinished", lambda r: self.open.discard(r))
+        page.on("requestfailed", lambda r: self.open.discard(r))
+
+    async def settled(self, quiet_s: float = 0.15, timeout_s: float = 15) -> None:
+        """Until no request has been in flight for ``quiet_s``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        quiet_since: float | None = None
+        while (now := asyncio.get_running_loop().time()) < deadline:
+            if self.open:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                return
+            await asyncio.sleep(0.03)
+        raise AssertionError(f"requests still open: {[r.url for r in self.open]}")

@@ -7,6 +7,8 @@ journey logs a console error."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 import secrets
@@ -18,8 +20,15 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.browser.conftest import ConsoleLog, screenshot
+from tests.browser.conftest import (
+    ConsoleLog,
+    Requests,
+    horizontal_overflow,
+    screenshot,
+    severe_violations,
+)
 from tests.browser.platform import Platform
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -393,3 +402,246 @@ async def test_an_interrupted_upload_resumes_after_a_reload(
     assert [url.rsplit("/", 1)[1] for url in sent] == ["2"]  # part 1 is not sent again
     await expect(page.get_by_role("cell", name="events.csv")).to_be_visible()
     await screenshot(page, "18-upload-resumed")
+
+
+PRODUCTS = SHARED_DATA / "northwind" / "products.csv"
+CUSTOMERS = "rivergen/samples/shop/customers.csv"
+MODEL_FEATURES = ("unitPrice", "unitsInStock", "unitsOnOrder", "reorderLevel")
+
+
+def shifted_products() -> bytes:
+    """Northwind's products with prices five times higher: a drift on `unitPrice` only."""
+    with PRODUCTS.open(newline="") as source:
+        rows = list(csv.DictReader(source))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "unitPrice": f"{float(row['unitPrice']) * 5:.2f}"})
+    return out.getvalue().encode()
+
+
+async def make_dataset(page: Page, files: Any, name: str) -> str:
+    """Upload a file on the Files page and make a dataset of it; the dataset page's URL."""
+    await go(page, "Files")
+    await page.get_by_label("Files to upload", exact=True).set_input_files(files)
+    file_name = files["name"] if isinstance(files, dict) else Path(files).name
+    row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=file_name, exact=True))
+    await row.get_by_label(f"Dataset name for {file_name}", exact=True).fill(name)
+    await row.get_by_role("button", name="Make dataset").click()
+    await expect(page.get_by_role("heading", name=name, level=1)).to_be_visible(timeout=60_000)
+    return page.url
+
+
+async def test_the_agents_pages(context: BrowserContext, platform: Platform) -> None:
+    """Models (train, versions, deploy, predict), monitoring (a drifted feature named), a
+    decision overruled by a hard limit, a governance scan with its proposals decided, the
+    operations page (retry a cancelled job), and the workspace's members."""
+    log = ConsoleLog()
+    page = log.watch(await context.new_page())
+    email = await register(page, "ida")
+    shared["products_url"] = await make_dataset(page, str(PRODUCTS), "products")
+    await make_dataset(
+        page, {"name": "products_2025.csv", "mimeType": "text/csv", "buffer": shifted_products()},
+        "products_2025",
+    )  # fmt: skip
+    await make_dataset(page, CUSTOMERS, "customers")
+
+    # Train a classifier of `discontinued` on four numeric columns; progress from live events.
+    await go(page, "Models")
+    form = page.get_by_role("form", name="Train a model")
+    await form.get_by_label("Model name", exact=True).fill("discontinued")
+    await form.get_by_label("Dataset", exact=True).select_option(label="products")
+    await form.get_by_label("Target", exact=True).select_option("discontinued")
+    for column in MODEL_FEATURES:
+        await form.get_by_label(column, exact=True).check()
+    await form.get_by_role("button", name="Train").click()
+    training = page.get_by_role("status", name="Training")
+    await expect(training.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuenow", "100", timeout=90_000
+    )
+    await screenshot(page, "20-models")
+    await page.get_by_role("link", name="discontinued", exact=True).first.click()
+    await expect(page.get_by_role("heading", name="Model discontinued")).to_be_visible()
+    versions = page.get_by_role("region", name="Versions")
+    await expect(versions.get_by_role("columnheader", name="accuracy")).to_be_visible()
+    # Each candidate (L2 and L1) is a version; the better one is the champion: deploy it.
+    champion = versions.get_by_role("row").filter(has_text="champion")
+    await champion.get_by_role("button", name=re.compile(r"^Deploy version")).click()
+    await expect(champion.get_by_role("cell", name="yes", exact=True)).to_be_visible()
+    shared["model_url"] = page.url
+    predict = page.get_by_role("form", name="Predict")
+    case = {"unitPrice": 18.0, "unitsInStock": 0, "unitsOnOrder": 0, "reorderLevel": 0}
+    await predict.get_by_label("Rows (JSON)", exact=True).fill(json.dumps([case]))
+    await predict.get_by_role("button", name="Predict").click()
+    await expect(page.get_by_role("region", name="Predictions").get_by_role("row")).to_have_count(2)
+    await expect(
+        page.get_by_role(
+            "img", name=re.compile(r"^Contributions to the score of row 1: .*unitPrice=18 ")
+        )
+    ).to_be_visible()
+    await screenshot(page, "21-model")
+
+    # Monitoring: the same data is stable; the repriced data drifts on unitPrice alone.
+    await page.get_by_role("link", name="Monitoring", exact=True).last.click()
+    check = page.get_by_role("form", name="Check against a dataset")
+    await check.get_by_label("Dataset", exact=True).select_option(label="products")
+    await check.get_by_role("button", name="Run check").click()
+    drifted = page.get_by_role("status", name="Drifted features")
+    await expect(drifted).to_have_text("No feature drifted.", timeout=60_000)
+    await check.get_by_label("Dataset", exact=True).select_option(label="products_2025")
+    await check.get_by_role("button", name="Run check").click()
+    await expect(drifted).to_contain_text("Drifted features: unitPrice", timeout=60_000)
+    await expect(
+        page.get_by_role("img", name=re.compile(r"^Drift score \(PSI\) by feature: .*unitPrice"))
+    ).to_be_visible()
+    await expect(page.get_by_role("img", name=re.compile(r"^Drift over runs"))).to_be_visible()
+    await screenshot(page, "22-monitoring")
+
+    # Decisions: a guideline set whose hard limit declines a large stock, whatever the score.
+    await go(page, "Decisions")
+    guideline = {
+        "name": "stock rules",
+        "limits": [{"name": "overstocked", "outcome": "decline",
+                    "when": {"feature": "unitsInStock", "op": "gt", "value": 100}}],
+    }  # fmt: skip
+    await page.get_by_label("Guideline set (JSON)", exact=True).fill(json.dumps(guideline))
+    await page.get_by_role("button", name="Add guideline set").click()
+    await expect(page.get_by_text(re.compile(r"limits: overstocked"))).to_be_visible()
+    evaluate = page.get_by_role("form", name="Evaluate a case")
+    await evaluate.get_by_label("Features (JSON)", exact=True).fill(
+        json.dumps({**case, "unitsInStock": 120})
+    )
+    await evaluate.get_by_role("button", name="Evaluate").click()
+    outcome = page.get_by_role("status", name="Outcome")
+    await expect(outcome).to_contain_text("decline", timeout=30_000)
+    await expect(page.get_by_role("list", name="Limits hit")).to_contain_text("overstocked")
+    await expect(
+        page.get_by_role("img", name=re.compile(r"^Largest feature contributions"))
+    ).to_be_visible()
+    await expect(
+        page.get_by_role("img", name=re.compile(r"^Outcomes of the kept decisions"))
+    ).to_be_visible()
+    shared["decision_url"] = page.url
+    await screenshot(page, "23-decision")
+
+    # Governance: the customers' emails are tagged (their made-up phone numbers are not valid
+    # numbers); its masking proposal is approved and becomes a policy.
+    await go(page, "Governance")
+    scan = page.get_by_role("form", name="Scan a dataset")
+    await scan.get_by_label("Dataset", exact=True).select_option(label="customers")
+    await scan.get_by_role("button", name="Scan").click()
+    tagged = page.get_by_role("region", name="Tagged columns")
+    await expect(tagged.get_by_role("row").filter(has_text="email")).to_contain_text(
+        "editor, viewer", timeout=60_000
+    )
+    await expect(page.get_by_role("status", name="Scan result")).to_contain_text(
+        "1 masking policy proposed"
+    )
+    await page.get_by_role("button", name="Approve masking email").click()
+    await expect(page.get_by_role("button", name="Approve masking email")).to_have_count(0)
+    await page.get_by_label("Show proposals", exact=True).select_option("approved")
+    decided = page.get_by_role("region", name="Proposals").get_by_role("row").nth(1)
+    await expect(decided).to_contain_text("email")
+    await expect(decided).to_contain_text("approved")
+    await screenshot(page, "24-governance")
+    await go(page, "Policies")
+    await expect(page.get_by_role("cell", name=re.compile("email"))).not_to_have_count(0)
+
+    # Operations: health, the one node, no Serve here; a cancelled job is retried.
+    token = await page.evaluate("JSON.parse(localStorage.getItem('rivergen.session')).access")
+    async with httpx.AsyncClient(
+        base_url=platform.base, headers={"authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        started = await http.post(
+            "/api/v1/jobs",
+            json={"kind": "sleep", "name": "nap", "params": {"seconds": 30, "steps": 30}},
+        )
+        job_id = started.json()["job_id"]
+        await http.post(f"/api/v1/jobs/{job_id}/cancel")
+        for _ in range(200):
+            if (await http.get(f"/api/v1/jobs/{job_id}")).json()["state"] == "cancelled":
+                break
+            await asyncio.sleep(0.05)
+    await go(page, "Operations")
+    await expect(page.get_by_role("status", name="Platform health")).to_be_visible(timeout=30_000)
+    await expect(page.get_by_role("region", name="Nodes").get_by_role("row")).to_have_count(2)
+    await expect(page.get_by_role("status", name="Serve")).to_contain_text("not running")
+    await expect(
+        page.get_by_role("img", name=re.compile(r"^Resources in use: .*CPU \d"))
+    ).to_be_visible()
+    await screenshot(page, "25-operations")
+    await page.get_by_role("button", name=f"Retry job {job_id[:8]}").click()
+    await expect(page.get_by_role("heading", name="Job nap")).to_be_visible()
+    assert job_id not in page.url
+    shared["job_url"] = page.url
+    # Its page follows it live: cancelled from its button.
+    await expect(page.get_by_role("status").filter(has_text="running")).to_be_visible()
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(page.get_by_role("status").filter(has_text="cancelled")).to_be_visible(
+        timeout=30_000
+    )
+
+    # Members and roles.
+    await go(page, "Workspace")
+    members = page.get_by_role("region", name="Members and roles")
+    await expect(members.get_by_role("row").filter(has_text=email)).to_contain_text("owner")
+    await screenshot(page, "26-members")
+    shared["agents_email"] = email
+    assert log.errors == []
+
+
+ROUTES = (
+    "files", "datasets", "sources", "jobs", "prompts", "models", "monitoring", "decisions",
+    "governance", "policies", "audit", "billing", "operations", "workspace",
+)  # fmt: skip
+
+
+async def test_every_page_is_accessible_on_a_laptop_and_a_phone(context: BrowserContext) -> None:
+    """axe-core finds no serious or critical violation on any page (with the data the agents'
+    test left), at 1280 px and at 390 px; no page scrolls sideways; on a phone the menu opens
+    and holds every link. A screenshot of each page at each width."""
+    assert shared.get("agents_email"), "runs after the agents' pages"
+    log = ConsoleLog()
+    page = log.watch(await context.new_page())
+    requests = Requests(page)
+    await page.goto("/")
+    problems: list[str] = [f"sign-in: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("tab", name="Create account").click()
+    problems += [f"create account: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("tab", name="Sign in").click()
+    form = page.get_by_role("form", name="Sign in")
+    await form.get_by_label("Email", exact=True).fill(shared["agents_email"])
+    await form.get_by_label("Password", exact=True).fill(PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    details = [shared[k].split("#", 1)[1] for k in ("products_url", "model_url", "decision_url",
+                                                    "job_url")]  # fmt: skip
+    paths = [f"/{route}" for route in ROUTES] + details
+    for width, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
+        await page.set_viewport_size(viewport)  # type: ignore[arg-type]
+        for path in paths:
+            await page.evaluate(f"location.hash = {json.dumps(path)}")
+            await expect(page.get_by_role("heading", level=1)).to_be_visible()
+            await requests.settled()
+            name = path.strip("/").split("/")[0] + ("-detail" if path.count("/") > 1 else "")
+            problems += [f"{width} {path}: {v}" for v in await severe_violations(page)]
+            if overflow := await horizontal_overflow(page):
+                problems.append(f"{width} {path}: {overflow}")
+            await screenshot(page, f"a11y-{width}-{name}")
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
+    await expect(page.get_by_role("list", name="Notifications")).to_be_visible()
+    problems += [f"phone notifications: {v}" for v in await severe_violations(page)]
+    await page.get_by_role("button", name=re.compile(r"^Notifications")).click()
+    # On a phone the menu folds away, opens from its button and holds every page.
+    nav = page.get_by_role("navigation", name="Main")
+    await expect(nav).to_be_hidden()
+    await page.get_by_role("button", name="Menu").click()
+    await expect(nav.get_by_role("link")).to_have_count(len(ROUTES))
+    problems += [f"phone menu: {v}" for v in await severe_violations(page)]
+    await screenshot(page, "a11y-phone-menu")
+    await nav.get_by_role("link", name="Operations").click()
+    await expect(nav).to_be_hidden()
+    await expect(page.get_by_role("heading", name="Operations", level=1)).to_be_visible()
+    assert problems == [], "\n".join(problems)
+    assert log.errors == []

@@ -8,10 +8,14 @@ import { DatasetPage, DatasetsPage } from "./pages/datasets";
 import { JobPage, JobsPage } from "./pages/jobs";
 import { PromptStudio } from "./pages/prompts";
 import { AuditPage, BillingPage, DataSourcesPage, PoliciesPage, WorkspacePage } from "./pages/admin";
+import { ModelPage, ModelsPage } from "./pages/models";
+import { MonitoringPage } from "./pages/monitoring";
+import { DecisionsPage } from "./pages/decisions";
+import { GovernancePage } from "./pages/governance";
+import { OperationsPage } from "./pages/operations";
 import "./styles.css";
 
-/** The client's pages, by hash route. Agents' pages (models, monitoring, decisions,
- * operations) join the "Intelligence" group of NAV when their APIs land. */
+/** The client's pages, by hash route. */
 const NAV: { group: string; items: { path: string; label: string }[] }[] = [
   {
     group: "Data",
@@ -28,13 +32,22 @@ const NAV: { group: string; items: { path: string; label: string }[] }[] = [
       { path: "prompts", label: "Prompt Studio" },
     ],
   },
-  { group: "Intelligence", items: [] },
+  {
+    group: "Intelligence",
+    items: [
+      { path: "models", label: "Models" },
+      { path: "monitoring", label: "Monitoring" },
+      { path: "decisions", label: "Decisions" },
+      { path: "governance", label: "Governance" },
+    ],
+  },
   {
     group: "Administration",
     items: [
       { path: "policies", label: "Policies" },
       { path: "audit", label: "Audit log" },
       { path: "billing", label: "Billing" },
+      { path: "operations", label: "Operations" },
       { path: "workspace", label: "Workspace" },
     ],
   },
@@ -139,18 +152,14 @@ function Shell() {
         {NAV.map((g) => (
           <div key={g.group} className="nav-group">
             <h3 id={`nav-${g.group}`}>{g.group}</h3>
-            {g.items.length === 0 ? (
-              <p className="muted small">Models, monitoring, decisions and operations arrive here.</p>
-            ) : (
-              <ul aria-labelledby={`nav-${g.group}`}>
-                {g.items.map((item) => (
-                  <li key={item.path}>
-                    <a href={`#/${item.path}`} aria-current={page === item.path ? "page" : undefined}
-                      onClick={() => setMenuOpen(false)}>{item.label}</a>
-                  </li>
-                ))}
-              </ul>
-            )}
+            <ul aria-labelledby={`nav-${g.group}`}>
+              {g.items.map((item) => (
+                <li key={item.path}>
+                  <a href={`#/${item.path}`} aria-current={page === item.path ? "page" : undefined}
+                    onClick={() => setMenuOpen(false)}>{item.label}</a>
+                </li>
+              ))}
+            </ul>
           </div>
         ))}
       </nav>
@@ -162,6 +171,12 @@ function Shell() {
         {page === "jobs" && !route[1] && <JobsPage />}
         {page === "jobs" && route[1] && <JobPage id={route[1]} />}
         {page === "prompts" && <PromptStudio />}
+        {page === "models" && !route[1] && <ModelsPage />}
+        {page === "models" && route[1] && <ModelPage id={route[1]} />}
+        {page === "monitoring" && <MonitoringPage id={route[1]} />}
+        {page === "decisions" && <DecisionsPage id={route[1]} />}
+        {page === "governance" && <GovernancePage role={current?.role} />}
+        {page === "operations" && <OperationsPage role={current?.role} />}
         {page === "policies" && <PoliciesPage />}
         {page === "audit" && <AuditPage />}
         {page === "billing" && <BillingPage />}

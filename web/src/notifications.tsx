@@ -68,7 +68,8 @@ export function Notifications({ workspace }: { workspace: string }) {
         data-live={connected ? "on" : "off"} />
       <div className="sr-only" aria-live="polite">{items[0] ? summary(items[0]) : ""}</div>
       {open && (
-        <ul id="notif-list" className="notif-list" aria-label="Notifications">
+        // Focusable: a long list scrolls, and keyboard users must reach its end.
+        <ul id="notif-list" className="notif-list" aria-label="Notifications" tabIndex={0}>
           {items.length === 0 && <li className="muted">Nothing yet.</li>}
           {items.map((n) => (
             <li key={n.id}>

@@ -1,22 +1,7 @@
 // Data sources, policies, the audit log, billing, and the workspace (members, API keys).
 import { useState, type FormEvent } from "react";
 import { del, get, post, type DatasetSummary, type Page, type Workspace } from "../api";
-import { DataTable, ErrorBox, fmt, Section, useLoad, when } from "../ui";
-
-function useAction(): [unknown, (fn: () => Promise<unknown>) => Promise<void>] {
-  const [error, setError] = useState<unknown>(null);
-  return [
-    error,
-    async (fn) => {
-      setError(null);
-      try {
-        await fn();
-      } catch (err) {
-        setError(err instanceof SyntaxError ? new Error(`not valid JSON: ${err.message}`) : err);
-      }
-    },
-  ];
-}
+import { DataTable, ErrorBox, fmt, Section, useAction, useLoad, when } from "../ui";
 
 interface Source {
   id: string;
@@ -214,6 +199,14 @@ export function BillingPage() {
   );
 }
 
+interface Member {
+  user_id: string;
+  email: string;
+  display_name: string;
+  role: string;
+  joined_at: string;
+}
+
 interface ApiKey {
   id: string;
   name: string;
@@ -225,7 +218,9 @@ interface ApiKey {
 }
 
 export function WorkspacePage({ current, onCreated }: { current: Workspace | undefined; onCreated: (id: string) => void }) {
-  const keys = useLoad(() => get<ApiKey[]>("api-keys"), []);
+  const admin = current?.role === "admin" || current?.role === "owner";
+  const keys = useLoad(() => (admin ? get<ApiKey[]>("api-keys") : Promise.resolve([])), [admin]);
+  const members = useLoad(() => (current ? get<Page<Member>>(`workspaces/${current.id}/members?limit=200`) : Promise.resolve(null)), [current?.id]);
   const [wsName, setWsName] = useState("");
   const [email, setEmail] = useState("");
   const [role, setRole] = useState("viewer");
@@ -247,6 +242,7 @@ export function WorkspacePage({ current, onCreated }: { current: Workspace | und
             const r = await post<{ status: string; email: string; role: string }>(`workspaces/${current?.id}/members`, { email, role });
             setAdded(`${r.email} is ${r.status === "member" ? "now a member" : "invited"} as ${r.role}`);
             setEmail("");
+            members.reload();
           });
         }}>
           <label>Email<input type="email" value={email} onChange={(e) => setEmail(e.target.value)} required /></label>
@@ -254,6 +250,11 @@ export function WorkspacePage({ current, onCreated }: { current: Workspace | und
           <button type="submit">Add member</button>
         </form>
         {added && <p role="status">{added}</p>}
+        <ErrorBox error={members.error} />
+        {members.data && (
+          <DataTable label="Members and roles" columns={["name", "email", "role", "joined"]}
+            rows={members.data.items.map((m) => ({ name: m.display_name, email: m.email, role: m.role, joined: when(m.joined_at) }))} />
+        )}
       </Section>
       <Section title="API keys">
         <form className="inline wrap" aria-label="Create an API key" onSubmit={(e: FormEvent) => {

@@ -1,6 +1,6 @@
 // Jobs: start one (query, PageRank, similarity, or any kind by name), follow its progress live
 // from the job.* events, and open its result as a table and a chart.
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { get, post, type DatasetSummary, type Job, type Page, type ResultPage } from "../api";
 import { onNotification } from "../live";
 import { BarChart, DataTable, ErrorBox, fmt, Progress, Section, useLoad, when } from "../ui";
@@ -95,7 +95,9 @@ export function JobsPage() {
 
 export function JobPage({ id }: { id: string }) {
   const loaded = useLoad(() => get<Job>(`jobs/${id}`), [id]);
-  const [jobs] = useLiveJobs(loaded.data ? [loaded.data] : null);
+  // One array per load: a new one each render would reset the live state on every render.
+  const initial = useMemo(() => (loaded.data ? [loaded.data] : null), [loaded.data]);
+  const [jobs] = useLiveJobs(initial);
   const job = jobs[0];
   const [result, setResult] = useState<ResultPage | null>(null);
   const [error, setError] = useState<unknown>(null);
