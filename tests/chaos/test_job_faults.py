@@ -116,13 +116,30 @@ def assert_ended_once(watcher: Watcher, job: str, events: list[dict[str, Any]]) 
     assert [e["type"] for e in terminal] == ["job.completed"], events
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(60, func_only=True)
 async def test_a_killed_worker_and_a_killed_supervisor_end_each_job_once(
     client: httpx.AsyncClient, job_settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     owner = await register(client, "chaos-jobs")
+    async with db.transaction() as conn:  # three jobs at once: more than the free plan's one
+        await conn.execute(
+            "UPDATE organizations SET plan = 'standard' WHERE id = "
+            "(SELECT organization_id FROM workspaces WHERE id = $1::uuid)",
+            owner.workspace_id,
+        )
     watcher = Watcher(client, owner)
+    try:
+        await _kill_worker_then_supervisor(watcher, job_settings, db, tmp_path, started)
+    finally:  # a failed run leaves no job for the next run's supervisor to resume
+        for job in watcher.seen:
+            await client.post(f"/api/v1/jobs/{job}/cancel", headers=owner.headers())
+
+
+async def _kill_worker_then_supervisor(
+    watcher: Watcher, job_settings: Settings, db: Database, tmp_path: Path, started: float
+) -> None:
+    client, owner = watcher.client, watcher.owner
     # A: its worker is killed; B and C: their supervisor is killed while they run.
     a = await watcher.submit({"seconds": 2, "steps": 4, "pid_dir": str(tmp_path)})
     b = await watcher.submit({"seconds": 4, "steps": 8})
@@ -159,7 +176,8 @@ async def test_a_killed_worker_and_a_killed_supervisor_end_each_job_once(
         assert rows.status_code == 200, rows.text
         steps = 4 if job == a else 8
         assert [r["step"] for r in rows.json()["rows"]] == list(range(steps))
-    assert watcher.last[a]["attempts"] == 2
+    # A lost an attempt to its worker (and one more if it still ran when the supervisor died).
+    assert watcher.last[a]["attempts"] in (2, 3)
     assert all(watcher.last[j]["attempts"] == 2 for j in (b, c))
     listed = await client.get("/api/v1/jobs?limit=50", headers=owner.headers())
     assert sorted(j["id"] for j in listed.json()["items"]) == sorted((a, b, c))

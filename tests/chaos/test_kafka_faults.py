@@ -131,7 +131,7 @@ async def kafka_pid() -> int:
     return int(found[1])
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(60, func_only=True)
 async def test_kafka_killed_and_restarted_during_a_thousand_actions(
     migrated: Settings, db: Database, workspace: str
 ) -> None:
@@ -189,7 +189,7 @@ async def test_kafka_killed_and_restarted_during_a_thousand_actions(
     )
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(60, func_only=True)
 async def test_a_consumer_killed_between_its_effect_and_its_commit_repeats_nothing(
     migrated: Settings, db: Database, workspace: str, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from rivergen.settings import Settings
 from tests.chaos.pgbouncer import pgbouncer, show
 from tests.integration.api_client import Account, register
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PORT = 23640
 REQUESTS = 1000
@@ -112,6 +112,7 @@ class Interleaving:
             self.foreign_seen.append(theirs)
 
 
+@pytest.mark.timeout(60, func_only=True)
 async def test_two_workspaces_on_one_server_connection_never_see_each_other(
     client: httpx.AsyncClient, single_connection: str
 ) -> None:
