@@ -7,6 +7,7 @@ from rivergen.idempotency.claim import (
     current_claim,
     reset_claim,
     set_claim,
+    settle_pending,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "current_claim",
     "reset_claim",
     "set_claim",
+    "settle_pending",
 ]

@@ -191,6 +191,17 @@ class IdempotencyClaim:
                 )
 
 
+async def settle_pending() -> None:
+    """Commit the current request's parked transaction now, if it has one.
+
+    For code that hands what it just wrote to another process (the job supervisor reads the
+    job's row): that process must see it. The response is then stored right after.
+    """
+    claim = _current.get()
+    if claim is not None:
+        await claim.settle()
+
+
 def current_claim() -> IdempotencyClaim | None:
     return _current.get()
 

@@ -75,11 +75,15 @@ class Watcher:
             if not self.seen[job] or self.seen[job][-1] != body["state"]:
                 self.seen[job].append(body["state"])
 
-    async def submit(self, params: dict[str, Any]) -> str:
-        made = await self.client.post(
-            "/api/v1/jobs", json={"kind": "sleep", "params": params}, headers=self.owner.headers()
-        )
+    async def submit(self, params: dict[str, Any], key: str | None = None) -> str:
+        headers = {**self.owner.headers(), **({"Idempotency-Key": key} if key else {})}
+        body = {"kind": "sleep", "params": params}
+        made = await self.client.post("/api/v1/jobs", json=body, headers=headers)
         assert made.status_code == 202, made.text
+        if key:  # the client's retry of a submission it is unsure of: the same job, not another
+            again = await self.client.post("/api/v1/jobs", json=body, headers=headers)
+            assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+            assert again.json()["job_id"] == made.json()["job_id"]
         job: str = made.json()["job_id"]
         self.seen[job] = []
         return job
@@ -142,7 +146,7 @@ async def _kill_worker_then_supervisor(
     client, owner = watcher.client, watcher.owner
     # A: its worker is killed; B and C: their supervisor is killed while they run.
     a = await watcher.submit({"seconds": 2, "steps": 4, "pid_dir": str(tmp_path)})
-    b = await watcher.submit({"seconds": 4, "steps": 8})
+    b = await watcher.submit({"seconds": 4, "steps": 8}, key=f"b-{tmp_path.name}")
     c = await watcher.submit({"seconds": 4, "steps": 8})
     pid_file = tmp_path / "pid"
     await watcher.until("A's first task", pid_file.exists, 30)
