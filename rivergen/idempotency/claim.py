@@ -124,6 +124,8 @@ class IdempotencyClaim:
         ):
             self.phase = Phase.DONE
             raise in_progress(self.key)
+        # Each new key clears some expired ones of its workspace: the table stays bounded.
+        await store.delete_expired(conn, limit=20)
         return True
 
     def park(

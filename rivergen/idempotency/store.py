@@ -75,7 +75,8 @@ async def save_response(
 
 
 async def delete_expired(conn: asyncpg.Connection, limit: int = 1000) -> int:
-    """Forget up to ``limit`` expired keys of the current workspace; returns how many."""
+    """Forget up to ``limit`` expired keys (of the transaction's workspace: row level
+    security); returns how many."""
     result: str = await conn.execute(
         "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
         " WHERE expires_at <= now() LIMIT $1)",

@@ -92,6 +92,9 @@ class Stream:
     in_flight_at_kill: int = -1
     done: int = 0
     failed: set[int] = field(default_factory=set)  # requests with at least one failed attempt
+    killed_at: float = float("inf")
+    # Failed attempts sent after the kill: the ingress still routing to the dead replica.
+    late_failures: int = 0
     attempts: int = 0
     replays: int = 0
     ids: dict[int, str] = field(default_factory=dict)
@@ -107,6 +110,7 @@ async def send_once(http: httpx.AsyncClient, headers: dict[str, str], run: str, 
     try:
         while True:
             stream.attempts += 1
+            sent_at = time.monotonic()
             try:
                 response = await http.post("/api/v1/policies", json=body, headers=keyed)
             except httpx.TransportError:
@@ -125,6 +129,7 @@ async def send_once(http: httpx.AsyncClient, headers: dict[str, str], run: str, 
             )
             assert retryable, f"request {n}: {response.status_code} {response.text}"
             stream.failed.add(n)
+            stream.late_failures += sent_at > stream.killed_at
             assert time.monotonic() < deadline, f"request {n} never succeeded"
             await asyncio.sleep(0.1)
     finally:
@@ -167,7 +172,7 @@ async def test_killing_a_replica_mid_stream_loses_and_repeats_nothing(
         victim = gateway_replicas()[0]
         stream.in_flight_at_kill = stream.in_flight
         ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
-        killed_at = time.monotonic()
+        killed_at = stream.killed_at = time.monotonic()
         await asyncio.gather(*clients)
         elapsed = time.monotonic() - started
 
@@ -190,7 +195,8 @@ async def test_killing_a_replica_mid_stream_loses_and_repeats_nothing(
         f"{REQUESTS} writes through a replica kill in {elapsed:.1f} s: "
         f"{len(stream.failed)} failed at first (in flight at the kill: "
         f"{stream.in_flight_at_kill}), {stream.attempts - REQUESTS} retries, "
-        f"{stream.replays} replayed, 0 duplicates; replica back "
+        f"{stream.replays} replayed, {stream.late_failures} failed attempts sent after the "
+        f"kill, 0 duplicates; replica back "
         f"{time.monotonic() - killed_at - 0:.1f} s after the kill ({restored:.1f} s wait)"
     )
 

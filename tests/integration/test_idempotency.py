@@ -131,6 +131,11 @@ async def test_keys_are_per_principal_and_expire(
     assert again.status_code == 201
     assert "idempotent-replayed" not in again.headers
     assert await policies_named(db, owner.workspace_id, mine["name"]) == 2
+    async with db.transaction(owner.workspace_id) as conn:
+        expired = await conn.fetchval(
+            "SELECT count(*) FROM idempotency_keys WHERE expires_at <= now()"
+        )
+    assert expired == 0  # taken over by the new request, and the others cleared
 
 
 async def test_a_refused_request_records_no_key(
