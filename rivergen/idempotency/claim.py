@@ -54,6 +54,7 @@ class IdempotentReplay(Conflict):
 class Phase(enum.Enum):
     OPEN = "open"  # not looked up yet
     CHECKED = "checked"  # looked up: no live record
+    CLAIMING = "claiming"  # a transaction is recording the key
     PARKED = "parked"  # effect + key written, transaction open, waiting for the response
     COMMITTED = "committed"  # effect + key committed, response not stored yet
     DONE = "done"  # nothing more to do
@@ -116,8 +117,11 @@ class IdempotencyClaim:
         """True when this transaction now holds the key: the caller parks it (``park``)."""
         if self.phase is not Phase.CHECKED or not self._applies(workspace):
             return False
-        if not await store.wrote_anything(conn):
+        if not await store.wrote_anything(conn) or self.phase is not Phase.CHECKED:
             return False
+        # Taken before the next await: a concurrent transaction of this request must not also
+        # try to record the key (it would wait on this one's uncommitted row).
+        self.phase = Phase.CLAIMING
         assert self.workspace is not None and self.owner is not None
         if not await store.claim(
             conn, self.workspace, self.owner, self.key, self.fingerprint, self.ttl_s

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,6 +28,16 @@ async def services(*args: str, timeout_s: float = 60.0) -> str:
     text = out.decode(errors="replace")
     assert process.returncode == 0, f"scripts/services {' '.join(args)} failed:\n{text}"
     return text
+
+
+def services_sync(*args: str, timeout_s: float = 120.0) -> str:
+    """``services`` for a fixture's teardown (which runs even after a test's timeout)."""
+    done = subprocess.run(
+        [str(SERVICES), *args], env=dict(os.environ), capture_output=True, text=True,
+        timeout=timeout_s, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"scripts/services {' '.join(args)} failed:\n{done.stdout}"
+    return done.stdout
 
 
 async def eventually(
