@@ -39,7 +39,7 @@ def pgbouncer(direct_dsn: str, port: int, **options: str | int) -> Iterator[str]
     user, password = url.username or "rivergen", url.password or ""
     database = url.path.lstrip("/")
     folder = Path(tempfile.mkdtemp(prefix="rivergen-pgbouncer-"))
-    settings: dict[str, str | int] = {
+    settings: dict[str, str | int | Path] = {
         "listen_addr": "127.0.0.1", "listen_port": port, "unix_socket_dir": "",
         "logfile": folder / "pgbouncer.log", "pidfile": folder / "pgbouncer.pid",
         "auth_type": "scram-sha-256", "auth_file": folder / "userlist.txt",

@@ -170,7 +170,7 @@ async def test_kafka_killed_and_restarted_during_a_thousand_actions(
     run = uuid.uuid4().hex[:10]
     topic, group = f"chaos.usage.{run}", f"chaos-metering-{run}"
     await ensure_topics(migrated.kafka, [topic], num_partitions=3, replication_factor=1)
-    expected = sum(seconds_of(n) for n in range(ACTIONS))
+    expected = sum((seconds_of(n) for n in range(ACTIONS)), Decimal(0))
     bus = KafkaEventBus(migrated.kafka, session_timeout_s=6.0)
     await bus.start()
     relays = [OutboxRelay(db, bus, topics=[topic], batch_size=100, poll_interval_s=0.05,
@@ -230,7 +230,7 @@ async def test_a_consumer_killed_between_its_effect_and_its_commit_repeats_nothi
     run = uuid.uuid4().hex[:10]
     topic, group = f"chaos.usage.{run}", f"chaos-metering-{run}"
     await ensure_topics(migrated.kafka, [topic], num_partitions=3, replication_factor=1)
-    expected = sum(seconds_of(n) for n in range(events))
+    expected = sum((seconds_of(n) for n in range(events)), Decimal(0))
     bus = KafkaEventBus(migrated.kafka)
     await bus.start()
     relay = OutboxRelay(db, bus, topics=[topic], batch_size=100, poll_interval_s=0.05)

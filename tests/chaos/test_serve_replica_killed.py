@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -201,8 +201,8 @@ async def test_killing_a_replica_mid_stream_loses_and_repeats_nothing(
     )
 
 
-def _sync(check: object) -> object:
+def _sync(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     async def poll() -> bool:
-        return bool(check())  # type: ignore[operator]
+        return check()
 
     return poll
