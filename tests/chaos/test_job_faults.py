@@ -146,8 +146,8 @@ async def _kill_worker_then_supervisor(
     client, owner = watcher.client, watcher.owner
     # A: its worker is killed; B and C: their supervisor is killed while they run.
     a = await watcher.submit({"seconds": 2, "steps": 4, "pid_dir": str(tmp_path)})
-    b = await watcher.submit({"seconds": 4, "steps": 8}, key=f"b-{tmp_path.name}")
-    c = await watcher.submit({"seconds": 4, "steps": 8})
+    b = await watcher.submit({"seconds": 3, "steps": 6}, key=f"b-{tmp_path.name}")
+    c = await watcher.submit({"seconds": 3, "steps": 6})
     pid_file = tmp_path / "pid"
     await watcher.until("A's first task", pid_file.exists, 30)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
@@ -178,7 +178,7 @@ async def _kill_worker_then_supervisor(
         )
         rows = await client.get(f"/api/v1/jobs/{job}/result", headers=owner.headers())
         assert rows.status_code == 200, rows.text
-        steps = 4 if job == a else 8
+        steps = 4 if job == a else 6
         assert [r["step"] for r in rows.json()["rows"]] == list(range(steps))
     # A lost an attempt to its worker (and one more if it still ran when the supervisor died).
     assert watcher.last[a]["attempts"] in (2, 3)
