@@ -347,6 +347,17 @@ class DecisionSettings(BaseModel):
     )
 
 
+class IdempotencySettings(BaseModel):
+    """`Idempotency-Key` on unsafe requests: how long a key holds, how big a keyed body may be."""
+
+    ttl_s: int = Field(
+        24 * 3600, gt=0, description="Seconds a key replays its first response (then it is new)."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest body of a request that carries a key (else 413)."
+    )
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -380,6 +391,7 @@ class Settings(BaseSettings):
     sockets: SocketSettings = Field(default_factory=SocketSettings)
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     decisions: DecisionSettings = Field(default_factory=DecisionSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
 
     @property
     def object_dir(self) -> Path:

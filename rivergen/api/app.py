@@ -37,6 +37,7 @@ from rivergen.api import (
 )
 from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
+from rivergen.api.idempotency import IdempotencyMiddleware
 from rivergen.api.metrics import RequestMetricsMiddleware
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
@@ -177,6 +178,8 @@ def create_app(
     )
     app.state.settings = resolved
     # Starlette runs the last added middleware first: request ids wrap the audit.
+    # Innermost: the held response of a keyed request is committed before any other sees it.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(StateHeadersMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=echo_request_id)

@@ -15,6 +15,7 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from rivergen.errors import DependencyUnavailable
+from rivergen.idempotency.claim import IdempotencyClaim, current_claim
 from rivergen.settings import PostgresSettings
 
 # Errors that mean "Postgres or the bouncer is not there right now", as opposed to a bad query.
@@ -93,7 +95,17 @@ class Database:
         """A connection inside one transaction, with the tenant context set if given.
 
         The context lives exactly as long as the transaction (``set_config(..., true)``).
+        During a request with an ``Idempotency-Key`` the key rides along (see
+        :mod:`rivergen.idempotency.claim`): the first tenant transaction that writes records the
+        key with its effect, and its commit waits for the response.
         """
+        claim = current_claim()
+        if claim is not None:
+            await claim.settle()
+            if workspace_id is not None:
+                async with self._keyed_transaction(claim, str(workspace_id)) as conn:
+                    yield conn
+                return
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if workspace_id is not None:
@@ -103,6 +115,37 @@ class Database:
                 yield conn
         except UNAVAILABLE_ERRORS as exc:
             raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+
+    @asynccontextmanager
+    async def _keyed_transaction(
+        self, claim: IdempotencyClaim, workspace_id: str
+    ) -> AsyncIterator[asyncpg.Connection]:
+        parked = False
+        try:
+            conn = await self.pool.acquire()
+        except UNAVAILABLE_ERRORS as exc:
+            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+        try:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                await conn.execute(_ENTER_TENANT, workspace_id)
+                await claim.check(conn, workspace_id)
+                yield conn
+                parked = await claim.before_commit(conn, workspace_id)
+            except BaseException:
+                with contextlib.suppress(Exception):  # a broken connection rolls back by itself
+                    await tx.rollback()
+                raise
+            if parked:
+                claim.park(self, conn, tx, lambda: self.pool.release(conn))
+            else:
+                await tx.commit()
+        except UNAVAILABLE_ERRORS as exc:
+            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+        finally:
+            if not parked:
+                await self.pool.release(conn)
 
     async def ping(self, timeout_s: float) -> float:
         """Round-trip one query; returns the latency in milliseconds."""

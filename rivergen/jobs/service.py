@@ -22,6 +22,7 @@ from rivergen.billing import Quota, QuotaService
 from rivergen.db import Database
 from rivergen.errors import Conflict, NotFound, RiverGenError, ValidationFailed
 from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.idempotency import settle_pending
 from rivergen.jobs import store
 from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.kinds import JobKind
@@ -108,6 +109,9 @@ class JobService:
             )  # fmt: skip
             if pinned:
                 await governance_store.pin_job(conn, job, pinned)
+        # The supervisor reads the row from its own connection: a request's keyed transaction
+        # (Idempotency-Key) must commit before it is asked.
+        await settle_pending()
         try:
             await self._runner.start(job)
         except RiverGenError as exc:
