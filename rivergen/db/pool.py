@@ -26,13 +26,16 @@ from rivergen.errors import DependencyUnavailable
 from rivergen.settings import PostgresSettings
 
 # Errors that mean "Postgres or the bouncer is not there right now", as opposed to a bad query.
+# Class 08 (connection exception) covers what PgBouncer answers when its server is gone
+# ("server conn crashed?", "pgbouncer cannot connect to server": 08P01); class 57P0x is a
+# server shutting down or starting.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
 )
@@ -73,7 +76,7 @@ class Database:
                 **_pgbouncer_safe_connect_kwargs(self._settings),
             )
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unreachable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unreachable: {_reason(exc)}") from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -81,9 +84,17 @@ class Database:
             await pool.close()
 
     @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("Database.open() was not called")
+            # A process that started while Postgres was down retries open() in the background
+            # (PlatformClients): until then every request is a 503, never a 500.
+            raise DependencyUnavailable(
+                "postgres is not connected yet", code="postgres_unavailable"
+            )
         return self._pool
 
     @asynccontextmanager
@@ -94,22 +105,69 @@ class Database:
 
         The context lives exactly as long as the transaction (``set_config(..., true)``).
         """
+        pool = self.pool
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                if workspace_id is not None:
-                    # Both last until the transaction ends: nothing reaches the next client of
-                    # a pooled server connection.
-                    await conn.execute(_ENTER_TENANT, str(workspace_id))
-                yield conn
+            conn = await pool.acquire(timeout=self._settings.acquire_timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            if workspace_id is not None:
+                # Both last until the transaction ends: nothing reaches the next client of
+                # a pooled server connection.
+                await conn.execute(_ENTER_TENANT, str(workspace_id))
+            try:
+                yield conn
+            except UNAVAILABLE_ERRORS:
+                raise
+            except asyncio.CancelledError:
+                conn.terminate()  # cancelled mid-statement: the connection is in no known state
+                raise
+            except BaseException:
+                await _rollback_or_close(conn, transaction)
+                raise
+            await transaction.commit()
+        except UNAVAILABLE_ERRORS as exc:
+            # The server is gone or silent: never wait on this connection again (a rollback
+            # and the cancel asyncpg sends after a timeout would each wait a command timeout).
+            # Closing it ends its transaction on the server; the pool opens a fresh one.
+            conn.terminate()
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        finally:
+            await pool.release(conn)
 
     async def ping(self, timeout_s: float) -> float:
         """Round-trip one query; returns the latency in milliseconds."""
         start = time.perf_counter()
+        pool = self.pool
         try:
-            async with asyncio.timeout(timeout_s), self.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            conn = await pool.acquire(timeout=timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        try:
+            remaining = max(0.001, timeout_s - (time.perf_counter() - start))
+            await conn.fetchval("SELECT 1", timeout=remaining)
+        except asyncio.CancelledError:
+            conn.terminate()  # cancelled mid-statement (a caller's deadline)
+            raise
+        except UNAVAILABLE_ERRORS as exc:
+            conn.terminate()
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        finally:
+            await pool.release(conn)
         return (time.perf_counter() - start) * 1000.0
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+async def _rollback_or_close(
+    conn: asyncpg.Connection, transaction: asyncpg.transaction.Transaction
+) -> None:
+    """Roll back after the caller's own error; a connection that cannot is closed instead."""
+    try:
+        await transaction.rollback()
+    except UNAVAILABLE_ERRORS:
+        conn.terminate()
