@@ -15,6 +15,8 @@ What a caller may rely on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,8 +40,14 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    # PgBouncer tells an idle client that its server connection died ("server conn
+    # crashed?") with a message asyncpg does not expect there; the connection's protocol
+    # state is then stuck ("cannot switch to state N; another operation is in progress"),
+    # seen when Postgres restarts behind the bouncer. The connection is dropped, 503.
+    asyncpg.exceptions.InternalClientError,
 )
 
+log = logging.getLogger(__name__)
 
 # One round trip: drop to the application role (row-level security applies to it) and set the
 # tenant the policies compare with.
@@ -122,7 +130,7 @@ class Database:
             except UNAVAILABLE_ERRORS:
                 raise
             except asyncio.CancelledError:
-                conn.terminate()  # cancelled mid-statement: the connection is in no known state
+                _discard(conn)  # cancelled mid-statement: the connection is in no known state
                 raise
             except BaseException:
                 await _rollback_or_close(conn, transaction)
@@ -132,10 +140,10 @@ class Database:
             # The server is gone or silent: never wait on this connection again (a rollback
             # and the cancel asyncpg sends after a timeout would each wait a command timeout).
             # Closing it ends its transaction on the server; the pool opens a fresh one.
-            conn.terminate()
+            _discard(conn)
             raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
         finally:
-            await pool.release(conn)
+            await _release(pool, conn)
 
     async def ping(self, timeout_s: float) -> float:
         """Round-trip one query; returns the latency in milliseconds."""
@@ -149,14 +157,31 @@ class Database:
             remaining = max(0.001, timeout_s - (time.perf_counter() - start))
             await conn.fetchval("SELECT 1", timeout=remaining)
         except asyncio.CancelledError:
-            conn.terminate()  # cancelled mid-statement (a caller's deadline)
+            _discard(conn)  # cancelled mid-statement (a caller's deadline)
             raise
         except UNAVAILABLE_ERRORS as exc:
-            conn.terminate()
+            _discard(conn)
             raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
         finally:
-            await pool.release(conn)
+            await _release(pool, conn)
         return (time.perf_counter() - start) * 1000.0
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give a connection back. Resetting it may find its server gone (a restart behind the
+    bouncer): asyncpg then closes it, and the pool opens another; the work done on it (a commit
+    included) stands, so that is no error of the request."""
+    try:
+        await pool.release(conn)
+    except UNAVAILABLE_ERRORS as exc:
+        log.info("a pooled connection was dropped on release: %s", _reason(exc))
+
+
+def _discard(conn: asyncpg.Connection) -> None:
+    """Close a connection that cannot be trusted any more, unless asyncpg already has (a
+    connection that lost its server is detached from its pool proxy at once)."""
+    with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+        conn.terminate()
 
 
 def _reason(exc: BaseException) -> str:
@@ -170,4 +195,4 @@ async def _rollback_or_close(
     try:
         await transaction.rollback()
     except UNAVAILABLE_ERRORS:
-        conn.terminate()
+        _discard(conn)

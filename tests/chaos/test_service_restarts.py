@@ -116,6 +116,11 @@ async def test_postgres_restart_during_writes_is_503_then_recovers_and_loses_not
     finally:
         await conn.close()
     assert found == len(writes.acknowledged)
+    print(  # the figures of the run, shown with -s
+        f"postgres restart: {len(writes.acknowledged)} writes acknowledged, "
+        f"{writes.statuses.count(503)} answered 503, slowest {writes.slowest_s:.2f} s, "
+        f"recovered {recovered_s:.2f} s after Postgres was back"
+    )
 
 
 async def test_redis_app_restart_degrades_to_503_then_sign_in_again_never_500(
