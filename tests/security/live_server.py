@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+import redis
 import uvicorn
 
 from rivergen.api import create_app
@@ -76,3 +77,16 @@ def live_server(settings: Settings, *, access_log: bool = False) -> Iterator[str
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def clear_login_throttle(settings: Settings) -> None:
+    """Forget failed sign-ins counted in Redis App (every test client signs in from loopback,
+    and generated requests fail many)."""
+    assert settings.redis_app.url is not None
+    client = redis.Redis.from_url(settings.redis_app.url.get_secret_value(), socket_timeout=5)
+    try:
+        keys = list(client.scan_iter("rl:login:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -21,7 +21,7 @@ from schemathesis.config import SchemathesisConfig
 from rivergen.acl import ROUTE_ACCESS
 from rivergen.api import create_app
 from rivergen.settings import Settings, load_settings
-from tests.security.live_server import Person, live_server, register
+from tests.security.live_server import Person, clear_login_throttle, live_server, register
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -65,6 +65,7 @@ def platform(migrated: Settings) -> Iterator[dict[str, Any]]:
                                                                   made.json()["id"]}}  # fmt: skip
     finally:
         ray.shutdown()
+        clear_login_throttle(migrated)
 
 
 def call(case: Any, base_url: str, headers: dict[str, str]) -> Any:
