@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from rivergen.settings import Settings
+from tests.chaos.fault_proxy import FaultProxy
 from tests.chaos.proxied_platform import (
     PG_TIMEOUT_S,
     POOL_MAX,
@@ -142,6 +143,10 @@ async def test_postgres_fault_is_a_quick_503_then_recovers_without_leaks(
     results = await asyncio.gather(*(timed(write(api, owner)) for _ in range(2 * POOL_MAX)))
     for response, elapsed in results:
         assert_unavailable(response, elapsed, PG_TIMEOUT_S + GRACE_S)
+    print(f"postgres {fault}: slowest 503 after {max(e for _, e in results):.2f} s")
+    ready, elapsed = await timed(api.get("/readyz"))
+    assert ready.status_code == 503 and elapsed <= READY_TIMEOUT_S + GRACE_S, elapsed
+    assert not ready.json()["dependencies"]["postgres"]["ok"]
     proxies.postgres.pass_through()
     await recovers(api, owner)
     await assert_no_pg_leak(faulty, proxies)
@@ -164,18 +169,27 @@ async def assert_no_redis_leak(faulty: Settings, proxies: Proxies) -> None:
     await until(settled, 5.0, 0.2)
 
 
-@pytest.mark.parametrize("fault", ["blackhole", "reset"])
+def inject(proxy: FaultProxy, fault: str, timeout_s: float) -> None:
+    """``fault`` on ``proxy``; "latency" is one longer than the client's timeout."""
+    if fault == "latency":
+        proxy.latency(timeout_s * 1000 + 1000)
+    else:
+        getattr(proxy, fault)()
+
+
+@pytest.mark.parametrize("fault", ["blackhole", "reset", "latency"])
 async def test_redis_app_fault_is_a_quick_503_then_recovers_without_leaks(
     api: httpx.AsyncClient, owner: Account, proxies: Proxies, faulty: Settings, fault: str
 ) -> None:
     assert (await write(api, owner)).status_code == 201
-    getattr(proxies.redis_app, fault)()
+    inject(proxies.redis_app, fault, REDIS_TIMEOUT_S)
     # Every authenticated request reads its session in Redis App.
     results = await asyncio.gather(
         *(timed(api.get("/api/v1/me", headers=owner.headers())) for _ in range(4))
     )
     for response, elapsed in results:
         assert_unavailable(response, elapsed, REDIS_TIMEOUT_S + GRACE_S)
+    print(f"redis_app {fault}: slowest 503 after {max(e for _, e in results):.2f} s")
     proxies.redis_app.pass_through()
     await recovers(api, owner)
     await assert_no_redis_leak(faulty, proxies)
@@ -192,17 +206,18 @@ async def upload(api: httpx.AsyncClient, owner: Account) -> httpx.Response:
     )
 
 
-@pytest.mark.parametrize("fault", ["blackhole", "reset"])
+@pytest.mark.parametrize("fault", ["blackhole", "reset", "latency"])
 async def test_s3_fault_is_a_quick_503_then_recovers(
     api: httpx.AsyncClient, owner: Account, proxies: Proxies, fault: str
 ) -> None:
     first = await upload(api, owner)
     assert first.status_code == 201, first.text
-    getattr(proxies.s3, fault)()
+    inject(proxies.s3, fault, S3_TIMEOUT_S)
     response, elapsed = await timed(upload(api, owner))
     # One attempt, bounded by the connect and the read timeout (a blackhole accepts the
     # connection, then never answers).
     assert_unavailable(response, elapsed, 2 * S3_TIMEOUT_S + GRACE_S)
+    print(f"s3 {fault}: 503 after {elapsed:.2f} s")
     proxies.s3.pass_through()
 
     async def ok() -> bool:
