@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -9,10 +12,17 @@ import redis.asyncio as aioredis
 
 from rivergen.cache import connect_redis
 from rivergen.db import Database
-from rivergen.errors import ConfigurationError
+from rivergen.errors import ConfigurationError, DependencyUnavailable
 from rivergen.events import EventBus, connect_event_bus
 from rivergen.objectstore import ObjectStore, connect_object_store
 from rivergen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Seconds between two attempts to reach a dependency that was down at start, growing to the
+# second value.
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 5.0
 
 
 def require(value: object, name: str, variable: str) -> str:
@@ -39,9 +49,18 @@ class PlatformClients:
     _stack: AsyncExitStack
 
     @classmethod
-    async def open(cls, settings: Settings) -> PlatformClients:
+    async def open(
+        cls, settings: Settings, *, wait_for_dependencies: bool = False
+    ) -> PlatformClients:
         """Open every client. Connections are made lazily where the client allows it, so a
-        dependency that is down makes /readyz fail rather than the process."""
+        dependency that is down makes /readyz fail rather than the process.
+
+        Postgres and the event bus connect at once. If either is unreachable, the process
+        still starts: that client is connected again in the background until it answers, and
+        until then its calls raise :class:`DependencyUnavailable` (503) and /readyz says which
+        one is down. ``wait_for_dependencies=True`` fails instead (a worker with nothing to
+        serve meanwhile). A configuration error fails either way.
+        """
         stack = AsyncExitStack()
         redis_app_url = require(settings.redis_app.url, "redis_app", "RIVERGEN_REDIS_APP__URL")
         redis_app = connect_redis(redis_app_url, settings.redis_app)
@@ -60,8 +79,10 @@ class PlatformClients:
         objects = connect_object_store(settings)
         stack.push_async_callback(objects.close)
         try:
-            await db.open()
-            await events.start()
+            for name, connect in (("postgres", db.open), (f"events ({events.name})", events.start)):
+                if not await _first_attempt(name, connect, wait_for_dependencies):
+                    retry = asyncio.create_task(_connect_until_up(name, connect))
+                    stack.push_async_callback(_cancel, retry)
         except BaseException:
             await stack.aclose()
             raise
@@ -69,6 +90,45 @@ class PlatformClients:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Is this a dependency that did not answer (worth retrying), not a wrong setting?"""
+    if isinstance(exc, DependencyUnavailable):
+        return True
+    return isinstance(exc, ConfigurationError) and exc.error_code.endswith("_unreachable")
+
+
+async def _first_attempt(name: str, connect: Callable[[], Awaitable[None]], strict: bool) -> bool:
+    try:
+        await connect()
+    except (DependencyUnavailable, ConfigurationError) as exc:
+        if strict or not _unreachable(exc):
+            raise
+        log.warning("%s is unreachable at start (%s); retrying in the background", name, exc)
+        return False
+    return True
+
+
+async def _connect_until_up(name: str, connect: Callable[[], Awaitable[None]]) -> None:
+    delay = _RETRY_FIRST_S
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await connect()
+        except (DependencyUnavailable, ConfigurationError) as exc:
+            if not _unreachable(exc):
+                log.error("%s cannot be connected: %s", name, exc)
+                return
+            delay = min(_RETRY_MAX_S, delay * 2)
+            continue
+        log.info("%s is connected", name)
+        return
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def open_db_and_bus(settings: Settings) -> tuple[Database, EventBus]:

@@ -35,6 +35,12 @@ class PostgresSettings(BaseModel):
     pool_max_size: int = Field(10, ge=1, description="Most connections one process opens.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Timeout to open one connection.")
     command_timeout_s: float = Field(30.0, gt=0, description="Timeout of one statement.")
+    acquire_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for a pooled connection (a new one included) before the "
+        "request fails with 503.",
+    )
 
 
 class RedisSettings(BaseModel):
@@ -67,6 +73,16 @@ class S3Settings(BaseModel):
     access_key_id: SecretStr | None = Field(None, description="Access key id.")
     secret_access_key: SecretStr | None = Field(None, description="Secret access key.")
     presign_expiry_s: int = Field(3600, gt=0, le=7 * 24 * 3600, description="Presigned URL life.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Timeout to connect to S3.")
+    read_timeout_s: float = Field(
+        60.0, gt=0, description="Longest silence of S3 while a request is in flight."
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Tries of one S3 request, the first included (retries back off).",
+    )
 
     @property
     def configured(self) -> bool:

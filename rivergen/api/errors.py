@@ -9,9 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rivergen.acl import required_access
 from rivergen.api.request_id import current_request_id
+from rivergen.api.security import authorize
 from rivergen.errors import ErrorDetail, ErrorResponse, RateLimited, RiverGenError
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,32 @@ async def _platform_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.error_code, exc.message, exc.details, headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _refused_before_authorization(request: Request) -> JSONResponse | None:
+    """The answer to a request the framework refused before its route ran (a body that does not
+    parse, a parameter of the wrong type), if its caller may not call the route at all.
+
+    FastAPI reads and validates the body before it runs the route's dependencies, the
+    authorization among them; without this, a caller with no credentials would learn how the
+    route validates its input (422/400) instead of being told to sign in (401).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return None
+    access = required_access(request.method, route.path)
+    if access is None or access == "public":
+        return None
+    try:
+        await authorize(request)
+    except RiverGenError as refused:
+        return await _platform_error(request, refused)
+    return None
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    refused = await _refused_before_authorization(request)
+    if refused is not None:
+        return refused
     # Echo where and why, never the offending input (it may hold a secret).
     problems = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -68,8 +95,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's "There was an error parsing the body"
+        refused = await _refused_before_authorization(request)
+        if refused is not None:
+            return refused
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)

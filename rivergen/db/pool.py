@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,17 +29,26 @@ from rivergen.idempotency.claim import IdempotencyClaim, current_claim
 from rivergen.settings import PostgresSettings
 
 # Errors that mean "Postgres or the bouncer is not there right now", as opposed to a bad query.
+# Class 08 (connection exception) covers what PgBouncer answers when its server is gone
+# ("server conn crashed?", "pgbouncer cannot connect to server": 08P01); class 57P0x is a
+# server shutting down or starting.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    # PgBouncer tells an idle client that its server connection died ("server conn
+    # crashed?") with a message asyncpg does not expect there; the connection's protocol
+    # state is then stuck ("cannot switch to state N; another operation is in progress"),
+    # seen when Postgres restarts behind the bouncer. The connection is dropped, 503.
+    asyncpg.exceptions.InternalClientError,
 )
 
+log = logging.getLogger(__name__)
 
 # One round trip: drop to the application role (row-level security applies to it) and set the
 # tenant the policies compare with.
@@ -75,7 +85,7 @@ class Database:
                 **_pgbouncer_safe_connect_kwargs(self._settings),
             )
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unreachable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unreachable: {_reason(exc)}") from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -83,9 +93,17 @@ class Database:
             await pool.close()
 
     @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
-            raise RuntimeError("Database.open() was not called")
+            # A process that started while Postgres was down retries open() in the background
+            # (PlatformClients): until then every request is a 503, never a 500.
+            raise DependencyUnavailable(
+                "postgres is not connected yet", code="postgres_unavailable"
+            )
         return self._pool
 
     @asynccontextmanager
@@ -106,25 +124,48 @@ class Database:
                 async with self._keyed_transaction(claim, str(workspace_id)) as conn:
                     yield conn
                 return
+        pool = self.pool
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                if workspace_id is not None:
-                    # Both last until the transaction ends: nothing reaches the next client of
-                    # a pooled server connection.
-                    await conn.execute(_ENTER_TENANT, str(workspace_id))
-                yield conn
+            conn = await pool.acquire(timeout=self._settings.acquire_timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        try:
+            transaction = conn.transaction()
+            await transaction.start()
+            if workspace_id is not None:
+                # Both last until the transaction ends: nothing reaches the next client of
+                # a pooled server connection.
+                await conn.execute(_ENTER_TENANT, str(workspace_id))
+            try:
+                yield conn
+            except UNAVAILABLE_ERRORS:
+                raise
+            except asyncio.CancelledError:
+                _discard(conn)  # cancelled mid-statement: the connection is in no known state
+                raise
+            except BaseException:
+                await _rollback_or_close(conn, transaction)
+                raise
+            await transaction.commit()
+        except UNAVAILABLE_ERRORS as exc:
+            # The server is gone or silent: never wait on this connection again (a rollback
+            # and the cancel asyncpg sends after a timeout would each wait a command timeout).
+            # Closing it ends its transaction on the server; the pool opens a fresh one.
+            _discard(conn)
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        finally:
+            await _release(pool, conn)
 
     @asynccontextmanager
     async def _keyed_transaction(
         self, claim: IdempotencyClaim, workspace_id: str
     ) -> AsyncIterator[asyncpg.Connection]:
         parked = False
+        pool = self.pool
         try:
-            conn = await self.pool.acquire()
+            conn = await pool.acquire(timeout=self._settings.acquire_timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
         try:
             tx = conn.transaction()
             await tx.start()
@@ -133,26 +174,73 @@ class Database:
                 await claim.check(conn, workspace_id)
                 yield conn
                 parked = await claim.before_commit(conn, workspace_id)
+            except UNAVAILABLE_ERRORS:
+                raise
+            except asyncio.CancelledError:
+                _discard(conn)  # cancelled mid-statement: the connection is in no known state
+                raise
             except BaseException:
-                with contextlib.suppress(Exception):  # a broken connection rolls back by itself
-                    await tx.rollback()
+                await _rollback_or_close(conn, tx)
                 raise
             if parked:
-                claim.park(self, conn, tx, lambda: self.pool.release(conn))
+                claim.park(self, conn, tx, lambda: _release(pool, conn))
             else:
                 await tx.commit()
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            _discard(conn)  # as in transaction(): never wait on a vanished server again
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
         finally:
             if not parked:
-                await self.pool.release(conn)
+                await _release(pool, conn)
 
     async def ping(self, timeout_s: float) -> float:
         """Round-trip one query; returns the latency in milliseconds."""
         start = time.perf_counter()
+        pool = self.pool
         try:
-            async with asyncio.timeout(timeout_s), self.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            conn = await pool.acquire(timeout=timeout_s)
         except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        try:
+            remaining = max(0.001, timeout_s - (time.perf_counter() - start))
+            await conn.fetchval("SELECT 1", timeout=remaining)
+        except asyncio.CancelledError:
+            _discard(conn)  # cancelled mid-statement (a caller's deadline)
+            raise
+        except UNAVAILABLE_ERRORS as exc:
+            _discard(conn)
+            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        finally:
+            await _release(pool, conn)
         return (time.perf_counter() - start) * 1000.0
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give a connection back. Resetting it may find its server gone (a restart behind the
+    bouncer): asyncpg then closes it, and the pool opens another; the work done on it (a commit
+    included) stands, so that is no error of the request."""
+    try:
+        await pool.release(conn)
+    except UNAVAILABLE_ERRORS as exc:
+        log.info("a pooled connection was dropped on release: %s", _reason(exc))
+
+
+def _discard(conn: asyncpg.Connection) -> None:
+    """Close a connection that cannot be trusted any more, unless asyncpg already has (a
+    connection that lost its server is detached from its pool proxy at once)."""
+    with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+        conn.terminate()
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+async def _rollback_or_close(
+    conn: asyncpg.Connection, transaction: asyncpg.transaction.Transaction
+) -> None:
+    """Roll back after the caller's own error; a connection that cannot is closed instead."""
+    try:
+        await transaction.rollback()
+    except UNAVAILABLE_ERRORS:
+        _discard(conn)

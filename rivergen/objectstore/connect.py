@@ -18,5 +18,10 @@ def connect_object_store(
     endpoint, with ``{upload_id}`` and ``{part_number}``); S3 presigns its own URLs.
     """
     if settings.s3.configured:
-        return S3ObjectStore(settings.s3)
+        return S3ObjectStore(
+            settings.s3,
+            connect_timeout_s=settings.s3.connect_timeout_s,
+            read_timeout_s=settings.s3.read_timeout_s,
+            max_attempts=settings.s3.max_attempts,
+        )
     return LocalObjectStore(settings.object_dir, part_url_template=part_url_template)
