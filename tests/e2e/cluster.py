@@ -179,7 +179,13 @@ class RayCluster:
     def driver_env(self) -> Iterator[None]:
         """This process's environment set for a driver or state-API client of the cluster."""
         # Ray caches the auth mode and token of a process once read: reload them both ways.
+        from ray._private import auto_init_hook
         from ray._private.authentication_test_utils import reset_auth_token_state
+
+        # A Ray API called without a connection makes a bare `ray.init()`, which joins the
+        # newest cluster on the machine, anyone's: Serve's handle threads do that once the
+        # driver has disconnected. This process never connects implicitly from here on.
+        auto_init_hook.enable_auto_connect = False
 
         saved = {name: os.environ.get(name) for name in (*self.auth_env, "RAY_AUTH_TOKEN_PATH")}
         os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
