@@ -126,6 +126,9 @@ async def load(stop: asyncio.Event) -> int:
             calls += 1
 
     await asyncio.gather(*(caller() for _ in range(CALLERS)))
+    # The handle's router reports to the controller until shut down: stop it before this
+    # process's driver leaves the cluster.
+    await handle.shutdown_async()
     return calls
 
 
