@@ -1,12 +1,14 @@
-"""A capability service under load on Ray Serve (HAProxy mode): the Planning service, deployed
-as the platform deploys it but with short autoscaling delays, gets more replicas than its
-minimum while many callers wait on it and comes back down after; at every point the Operations
+"""A capability service under load on Ray Serve (HAProxy mode, the suite's multi-node
+cluster): the Planning service, deployed as the platform deploys it but with short autoscaling
+delays, gets more replicas than its minimum while many callers wait on it and comes back down
+after; at every point the Operations
 agent's `GET /api/v1/ops/deployments` reports the counts Serve itself reports
 (``serve.status()``), read live."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,13 +18,11 @@ import httpx
 import pytest
 
 from rivergen.api import create_app
-from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import GatewaySettings, Settings
+from tests.e2e.cluster import RayCluster
 from tests.integration.api_client import Account, register
 
-PORT = 23400
-STATS_PORT, METRICS_PORT = 23467, 23468
 APP = "capability-probe"
 DEPLOYMENT = "planning"
 MIN_REPLICAS, MAX_REPLICAS = 1, 3
@@ -31,41 +31,38 @@ QUESTION = "how many orders per country"
 
 
 @pytest.fixture(scope="module")
-def serve_cluster(migrated: Settings) -> Iterator[None]:
+def serve_cluster(cluster: RayCluster) -> Iterator[None]:
+    """The probe application on the suite's cluster (beside the platform), by a driver of
+    this process; deleted after."""
     import ray
     from ray import serve
 
     from deployments.services import service
     from rivergen.services.planning.service import PlanningService
 
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {**HA_PROXY_ENV, **LOCAL_DRAIN_ENV}.items():
-            env.setenv(name, value)
-        # HAProxy's stats and metrics listeners default to fixed ports another Serve on the
-        # machine may hold: ports of this test's range.
-        env.setenv("RAY_SERVE_HAPROXY_STATS_PORT", str(STATS_PORT))
-        env.setenv("RAY_SERVE_HAPROXY_METRICS_PORT", str(METRICS_PORT))
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-        sizing = GatewaySettings(max_replicas=MAX_REPLICAS)  # type: ignore[call-arg]
-        planning = service(PlanningService, DEPLOYMENT, sizing).options(
-            ray_actor_options={"num_cpus": 0.05},
-            autoscaling_config={
-                "min_replicas": MIN_REPLICAS,
-                "max_replicas": MAX_REPLICAS,
-                "target_ongoing_requests": 2,
-                "metrics_interval_s": 0.5,
-                "look_back_period_s": 2,
-                "upscale_delay_s": 1,
-                "downscale_delay_s": 4,
-            },
-        )
-        serve.run(planning.bind(), name=APP, route_prefix=None)
-        yield
-    finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
+    with cluster.driver_env():
+        ray.init(address=cluster.gcs_address, logging_level=logging.ERROR)
+        try:
+            sizing = GatewaySettings(max_replicas=MAX_REPLICAS)  # type: ignore[call-arg]
+            planning = service(PlanningService, DEPLOYMENT, sizing).options(
+                ray_actor_options={"num_cpus": 0.05},
+                autoscaling_config={
+                    "min_replicas": MIN_REPLICAS,
+                    "max_replicas": MAX_REPLICAS,
+                    "target_ongoing_requests": 2,
+                    "metrics_interval_s": 0.5,
+                    "look_back_period_s": 2,
+                    "upscale_delay_s": 1,
+                    "downscale_delay_s": 4,
+                },
+            )
+            serve.run(planning.bind(), name=APP, route_prefix=None)
+            yield
+        finally:
+            try:
+                serve.delete(APP)
+            finally:
+                ray.shutdown()
 
 
 @pytest.fixture
@@ -129,11 +126,14 @@ async def load(stop: asyncio.Event) -> int:
             calls += 1
 
     await asyncio.gather(*(caller() for _ in range(CALLERS)))
+    # The handle's router reports to the controller until shut down: stop it before this
+    # process's driver leaves the cluster.
+    await handle.shutdown_async()
     return calls
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(90, func_only=True)
 async def test_replicas_rise_under_load_and_fall_after_as_reported(
     client: httpx.AsyncClient,
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from rivergen.db import Database
 from rivergen.events import Event, Topic, add_to_outbox, connect_event_bus
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
+from tests.e2e.cluster import RayCluster
 from tests.e2e.platform_process import (
     README_RUN,
     RIVERGEN,
@@ -320,42 +320,35 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_platform_on_the_real_services(settings: Settings, tmp_path: Path) -> None:
-    """Configured services are used instead of the embedded ones (PgBouncer, two Redis, Kafka,
-    the S3 server), and nothing embedded starts."""
-    env = dict(
-        os.environ, RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT),
-        RIVERGEN_JOBS__TEST_KINDS="true",
-    )  # fmt: skip
-    with platform_up(tmp_path / "state", env, PORT) as platform:
-        report = assert_all_ready(platform.api_url)
-        assert report["ready"] is True
-        token, workspace = assert_accounts_work(platform.api_url)
-        assert_storage_works(platform.api_url, token)
-        asyncio.run(live_job_events(platform.api_url))
-        output = "".join(platform.output)
-        assert "postgres: configured" in output and "events: kafka" in output
-        assert "object_store: s3" in output
-        assert not (tmp_path / "state" / "postgres").exists()
-        # The relay deployment publishes what a transaction put in the outbox.
-        assert asyncio.run(outbox_round_trip(settings)) is True
-        # Usage metered from events: outbox -> relay -> Kafka -> billing-metering -> counters.
-        usage = Event(
-            type="usage.compute.used", workspace_id=uuid.UUID(workspace), data={"seconds": 2.5}
+def test_platform_on_the_real_services(settings: Settings, cluster: RayCluster) -> None:
+    """The platform on the real services (PgBouncer, two Redis, Kafka, the S3 server), as
+    `serve deploy` runs it on the suite's multi-node cluster: accounts, storage, a job's live
+    events, the outbox relay and billing metered from events."""
+    api_url = cluster.api_url
+    report = assert_all_ready(api_url)
+    assert report["ready"] is True
+    token, workspace = assert_accounts_work(api_url)
+    assert_storage_works(api_url, token)
+    asyncio.run(live_job_events(api_url))
+    # The relay deployment publishes what a transaction put in the outbox.
+    assert asyncio.run(outbox_round_trip(settings)) is True
+    # Usage metered from events: outbox -> relay -> Kafka -> billing-metering -> counters.
+    usage = Event(
+        type="usage.compute.used", workspace_id=uuid.UUID(workspace), data={"seconds": 2.5}
+    )
+    asyncio.run(write_outbox(settings, Topic.JOBS, usage))
+    deadline = time.monotonic() + 60
+    used = None
+    while time.monotonic() < deadline and used != "2.5":
+        response = httpx.get(
+            f"{api_url}/api/v1/billing/usage",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
         )
-        asyncio.run(write_outbox(settings, Topic.JOBS, usage))
-        deadline = time.monotonic() + 60
-        used = None
-        while time.monotonic() < deadline and used != "2.5":
-            response = httpx.get(
-                f"{platform.api_url}/api/v1/billing/usage",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            metrics = {m["metric"]: m["used"] for m in response.json()["metrics"]}
-            used = str(metrics["compute_seconds"])
-            time.sleep(0.5)
-        assert used == "2.5"
+        metrics = {m["metric"]: m["used"] for m in response.json()["metrics"]}
+        used = str(metrics["compute_seconds"])
+        time.sleep(0.5)
+    assert used == "2.5"
 
 
 async def write_outbox(settings: Settings, topic: Topic, event: Event) -> None:

@@ -1,5 +1,6 @@
-"""A Python job as a user runs one: `rivergen submit script.py --wait` against a local
-`rivergen up`, the script reading a dataset of the user's workspace through the SDK."""
+"""A Python job as a user runs one: `rivergen submit script.py --wait` against the Ray Jobs API
+of the suite's multi-node cluster, the script reading a dataset of the user's workspace through
+the SDK (the platform's API on that cluster)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.platform_process import RIVERGEN, RunningPlatform, clean_env, platform_up
+from tests.e2e.cluster import RayCluster
+from tests.e2e.platform_process import RIVERGEN, clean_env
 
-PORT = 29300
-DASHBOARD_PORT = 29365
-# Ray's default (52365) is shared by every Ray on the machine: the Jobs API needs its own.
-AGENT_PORT = 29366
 SALES = b"region,amount\nnorth,10.5\nsouth,20.25\neast,7\nwest,100\nnorth,2.25\n"
 SCRIPT = """\
 import sys
@@ -76,57 +74,56 @@ def api_key(api_url: str, auth: dict[str, str]) -> str:
 
 
 def cli(
-    platform: RunningPlatform, env: dict[str, str], *args: str, timeout: float = 120
+    cluster: RayCluster, env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
+    """``rivergen ARGS --address`` the cluster's Jobs API."""
     return subprocess.run(
-        [*RIVERGEN, *args, "--data-dir", str(platform.data_dir)],
+        [*RIVERGEN, *args, "--address", cluster.dashboard_url],
         env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
 
 @pytest.mark.slow
 def test_a_submitted_script_reads_its_workspaces_dataset_and_nothing_else(
-    tmp_path: Path,
+    cluster: RayCluster, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    env = clean_env(
-        RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT),
-        RIVERGEN_RAY__DASHBOARD_AGENT_PORT=str(AGENT_PORT),
-    )
+    # The user's machine: no RiverGen settings, the cluster's Ray token and the API's URL.
+    env = clean_env(**cluster.auth_env, RIVERGEN_API_URL=cluster.api_url)
     for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):
         env.pop(name, None)
-    with platform_up(tmp_path / "state", env, PORT) as platform:
-        alice, workspace = sign_up(platform.api_url)
-        sales_dataset(platform.api_url, alice)
-        bob, _ = sign_up(platform.api_url)
-        bobs = sales_dataset(platform.api_url, bob)
-        key = api_key(platform.api_url, alice)
-        job_dir = tmp_path / "job"
-        job_dir.mkdir()
-        (job_dir / "count.py").write_text(SCRIPT)
-        user_env = dict(env, RIVERGEN_API_KEY=key, RIVERGEN_WORKSPACE_ID=workspace)
+    api_url = cluster.api_url
+    alice, workspace = sign_up(api_url)
+    sales_dataset(api_url, alice)
+    bob, _ = sign_up(api_url)
+    bobs = sales_dataset(api_url, bob)
+    key = api_key(api_url, alice)
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    (job_dir / "count.py").write_text(SCRIPT)
+    user_env = dict(env, RIVERGEN_API_KEY=key, RIVERGEN_WORKSPACE_ID=workspace)
 
-        ran = cli(platform, user_env, "submit", str(job_dir / "count.py"), "sales", "--wait")
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert "rows=5 sum=140.0" in ran.stdout
-        assert "through ray: rows=5" in ran.stdout
-        assert key not in ran.stdout + ran.stderr  # the credential is passed, never printed
-        job_id = ran.stdout.split("submitted job ", 1)[1].split()[0]
+    ran = cli(cluster, user_env, "submit", str(job_dir / "count.py"), "sales", "--wait")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "rows=5 sum=140.0" in ran.stdout
+    assert "through ray: rows=5" in ran.stdout
+    assert key not in ran.stdout + ran.stderr  # the credential is passed, never printed
+    job_id = ran.stdout.split("submitted job ", 1)[1].split()[0]
 
-        # Bob's dataset does not exist for Alice's key, in a job as in the API.
-        refused = cli(platform, user_env, "submit", str(job_dir / "count.py"), bobs, "--wait")
-        assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert f"rivergen.errors.NotFound: dataset {bobs} not found" in refused.stdout
-        failed_id = refused.stdout.split("submitted job ", 1)[1].split()[0]
+    # Bob's dataset does not exist for Alice's key, in a job as in the API.
+    refused = cli(cluster, user_env, "submit", str(job_dir / "count.py"), bobs, "--wait")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"rivergen.errors.NotFound: dataset {bobs} not found" in refused.stdout
+    failed_id = refused.stdout.split("submitted job ", 1)[1].split()[0]
 
-        listed = cli(platform, user_env, "jobs", "list")
-        assert listed.returncode == 0, listed.stderr
-        rows = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()}
-        assert rows[job_id] == "SUCCEEDED" and rows[failed_id] == "FAILED"
-        status = cli(platform, user_env, "jobs", "status", job_id)
-        assert status.returncode == 0 and "SUCCEEDED" in status.stdout
-        failed = cli(platform, user_env, "jobs", "status", failed_id)
-        assert failed.returncode == 1 and "FAILED" in failed.stdout
-        logs = cli(platform, user_env, "jobs", "logs", job_id)
-        assert "rows=5 sum=140.0" in logs.stdout
+    listed = cli(cluster, user_env, "jobs", "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()}
+    assert rows[job_id] == "SUCCEEDED" and rows[failed_id] == "FAILED"
+    status = cli(cluster, user_env, "jobs", "status", job_id)
+    assert status.returncode == 0 and "SUCCEEDED" in status.stdout
+    failed = cli(cluster, user_env, "jobs", "status", failed_id)
+    assert failed.returncode == 1 and "FAILED" in failed.stdout
+    logs = cli(cluster, user_env, "jobs", "logs", job_id)
+    assert "rows=5 sum=140.0" in logs.stdout
     assert time.monotonic() - started < 180

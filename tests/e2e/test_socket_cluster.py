@@ -1,5 +1,6 @@
 """The Socket.io cluster on Ray Serve (HAProxy ingress), beside the gateway: 4 replicas under
-`/socket.io`, a Redis Socket server of the test's own as their adapter. Clients spread over the
+`/socket.io` on the suite's multi-node cluster, a Redis Socket server of the suite's own as their
+adapter (killing it never touches a shared server). Clients spread over the
 replicas all get their workspace's events in order and nothing of another workspace; refusals
 carry a code; after Redis restarts every replica listens again and events flow, and what was
 published during the outage is kept for catching up and delivered once Redis is back."""
@@ -20,61 +21,33 @@ import redis.asyncio as aioredis
 import socketio
 
 from rivergen.accounts.credentials import TokenSigner
-from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
 from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
 from rivergen.notifications import NotificationBridge, NotificationEmitter
 from rivergen.notifications.rooms import workspace_room
-from rivergen.settings import GatewaySettings, Settings, SocketSettings
+from rivergen.settings import Settings, SocketSettings
+from tests.e2e.cluster import RayCluster
 from tests.integration.redis_server import RedisServer
 from tests.integration.socket_clients import Listener, connect, refusal_code
 
-PORT = 29500
-REDIS_PORT = 29510
-STATS_PORT, METRICS_PORT = 29567, 29568
-BASE = f"http://127.0.0.1:{PORT}"
 REPLICAS = 4
 CHANNEL = SocketSettings().channel
 
 
 @pytest.fixture(scope="module")
-def redis_socket() -> Iterator[RedisServer]:
-    server = RedisServer(REDIS_PORT)
-    server.start()
+def redis_socket(cluster: RayCluster) -> Iterator[RedisServer]:
+    """The cluster's Redis Socket server; running again after the test, whatever happened."""
     try:
-        yield server
+        yield cluster.redis_socket
     finally:
-        server.stop()
+        if not cluster.redis_socket.running:
+            cluster.redis_socket.start()
 
 
 @pytest.fixture(scope="module")
-def platform(migrated: Settings, redis_socket: RedisServer) -> Iterator[str]:
-    import ray
-    from ray import serve
-
-    from deployments.gateway import gateway_app
-    from deployments.sockets import ROUTE_PREFIX, sockets_app
-
-    # The replicas read their settings from the Ray processes' environment.
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {**HA_PROXY_ENV, **LOCAL_DRAIN_ENV}.items():
-            env.setenv(name, value)
-        env.setenv("RIVERGEN_REDIS_SOCKET__URL", redis_socket.url)
-        # HAProxy's own stats and metrics listeners default to fixed ports (8404, 9101) that
-        # another Serve on the machine may hold: give them ports of this test's range.
-        env.setenv("RAY_SERVE_HAPROXY_STATS_PORT", str(STATS_PORT))
-        env.setenv("RAY_SERVE_HAPROXY_METRICS_PORT", str(METRICS_PORT))
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-        one = GatewaySettings(min_replicas=1, max_replicas=1)  # type: ignore[call-arg]
-        serve.run(gateway_app(one), name="rivergen", route_prefix="/")
-        sizing = SocketSettings(num_replicas=REPLICAS)  # type: ignore[call-arg]
-        serve.run(sockets_app(sizing), name="rivergen-sockets", route_prefix=ROUTE_PREFIX)
-        yield BASE
-    finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
+def platform(cluster: RayCluster) -> str:
+    """The platform as `serve deploy` runs it on the suite's cluster."""
+    return cluster.api_url
 
 
 async def register(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -120,15 +93,15 @@ async def wait_subscribed(url: str, timeout_s: float) -> float:
         await asyncio.sleep(0.1)
 
 
-async def spread_over_replicas(token: str, count: int, tries: int = 4) -> list[Listener]:
+async def spread_over_replicas(base: str, token: str, count: int, tries: int = 4) -> list[Listener]:
     """``count`` clients; reconnects some if they all landed on one replica."""
-    clients = [await connect(BASE, token) for _ in range(count)]
+    clients = [await connect(base, token) for _ in range(count)]
     for _ in range(tries):
         ids = [(await c.wait_for("welcome"))[0]["instance_id"] for c in clients]
         if len(set(ids)) >= 2:
             break
         await clients[0].close()
-        clients[0] = await connect(BASE, token)
+        clients[0] = await connect(base, token)
     return clients
 
 
@@ -189,9 +162,9 @@ async def test_socket_cluster_on_serve(
     await wait_subscribed(redis_socket.url, 30)
 
     # 8 clients of workspace A (6 by token, 2 by API key) and 2 of workspace B.
-    clients_a = await spread_over_replicas(alice["access_token"], 6)
-    clients_a += [await connect(BASE, key["key"]) for _ in range(2)]
-    clients_b = [await connect(BASE, bob["access_token"]) for _ in range(2)]
+    clients_a = await spread_over_replicas(platform, alice["access_token"], 6)
+    clients_a += [await connect(platform, key["key"]) for _ in range(2)]
+    clients_b = [await connect(platform, bob["access_token"]) for _ in range(2)]
     try:
         welcomes = [(await c.wait_for("welcome"))[0] for c in clients_a]
         spread = Counter(w["instance_id"] for w in welcomes)
@@ -216,12 +189,12 @@ async def test_socket_cluster_on_serve(
         assert all(c.of("job.progress") == [] for c in clients_b)
 
         # Refusals: no credentials, an expired token, another workspace's room.
-        assert await refusal_code(BASE, None) == "credentials_required"
+        assert await refusal_code(platform, None) == "credentials_required"
         signer = TokenSigner.from_settings(migrated.auth)
         claims = signer.verify(alice["access_token"])
         expired = signer.issue(claims.sub, claims.ws, claims.sid,
                                now=datetime.now(UTC) - timedelta(hours=3))  # fmt: skip
-        assert await refusal_code(BASE, expired) == "token_expired"
+        assert await refusal_code(platform, expired) == "token_expired"
         refused = await clients_a[0].client.call("join", {"workspace_id": ws_b}, timeout=10)
         assert refused["ok"] is False and refused["error"]["code"] == "workspace_not_found"
 

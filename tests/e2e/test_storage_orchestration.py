@@ -7,44 +7,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from rivergen.cli.runner import HA_PROXY_ENV, LOCAL_DRAIN_ENV
-from rivergen.settings import GatewaySettings, Settings, StorageSettings
+from tests.e2e.cluster import RayCluster
 
-PORT = 28800
-BASE = f"http://127.0.0.1:{PORT}"
 MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def platform(migrated: Settings) -> Iterator[str]:
-    import ray
-    from ray import serve
-
-    from deployments.gateway import gateway_app
-    from deployments.storage import ROUTE_PREFIX, storage_app
-
-    # "local": a head of its own, never another cluster running on this machine.
-    # The platform's default ingress (HAProxy): Serve's replicas mount the app themselves there.
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {**HA_PROXY_ENV, **LOCAL_DRAIN_ENV}.items():
-            env.setenv(name, value)
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": PORT})
-        one = GatewaySettings(min_replicas=1, max_replicas=1)  # type: ignore[call-arg]
-        serve.run(gateway_app(one), name="rivergen", route_prefix="/")
-        sizing = StorageSettings(max_replicas=1)  # type: ignore[call-arg]
-        serve.run(storage_app(sizing, one), name="rivergen-storage", route_prefix=ROUTE_PREFIX)
-        yield BASE
-    finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
-        ray.shutdown()
+def platform(cluster: RayCluster) -> str:
+    """The platform as `serve deploy` runs it on the suite's cluster."""
+    return cluster.api_url
 
 
 def register(http: httpx.Client) -> dict[str, Any]:
