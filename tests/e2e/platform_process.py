@@ -72,7 +72,7 @@ def platform_up(
     data_dir: Path,
     env: dict[str, str],
     port: int,
-    timeout_s: float = 120,
+    timeout_s: float = 240,
     command: list[str] | None = None,
 ) -> Iterator[RunningPlatform]:
     """Start `rivergen up` and yield once it has printed its banner; always stop it after."""
