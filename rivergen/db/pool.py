@@ -117,27 +117,20 @@ class Database:
         :mod:`rivergen.idempotency.claim`): the first tenant transaction that writes records the
         key with its effect, and its commit waits for the response.
         """
-        claim = current_claim()
-        if claim is not None:
-            await claim.settle()
-            if workspace_id is not None:
-                async with self._keyed_transaction(claim, str(workspace_id)) as conn:
-                    yield conn
-                return
+        claim = await _claim_for(workspace_id)
         pool = self.pool
         try:
             conn = await pool.acquire(timeout=self._settings.acquire_timeout_s)
         except UNAVAILABLE_ERRORS as exc:
             raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
+        parked = False
         try:
             transaction = conn.transaction()
             await transaction.start()
-            if workspace_id is not None:
-                # Both last until the transaction ends: nothing reaches the next client of
-                # a pooled server connection.
-                await conn.execute(_ENTER_TENANT, str(workspace_id))
             try:
+                await _enter(conn, workspace_id, claim)
                 yield conn
+                parked = claim is not None and await claim.before_commit(conn, str(workspace_id))
             except UNAVAILABLE_ERRORS:
                 raise
             except asyncio.CancelledError:
@@ -146,48 +139,17 @@ class Database:
             except BaseException:
                 await _rollback_or_close(conn, transaction)
                 raise
-            await transaction.commit()
+            if parked:
+                # The key's effect: committed with the response once the middleware has it.
+                assert claim is not None
+                claim.park(self, conn, transaction, lambda: _release(pool, conn))
+            else:
+                await transaction.commit()
         except UNAVAILABLE_ERRORS as exc:
             # The server is gone or silent: never wait on this connection again (a rollback
             # and the cancel asyncpg sends after a timeout would each wait a command timeout).
             # Closing it ends its transaction on the server; the pool opens a fresh one.
             _discard(conn)
-            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
-        finally:
-            await _release(pool, conn)
-
-    @asynccontextmanager
-    async def _keyed_transaction(
-        self, claim: IdempotencyClaim, workspace_id: str
-    ) -> AsyncIterator[asyncpg.Connection]:
-        parked = False
-        pool = self.pool
-        try:
-            conn = await pool.acquire(timeout=self._settings.acquire_timeout_s)
-        except UNAVAILABLE_ERRORS as exc:
-            raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
-        try:
-            tx = conn.transaction()
-            await tx.start()
-            try:
-                await conn.execute(_ENTER_TENANT, workspace_id)
-                await claim.check(conn, workspace_id)
-                yield conn
-                parked = await claim.before_commit(conn, workspace_id)
-            except UNAVAILABLE_ERRORS:
-                raise
-            except asyncio.CancelledError:
-                _discard(conn)  # cancelled mid-statement: the connection is in no known state
-                raise
-            except BaseException:
-                await _rollback_or_close(conn, tx)
-                raise
-            if parked:
-                claim.park(self, conn, tx, lambda: _release(pool, conn))
-            else:
-                await tx.commit()
-        except UNAVAILABLE_ERRORS as exc:
-            _discard(conn)  # as in transaction(): never wait on a vanished server again
             raise DependencyUnavailable(f"postgres is unavailable: {_reason(exc)}") from exc
         finally:
             if not parked:
@@ -213,6 +175,27 @@ class Database:
         finally:
             await _release(pool, conn)
         return (time.perf_counter() - start) * 1000.0
+
+
+async def _claim_for(workspace_id: str | None) -> IdempotencyClaim | None:
+    """The request's ``Idempotency-Key`` claim, if this transaction may be its effect (a key
+    belongs to a workspace); an earlier transaction of the request waiting on it commits first."""
+    claim = current_claim()
+    if claim is None:
+        return None
+    await claim.settle()
+    return claim if workspace_id is not None else None
+
+
+async def _enter(
+    conn: asyncpg.Connection, workspace_id: str | None, claim: IdempotencyClaim | None
+) -> None:
+    if workspace_id is not None:
+        # Both last until the transaction ends: nothing reaches the next client of a pooled
+        # server connection.
+        await conn.execute(_ENTER_TENANT, str(workspace_id))
+        if claim is not None:
+            await claim.check(conn, str(workspace_id))
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
