@@ -114,33 +114,35 @@ def samples(text: str) -> Samples:
 def test_custom_metrics_are_served_by_the_nodes_metrics_endpoints(
     cluster: RayCluster, pagerank_job: dict[str, Any]
 ) -> None:
-    wanted = ("ray_rivergen_jobs_total", "ray_rivergen_kernel_duration_seconds_count")
-    deadline = time.monotonic() + 30
+    job, kernel = {"kind": "pagerank"}, {"kernel": "pagerank"}
+    edges = pagerank_job["result"]["summary"]["edges"]
+    expected = {
+        ("ray_rivergen_jobs_total", frozenset({**job, "state": "started"}.items())): 1.0,
+        ("ray_rivergen_jobs_total", frozenset({**job, "state": "succeeded"}.items())): 1.0,
+        (
+            "ray_rivergen_job_duration_seconds_count",
+            frozenset({**job, "state": "succeeded"}.items()),
+        ): 1.0,
+        ("ray_rivergen_kernel_duration_seconds_count", frozenset(kernel.items())): 1.0,
+        ("ray_rivergen_kernel_nnz_total", frozenset(kernel.items())): float(edges),
+    }
+    # A process exports its metrics every few seconds: poll until the job's figures are all
+    # there (one export may carry "started" and not yet "succeeded").
+    deadline = time.monotonic() + 60
     while True:
         texts = cluster.scrape()
         serving = {url: text for url, text in texts.items() if "ray_rivergen_" in text}
-        merged = "\n".join(serving.values())
-        if all(name in merged for name in wanted) or time.monotonic() > deadline:
+        found: Samples = {}
+        for text in serving.values():
+            for key, count in samples(text).items():
+                found[key] = found.get(key, 0.0) + count
+        got = {key: found.get(key, 0.0) for key in expected}
+        if got == expected or time.monotonic() > deadline:
             break
-        time.sleep(0.5)
+        time.sleep(1.0)
+    names = sorted({name for name, _ in found if name.startswith("ray_rivergen_")})
+    print(f"\nrivergen metrics on {sorted(serving)}: {names}")
     # Every node serves its metrics (Ray's own at least); ours come from the processes that
     # recorded them.
     assert all("ray_node_" in text for text in texts.values()), sorted(texts)
-    found: Samples = {}
-    for text in serving.values():
-        for key, count in samples(text).items():
-            found[key] = found.get(key, 0.0) + count
-    names = sorted({name for name, _ in found if name.startswith("ray_rivergen_")})
-    print(f"\nrivergen metrics on {sorted(serving)}: {names}")
-
-    def value(name: str, **labels: str) -> float:
-        return found.get((name, frozenset(labels.items())), 0.0)
-
-    job = {"kind": "pagerank"}
-    assert value("ray_rivergen_jobs_total", **job, state="started") == 1, names
-    assert value("ray_rivergen_jobs_total", **job, state="succeeded") == 1, names
-    assert value("ray_rivergen_job_duration_seconds_count", **job, state="succeeded") == 1
-    kernel = {"kernel": "pagerank"}
-    assert value("ray_rivergen_kernel_duration_seconds_count", **kernel) == 1
-    edges = pagerank_job["result"]["summary"]["edges"]
-    assert value("ray_rivergen_kernel_nnz_total", **kernel) == edges
+    assert got == expected, names
