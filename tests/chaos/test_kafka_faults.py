@@ -11,7 +11,7 @@ repeated one cannot hide each other in the sum.
   effects in Postgres and before it committed their offsets on the bus: nothing is counted
   twice.
 
-The consumer process is ``tests/chaos/metering_consumer.py``.
+The consumer process is ``tests/integration/metering_process.py``.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutboxRelay, add_to_outbox, ensure_topics
 from rivergen.settings import Settings
 from tests.chaos.conftest import SERVICES, eventually, services, services_sync
+from tests.integration import metering_process
 from tests.integration.api_client import register
 from tests.integration.reporting_process import ReportingProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-CONSUMER = str(Path(__file__).with_name("metering_consumer.py"))
+CONSUMER = metering_process.__file__
 ACTIONS = 1000
 WRITERS = 8
 
@@ -234,7 +235,7 @@ async def test_a_consumer_killed_between_its_effect_and_its_commit_repeats_nothi
     bus = KafkaEventBus(migrated.kafka)
     await bus.start()
     relay = OutboxRelay(db, bus, topics=[topic], batch_size=100, poll_interval_s=0.05)
-    args = ["--topic", topic, "--group", group]
+    args = ["--topics", topic, "--group", group]
     runs: list[ReportingProcess] = []
     async with fresh_workspace_counters(db, workspace, topic, group):
         started = time.monotonic()

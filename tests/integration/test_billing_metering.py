@@ -14,10 +14,7 @@ Run as a script, this file is that consumer process (see ``consume``).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import json
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +24,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -35,14 +31,15 @@ from rivergen.billing import (
     USAGE_COMPUTE_USED,
     USAGE_REQUEST,
     USAGE_STORAGE_CHANGED,
-    MeteringService,
     Metric,
-    UsageMeter,
 )
 from rivergen.db import Database
 from rivergen.events import Event, KafkaEventBus, OutgoingEvent, ensure_topics
-from rivergen.settings import Settings, load_settings
+from rivergen.settings import Settings
+from tests.integration import metering_process
 from tests.integration.reporting_process import ReportingProcess, tail
+
+METERING_PROCESS = metering_process.__file__
 
 pytestmark = pytest.mark.integration
 
@@ -55,54 +52,6 @@ MOMENTS = {
     JANUARY: datetime(2025, 1, 31, 23, 59, 59, 999999, tzinfo=UTC),
     FEBRUARY: datetime(2025, 2, 1, 0, 0, 0, tzinfo=UTC),
 }
-
-
-# --- the consumer process ----------------------------------------------------------------
-
-
-class HangingMeter(UsageMeter):
-    """The real meter; with ``hang_at`` it stops inside the transaction of its N-th metered
-    event once that event is not the first of its batch (the earlier ones are committed in
-    Postgres, not on Kafka: the window a crash must not turn into double counting)."""
-
-    def __init__(self, hang_at: int) -> None:
-        self.hang_at = hang_at
-        self.metered = 0
-        self.in_batch = 0
-
-    async def __call__(self, conn: asyncpg.Connection, event: Event) -> None:
-        await super().__call__(conn, event)
-        self.metered += 1
-        self.in_batch += 1
-        if self.hang_at and self.metered >= self.hang_at and self.in_batch > 1:
-            print(json.dumps({"hanging": self.metered}), flush=True)
-            await asyncio.sleep(3600)
-
-
-async def consume(args: argparse.Namespace) -> None:
-    settings = load_settings()
-    assert settings.postgres.dsn is not None
-    db = Database(settings.postgres.dsn.get_secret_value(), settings.postgres)
-    # The broker's minimum session timeout: a killed member leaves the group sooner.
-    bus = KafkaEventBus(settings.kafka, session_timeout_s=6.0)
-    await db.open()
-    await bus.start()
-    meter = HangingMeter(args.hang_at)
-    service = MeteringService(
-        db, bus, topics=args.topics, group_id=args.group, name="meter-1", meter=meter,
-        max_records=40,
-    )  # fmt: skip
-    print(json.dumps({"started": True}), flush=True)
-    try:
-        while True:
-            meter.in_batch = 0
-            outcome = await service.poll_once()
-            if outcome.handled or outcome.duplicates:
-                print(json.dumps(vars(outcome)), flush=True)
-    finally:
-        await service.close()
-        await bus.stop()
-        await db.close()
 
 
 # --- the test ----------------------------------------------------------------------------
@@ -212,7 +161,9 @@ async def test_usage_equals_the_events_after_the_meter_is_killed_mid_stream(
 
         # Crash 1: counters of some events committed in Postgres, their offsets not on Kafka.
         runs.append(
-            await ReportingProcess.spawn(__file__, [*meter_args, "--hang-at", "120"], stderr_path)
+            await ReportingProcess.spawn(
+                METERING_PROCESS, [*meter_args, "--hang-at", "120"], stderr_path
+            )
         )
         await runs[-1].wait_until("the hang", lambda p: p.total("hanging") > 0, WAIT_S)
         await runs[-1].kill()
@@ -220,12 +171,12 @@ async def test_usage_equals_the_events_after_the_meter_is_killed_mid_stream(
         assert 0 < after_first < EVENTS
 
         # Crash 2: anywhere, once the restarted meter has made progress of its own.
-        runs.append(await ReportingProcess.spawn(__file__, meter_args, stderr_path))
+        runs.append(await ReportingProcess.spawn(METERING_PROCESS, meter_args, stderr_path))
         await runs[-1].wait_until("progress", lambda p: p.total("handled") >= 60, WAIT_S)
         await runs[-1].kill()
         assert await processed(db, group) < EVENTS
 
-        runs.append(await ReportingProcess.spawn(__file__, meter_args, stderr_path))
+        runs.append(await ReportingProcess.spawn(METERING_PROCESS, meter_args, stderr_path))
         await asyncio.wait_for(publishing, WAIT_S)
         deadline = time.monotonic() + WAIT_S
         while await processed(db, group) < EVENTS:
@@ -266,16 +217,3 @@ async def _clean(
         await admin.delete_topics(topics)
     finally:
         await admin.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="The metering process of this test.")
-    parser.add_argument("--topics", nargs="+", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--hang-at", type=int, default=0)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(consume(parser.parse_args()))
-
-
-if __name__ == "__main__":
-    main()
