@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -317,6 +318,55 @@ def ml_section(requests: int) -> list[str]:
     ]
 
 
+TPCH_TITLE = "## TPC-H: the 22 queries as `query` jobs against DuckDB alone"
+
+
+def tpch_section(scale: float, runs: int) -> list[str]:
+    r = run_json("bench.tpch", "--scale", f"{scale:g}", "--runs", str(runs))
+    mb = sum(t["parquet_bytes"] for t in r["tables"].values()) / 1e6
+    rows = [
+        TPCH_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at scale factor {r['scale']:g} "
+        f"(`tpchgen-cli` Parquet, {mb:,.0f} MB in 8 files); 1-minute load average at the end: "
+        f"{r['load_average']:.1f} on {r['cpus']} CPUs. Each table uploaded through the part "
+        "URLs and made a dataset of its name (`POST /datasets`, Parquet). Job: `POST "
+        '/api/v1/jobs` with `{"kind": "query", "params": {"sql": ...}}` (the API under uvicorn '
+        "in the benchmark's process, the job on its Ray, 2 CPUs, premium plan), timed from the "
+        f"request to the poll (every {r['poll_ms']:g} ms) that sees it succeeded. Reference: "
+        f"DuckDB {r['duckdb']} alone in one process, views over `read_parquet` of the same "
+        f"files, each query to an Arrow table. Median of {r['runs']} runs after a warm-up, "
+        "alternating per query. Ratio: DuckDB's time over the job's (below 1: the job is "
+        "slower). Result: the job's first `GET /jobs/{id}/result` page against DuckDB's rows "
+        "(columns, row count, values).",
+        "",
+        "| query | rows | DuckDB s | job s | ratio | queued s | running s | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for q in r["queries"]:
+        rows.append(
+            f"| {q['query']} | {q['rows']:,} | {q['reference_s']:.3f} | {q['job_s']:.3f} | "
+            f"{q['ratio']:.3f} | {q['queued_s']:.3f} | {q['running_s']:.3f} | "
+            f"{'equal' if q['equal'] else q['difference']} |"
+        )
+    queries = r["queries"]
+
+    def ms(key: str) -> float:
+        return statistics.median(q[key] for q in queries) * 1e3
+
+    rest = statistics.median(q["job_s"] - q["queued_s"] - q["running_s"] for q in queries)
+    rows += [
+        "",
+        f"Median ratio: **{r['median_ratio']:.3f}** ({sum(q['equal'] for q in queries)} of "
+        f"{len(queries)} results equal to DuckDB's). Where a job's time goes (medians over the "
+        f"queries): the `POST /jobs` answer {ms('submit_s'):.0f} ms; queued until the "
+        f"supervisor claims it {ms('queued_s'):.0f} ms; running (inputs loaded, the query, the "
+        f"result written) {ms('running_s'):.0f} ms; the rest of the wall time {rest * 1e3:.0f} ms "
+        "(the request, the poll that sees it).",
+    ]
+    return rows
+
+
 def replace_section(text: str, title: str, section: list[str]) -> str:
     """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
     lines = text.rstrip("\n").split("\n")
@@ -334,7 +384,7 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts", "ml"],
+        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts", "ml", "tpch"],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
@@ -342,6 +392,8 @@ def main() -> None:
         "--prompt-rounds", type=int, default=20, help="Rounds of the question corpus."
     )
     parser.add_argument("--ml-requests", type=int, default=500, help="Predict requests timed.")
+    parser.add_argument("--tpch-scale", type=float, default=1.0, help="TPC-H scale factor.")
+    parser.add_argument("--tpch-runs", type=int, default=3, help="Timed runs of each query.")
     args = parser.parse_args()
     if args.only:
         title, section = {
@@ -352,6 +404,7 @@ def main() -> None:
             "notifications": (NOTIFICATIONS_TITLE, notifications_section),
             "prompts": (PROMPTS_TITLE, lambda: prompts_section(args.prompt_rounds)),
             "ml": (ML_TITLE, lambda: ml_section(args.ml_requests)),
+            "tpch": (TPCH_TITLE, lambda: tpch_section(args.tpch_scale, args.tpch_runs)),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -386,6 +439,8 @@ def main() -> None:
         *prompts_section(args.prompt_rounds),
         "",
         *ml_section(args.ml_requests),
+        "",
+        *tpch_section(args.tpch_scale, args.tpch_runs),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
