@@ -196,7 +196,8 @@ async def test_history_withholds_rows_from_readers_governed_otherwise_and_rerun_
     assert mine["table"]["sql"] == original["table"]["sql"]
     masked = mine["table"]["rows"]
     assert len(masked) == mine["table"]["row_count"] == CUSTOMERS
-    assert {r["contactName"] for r in masked} <= {"****", None}
+    names = {r["contactName"] for r in masked}
+    assert "****" in names and names <= {"****", None}
     assert {r["customerID"] for r in masked} == {r["customerID"] for r in rows}
     # (Some contacts name their company: those are the company's name, which the viewer sees.)
     companies = " ".join(r["companyName"] for r in rows)
@@ -248,6 +249,39 @@ async def test_history_withholds_rows_from_readers_governed_otherwise_and_rerun_
     deleted = await client.delete(f"/api/v1/policies/{policy}", headers=owner.headers())
     assert deleted.status_code == 204, deleted.text
     view, _ = await history(client, owner, execution)
+    assert view["rows_withheld"] is False and view["table"]["rows"] == rows
+
+
+async def test_a_confirmer_governed_otherwise_is_not_shown_the_rows(
+    client: httpx.AsyncClient, stub: OpenAIStub
+) -> None:
+    """Confirming another's execution answers with the execution: as the confirmer may see
+    it."""
+    people, _ = await governed_team(client)
+    owner, editor = people["owner"], people["editor"]
+    stub.reply("stub", tool_calls=[
+        ("run_sql", {"sql": SQL}), ("save_result", {"sql": SQL, "name": "all_customers"}),
+    ])  # fmt: skip
+    response = await client.post(
+        "/api/v1/prompts/execute", json={"question": "keep our customers"},
+        headers=owner.headers(),
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    original = response.json()
+    assert original["status"] == "awaiting_confirmation", original
+    rows = original["table"]["rows"]
+    hidden = {r["companyName"] for r in rows if r["country"] != "Germany"}
+    assert len(rows) == CUSTOMERS and hidden
+
+    done = await client.post(
+        f"/api/v1/prompts/executions/{original['id']}/confirm", headers=editor.headers()
+    )
+    assert done.status_code == 200, done.text
+    confirmed = done.json()
+    assert confirmed["status"] == "completed" and confirmed["rows_withheld"] is True
+    assert confirmed["table"]["rows"] == [] and confirmed["turns"][1]["status"] == "ok"
+    assert leaked([done.text], hidden) == []
+    view, _ = await history(client, owner, original["id"])
     assert view["rows_withheld"] is False and view["table"]["rows"] == rows
 
 
