@@ -21,8 +21,14 @@ def read_rows(
 ) -> tuple[list[ColumnInfo], list[dict[str, Any]], int]:
     """Rows ``offset`` to ``offset + limit`` of a Parquet object (reading only the row groups
     that hold them), its columns and its row count; with ``governed``, masked columns masked
-    and denied ones dropped (its row filters, if any, apply to the page read)."""
+    and denied ones dropped (with row filters, pages and count are of the rows it shows)."""
     objects = ArrowObjects.from_settings(settings)
+    if governed is not None and governed.row_filters:
+        # Which rows a reader sees decides the pages and the count: filter the whole result.
+        shown = apply_to_table(objects.read_parquet(key), governed)
+        page = shown.slice(offset, limit)
+        rows = [{k: json_value(v) for k, v in r.items()} for r in page.to_pylist()]
+        return columns_of(shown.schema), rows, shown.num_rows
     with objects.filesystem.open_input_file(objects.path(key)) as handle:
         parquet = pq.ParquetFile(handle)
         total = parquet.metadata.num_rows

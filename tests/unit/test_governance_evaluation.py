@@ -9,8 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import sqlglot
 
 from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.engine.lineage import QueryLineage, query_lineage
 from rivergen.engine.spec import QuerySpec
 from rivergen.errors import Forbidden
 from rivergen.services.governance import (
@@ -23,6 +25,7 @@ from rivergen.services.governance import (
     inherit,
     query_columns,
 )
+from rivergen.services.governance.schemas import JobLineage
 from tests.conftest import SHARED_DATA
 
 DATASET, OTHER, WORKSPACE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -155,15 +158,73 @@ def test_denied_dataset_and_columns_are_refused(customers: pa.Table) -> None:
     check_columns(governed, ["city"])
 
 
-def test_a_result_inherits_its_inputs_masks_by_name_but_never_twice() -> None:
+def test_without_lineage_a_result_inherits_masks_by_name_but_never_twice() -> None:
     result = uuid.uuid4()
     own = Governed(dataset_id=result, masked={"city": "partial"})
-    reader = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
-                       denied_columns=["fax"], max_rows=7,
-                       row_filters=[{"column": "city", "op": "is_null"}])]  # fmt: skip
-    pinned = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})]
-    shown = inherit(own, reader, pinned)
+    reader = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
+                      denied_columns=["fax"], max_rows=7)  # fmt: skip
+    pinned = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})
+    job = JobLineage(inputs=[DATASET], pinned={DATASET: pinned})
+    shown = inherit(own, job, {DATASET: reader})
     assert shown.masked == {"city": "partial", "phone": "redact"}
     assert shown.denied_columns == ["fax"] and shown.max_rows == 7
-    assert not shown.row_filters and not shown.denied
-    assert inherit(own, [Governed(dataset_id=DATASET, denied=True)], []).denied
+    assert not shown.row_filters and not shown.denied and not shown.derived_denied
+    denied = Governed(dataset_id=DATASET, denied=True)
+    assert inherit(own, job, {DATASET: denied}).denied
+    # A row filter the submitter did not have: nothing to apply it through.
+    filtered = Governed(dataset_id=DATASET, row_filters=[{"column": "city", "op": "is_null"}])
+    assert inherit(own, job, {DATASET: filtered}).derived_denied
+
+
+def lineage_of(sql: str) -> QueryLineage:
+    schema = {"customerID": "string", "email": "string", "city": "string", "n": "int64"}
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return query_lineage(tree, {str(DATASET): schema}, [p.alias_or_name for p in tree.selects])
+
+
+def test_masks_follow_lineage_through_renames_and_expressions() -> None:
+    result = uuid.uuid4()
+    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f'SELECT email AS contact, upper(email) AS shout, email || \'\' AS same, '
+        f'CASE WHEN n > 1 THEN email END AS picked, city FROM "{DATASET}"'
+    ))  # fmt: skip
+    reader = Governed(dataset_id=DATASET, masked={"email": "hash"}, denied_columns=["city"])
+    shown = inherit(Governed(dataset_id=result), job, {DATASET: reader})
+    # A rename keeps the method; anything computed from the column is redacted.
+    assert shown.masked == {"contact": "hash", "shout": "redact", "same": "redact",
+                            "picked": "redact"}  # fmt: skip
+    assert shown.denied_columns == ["city"] and not shown.derived_denied
+
+
+def test_row_filters_go_through_row_preserving_results_only() -> None:
+    result = uuid.uuid4()
+    extra = Governed(
+        dataset_id=DATASET, row_filters=[{"column": "city", "op": "==", "value": "Berlin"}]
+    )
+    kept = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f'SELECT city AS town, email FROM "{DATASET}" WHERE n > 0'))  # fmt: skip
+    shown = inherit(Governed(dataset_id=result), kept, {DATASET: extra})
+    assert [(f.column, f.value) for f in shown.row_filters] == [("town", "Berlin")]
+    assert not shown.derived_denied
+    for sql in (
+        f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city',  # an aggregate
+        f'SELECT email FROM "{DATASET}"',  # the filtered column is not in the result
+        f'SELECT city, sum(n) OVER () AS total FROM "{DATASET}"',  # a window over all rows
+        f'SELECT city FROM "{DATASET}" ORDER BY n LIMIT 3',  # a top-N over all rows
+    ):
+        job = JobLineage(inputs=[DATASET], lineage=lineage_of(sql))
+        assert inherit(Governed(dataset_id=result), job, {DATASET: extra}).derived_denied, sql
+    # Rows decided by a column the reader may not see: the result tells about it.
+    masked = Governed(dataset_id=DATASET, masked={"email": "redact"})
+    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f"SELECT city FROM \"{DATASET}\" WHERE email = 'x@example.com'"))  # fmt: skip
+    assert inherit(Governed(dataset_id=result), job, {DATASET: masked}).derived_denied
+    # The same policies as the submitter's: nothing more to apply.
+    same = JobLineage(inputs=[DATASET], pinned={DATASET: extra}, lineage=lineage_of(
+        f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city'))  # fmt: skip
+    assert inherit(Governed(dataset_id=result), same, {DATASET: extra}) == Governed(
+        dataset_id=result
+    )
+    with pytest.raises(Forbidden) as refused:
+        apply_to_table(pa.table({"city": ["x"]}), Governed(dataset_id=result, derived_denied=True))
+    assert refused.value.error_code == "derived_from_governed_data"

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
+from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
@@ -23,6 +24,7 @@ from rivergen.services.governance.evaluation import govern, inherit
 from rivergen.services.governance.schemas import (
     AccessRule,
     Governed,
+    JobLineage,
     MaskRule,
     Policy,
     PolicyCreate,
@@ -141,7 +143,7 @@ class GovernanceService:
             return {}
         async with self._db.transaction(str(workspace)) as conn:
             lineage = await _lineage(conn, wanted)
-            seen = set(wanted) | {i for inputs, _ in lineage.values() for i in inputs}
+            seen = set(wanted) | {i for jobs in lineage.values() for j in jobs for i in j.inputs}
             policies = [_policy(r) for r in await store.for_datasets(conn, list(seen))]
         memo: dict[UUID, Governed] = {}
 
@@ -149,8 +151,9 @@ class GovernanceService:
             if dataset not in memo:
                 own = govern(policies, dataset, role)
                 if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
-                    inputs, pinned = lineage[dataset]
-                    own = inherit(own, [resolve(i, depth + 1) for i in inputs], pinned)
+                    for job in lineage[dataset]:
+                        readers = {i: resolve(i, depth + 1) for i in job.inputs}
+                        own = inherit(own, job, readers)
                 memo[dataset] = own
             return memo[dataset]
 
@@ -161,26 +164,32 @@ class GovernanceService:
 _MAX_LINEAGE_DEPTH = 8
 
 
-async def _lineage(
-    conn: Any, datasets: list[UUID]
-) -> dict[UUID, tuple[list[UUID], list[Governed]]]:
-    """For each job result among ``datasets`` and their ancestors: its input datasets and the
-    governance its job pinned."""
-    found: dict[UUID, tuple[list[UUID], list[Governed]]] = {}
+async def _lineage(conn: Any, datasets: list[UUID]) -> dict[UUID, list[JobLineage]]:
+    """For each job result among ``datasets`` and their ancestors: each job that made it, with
+    its inputs, the governance it pinned and its column lineage."""
+    found: dict[UUID, dict[UUID, JobLineage]] = {}
     frontier = datasets
     for _ in range(_MAX_LINEAGE_DEPTH):
         rows = await store.job_inputs(conn, frontier)
         for row in rows:
-            inputs, pinned = found.setdefault(row["result"], ([], []))
-            if row["input"] not in inputs:
-                inputs.append(row["input"])
-            pinned.extend(
-                Governed.model_validate(g) for g in json.loads(row["governance"]).values()
-            )
+            jobs = found.setdefault(row["result"], {})
+            job = jobs.get(row["job"])
+            if job is None:
+                pinned = {
+                    UUID(k): Governed.model_validate(g)
+                    for k, g in json.loads(row["governance"]).items()
+                }
+                lineage = (
+                    QueryLineage.model_validate_json(row["column_lineage"])
+                    if row["column_lineage"] else None
+                )  # fmt: skip
+                job = jobs[row["job"]] = JobLineage(pinned=pinned, lineage=lineage)
+            if row["input"] not in job.inputs:
+                job.inputs.append(row["input"])
         frontier = [row["input"] for row in rows if row["input"] not in found]
         if not frontier:
             break
-    return found
+    return {dataset: list(jobs.values()) for dataset, jobs in found.items()}
 
 
 async def _check_against_schema(conn: Any, policy: PolicyCreate) -> None:

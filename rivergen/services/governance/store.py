@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rivergen.engine.lineage import QueryLineage
 from rivergen.pagination import after_cursor
 
 
@@ -88,16 +89,24 @@ async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
     return {c["name"]: c["type"] for c in columns}
 
 
-async def pin_job(conn: asyncpg.Connection, job: UUID, governance: dict[str, Any]) -> None:
-    """Record the governance of a job's inputs (dataset id -> Governed as JSON)."""
-    await conn.execute("UPDATE jobs SET governance = $2 WHERE id = $1", job, json.dumps(governance))
+async def pin_job(
+    conn: asyncpg.Connection, job: UUID, governance: dict[str, Any],
+    lineage: QueryLineage | None = None,
+) -> None:  # fmt: skip
+    """Record the governance of a job's inputs (dataset id -> Governed as JSON) and its
+    result's column lineage."""
+    await conn.execute(
+        "UPDATE jobs SET governance = $2, column_lineage = $3 WHERE id = $1", job,
+        json.dumps(governance), lineage.model_dump_json() if lineage is not None else None,
+    )  # fmt: skip
 
 
 async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
     """For those of ``datasets`` that are job results: (result, input dataset, the governance
     the job pinned for its submitter), from the lineage dataset -> job -> dataset."""
     rows: list[Any] = await conn.fetch(
-        "SELECT made.target_id AS result, used.source_id AS input, j.governance "
+        "SELECT made.target_id AS result, used.source_id AS input, j.id AS job, j.governance, "
+        "j.column_lineage "
         "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
         "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
         "JOIN jobs j ON j.id = made.source_id "
