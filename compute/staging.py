@@ -22,7 +22,7 @@ from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
 from rivergen.jsonvalues import json_value
 from rivergen.quality import DatasetProfile, Rule, RuleResult
-from rivergen.services.governance import Governed, apply_to_table, changes_data
+from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key
 from rivergen.settings import Settings
 
 # Staging parses one file per task: half a core leaves room on a 2-core machine for the Serve
@@ -83,7 +83,7 @@ def read_dataset(
     if governed is None or not changes_data(governed):
         return objects.read_parquet(key, columns)
     # Row filters may name columns the caller did not ask for: filter the whole table first.
-    table = apply_to_table(objects.read_parquet(key), governed)
+    table = apply_to_table(objects.read_parquet(key), governed, hash_key(settings, governed))
     if columns is None:
         return table
     return table.select([c for c in columns if c in table.column_names])

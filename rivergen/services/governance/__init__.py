@@ -10,6 +10,7 @@ from rivergen.services.governance.evaluation import (
     inherit,
     query_columns,
 )
+from rivergen.services.governance.keys import hash_key
 from rivergen.services.governance.schemas import (
     Governed,
     Policy,
@@ -33,6 +34,7 @@ __all__ = [
     "changes_data",
     "check_columns",
     "govern",
+    "hash_key",
     "inherit",
     "query_columns",
     "role_of",
