@@ -90,8 +90,11 @@ def read_dataset(
 
 
 def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:
-    """A version as ``governed`` lets its caller see it, as Parquet bytes, and its rows."""
+    """A version as ``governed`` lets its caller see it, as Parquet bytes, and its rows: at
+    most ``max_rows`` of them when a row limit caps what the caller takes."""
     table = read_dataset(settings, key, None, governed)
+    if governed.max_rows is not None and table.num_rows > governed.max_rows:
+        table = table.slice(0, governed.max_rows)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes(), table.num_rows

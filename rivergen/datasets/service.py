@@ -52,6 +52,7 @@ from rivergen.services.governance import (
     GovernanceService,
     Governed,
     changes_data,
+    changes_export,
     check_columns,
 )
 
@@ -253,12 +254,12 @@ class DatasetService:
     ) -> DatasetDownload:
         """Where to GET the version's Parquet object: presigned on S3 (valid for the presign
         life, 1 h by default), else ``platform_url``, which wants the caller's credentials.
-        When policies change what the caller sees, always ``platform_url`` (which serves the
-        governed Parquet), never the raw object."""
+        When policies change what the caller sees, or cap its rows, always ``platform_url``
+        (which serves the governed Parquet, at most ``max_rows`` rows), never the raw object."""
         objects = self._require_objects()
         row = await self._version_row(context, dataset, version)
         governed = await self.governed(context, dataset)
-        if changes_data(governed):
+        if changes_export(governed):
             data, rows = await self._compute.export(row["object_key"], governed)
             return DatasetDownload(
                 dataset_id=dataset, version=row["version"], url=platform_url,
@@ -279,10 +280,10 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, version: int
     ) -> tuple[str, bytes | None]:
         """The version's object key, and its governed Parquet bytes when policies change what
-        the caller sees (None: the stored object is what they may read)."""
+        the caller sees or cap its rows (None: the stored object is what they may read)."""
         _, key = await self.version_key(context, dataset, version)
         governed = await self.governed(context, dataset)
-        if not changes_data(governed):
+        if not changes_export(governed):
             return key, None
         data, _ = await self._compute.export(key, governed)
         return key, data
@@ -435,7 +436,7 @@ def _without_row_text(view: VersionView) -> VersionView:
 
 def _effective(governed: Governed) -> Governed | None:
     """``governed`` if it changes anything a read returns (rows, columns or their number)."""
-    return governed if changes_data(governed) or governed.max_rows is not None else None
+    return governed if changes_export(governed) else None
 
 
 def _name_taken(name: str) -> Conflict:

@@ -19,7 +19,7 @@ from rivergen.services.governance.schemas import (
     PolicyPage,
     PolicyUpdate,
 )
-from rivergen.services.governance.service import GovernanceService, role_of
+from rivergen.services.governance.service import GovernanceService, changes_export, role_of
 
 __all__ = [
     "REDACTED",
@@ -32,6 +32,7 @@ __all__ = [
     "PolicyUpdate",
     "apply_to_table",
     "changes_data",
+    "changes_export",
     "check_columns",
     "govern",
     "hash_key",

@@ -19,7 +19,7 @@ from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store
-from rivergen.services.governance.evaluation import govern, inherit
+from rivergen.services.governance.evaluation import changes_data, govern, inherit
 from rivergen.services.governance.schemas import (
     AccessRule,
     Governed,
@@ -36,6 +36,12 @@ from rivergen.services.governance.schemas import (
 
 def policy_not_found(policy: UUID) -> NotFound:
     return NotFound(f"policy {policy} not found", code="policy_not_found")
+
+
+def changes_export(governed: Governed) -> bool:
+    """Whether what the caller may take of a dataset (a download, its content, a copy) differs
+    from the stored data: the policies change the data, or a row limit caps it."""
+    return changes_data(governed) or governed.max_rows is not None
 
 
 def role_of(context: RequestContext) -> RoleName:
