@@ -126,7 +126,10 @@ class DatasetService:
         self, context: RequestContext, workspace: UUID, dataset: UUID, source: DatasetSource
     ) -> tuple[StagedVersion, dict[str, Any]]:
         key = f"workspaces/{workspace}/datasets/{dataset}/{uuid.uuid4()}.parquet"
+        # A file or data source a governed dataset was made of is raw data to those whom its
+        # policies govern: no copy of it for them (a copy by others inherits those policies).
         if source.file_id is not None:
+            await self._governance.check_source_access(context, "file", source.file_id)
             async with self._db.transaction(str(workspace)) as conn:
                 file = await conn.fetchrow(
                     "SELECT id, name, content_type, object_key FROM files WHERE id = $1",
@@ -139,6 +142,7 @@ class DatasetService:
             )
             return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"]}
         assert source.data_source_id is not None
+        await self._governance.check_source_access(context, "data_source", source.data_source_id)
         if self._sources is None:
             raise NotFound("data sources are not available here", code="data_source_not_found")
         view, table = await self._sources.read(context, source.data_source_id)
