@@ -42,7 +42,7 @@ from rivergen.datasets.schemas import (
 )
 from rivergen.datasets.search import matched, query_terms, tsquery
 from rivergen.db import Database
-from rivergen.errors import Conflict, NotFound
+from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
@@ -395,8 +395,21 @@ class DatasetService:
         return await self.get(context, dataset)
 
     async def delete(self, context: RequestContext, dataset: UUID) -> None:
+        """Delete the dataset, its versions and its policies. A caller its policies govern may
+        not (403 ``dataset_governed``): that would lift them, and free its file or data source
+        to be staged again ungoverned."""
         workspace = context.require_workspace()
         actor = context.actor
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset) is None:
+                raise dataset_not_found(dataset)
+        governed = (await self._governance.governed(context, [dataset]))[dataset]
+        if changes_export(governed):
+            raise Forbidden(
+                f"policies govern what your role sees of dataset {dataset}: deleting it would "
+                "lift them (someone they do not govern may)", code="dataset_governed",
+                details={"policies": [a.name for a in governed.applied[:10]]},
+            )  # fmt: skip
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset, lock=True) is None:
                 raise dataset_not_found(dataset)
