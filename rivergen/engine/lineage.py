@@ -7,8 +7,8 @@ row is one row of its inputs (SELECT ... FROM ... [JOIN ...] [WHERE ...] [ORDER 
 no aggregate, grouping, DISTINCT, window, LIMIT or set operation anywhere): then a reader's
 row filter on a base column that reaches the answer as an identity can be applied to the
 answer. (Derived tables, CTEs and subqueries are fine so long as none of them aggregates,
-groups, dedupes, windows or limits.) Where lineage cannot be traced, every column the query reads stands for the column
-(never less than the truth).
+groups, dedupes, windows or limits.) Where lineage cannot be traced, every column the query
+reads stands for the column (never less than the truth).
 """
 
 from __future__ import annotations

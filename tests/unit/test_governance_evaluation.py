@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,11 +11,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import sqlglot
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
+from rivergen.connectors.secrets import _derived_key
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.engine.lineage import QueryLineage, query_lineage
 from rivergen.engine.spec import QuerySpec
-from rivergen.errors import Forbidden
+from rivergen.errors import ConfigurationError, Forbidden
 from rivergen.services.governance import (
     Governed,
     Policy,
@@ -22,13 +26,17 @@ from rivergen.services.governance import (
     changes_data,
     check_columns,
     govern,
+    hash_key,
     inherit,
     query_columns,
 )
+from rivergen.services.governance.keys import workspace_hash_key
 from rivergen.services.governance.schemas import JobLineage
+from rivergen.settings import AuthSettings, ConnectorSettings, Settings
 from tests.conftest import SHARED_DATA
 
 DATASET, OTHER, WORKSPACE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+KEY = b"k" * 32
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _made = 0
 
@@ -106,7 +114,7 @@ def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) ->
         ],
         DATASET, "viewer",
     )  # fmt: skip
-    shown = apply_to_table(customers, governed)
+    shown = apply_to_table(customers, governed, KEY)
     raw = [r for r in customers.to_pylist() if r["country"] in ("Germany", "France")]
     assert shown.num_rows == len(raw) == 13
     assert "address" not in shown.column_names
@@ -114,9 +122,13 @@ def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) ->
     assert {r["contactName"] for r in rows} == {"****"}
     # The row filter saw the raw country; what is shown is masked.
     assert {r["country"] for r in rows} == {"****"}
+    # HMAC-SHA256 under the workspace's key, its first 16 hex digits: not the bare SHA-256.
     assert [r["customerID"] for r in rows] == [
-        hashlib.sha256(r["customerID"].encode()).hexdigest()[:16] for r in raw
+        hmac.new(KEY, r["customerID"].encode(), hashlib.sha256).hexdigest()[:16] for r in raw
     ]
+    assert not {r["customerID"] for r in rows} & {
+        hashlib.sha256(r["customerID"].encode()).hexdigest()[:16] for r in raw
+    }
     for shown_row, raw_row in zip(rows, raw, strict=True):
         phone = raw_row["phone"]
         assert shown_row["phone"] == "*" * (len(phone) - 4) + phone[-4:]
@@ -228,3 +240,41 @@ def test_row_filters_go_through_row_preserving_results_only() -> None:
     with pytest.raises(Forbidden) as refused:
         apply_to_table(pa.table({"city": ["x"]}), Governed(dataset_id=result, derived_denied=True))
     assert refused.value.error_code == "derived_from_governed_data"
+
+
+def test_hash_masks_are_keyed_per_workspace_and_never_unkeyed(customers: pa.Table) -> None:
+    governed = Governed(dataset_id=DATASET, workspace_id=WORKSPACE, masked={"city": "hash"})
+    with pytest.raises(ConfigurationError):
+        apply_to_table(customers, governed)  # no key: no hash, never an unkeyed one
+    settings = Settings(auth=AuthSettings(jwt_private_key=None), connectors=ConnectorSettings())
+    with pytest.raises(ConfigurationError):
+        hash_key(settings, governed)  # no platform secret: no key
+    assert hash_key(settings, Governed(dataset_id=DATASET, masked={"city": "redact"})) is None
+    with pytest.raises(ConfigurationError):
+        hash_key(Settings(), governed.model_copy(update={"workspace_id": None}))
+
+    signing = Settings(
+        auth=AuthSettings(jwt_private_key=SecretStr("pem of the signing key")),
+        connectors=ConnectorSettings(),
+    )
+    key = hash_key(signing, governed)
+    assert key is not None and len(key) == 32
+    assert key == workspace_hash_key(signing, WORKSPACE) != workspace_hash_key(signing, OTHER)
+    # The data-source secrets key, when set, is the root instead of the signing key; set to
+    # the one derived from the signing key (before rotating that), it keeps the digests.
+    other = ConnectorSettings(secrets_key=SecretStr(Fernet.generate_key().decode()))
+    assert workspace_hash_key(signing.model_copy(update={"connectors": other}), WORKSPACE) != key
+    pinned = ConnectorSettings(
+        secrets_key=SecretStr(_derived_key(b"pem of the signing key").decode())
+    )
+    assert workspace_hash_key(signing.model_copy(update={"connectors": pinned}), WORKSPACE) == key
+
+    cities = customers.column("city")
+    mine = apply_to_table(customers, governed, key).column("city").to_pylist()
+    theirs = apply_to_table(customers, governed, workspace_hash_key(signing, OTHER))
+    # Equal values, equal digests (masked keys still join and count); not across workspaces.
+    assert len(set(mine)) == len(set(cities.to_pylist()))
+    for value, digest in zip(cities.to_pylist(), mine, strict=True):
+        assert digest == mine[cities.to_pylist().index(value)]
+    assert not set(mine) & set(theirs.column("city").to_pylist())
+    assert not set(mine) & {hashlib.sha256(c.encode()).hexdigest()[:16] for c in cities.to_pylist()}

@@ -6,6 +6,7 @@ dataset's data (preview, export, profile, quality check, job inputs, job results
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 from rivergen.engine.duck import EngineLimits, execute
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.spec import RIGHT_SUFFIX, Filter, QuerySpec, check_query, conditions_sql
-from rivergen.errors import Forbidden, ValidationFailed
+from rivergen.errors import ConfigurationError, Forbidden, ValidationFailed
 from rivergen.services.governance.schemas import (
     AccessRule,
     AppliedPolicy,
@@ -136,16 +137,19 @@ def check_columns(governed: Governed, columns: Iterable[str]) -> None:
         )
 
 
-def apply_to_table(table: pa.Table, governed: Governed) -> pa.Table:
+def apply_to_table(table: pa.Table, governed: Governed, hash_key: bytes | None = None) -> pa.Table:
     """The table as the governed caller may see it: rows filtered (on the raw values), then
     masked columns masked, then denied columns dropped. A denied dataset is refused (403
     ``dataset_denied``).
 
     Masks: on string columns ``redact`` gives ``****``, ``hash`` the first 16 hex digits of the
-    value's SHA-256 (equal values stay equal, so masked keys still join), ``partial`` keeps the
-    last 4 characters (shorter values are redacted); any other masked column becomes nulls of
-    its type. A mask of a column the table lacks does nothing. A row filter on a column the
-    table lacks, or that does not fit its type, leaves no rows: a filter never fails open.
+    value's HMAC-SHA256 under ``hash_key``, the workspace's key
+    (:func:`rivergen.services.governance.keys.hash_key`: equal values stay equal within a
+    workspace, so masked keys still join; no key, no hash: ``ConfigurationError``), ``partial``
+    keeps the last 4 characters (shorter values are redacted); any other masked column becomes
+    nulls of its type. A mask of a column the table lacks does nothing. A row filter on a
+    column the table lacks, or that does not fit its type, leaves no rows: a filter never fails
+    open.
     """
     if governed.denied:
         raise dataset_denied(governed.dataset_id)
@@ -156,7 +160,8 @@ def apply_to_table(table: pa.Table, governed: Governed) -> pa.Table:
     for name, method in governed.masked.items():
         index = table.schema.get_field_index(name)
         if index >= 0:
-            table = table.set_column(index, table.schema.field(index), mask(table[index], method))
+            masked = mask(table[index], method, hash_key)
+            table = table.set_column(index, table.schema.field(index), masked)
     drop = [c for c in governed.denied_columns if c in table.column_names]
     return table.drop_columns(drop) if drop else table
 
@@ -176,7 +181,9 @@ def _filter_rows(table: pa.Table, governed: Governed) -> pa.Table:
         return table.slice(0, 0)
 
 
-def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedArray:
+def mask(
+    column: pa.ChunkedArray | pa.Array, method: MaskMethod, hash_key: bytes | None = None
+) -> pa.ChunkedArray:
     """One column masked with ``method`` (see :func:`apply_to_table`)."""
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column], type=column.type)
@@ -187,10 +194,7 @@ def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedAr
     if method == "redact":
         masked = pc.if_else(valid, pa.scalar(REDACTED, kind), pa.scalar(None, kind))
     elif method == "hash":
-        masked = pa.chunked_array(
-            [pa.array([None if v is None else _digest(v) for v in column.to_pylist()], kind)],
-            type=kind,
-        )
+        masked = _keyed_digests(column, hash_key)
     else:
         length = pc.utf8_length(column)
         hidden = pc.binary_repeat(
@@ -206,8 +210,23 @@ def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedAr
     return masked.cast(kind)
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:HASH_HEX_CHARS]
+def _keyed_digests(column: pa.ChunkedArray, key: bytes | None) -> pa.ChunkedArray:
+    """HMAC-SHA256 of each value under ``key`` (hex, cut to 16 digits), nulls kept: computed
+    once per distinct value, then placed by index."""
+    if key is None:
+        raise ConfigurationError("a hash mask needs its workspace's key: none was given")
+    distinct = pc.unique(column).drop_null()
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    digests = []
+    for value in distinct.to_pylist():
+        one = keyed.copy()
+        one.update(value.encode())
+        digests.append(one.hexdigest()[:HASH_HEX_CHARS])
+    positions = pc.index_in(column, value_set=distinct)
+    taken = pc.take(pa.array(digests, column.type), positions)
+    if isinstance(taken, pa.Array):
+        taken = pa.chunked_array([taken], type=column.type)
+    return taken
 
 
 def query_columns(spec: QuerySpec) -> set[str]:

@@ -78,6 +78,9 @@ class Governed(BaseModel):
     (rows filtered and columns masked before anything reads them)."""
 
     dataset_id: UUID
+    workspace_id: UUID | None = Field(
+        None, description="The dataset's workspace: what keys its hash masks (never the key)."
+    )
     denied: bool = False
     denied_columns: list[str] = Field(default_factory=list)
     row_filters: list[Filter] = Field(default_factory=list)
