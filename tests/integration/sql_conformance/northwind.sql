@@ -655,3 +655,128 @@ WHERE o.customerID = 'QUICK';
 SELECT v.code, v.label, COUNT(o.orderID) AS orders
 FROM (VALUES (1, 'Speedy'), (2, 'United'), (3, 'Federal')) AS v (code, label)
 JOIN orders o ON o.shipVia = v.code GROUP BY v.code, v.label;
+
+-- name: interval_between_timestamps
+-- features: date, arithmetic, is_null
+SELECT orderID, shippedDate - orderDate AS lead_time, requiredDate - orderDate AS allowed FROM orders;
+
+-- name: interval_aggregates_and_extract
+-- features: date, aggregate, group_by
+SELECT shipVia, MAX(shippedDate - orderDate) AS max_lead, MIN(requiredDate - shippedDate) AS min_slack,
+       MIN(EXTRACT(DAY FROM shippedDate - orderDate)) AS min_days
+FROM orders GROUP BY shipVia;
+
+-- name: interval_multiplication_and_month_end
+-- features: date, arithmetic
+SELECT orderID, orderDate + 3 * INTERVAL '1 day' AS three_days, orderDate + INTERVAL '1 month' AS next_month,
+       orderDate - INTERVAL '1 year 2 months' AS earlier
+FROM orders WHERE EXTRACT(DAY FROM orderDate) >= 28;
+
+-- name: date_epoch_and_text
+-- features: date, cast
+SELECT orderID, EXTRACT(EPOCH FROM orderDate) AS epoch, CAST(orderDate AS varchar) AS as_text,
+       CAST(CAST(orderDate AS date) AS varchar) AS day_text, EXTRACT(ISOYEAR FROM orderDate) AS iso_year
+FROM orders;
+
+-- name: cast_double_to_integer_halves
+-- features: cast
+SELECT productID, unitPrice, CAST(unitPrice AS integer) AS whole, CAST(unitPrice * 100 AS bigint) AS cents
+FROM products;
+
+-- name: select_without_from
+-- features: projection, arithmetic, string, cast
+SELECT 1 + 2 * 3 AS seven, 'North' || 'wind' AS name, CAST('42' AS integer) AS answer,
+       CAST(' 12 ' AS integer) AS padded, DATE '1996-07-04' + 30 AS later, 7 % 3 AS rest;
+
+-- name: values_as_relation
+-- features: values, order_by
+SELECT x, y FROM (VALUES (2, 'b'), (1, 'a'), (3, NULL)) AS t (x, y) ORDER BY x;
+
+-- name: boolean_tests_is_true_unknown
+-- features: boolean, is_null
+SELECT customerID, (region = 'WA') IS TRUE AS wa, (region = 'WA') IS NOT FALSE AS maybe_wa,
+       (region = 'WA') IS UNKNOWN AS unknown
+FROM customers;
+
+-- name: greatest_least_skip_nulls
+-- features: comparison, is_null
+SELECT customerID, GREATEST(region, 'M') AS high, LEAST(region, fax, 'M') AS low FROM customers;
+
+-- name: row_value_comparison
+-- features: comparison, where
+SELECT orderID, productID FROM order_details WHERE (orderID, productID) < (10260, 41) AND orderID > 10250;
+
+-- name: any_array_literal
+-- features: in, comparison
+SELECT productID FROM products WHERE categoryID = ANY (ARRAY[1, 3]) AND unitsInStock <> ALL (ARRAY[0, 15]);
+
+-- name: string_misc_functions
+-- features: string
+SELECT customerID, MD5(companyName) AS hash, TRANSLATE(phone, '()-', '[]_') AS phone_translated,
+       ASCII(customerID) AS first_code, CHR(ASCII(customerID) + 1) AS next_letter,
+       LEFT(companyName, -3) AS all_but_three, SPLIT_PART(companyName, ' ', 5) AS fifth_word
+FROM customers;
+
+-- name: string_accented_text
+-- features: string, order_by
+SELECT city, LENGTH(city) AS chars, REVERSE(city) AS backwards, SUBSTRING(city, 2, 2) AS inner2,
+       POSITION('ü' IN city) AS u_umlaut_at
+FROM customers ORDER BY city, customerID;
+
+-- name: string_accented_like_and_range
+-- features: string, like, aggregate
+SELECT MIN(city) AS first, MAX(city) AS last, COUNT(*) FILTER (WHERE city LIKE '%ü%' OR city LIKE '_rhus') AS umlauts,
+       COUNT(*) FILTER (WHERE city > 'Z') AS beyond_z
+FROM customers;
+
+-- name: regex_match_and_replace
+-- features: string, where
+SELECT productID, REGEXP_REPLACE(productName, '[aeiou]', '', 'g') AS no_vowels,
+       REGEXP_REPLACE(productName, '[aeiou]', '*') AS first_vowel_starred
+FROM products WHERE productName ~ '^[A-G]' AND productName !~ 'e$';
+
+-- name: ordered_set_aggregates
+-- features: aggregate, group_by
+SELECT categoryID, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY unitPrice) AS median,
+       PERCENTILE_DISC(0.25) WITHIN GROUP (ORDER BY unitPrice) AS lower_quartile,
+       MODE() WITHIN GROUP (ORDER BY supplierID) AS usual_supplier
+FROM products GROUP BY categoryID;
+
+-- name: array_agg_ordered
+-- features: aggregate, group_by
+SELECT categoryID, ARRAY_AGG(productID ORDER BY productID) AS ids FROM products GROUP BY categoryID;
+
+-- name: window_range_offset_frame
+-- features: window, window_frame
+SELECT productID, unitPrice,
+       COUNT(*) OVER (ORDER BY unitPrice RANGE BETWEEN 5 PRECEDING AND 5 FOLLOWING) AS similar_priced
+FROM products;
+
+-- name: window_groups_frame_and_exclude
+-- features: window, window_frame
+SELECT productID,
+       SUM(unitsInStock) OVER (ORDER BY categoryID GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) AS two_categories,
+       SUM(unitsInStock) OVER (PARTITION BY categoryID ORDER BY productID
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING EXCLUDE CURRENT ROW) AS others
+FROM products;
+
+-- name: window_lag_with_default_ntile_many
+-- features: window, lag_lead, ntile
+SELECT orderID, LAG(freight, 1, 0) OVER (ORDER BY orderID) AS previous_freight,
+       NTILE(100) OVER (ORDER BY orderID) AS percentile
+FROM orders;
+
+-- name: window_desc_explicit_nulls
+-- features: window, nulls_order, row_number
+SELECT orderID, ROW_NUMBER() OVER (ORDER BY shippedDate DESC NULLS LAST, orderID) AS by_recent_shipping,
+       RANK() OVER (ORDER BY shipRegion NULLS FIRST) AS region_rank
+FROM orders;
+
+-- name: having_correlated_subquery
+-- features: having, correlated, group_by
+SELECT p.categoryID, COUNT(*) AS products FROM products p GROUP BY p.categoryID
+HAVING COUNT(*) > (SELECT COUNT(*) FROM products q WHERE q.categoryID = p.categoryID AND q.discontinued = 1) * 4;
+
+-- name: set_operation_precedence
+-- features: set_union, intersect
+SELECT country FROM customers UNION SELECT country FROM suppliers INTERSECT SELECT country FROM employees;

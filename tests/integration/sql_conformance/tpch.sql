@@ -706,3 +706,17 @@ WHERE c.c_custkey <= 25;
 SELECT o_orderkey, o_orderstatus = 'F' AS finished, o_totalprice > 100000 AND o_orderpriority = '1-URGENT' AS big_urgent,
        NOT (o_shippriority = 0) AS prioritised
 FROM orders WHERE o_orderkey < 100;
+
+-- name: cast_decimal_to_integer_halves
+-- features: cast, math
+SELECT o_orderkey, o_totalprice, CAST(o_totalprice AS bigint) AS whole, ROUND(o_totalprice) AS rounded,
+       CAST(o_totalprice / 1000 AS integer) AS thousands
+FROM orders WHERE o_orderkey < 3000;
+
+-- name: except_all_and_union_all_mixed
+-- features: except, union_all, derived_table, aggregate
+SELECT l_shipmode, COUNT(*) FROM (
+  SELECT l_shipmode FROM lineitem WHERE l_orderkey < 200
+  EXCEPT ALL SELECT l_shipmode FROM lineitem WHERE l_orderkey < 100
+  UNION ALL SELECT 'NONE'
+) modes GROUP BY l_shipmode;
