@@ -1,28 +1,30 @@
-"""Execution Support's SQL runner: a prompt's SQL, governed, on Internal Compute as Ray tasks.
+"""Execution Support's SQL runner: a prompt's SQL, governed, on the engine as one Ray task.
 
-Parse and check the statement against the catalog (:func:`compile_sql`: one read-only
-SELECT), ask Governance what each dataset read is for the caller (a denied dataset or column
-is refused before anything runs), stage each input with its row filters and masks applied in
-the task that reads it, run the compiled query in one task, and clamp the answer to the
-policies' row limit. Nothing here sees raw rows a policy hides.
+Admit and check the statement against the catalog (:func:`compile_sql`: one read-only
+query), ask Governance what each dataset read is for the caller (a denied dataset or column
+is refused before anything runs), then in one task read each input as the caller may see it
+(row filters and masks applied as it is read) and run the query on the engine, and clamp the
+answer to the policies' row limit. Nothing here sees raw rows a policy hides.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
 import ray
 
-from compute.internal import Filter
-from compute.staging import RayDatasetCompute
+from compute.staging import RayDatasetCompute, read_dataset
 from compute.tasks import outcome, require_ray
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.ports import DatasetRead, SqlAnswer
 from rivergen.datasets import DatasetService
+from rivergen.engine.duck import EngineLimits
+from rivergen.engine.query import QueryInput
+from rivergen.engine.spec import Filter
 from rivergen.errors import ValidationFailed
 from rivergen.jsonvalues import json_value
 from rivergen.services.execution.sql import CompiledQuery, compile_sql, run_compiled
@@ -30,13 +32,17 @@ from rivergen.services.governance import GovernanceService
 from rivergen.services.governance.evaluation import check_columns
 from rivergen.services.governance.schemas import Governed
 from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.settings import Settings
 
 # A query's task reserves a quarter of a core: small answers, beside Serve's replicas.
 TASK_CPUS = 0.25
 
 
-def _answer(compiled: CompiledQuery, ids: Sequence[UUID], *tables: pa.Table) -> pa.Table:
-    return run_compiled(compiled, dict(zip(ids, tables, strict=True)))
+def _answer(
+    settings: Settings, limits: EngineLimits, compiled: CompiledQuery, inputs: list[QueryInput]
+) -> pa.Table:
+    tables = {i.dataset: read_dataset(settings, i.key, i.columns, i.governed) for i in inputs}
+    return run_compiled(compiled, tables, limits)
 
 
 _answer_task = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(_answer)
@@ -76,17 +82,24 @@ class RaySqlRunner:
         for name, columns in compiled.reads.items():
             check_columns(governed[compiled.datasets[name]], columns)
         require_ray()
-        refs = []
+        names = {v: k for k, v in compiled.datasets.items()}
+        inputs = []
         for dataset in ids:
             found = next((t for t in catalog.tables if t.dataset_id == dataset), None)
             _, key = await self._datasets.version_key(
                 context, dataset, found.version if found else None
             )
-            refs.append(self._compute.load(key, None, governed[dataset]))
+            inputs.append(QueryInput(
+                relation=compiled.relations[str(dataset)], dataset=dataset, key=key,
+                columns=compiled.loads.get(names[dataset]), governed=governed[dataset],
+            ))  # fmt: skip
         timeout_s = _smallest([self._timeout_s, *(g.timeout_s for g in governed.values())])
-        ref = _answer_task.remote(compiled, ids, *refs)
+        settings = self._compute.settings
+        limits = EngineLimits.of(settings.engine, timeout_s).model_copy(update={"threads": 1})
+        ref = _answer_task.remote(settings, limits, compiled, inputs)
         try:
-            async with asyncio.timeout(timeout_s):
+            # The engine interrupts the query itself at the limit; this bounds the task too.
+            async with asyncio.timeout(timeout_s + 30.0):
                 table: pa.Table = await outcome(ref)
         except TimeoutError:
             ray.cancel(ref, force=True)
@@ -105,9 +118,7 @@ class RaySqlRunner:
         compiled, governed, table = await self.answer(context, sql, catalog)
         shown = table.slice(0, row_limit)
         names = {v: k for k, v in compiled.datasets.items()}
-        spec = compiled.spec
-        filters = [describe_filter(f) for f in spec.filters]
-        filters += [" or ".join(describe_filter(f) for f in group) for group in spec.any_of]
+        filters = list(compiled.conditions)
         applied, masked = [], []
         for dataset, governs in governed.items():
             filters += [f"{describe_filter(f)} (policy)" for f in governs.row_filters]

@@ -143,6 +143,10 @@ class RayDatasetCompute:
     """The dataset registry's compute port (:class:`rivergen.datasets.DatasetCompute`) on Ray:
     each call is one task on the cluster."""
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 

@@ -63,6 +63,9 @@ class PromptStudio:
     async def confirm(self, context: RequestContext, execution: UUID) -> ExecutionView:
         return await self._service.confirm(context, execution)
 
+    async def rerun(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        return await self._service.rerun(context, execution)
+
     async def save(self, context: RequestContext, request: SavedPromptCreate) -> SavedPrompt:
         return await self._service.save(context, request)
 

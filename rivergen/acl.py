@@ -87,6 +87,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/prompts/executions/{execution_id}"): "viewer",
     # Confirming runs writes: at least an editor, and then a role that allows every pending call.
     ("POST", "/api/v1/prompts/executions/{execution_id}/confirm"): "editor",
+    # A rerun is the caller's own new execution, under its own policies: as executing.
+    ("POST", "/api/v1/prompts/executions/{execution_id}/rerun"): "viewer",
     ("GET", "/api/v1/prompts/saved"): "viewer",
     ("POST", "/api/v1/prompts/saved"): "viewer",
     ("DELETE", "/api/v1/prompts/saved/{saved_id}"): "editor",

@@ -363,6 +363,16 @@ class DecisionSettings(BaseModel):
     )
 
 
+class EngineSettings(BaseModel):
+    """The SQL engine (DuckDB in the Ray task that runs a query; see rivergen/engine)."""
+
+    task_cpus: float = Field(
+        1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
+    )
+    memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
+    timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")
+
+
 class IdempotencySettings(BaseModel):
     """`Idempotency-Key` on unsafe requests: how long a key holds, how big a keyed body may be."""
 
@@ -408,6 +418,7 @@ class Settings(BaseSettings):
     prompts: PromptSettings = Field(default_factory=PromptSettings)
     decisions: DecisionSettings = Field(default_factory=DecisionSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
 
     @property
     def object_dir(self) -> Path:

@@ -15,32 +15,58 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
-from compute.internal import Join, QuerySpec, check_query, run_query
+from compute.staging import read_dataset
+from rivergen.engine.duck import EngineLimits, resolver, run_sql
+from rivergen.engine.query import QueryInput, SqlQuery, admit_job_sql, limited, run_spec
+from rivergen.engine.spec import Join, QuerySpec, check_query
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind
+from rivergen.settings import Settings
 
 # A kind's task reserves half a core: two at once on a 2-core machine, beside Serve's replicas.
 TASK_CPUS = 0.5
 
+Query = QuerySpec | SqlQuery
 
-def _query(spec: QuerySpec, table: pa.Table, *rights: pa.Table) -> pa.Table:
-    if spec.join is not None:
-        return run_query(spec, table, rights[0], joined=rights[1:])
-    return run_query(spec, table, joined=rights)
+
+def _query(
+    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput]
+) -> pa.Table:
+    """Read each input as the job's submitter may see it, register it, run the query: one
+    task, so an input never travels between workers."""
+    relations = {i.relation: read_dataset(settings, i.key, i.columns, i.governed) for i in inputs}
+    if isinstance(query, SqlQuery):
+        names = {i.name: i.relation for i in inputs if i.name is not None}
+        sql = limited(query.sql, query.limit)
+        return run_sql(sql, relations, limits, resolve=lambda written: _lookup(names, written))
+    return run_spec(query, {i.dataset: relations[i.relation] for i in inputs}, limits)
+
+
+def _lookup(names: dict[str, str], written: str) -> str | None:
+    return names.get(written) or resolver(names)(written)
 
 
 # Tasks of a job are not retried by Ray: the supervisor retries the job's attempt as a whole
 # (bounded by max_attempts), so a crash is counted and shown.
-_query_task = ray.remote(num_cpus=TASK_CPUS, max_retries=0)(_query)
+_query_task = ray.remote(max_retries=0)(_query)
 
 
-class QueryKind(JobKind[QuerySpec]):
-    """Filters, projections, group-by aggregates, order, limit and joins over dataset
-    versions (see :mod:`compute.internal`)."""
+class QueryKind(JobKind[Query]):
+    """A query over dataset versions, run by the engine (:mod:`rivergen.engine`): either SQL
+    (``{"sql": "SELECT ..."}``, datasets named as in the workspace) or the typed
+    :class:`rivergen.engine.spec.QuerySpec` (filters, projections, group-by aggregates, order,
+    limit and joins), compiled to SQL."""
 
     name = "query"
     params_model = QuerySpec
 
-    async def validate(self, params: QuerySpec, catalog: Catalog) -> QuerySpec:
+    def parse(self, params: dict[str, Any]) -> Query:
+        if "sql" in params:
+            return SqlQuery.model_validate(params)
+        return QuerySpec.model_validate(params)
+
+    async def validate(self, params: Query, catalog: Catalog) -> Query:
+        if isinstance(params, SqlQuery):
+            return await admit_job_sql(params, catalog)
         left = await catalog.dataset(params.dataset, params.version)
         pinned: list[Join] = []
         schemas: list[dict[str, str]] = []
@@ -58,24 +84,37 @@ class QueryKind(JobKind[QuerySpec]):
             update |= {"joins": pinned}
         return params.model_copy(update=update)
 
-    def inputs(self, params: QuerySpec) -> list[tuple[UUID, int]]:
+    def inputs(self, params: Query) -> list[tuple[UUID, int]]:
+        if isinstance(params, SqlQuery):
+            return list(dict.fromkeys((p.dataset, p.version) for p in params.inputs.values()))
         assert params.version is not None, "validate pins the version"
         found = [(params.dataset, params.version)]
         for join in params.all_joins:
             assert join.version is not None
             found.append((join.dataset, join.version))
-        return found
+        return list(dict.fromkeys(found))
 
-    async def run(self, ctx: JobContext[QuerySpec]) -> Any:
-        spec = ctx.params
-        assert spec.version is not None
-        left = ctx.load(spec.dataset, spec.version)
-        rights = []
-        for join in spec.all_joins:
-            assert join.version is not None
-            rights.append(ctx.load(join.dataset, join.version))
+    async def run(self, ctx: JobContext[Query]) -> Any:
+        query = ctx.params
+        inputs: list[QueryInput] = []
+        if isinstance(query, SqlQuery):
+            for i, (name, pin) in enumerate(query.inputs.items()):
+                key, governed = ctx.source(pin.dataset, pin.version)
+                inputs.append(QueryInput(
+                    relation=f"input_{i}", name=name, dataset=pin.dataset, key=key,
+                    columns=pin.columns, governed=governed,
+                ))  # fmt: skip
+        else:
+            for i, (dataset, version) in enumerate(self.inputs(query)):
+                key, governed = ctx.source(dataset, version)
+                inputs.append(QueryInput(
+                    relation=f"input_{i}", dataset=dataset, key=key, governed=governed
+                ))  # fmt: skip
         ctx.progress(10, "querying")
-        return ctx.track(_query_task.remote(spec, left, *rights))
+        engine = ctx.settings.engine
+        limits = EngineLimits.of(engine)
+        task = _query_task.options(num_cpus=engine.task_cpus)
+        return ctx.track(task.remote(ctx.settings, limits, query, inputs))
 
 
 class SleepParams(BaseModel):

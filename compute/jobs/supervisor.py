@@ -62,6 +62,7 @@ class JobRun:
     params: Any
     keys: Mapping[tuple[UUID, int], str]
     compute: RayDatasetCompute
+    settings: Settings
     # What the submitter's policies made of each input (pinned when the job was accepted).
     governed: Mapping[UUID, Governed] = field(default_factory=dict)
     min_nnz_per_block: int = 4_000_000
@@ -81,6 +82,12 @@ class JobRun:
         if key is None:
             raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
         return self.track(self.compute.load(key, columns, self.governed.get(dataset)))
+
+    def source(self, dataset: UUID, version: int) -> tuple[str, Governed | None]:
+        key = self.keys.get((dataset, version))
+        if key is None:
+            raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
+        return key, self.governed.get(dataset)
 
     def progress(self, percent: float, message: str = "") -> None:
         with self.lock:
@@ -307,7 +314,8 @@ class JobSupervisor:
         keys = {(d, v): (await catalog.dataset(d, v)).object_key for d, v in inputs}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
-            params=params, keys=keys, compute=self._compute, governed=_governed(row),
+            params=params, keys=keys, compute=self._compute, settings=self._settings,
+            governed=_governed(row),
             interval_s=self._settings.jobs.progress_interval_s,
             min_nnz_per_block=self._settings.jobs.min_nnz_per_block,
         )  # fmt: skip

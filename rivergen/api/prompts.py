@@ -48,13 +48,15 @@ async def execute_prompt(body: ExecuteRequest, context: Context, prompts: Prompt
 async def list_executions(
     context: Context, prompts: Prompts, limit: PageLimit = 50, cursor: PageCursor = None
 ) -> ExecutionPage:
-    """The workspace's executions, newest first; follow `next_cursor`."""
+    """The workspace's executions, newest first; follow `next_cursor`. An execution computed
+    under other policies than the caller's comes without its data (`rows_withheld`)."""
     return await prompts.list_executions(context, limit, cursor)
 
 
 @router.get("/executions/{execution_id}")
 async def get_execution(execution_id: UUID, context: Context, prompts: Prompts) -> ExecutionView:
-    """An execution with its turns (tool, arguments, result summary, duration, provider)."""
+    """An execution with its turns (tool, arguments, result summary, duration, provider);
+    without its data (`rows_withheld`) when computed under other policies than the caller's."""
     return await prompts.get(context, execution_id)
 
 
@@ -65,6 +67,16 @@ async def confirm_execution(
     """Run the pending writes. 403 `confirmation_forbidden` unless the caller's role allows
     every one; 409 `execution_not_awaiting_confirmation` when there is nothing to confirm."""
     return await prompts.confirm(context, execution_id)
+
+
+@router.post("/executions/{execution_id}/rerun", status_code=status.HTTP_201_CREATED)
+async def rerun_execution(execution_id: UUID, context: Context, prompts: Prompts) -> ExecutionView:
+    """Compute an execution again as the caller, under the caller's own policies: a new
+    execution of the caller's (`rerun_of` names the original) whose recorded reads run again
+    (the same tool calls, the same SQL; one that read nothing asks its question again; writes
+    are not proposed again). This is how a reader gets the rows of an execution listed with
+    `rows_withheld`. 404 `execution_not_found`; 409 `execution_not_finished` while it runs."""
+    return await prompts.rerun(context, execution_id)
 
 
 @router.get("/saved")

@@ -39,3 +39,14 @@ class DatasetCatalog:
             columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
             row_count=row["row_count"],
         )  # fmt: skip
+
+    async def named(self, name: str) -> DatasetInput | None:
+        async with self._db.transaction(str(self._workspace)) as conn:
+            rows = await conn.fetch(
+                "SELECT id, name FROM datasets WHERE lower(name) = lower($1)", name
+            )
+        exact = [r for r in rows if r["name"] == name]
+        chosen = exact or (rows if len(rows) == 1 else [])
+        if not chosen:
+            return None
+        return await self.dataset(chosen[0]["id"], None)

@@ -34,6 +34,8 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from rivergen.jobs.schemas import DatasetInput
+from rivergen.services.governance.schemas import Governed
+from rivergen.settings import Settings
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R")
@@ -46,6 +48,10 @@ class Catalog(Protocol):
         """A version (default: the current) with its columns; :class:`ValidationFailed` (422)
         ``dataset_not_found`` or ``dataset_version_not_found`` if there is none."""
 
+    async def named(self, name: str) -> DatasetInput | None:
+        """The current version of the dataset called ``name`` (exactly, else ignoring case
+        when only one dataset matches); None if there is none."""
+
 
 class JobContext(Protocol[P]):
     """What a running kind may use. ``params`` are the validated (version-pinned) ones."""
@@ -55,9 +61,14 @@ class JobContext(Protocol[P]):
     attempt: int
     params: P
     min_nnz_per_block: int  # the sizing of Sparse Native row blocks (settings)
+    settings: Settings  # for a task that reads its inputs itself (see :meth:`source`)
 
     def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
         """An ``ObjectRef[pyarrow.Table]`` of one of the kind's :meth:`JobKind.inputs`."""
+
+    def source(self, dataset: UUID, version: int) -> tuple[str, Governed | None]:
+        """Where an input's object is and what the submitter's policies make of it, for a
+        task that reads it itself (``compute.staging.read_dataset``)."""
 
     def progress(self, percent: float, message: str = "") -> None:
         """Report progress (0-100); written and published at most once a progress interval."""

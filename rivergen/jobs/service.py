@@ -16,10 +16,11 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from compute.internal import QuerySpec
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import Quota, QuotaService
 from rivergen.db import Database
+from rivergen.engine.query import SqlQuery
+from rivergen.engine.spec import QuerySpec
 from rivergen.errors import Conflict, NotFound, RiverGenError, ValidationFailed
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.idempotency import settle_pending
@@ -134,10 +135,15 @@ class JobService:
         applies to each input when it loads it (dataset id -> Governed as JSON)."""
         inputs = [dataset for dataset, _ in kind.inputs(params)]
         governed = await self._governance.governed(context, inputs)
-        named = query_columns(params) if isinstance(params, QuerySpec) else set()
-        for item in governed.values():
-            check_columns(item, named)
+        named: dict[UUID, set[str]] = {}
         if isinstance(params, QuerySpec):
+            named = {dataset: query_columns(params) for dataset in inputs}
+        elif isinstance(params, SqlQuery):
+            for pin in params.inputs.values():
+                named.setdefault(pin.dataset, set()).update(pin.columns or [])
+        for dataset, item in governed.items():
+            check_columns(item, named.get(dataset, set()))
+        if isinstance(params, QuerySpec | SqlQuery):
             limits = [g.max_rows for g in governed.values() if g.max_rows is not None]
             if limits:
                 limit = min([*limits, *([params.limit] if params.limit is not None else [])])

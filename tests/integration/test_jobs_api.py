@@ -16,12 +16,13 @@ import pyarrow.csv as pacsv
 import pytest
 import ray
 
-from compute.internal import QuerySpec, run_query
 from compute.jobs import job_supervisor
 from rivergen.api import create_app
 from rivergen.db import Database
+from rivergen.engine.spec import QuerySpec
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
+from tests.engine_helpers import run_query
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, outbox_types, put_file
@@ -103,6 +104,74 @@ QUERY = {
     ],
     "order_by": [{"column": "categoryName"}],
 }
+
+
+SQL_JOB = (
+    "WITH stock AS (SELECT p.productName, c.categoryName, p.unitPrice * p.unitsInStock AS value, "
+    "rank() OVER (PARTITION BY c.categoryName ORDER BY p.unitPrice * p.unitsInStock DESC, "
+    "p.productName) AS r FROM products p JOIN categories c ON p.categoryID = c.categoryID "
+    "WHERE p.discontinued = 0) "
+    "SELECT categoryName, productName, round(value, 2) AS value, "
+    "CASE WHEN value > 1000 THEN 'high' ELSE 'low' END AS band FROM stock WHERE r = 1 "
+    "ORDER BY categoryName FETCH FIRST 5 ROWS ONLY"
+)
+
+
+async def test_a_query_job_in_sql(client: httpx.AsyncClient) -> None:
+    """`params.sql`: datasets named as in the workspace, the whole dialect (a CTE, a join, a
+    window, arithmetic, CASE, FETCH FIRST), versions pinned, the answer exact."""
+    owner = await register(client, "sql-analyst")
+    products = await dataset(client, owner, "products.csv")
+    await dataset(client, owner, "categories.csv")
+    accepted = await submit(client, owner, "query", {"sql": SQL_JOB}, name="top stock")
+    assert accepted.status_code == 202, accepted.text
+    pinned = accepted.json()["params"]["inputs"]
+    assert pinned["products"]["dataset"] == products and pinned["products"]["version"] == 1
+    assert "unitPrice" in pinned["products"]["columns"]
+    assert "quantityPerUnit" not in pinned["products"]["columns"]  # never loaded
+    done = await wait_for(client, owner, accepted.json()["job_id"])
+    assert done["state"] == "succeeded", done["error"]
+    page = await client.get(f"/api/v1/jobs/{done['id']}/result", headers=owner.headers())
+    got = page.json()["rows"]
+
+    items = pacsv.read_csv(NORTHWIND / "products.csv").to_pylist()
+    names = {c["categoryID"]: c["categoryName"]
+             for c in pacsv.read_csv(NORTHWIND / "categories.csv").to_pylist()}  # fmt: skip
+    best: dict[str, tuple[float, str]] = {}
+    for p in items:
+        if p["discontinued"] == 0:
+            value = p["unitPrice"] * p["unitsInStock"]
+            key = names[p["categoryID"]]
+            if key not in best or (-value, p["productName"]) < (-best[key][0], best[key][1]):
+                best[key] = (value, p["productName"])
+    expected = [
+        {"categoryName": k, "productName": best[k][1], "value": round(best[k][0], 2),
+         "band": "high" if best[k][0] > 1000 else "low"}
+        for k in sorted(best)
+    ][:5]  # fmt: skip
+    assert len(got) == 5
+    assert [{**r, "value": pytest.approx(r["value"])} for r in expected] == got
+
+
+@pytest.mark.parametrize(
+    ("sql", "status", "code"),
+    [
+        ("SELECT nosuch FROM products", 422, "sql_invalid"),
+        ("SELECT * FROM nowhere", 422, "table_not_found"),
+        ("SELECT * FROM read_csv('/etc/passwd')", 400, "sql_function_not_allowed"),
+        ("SELECT * FROM products; DROP TABLE products", 400, "sql_multiple_statements"),
+        ("COPY products TO '/tmp/out.csv'", 400, "sql_not_read_only"),
+    ],
+)
+async def test_bad_sql_jobs_are_refused_at_submission(
+    client: httpx.AsyncClient, db: Database, sql: str, status: int, code: str
+) -> None:
+    owner = await register(client, "sql-refused")
+    await dataset(client, owner, "products.csv")
+    refused = await submit(client, owner, "query", {"sql": sql})
+    assert refused.status_code == status, refused.text
+    assert refused.json()["error"]["code"] == code
+    assert await job_rows(db, owner.workspace_id) == 0  # nothing recorded
 
 
 async def test_query_job_runs_end_to_end(client: httpx.AsyncClient, db: Database) -> None:

@@ -274,8 +274,9 @@ SMUGGLED_PROMPTS = [
 SMUGGLED_SQL = [
     ("SELECT * FROM customers; DROP TABLE customers", "sql_multiple_statements"),
     ("DELETE FROM customers", "sql_not_read_only"),
-    ("SELECT pg_read_file('/etc/passwd') FROM customers", "sql_function_not_allowed"),
-    ("SELECT name FROM customers -- hidden", "sql_comment_not_allowed"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "sql_function_not_allowed"),
+    ("SELECT getenv('HOME') FROM customers", "sql_function_not_allowed"),
+    ("ATTACH '/tmp/other.db'", "sql_not_read_only"),
 ]
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from compute.internal import QuerySpec
 from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.engine.spec import QuerySpec
 from rivergen.errors import Forbidden
 from rivergen.services.governance import (
     Governed,

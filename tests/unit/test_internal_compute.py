@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from compute.internal import QuerySpec, check_query, run_query
+from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import ValidationFailed
 from tests.conftest import SHARED_DATA
+from tests.engine_helpers import run_query
 
 NORTHWIND = SHARED_DATA / "northwind"
 LEFT, RIGHT = uuid.uuid4(), uuid.uuid4()

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import sqlglot
 
 from rivergen.errors import BadRequest, RiverGenError, ValidationFailed
 from rivergen.samples import SHOP_DIR, SHOP_TABLES, load_shop, shop_catalog, shop_ids
@@ -279,11 +280,12 @@ INJECTIONS = [
     'customers whose name starts with "DROP TABLE customers"',
 ]
 RAW_SQL = {
-    "SELECT * FROM customers WHERE name = ''; DROP TABLE customers; --'": "sql_comment_not_allowed",
+    "SELECT * FROM customers WHERE name = ''; DROP TABLE customers; --'": "sql_multiple_statements",
     "SELECT * FROM customers; DROP TABLE customers": "sql_multiple_statements",
-    "SELECT * FROM customers /* ; DROP TABLE customers */": "sql_comment_not_allowed",
-    "SELECT pg_read_file('/etc/passwd')": "sql_function_not_allowed",
-    "SELECT pg_read_file('/etc/passwd') FROM customers": "sql_function_not_allowed",
+    "SELECT pg_read_file('/etc/passwd')": "sql_invalid",  # no such function in the engine
+    "SELECT pg_read_file('/etc/passwd') FROM customers": "sql_invalid",
+    "SELECT getenv('HOME') FROM customers": "sql_function_not_allowed",
+    "SELECT * FROM glob('/etc/*')": "sql_function_not_allowed",
     "SELECT * FROM read_csv('/etc/passwd')": "sql_function_not_allowed",
     "SELECT load_extension('x') FROM customers": "sql_function_not_allowed",
     "DROP TABLE customers": "sql_not_read_only",
@@ -292,9 +294,9 @@ RAW_SQL = {
     "UPDATE customers SET name = 'x'": "sql_not_read_only",
     "CREATE TABLE x AS SELECT * FROM customers": "sql_not_read_only",
     "SELECT * INTO x FROM customers": "sql_not_read_only",
-    "SELECT * FROM (SELECT * FROM customers) t": "sql_unsupported",
-    "SELECT * FROM customers UNION SELECT * FROM customers": "sql_unsupported",
-    "SELEC * FROM customers": "sql_parse_error",
+    "SELECT * FROM customers UNION SELECT * FROM secrets": "table_not_found",
+    "SELECT * FROM information_schema.tables": "table_not_found",
+    "SELEC * FROM customers": "sql_invalid",
 }  # fmt: skip
 
 
@@ -423,9 +425,13 @@ def test_smuggled_sql_is_refused_or_neutralized(
     assert isinstance(intent, QueryIntent), intent
     compiled = compile_sql(intent.sql, catalog)
     quoted = prompt.split('"')[1]
-    assert [(f.op, f.value) for f in compiled.spec.filters] in (
-        [("contains", quoted)], [("starts_with", quoted)],
-    )  # fmt: skip
+    # One condition, the quoted text as one string literal in it.
+    assert len(compiled.conditions) == 1, compiled.conditions
+    literals = [
+        node.this for node in sqlglot.parse_one(compiled.conditions[0], read="duckdb").walk()
+        if isinstance(node, sqlglot.exp.Literal) and node.is_string
+    ]  # fmt: skip
+    assert any(quoted in text for text in literals), (literals, quoted)
     assert run_compiled(compiled, tables).num_rows == 0
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
-from rivergen.services.governance import GovernanceService
+from rivergen.services.governance import GovernanceService, Governed
 from rivergen.services.governance.evaluation import changes_data
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
@@ -70,13 +71,22 @@ async def load_catalog(
 ) -> PromptCatalog:
     """The caller's catalog; without ``governance`` (tests of the agent alone) every hint
     stays."""
+    catalog, _ = await governed_catalog(db, context, governance)
+    return catalog
+
+
+async def governed_catalog(
+    db: Database, context: RequestContext, governance: GovernanceService | None = None
+) -> tuple[PromptCatalog, dict[UUID, Governed]]:
+    """The caller's catalog, and what its policies make of each of its datasets (empty
+    without ``governance``)."""
     async with db.transaction(str(context.require_workspace())) as conn:
         catalog = await catalog_of(conn)
     if governance is None or not catalog.tables:
-        return catalog
+        return catalog, {}
     governed = await governance.governed(context, [t.dataset_id for t in catalog.tables])
     for table in catalog.tables:
         if changes_data(governed[table.dataset_id]):
             table.columns = [c.model_copy(update={"values": []}) for c in table.columns]
             table.row_count = None
-    return catalog
+    return catalog, governed

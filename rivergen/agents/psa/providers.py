@@ -120,6 +120,22 @@ class BuiltinProvider:
         return ToolCalls(calls=calls, text=understood)
 
 
+class ReplayProvider:
+    """Asks for recorded tool calls again (a rerun: the same calls, the same SQL, for another
+    caller); once they ran, their summaries are the answer. Never says anything else."""
+
+    name = "replay"
+
+    def __init__(self, calls: Sequence[ToolCall], text: str = "") -> None:
+        self._calls = [ToolCall(tool=c.tool, arguments=c.arguments) for c in calls]
+        self._text = text
+
+    async def step(self, request: StepRequest) -> Step:
+        if request.turns or not self._calls:
+            return FinalAnswer(text=summary_of(request.turns))
+        return ToolCalls(calls=self._calls, text=self._text)
+
+
 def _translator() -> Callable[[str, PromptCatalog], Any]:
     # Imported when first used: the Planning service's translator is a large module of its own.
     module = importlib.import_module("rivergen.services.planning.builtin")

@@ -15,6 +15,7 @@ from rivergen.services.language.schemas import Explanation
 ExecutionStatus = Literal[
     "running", "completed", "not_understood", "awaiting_confirmation", "confirming", "failed"
 ]
+WithheldReason = Literal["recomputed_under_other_policies", "governance_not_recorded"]
 Question = Field(min_length=1, max_length=4000, description="The question, in plain language.")
 
 
@@ -73,7 +74,9 @@ class AnswerTable(BaseModel):
 
     columns: list[str]
     rows: list[dict[str, Any]]
-    row_count: int = Field(description="Rows in the whole answer (`rows` may hold fewer).")
+    row_count: int | None = Field(
+        description="Rows in the whole answer (`rows` may hold fewer); null when withheld."
+    )
     truncated: bool = False
     sql: str
 
@@ -101,6 +104,20 @@ class ExecutionView(BaseModel):
     confirmed_by: str | None = None
     confirmed_at: datetime | None = None
     saved_prompt_id: UUID | None = Field(None, description="Set when `save` kept the question.")
+    rows_withheld: bool = Field(
+        False,
+        description="The execution was computed under other policies than the reader's: its "
+        "rows, and everything said about them (answer, summaries, counts, provider texts), are "
+        "left out; question, plan, SQL, columns and status stay. `POST .../rerun` computes it "
+        "under the reader's own policies.",
+    )
+    withheld_reason: WithheldReason | None = Field(
+        None,
+        description="`recomputed_under_other_policies`: a dataset it read is governed "
+        "differently for the reader now; `governance_not_recorded`: kept before the platform "
+        "recorded what executions were computed under.",
+    )
+    rerun_of: UUID | None = Field(None, description="The execution this one ran again.")
 
 
 class ExecutionPage(BaseModel):

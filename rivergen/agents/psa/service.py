@@ -1,6 +1,8 @@
 """Prompt Studio's service: runs an execution, records it (every turn as it happens, with a
-``prompt.progress`` event to the workspace's room), explains it, and runs its writes once a
-person allowed to do them confirms."""
+``prompt.progress`` event to the workspace's room, and the governance it was computed under),
+explains it, and runs its writes once a person allowed to do them confirms. Each reader is shown
+an execution's data only if its own policies make the same of what it read
+(:mod:`rivergen.agents.psa.history`); anyone may run it again under their own."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.acl import tool_access
-from rivergen.agents.psa import store
+from rivergen.agents.psa import history, store
 from rivergen.agents.psa.agent import AgentRun, PromptAgent
-from rivergen.agents.psa.catalog import load_catalog
-from rivergen.agents.psa.providers import summary_of
+from rivergen.agents.psa.catalog import governed_catalog, load_catalog
+from rivergen.agents.psa.providers import ReplayProvider, summary_of
 from rivergen.agents.psa.schemas import (
     WRITE_TOOLS,
     AnswerTable,
@@ -29,13 +31,13 @@ from rivergen.agents.psa.schemas import (
     SavedPromptPage,
     StepRecord,
 )
-from rivergen.agents.psa.steps import Turn
+from rivergen.agents.psa.steps import ToolCall, Turn
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.execution.runner import error_of
-from rivergen.services.governance import GovernanceService
+from rivergen.services.governance import GovernanceService, Governed
 from rivergen.services.language import Explanation, ExplanationService
 
 PROMPT_PROGRESS = "prompt.progress"
@@ -64,38 +66,113 @@ class PromptService:
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
         """Run the question now (bounded by the agent's settings) and return the execution."""
+        return await self._run(context, request.question, self.agent, save=request.save)
+
+    async def rerun(self, context: RequestContext, execution: UUID) -> ExecutionView:
+        """Compute ``execution`` again as ``context``'s caller, under its own policies, as a new
+        execution of its own: its recorded reads (the same tool calls, the same SQL) run again;
+        one that read nothing asks its question again. Its writes are not proposed again.
+        404 ``execution_not_found`` (another workspace's too); 409 ``execution_not_finished``
+        while it still runs."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get(conn, execution)
+        if row is None:
+            raise execution_not_found(execution)
+        if row["status"] in ("running", "confirming"):
+            raise Conflict(
+                f"execution {execution} is {row['status']}: rerun it once it has ended",
+                code="execution_not_finished", details={"status": row["status"]},
+            )  # fmt: skip
+        turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
+        reads = [ToolCall(tool=t.tool, arguments=t.arguments) for t in turns
+                 if t.tool not in WRITE_TOOLS]  # fmt: skip
+        agent = self.agent
+        if reads:
+            agent = PromptAgent(
+                ReplayProvider(reads, text=f"Rerun of execution {execution}."),
+                self.agent.tools, self.agent.settings, self.agent.runner,
+            )  # fmt: skip
+        return await self._run(context, row["question"], agent, rerun_of=execution)
+
+    async def _run(
+        self, context: RequestContext, question: str, agent: PromptAgent, *, save: bool = False,
+        rerun_of: UUID | None = None,
+    ) -> ExecutionView:  # fmt: skip
         workspace = context.require_workspace()
         execution = uuid.uuid4()
         saved: UUID | None = None
         async with self._db.transaction(str(workspace)) as conn:
-            await store.insert_execution(conn, execution, workspace, request.question,
-                                         context.actor)  # fmt: skip
-            if request.save:
+            await store.insert_execution(
+                conn, execution, workspace, question, context.actor,
+                governance=history.GovernanceRecord().model_dump(), rerun_of=rerun_of,
+            )  # fmt: skip
+            if save:
                 saved = uuid.uuid4()
-                await store.insert_saved(conn, saved, workspace, _name_of(request.question),
-                                         request.question, context.actor)  # fmt: skip
-        catalog = await load_catalog(self._db, context, self._governance)
+                await store.insert_saved(conn, saved, workspace, _name_of(question), question,
+                                         context.actor)  # fmt: skip
+        catalog, before = await governed_catalog(self._db, context, self._governance)
         turns: list[Turn] = []
 
         async def on_turn(turn: Turn) -> None:
             turns.append(turn)
+            governance = await self._record(context, turns, before)
             async with self._db.transaction(str(workspace)) as conn:
                 await store.record_turns(
-                    conn, execution, [t.model_dump(mode="json") for t in turns]
+                    conn, execution, [t.model_dump(mode="json") for t in turns], governance
                 )
                 await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
                     type=PROMPT_PROGRESS, workspace_id=workspace, actor=context.actor,
                     data={"execution_id": str(execution), "turn": turn.index, "tool": turn.tool,
-                          "status": turn.status, "summary": turn.summary},
+                          "status": turn.status, "summary": history.public_summary(turn)},
                 ))  # fmt: skip
 
-        run = await self.agent.execute(context, request.question, catalog, on_turn)
-        view = await self._finish(context, execution, request.question, run)
+        run = await agent.execute(context, question, catalog, on_turn)
+        governance = await self._record(context, run.turns, before)
+        row = await self._finish(context, execution, run, governance)
+        [view] = await self._shown(context, [row])
         return view.model_copy(update={"saved_prompt_id": saved})
 
+    async def _governed(
+        self, context: RequestContext, datasets: list[UUID]
+    ) -> dict[UUID, Governed]:
+        if not datasets:
+            return {}
+        if self._governance is None:  # the agent alone (tests): nothing is governed
+            return {d: Governed(dataset_id=d) for d in datasets}
+        return await self._governance.governed(context, datasets)
+
+    async def _record(
+        self, context: RequestContext, turns: list[Turn], before: dict[UUID, Governed]
+    ) -> dict[str, Any]:
+        """What ``turns`` were computed under: the caller's governance of what they read now,
+        checked against ``before`` (when the execution started)."""
+        read, unnamed = history.datasets_read(turns)
+        now = await self._governed(context, read)
+        return history.record_of(read, unnamed, before, now).model_dump()
+
+    async def _shown(self, context: RequestContext, rows: list[Any]) -> list[ExecutionView]:
+        """The executions as ``context``'s caller may see them: whole where its policies make
+        the same of what each read as its creator's did, else withheld."""
+        records = [history.parse_record(r["governance"]) for r in rows]
+        datasets = list(dict.fromkeys(d for r in records for d in history.record_datasets(r)))
+        existing: set[UUID] = set()
+        if datasets:
+            async with self._db.transaction(str(context.require_workspace())) as conn:
+                existing = await store.existing_datasets(conn, datasets)
+        reader = await self._governed(context, [d for d in datasets if d in existing])
+        views = []
+        for row, record in zip(rows, records, strict=True):
+            view = _view(row)
+            reason = history.withheld_reason(view, record, reader, existing)
+            views.append(history.withhold(view, reason) if reason else view)
+        return views
+
     async def _finish(
-        self, context: RequestContext, execution: UUID, question: str, run: AgentRun
-    ) -> ExecutionView:
+        self, context: RequestContext, execution: UUID, run: AgentRun,
+        governance: dict[str, Any] | None = None,
+    ) -> Any:  # fmt: skip
+        """Record how the execution ended (``governance``: what it was computed under; None:
+        as recorded) and explain it; the row."""
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.get(conn, execution)
@@ -114,21 +191,22 @@ class PromptService:
                 steps=[s.model_dump(mode="json") for s in run.steps],
                 pending=[p.model_dump(mode="json") for p in run.pending], answer=run.answer,
                 explanation=explanation.model_dump(mode="json"), provider=run.provider,
-                error=run.error,
+                error=run.error, governance=governance,
             )  # fmt: skip
             await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
                 type=PROMPT_COMPLETED, workspace_id=workspace, actor=context.actor,
                 data={"execution_id": str(execution), "status": run.status,
                       "turns": len(run.turns), "pending": len(run.pending)},
             ))  # fmt: skip
-        return _view(row)
+        return row
 
     async def get(self, context: RequestContext, execution: UUID) -> ExecutionView:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             row = await store.get(conn, execution)
         if row is None:
             raise execution_not_found(execution)
-        return _view(row)
+        [view] = await self._shown(context, [row])
+        return view
 
     async def list_executions(
         self, context: RequestContext, limit: int, cursor: str | None
@@ -137,7 +215,7 @@ class PromptService:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, "prompt_executions", after, limit)
         return ExecutionPage(
-            items=[_view(r) for r in rows[:limit]],
+            items=await self._shown(context, rows[:limit]),
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
@@ -177,7 +255,7 @@ class PromptService:
             broken = AgentRun(status="failed", turns=view.turns, steps=view.steps,
                               provider=view.provider, answer=view.answer,
                               error=error_of(exc))  # fmt: skip
-            await self._finish(context, execution, view.question, broken)
+            await self._finish(context, execution, broken)
             raise
         by_call = {t.call_id: t for t in done}
         turns = [by_call.pop(t.call_id) if t.status == "pending_confirmation" and
@@ -189,7 +267,11 @@ class PromptService:
             error={"code": "confirmed_call_failed",
                    "message": "; ".join(t.summary for t in failed)} if failed else None,
         )  # fmt: skip
-        return await self._finish(context, execution, view.question, run)
+        # The turns before the confirmation were computed under their creator's governance,
+        # kept as recorded; the confirmed writes read no data. The confirmer is shown what its
+        # own policies allow.
+        [shown] = await self._shown(context, [await self._finish(context, execution, run)])
+        return shown
 
     # Saved prompts -----------------------------------------------------------------------
 
@@ -275,4 +357,5 @@ def _view(row: Any) -> ExecutionView:
         provider=row["provider"], error=_loads(row["error"]), created_by=row["created_by"],
         created_at=row["created_at"], finished_at=row["finished_at"],
         confirmed_by=row["confirmed_by"], confirmed_at=row["confirmed_at"],
+        rerun_of=row["rerun_of"],
     )  # fmt: skip

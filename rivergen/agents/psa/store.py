@@ -18,34 +18,45 @@ def _json(items: Any) -> str:
 
 
 async def insert_execution(
-    conn: asyncpg.Connection, execution: UUID, workspace: UUID, question: str, actor: str
-) -> Any:
+    conn: asyncpg.Connection, execution: UUID, workspace: UUID, question: str, actor: str,
+    *, governance: Any = None, rerun_of: UUID | None = None,
+) -> Any:  # fmt: skip
     return await conn.fetchrow(
-        "INSERT INTO prompt_executions (id, workspace_id, question, created_by) "
-        "VALUES ($1, $2, $3, $4) RETURNING *",
+        "INSERT INTO prompt_executions (id, workspace_id, question, created_by, governance, "
+        "rerun_of) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING *",
         execution, workspace, question, actor,
+        _json(governance) if governance is not None else None, rerun_of,
     )  # fmt: skip
 
 
-async def record_turns(conn: asyncpg.Connection, execution: UUID, turns: list[Any]) -> None:
+async def record_turns(
+    conn: asyncpg.Connection, execution: UUID, turns: list[Any], governance: Any = None
+) -> None:
+    """The turns so far, with the governance they were computed under (None: kept as is)."""
     await conn.execute(
-        "UPDATE prompt_executions SET turns = $2::jsonb WHERE id = $1", execution, _json(turns)
-    )
+        "UPDATE prompt_executions SET turns = $2::jsonb, "
+        "governance = coalesce($3::jsonb, governance) WHERE id = $1",
+        execution, _json(turns), _json(governance) if governance is not None else None,
+    )  # fmt: skip
 
 
 async def finish(
     conn: asyncpg.Connection, execution: UUID, *, status: str, turns: list[Any],
     steps: list[Any], pending: list[Any], answer: str | None, explanation: Any,
-    provider: str | None, error: Any,
+    provider: str | None, error: Any, governance: Any = None,
 ) -> Any:  # fmt: skip
+    """Record how the execution ended; ``governance`` (None: kept as recorded) is what its
+    turns were computed under."""
     return await conn.fetchrow(
         "UPDATE prompt_executions SET status = $2, turns = $3::jsonb, steps = $4::jsonb, "
         "pending = $5::jsonb, answer = $6, explanation = $7::jsonb, provider = $8, "
-        "error = $9::jsonb, finished_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL "
+        "error = $9::jsonb, governance = coalesce($10::jsonb, governance), "
+        "finished_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL "
         "ELSE now() END WHERE id = $1 RETURNING *",
         execution, status, _json(turns), _json(steps), _json(pending), answer,
         _json(explanation) if explanation is not None else None, provider,
         _json(error) if error is not None else None,
+        _json(governance) if governance is not None else None,
     )  # fmt: skip
 
 
@@ -74,6 +85,12 @@ async def page(
         after[0], after[1], limit + 1,
     )  # fmt: skip
     return rows
+
+
+async def existing_datasets(conn: asyncpg.Connection, datasets: list[UUID]) -> set[UUID]:
+    """Which of ``datasets`` the tenant still has."""
+    rows = await conn.fetch("SELECT id FROM datasets WHERE id = ANY($1::uuid[])", datasets)
+    return {row["id"] for row in rows}
 
 
 async def insert_saved(

@@ -1,7 +1,7 @@
 """Execution Support's write-back: a prompt's answer kept as a new dataset.
 
-The SQL is compiled to an Internal Compute query and run as a ``query`` job of the person who
-confirmed it, so the job governs its inputs for them, records its lineage, and its result
+The SQL is admitted against the catalog and run as a ``query`` job (``{"sql": ...}``) of the
+person who confirmed it, so the job governs its inputs for them, records its lineage, and its result
 dataset inherits what its inputs' policies hide from each later reader.
 """
 
@@ -34,7 +34,7 @@ class JobResultSaver:
     ) -> SavedAnswer:
         compiled = compile_sql(sql, catalog)
         accepted = await self._jobs.submit(context, JobCreate(
-            kind="query", params=compiled.spec.model_dump(mode="json"), name=name
+            kind="query", params={"sql": compiled.sql}, name=name
         ))  # fmt: skip
         job = accepted.job_id
         deadline = time.monotonic() + self._wait_s

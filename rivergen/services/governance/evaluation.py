@@ -13,7 +13,8 @@ from uuid import UUID
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compute.internal import RIGHT_SUFFIX, QuerySpec, check_query, run_query
+from rivergen.engine.duck import EngineLimits, execute
+from rivergen.engine.spec import RIGHT_SUFFIX, QuerySpec, check_query, conditions_sql
 from rivergen.errors import Forbidden, ValidationFailed
 from rivergen.services.governance.schemas import (
     AccessRule,
@@ -140,12 +141,17 @@ def apply_to_table(table: pa.Table, governed: Governed) -> pa.Table:
     return table.drop_columns(drop) if drop else table
 
 
+# A row filter runs on the engine like any query, within these limits.
+_FILTER_LIMITS = EngineLimits(memory_mb=4096, timeout_s=600.0, threads=1)
+
+
 def _filter_rows(table: pa.Table, governed: Governed) -> pa.Table:
     spec = QuerySpec(dataset=governed.dataset_id, filters=governed.row_filters)
     schema = {field.name: str(field.type) for field in table.schema}
     try:
         check_query(spec, schema)
-        return run_query(spec, table)
+        sql = f"SELECT * FROM governed_input WHERE {conditions_sql(governed.row_filters)}"
+        return execute(sql, {"governed_input": table}, _FILTER_LIMITS)
     except (ValidationFailed, pa.ArrowException):
         return table.slice(0, 0)
 

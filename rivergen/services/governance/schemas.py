@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from compute.internal import Filter
+from rivergen.engine.spec import Filter
 
 RoleName = Literal["owner", "admin", "editor", "viewer"]
 MaskMethod = Literal["redact", "hash", "partial"]

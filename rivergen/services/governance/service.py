@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 from uuid import UUID
 
-from compute.internal import QuerySpec, check_query
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
+from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store

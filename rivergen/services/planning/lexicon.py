@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from compute.internal import type_class
+from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
 FUZZY_RATIO = 0.84

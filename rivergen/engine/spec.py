@@ -1,11 +1,10 @@
-"""Internal Compute: typed queries over Arrow tables (filters, projections, group-by aggregates,
-order, limit, joins), run with Arrow's own engine (Acero: ``Table.filter``, ``Table.join``,
-``Table.group_by``).
+"""The typed query: filters, projections, group-by aggregates, order, limit and joins over
+dataset versions, as the API takes it (``query`` jobs) and as policies name rows (row filters).
 
-A query is a :class:`QuerySpec`, never free SQL: :func:`check_query` proves it against the
-input schemas before anything runs (a column that does not exist, a value of the wrong type, a
-sum over text are refused up front), and :func:`run_query` evaluates it. Both are plain
-functions (no Ray), so the query job kind and the Prompt Studio call the same code.
+:func:`check_query` proves a :class:`QuerySpec` against the input schemas before anything runs
+(a column that does not exist, a value of the wrong type, a sum over text are refused up front
+with a code); :func:`spec_sql` compiles it to one SELECT (sqlglot) that the engine
+(:mod:`rivergen.engine.duck`) runs like any other SQL.
 
 Evaluation order: ``join`` then each of ``joins``, the derived columns (``derive``),
 ``filters`` (all hold) and ``any_of`` (in each group, one holds), then either aggregates (grouped by
@@ -20,8 +19,6 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, Field, model_validator
 
 from rivergen.errors import ValidationFailed
@@ -39,9 +36,6 @@ _UNARY: frozenset[str] = frozenset({"is_null", "not_null"})
 _TEXT_OPS: frozenset[str] = frozenset({"contains", "starts_with"})
 _ORDERED_OPS: frozenset[str] = frozenset({"<", "<=", ">", ">="})
 _NUMERIC_AGGREGATES: frozenset[str] = frozenset({"sum", "mean"})
-_JOIN_TYPES: dict[str, str] = {
-    "inner": "inner", "left": "left outer", "right": "right outer", "outer": "full outer",
-}  # fmt: skip
 RIGHT_SUFFIX = "_right"
 
 
@@ -366,127 +360,124 @@ def _aggregate_type(columns: Mapping[str, str], agg: Aggregate) -> str:
     return "double" if agg.function == "mean" else arrow_type
 
 
-# Running -------------------------------------------------------------------------------------
+# Compiling to SQL ----------------------------------------------------------------------------
 
-
-def _scalar(value: Any, arrow_type: pa.DataType) -> Any:
-    if isinstance(value, str) and (pa.types.is_temporal(arrow_type)):
-        return pa.scalar(_parse_temporal(value)).cast(arrow_type)
-    return value
-
-
-def _expression(item: Filter, arrow_type: pa.DataType) -> pc.Expression:
-    field = pc.field(item.column)
-    op = item.op
-    if op == "is_null":
-        return field.is_null()
-    if op == "not_null":
-        return field.is_valid()
-    if op == "contains":
-        return pc.match_substring(field, item.value)
-    if op == "starts_with":
-        return pc.starts_with(field, item.value)
-    if op in ("in", "not_in"):
-        values = pa.array([_scalar(v, arrow_type) for v in item.value]).cast(arrow_type)
-        found = field.isin(values)
-        return found if op == "in" else ~found
-    value = _scalar(item.value, arrow_type)
-    comparisons = {
-        "==": field == value, "!=": field != value, "<": field < value, "<=": field <= value,
-        ">": field > value, ">=": field >= value,
-    }  # fmt: skip
-    return comparisons[op]
-
-
-_DERIVE: dict[str, Any] = {
-    "year": pc.year, "month": pc.month, "day": pc.day, "quarter": pc.quarter,
-    "lower": pc.utf8_lower, "upper": pc.utf8_upper,
+_SQL_DERIVE: dict[str, str] = {
+    "year": "year", "month": "month", "day": "day", "quarter": "quarter", "lower": "lower",
+    "upper": "upper",
+}  # fmt: skip
+_SQL_COMPARE: dict[str, str] = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_SQL_JOIN: dict[str, str] = {
+    "inner": "INNER JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "outer": "FULL JOIN",
 }  # fmt: skip
 
 
-def _condition(table: pa.Table, items: Sequence[Filter], any_of: bool = False) -> Any:
-    condition = None
-    for item in items:
-        expr = _expression(item, table.schema.field(item.column).type)
-        if condition is not None:
-            expr = (condition | expr) if any_of else (condition & expr)
-        condition = expr
-    return condition
+def ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _where(table: pa.Table, spec: QuerySpec) -> pa.Table:
-    condition = _condition(table, spec.filters)
-    for group in spec.any_of:
-        alternatives = _condition(table, group, any_of=True)
-        if alternatives is not None:
-            condition = alternatives if condition is None else condition & alternatives
-    return table if condition is None else table.filter(condition)
+def literal(value: Any) -> str:
+    """A JSON value as a SQL literal (strings quoted, ``None`` as NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
-def run_query(
-    spec: QuerySpec,
-    table: pa.Table,
-    right: pa.Table | None = None,
-    *,
-    joined: Sequence[pa.Table] = (),
-) -> pa.Table:
-    """Evaluate ``spec`` over ``table`` (``right`` for its ``join``, ``joined`` for each of
-    its ``joins``). Call :func:`check_query` first: this trusts the spec to fit the schemas."""
-    rights = ([right] if spec.join is not None else []) + list(joined)
-    for join, right_table in zip(spec.all_joins, rights, strict=True):
-        assert right_table is not None, "a join needs the right table"
-        table = table.join(
-            right_table, keys=join.left_on, right_keys=join.right_on,
-            join_type=_JOIN_TYPES[join.how], right_suffix=join.suffix, coalesce_keys=True,
-        )  # fmt: skip
-    for derived in spec.derive:
-        table = table.append_column(derived.name, _DERIVE[derived.function](table[derived.column]))
-    table = _where(table, spec)
-    if spec.aggregates:
-        table = _aggregate(table, spec.group_by, spec.aggregates)
-        if spec.having:
-            table = table.filter(_condition(table, spec.having))
-    elif spec.columns is not None:
-        table = table.select(spec.columns)
-    if spec.distinct:
-        table = table.group_by(table.column_names, use_threads=False).aggregate([])
-    if spec.order_by:
-        keys = [(o.column, "descending" if o.descending else "ascending") for o in spec.order_by]
-        table = table.sort_by(keys)
-    if spec.limit is not None:
-        table = table.slice(0, spec.limit)
-    if spec.output is not None:
-        table = table.select([o.column for o in spec.output]).rename_columns(
-            [o.name for o in spec.output]
+def filter_sql(item: Filter) -> str:
+    """One filter as a SQL condition (NULLs never match, as in SQL)."""
+    column = ident(item.column)
+    if item.op == "is_null":
+        return f"{column} IS NULL"
+    if item.op == "not_null":
+        return f"{column} IS NOT NULL"
+    if item.op == "contains":
+        return f"contains({column}, {literal(item.value)})"
+    if item.op == "starts_with":
+        return f"starts_with({column}, {literal(item.value)})"
+    if item.op in ("in", "not_in"):
+        values = ", ".join(literal(v) for v in item.value) or "NULL"
+        return f"{column} {'IN' if item.op == 'in' else 'NOT IN'} ({values})"
+    return f"{column} {_SQL_COMPARE[item.op]} {literal(item.value)}"
+
+
+def conditions_sql(filters: Sequence[Filter], any_of: Sequence[Sequence[Filter]] = ()) -> str:
+    """All ``filters`` and, of each group of ``any_of``, one (``TRUE`` when there are none)."""
+    parts = [f"({filter_sql(f)})" for f in filters]
+    for group in any_of:
+        if group:
+            parts.append("(" + " OR ".join(f"({filter_sql(f)})" for f in group) + ")")
+    return " AND ".join(parts) or "TRUE"
+
+
+def _aggregate_sql(agg: Aggregate) -> str:
+    if agg.column is None:
+        call = "count(*)"
+    elif agg.function == "count_distinct":
+        call = f"count(DISTINCT {ident(agg.column)})"
+    else:
+        function = "avg" if agg.function == "mean" else agg.function
+        call = f"{function}({ident(agg.column)})"
+    return f"{call} AS {ident(agg.output)}"
+
+
+def spec_sql(
+    spec: QuerySpec, relations: Mapping[UUID, str], schemas: Mapping[UUID, Mapping[str, str]]
+) -> str:
+    """``spec`` as one SELECT over ``relations`` (dataset id -> relation name), with the
+    meaning :func:`check_query` gives it (check it first): a join's right columns that clash
+    get its suffix, its keys keep the left names (coalesced in right and outer joins)."""
+    sql = f"SELECT * FROM {ident(relations[spec.dataset])}"
+    columns = dict(schemas[spec.dataset])
+    for join in spec.all_joins:
+        right = schemas[join.dataset]
+        keys = dict(zip(join.left_on, join.right_on, strict=True))
+        coalesce = join.how in ("right", "outer")
+        picked = [
+            f"coalesce(p.{ident(c)}, r.{ident(keys[c])}) AS {ident(c)}"
+            if coalesce and c in keys else f"p.{ident(c)}"
+            for c in columns
+        ]  # fmt: skip
+        joined = joined_schema(columns, right, join)
+        for name in right:
+            if name not in join.right_on:
+                renamed = f"{name}{join.suffix}" if name in columns else name
+                picked.append(f"r.{ident(name)} AS {ident(renamed)}")
+        on = " AND ".join(f"p.{ident(lk)} = r.{ident(rk)}" for lk, rk in keys.items())
+        sql = (
+            f"SELECT {', '.join(picked)} FROM ({sql}) AS p "
+            f"{_SQL_JOIN[join.how]} {ident(relations[join.dataset])} AS r ON {on}"
         )
-    return table.combine_chunks()
-
-
-def run_spec(spec: QuerySpec, tables: Mapping[UUID, pa.Table]) -> pa.Table:
-    """:func:`run_query` with each input table looked up by dataset id."""
-    rights = [tables[j.dataset] for j in spec.all_joins]
-    if spec.join is not None:
-        return run_query(spec, tables[spec.dataset], rights[0], joined=rights[1:])
-    return run_query(spec, tables[spec.dataset], joined=rights)
-
-
-def _aggregate(
-    table: pa.Table, group_by: Sequence[str], aggregates: Sequence[Aggregate]
-) -> pa.Table:
-    requests: list[tuple[Any, str]] = []
-    names: list[str] = []
-    for agg in aggregates:
-        if agg.column is None:
-            requests.append(([], "count_all"))
-        elif agg.function == "count":
-            requests.append((agg.column, "count"))
-        else:
-            requests.append((agg.column, agg.function))
-        names.append(agg.output)
-    grouped = table.group_by(list(group_by), use_threads=False).aggregate(requests)
-    # Arrow versions differ in whether the keys come before or after the aggregates.
-    k = len(group_by)
-    first = k if grouped.column_names[:k] == list(group_by) else 0
-    values = {name: grouped.column(first + i) for i, name in enumerate(names)}
-    keys = {name: grouped.column(name) for name in group_by}
-    return pa.table({**keys, **values})
+        columns = joined
+    for derived in spec.derive:
+        call = f"{_SQL_DERIVE[derived.function]}({ident(derived.column)})"
+        sql = f"SELECT *, {call} AS {ident(derived.name)} FROM ({sql}) AS d"
+    where = conditions_sql(spec.filters, spec.any_of)
+    if spec.aggregates:
+        keys_sql = [ident(g) for g in spec.group_by]
+        select = ", ".join([*keys_sql, *(_aggregate_sql(a) for a in spec.aggregates)])
+        group = f" GROUP BY {', '.join(keys_sql)}" if keys_sql else ""
+        sql = f"SELECT {select} FROM ({sql}) AS q WHERE {where}{group}"
+    else:
+        shown = ", ".join(ident(c) for c in spec.columns) if spec.columns is not None else "*"
+        distinct = "DISTINCT " if spec.distinct else ""
+        sql = f"SELECT {distinct}{shown} FROM ({sql}) AS q WHERE {where}"
+    having = conditions_sql(spec.having)
+    output = (
+        ", ".join(f"{ident(o.column)} AS {ident(o.name)}" for o in spec.output)
+        if spec.output is not None else "*"
+    )  # fmt: skip
+    sql = f"SELECT {output} FROM ({sql}) AS a WHERE {having}"
+    if spec.order_by:
+        order = ", ".join(
+            f"{ident(o.column)} {'DESC' if o.descending else 'ASC'} NULLS LAST"
+            for o in spec.order_by
+        )
+        sql += f" ORDER BY {order}"
+    if spec.limit is not None:
+        sql += f" LIMIT {int(spec.limit)}"
+    return sql

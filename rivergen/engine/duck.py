@@ -1,0 +1,145 @@
+"""The engine: DuckDB embedded in the process (a Ray task) that runs a query, sandboxed.
+
+Every query of the platform runs here: prompt SQL, ``query`` jobs (typed or SQL), filtered
+previews and policies' row filters. Inputs arrive as Arrow tables and are registered as
+relations; nothing is read by path. Each run gets its own in-memory database with external
+access off (no files, HTTP or extension installs), extension autoloading off, a memory limit,
+threads sized to the caller's CPUs, and its configuration locked before the query runs; a
+timer interrupts a query past its time.
+
+Errors: SQL that does not bind (an unknown column, a type mismatch) is 422 ``sql_invalid``
+with the engine's message and position; past the memory limit 422 ``query_too_large``; past
+the time 422 ``query_timeout``. A result is whole or absent, never partial.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pydantic import BaseModel, Field
+
+from rivergen.engine.sandbox import Admitted, admit, sql_invalid
+from rivergen.errors import ValidationFailed
+from rivergen.settings import EngineSettings
+
+
+class EngineLimits(BaseModel):
+    """What one query may use."""
+
+    memory_mb: int = Field(2048, ge=64, description="DuckDB's memory limit for the query.")
+    timeout_s: float = Field(300.0, gt=0, description="The query is interrupted after this.")
+    threads: int = Field(1, ge=1, le=256, description="Worker threads (the task's CPUs).")
+
+    @classmethod
+    def of(cls, settings: EngineSettings, timeout_s: float | None = None) -> EngineLimits:
+        """The settings' limits; a policy's shorter timeout wins."""
+        timeout = settings.timeout_s if timeout_s is None else min(timeout_s, settings.timeout_s)
+        return cls(
+            memory_mb=settings.memory_mb, timeout_s=timeout,
+            threads=max(1, math.ceil(settings.task_cpus)),
+        )  # fmt: skip
+
+
+def _connect(limits: EngineLimits) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "threads": limits.threads,
+            "memory_limit": f"{limits.memory_mb}MB",
+            "preserve_insertion_order": True,
+        },
+    )
+
+
+_LINE = re.compile(r"LINE (\d+):")
+
+
+def _engine_error(exc: duckdb.Error, limits: EngineLimits) -> ValidationFailed:
+    message = str(exc)
+    if isinstance(exc, duckdb.InterruptException):
+        return ValidationFailed(
+            f"the query ran past its {limits.timeout_s:g} s", code="query_timeout",
+            details={"timeout_s": limits.timeout_s},
+        )  # fmt: skip
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return ValidationFailed(
+            f"the query needs more than its {limits.memory_mb} MB of memory: narrow it "
+            "(filters, fewer columns, an aggregate) or ask for a larger limit",
+            code="query_too_large", details={"memory_mb": limits.memory_mb},
+        )  # fmt: skip
+    first = message.splitlines()[0] if message else type(exc).__name__
+    line = _LINE.search(message)
+    details: dict[str, Any] = {"engine_message": message}
+    if line is not None:
+        details["line"] = int(line.group(1))
+    return sql_invalid(first, **details)
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """DuckDB's HUGEINT (a sum or count of integers) arrives as ``decimal128(38, 0)``: back to
+    ``int64`` where every value fits, as people expect a count or sum of integers to look."""
+    for i, column in enumerate(table.schema):
+        kind = column.type
+        if pa.types.is_decimal(kind) and kind.scale == 0 and kind.precision == 38:
+            try:
+                table = table.set_column(i, column.name, table.column(i).cast(pa.int64()))
+            except pa.ArrowInvalid:
+                continue
+    return table
+
+
+def execute(sql: str, relations: Mapping[str, pa.Table], limits: EngineLimits) -> pa.Table:
+    """Run already-admitted (or platform-built) ``sql`` over ``relations`` in a fresh sandbox.
+    Platform code that builds its own SQL (typed queries, row filters) calls this; text from
+    people goes through :func:`run_sql`."""
+    con = _connect(limits)
+    try:
+        for name, table in relations.items():
+            con.register(name, table)
+        con.execute("SET lock_configuration = true")
+        timer = threading.Timer(limits.timeout_s, con.interrupt)
+        timer.start()
+        try:
+            return _plain(con.sql(sql).to_arrow_table())
+        except duckdb.Error as exc:
+            raise _engine_error(exc, limits) from None
+        finally:
+            timer.cancel()
+    finally:
+        con.close()
+
+
+def run_sql(
+    sql: str,
+    relations: Mapping[str, pa.Table],
+    limits: EngineLimits | None = None,
+    *,
+    resolve: Callable[[str], str | None] | None = None,
+) -> pa.Table:
+    """Admit ``sql`` (:func:`rivergen.engine.sandbox.admit`) and run it over ``relations``.
+    A table name resolves, case-insensitively, to the relation of that name unless
+    ``resolve`` says otherwise."""
+    admitted = admit(sql, resolve or resolver(relations))
+    return execute(admitted.sql, relations, limits or EngineLimits())
+
+
+def resolver(names: Mapping[str, Any]) -> Callable[[str], str | None]:
+    """A case-insensitive lookup of ``names``."""
+    folded = {name.casefold(): name for name in names}
+    return lambda written: folded.get(written.casefold())
+
+
+def admitted_schema(admitted: Admitted, schemas: Mapping[str, pa.Schema]) -> pa.Schema:
+    """The answer's schema, by running the query over empty relations: proves the SQL binds
+    (422 ``sql_invalid`` with the engine's message otherwise) before any data is staged."""
+    empty = {name: schema.empty_table() for name, schema in schemas.items()}
+    return execute(admitted.sql, empty, EngineLimits(timeout_s=30.0)).schema

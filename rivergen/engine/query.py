@@ -1,0 +1,143 @@
+"""A query job given as SQL: the datasets it names, pinned, and what each input must load.
+
+Used by the ``query`` job kind (``compute/jobs/kinds.py``): :func:`admit_job_sql` admits the
+SQL (:mod:`rivergen.engine.sandbox`), resolves every table it names to a dataset of the
+workspace by name (exactly, else ignoring case when that is unambiguous), pins each version,
+proves that the statement binds over the inputs' schemas (422 ``sql_invalid`` with the
+engine's message before anything is staged), and records which columns each input needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+from uuid import UUID
+
+import pyarrow as pa
+from pydantic import BaseModel, Field
+from sqlglot import exp
+
+from rivergen.engine.duck import EngineLimits, admitted_schema, execute
+from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit
+from rivergen.engine.spec import QuerySpec, spec_sql
+from rivergen.engine.types import arrow_schema
+from rivergen.services.governance.schemas import Governed
+
+
+class DatasetPin(BaseModel):
+    dataset: UUID
+    version: int = Field(ge=1)
+    columns: list[str] | None = Field(
+        None, description="The columns the query can read (None: all)."
+    )
+
+
+class SqlQuery(BaseModel):
+    """A query job as SQL."""
+
+    sql: str = Field(
+        min_length=1, max_length=MAX_SQL_CHARS,
+        description="One read-only query (SELECT, WITH, set operations) in DuckDB's dialect; "
+        "each dataset is named as it is named in the workspace.",
+    )  # fmt: skip
+    limit: int | None = Field(
+        None, ge=1, le=10_000_000, description="At most this many rows of the answer."
+    )
+    inputs: dict[str, DatasetPin] = Field(
+        default_factory=dict,
+        description="Set when the job is accepted: each table name read -> its dataset version.",
+    )
+
+
+class QueryInput(BaseModel):
+    """One input of a query's task: where it is, and how its reader may see it."""
+
+    relation: str
+    name: str | None = None
+    dataset: UUID
+    key: str
+    columns: list[str] | None = None
+    governed: Governed | None = None
+
+
+class NamedDataset(Protocol):
+    dataset: UUID
+    version: int
+
+    @property
+    def schema_types(self) -> dict[str, str]: ...
+
+
+class NamedCatalog(Protocol):
+    async def named(self, name: str) -> NamedDataset | None:
+        """The current version of the dataset called ``name`` (exactly, else ignoring case
+        when only one matches); None when there is none."""
+
+
+def run_spec(
+    spec: QuerySpec, tables: Mapping[UUID, pa.Table], limits: EngineLimits | None = None
+) -> pa.Table:
+    """The typed query over each dataset's table (checked first with
+    :func:`rivergen.engine.spec.check_query`), on the engine."""
+    relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
+    names = {dataset: f"input_{i}" for i, dataset in enumerate(tables)}
+    schemas = {d: {f.name: str(f.type) for f in t.schema} for d, t in tables.items()}
+    return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits())
+
+
+def limited(sql: str, limit: int | None) -> str:
+    """``sql`` with at most ``limit`` rows (the order it gives kept)."""
+    return sql if limit is None else f"SELECT * FROM ({sql}) AS limited LIMIT {int(limit)}"
+
+
+def columns_read(admitted: Admitted, columns: list[str]) -> list[str] | None:
+    """The columns of an input the query can touch: those whose name appears anywhere in it
+    (a superset: names are compared ignoring case; at least one, to count rows by); all of
+    them (None) when it has ``*``,
+    ``COLUMNS(...)`` or a NATURAL join."""
+    query = admitted.query
+    stars = [s for s in query.find_all(exp.Star) if not isinstance(s.parent, exp.Count)]
+    if stars or any(j.args.get("method") for j in query.find_all(exp.Join)):
+        return None
+    if any(isinstance(n, exp.Func) and n.sql_name().upper() == "COLUMNS" for n in query.walk()):
+        return None
+    named = {i.name.casefold() for i in query.find_all(exp.Identifier)}
+    # A relation needs a column even when only its rows are counted.
+    return [c for c in columns if c.casefold() in named] or columns[:1]
+
+
+async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
+    """Admit, resolve, pin and prove ``query`` (see the module)."""
+    found: dict[str, NamedDataset] = {}
+
+    async def collect(written: str) -> None:
+        if written not in found:
+            dataset = await catalog.named(written)
+            if dataset is not None:
+                found[written] = dataset
+
+    # First pass: which names are tables (admit refuses unknown ones on the second pass).
+    names: list[str] = []
+
+    def note(written: str) -> str:
+        names.append(written)
+        return written
+
+    admit(query.sql, note)
+    for written in names:
+        await collect(written)
+    relations = {written: f"input_{i}" for i, written in enumerate(found)}
+    admitted = admit(query.sql, relations.get)
+    schemas: dict[str, pa.Schema | None] = {
+        relations[w]: arrow_schema(d.schema_types) for w, d in found.items()
+    }
+    if all(s is not None for s in schemas.values()):
+        admitted_schema(admitted, {k: s for k, s in schemas.items() if s is not None})
+    inputs = {
+        written: DatasetPin(
+            dataset=d.dataset, version=d.version,
+            columns=columns_read(admitted, list(d.schema_types)),
+        )
+        for written, d in found.items()
+    }  # fmt: skip
+    return query.model_copy(update={"inputs": inputs})
