@@ -41,24 +41,9 @@ import pytest
 import sqlglot
 
 from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.engine import run_sql
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
-
-try:
-    from rivergen.engine import run_sql
-except ImportError:  # pragma: no cover - until the engine lands on main
-    import duckdb
-
-    def run_sql(sql: str, relations: Mapping[str, pa.Table], limits: Any = None) -> pa.Table:
-        con = duckdb.connect()
-        try:
-            for name, table in relations.items():
-                con.register(name, table)
-            result: pa.Table = con.sql(sql).to_arrow_table()
-            return result
-        finally:
-            con.close()
-
 
 QUERIES_DIR = Path(__file__).resolve().parent / "sql_conformance"
 NORTHWIND = SHARED_DATA / "northwind"
@@ -259,6 +244,19 @@ class Postgres:
         return len(statement.get_attributes()), [tuple(row) for row in rows]
 
 
+def pg_interval(parts: tuple[int, int, int]) -> timedelta | tuple[int, int, int]:
+    """An interval as Postgres sends it (months, days, microseconds), exactly: asyncpg's own
+    decoding folds months into days."""
+    months, days, microseconds = parts
+    if months == 0:
+        return timedelta(days=days, microseconds=microseconds)
+    return (months, days, microseconds * 1000)
+
+
+def _unsupported(value: object) -> tuple[int, int, int]:
+    raise AssertionError("the queries send no parameters")
+
+
 @pytest.fixture(scope="module")
 async def postgres(
     settings: Settings, northwind: dict[str, pa.Table], tpch: dict[str, pa.Table]
@@ -281,6 +279,10 @@ async def postgres(
                     "search_path": schema, "TimeZone": "UTC", "statement_timeout": "30s",
                     "default_transaction_read_only": "on",
                 },
+            )  # fmt: skip
+            await connections[source].set_type_codec(
+                "interval", schema="pg_catalog", encoder=_unsupported, decoder=pg_interval,
+                format="tuple",
             )  # fmt: skip
         yield Postgres(connections)
     finally:

@@ -780,3 +780,112 @@ HAVING COUNT(*) > (SELECT COUNT(*) FROM products q WHERE q.categoryID = p.catego
 -- name: set_operation_precedence
 -- features: set_union, intersect
 SELECT country FROM customers UNION SELECT country FROM suppliers INTERSECT SELECT country FROM employees;
+
+-- name: is_not_distinct_from
+-- features: where, is_null, comparison
+SELECT customerID, region FROM customers
+WHERE region IS NOT DISTINCT FROM NULL OR region IS NOT DISTINCT FROM 'WA';
+
+-- name: limit_all_and_offset_alone
+-- features: order_by, limit, offset
+SELECT productID FROM products ORDER BY productID LIMIT ALL OFFSET 70;
+
+-- name: extract_century_decade_millennium
+-- features: date
+SELECT orderID, EXTRACT(CENTURY FROM orderDate) AS century, EXTRACT(DECADE FROM orderDate) AS decade,
+       EXTRACT(MILLENNIUM FROM orderDate) AS millennium, EXTRACT(HOUR FROM orderDate) AS hour,
+       EXTRACT(MINUTE FROM requiredDate + INTERVAL '90 minutes') AS minute
+FROM orders;
+
+-- name: left_join_lateral_on_true
+-- features: lateral, left_join, correlated, aggregate
+SELECT c.categoryID, x.n, x.top FROM categories c
+LEFT JOIN LATERAL (
+  SELECT COUNT(*) AS n, MAX(p.unitPrice) AS top FROM products p
+  WHERE p.categoryID = c.categoryID AND p.unitPrice > 50
+) x ON true;
+
+-- name: cte_materialized
+-- features: cte, aggregate
+WITH pricey AS MATERIALIZED (SELECT * FROM products WHERE unitPrice > 30)
+SELECT categoryID, COUNT(*) AS n FROM pricey GROUP BY categoryID;
+
+-- name: table_statement
+-- features: projection
+TABLE shippers;
+
+-- name: statistics_aggregates
+-- features: aggregate, group_by
+SELECT categoryID, VARIANCE(unitPrice) AS var, STDDEV(unitPrice) AS sd,
+       CORR(unitPrice, unitsInStock) AS correlation, COVAR_POP(unitPrice, unitsInStock) AS covariance,
+       REGR_SLOPE(unitsInStock, unitPrice) AS slope
+FROM products GROUP BY categoryID;
+
+-- name: arrays_from_strings_and_aggregates
+-- features: string, aggregate, group_by
+SELECT categoryID, ARRAY_LENGTH(ARRAY_AGG(productID), 1) AS n,
+       ARRAY_AGG(DISTINCT supplierID ORDER BY supplierID) AS suppliers,
+       STRING_AGG(DISTINCT SPLIT_PART(productName, ' ', -1), '/' ORDER BY SPLIT_PART(productName, ' ', -1)) AS last_words
+FROM products GROUP BY categoryID;
+
+-- name: string_to_array
+-- features: string
+SELECT productID, STRING_TO_ARRAY(quantityPerUnit, ' ') AS words FROM products;
+
+-- name: regex_case_insensitive
+-- features: string, where
+SELECT productName FROM products WHERE productName ~* 'chef|LAGER' OR productName !~* '[aeiou]';
+
+-- name: count_distinct_row
+-- features: aggregate, count_distinct
+SELECT COUNT(DISTINCT (categoryID, supplierID)) AS pairs, COUNT(DISTINCT categoryID) AS categories FROM products;
+
+-- name: interval_literal_forms
+-- features: date, cast
+SELECT orderID, orderDate + INTERVAL '1' MONTH AS a, orderDate + INTERVAL '2 weeks' AS b,
+       orderDate + '1 day'::interval AS c, orderDate - INTERVAL '1 day 12 hours' AS d
+FROM orders;
+
+-- name: timestamp_compared_with_text_literal
+-- features: where, date, comparison
+SELECT orderID FROM orders WHERE orderDate < '1996-08-01' OR requiredDate >= '1998-06-01 00:00:00';
+
+-- name: group_by_name_shared_with_alias
+-- features: group_by, alias
+SELECT categoryID * 10 AS categoryID, COUNT(*) AS n FROM products GROUP BY categoryID;
+
+-- name: order_by_alias_shadowing_column
+-- features: order_by, alias
+SELECT productID, -unitPrice AS unitPrice FROM products ORDER BY unitPrice, productID;
+
+-- name: order_by_column_not_selected
+-- features: order_by
+SELECT productName FROM products ORDER BY unitPrice DESC, productID;
+
+-- name: row_in_subquery
+-- features: subquery_in, comparison
+SELECT orderID, productID FROM order_details
+WHERE (orderID, productID) IN (SELECT orderID, productID FROM order_details WHERE quantity > 100);
+
+-- name: scalar_subquery_without_rows
+-- features: subquery_scalar, is_null, exists
+SELECT (SELECT productID FROM products WHERE productID < 0) AS nothing,
+       EXISTS (SELECT 1 FROM products LIMIT 0) AS none_exist,
+       (SELECT MAX(productID) FROM products) AS last;
+
+-- name: literals_and_operators
+-- features: projection, arithmetic, string
+SELECT 'it''s' || ' ok' AS quoted, -7 % 3 AS neg_mod, MOD(-7, 3) AS neg_mod_fn, 7 % -3 AS mod_neg,
+       9223372036854775807 - 1 AS big, 0.1 + 0.2 = 0.3 AS exact_decimal, COALESCE(NULL, 1, 2.5) AS widened,
+       NULLIF(1, 1.0) AS same_value, CONCAT('a', NULL, 1, 2.5) AS concatenated;
+
+-- name: postgres_functions_the_engine_rewrites
+-- features: string, between
+SELECT customerID, INITCAP(contactTitle) AS title, RPAD(customerID, 8) AS padded
+FROM customers WHERE LENGTH(city) BETWEEN SYMMETRIC 9 AND 6;
+
+-- name: intervals_with_months
+-- features: date, arithmetic
+SELECT employeeID, AGE(hireDate, birthDate) AS age_at_hire, INTERVAL '1 year 2 months 3 days' AS literal,
+       AGE(TIMESTAMP '1998-05-06 00:00:00', hireDate) AS tenure
+FROM employees;

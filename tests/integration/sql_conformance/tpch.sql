@@ -720,3 +720,13 @@ SELECT l_shipmode, COUNT(*) FROM (
   EXCEPT ALL SELECT l_shipmode FROM lineitem WHERE l_orderkey < 100
   UNION ALL SELECT 'NONE'
 ) modes GROUP BY l_shipmode;
+
+-- name: round_negative_and_trunc
+-- features: math
+SELECT o_orderkey, ROUND(o_totalprice, -2) AS hundreds, TRUNC(o_totalprice, 1) AS tenths,
+       TRUNC(o_totalprice) AS whole
+FROM orders WHERE o_orderkey < 500;
+
+-- name: epoch_to_timestamp
+-- features: date, cast
+SELECT o_orderkey, TO_TIMESTAMP(o_orderkey * 86400) AS as_time FROM orders WHERE o_orderkey < 200;
