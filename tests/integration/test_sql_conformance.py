@@ -45,6 +45,8 @@ from rivergen.engine import run_sql
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 
+pytestmark = pytest.mark.integration
+
 QUERIES_DIR = Path(__file__).resolve().parent / "sql_conformance"
 NORTHWIND = SHARED_DATA / "northwind"
 TPCH_SCALE = "0.01"
