@@ -22,7 +22,7 @@ from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
 from rivergen.jsonvalues import json_value
 from rivergen.quality import DatasetProfile, Rule, RuleResult
-from rivergen.services.governance import Governed, apply_to_table, changes_data
+from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key
 from rivergen.settings import Settings
 
 # Staging parses one file per task: half a core leaves room on a 2-core machine for the Serve
@@ -83,15 +83,18 @@ def read_dataset(
     if governed is None or not changes_data(governed):
         return objects.read_parquet(key, columns)
     # Row filters may name columns the caller did not ask for: filter the whole table first.
-    table = apply_to_table(objects.read_parquet(key), governed)
+    table = apply_to_table(objects.read_parquet(key), governed, hash_key(settings, governed))
     if columns is None:
         return table
     return table.select([c for c in columns if c in table.column_names])
 
 
 def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:
-    """A version as ``governed`` lets its caller see it, as Parquet bytes, and its rows."""
+    """A version as ``governed`` lets its caller see it, as Parquet bytes, and its rows: at
+    most ``max_rows`` of them when a row limit caps what the caller takes."""
     table = read_dataset(settings, key, None, governed)
+    if governed.max_rows is not None and table.num_rows > governed.max_rows:
+        table = table.slice(0, governed.max_rows)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes(), table.num_rows

@@ -17,7 +17,15 @@ from pydantic import BaseModel, Field
 
 from compute.staging import read_dataset
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
-from rivergen.engine.query import QueryInput, SqlQuery, admit_job_sql, limited, run_spec
+from rivergen.engine.lineage import QueryLineage
+from rivergen.engine.query import (
+    QueryInput,
+    SqlQuery,
+    admit_job_sql,
+    job_lineage,
+    limited,
+    run_spec,
+)
 from rivergen.engine.spec import Join, QuerySpec, check_query
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind
 from rivergen.settings import Settings
@@ -83,6 +91,9 @@ class QueryKind(JobKind[Query]):
         else:
             update |= {"joins": pinned}
         return params.model_copy(update=update)
+
+    async def lineage(self, params: Query, catalog: Catalog) -> QueryLineage:
+        return await job_lineage(params, catalog)
 
     def inputs(self, params: Query) -> list[tuple[UUID, int]]:
         if isinstance(params, SqlQuery):

@@ -363,7 +363,12 @@ def _json(value: Any) -> dict[str, Any]:
 
 def _governed(row: Any) -> dict[UUID, Governed]:
     pinned = _json(row["governance"]) if row["governance"] is not None else {}
-    return {UUID(dataset): Governed.model_validate(g) for dataset, g in pinned.items()}
+    # The inputs are the job's workspace's: its key hashes their masks (also for governance
+    # pinned before it named the workspace).
+    return {
+        UUID(dataset): Governed.model_validate({**g, "workspace_id": row["workspace_id"]})
+        for dataset, g in pinned.items()
+    }
 
 
 def _reason(exc: BaseException) -> str:

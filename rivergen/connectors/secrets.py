@@ -29,6 +29,18 @@ def _derived_key(material: bytes) -> bytes:
     return base64.urlsafe_b64encode(raw)
 
 
+def sealing_key(settings: Settings) -> bytes | None:
+    """The Fernet key data-source secrets are sealed with: ``RIVERGEN_CONNECTORS__SECRETS_KEY``,
+    else derived from the JWT signing key (None: neither is set). The platform's other keyed
+    secrets derive from it too (the hash masks' keys, see
+    :mod:`rivergen.services.governance.keys`)."""
+    if settings.connectors.secrets_key is not None:
+        return settings.connectors.secrets_key.get_secret_value().encode()
+    if settings.auth.jwt_private_key is not None:
+        return _derived_key(settings.auth.jwt_private_key.get_secret_value().encode())
+    return None
+
+
 class SecretBox:
     """Seals and opens the secret fields of a stored config."""
 
@@ -42,10 +54,9 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        if settings.connectors.secrets_key is not None:
-            return cls(settings.connectors.secrets_key.get_secret_value().encode())
-        if settings.auth.jwt_private_key is not None:
-            return cls(_derived_key(settings.auth.jwt_private_key.get_secret_value().encode()))
+        key = sealing_key(settings)
+        if key is not None:
+            return cls(key)
         raise ConfigurationError(
             "data-source secrets need a key: set RIVERGEN_CONNECTORS__SECRETS_KEY (or "
             "RIVERGEN_AUTH__JWT_PRIVATE_KEY, which it is derived from by default)"

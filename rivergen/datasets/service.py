@@ -42,7 +42,7 @@ from rivergen.datasets.schemas import (
 )
 from rivergen.datasets.search import matched, query_terms, tsquery
 from rivergen.db import Database
-from rivergen.errors import Conflict, NotFound
+from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
@@ -52,6 +52,7 @@ from rivergen.services.governance import (
     GovernanceService,
     Governed,
     changes_data,
+    changes_export,
     check_columns,
 )
 
@@ -125,7 +126,10 @@ class DatasetService:
         self, context: RequestContext, workspace: UUID, dataset: UUID, source: DatasetSource
     ) -> tuple[StagedVersion, dict[str, Any]]:
         key = f"workspaces/{workspace}/datasets/{dataset}/{uuid.uuid4()}.parquet"
+        # A file or data source a governed dataset was made of is raw data to those whom its
+        # policies govern: no copy of it for them (a copy by others inherits those policies).
         if source.file_id is not None:
+            await self._governance.check_source_access(context, "file", source.file_id)
             async with self._db.transaction(str(workspace)) as conn:
                 file = await conn.fetchrow(
                     "SELECT id, name, content_type, object_key FROM files WHERE id = $1",
@@ -138,6 +142,7 @@ class DatasetService:
             )
             return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"]}
         assert source.data_source_id is not None
+        await self._governance.check_source_access(context, "data_source", source.data_source_id)
         if self._sources is None:
             raise NotFound("data sources are not available here", code="data_source_not_found")
         view, table = await self._sources.read(context, source.data_source_id)
@@ -253,12 +258,12 @@ class DatasetService:
     ) -> DatasetDownload:
         """Where to GET the version's Parquet object: presigned on S3 (valid for the presign
         life, 1 h by default), else ``platform_url``, which wants the caller's credentials.
-        When policies change what the caller sees, always ``platform_url`` (which serves the
-        governed Parquet), never the raw object."""
+        When policies change what the caller sees, or cap its rows, always ``platform_url``
+        (which serves the governed Parquet, at most ``max_rows`` rows), never the raw object."""
         objects = self._require_objects()
         row = await self._version_row(context, dataset, version)
         governed = await self.governed(context, dataset)
-        if changes_data(governed):
+        if changes_export(governed):
             data, rows = await self._compute.export(row["object_key"], governed)
             return DatasetDownload(
                 dataset_id=dataset, version=row["version"], url=platform_url,
@@ -279,10 +284,10 @@ class DatasetService:
         self, context: RequestContext, dataset: UUID, version: int
     ) -> tuple[str, bytes | None]:
         """The version's object key, and its governed Parquet bytes when policies change what
-        the caller sees (None: the stored object is what they may read)."""
+        the caller sees or cap its rows (None: the stored object is what they may read)."""
         _, key = await self.version_key(context, dataset, version)
         governed = await self.governed(context, dataset)
-        if not changes_data(governed):
+        if not changes_export(governed):
             return key, None
         data, _ = await self._compute.export(key, governed)
         return key, data
@@ -390,8 +395,21 @@ class DatasetService:
         return await self.get(context, dataset)
 
     async def delete(self, context: RequestContext, dataset: UUID) -> None:
+        """Delete the dataset, its versions and its policies. A caller its policies govern may
+        not (403 ``dataset_governed``): that would lift them, and free its file or data source
+        to be staged again ungoverned."""
         workspace = context.require_workspace()
         actor = context.actor
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.get(conn, dataset) is None:
+                raise dataset_not_found(dataset)
+        governed = (await self._governance.governed(context, [dataset]))[dataset]
+        if changes_export(governed):
+            raise Forbidden(
+                f"policies govern what your role sees of dataset {dataset}: deleting it would "
+                "lift them (someone they do not govern may)", code="dataset_governed",
+                details={"policies": [a.name for a in governed.applied[:10]]},
+            )  # fmt: skip
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset, lock=True) is None:
                 raise dataset_not_found(dataset)
@@ -435,7 +453,7 @@ def _without_row_text(view: VersionView) -> VersionView:
 
 def _effective(governed: Governed) -> Governed | None:
     """``governed`` if it changes anything a read returns (rows, columns or their number)."""
-    return governed if changes_data(governed) or governed.max_rows is not None else None
+    return governed if changes_export(governed) else None
 
 
 def _name_taken(name: str) -> Conflict:

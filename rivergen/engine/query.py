@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from sqlglot import exp
 
 from rivergen.engine.duck import EngineLimits, admitted_schema, execute
-from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit
-from rivergen.engine.spec import QuerySpec, spec_sql
+from rivergen.engine.lineage import QueryLineage, query_lineage
+from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit, parse
+from rivergen.engine.spec import QuerySpec, check_query, spec_sql
 from rivergen.engine.types import arrow_schema
 from rivergen.services.governance.schemas import Governed
 
@@ -66,6 +67,10 @@ class NamedDataset(Protocol):
 
     @property
     def schema_types(self) -> dict[str, str]: ...
+
+
+class DatasetsById(Protocol):
+    async def dataset(self, dataset: UUID, version: int | None) -> NamedDataset: ...
 
 
 class NamedCatalog(Protocol):
@@ -141,3 +146,35 @@ async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
         for written, d in found.items()
     }  # fmt: skip
     return query.model_copy(update={"inputs": inputs})
+
+
+async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> QueryLineage:
+    """The column lineage of a validated (pinned) query job, over dataset ids (as strings)."""
+    versions: dict[str, tuple[UUID, int | None]]
+    if isinstance(query, SqlQuery):
+        relations = {w: str(p.dataset) for w, p in query.inputs.items()}
+        versions = {str(p.dataset): (p.dataset, p.version) for p in query.inputs.values()}
+        admitted = admit(query.sql, relations.get)
+        tree: exp.Expr = admitted.query
+    else:
+        versions = {str(query.dataset): (query.dataset, query.version)}
+        versions |= {str(j.dataset): (j.dataset, j.version) for j in query.all_joins}
+    schemas = {
+        name: (await catalog.dataset(dataset, version)).schema_types
+        for name, (dataset, version) in versions.items()
+    }
+    if isinstance(query, SqlQuery):
+        arrow = {name: arrow_schema(types) for name, types in schemas.items()}
+        if all(s is not None for s in arrow.values()):
+            answer = admitted_schema(admitted, {k: s for k, s in arrow.items() if s is not None})
+            outputs = answer.names
+        else:
+            outputs = [p.alias_or_name for p in admitted.query.selects]
+    else:
+        by_id = {dataset: name for name, (dataset, _) in versions.items()}
+        tree = parse(spec_sql(query, by_id, {d: schemas[n] for d, n in by_id.items()}))
+        rights = [schemas[str(j.dataset)] for j in query.all_joins]
+        first = rights[0] if query.join is not None else None
+        rest = rights[1:] if query.join is not None else rights
+        outputs = list(check_query(query, schemas[str(query.dataset)], first, joined=rest))
+    return query_lineage(tree, schemas, outputs)

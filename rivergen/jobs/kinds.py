@@ -33,6 +33,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from rivergen.engine.lineage import QueryLineage
 from rivergen.jobs.schemas import DatasetInput
 from rivergen.services.governance.schemas import Governed
 from rivergen.settings import Settings
@@ -105,6 +106,11 @@ class JobKind(ABC, Generic[P]):
     async def validate(self, params: P, catalog: Catalog) -> P:
         """Check ``params`` against the catalog (raise :class:`ValidationFailed` with a code);
         return them with every dataset version pinned, so a retry reads the same data."""
+
+    async def lineage(self, params: P, catalog: Catalog) -> QueryLineage | None:
+        """The result's column lineage over the inputs (relations named by dataset id), for
+        governance through renames and expressions; None: unknown (governed by name)."""
+        return None
 
     def inputs(self, params: P) -> list[tuple[UUID, int]]:
         """The dataset versions the job reads (pinned by :meth:`validate`): what

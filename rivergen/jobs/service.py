@@ -95,8 +95,10 @@ class JobService:
                 code="invalid_params",
                 details={"errors": json.loads(exc.json(include_url=False, include_input=False))},
             ) from None
-        params = await kind.validate(params, DatasetCatalog(self._db, workspace))
+        catalog = DatasetCatalog(self._db, workspace)
+        params = await kind.validate(params, catalog)
         params, pinned = await self._govern_inputs(context, kind, params)
+        lineage = await kind.lineage(params, catalog)
         job = uuid.uuid4()
         async with self._db.transaction(str(workspace)) as conn:
             await store.lock_workspace_jobs(conn, workspace)
@@ -108,8 +110,8 @@ class JobService:
                 conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
                 self._settings.max_attempts, context.actor,
             )  # fmt: skip
-            if pinned:
-                await governance_store.pin_job(conn, job, pinned)
+            if pinned or lineage is not None:
+                await governance_store.pin_job(conn, job, pinned, lineage)
         # The supervisor reads the row from its own connection: a request's keyed transaction
         # (Idempotency-Key) must commit before it is asked.
         await settle_pending()

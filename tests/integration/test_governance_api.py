@@ -212,7 +212,10 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
     theirs = submitted.json()["job_id"]
     # One job at a time (the free plan's concurrent jobs).
     assert (await wait_done(client, admin, theirs))["state"] == "succeeded"
-    mine = (await client.post("/api/v1/jobs", json=query, headers=admin.headers())).json()
+    with_country = {"kind": "query", "params": {
+        "dataset": dataset, "columns": ["customerID", "contactName", "phone", "city", "country"],
+    }}  # fmt: skip
+    mine = (await client.post("/api/v1/jobs", json=with_country, headers=admin.headers())).json()
     assert (await wait_done(client, admin, mine["job_id"]))["state"] == "succeeded"
 
     # The editor's job read governed inputs: German rows only, masked, whoever reads it.
@@ -224,14 +227,16 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
             assert got["contactName"] == "****" and got["city"] == want["city"]
             assert got["phone"].endswith(want["phone"][-4:]) and got["phone"] != want["phone"]
             assert len(got["customerID"]) == 16  # hashed once, not again for the reader
-    # The admin's job read the raw table; a viewer reading its result gets it masked by name.
+    # The admin's job read the raw table; a viewer reading its result gets what the viewer's
+    # own policies give over the input, through the result's lineage: German rows, masked.
+    columns = ["customerID", "contactName", "phone", "city", "country"]
     raw_result = await result_rows(client, admin, mine["job_id"])
-    columns = ["customerID", "contactName", "phone", "city"]
     assert raw_result["rows"] == raw.select(columns).to_pylist()
     masked = await result_rows(client, viewer, mine["job_id"])
-    assert masked["row_count"] == raw.num_rows
+    assert masked["row_count"] == len(expected) > 0
     assert {r["contactName"] for r in masked["rows"]} == {"****"}
-    assert [r["city"] for r in masked["rows"]] == raw.column("city").to_pylist()
+    assert {r["country"] for r in masked["rows"]} == {"Germany"}
+    assert [r["city"] for r in masked["rows"]] == [r["city"] for r in expected]
     assert all(len(r["customerID"]) == 16 for r in masked["rows"])
     # The result is a dataset too: it inherits what its input's policies hide, on every path.
     job = await client.get(f"/api/v1/jobs/{mine['job_id']}", headers=admin.headers())
@@ -249,7 +254,13 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
     assert evaluated.json()["masked"] == {
         "contactName": "redact", "phone": "partial", "customerID": "hash",
     }  # fmt: skip
-    assert evaluated.json()["denied_columns"] == ["fax"]
+    # The admin's result without the country column: the viewer's row filter has nothing to
+    # go through, so nothing of it is shown (rather than every country's rows).
+    unfiltered = (await client.post("/api/v1/jobs", json=query, headers=admin.headers())).json()
+    assert (await wait_done(client, admin, unfiltered["job_id"]))["state"] == "succeeded"
+    page = await client.get(f"/api/v1/jobs/{unfiltered['job_id']}/result",
+                            headers=viewer.headers())  # fmt: skip
+    assert page.status_code == 403 and page.json()["error"]["code"] == "derived_from_governed_data"
 
     # A query that names a denied column is refused before it exists.
     denied = {"kind": "query", "params": {"dataset": dataset, "columns": ["fax"]}}

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pytest
+import sqlglot
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
+from rivergen.connectors.secrets import _derived_key
 from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.engine.lineage import QueryLineage, query_lineage
 from rivergen.engine.spec import QuerySpec
-from rivergen.errors import Forbidden
+from rivergen.errors import ConfigurationError, Forbidden
 from rivergen.services.governance import (
     Governed,
     Policy,
@@ -20,12 +26,17 @@ from rivergen.services.governance import (
     changes_data,
     check_columns,
     govern,
+    hash_key,
     inherit,
     query_columns,
 )
+from rivergen.services.governance.keys import workspace_hash_key
+from rivergen.services.governance.schemas import JobLineage
+from rivergen.settings import AuthSettings, ConnectorSettings, Settings
 from tests.conftest import SHARED_DATA
 
 DATASET, OTHER, WORKSPACE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+KEY = b"k" * 32
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _made = 0
 
@@ -103,7 +114,7 @@ def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) ->
         ],
         DATASET, "viewer",
     )  # fmt: skip
-    shown = apply_to_table(customers, governed)
+    shown = apply_to_table(customers, governed, KEY)
     raw = [r for r in customers.to_pylist() if r["country"] in ("Germany", "France")]
     assert shown.num_rows == len(raw) == 13
     assert "address" not in shown.column_names
@@ -111,9 +122,13 @@ def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) ->
     assert {r["contactName"] for r in rows} == {"****"}
     # The row filter saw the raw country; what is shown is masked.
     assert {r["country"] for r in rows} == {"****"}
+    # HMAC-SHA256 under the workspace's key, its first 16 hex digits: not the bare SHA-256.
     assert [r["customerID"] for r in rows] == [
-        hashlib.sha256(r["customerID"].encode()).hexdigest()[:16] for r in raw
+        hmac.new(KEY, r["customerID"].encode(), hashlib.sha256).hexdigest()[:16] for r in raw
     ]
+    assert not {r["customerID"] for r in rows} & {
+        hashlib.sha256(r["customerID"].encode()).hexdigest()[:16] for r in raw
+    }
     for shown_row, raw_row in zip(rows, raw, strict=True):
         phone = raw_row["phone"]
         assert shown_row["phone"] == "*" * (len(phone) - 4) + phone[-4:]
@@ -155,15 +170,111 @@ def test_denied_dataset_and_columns_are_refused(customers: pa.Table) -> None:
     check_columns(governed, ["city"])
 
 
-def test_a_result_inherits_its_inputs_masks_by_name_but_never_twice() -> None:
+def test_without_lineage_a_result_inherits_masks_by_name_but_never_twice() -> None:
     result = uuid.uuid4()
     own = Governed(dataset_id=result, masked={"city": "partial"})
-    reader = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
-                       denied_columns=["fax"], max_rows=7,
-                       row_filters=[{"column": "city", "op": "is_null"}])]  # fmt: skip
-    pinned = [Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})]
-    shown = inherit(own, reader, pinned)
+    reader = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
+                      denied_columns=["fax"], max_rows=7)  # fmt: skip
+    pinned = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})
+    job = JobLineage(inputs=[DATASET], pinned={DATASET: pinned})
+    shown = inherit(own, job, {DATASET: reader})
     assert shown.masked == {"city": "partial", "phone": "redact"}
     assert shown.denied_columns == ["fax"] and shown.max_rows == 7
-    assert not shown.row_filters and not shown.denied
-    assert inherit(own, [Governed(dataset_id=DATASET, denied=True)], []).denied
+    assert not shown.row_filters and not shown.denied and not shown.derived_denied
+    denied = Governed(dataset_id=DATASET, denied=True)
+    assert inherit(own, job, {DATASET: denied}).denied
+    # A row filter the submitter did not have: nothing to apply it through.
+    filtered = Governed(dataset_id=DATASET, row_filters=[{"column": "city", "op": "is_null"}])
+    assert inherit(own, job, {DATASET: filtered}).derived_denied
+
+
+def lineage_of(sql: str) -> QueryLineage:
+    schema = {"customerID": "string", "email": "string", "city": "string", "n": "int64"}
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return query_lineage(tree, {str(DATASET): schema}, [p.alias_or_name for p in tree.selects])
+
+
+def test_masks_follow_lineage_through_renames_and_expressions() -> None:
+    result = uuid.uuid4()
+    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f'SELECT email AS contact, upper(email) AS shout, email || \'\' AS same, '
+        f'CASE WHEN n > 1 THEN email END AS picked, city FROM "{DATASET}"'
+    ))  # fmt: skip
+    reader = Governed(dataset_id=DATASET, masked={"email": "hash"}, denied_columns=["city"])
+    shown = inherit(Governed(dataset_id=result), job, {DATASET: reader})
+    # A rename keeps the method; anything computed from the column is redacted.
+    assert shown.masked == {"contact": "hash", "shout": "redact", "same": "redact",
+                            "picked": "redact"}  # fmt: skip
+    assert shown.denied_columns == ["city"] and not shown.derived_denied
+
+
+def test_row_filters_go_through_row_preserving_results_only() -> None:
+    result = uuid.uuid4()
+    extra = Governed(
+        dataset_id=DATASET, row_filters=[{"column": "city", "op": "==", "value": "Berlin"}]
+    )
+    kept = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f'SELECT city AS town, email FROM "{DATASET}" WHERE n > 0'))  # fmt: skip
+    shown = inherit(Governed(dataset_id=result), kept, {DATASET: extra})
+    assert [(f.column, f.value) for f in shown.row_filters] == [("town", "Berlin")]
+    assert not shown.derived_denied
+    for sql in (
+        f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city',  # an aggregate
+        f'SELECT email FROM "{DATASET}"',  # the filtered column is not in the result
+        f'SELECT city, sum(n) OVER () AS total FROM "{DATASET}"',  # a window over all rows
+        f'SELECT city FROM "{DATASET}" ORDER BY n LIMIT 3',  # a top-N over all rows
+    ):
+        job = JobLineage(inputs=[DATASET], lineage=lineage_of(sql))
+        assert inherit(Governed(dataset_id=result), job, {DATASET: extra}).derived_denied, sql
+    # Rows decided by a column the reader may not see: the result tells about it.
+    masked = Governed(dataset_id=DATASET, masked={"email": "redact"})
+    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f"SELECT city FROM \"{DATASET}\" WHERE email = 'x@example.com'"))  # fmt: skip
+    assert inherit(Governed(dataset_id=result), job, {DATASET: masked}).derived_denied
+    # The same policies as the submitter's: nothing more to apply.
+    same = JobLineage(inputs=[DATASET], pinned={DATASET: extra}, lineage=lineage_of(
+        f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city'))  # fmt: skip
+    assert inherit(Governed(dataset_id=result), same, {DATASET: extra}) == Governed(
+        dataset_id=result
+    )
+    with pytest.raises(Forbidden) as refused:
+        apply_to_table(pa.table({"city": ["x"]}), Governed(dataset_id=result, derived_denied=True))
+    assert refused.value.error_code == "derived_from_governed_data"
+
+
+def test_hash_masks_are_keyed_per_workspace_and_never_unkeyed(customers: pa.Table) -> None:
+    governed = Governed(dataset_id=DATASET, workspace_id=WORKSPACE, masked={"city": "hash"})
+    with pytest.raises(ConfigurationError):
+        apply_to_table(customers, governed)  # no key: no hash, never an unkeyed one
+    settings = Settings(auth=AuthSettings(jwt_private_key=None), connectors=ConnectorSettings())
+    with pytest.raises(ConfigurationError):
+        hash_key(settings, governed)  # no platform secret: no key
+    assert hash_key(settings, Governed(dataset_id=DATASET, masked={"city": "redact"})) is None
+    with pytest.raises(ConfigurationError):
+        hash_key(Settings(), governed.model_copy(update={"workspace_id": None}))
+
+    signing = Settings(
+        auth=AuthSettings(jwt_private_key=SecretStr("pem of the signing key")),
+        connectors=ConnectorSettings(),
+    )
+    key = hash_key(signing, governed)
+    assert key is not None and len(key) == 32
+    assert key == workspace_hash_key(signing, WORKSPACE) != workspace_hash_key(signing, OTHER)
+    # The data-source secrets key, when set, is the root instead of the signing key; set to
+    # the one derived from the signing key (before rotating that), it keeps the digests.
+    other = ConnectorSettings(secrets_key=SecretStr(Fernet.generate_key().decode()))
+    assert workspace_hash_key(signing.model_copy(update={"connectors": other}), WORKSPACE) != key
+    pinned = ConnectorSettings(
+        secrets_key=SecretStr(_derived_key(b"pem of the signing key").decode())
+    )
+    assert workspace_hash_key(signing.model_copy(update={"connectors": pinned}), WORKSPACE) == key
+
+    cities = customers.column("city")
+    mine = apply_to_table(customers, governed, key).column("city").to_pylist()
+    theirs = apply_to_table(customers, governed, workspace_hash_key(signing, OTHER))
+    # Equal values, equal digests (masked keys still join and count); not across workspaces.
+    assert len(set(mine)) == len(set(cities.to_pylist()))
+    for value, digest in zip(cities.to_pylist(), mine, strict=True):
+        assert digest == mine[cities.to_pylist().index(value)]
+    assert not set(mine) & set(theirs.column("city").to_pylist())
+    assert not set(mine) & {hashlib.sha256(c.encode()).hexdigest()[:16] for c in cities.to_pylist()}

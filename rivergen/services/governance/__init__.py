@@ -10,6 +10,7 @@ from rivergen.services.governance.evaluation import (
     inherit,
     query_columns,
 )
+from rivergen.services.governance.keys import hash_key
 from rivergen.services.governance.schemas import (
     Governed,
     Policy,
@@ -18,7 +19,7 @@ from rivergen.services.governance.schemas import (
     PolicyPage,
     PolicyUpdate,
 )
-from rivergen.services.governance.service import GovernanceService, role_of
+from rivergen.services.governance.service import GovernanceService, changes_export, role_of
 
 __all__ = [
     "REDACTED",
@@ -31,8 +32,10 @@ __all__ = [
     "PolicyUpdate",
     "apply_to_table",
     "changes_data",
+    "changes_export",
     "check_columns",
     "govern",
+    "hash_key",
     "inherit",
     "query_columns",
     "role_of",

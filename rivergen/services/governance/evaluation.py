@@ -6,7 +6,8 @@ dataset's data (preview, export, profile, quality check, job inputs, job results
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
@@ -14,12 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rivergen.engine.duck import EngineLimits, execute
-from rivergen.engine.spec import RIGHT_SUFFIX, QuerySpec, check_query, conditions_sql
-from rivergen.errors import Forbidden, ValidationFailed
+from rivergen.engine.lineage import QueryLineage
+from rivergen.engine.spec import RIGHT_SUFFIX, Filter, QuerySpec, check_query, conditions_sql
+from rivergen.errors import ConfigurationError, Forbidden, ValidationFailed
 from rivergen.services.governance.schemas import (
     AccessRule,
     AppliedPolicy,
     Governed,
+    JobLineage,
     MaskMethod,
     MaskRule,
     Policy,
@@ -93,7 +96,11 @@ def changes_data(governed: Governed) -> bool:
     """Whether the data a caller sees differs from the stored data (rows or columns); a
     limit alone does not change the data."""
     return bool(
-        governed.denied or governed.denied_columns or governed.row_filters or governed.masked
+        governed.denied
+        or governed.denied_columns
+        or governed.row_filters
+        or governed.masked
+        or governed.derived_denied
     )
 
 
@@ -104,11 +111,23 @@ def dataset_denied(dataset_id: UUID) -> Forbidden:
     )  # fmt: skip
 
 
+def derived_denied(dataset_id: UUID) -> Forbidden:
+    return Forbidden(
+        f"dataset {dataset_id} derives from data your role's policies hide, in a way they "
+        "cannot be applied to (rows or groups computed over what you may not see): run the "
+        "computation yourself over its inputs", code="derived_from_governed_data",
+        details={"dataset_id": str(dataset_id)},
+    )  # fmt: skip
+
+
 def check_columns(governed: Governed, columns: Iterable[str]) -> None:
-    """Refuse a read that names a denied column (403 ``column_denied``) or any read of a denied
-    dataset (403 ``dataset_denied``)."""
+    """Refuse a read that names a denied column (403 ``column_denied``), any read of a denied
+    dataset (403 ``dataset_denied``) or of one derived from what the caller may not see (403
+    ``derived_from_governed_data``)."""
     if governed.denied:
         raise dataset_denied(governed.dataset_id)
+    if governed.derived_denied:
+        raise derived_denied(governed.dataset_id)
     denied = sorted(set(columns) & set(governed.denied_columns))
     if denied:
         raise Forbidden(
@@ -118,25 +137,31 @@ def check_columns(governed: Governed, columns: Iterable[str]) -> None:
         )
 
 
-def apply_to_table(table: pa.Table, governed: Governed) -> pa.Table:
+def apply_to_table(table: pa.Table, governed: Governed, hash_key: bytes | None = None) -> pa.Table:
     """The table as the governed caller may see it: rows filtered (on the raw values), then
     masked columns masked, then denied columns dropped. A denied dataset is refused (403
     ``dataset_denied``).
 
     Masks: on string columns ``redact`` gives ``****``, ``hash`` the first 16 hex digits of the
-    value's SHA-256 (equal values stay equal, so masked keys still join), ``partial`` keeps the
-    last 4 characters (shorter values are redacted); any other masked column becomes nulls of
-    its type. A mask of a column the table lacks does nothing. A row filter on a column the
-    table lacks, or that does not fit its type, leaves no rows: a filter never fails open.
+    value's HMAC-SHA256 under ``hash_key``, the workspace's key
+    (:func:`rivergen.services.governance.keys.hash_key`: equal values stay equal within a
+    workspace, so masked keys still join; no key, no hash: ``ConfigurationError``), ``partial``
+    keeps the last 4 characters (shorter values are redacted); any other masked column becomes
+    nulls of its type. A mask of a column the table lacks does nothing. A row filter on a
+    column the table lacks, or that does not fit its type, leaves no rows: a filter never fails
+    open.
     """
     if governed.denied:
         raise dataset_denied(governed.dataset_id)
+    if governed.derived_denied:
+        raise derived_denied(governed.dataset_id)
     if governed.row_filters:
         table = _filter_rows(table, governed)
     for name, method in governed.masked.items():
         index = table.schema.get_field_index(name)
         if index >= 0:
-            table = table.set_column(index, table.schema.field(index), mask(table[index], method))
+            masked = mask(table[index], method, hash_key)
+            table = table.set_column(index, table.schema.field(index), masked)
     drop = [c for c in governed.denied_columns if c in table.column_names]
     return table.drop_columns(drop) if drop else table
 
@@ -156,7 +181,9 @@ def _filter_rows(table: pa.Table, governed: Governed) -> pa.Table:
         return table.slice(0, 0)
 
 
-def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedArray:
+def mask(
+    column: pa.ChunkedArray | pa.Array, method: MaskMethod, hash_key: bytes | None = None
+) -> pa.ChunkedArray:
     """One column masked with ``method`` (see :func:`apply_to_table`)."""
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column], type=column.type)
@@ -167,10 +194,7 @@ def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedAr
     if method == "redact":
         masked = pc.if_else(valid, pa.scalar(REDACTED, kind), pa.scalar(None, kind))
     elif method == "hash":
-        masked = pa.chunked_array(
-            [pa.array([None if v is None else _digest(v) for v in column.to_pylist()], kind)],
-            type=kind,
-        )
+        masked = _keyed_digests(column, hash_key)
     else:
         length = pc.utf8_length(column)
         hidden = pc.binary_repeat(
@@ -186,8 +210,23 @@ def mask(column: pa.ChunkedArray | pa.Array, method: MaskMethod) -> pa.ChunkedAr
     return masked.cast(kind)
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:HASH_HEX_CHARS]
+def _keyed_digests(column: pa.ChunkedArray, key: bytes | None) -> pa.ChunkedArray:
+    """HMAC-SHA256 of each value under ``key`` (hex, cut to 16 digits), nulls kept: computed
+    once per distinct value, then placed by index."""
+    if key is None:
+        raise ConfigurationError("a hash mask needs its workspace's key: none was given")
+    distinct = pc.unique(column).drop_null()
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    digests = []
+    for value in distinct.to_pylist():
+        one = keyed.copy()
+        one.update(value.encode())
+        digests.append(one.hexdigest()[:HASH_HEX_CHARS])
+    positions = pc.index_in(column, value_set=distinct)
+    taken = pc.take(pa.array(digests, column.type), positions)
+    if isinstance(taken, pa.Array):
+        taken = pa.chunked_array([taken], type=column.type)
+    return taken
 
 
 def query_columns(spec: QuerySpec) -> set[str]:
@@ -201,25 +240,89 @@ def query_columns(spec: QuerySpec) -> set[str]:
     return names | {n.removesuffix(RIGHT_SUFFIX) for n in names}
 
 
-def inherit(own: Governed, inputs: Iterable[Governed], pinned: Iterable[Governed]) -> Governed:
-    """How a job's result dataset is governed for a reader: its own policies, plus by column
-    name what the reader's policies make of the job's inputs. Columns masked in any input are
-    masked (unless the job already masked them at least as strongly for its submitter: masking
-    twice would spoil a hash), denied columns dropped, the smallest limits hold, and a denied
-    input denies the result. Input row filters are not carried over (a result's rows need not
-    be its inputs' rows)."""
-    done: dict[str, MaskMethod] = {}
-    for governed in pinned:
-        for column, method in governed.masked.items():
-            done[column] = stronger(done.get(column), method)
+def _as_strong(done: MaskMethod | None, method: MaskMethod) -> bool:
+    return done is not None and MASK_STRENGTH[done] >= MASK_STRENGTH[method]
+
+
+def inherit(own: Governed, job: JobLineage, readers: Mapping[UUID, Governed]) -> Governed:
+    """How a job's result dataset is governed for a reader: its own policies, plus what the
+    reader's policies on the job's inputs (``readers``: input -> Governed) hide beyond what
+    the job's submitter saw (``job.pinned``), carried through the job's column lineage.
+
+    - A denied input denies the result; the smallest limits hold.
+    - A column masked for the reader but not (as strongly) for the submitter: a result column
+      that is that column renamed gets the same mask; one computed from it is redacted; one
+      that only decides rows (WHERE, JOIN, GROUP BY, ORDER BY, a window) makes the result
+      derive from what the reader may not see.
+    - A denied column: result columns computed from it are dropped; one that decides rows, as
+      above.
+    - A row filter the submitter did not have: applied to the result when the job keeps rows
+      one for one and the filtered columns reach it as themselves; else the result derives
+      from rows the reader may not see.
+
+    What derives from hidden data in a way policies cannot be applied to is not shown at all
+    (``derived_denied``: 403 ``derived_from_governed_data``). Without lineage (kinds other
+    than queries) masks and denies follow column names, and any extra row filter denies."""
     shown = own.model_copy(deep=True)
-    for governed in inputs:
-        shown.denied = shown.denied or governed.denied
-        for column, method in governed.masked.items():
-            if column not in done or MASK_STRENGTH[done[column]] < MASK_STRENGTH[method]:
-                shown.masked[column] = stronger(shown.masked.get(column), method)
-        shown.denied_columns = sorted(set(shown.denied_columns) | set(governed.denied_columns))
-        shown.max_rows = _smallest(shown.max_rows, governed.max_rows)
-        shown.timeout_s = _smallest(shown.timeout_s, governed.timeout_s)
-        shown.applied.extend(a for a in governed.applied if a not in shown.applied)
+    lineage = job.lineage
+    for dataset in job.inputs:
+        reader = readers.get(dataset, Governed(dataset_id=dataset))
+        submitter = job.pinned.get(dataset, Governed(dataset_id=dataset))
+        shown.denied = shown.denied or reader.denied
+        shown.derived_denied = shown.derived_denied or (
+            reader.derived_denied and not submitter.derived_denied
+        )
+        shown.max_rows = _smallest(shown.max_rows, reader.max_rows)
+        shown.timeout_s = _smallest(shown.timeout_s, reader.timeout_s)
+        shown.applied.extend(a for a in reader.applied if a not in shown.applied)
+        hidden: dict[str, MaskMethod | None] = {
+            c: m for c, m in reader.masked.items() if not _as_strong(submitter.masked.get(c), m)
+        }
+        hidden |= {c: None for c in reader.denied_columns if c not in submitter.denied_columns}
+        extra = [f for f in reader.row_filters if f not in submitter.row_filters]
+        if lineage is None:
+            _by_name(shown, hidden)
+            shown.derived_denied = shown.derived_denied or bool(extra)
+            continue
+        key = str(dataset)
+        deciding = {c.column for c in lineage.conditions if c.relation == key}
+        if deciding & set(hidden):
+            shown.derived_denied = True
+        for name, column in lineage.columns.items():
+            for source in column.sources:
+                if source.relation != key or source.column not in hidden:
+                    continue
+                method = hidden[source.column]
+                if method is None:
+                    if name not in shown.denied_columns:
+                        shown.denied_columns.append(name)
+                else:
+                    shown.masked[name] = stronger(
+                        shown.masked.get(name), method if column.identity else "redact"
+                    )
+        if extra:
+            _filter_through(shown, extra, key, lineage)
     return shown
+
+
+def _by_name(shown: Governed, hidden: Mapping[str, MaskMethod | None]) -> None:
+    for column, method in hidden.items():
+        if method is None:
+            if column not in shown.denied_columns:
+                shown.denied_columns.append(column)
+        else:
+            shown.masked[column] = stronger(shown.masked.get(column), method)
+
+
+def _filter_through(shown: Governed, extra: list[Filter], key: str, lineage: QueryLineage) -> None:
+    """Apply the reader's extra row filters of one input to a row-preserving result, through
+    the result columns that are the filtered columns renamed; else deny the result."""
+    identities = {
+        column.sources[0].column: name
+        for name, column in lineage.columns.items()
+        if column.identity and column.sources and column.sources[0].relation == key
+    }
+    if not lineage.row_preserving or any(f.column not in identities for f in extra):
+        shown.derived_denied = True
+        return
+    shown.row_filters.extend(f.model_copy(update={"column": identities[f.column]}) for f in extra)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.spec import Filter
 
 RoleName = Literal["owner", "admin", "editor", "viewer"]
@@ -77,12 +78,20 @@ class Governed(BaseModel):
     (rows filtered and columns masked before anything reads them)."""
 
     dataset_id: UUID
+    workspace_id: UUID | None = Field(
+        None, description="The dataset's workspace: what keys its hash masks (never the key)."
+    )
     denied: bool = False
     denied_columns: list[str] = Field(default_factory=list)
     row_filters: list[Filter] = Field(default_factory=list)
     masked: dict[str, MaskMethod] = Field(default_factory=dict)
     max_rows: int | None = None
     timeout_s: float | None = None
+    derived_denied: bool = Field(
+        False,
+        description="The dataset derives from data the role's policies hide in a way they "
+        "cannot be applied to (an aggregate over filtered rows): nothing of it is shown.",
+    )
     applied: list[AppliedPolicy] = Field(default_factory=list)
 
 
@@ -108,3 +117,12 @@ class PolicyEvaluate(BaseModel):
 
     dataset_id: UUID
     role: RoleName | None = None
+
+
+class JobLineage(BaseModel):
+    """How one job made a result dataset: its inputs, the governance its submitter had over
+    them (only the inputs whose data it changed), and its column lineage (None: unknown)."""
+
+    inputs: list[UUID] = Field(default_factory=list)
+    pinned: dict[UUID, Governed] = Field(default_factory=dict)
+    lineage: QueryLineage | None = None

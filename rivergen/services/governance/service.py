@@ -10,19 +10,21 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
+from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store
-from rivergen.services.governance.evaluation import govern, inherit
+from rivergen.services.governance.evaluation import applies, changes_data, govern, inherit
 from rivergen.services.governance.schemas import (
     AccessRule,
     Governed,
+    JobLineage,
     MaskRule,
     Policy,
     PolicyCreate,
@@ -31,11 +33,18 @@ from rivergen.services.governance.schemas import (
     PolicyUpdate,
     RoleName,
     RowFilterRule,
+    Rule,
 )
 
 
 def policy_not_found(policy: UUID) -> NotFound:
     return NotFound(f"policy {policy} not found", code="policy_not_found")
+
+
+def changes_export(governed: Governed) -> bool:
+    """Whether what the caller may take of a dataset (a download, its content, a copy) differs
+    from the stored data: the policies change the data, or a row limit caps it."""
+    return changes_data(governed) or governed.max_rows is not None
 
 
 def role_of(context: RequestContext) -> RoleName:
@@ -124,6 +133,30 @@ class GovernanceService:
                 details={"policies": [p.name for p in binding[:10]]},
             )  # fmt: skip
 
+    async def check_source_access(
+        self, context: RequestContext, kind: Literal["file", "data_source"], source: UUID
+    ) -> None:
+        """Refuse making a dataset, or a version, from a file or data source that a dataset
+        the caller's policies govern was made from (any that changes the data, or caps its
+        rows): 403 ``raw_access_governed``. A copy would be the raw data again; the caller
+        reads it through the governed datasets."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            made = await store.made_from(conn, kind, source)
+        if not made:
+            return
+        role = role_of(context)
+        governed = await self.governed_for(workspace, role, made)
+        binding = sorted(str(d) for d, g in governed.items() if changes_export(g))
+        if binding:
+            policies = sorted({a.name for d in binding for a in governed[UUID(d)].applied})
+            what = "file" if kind == "file" else "data source"
+            raise Forbidden(
+                f"{what} {source} is raw data of datasets whose policies govern what a {role} "
+                "sees: read it through those datasets", code="raw_access_governed",
+                details={"datasets": binding[:10], "policies": policies[:10]},
+            )  # fmt: skip
+
     async def governed(
         self, context: RequestContext, dataset_ids: Iterable[UUID]
     ) -> dict[UUID, Governed]:
@@ -135,52 +168,103 @@ class GovernanceService:
     ) -> dict[UUID, Governed]:
         """What the policies make of each dataset for ``role``; a job's result dataset also
         inherits, by column name, what they make of the job's inputs (and theirs, up the
-        lineage), so a result never shows what its inputs would hide."""
+        lineage), so a result never shows what its inputs would hide.
+
+        A dataset imported from a file or data source that other datasets were imported from
+        too (by any of their versions) is the same data: the policies of those datasets govern
+        it as well, read from the provenance at every evaluation (so later changes of those
+        policies follow). An inherited policy that names a column some version of the dataset
+        lacks (staged with other options, say without a header) denies the dataset to its roles:
+        a mask that finds no column would show the data."""
         wanted = list(dict.fromkeys(dataset_ids))
         if not wanted:
             return {}
         async with self._db.transaction(str(workspace)) as conn:
             lineage = await _lineage(conn, wanted)
-            seen = set(wanted) | {i for inputs, _ in lineage.values() for i in inputs}
-            policies = [_policy(r) for r in await store.for_datasets(conn, list(seen))]
+            seen = set(wanted) | {i for jobs in lineage.values() for j in jobs for i in j.inputs}
+            siblings: dict[UUID, set[UUID]] = {}
+            for row in await store.same_source(conn, list(seen)):
+                siblings.setdefault(row["dataset"], set()).add(row["sibling"])
+            related = seen.union(*siblings.values())
+            policies = [_policy(r) for r in await store.for_datasets(conn, list(related))]
+            inheriting = [
+                d for d, of in siblings.items() if any(p.dataset_id in of for p in policies)
+            ]
+            columns = await store.version_columns(conn, inheriting) if inheriting else {}
         memo: dict[UUID, Governed] = {}
 
         def resolve(dataset: UUID, depth: int = 0) -> Governed:
             if dataset not in memo:
-                own = govern(policies, dataset, role)
+                own = _with_same_source(
+                    policies, dataset, role, siblings.get(dataset, set()),
+                    columns.get(dataset, set()),
+                )  # fmt: skip
+                own.workspace_id = workspace
                 if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
-                    inputs, pinned = lineage[dataset]
-                    own = inherit(own, [resolve(i, depth + 1) for i in inputs], pinned)
+                    for job in lineage[dataset]:
+                        readers = {i: resolve(i, depth + 1) for i in job.inputs}
+                        own = inherit(own, job, readers)
                 memo[dataset] = own
             return memo[dataset]
 
         return {dataset: resolve(dataset) for dataset in wanted}
 
 
+def _with_same_source(
+    policies: list[Policy], dataset: UUID, role: RoleName, siblings: set[UUID],
+    columns: set[str],
+) -> Governed:  # fmt: skip
+    """What ``policies`` make of ``dataset`` for ``role``, those of ``siblings`` (datasets
+    imported from the same file or data source) included as if they were its own; one that
+    names a column ``columns`` lacks denies it."""
+    inherited = [
+        p.model_copy(update={"dataset_id": dataset}) for p in policies if p.dataset_id in siblings
+    ]
+    governed = govern([*policies, *inherited], dataset, role)
+    if any(applies(p, dataset, role) and not _named(p.rule) <= columns for p in inherited):
+        governed.denied = True
+    return governed
+
+
+def _named(rule: Rule) -> set[str]:
+    """The columns a rule names."""
+    if isinstance(rule, RowFilterRule):
+        return {f.column for f in rule.filters}
+    if isinstance(rule, MaskRule | AccessRule):
+        return set(rule.columns or [])
+    return set()
+
+
 # How far up the lineage a result inherits its inputs' governance.
 _MAX_LINEAGE_DEPTH = 8
 
 
-async def _lineage(
-    conn: Any, datasets: list[UUID]
-) -> dict[UUID, tuple[list[UUID], list[Governed]]]:
-    """For each job result among ``datasets`` and their ancestors: its input datasets and the
-    governance its job pinned."""
-    found: dict[UUID, tuple[list[UUID], list[Governed]]] = {}
+async def _lineage(conn: Any, datasets: list[UUID]) -> dict[UUID, list[JobLineage]]:
+    """For each job result among ``datasets`` and their ancestors: each job that made it, with
+    its inputs, the governance it pinned and its column lineage."""
+    found: dict[UUID, dict[UUID, JobLineage]] = {}
     frontier = datasets
     for _ in range(_MAX_LINEAGE_DEPTH):
         rows = await store.job_inputs(conn, frontier)
         for row in rows:
-            inputs, pinned = found.setdefault(row["result"], ([], []))
-            if row["input"] not in inputs:
-                inputs.append(row["input"])
-            pinned.extend(
-                Governed.model_validate(g) for g in json.loads(row["governance"]).values()
-            )
+            jobs = found.setdefault(row["result"], {})
+            job = jobs.get(row["job"])
+            if job is None:
+                pinned = {
+                    UUID(k): Governed.model_validate(g)
+                    for k, g in json.loads(row["governance"]).items()
+                }
+                lineage = (
+                    QueryLineage.model_validate_json(row["column_lineage"])
+                    if row["column_lineage"] else None
+                )  # fmt: skip
+                job = jobs[row["job"]] = JobLineage(pinned=pinned, lineage=lineage)
+            if row["input"] not in job.inputs:
+                job.inputs.append(row["input"])
         frontier = [row["input"] for row in rows if row["input"] not in found]
         if not frontier:
             break
-    return found
+    return {dataset: list(jobs.values()) for dataset, jobs in found.items()}
 
 
 async def _check_against_schema(conn: Any, policy: PolicyCreate) -> None:

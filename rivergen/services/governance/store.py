@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rivergen.engine.lineage import QueryLineage
 from rivergen.pagination import after_cursor
 
 
@@ -88,16 +89,24 @@ async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
     return {c["name"]: c["type"] for c in columns}
 
 
-async def pin_job(conn: asyncpg.Connection, job: UUID, governance: dict[str, Any]) -> None:
-    """Record the governance of a job's inputs (dataset id -> Governed as JSON)."""
-    await conn.execute("UPDATE jobs SET governance = $2 WHERE id = $1", job, json.dumps(governance))
+async def pin_job(
+    conn: asyncpg.Connection, job: UUID, governance: dict[str, Any],
+    lineage: QueryLineage | None = None,
+) -> None:  # fmt: skip
+    """Record the governance of a job's inputs (dataset id -> Governed as JSON) and its
+    result's column lineage."""
+    await conn.execute(
+        "UPDATE jobs SET governance = $2, column_lineage = $3 WHERE id = $1", job,
+        json.dumps(governance), lineage.model_dump_json() if lineage is not None else None,
+    )  # fmt: skip
 
 
 async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
     """For those of ``datasets`` that are job results: (result, input dataset, the governance
     the job pinned for its submitter), from the lineage dataset -> job -> dataset."""
     rows: list[Any] = await conn.fetch(
-        "SELECT made.target_id AS result, used.source_id AS input, j.governance "
+        "SELECT made.target_id AS result, used.source_id AS input, j.id AS job, j.governance, "
+        "j.column_lineage "
         "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
         "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
         "JOIN jobs j ON j.id = made.source_id "
@@ -106,3 +115,51 @@ async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list
         list(datasets),
     )  # fmt: skip
     return rows
+
+
+# What a dataset was imported from: a file or a data source (its lineage edge, recorded with
+# each version; the version's ``source`` says the same).
+_IMPORTED = (
+    "{e}.target_kind = 'dataset' AND {e}.relation = 'imported_from' "
+    "AND {e}.source_kind IN ('file', 'data_source')"
+)
+
+
+async def made_from(conn: asyncpg.Connection, kind: str, source: UUID) -> list[UUID]:
+    """The datasets a version of which was imported from that file or data source."""
+    rows = await conn.fetch(
+        f"SELECT DISTINCT e.target_id FROM lineage_edges e WHERE {_IMPORTED.format(e='e')} "
+        "AND e.source_kind = $1 AND e.source_id = $2",
+        kind, source,
+    )  # fmt: skip
+    return [r["target_id"] for r in rows]
+
+
+async def same_source(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
+    """(dataset, sibling) for each of ``datasets`` and each other dataset a version of which
+    was imported from a file or data source that one of its versions was imported from."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT DISTINCT mine.target_id AS dataset, other.target_id AS sibling "
+        "FROM lineage_edges mine JOIN lineage_edges other "
+        "ON other.source_kind = mine.source_kind AND other.source_id = mine.source_id "
+        f"AND {_IMPORTED.format(e='other')} AND other.target_id <> mine.target_id "
+        f"WHERE {_IMPORTED.format(e='mine')} AND mine.target_id = ANY($1)",
+        list(datasets),
+    )  # fmt: skip
+    return rows
+
+
+async def version_columns(
+    conn: asyncpg.Connection, datasets: Sequence[UUID]
+) -> dict[UUID, set[str]]:
+    """For each of ``datasets``: the column names every one of its versions has."""
+    rows = await conn.fetch(
+        "SELECT dataset_id, columns FROM dataset_versions WHERE dataset_id = ANY($1)",
+        list(datasets),
+    )
+    found: dict[UUID, set[str]] = {}
+    for row in rows:
+        names = {c["name"] for c in json.loads(row["columns"])}
+        dataset = row["dataset_id"]
+        found[dataset] = found[dataset] & names if dataset in found else names
+    return found
