@@ -17,13 +17,12 @@ from uuid import UUID
 import pyarrow as pa
 import ray
 
-from compute.staging import RayDatasetCompute, read_dataset
+from compute.staging import QueryInput, RayDatasetCompute, read_dataset
 from compute.tasks import outcome, require_ray
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.ports import DatasetRead, SqlAnswer
 from rivergen.datasets import DatasetService
 from rivergen.engine.duck import EngineLimits
-from rivergen.engine.query import QueryInput
 from rivergen.engine.spec import Filter
 from rivergen.errors import ValidationFailed
 from rivergen.jsonvalues import json_value

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
+from pydantic import BaseModel
 
 from compute.objects import ArrowObjects
 from compute.profiling import check_rules, profile_table
@@ -70,6 +72,18 @@ def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedV
         object_key=target_key, source_format="table", row_count=table.num_rows,
         size_bytes=size, columns=columns_of(table.schema),
     )  # fmt: skip
+
+
+class QueryInput(BaseModel):
+    """One input of a query's task, read by :func:`read_dataset` in the task: where it is,
+    and how its reader may see it."""
+
+    relation: str
+    name: str | None = None
+    dataset: UUID
+    key: str
+    columns: list[str] | None = None
+    governed: Governed | None = None
 
 
 def read_dataset(

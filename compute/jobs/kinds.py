@@ -15,11 +15,10 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
-from compute.staging import read_dataset
+from compute.staging import QueryInput, read_dataset
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import (
-    QueryInput,
     SqlQuery,
     admit_job_sql,
     job_lineage,

@@ -55,6 +55,8 @@ def _connect(limits: EngineLimits) -> duckdb.DuckDBPyConnection:
             "autoload_known_extensions": False,
             "threads": limits.threads,
             "memory_limit": f"{limits.memory_mb}MB",
+            # DuckDB's own NULL order (last, both ways): sqlglot writes the admitted statement
+            # for it, leaving out a NULLS LAST it takes as the default.
             "preserve_insertion_order": True,
         },
     )

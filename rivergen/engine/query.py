@@ -22,7 +22,6 @@ from rivergen.engine.lineage import QueryLineage, query_lineage
 from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit, parse
 from rivergen.engine.spec import QuerySpec, check_query, spec_sql
 from rivergen.engine.types import arrow_schema
-from rivergen.services.governance.schemas import Governed
 
 
 class DatasetPin(BaseModel):
@@ -48,17 +47,6 @@ class SqlQuery(BaseModel):
         default_factory=dict,
         description="Set when the job is accepted: each table name read -> its dataset version.",
     )
-
-
-class QueryInput(BaseModel):
-    """One input of a query's task: where it is, and how its reader may see it."""
-
-    relation: str
-    name: str | None = None
-    dataset: UUID
-    key: str
-    columns: list[str] | None = None
-    governed: Governed | None = None
 
 
 class NamedDataset(Protocol):
