@@ -18,25 +18,57 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
+
+from rivergen.settings import Settings
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+async def own_database(settings: Settings, name: str) -> Settings:
+    """``settings`` with Postgres moved to the database ``name`` on the same server (created
+    if missing). Every job supervisor adopts each queued or running job of its database, and
+    the test services' database is shared by whoever runs the platform on this machine: in a
+    database of its own, a benchmark's jobs are run by its own supervisor only."""
+
+    def moved(dsn: SecretStr) -> SecretStr:
+        return SecretStr(urlunsplit(urlsplit(dsn.get_secret_value())._replace(path=f"/{name}")))
+
+    postgres = settings.postgres
+    assert postgres.dsn is not None
+    admin = postgres.migrate_dsn or postgres.dsn
+    conn = await asyncpg.connect(admin.get_secret_value())
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return settings.model_copy(update={"postgres": postgres.model_copy(update={
+        "dsn": moved(postgres.dsn), "migrate_dsn": moved(admin),
+    })})  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def serving(
-    port: int, *, rate_limit: bool = True, timeout_s: float = 600
+    port: int, *, rate_limit: bool = True, timeout_s: float = 600, database: str | None = None
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The whole API (``create_app``, its services in this process, jobs on this process's Ray)
-    under uvicorn on ``127.0.0.1:port``, migrations applied; an HTTP client on it."""
+    under uvicorn on ``127.0.0.1:port``, migrations applied; an HTTP client on it. With
+    ``database``, in that Postgres database (:func:`own_database`)."""
     from rivergen.api import create_app
     from rivergen.db import MigrationRunner
     from rivergen.settings import load_settings
 
     settings = load_settings()
+    if database is not None:
+        settings = await own_database(settings, database)
     assert settings.postgres.migrate_dsn is not None
     await MigrationRunner(settings.postgres.migrate_dsn.get_secret_value()).apply()
     settings = settings.model_copy(update={

@@ -8,7 +8,9 @@ Data: `tpchgen-cli` writes the 8 tables as Parquet at the scale factor into
 `bench/.work/tpch/sf<scale>/` (git-ignored), once; later runs reuse them.
 
 The platform: the whole API (`create_app`) under uvicorn in this process, jobs on its Ray
-(the supervisor actor and its tasks, 2 CPUs). A new account, its organization put on the
+(the supervisor actor and its tasks, 2 CPUs), in a Postgres database of its own on the
+services' server (`rivergen_bench`: a job supervisor adopts every active job of its database,
+and other platforms on this machine share the services' one). A new account, its organization put on the
 premium plan (3,000 requests a minute: polling every 50 ms stays far below it; 1 TiB of
 storage), uploads each table through the part URLs and makes it a dataset of the same name
 (`POST /datasets`, format parquet). Each query is one job, `{"kind": "query", "params":
@@ -36,6 +38,8 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -44,15 +48,23 @@ from typing import Any
 import duckdb
 import httpx
 import ray
+from fastapi import FastAPI
 
 from bench.api import call, create_dataset, direct_upload, serving, set_plan, sign_up, wait_job
+from compute.objects import ArrowObjects
+from compute.staging import read_dataset, stage_table
 from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.engine import EngineLimits, admit, execute
+from rivergen.engine.duck import resolver
 from rivergen.jsonvalues import json_value
+from rivergen.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 QUERIES = HERE / "tpch_queries"
 CACHE = HERE / ".work" / "tpch"
 TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
+# The benchmark's own Postgres database on the services' server (see bench.api.own_database).
+DATABASE = "rivergen_bench"
 # Rows of a job's result compared with DuckDB's (one page of `GET /jobs/{id}/result`).
 CHECKED_ROWS = 5000
 
@@ -217,36 +229,122 @@ async def upload_tables(
     return tables
 
 
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
 
 
-async def run_job(
-    http: httpx.AsyncClient, headers: dict[str, str], sql: str, poll_s: float
-) -> dict[str, Any]:
-    """One query job, from before its submission to the poll that sees it succeeded: the wall
-    time and, from the job's own timestamps, where it went."""
-    started = time.perf_counter()
-    accepted = await call(http, "POST", "/api/v1/jobs", expect=202, headers=headers,
-                          json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
-    submitted = time.perf_counter()
-    job = await wait_job(http, headers, accepted.json()["job_id"], poll_s)
-    wall = time.perf_counter() - started
-    if job["state"] != "succeeded":
-        raise RuntimeError(f"job {job['id']} {job['state']}: {job['error'] or job['message']}")
-    created, begun, finished = (_at(job[k]) for k in ("created_at", "started_at", "finished_at"))
+@dataclass
+class Platform:
+    """The platform as this benchmark reaches it: its HTTP API as one account, and (for the
+    profile only) its settings and database."""
+
+    app: FastAPI
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+    poll_s: float
+
+    async def run_job(self, sql: str) -> dict[str, Any]:
+        """One query job, from before its submission to the poll that sees it succeeded: the
+        wall time, the job's own timestamps (epoch seconds) and its pinned inputs."""
+        started = time.perf_counter()
+        accepted = await call(self.http, "POST", "/api/v1/jobs", expect=202, headers=self.headers,
+                              json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
+        submitted = time.perf_counter()
+        job = await wait_job(self.http, self.headers, accepted.json()["job_id"], self.poll_s)
+        wall = time.perf_counter() - started
+        if job["state"] != "succeeded":
+            raise RuntimeError(f"job {job['id']} {job['state']}: {job['error'] or job['message']}")
+        created, begun, finished = (
+            _epoch(job[k]) for k in ("created_at", "started_at", "finished_at")
+        )
+        return {
+            "id": job["id"], "wall_s": wall, "submit_s": submitted - started,
+            "queued_s": begun - created, "running_s": finished - begun,
+            "compute_s": job["compute_seconds"], "created": created, "started": begun,
+            "finished": finished, "inputs": job["params"]["inputs"],
+        }  # fmt: skip
+
+    async def result_page(self, job: str) -> Any:
+        response = await call(self.http, "GET", f"/api/v1/jobs/{job}/result", expect=200,
+                              headers=self.headers, params={"limit": CHECKED_ROWS})  # fmt: skip
+        return response.json()
+
+    async def object_key(self, dataset: str, version: int) -> str:
+        async with self.app.state.clients.db.transaction(self.headers["X-Workspace-ID"]) as conn:
+            key: str = await conn.fetchval(
+                "SELECT object_key FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
+                uuid.UUID(dataset), version,
+            )  # fmt: skip
+        return key
+
+
+# Where a job's time goes ---------------------------------------------------------------------
+
+
+def task_spans(events: list[dict[str, Any]], job: dict[str, Any]) -> dict[str, float]:
+    """The job's phases from its timestamps and Ray's timeline of its two tasks (the query's,
+    which reads the inputs and runs DuckDB, and the result's write), in seconds."""
+    spans: dict[str, tuple[float, float]] = {}
+    for event in sorted(events, key=lambda e: float(e.get("ts", 0))):
+        task = str(event.get("cat", "")).removeprefix("task::")
+        begin = float(event.get("ts", 0)) / 1e6
+        ours = task in ("_query", "stage_table") and job["started"] <= begin <= job["finished"]
+        if event.get("ph") == "X" and ours and task not in spans:
+            spans[task] = (begin, begin + float(event["dur"]) / 1e6)
+    if len(spans) < 2:
+        return {}
+    (query_at, query_end), (write_at, write_end) = spans["_query"], spans["stage_table"]
     return {
-        "id": job["id"], "wall_s": wall, "submit_s": submitted - started,
-        "queued_s": (begun - created).total_seconds(),
-        "running_s": (finished - begun).total_seconds(),
-        "compute_s": job["compute_seconds"],
+        "to_task_s": query_at - job["started"], "query_task_s": query_end - query_at,
+        "to_write_s": write_at - query_end, "write_task_s": write_end - write_at,
+        "record_s": job["finished"] - write_end,
+        "seen_s": job["wall_s"] - job["submit_s"] - (job["finished"] - job["created"]),
     }  # fmt: skip
 
 
-async def result_page(http: httpx.AsyncClient, headers: dict[str, str], job: str) -> Any:
-    response = await call(http, "GET", f"/api/v1/jobs/{job}/result", expect=200,
-                          headers=headers, params={"limit": CHECKED_ROWS})  # fmt: skip
-    return response.json()
+def replay(settings: Settings, sql: str, inputs: list[tuple[str, str, Any]]) -> dict[str, Any]:
+    """The query task's steps and the result's write, as the job runs them, in this process,
+    each timed: read the inputs (their loaded columns) from object storage, admit the SQL, run
+    it on the engine (the job's threads and memory), write the result as a dataset version."""
+    objects = ArrowObjects.from_settings(settings)
+    began = time.perf_counter()
+    relations = {
+        f"input_{i}": read_dataset(settings, key, columns)
+        for i, (_, key, columns) in enumerate(inputs)
+    }  # fmt: skip
+    loaded = time.perf_counter()
+    names = {written: f"input_{i}" for i, (written, _, _) in enumerate(inputs)}
+    admitted = admit(sql, lambda written: names.get(written) or resolver(names)(written))
+    admitted_at = time.perf_counter()
+    limits = EngineLimits.of(settings.engine)
+    table = execute(admitted.sql, relations, limits)
+    ran = time.perf_counter()
+    key = f"bench/tpch/{uuid.uuid4().hex}.parquet"
+    stage_table(settings, table, key)
+    written = time.perf_counter()
+    objects.delete(key)
+    return {
+        "load_s": loaded - began, "admit_s": admitted_at - loaded, "duckdb_s": ran - admitted_at,
+        "write_s": written - ran, "threads": limits.threads,
+        "input_mb": sum(t.nbytes for t in relations.values()) / 1e6,
+        "input_columns": sum(t.num_columns for t in relations.values()),
+    }  # fmt: skip
+
+
+async def profile(platform: Platform, sql: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the timed jobs' phases, and one replay of their steps in this process."""
+    events = await asyncio.to_thread(ray.timeline)
+    phases = [p for p in (task_spans(events, job) for job in jobs) if p]
+    found = {k: statistics.median(p[k] for p in phases) for k in (phases[0] if phases else {})}
+    inputs = [
+        (written, await platform.object_key(pin["dataset"], pin["version"]), pin["columns"])
+        for written, pin in jobs[-1]["inputs"].items()
+    ]  # fmt: skip
+    settings = platform.app.state.settings
+    return found | await asyncio.to_thread(replay, settings, sql, inputs)
+
+
+# The run -------------------------------------------------------------------------------------
 
 
 async def clean_up(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
@@ -265,22 +363,22 @@ async def clean_up(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+    return statistics.median(float(run[key]) for run in runs)
 
 
 async def measure(
     directory: Path, texts: dict[str, str], runs: int, port: int, poll_s: float
 ) -> dict[str, Any]:
     reference = Reference(directory)
-    async with serving(port) as (app, http):
+    async with serving(port, database=DATABASE) as (app, http):
         headers = await sign_up(http, "tpch")
         await set_plan(app, headers, "premium")
+        platform = Platform(app, http, headers, poll_s)
         try:
             tables = await upload_tables(http, headers, directory)
             results = []
             for name, sql in texts.items():
-                results.append(await measure_query(http, headers, reference, name, sql, runs,
-                                                   poll_s))  # fmt: skip
+                results.append(await measure_query(platform, reference, name, sql, runs))
         finally:
             await clean_up(http, headers)
     ratios = [r["ratio"] for r in results]
@@ -291,9 +389,8 @@ async def measure(
 
 
 async def measure_query(
-    http: httpx.AsyncClient, headers: dict[str, str], reference: Reference, name: str,
-    sql: str, runs: int, poll_s: float,
-) -> dict[str, Any]:  # fmt: skip
+    platform: Platform, reference: Reference, name: str, sql: str, runs: int
+) -> dict[str, Any]:
     """One warm-up and ``runs`` timed runs of DuckDB, then of the job; medians."""
     ref_times: list[float] = []
     jobs: list[dict[str, Any]] = []
@@ -304,22 +401,26 @@ async def measure_query(
         if i:
             ref_times.append(seconds)
     for i in range(runs + 1):
-        job = await run_job(http, headers, sql, poll_s)
+        job = await platform.run_job(sql)
         if i:
             jobs.append(job)
-    page = await result_page(http, headers, jobs[-1]["id"])
+    page = await platform.result_page(jobs[-1]["id"])
     difference = compare(columns, rows, page)
     reference_s, job_s = statistics.median(ref_times), _median(jobs, "wall_s")
+    phases = await profile(platform, sql, jobs)
     result = {
         "query": name, "reference_s": reference_s, "job_s": job_s, "ratio": reference_s / job_s,
         "rows": len(rows), "equal": difference is None, "difference": difference,
         "submit_s": _median(jobs, "submit_s"), "queued_s": _median(jobs, "queued_s"),
         "running_s": _median(jobs, "running_s"), "compute_s": _median(jobs, "compute_s"),
         "job_ids": [job["id"] for job in jobs],
+        "profile": phases,
     }  # fmt: skip
-    log(f"{name}: DuckDB {reference_s:.3f} s, job {job_s:.3f} s (queued "
-        f"{result['queued_s']:.3f}, running {result['running_s']:.3f}), ratio "
-        f"{result['ratio']:.3f}, {len(rows)} rows, {difference or 'equal'}")  # fmt: skip
+    log(
+        f"{name}: DuckDB {reference_s:.3f} s, job {job_s:.3f} s, ratio {result['ratio']:.3f}, "
+        f"{len(rows)} rows, {difference or 'equal'}; "
+        + ", ".join(f"{k} {v:.3f}" for k, v in phases.items() if isinstance(v, float))
+    )
     return result
 
 
