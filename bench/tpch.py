@@ -2,19 +2,22 @@
 Parquet files in one process.
 
     python -m bench.tpch [--scale 1] [--runs 3] [--only q01,q06]
-        (the services' env exported; prints progress on stderr and one JSON line last)
+        (the services' env exported; progress on stderr, one JSON line last, also kept in
+        bench/.work/tpch/sf<scale>.json)
 
 Data: `tpchgen-cli` writes the 8 tables as Parquet at the scale factor into
-`bench/.work/tpch/sf<scale>/` (git-ignored), once; later runs reuse them.
+`bench/.work/tpch/sf<scale>/` (git-ignored), once; later runs reuse them. The queries are
+`bench/tpch_queries/qNN.sql`: the standard text with the validation parameters.
 
 The platform: the whole API (`create_app`) under uvicorn in this process, jobs on its Ray
 (the supervisor actor and its tasks, 2 CPUs), in a Postgres database of its own on the
 services' server (`rivergen_bench`: a job supervisor adopts every active job of its database,
-and other platforms on this machine share the services' one). A new account, its organization put on the
-premium plan (3,000 requests a minute: polling every 50 ms stays far below it; 1 TiB of
-storage), uploads each table through the part URLs and makes it a dataset of the same name
-(`POST /datasets`, format parquet). Each query is one job, `{"kind": "query", "params":
-{"sql": ...}}`, timed from before `POST /jobs` until `GET /jobs/{id}` shows it succeeded.
+and other platforms on this machine share the services' one). A new account, its
+organization on the premium plan (3,000 requests a minute, which polling every 50 ms stays
+far below; 1 TiB of storage), uploads each table through the part URLs and makes it a dataset
+of the same name (`POST /datasets`, format parquet). Each query is one job, `{"kind":
+"query", "params": {"sql": ...}}`, timed from before `POST /jobs` until `GET /jobs/{id}`
+shows it succeeded.
 
 Reference: DuckDB (`duckdb.connect()`) in this process, views over `read_parquet` of the same
 files, each query run to an Arrow table.
@@ -23,6 +26,10 @@ Each query: one warm-up and `runs` timed runs of each, reference then platform (
 per query, so the shared machine's load falls on both alike); medians count. The job's result
 (`GET /jobs/{id}/result`, its first page) must equal DuckDB's: same columns, row count and
 values (decimals exactly, floats to 1e-9 relative), in order.
+
+Where a job's time goes: its own timestamps (created, started, finished), Ray's timeline of
+its two tasks (the query's, the result's write), and the query task's steps replayed once in
+this process with the same functions, each timed.
 """
 
 from __future__ import annotations
@@ -445,7 +452,9 @@ def main() -> None:
         "duckdb": duckdb.__version__, "poll_ms": args.poll_ms,
         "load_average": os.getloadavg()[0],
     })  # fmt: skip
-    print(json.dumps(result))
+    text = json.dumps(result)
+    (CACHE / f"sf{args.scale:g}.json").write_text(text + "\n")  # the last run's figures, kept
+    print(text)
 
 
 if __name__ == "__main__":
