@@ -7,12 +7,14 @@ through the Serve replica that asked for the work.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import ray
 from pydantic import BaseModel
@@ -22,6 +24,7 @@ from compute.profiling import check_rules, profile_table
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
+from rivergen.engine.duck import ParquetFile, Relation
 from rivergen.jsonvalues import json_value
 from rivergen.quality import DatasetProfile, Rule, RuleResult
 from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key
@@ -101,6 +104,19 @@ def read_dataset(
     if columns is None:
         return table
     return table.select([c for c in columns if c in table.column_names])
+
+
+def query_input(settings: Settings, item: QueryInput) -> Relation:
+    """An input of a query as the engine scans it: governed data (a policy changes it for the
+    reader) as the table its reader may see, read here; otherwise the stored Parquet itself,
+    scanned by the engine with projections and filters pushed down (a local object as the one
+    file the engine may open; an S3 one as a lazy Arrow dataset)."""
+    if item.governed is not None and changes_data(item.governed):
+        return read_dataset(settings, item.key, item.columns, item.governed)
+    objects = ArrowObjects.from_settings(settings)
+    if objects.local:
+        return ParquetFile(os.path.realpath(objects.path(item.key)))
+    return pads.dataset(objects.path(item.key), filesystem=objects.filesystem, format="parquet")
 
 
 def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
-from compute.staging import QueryInput, read_dataset
+from compute.staging import QueryInput, query_input
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import (
@@ -40,7 +40,7 @@ def _query(
 ) -> pa.Table:
     """Read each input as the job's submitter may see it, register it, run the query: one
     task, so an input never travels between workers."""
-    relations = {i.relation: read_dataset(settings, i.key, i.columns, i.governed) for i in inputs}
+    relations = {i.relation: query_input(settings, i) for i in inputs}
     if isinstance(query, SqlQuery):
         names = {i.name: i.relation for i in inputs if i.name is not None}
         sql = limited(query.sql, query.limit)

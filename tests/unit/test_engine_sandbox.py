@@ -5,11 +5,14 @@ off, configuration locked) refuses the same when a statement is forced past the 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from rivergen.engine import EngineLimits, execute, run_sql
+from rivergen.engine.duck import ParquetFile
 from rivergen.errors import BadRequest, RiverGenError, ValidationFailed
 
 TABLE = pa.table({"id": [1, 2, 3], "name": ["a", "b", "c"]})
@@ -110,3 +113,24 @@ def test_bad_sql_says_where() -> None:
     with pytest.raises(ValidationFailed) as later:
         run_sql("SELECT id\nFROM t\nWHERE id = = 1", {"t": TABLE})
     assert later.value.details["line"] == 3
+
+
+def test_a_parquet_input_is_the_only_file_the_engine_may_open(tmp_path: Path) -> None:
+    mine, other = tmp_path / "mine.parquet", tmp_path / "other.parquet"
+    pq.write_table(TABLE, mine)
+    pq.write_table(TABLE, other)
+    relations = {"t": ParquetFile(str(mine))}
+    got = run_sql("SELECT name FROM t WHERE id >= 2 ORDER BY id", relations)
+    assert got.column("name").to_pylist() == ["b", "c"]
+    for sql in (
+        f"SELECT * FROM read_parquet('{other}')",
+        f"SELECT * FROM '{other}'",
+        f"SELECT * FROM glob('{tmp_path}/*')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"COPY t TO '{tmp_path}/out.csv'",
+        f"SET allowed_paths = ['{other}']",
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            execute(sql, relations, EngineLimits())
+        assert refused.value.error_code == "sql_invalid", sql
+    assert not (tmp_path / "out.csv").exists()
