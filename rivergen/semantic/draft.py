@@ -72,7 +72,8 @@ def _table_synonyms(table: CatalogTable) -> list[str]:
     if not parts:
         return []
     last = parts[-1]
-    forms = [" ".join([*parts[:-1], singular(last)]), " ".join([*parts[:-1], plural(last)])]
+    one = singular(last)
+    forms = [" ".join([*parts[:-1], one]), " ".join([*parts[:-1], plural(one)])]
     if len(parts) > 1:
         forms.append("".join(parts))
     return _unique(forms + list(TABLE_SYNONYMS.get(singular(last), ())), " ".join(parts))
@@ -83,8 +84,8 @@ def _column_synonyms(column: CatalogColumn, role: ColumnRole) -> list[str]:
     if role == "identifier" or not parts:
         return []
     found: list[str] = []
-    if role != "boolean":
-        found.append(" ".join([*parts[:-1], plural(parts[-1])]))
+    if role != "boolean" and len(parts) <= 2:
+        found.append(" ".join([*parts[:-1], plural(singular(parts[-1]))]))
     for part in parts:
         found += COLUMN_SYNONYMS.get(part, ())
     return _unique(found, " ".join(parts))
