@@ -25,7 +25,7 @@ def parse_expression(expression: str) -> exp.Expr:
     or a statement (:class:`MeasureError` otherwise)."""
     try:
         tree = sqlglot.parse_one(expression, read=DIALECT)
-    except SqlglotError as exc:
+    except (SqlglotError, RecursionError, ValueError) as exc:
         raise MeasureError(f"the expression does not parse: {_first_line(exc)}") from None
     if tree is None or any(
         isinstance(node, exp.Query | exp.Table | exp.Subquery | exp.Command)
