@@ -278,6 +278,73 @@ def prompts_section(rounds: int) -> list[str]:
     ]
 
 
+NL_EVAL_TITLE = "## Prompts on questions it was not written for: the natural-language evaluation"
+
+
+def _nl_rate(r: dict[str, Any]) -> str:
+    n = r["questions"]
+    return " | ".join(
+        f"{r[k]} ({100 * r[k] / n:.0f}%)" if n else "0"
+        for k in ("exact", "not_understood", "wrong")
+    )
+
+
+def nl_eval_section() -> list[str]:
+    r = run_json("bench.nl_eval")
+    sets = r["datasets"]
+    rows = [
+        NL_EVAL_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {r['seconds']:.0f} s (load "
+        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs; p50 {r['ask_p50_ms']:.1f} ms a "
+        f"question). {r['questions']} questions (`bench/nl_eval/*.yaml`) over three public "
+        "datasets that the grammar was not written for, each shipped inside a package: Northwind "
+        f"({sets['northwind']['questions']} questions, 8 tables as the demo imports them), the "
+        f"Palmer penguins (`palmerpenguins`, {sets['penguins']['questions']}: `penguins` and "
+        f"`penguins-raw`) and four `vega_datasets` tables ({sets['vega']['questions']}: "
+        "`seattle-weather`, `cars`, `stocks`, `airports`). The questions were written from each "
+        "dataset's documentation and columns before the provider was run, each with its "
+        "expected answer as SQL written by hand. Each dataset is read by the platform's parser "
+        "and its catalog carries the value hints the platform takes from a profile. `exact`: "
+        "the provider's SQL, run on the engine, gives the expected rows (columns matched by "
+        "values, extra columns ignored, numbers within 1e-6; `bench/nl_eval/compare.py`); "
+        "`wrong`: any other answer presented as one. `python -m bench.nl_eval` reruns it.",
+        "",
+        "| dataset | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {d['questions']} | {_nl_rate(d)} |" for name, d in sets.items()),
+        f"| overall | {r['questions']} | {_nl_rate(r)} |",
+        "",
+        "By kind of question (a question may be of several kinds):",
+        "",
+        "| kind | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {kind} | {k['questions']} | {_nl_rate(k)} |" for kind, k in r["kinds"].items()),
+        "",
+        "Why questions were not understood (the provider's message, its particulars left out):",
+        "",
+        "| questions | reason |",
+        "|---|---|",
+        *(f"| {n} | {text} |" for text, n in r["not_understood_reasons"][:10]),
+        "",
+        "The words it did not read: "
+        + ", ".join(f"{n} {kind}" for kind, n in r["not_understood_word_kinds"].items())
+        + "; most often "
+        + ", ".join(f"`{w}` ({n})" for w, n in r["not_understood_words"][:20])
+        + ".",
+        "",
+        "Wrong answers:",
+        "",
+        *(
+            f"- {w['id']} {w['question']!r}: `{w['sql']}`"
+            if w["sql"]
+            else f"- {w['id']} {w['question']!r}: {w['detail']}"
+            for w in r["wrong_answers"]
+        ),
+    ]
+    return rows
+
+
 ML_TITLE = "## Model Studio: training against scikit-learn, predict through the gateway"
 
 
@@ -440,7 +507,17 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts", "ml", "tpch"],
+        choices=[
+            "upload",
+            "staging",
+            "glm",
+            "sparse",
+            "notifications",
+            "prompts",
+            "nl_eval",
+            "ml",
+            "tpch",
+        ],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
@@ -459,6 +536,7 @@ def main() -> None:
             "sparse": (SPARSE_TITLE, sparse_section),
             "notifications": (NOTIFICATIONS_TITLE, notifications_section),
             "prompts": (PROMPTS_TITLE, lambda: prompts_section(args.prompt_rounds)),
+            "nl_eval": (NL_EVAL_TITLE, nl_eval_section),
             "ml": (ML_TITLE, lambda: ml_section(args.ml_requests)),
             "tpch": (TPCH_TITLE, lambda: tpch_section(args.tpch_scale, args.tpch_runs)),
         }[args.only]
@@ -493,6 +571,8 @@ def main() -> None:
         *notifications_section(),
         "",
         *prompts_section(args.prompt_rounds),
+        "",
+        *nl_eval_section(),
         "",
         *ml_section(args.ml_requests),
         "",

@@ -305,6 +305,23 @@ def inherit(own: Governed, job: JobLineage, readers: Mapping[UUID, Governed]) ->
     return shown
 
 
+def shows_more(reader: Governed, creator: Governed, columns: Iterable[str] | None = None) -> bool:
+    """Whether data computed over a dataset under ``creator``'s governance of it (a model
+    trained, a decision, a simulation, a report) would show ``reader`` more than the reader's
+    own policies let them see: :func:`inherit` of the creator's governance for the reader, by
+    column name (no lineage): the reader's dataset is denied, or has a row filter the creator
+    did not have (an aggregate over rows the reader may not see), or masks or denies one of
+    ``columns`` (None: any column) more than the creator's did. False when the reader's
+    governance is the creator's, or looser; a row limit alone changes nothing."""
+    dataset = reader.dataset_id
+    job = JobLineage(inputs=[dataset], pinned={dataset: creator})
+    shown = inherit(Governed(dataset_id=dataset), job, {dataset: reader})
+    hidden = set(shown.masked) | set(shown.denied_columns)
+    if columns is not None:
+        hidden &= set(columns)
+    return shown.denied or shown.derived_denied or bool(hidden)
+
+
 def _by_name(shown: Governed, hidden: Mapping[str, MaskMethod | None]) -> None:
     for column, method in hidden.items():
         if method is None:

@@ -2,9 +2,11 @@
 
 The vocabulary is built from the catalog alone: table and column names (singular and plural,
 underscores as spaces, the parts of a compound name), a short list of common synonyms keyed by
-the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), and the
-values a low-cardinality column declares. Misspellings are matched with :mod:`difflib` (a
-close-enough ratio on words of four letters or more); nothing else is guessed.
+the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), the
+values a low-cardinality column declares, and what the workspace's semantic layer adds: the
+business names and synonyms of tables and columns, and its measures by name and synonym.
+Misspellings are matched with :mod:`difflib` (a close-enough ratio on words of four letters or
+more); nothing else is guessed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rivergen.engine.spec import type_class
-from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
+from rivergen.services.planning.catalog import (
+    CatalogColumn,
+    CatalogMeasure,
+    CatalogTable,
+    PromptCatalog,
+)
 
 FUZZY_RATIO = 0.84
 FUZZY_MIN_LENGTH = 4
@@ -192,6 +199,7 @@ class Vocabulary:
     tables: dict[tuple[str, ...], str] = field(default_factory=dict)
     columns: dict[tuple[str, ...], list[ColumnRef]] = field(default_factory=dict)
     values: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = field(default_factory=dict)
+    measures: dict[tuple[str, ...], CatalogMeasure] = field(default_factory=dict)
     summed: set[tuple[str, ...]] = field(default_factory=set)
     verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
     longest: int = 1
@@ -258,7 +266,34 @@ def _column_phrases(
     for part in parts:
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
+    return phrases | _layer_names(column.business_name, column.synonyms)
+
+
+def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:
+    """The phrases of the semantic layer's names for a table or column."""
+    phrases: set[tuple[str, ...]] = set()
+    for name in [business_name, *synonyms]:
+        phrases |= _numbers(phrase_of(name))
     return phrases
+
+
+def phrase_of(text: str) -> tuple[str, ...]:
+    """A name as the words a question has for it (lower case, split on spaces)."""
+    return tuple(text.lower().replace("\u2019", "'").split())
+
+
+def _numbers(phrase: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """A phrase, and its last word in the singular and the plural."""
+    if not phrase:
+        return set()
+    last = phrase[-1]
+    return {phrase, (*phrase[:-1], singular(last)), (*phrase[:-1], plural(singular(last)))}
+
+
+def measure_phrases(measure: CatalogMeasure) -> set[tuple[str, ...]]:
+    """`total_revenue` -> (total, revenue), (total_revenue,); each synonym as written."""
+    phrases = {tuple(name_parts(measure.name)), (measure.name.lower(),)}
+    return phrases | {phrase_of(s) for s in measure.synonyms if phrase_of(s)}
 
 
 def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
@@ -271,6 +306,8 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
             vocabulary.tables[phrase] = table.name
         for synonym in TABLE_SYNONYMS.get(singular(words[-1]), ()):
             vocabulary.tables[tuple(synonym.split())] = table.name
+        for phrase in _layer_names(table.business_name, table.synonyms):
+            vocabulary.tables[phrase] = table.name
         for verb in TABLE_VERBS.get(singular(words[-1]), ()):
             vocabulary.verbs[(verb,)] = table.name
         for column in table.columns:
@@ -283,8 +320,19 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
                 phrase = tuple(value.lower().split())
                 vocabulary.values.setdefault(phrase, []).append((ref, value))
                 vocabulary.longest = max(vocabulary.longest, len(phrase))
-    vocabulary.longest = max([vocabulary.longest, *(len(p) for p in vocabulary.tables)])
+    _add_measures(vocabulary, catalog)
+    vocabulary.longest = max([
+        vocabulary.longest, *(len(p) for p in vocabulary.tables),
+        *(len(p) for p in vocabulary.measures),
+    ])  # fmt: skip
     return vocabulary
+
+
+def _add_measures(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
+    for measure in catalog.measures:
+        if catalog.table(measure.table) is not None:
+            for phrase in measure_phrases(measure):
+                vocabulary.measures[phrase] = measure
 
 
 def is_temporal(ref: ColumnRef) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
+from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     MONEY_WORDS,
@@ -350,7 +350,8 @@ _KEYWORDS = sorted(
 def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
     best: tuple[int, Piece] | None = None
     rank = (0, False)
-    for kind in ("values", "tables", "columns", "verbs"):
+    # On a tie the earlier kind wins: a measure of the semantic layer before a column's synonym.
+    for kind in ("values", "measures", "tables", "columns", "verbs"):
         match = vocabulary.match(words, kind)
         if match is not None and (match[0], match[2]) > rank:
             n, what, exact = match
@@ -416,7 +417,7 @@ def _at(
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save",
+    "range", "text", "top", "save", "measure",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -424,11 +425,17 @@ _KINDS = (
 
 @dataclass
 class Metric:
-    function: str  # count | count_distinct | sum | avg | min | max
+    function: str  # count | count_distinct | sum | avg | min | max | measure
     column: ColumnRef | None = None
-    table: str | None = None  # for count(*): rows of this table
+    table: str | None = None  # for count(*): rows of this table; a measure's table
+    # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
+    # row expression.
+    measure: CatalogMeasure | None = None
 
     def label(self) -> str:
+        if self.measure is not None:
+            name = self.measure.name
+            return name if self.function == "measure" else f"{self.function} of {name}"
         if self.column is None:
             return f"number of {self.table}"
         return f"{self.function} of {self.column.table}.{self.column.column}"
@@ -488,13 +495,13 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # What may follow a piece that asks for more ("average" asks for a column): anything else
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"column", "table", "value"}),
+    "aggregate": frozenset({"column", "table", "value", "measure"}),
     "count": frozenset({"table", "column", "distinct", "value"}),
     "group": frozenset({"column", "table", "time"}),
-    "sort": frozenset({"column", "count", "aggregate", "time"}),
-    "rank": frozenset({"column", "table", "count", "aggregate", "value"}),
+    "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
+    "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
-    "rank_aggregate": frozenset({"column", "table"}),
+    "rank_aggregate": frozenset({"column", "table", "measure"}),
     "superlative": frozenset({"table", "value"}),
     "top": frozenset({"table", "column", "superlative", "most", "value"}),
 }
@@ -769,6 +776,34 @@ class _Reader:
             self.plan.projection.append(ref)
             self._note(piece.words, f"the column {ref.table}.{ref.column}")
 
+    def _measure(self, piece: Piece, following: Piece | None) -> None:
+        """A measure of the semantic layer: `total revenue`, `revenue by country`, `top 5
+        products by revenue`, `average revenue` (of its row expression)."""
+        measure: CatalogMeasure = piece.data
+        self.plan.touch(measure.table)
+        mode: str | None = self.mode[0] if self.mode is not None else None
+        data: Any = self.mode[1] if self.mode is not None else None
+        self.mode = None
+        if mode == "aggregate":
+            metric = _measure_metric(measure, data, piece.words)
+            self.plan.metrics.append(metric)
+            self._note(piece.words, f"the measure {metric.label()}")
+        elif mode == "rank":
+            self._rank(_measure_metric(measure, "sum", piece.words), data, piece.words)
+        elif mode == "sort":
+            self._rank(_measure_metric(measure, "sum", piece.words), (False, None), piece.words)
+        elif mode == "rank_aggregate":
+            function, rank = data
+            self._rank(_measure_metric(measure, function, piece.words), rank, piece.words)
+        elif mode in (None, "group_more"):
+            metric = _measure_metric(measure, "sum", piece.words)
+            self.plan.metrics.append(metric)
+            self._note(piece.words, f"the measure {metric.label()}")
+        else:
+            raise _Unreadable(
+                f"`{' '.join(piece.words)}` (a measure) cannot follow `{mode}`", piece.words
+            )
+
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
             return refs[0]
@@ -861,6 +896,18 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) -> Metric:
+    """The measure as defined (`total revenue`: a sum is the measure itself), or ``function``
+    over its row expression (`average revenue`)."""
+    if function == "sum" or function == measure.aggregation:
+        return Metric("measure", table=measure.table, measure=measure)
+    if function in ("avg", "min", "max") and measure.aggregation in ("sum", "avg", "min", "max"):
+        return Metric(function, table=measure.table, measure=measure)
+    raise _Unreadable(
+        f"{function} of {measure.name}: the measure is a {measure.aggregation} already", words
+    )
 
 
 def _fits(ref: ColumnRef, kind: str) -> bool:

@@ -16,6 +16,7 @@ from rivergen.services.planning.lexicon import (
     name_parts,
     singular,
 )
+from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.services.planning.query_grammar import (
     Condition,
     Metric,
@@ -158,6 +159,13 @@ class _Writer:
         )
 
     def metric_sql(self, metric: Metric, base: str, joins: list[tuple[str, str, str]]) -> str:
+        if metric.measure is not None:
+            m = metric.measure
+            function = None if metric.function == "measure" else metric.function
+            try:
+                return measure_sql(m.expression, m.aggregation, table=m.table, function=function)
+            except MeasureError as exc:
+                raise _Unreadable(f"the measure {m.name}: {exc}") from None
         if metric.column is None:
             if metric.table == base:
                 return "COUNT(*)"
@@ -170,6 +178,9 @@ class _Writer:
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
 
     def metric_name(self, metric: Metric) -> str:
+        if metric.measure is not None:
+            name = metric.measure.name
+            return name if metric.function == "measure" else f"{_LABELS[metric.function]}_{name}"
         if metric.column is None:
             return f"number_of_{metric.table}"
         if metric.function == "count_distinct":
