@@ -5,6 +5,7 @@ Python."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import uuid
@@ -17,6 +18,23 @@ import pyarrow.parquet as pq
 from rivergen.objectstore import validate_key
 from rivergen.objectstore.s3 import s3_client
 from rivergen.settings import S3Settings, Settings
+
+
+def _evict(cache_dir: str, max_bytes: int, keep: str) -> None:
+    entries = []
+    with os.scandir(cache_dir) as found:
+        for entry in found:
+            if entry.name.endswith(".parquet") and entry.path != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    stat = entry.stat()
+                    entries.append((stat.st_atime, stat.st_mtime, stat.st_size, entry.path))
+    total = sum(e[2] for e in entries) + os.path.getsize(keep)
+    for _, _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        total -= size
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,29 @@ class ArrowObjects:
         with self.filesystem.open_input_stream(self.path(key)) as stream:
             data: bytes = stream.readall()
         return data
+
+    def local_file(self, key: str, cache_dir: str, max_bytes: int) -> str:
+        """A path on this node to the (immutable) object ``key``: the object itself on a local
+        store; else a copy in ``cache_dir``, fetched once (boto3's parallel download) and kept,
+        the least recently used copies evicted past ``max_bytes``."""
+        if self.local:
+            return os.path.realpath(self.path(key))
+        assert self.settings is not None
+        os.makedirs(cache_dir, exist_ok=True)
+        name = hashlib.sha256(f"{self.base}/{key}".encode()).hexdigest() + ".parquet"
+        target = os.path.join(cache_dir, name)
+        if os.path.exists(target):
+            os.utime(target)
+            return target
+        tmp = os.path.join(cache_dir, f".{uuid.uuid4().hex}.part")
+        try:
+            s3_client(self.settings).download_file(self.base, validate_key(key), tmp)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        _evict(cache_dir, max_bytes, keep=target)
+        return target
 
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.path(key), filesystem=self.filesystem, columns=columns)

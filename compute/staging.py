@@ -8,13 +8,13 @@ through the Serve replica that asked for the work.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import ray
 from pydantic import BaseModel
@@ -110,13 +110,14 @@ def query_input(settings: Settings, item: QueryInput) -> Relation:
     """An input of a query as the engine scans it: governed data (a policy changes it for the
     reader) as the table its reader may see, read here; otherwise the stored Parquet itself,
     scanned by the engine with projections and filters pushed down (a local object as the one
-    file the engine may open; an S3 one as a lazy Arrow dataset)."""
+    file the engine may open; an S3 one copied once to this node's cache of immutable
+    objects, then the same)."""
     if item.governed is not None and changes_data(item.governed):
         return read_dataset(settings, item.key, item.columns, item.governed)
     objects = ArrowObjects.from_settings(settings)
-    if objects.local:
-        return ParquetFile(os.path.realpath(objects.path(item.key)))
-    return pads.dataset(objects.path(item.key), filesystem=objects.filesystem, format="parquet")
+    engine = settings.engine
+    cache = str(engine.cache_dir or os.path.join(tempfile.gettempdir(), "rivergen-engine-cache"))
+    return ParquetFile(objects.local_file(item.key, cache, engine.cache_mb * 1024 * 1024))
 
 
 def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:

@@ -371,6 +371,12 @@ class EngineSettings(BaseModel):
     )
     memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
     timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")
+    cache_mb: int = Field(
+        4096, ge=0, description="Node-local cache of S3 dataset objects the engine scans."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where that cache lives (default: the system's temp dir)."
+    )
 
 
 class IdempotencySettings(BaseModel):
