@@ -65,6 +65,8 @@ TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 TABLE_VERBS: dict[str, tuple[str, ...]] = {
     "order": ("ordered", "bought", "purchased", "sold", "buy", "purchase", "ordering"),
 }
+# The last word of a table of lines of another (`order_items`): its rows are also "lines".
+_LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 
@@ -266,8 +268,12 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
     table_words = {singular(t.name.lower()) for t in catalog.tables}
     for table in catalog.tables:
         name = table.name.lower()
-        words = tuple(re.split(r"[\s_]+", name))
-        for phrase in {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}:
+        words = tuple(w for w in re.split(r"[\s_\-]+", name) if w)
+        phrases = {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}
+        if len(words) > 1 and singular(words[-1]) in _LINE_WORDS:
+            # `order-details`, `order_items`: its rows are order lines
+            phrases |= {(*words[:-1], "line"), (*words[:-1], "lines")}
+        for phrase in phrases | {(name,)}:
             vocabulary.tables[phrase] = table.name
         for synonym in TABLE_SYNONYMS.get(singular(words[-1]), ()):
             vocabulary.tables[tuple(synonym.split())] = table.name

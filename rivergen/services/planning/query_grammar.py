@@ -27,6 +27,7 @@ from rivergen.services.planning.lexicon import (
     Vocabulary,
     is_numeric,
     is_temporal,
+    name_parts,
     singular,
 )
 
@@ -167,7 +168,7 @@ _TIME_UNITS = {
     ("quarters",): "quarter", ("quarterly",): "quarter",
 }  # fmt: skip
 _DATE_PREFIX = {("in",): "in", ("during",): "in", ("for",): "in", ("of",): "in",
-                ("since",): "since", ("from",): "since", ("starting",): "since",
+                ("since",): "since", ("from",): "in", ("starting",): "since",
                 ("after",): "after", ("before",): "before", ("prior", "to"): "before",
                 ("until",): "until", ("through",): "until", ("on",): "in"}  # fmt: skip
 _TEXT_MATCH = {("containing",): "contains", ("contains",): "contains", ("like",): "contains",
@@ -442,6 +443,7 @@ class Condition:
     unit: str | None = None
     hint: str | None = None  # a column word for an implicit column ("price")
     near: str | None = None  # the table named last before it, looked at first
+    from_value: bool = False  # a value hint's column: another table's like column may fit
 
 
 @dataclass
@@ -495,7 +497,7 @@ _FOLLOWERS: dict[str, frozenset[str]] = {
     "rank": frozenset({"column", "table", "count", "aggregate", "value"}),
     "rank_count": frozenset({"table", "value"}),
     "rank_aggregate": frozenset({"column", "table"}),
-    "superlative": frozenset({"table", "value"}),
+    "superlative": frozenset({"table", "value", "column"}),
     "top": frozenset({"table", "column", "superlative", "most", "value"}),
 }
 
@@ -675,6 +677,10 @@ class _Reader:
     def _value(self, piece: Piece, following: Piece | None) -> None:
         options: list[tuple[ColumnRef, str]] = piece.data
         columns = {ref for ref, _ in options}
+        for table in [self.plan.entity, *self.upcoming]:
+            mine = [(r, v) for r, v in options if r.table == table]
+            if len(columns) > 1 and len({r for r, _ in mine}) == 1:
+                options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
                               piece.words)  # fmt: skip
@@ -687,7 +693,7 @@ class _Reader:
             last.value = [*values, value]
             last.op = "not in" if last.op in ("!=", "not in") else "in"
         else:
-            self.plan.conditions.append(Condition(ref, op, value))
+            self.plan.conditions.append(Condition(ref, op, value, from_value=True))
         self.negate = False
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
         if self.mode is not None and self.mode[0] in ("group", "sort"):
@@ -702,18 +708,25 @@ class _Reader:
 
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data
+        singular_word = piece.words[-1] == singular(piece.words[-1])
+        if (
+            following is not None
+            and following.kind == "table"
+            and following.data != table
+            and singular_word
+        ):  # "product categories": the last noun is the thing; the first only describes it
+            self._note(piece.words, f"describes {following.data} (not read as a table)")
+            return
         self.plan.touch(table)
         mode, data = self.mode or (None, None)
         self.mode = None
-        singular_word = piece.words[-1] == singular(piece.words[-1])
         if mode == "count":
             self.plan.metrics.append(Metric("count", table=table))
             self._note(piece.words, f"count the rows of {table}")
             if self.plan.entity is None:
                 self.plan.entity = table
         elif mode == "group":
-            self.plan.groups.append(table)
-            self._note(piece.words, f"grouped by each of {table}")
+            self._group_by_table(table, piece.words)
         elif mode in ("rank", "rank_count"):
             self._rank(Metric("count", table=table), data, piece.words)
         elif mode == "superlative":
@@ -729,6 +742,22 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _group_by_table(self, table: str, words: list[str]) -> None:
+        metrics = self.plan.metrics
+        averaged = [m for m in metrics if m.column is not None and m.function == "avg"]
+        if metrics and len(averaged) == len(metrics):
+            if all(m.column is not None and m.column.table == table for m in averaged):
+                # "average freight per order": the average over the rows of orders
+                self._note(words, f"over the rows of {table} (an average of each row)")
+                return
+            raise _Unreadable(
+                f"`{' '.join(words)}`: the average of each row, or of each {singular(table)}'s "
+                "total? Ask `average ... of ...` or `total ... by ...`.",
+                words,
+            )
+        self.plan.groups.append(table)
+        self._note(words, f"grouped by each of {table}")
 
     def _set_entity(self, table: str, singular_word: bool) -> None:
         if self.plan.entity is None:
@@ -747,6 +776,8 @@ class _Reader:
         ):
             return  # "in the Toys category": the column of the value just read
         mode, data = self.mode or (None, None)
+        if self._yes_no_filter(ref, mode, piece, following):
+            return
         # "by category and country": a group goes on while columns follow.
         self.mode = ("group_more", None) if mode in ("group", "group_more") else None
         if mode is None and following is not None and _fits(ref, following.kind):
@@ -768,6 +799,29 @@ class _Reader:
         else:
             self.plan.projection.append(ref)
             self._note(piece.words, f"the column {ref.table}.{ref.column}")
+
+    def _yes_no_filter(
+        self, ref: ColumnRef, mode: str | None, piece: Piece, following: Piece | None
+    ) -> bool:
+        """A yes/no column said of rows ("the discontinued products", "products that are not
+        discontinued"): a filter, not a column to show."""
+        literals = yes_no_literals(self.catalog, ref)
+        if literals is None or mode in ("group", "group_more", "sort"):
+            return False
+        before_table = following is not None and following.kind == "table"
+        after_entity = (
+            mode is None
+            and self.plan.entity == ref.table
+            and (following is None or following.kind not in ("compare", "range", "date", "text"))
+        )
+        if not (before_table or after_entity):
+            return False
+        op = "no" if self.negate else "yes"
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, literals))
+        said = "not " if op == "no" else ""
+        self._note(piece.words, f"a yes/no column: {said}{ref.table}.{ref.column}")
+        return True
 
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
@@ -861,6 +915,38 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+_YES = ("yes", "y", "true", "t")
+_NO = ("no", "n", "false", "f")
+_YES_NO_HEADS = ("is", "has", "was", "can", "did", "in")
+
+
+def yes_no_literals(catalog: PromptCatalog, ref: ColumnRef) -> tuple[str, str] | None:
+    """(the SQL of `yes`, the SQL of `no`) for a yes/no column: a boolean, a text column whose
+    declared values are yes/no or true/false, or an integer column named like a flag
+    (`discontinued`, `is_active`, `hasChildren`); None for any other column."""
+    table = catalog.table(ref.table)
+    column = next((c for c in table.columns if c.name == ref.column), None) if table else None
+    if column is None:
+        return None
+    kind = column.type.lower()
+    if kind in ("bool", "boolean"):
+        return "= TRUE", "= FALSE"
+    if column.values:
+        yes = [v for v in column.values if v.strip().lower() in _YES]
+        no = [v for v in column.values if v.strip().lower() in _NO]
+        others = [v for v in column.values if v not in yes and v not in no]
+        if len(yes) == 1 and len(no) == 1 and not others:
+            return f"= '{yes[0]}'", f"= '{no[0]}'"
+        return None
+    parts = name_parts(column.name)
+    flag_name = (len(parts) == 1 and parts[0].endswith("ed") and len(parts[0]) > 5) or (
+        len(parts) > 1 and parts[0] in _YES_NO_HEADS
+    )
+    if kind.startswith(("int", "uint")) and flag_name:
+        return "<> 0", "= 0"
+    return None
 
 
 def _fits(ref: ColumnRef, kind: str) -> bool:

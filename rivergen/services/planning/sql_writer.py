@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlglot.tokens import Tokenizer
 
+from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
     ColumnRef,
@@ -91,7 +92,18 @@ class _Writer:
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
             raise _Unreadable("Which data? No catalog table or column is named.")
+        entity = self.catalog.table(self.plan.entity) if self.plan.entity else None
         for condition in self.plan.conditions:
+            ref = condition.column
+            if condition.from_value and entity is not None and ref and ref.table != entity.name:
+                # "customers in London": London is a known city of employees, but customers
+                # have a city too; the question is about customers.
+                own = [c for c in entity.columns if c.name.casefold() == ref.column.casefold()]
+                if own and type_class(own[0].type) == type_class(ref.type):
+                    condition.column = ColumnRef(entity.name, own[0].name, own[0].type)
+                    self.plan.understood.append(
+                        f"{condition.value}: read as {entity.name}.{own[0].name}"
+                    )
             if condition.column is None:
                 condition.column = self.implicit(
                     condition.hint,
@@ -148,7 +160,10 @@ class _Writer:
         refs += [r for g in plan.groups for r in self.group_columns(g)]
         refs += [k for k, _ in plan.order if isinstance(k, ColumnRef)]
         found += [r.table for r in refs] + [m.table for m in plan.metrics if m.table]
-        found += plan.verbs
+        for verb in plan.verbs:
+            # "quantity ordered": order lines are rows of orders already; no join needed.
+            if not any(t != verb and self.key_between(t, verb) for t in found):
+                found.append(verb)
         return list(dict.fromkeys(found))
 
     def _needs_entity(self) -> bool:
@@ -179,6 +194,9 @@ class _Writer:
     def condition_sql(self, condition: Condition) -> str:
         ref = condition.column
         assert ref is not None
+        if condition.op in ("yes", "no"):
+            yes, no = condition.value
+            return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
         if condition.op in ("in", "not in"):
             values = ", ".join(_literal(v, ref) for v in condition.value)
             return f"{_col(ref)} {condition.op.upper()} ({values})"
