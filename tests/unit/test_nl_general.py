@@ -27,6 +27,8 @@ BOOKS = pa.table(
         "pages": [412, 474, 730, 104, 352, 500],
         "retired": [0, 1, 0, 1, 0, 0],
         "bestseller": [True, False, False, True, False, True],
+        "listPrice": [9.5, 7.0, 12.0, 5.0, 8.0, 11.0],
+        "shelf_weight_g": [300, 350, 900, 120, 250, 400],
         "published": [date(1965, 8, 1), date(1815, 12, 23), date(1922, 2, 2),
                       date(1603, 1, 1), date(1854, 8, 9), date(1965, 1, 1)],
     }
@@ -43,11 +45,35 @@ READERS = pa.table(
 )  # fmt: skip
 # Branches have few towns, so the catalog knows their values: Oslo is a known branch town.
 BRANCHES = pa.table({"branchId": [1, 2], "town": ["Oslo", "Bergen"]})
-ORDERS = pa.table({"orderId": [1, 2, 3], "freight": [10.0, 20.0, 60.0]})
+ORDERS = pa.table(
+    {
+        "orderId": [1, 2, 3],
+        "freight": [10.0, 20.0, 60.0],
+        "shippedDate": [date(2021, 1, 9), date(2022, 1, 3), date(2022, 3, 1)],
+        "orderDate": [date(2021, 1, 5), date(2021, 12, 30), date(2022, 1, 20)],
+    }
+)
+STAFF = pa.table(
+    {
+        "staffId": [1, 2, 3, 4],
+        "staffName": ["Ada", "Bo", "Cy", "Di"],
+        "birthDate": [date(1980, 1, 1), date(1960, 5, 5), date(1990, 2, 2), date(1975, 3, 3)],
+        "hireDate": [date(2001, 1, 1), date(2015, 1, 1), date(2010, 1, 1), date(1999, 1, 1)],
+    }
+)
+READINGS = pa.table(
+    {
+        "station": ["a", "a", "b", "b"],
+        "temp_max": [10.0, 14.0, 9.0, 20.0],
+        "temp_min": [1.0, 4.0, -2.0, 5.0],
+        "rain_mm": [0.0, 2.5, 1.0, 0.5],
+    }
+)
 # Line 4 belongs to an order that is not in `orders` (kept aside at import): it still counts.
 ORDER_ITEMS = pa.table({"orderId": [1, 1, 2, 9], "bookId": [1, 2, 3, 4], "quantity": [2, 3, 5, 7]})
 TABLES = {"books": BOOKS, "genres": GENRES, "readers": READERS, "branches": BRANCHES,
-          "orders": ORDERS, "order_items": ORDER_ITEMS}  # fmt: skip
+          "orders": ORDERS, "order_items": ORDER_ITEMS, "staff": STAFF,
+          "readings": READINGS}  # fmt: skip
 
 
 def _column(table: pa.Table, name: str) -> CatalogColumn:
@@ -130,3 +156,83 @@ def test_an_average_per_another_table_is_asked_back(library: Any) -> None:
 def test_from_a_year_is_that_year(library: Any) -> None:
     assert ask("how many books are from 1965", library) == [[2]]
     assert ask("how many books since 1900", library) == [[3]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what is the highest maximum temperature", 20.0),
+        ("lowest min temp", -2.0),
+        ("average rain", 1.0),
+        ("total rain in readings", 4.0),
+        ("what is the average shelf weight of books", pytest.approx(2320 / 6)),
+    ],
+)
+def test_column_words_without_units_and_abbreviations(
+    question: str, expected: Any, library: Any
+) -> None:
+    assert ask(question, library) == [[expected]]
+
+
+def test_an_ambiguous_column_word_is_asked_back(library: Any) -> None:
+    catalog, _ = library
+    # temperature: the maximum or the minimum?
+    assert isinstance(translate("average temperature", catalog), NotUnderstood)
+
+
+def test_superlatives_on_camel_case_and_dated_columns(library: Any) -> None:
+    assert [r[1] for r in ask("what is the most expensive book", library)] == ["Ulysses"]
+    assert [r[1] for r in ask("the 2 cheapest books", library)] == ["Hamlet", "Emma"]
+    assert [r[1] for r in ask("who is the oldest staff", library)] == ["Bo"]
+    assert [r[1] for r in ask("the youngest staff", library)] == ["Cy"]
+    # orders have two dates: the order's own date is the one of "latest"
+    assert [r[0] for r in ask("the latest order", library)] == [3]
+
+
+def test_a_number_before_a_table_keeps_that_many(library: Any) -> None:
+    rows = ask("which 2 orders had the highest freight", library)
+    assert [r[0] for r in rows] == [3, 2]
+    rows = ask("the 3 books with the most pages", library)
+    assert [r[1] for r in rows] == ["Ulysses", "Ivanhoe", "Emma"]
+
+
+def test_a_comparison_before_its_column(library: Any) -> None:
+    rows = ask("books with more than 450 pages", library)
+    assert sorted(r[1] for r in rows) == ["Emma", "Ivanhoe", "Ulysses"]
+    assert ask("how many books have fewer than 400 pages", library) == [[2]]
+
+
+def test_a_measure_per_a_column_of_a_joined_table(library: Any) -> None:
+    rows = ask("average pages per genre name", library)
+    assert sorted((r[0], r[1]) for r in rows) == [
+        ("Essay", 382.0), ("Novel", pytest.approx(1704 / 3)), ("Play", 104.0)
+    ]  # fmt: skip
+
+
+def test_months_of_different_years_stay_apart(library: Any) -> None:
+    rows = ask("number of orders per month", library)
+    assert sorted((str(r[0]), r[1]) for r in rows) == [
+        ("2021-01-01", 1), ("2021-12-01", 1), ("2022-01-01", 1)
+    ]  # fmt: skip
+    assert sorted(r[1] for r in ask("number of orders per year", library)) == [1, 2]
+
+
+def test_a_column_of_several_tables_is_the_one_that_joins_the_other(library: Any) -> None:
+    catalog = PromptCatalog(
+        tables=[
+            CatalogTable(dataset_id=uuid.uuid4(), version=1, name=name, columns=columns)
+            for name, columns in {
+                "lines": [CatalogColumn(name="unitPrice", type="double"),
+                          CatalogColumn(name="itemId", type="int64")],
+                "items": [CatalogColumn(name="itemId", type="int64"),
+                          CatalogColumn(name="unitPrice", type="double"),
+                          CatalogColumn(name="kindId", type="int64")],
+                "kinds": [CatalogColumn(name="kindId", type="int64"),
+                          CatalogColumn(name="kindName", type="string")],
+            }.items()
+        ]
+    )  # fmt: skip
+    intent = translate("average unit price per kind", catalog)
+    assert isinstance(intent, QueryIntent), intent
+    assert "AVG(items" in intent.sql and "lines" not in intent.sql
+    assert isinstance(translate("highest unit price", catalog), NotUnderstood)

@@ -44,6 +44,7 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                "order amount", "order total", "total amount"),
     "price": ("cost", "unit price", "list price", "prices", "costs"),
     "weight": ("weight", "weights", "mass"),
+    "mass": ("weight", "weights", "mass"),
     "quantity": ("units", "qty", "pieces", "quantities", "items sold", "units sold"),
     "city": ("town", "cities", "towns"),
     "country": ("nation", "countries", "nations"),
@@ -65,8 +66,45 @@ TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 TABLE_VERBS: dict[str, tuple[str, ...]] = {
     "order": ("ordered", "bought", "purchased", "sold", "buy", "purchase", "ordering"),
 }
+# Units and unit-like suffixes of column names, dropped when a name is said.
+UNIT_WORDS = frozenset(
+    {
+        "mm",
+        "cm",
+        "m",
+        "km",
+        "g",
+        "kg",
+        "lb",
+        "lbs",
+        "oz",
+        "ft",
+        "usd",
+        "eur",
+        "pct",
+        "o",
+        "oo",
+        "ms",
+        "sec",
+        "secs",
+        "kmh",
+        "mph",
+        "degc",
+        "degf",
+    }
+)
+# Abbreviations of column names and what they stand for.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),
+    "qty": ("quantity",), "num": ("number",), "precip": ("precipitation",), "pct": ("percent",),
+    "lat": ("latitude",), "lon": ("longitude",), "lng": ("longitude",), "desc": ("description",),
+    "addr": ("address",), "dept": ("department",), "amt": ("amount",), "cnt": ("count",),
+    "mpg": ("miles per gallon",), "hp": ("horsepower",),
+}  # fmt: skip
+_EXTREMES = frozenset({"max", "min", "maximum", "minimum"})
+_EXTREMES_SPELLED = _EXTREMES
 # The last word of a table of lines of another (`order_items`): its rows are also "lines".
-_LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
+LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 
@@ -260,7 +298,33 @@ def _column_phrases(
     for part in parts:
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
+    phrases |= _spoken_phrases(parts)
     return phrases
+
+
+def _spoken_phrases(parts: list[str]) -> set[tuple[str, ...]]:
+    """A name as people say it: units dropped (`body_mass_g`: body mass, `Weight_in_lbs`:
+    weight), abbreviations expanded (`temp_max`: max temp, maximum temperature), a measure's
+    extreme said first (`temp_max`: max temperature), the last word singular or plural."""
+    core = [p for p in parts if p not in UNIT_WORDS]
+    while core and core[-1] in ("in", "per", "of"):
+        core = core[:-1]
+    if not core or len(core) > 4:
+        return set()
+    extremes = [p for p in core if p in _EXTREMES]
+    orders = [core]
+    if extremes and core[0] not in _EXTREMES:
+        orders.append(extremes + [p for p in core if p not in _EXTREMES])
+    phrases: set[tuple[str, ...]] = set()
+    for order in orders:
+        spelled: list[tuple[str, ...]] = [()]
+        for part in order:
+            ways = [(part,), *(tuple(a.split()) for a in ABBREVIATIONS.get(part, ()))]
+            spelled = [(*s, *w) for s in spelled for w in ways]
+        for phrase in spelled:
+            last = phrase[-1]
+            phrases |= {phrase, (*phrase[:-1], plural(last)), (*phrase[:-1], singular(last))}
+    return {p for p in phrases if not (len(p) == 1 and p[0] in _EXTREMES_SPELLED)}
 
 
 def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
@@ -270,7 +334,7 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
         name = table.name.lower()
         words = tuple(w for w in re.split(r"[\s_\-]+", name) if w)
         phrases = {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}
-        if len(words) > 1 and singular(words[-1]) in _LINE_WORDS:
+        if len(words) > 1 and singular(words[-1]) in LINE_WORDS:
             # `order-details`, `order_items`: its rows are order lines
             phrases |= {(*words[:-1], "line"), (*words[:-1], "lines")}
         for phrase in phrases | {(name,)}:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,7 @@ from typing import Any
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
     WEIGHT_WORDS,
@@ -157,8 +159,8 @@ _SUPERLATIVES = {
     ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
     ("heaviest",): ("weight", True), ("lightest",): ("weight", False),
     ("newest",): ("@date", True), ("latest",): ("@date", True),
-    ("most", "recent"): ("@date", True), ("oldest",): ("@date", False),
-    ("earliest",): ("@date", False),
+    ("most", "recent"): ("@date", True), ("oldest",): ("@age", False),
+    ("earliest",): ("@date", False), ("youngest",): ("@age", True),
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
               ("but", "not"), ("not", "in"), ("except", "for")}  # fmt: skip
@@ -403,6 +405,16 @@ def _at(
         found = reader(tokens, i, words)
         if found is not None:
             return found
+    number = tokens[i]
+    named = vocabulary.match(words[i + 1 :], "tables") if number.kind == "number" else None
+    if (
+        named is not None
+        and named[2]
+        and isinstance(number.value, int)
+        and 0 < number.value < 1000
+        and not number.unit
+    ):  # "which 5 orders had the highest freight": the first 5 in an order still to come
+        return 1, Piece("top", [words[i]], (number.value, None))
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
@@ -516,6 +528,7 @@ class _Reader:
         self.near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
+        self.awaiting: Condition | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
@@ -658,7 +671,10 @@ class _Reader:
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
         column = self._take_pending()
-        self.plan.conditions.append(Condition(column, op, value, unit, word, self.near))
+        condition = Condition(column, op, value, unit, word, self.near)
+        self.plan.conditions.append(condition)
+        if column is None and word is None and following is not None and following.kind == "column":
+            self.awaiting = condition  # "fewer than 10 units in stock": the column follows
         self._note(piece.words, f"{op} {value}")
 
     def _range(self, piece: Piece, following: Piece | None) -> None:
@@ -751,11 +767,13 @@ class _Reader:
                 # "average freight per order": the average over the rows of orders
                 self._note(words, f"over the rows of {table} (an average of each row)")
                 return
-            raise _Unreadable(
-                f"`{' '.join(words)}`: the average of each row, or of each {singular(table)}'s "
-                "total? Ask `average ... of ...` or `total ... by ...`.",
-                words,
-            )
+            if any(m.column is not None and _lines_of(m.column.table, table) for m in averaged):
+                # "average quantity per order" over order lines: of a line, or of an order?
+                raise _Unreadable(
+                    f"`{' '.join(words)}`: the average of each line, or of each "
+                    f"{singular(table)}'s total? Ask `average ... of ...` or `total ... by ...`.",
+                    words,
+                )
         self.plan.groups.append(table)
         self._note(words, f"grouped by each of {table}")
 
@@ -775,6 +793,11 @@ class _Reader:
             and any(r == ref for r, _ in self.last.data)
         ):
             return  # "in the Toys category": the column of the value just read
+        awaiting, self.awaiting = self.awaiting, None
+        if awaiting is not None and is_numeric(ref):
+            awaiting.column = ref
+            self._note(piece.words, f"the column {ref.table}.{ref.column} of the comparison")
+            return
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
             return
@@ -830,6 +853,12 @@ class _Reader:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:
                 return mine[0]
+        others = [t for t in [self.plan.entity, *self.upcoming] if t is not None]
+        if others:
+            # "average unit price per category": the unit price of the table with a category
+            linked = [r for r in refs if all(_refers(self.catalog, r.table, t) for t in others)]
+            if len(linked) == 1:
+                return linked[0]
         raise _Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
@@ -917,6 +946,25 @@ class _Reader:
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
 
 
+def _lines_of(table: str, other: str) -> bool:
+    """Whether ``table`` names the lines of ``other`` (`order_items` of `orders`)."""
+    words = [w for w in re.split(r"[\s_\-]+", table.lower()) if w]
+    own = singular(other.lower().replace("-", " ").split()[-1])
+    return len(words) > 1 and singular(words[-1]) in LINE_WORDS and singular(words[0]) == own
+
+
+def _refers(catalog: PromptCatalog, table: str, other: str) -> bool:
+    """Whether ``table`` has a declared key to ``other`` or a column named like its id."""
+    if any(k.table == table and k.ref_table == other for k in catalog.keys):
+        return True
+    found, target = catalog.table(table), catalog.table(other)
+    if found is None or target is None:
+        return False
+    wanted = [singular(other.lower().replace("-", " ").split()[-1]), "id"]
+    mine = {c.name for c in found.columns}
+    return any(c.name in mine and name_parts(c.name) == wanted for c in target.columns)
+
+
 _YES = ("yes", "y", "true", "t")
 _NO = ("no", "n", "false", "f")
 _YES_NO_HEADS = ("is", "has", "was", "can", "did", "in")
@@ -974,10 +1022,22 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
+    elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date
+        born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
+        return born[0] if len(born) == 1 else _implicit_in(table, "@date")
     elif word == "@date":
         found = [r for r in refs if is_temporal(r)]
+        if len(found) > 1:
+            # `orders` with orderDate, requiredDate, shippedDate: the date of the order itself
+            own = singular(table.name.lower().replace("-", " ").split()[-1])
+            found = [r for r in found if own in name_parts(r.column)] or [
+                r for r in found if name_parts(r.column) == ["date"]
+            ]
     elif word in ("@weight", "weight"):
-        found = [r for r in refs if is_numeric(r) and ("weight" in r.column or "kg" in r.column)]
+        found = [
+            r for r in refs
+            if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
+        ]  # fmt: skip
     else:
-        found = [r for r in refs if word in r.column.split("_")]
+        found = [r for r in refs if word in name_parts(r.column)]
     return found[0] if len(found) == 1 else None

@@ -233,10 +233,18 @@ def _group_items(writer: _Writer, plan: Plan) -> list[tuple[ColumnRef, str | Non
     return list(dict.fromkeys(items))
 
 
+def _period_sql(ref: ColumnRef, unit: str) -> str:
+    """A year as its number; a month or a quarter as its first day (so that January 1996 and
+    January 1997 stay apart)."""
+    if unit == "year":
+        return f"YEAR({_col(ref)})"
+    return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
+
+
 def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> str:
     plan = writer.plan
     items = _group_items(writer, plan)
-    group_sql = [f"{u.upper()}({_col(r)})" if u else _col(r) for r, u in items]
+    group_sql = [_period_sql(r, u) if u else _col(r) for r, u in items]
     names = _names(items)
     distinct = plan.distinct
     order_sql: list[str] = []
