@@ -66,7 +66,7 @@ READINGS = pa.table(
         "station": ["a", "a", "b", "b"],
         "temp_max": [10.0, 14.0, 9.0, 20.0],
         "temp_min": [1.0, 4.0, -2.0, 5.0],
-        "rain_mm": [0.0, 2.5, 1.0, 0.5],
+        "rain_mm": [0.5, 2.5, 0.5, 0.5],
     }
 )
 # Line 4 belongs to an order that is not in `orders` (kept aside at import): it still counts.
@@ -236,3 +236,34 @@ def test_a_column_of_several_tables_is_the_one_that_joins_the_other(library: Any
     assert isinstance(intent, QueryIntent), intent
     assert "AVG(items" in intent.sql and "lines" not in intent.sql
     assert isinstance(translate("highest unit price", catalog), NotUnderstood)
+
+
+def test_units_said_must_be_the_columns_units(library: Any) -> None:
+    catalog, _ = library
+    assert ask("how many books weigh more than 300 grams", library) == [[3]]
+    assert ask("how many books heavier than 300 g", library) == [[3]]
+    assert ask("how many readings with rain under 1 mm", library) == [[3]]
+    # kilograms against a column in grams, centimetres against millimetres: asked back
+    assert isinstance(translate("how many books heavier than 2 kg", catalog), NotUnderstood)
+    assert isinstance(translate("readings with rain over 1 cm", catalog), NotUnderstood)
+
+
+def test_a_superlative_of_a_column_is_its_extreme(library: Any) -> None:
+    assert ask("what was the coldest minimum temperature", library) == [[-2.0]]
+    assert ask("the hottest max temperature recorded", library) == [[20.0]]
+
+
+def test_words_of_how_rows_were_collected_are_fillers(library: Any) -> None:
+    assert ask("how many readings were recorded", library) == [[4]]
+    assert ask("how many books were observed from 1965", library) == [[2]]
+
+
+def test_a_number_before_a_column_is_its_value(library: Any) -> None:
+    assert ask("how many books have 412 pages", library) == [[1]]
+    assert [r[1] for r in ask("books with 104 pages", library)] == ["Hamlet"]
+
+
+def test_how_many_of_a_measure_counts_its_values(library: Any) -> None:
+    assert ask("how many rain values are recorded", library) == [[4]]
+    assert ask("how many different rain values", library) == [[2]]
+    assert ask("how many distinct towns do readers live in", library) == [[10]]

@@ -93,6 +93,13 @@ UNIT_WORDS = frozenset(
         "degf",
     }
 )
+# Units said after a number, as column names abbreviate them.
+SPOKEN_UNITS = {
+    "g": "g", "gram": "g", "grams": "g", "mm": "mm", "millimeter": "mm", "millimeters": "mm",
+    "millimetre": "mm", "millimetres": "mm", "cm": "cm", "centimeter": "cm", "centimeters": "cm",
+    "centimetre": "cm", "centimetres": "cm", "lbs": "lbs", "lb": "lbs", "pounds": "lbs",
+    "km": "km", "kilometers": "km", "kilometres": "km",
+}  # fmt: skip
 # Abbreviations of column names and what they stand for.
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),

@@ -23,6 +23,8 @@ from rivergen.services.planning.lexicon import (
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
+    SPOKEN_UNITS,
+    UNIT_WORDS,
     WEIGHT_WORDS,
     ColumnRef,
     Token,
@@ -117,6 +119,15 @@ FILLERS = frozenset(
         "based",
         "placed",
         "made",
+        # How rows came to be: "penguins observed on Biscoe", "the heaviest mass recorded".
+        "recorded",
+        "observed",
+        "measured",
+        "sampled",
+        "seen",
+        "found",
+        "logged",
+        "reported",
     ]
 )
 # Words that only join pieces; kept apart from fillers for readability of the grammar.
@@ -153,11 +164,17 @@ _COMPARATIVES = {
     ("more", "expensive", "than"): ("price", ">"), ("pricier", "than"): ("price", ">"),
     ("cheaper", "than"): ("price", "<"), ("less", "expensive", "than"): ("price", "<"),
     ("heavier", "than"): ("weight", ">"), ("lighter", "than"): ("weight", "<"),
+    ("weigh", "more", "than"): ("weight", ">"), ("weigh", "less", "than"): ("weight", "<"),
+    ("weigh", "over"): ("weight", ">"), ("weigh", "under"): ("weight", "<"),
+    ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
+    ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
 }  # fmt: skip
 _SUPERLATIVES = {
     ("most", "expensive"): ("price", True), ("priciest",): ("price", True),
     ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
     ("heaviest",): ("weight", True), ("lightest",): ("weight", False),
+    ("longest",): ("length", True), ("shortest",): ("length", False),
+    ("hottest",): ("temp", True), ("warmest",): ("temp", True), ("coldest",): ("temp", False),
     ("newest",): ("@date", True), ("latest",): ("@date", True),
     ("most", "recent"): ("@date", True), ("oldest",): ("@age", False),
     ("earliest",): ("@date", False), ("youngest",): ("@age", True),
@@ -286,6 +303,8 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         unit, used = "money", used + 1
     elif following in WEIGHT_WORDS:
         unit, used = "weight", used + 1
+    elif following in SPOKEN_UNITS:  # "5000 grams": only a column measured in grams
+        unit, used = f"u:{SPOKEN_UNITS[following]}", used + 1
     piece = Piece("compare", words[i : i + used], (op, number.value, unit, column))
     return used, piece
 
@@ -415,6 +434,10 @@ def _at(
         and not number.unit
     ):  # "which 5 orders had the highest freight": the first 5 in an order still to come
         return 1, Piece("top", [words[i]], (number.value, None))
+    column = vocabulary.match(words[i + 1 :], "columns") if number.kind == "number" else None
+    if column is not None and column[2] and not number.unit:
+        # "cars with 8 cylinders": a number of the column that follows
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
@@ -872,6 +895,11 @@ class _Reader:
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
+        if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
+            # "how many prices are there": the prices recorded, not the different ones
+            self.plan.metrics.append(Metric("count", ref))
+            self._note(words, f"count the values of {ref.table}.{ref.column}")
+            return
         self.plan.metrics.append(Metric("count_distinct", ref))
         self._note(words, f"count distinct {ref.table}.{ref.column}")
 
@@ -933,6 +961,11 @@ class _Reader:
                           f"{'highest' if descending else 'lowest'} first{kept}")  # fmt: skip
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
+        _, descending, n = data
+        if n is None and self.plan.entity is None and is_numeric(ref):
+            # "the coldest minimum temperature": its lowest value
+            self._column_aggregate(ref, "max" if descending else "min", words, False)
+            return
         raise _Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
 
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
@@ -944,6 +977,17 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def unit_fits(unit: str | None, ref: ColumnRef) -> bool:
+    """Whether a number said in ``unit`` may be compared with ``ref`` as it is: a column named
+    in another unit (`body_mass_g` against kilograms) may not."""
+    said = set(name_parts(ref.column)) & UNIT_WORDS
+    if unit == "weight":
+        return not said or said == {"kg"}
+    if unit is not None and unit.startswith("u:"):
+        return said == {unit[2:]}
+    return True
 
 
 def _lines_of(table: str, other: str) -> bool:
@@ -1038,6 +1082,8 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             r for r in refs
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
         ]  # fmt: skip
+    elif word.startswith("@unit:"):
+        found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
     else:
         found = [r for r in refs if word in name_parts(r.column)]
     return found[0] if len(found) == 1 else None

@@ -23,11 +23,12 @@ from rivergen.services.planning.query_grammar import (
     Plan,
     _implicit_in,
     _Unreadable,
+    unit_fits,
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
-_LABELS = {"sum": "total", "avg": "average", "min": "min", "max": "max"}
+_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
+_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max"}
 
 
 def quote(text: str) -> str:
@@ -80,6 +81,8 @@ class _Writer:
         self, hint: str | None, unit: str | None, words: str, near: str | None = None
     ) -> ColumnRef:
         word = hint or {"money": "@money", "weight": "@weight"}.get(unit or "")
+        if word is None and unit is not None and unit.startswith("u:"):
+            word = f"@unit:{unit[2:]}"
         if word is None:
             raise _Unreadable(f"{words}: of which column?")
         for name in dict.fromkeys([*([near] if near else []), *self.order_tables]):
@@ -110,6 +113,11 @@ class _Writer:
                     condition.unit,
                     f"`{condition.op} {condition.value}`",
                     condition.near,
+                )
+            if not unit_fits(condition.unit, condition.column):
+                raise _Unreadable(
+                    f"{condition.value} in another unit than {condition.column.column}: "
+                    "ask in the column's unit"
                 )
 
     def key_between(self, fact: str, other: str) -> tuple[str, str] | None:
