@@ -45,6 +45,14 @@ READERS = pa.table(
 )  # fmt: skip
 # Branches have few towns, so the catalog knows their values: Oslo is a known branch town.
 BRANCHES = pa.table({"branchId": [1, 2], "town": ["Oslo", "Bergen"]})
+# Eleven countries: the catalog does not list them.
+PUBLISHERS = pa.table(
+    {
+        "publisherId": list(range(1, 12)),
+        "homeCountry": ["Norway", "norway", "United States", "USA", "Italy", "Peru", "Chile",
+                        "Fiji", "Oman", "Chad", "Laos"],
+    }
+)  # fmt: skip
 ORDERS = pa.table(
     {
         "orderId": [1, 2, 3],
@@ -73,7 +81,7 @@ READINGS = pa.table(
 ORDER_ITEMS = pa.table({"orderId": [1, 1, 2, 9], "bookId": [1, 2, 3, 4], "quantity": [2, 3, 5, 7]})
 TABLES = {"books": BOOKS, "genres": GENRES, "readers": READERS, "branches": BRANCHES,
           "orders": ORDERS, "order_items": ORDER_ITEMS, "staff": STAFF,
-          "readings": READINGS}  # fmt: skip
+          "readings": READINGS, "publishers": PUBLISHERS}  # fmt: skip
 
 
 def _column(table: pa.Table, name: str) -> CatalogColumn:
@@ -267,3 +275,12 @@ def test_how_many_of_a_measure_counts_its_values(library: Any) -> None:
     assert ask("how many rain values are recorded", library) == [[4]]
     assert ask("how many different rain values", library) == [[2]]
     assert ask("how many distinct towns do readers live in", library) == [[10]]
+
+
+def test_a_country_is_read_on_a_country_column(library: Any) -> None:
+    catalog, _ = library
+    assert ask("how many publishers in Norway", library) == [[2]]
+    assert ask("number of publishers from the USA", library) == [[2]]
+    assert ask("how many publishers not in Italy", library) == [[10]]
+    # readers have no country column: not guessed
+    assert isinstance(translate("how many readers in Norway", catalog), NotUnderstood)

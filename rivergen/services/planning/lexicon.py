@@ -100,6 +100,28 @@ SPOKEN_UNITS = {
     "centimetre": "cm", "centimetres": "cm", "lbs": "lbs", "lb": "lbs", "pounds": "lbs",
     "km": "km", "kilometers": "km", "kilometres": "km",
 }  # fmt: skip
+# Country names, for a column named `country` whose values the catalog does not list: each
+# with the spellings data commonly uses (compared case-insensitively).
+COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {
+    tuple(k.split()): v
+    for k, v in {
+        "germany": ("germany",), "france": ("france",), "japan": ("japan",),
+        "sweden": ("sweden",), "spain": ("spain",), "italy": ("italy",), "brazil": ("brazil",),
+        "mexico": ("mexico",), "canada": ("canada",), "argentina": ("argentina",),
+        "austria": ("austria",), "belgium": ("belgium",), "denmark": ("denmark",),
+        "finland": ("finland",), "ireland": ("ireland",), "norway": ("norway",),
+        "poland": ("poland",), "portugal": ("portugal",), "switzerland": ("switzerland",),
+        "venezuela": ("venezuela",), "china": ("china",), "india": ("india",),
+        "australia": ("australia",), "netherlands": ("netherlands", "the netherlands"),
+        "singapore": ("singapore",), "greece": ("greece",), "turkey": ("turkey",),
+        "usa": ("usa", "us", "united states", "united states of america"),
+        "united states": ("usa", "us", "united states", "united states of america"),
+        "america": ("usa", "us", "united states", "united states of america"),
+        "uk": ("uk", "united kingdom", "great britain"),
+        "united kingdom": ("uk", "united kingdom", "great britain"),
+        "britain": ("uk", "united kingdom", "great britain"),
+    }.items()
+}  # fmt: skip
 # Abbreviations of column names and what they stand for.
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),

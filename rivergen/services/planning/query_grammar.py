@@ -20,6 +20,7 @@ from typing import Any
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    COUNTRIES,
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
@@ -446,13 +447,17 @@ def _at(
             fixed = len(match[0]), Piece(kind, list(match[0]), match[1])
     if catalog is not None and (fixed is None or catalog[0] > fixed[0]):
         return catalog
+    if fixed is None and tokens[i].kind == "word":
+        country = _starts(words[i:], COUNTRIES)
+        if country is not None:  # "customers in Germany": a country column's value
+            return len(country[0]), Piece("country", list(country[0]), country[1])
     return fixed
 
 
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save",
+    "range", "text", "top", "save", "country",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -738,6 +743,18 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _country(self, piece: Piece, following: Piece | None) -> None:
+        if self.mode is not None:
+            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+                              piece.words)  # fmt: skip
+        op = "not in_ci" if self.negate else "in_ci"
+        self.negate = False
+        self.plan.conditions.append(
+            Condition(self.pending_column, op, list(piece.data), hint="@country", near=self.near)
+        )
+        self.pending_column = None
+        self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
 
     def _verb(self, piece: Piece, following: Piece | None) -> None:
         self.plan.touch(piece.data)
@@ -1082,6 +1099,8 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             r for r in refs
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
         ]  # fmt: skip
+    elif word == "@country":
+        found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
     elif word.startswith("@unit:"):
         found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
     else:

@@ -205,6 +205,11 @@ class _Writer:
         if condition.op in ("yes", "no"):
             yes, no = condition.value
             return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+        if condition.op in ("in_ci", "not in_ci"):
+            if is_numeric(ref) or is_temporal(ref):
+                raise _Unreadable(f"{ref.column} is not text")
+            values = ", ".join(quote(str(v)) for v in condition.value)
+            return f"lower({_col(ref)}) {condition.op[:-3].upper()} ({values})"
         if condition.op in ("in", "not in"):
             values = ", ".join(_literal(v, ref) for v in condition.value)
             return f"{_col(ref)} {condition.op.upper()} ({values})"
