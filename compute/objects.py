@@ -8,8 +8,10 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -18,6 +20,19 @@ import pyarrow.parquet as pq
 from rivergen.objectstore import validate_key
 from rivergen.objectstore.s3 import s3_client
 from rivergen.settings import S3Settings, Settings
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(settings: S3Settings) -> Any:
+    """One boto3 client per process and store (clients are thread-safe; making one costs
+    tens of milliseconds of CPU, which small results paid on every write)."""
+    key = settings.model_dump_json()
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = s3_client(settings)
+        return _clients[key]
 
 
 def _evict(cache_dir: str, max_bytes: int, keep: str) -> None:
@@ -90,7 +105,7 @@ class ArrowObjects:
             return target
         tmp = os.path.join(cache_dir, f".{uuid.uuid4().hex}.part")
         try:
-            s3_client(self.settings).download_file(self.base, validate_key(key), tmp)
+            _client(self.settings).download_file(self.base, validate_key(key), tmp)
             os.replace(tmp, target)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -118,7 +133,7 @@ class ArrowObjects:
                 # boto3 rather than Arrow's S3 writer: the same client settings as the platform's
                 # store (Arrow's multipart completion is refused by some S3-compatible servers).
                 assert self.settings is not None
-                s3_client(self.settings).upload_file(tmp, self.base, key)
+                _client(self.settings).upload_file(tmp, self.base, key)
             return size
         finally:
             with contextlib.suppress(FileNotFoundError):
