@@ -76,8 +76,10 @@ async def client(
     provider = ModelProviderSettings(name="stub", base_url=stub.url, model="stub", timeout_s=10)
     prompts = migrated.prompts.model_copy(update={"providers": [provider], "max_seconds": 60.0})
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
+    # (More attempts: supervisors of other test sessions on the same Postgres may take a job
+    # and lose it; see run().)
     jobs = migrated.jobs.model_copy(
-        update={"heartbeat_interval_s": 0.5, "progress_interval_s": 0.5}
+        update={"heartbeat_interval_s": 0.5, "progress_interval_s": 0.5, "max_attempts": 10}
     )
     settings = migrated.model_copy(update={"prompts": prompts, "gateway": gateway, "jobs": jobs})
     app = create_app(settings)
@@ -240,9 +242,10 @@ async def run(client: httpx.AsyncClient, who: Account, sql: str, name: str | Non
             return Made(status=accepted.status_code, code=error_code(accepted), text=accepted.text)
         made = await result_of(client, who, accepted.json()["job_id"])
         # Test sessions running beside this one share Postgres, and their job supervisors pick
-        # up every queued job (this one's too) on Ray heads that end with their tests: such a
-        # job ends "interrupted" without having been refused. Run it again.
-        if made.code != "attempts_exhausted":
+        # up every queued job (this one's too) on Ray heads of their own, which end with their
+        # tests or run other code: such a job ends interrupted or crashed (never refused by a
+        # policy, which is another code). Run it again.
+        if made.code not in ("attempts_exhausted", "job_failed"):
             break
     return made
 
