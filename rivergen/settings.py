@@ -369,6 +369,13 @@ class EngineSettings(BaseModel):
     task_cpus: float = Field(
         1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="DuckDB's threads in a query (default: the task's CPUs, rounded up). More "
+        "lets one query use a node's idle cores, which it then shares with other work.",
+    )
     memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
     timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")
     cache_mb: int = Field(

@@ -46,7 +46,7 @@ class EngineLimits(BaseModel):
         timeout = settings.timeout_s if timeout_s is None else min(timeout_s, settings.timeout_s)
         return cls(
             memory_mb=settings.memory_mb, timeout_s=timeout,
-            threads=max(1, math.ceil(settings.task_cpus)),
+            threads=settings.threads or max(1, math.ceil(settings.task_cpus)),
         )  # fmt: skip
 
 
