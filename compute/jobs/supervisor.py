@@ -323,7 +323,8 @@ class JobSupervisor:
         params = kind.parse(_json(row["params"]))
         inputs = kind.inputs(params)
         catalog = DatasetCatalog(self._db, row["workspace_id"])
-        keys = {(d, v): (await catalog.dataset(d, v)).object_key for d, v in inputs}
+        found = await asyncio.gather(*(catalog.dataset(d, v) for d, v in inputs))
+        keys = {(f.dataset, f.version): f.object_key for f in found}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
             params=params, keys=keys, compute=self._compute, settings=self._settings,
