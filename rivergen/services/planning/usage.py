@@ -75,7 +75,7 @@ def layer_used(question: str, sql: str | None, catalog: PromptCatalog) -> LayerU
     except sqlglot.errors.ParseError:
         tree = None
     tables = _tables(tree)
-    measures = _measures(catalog, tables, _flat(sql or ""))
+    measures = _measures(catalog, tables, _aggregates(tree))
     return LayerUse(
         measures=[f"{m.name} = {formula}" for m, formula in measures],
         synonyms=list(dict.fromkeys(_synonyms(question, catalog, tables, measures))),
@@ -88,17 +88,36 @@ def layer_used(question: str, sql: str | None, catalog: PromptCatalog) -> LayerU
     )  # fmt: skip
 
 
+def _unqualified(node: exp.Expr) -> str:
+    """An expression as text with its columns' tables left out (a measure names none)."""
+    copy = node.copy()
+    for column in copy.find_all(exp.Column):
+        column.set("table", None)
+    return _flat(copy.sql(dialect=DIALECT))
+
+
+def _aggregates(tree: exp.Expr | None) -> str:
+    """The query's aggregates, unqualified, one per line."""
+    if tree is None:
+        return ""
+    return "\n".join(_unqualified(a) for a in tree.find_all(exp.AggFunc))
+
+
 def _measures(
     catalog: PromptCatalog, tables: set[str], flat: str
 ) -> list[tuple[CatalogMeasure, str]]:
-    """The measures whose SQL the query computes."""
+    """The measures whose SQL the query computes (``flat``: its aggregates, unqualified)."""
     used = []
     for measure in catalog.measures:
         try:
             formula = measure_sql(measure.expression, measure.aggregation)
         except MeasureError:
             continue
-        if measure.table.casefold() in tables and _flat(formula) in flat:
+        try:
+            wanted = _unqualified(sqlglot.parse_one(formula, dialect=DIALECT))
+        except sqlglot.errors.ParseError:
+            continue
+        if measure.table.casefold() in tables and wanted in flat:
             used.append((measure, formula))
     return used
 
