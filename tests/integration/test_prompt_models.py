@@ -98,9 +98,9 @@ async def test_the_model_sees_sample_values_only_where_policies_leave_them(
     owner = await register(client, "owner")
     viewer = await add_member(client, owner, "viewer")
     ids = await shop(client, owner, profile=True)
+    germany = {"column": "country", "op": "==", "value": "Germany"}
     policy = {"name": "germany only", "dataset_id": ids["customers"], "roles": ["viewer"],
-              "rule": {"type": "row_filter",
-                       "filters": [{"column": "country", "op": "==", "value": "Germany"}]}}  # fmt: skip
+              "rule": {"type": "row_filter", "filters": [germany]}}  # fmt: skip
     made = await client.post("/api/v1/policies", json=policy, headers=owner.headers())
     assert made.status_code == 201, made.text
 
