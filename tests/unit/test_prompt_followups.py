@@ -48,7 +48,7 @@ def test_each_pattern_changes_the_previous_select() -> None:
     assert 'GROUP BY penguins."year"' in grouped.sql
     top = read_followup("show the top 2 instead", grouped, CATALOG)
     assert isinstance(top, QueryIntent)
-    assert top.sql.endswith("ORDER BY average_body_mass_g DESC, \"year\" LIMIT 2")
+    assert top.sql.endswith('ORDER BY average_body_mass_g DESC, "year" LIMIT 2')
     assert isinstance(read_followup("why?", top, CATALOG), Why)
     # Each reading says what the follow-up changed, after what was read before.
     assert top.understood[: len(prior.understood)] == prior.understood

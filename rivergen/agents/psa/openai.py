@@ -26,7 +26,6 @@ from rivergen.settings import ModelProviderSettings
 
 NOT_UNDERSTOOD = "NOT_UNDERSTOOD:"
 CLARIFY = "CLARIFY:"
-MAX_VALUES_SHOWN = 20
 MAX_TOOL_CONTENT = 8000
 MAX_ROWS_SHOWN = 20
 
@@ -57,7 +56,6 @@ def _column_text(column: CatalogColumn) -> str:
         _also(column.synonyms),
         f"true={'/'.join(column.true_values)}" if column.true_values else "",
         f"false={'/'.join(column.false_values)}" if column.false_values else "",
-        f"values: {'/'.join(column.values[:MAX_VALUES_SHOWN])}" if column.values else "",
     ) if n]  # fmt: skip
     return f"{column.name} {column.type}" + (f" [{'; '.join(notes)}]" if notes else "")
 
