@@ -225,6 +225,11 @@ class AuthSettings(BaseModel):
     access_token_ttl_s: int = Field(3600, gt=0, description="Life of an access token.")
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a refresh token.")
     session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Emails of platform operators (JSON list), besides those granted with "
+        "`rivergen operators add`. Operators alone call the operations routes (`/api/v1/ops`).",
+    )
 
 
 class ConnectorSettings(BaseModel):

@@ -132,6 +132,7 @@ def create_app(
                 clients.db,
                 SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
                 signer,
+                resolved.auth.operators,
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             elsewhere = dict(remote or {})
