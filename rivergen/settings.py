@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -132,6 +132,14 @@ class GatewaySettings(BaseModel):
         True,
         description="Limit requests a minute per workspace by plan. Off only behind another "
         "limiter, or for a benchmark.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks of the proxies in front of the gateway that set "
+        'X-Forwarded-For (JSON list, e.g. `["10.0.0.0/8"]`). The client\'s address is the '
+        "first hop of X-Forwarded-For, read from the right, outside them; a request from "
+        "anywhere else is its own peer address and its header is ignored. Empty: no header is "
+        "trusted.",
     )
 
 

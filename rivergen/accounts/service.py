@@ -121,8 +121,8 @@ class AccountService:
         return await self._start_session(user, workspace["id"])
 
     async def login(self, request: LoginRequest, address: str) -> TokenPair:
-        """Sign in. Past 5 failures in 15 minutes for the address or the email, refused before
-        the password is looked at."""
+        """Sign in. Past its free failures, an attempt is refused before the password is looked
+        at until its progressive delay has passed (:class:`~rivergen.ratelimit.LoginThrottle`)."""
         email = str(request.email)
         await self._throttle.check(address, email)
         async with self._db.transaction() as conn:
@@ -133,7 +133,7 @@ class AccountService:
         if row is None or not verify_password(row["password_hash"], request.password):
             await self._throttle.record_failure(address, email)
             raise Unauthorized("wrong email or password", code="invalid_credentials")
-        await self._throttle.reset(email)
+        await self._throttle.record_success(address, email)
         return await self._start_session(row["id"], default)
 
     async def _start_session(self, user: UUID, workspace: UUID | None) -> TokenPair:
