@@ -233,6 +233,12 @@ class AuthSettings(BaseModel):
     access_token_ttl_s: int = Field(3600, gt=0, description="Life of an access token.")
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a refresh token.")
     session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
+    registrations_per_hour: int = Field(
+        10,
+        ge=1,
+        description="New accounts an hour from one client address (an IPv6 address counts as "
+        "its /64); off with the gateway's `rate_limit`.",
+    )
     operators: list[str] = Field(
         default_factory=list,
         description="Emails of platform operators (JSON list), besides those granted with "

@@ -29,7 +29,13 @@ from rivergen.accounts.schemas import (
     WorkspaceView,
 )
 from rivergen.api.deps import PageCursor, PageLimit
-from rivergen.api.security import Context, Core, authorize
+from rivergen.api.security import (
+    Context,
+    Core,
+    authorize,
+    client_address,
+    limit_registrations,
+)
 from rivergen.errors import ErrorResponse
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -40,15 +46,21 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], response
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"])
-async def register(body: RegisterRequest, accounts: Core) -> TokenPair:
-    """Create an account with its personal organization and workspace, and sign in."""
+async def register(body: RegisterRequest, request: Request, accounts: Core) -> TokenPair:
+    """Create an account with its personal organization and workspace, and sign in. At most
+    `RIVERGEN_AUTH__REGISTRATIONS_PER_HOUR` (10) an hour from one address: 429
+    `registration_throttled` with `Retry-After` past that."""
+    await limit_registrations(request, client_address(request))
     return await accounts.register(body)
 
 
 @router.post("/auth/login", tags=["auth"])
 async def login(body: LoginRequest, request: Request, accounts: Core) -> TokenPair:
-    """Sign in; 5 wrong passwords in 15 minutes (per address or email) get 429 after that."""
-    return await accounts.login(body, request.client.host if request.client else "unknown")
+    """Sign in. Past 5 wrong passwords for an account from one address (10 from everywhere,
+    but not from an address that signed in to it before; 20 from one address for every
+    account) in 15 minutes, each further attempt waits a delay that doubles (1 s to 15
+    minutes): 429 `login_throttled` with `Retry-After` until it has passed."""
+    return await accounts.login(body, client_address(request))
 
 
 @router.post("/auth/refresh", tags=["auth"])

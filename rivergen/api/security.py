@@ -19,7 +19,7 @@ from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Access, required_access, role_allows
 from rivergen.core import BackendCorePort
 from rivergen.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
-from rivergen.ratelimit import RateLimiter
+from rivergen.ratelimit import RateLimiter, normalize_address
 from rivergen.settings import Settings
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -54,6 +54,33 @@ def _workspace_of(request: Request, principal: Principal) -> UUID | None:
         raise BadRequest(
             "X-Workspace-ID is not a workspace id", code="invalid_workspace_id"
         ) from None
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or with trusted proxies in front (the gateway's
+    ``trusted_proxies``) the first hop outside them that their X-Forwarded-For names."""
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_registrations(request: Request, address: str) -> None:
+    """At most ``auth.registrations_per_hour`` new accounts an hour from one address (an IPv6
+    address counts as its /64), with the limiter's headers."""
+    settings: Settings = request.app.state.settings
+    if not settings.gateway.rate_limit:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(
+        f"rl:register:{normalize_address(address)}",
+        limit=settings.auth.registrations_per_hour,
+        window_s=3600,
+    )
+    request.state.response_headers = decision.headers()
+    if not decision.allowed:
+        raise RateLimited(
+            f"more than {decision.limit} new accounts an hour from this address",
+            code="registration_throttled",
+            details={"retry_after_s": decision.retry_after_s},
+        )
 
 
 async def _rate_limit(request: Request, principal: Principal, member_of: UUID | None) -> None:

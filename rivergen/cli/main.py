@@ -155,7 +155,9 @@ def status(data_dir: DataDir = None) -> None:
         typer.echo(f"  /readyz did not answer: {exc}")
         raise typer.Exit(code=1) from None
     for name, dep in report.get("dependencies", {}).items():
-        detail = f"{dep['latency_ms']:.1f} ms" if dep.get("ok") else dep.get("error", "")
+        detail = (
+            f"{dep['latency_ms']:.1f} ms" if dep.get("ok") else (dep.get("error") or "not ready")
+        )
         typer.echo(f"  {name:<13} {'ok' if dep.get('ok') else 'FAIL':<5} {detail}")
     raise typer.Exit(code=0 if response.status_code == 200 else 1)
 
