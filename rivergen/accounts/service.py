@@ -66,6 +66,13 @@ def _last_owner() -> Conflict:
     )
 
 
+def _person(context: RequestContext, what: str) -> UUID:
+    """The signed-in person calling; an API key is refused (403 ``user_required``)."""
+    if context.principal is None or context.principal.user_id is None:
+        raise Forbidden(f"only a signed-in person {what}, not an API key", code="user_required")
+    return context.principal.user_id
+
+
 def _require_owner(context: RequestContext, what: str) -> None:
     if context.role is not Role.owner:
         raise Forbidden(f"only an owner may {what}", code="owner_required")
@@ -254,7 +261,7 @@ class AccountService:
         """Invite ``request.email``: the person joins once they accept. The answer is the same
         whether or not the email has an account (409 ``already_member`` for a member, whom any
         member can list anyway)."""
-        inviter = context.require_user()
+        inviter = _person(context, "invites")
         async with self._db.transaction(str(workspace)) as conn:
             if await store.member_by_email(conn, workspace, str(request.email)):
                 raise Conflict(
@@ -342,7 +349,7 @@ class AccountService:
     async def leave(self, context: RequestContext, workspace: UUID) -> None:
         """The caller leaves the workspace; its last owner cannot (409 ``last_owner``: transfer
         ownership first)."""
-        user = context.require_user()
+        user = _person(context, "leaves a workspace")
         async with self._db.transaction(str(workspace)) as conn:
             owners = await store.owners_for_update(conn, workspace)
             if owners == [user]:

@@ -250,3 +250,21 @@ async def test_members_are_managed_and_the_last_owner_stays(client: httpx.AsyncC
         ("POST /api/v1/workspaces/{workspace_id}/leave", "failed"),
     ]:
         assert (action, outcome) in actions, (action, outcome)
+
+
+async def test_an_api_key_neither_invites_nor_leaves(client: httpx.AsyncClient) -> None:
+    owner = await register(client, "owner")
+    made = await client.post(
+        "/api/v1/api-keys", json={"name": "ci", "role": "admin"}, headers=owner.headers()
+    )
+    key = {"X-API-Key": made.json()["key"]}
+    ws = owner.workspace_id
+    invited = await client.post(
+        f"/api/v1/workspaces/{ws}/members",
+        json={"email": "someone@example.com", "role": "viewer"},
+        headers=key,
+    )
+    left = await client.post(f"/api/v1/workspaces/{ws}/leave", headers=key)
+    for refused in (invited, left):
+        assert refused.status_code == 403 and error_code(refused) == "user_required"
+    assert await members(client, owner) == {owner.email: "owner"}
