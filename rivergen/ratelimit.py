@@ -246,11 +246,13 @@ class LoginThrottle:
 
     - **an account from one address** (``per_pair``, 5 free failures): someone mistyping
       their own password, or guessing one account from one place;
-    - **an account from every address** (``per_account``, 10 free failures), which does not
-      slow an address that signed in to that account before (within ``known_ttl_s``, 30
-      days): a botnet guessing one account cannot keep its owner out of it;
+    - **an account from every address** (``per_account``, 10 free failures): a botnet
+      guessing one account;
     - **an address for every account** (``per_address``, 20 free failures): one place
       spraying passwords over many accounts.
+
+    The last two do not slow an address that signed in to the account before (within
+    ``known_ttl_s``, 30 days): others' failures cannot keep an owner out of their account.
 
     Past its free failures a log asks for a delay from its last failure that doubles with
     each one (1 s, 2 s, 4 s ... at most 15 minutes); an attempt before the delay has passed is
@@ -299,7 +301,10 @@ class LoginThrottle:
         pair, account, by_address = (
             rule.wait_s(n, since) for rule, (n, since) in zip(self._rules, logs, strict=True)
         )
-        wait = max(pair, 0.0 if known else account, by_address)
+        # An address that signed in to this account before is its owner's: only its own
+        # failures on it slow it, not a botnet's on the account, nor a neighbour's behind the
+        # same address (a shared proxy or NAT) on other accounts.
+        wait = max(pair, 0.0 if known else max(account, by_address))
         if wait > 0:
             retry_after_s = max(1, math.ceil(wait))
             raise RateLimited(

@@ -56,10 +56,10 @@ async def register(body: RegisterRequest, request: Request, accounts: Core) -> T
 
 @router.post("/auth/login", tags=["auth"])
 async def login(body: LoginRequest, request: Request, accounts: Core) -> TokenPair:
-    """Sign in. Past 5 wrong passwords for an account from one address (10 from everywhere,
-    but not from an address that signed in to it before; 20 from one address for every
-    account) in 15 minutes, each further attempt waits a delay that doubles (1 s to 15
-    minutes): 429 `login_throttled` with `Retry-After` until it has passed."""
+    """Sign in. Past 5 wrong passwords for an account from one address, 10 for it from
+    everywhere or 20 from one address for every account (the last two never for an address
+    that signed in to the account before) in 15 minutes, each further attempt waits a delay
+    that doubles (1 s to 15 minutes): 429 `login_throttled` with `Retry-After` until then."""
     return await accounts.login(body, client_address(request))
 
 
