@@ -38,18 +38,35 @@ async def register(client: httpx.AsyncClient, name: str = "user") -> Account:
     )
 
 
-async def add_member(
-    client: httpx.AsyncClient, owner: Account, role: str, name: str | None = None
-) -> Account:
-    """A new person, added to ``owner``'s workspace with ``role`` (their requests go there)."""
-    person = await register(client, name or role)
+async def invite(client: httpx.AsyncClient, owner: Account, person: Account, role: str) -> str:
+    """``owner`` invites ``person`` to their workspace; the invitation's id."""
     added = await client.post(
         f"/api/v1/workspaces/{owner.workspace_id}/members",
         json={"email": person.email, "role": role},
         headers=owner.headers(),
     )
     assert added.status_code == 201, added.text
+    return str(added.json()["invitation_id"])
+
+
+async def join(client: httpx.AsyncClient, owner: Account, person: Account, role: str) -> None:
+    """``person`` is invited to ``owner``'s workspace and accepts (their requests go there)."""
+    invitation = await invite(client, owner, person, role)
+    accepted = await client.post(
+        f"/api/v1/invitations/{invitation}/accept",
+        headers={"Authorization": f"Bearer {person.access_token}"},
+    )
+    assert accepted.status_code == 200, accepted.text
     person.workspace_id = owner.workspace_id
+
+
+async def add_member(
+    client: httpx.AsyncClient, owner: Account, role: str, name: str | None = None
+) -> Account:
+    """A new person, invited to ``owner``'s workspace with ``role`` and accepting (their
+    requests go there)."""
+    person = await register(client, name or role)
+    await join(client, owner, person, role)
     return person
 
 
