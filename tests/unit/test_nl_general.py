@@ -284,3 +284,35 @@ def test_a_country_is_read_on_a_country_column(library: Any) -> None:
     assert ask("how many publishers not in Italy", library) == [[10]]
     # readers have no country column: not guessed
     assert isinstance(translate("how many readers in Norway", catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many readers do we serve", 12),
+        ("how many genres have been recorded", 4),
+        ("how many books does each genre hold", [[1, "Essay", 2], [2, "Novel", 3], [3, "Play", 1]]),
+        ("how many publishers do we deal with", 11),
+        ("how many books come from 1965", 2),
+    ],
+)
+def test_verbs_that_only_tie_subject_and_object_are_read_over(
+    question: str, expected: Any, library: Any
+) -> None:
+    assert ask(question, library) == (expected if isinstance(expected, list) else [[expected]])
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many readers do we not serve",
+        "how many books did readers never borrow",
+        "how many books are held by wizards",
+        "which genres have not been recorded",
+    ],
+)
+def test_unknown_content_words_and_negations_stay_not_understood(
+    question: str, library: Any
+) -> None:
+    catalog, _ = library
+    assert isinstance(translate(question, catalog), NotUnderstood)

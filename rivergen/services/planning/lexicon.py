@@ -445,3 +445,45 @@ def is_temporal(ref: ColumnRef) -> bool:
 
 def is_numeric(ref: ColumnRef) -> bool:
     return type_class(ref.type) == "numeric"
+
+
+# Verbs that only tie a question's subject to its object ("suppliers we work with", "orders
+# the shipper carried", "customers come from"): they name no table, column or value, so they
+# carry nothing a query needs once the nouns are read. Regular verbs by their base form
+# (`_inflections` spells the rest), then the irregular forms.
+LIGHT_VERBS = (
+    "work", "use", "carry", "handle", "supply", "provide", "place", "belong", "contain",
+    "include", "exist", "appear", "happen", "record", "measure", "observe", "report",
+    "sample", "store", "register", "serve", "cover", "need", "want", "deal", "reach",
+)  # fmt: skip
+IRREGULAR_LIGHT_VERBS = (
+    "be", "been", "being", "having", "doing", "done", "get", "gets", "got", "gotten",
+    "getting", "make", "makes", "making", "take", "takes", "took", "taken", "taking", "hold",
+    "holds", "held", "come", "comes", "came", "coming", "go", "goes", "went", "gone", "find",
+    "finds", "found", "see", "saw", "seen", "keep", "keeps", "kept", "log", "logged", "dealt",
+    "occur", "occurs", "occurred",
+)  # fmt: skip
+# Function words and adverbs that never change which rows or values are asked for.
+LIGHT_WORDS = frozenset(
+    {"we", "our", "ours", "us", "there", "here", "currently", "ever", "single", "so", "far",
+     "actually", "really", "altogether", "ones", "one's"}
+)  # fmt: skip
+
+
+def _inflections(verb: str) -> set[str]:
+    """A verb's regular forms: work, works, worked, working; carry, carries, carried;
+    place, placed, placing; supply, supplies, supplied."""
+    forms = {verb, plural(verb)}
+    if verb.endswith("e"):
+        forms |= {verb + "d", verb[:-1] + "ing"}
+    elif verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        forms |= {verb[:-1] + "ied", verb + "ing"}
+    else:
+        forms |= {verb + "ed", verb + "ing"}
+    return forms
+
+
+LIGHT_FORMS: frozenset[str] = frozenset(
+    {form for verb in LIGHT_VERBS for form in _inflections(verb)}
+    | set(IRREGULAR_LIGHT_VERBS) | LIGHT_WORDS
+)

@@ -21,6 +21,7 @@ from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, Pro
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     COUNTRIES,
+    LIGHT_FORMS,
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
@@ -413,7 +414,7 @@ def pieces(tokens: list[Token], vocabulary: Vocabulary) -> tuple[list[Piece], li
             words[i] = corrected
             tokens[i] = Token(corrected)
             continue
-        if tokens[i].kind != "word" or words[i] not in FILLERS:
+        if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
     return out, unknown

@@ -158,8 +158,7 @@ class _Writer:
         table = self._table(group)
         refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
         key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
-        name = [r for r in refs if name_parts(r.column)[-1:] == ["name"]][:1]
-        return (key or refs[:1]) + name
+        return (key or refs[:1]) + display_names(refs)
 
     def tables(self) -> list[str]:
         plan = self.plan
@@ -233,6 +232,17 @@ class _Writer:
             pattern = f"%{text}%" if condition.op == "contains" else f"{text}%"
             return f"{_col(ref)} LIKE {quote(pattern)}"
         return f"{_col(ref)} {condition.op} {_literal(condition.value, ref)}"
+
+
+_PERSON_NAME_PARTS = frozenset({"first", "last", "given", "family", "middle", "sur"})
+
+
+def display_names(refs: list[ColumnRef]) -> list[ColumnRef]:
+    """The columns that name a row: a person's first and last names together (firstName,
+    lastName), else the first column named `...name`."""
+    names = [r for r in refs if name_parts(r.column)[-1:] == ["name"]]
+    person = [r for r in names if name_parts(r.column)[0] in _PERSON_NAME_PARTS]
+    return person if len(person) > 1 else names[:1]
 
 
 def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
