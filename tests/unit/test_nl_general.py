@@ -243,6 +243,15 @@ def test_a_column_of_several_tables_is_the_one_that_joins_the_other(library: Any
     intent = translate("average unit price per kind", catalog)
     assert isinstance(intent, QueryIntent), intent
     assert "AVG(items" in intent.sql and "lines" not in intent.sql
+    # Lines refer to items: their unit price is a copy; the item's own is meant.
+    intent = translate("highest unit price", catalog)
+    assert isinstance(intent, QueryIntent) and "items" in intent.sql and "lines" not in intent.sql
+    # Two tables that do not refer to each other: which one is asked back.
+    catalog.tables.append(CatalogTable(
+        dataset_id=uuid.uuid4(), version=1, name="tools",
+        columns=[CatalogColumn(name="toolId", type="int64"),
+                 CatalogColumn(name="unitPrice", type="double")],
+    ))  # fmt: skip
     assert isinstance(translate("highest unit price", catalog), NotUnderstood)
 
 
@@ -316,3 +325,86 @@ def test_unknown_content_words_and_negations_stay_not_understood(
 ) -> None:
     catalog, _ = library
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def _library_of(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    ids = {name: uuid.uuid4() for name in tables}
+    catalog = PromptCatalog(
+        tables=[
+            CatalogTable(dataset_id=ids[name], version=1, name=name,
+                         columns=[_column(t, c) for c in t.column_names])
+            for name, t in tables.items()
+        ]
+    )  # fmt: skip
+    return catalog, {ids[name]: t for name, t in tables.items()}
+
+
+# A survey of birds, and the survey's raw sheet: the same columns under other names.
+BIRDS = pa.table(
+    {
+        "kind": ["Wren", "Wren", "Kite", "Kite", "Owl"],
+        "site": ["Skye", "Mull", "Skye", "Skye", "Mull"],
+        "wing_mm": [50, 52, 150, 160, 300],
+        "year": [2019, 2020, 2020, 2021, 2021],
+    }
+)
+BIRDS_RAW = pa.table(
+    {
+        "Kind": ["Wren", "Wren", "Kite", "Kite", "Owl"],
+        "Site": ["Skye", "Mull", "Skye", "Skye", "Mull"],
+        "Wing (mm)": [50, 52, 150, 160, 300],
+        "Ring Code": ["A1", "A2", "B1", "B2", "C1"],
+    }
+)
+# Goods and the lines of sales, which copy each good's unit price at the time of the sale.
+GOODS = pa.table({"goodId": [1, 2, 3], "goodName": ["Tea", "Jam", "Oil"],
+                  "unitPrice": [4.0, 6.0, 9.0]})  # fmt: skip
+SALE_LINES = pa.table({"saleId": [1, 1, 2], "goodId": [1, 2, 3], "unitPrice": [3.5, 6.0, 12.0],
+                       "quantity": [2, 1, 4]})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def survey() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    return _library_of({"birds": BIRDS, "birds-raw": BIRDS_RAW, "goods": GOODS,
+                        "sale_lines": SALE_LINES})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what is the longest wing", [[300]]),
+        ("how many kinds are there", [[3]]),
+        ("average wing per kind", [["Kite", 155.0], ["Owl", 300.0], ["Wren", 51.0]]),
+        ("how many birds were seen on Skye", [[3]]),
+        # The unit price of a good is the good's own; a sale line holds a copy.
+        ("what is the highest unit price", [[9.0]]),
+        ("what is the lowest unit price of sale lines", [[3.5]]),
+    ],
+)
+def test_a_column_of_a_table_and_its_copy_is_the_tables_own(
+    question: str, expected: Any, survey: Any
+) -> None:
+    assert ask(question, survey) == expected
+
+
+def test_what_only_the_copy_has_is_read_there(survey: Any) -> None:
+    assert ask("how many ring codes are there", survey) == [[5]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many birds were seen in 2020", [[2]]),
+        ("how many birds since 2020", [[4]]),
+        ("how many birds before 2021", [[3]]),
+        ("number of birds per year", [[2019, 1], [2020, 2], [2021, 2]]),
+    ],
+)
+def test_a_year_held_as_a_number_is_a_date(question: str, expected: Any, survey: Any) -> None:
+    assert ask(question, survey) == expected
+
+
+def test_a_day_within_a_year_column_is_not_understood(survey: Any) -> None:
+    catalog, _ = survey
+    assert isinstance(translate("how many birds since 2020-06-01", catalog), NotUnderstood)
+    assert isinstance(translate("number of birds per month", catalog), NotUnderstood)

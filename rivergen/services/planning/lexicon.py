@@ -443,6 +443,11 @@ def is_temporal(ref: ColumnRef) -> bool:
     return type_class(ref.type) == "temporal"
 
 
+def is_year(ref: ColumnRef) -> bool:
+    """An integer column that holds a year: `year`, `model_year`, `studyYear`."""
+    return ref.type.lower().startswith(("int", "uint")) and name_parts(ref.column)[-1:] == ["year"]
+
+
 def is_numeric(ref: ColumnRef) -> bool:
     return type_class(ref.type) == "numeric"
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
@@ -33,6 +33,7 @@ from rivergen.services.planning.lexicon import (
     Vocabulary,
     is_numeric,
     is_temporal,
+    is_year,
     name_parts,
     singular,
 )
@@ -561,6 +562,7 @@ class _Reader:
         self.negate = False
         self.pending_column: ColumnRef | None = None
         self.upcoming: list[str] = []
+        self.value_tables: list[str] = []
         self.near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
@@ -568,6 +570,11 @@ class _Reader:
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
+        # The tables of values said anywhere ("the average price of beverages": a category).
+        self.value_tables = list(dict.fromkeys(
+            p.data[0][0].table for p in found
+            if p.kind == "value" and len({ref.table for ref, _ in p.data}) == 1
+        ))  # fmt: skip
         for index, piece in enumerate(found):
             following = found[index + 1] if index + 1 < len(found) else None
             if self.mode is not None and piece.kind not in _FOLLOWERS.get(
@@ -734,8 +741,11 @@ class _Reader:
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
-            raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
-                              piece.words)  # fmt: skip
+            canonical = _canonical(self.catalog, options, lambda o: o[0].table)
+            if canonical is None:
+                raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
+                                  piece.words)  # fmt: skip
+            options, columns = [canonical], {canonical[0]}
         ref, value = options[0]
         self.plan.touch(ref.table)
         op = "!=" if self.negate else "="
@@ -929,12 +939,18 @@ class _Reader:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:
                 return mine[0]
-        others = [t for t in [self.plan.entity, *self.upcoming] if t is not None]
+        others = [t for t in [self.plan.entity, *self.upcoming, *self.value_tables]
+                  if t is not None]  # fmt: skip
         if others:
             # "average unit price per category": the unit price of the table with a category
             linked = [r for r in refs if all(_refers(self.catalog, r.table, t) for t in others)]
             if len(linked) == 1:
                 return linked[0]
+        canonical = _canonical(self.catalog, refs, lambda r: r.table)
+        if canonical is not None:
+            self._note(words, f"read as {canonical.table}.{canonical.column} "
+                              f"(the table of its own, not a copy)")  # fmt: skip
+            return canonical
         raise _Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
@@ -1055,6 +1071,32 @@ def unit_fits(unit: str | None, ref: ColumnRef) -> bool:
     return True
 
 
+def _table_words(name: str) -> set[str]:
+    return {singular(w) for w in re.split(r"[\s_\-]+", name.lower()) if w}
+
+
+_T = TypeVar("_T")
+
+
+def _canonical(
+    catalog: PromptCatalog, options: list[_T], table_of: Callable[[_T], str]
+) -> _T | None:
+    """Of like options in several tables, the one of the table that holds it as its own: not
+    a variant of it whose name adds words (`penguins-raw` of `penguins`, `orders_2023` of
+    `orders`), nor a table that refers to it and so holds a copy (an order line's unit price,
+    of the product's). None when that does not single one out."""
+    tables = list(dict.fromkeys(table_of(o) for o in options))
+    if len(tables) < 2:
+        return None
+    words = {t: _table_words(t) for t in tables}
+    copies = {
+        t for t in tables for u in tables
+        if t != u and (words[u] < words[t] or _refers(catalog, t, u))
+    }  # fmt: skip
+    kept = [o for o in options if table_of(o) not in copies]
+    return kept[0] if len(kept) == 1 else None
+
+
 def _lines_of(table: str, other: str) -> bool:
     """Whether ``table`` names the lines of ``other`` (`order_items` of `orders`)."""
     words = [w for w in re.split(r"[\s_\-]+", table.lower()) if w]
@@ -1135,7 +1177,8 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
         born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
         return born[0] if len(born) == 1 else _implicit_in(table, "@date")
     elif word == "@date":
-        found = [r for r in refs if is_temporal(r)]
+        # A date, else a whole year held as a number (`year`, `model_year`).
+        found = [r for r in refs if is_temporal(r)] or [r for r in refs if is_year(r)]
         if len(found) > 1:
             # `orders` with orderDate, requiredDate, shippedDate: the date of the order itself
             own = singular(table.name.lower().replace("-", " ").split()[-1])

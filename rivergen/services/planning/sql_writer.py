@@ -14,6 +14,7 @@ from rivergen.services.planning.lexicon import (
     ColumnRef,
     is_numeric,
     is_temporal,
+    is_year,
     name_parts,
     singular,
 )
@@ -53,6 +54,18 @@ def _literal(value: Any, ref: ColumnRef) -> str:
     if is_numeric(ref):
         raise _Unreadable(f"{ref.column} is a number; it cannot be compared with {value!r}")
     return quote(str(value))
+
+
+def _year_bound(value: str, ref: ColumnRef) -> str:
+    """A date bound on a column of whole years: the first day of a year is that year; any
+    other day splits a year, which a year column cannot."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise _Unreadable(f"{value!r} is not a date for {ref.column}") from None
+    if (day.month, day.day) != (1, 1):
+        raise _Unreadable(f"{ref.column} holds whole years; {value} is within one")
+    return str(day.year)
 
 
 def ident(name: str) -> str:
@@ -231,6 +244,8 @@ class _Writer:
                 raise _Unreadable(f"{ref.column} is not text")
             pattern = f"%{text}%" if condition.op == "contains" else f"{text}%"
             return f"{_col(ref)} LIKE {quote(pattern)}"
+        if is_year(ref) and isinstance(condition.value, str):
+            return f"{_col(ref)} {condition.op} {_year_bound(condition.value, ref)}"
         return f"{_col(ref)} {condition.op} {_literal(condition.value, ref)}"
 
 
@@ -271,7 +286,9 @@ def _period_sql(ref: ColumnRef, unit: str) -> str:
     """A year as its number; a month or a quarter as its first day (so that January 1996 and
     January 1997 stay apart)."""
     if unit == "year":
-        return f"YEAR({_col(ref)})"
+        return _col(ref) if is_year(ref) else f"YEAR({_col(ref)})"
+    if is_year(ref):
+        raise _Unreadable(f"per {unit}: {ref.column} holds only a year")
     return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
 
 
