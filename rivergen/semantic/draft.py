@@ -8,7 +8,9 @@ profiles; a person confirms or edits it.
   saw only 0/1, true/false, yes/no, y/n, t/f), time dimensions (a date or time type), measure
   sources (other numbers), dimensions (the rest).
 - Measures: one per measure source: `total_<name>` (sum), or `average_<name>` (avg) for a
-  price, rate, discount, share or score.
+  price, rate, discount, share or score; and of several columns of a dataset: `revenue`
+  (price x quantity, less a discount when there is one) and `stock_value` (price x units in
+  stock).
 - Relationships: a column named like another dataset's own key (`productID` in
   order_details -> `products.productID`; `customer_id` -> `customers.id`).
 """
@@ -172,6 +174,54 @@ def draft_measures(datasets: list[SemanticDataset]) -> list[Measure]:
     return measures
 
 
+# Measures computed from several columns of one dataset, found by the words of its columns:
+# (name, synonyms, the columns' roles by words, how the expression is built).
+REVENUE_SYNONYMS = ["revenue", "sales", "turnover", "sales amount", "income"]
+STOCK_VALUE_SYNONYMS = ["stock value", "inventory value", "value of stock", "value of the stock",
+                        "value of inventory"]  # fmt: skip
+
+
+def _column_with(columns: list[SemanticColumn], *wanted: set[str]) -> SemanticColumn | None:
+    """The one measure source whose name has a word of each set (None: none, or several)."""
+    found = [
+        c for c in columns
+        if c.role == "measure_source" and all(set(words(c.name)) & w for w in wanted)
+    ]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
+def derived_measures(dataset: SemanticDataset) -> list[Measure]:
+    """Measures of a dataset's rows that multiply its columns: the revenue of lines with a
+    price and a quantity (less a discount when there is one), `sum(price * quantity * (1 -
+    discount))`; the value of a stock, `sum(price * units in stock)`."""
+    columns = dataset.columns
+    price = _column_with(columns, {"price"})
+    if price is None:
+        return []
+    found: list[Measure] = []
+    quantity = _column_with(columns, {"quantity", "qty"})
+    if quantity is not None:
+        discount = _column_with(columns, {"discount"})
+        expression = f"{_column_sql(price.name)} * {_column_sql(quantity.name)}"
+        if discount is not None:
+            expression += f" * (1 - {_column_sql(discount.name)})"
+        found.append(Measure(
+            name="revenue", dataset=dataset.name, expression=expression, aggregation="sum",
+            synonyms=REVENUE_SYNONYMS,
+            description=f"Price times quantity{' less the discount' if discount else ''}, "
+            f"summed over the rows of {dataset.name}.",
+        ))  # fmt: skip
+    stock = _column_with(columns, {"stock", "inventory"}, {"units", "unit", "quantity", "qty"})
+    if stock is not None:
+        found.append(Measure(
+            name="stock_value", dataset=dataset.name, aggregation="sum",
+            expression=f"{_column_sql(price.name)} * {_column_sql(stock.name)}",
+            synonyms=STOCK_VALUE_SYNONYMS,
+            description=f"Price times units in stock, summed over the rows of {dataset.name}.",
+        ))  # fmt: skip
+    return found
+
+
 def _column_sql(name: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         return name
@@ -227,8 +277,15 @@ def draft_layer(
             description=table.description, synonyms=_table_synonyms(table),
             columns=[draft_column(c, seen.get(c.name)) for c in table.columns],
         ))  # fmt: skip
+    measures = draft_measures(datasets)
+    derived = [m for d in datasets for m in derived_measures(d)]
+    for measure in derived:
+        # The same derived measure of several datasets: say whose.
+        if sum(1 for m in derived if m.name == measure.name) > 1:
+            measure.name = f"{measure.name}_{_snake(measure.dataset)}"[:100]
+            measure.synonyms = []
     return SemanticLayer(
-        datasets=datasets, measures=draft_measures(datasets),
+        datasets=datasets, measures=measures + derived,
         relationships=draft_relationships(catalog),
     )  # fmt: skip
 

@@ -14,6 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from rivergen.semantic.catalog import apply_layer
+from rivergen.semantic.draft import draft_layer
 from rivergen.services.execution.sql import compile_sql, run_compiled
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
@@ -358,7 +360,9 @@ BIRDS_RAW = pa.table(
 )
 # Goods and the lines of sales, which copy each good's unit price at the time of the sale.
 GOODS = pa.table({"goodId": [1, 2, 3], "goodName": ["Tea", "Jam", "Oil"],
-                  "unitPrice": [4.0, 6.0, 9.0]})  # fmt: skip
+                  "unitPrice": [4.0, 6.0, 9.0], "unitsInStock": [10, 0, 2],
+                  "rackId": [1, 1, 2]})  # fmt: skip
+RACKS = pa.table({"rackId": [1, 2], "rackName": ["Pantry", "Cellar"]})
 SALE_LINES = pa.table({"saleId": [1, 1, 2], "goodId": [1, 2, 3], "unitPrice": [3.5, 6.0, 12.0],
                        "quantity": [2, 1, 4]})  # fmt: skip
 
@@ -366,7 +370,7 @@ SALE_LINES = pa.table({"saleId": [1, 1, 2], "goodId": [1, 2, 3], "unitPrice": [3
 @pytest.fixture(scope="module")
 def survey() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
     return _library_of({"birds": BIRDS, "birds-raw": BIRDS_RAW, "goods": GOODS,
-                        "sale_lines": SALE_LINES})  # fmt: skip
+                        "sale_lines": SALE_LINES, "racks": RACKS})  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -408,3 +412,29 @@ def test_a_day_within_a_year_column_is_not_understood(survey: Any) -> None:
     catalog, _ = survey
     assert isinstance(translate("how many birds since 2020-06-01", catalog), NotUnderstood)
     assert isinstance(translate("number of birds per month", catalog), NotUnderstood)
+
+
+@pytest.fixture(scope="module")
+def drafted(survey: Any) -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    """The survey with the automatic first draft of its semantic layer (no profiles)."""
+    catalog, data = survey
+    return apply_layer(catalog, draft_layer(catalog, {}), 1), data
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # revenue: unit price x quantity of each sale line (3.5*2 + 6*1 + 12*4)
+        ("what are our total sales", [[61.0]]),
+        ("turnover of sale lines", [[61.0]]),
+        ("average revenue per sale line", [[pytest.approx(61.0 / 3)]]),
+        # through goods to their rack: two keys in a row
+        ("revenue by rack", [[1, "Pantry", 13.0], [2, "Cellar", 48.0]]),
+        # stock value: unit price x units in stock (40 + 0 + 18)
+        ("what is the inventory value", [[58.0]]),
+    ],
+)
+def test_the_draft_derives_measures_of_several_columns(
+    question: str, expected: Any, drafted: Any
+) -> None:
+    assert ask(question, drafted) == expected

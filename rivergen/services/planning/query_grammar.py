@@ -510,6 +510,7 @@ class Plan:
     save_as: str | None = None
     tables: list[str] = field(default_factory=list)
     verbs: list[str] = field(default_factory=list)  # tables a verb speaks of ("ordered")
+    named: list[str] = field(default_factory=list)  # the tables the question names
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -570,6 +571,7 @@ class _Reader:
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
+        self.plan.named = list(dict.fromkeys(self.upcoming))
         # The tables of values said anywhere ("the average price of beverages": a category).
         self.value_tables = list(dict.fromkeys(
             p.data[0][0].table for p in found
@@ -819,9 +821,9 @@ class _Reader:
 
     def _group_by_table(self, table: str, words: list[str]) -> None:
         metrics = self.plan.metrics
-        averaged = [m for m in metrics if m.column is not None and m.function == "avg"]
+        averaged = [m for m in metrics if m.function == "avg"]
         if metrics and len(averaged) == len(metrics):
-            if all(m.column is not None and m.column.table == table for m in averaged):
+            if all(_metric_table(m) == table for m in averaged):
                 # "average freight per order": the average over the rows of orders
                 self._note(words, f"over the rows of {table} (an average of each row)")
                 return
@@ -1046,6 +1048,13 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _metric_table(metric: Metric) -> str | None:
+    """The table whose rows a metric is over: its column's, or its measure's."""
+    if metric.column is not None:
+        return metric.column.table
+    return metric.measure.table if metric.measure is not None else metric.table
 
 
 def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) -> Metric:

@@ -109,18 +109,13 @@ class _Writer:
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
             raise _Unreadable("Which data? No catalog table or column is named.")
-        entity = self.catalog.table(self.plan.entity) if self.plan.entity else None
+        named = [self.plan.entity, *self.plan.named] if self.plan.entity else []
         for condition in self.plan.conditions:
             ref = condition.column
-            if condition.from_value and entity is not None and ref and ref.table != entity.name:
+            if condition.from_value and ref and named and ref.table not in named:
                 # "customers in London": London is a known city of employees, but customers
                 # have a city too; the question is about customers.
-                own = [c for c in entity.columns if c.name.casefold() == ref.column.casefold()]
-                if own and type_class(own[0].type) == type_class(ref.type):
-                    condition.column = ColumnRef(entity.name, own[0].name, own[0].type)
-                    self.plan.understood.append(
-                        f"{condition.value}: read as {entity.name}.{own[0].name}"
-                    )
+                self._own_column(condition, ref, named)
             if condition.column is None:
                 condition.column = self.implicit(
                     condition.hint,
@@ -133,6 +128,18 @@ class _Writer:
                     f"{condition.value} in another unit than {condition.column.column}: "
                     "ask in the column's unit"
                 )
+
+    def _own_column(self, condition: Condition, ref: ColumnRef, named: list[str]) -> None:
+        """A value known in a table the question does not name, read on the like column of
+        the first table it names that has one."""
+        for name in dict.fromkeys(named):
+            table = self.catalog.table(name)
+            own = [c for c in table.columns if c.name.casefold() == ref.column.casefold()] if (
+                table is not None) else []  # fmt: skip
+            if own and type_class(own[0].type) == type_class(ref.type):
+                condition.column = ColumnRef(name, own[0].name, own[0].type)
+                self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
+                return
 
     def key_between(self, fact: str, other: str) -> tuple[str, str] | None:
         """(fact column, other column) when ``fact`` refers to ``other``: a declared key, or
@@ -147,21 +154,64 @@ class _Writer:
                 return column.name, column.name
         return None
 
-    def base(self, tables: list[str]) -> tuple[str, list[tuple[str, str, str]]]:
+    def base(self, tables: list[str]) -> tuple[str, list[tuple[str, str, str, str]]]:
+        """The table the others are joined to, and the joins: (table, joined to, its column,
+        the table's column). Each join follows a key from a table already joined to the
+        table it refers to (many to one, so the base's rows are never repeated), through
+        tables in between when needed (order lines -> products -> categories)."""
         if len(tables) == 1:
             return tables[0], []
-        for candidate in [*tables, *(t.name for t in self.catalog.tables)]:
-            joins = []
-            for other in tables:
-                if other == candidate:
-                    continue
-                key = self.key_between(candidate, other)
-                if key is None:
-                    break
-                joins.append((other, *key))
-            else:
+        # Through tables in between only from a table the question is about: a table it
+        # does not name joins the others directly or not at all.
+        others = [t.name for t in self.catalog.tables if t.name not in tables]
+        for candidate, hops in [*((t, 3) for t in tables), *((t, 1) for t in others)]:
+            joins = self._joins_from(candidate, tables, hops)
+            if joins is not None:
                 return candidate, joins
         raise _Unreadable(f"No key joins {', '.join(tables)}.")
+
+    def _joins_from(
+        self, base: str, tables: list[str], hops: int
+    ) -> list[tuple[str, str, str, str]] | None:
+        joined = [base]
+        joins: list[tuple[str, str, str, str]] = []
+        for wanted in tables:
+            if wanted in joined:
+                continue
+            path = self._path(joined, wanted, hops)
+            if path is None:
+                return None
+            for left, right, key in path:
+                if right not in joined:
+                    joined.append(right)
+                    joins.append((right, left, *key))
+        return joins
+
+    def _path(
+        self, starts: list[str], wanted: str, hops: int
+    ) -> list[tuple[str, str, tuple[str, str]]] | None:
+        """The shortest chain of keys from one of ``starts`` to ``wanted`` (``hops`` at
+        most)."""
+        frontier: list[tuple[str, list[tuple[str, str, tuple[str, str]]]]] = [
+            (s, []) for s in starts
+        ]
+        seen = set(starts)
+        for _ in range(hops):
+            following = []
+            for table, path in frontier:
+                for other in self.catalog.tables:
+                    if other.name in seen:
+                        continue
+                    key = self.key_between(table, other.name)
+                    if key is None:
+                        continue
+                    step = [*path, (table, other.name, key)]
+                    if other.name == wanted:
+                        return step
+                    seen.add(other.name)
+                    following.append((other.name, step))
+            frontier = following
+        return None
 
     def group_columns(self, group: ColumnRef | str) -> list[ColumnRef]:
         if isinstance(group, ColumnRef):
@@ -193,7 +243,7 @@ class _Writer:
             m.table == plan.entity for m in plan.metrics
         )
 
-    def metric_sql(self, metric: Metric, base: str, joins: list[tuple[str, str, str]]) -> str:
+    def metric_sql(self, metric: Metric, base: str) -> str:
         if metric.measure is not None:
             m = metric.measure
             function = None if metric.function == "measure" else metric.function
@@ -206,7 +256,8 @@ class _Writer:
                 return "COUNT(*)"
             assert metric.table is not None
             key = self.key_between(base, metric.table)
-            assert key is not None
+            if key is None:
+                raise _Unreadable(f"Counting {metric.table} from {base}: no key between them.")
             return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
@@ -265,7 +316,7 @@ def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     writer.resolve()
     tables = writer.tables()
     base, joins = writer.base(tables)
-    for table, _, _ in joins:
+    for table, *_ in joins:
         plan.touch(table)
     plan.touch(base)
     plan.tables = [t for t in [base, *(j[0] for j in joins)]]
@@ -292,7 +343,7 @@ def _period_sql(ref: ColumnRef, unit: str) -> str:
     return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
 
 
-def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> str:
+def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) -> str:
     plan = writer.plan
     items = _group_items(writer, plan)
     group_sql = [_period_sql(r, u) if u else _col(r) for r, u in items]
@@ -308,7 +359,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
         for metric in plan.metrics:
             name = writer.metric_name(metric)
             metric_names[id(metric)] = name
-            select.append(f"{writer.metric_sql(metric, base, joins)} AS {ident(name)}")
+            select.append(f"{writer.metric_sql(metric, base)} AS {ident(name)}")
         order_sql = _grouped_order(plan, items, names, metric_names)
         if order_sql:
             # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
@@ -329,7 +380,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
 def _statement(
     writer: _Writer,
     base: str,
-    joins: list[tuple[str, str, str]],
+    joins: list[tuple[str, str, str, str]],
     select: list[str],
     distinct: bool,
     group_sql: list[str],
@@ -337,9 +388,9 @@ def _statement(
 ) -> str:
     plan = writer.plan
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(select)} FROM {ident(base)}"
-    for table, fact_column, other_column in joins:
+    for table, left, fact_column, other_column in joins:
         sql += (
-            f" JOIN {ident(table)} ON {ident(base)}.{ident(fact_column)} = "
+            f" JOIN {ident(table)} ON {ident(left)}.{ident(fact_column)} = "
             f"{ident(table)}.{ident(other_column)}"
         )
     where = [writer.condition_sql(c) for c in plan.conditions]
