@@ -438,3 +438,15 @@ def test_the_draft_derives_measures_of_several_columns(
     question: str, expected: Any, drafted: Any
 ) -> None:
     assert ask(question, drafted) == expected
+
+
+def test_a_table_named_but_left_out_of_the_answer_is_not_understood(library: Any) -> None:
+    catalog, _ = library
+    # "readings" is a table: the readers in it? Nothing relates them; never drop it silently.
+    assert isinstance(translate("list the readers in readings", catalog), NotUnderstood)
+
+
+def test_a_word_of_a_compound_table_name_names_the_table(survey: Any) -> None:
+    catalog, data = survey
+    tables = {"coast-birds": BIRDS, "ring-log": BIRDS_RAW.select(["Ring Code"])}
+    assert ask("how many birds are in the coast data", _library_of(tables)) == [[5]]

@@ -411,11 +411,28 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
             vocabulary.verbs[(verb,)] = table.name
         _add_columns(vocabulary, table, table_words)
     _add_measures(vocabulary, catalog)
+    _add_table_words(vocabulary, catalog)
     vocabulary.longest = max([
         vocabulary.longest, *(len(p) for p in vocabulary.tables),
         *(len(p) for p in vocabulary.measures),
     ])  # fmt: skip
     return vocabulary
+
+
+def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
+    """A word of one table's compound name alone (`seattle` of `seattle-weather`), when no
+    other table's name has it and it names nothing else (a column, a value, a measure)."""
+    owners: dict[str, set[str]] = {}
+    for table in catalog.tables:
+        for word in re.split(r"[\s_\-]+", table.name.lower()):
+            if len(word) >= FUZZY_MIN_LENGTH and not word.isdigit():
+                owners.setdefault(word, set()).add(table.name)
+    taken = set(vocabulary.tables) | set(vocabulary.columns) | set(vocabulary.values)
+    taken |= set(vocabulary.measures)
+    for word, tables in owners.items():
+        parts = re.split(r"[\s_\-]+", next(iter(tables)).lower())
+        if len(tables) == 1 and len(parts) > 1 and (word,) not in taken:
+            vocabulary.tables[(word,)] = next(iter(tables))
 
 
 def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:

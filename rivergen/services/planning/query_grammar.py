@@ -511,6 +511,7 @@ class Plan:
     tables: list[str] = field(default_factory=list)
     verbs: list[str] = field(default_factory=list)  # tables a verb speaks of ("ordered")
     named: list[str] = field(default_factory=list)  # the tables the question names
+    mentioned: list[str] = field(default_factory=list)  # ...and reads as tables
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -794,6 +795,8 @@ class _Reader:
             self._note(piece.words, f"describes {following.data} (not read as a table)")
             return
         self.plan.touch(table)
+        self.plan.mentioned.append(table)
+        self.near = table  # "orders of customers in Germany": Germany is the customers'
         mode, data = self.mode or (None, None)
         self.mode = None
         if mode == "count":

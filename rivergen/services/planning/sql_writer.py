@@ -311,6 +311,16 @@ def display_names(refs: list[ColumnRef]) -> list[ColumnRef]:
     return person if len(person) > 1 else names[:1]
 
 
+def _words(table: str) -> set[str]:
+    return {singular(w) for w in re.split(r"[\s_\-]+", table.lower()) if w}
+
+
+def _same_rows(named: str, used: str) -> bool:
+    """Whether a query of ``used`` answers of ``named``'s rows: the same table, or a variant
+    of it whose name adds words (`penguins-raw` for the penguins)."""
+    return named == used or _words(named) < _words(used)
+
+
 def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     writer = _Writer(plan, catalog)
     writer.resolve()
@@ -320,6 +330,10 @@ def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
         plan.touch(table)
     plan.touch(base)
     plan.tables = [t for t in [base, *(j[0] for j in joins)]]
+    left_out = [t for t in plan.mentioned if not any(_same_rows(t, u) for u in plan.tables)]
+    if left_out:
+        # "airports in Seattle" where Seattle names the seattle-weather table: never drop it
+        raise _Unreadable(f"{', '.join(left_out)}: named, but nothing is asked of it here.")
     return _select(writer, base, joins)
 
 
