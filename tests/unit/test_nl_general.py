@@ -450,3 +450,43 @@ def test_a_word_of_a_compound_table_name_names_the_table(survey: Any) -> None:
     catalog, data = survey
     tables = {"coast-birds": BIRDS, "ring-log": BIRDS_RAW.select(["Ring Code"])}
     assert ask("how many birds are in the coast data", _library_of(tables)) == [[5]]
+
+
+# One row a day of a harbour's log, and a till whose rows are sales (several a day).
+HARBOUR = pa.table(
+    {
+        "date": [date(2020, 1, d) for d in range(1, 7)],
+        "sky": ["fog", "sun", "sun", "drizzle", "fog", "sun"],
+        "wave_m": [0.5, 1.5, 2.5, 0.0, 3.0, 1.0],
+    }
+)
+TILL = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 1), date(2020, 1, 2)],
+                 "amount": [5.0, 7.0, 9.0]})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def harbour() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    return _library_of({"harbour-log": HARBOUR, "till": TILL})
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many foggy days were there", [[2]]),
+        ("on how many sunny days did waves rise above 1.2", [[2]]),
+        ("how many drizzly days", [[1]]),
+        ("number of days per sky type", [["drizzle", 1], ["fog", 2], ["sun", 3]]),
+        # the till has several rows a day: days are its distinct dates
+        ("how many days had an amount over 6", [[2]]),
+        ("how many days did the wave drop below zero", [[0]]),
+    ],
+)
+def test_days_are_the_distinct_days_of_the_table_asked_about(
+    question: str, expected: Any, harbour: Any
+) -> None:
+    assert ask(question, harbour) == expected
+
+
+def test_days_of_no_table_or_of_several_are_asked_back(harbour: Any) -> None:
+    catalog, _ = harbour
+    assert isinstance(translate("how many days are there", catalog), NotUnderstood)

@@ -36,7 +36,7 @@ MONTHS = {
 }  # fmt: skip
 MONTHS |= {name[:3]: number for name, number in list(MONTHS.items())} | {"sept": 9}
 NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "fifty": 50, "hundred": 100,
 }  # fmt: skip
@@ -336,6 +336,8 @@ def _column_phrases(
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
     phrases |= _spoken_phrases(parts)
+    if column.values:  # "weather type", "the kinds of weather": the column of those values
+        phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)
 
 
@@ -419,6 +421,24 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
     return vocabulary
 
 
+def _adjectives(phrase: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """A one-word value as the adjective people make of it: rain -> rainy, sun -> sunny,
+    fog -> foggy, drizzle -> drizzly."""
+    if len(phrase) != 1 or len(phrase[0]) < 3 or not phrase[0].isalpha():
+        return set()
+    word = phrase[0]
+    if word.endswith("y"):
+        return set()
+    if word.endswith("le"):
+        return {(word[:-1] + "y",)}
+    if word.endswith("e"):
+        return {(word[:-1] + "y",)}
+    forms = {(word + "y",)}
+    if word[-1] not in "aeiouwy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        forms.add((word + word[-1] + "y",))  # sun -> sunny, fog -> foggy
+    return forms
+
+
 def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
     """A word of one table's compound name alone (`seattle` of `seattle-weather`), when no
     other table's name has it and it names nothing else (a column, a value, a measure)."""
@@ -445,7 +465,8 @@ def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[s
                 vocabulary.summed.add(phrase)
         for value in column.values:
             phrase = tuple(value.lower().split())
-            vocabulary.values.setdefault(phrase, []).append((ref, value))
+            for said in {phrase, *_adjectives(phrase)}:
+                vocabulary.values.setdefault(said, []).append((ref, value))
             vocabulary.longest = max(vocabulary.longest, len(phrase))
 
 
@@ -477,18 +498,19 @@ LIGHT_VERBS = (
     "work", "use", "carry", "handle", "supply", "provide", "place", "belong", "contain",
     "include", "exist", "appear", "happen", "record", "measure", "observe", "report",
     "sample", "store", "register", "serve", "cover", "need", "want", "deal", "reach",
+    "fall", "drop", "rise", "climb",
 )  # fmt: skip
 IRREGULAR_LIGHT_VERBS = (
     "be", "been", "being", "having", "doing", "done", "get", "gets", "got", "gotten",
     "getting", "make", "makes", "making", "take", "takes", "took", "taken", "taking", "hold",
     "holds", "held", "come", "comes", "came", "coming", "go", "goes", "went", "gone", "find",
     "finds", "found", "see", "saw", "seen", "keep", "keeps", "kept", "log", "logged", "dealt",
-    "occur", "occurs", "occurred",
+    "occur", "occurs", "occurred", "fell", "fallen", "rose", "risen", "dropped",
 )  # fmt: skip
 # Function words and adverbs that never change which rows or values are asked for.
 LIGHT_WORDS = frozenset(
     {"we", "our", "ours", "us", "there", "here", "currently", "ever", "single", "so", "far",
-     "actually", "really", "altogether", "ones", "one's"}
+     "actually", "really", "altogether", "ones", "one's", "over"}
 )  # fmt: skip
 
 

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, PromptCatalog
+from rivergen.engine.spec import type_class
+from rivergen.services.planning.catalog import (
+    CatalogColumn,
+    CatalogMeasure,
+    CatalogTable,
+    PromptCatalog,
+)
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     COUNTRIES,
@@ -363,6 +369,7 @@ _FIXED: list[tuple[str, Any]] = [
     ("most", _MOST),
     ("time", _TIME_UNITS),
     ("which", {("which",)}),
+    ("day", {("day",), ("days",)}),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -460,7 +467,7 @@ def _at(
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country",
+    "range", "text", "top", "save", "measure", "country", "day",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -565,12 +572,14 @@ class _Reader:
         self.pending_column: ColumnRef | None = None
         self.upcoming: list[str] = []
         self.value_tables: list[str] = []
+        self.day_table: str | None = None
         self.near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
 
     def read(self, found: list[Piece]) -> Plan:
+        found = self._days(found)
         self.upcoming = [p.data for p in found if p.kind == "table"]
         self.plan.named = list(dict.fromkeys(self.upcoming))
         # The tables of values said anywhere ("the average price of beverages": a category).
@@ -591,6 +600,19 @@ class _Reader:
             self.last = piece
         self._check_end()
         return self.plan
+
+    def _days(self, found: list[Piece]) -> list[Piece]:
+        """`days` as the rows of the one table the rest of the question is about, when that
+        table has a column that is its rows' date (`date`, `day`): "how many rainy days"."""
+        if not any(p.kind == "day" for p in found):
+            return found
+        tables = {t for p in found for t in _piece_tables(p)}
+        daily = [t for t in tables if _day_column(self.catalog, t) is not None]
+        if len(tables) != 1 or len(daily) != 1:
+            raise _Unreadable("`days` of which data? Name it, or what was measured each day.")
+        self.day_table = daily[0]
+        self.plan.understood.append(f"days: the rows of {daily[0]}, one a day")
+        return [Piece("table", p.words, daily[0]) if p.kind == "day" else p for p in found]
 
     def _check_end(self) -> None:
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
@@ -799,7 +821,13 @@ class _Reader:
         self.near = table  # "orders of customers in Germany": Germany is the customers'
         mode, data = self.mode or (None, None)
         self.mode = None
-        if mode == "count":
+        day = _day_column(self.catalog, table) if table == self.day_table else None
+        if mode == "count" and day is not None:
+            self.plan.metrics.append(Metric("count_distinct", day))  # days, not rows
+            self._note(piece.words, f"count the distinct {table}.{day.column}")
+            if self.plan.entity is None:
+                self.plan.entity = table
+        elif mode == "count":
             self.plan.metrics.append(Metric("count", table=table))
             self._note(piece.words, f"count the rows of {table}")
             if self.plan.entity is None:
@@ -1051,6 +1079,32 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _piece_tables(piece: Piece) -> set[str]:
+    """The tables a piece names: a table, a column's, a value's, a measure's."""
+    if piece.kind in ("table", "verb"):
+        return {piece.data}
+    if piece.kind == "column":
+        return {r.table for r in piece.data[0]}
+    if piece.kind == "value":
+        return {r.table for r, _ in piece.data}
+    if piece.kind == "measure":
+        return {piece.data.table}
+    return set()
+
+
+def _day_column(catalog: PromptCatalog, table: str) -> ColumnRef | None:
+    """The column that is each row's day: named `date` or `day`, a date or dated text."""
+    found = catalog.table(table)
+    columns = [c for c in found.columns if c.name.casefold() in ("date", "day")] if found else []
+    if len(columns) != 1 or not (found and _is_datelike(columns[0])):
+        return None
+    return ColumnRef(table, columns[0].name, columns[0].type)
+
+
+def _is_datelike(column: CatalogColumn) -> bool:
+    return type_class(column.type) == "temporal" or column.role == "time_dimension"
 
 
 def _metric_table(metric: Metric) -> str | None:
