@@ -490,3 +490,37 @@ def test_days_are_the_distinct_days_of_the_table_asked_about(
 def test_days_of_no_table_or_of_several_are_asked_back(harbour: Any) -> None:
     catalog, _ = harbour
     assert isinstance(translate("how many days are there", catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many redaers are in Olso", [[3]]),
+        ("numbr of publishers in Norwya", [[2]]),
+        ("what is the most expensve book", "Ulysses"),
+        ("averge pages per genre", None),
+        ("list the bokos in the Novle genre", None),
+    ],
+)
+def test_a_misspelt_word_is_read_as_the_one_known_word_it_is_closest_to(
+    question: str, expected: Any, library: Any
+) -> None:
+    catalog, _ = library
+    intent = translate(question, catalog)
+    assert isinstance(intent, QueryIntent), intent
+    assert any("read as" in note for note in intent.understood)
+    if isinstance(expected, str):
+        assert [r[1] for r in ask(question, library)] == [expected]
+    elif expected is not None:
+        assert ask(question, library) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how many bxxks are there", "how many readers live in Osaka", "list the pages of zzzz"],
+)
+def test_a_word_far_from_every_known_word_stays_not_understood(
+    question: str, library: Any
+) -> None:
+    catalog, _ = library
+    assert isinstance(translate(question, catalog), NotUnderstood)

@@ -279,6 +279,13 @@ class Vocabulary:
             refs.append(ref)
         self.longest = max(self.longest, len(phrase))
 
+    def words(self) -> set[str]:
+        """Every word of the catalog's phrases: tables, columns, values, measures, verbs."""
+        indexes: list[dict[tuple[str, ...], object]] = [
+            self.tables, self.columns, self.values, self.measures, self.verbs,  # type: ignore[list-item]
+        ]
+        return {w for index in indexes for phrase in index for w in phrase}
+
     def match(self, words: list[str], kind: str) -> tuple[int, object, bool] | None:
         """The longest phrase of ``kind`` (tables, columns, values) at the start of ``words``:
         (words used, what it names, whether exactly); exact first, then a close spelling of

@@ -25,12 +25,14 @@ from rivergen.services.planning.catalog import (
     PromptCatalog,
 )
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
+from rivergen.services.planning.spelling import Speller
 from rivergen.services.planning.lexicon import (
     COUNTRIES,
     LIGHT_FORMS,
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
+    NUMBER_WORDS,
     SPOKEN_UNITS,
     UNIT_WORDS,
     WEIGHT_WORDS,
@@ -403,9 +405,41 @@ def _corrected(word: str) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
-def pieces(tokens: list[Token], vocabulary: Vocabulary) -> tuple[list[Piece], list[str]]:
-    """The pieces of a question and the words nothing read."""
-    tokens = list(tokens)
+_GRAMMAR_TABLES: tuple[Any, ...] = (
+    *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
+    _SAVE, MONTHS, COUNTRIES,
+)  # fmt: skip
+GRAMMAR_WORDS: frozenset[str] = frozenset(
+    {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
+                                                                else (key,))}
+    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS)
+)  # fmt: skip
+
+
+def speller(vocabulary: Vocabulary) -> Speller:
+    """Known words: the catalog's (and country names) first, then the grammar's."""
+    countries = {w for key in COUNTRIES for w in key}
+    return Speller.of(vocabulary.words() | countries, GRAMMAR_WORDS)
+
+
+def _spelled(tokens: list[Token], spell: Speller, notes: list[str]) -> list[Token]:
+    """The tokens with each word nothing knows read as the known word it is closest to."""
+    out = []
+    for token in tokens:
+        corrected = spell.correct(token.text) if token.kind == "word" else None
+        if corrected is not None:
+            notes.append(f"{token.text}: read as `{corrected}`")
+            token = Token(corrected)
+        out.append(token)
+    return out
+
+
+def pieces(
+    tokens: list[Token], vocabulary: Vocabulary, notes: list[str] | None = None
+) -> tuple[list[Piece], list[str]]:
+    """The pieces of a question and the words nothing read; ``notes`` gets the spelling
+    corrections made."""
+    tokens = _spelled(tokens, speller(vocabulary), notes if notes is not None else [])
     words = [t.text for t in tokens]
     out: list[Piece] = []
     unknown: list[str] = []
@@ -527,7 +561,8 @@ class Plan:
 
 
 def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
-    found, unknown = pieces(tokens, vocabulary)
+    notes: list[str] = []
+    found, unknown = pieces(tokens, vocabulary, notes)
     if unknown:
         return NotUnderstood(
             message=f"Not understood: {', '.join(unknown)}. See the prompt guide for what "
@@ -535,7 +570,9 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
             unknown=unknown,
         )
     try:
-        plan = _Reader(catalog).read(found)
+        reader = _Reader(catalog)
+        reader.plan.understood.extend(notes)
+        plan = reader.read(found)
         from rivergen.services.planning.sql_writer import write_sql
 
         sql = write_sql(plan, catalog)
