@@ -524,3 +524,37 @@ def test_a_word_far_from_every_known_word_stays_not_understood(
 ) -> None:
     catalog, _ = library
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what are the lowest and highest list prices", [[5.0, 12.0]]),
+        ("minimum and maximum pages of books", [[104, 730]]),
+        ("how many books have 474 pages or more", [[3]]),
+        ("how many books with list price of 9.5 or less", [[4]]),
+        ("average number of pages per book", [[pytest.approx(2572 / 6)]]),
+    ],
+)
+def test_extremes_together_bounds_after_numbers_and_number_of_a_count_column(
+    question: str, expected: Any, library: Any
+) -> None:
+    assert ask(question, library) == expected
+
+
+def test_sorted_from_highest_to_lowest(library: Any) -> None:
+    rows = ask("list the books sorted by pages from highest to lowest", library)
+    assert [r[1] for r in rows] == ["Ulysses", "Ivanhoe", "Emma", "Dune", "Walden", "Hamlet"]
+    rows = ask("books sorted by list price low to high", library)
+    assert [r[1] for r in rows][:2] == ["Hamlet", "Emma"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["average number of orders per reader", "readers by number of orders"],
+)
+def test_number_of_rows_after_an_average_or_a_group_is_not_guessed(
+    question: str, library: Any
+) -> None:
+    catalog, _ = library
+    assert isinstance(translate(question, catalog), NotUnderstood)

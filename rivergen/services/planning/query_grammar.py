@@ -160,7 +160,13 @@ _SORT = {("sorted", "by"), ("ordered", "by"), ("order", "by"), ("sort", "by"), (
 _DIRECTION = {("ascending",): False, ("asc",): False, ("descending",): True, ("desc",): True,
               ("highest", "first"): True, ("lowest", "first"): False,
               ("largest", "first"): True, ("smallest", "first"): False,
-              ("in", "descending", "order"): True, ("in", "ascending", "order"): False}  # fmt: skip
+              ("in", "descending", "order"): True, ("in", "ascending", "order"): False,
+              ("from", "highest", "to", "lowest"): True, ("from", "lowest", "to", "highest"): False,
+              ("highest", "to", "lowest"): True, ("lowest", "to", "highest"): False,
+              ("from", "high", "to", "low"): True, ("from", "low", "to", "high"): False,
+              ("high", "to", "low"): True, ("low", "to", "high"): False,
+              ("from", "largest", "to", "smallest"): True,
+              ("from", "smallest", "to", "largest"): False}  # fmt: skip
 _COMPARATORS = {
     ("more", "than"): ">", ("greater", "than"): ">", ("over",): ">", ("above",): ">",
     ("exceeding",): ">", ("exceeds",): ">", (">",): ">", ("at", "least"): ">=",
@@ -170,6 +176,12 @@ _COMPARATORS = {
     ("equals",): "=", ("exactly",): "=", ("=",): "=", ("!=",): "!=", ("<>",): "!=",
     ("is",): "=", ("of",): "=",
 }  # fmt: skip
+# Said after a number: "100 or more", "5 and under".
+_OR_MORE = {("or", "more"): ">=", ("or", "above"): ">=", ("or", "greater"): ">=",
+            ("or", "higher"): ">=", ("and", "above"): ">=", ("and", "over"): ">=",
+            ("or", "over"): ">=", ("or", "less"): "<=", ("or", "fewer"): "<=",
+            ("or", "below"): "<=", ("or", "lower"): "<=", ("and", "below"): "<=",
+            ("and", "under"): "<=", ("or", "under"): "<="}  # fmt: skip
 # Comparative adjectives: (the column word they speak of, the operator).
 _COMPARATIVES = {
     ("more", "expensive", "than"): ("price", ">"), ("pricier", "than"): ("price", ">"),
@@ -302,12 +314,17 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     else:
         found = _starts(words[i:], _COMPARATORS)
         if found is None:
+            found = ((), "=") if _number_at(tokens, i) and _starts(words[i + 1 :], _OR_MORE) else None
+        if found is None:
             return None
         key, op = found
     number = _number_at(tokens, i + len(key))
     if number is None:
         return None
     used = len(key) + 1
+    bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
+    if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
+        op, used = bound[1], used + len(bound[0])
     unit = number.unit
     following = words[i + used] if i + used < len(words) else ""
     if following in MONEY_WORDS:
@@ -372,6 +389,7 @@ _FIXED: list[tuple[str, Any]] = [
     ("time", _TIME_UNITS),
     ("which", {("which",)}),
     ("day", {("day",), ("days",)}),
+    ("bound", _OR_MORE),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -501,7 +519,7 @@ def _at(
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country", "day",
+    "range", "text", "top", "save", "measure", "country", "day", "bound",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -585,9 +603,10 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # What may follow a piece that asks for more ("average" asks for a column): anything else
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"column", "table", "value", "measure"}),
+    "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most",
+                            "count"}),
     "count": frozenset({"table", "column", "distinct", "value"}),
-    "group": frozenset({"column", "table", "time"}),
+    "group": frozenset({"column", "table", "time", "count"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
@@ -638,6 +657,14 @@ class _Reader:
         self._check_end()
         return self.plan
 
+    def _bound(self, piece: Piece, following: Piece | None) -> None:
+        """`or more` after "474 pages": the number read as an equality becomes a bound."""
+        last = self.plan.conditions[-1] if self.plan.conditions else None
+        if last is None or last.op != "=" or not isinstance(last.value, int | float):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
+        last.op = piece.data
+        self._note(piece.words, f"{piece.data} {last.value}")
+
     def _days(self, found: list[Piece]) -> list[Piece]:
         """`days` as the rows of the one table the rest of the question is about, when that
         table has a column that is its rows' date (`date`, `day`): "how many rainy days"."""
@@ -668,6 +695,18 @@ class _Reader:
     # One method per piece kind.
 
     def _count(self, piece: Piece, following: Piece | None) -> None:
+        if (
+            self.mode is not None
+            and self.mode[0] in ("aggregate", "group")
+            and following is not None
+            and following.kind == "column"
+            and all(is_numeric(r) and not _is_key(r) for r in following.data[0])
+        ):  # "average number of units in stock", "by number of cylinders": the column itself
+            return
+        if self.mode is not None and self.mode[0] in ("aggregate", "group"):
+            # "average number of orders per customer": an average of counts, not read here
+            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+                              piece.words)  # fmt: skip
         if self.mode is not None and self.mode[0] == "rank":
             self.mode = ("rank_count", self.mode[1])  # "top 3 customers by number of orders"
         elif self.mode is not None and self.mode[0] == "sort":
@@ -685,6 +724,10 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("rank", "sort"):
             rank = self.mode[1] if self.mode[0] == "rank" else (False, None)
             self.mode = ("rank_aggregate", (piece.data, rank))
+        elif self.mode is not None and self.mode[0] == "aggregate":
+            # "the lowest and highest prices", "minimum and maximum": both of the column
+            before = self.mode[1] if isinstance(self.mode[1], tuple) else (self.mode[1],)
+            self.mode = ("aggregate", (*before, piece.data))
         else:
             self.mode = ("aggregate", piece.data)
 
@@ -707,7 +750,8 @@ class _Reader:
         elif self.which:
             self.mode = ("rank", (descending, 1))
         else:
-            self.mode = ("aggregate", "max" if descending else "min")
+            self._aggregate(Piece("aggregate", piece.words, "max" if descending else "min"),
+                            following)  # fmt: skip
 
     def _group(self, piece: Piece, following: Piece | None) -> None:
         if self.mode is not None and self.mode[0] == "subject":
@@ -960,9 +1004,10 @@ class _Reader:
         data: Any = self.mode[1] if self.mode is not None else None
         self.mode = None
         if mode == "aggregate":
-            metric = _measure_metric(measure, data, piece.words)
-            self.plan.metrics.append(metric)
-            self._note(piece.words, f"the measure {metric.label()}")
+            for function in data if isinstance(data, tuple) else (data,):
+                metric = _measure_metric(measure, function, piece.words)
+                self.plan.metrics.append(metric)
+                self._note(piece.words, f"the measure {metric.label()}")
         elif mode == "rank":
             self._rank(_measure_metric(measure, "sum", piece.words), data, piece.words)
         elif mode == "sort":
@@ -1027,7 +1072,13 @@ class _Reader:
             words,
         )
 
-    def _column_aggregate(self, ref: ColumnRef, function: str, words: list[str], _: bool) -> None:
+    def _column_aggregate(
+        self, ref: ColumnRef, function: str | tuple[str, ...], words: list[str], _: bool
+    ) -> None:
+        if isinstance(function, tuple):
+            for one in function:
+                self._column_aggregate(ref, one, words, _)
+            return
         if function in ("sum", "avg") and not is_numeric(ref):
             raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
@@ -1116,6 +1167,10 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _is_key(ref: ColumnRef) -> bool:
+    return name_parts(ref.column)[-1:] == ["id"]
 
 
 def _piece_tables(piece: Piece) -> set[str]:
