@@ -558,3 +558,39 @@ def test_number_of_rows_after_an_average_or_a_group_is_not_guessed(
 ) -> None:
     catalog, _ = library
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+# Parcels go to eleven countries (no hint); agents are in two, so Fiji is a known agent country.
+PARCELS = pa.table(
+    {
+        "parcelId": list(range(1, 13)),
+        "shipDate": [date(2020, 1, d) for d in range(1, 13)],
+        "shipCountry": ["Fiji", "Fiji", "Peru", "Chile", "Oman", "Chad", "Laos", "Cuba", "Iraq",
+                        "Mali", "Niger", "Fiji"],
+        "weight": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+    }
+)  # fmt: skip
+AGENTS = pa.table({"agentId": [1, 2], "country": ["Fiji", "Peru"]})
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # Fiji is a known value of agents.country only; parcels have a ship country.
+        ("how many parcels were shipped to Fiji", [[3]]),
+        ("what is the average weight of parcels shipped to Fiji", [[5.0]]),
+        ("how many parcels were shipped in 2020", [[12]]),
+        ("which staff were hired in 2001", "Ada"),
+        ("which staff were born before 1970", "Bo"),
+    ],
+)
+def test_an_events_verb_names_its_date_and_a_value_its_like_column(
+    question: str, expected: Any, library: Any
+) -> None:
+    catalog, data = library
+    tables = {"parcels": PARCELS, "agents": AGENTS, "staff": STAFF}
+    found = ask(question, _library_of(tables))
+    if isinstance(expected, str):
+        assert [r[1] for r in found] == [expected]
+    else:
+        assert found == expected

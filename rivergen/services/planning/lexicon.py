@@ -343,9 +343,33 @@ def _column_phrases(
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
     phrases |= _spoken_phrases(parts)
+    phrases |= _event_verbs(parts, column.type)
     if column.values:  # "weather type", "the kinds of weather": the column of those values
         phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)
+
+
+# Nouns of events whose verb is not spelled from them.
+_EVENT_VERBS = {"birth": ("born",), "death": ("died",), "sale": ("sold",), "sell": ("sold",)}
+_DATE_WORDS = frozenset({"date", "time", "day", "at", "on"})
+
+
+def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A date of an event said with its verb: `hireDate` "hired", `birthDate` "born",
+    `shippedDate` "shipped"; verbs that name a table's rows (`ordered`) stay theirs."""
+    if type_class(kind) != "temporal" or len(parts) != 2 or parts[1] not in _DATE_WORDS:
+        return set()
+    noun = parts[0]
+    verbs = set(_EVENT_VERBS.get(noun, ()))
+    if verbs:
+        pass
+    elif noun.endswith("e"):
+        verbs.add(noun + "d")
+    elif not noun.endswith("ed") and noun.isalpha() and len(noun) >= 3:
+        double = noun[-1] not in "aeiouwy" and noun[-2] in "aeiou" and noun[-3] not in "aeiou"
+        verbs.add(noun + (noun[-1] if double and len(noun) <= 4 else "") + "ed")
+    taken = {v for forms in TABLE_VERBS.values() for v in forms}
+    return {(v,) for v in verbs if v not in taken}
 
 
 def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:

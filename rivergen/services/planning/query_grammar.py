@@ -975,8 +975,18 @@ class _Reader:
             return
         # "by category and country": a group goes on while columns follow.
         self.mode = ("group_more", None) if mode in ("group", "group_more") else None
-        if mode is None and following is not None and _fits(ref, following.kind):
+        if mode in (None, "subject") and following is not None and _fits(ref, following.kind):
+            # "which employees were hired in 1993": the column of the condition that follows
             self.pending_column = ref
+            return
+        if (
+            mode in (None, "subject")
+            and is_temporal(ref)
+            and piece.words[-1].endswith(("ed", "born"))
+            and following is not None
+            and following.kind in ("country", "value")
+        ):  # "orders shipped to Sweden": the event's verb before a place, not its date
+            self._note(piece.words, "the event, before where it went")
             return
         readers: dict[str, Callable[[ColumnRef, Any, list[str], bool], None]] = {
             "aggregate": self._column_aggregate, "count": self._column_count,

@@ -134,9 +134,13 @@ class _Writer:
         the first table it names that has one."""
         for name in dict.fromkeys(named):
             table = self.catalog.table(name)
-            own = [c for c in table.columns if c.name.casefold() == ref.column.casefold()] if (
-                table is not None) else []  # fmt: skip
-            if own and type_class(own[0].type) == type_class(ref.type):
+            columns = table.columns if table is not None else []
+            own = [c for c in columns if c.name.casefold() == ref.column.casefold()]
+            # ...or the one column named like it with a word before (`shipCountry`)
+            own = own or [c for c in columns
+                          if name_parts(c.name)[-len(name_parts(ref.column)):]
+                          == name_parts(ref.column)]  # fmt: skip
+            if len(own) == 1 and type_class(own[0].type) == type_class(ref.type):
                 condition.column = ColumnRef(name, own[0].name, own[0].type)
                 self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
                 return
