@@ -36,8 +36,8 @@ MONTHS = {
 }  # fmt: skip
 MONTHS |= {name[:3]: number for name, number in list(MONTHS.items())} | {"sept": 9}
 NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "fifty": 50, "hundred": 100,
 }  # fmt: skip
 MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
@@ -281,10 +281,8 @@ class Vocabulary:
 
     def words(self) -> set[str]:
         """Every word of the catalog's phrases: tables, columns, values, measures, verbs."""
-        indexes: list[dict[tuple[str, ...], object]] = [
-            self.tables, self.columns, self.values, self.measures, self.verbs,  # type: ignore[list-item]
-        ]
-        return {w for index in indexes for phrase in index for w in phrase}
+        phrases = [*self.tables, *self.columns, *self.values, *self.measures, *self.verbs]
+        return {w for phrase in phrases for w in phrase}
 
     def match(self, words: list[str], kind: str) -> tuple[int, object, bool] | None:
         """The longest phrase of ``kind`` (tables, columns, values) at the start of ``words``:
@@ -464,7 +462,7 @@ def _adjectives(phrase: tuple[str, ...]) -> set[tuple[str, ...]]:
         return {(word[:-1] + "y",)}
     if word.endswith("e"):
         return {(word[:-1] + "y",)}
-    forms = {(word + "y",)}
+    forms: set[tuple[str, ...]] = {(word + "y",)}
     if word[-1] not in "aeiouwy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
         forms.add((word + word[-1] + "y",))  # sun -> sunny, fog -> foggy
     return forms
@@ -560,5 +558,6 @@ def _inflections(verb: str) -> set[str]:
 
 LIGHT_FORMS: frozenset[str] = frozenset(
     {form for verb in LIGHT_VERBS for form in _inflections(verb)}
-    | set(IRREGULAR_LIGHT_VERBS) | LIGHT_WORDS
+    | set(IRREGULAR_LIGHT_VERBS)
+    | LIGHT_WORDS
 )

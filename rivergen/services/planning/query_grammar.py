@@ -25,7 +25,6 @@ from rivergen.services.planning.catalog import (
     PromptCatalog,
 )
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
-from rivergen.services.planning.spelling import Speller
 from rivergen.services.planning.lexicon import (
     COUNTRIES,
     LIGHT_FORMS,
@@ -45,6 +44,7 @@ from rivergen.services.planning.lexicon import (
     name_parts,
     singular,
 )
+from rivergen.services.planning.spelling import Speller
 
 FILLERS = frozenset(
     [
@@ -300,6 +300,22 @@ def _number_at(tokens: list[Token], i: int) -> Token | None:
     return None
 
 
+def _comparison_head(
+    tokens: list[Token], i: int, words: list[str]
+) -> tuple[tuple[str, ...], str, str | None] | None:
+    """The words before a compared number, its operator, and the column word they imply:
+    `cheaper than` (<, price), `over` (>), or nothing before "100 or more"."""
+    found = _starts(words[i:], _COMPARATIVES)
+    if found is not None:
+        return found[0], found[1][1], found[1][0]
+    found = _starts(words[i:], _COMPARATORS)
+    if found is not None:
+        return found[0], found[1], None
+    if _number_at(tokens, i) and _starts(words[i + 1 :], _OR_MORE):
+        return (), "=", None
+    return None
+
+
 def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
     if words[i] == "between":
         low, high = _number_at(tokens, i + 1), _number_at(tokens, i + 3)
@@ -307,17 +323,10 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
             unit = high.unit or low.unit
             return 4, Piece("range", words[i : i + 4], (low.value, high.value, unit, None))
         return None
-    column: str | None = None
-    found = _starts(words[i:], _COMPARATIVES)
-    if found is not None:
-        key, (column, op) = found
-    else:
-        found = _starts(words[i:], _COMPARATORS)
-        if found is None:
-            found = ((), "=") if _number_at(tokens, i) and _starts(words[i + 1 :], _OR_MORE) else None
-        if found is None:
-            return None
-        key, op = found
+    head = _comparison_head(tokens, i, words)
+    if head is None:
+        return None
+    key, op, column = head
     number = _number_at(tokens, i + len(key))
     if number is None:
         return None
@@ -603,8 +612,7 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # What may follow a piece that asks for more ("average" asks for a column): anything else
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most",
-                            "count"}),
+    "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
     "count": frozenset({"table", "column", "distinct", "value"}),
     "group": frozenset({"column", "table", "time", "count"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
@@ -902,17 +910,8 @@ class _Reader:
         self.near = table  # "orders of customers in Germany": Germany is the customers'
         mode, data = self.mode or (None, None)
         self.mode = None
-        day = _day_column(self.catalog, table) if table == self.day_table else None
-        if mode == "count" and day is not None:
-            self.plan.metrics.append(Metric("count_distinct", day))  # days, not rows
-            self._note(piece.words, f"count the distinct {table}.{day.column}")
-            if self.plan.entity is None:
-                self.plan.entity = table
-        elif mode == "count":
-            self.plan.metrics.append(Metric("count", table=table))
-            self._note(piece.words, f"count the rows of {table}")
-            if self.plan.entity is None:
-                self.plan.entity = table
+        if mode == "count":
+            self._count_table(table, piece.words)
         elif mode == "group":
             self._group_by_table(table, piece.words)
         elif mode in ("rank", "rank_count"):
@@ -930,6 +929,17 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _count_table(self, table: str, words: list[str]) -> None:
+        day = _day_column(self.catalog, table) if table == self.day_table else None
+        if day is not None:
+            self.plan.metrics.append(Metric("count_distinct", day))  # days, not rows
+            self._note(words, f"count the distinct {table}.{day.column}")
+        else:
+            self.plan.metrics.append(Metric("count", table=table))
+            self._note(words, f"count the rows of {table}")
+        if self.plan.entity is None:
+            self.plan.entity = table
 
     def _group_by_table(self, table: str, words: list[str]) -> None:
         metrics = self.plan.metrics
