@@ -90,7 +90,7 @@ def _column(table: pa.Table, name: str) -> CatalogColumn:
     kind = str(table.schema.field(name).type)
     values: list[str] = []
     if kind == "string":
-        distinct = sorted(set(table[name].to_pylist()))
+        distinct = sorted({v for v in table[name].to_pylist() if v is not None})
         values = distinct if len(distinct) <= 10 else []
     return CatalogColumn(name=name, type=kind, values=values)
 
@@ -590,3 +590,61 @@ def test_an_events_verb_names_its_date_and_a_value_its_like_column(
         assert [r[1] for r in found] == [expected]
     else:
         assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what percentage of books are retired", pytest.approx(100 * 2 / 6)),
+        ("what proportion of readers live in Oslo", pytest.approx(100 * 3 / 12)),
+        ("share of parcels shipped to Fiji", pytest.approx(100 * 3 / 12)),
+    ],
+)
+def test_a_share_is_the_percent_of_rows_a_condition_keeps(
+    question: str, expected: Any, library: Any
+) -> None:
+    tables = {**TABLES, "parcels": PARCELS, "agents": AGENTS}
+    assert ask(question, _library_of(tables)) == [[expected]]
+
+
+def test_a_share_with_several_conditions_is_asked_back(library: Any) -> None:
+    catalog, _ = library
+    # the share of bestsellers among the retired books, or of retired bestsellers among all?
+    question = "what share of the retired books are bestsellers"
+    assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+CLINIC = pa.table(
+    {
+        "patientId": [1, 2, 3, 4],
+        "blood_type": ["A", None, "O", None],
+        "weight_kg": [70.0, None, 80.0, 65.0],
+        "dischargeDate": [date(2020, 1, 2), None, None, date(2020, 2, 1)],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many patients have no recorded blood type", 2),
+        ("how many patients have no weight recorded", 1),
+        ("number of patients with a missing weight", 1),
+        ("how many patients have not been discharged yet", 2),
+    ],
+)
+def test_no_recorded_value_and_not_yet_are_empty_columns(question: str, expected: int) -> None:
+    assert ask(question, _library_of({"patients": CLINIC})) == [[expected]]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many patients have no weight",
+        "how many patients were not discharged",
+        "how many patients are yet to come",
+    ],
+)
+def test_no_and_not_without_recorded_or_yet_stay_not_understood(question: str) -> None:
+    catalog, _ = _library_of({"patients": CLINIC})
+    assert isinstance(translate(question, catalog), NotUnderstood)

@@ -176,6 +176,10 @@ _COMPARATORS = {
     ("equals",): "=", ("exactly",): "=", ("=",): "=", ("!=",): "!=", ("<>",): "!=",
     ("is",): "=", ("of",): "=",
 }  # fmt: skip
+# "what percentage of products are discontinued": the share of rows (or of a measure's total)
+# that a condition keeps.
+_SHARE = {(word, *rest) for word in ("percentage", "percent", "share", "fraction", "proportion")
+          for rest in ((), ("of",), ("of", "all"))}  # fmt: skip
 # Said after a number: "100 or more", "5 and under".
 _OR_MORE = {("or", "more"): ">=", ("or", "above"): ">=", ("or", "greater"): ">=",
             ("or", "higher"): ">=", ("and", "above"): ">=", ("and", "over"): ">=",
@@ -375,6 +379,27 @@ def _top(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | N
     return None
 
 
+# "no recorded sex", "no body mass recorded", "a missing weight": the column is empty (NULL).
+_RECORDED = frozenset({"recorded", "known", "measured", "given", "entered", "value", "values"})
+
+
+def _missing(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    if words[i] not in ("no", "missing"):
+        return None
+    j = i + 1
+    said_before = j < len(words) and words[j] in _RECORDED
+    j += said_before
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2]:
+        return None
+    end = j + column[0]
+    said_after = end < len(words) and words[end] in _RECORDED
+    if not (said_before or said_after or words[i] == "missing"):
+        return None  # "no precipitation": none recorded, or a recorded zero? not guessed
+    end += said_after
+    return end - i, Piece("missing", words[i:end], column[1])
+
+
 def _save(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
     found = _starts(words[i:], _SAVE)
     if found is None or i + len(found[0]) >= len(words):
@@ -399,6 +424,8 @@ _FIXED: list[tuple[str, Any]] = [
     ("which", {("which",)}),
     ("day", {("day",), ("days",)}),
     ("bound", _OR_MORE),
+    ("share", _SHARE),
+    ("yet", {("yet",)}),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -414,6 +441,8 @@ def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece
     # On a tie the earlier kind wins: a measure of the semantic layer before a column's synonym.
     for kind in ("values", "measures", "tables", "columns", "verbs"):
         match = vocabulary.match(words, kind)
+        if kind == "values" and match is not None and match[0] == 1 and words[0] in FILLERS:
+            continue  # "with a missing weight": the article, not the blood type A
         if match is not None and (match[0], match[2]) > rank:
             n, what, exact = match
             rank = (n, exact)
@@ -439,7 +468,7 @@ _GRAMMAR_TABLES: tuple[Any, ...] = (
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
                                                                 else (key,))}
-    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS)
+    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS) | _RECORDED | {"no", "missing"}
 )  # fmt: skip
 
 
@@ -496,6 +525,9 @@ def _at(
         found = reader(tokens, i, words)
         if found is not None:
             return found
+    missing = _missing(words, i, vocabulary)
+    if missing is not None:
+        return missing
     number = tokens[i]
     named = vocabulary.match(words[i + 1 :], "tables") if number.kind == "number" else None
     if (
@@ -528,7 +560,8 @@ def _at(
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country", "day", "bound",
+    "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
+    "yet",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -580,6 +613,7 @@ class Plan:
     verbs: list[str] = field(default_factory=list)  # tables a verb speaks of ("ordered")
     named: list[str] = field(default_factory=list)  # the tables the question names
     mentioned: list[str] = field(default_factory=list)  # ...and reads as tables
+    share: bool = False  # the share of the rows (or of a total) that the conditions keep
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -637,6 +671,7 @@ class _Reader:
         self.upcoming: list[str] = []
         self.value_tables: list[str] = []
         self.day_table: str | None = None
+        self.yet_read = False
         self.near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
@@ -664,6 +699,24 @@ class _Reader:
             self.last = piece
         self._check_end()
         return self.plan
+
+    def _share(self, piece: Piece, following: Piece | None) -> None:
+        if self.plan.share or self.mode is not None or self.plan.metrics:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
+        self.plan.share = True
+        self._note(piece.words, "the share, in percent, that the conditions keep")
+
+    def _missing(self, piece: Piece, following: Piece | None) -> None:
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        op = "is not null" if self.negate else "is null"
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, None))
+        self._note(piece.words, f"{ref.table}.{ref.column} {op.upper()}")
+
+    def _yet(self, piece: Piece, following: Piece | None) -> None:
+        if not self.yet_read:
+            raise _Unreadable("`yet`: not yet what?", piece.words)
 
     def _bound(self, piece: Piece, following: Piece | None) -> None:
         """`or more` after "474 pages": the number read as an equality becomes a bound."""
@@ -982,6 +1035,12 @@ class _Reader:
             return
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
+            return
+        if self.negate and is_temporal(ref) and following is not None and following.kind == "yet":
+            # "orders not shipped yet": no date of that event
+            self.negate, self.yet_read = False, True
+            self.plan.conditions.append(Condition(ref, "is null", None))
+            self._note(piece.words, f"not yet: {ref.table}.{ref.column} IS NULL")
             return
         # "by category and country": a group goes on while columns follow.
         self.mode = ("group_more", None) if mode in ("group", "group_more") else None

@@ -280,6 +280,8 @@ class _Writer:
     def condition_sql(self, condition: Condition) -> str:
         ref = condition.column
         assert ref is not None
+        if condition.op in ("is null", "is not null"):
+            return f"{_col(ref)} {condition.op.upper()}"
         if condition.op in ("yes", "no"):
             yes, no = condition.value
             return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
@@ -368,6 +370,8 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
     names = _names(items)
     distinct = plan.distinct
     order_sql: list[str] = []
+    if plan.share:
+        return _share_statement(writer, base, joins, items, group_sql, names)
     if plan.metrics and plan.projection:
         listed = ", ".join(r.column for r in plan.projection)
         raise _Unreadable(f"Both the columns {listed} and a total or count: group by them?")
@@ -393,6 +397,39 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
     if not order_sql and items:
         order_sql = names
     return _statement(writer, base, joins, select, distinct, group_sql, order_sql)
+
+
+def _share_statement(
+    writer: _Writer,
+    base: str,
+    joins: list[tuple[str, str, str, str]],
+    items: list[tuple[ColumnRef, str | None]],
+    group_sql: list[str],
+    names: list[str],
+) -> str:
+    """`100.0 * COUNT(*) FILTER (WHERE c) / COUNT(*)`: the share, in percent, of the rows (or
+    of a measure's total) that the one condition keeps; per group when grouped."""
+    plan = writer.plan
+    if len(plan.conditions) != 1 or len(plan.metrics) > 1 or plan.projection or plan.order:
+        raise _Unreadable(
+            "A share of what, among what? Ask it with one condition: "
+            "`what percentage of orders were shipped to Germany`."
+        )
+    if plan.metrics and plan.metrics[0].function not in ("measure", "sum", "count"):
+        raise _Unreadable(f"A share of {plan.metrics[0].label()}: only of a total or a count.")
+    whole = writer.metric_sql(plan.metrics[0], base) if plan.metrics else "COUNT(*)"
+    part = f"{whole} FILTER (WHERE {writer.condition_sql(plan.conditions[0])})"
+    select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
+    select.append(f"100.0 * {part} / {whole} AS percent")
+    sql = f"SELECT {', '.join(select)} FROM {ident(base)}"
+    for table, left, fact_column, other_column in joins:
+        sql += (
+            f" JOIN {ident(table)} ON {ident(left)}.{ident(fact_column)} = "
+            f"{ident(table)}.{ident(other_column)}"
+        )
+    if group_sql:
+        sql += " GROUP BY " + ", ".join(group_sql) + " ORDER BY " + ", ".join(names)
+    return sql
 
 
 def _statement(
