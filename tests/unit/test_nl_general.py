@@ -648,3 +648,11 @@ def test_no_recorded_value_and_not_yet_are_empty_columns(question: str, expected
 def test_no_and_not_without_recorded_or_yet_stay_not_understood(question: str) -> None:
     catalog, _ = _library_of({"patients": CLINIC})
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def test_a_table_and_a_number_is_the_row_of_that_key(library: Any) -> None:
+    assert ask("total quantity of order 2", library) == [[5]]
+    assert ask("what is the freight of order 3", library) == [[60.0]]
+    catalog, _ = library
+    # readings have no key of their own: "reading 2" is not guessed
+    assert isinstance(translate("rain of reading 2", catalog), NotUnderstood)

@@ -518,6 +518,32 @@ def pieces(
     return out, unknown
 
 
+def _number_by_noun(
+    tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """A number beside a noun: "which 5 orders" (that many), "8 cylinders" (the column's
+    value), "order 10248" (the row of that key)."""
+    number = tokens[i]
+    if number.kind != "number" or number.unit:
+        return None
+    named = vocabulary.match(words[i + 1 :], "tables")
+    if named is not None and named[2] and isinstance(number.value, int) and 0 < number.value < 1000:
+        # "which 5 orders had the highest freight": the first 5 in an order still to come
+        return 1, Piece("top", [words[i]], (number.value, None))
+    column = vocabulary.match(words[i + 1 :], "columns")
+    if column is not None and column[2]:
+        # "cars with 8 cylinders": a number of the column that follows
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
+    before = vocabulary.tables.get((words[i - 1],)) if i > 0 else None
+    if (
+        before is not None
+        and isinstance(number.value, int)
+        and words[i - 1] == singular(words[i - 1])
+    ):  # "order 10248": the order whose own key is 10248
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, "@key"))
+    return None
+
+
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
@@ -525,23 +551,9 @@ def _at(
         found = reader(tokens, i, words)
         if found is not None:
             return found
-    missing = _missing(words, i, vocabulary)
-    if missing is not None:
-        return missing
-    number = tokens[i]
-    named = vocabulary.match(words[i + 1 :], "tables") if number.kind == "number" else None
-    if (
-        named is not None
-        and named[2]
-        and isinstance(number.value, int)
-        and 0 < number.value < 1000
-        and not number.unit
-    ):  # "which 5 orders had the highest freight": the first 5 in an order still to come
-        return 1, Piece("top", [words[i]], (number.value, None))
-    column = vocabulary.match(words[i + 1 :], "columns") if number.kind == "number" else None
-    if column is not None and column[2] and not number.unit:
-        # "cars with 8 cylinders": a number of the column that follows
-        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
+    found = _missing(words, i, vocabulary) or _number_by_noun(tokens, i, words, vocabulary)
+    if found is not None:
+        return found
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
@@ -1427,6 +1439,9 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             r for r in refs
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
         ]  # fmt: skip
+    elif word == "@key":  # the column that identifies the table's rows by its name
+        own = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
+        found = [r for r in refs if name_parts(r.column) == [*own, "id"]]
     elif word == "@country":
         found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
     elif word.startswith("@unit:"):

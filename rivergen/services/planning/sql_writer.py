@@ -99,7 +99,10 @@ class _Writer:
             word = f"@unit:{unit[2:]}"
         if word is None:
             raise _Unreadable(f"{words}: of which column?")
-        for name in dict.fromkeys([*([near] if near else []), *self.order_tables]):
+        tables = [*([near] if near else []), *self.order_tables]
+        if word == "@key":  # "order 10248": the key of the table just named, no other
+            tables = tables[:1]
+        for name in dict.fromkeys(tables):
             ref = _implicit_in(self._table(name), word)
             if ref is not None:
                 self.plan.touch(ref.table)
