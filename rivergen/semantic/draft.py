@@ -12,7 +12,9 @@ profiles; a person confirms or edits it.
   (price x quantity, less a discount when there is one) and `stock_value` (price x units in
   stock).
 - Relationships: a column named like another dataset's own key (`productID` in
-  order_details -> `products.productID`; `customer_id` -> `customers.id`).
+  order_details -> `products.productID`; `customer_id` -> `customers.id`), or named like the
+  other dataset's noun with values, as the profiles saw them, all among the key's
+  (`orders.shipVia` -> `shippers.shipperID`).
 """
 
 from __future__ import annotations
@@ -243,6 +245,68 @@ def own_key(table: CatalogTable) -> str | None:
     return None
 
 
+def _stats(profiles: Mapping[str, Mapping[str, Any] | None], table: str, column: str) -> (
+    Mapping[str, Any] | None
+):  # fmt: skip
+    return _profile_columns(profiles.get(table)).get(column)
+
+
+def _within(source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    """Whether every value the source's profile saw may be one of the target key's: all its
+    distinct values known (its top values), each an integer between the key's least and
+    greatest, and no more of them than the key has."""
+    distinct, low, high = source.get("distinct_count"), target.get("min"), target.get("max")
+    values = [v.get("value") for v in source.get("top_values", []) if isinstance(v, Mapping)]
+    if not distinct or len(values) != distinct or low is None or high is None:
+        return False
+    if distinct > (target.get("distinct_count") or 0):
+        return False
+    return all(isinstance(v, int) and low <= v <= high for v in values)
+
+
+def _names_like(column: str, table: str) -> bool:
+    """`shipVia` and `shippers`: a word of the column begins the table's noun, or the other
+    way round (`cust` and `customers`)."""
+    noun = singular(words(table)[-1]) if words(table) else ""
+    return any(
+        len(part) >= 3 and part != "id" and (noun.startswith(part) or part.startswith(noun))
+        for part in words(column)
+    )
+
+
+def value_relationships(
+    catalog: PromptCatalog,
+    profiles: Mapping[str, Mapping[str, Any] | None],
+    known: list[Relationship],
+) -> list[Relationship]:
+    """Keys named otherwise than the key they refer to (`orders.shipVia` -> `shippers.
+    shipperID`): an integer column named like the other dataset's noun whose values, as its
+    profile saw them, all fall among the key's."""
+    related = {(r.from_dataset, r.from_column) for r in known}
+    found: list[Relationship] = []
+    for target in catalog.tables:
+        key = own_key(target)
+        target_stats = _stats(profiles, target.name, key) if key else None
+        if key is None or target_stats is None:
+            continue
+        for source in catalog.tables:
+            for column in source.columns if source.name != target.name else []:
+                stats = _stats(profiles, source.name, column.name)
+                if (
+                    (source.name, column.name) not in related
+                    and column.name != own_key(source)
+                    and type_class(column.type) == "numeric"
+                    and _names_like(column.name, target.name)
+                    and stats is not None
+                    and _within(stats, target_stats)
+                ):
+                    found.append(Relationship(
+                        from_dataset=source.name, from_column=column.name,
+                        to_dataset=target.name, to_column=key,
+                    ))  # fmt: skip
+    return found
+
+
 def draft_relationships(catalog: PromptCatalog) -> list[Relationship]:
     found: list[Relationship] = []
     for target in catalog.tables:
@@ -277,6 +341,8 @@ def draft_layer(
             description=table.description, synonyms=_table_synonyms(table),
             columns=[draft_column(c, seen.get(c.name)) for c in table.columns],
         ))  # fmt: skip
+    relationships = draft_relationships(catalog)
+    relationships += value_relationships(catalog, profiles, relationships)
     measures = draft_measures(datasets)
     derived = [m for d in datasets for m in derived_measures(d)]
     for measure in derived:
@@ -285,8 +351,7 @@ def draft_layer(
             measure.name = f"{measure.name}_{_snake(measure.dataset)}"[:100]
             measure.synonyms = []
     return SemanticLayer(
-        datasets=datasets, measures=measures + derived,
-        relationships=draft_relationships(catalog),
+        datasets=datasets, measures=measures + derived, relationships=relationships,
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from rivergen.quality import profile_column
 from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer
 from rivergen.services.execution.sql import compile_sql, run_compiled
@@ -656,3 +657,30 @@ def test_a_table_and_a_number_is_the_row_of_that_key(library: Any) -> None:
     catalog, _ = library
     # readings have no key of their own: "reading 2" is not guessed
     assert isinstance(translate("rain of reading 2", catalog), NotUnderstood)
+
+
+def _profiles(tables: dict[str, pa.Table]) -> dict[str, Any]:
+    return {
+        name: {"columns": [profile_column(c, t.column(c)).model_dump(mode="json")
+                           for c in t.column_names]}
+        for name, t in tables.items()
+    }  # fmt: skip
+
+
+def test_the_draft_relates_a_key_named_otherwise_by_its_values() -> None:
+    riders = pa.table({"riderId": [1, 2, 3], "riderName": ["Ann", "Ben", "Cat"]})
+    trips = pa.table({"tripId": [1, 2, 3, 4], "rideVia": [1, 1, 3, 2], "routeNo": [7, 8, 9, 7],
+                      "km": [5.0, 2.0, 4.0, 1.0]})  # fmt: skip
+    tables = {"riders": riders, "trips": trips}
+    catalog, data = _library_of(tables)
+    layer = draft_layer(catalog, _profiles(tables))
+    assert [(r.from_dataset, r.from_column, r.to_dataset) for r in layer.relationships] == [
+        ("trips", "rideVia", "riders")
+    ]  # routeNo is not named like riders
+    drafted = (apply_layer(catalog, layer, 1), data)
+    assert ask("total km per rider", drafted) == [[1, "Ann", 7.0], [2, "Ben", 1.0],
+                                                  [3, "Cat", 4.0]]  # fmt: skip
+    # values outside the riders' keys: no relationship
+    tables["trips"] = trips.set_column(1, "rideVia", pa.array([1, 1, 3, 9]))
+    catalog, _ = _library_of(tables)
+    assert draft_layer(catalog, _profiles(tables)).relationships == []
