@@ -1440,8 +1440,8 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
         ]  # fmt: skip
     elif word == "@key":  # the column that identifies the table's rows by its name
-        own = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
-        found = [r for r in refs if name_parts(r.column) == [*own, "id"]]
+        noun = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
+        found = [r for r in refs if name_parts(r.column) == [*noun, "id"]]
     elif word == "@country":
         found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
     elif word.startswith("@unit:"):
