@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from rivergen.engine.spec import type_class
@@ -141,13 +142,42 @@ def column_role(column: CatalogColumn, seen: Mapping[str, Any] | None) -> Column
     return "dimension"
 
 
+# Formats of dates held as text, tried on the values a profile saw.
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y",
+                "%b %d %Y", "%d %b %Y", "%B %d %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y",
+                "%Y-%m-%d %H:%M:%S", "%Y-%m")  # fmt: skip
+
+
+def date_format(column: CatalogColumn, seen: Mapping[str, Any] | None) -> str | None:
+    """The one format that reads every value the profile saw of a text column (None: none
+    or several do, as `01/02/2020` in days first or months first)."""
+    if type_class(column.type) != "string" or seen is None:
+        return None
+    values = [v.get("value") for v in seen.get("top_values", []) if isinstance(v, Mapping)]
+    texts = [v.strip() for v in values if isinstance(v, str) and v.strip()]
+    if len(texts) < 3 or len(texts) != len(values):
+        return None
+    fitting = [f for f in DATE_FORMATS if all(_parses(t, f) for t in texts)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _parses(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
+
+
 def draft_column(column: CatalogColumn, seen: Mapping[str, Any] | None) -> SemanticColumn:
     role = column_role(column, seen)
     values = boolean_values(column, seen) if role == "boolean" else None
+    fmt = date_format(column, seen) if role in ("time_dimension", "dimension") else None
     return SemanticColumn(
         name=column.name, business_name=business_name(column.name),
-        synonyms=_column_synonyms(column, role), role=role,
+        synonyms=_column_synonyms(column, role), role="time_dimension" if fmt else role,
         true_values=[values[0]] if values else [], false_values=[values[1]] if values else [],
+        date_format=fmt,
     )  # fmt: skip
 
 

@@ -684,3 +684,27 @@ def test_the_draft_relates_a_key_named_otherwise_by_its_values() -> None:
     tables["trips"] = trips.set_column(1, "rideVia", pa.array([1, 1, 3, 9]))
     catalog, _ = _library_of(tables)
     assert draft_layer(catalog, _profiles(tables)).relationships == []
+
+
+def test_the_draft_reads_dates_held_as_text_with_their_format() -> None:
+    prices = pa.table(
+        {
+            "ticker": ["A", "A", "B", "B", "A", "B"],
+            "day": ["Mar 3 2019", "Apr 1 2020", "Mar 3 2019", "Apr 1 2020", "Jan 9 2021",
+                    "Jan 9 2021"],
+            "close": [10.0, 12.0, 50.0, 40.0, 15.0, 45.0],
+        }
+    )  # fmt: skip
+    tables = {"prices": prices}
+    catalog, data = _library_of(tables)
+    layer = draft_layer(catalog, _profiles(tables))
+    assert [c.date_format for c in layer.datasets[0].columns] == [None, "%b %d %Y", None]
+    drafted = (apply_layer(catalog, layer, 1), data)
+    assert ask("average close in 2020", drafted) == [[26.0]]
+    assert ask("total close per year", drafted) == [[2019, 60.0], [2020, 52.0], [2021, 60.0]]
+    # 01/02/2020: the 1st of February or the 2nd of January? no format is guessed
+    both = pa.table({"day": ["01/02/2020", "03/04/2020", "05/06/2020"]})
+    catalog, _ = _library_of({"both": both})
+    assert (
+        draft_layer(catalog, _profiles({"both": both})).datasets[0].columns[0].date_format is None
+    )

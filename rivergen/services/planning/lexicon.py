@@ -259,6 +259,15 @@ class ColumnRef:
     table: str
     column: str
     type: str
+    parse: str | None = None  # a date held as text: its strptime format (read as a date)
+
+
+def column_ref(table: str, column: CatalogColumn) -> ColumnRef:
+    """A column as the grammar reads it: a date held as text, with its format known, is a
+    date."""
+    if column.date_format and type_class(column.type) == "string":
+        return ColumnRef(table, column.name, "timestamp[us]", column.date_format)
+    return ColumnRef(table, column.name, column.type)
 
 
 @dataclass
@@ -487,7 +496,7 @@ def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
 def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:
     """A table's columns as the words a question has for them, and their hinted values."""
     for column in table.columns:
-        ref = ColumnRef(table.name, column.name, column.type)
+        ref = column_ref(table.name, column)
         for phrase in _column_phrases(column, table, table_words):
             vocabulary._add_column(phrase, ref)
             if " ".join(phrase) in SUMMED_SYNONYMS:

@@ -38,6 +38,7 @@ from rivergen.services.planning.lexicon import (
     ColumnRef,
     Token,
     Vocabulary,
+    column_ref,
     is_numeric,
     is_temporal,
     is_year,
@@ -685,6 +686,7 @@ class _Reader:
         self.day_table: str | None = None
         self.yet_read = False
         self.near: str | None = None
+        self.place_near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
@@ -893,7 +895,8 @@ class _Reader:
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
         column = self._take_pending()
-        condition = Condition(column, op, value, unit, word, self.near)
+        near = self.place_near if word == "@key" else self.near  # "order 10248": the order's
+        condition = Condition(column, op, value, unit, word, near)
         self.plan.conditions.append(condition)
         if column is None and word is None and following is not None and following.kind == "column":
             self.awaiting = condition  # "fewer than 10 units in stock": the column follows
@@ -948,7 +951,8 @@ class _Reader:
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
         self.plan.conditions.append(
-            Condition(self.pending_column, op, list(piece.data), hint="@country", near=self.near)
+            Condition(self.pending_column, op, list(piece.data), hint="@country",
+                      near=self.place_near or self.near)  # fmt: skip
         )
         self.pending_column = None
         self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
@@ -972,7 +976,7 @@ class _Reader:
             return
         self.plan.touch(table)
         self.plan.mentioned.append(table)
-        self.near = table  # "orders of customers in Germany": Germany is the customers'
+        self.place_near = table  # "orders of customers in Germany": Germany is the customers'
         mode, data = self.mode or (None, None)
         self.mode = None
         if mode == "count":
@@ -1283,7 +1287,7 @@ def _day_column(catalog: PromptCatalog, table: str) -> ColumnRef | None:
     columns = [c for c in found.columns if c.name.casefold() in ("date", "day")] if found else []
     if len(columns) != 1 or not (found and _is_datelike(columns[0])):
         return None
-    return ColumnRef(table, columns[0].name, columns[0].type)
+    return column_ref(table, columns[0])
 
 
 def _is_datelike(column: CatalogColumn) -> bool:
@@ -1419,7 +1423,7 @@ _MONEY_NAMES = ("amount", "price", "total", "revenue", "cost", "value")
 
 
 def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
-    refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
+    refs = [column_ref(table.name, c) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
     elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date

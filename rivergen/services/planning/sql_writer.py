@@ -12,6 +12,7 @@ from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
     ColumnRef,
+    column_ref,
     is_numeric,
     is_temporal,
     is_year,
@@ -77,7 +78,10 @@ def ident(name: str) -> str:
 
 
 def _col(ref: ColumnRef) -> str:
-    return f"{ident(ref.table)}.{ident(ref.column)}"
+    column = f"{ident(ref.table)}.{ident(ref.column)}"
+    if ref.parse is not None:  # a date held as text, read with its format
+        return f"strptime({column}, {quote(ref.parse)})"
+    return column
 
 
 class _Writer:
@@ -144,7 +148,7 @@ class _Writer:
                           if name_parts(c.name)[-len(name_parts(ref.column)):]
                           == name_parts(ref.column)]  # fmt: skip
             if len(own) == 1 and type_class(own[0].type) == type_class(ref.type):
-                condition.column = ColumnRef(name, own[0].name, own[0].type)
+                condition.column = column_ref(name, own[0])
                 self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
                 return
 
@@ -226,7 +230,7 @@ class _Writer:
         if group.startswith("@"):
             return [self.implicit("@date", None, f"per {group[1:]}")]
         table = self._table(group)
-        refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
+        refs = [column_ref(table.name, c) for c in table.columns]
         key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
         return (key or refs[:1]) + display_names(refs)
 
