@@ -36,6 +36,7 @@ from rivergen.semantic.schemas import (
 )
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
+    AVERAGED_WORDS,
     COLUMN_SYNONYMS,
     TABLE_SYNONYMS,
     name_parts,
@@ -45,8 +46,7 @@ from rivergen.services.planning.lexicon import (
 
 MAX_SYNONYMS = 12
 # Words of a number that is averaged rather than added up.
-AVERAGED = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share", "score",
-                      "age", "margin", "avg", "average", "mean"})  # fmt: skip
+AVERAGED = AVERAGED_WORDS
 _SUM: tuple[str, Aggregation] = ("total", "sum")
 _AVG: tuple[str, Aggregation] = ("average", "avg")
 BOOLEAN_PAIRS = (("1", "0"), ("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))

@@ -708,3 +708,27 @@ def test_the_draft_reads_dates_held_as_text_with_their_format() -> None:
     assert (
         draft_layer(catalog, _profiles({"both": both})).datasets[0].columns[0].date_format is None
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # relative to the log's latest day (2020-01-06), not to today
+        ("average wave over the last 3 days", [[pytest.approx(4 / 3)]]),
+        ("how many foggy days in the latest month of the data", [[2]]),
+        ("total wave in the most recent year", [[8.5]]),
+        ("what was the wave on January 2, 2020", [[1.5]]),
+        ("how much wave was there in January", [[8.5]]),
+        ("how many foggy days in Jan 2020", [[2]]),
+    ],
+)
+def test_dates_relative_to_the_data_and_days_and_months_by_name(
+    question: str, expected: Any, harbour: Any
+) -> None:
+    assert ask(question, harbour) == expected
+
+
+def test_how_much_of_a_price_is_not_a_total(library: Any) -> None:
+    catalog, _ = library
+    assert isinstance(translate("how much list price", catalog), NotUnderstood)
+    assert ask("how much rain in readings", library) == [[4.0]]

@@ -141,6 +141,10 @@ _EXTREMES = frozenset({"max", "min", "maximum", "minimum"})
 _EXTREMES_SPELLED = _EXTREMES
 # The last word of a table of lines of another (`order_items`): its rows are also "lines".
 LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
+# Words of a number that is averaged rather than added up (a price, a rate): "how much" of
+# it is no total.
+AVERAGED_WORDS = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share",
+                            "score", "age", "margin", "avg", "average", "mean"})  # fmt: skip
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 

@@ -26,6 +26,7 @@ from rivergen.services.planning.catalog import (
 )
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    AVERAGED_WORDS,
     COUNTRIES,
     LIGHT_FORMS,
     LINE_WORDS,
@@ -252,6 +253,51 @@ def _starts(words: list[str], table: Any) -> Any:
     return None
 
 
+def _is_year(token: Token) -> bool:
+    return (
+        token.kind == "number" and isinstance(token.value, int) and 1900 <= token.value <= 2100
+        and not token.unit
+    )  # fmt: skip
+
+
+# "in the last 30 days", "the latest month of the data": relative to the data's latest date.
+_RECENT_HEADS = {("in", "the", "last"), ("in", "the", "past"), ("over", "the", "last"),
+                 ("over", "the", "past"), ("during", "the", "last"), ("within", "the", "last"),
+                 ("in", "the", "latest"), ("in", "the", "most", "recent"), ("the", "last"),
+                 ("the", "latest"), ("the", "most", "recent"), ("during", "the", "latest"),
+                 ("from", "the", "latest"), ("from", "the", "most", "recent")}  # fmt: skip
+_RECENT_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
+                 "months": "month", "year": "year", "years": "year"}  # fmt: skip
+
+
+def _relative(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
+    """`in the last 30 days`: after the latest date less 30 days; `in the latest month`: in
+    the calendar month (or year) of the latest date."""
+    found = _starts(words[i:], _RECENT_HEADS)
+    if found is None:
+        return None
+    j = i + len(found[0])
+    number = _number_at(tokens, j)
+    n = number.value if number is not None and isinstance(number.value, int) else None
+    if number is not None and (n is None or n <= 0 or number.unit):
+        return None
+    j += number is not None
+    unit = _RECENT_UNITS.get(words[j]) if j < len(words) else None
+    if unit is None or (n is None and unit not in ("month", "year")):
+        return None
+    how = ("within", n, unit) if n is not None else ("latest", 1, unit)
+    return j + 1 - i, Piece("date", words[i : j + 1], [("recent", how)])
+
+
+def _day_of(month: int, day: Token, year: Token) -> date | None:
+    if not _is_year(year) or day.kind != "number" or not isinstance(day.value, int):
+        return None
+    try:
+        return date(int(str(year.value)), month, day.value)
+    except ValueError:
+        return None
+
+
 def _period(tokens: list[Token], i: int) -> tuple[int, date, date] | None:
     """A date expression at ``i``: (tokens used, first day, day after the last)."""
     if i >= len(tokens):
@@ -263,6 +309,10 @@ def _period(tokens: list[Token], i: int) -> tuple[int, date, date] | None:
         return 1, day, date.fromordinal(day.toordinal() + 1)
     if t.kind == "number" and isinstance(t.value, int) and 1900 <= t.value <= 2100 and not t.unit:
         return 1, date(t.value, 1, 1), date(t.value + 1, 1, 1)
+    if t.kind == "word" and t.text in MONTHS and i + 2 < len(tokens):
+        found = _day_of(MONTHS[t.text], tokens[i + 1], tokens[i + 2])
+        if found is not None:  # "December 25, 2014", "Jan 1 2005": that day
+            return 3, found, date.fromordinal(found.toordinal() + 1)
     if t.kind == "word" and t.text in MONTHS and i + 1 < len(tokens):
         year = tokens[i + 1]
         if year.kind == "number" and isinstance(year.value, int) and 1900 <= year.value <= 2100:
@@ -289,6 +339,10 @@ def _date_range(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         return None
     key, how = found
     period = _period(tokens, i + len(key))
+    month = words[i + len(key)] if i + len(key) < len(words) else ""
+    if period is None and how == "in" and month in MONTHS and len(month) > 3:
+        # "in July": that month of every year
+        return len(key) + 1, Piece("date", words[i : i + len(key) + 1], [("month", MONTHS[month])])
     if period is None:
         return None
     n, start, end = period
@@ -427,6 +481,7 @@ _FIXED: list[tuple[str, Any]] = [
     ("bound", _OR_MORE),
     ("share", _SHARE),
     ("yet", {("yet",)}),
+    ("how_much", {("how", "much")}),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -464,7 +519,7 @@ def _corrected(word: str) -> str | None:
 
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
-    _SAVE, MONTHS, COUNTRIES,
+    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
 )  # fmt: skip
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
@@ -548,7 +603,7 @@ def _number_by_noun(
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
-    for reader in (_save, _date_range, _comparison, _text_match, _top):
+    for reader in (_save, _relative, _date_range, _comparison, _text_match, _top):
         found = reader(tokens, i, words)
         if found is not None:
             return found
@@ -574,7 +629,7 @@ _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet",
+    "yet", "how_much",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -727,6 +782,21 @@ class _Reader:
         self.negate = False
         self.plan.conditions.append(Condition(ref, op, None))
         self._note(piece.words, f"{ref.table}.{ref.column} {op.upper()}")
+
+    def _how_much(self, piece: Piece, following: Piece | None) -> None:
+        """`how much precipitation fell`: the total of a quantity that adds up; of a price or
+        a rate it is no total, and asked back."""
+        if following is not None and following.kind == "measure" and self.mode is None:
+            self.mode = ("aggregate", "sum")
+        elif following is not None and following.kind == "column" and self.mode is None:
+            refs = following.data[0]
+            if not all(is_numeric(r) and not set(name_parts(r.column)) & AVERAGED_WORDS
+                       for r in refs):  # fmt: skip
+                raise _Unreadable(
+                    f"how much {' '.join(following.words)}: the total, the average or a value?",
+                    piece.words,
+                )
+            self.mode = ("aggregate", "sum")
 
     def _yet(self, piece: Piece, following: Piece | None) -> None:
         if not self.yet_read:
@@ -886,11 +956,12 @@ class _Reader:
 
     def _date(self, piece: Piece, following: Piece | None) -> None:
         column = self._take_pending()
+        said = []
         for op, day in piece.data:
-            self.plan.conditions.append(
-                Condition(column, op, day.isoformat(), hint="@date", near=self.near)
-            )
-        self._note(piece.words, " and ".join(f"{op} {day.isoformat()}" for op, day in piece.data))
+            value = day.isoformat() if isinstance(day, date) else day
+            self.plan.conditions.append(Condition(column, op, value, hint="@date", near=self.near))
+            said.append(f"{op} {value}")
+        self._note(piece.words, " and ".join(said))
 
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
@@ -951,8 +1022,13 @@ class _Reader:
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
         self.plan.conditions.append(
-            Condition(self.pending_column, op, list(piece.data), hint="@country",
-                      near=self.place_near or self.near)  # fmt: skip
+            Condition(
+                self.pending_column,
+                op,
+                list(piece.data),
+                hint="@country",
+                near=self.place_near or self.near,
+            )
         )
         self.pending_column = None
         self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")

@@ -57,6 +57,38 @@ def _literal(value: Any, ref: ColumnRef) -> str:
     return quote(str(value))
 
 
+def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
+    """A month of every year, a date relative to the latest, an empty column; None for the
+    other conditions."""
+    if condition.op == "month":
+        if is_year(ref) or not is_temporal(ref):
+            raise _Unreadable(f"{ref.column} has no months")
+        return f"MONTH({_col(ref)}) = {int(condition.value)}"
+    if condition.op == "recent":
+        return _recent_sql(ref, *condition.value)
+    if condition.op in ("is null", "is not null"):
+        return f"{_col(ref)} {condition.op.upper()}"
+    return None
+
+
+def _recent_sql(ref: ColumnRef, how: str, n: int, unit: str) -> str:
+    """Relative to the latest date of the column's table: within the last ``n`` units of it,
+    or in the calendar month or year of it."""
+    column = _col(ref)
+    latest = f"(SELECT MAX({column}) FROM {ident(ref.table)})"
+    if is_year(ref):
+        if unit != "year":
+            raise _Unreadable(f"{ref.column} holds only years")
+        return f"{column} > {latest} - {n}" if how == "within" else f"{column} = {latest}"
+    if not is_temporal(ref):
+        raise _Unreadable(f"{ref.column} is not a date")
+    if how == "within":
+        return f"{column} > {latest} - INTERVAL {int(n)} {unit.upper()}"
+    if unit == "year":
+        return f"YEAR({column}) = YEAR({latest})"
+    return f"DATE_TRUNC('month', {column}) = DATE_TRUNC('month', {latest})"
+
+
 def _year_bound(value: str, ref: ColumnRef) -> str:
     """A date bound on a column of whole years: the first day of a year is that year; any
     other day splits a year, which a year column cannot."""
@@ -287,8 +319,9 @@ class _Writer:
     def condition_sql(self, condition: Condition) -> str:
         ref = condition.column
         assert ref is not None
-        if condition.op in ("is null", "is not null"):
-            return f"{_col(ref)} {condition.op.upper()}"
+        special = _special_condition(condition, ref)
+        if special is not None:
+            return special
         if condition.op in ("yes", "no"):
             yes, no = condition.value
             return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
