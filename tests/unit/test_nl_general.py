@@ -732,3 +732,38 @@ def test_how_much_of_a_price_is_not_a_total(library: Any) -> None:
     catalog, _ = library
     assert isinstance(translate("how much list price", catalog), NotUnderstood)
     assert ask("how much rain in readings", library) == [[4.0]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("total shelf weight of books in kilograms", [[pytest.approx(2.32)]]),
+        (
+            "average wing per kind in centimeters",
+            [
+                ["Kite", pytest.approx(15.5)],
+                ["Owl", pytest.approx(30.0)],
+                ["Wren", pytest.approx(5.1)],
+            ],
+        ),
+        ("how many books weigh between 250 and 400 grams", [[4]]),
+    ],
+)
+def test_a_total_in_another_unit_is_converted(question: str, expected: Any, library: Any) -> None:
+    tables = {**TABLES, "birds": BIRDS}
+    found = ask(question, _library_of(tables))
+    assert [[v if isinstance(v, str) else float(v) for v in row] for row in found] == expected
+
+
+def test_a_total_in_a_unit_its_column_is_not_in_is_not_understood(library: Any) -> None:
+    catalog, _ = library
+    assert isinstance(translate("total pages in kilograms", catalog), NotUnderstood)
+
+
+def test_alphabetical_order_and_a_superlative_first(library: Any) -> None:
+    rows = ask("list the genres in alphabetical order", library)
+    assert [r[1] for r in rows] == ["Essay", "Novel", "Play", "Poem"]
+    rows = ask("list the books sorted by list price, cheapest first", library)
+    assert [r[1] for r in rows][:2] == ["Hamlet", "Emma"]
+    rows = ask("books sorted by pages longest first", library)
+    assert [r[1] for r in rows][:1] == ["Ulysses"]

@@ -107,6 +107,18 @@ SPOKEN_UNITS = {
     "centimetre": "cm", "centimetres": "cm", "lbs": "lbs", "lb": "lbs", "pounds": "lbs",
     "km": "km", "kilometers": "km", "kilometres": "km",
 }  # fmt: skip
+# Units a total or an average may be asked in ("in kilograms"), and the factors between the
+# units column names abbreviate.
+CONVERTED_UNITS = {
+    "kilograms": "kg", "kilogram": "kg", "kg": "kg", "kilos": "kg", "grams": "g", "gram": "g",
+    "centimetres": "cm", "centimeters": "cm", "cm": "cm", "millimetres": "mm",
+    "millimeters": "mm", "metres": "m", "meters": "m", "pounds": "lbs", "lbs": "lbs",
+}  # fmt: skip
+CONVERSIONS = {
+    ("g", "kg"): 0.001, ("kg", "g"): 1000.0, ("mm", "cm"): 0.1, ("cm", "mm"): 10.0,
+    ("mm", "m"): 0.001, ("cm", "m"): 0.01, ("m", "cm"): 100.0, ("lbs", "kg"): 0.45359237,
+    ("kg", "lbs"): 1 / 0.45359237, ("g", "lbs"): 0.001 / 0.45359237,
+}  # fmt: skip
 # Country names, for a column named `country` whose values the catalog does not list: each
 # with the spellings data commonly uses (compared case-insensitively).
 COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {

@@ -27,6 +27,8 @@ from rivergen.services.planning.catalog import (
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     AVERAGED_WORDS,
+    CONVERSIONS,
+    CONVERTED_UNITS,
     COUNTRIES,
     LIGHT_FORMS,
     LINE_WORDS,
@@ -169,6 +171,11 @@ _DIRECTION = {("ascending",): False, ("asc",): False, ("descending",): True, ("d
               ("high", "to", "low"): True, ("low", "to", "high"): False,
               ("from", "largest", "to", "smallest"): True,
               ("from", "smallest", "to", "largest"): False}  # fmt: skip
+_FIRSTS = {("heaviest",): True, ("lightest",): False, ("longest",): True, ("shortest",): False,
+           ("cheapest",): False, ("newest",): True, ("oldest",): False, ("latest",): True,
+           ("earliest",): False, ("biggest",): True, ("most", "expensive"): True,
+           ("least", "expensive"): False}  # fmt: skip
+_DIRECTION |= {(*key, "first"): descending for key, descending in _FIRSTS.items()}
 _COMPARATORS = {
     ("more", "than"): ">", ("greater", "than"): ">", ("over",): ">", ("above",): ">",
     ("exceeding",): ">", ("exceeds",): ">", (">",): ">", ("at", "least"): ">=",
@@ -380,6 +387,10 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         low, high = _number_at(tokens, i + 1), _number_at(tokens, i + 3)
         if low and high and words[i + 2] == "and":
             unit = high.unit or low.unit
+            said = words[i + 4] if i + 4 < len(words) else ""
+            if unit is None and said in SPOKEN_UNITS:  # "between 3000 and 4000 grams"
+                unit = f"u:{SPOKEN_UNITS[said]}"
+                return 5, Piece("range", words[i : i + 5], (low.value, high.value, unit, None))
             return 4, Piece("range", words[i : i + 4], (low.value, high.value, unit, None))
         return None
     head = _comparison_head(tokens, i, words)
@@ -482,6 +493,16 @@ _FIXED: list[tuple[str, Any]] = [
     ("share", _SHARE),
     ("yet", {("yet",)}),
     ("how_much", {("how", "much")}),
+    ("convert", {("in", word) for word in CONVERTED_UNITS}),
+    (
+        "alphabetical",
+        {
+            ("in", "alphabetical", "order"),
+            ("alphabetically",),
+            ("in", "alphabetic", "order"),
+            ("from", "a", "to", "z"),
+        },
+    ),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -517,6 +538,7 @@ def _corrected(word: str) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
+_POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
     _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
@@ -552,6 +574,8 @@ def pieces(
     """The pieces of a question and the words nothing read; ``notes`` gets the spelling
     corrections made."""
     tokens = _spelled(tokens, speller(vocabulary), notes if notes is not None else [])
+    # "the value of our stock": a possessive between the words of a phrase says nothing
+    tokens = [t for t in tokens if not (t.kind == "word" and t.text in _POSSESSIVES)]
     words = [t.text for t in tokens]
     out: list[Piece] = []
     unknown: list[str] = []
@@ -629,7 +653,7 @@ _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much",
+    "yet", "how_much", "convert", "alphabetical",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -643,6 +667,7 @@ class Metric:
     # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
     # row expression.
     measure: CatalogMeasure | None = None
+    scale: float | None = None  # "in kilograms" of a column in grams: times 0.001
 
     def label(self) -> str:
         if self.measure is not None:
@@ -740,6 +765,7 @@ class _Reader:
         self.value_tables: list[str] = []
         self.day_table: str | None = None
         self.yet_read = False
+        self.alphabetical = False
         self.near: str | None = None
         self.place_near: str | None = None
         self.top_seen = False
@@ -798,6 +824,27 @@ class _Reader:
                 )
             self.mode = ("aggregate", "sum")
 
+    def _convert(self, piece: Piece, following: Piece | None) -> None:
+        """`in kilograms` after a total or an average of a column in grams: converted."""
+        metric = self.plan.metrics[-1] if self.plan.metrics else None
+        if (
+            metric is None
+            or metric.column is None
+            or metric.function not in ("sum", "avg", "min", "max")
+        ):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
+        said = set(name_parts(metric.column.column)) & UNIT_WORDS
+        to = CONVERTED_UNITS[piece.words[-1]]
+        factor = CONVERSIONS.get((next(iter(said)), to)) if len(said) == 1 else None
+        if factor is None:
+            raise _Unreadable(f"{metric.column.column} in {piece.words[-1]}: from which unit?",
+                              piece.words)  # fmt: skip
+        metric.scale = factor
+        self._note(piece.words, f"times {factor:g} ({next(iter(said))} to {to})")
+
+    def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
+        self.alphabetical = True
+
     def _yet(self, piece: Piece, following: Piece | None) -> None:
         if not self.yet_read:
             raise _Unreadable("`yet`: not yet what?", piece.words)
@@ -823,7 +870,22 @@ class _Reader:
         self.plan.understood.append(f"days: the rows of {daily[0]}, one a day")
         return [Piece("table", p.words, daily[0]) if p.kind == "day" else p for p in found]
 
+    def _alphabetical_order(self) -> None:
+        """ "in alphabetical order": by the name of the rows listed."""
+        table = self.catalog.table(self.plan.entity) if self.plan.entity else None
+        if table is None or self.plan.metrics or self.plan.groups or self.plan.order:
+            raise _Unreadable("Alphabetical order of what? `list the categories in "
+                              "alphabetical order`.")  # fmt: skip
+        refs = [column_ref(table.name, c) for c in table.columns]
+        names = [r for r in refs if name_parts(r.column)[-1:] == ["name"] and not is_numeric(r)]
+        if len(names) != 1:
+            raise _Unreadable(f"Alphabetical by which column of {table.name}?")
+        self.plan.order.append((names[0], False))
+        self.plan.understood.append(f"in alphabetical order: by {table.name}.{names[0].column}")
+
     def _check_end(self) -> None:
+        if self.alphabetical:
+            self._alphabetical_order()
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
             raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
                               "is not followed by what it applies to")  # fmt: skip

@@ -287,6 +287,10 @@ class _Writer:
         )
 
     def metric_sql(self, metric: Metric, base: str) -> str:
+        sql = self._metric_sql(metric, base)
+        return f"{sql} * {metric.scale!r}" if metric.scale is not None else sql
+
+    def _metric_sql(self, metric: Metric, base: str) -> str:
         if metric.measure is not None:
             m = metric.measure
             function = None if metric.function == "measure" else metric.function
