@@ -767,3 +767,29 @@ def test_alphabetical_order_and_a_superlative_first(library: Any) -> None:
     assert [r[1] for r in rows][:2] == ["Hamlet", "Emma"]
     rows = ask("books sorted by pages longest first", library)
     assert [r[1] for r in rows][:1] == ["Ulysses"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("which kinds live on Skye", [["Kite"], ["Wren"]]),
+        ("which site had the shortest wing", [["Skye"]]),
+        ("on which site was the longest wing seen", [["Mull"]]),
+        ("how many birds have 150 wing", [[1]]),
+        ("how many different bird kinds are there", [[3]]),
+    ],
+)
+def test_which_column_a_table_before_its_column_and_a_number_before_its_column(
+    question: str, expected: Any, survey: Any
+) -> None:
+    found = ask(question, survey)
+    assert [[v for v in row if v is not None][:1] for row in found] == expected or found == (
+        expected
+    )
+
+
+def test_a_hyphen_between_a_number_and_its_noun(library: Any) -> None:
+    tables = {"cars": pa.table({"carId": [1, 2, 3], "cylinders": [4, 6, 4],
+                                "speed": [10.0, 20.0, 30.0]})}  # fmt: skip
+    assert ask("average speed of 4-cylinder cars", _library_of(tables)) == [[20.0]]
+    assert ask("how many 6 cylinder cars", _library_of(tables)) == [[1]]

@@ -219,7 +219,9 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
     """Tokens of a question, and the characters that are no part of any token."""
     tokens: list[Token] = []
     stray: list[str] = []
-    for match in _TOKEN.finditer(question.strip().lower().replace("\u2019", "'")):
+    text = question.strip().lower().replace("\u2019", "'")
+    text = re.sub(r"(?<=\d)-(?=[a-z])", " ", text)  # "4-cylinder cars": 4 cylinder
+    for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         text = match.group()
         if kind == "quoted":

@@ -239,6 +239,11 @@ class Piece:
     kind: str
     words: list[str]
     data: Any = None
+    at: int = -1  # the index of its first word in the question (-1: not said)
+
+    def next_to(self, other: Piece) -> bool:
+        """Whether ``other`` follows this piece with no word between."""
+        return self.at >= 0 and other.at == self.at + len(self.words)
 
 
 class _Unreadable(Exception):
@@ -584,6 +589,7 @@ def pieces(
         found = _at(tokens, i, words, vocabulary)
         if found is not None:
             n, piece = found
+            piece.at = i
             out.append(piece)
             i += n
             continue
@@ -740,7 +746,7 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
     "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
-    "count": frozenset({"table", "column", "distinct", "value"}),
+    "count": frozenset({"table", "column", "distinct", "value", "compare"}),
     "group": frozenset({"column", "table", "time", "count"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
@@ -1078,6 +1084,8 @@ class _Reader:
                               "or sort by", piece.words)  # fmt: skip
 
     def _country(self, piece: Piece, following: Piece | None) -> None:
+        if self.mode is not None and self.mode[0] in ("subject", "top"):
+            self.mode = None  # "which suppliers are based in Japan": a condition on them
         if self.mode is not None:
             raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
@@ -1111,6 +1119,19 @@ class _Reader:
             and singular_word
         ):  # "product categories": the last noun is the thing; the first only describes it
             self._note(piece.words, f"describes {following.data} (not read as a table)")
+            return
+        if (
+            following is not None
+            and following.kind == "column"
+            and singular_word
+            and piece.next_to(following)
+            and any(r.table == table for r in following.data[0])
+        ):  # "car names", "product prices": the column of that table
+            self.upcoming.insert(0, table)
+            self._note(piece.words, f"the table of the column that follows: {table}")
+            if self.plan.entity is None:
+                self.plan.entity = table
+                self.plan.singular_entity = False
             return
         self.plan.touch(table)
         self.plan.mentioned.append(table)
@@ -1178,7 +1199,7 @@ class _Reader:
         if (
             self.last is not None
             and self.last.kind == "value"
-            and self.mode is None
+            and (self.mode is None or self.mode[0] == "subject")
             and any(r == ref for r, _ in self.last.data)
         ):
             return  # "in the Toys category": the column of the value just read
@@ -1385,6 +1406,11 @@ class _Reader:
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         _, descending, n = data
+        if self.plan.groups and not self.plan.metrics and is_numeric(ref):
+            # "which site had the longest wing": the site of the extreme, not each site's
+            function = "max" if descending else "min"
+            self._rank(Metric(function, ref), (descending, n or 1), words)
+            return
         if n is None and self.plan.entity is None and is_numeric(ref):
             # "the coldest minimum temperature": its lowest value
             self._column_aggregate(ref, "max" if descending else "min", words, False)

@@ -430,6 +430,11 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         if order_sql:
             # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
             order_sql += [n for n in names if n not in order_sql]
+    elif items and plan.order and plan.limit is not None and not plan.projection:
+        # "on which island was the heaviest penguin found": the island of the first rows
+        select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
+        order_sql = _listing_order(writer, select, distinct)
+        items, group_sql = [], []
     elif items:
         if plan.order or plan.projection:
             raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
