@@ -1112,26 +1112,7 @@ class _Reader:
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data
         singular_word = piece.words[-1] == singular(piece.words[-1])
-        if (
-            following is not None
-            and following.kind == "table"
-            and following.data != table
-            and singular_word
-        ):  # "product categories": the last noun is the thing; the first only describes it
-            self._note(piece.words, f"describes {following.data} (not read as a table)")
-            return
-        if (
-            following is not None
-            and following.kind == "column"
-            and singular_word
-            and piece.next_to(following)
-            and any(r.table == table for r in following.data[0])
-        ):  # "car names", "product prices": the column of that table
-            self.upcoming.insert(0, table)
-            self._note(piece.words, f"the table of the column that follows: {table}")
-            if self.plan.entity is None:
-                self.plan.entity = table
-                self.plan.singular_entity = False
+        if singular_word and self._describes(piece, following):
             return
         self.plan.touch(table)
         self.plan.mentioned.append(table)
@@ -1157,6 +1138,26 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _describes(self, piece: Piece, following: Piece | None) -> bool:
+        """A table's noun said before another noun only describes it: "product categories"
+        (the categories), "car names" (the names of cars)."""
+        table: str = piece.data
+        if following is not None and following.kind == "table" and following.data != table:
+            self._note(piece.words, f"describes {following.data} (not read as a table)")
+            return True
+        if (
+            following is not None
+            and following.kind == "column"
+            and piece.next_to(following)
+            and any(r.table == table for r in following.data[0])
+        ):
+            self.upcoming.insert(0, table)
+            self._note(piece.words, f"the table of the column that follows: {table}")
+            if self.plan.entity is None:
+                self.plan.entity = table
+            return True
+        return False
 
     def _count_table(self, table: str, words: list[str]) -> None:
         day = _day_column(self.catalog, table) if table == self.day_table else None
