@@ -793,3 +793,22 @@ def test_a_hyphen_between_a_number_and_its_noun(library: Any) -> None:
                                 "speed": [10.0, 20.0, 30.0]})}  # fmt: skip
     assert ask("average speed of 4-cylinder cars", _library_of(tables)) == [[20.0]]
     assert ask("how many 6 cylinder cars", _library_of(tables)) == [[1]]
+
+
+def test_most_common_value_iest_superlatives_and_the_latest_of_a_said_date(
+    library: Any, harbour: Any, survey: Any
+) -> None:
+    assert [r[0] for r in ask("which sky is the most common", harbour)] == ["sun"]
+    assert [r[0] for r in ask("which site is the least common", survey)] == ["Mull"]
+    assert [
+        str(r[0])
+        for r in ask(
+            "the 2 waviest days",
+            _library_of({"log": HARBOUR.rename_columns(["date", "sky", "wave"])}),
+        )
+    ] == ["2020-01-05", "2020-01-03"]
+    assert [r[1] for r in ask("which staff was hired most recently", library)] == ["Bo"]
+    assert [r[1] for r in ask("which staff was born most recently", library)] == ["Cy"]
+    # a word two edits from a column's word is not taken for it
+    catalog, _ = _library_of({"log": HARBOUR.rename_columns(["date", "sky", "wave"])})
+    assert isinstance(translate("the 2 wavyest days", catalog), NotUnderstood)

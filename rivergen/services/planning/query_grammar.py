@@ -212,7 +212,8 @@ _SUPERLATIVES = {
     ("longest",): ("length", True), ("shortest",): ("length", False),
     ("hottest",): ("temp", True), ("warmest",): ("temp", True), ("coldest",): ("temp", False),
     ("newest",): ("@date", True), ("latest",): ("@date", True),
-    ("most", "recent"): ("@date", True), ("oldest",): ("@age", False),
+    ("most", "recent"): ("@date", True), ("most", "recently"): ("@date", True),
+    ("least", "recently"): ("@date", False), ("oldest",): ("@age", False),
     ("earliest",): ("@date", False), ("youngest",): ("@age", True),
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
@@ -444,7 +445,11 @@ def _top(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | N
         number is not None
         and isinstance(number.value, int)
         and not number.unit
-        and (_starts(words[i + 1 :], _SUPERLATIVES) or _starts(words[i + 1 :], _MOST))
+        and (
+            _starts(words[i + 1 :], _SUPERLATIVES)
+            or _starts(words[i + 1 :], _MOST)
+            or (i + 1 < len(words) and words[i + 1].endswith("iest"))
+        )
     ):  # "the 3 most expensive products", "5 largest orders"
         return 1, Piece("top", [words[i]], (number.value, None))
     return None
@@ -498,6 +503,17 @@ _FIXED: list[tuple[str, Any]] = [
     ("share", _SHARE),
     ("yet", {("yet",)}),
     ("how_much", {("how", "much")}),
+    (
+        "common",
+        {
+            ("most", "common"): True,
+            ("most", "frequent"): True,
+            ("commonest",): True,
+            ("least", "common"): False,
+            ("least", "frequent"): False,
+            ("rarest",): False,
+        },
+    ),
     ("convert", {("in", word) for word in CONVERTED_UNITS}),
     (
         "alphabetical",
@@ -561,11 +577,16 @@ def speller(vocabulary: Vocabulary) -> Speller:
     return Speller.of(vocabulary.words() | countries, GRAMMAR_WORDS)
 
 
-def _spelled(tokens: list[Token], spell: Speller, notes: list[str]) -> list[Token]:
-    """The tokens with each word nothing knows read as the known word it is closest to."""
+def _spelled(
+    tokens: list[Token], spell: Speller, vocabulary: Vocabulary, notes: list[str]
+) -> list[Token]:
+    """The tokens with each word nothing knows read as the known word it is closest to
+    (not a superlative made of a column's name, `windiest`)."""
     out = []
-    for token in tokens:
-        corrected = spell.correct(token.text) if token.kind == "word" else None
+    words = [t.text for t in tokens]
+    for i, token in enumerate(tokens):
+        made = _column_superlative(words, i, vocabulary) is not None
+        corrected = spell.correct(token.text) if token.kind == "word" and not made else None
         if corrected is not None:
             notes.append(f"{token.text}: read as `{corrected}`")
             token = Token(corrected)
@@ -578,7 +599,7 @@ def pieces(
 ) -> tuple[list[Piece], list[str]]:
     """The pieces of a question and the words nothing read; ``notes`` gets the spelling
     corrections made."""
-    tokens = _spelled(tokens, speller(vocabulary), notes if notes is not None else [])
+    tokens = _spelled(tokens, speller(vocabulary), vocabulary, notes if notes is not None else [])
     # "the value of our stock": a possessive between the words of a phrase says nothing
     tokens = [t for t in tokens if not (t.kind == "word" and t.text in _POSSESSIVES)]
     words = [t.text for t in tokens]
@@ -602,6 +623,20 @@ def pieces(
             unknown.append(words[i])
         i += 1
     return out, unknown
+
+
+def _column_superlative(
+    words: list[str], i: int, vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """`windiest`, `rainiest`: the superlative of a number column named by its stem."""
+    word = words[i]
+    if not word.endswith("iest") or len(word) < 7 or (word,) in vocabulary.columns:
+        return None
+    stem = next((s for s in (word[:-4], word[:-4] + "e") if (s,) in vocabulary.columns), None)
+    refs = vocabulary.columns.get((stem,), []) if stem else []
+    if stem is None or not refs or not all(is_numeric(r) for r in refs):
+        return None
+    return 1, Piece("superlative", [word], (stem, True, refs))
 
 
 def _number_by_noun(
@@ -637,7 +672,11 @@ def _at(
         found = reader(tokens, i, words)
         if found is not None:
             return found
-    found = _missing(words, i, vocabulary) or _number_by_noun(tokens, i, words, vocabulary)
+    found = (
+        _missing(words, i, vocabulary)
+        or _number_by_noun(tokens, i, words, vocabulary)
+        or _column_superlative(words, i, vocabulary)
+    )
     if found is not None:
         return found
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
@@ -659,7 +698,7 @@ _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much", "convert", "alphabetical",
+    "yet", "how_much", "convert", "alphabetical", "common",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -848,6 +887,18 @@ class _Reader:
         metric.scale = factor
         self._note(piece.words, f"times {factor:g} ({next(iter(said))} to {to})")
 
+    def _common(self, piece: Piece, following: Piece | None) -> None:
+        """ "which weather type is the most common": the value with the most rows."""
+        groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
+        if (
+            len(groups) != 1
+            or self.plan.metrics
+            or self.mode not in (None, ("subject", (None, None)))
+        ):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
+        self.mode = None
+        self._rank(Metric("count", table=groups[0].table), (bool(piece.data), 1), piece.words)
+
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
 
@@ -954,7 +1005,10 @@ class _Reader:
     def _most(self, piece: Piece, following: Piece | None) -> None:
         descending = bool(piece.data)
         top = self.mode is not None and self.mode[0] == "top"
-        if following is not None and following.kind == "table" and (self.mode is None or top):
+        asked = self.which and bool(self.plan.groups)  # "in which year were the most penguins"
+        if following is not None and following.kind == "table" and asked and self.mode is None:
+            self.mode = ("rank", (descending, 1))
+        elif following is not None and following.kind == "table" and (self.mode is None or top):
             n = self.mode[1][0] if self.mode is not None else None
             self.mode = ("superlative", ("@money", descending, n))  # "the 5 largest orders"
         elif self.mode is not None and self.mode[0] in ("top", "subject"):
@@ -1003,6 +1057,16 @@ class _Reader:
             else None
         )
         data = (piece.data[0], piece.data[1], n)
+        said = self.last.data[0] if self.last is not None and self.last.kind == "column" else []
+        dates = [r for r in said if is_temporal(r) and r.table == self.plan.entity]
+        if piece.data[0] in ("@date", "@age") and len(dates) == 1 and self.plan.order == []:
+            # "which employee was hired most recently": by the date just said
+            self.plan.projection = [r for r in self.plan.projection if r != dates[0]]
+            self.plan.order.append((dates[0], bool(piece.data[1])))
+            self.plan.limit = n or 1
+            self.mode = None
+            self._note(piece.words, f"ordered by {dates[0].column}")
+            return
         if self.plan.entity is not None and (following is None or following.kind != "table"):
             self.mode = None  # "which product is the cheapest": of the table named before
             self._superlative_order(data, piece.words, self.plan.entity)
@@ -1443,6 +1507,8 @@ def _piece_tables(piece: Piece) -> set[str]:
         return {r.table for r, _ in piece.data}
     if piece.kind == "measure":
         return {piece.data.table}
+    if piece.kind == "superlative" and len(piece.data) > 2:
+        return {r.table for r in piece.data[2]}
     return set()
 
 

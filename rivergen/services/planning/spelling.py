@@ -2,7 +2,7 @@
 
 A word that nothing knows (no table, column, value, measure, synonym, grammar word or filler)
 is read as the one known word closest to it by edit distance (insertions, deletions,
-substitutions and swaps of two letters): one edit for words of four to six letters, two for
+substitutions and swaps of two letters): one edit for words of four to eight letters, two for
 longer ones. Only a unique closest word is taken, and the catalog's words win a tie with the
 grammar's (a question is about its data): `custmers`, `Germny`, `expensve`, `lenght`. The
 correction is said in how the question was read.
@@ -37,7 +37,7 @@ def distance(a: str, b: str, limit: int) -> int:
 
 
 def allowed_edits(word: str) -> int:
-    return 0 if len(word) < MIN_LENGTH else 1 if len(word) <= 6 else 2
+    return 0 if len(word) < MIN_LENGTH else 1 if len(word) <= 8 else 2
 
 
 @dataclass(frozen=True)
