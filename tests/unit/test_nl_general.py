@@ -812,3 +812,33 @@ def test_most_common_value_iest_superlatives_and_the_latest_of_a_said_date(
     # a word two edits from a column's word is not taken for it
     catalog, _ = _library_of({"log": HARBOUR.rename_columns(["date", "sky", "wave"])})
     assert isinstance(translate("the 2 wavyest days", catalog), NotUnderstood)
+
+
+FISH = pa.table(
+    {
+        "fishId": [1, 2, 3, 4],
+        "fin_length_cm": [4.0, 9.0, 6.0, 2.0],
+        "fin_width_cm": [3.0, 1.0, 8.0, 2.0],
+        "tail_length_cm": [5.0, 5.5, 7.0, 1.0],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what is the longest fin", [[9.0]]),
+        ("how many fish have a fin longer than 5 cm", [[2]]),
+        ("the 2 fish with the longest tails", [[3], [2]]),
+    ],
+)
+def test_a_measured_thing_said_alone_takes_the_measurement_said_with_it(
+    question: str, expected: Any
+) -> None:
+    found = ask(question, _library_of({"fish": FISH}))
+    assert [row[:1] for row in found] == expected or found == expected
+
+
+def test_a_measured_thing_without_its_measurement_is_asked_back() -> None:
+    catalog, _ = _library_of({"fish": FISH})
+    assert isinstance(translate("average fin", catalog), NotUnderstood)

@@ -369,6 +369,7 @@ def _column_phrases(
             phrases.add(tuple(synonym.split()))
     phrases |= _spoken_phrases(parts)
     phrases |= _event_verbs(parts, column.type)
+    phrases |= _measured_things(parts, table_words)
     if column.values:  # "weather type", "the kinds of weather": the column of those values
         phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)
@@ -377,6 +378,23 @@ def _column_phrases(
 # Nouns of events whose verb is not spelled from them.
 _EVENT_VERBS = {"birth": ("born",), "death": ("died",), "sale": ("sold",), "sell": ("sold",)}
 _DATE_WORDS = frozenset({"date", "time", "day", "at", "on"})
+
+
+# Words of what is measured of a thing: `bill_length_mm` is the bill's length.
+MEASUREMENTS = frozenset({"length", "depth", "width", "height", "mass", "weight", "size",
+                          "area", "volume", "diameter", "thickness"})  # fmt: skip
+
+
+def _measured_things(parts: list[str], table_words: set[str]) -> set[tuple[str, ...]]:
+    """The thing a measurement column measures, said alone: `bill_length_mm` "bill",
+    "bills"; which of its measurements is then read from the words around it ("the longest
+    bill": its length)."""
+    core = [p for p in parts if p not in UNIT_WORDS]
+    if len(core) != 2 or core[1] not in MEASUREMENTS or len(core[0]) < 3:
+        return set()
+    if core[0] in table_words or core[0] in MEASUREMENTS:
+        return set()
+    return {(core[0],), (plural(core[0]),)}
 
 
 def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:

@@ -1067,7 +1067,9 @@ class _Reader:
             self.mode = None
             self._note(piece.words, f"ordered by {dates[0].column}")
             return
-        if self.plan.entity is not None and (following is None or following.kind != "table"):
+        if self.plan.entity is not None and (
+            following is None or following.kind not in ("table", "column")
+        ):
             self.mode = None  # "which product is the cheapest": of the table named before
             self._superlative_order(data, piece.words, self.plan.entity)
             return
@@ -1259,7 +1261,7 @@ class _Reader:
 
     def _column(self, piece: Piece, following: Piece | None) -> None:
         refs, summed = piece.data
-        ref = self._pick(refs, piece.words)
+        ref = self._pick(self._measured(refs, following), piece.words)
         self.plan.touch(ref.table)
         if (
             self.last is not None
@@ -1365,6 +1367,20 @@ class _Reader:
         said = "not " if op == "no" else ""
         self._note(piece.words, f"a yes/no column: {said}{ref.table}.{ref.column}")
         return True
+
+    def _measured(self, refs: list[ColumnRef], following: Piece | None) -> list[ColumnRef]:
+        """Of a thing's measurements ("bill": its length and its depth), the one a
+        superlative before or a comparison after speaks of ("the longest bill", "a bill
+        longer than 50 mm")."""
+        word = None
+        if self.mode is not None and self.mode[0] == "superlative":
+            word = self.mode[1][0]
+        elif following is not None and following.kind == "compare":
+            word = following.data[3]
+        if len(refs) < 2 or not isinstance(word, str) or word.startswith("@"):
+            return refs
+        fitting = [r for r in refs if word in name_parts(r.column)]
+        return fitting or refs
 
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
@@ -1475,6 +1491,12 @@ class _Reader:
             # "which site had the longest wing": the site of the extreme, not each site's
             function = "max" if descending else "min"
             self._rank(Metric(function, ref), (descending, n or 1), words)
+            return
+        if self.plan.entity == ref.table and is_numeric(ref):
+            # "the 3 penguins with the longest bills": the rows in that order
+            self.plan.order.append((ref, descending))
+            self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
+            self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
             return
         if n is None and self.plan.entity is None and is_numeric(ref):
             # "the coldest minimum temperature": its lowest value
