@@ -842,3 +842,18 @@ def test_a_measured_thing_said_alone_takes_the_measurement_said_with_it(
 def test_a_measured_thing_without_its_measurement_is_asked_back() -> None:
     catalog, _ = _library_of({"fish": FISH})
     assert isinstance(translate("average fin", catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # heaviest on average: Owl (300) alone; heaviest one is Owl too, so ask the site
+        ("which site has the longest wings on average", "Mull"),  # Mull 176 vs Skye 120
+        ("which site has the shortest wing on average", "Skye"),
+        ("which kind has the longest wings on average", "Owl"),
+    ],
+)
+def test_a_superlative_on_average_ranks_groups_by_their_average(
+    question: str, expected: str, survey: Any
+) -> None:
+    assert [r[0] for r in ask(question, survey)] == [expected]

@@ -503,6 +503,7 @@ _FIXED: list[tuple[str, Any]] = [
     ("share", _SHARE),
     ("yet", {("yet",)}),
     ("how_much", {("how", "much")}),
+    ("on_average", {("on", "average"), ("on", "avg")}),
     (
         "common",
         {
@@ -698,7 +699,7 @@ _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much", "convert", "alphabetical", "common",
+    "yet", "how_much", "convert", "alphabetical", "common", "on_average",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -791,7 +792,7 @@ _FOLLOWERS: dict[str, frozenset[str]] = {
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
     "rank_aggregate": frozenset({"column", "table", "measure"}),
-    "superlative": frozenset({"table", "value", "column"}),
+    "superlative": frozenset({"table", "value", "column", "on_average"}),
     "top": frozenset({"table", "column", "superlative", "most", "value"}),
 }
 
@@ -898,6 +899,31 @@ class _Reader:
             raise _Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
         self.mode = None
         self._rank(Metric("count", table=groups[0].table), (bool(piece.data), 1), piece.words)
+
+    def _on_average(self, piece: Piece, following: Piece | None) -> None:
+        """ "which species is the heaviest on average": ranked by the average, not by the
+        heaviest one."""
+        groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
+        if len(groups) != 1:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what, per what?",
+                              piece.words)  # fmt: skip
+        metric = self.plan.metrics[-1] if len(self.plan.metrics) == 1 else None
+        if self.mode is not None and self.mode[0] == "superlative":
+            word, descending, _ = self.mode[1]
+            ref = _implicit_column(self.catalog, groups[0].table, word)
+            if ref is None:
+                raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+            self.mode = None
+            self._rank(Metric("avg", ref), (descending, 1), piece.words)
+        elif metric is not None and metric.function in ("max", "min") and metric.column:
+            metric.function = "avg"  # "the longest flippers on average"
+            self._note(piece.words, f"the average of {metric.column.column}")
+        elif self.plan.order and isinstance(self.plan.order[-1][0], ColumnRef):
+            ref, descending = self.plan.order.pop()
+            self.plan.limit = None
+            self._rank(Metric("avg", ref), (descending, 1), piece.words)
+        else:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
 
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
