@@ -919,9 +919,10 @@ class _Reader:
             metric.function = "avg"  # "the longest flippers on average"
             self._note(piece.words, f"the average of {metric.column.column}")
         elif self.plan.order and isinstance(self.plan.order[-1][0], ColumnRef):
-            ref, descending = self.plan.order.pop()
+            key, descending = self.plan.order.pop()
+            assert isinstance(key, ColumnRef)
             self.plan.limit = None
-            self._rank(Metric("avg", ref), (descending, 1), piece.words)
+            self._rank(Metric("avg", key), (descending, 1), piece.words)
         else:
             raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
 
