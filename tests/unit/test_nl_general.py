@@ -857,3 +857,35 @@ def test_a_superlative_on_average_ranks_groups_by_their_average(
     question: str, expected: str, survey: Any
 ) -> None:
     assert [r[0] for r in ask(question, survey)] == [expected]
+
+
+def test_a_line_has_the_date_of_its_parent(library: Any) -> None:
+    # order items have no date: their order's (lines of orders 1, 2; line 4's order is absent)
+    shop = _library_of({"orders": ORDERS, "order_items": ORDER_ITEMS})
+    assert ask("total quantity per year", shop) == [[2021, 10]]
+    assert ask("total quantity in 2021", shop) == [[10]]
+    # with books (published) and orders (ordered) both dated, which date? asked back
+    catalog, _ = library
+    assert isinstance(translate("total quantity per year", catalog), NotUnderstood)
+
+
+def test_a_listed_column_sorted_by_a_total_is_grouped(survey: Any) -> None:
+    assert ask("list the sites sorted by average wing", survey) == [
+        ["Skye", pytest.approx(120.0)],
+        ["Mull", pytest.approx(176.0)],
+    ]
+    assert [r[0] for r in ask("kinds ordered by number of birds", survey)] == [
+        "Owl",
+        "Kite",
+        "Wren",
+    ]
+
+
+def test_median_and_comparisons_between_columns(library: Any) -> None:
+    assert ask("what is the median number of pages", library) == [[pytest.approx(443.0)]]
+    tables = {"stock": pa.table({"itemId": [1, 2, 3], "onHand": [5, 9, 1],
+                                 "reorderLevel": [6, 2, 1]})}  # fmt: skip
+    assert ask("how many items have fewer on hand than their reorder level",
+               _library_of({"items": tables["stock"]})) == [[1]]  # fmt: skip
+    assert ask("how many orders were shipped after their order date", library) == [[3]]
+    assert ask("how many orders were shipped before their order date", library) == [[0]]

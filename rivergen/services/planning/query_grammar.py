@@ -153,6 +153,7 @@ _AGGREGATES = {
     ("total",): "sum", ("sum", "of"): "sum", ("sum",): "sum", ("overall",): "sum",
     ("average",): "avg", ("avg",): "avg", ("mean",): "avg", ("typical",): "avg",
     ("minimum",): "min", ("min",): "min", ("maximum",): "max", ("max",): "max",
+    ("median",): "median",
 }  # fmt: skip
 _MOST = {("highest",): True, ("largest",): True, ("biggest",): True, ("most",): True,
          ("greatest",): True, ("lowest",): False, ("smallest",): False, ("least",): False,
@@ -626,6 +627,41 @@ def pieces(
     return out, unknown
 
 
+_SPLIT_COMPARATORS = {"more": ">", "fewer": "<", "less": "<", "greater": ">", "higher": ">",
+                      "lower": "<"}  # fmt: skip
+_COLUMN_COMPARATORS = {
+    ("more", "than"): ">", ("greater", "than"): ">", ("higher", "than"): ">",
+    ("larger", "than"): ">", ("less", "than"): "<", ("fewer", "than"): "<",
+    ("lower", "than"): "<", ("smaller", "than"): "<", ("after",): ">", ("later", "than"): ">",
+    ("before",): "<", ("earlier", "than"): "<",
+}  # fmt: skip
+
+
+def _column_comparison(
+    words: list[str], i: int, vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """`than their reorder level`, `after their required date`: a comparison with another
+    column of the same rows."""
+    left: Any = None
+    found = _starts(words[i:], _COLUMN_COMPARATORS)
+    if found is None and words[i] in _SPLIT_COMPARATORS:
+        # "fewer units in stock than their reorder level"
+        left = vocabulary.match(words[i + 1 :], "columns")
+        k = i + 1 + left[0] if left is not None and left[2] else len(words)
+        if k < len(words) and words[k] == "than":
+            found = ((*words[i : k + 1],), _SPLIT_COMPARATORS[words[i]])
+            left = left[1] if left is not None else None
+    if found is None:
+        return None
+    j = i + len(found[0])
+    j += j < len(words) and words[j] in ("the", "their", "its", "his", "her")
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2]:
+        return None
+    n = j + column[0] - i
+    return n, Piece("column_compare", words[i : i + n], (found[1], column[1], left))
+
+
 def _column_superlative(
     words: list[str], i: int, vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
@@ -674,7 +710,8 @@ def _at(
         if found is not None:
             return found
     found = (
-        _missing(words, i, vocabulary)
+        _column_comparison(words, i, vocabulary)
+        or _missing(words, i, vocabulary)
         or _number_by_noun(tokens, i, words, vocabulary)
         or _column_superlative(words, i, vocabulary)
     )
@@ -699,7 +736,7 @@ _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much", "convert", "alphabetical", "common", "on_average",
+    "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -925,6 +962,17 @@ class _Reader:
             self._rank(Metric("avg", key), (descending, 1), piece.words)
         else:
             raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+
+    def _column_compare(self, piece: Piece, following: Piece | None) -> None:
+        """The column just said compared with another of the same table."""
+        op, refs, said = piece.data
+        left = self.pending_column if said is None else self._pick(said, piece.words)
+        rights = [r for r in refs if left is not None and r.table == left.table]
+        if left is None or len(rights) != 1 or _kind(left) != _kind(rights[0]):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
+        self.pending_column = None
+        self.plan.conditions.append(Condition(left, op, rights[0]))
+        self._note(piece.words, f"{left.column} {op} {rights[0].column}")
 
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
@@ -1681,8 +1729,14 @@ def yes_no_literals(catalog: PromptCatalog, ref: ColumnRef) -> tuple[str, str] |
     return None
 
 
+def _kind(ref: ColumnRef) -> str:
+    return "date" if is_temporal(ref) else "number" if is_numeric(ref) else "text"
+
+
 def _fits(ref: ColumnRef, kind: str) -> bool:
     """Whether a condition piece applies to the column named just before it."""
+    if kind == "column_compare":
+        return True
     if kind == "date":
         return is_temporal(ref)
     if kind in ("compare", "range"):

@@ -30,8 +30,10 @@ from rivergen.services.planning.query_grammar import (
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
-_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max"}
+_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
+                  "median": "MEDIAN"}  # fmt: skip
+_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
+           "median": "median"}  # fmt: skip
 
 
 def quote(text: str) -> str:
@@ -68,6 +70,11 @@ def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
         return _recent_sql(ref, *condition.value)
     if condition.op in ("is null", "is not null"):
         return f"{_col(ref)} {condition.op.upper()}"
+    if condition.op in ("yes", "no"):
+        yes, no = condition.value
+        return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+    if isinstance(condition.value, ColumnRef):  # "fewer units in stock than reorder level"
+        return f"{_col(ref)} {condition.op} {_col(condition.value)}"
     return None
 
 
@@ -143,7 +150,28 @@ class _Writer:
             if ref is not None:
                 self.plan.touch(ref.table)
                 return ref
+        parent = self._parent_date(tables) if word == "@date" else None
+        if parent is not None:
+            return parent
         raise _Unreadable(f"{words}: no column of {', '.join(self.order_tables)} fits")
+
+    def _parent_date(self, tables: list[str]) -> ColumnRef | None:
+        """A date of rows that have none of their own: their parent's (an order line's date
+        is its order's), when one table they refer to has one."""
+        found = {
+            ref
+            for name in dict.fromkeys(tables)
+            for other in self.catalog.tables
+            if other.name != name and self.key_between(name, other.name) is not None
+            for ref in [_implicit_in(other, "@date")]
+            if ref is not None
+        }
+        if len(found) != 1:
+            return None
+        ref = found.pop()
+        self.plan.touch(ref.table)
+        self.plan.understood.append(f"the date: {ref.table}.{ref.column}, of the rows' parent")
+        return ref
 
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
@@ -326,9 +354,6 @@ class _Writer:
         special = _special_condition(condition, ref)
         if special is not None:
             return special
-        if condition.op in ("yes", "no"):
-            yes, no = condition.value
-            return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
         if condition.op in ("in_ci", "not in_ci"):
             if is_numeric(ref) or is_temporal(ref):
                 raise _Unreadable(f"{ref.column} is not text")
@@ -409,6 +434,10 @@ def _period_sql(ref: ColumnRef, unit: str) -> str:
 
 def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) -> str:
     plan = writer.plan
+    if plan.metrics and plan.projection and _ranked_only(plan):
+        # "the species sorted by average body mass": each species, with its average
+        plan.groups += list(dict.fromkeys(plan.projection))
+        plan.projection = []
     items = _group_items(writer, plan)
     group_sql = [_period_sql(r, u) if u else _col(r) for r, u in items]
     names = _names(items)
@@ -420,16 +449,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         listed = ", ".join(r.column for r in plan.projection)
         raise _Unreadable(f"Both the columns {listed} and a total or count: group by them?")
     if plan.metrics:
-        select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
-        metric_names: dict[int, str] = {}
-        for metric in plan.metrics:
-            name = writer.metric_name(metric)
-            metric_names[id(metric)] = name
-            select.append(f"{writer.metric_sql(metric, base)} AS {ident(name)}")
-        order_sql = _grouped_order(plan, items, names, metric_names)
-        if order_sql:
-            # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
-            order_sql += [n for n in names if n not in order_sql]
+        select, order_sql = _aggregates(writer, base, items, group_sql, names)
     elif items and plan.order and plan.limit is not None and not plan.projection:
         # "on which island was the heaviest penguin found": the island of the first rows
         select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
@@ -446,6 +466,34 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
     if not order_sql and items:
         order_sql = names
     return _statement(writer, base, joins, select, distinct, group_sql, order_sql)
+
+
+def _aggregates(
+    writer: _Writer,
+    base: str,
+    items: list[tuple[ColumnRef, str | None]],
+    group_sql: list[str],
+    names: list[str],
+) -> tuple[list[str], list[str]]:
+    """The groups and the metrics selected, and the order of the rows."""
+    plan = writer.plan
+    select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
+    metric_names: dict[int, str] = {}
+    for metric in plan.metrics:
+        name = writer.metric_name(metric)
+        metric_names[id(metric)] = name
+        select.append(f"{writer.metric_sql(metric, base)} AS {ident(name)}")
+    order_sql = _grouped_order(plan, items, names, metric_names)
+    if order_sql:
+        # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
+        order_sql += [n for n in names if n not in order_sql]
+    return select, order_sql
+
+
+def _ranked_only(plan: Plan) -> bool:
+    """Whether every metric is there only to sort by (no total was asked for itself)."""
+    ranked = [key for key, _ in plan.order if isinstance(key, Metric)]
+    return bool(ranked) and all(any(m is r for r in ranked) for m in plan.metrics)
 
 
 def _share_statement(
