@@ -889,3 +889,19 @@ def test_median_and_comparisons_between_columns(library: Any) -> None:
                _library_of({"items": tables["stock"]})) == [[1]]  # fmt: skip
     assert ask("how many orders were shipped after their order date", library) == [[3]]
     assert ask("how many orders were shipped before their order date", library) == [[0]]
+
+
+def test_when_the_first_row_was_and_the_first_date(library: Any, harbour: Any) -> None:
+    assert [str(r[0]) for r in ask("when was the first order placed", library)] == ["2021-01-05"]
+    assert [str(r[0]) for r in ask("when was the latest order", library)] == ["2022-01-20"]
+    assert [str(r[0]) for r in ask("what is the last date in the harbour log", harbour)] == [
+        "2020-01-06"
+    ]
+
+
+def test_a_column_named_as_said_wins_over_synonyms() -> None:
+    staff = pa.table({"staffId": [1, 2, 3], "lastName": ["A", "B", "C"],
+                      "title": ["Rep", "Rep", "Boss"]})  # fmt: skip
+    tables = {"staff": staff, "teams": pa.table({"teamId": [1], "teamName": ["X"]})}
+    assert ask("how many staff hold each title", _library_of(tables)) == [["Boss", 1],
+                                                                          ["Rep", 2]]  # fmt: skip

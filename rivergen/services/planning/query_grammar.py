@@ -569,7 +569,7 @@ _GRAMMAR_TABLES: tuple[Any, ...] = (
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
                                                                 else (key,))}
-    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS) | _RECORDED | {"no", "missing"}
+    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS) | _RECORDED | {"no", "missing", "when"}
 )  # fmt: skip
 
 
@@ -625,6 +625,29 @@ def pieces(
             unknown.append(words[i])
         i += 1
     return out, unknown
+
+
+_WHEN_EXTREMES = {"first": "min", "earliest": "min", "last": "max", "latest": "max"}
+
+
+def _when_extreme(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`when was the first order placed`: the earliest date of the table's rows; `the first
+    date in the data`: the least of a date column."""
+    j = i + (words[i] == "when")
+    while j < len(words) and words[j] in ("was", "were", "did", "the", "is"):
+        j += 1
+    if j >= len(words) or words[j] not in _WHEN_EXTREMES or (j == i and i > 0 and words[
+            i - 1] not in ("the", "what", "is")):  # fmt: skip
+        return None
+    function = _WHEN_EXTREMES[words[j]]
+    table = vocabulary.match(words[j + 1 :], "tables") if words[i] == "when" else None
+    if table is not None and table[2]:
+        n = j + 1 + table[0] - i
+        return n, Piece("when_extreme", words[i : i + n], (function, table[1]))
+    column = vocabulary.match(words[j + 1 :], "columns")
+    if column is not None and column[2] and all(is_temporal(r) for r in column[1]):
+        return j + 1 - i, Piece("aggregate", words[i : j + 1], function)
+    return None
 
 
 _SPLIT_COMPARATORS = {"more": ">", "fewer": "<", "less": "<", "greater": ">", "higher": ">",
@@ -710,7 +733,8 @@ def _at(
         if found is not None:
             return found
     found = (
-        _column_comparison(words, i, vocabulary)
+        _when_extreme(words, i, vocabulary)
+        or _column_comparison(words, i, vocabulary)
         or _missing(words, i, vocabulary)
         or _number_by_noun(tokens, i, words, vocabulary)
         or _column_superlative(words, i, vocabulary)
@@ -737,6 +761,7 @@ _KINDS = (
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
     "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
+    "when_extreme",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -973,6 +998,16 @@ class _Reader:
         self.pending_column = None
         self.plan.conditions.append(Condition(left, op, rights[0]))
         self._note(piece.words, f"{left.column} {op} {rights[0].column}")
+
+    def _when_extreme(self, piece: Piece, following: Piece | None) -> None:
+        function, table = piece.data
+        ref = _implicit_column(self.catalog, table, "@date")
+        if ref is None or self.plan.metrics or self.mode is not None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
+        self.plan.touch(table)
+        self._set_entity(table, True)
+        self.plan.metrics.append(Metric(function, ref))
+        self._note(piece.words, f"{function} of {table}.{ref.column}")
 
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
@@ -1460,6 +1495,9 @@ class _Reader:
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
             return refs[0]
+        named = [r for r in refs if name_parts(r.column) == [singular(w) for w in words]]
+        if len(named) == 1 and named[0].table in (self.plan.entity, *self.upcoming):
+            return named[0]  # "each title" of employees: the column named so, not a synonym
         for table in [self.plan.entity, *self.upcoming, *self.plan.tables]:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:

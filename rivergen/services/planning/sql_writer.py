@@ -316,6 +316,10 @@ class _Writer:
 
     def metric_sql(self, metric: Metric, base: str) -> str:
         sql = self._metric_sql(metric, base)
+        parse = metric.column.parse if metric.column is not None else None
+        if parse is not None and metric.function in ("min", "max"):
+            # the earliest of dates held as text: said as the data writes them
+            return f"strftime({sql}, {quote(parse)})"
         return f"{sql} * {metric.scale!r}" if metric.scale is not None else sql
 
     def _metric_sql(self, metric: Metric, base: str) -> str:
