@@ -644,8 +644,8 @@ def _when_extreme(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int
     if table is not None and table[2]:
         n = j + 1 + table[0] - i
         return n, Piece("when_extreme", words[i : i + n], (function, table[1]))
-    column = vocabulary.match(words[j + 1 :], "columns")
-    if column is not None and column[2] and all(is_temporal(r) for r in column[1]):
+    refs = vocabulary.columns.get(tuple(words[j + 1 : j + 2]), [])
+    if refs and all(is_temporal(r) for r in refs):  # "the first date"
         return j + 1 - i, Piece("aggregate", words[i : j + 1], function)
     return None
 
