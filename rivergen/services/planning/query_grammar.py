@@ -562,6 +562,7 @@ def _corrected(word: str) -> str | None:
 
 
 _POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
+_BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
     _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
@@ -597,13 +598,19 @@ def _spelled(
 
 
 def pieces(
-    tokens: list[Token], vocabulary: Vocabulary, notes: list[str] | None = None
+    tokens: list[Token],
+    vocabulary: Vocabulary,
+    notes: list[str] | None = None,
+    marks: dict[str, int] | None = None,
 ) -> tuple[list[Piece], list[str]]:
     """The pieces of a question and the words nothing read; ``notes`` gets the spelling
     corrections made."""
     tokens = _spelled(tokens, speller(vocabulary), vocabulary, notes if notes is not None else [])
     # "the value of our stock": a possessive between the words of a phrase says nothing
     tokens = [t for t in tokens if not (t.kind == "word" and t.text in _POSSESSIVES)]
+    verbs = [i for i, t in enumerate(tokens) if t.text in _BE_WORDS]
+    if marks is not None and verbs:
+        marks["verb"] = verbs[0]  # "the share of the penguins on Biscoe | are female"
     words = [t.text for t in tokens]
     out: list[Piece] = []
     unknown: list[str] = []
@@ -794,6 +801,7 @@ class Condition:
     unit: str | None = None
     hint: str | None = None  # a column word for an implicit column ("price")
     near: str | None = None  # the table named last before it, looked at first
+    at: int = -1  # where in the question it was said
     from_value: bool = False  # a value hint's column: another table's like column may fit
 
 
@@ -815,6 +823,7 @@ class Plan:
     named: list[str] = field(default_factory=list)  # the tables the question names
     mentioned: list[str] = field(default_factory=list)  # ...and reads as tables
     share: bool = False  # the share of the rows (or of a total) that the conditions keep
+    verb_at: int = -1  # where the question's first `is`/`are`... is (-1: none)
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -824,7 +833,8 @@ class Plan:
 
 def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
     notes: list[str] = []
-    found, unknown = pieces(tokens, vocabulary, notes)
+    marks: dict[str, int] = {}
+    found, unknown = pieces(tokens, vocabulary, notes, marks)
     if unknown:
         return NotUnderstood(
             message=f"Not understood: {', '.join(unknown)}. See the prompt guide for what "
@@ -834,6 +844,7 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
     try:
         reader = _Reader(catalog)
         reader.plan.understood.extend(notes)
+        reader.plan.verb_at = marks.get("verb", -1)
         plan = reader.read(found)
         from rivergen.services.planning.sql_writer import write_sql
 
@@ -898,7 +909,10 @@ class _Reader:
                 raise _Unreadable(
                     f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
                 )
+            before = len(self.plan.conditions)
             getattr(self, f"_{piece.kind}")(piece, following)
+            for condition in self.plan.conditions[before:]:
+                condition.at = piece.at
             self.last = piece
         self._check_end()
         return self.plan

@@ -511,23 +511,29 @@ def _share_statement(
     """`100.0 * COUNT(*) FILTER (WHERE c) / COUNT(*)`: the share, in percent, of the rows (or
     of a measure's total) that the one condition keeps; per group when grouped."""
     plan = writer.plan
-    if len(plan.conditions) != 1 or len(plan.metrics) > 1 or plan.projection or plan.order:
+    # "the share of the penguins on Biscoe that are female": said before the verb, of the
+    # whole; after it, of the part
+    whole = [c for c in plan.conditions if plan.verb_at >= 0 and 0 <= c.at < plan.verb_at]
+    parts = [c for c in plan.conditions if c not in whole]
+    if len(parts) != 1 or len(plan.metrics) > 1 or plan.projection or plan.order:
         raise _Unreadable(
             "A share of what, among what? Ask it with one condition: "
             "`what percentage of orders were shipped to Germany`."
         )
     if plan.metrics and plan.metrics[0].function not in ("measure", "sum", "count"):
         raise _Unreadable(f"A share of {plan.metrics[0].label()}: only of a total or a count.")
-    whole = writer.metric_sql(plan.metrics[0], base) if plan.metrics else "COUNT(*)"
-    part = f"{whole} FILTER (WHERE {writer.condition_sql(plan.conditions[0])})"
+    total = writer.metric_sql(plan.metrics[0], base) if plan.metrics else "COUNT(*)"
+    part = f"{total} FILTER (WHERE {writer.condition_sql(parts[0])})"
     select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
-    select.append(f"100.0 * {part} / {whole} AS percent")
+    select.append(f"100.0 * {part} / {total} AS percent")
     sql = f"SELECT {', '.join(select)} FROM {ident(base)}"
     for table, left, fact_column, other_column in joins:
         sql += (
             f" JOIN {ident(table)} ON {ident(left)}.{ident(fact_column)} = "
             f"{ident(table)}.{ident(other_column)}"
         )
+    if whole:
+        sql += " WHERE " + " AND ".join(writer.condition_sql(c) for c in whole)
     if group_sql:
         sql += " GROUP BY " + ", ".join(group_sql) + " ORDER BY " + ", ".join(names)
     return sql
