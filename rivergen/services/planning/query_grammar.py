@@ -909,9 +909,9 @@ class _Reader:
                 raise _Unreadable(
                     f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
                 )
-            before = len(self.plan.conditions)
+            said = len(self.plan.conditions)
             getattr(self, f"_{piece.kind}")(piece, following)
-            for condition in self.plan.conditions[before:]:
+            for condition in self.plan.conditions[said:]:
                 condition.at = piece.at
             self.last = piece
         self._check_end()
