@@ -907,3 +907,22 @@ def test_a_column_named_as_said_wins_over_synonyms() -> None:
     tables = {"staff": staff, "teams": pa.table({"teamId": [1], "teamName": ["X"]})}
     assert ask("how many staff hold each title", _library_of(tables)) == [["Boss", 1],
                                                                           ["Rep", 2]]  # fmt: skip
+
+
+def test_a_superlative_of_a_daily_maximum_and_minimum_and_a_date_named_first() -> None:
+    days = pa.table(
+        {
+            "day": [date(2021, 3, d) for d in (1, 2, 3)],
+            "temp_max": [10.0, 25.0, 18.0],
+            "temp_min": [-4.0, 9.0, 2.0],
+            "Date Bloom": [date(2021, 3, 2), None, date(2022, 1, 1)],
+        }
+    )
+    shop = _library_of({"days": days})
+    assert [str(r[0]) for r in ask("the hottest day", shop)] == ["2021-03-02"]
+    assert [str(r[0]) for r in ask("which day was the coldest", shop)] == ["2021-03-01"]
+    assert ask("what was the highest temperature", shop) == [[25.0]]
+    assert [str(r[0]) for r in ask("the earliest bloom date", shop)] == ["2021-03-02"]
+    catalog, _ = shop
+    # the different dates, or the rows with one? asked back
+    assert isinstance(translate("how many bloom dates are in 2021", catalog), NotUnderstood)

@@ -370,6 +370,12 @@ def _column_phrases(
     phrases |= _spoken_phrases(parts)
     phrases |= _event_verbs(parts, column.type)
     phrases |= _measured_things(parts, table_words)
+    plain = [p for p in parts if p not in _EXTREMES]
+    if len(plain) < len(parts) and plain and type_class(column.type) == "numeric":
+        # `temp_max` is also "the temperature": which extreme, the words around it say
+        phrases |= _spoken_phrases(plain)
+    if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
+        phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if column.values:  # "weather type", "the kinds of weather": the column of those values
         phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)

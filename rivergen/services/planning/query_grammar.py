@@ -754,7 +754,10 @@ def _at(
         match = _starts(words[i:], table)
         if match is not None and (fixed is None or len(match[0]) > fixed[0]):
             fixed = len(match[0]), Piece(kind, list(match[0]), match[1])
-    if catalog is not None and (fixed is None or catalog[0] > fixed[0]):
+    named = catalog is not None and fixed is not None and catalog[0] == fixed[0] and (
+        fixed[1].kind == "day" and catalog[1].kind == "table"
+    )  # a table named `days`  # fmt: skip
+    if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
         country = _starts(words[i:], COUNTRIES)
@@ -1497,6 +1500,10 @@ class _Reader:
         superlative before or a comparison after speaks of ("the longest bill", "a bill
         longer than 50 mm")."""
         word = None
+        if self.mode is not None and self.mode[0] == "aggregate" and self.mode[1] in ("max", "min"):
+            # "the highest temperature": of the daily maxima
+            extreme = [r for r in refs if self.mode[1] in name_parts(r.column)]
+            return extreme if len(extreme) == 1 else refs
         if self.mode is not None and self.mode[0] == "superlative":
             word = self.mode[1][0]
         elif following is not None and following.kind == "compare":
@@ -1547,6 +1554,10 @@ class _Reader:
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
+        if not distinct and is_temporal(ref):
+            # "how many egg dates in 2009": the different days, or the rows with one?
+            raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
+                              "with one?", words)  # fmt: skip
         if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
             # "how many prices are there": the prices recorded, not the different ones
             self.plan.metrics.append(Metric("count", ref))
@@ -1634,7 +1645,9 @@ class _Reader:
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
         word, descending, *rest = data
         n = rest[0] if rest else None
-        ref = _implicit_column(self.catalog, table, word)
+        ref = _implicit_column(self.catalog, table, word) or _extreme_column(
+            self.catalog, table, word, descending
+        )
         if ref is None:
             raise _Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
         self.plan.order.append((ref, descending))
@@ -1794,6 +1807,21 @@ def _fits(ref: ColumnRef, kind: str) -> bool:
     if kind in ("compare", "range"):
         return is_numeric(ref)
     return kind == "text" and not is_numeric(ref) and not is_temporal(ref)
+
+
+def _extreme_column(
+    catalog: PromptCatalog, table: str, word: str, descending: bool
+) -> ColumnRef | None:
+    """Of a measurement kept as its daily maximum and minimum (`temp_max`, `temp_min`), the
+    one a superlative goes the way of: the hottest day by its maximum, the coldest by its
+    minimum."""
+    found = catalog.table(table)
+    if found is None or word.startswith("@"):
+        return None
+    refs = [column_ref(table, c) for c in found.columns if word in name_parts(c.name)]
+    wanted = {"max", "maximum", "high"} if descending else {"min", "minimum", "low"}
+    fitting = [r for r in refs if is_numeric(r) and wanted & set(name_parts(r.column))]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _implicit_column(catalog: PromptCatalog, table: str, word: str | None) -> ColumnRef | None:
