@@ -305,7 +305,10 @@ def nl_eval_section() -> list[str]:
         "`seattle-weather`, `cars`, `stocks`, `airports`). The questions were written from each "
         "dataset's documentation and columns before the provider was run, each with its "
         "expected answer as SQL written by hand. Each dataset is read by the platform's parser "
-        "and its catalog carries the value hints the platform takes from a profile. `exact`: "
+        "and its catalog carries the value hints the platform takes from a profile and the "
+        "automatic first draft of the semantic layer (`rivergen.semantic.draft`: names, "
+        "synonyms, roles, measures such as revenue, relationships; nothing confirmed by a "
+        "person). `exact`: "
         "the provider's SQL, run on the engine, gives the expected rows (columns matched by "
         "values, extra columns ignored, numbers within 1e-6; `bench/nl_eval/compare.py`); "
         "`wrong`: any other answer presented as one. `python -m bench.nl_eval` reruns it.",
@@ -333,7 +336,7 @@ def nl_eval_section() -> list[str]:
         + ", ".join(f"`{w}` ({n})" for w, n in r["not_understood_words"][:20])
         + ".",
         "",
-        "Wrong answers:",
+        "Wrong answers:" if r["wrong_answers"] else "Wrong answers: none.",
         "",
         *(
             f"- {w['id']} {w['question']!r}: `{w['sql']}`"

@@ -30,6 +30,9 @@ class CatalogColumn(BaseModel):
     false_values: list[str] = Field(
         default_factory=list, description="A boolean column's values that mean false."
     )
+    date_format: str | None = Field(
+        None, description="A date held as text: its strptime format (the semantic layer's)."
+    )
 
 
 class CatalogTable(BaseModel):
