@@ -27,6 +27,7 @@ from rivergen.services.planning.catalog import (
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     AVERAGED_WORDS,
+    COMMON_WORDS,
     CONVERSIONS,
     CONVERTED_UNITS,
     COUNTRIES,
@@ -589,6 +590,7 @@ def _spelled(
     words = [t.text for t in tokens]
     for i, token in enumerate(tokens):
         made = _column_superlative(words, i, vocabulary) is not None
+        made = made or token.text in vocabulary.names.words  # a name is spelled as it is
         corrected = spell.correct(token.text) if token.kind == "word" and not made else None
         if corrected is not None:
             notes.append(f"{token.text}: read as `{corrected}`")
@@ -623,7 +625,7 @@ def pieces(
             out.append(piece)
             i += n
             continue
-        corrected = _corrected(words[i])
+        corrected = _corrected(words[i]) if words[i] not in vocabulary.names.words else None
         if corrected is not None:
             words[i] = corrected
             tokens[i] = Token(corrected)
@@ -757,6 +759,9 @@ def _at(
     named = catalog is not None and fixed is not None and catalog[0] == fixed[0] and (
         fixed[1].kind == "day" and catalog[1].kind == "table"
     )  # a table named `days`  # fmt: skip
+    said = _name_over(_name(tokens, i, words, vocabulary), catalog, fixed, vocabulary)
+    if said is not None:
+        return said
     if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
@@ -764,6 +769,86 @@ def _at(
         if country is not None:  # "customers in Germany": a country column's value
             return len(country[0]), Piece("country", list(country[0]), country[1])
     return fixed
+
+
+# A quantity's units said after `how many`: the number of them is the quantities' sum.
+_COUNTED_UNITS = frozenset({("units",), ("units", "sold"), ("pieces",), ("items", "sold")})
+
+
+def _name(
+    tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """A value of a long value list (a product, a person, an airport code: `Chai`, `Nancy`,
+    `LAX`) said whole, the longest first, when the question writes it as a name (see
+    :func:`_written_as_name`)."""
+    names = vocabulary.names
+    if not names.phrases or tokens[i].kind != "word" or words[i] not in names.words:
+        return None
+    for n in range(min(names.longest, len(words) - i), 0, -1):
+        options = names.phrases.get(tuple(words[i : i + n]))
+        if options:
+            fit = [o for o in options if _written_as_name(tokens[i : i + n], i, o[1], vocabulary)]
+            if fit:
+                return n, Piece("value", words[i : i + n], fit)
+    return None
+
+
+def _name_over(
+    said: tuple[int, Piece] | None,
+    catalog: tuple[int, Piece] | None,
+    fixed: tuple[int, Piece] | None,
+    vocabulary: Vocabulary,
+) -> tuple[int, Piece] | None:
+    """The name said, when no phrase of the catalog or the grammar as long is said there (or
+    only one guessed from its spelling); a value of both short and long lists ("London", a
+    city of suppliers and of customers) with every column that holds it."""
+    if said is None:
+        return None
+    if (
+        catalog is not None
+        and catalog[1].kind == "value"
+        and (said[0] == catalog[0] and not _guessed(catalog, vocabulary))
+    ):
+        options = list(dict.fromkeys([*catalog[1].data, *said[1].data]))
+        said, catalog = (said[0], Piece("value", said[1].words, options)), None
+    if all(
+        other is None or said[0] > other[0] or (said[0] == other[0] and _guessed(other, vocabulary))
+        for other in (catalog, fixed)
+    ):
+        return said
+    return None
+
+
+def _written_as_name(said: list[Token], at: int, value: str, vocabulary: Vocabulary) -> bool:
+    """Whether the words ``said`` at ``at`` stand for ``value``: a code in capitals (`CA`,
+    `LAX`) only written in capitals; a name made only of common words (English, the grammar's,
+    the catalog's: `Sea`, `Orange`, `Total`) only written with capitals and not first in the
+    question (where every word has one). Any other name in any case (`chai`, `n31a1`)."""
+    written = [t.cased for t in said if t.cased[:1].isalpha()]
+    if not written and any(t.kind == "word" for t in said):
+        return False  # how the question wrote it is not known
+    code = any(w.isalpha() for w in value.split()) and value == value.upper() != value.lower()
+    if code and any(w != w.upper() for w in written):
+        return False
+    if all(t.text in _common_words(vocabulary) or not t.text.isalpha() for t in said):
+        return at > 0 and all(w[:1].isupper() for w in written)
+    return True
+
+
+def _common_words(vocabulary: Vocabulary) -> frozenset[str]:
+    """Words a question uses as words: common English ones, the grammar's and the catalog's."""
+    if vocabulary.common is None:
+        vocabulary.common = COMMON_WORDS | GRAMMAR_WORDS | vocabulary.words()
+    return vocabulary.common
+
+
+def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
+    """Whether a catalog piece was read from a close spelling, not a phrase as written."""
+    phrase = tuple(found[1].words)
+    return found[1].kind in ("value", "measure", "table", "column", "verb") and not any(
+        phrase in index for index in (vocabulary.values, vocabulary.measures,
+                                      vocabulary.tables, vocabulary.columns, vocabulary.verbs)
+    )  # fmt: skip
 
 
 _KINDS = (
@@ -1250,7 +1335,8 @@ class _Reader:
     def _value(self, piece: Piece, following: Piece | None) -> None:
         options: list[tuple[ColumnRef, str]] = piece.data
         columns = {ref for ref, _ in options}
-        for table in [self.plan.entity, *self.upcoming]:
+        just = [self.last.data] if self.last is not None and self.last.kind == "table" else []
+        for table in [*just, self.plan.entity, *self.upcoming]:  # "customers in Germany"
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
@@ -1517,7 +1603,11 @@ class _Reader:
         if len(refs) == 1:
             return refs[0]
         named = [r for r in refs if name_parts(r.column) == [singular(w) for w in words]]
-        if len(named) == 1 and named[0].table in (self.plan.entity, *self.upcoming):
+        if len(named) == 1 and named[0].table in (
+            self.plan.entity,
+            *self.upcoming,
+            *self.value_tables,
+        ):
             return named[0]  # "each title" of employees: the column named so, not a synonym
         for table in [self.plan.entity, *self.upcoming, *self.plan.tables]:
             mine = [r for r in refs if r.table == table]
@@ -1558,6 +1648,11 @@ class _Reader:
             # "how many egg dates in 2009": the different days, or the rows with one?
             raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
                               "with one?", words)  # fmt: skip
+        if not distinct and is_numeric(ref) and tuple(words) in _COUNTED_UNITS:
+            # "how many units were sold": the units of the rows added up, not the rows
+            self.plan.metrics.append(Metric("sum", ref))
+            self._note(words, f"sum of {ref.table}.{ref.column}")
+            return
         if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
             # "how many prices are there": the prices recorded, not the different ones
             self.plan.metrics.append(Metric("count", ref))
