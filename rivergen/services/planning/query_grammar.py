@@ -831,8 +831,14 @@ def _written_as_name(said: list[Token], at: int, value: str, vocabulary: Vocabul
     if code and any(w != w.upper() for w in written):
         return False
     if all(t.text in _common_words(vocabulary) or not t.text.isalpha() for t in said):
-        return at > 0 and all(w[:1].isupper() for w in written)
+        capitals = [w for w in written if w.lower() not in _MINOR_WORDS]  # "War and Peace"
+        return at > 0 and bool(capitals) and all(w[:1].isupper() for w in capitals)
     return True
+
+
+# Words a name leaves in lower case between its capitalized ones.
+_MINOR_WORDS = frozenset({"and", "of", "the", "a", "an", "in", "on", "at", "to", "for", "de",
+                          "la", "le", "du", "von", "van", "y"})  # fmt: skip
 
 
 def _common_words(vocabulary: Vocabulary) -> frozenset[str]:
