@@ -997,6 +997,8 @@ def shelf() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
         ("Which country is George Orwell from?", [["England"]]),
         ("What is the tonnage of the Beagle?", [[235]]),
         ("How many ships are in LAX", [[1]]),  # a code in capitals
+        ("How many books has Leo Tolstoy", [[2]]),  # a name of another table, joined
+        ("what is the total price of the books of Jane Austen", [[13.5]]),
     ],
 )
 def test_a_name_of_a_long_value_list_is_read_as_written(
@@ -1015,6 +1017,8 @@ def test_a_name_of_a_long_value_list_is_read_as_written(
         "What is the price of Victory?",  # a book and a ship: asked back
         "What is the price of Persuasoin?",  # a name is not guessed from its spelling
         "What is the price of Persuasion Emma Walden?",  # Walden is no title here
+        "How many pages does War and Peace have?",  # its pages, or how many rows have some?
+        "how many ships are called Beagle",
     ],
 )
 def test_a_name_not_written_as_one_or_of_several_columns_is_not_understood(

@@ -36,6 +36,7 @@ from rivergen.services.planning.lexicon import (
     MONEY_WORDS,
     MONTHS,
     NUMBER_WORDS,
+    SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
     WEIGHT_WORDS,
@@ -1170,6 +1171,25 @@ class _Reader:
             raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
+        self._check_named_count()
+
+    def _named_by(self, ref: ColumnRef) -> bool:
+        """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
+        table = self.catalog.table(ref.table)
+        column = next((c for c in table.columns if c.name == ref.column), None) if table else None
+        return column is not None and len(column.values) > SPELLED_VALUES
+
+    def _check_named_count(self) -> None:
+        """`how many pages does Emma have`: a count of a number column's values on rows a name
+        of their own names (a value of a long list) is the number itself, or how many rows
+        have one: asked back."""
+        named = {c.column.table for c in self.plan.conditions
+                 if c.from_value and c.column is not None and c.op in ("=", "in")
+                 and self._named_by(c.column)}  # fmt: skip
+        for metric in self.plan.metrics:
+            ref = metric.column
+            if metric.function == "count" and ref is not None and ref.table in named:
+                raise _Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
