@@ -969,7 +969,13 @@ SHIPS = pa.table(
 
 @pytest.fixture(scope="module")
 def shelf() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
-    tables = {"authors": AUTHORS, "books": SHELF_BOOKS, "ships": SHIPS}
+    shelf = _profiled({"authors": AUTHORS, "books": SHELF_BOOKS, "ships": SHIPS})
+    assert len(shelf[0].tables[1].columns[1].values) == _N  # every title is hinted
+    return shelf
+
+
+def _profiled(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    """The tables with the value hints the platform takes from their profiles."""
     ids = {name: uuid.uuid4() for name in tables}
     catalog = PromptCatalog(tables=[])
     for name, table in tables.items():
@@ -981,7 +987,6 @@ def shelf() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
             columns=[CatalogColumn(name=c, type=str(table.schema.field(c).type),
                                    values=hints.get(c, [])) for c in table.column_names],
         ))  # fmt: skip
-    assert len(catalog.tables[1].columns[1].values) == _N  # every title is hinted
     return catalog, {ids[name]: t for name, t in tables.items()}
 
 
@@ -1026,3 +1031,17 @@ def test_a_name_not_written_as_one_or_of_several_columns_is_not_understood(
 ) -> None:
     catalog, _ = shelf
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def test_a_name_copied_into_the_rows_that_refer_to_it_is_asked_back() -> None:
+    """An order's ship name copies its customer's name, not always alike: "orders Zeta
+    placed" may be either."""
+    names = [f"Firm{i:02d}" for i in range(60)] + ["Zeta"]
+    customers = pa.table({"customerId": list(range(61)), "companyName": names,
+                          "city": ["Oslo"] * 61})  # fmt: skip
+    orders = pa.table({"orderId": list(range(61)), "customerId": list(range(61)),
+                       "shipName": [*names[:60], "Zeta Ltd"],
+                       "shipCity": ["Oslo"] * 61})  # fmt: skip
+    shop = _profiled({"customers": customers, "orders": orders})
+    assert isinstance(translate("How many orders did Firm07 place?", shop[0]), NotUnderstood)
+    assert ask("Show the city of Zeta", shop) == [["Oslo"]]  # the customer's: no order has it

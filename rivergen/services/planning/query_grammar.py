@@ -1365,6 +1365,9 @@ class _Reader:
         for table in [*just, self.plan.entity, *self.upcoming]:  # "customers in Germany"
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
+                if self._names_a_referred_row(mine[0][0], options):
+                    raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several "
+                                      "columns", piece.words)  # fmt: skip
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             canonical = _canonical(self.catalog, options, lambda o: o[0].table)
@@ -1387,6 +1390,17 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _names_a_referred_row(self, ref: ColumnRef, options: list[tuple[ColumnRef, str]]) -> bool:
+        """Whether a value of ``ref`` is also the name of a row its table refers to: an order's
+        `shipName` and its customer's `companyName` (the customer's orders, or those shipped
+        under that name? they differ where the names do)."""
+        return any(
+            other.table != ref.table
+            and "name" in name_parts(other.column)
+            and _refers(self.catalog, ref.table, other.table)
+            for other, _ in options
+        )
 
     def _country(self, piece: Piece, following: Piece | None) -> None:
         if self.mode is not None and self.mode[0] in ("subject", "top"):
