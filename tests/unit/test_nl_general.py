@@ -1004,6 +1004,7 @@ def _profiled(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, pa.
         ("How many ships are in LAX", [[1]]),  # a code in capitals
         ("How many books has Leo Tolstoy", [[2]]),  # a name of another table, joined
         ("what is the total price of the books of Jane Austen", [[13.5]]),
+        ("What is the average price of books by Leo Tolstoy?", [[11.5]]),  # by: whose
     ],
 )
 def test_a_name_of_a_long_value_list_is_read_as_written(

@@ -1259,6 +1259,15 @@ class _Reader:
                             following)  # fmt: skip
 
     def _group(self, piece: Piece, following: Piece | None) -> None:
+        if (
+            piece.words == ["by"]
+            and self.mode is None
+            and following is not None
+            and following.kind == "value"
+            and all(self._named_by(r) for r, _ in following.data)
+        ):  # "books by Leo Tolstoy": whose, not a group per name
+            self._note(piece.words, "of the one named next")
+            return
         if self.mode is not None and self.mode[0] == "subject":
             n, descending = self.mode[1]
             self.mode = ("rank", (True if descending is None else descending, n or 10))
