@@ -17,8 +17,9 @@ Every file ships inside an installed package, nothing is downloaded:
 The catalog is what ``rivergen.agents.psa.catalog.catalog_of`` builds for a workspace: each
 table's columns and Arrow types, its description and tags, its row count, no declared keys,
 and value hints from the dataset's profile as the platform computes it (``profile_column``
-with its defaults, ten top values) and reads it (``_hints``: a text column whose every
-distinct value is among its top values), and the automatic first draft of the workspace's
+with its defaults: ten top values, and every distinct value of a text column with at most a
+few thousand) and reads it (``_hints``: a text column's kept values, or its top values when
+they are all of its values), and the automatic first draft of the workspace's
 semantic layer (:func:`rivergen.semantic.draft.draft_layer` over the catalog and the
 profiles) applied to it: business names, synonyms, roles, measures and relationships, with
 nothing confirmed or written by a person.

@@ -38,6 +38,7 @@ from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, Prom
 from rivergen.services.planning.lexicon import (
     AVERAGED_WORDS,
     COLUMN_SYNONYMS,
+    NUMERIC_CONCEPTS,
     TABLE_SYNONYMS,
     name_parts,
     plural,
@@ -91,7 +92,10 @@ def _column_synonyms(column: CatalogColumn, role: ColumnRole) -> list[str]:
     found: list[str] = []
     if role != "boolean" and len(parts) <= 2:
         found.append(" ".join([*parts[:-1], plural(singular(parts[-1]))]))
+    numeric = type_class(column.type) == "numeric"
     for part in parts:
+        if part in NUMERIC_CONCEPTS and not numeric:
+            continue  # `quantityPerUnit`, a text: not "units"
         found += COLUMN_SYNONYMS.get(part, ())
     return _unique(found, " ".join(parts))
 

@@ -7,6 +7,7 @@ answer fails.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from rivergen.agents.psa.catalog import _hints
 from rivergen.quality import profile_column
 from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer
@@ -926,3 +928,121 @@ def test_a_superlative_of_a_daily_maximum_and_minimum_and_a_date_named_first() -
     catalog, _ = shop
     # the different dates, or the rows with one? asked back
     assert isinstance(translate("how many bloom dates are in 2021", catalog), NotUnderstood)
+
+
+# Long value lists (more than fifty names each): authors by first and last name, books by
+# title, ships by name and home port code. The catalog hints them as the platform does: from
+# the values each column's profile keeps.
+_N = 60
+AUTHORS = pa.table(
+    {
+        "authorId": list(range(1, _N + 1)),
+        "firstName": ["Jane", "Leo", "George", "Virginia", "James", "Thomas"]
+        + [f"Ann{i:02d}" for i in range(7, _N + 1)],
+        "lastName": ["Austen", "Tolstoy", "Orwell", "Woolf", "Joyce", "Mann"]
+        + [f"Writer{i:02d}" for i in range(7, _N + 1)],
+        "country": ["England", "Russia", "England", "England", "Ireland", "Germany"]
+        + ["Chile"] * (_N - 6),
+    }
+)
+_TITLES = ["Emma", "Persuasion", "War and Peace", "Anna Karenina", "Animal Farm", "Orange",
+           "Ulysses", "Victory"]  # fmt: skip
+SHELF_BOOKS = pa.table(
+    {
+        "bookId": list(range(1, _N + 1)),
+        "title": _TITLES + [f"Tome{i:02d}" for i in range(len(_TITLES) + 1, _N + 1)],
+        "authorId": [1, 1, 2, 2, 3, 4, 5, 6] + [7] * (_N - len(_TITLES)),
+        "pages": [474, 249, 1225, 864, 112, 300, 730, 400] + [100] * (_N - len(_TITLES)),
+        "price": [7.0, 6.5, 12.0, 11.0, 5.0, 9.0, 10.0, 8.0] + [1.0] * (_N - len(_TITLES)),
+    }
+)
+SHIPS = pa.table(
+    {
+        "shipId": list(range(1, _N + 1)),
+        "shipName": ["Beagle", "Endeavour", "Victory", "Bounty", "Mayflower"]
+        + [f"Hull{i:02d}" for i in range(6, _N + 1)],
+        "homePort": ["SEA", "OSL", "LAX", "SEA", "BOS"] + [f"P{i:02d}" for i in range(6, _N + 1)],
+        "tonnage": [235, 368, 3500, 215, 180] + [50] * (_N - 5),
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def shelf() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    shelf = _profiled({"authors": AUTHORS, "books": SHELF_BOOKS, "ships": SHIPS})
+    assert len(shelf[0].tables[1].columns[1].values) == _N  # every title is hinted
+    return shelf
+
+
+def _profiled(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, pa.Table]]:
+    """The tables with the value hints the platform takes from their profiles."""
+    ids = {name: uuid.uuid4() for name in tables}
+    catalog = PromptCatalog(tables=[])
+    for name, table in tables.items():
+        profile = {"columns": [profile_column(c, table.column(c)).model_dump(mode="json")
+                               for c in table.column_names]}  # fmt: skip
+        hints = _hints(json.dumps(profile))
+        catalog.tables.append(CatalogTable(
+            dataset_id=ids[name], version=1, name=name,
+            columns=[CatalogColumn(name=c, type=str(table.schema.field(c).type),
+                                   values=hints.get(c, [])) for c in table.column_names],
+        ))  # fmt: skip
+    return catalog, {ids[name]: t for name, t in tables.items()}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the price of Persuasion?", [[6.5]]),
+        ("what is the price of persuasion", [[6.5]]),  # a name no English word spells
+        ("what is the price of anna karenina", [[11.0]]),  # several words, longest first
+        ("Show the pages of War and Peace", [[1225]]),  # common words, written as a name
+        ("What is the price of Orange?", [[9.0]]),
+        ("What is Leo Tolstoy's country?", [["Russia"]]),  # first and last name, possessive
+        ("Which country is George Orwell from?", [["England"]]),
+        ("What is the tonnage of the Beagle?", [[235]]),
+        ("How many ships are in LAX", [[1]]),  # a code in capitals
+        ("How many books has Leo Tolstoy", [[2]]),  # a name of another table, joined
+        ("what is the total price of the books of Jane Austen", [[13.5]]),
+        ("What is the average price of books by Leo Tolstoy?", [[11.5]]),  # by: whose
+    ],
+)
+def test_a_name_of_a_long_value_list_is_read_as_written(
+    question: str, expected: list[list[Any]], shelf: Any
+) -> None:
+    assert ask(question, shelf) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many ships are in sea",  # a code only in capitals: `sea` is a word
+        "What is the price of orange?",  # a common word in lower case is not a name
+        "Orange price",  # nor first in the question, where every word has a capital
+        "Show the pages of war and peace",
+        "What is the price of Victory?",  # a book and a ship: asked back
+        "What is the price of Persuasoin?",  # a name is not guessed from its spelling
+        "What is the price of Persuasion Emma Walden?",  # Walden is no title here
+        "How many pages does War and Peace have?",  # its pages, or how many rows have some?
+        "how many ships are called Beagle",
+    ],
+)
+def test_a_name_not_written_as_one_or_of_several_columns_is_not_understood(
+    question: str, shelf: Any
+) -> None:
+    catalog, _ = shelf
+    assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def test_a_name_copied_into_the_rows_that_refer_to_it_is_asked_back() -> None:
+    """An order's ship name copies its customer's name, not always alike: "orders Zeta
+    placed" may be either."""
+    names = [f"Firm{i:02d}" for i in range(60)] + ["Zeta"]
+    customers = pa.table({"customerId": list(range(61)), "companyName": names,
+                          "city": ["Oslo"] * 61})  # fmt: skip
+    orders = pa.table({"orderId": list(range(61)), "customerId": list(range(61)),
+                       "shipName": [*names[:60], "Zeta Ltd"],
+                       "shipCity": ["Oslo"] * 61})  # fmt: skip
+    shop = _profiled({"customers": customers, "orders": orders})
+    assert isinstance(translate("How many orders did Firm07 place?", shop[0]), NotUnderstood)
+    assert ask("Show the city of Zeta", shop) == [["Oslo"]]  # the customer's: no order has it

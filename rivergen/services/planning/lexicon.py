@@ -3,7 +3,8 @@
 The vocabulary is built from the catalog alone: table and column names (singular and plural,
 underscores as spaces, the parts of a compound name), a short list of common synonyms keyed by
 the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), the
-values a low-cardinality column declares, and what the workspace's semantic layer adds: the
+values a text column declares (a short list read like the catalog's words; a long one, the
+names of things, only as written: :class:`Names`), and what the workspace's semantic layer adds: the
 business names and synonyms of tables and columns, and its measures by name and synonym.
 Misspellings are matched with :mod:`difflib` (a close-enough ratio on words of four letters or
 more); nothing else is guessed.
@@ -12,6 +13,7 @@ more); nothing else is guessed.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,6 +66,8 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": ("names", "title"),
     "signup": ("signed up", "signup", "sign up", "joined", "registered", "registration"),
 }  # fmt: skip
+# The words of COLUMN_SYNONYMS that name amounts: their synonyms are a number column's only.
+NUMERIC_CONCEPTS = frozenset({"amount", "price", "weight", "mass", "quantity"})
 TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "customer": ("client", "clients", "buyer", "buyers", "shopper", "shoppers"),
     "product": ("item", "items", "article", "articles", "goods"),
@@ -185,6 +189,7 @@ class Token:
     kind: str = "word"  # word | number | date | quoted | symbol
     value: object = None
     unit: str | None = None  # money | weight, for numbers
+    cased: str = ""  # a word as the question wrote it (`LAX`, `Chai`); empty: not known
 
 
 _TOKEN = re.compile(
@@ -219,7 +224,9 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
     """Tokens of a question, and the characters that are no part of any token."""
     tokens: list[Token] = []
     stray: list[str] = []
-    text = question.strip().lower().replace("\u2019", "'")
+    written = question.strip().replace("\u2019", "'")
+    text = written.lower()
+    same = len(text) == len(written)  # each character where the question has it
     text = re.sub(r"(?<=\d)-(?=[a-z])", " ", text)  # "4-cylinder cars": 4 cylinder
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup
@@ -235,7 +242,10 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
         elif kind == "symbol":
             tokens.append(Token(text, "symbol"))
         elif kind == "word":
-            tokens.append(Token(text.strip("'-").removesuffix("'s")))
+            word = text.strip("'-").removesuffix("'s")
+            start = match.start() + len(text) - len(text.lstrip("'-"))
+            cased = written[start : start + len(word)] if same else ""
+            tokens.append(Token(word, cased=cased))
         elif text not in ",.?!:()":
             stray.append(text)
     return _merge_multipliers(tokens), stray
@@ -288,6 +298,44 @@ def column_ref(table: str, column: CatalogColumn) -> ColumnRef:
     return ColumnRef(table, column.name, column.type)
 
 
+SPELLED_VALUES = 50
+"""A text column with at most this many hinted values has them read like the catalog's words
+(a close spelling, an adjective `rainy`, the phrase `weather type`); a longer list, the names
+of things (products, people, airports), is read only as written (:class:`Names`)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """The catalog's hinted values by the words a question has for them (as :func:`tokenize`
+    reads them: lower case, `'s` dropped), built once per catalog. A short list's values are
+    also read like the catalog's words (``Vocabulary.values``); a long list's only here."""
+
+    phrases: dict[tuple[str, ...], list[tuple[ColumnRef, str]]]
+    longest: int
+    words: frozenset[str]
+
+
+@functools.lru_cache(maxsize=16)
+def names_of(columns: tuple[tuple[ColumnRef, tuple[str, ...]], ...]) -> Names:
+    """The lookup index of the values ``columns`` hold (column, values); a value the tokenizer
+    cannot read whole (`0AK`) is left out."""
+    phrases: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = {}
+    for ref, values in columns:
+        for value in values:
+            tokens, stray = tokenize(value)
+            phrase = tuple(t.text for t in tokens)
+            if phrase and not stray and len(phrase) <= MAX_NAME_WORDS:
+                found = phrases.setdefault(phrase, [])
+                if (ref, value) not in found:
+                    found.append((ref, value))
+    longest = max((len(p) for p in phrases), default=0)
+    return Names(phrases, longest, frozenset(w for p in phrases for w in p))
+
+
+MAX_NAME_WORDS = 8
+"""Longer values (comments, addresses, descriptions) are not names a question says whole."""
+
+
 @dataclass
 class Vocabulary:
     """Phrases (tuples of words) of the catalog: tables, columns and declared values."""
@@ -299,6 +347,8 @@ class Vocabulary:
     summed: set[tuple[str, ...]] = field(default_factory=set)
     verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
     longest: int = 1
+    names: Names = field(default_factory=lambda: Names({}, 0, frozenset()))
+    common: frozenset[str] | None = None  # the words no name is read from uncapitalized
 
     def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
         refs = self.columns.setdefault(phrase, [])
@@ -365,6 +415,8 @@ def _column_phrases(
     if parts and parts[0] == table_word and len(parts) > 1:
         phrases.add(tuple(parts[1:]))
     for part in parts:
+        if part in NUMERIC_CONCEPTS and type_class(column.type) != "numeric":
+            continue  # `quantityPerUnit`, a text ("10 boxes x 20 bags"): not "units"
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
     phrases |= _spoken_phrases(parts)
@@ -376,7 +428,7 @@ def _column_phrases(
         phrases |= _spoken_phrases(plain)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
-    if column.values:  # "weather type", "the kinds of weather": the column of those values
+    if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
         phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)
 
@@ -494,6 +546,11 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
         _add_columns(vocabulary, table, table_words)
     _add_measures(vocabulary, catalog)
     _add_table_words(vocabulary, catalog)
+    vocabulary.names = names_of(tuple(
+        (column_ref(table.name, column), tuple(column.values))
+        for table in catalog.tables for column in table.columns
+        if column.values
+    ))  # fmt: skip
     vocabulary.longest = max([
         vocabulary.longest, *(len(p) for p in vocabulary.tables),
         *(len(p) for p in vocabulary.measures),
@@ -543,7 +600,7 @@ def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[s
             vocabulary._add_column(phrase, ref)
             if " ".join(phrase) in SUMMED_SYNONYMS:
                 vocabulary.summed.add(phrase)
-        for value in column.values:
+        for value in column.values if len(column.values) <= SPELLED_VALUES else ():
             phrase = tuple(value.lower().split())
             for said in {phrase, *_adjectives(phrase)}:
                 vocabulary.values.setdefault(said, []).append((ref, value))
@@ -612,3 +669,47 @@ LIGHT_FORMS: frozenset[str] = frozenset(
     | set(IRREGULAR_LIGHT_VERBS)
     | LIGHT_WORDS
 )
+
+
+# Common English words that are also names of things (a town called Mobile, an airport coded
+# SEA, a product called Chocolade): said in lower case they are words, not names; only written
+# with a capital (not first in the question) are they read as a value of a long value list.
+# The grammar's and the catalog's own words are treated alike (see `query_grammar._name`).
+COMMON_WORDS = frozenset(
+    {
+     "about", "above", "across", "after", "again", "against", "air", "all", "also", "always", "and",
+     "any", "area", "around", "art", "away", "back", "bad", "bay", "beach", "bear", "bell", "best",
+     "better", "big", "bill", "bird", "black", "blue", "board", "boat", "body", "book", "both",
+     "bottom", "box", "boy", "bridge", "bright", "brown", "bush", "but", "buy", "call", "can",
+     "cape", "car", "care", "case", "cat", "center", "central", "change", "child", "church", "city",
+     "clear", "close", "coast", "cold", "college", "common", "cook", "corn", "could", "country",
+     "county", "court", "cross", "cup", "cut", "dark", "day", "dead", "deal", "dear", "deep", "did",
+     "does", "dog", "door", "down", "dry", "during", "each", "early", "earth", "east", "easy",
+     "eight", "end", "even", "every", "eye", "face", "fair", "fall", "far", "farm", "fast", "field",
+     "fine", "fire", "first", "fish", "five", "flat", "food", "foot", "for", "fort", "forest",
+     "four", "free", "fresh", "friend", "front", "full", "game", "garden", "general", "give",
+     "glad", "gold", "good", "grand", "grass", "great", "green", "ground", "grow", "hall", "hand",
+     "happy", "hard", "have", "head", "heart", "heavy", "help", "here", "high", "hill", "his",
+     "hold", "home", "hope", "horn", "hot", "house", "how", "ice", "island", "just", "keep", "key",
+     "kind", "king", "lake", "land", "large", "last", "late", "lead", "leave", "left", "less",
+     "let", "life", "light", "like", "line", "little", "live", "long", "look", "lost", "love",
+     "low", "main", "make", "man", "many", "march", "mark", "may", "mean", "meet", "middle",
+     "might", "mile", "mill", "mind", "miss", "mobile", "moon", "more", "morning", "most", "mount",
+     "mountain", "much", "must", "name", "near", "need", "never", "new", "next", "nice", "night",
+     "nine", "north", "not", "now", "number", "oak", "off", "old", "once", "only", "open", "orange",
+     "other", "out", "over", "page", "park", "part", "pass", "past", "peace", "people", "pine",
+     "place", "plain", "plant", "play", "point", "pond", "poor", "port", "post", "power", "pretty",
+     "price", "prince", "queen", "quick", "rain", "ready", "red", "rest", "rich", "right", "ring",
+     "river", "road", "rock", "room", "round", "run", "safe", "saint", "salt", "same", "sand",
+     "say", "school", "sea", "second", "see", "seven", "shell", "ship", "shore", "short", "should",
+     "side", "sign", "silver", "six", "small", "snow", "some", "song", "sound", "south", "spring",
+     "square", "star", "start", "state", "station", "stay", "still", "stone", "store", "storm",
+     "street", "strong", "summer", "sun", "sure", "sweet", "table", "take", "tea", "ten", "test",
+     "that", "the", "their", "them", "then", "there", "these", "they", "thing", "this", "three",
+     "time", "top", "total", "tower", "town", "tree", "true", "two", "under", "union", "up",
+     "upper", "use", "valley", "very", "view", "village", "wall", "war", "warm", "was", "water",
+     "way", "well", "west", "what", "when", "where", "which", "while", "white", "who", "why",
+     "wide", "will", "wind", "winter", "with", "wood", "word", "work", "world", "would", "year",
+     "yellow", "yes", "you", "young",
+    }
+)  # fmt: skip

@@ -27,6 +27,7 @@ from rivergen.services.planning.catalog import (
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     AVERAGED_WORDS,
+    COMMON_WORDS,
     CONVERSIONS,
     CONVERTED_UNITS,
     COUNTRIES,
@@ -35,6 +36,7 @@ from rivergen.services.planning.lexicon import (
     MONEY_WORDS,
     MONTHS,
     NUMBER_WORDS,
+    SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
     WEIGHT_WORDS,
@@ -589,6 +591,7 @@ def _spelled(
     words = [t.text for t in tokens]
     for i, token in enumerate(tokens):
         made = _column_superlative(words, i, vocabulary) is not None
+        made = made or token.text in vocabulary.names.words  # a name is spelled as it is
         corrected = spell.correct(token.text) if token.kind == "word" and not made else None
         if corrected is not None:
             notes.append(f"{token.text}: read as `{corrected}`")
@@ -623,7 +626,7 @@ def pieces(
             out.append(piece)
             i += n
             continue
-        corrected = _corrected(words[i])
+        corrected = _corrected(words[i]) if words[i] not in vocabulary.names.words else None
         if corrected is not None:
             words[i] = corrected
             tokens[i] = Token(corrected)
@@ -757,6 +760,9 @@ def _at(
     named = catalog is not None and fixed is not None and catalog[0] == fixed[0] and (
         fixed[1].kind == "day" and catalog[1].kind == "table"
     )  # a table named `days`  # fmt: skip
+    said = _name_over(_name(tokens, i, words, vocabulary), catalog, fixed, vocabulary)
+    if said is not None:
+        return said
     if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
@@ -764,6 +770,92 @@ def _at(
         if country is not None:  # "customers in Germany": a country column's value
             return len(country[0]), Piece("country", list(country[0]), country[1])
     return fixed
+
+
+# A quantity's units said after `how many`: the number of them is the quantities' sum.
+_COUNTED_UNITS = frozenset({("units",), ("units", "sold"), ("pieces",), ("items", "sold")})
+
+
+def _name(
+    tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """A value of a long value list (a product, a person, an airport code: `Chai`, `Nancy`,
+    `LAX`) said whole, the longest first, when the question writes it as a name (see
+    :func:`_written_as_name`)."""
+    names = vocabulary.names
+    if not names.phrases or tokens[i].kind != "word" or words[i] not in names.words:
+        return None
+    for n in range(min(names.longest, len(words) - i), 0, -1):
+        options = names.phrases.get(tuple(words[i : i + n]))
+        if options:
+            fit = [o for o in options if _written_as_name(tokens[i : i + n], i, o[1], vocabulary)]
+            if fit:
+                return n, Piece("value", words[i : i + n], fit)
+    return None
+
+
+def _name_over(
+    said: tuple[int, Piece] | None,
+    catalog: tuple[int, Piece] | None,
+    fixed: tuple[int, Piece] | None,
+    vocabulary: Vocabulary,
+) -> tuple[int, Piece] | None:
+    """The name said, when no phrase of the catalog or the grammar as long is said there (or
+    only one guessed from its spelling); a value of both short and long lists ("London", a
+    city of suppliers and of customers) with every column that holds it."""
+    if said is None:
+        return None
+    if (
+        catalog is not None
+        and catalog[1].kind == "value"
+        and (said[0] == catalog[0] and not _guessed(catalog, vocabulary))
+    ):
+        options = list(dict.fromkeys([*catalog[1].data, *said[1].data]))
+        said, catalog = (said[0], Piece("value", said[1].words, options)), None
+    if all(
+        other is None or said[0] > other[0] or (said[0] == other[0] and _guessed(other, vocabulary))
+        for other in (catalog, fixed)
+    ):
+        return said
+    return None
+
+
+def _written_as_name(said: list[Token], at: int, value: str, vocabulary: Vocabulary) -> bool:
+    """Whether the words ``said`` at ``at`` stand for ``value``: a code in capitals (`CA`,
+    `LAX`) only written in capitals; a name made only of common words (English, the grammar's,
+    the catalog's: `Sea`, `Orange`, `Total`) only written with capitals and not first in the
+    question (where every word has one). Any other name in any case (`chai`, `n31a1`)."""
+    written = [t.cased for t in said if t.cased[:1].isalpha()]
+    if not written and any(t.kind == "word" for t in said):
+        return False  # how the question wrote it is not known
+    code = any(w.isalpha() for w in value.split()) and value == value.upper() != value.lower()
+    if code and any(w != w.upper() for w in written):
+        return False
+    if all(t.text in _common_words(vocabulary) or not t.text.isalpha() for t in said):
+        capitals = [w for w in written if w.lower() not in _MINOR_WORDS]  # "War and Peace"
+        return at > 0 and bool(capitals) and all(w[:1].isupper() for w in capitals)
+    return True
+
+
+# Words a name leaves in lower case between its capitalized ones.
+_MINOR_WORDS = frozenset({"and", "of", "the", "a", "an", "in", "on", "at", "to", "for", "de",
+                          "la", "le", "du", "von", "van", "y"})  # fmt: skip
+
+
+def _common_words(vocabulary: Vocabulary) -> frozenset[str]:
+    """Words a question uses as words: common English ones, the grammar's and the catalog's."""
+    if vocabulary.common is None:
+        vocabulary.common = COMMON_WORDS | GRAMMAR_WORDS | vocabulary.words()
+    return vocabulary.common
+
+
+def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
+    """Whether a catalog piece was read from a close spelling, not a phrase as written."""
+    phrase = tuple(found[1].words)
+    return found[1].kind in ("value", "measure", "table", "column", "verb") and not any(
+        phrase in index for index in (vocabulary.values, vocabulary.measures,
+                                      vocabulary.tables, vocabulary.columns, vocabulary.verbs)
+    )  # fmt: skip
 
 
 _KINDS = (
@@ -1079,6 +1171,25 @@ class _Reader:
             raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
+        self._check_named_count()
+
+    def _named_by(self, ref: ColumnRef) -> bool:
+        """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
+        table = self.catalog.table(ref.table)
+        column = next((c for c in table.columns if c.name == ref.column), None) if table else None
+        return column is not None and len(column.values) > SPELLED_VALUES
+
+    def _check_named_count(self) -> None:
+        """`how many pages does Emma have`: a count of a number column's values on rows a name
+        of their own names (a value of a long list) is the number itself, or how many rows
+        have one: asked back."""
+        named = {c.column.table for c in self.plan.conditions
+                 if c.from_value and c.column is not None and c.op in ("=", "in")
+                 and self._named_by(c.column)}  # fmt: skip
+        for metric in self.plan.metrics:
+            ref = metric.column
+            if metric.function == "count" and ref is not None and ref.table in named:
+                raise _Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
@@ -1148,6 +1259,15 @@ class _Reader:
                             following)  # fmt: skip
 
     def _group(self, piece: Piece, following: Piece | None) -> None:
+        if (
+            piece.words == ["by"]
+            and self.mode is None
+            and following is not None
+            and following.kind == "value"
+            and all(self._named_by(r) for r, _ in following.data)
+        ):  # "books by Leo Tolstoy": whose, not a group per name
+            self._note(piece.words, "of the one named next")
+            return
         if self.mode is not None and self.mode[0] == "subject":
             n, descending = self.mode[1]
             self.mode = ("rank", (True if descending is None else descending, n or 10))
@@ -1250,9 +1370,13 @@ class _Reader:
     def _value(self, piece: Piece, following: Piece | None) -> None:
         options: list[tuple[ColumnRef, str]] = piece.data
         columns = {ref for ref, _ in options}
-        for table in [self.plan.entity, *self.upcoming]:
+        just = [self.last.data] if self.last is not None and self.last.kind == "table" else []
+        for table in [*just, self.plan.entity, *self.upcoming]:  # "customers in Germany"
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
+                if self._names_a_referred_row(mine[0][0], options):
+                    raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several "
+                                      "columns", piece.words)  # fmt: skip
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             canonical = _canonical(self.catalog, options, lambda o: o[0].table)
@@ -1275,6 +1399,17 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _names_a_referred_row(self, ref: ColumnRef, options: list[tuple[ColumnRef, str]]) -> bool:
+        """Whether a value of ``ref`` is also the name of a row its table refers to: an order's
+        `shipName` and its customer's `companyName` (the customer's orders, or those shipped
+        under that name? they differ where the names do)."""
+        return any(
+            other.table != ref.table
+            and "name" in name_parts(other.column)
+            and _refers(self.catalog, ref.table, other.table)
+            for other, _ in options
+        )
 
     def _country(self, piece: Piece, following: Piece | None) -> None:
         if self.mode is not None and self.mode[0] in ("subject", "top"):
@@ -1517,7 +1652,11 @@ class _Reader:
         if len(refs) == 1:
             return refs[0]
         named = [r for r in refs if name_parts(r.column) == [singular(w) for w in words]]
-        if len(named) == 1 and named[0].table in (self.plan.entity, *self.upcoming):
+        if len(named) == 1 and named[0].table in (
+            self.plan.entity,
+            *self.upcoming,
+            *self.value_tables,
+        ):
             return named[0]  # "each title" of employees: the column named so, not a synonym
         for table in [self.plan.entity, *self.upcoming, *self.plan.tables]:
             mine = [r for r in refs if r.table == table]
@@ -1558,6 +1697,11 @@ class _Reader:
             # "how many egg dates in 2009": the different days, or the rows with one?
             raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
                               "with one?", words)  # fmt: skip
+        if not distinct and is_numeric(ref) and tuple(words) in _COUNTED_UNITS:
+            # "how many units were sold": the units of the rows added up, not the rows
+            self.plan.metrics.append(Metric("sum", ref))
+            self._note(words, f"sum of {ref.table}.{ref.column}")
+            return
         if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
             # "how many prices are there": the prices recorded, not the different ones
             self.plan.metrics.append(Metric("count", ref))
