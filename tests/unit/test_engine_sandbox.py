@@ -4,6 +4,7 @@ off, configuration locked) refuses the same when a statement is forced past the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -148,10 +149,8 @@ def test_a_reused_database_keeps_nothing_of_the_query_before(tmp_path: Path) -> 
         "CREATE VIEW kept AS SELECT * FROM t",
         "CREATE MACRO kept(x) AS x + 1",
     ):
-        try:
+        with contextlib.suppress(RiverGenError):  # refused outright is as good
             execute(sql, relations, limits)
-        except RiverGenError:
-            pass  # refused outright is as good
         for after in ("SELECT * FROM kept", "SELECT kept(1)"):
             with pytest.raises(ValidationFailed) as gone:
                 execute(after, relations, limits)
