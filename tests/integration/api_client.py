@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from rivergen.api import create_app
+from rivergen.settings import PromptSettings, Settings
 
 
 @dataclass
@@ -77,3 +82,19 @@ async def new_team(client: httpx.AsyncClient) -> dict[str, Account]:
     for role in ("admin", "editor", "viewer"):
         members[role] = await add_member(client, owner, role)
     return members
+
+
+@contextlib.asynccontextmanager
+async def prompt_platform(
+    settings: Settings, prompts: PromptSettings, timeout_s: float = 60
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app with ``prompts`` (rate limits off: tests ask many questions), its
+    lifespan running, as a client."""
+    gateway = settings.gateway.model_copy(update={"rate_limit": False})
+    app = create_app(settings.model_copy(update={"prompts": prompts, "gateway": gateway}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway", timeout=timeout_s
+        ) as http:
+            yield http
