@@ -24,6 +24,12 @@ from rivergen.settings import S3Settings, Settings
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
+# How dataset versions and results are laid out. Row groups of DuckDB's own size (122,880 rows)
+# let the engine's threads split a scan and skip groups by their statistics; Snappy, Parquet's
+# usual codec, decodes faster than Zstandard (about a fifth of a scan's time on TPC-H) for a
+# third more bytes stored.
+PARQUET_LAYOUT: dict[str, object] = {"compression": "snappy", "row_group_size": 122_880}
+
 
 def _client(settings: S3Settings) -> Any:
     """One boto3 client per process and store (clients are thread-safe; making one costs
@@ -124,7 +130,7 @@ class ArrowObjects:
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, **PARQUET_LAYOUT)
             size = os.path.getsize(tmp)
             if self.local:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
