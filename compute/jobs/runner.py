@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import ray
+from ray.exceptions import RayActorError
 
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import read_rows_task
@@ -17,16 +18,44 @@ from rivergen.jobs.kinds import JobKind
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
+# The supervisor's handle, by this driver's Ray job and the actor's name, once found: a lookup
+# asks the GCS (a blocking round trip on every request otherwise). A handle stays valid across
+# the actor's restarts, not across this process's connections to Ray.
+_handles: dict[tuple[str, str, str], Any] = {}
+
+
+def _handle_key(options: dict[str, Any]) -> tuple[str, str, str]:
+    return (ray.get_runtime_context().get_job_id(), options["namespace"], options["name"])
+
 
 def job_supervisor(settings: Settings) -> Any:
     """The supervisor actor's handle, created if it does not exist (safe when several callers
     race: Ray returns the one that won)."""
     require_ray()
     options = supervisor_options(settings)
-    try:
-        return ray.get_actor(options["name"], namespace=options["namespace"])
-    except ValueError:
-        return JobSupervisorActor.options(**options).remote(settings)
+    name = _handle_key(options)
+    handle = _handles.get(name)
+    if handle is None:
+        try:
+            handle = ray.get_actor(options["name"], namespace=options["namespace"])
+        except ValueError:
+            handle = JobSupervisorActor.options(**options).remote(settings)
+        _handles[name] = handle
+    return handle
+
+
+async def _call_supervisor(settings: Settings, method: str, *args: Any) -> Any:
+    """A call to the supervisor; if its actor is gone for good (not restarting), it is looked
+    up (or created) again and called once more."""
+    for last in (False, True):
+        handle = job_supervisor(settings)
+        try:
+            return await outcome(getattr(handle, method).remote(*args))
+        except RayActorError:
+            _handles.pop(_handle_key(supervisor_options(settings)), None)
+            if last:
+                raise
+    raise AssertionError("unreachable")
 
 
 class RayJobRunner:
@@ -41,14 +70,14 @@ class RayJobRunner:
     async def ensure_supervisor(self) -> bool:
         if not ray.is_initialized():
             return False
-        await outcome(job_supervisor(self._settings).ready.remote())
+        await _call_supervisor(self._settings, "ready")
         return True
 
     async def start(self, job_id: UUID) -> None:
-        await outcome(job_supervisor(self._settings).run.remote(str(job_id)))
+        await _call_supervisor(self._settings, "run", str(job_id))
 
     async def cancel(self, job_id: UUID) -> None:
-        await outcome(job_supervisor(self._settings).cancel.remote(str(job_id)))
+        await _call_supervisor(self._settings, "cancel", str(job_id))
 
     async def rows(
         self, key: str, offset: int, limit: int, governed: Governed | None = None
