@@ -7,25 +7,27 @@ from typing import Any
 from uuid import UUID
 
 import ray
-from ray.exceptions import RayActorError
 
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import read_rows_task
 from compute.jobs.supervisor import JobSupervisorActor, supervisor_options
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.schemas import ColumnInfo
+from rivergen.errors import RiverGenError
 from rivergen.jobs.kinds import JobKind
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
-# The supervisor's handle, by this driver's Ray job and the actor's name, once found: a lookup
-# asks the GCS (a blocking round trip on every request otherwise). A handle stays valid across
-# the actor's restarts, not across this process's connections to Ray.
-_handles: dict[tuple[str, str, str], Any] = {}
+# The supervisor's handle, by this process's connection to Ray (its node and job: node ids are
+# never reused, job ids are by another cluster) and the actor's name, once found: a lookup asks
+# the GCS (a blocking round trip on every request otherwise). A handle stays valid across the
+# actor's restarts, not across connections.
+_handles: dict[tuple[str, str, str, str], Any] = {}
 
 
-def _handle_key(options: dict[str, Any]) -> tuple[str, str, str]:
-    return (ray.get_runtime_context().get_job_id(), options["namespace"], options["name"])
+def _handle_key(options: dict[str, Any]) -> tuple[str, str, str, str]:
+    context = ray.get_runtime_context()
+    return (context.get_node_id(), context.get_job_id(), options["namespace"], options["name"])
 
 
 def job_supervisor(settings: Settings) -> Any:
@@ -45,13 +47,16 @@ def job_supervisor(settings: Settings) -> Any:
 
 
 async def _call_supervisor(settings: Settings, method: str, *args: Any) -> Any:
-    """A call to the supervisor; if its actor is gone for good (not restarting), it is looked
-    up (or created) again and called once more."""
+    """A call to the supervisor (each method is idempotent); if it fails other than with our
+    own error (its actor gone for good, not restarting), the actor is looked up (or created)
+    again and called once more."""
     for last in (False, True):
         handle = job_supervisor(settings)
         try:
             return await outcome(getattr(handle, method).remote(*args))
-        except RayActorError:
+        except RiverGenError:
+            raise
+        except Exception:
             _handles.pop(_handle_key(supervisor_options(settings)), None)
             if last:
                 raise
