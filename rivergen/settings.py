@@ -427,6 +427,11 @@ class EngineSettings(BaseModel):
     task_cpus: float = Field(
         1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
     )
+    node_queries: int = Field(
+        2, ge=1, le=64,
+        description="Query jobs one node's engine (a long-lived actor, compute/engine.py) runs "
+        "at once; more wait for a turn. They reserve no Ray CPU.",
+    )  # fmt: skip
     threads: int | None = Field(
         None,
         ge=1,

@@ -14,56 +14,16 @@ from uuid import UUID
 import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
+from ray.exceptions import RayActorError
 
-from compute.staging import QueryInput, query_input, stage_table
+from compute.engine import Query, forget_engines, query_engine
+from compute.staging import QueryInput
 from rivergen.datasets.schemas import StagedVersion
-from rivergen.engine.duck import EngineLimits, resolver, run_sql
+from rivergen.engine.duck import EngineLimits
 from rivergen.engine.lineage import QueryLineage
-from rivergen.engine.query import (
-    SqlQuery,
-    admit_job_sql,
-    job_lineage,
-    limited,
-    run_spec,
-)
+from rivergen.engine.query import SqlQuery, admit_job_sql, job_lineage
 from rivergen.engine.spec import Join, QuerySpec, check_query
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind
-from rivergen.settings import Settings
-
-# A kind's task reserves half a core: two at once on a 2-core machine, beside Serve's replicas.
-TASK_CPUS = 0.5
-
-Query = QuerySpec | SqlQuery
-
-
-def _query(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput]
-) -> pa.Table:
-    """Read each input as the job's submitter may see it, register it, run the query: one
-    task, so an input never travels between workers."""
-    relations = {i.relation: query_input(settings, i) for i in inputs}
-    if isinstance(query, SqlQuery):
-        names = {i.name: i.relation for i in inputs if i.name is not None}
-        sql = limited(query.sql, query.limit)
-        return run_sql(sql, relations, limits, resolve=lambda written: _lookup(names, written))
-    return run_spec(query, {i.dataset: relations[i.relation] for i in inputs}, limits)
-
-
-def _lookup(names: dict[str, str], written: str) -> str | None:
-    return names.get(written) or resolver(names)(written)
-
-
-def _query_and_write(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput], key: str
-) -> StagedVersion:
-    """The query, and its result written as the job's result object, in the same task: the
-    rows never travel back through the supervisor."""
-    return stage_table(settings, _query(settings, limits, query, inputs), key)
-
-
-# Tasks of a job are not retried by Ray: the supervisor retries the job's attempt as a whole
-# (bounded by max_attempts), so a crash is counted and shown.
-_query_task = ray.remote(max_retries=0)(_query_and_write)
 
 
 class QueryKind(JobKind[Query]):
@@ -130,12 +90,15 @@ class QueryKind(JobKind[Query]):
                     relation=f"input_{i}", dataset=dataset, key=key, governed=governed
                 ))  # fmt: skip
         ctx.progress(10, "querying")
-        engine = ctx.settings.engine
-        limits = EngineLimits.of(engine)
-        task = _query_task.options(num_cpus=engine.task_cpus)
-        staged: StagedVersion = await ctx.track(
-            task.remote(ctx.settings, limits, query, inputs, ctx.result_key)
-        )
+        limits = EngineLimits.of(ctx.settings.engine)
+        engine = query_engine(ctx.settings, [i.key for i in inputs])
+        try:
+            staged: StagedVersion = await ctx.track(
+                engine.run.remote(ctx.settings, limits, query, inputs, ctx.result_key)
+            )
+        except RayActorError:
+            forget_engines(ctx.settings)  # its node may be gone: the retry chooses again
+            raise
         return staged
 
 

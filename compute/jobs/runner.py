@@ -11,23 +11,12 @@ import ray
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import read_rows_task
 from compute.jobs.supervisor import JobSupervisorActor, supervisor_options
-from compute.tasks import outcome, require_ray
+from compute.tasks import forget_actor, named_actor, outcome, require_ray
 from rivergen.datasets.schemas import ColumnInfo
 from rivergen.errors import RiverGenError
 from rivergen.jobs.kinds import JobKind
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
-
-# The supervisor's handle, by this process's connection to Ray (its node and job: node ids are
-# never reused, job ids are by another cluster) and the actor's name, once found: a lookup asks
-# the GCS (a blocking round trip on every request otherwise). A handle stays valid across the
-# actor's restarts, not across connections.
-_handles: dict[tuple[str, str, str, str], Any] = {}
-
-
-def _handle_key(options: dict[str, Any]) -> tuple[str, str, str, str]:
-    context = ray.get_runtime_context()
-    return (context.get_node_id(), context.get_job_id(), options["namespace"], options["name"])
 
 
 def job_supervisor(settings: Settings) -> Any:
@@ -35,15 +24,14 @@ def job_supervisor(settings: Settings) -> Any:
     race: Ray returns the one that won)."""
     require_ray()
     options = supervisor_options(settings)
-    name = _handle_key(options)
-    handle = _handles.get(name)
-    if handle is None:
+
+    def find() -> Any:
         try:
-            handle = ray.get_actor(options["name"], namespace=options["namespace"])
+            return ray.get_actor(options["name"], namespace=options["namespace"])
         except ValueError:
-            handle = JobSupervisorActor.options(**options).remote(settings)
-        _handles[name] = handle
-    return handle
+            return JobSupervisorActor.options(**options).remote(settings)
+
+    return named_actor(options["namespace"], options["name"], find)
 
 
 async def _call_supervisor(settings: Settings, method: str, *args: Any) -> Any:
@@ -57,7 +45,8 @@ async def _call_supervisor(settings: Settings, method: str, *args: Any) -> Any:
         except RiverGenError:
             raise
         except Exception:
-            _handles.pop(_handle_key(supervisor_options(settings)), None)
+            options = supervisor_options(settings)
+            forget_actor(options["namespace"], options["name"])
             if last:
                 raise
     raise AssertionError("unreachable")

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from rivergen.engine.duck import (
     EngineLimits,
+    Interrupt,
     Relation,
     admitted_schema,
     execute,
@@ -75,14 +76,15 @@ class NamedCatalog(Protocol):
 
 
 def run_spec(
-    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None
-) -> pa.Table:
+    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None,
+    interrupt: Interrupt | None = None,
+) -> pa.Table:  # fmt: skip
     """The typed query over each dataset's table (checked first with
     :func:`rivergen.engine.spec.check_query`), on the engine."""
     relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
     names = {dataset: f"input_{i}" for i, dataset in enumerate(tables)}
     schemas = {d: {f.name: str(f.type) for f in relation_schema(t)} for d, t in tables.items()}
-    return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits())
+    return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits(), interrupt)
 
 
 def limited(sql: str, limit: int | None) -> str:
