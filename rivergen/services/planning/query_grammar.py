@@ -26,6 +26,7 @@ from rivergen.services.planning.catalog import (
 )
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    ABBREVIATIONS,
     AVERAGED_WORDS,
     COMMON_WORDS,
     CONVERSIONS,
@@ -208,6 +209,13 @@ _COMPARATIVES = {
     ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
     ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
 }  # fmt: skip
+# Compass points: the coordinate they go along, and whether they go up it ("north": a
+# higher latitude, "west": a lower longitude).
+_COMPASS = {"north": ("latitude", True), "south": ("latitude", False),
+            "east": ("longitude", True), "west": ("longitude", False)}  # fmt: skip
+# "north of 60", "west of longitude -120": a coordinate above or below.
+_COMPARATIVES |= {(point, "of"): (axis, ">" if up else "<")
+                  for point, (axis, up) in _COMPASS.items()}  # fmt: skip
 _SUPERLATIVES = {
     ("most", "expensive"): ("price", True), ("priciest",): ("price", True),
     ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
@@ -218,6 +226,13 @@ _SUPERLATIVES = {
     ("most", "recent"): ("@date", True), ("most", "recently"): ("@date", True),
     ("least", "recently"): ("@date", False), ("oldest",): ("@age", False),
     ("earliest",): ("@date", False), ("youngest",): ("@age", True),
+}  # fmt: skip
+# "the northernmost airport", "the station furthest west": the extreme of the coordinate.
+_SUPERLATIVES |= {
+    key: axis
+    for point, axis in _COMPASS.items()
+    for key in [(f"{point}ernmost",), ("most", f"{point}erly"),
+                *((far, point) for far in ("furthest", "farthest"))]
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
               ("but", "not"), ("not", "in"), ("except", "for")}  # fmt: skip
@@ -406,10 +421,11 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     if head is None:
         return None
     key, op, column = head
-    number = _number_at(tokens, i + len(key))
+    said = int(column is not None and i + len(key) < len(words) and words[i + len(key)] == column)
+    number = _number_at(tokens, i + len(key) + said)  # "north of latitude 60": its word too
     if number is None:
         return None
-    used = len(key) + 1
+    used = len(key) + said + 1
     bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
     if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
         op, used = bound[1], used + len(bound[0])
@@ -2008,6 +2024,12 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
         found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
     elif word.startswith("@unit:"):
         found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
-    else:
-        found = [r for r in refs if word in name_parts(r.column)]
+    else:  # a word of the name, or what a part of it abbreviates (`lat`: latitude)
+        found = [r for r in refs if word in _spelled_parts(r.column)]
     return found[0] if len(found) == 1 else None
+
+
+def _spelled_parts(name: str) -> set[str]:
+    """The words of a column's name, and the words its abbreviations stand for."""
+    parts = name_parts(name)
+    return {*parts, *(w for p in parts for w in ABBREVIATIONS.get(p, ()))}

@@ -1,0 +1,67 @@
+"""Classes of question the built-in provider reads on any catalog, each asked here of tables
+built for the test, in words no evaluation set uses (compass points, a raw variant of a
+table, arithmetic between columns, ...).
+
+Each question is answered exactly (values computed here from the rows) or refused; a wrong
+answer fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from rivergen.services.planning.builtin import translate
+from rivergen.services.planning.intents import NotUnderstood
+from tests.unit.test_nl_general import _library_of, ask
+
+# Weather stations: coordinates under abbreviated names.
+STATIONS = pa.table(
+    {
+        "stationCode": ["OSL", "TRO", "BGO", "KRS"],
+        "lat": [59.9, 69.6, 60.4, 58.1],
+        "lng": [10.7, 18.9, 5.3, 8.0],
+        "elevation_m": [94, 100, 12, 17],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def stations() -> tuple[Any, dict[Any, pa.Table]]:
+    return _library_of({"stations": STATIONS})
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("which station is the southernmost", "KRS"),
+        ("the station furthest north", "TRO"),
+        ("show the westernmost station", "BGO"),
+        ("which station is farthest east", "TRO"),
+    ],
+)
+def test_a_compass_superlative_is_the_extreme_of_its_coordinate(
+    question: str, expected: str, stations: Any
+) -> None:
+    assert ask(question, stations)[0][0] == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many stations are north of latitude 60", [[2]]),
+        ("how many stations are west of 9", [[2]]),
+        ("count the stations east of longitude 9", [[2]]),
+    ],
+)
+def test_a_compass_point_before_a_number_compares_its_coordinate(
+    question: str, expected: Any, stations: Any
+) -> None:
+    assert ask(question, stations) == expected
+
+
+def test_a_compass_point_without_coordinates_is_not_understood() -> None:
+    catalog, _ = _library_of({"rooms": pa.table({"roomName": ["a", "b"], "area": [3, 4]})})
+    assert isinstance(translate("which room is the northernmost", catalog), NotUnderstood)
