@@ -15,7 +15,7 @@ import pytest
 
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.intents import NotUnderstood
-from tests.unit.test_nl_general import _library_of, ask
+from tests.unit.test_nl_general import _library_of, _profiled, ask
 
 # Weather stations: coordinates under abbreviated names.
 STATIONS = pa.table(
@@ -65,3 +65,43 @@ def test_a_compass_point_before_a_number_compares_its_coordinate(
 def test_a_compass_point_without_coordinates_is_not_understood() -> None:
     catalog, _ = _library_of({"rooms": pa.table({"roomName": ["a", "b"], "area": [3, 4]})})
     assert isinstance(translate("which room is the northernmost", catalog), NotUnderstood)
+
+
+# A tree survey and its raw sheet: the raw sheet names the genus at length and holds what the
+# clean table lacks (a tag code, the girth); no key joins them.
+TREES = pa.table({"genus": ["Oak", "Ash", "Oak"], "height_m": [20, 12, 25]})
+TREES_RAW = pa.table(
+    {
+        "Genus": ["Oak tree (Quercus)", "Ash tree (Fraxinus)", "Oak tree (Quercus)"],
+        "Height (m)": [20, 12, 25],
+        "Tag Code": ["T1", "T2", "T3"],
+        "Girth (cm)": [180.0, 90.0, 240.0],
+        "Park": ["Kew", "Hyde", "Kew"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def trees() -> tuple[Any, dict[Any, pa.Table]]:
+    return _profiled({"trees": TREES, "trees-raw": TREES_RAW})
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What genus is the tree with tag code T2?", "Ash tree (Fraxinus)"),
+        ("Show the height of tag code T3", 25),
+        ("What is the average girth of Oak trees?", 210.0),
+        ("How many trees are in the park Kew?", 2),
+    ],
+)
+def test_a_question_only_a_raw_variant_answers_is_read_on_it(
+    question: str, expected: Any, trees: Any
+) -> None:
+    assert ask(question, trees)[0][0] == expected
+
+
+def test_what_the_raw_variant_lacks_keeps_the_question_not_understood(trees: Any) -> None:
+    catalog, _ = trees
+    # `Maple` is no genus of the raw sheet
+    assert isinstance(translate("average girth of Maple trees", catalog), NotUnderstood)

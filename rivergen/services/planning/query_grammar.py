@@ -421,11 +421,11 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     if head is None:
         return None
     key, op, column = head
-    said = int(column is not None and i + len(key) < len(words) and words[i + len(key)] == column)
-    number = _number_at(tokens, i + len(key) + said)  # "north of latitude 60": its word too
+    named = int(column is not None and i + len(key) < len(words) and words[i + len(key)] == column)
+    number = _number_at(tokens, i + len(key) + named)  # "north of latitude 60": its word too
     if number is None:
         return None
-    used = len(key) + said + 1
+    used = len(key) + named + 1
     bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
     if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
         op, used = bound[1], used + len(bound[0])
@@ -650,7 +650,45 @@ def pieces(
         if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
-    return out, unknown
+    return _columns_of_values(out, words), unknown
+
+
+# Pieces after which a column is what is asked of (grouped, counted, ranked), not the column of
+# the value that follows it.
+_ASKING = frozenset({"group", "sort", "count", "distinct", "aggregate", "most", "superlative",
+                     "top", "common", "versus", "time"})  # fmt: skip
+
+
+def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
+    """A column said just before a value it holds ("the state CA", "the city of Graz",
+    "individual N10A1") only says whose value it is: the value, read on that column (or on
+    the columns named like it, `shipCity` for a city), and no column piece."""
+    out: list[Piece] = []
+    for piece in found:
+        before = out[-1] if out else None
+        if (
+            piece.kind == "value"
+            and before is not None
+            and before.kind == "column"
+            and _said_before(before, piece, words)
+            and not (len(out) > 1 and out[-2].kind in _ASKING)
+        ):
+            refs: list[ColumnRef] = before.data[0]
+            said = [singular(w) for w in before.words]
+            kept = [(r, v) for r, v in piece.data
+                    if r in refs or [singular(p) for p in name_parts(r.column)][-len(said):]
+                    == said]  # fmt: skip
+            if kept:
+                out[-1] = Piece("value", [*before.words, *piece.words], kept, before.at)
+                continue
+        out.append(piece)
+    return out
+
+
+def _said_before(column: Piece, value: Piece, words: list[str]) -> bool:
+    """Whether ``column`` is said right before ``value``, or with `of` between."""
+    end = column.at + len(column.words)
+    return column.at >= 0 and (value.at == end or (value.at == end + 1 and words[end] == "of"))
 
 
 _WHEN_EXTREMES = {"first": "min", "earliest": "min", "last": "max", "latest": "max"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 from typing import Any
@@ -400,11 +401,92 @@ def _same_rows(named: str, used: str) -> bool:
     return named == used or _words(named) < _words(used)
 
 
+def _onto_variant(plan: Plan, catalog: PromptCatalog, tables: list[str]) -> bool:
+    """A question about a table and what only a variant of it holds ("the species of the
+    penguin with individual ID N31A1", the ID only in `penguins-raw`), when no key joins them:
+    read whole on the variant, each column on its like column there (same name, or same
+    words) and each value on the one value of it there that begins with it (`Gentoo`:
+    `Gentoo penguin (Pygoscelis papua)`). False, the plan left as it was, when one variant
+    does not hold it all."""
+    pairs = [(t, v) for t in tables for v in tables if t != v and _same_rows(t, v)]
+    if len(pairs) != 1 or any(m.measure is not None for m in plan.metrics):
+        return False
+    named, variant = pairs[0]
+    target = catalog.table(variant)
+    assert target is not None
+    moved = copy.deepcopy(plan)
+    try:
+        _move_plan(moved, named, target)
+    except LookupError:
+        return False
+    moved.understood.append(f"{named}: read on {variant}, which holds all that is asked")
+    for name in vars(plan):
+        setattr(plan, name, getattr(moved, name))
+    return True
+
+
+def _move_plan(plan: Plan, named: str, target: CatalogTable) -> None:
+    """Every column, table and value of ``named`` in ``plan`` moved onto ``target``'s own
+    (:class:`LookupError` when one has none there)."""
+
+    def ref_of(ref: ColumnRef) -> ColumnRef:
+        return _like_column(ref, target) if ref.table == named else ref
+
+    def table_of(name: str) -> str:
+        return target.name if name == named else name
+
+    plan.projection = [ref_of(r) for r in plan.projection]
+    for condition in plan.conditions:
+        if condition.column is not None and condition.column.table == named:
+            condition.column = ref_of(condition.column)
+            if condition.from_value:
+                condition.value = _like_value(condition.value, condition.column, target)
+    for metric in plan.metrics:
+        metric.column = ref_of(metric.column) if metric.column is not None else None
+        metric.table = table_of(metric.table) if metric.table is not None else None
+    plan.groups = [ref_of(g) if isinstance(g, ColumnRef) else table_of(g) for g in plan.groups]
+    plan.order = [(ref_of(k) if isinstance(k, ColumnRef) else k, d) for k, d in plan.order]
+    plan.entity = table_of(plan.entity) if plan.entity is not None else None
+    for names in (plan.tables, plan.verbs, plan.named, plan.mentioned):
+        names[:] = list(dict.fromkeys(table_of(n) for n in names))
+
+
+def _like_column(ref: ColumnRef, target: CatalogTable) -> ColumnRef:
+    """The one column of ``target`` named like ``ref`` (its name in any case, or the same
+    words: `body_mass_g`, `Body Mass (g)`) of the same kind of type."""
+    found = [c for c in target.columns if c.name.casefold() == ref.column.casefold()] or [
+        c for c in target.columns if name_parts(c.name) == name_parts(ref.column)
+    ]
+    if len(found) != 1 or type_class(found[0].type) != type_class(ref.type):
+        raise LookupError(ref.column)
+    return column_ref(target.name, found[0])
+
+
+def _like_value(value: Any, ref: ColumnRef, target: CatalogTable) -> Any:
+    """A value (or values) as ``target``'s column ``ref`` holds it: the same, or the one
+    value listed for the column whose words begin with its words."""
+    if isinstance(value, list):
+        return [_like_value(v, ref, target) for v in value]
+    column = next(c for c in target.columns if c.name == ref.column)
+    if value in column.values:
+        return value
+    said = str(value).casefold().split()
+    found = [v for v in column.values if v.casefold().split()[: len(said)] == said]
+    if len(found) != 1:
+        raise LookupError(value)
+    return found[0]
+
+
 def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     writer = _Writer(plan, catalog)
     writer.resolve()
     tables = writer.tables()
-    base, joins = writer.base(tables)
+    try:
+        base, joins = writer.base(tables)
+    except _Unreadable:
+        if not _onto_variant(plan, catalog, tables):
+            raise
+        base, joins = writer.base(writer.tables())
     for table, *_ in joins:
         plan.touch(table)
     plan.touch(base)
