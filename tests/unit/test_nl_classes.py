@@ -15,7 +15,7 @@ import pytest
 
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.intents import NotUnderstood
-from tests.unit.test_nl_general import _library_of, _profiled, ask
+from tests.unit.test_nl_general import TABLES, _library_of, _profiled, ask
 
 # Weather stations: coordinates under abbreviated names.
 STATIONS = pa.table(
@@ -105,3 +105,33 @@ def test_what_the_raw_variant_lacks_keeps_the_question_not_understood(trees: Any
     catalog, _ = trees
     # `Maple` is no genus of the raw sheet
     assert isinstance(translate("average girth of Maple trees", catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # books: listPrice 9.5, 7, 12, 5, 8, 11; pages 412, 474, 730, 104, 352, 500
+        (
+            "average ratio of the list price to the pages",
+            pytest.approx(
+                sum(
+                    p / n
+                    for p, n in [(9.5, 412), (7, 474), (12, 730), (5, 104), (8, 352), (11, 500)]
+                )
+                / 6
+            ),
+        ),
+        ("the highest difference between pages and list price", 730 - 12.0),
+        ("What is the lowest pages divided by list price?", 104 / 5.0),
+        ("total of pages minus list price", 2572 - 52.5),
+    ],
+)
+def test_arithmetic_between_two_columns_is_a_value_of_each_row(
+    question: str, expected: Any
+) -> None:
+    assert ask(question, _library_of({"books": TABLES["books"]}))[0][0] == expected
+
+
+def test_arithmetic_between_columns_of_two_tables_is_not_understood() -> None:
+    catalog, _ = _library_of({"books": TABLES["books"], "orders": TABLES["orders"]})
+    assert isinstance(translate("average ratio of freight to pages", catalog), NotUnderstood)

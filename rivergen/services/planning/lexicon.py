@@ -288,6 +288,8 @@ class ColumnRef:
     column: str
     type: str
     parse: str | None = None  # a date held as text: its strptime format (read as a date)
+    # A value computed from two number columns of the table: (operator, left, right).
+    formula: tuple[str, ColumnRef, ColumnRef] | None = None
 
 
 def column_ref(table: str, column: CatalogColumn) -> ColumnRef:

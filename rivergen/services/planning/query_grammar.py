@@ -209,6 +209,14 @@ _COMPARATIVES = {
     ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
     ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
 }  # fmt: skip
+# "the ratio of A to B", "the difference between A and B": (the words joining A and B, op).
+_ARITHMETIC_HEADS = {("ratio", "of"): (("to", "and"), "/"),
+                     ("difference", "between"): (("and",), "-")}  # fmt: skip
+# "A minus B", "A divided by B".
+_ARITHMETIC_INFIXES = {("minus",): "-", ("plus",): "+", ("divided", "by"): "/",
+                       ("times",): "*", ("multiplied", "by"): "*"}  # fmt: skip
+
+
 # Compass points: the coordinate they go along, and whether they go up it ("north": a
 # higher latitude, "west": a lower longitude).
 _COMPASS = {"north": ("latitude", True), "south": ("latitude", False),
@@ -583,7 +591,8 @@ _POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
 _BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
-    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
+    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES, _ARITHMETIC_HEADS,
+    _ARITHMETIC_INFIXES,
 )  # fmt: skip
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
@@ -789,6 +798,54 @@ def _number_by_noun(
     return None
 
 
+def _arithmetic(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """Arithmetic between two number columns of one table, a value of each row: `the ratio of
+    bill length to bill depth`, `temp max minus temp min`; read as one column."""
+    head = _starts(words[i:], _ARITHMETIC_HEADS)
+    j = _past_articles(words, i + len(head[0])) if head else i
+    first = vocabulary.match(words[j:], "columns")
+    if first is None or not first[2]:
+        return None
+    k = j + first[0]
+    if head is not None:
+        joiners, op = head[1]
+        joined = k < len(words) and words[k] in joiners
+        k, infix = k + joined, (op if joined else None)
+    else:
+        found = _starts(words[k:], _ARITHMETIC_INFIXES)
+        k, infix = (k + len(found[0]), found[1]) if found else (k, None)
+    k = _past_articles(words, k)
+    second = vocabulary.match(words[k:], "columns") if infix else None
+    if infix is None or second is None or not second[2]:
+        return None
+    ref = _formula(infix, first[1], second[1])
+    if ref is None:
+        return None
+    n = k + second[0] - i
+    return n, Piece("column", words[i : i + n], ([ref], False))
+
+
+def _past_articles(words: list[str], i: int) -> int:
+    while i < len(words) and words[i] in ("the", "a", "its", "their"):
+        i += 1
+    return i
+
+
+def _formula(op: str, left: Any, right: Any) -> ColumnRef | None:
+    """The computed column of two columns said (each of some tables): of the one table with a
+    number column of each; a raw variant of a table (`penguins-raw`) gives way to it."""
+    pairs = [(a, b) for a in left for b in right
+             if a.table == b.table and a != b and is_numeric(a) and is_numeric(b)]  # fmt: skip
+    tables = {a.table for a, _ in pairs}
+    pairs = [(a, b) for a, b in pairs
+             if not any(_table_words(t) < _table_words(a.table) for t in tables)]  # fmt: skip
+    if len(pairs) != 1:
+        return None
+    a, b = pairs[0]
+    label = f"{a.column} {op} {b.column}"
+    return ColumnRef(a.table, label, "double", formula=(op, a, b))
+
+
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
@@ -797,7 +854,8 @@ def _at(
         if found is not None:
             return found
     found = (
-        _when_extreme(words, i, vocabulary)
+        _arithmetic(words, i, vocabulary)
+        or _when_extreme(words, i, vocabulary)
         or _column_comparison(words, i, vocabulary)
         or _missing(words, i, vocabulary)
         or _number_by_noun(tokens, i, words, vocabulary)

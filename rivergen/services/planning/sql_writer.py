@@ -118,6 +118,10 @@ def ident(name: str) -> str:
 
 
 def _col(ref: ColumnRef) -> str:
+    if ref.formula is not None:  # "the ratio of A to B": a ratio by zero is no value
+        op, left, right = ref.formula
+        divisor = f"NULLIF({_col(right)}, 0)" if op == "/" else _col(right)
+        return f"({_col(left)} {op} {divisor})"
     column = f"{ident(ref.table)}.{ident(ref.column)}"
     if ref.parse is not None:  # a date held as text, read with its format
         return f"strptime({column}, {quote(ref.parse)})"
