@@ -13,6 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from rivergen.quality import profile_column
+from rivergen.semantic.catalog import apply_layer
+from rivergen.semantic.draft import draft_layer
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.intents import NotUnderstood
 from tests.unit.test_nl_general import TABLES, _library_of, _profiled, ask
@@ -135,3 +138,56 @@ def test_arithmetic_between_two_columns_is_a_value_of_each_row(
 def test_arithmetic_between_columns_of_two_tables_is_not_understood() -> None:
     catalog, _ = _library_of({"books": TABLES["books"], "orders": TABLES["orders"]})
     assert isinstance(translate("average ratio of freight to pages", catalog), NotUnderstood)
+
+
+def _drafted(tables: dict[str, pa.Table], descriptions: dict[str, str]) -> Any:
+    """The tables with descriptions and the automatic draft of their semantic layer."""
+    catalog, data = _profiled(tables)
+    for table in catalog.tables:
+        table.description = descriptions.get(table.name, "")
+    profiles = {
+        name: {"columns": [profile_column(c, t.column(c)).model_dump(mode="json")
+                           for c in t.column_names]}
+        for name, t in tables.items()
+    }  # fmt: skip
+    return apply_layer(catalog, draft_layer(catalog, profiles), 1), data
+
+
+RIVER = pa.table({"gauge": ["g1", "g2", "g1"], "level": [2.0, 4.0, 3.0], "rain": [0, 5, 1]})
+FERRIES = pa.table({"ferryId": [1, 2], "ferryName": ["Ada", "Bo"]})
+TUGS = pa.table({"tugId": [1, 2, 3], "tugName": ["Cy", "Di", "Ed"]})
+
+
+@pytest.fixture(scope="module")
+def described() -> Any:
+    return _drafted(
+        {"readings": RIVER, "ferries": FERRIES, "tugs": TUGS},
+        {
+            "readings": "Hourly river level and rain gauge readings, 2020.",
+            "ferries": "Passenger boats.",
+            "tugs": "Harbour tugs: their names.",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the average river level?", [[3.0]]),
+        ("highest river level per gauge", [["g1", 3.0], ["g2", 4.0]]),
+        ("How many passenger boats are there?", [[2]]),
+        ("count the harbour tugs", [[3]]),
+    ],
+)
+def test_the_draft_reads_names_from_a_tables_description(
+    question: str, expected: Any, described: Any
+) -> None:
+    assert ask(question, described) == expected
+
+
+def test_a_description_word_that_joins_or_names_a_column_is_no_name(described: Any) -> None:
+    catalog, _ = described
+    # "rain gauge" joins two column names: neither is renamed by it
+    assert isinstance(translate("average rain gauge", catalog), NotUnderstood)
+    table = catalog.table("readings")
+    assert table is not None and table.synonyms[:1] != ["hourly river level"]
