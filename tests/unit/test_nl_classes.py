@@ -8,6 +8,7 @@ answer fails.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -18,7 +19,15 @@ from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.intents import NotUnderstood
-from tests.unit.test_nl_general import TABLES, _library_of, _profiled, ask
+from tests.unit.test_nl_general import (
+    GOODS,
+    RACKS,
+    SALE_LINES,
+    TABLES,
+    _library_of,
+    _profiled,
+    ask,
+)
 
 # Weather stations: coordinates under abbreviated names.
 STATIONS = pa.table(
@@ -191,3 +200,52 @@ def test_a_description_word_that_joins_or_names_a_column_is_no_name(described: A
     assert isinstance(translate("average rain gauge", catalog), NotUnderstood)
     table = catalog.table("readings")
     assert table is not None and table.synonyms[:1] != ["hourly river level"]
+
+
+@pytest.fixture(scope="module")
+def pantry() -> Any:
+    return _profiled({"goods": GOODS, "racks": RACKS, "sale_lines": SALE_LINES})
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # goods: Tea 10 units in stock, Jam 0, Oil 2; racks Pantry (Tea, Jam), Cellar (Oil)
+        ("How many units of Oil are in stock?", [[2]]),
+        ("how many units do we hold in stock in total", [[12]]),
+        ("Which goods are out of stock?", "Jam"),
+        ("units in stock per rack", [[1, "Pantry", 10], [2, "Cellar", 2]]),
+        ("which rack has the most units in stock", "Pantry"),
+    ],
+)
+def test_a_count_of_things_by_where_they_are(question: str, expected: Any, pantry: Any) -> None:
+    got = ask(question, pantry)
+    assert (got if isinstance(expected, list) else [r[1] for r in got]) == (
+        expected if isinstance(expected, list) else [expected]
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "unit price per rack",  # a price does not add up: its total, average or maximum?
+        "what is the unit price in total",  # in total of what?
+        "which rack has the highest unit price",
+    ],
+)
+def test_what_does_not_add_up_is_not_totalled(question: str, pantry: Any) -> None:
+    catalog, _ = pantry
+    assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def test_the_most_of_an_amount_per_period_is_its_total(harbour_days: Any) -> None:
+    # rain per month: January 1+2 = 3, February 5
+    assert ask("which month had the most rain", harbour_days) == [[date(2020, 2, 1), 5.0]]
+    assert ask("which month had the least rain", harbour_days) == [[date(2020, 1, 1), 3.0]]
+
+
+@pytest.fixture(scope="module")
+def harbour_days() -> Any:
+    days = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 2), date(2020, 2, 1)],
+                     "rain": [1.0, 2.0, 5.0]})  # fmt: skip
+    return _library_of({"harbour": days})

@@ -428,6 +428,7 @@ def _column_phrases(
     if len(plain) < len(parts) and plain and type_class(column.type) == "numeric":
         # `temp_max` is also "the temperature": which extreme, the words around it say
         phrases |= _spoken_phrases(plain)
+    phrases |= _placed(parts, column.type)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
@@ -473,6 +474,19 @@ def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:
         verbs.add(noun + (noun[-1] if double and len(noun) <= 4 else "") + "ed")
     taken = {v for forms in TABLE_VERBS.values() for v in forms}
     return {(v,) for v in verbs if v not in taken}
+
+
+PLACES = frozenset({"in", "on"})
+"""Words that say where a count of things is: `unitsInStock`, `unitsOnOrder`."""
+
+
+def _placed(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A count of things by where they are, said by the place alone: `unitsInStock` "in
+    stock" ("how many units are in stock": the things are said apart, see
+    ``query_grammar._joined_columns``)."""
+    if type_class(kind) != "numeric" or len(parts) < 3 or parts[1] not in PLACES:
+        return set()
+    return {tuple(parts[1:])}
 
 
 def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:
@@ -614,6 +628,15 @@ def _add_measures(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
         if catalog.table(measure.table) is not None:
             for phrase in measure_phrases(measure):
                 vocabulary.measures[phrase] = measure
+
+
+COUNTED_WORDS = frozenset({"units", "quantity", "qty", "pieces"})
+"""Words of a number column that counts things (`quantity`, `unitsInStock`): its values add
+up, so said per group it is their total."""
+
+
+def counts_things(column: str) -> bool:
+    return bool(set(name_parts(column)) & COUNTED_WORDS)
 
 
 def is_temporal(ref: ColumnRef) -> bool:

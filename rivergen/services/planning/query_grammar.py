@@ -37,6 +37,7 @@ from rivergen.services.planning.lexicon import (
     MONEY_WORDS,
     MONTHS,
     NUMBER_WORDS,
+    PLACES,
     SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
@@ -45,6 +46,7 @@ from rivergen.services.planning.lexicon import (
     Token,
     Vocabulary,
     column_ref,
+    counts_things,
     is_numeric,
     is_temporal,
     is_year,
@@ -553,6 +555,7 @@ _FIXED: list[tuple[str, Any]] = [
         },
     ),
     ("versus", {("compare",), ("comparison", "of")}),
+    ("in_total", {("in", "total"), ("all", "told")}),
 ]
 # One-word keywords a misspelling may stand for.
 _KEYWORDS = sorted(
@@ -659,7 +662,26 @@ def pieces(
         if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
-    return _columns_of_values(out, words), unknown
+    return _joined_columns(_columns_of_values(out, words)), unknown
+
+
+def _joined_columns(found: list[Piece]) -> list[Piece]:
+    """A column named in two parts, the things first and where they are later ("how many
+    units of Chang are in stock": `unitsInStock`): one column, where the things are said."""
+    out = list(found)
+    for later in found:
+        if later.kind != "column" or later.words[0] not in PLACES:
+            continue
+        for index, first in enumerate(out):
+            if first is later:
+                break
+            if first.kind == "column" and all(
+                name_parts(r.column) == [*first.words, *later.words] for r in later.data[0]
+            ):
+                out[index] = Piece("column", first.words, later.data, first.at)
+                out.remove(later)
+                break
+    return out
 
 
 # Pieces after which a column is what is asked of (grouped, counted, ranked), not the column of
@@ -846,6 +868,16 @@ def _formula(op: str, left: Any, right: Any) -> ColumnRef | None:
     return ColumnRef(a.table, label, "double", formula=(op, a, b))
 
 
+def _out_of(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`out of stock`: none left of a count of things where they are (`unitsInStock` = 0)."""
+    if words[i : i + 2] != ["out", "of"] or i + 2 >= len(words):
+        return None
+    refs = vocabulary.columns.get(("in", words[i + 2]), [])
+    if not refs or not all(is_numeric(r) for r in refs):
+        return None
+    return 3, Piece("compare", words[i : i + 3], ("=", 0, None, words[i + 2]))
+
+
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
@@ -855,6 +887,7 @@ def _at(
             return found
     found = (
         _arithmetic(words, i, vocabulary)
+        or _out_of(words, i, vocabulary)
         or _when_extreme(words, i, vocabulary)
         or _column_comparison(words, i, vocabulary)
         or _missing(words, i, vocabulary)
@@ -975,7 +1008,7 @@ _KINDS = (
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
     "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
-    "when_extreme",
+    "when_extreme", "in_total",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1097,6 +1130,7 @@ class _Reader:
         self.top_seen = False
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
+        self.amount = False
 
     def read(self, found: list[Piece]) -> Plan:
         found = self._days(found)
@@ -1230,6 +1264,13 @@ class _Reader:
         self.plan.metrics.append(Metric(function, ref))
         self._note(piece.words, f"{function} of {table}.{ref.column}")
 
+    def _in_total(self, piece: Piece, following: Piece | None) -> None:
+        """`in total` after a total or a count already asked: it says so again."""
+        totals = ("sum", "count", "count_distinct", "measure")
+        if not self.plan.metrics or any(m.function not in totals for m in self.plan.metrics):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
+        self._note(piece.words, "the total asked already")
+
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
 
@@ -1354,6 +1395,7 @@ class _Reader:
 
     def _most(self, piece: Piece, following: Piece | None) -> None:
         descending = bool(piece.data)
+        self.amount = piece.words in (["most"], ["least"])  # "the most rain": an amount
         top = self.mode is not None and self.mode[0] == "top"
         asked = self.which and bool(self.plan.groups)  # "in which year were the most penguins"
         if following is not None and following.kind == "table" and asked and self.mode is None:
@@ -1848,10 +1890,17 @@ class _Reader:
             self.plan.limit = n
             self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
             return
-        if not summed and not self.plan.metrics:
+        if not summed and not self.plan.metrics and not self._adds_up(ref):
             raise _Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?",
                               words)  # fmt: skip
-        self._rank(Metric("sum", ref) if summed else self.plan.metrics[-1], data, words)
+        total = summed or not self.plan.metrics
+        self._rank(Metric("sum", ref) if total else self.plan.metrics[-1], data, words)
+
+    def _adds_up(self, ref: ColumnRef) -> bool:
+        """Whether "the most" of a number column ranks its totals: a count of things (`units
+        in stock`), or any amount over a period ("which month had the most rain")."""
+        periods = any(isinstance(g, str) and g.startswith("@") for g in self.plan.groups)
+        return is_numeric(ref) and self.amount and (periods or counts_things(ref.column))
 
     def _column_rank_aggregate(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         function, rank = data

@@ -14,6 +14,7 @@ from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
     ColumnRef,
     column_ref,
+    counts_things,
     is_numeric,
     is_temporal,
     is_year,
@@ -545,6 +546,11 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
         order_sql = _listing_order(writer, select, distinct)
         items, group_sql = [], []
+    elif items and plan.projection and all(counts_things(r.column) for r in plan.projection):
+        # "units in stock by category": things counted, said per group, are added up
+        plan.metrics = [Metric("sum", r) for r in dict.fromkeys(plan.projection)]
+        plan.projection = []
+        select, order_sql = _aggregates(writer, base, items, group_sql, names)
     elif items:
         if plan.order or plan.projection:
             raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
