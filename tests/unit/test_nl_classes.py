@@ -249,3 +249,10 @@ def harbour_days() -> Any:
     days = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 2), date(2020, 2, 1)],
                      "rain": [1.0, 2.0, 5.0]})  # fmt: skip
     return _library_of({"harbour": days})
+
+
+def test_a_place_word_gives_way_to_a_longer_phrase_after_it() -> None:
+    goods = pa.table({"goodId": [1, 2, 3], "unitsOnSale": [4, 0, 6]})
+    shop = _profiled({"goods": goods, "sale_lines": SALE_LINES})
+    assert ask("What is the average quantity on sale lines?", shop) == [[pytest.approx(7 / 3)]]
+    assert ask("how many units are on sale in total", shop) == [[10]]

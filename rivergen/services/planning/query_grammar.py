@@ -582,6 +582,17 @@ def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece
     return best
 
 
+def _catalog_at(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """The catalog's phrase at the start of ``words``; the place word of a column
+    (`unitsOnOrder`: "on order") gives way to a longer phrase said after it ("the discount
+    on order lines")."""
+    found = _catalog_piece(words, vocabulary)
+    if found is not None and words[0] in PLACES:
+        after = _catalog_piece(words[1:], vocabulary)
+        return None if after is not None and after[0] >= found[0] else found
+    return found
+
+
 def _corrected(word: str) -> str | None:
     """The keyword a misspelled word stands for (`avrage`), if exactly one is close."""
     if len(word) < 5 or word in FILLERS or word in _KEYWORDS:
@@ -896,7 +907,7 @@ def _at(
     )
     if found is not None:
         return found
-    catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
+    catalog = _catalog_at(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
         match = _starts(words[i:], table)
