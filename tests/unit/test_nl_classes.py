@@ -256,3 +256,12 @@ def test_a_place_word_gives_way_to_a_longer_phrase_after_it() -> None:
     shop = _profiled({"goods": goods, "sale_lines": SALE_LINES})
     assert ask("What is the average quantity on sale lines?", shop) == [[pytest.approx(7 / 3)]]
     assert ask("how many units are on sale in total", shop) == [[10]]
+
+
+def test_a_column_named_with_a_number_is_read_with_it() -> None:
+    cores = pa.table({"site": ["Dome C", "Vostok", "Dome C"],
+                      "Delta 34 S (o/oo)": [-50.0, -56.5, -52.0],
+                      "Depth 2 M": [1.0, 2.0, 3.0]})  # fmt: skip
+    ice = _library_of({"cores": cores})
+    assert ask("What is the lowest Delta 34 S?", ice) == [[-56.5]]
+    assert ask("average delta 34 s per site", ice) == [["Dome C", -51.0], ["Vostok", -56.5]]

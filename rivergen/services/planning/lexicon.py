@@ -238,7 +238,7 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
             tokens.append(Token(text, "date", date.fromisoformat(text)))
         elif kind in ("money", "number"):
             value, unit = _number(text)
-            tokens.append(Token(text, "number", value, unit))
+            tokens.append(Token(text.strip(), "number", value, unit))
         elif kind == "symbol":
             tokens.append(Token(text, "symbol"))
         elif kind == "word":
