@@ -265,3 +265,21 @@ def test_a_column_named_with_a_number_is_read_with_it() -> None:
     ice = _library_of({"cores": cores})
     assert ask("What is the lowest Delta 34 S?", ice) == [[-56.5]]
     assert ask("average delta 34 s per site", ice) == [["Dome C", -51.0], ["Vostok", -56.5]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # staff: Ada hired 2001, born 1980; Cy hired 2010
+        ("When was Cy hired?", [[date(2010, 1, 1)]]),
+        ("when was Ada born", [[date(1980, 1, 1)]]),
+    ],
+)
+def test_when_an_event_happened_to_a_named_row(question: str, expected: Any) -> None:
+    assert ask(question, _profiled({"staff": TABLES["staff"]})) == expected
+
+
+@pytest.mark.parametrize("question", ["when is Cy", "when was Cy's staff id"])
+def test_when_without_an_event_is_not_understood(question: str) -> None:
+    catalog, _ = _profiled({"staff": TABLES["staff"]})
+    assert isinstance(translate(question, catalog), NotUnderstood)

@@ -556,6 +556,7 @@ _FIXED: list[tuple[str, Any]] = [
     ),
     ("versus", {("compare",), ("comparison", "of")}),
     ("in_total", {("in", "total"), ("all", "told")}),
+    ("when", {("when",)}),
 ]
 # One-word keywords a misspelling may stand for.
 _KEYWORDS = sorted(
@@ -1019,7 +1020,7 @@ _KINDS = (
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
     "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
-    "when_extreme", "in_total",
+    "when_extreme", "in_total", "when",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1142,6 +1143,7 @@ class _Reader:
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
         self.amount = False
+        self.when: Piece | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         found = self._days(found)
@@ -1335,7 +1337,23 @@ class _Reader:
             raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
+        if self.when is not None:
+            self._when_dates(self.when)
         self._check_named_count()
+
+    def _when(self, piece: Piece, following: Piece | None) -> None:
+        self.when = piece
+
+    def _when_dates(self, piece: Piece) -> None:
+        """`when was Nancy Davolio hired`: the date of the event said (`hireDate`), shown for
+        the rows the question names; nothing else may be asked."""
+        plan = self.plan
+        dates = [r for r in plan.projection if is_temporal(r)]
+        if plan.metrics or plan.groups or not dates or len(dates) != len(plan.projection):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the date of what? Name the event: "
+                              "`when was Nancy hired`.", piece.words)  # fmt: skip
+        self._note(piece.words, f"the date{'s' if len(dates) > 1 else ''} "
+                                f"{', '.join(r.column for r in dates)}")  # fmt: skip
 
     def _named_by(self, ref: ColumnRef) -> bool:
         """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
