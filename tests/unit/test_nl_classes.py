@@ -283,3 +283,29 @@ def test_when_an_event_happened_to_a_named_row(question: str, expected: Any) -> 
 def test_when_without_an_event_is_not_understood(question: str) -> None:
     catalog, _ = _profiled({"staff": TABLES["staff"]})
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # books: shelf weights 300, 350, 900, 120, 250, 400 (average 386.7); list prices
+        # 9.5, 7, 12, 5, 8, 11 (median 8.75)
+        ("how many books are heavier than the average", [[2]]),
+        ("count the books with a list price below the median", [[3]]),
+        ("how many books have a shelf weight of at least the average", [[2]]),
+    ],
+)
+def test_a_comparison_with_the_average_of_every_row(question: str, expected: Any) -> None:
+    assert ask(question, _library_of({"books": TABLES["books"]})) == expected
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many bestseller books are heavier than the average",  # of all, or of bestsellers?
+        "how many books are more than the average",  # of which column?
+    ],
+)
+def test_a_comparison_with_an_average_of_what_is_not_understood(question: str) -> None:
+    catalog, _ = _library_of({"books": TABLES["books"]})
+    assert isinstance(translate(question, catalog), NotUnderstood)

@@ -434,7 +434,7 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     named = int(column is not None and i + len(key) < len(words) and words[i + len(key)] == column)
     number = _number_at(tokens, i + len(key) + named)  # "north of latitude 60": its word too
     if number is None:
-        return None
+        return _compared_with_aggregate(words, i, key, op, column)
     used = len(key) + named + 1
     bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
     if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
@@ -449,6 +449,35 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         unit, used = f"u:{SPOKEN_UNITS[following]}", used + 1
     piece = Piece("compare", words[i : i + used], (op, number.value, unit, column))
     return used, piece
+
+
+@dataclass(frozen=True)
+class OfAll:
+    """A value compared with the aggregate of its own column over all the table's rows: "more
+    than the average"."""
+
+    function: str  # avg | median
+
+    def __str__(self) -> str:
+        return f"the {'average' if self.function == 'avg' else self.function} of every row"
+
+
+_OF_ALL = {"average": "avg", "mean": "avg", "median": "median"}
+
+
+def _compared_with_aggregate(
+    words: list[str], i: int, key: tuple[str, ...], op: str, column: str | None
+) -> tuple[int, Piece] | None:
+    """`weigh more than the average`, `above average`, `less than the median`: the column
+    (said before, after, or by the comparative) against its aggregate over every row."""
+    if op not in (">", "<", ">=", "<="):
+        return None
+    j = i + len(key)
+    j += j < len(words) and words[j] in ("the", "its", "their")
+    if j >= len(words) or words[j] not in _OF_ALL:
+        return None
+    piece = Piece("compare", words[i : j + 1], (op, OfAll(_OF_ALL[words[j]]), None, column))
+    return j + 1 - i, piece
 
 
 def _text_match(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
@@ -1339,6 +1368,13 @@ class _Reader:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
         if self.when is not None:
             self._when_dates(self.when)
+        of_all = [c for c in self.plan.conditions if isinstance(c.value, OfAll)]
+        if of_all and len(self.plan.conditions) > 1:
+            # "Adelie penguins heavier than the average": of all penguins, or of the Adelie?
+            raise _Unreadable(
+                "More than the average of every row, or of those the question keeps? Ask "
+                "one: `how many penguins weigh more than the average`."
+            )
         self._check_named_count()
 
     def _when(self, piece: Piece, following: Piece | None) -> None:

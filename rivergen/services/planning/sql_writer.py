@@ -25,6 +25,7 @@ from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.services.planning.query_grammar import (
     Condition,
     Metric,
+    OfAll,
     Plan,
     _implicit_in,
     _Unreadable,
@@ -75,6 +76,13 @@ def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
     if condition.op in ("yes", "no"):
         yes, no = condition.value
         return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+    if isinstance(condition.value, OfAll):  # "more than the average": of every row
+        if not is_numeric(ref):
+            raise _Unreadable(f"{ref.column} is not a number: it has no average")
+        function = _SQL_FUNCTIONS[condition.value.function]
+        return (
+            f"{_col(ref)} {condition.op} (SELECT {function}({_col(ref)}) FROM {ident(ref.table)})"
+        )
     if isinstance(condition.value, ColumnRef):  # "fewer units in stock than reorder level"
         return f"{_col(ref)} {condition.op} {_col(condition.value)}"
     return None
