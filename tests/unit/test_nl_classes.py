@@ -309,3 +309,24 @@ def test_a_comparison_with_the_average_of_every_row(question: str, expected: Any
 def test_a_comparison_with_an_average_of_what_is_not_understood(question: str) -> None:
     catalog, _ = _library_of({"books": TABLES["books"]})
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # staff hired: Di 1999, Ada 2001, Cy 2010, Bo 2015; born: Bo 1960 first
+        ("Which 2 staff were hired first?", ["Di", "Ada"]),
+        ("which staff was hired last", ["Bo"]),
+        ("which staff was born first", ["Bo"]),
+    ],
+)
+def test_rows_in_the_order_of_an_event_said_first_or_last(
+    question: str, expected: list[str]
+) -> None:
+    got = ask(question, _profiled({"staff": TABLES["staff"]}))
+    assert [r[1] for r in got] == expected
+
+
+def test_first_or_last_without_an_event_is_not_understood() -> None:
+    catalog, _ = _profiled({"staff": TABLES["staff"]})
+    assert isinstance(translate("which staff came last", catalog), NotUnderstood)

@@ -492,6 +492,8 @@ def _text_match(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
 
 
 def _top(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
+    if words[i] == "last" and i == len(words) - 1:  # "which orders were shipped last"
+        return 1, Piece("top", ["last"], (None, False))
     if words[i] in ("top", "bottom", "first"):
         number = _number_at(tokens, i + 1)
         descending = words[i] != "bottom"
@@ -1173,6 +1175,7 @@ class _Reader:
         self.awaiting: Condition | None = None
         self.amount = False
         self.when: Piece | None = None
+        self.asked_n: int | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         found = self._days(found)
@@ -1511,10 +1514,29 @@ class _Reader:
         self.mode = None
 
     def _top(self, piece: Piece, following: Piece | None) -> None:
+        if self._event_order(piece, following):
+            return
         self.top_seen = True
         n, descending = piece.data
         self.mode = ("top", (n, descending))
         self.which = False
+
+    def _event_order(self, piece: Piece, following: Piece | None) -> bool:
+        """`which 3 employees were hired first`, `who was hired last`: the rows in the order
+        of the event's date just said (first: the earliest), as many as asked or one."""
+        said = self.last.data[0] if self.last is not None and self.last.kind == "column" else []
+        dates = [r for r in said if is_temporal(r) and r in self.plan.projection]
+        if piece.words not in (["first"], ["last"]) or following is not None or len(dates) != 1:
+            return False
+        n = self.asked_n
+        latest = piece.words == ["last"]
+        self.plan.projection.remove(dates[0])
+        self.plan.order.append((dates[0], latest))
+        self.plan.limit = n or 1
+        self.mode = None
+        self._note(piece.words, f"ordered by {dates[0].column}, "
+                                f"{'latest' if latest else 'earliest'} first")  # fmt: skip
+        return True
 
     def _superlative(self, piece: Piece, following: Piece | None) -> None:
         n = (
@@ -1678,6 +1700,7 @@ class _Reader:
         elif mode == "top":
             self._set_entity(table, singular_word)
             self.mode = ("subject", data)
+            self.asked_n = data[0] if data else None  # "which 3 employees", ordered later
         elif mode == "aggregate":
             self.mode = (mode, data)  # "average order amount": the table names the column's
             self._set_entity(table, singular_word)
