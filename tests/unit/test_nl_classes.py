@@ -20,6 +20,7 @@ from rivergen.semantic.draft import draft_layer
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.intents import NotUnderstood
 from tests.unit.test_nl_general import (
+    BIRDS,
     GOODS,
     RACKS,
     SALE_LINES,
@@ -330,3 +331,13 @@ def test_rows_in_the_order_of_an_event_said_first_or_last(
 def test_first_or_last_without_an_event_is_not_understood() -> None:
     catalog, _ = _profiled({"staff": TABLES["staff"]})
     assert isinstance(translate("which staff came last", catalog), NotUnderstood)
+
+
+def test_how_many_of_each_value_said_is_a_count_per_value() -> None:
+    birds = _library_of({"birds": BIRDS})
+    assert ask("how many Wren and how many Owl birds are there", birds) == [
+        ["Owl", 1],
+        ["Wren", 2],
+    ]
+    # values of two columns (a kind and a site): each counted? not guessed
+    assert isinstance(translate("how many Wren and how many Skye birds", birds[0]), NotUnderstood)

@@ -705,7 +705,28 @@ def pieces(
         if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
-    return _joined_columns(_columns_of_values(out, words)), unknown
+    return _counts_per_value(_joined_columns(_columns_of_values(out, words))), unknown
+
+
+def _counts_per_value(found: list[Piece]) -> list[Piece]:
+    """`how many male and how many female penguins`: one count per value said, each after its
+    own `how many` (one piece `each_value` of the values)."""
+    out: list[Piece] = []
+    i = 0
+    while i < len(found):
+        values: list[Piece] = []
+        j = i
+        while j + 1 < len(found) and found[j].kind == "count" and found[j + 1].kind == "value":
+            values.append(found[j + 1])
+            j += 2
+        if len(values) < 2:
+            out.append(found[i])
+            i += 1
+            continue
+        words = [w for p in found[i:j] for w in p.words]
+        out += [found[i], Piece("each_value", words, values, found[i + 1].at)]
+        i = j
+    return out
 
 
 def _joined_columns(found: list[Piece]) -> list[Piece]:
@@ -1051,7 +1072,7 @@ _KINDS = (
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
     "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
-    "when_extreme", "in_total", "when",
+    "when_extreme", "in_total", "when", "each_value",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1142,7 +1163,7 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
     "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
-    "count": frozenset({"table", "column", "distinct", "value", "compare"}),
+    "count": frozenset({"table", "column", "distinct", "value", "compare", "each_value"}),
     "group": frozenset({"column", "table", "time", "count"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
@@ -1640,6 +1661,19 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _each_value(self, piece: Piece, following: Piece | None) -> None:
+        """Values each counted apart (`how many male and how many female`): kept, and
+        grouped by their column."""
+        said = len(self.plan.conditions)
+        for value in piece.data:
+            self._value(value, following)
+        kept = self.plan.conditions[said:]
+        if len(kept) != 1 or kept[0].op != "in" or kept[0].column is None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: values of one column, each "
+                              "counted?", piece.words)  # fmt: skip
+        self.plan.groups.append(kept[0].column)
+        self._note(piece.words, f"one count for each of {', '.join(map(str, kept[0].value))}")
 
     def _names_a_referred_row(self, ref: ColumnRef, options: list[tuple[ColumnRef, str]]) -> bool:
         """Whether a value of ``ref`` is also the name of a row its table refers to: an order's
