@@ -341,3 +341,34 @@ def test_how_many_of_each_value_said_is_a_count_per_value() -> None:
     ]
     # values of two columns (a kind and a site): each counted? not guessed
     assert isinstance(translate("how many Wren and how many Skye birds", birds[0]), NotUnderstood)
+
+
+@pytest.fixture(scope="module")
+def shop() -> Any:
+    return _profiled(
+        {
+            "shoppers": pa.table({"shopperId": [1, 2, 3], "shopperName": ["Ann", "Ben", "Cat"]}),
+            "orders": pa.table({"orderId": [10, 11, 12], "shopperId": [1, 2, 1]}),
+            "order_lines": pa.table({"orderId": [10, 11, 11, 12], "goodId": [1, 1, 2, 2]}),
+            "goods": pa.table({"goodId": [1, 2, 3], "goodName": ["Tea", "Jam", "Oil"]}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which shoppers ordered Jam?", ["Ben", "Ann"]),
+        ("how many shoppers ordered Tea", 2),
+        ("how many shoppers ordered Oil", 0),
+    ],
+)
+def test_who_ordered_a_product_goes_through_the_order_lines(
+    question: str, expected: Any, shop: Any
+) -> None:
+    got = ask(question, shop)
+    assert (
+        (sorted(r[1] for r in got) == sorted(expected))
+        if isinstance(expected, list)
+        else (got == [[expected]])
+    )

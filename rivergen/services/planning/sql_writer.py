@@ -12,6 +12,7 @@ from sqlglot.tokens import Tokenizer
 from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
+    LINE_WORDS,
     ColumnRef,
     column_ref,
     counts_things,
@@ -247,9 +248,11 @@ class _Writer:
         if len(tables) == 1:
             return tables[0], []
         # Through tables in between only from a table the question is about: a table it
-        # does not name joins the others directly or not at all.
+        # does not name joins the others directly or not at all; but the lines of orders join
+        # through their order and their product ("customers who ordered Chai").
         others = [t.name for t in self.catalog.tables if t.name not in tables]
-        for candidate, hops in [*((t, 3) for t in tables), *((t, 1) for t in others)]:
+        unnamed = [(t, 1) for t in others] + [(t, 2) for t in others if _is_lines(t)]
+        for candidate, hops in [*((t, 3) for t in tables), *unnamed]:
             joins = self._joins_from(candidate, tables, hops)
             if joins is not None:
                 return candidate, joins
@@ -298,6 +301,13 @@ class _Writer:
             frontier = following
         return None
 
+    def _own_key(self, name: str) -> ColumnRef | None:
+        """The column that identifies a table's rows by its name (`customerID`)."""
+        table = self._table(name)
+        refs = [column_ref(table.name, c) for c in table.columns]
+        key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
+        return key[0] if key else None
+
     def group_columns(self, group: ColumnRef | str) -> list[ColumnRef]:
         if isinstance(group, ColumnRef):
             return [group]
@@ -305,8 +315,8 @@ class _Writer:
             return [self.implicit("@date", None, f"per {group[1:]}")]
         table = self._table(group)
         refs = [column_ref(table.name, c) for c in table.columns]
-        key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
-        return (key or refs[:1]) + display_names(refs)
+        key = self._own_key(group)
+        return ([key] if key else refs[:1]) + display_names(refs)
 
     def tables(self) -> list[str]:
         plan = self.plan
@@ -349,9 +359,12 @@ class _Writer:
                 return "COUNT(*)"
             assert metric.table is not None
             key = self.key_between(base, metric.table)
-            if key is None:
+            if key is not None:
+                return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
+            own = self._own_key(metric.table) if metric.table in self.plan.tables else None
+            if own is None:
                 raise _Unreadable(f"Counting {metric.table} from {base}: no key between them.")
-            return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
+            return f"COUNT(DISTINCT {_col(own)})"  # joined further on: its own key
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
@@ -402,6 +415,12 @@ def display_names(refs: list[ColumnRef]) -> list[ColumnRef]:
     names = [r for r in refs if name_parts(r.column)[-1:] == ["name"]]
     person = [r for r in names if name_parts(r.column)[0] in _PERSON_NAME_PARTS]
     return person if len(person) > 1 else names[:1]
+
+
+def _is_lines(table: str) -> bool:
+    """Whether a table's rows are the lines of others (`order-details`, `order_items`)."""
+    words = [w for w in re.split(r"[\s_\-]+", table.lower()) if w]
+    return len(words) > 1 and singular(words[-1]) in LINE_WORDS
 
 
 def _words(table: str) -> set[str]:
