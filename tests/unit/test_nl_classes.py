@@ -372,3 +372,60 @@ def test_who_ordered_a_product_goes_through_the_order_lines(
         if isinstance(expected, list)
         else (got == [[expected]])
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # publishers: homeCountry Norway, norway, United States, USA, Italy, ... (not listed)
+        ("how many Italian publishers are there", [[1]]),
+        ("how many American publishers", [[2]]),
+        ("count the norwegian publishers", [[2]]),
+    ],
+)
+def test_a_countrys_adjective_is_the_country(question: str, expected: Any, library: Any) -> None:
+    assert ask(question, library) == expected
+
+
+@pytest.fixture(scope="module")
+def library() -> Any:
+    return _library_of({"publishers": TABLES["publishers"]})
+
+
+def test_each_city_of_a_country_said_by_its_adjective() -> None:
+    clubs = pa.table({"clubName": ["A", "B", "C", "D"], "city": ["Vigo", "Lyon", "Vigo", "Cadiz"],
+                      "country": ["Spain", "France", "Spain", "Spain"]})  # fmt: skip
+    got = ask("How many clubs are there in each Spanish city?", _profiled({"clubs": clubs}))
+    assert got == [["Cadiz", 1], ["Vigo", 2]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many venues are in Ohio?", [[2]]),
+        ("how many venues in new jersey", [[1]]),
+        ("list the venues in Texas", [["Alamo", "TX"]]),
+    ],
+)
+def test_a_us_state_by_its_name_is_its_code_or_its_name(question: str, expected: Any) -> None:
+    names = [f"V{i}" for i in range(60)]
+    venues = pa.table({"venueName": ["Alamo", "Dome", "Arch", "Pier", *names],
+                       "state": ["TX", "OH", "oh", "New Jersey", *(["CA"] * 60)]})  # fmt: skip
+    assert ask(question, _library_of({"venues": venues})) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # orders: freight 10, 20, 60
+        ("what is the highest freight cost", [[60.0]]),
+        ("how many orders had a freight charge under 15", [[1]]),
+    ],
+)
+def test_an_amount_said_with_a_noun_of_amounts(question: str, expected: Any) -> None:
+    assert ask(question, _library_of({"orders": TABLES["orders"]})) == expected
+
+
+def test_a_price_with_a_noun_of_amounts_is_not_understood() -> None:
+    catalog, _ = _library_of({"books": TABLES["books"]})
+    assert isinstance(translate("total list price amount", catalog), NotUnderstood)

@@ -145,6 +145,38 @@ COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {
         "britain": ("uk", "united kingdom", "great britain"),
     }.items()
 }  # fmt: skip
+# What people call a country's things ("German customers"): the country's key in COUNTRIES.
+DEMONYMS = {
+    "german": "germany", "french": "france", "japanese": "japan", "swedish": "sweden",
+    "spanish": "spain", "italian": "italy", "brazilian": "brazil", "mexican": "mexico",
+    "canadian": "canada", "argentinian": "argentina", "argentine": "argentina",
+    "austrian": "austria", "belgian": "belgium", "danish": "denmark", "finnish": "finland",
+    "irish": "ireland", "norwegian": "norway", "portuguese": "portugal", "swiss": "switzerland",
+    "venezuelan": "venezuela", "chinese": "china", "australian": "australia",
+    "dutch": "netherlands", "greek": "greece", "american": "usa", "british": "uk",
+}  # fmt: skip
+COUNTRIES |= {(adjective,): COUNTRIES[(country,)] for adjective, country in DEMONYMS.items()}
+# The states of the United States, for a column named `state` whose values the catalog does
+# not list whole: each by its name, read as its postal code or its name (any case).
+US_STATES: dict[tuple[str, ...], tuple[str, ...]] = {
+    tuple(name.split()): (code.lower(), name)
+    for code, name in (
+        ("AL", "alabama"), ("AK", "alaska"), ("AZ", "arizona"), ("AR", "arkansas"),
+        ("CA", "california"), ("CO", "colorado"), ("CT", "connecticut"), ("DE", "delaware"),
+        ("FL", "florida"), ("GA", "georgia"), ("HI", "hawaii"), ("ID", "idaho"),
+        ("IL", "illinois"), ("IN", "indiana"), ("IA", "iowa"), ("KS", "kansas"),
+        ("KY", "kentucky"), ("LA", "louisiana"), ("ME", "maine"), ("MD", "maryland"),
+        ("MA", "massachusetts"), ("MI", "michigan"), ("MN", "minnesota"),
+        ("MS", "mississippi"), ("MO", "missouri"), ("MT", "montana"), ("NE", "nebraska"),
+        ("NV", "nevada"), ("NH", "new hampshire"), ("NJ", "new jersey"), ("NM", "new mexico"),
+        ("NY", "new york"), ("NC", "north carolina"), ("ND", "north dakota"), ("OH", "ohio"),
+        ("OK", "oklahoma"), ("OR", "oregon"), ("PA", "pennsylvania"), ("RI", "rhode island"),
+        ("SC", "south carolina"), ("SD", "south dakota"), ("TN", "tennessee"), ("TX", "texas"),
+        ("UT", "utah"), ("VT", "vermont"), ("VA", "virginia"), ("WA", "washington"),
+        ("WV", "west virginia"), ("WI", "wisconsin"), ("WY", "wyoming"),
+        ("DC", "district of columbia"),
+    )
+}  # fmt: skip
 # Abbreviations of column names and what they stand for.
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),
@@ -429,6 +461,7 @@ def _column_phrases(
         # `temp_max` is also "the temperature": which extreme, the words around it say
         phrases |= _spoken_phrases(plain)
     phrases |= _placed(parts, column.type)
+    phrases |= _amount_phrases(parts, column.type)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
@@ -474,6 +507,20 @@ def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:
         verbs.add(noun + (noun[-1] if double and len(noun) <= 4 else "") + "ed")
     taken = {v for forms in TABLE_VERBS.values() for v in forms}
     return {(v,) for v in verbs if v not in taken}
+
+
+AMOUNT_NOUNS = ("amount", "amounts", "charge", "charges", "cost", "costs", "fee", "fees")
+"""Nouns said after an amount's one-word name that add nothing to it ("the freight charge",
+"the tax amount")."""
+
+
+def _amount_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A number column named by one word, said with a noun of amounts after it (`freight`:
+    "freight charge", "freight cost"); not one that is averaged (a price, a rate)."""
+    spoken = [p for p in parts if p not in UNIT_WORDS]
+    if type_class(kind) != "numeric" or len(spoken) != 1 or spoken[0] in AVERAGED_WORDS:
+        return set()
+    return {(spoken[0], noun) for noun in AMOUNT_NOUNS}
 
 
 PLACES = frozenset({"in", "on"})

@@ -41,6 +41,7 @@ from rivergen.services.planning.lexicon import (
     SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
+    US_STATES,
     WEIGHT_WORDS,
     ColumnRef,
     Token,
@@ -637,8 +638,8 @@ _POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
 _BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
-    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES, _ARITHMETIC_HEADS,
-    _ARITHMETIC_INFIXES,
+    _SAVE, MONTHS, COUNTRIES, US_STATES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
+    _ARITHMETIC_HEADS, _ARITHMETIC_INFIXES,
 )  # fmt: skip
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
@@ -975,10 +976,17 @@ def _at(
     if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
-        country = _starts(words[i:], COUNTRIES)
-        if country is not None:  # "customers in Germany": a country column's value
-            return len(country[0]), Piece("country", list(country[0]), country[1])
+        return _place_at(words[i:])
     return fixed
+
+
+def _place_at(words: list[str]) -> tuple[int, Piece] | None:
+    """ "customers in Germany", "airports in Texas": a country or a US state by its name."""
+    for kind, places in (("country", COUNTRIES), ("state", US_STATES)):
+        place = _starts(words, places)
+        if place is not None:
+            return len(place[0]), Piece(kind, list(place[0]), place[1])
+    return None
 
 
 # A quantity's units said after `how many`: the number of them is the quantities' sum.
@@ -1070,9 +1078,9 @@ def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
-    "when_extreme", "in_total", "when", "each_value",
+    "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
+    "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
+    "column_compare", "when_extreme", "in_total", "when", "each_value",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1163,8 +1171,10 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
     "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
-    "count": frozenset({"table", "column", "distinct", "value", "compare", "each_value"}),
-    "group": frozenset({"column", "table", "time", "count"}),
+    "count": frozenset(
+        {"table", "column", "distinct", "value", "compare", "each_value", "country", "state"}
+    ),
+    "group": frozenset({"column", "table", "time", "count", "value", "country", "state"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
@@ -1658,7 +1668,8 @@ class _Reader:
             self.plan.conditions.append(Condition(ref, op, value, from_value=True))
         self.negate = False
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
-        if self.mode is not None and self.mode[0] in ("group", "sort"):
+        qualifies = following is not None and following.kind == "column"  # "each German city"
+        if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
 
@@ -1687,9 +1698,18 @@ class _Reader:
         )
 
     def _country(self, piece: Piece, following: Piece | None) -> None:
+        self._place(piece, "country")
+
+    def _state(self, piece: Piece, following: Piece | None) -> None:
+        self._place(piece, "state")
+
+    def _place(self, piece: Piece, kind: str) -> None:
+        """A country or a state said by its name: a condition on the column named so (any
+        case, any of its spellings); "each German city", "how many Italian publishers": on
+        the rows grouped or counted."""
         if self.mode is not None and self.mode[0] in ("subject", "top"):
             self.mode = None  # "which suppliers are based in Japan": a condition on them
-        if self.mode is not None:
+        if self.mode is not None and self.mode[0] not in ("group", "group_more", "count"):
             raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
         op = "not in_ci" if self.negate else "in_ci"
@@ -1699,12 +1719,12 @@ class _Reader:
                 self.pending_column,
                 op,
                 list(piece.data),
-                hint="@country",
+                hint=f"@{kind}",
                 near=self.place_near or self.near,
             )
         )
         self.pending_column = None
-        self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
+        self._note(piece.words, f"a {kind}: {' or '.join(piece.data)} (any case)")
 
     def _verb(self, piece: Piece, following: Piece | None) -> None:
         self.plan.touch(piece.data)
@@ -2287,8 +2307,8 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     elif word == "@key":  # the column that identifies the table's rows by its name
         noun = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
         found = [r for r in refs if name_parts(r.column) == [*noun, "id"]]
-    elif word == "@country":
-        found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
+    elif word in ("@country", "@state"):
+        found = [r for r in refs if not is_numeric(r) and word[1:] in name_parts(r.column)]
     elif word.startswith("@unit:"):
         found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
     else:  # a word of the name, or what a part of it abbreviates (`lat`: latitude)
