@@ -429,3 +429,11 @@ def test_an_amount_said_with_a_noun_of_amounts(question: str, expected: Any) -> 
 def test_a_price_with_a_noun_of_amounts_is_not_understood() -> None:
     catalog, _ = _library_of({"books": TABLES["books"]})
     assert isinstance(translate("total list price amount", catalog), NotUnderstood)
+
+
+def test_a_column_said_with_is_before_its_value_is_a_condition_on_the_rows() -> None:
+    clubs = pa.table({"clubName": ["A", "B", "C"], "country": ["Spain", "France", "Spain"],
+                      "state": ["x", "y", "Ohio"]})  # fmt: skip
+    catalog = _profiled({"clubs": clubs})
+    assert [r[0] for r in ask("list the clubs whose country is Spain", catalog)] == ["A", "C"]
+    assert ask("how many clubs are in the state of Ohio", catalog) == [[1]]

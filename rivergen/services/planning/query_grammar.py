@@ -757,8 +757,9 @@ _ASKING = frozenset({"group", "sort", "count", "distinct", "aggregate", "most", 
 
 def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
     """A column said just before a value it holds ("the state CA", "the city of Graz",
-    "individual N10A1") only says whose value it is: the value, read on that column (or on
-    the columns named like it, `shipCity` for a city), and no column piece."""
+    "individual N10A1", "whose country is Germany") only says whose value it is: the value,
+    read on that column (or on the columns named like it, `shipCity` for a city), and no
+    column piece."""
     out: list[Piece] = []
     for piece in found:
         before = out[-1] if out else None
@@ -781,10 +782,16 @@ def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
     return out
 
 
+_COLUMN_TO_VALUE = frozenset({"of", "is", "are", "was", "were", "equals"})
+
+
 def _said_before(column: Piece, value: Piece, words: list[str]) -> bool:
-    """Whether ``column`` is said right before ``value``, or with `of` between."""
+    """Whether ``column`` is said right before ``value``, or with `of` or `is` between ("the
+    city of Graz", "whose country is Germany")."""
     end = column.at + len(column.words)
-    return column.at >= 0 and (value.at == end or (value.at == end + 1 and words[end] == "of"))
+    return column.at >= 0 and (
+        value.at == end or (value.at == end + 1 and words[end] in _COLUMN_TO_VALUE)
+    )
 
 
 _WHEN_EXTREMES = {"first": "min", "earliest": "min", "last": "max", "latest": "max"}
@@ -2253,6 +2260,8 @@ def _fits(ref: ColumnRef, kind: str) -> bool:
         return is_temporal(ref)
     if kind in ("compare", "range"):
         return is_numeric(ref)
+    if kind in ("country", "state"):  # "the state of Texas"
+        return not is_numeric(ref) and kind in name_parts(ref.column)
     return kind == "text" and not is_numeric(ref) and not is_temporal(ref)
 
 
