@@ -437,3 +437,11 @@ def test_a_column_said_with_is_before_its_value_is_a_condition_on_the_rows() -> 
     catalog = _profiled({"clubs": clubs})
     assert [r[0] for r in ask("list the clubs whose country is Spain", catalog)] == ["A", "C"]
     assert ask("how many clubs are in the state of Ohio", catalog) == [[1]]
+
+
+def test_the_latest_year_of_a_column_of_years_said_by_its_name() -> None:
+    matches = pa.table({"matchId": [1, 2, 3], "seasonYear": [2019, 2020, 2020],
+                        "goals": [1, 3, 5]})  # fmt: skip
+    league = _library_of({"matches": matches})
+    assert ask("how many matches in the latest season year", league) == [[2]]
+    assert ask("average goals from the most recent season year", league) == [[4.0]]

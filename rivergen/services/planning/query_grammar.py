@@ -940,6 +940,24 @@ def _formula(op: str, left: Any, right: Any) -> ColumnRef | None:
     return ColumnRef(a.table, label, "double", formula=(op, a, b))
 
 
+def _latest_year(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`in the latest study year`, `from the most recent model year`: the latest value of a
+    column of years said by its name."""
+    found = _starts(words[i:], _RECENT_HEADS)
+    if found is None or found[0][-1] == "last":
+        return None
+    j = i + len(found[0])
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2] or words[j + column[0] - 1] not in ("year", "years"):
+        return None
+    said = vocabulary.columns.get(tuple(words[j : j + column[0]]), [])
+    refs = [r for r in said if is_year(r) or is_temporal(r)]
+    if not refs:
+        return None
+    n = j + column[0] - i
+    return n, Piece("latest_year", words[i : i + n], refs)
+
+
 def _out_of(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
     """`out of stock`: none left of a count of things where they are (`unitsInStock` = 0)."""
     if words[i : i + 2] != ["out", "of"] or i + 2 >= len(words):
@@ -960,6 +978,7 @@ def _at(
     found = (
         _arithmetic(words, i, vocabulary)
         or _out_of(words, i, vocabulary)
+        or _latest_year(words, i, vocabulary)
         or _when_extreme(words, i, vocabulary)
         or _column_comparison(words, i, vocabulary)
         or _missing(words, i, vocabulary)
@@ -1087,7 +1106,7 @@ _KINDS = (
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
     "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
     "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
-    "column_compare", "when_extreme", "in_total", "when", "each_value",
+    "column_compare", "when_extreme", "in_total", "when", "each_value", "latest_year",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1679,6 +1698,12 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _latest_year(self, piece: Piece, following: Piece | None) -> None:
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        self.plan.conditions.append(Condition(ref, "recent", ("latest", 1, "year")))
+        self._note(piece.words, f"the latest year of {ref.table}.{ref.column}")
 
     def _each_value(self, piece: Piece, following: Piece | None) -> None:
         """Values each counted apart (`how many male and how many female`): kept, and
