@@ -445,3 +445,9 @@ def test_the_latest_year_of_a_column_of_years_said_by_its_name() -> None:
     league = _library_of({"matches": matches})
     assert ask("how many matches in the latest season year", league) == [[2]]
     assert ask("average goals from the most recent season year", league) == [[4.0]]
+
+
+def test_a_column_named_by_a_plural_noun_is_its_count() -> None:
+    books = _library_of({"books": TABLES["books"]})  # pages 412, 474, 730, 104, 352, 500
+    assert ask("what is the highest page count", books) == [[730]]
+    assert ask("how many different page counts are there", books) == [[6]]

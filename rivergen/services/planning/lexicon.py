@@ -462,6 +462,7 @@ def _column_phrases(
         phrases |= _spoken_phrases(plain)
     phrases |= _placed(parts, column.type)
     phrases |= _amount_phrases(parts, column.type)
+    phrases |= _count_phrases(parts, column.type)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
@@ -521,6 +522,14 @@ def _amount_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
     if type_class(kind) != "numeric" or len(spoken) != 1 or spoken[0] in AVERAGED_WORDS:
         return set()
     return {(spoken[0], noun) for noun in AMOUNT_NOUNS}
+
+
+def _count_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A number column named by a plural noun holds how many there are: `Cylinders` is the
+    "cylinder count"."""
+    if type_class(kind) != "numeric" or len(parts) != 1 or singular(parts[0]) == parts[0]:
+        return set()
+    return {(singular(parts[0]), noun) for noun in ("count", "counts")}
 
 
 PLACES = frozenset({"in", "on"})
