@@ -451,3 +451,14 @@ def test_a_column_named_by_a_plural_noun_is_its_count() -> None:
     books = _library_of({"books": TABLES["books"]})  # pages 412, 474, 730, 104, 352, 500
     assert ask("what is the highest page count", books) == [[730]]
     assert ask("how many different page counts are there", books) == [[6]]
+
+
+def test_a_word_of_a_table_name_that_another_named_table_holds_is_that_value() -> None:
+    cities = ["Oslo", *(f"Town{i}" for i in range(60))]
+    tables = {
+        "oslo-weather": pa.table({"day": [1, 2], "temp": [3.0, 5.0]}),
+        "ferries": pa.table({"ferryName": [f"F{i}" for i in range(61)], "city": cities}),
+    }
+    harbour = _profiled(tables)
+    assert [r[0] for r in ask("list the ferries in Oslo", harbour)] == ["F0"]
+    assert ask("average temp in oslo", harbour) == [[4.0]]

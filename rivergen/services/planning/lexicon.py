@@ -383,6 +383,8 @@ class Vocabulary:
     longest: int = 1
     names: Names = field(default_factory=lambda: Names({}, 0, frozenset()))
     common: frozenset[str] | None = None  # the words no name is read from uncapitalized
+    # Words of one table's compound name said alone (`seattle` of `seattle-weather`).
+    table_words: set[tuple[str, ...]] = field(default_factory=set)
 
     def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
         refs = self.columns.setdefault(phrase, [])
@@ -662,6 +664,7 @@ def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
         parts = re.split(r"[\s_\-]+", next(iter(tables)).lower())
         if len(tables) == 1 and len(parts) > 1 and (word,) not in taken:
             vocabulary.tables[(word,)] = next(iter(tables))
+            vocabulary.table_words.add((word,))
 
 
 def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:

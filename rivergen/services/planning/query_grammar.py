@@ -706,7 +706,23 @@ def pieces(
         if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
+    out = _names_over_table_words(out, vocabulary)
     return _counts_per_value(_joined_columns(_columns_of_values(out, words))), unknown
+
+
+def _names_over_table_words(found: list[Piece], vocabulary: Vocabulary) -> list[Piece]:
+    """A word of a table's compound name (`seattle` of `seattle-weather`) that is also a name
+    held by another table the question names ("the airports in Seattle"): that name."""
+    named = {p.data for p in found if p.kind == "table"}
+    out = []
+    for piece in found:
+        options = vocabulary.names.phrases.get(tuple(piece.words), [])
+        if piece.kind == "table" and tuple(piece.words) in vocabulary.table_words:
+            options = [(r, v) for r, v in options if r.table in named - {piece.data}]
+            if options:
+                piece = Piece("value", piece.words, options, piece.at)
+        out.append(piece)
+    return out
 
 
 def _counts_per_value(found: list[Piece]) -> list[Piece]:
