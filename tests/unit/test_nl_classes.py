@@ -462,3 +462,17 @@ def test_a_word_of_a_table_name_that_another_named_table_holds_is_that_value() -
     harbour = _profiled(tables)
     assert [r[0] for r in ask("list the ferries in Oslo", harbour)] == ["F0"]
     assert ask("average temp in oslo", harbour) == [[4.0]]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many deliveries had a confirmed payment", [[2]]),
+        ("how many deliveries did not confirm their payment", [[1]]),
+        ("how many deliveries to Oslo had a payment confirmed", [[1]]),
+    ],
+)
+def test_a_yes_no_column_of_a_deed_is_said_by_the_deed(question: str, expected: Any) -> None:
+    deliveries = pa.table({"deliveryId": [1, 2, 3], "city": ["Oslo", "Rome", "Oslo"],
+                           "Payment Confirmation": ["Yes", "Yes", "No"]})  # fmt: skip
+    assert ask(question, _profiled({"deliveries": deliveries})) == expected

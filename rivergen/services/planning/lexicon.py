@@ -465,6 +465,7 @@ def _column_phrases(
     phrases |= _placed(parts, column.type)
     phrases |= _amount_phrases(parts, column.type)
     phrases |= _count_phrases(parts, column.type)
+    phrases |= _done_phrases(parts, column)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
@@ -524,6 +525,21 @@ def _amount_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
     if type_class(kind) != "numeric" or len(spoken) != 1 or spoken[0] in AVERAGED_WORDS:
         return set()
     return {(spoken[0], noun) for noun in AMOUNT_NOUNS}
+
+
+def _done_phrases(parts: list[str], column: CatalogColumn) -> set[tuple[str, ...]]:
+    """A yes/no column named by a thing and what was done to it (`Clutch Completion`,
+    `Payment Confirmation`) said by the deed: "completed the clutch", "complete clutch",
+    "confirmed payment"."""
+    yes_no = column.role == "boolean" or {v.casefold() for v in column.values} == {"yes", "no"}
+    if not yes_no or len(parts) != 2 or not parts[1].endswith("tion") or len(parts[1]) < 7:
+        return set()
+    thing, deed = parts[0], parts[1]
+    if deed.endswith("ation"):  # confirmation: confirm, confirmed
+        verbs = {deed[:-5], deed[:-5] + "ed"}
+    else:  # completion: complete, completed
+        verbs = {deed[:-3] + "e", deed[:-3] + "ed"}
+    return {(verb, thing) for verb in verbs} | {(thing, verb) for verb in verbs}
 
 
 def _count_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:

@@ -1960,9 +1960,11 @@ class _Reader:
         if literals is None or mode in ("group", "group_more", "sort"):
             return False
         before_table = following is not None and following.kind == "table"
+        entity = self.plan.entity
         after_entity = (
             mode is None
-            and self.plan.entity == ref.table
+            and entity is not None
+            and (entity == ref.table or _table_words(entity) < _table_words(ref.table))
             and (following is None or following.kind not in ("compare", "range", "date", "text"))
         )
         if not (before_table or after_entity):
