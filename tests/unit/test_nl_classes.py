@@ -476,3 +476,22 @@ def test_a_yes_no_column_of_a_deed_is_said_by_the_deed(question: str, expected: 
     deliveries = pa.table({"deliveryId": [1, 2, 3], "city": ["Oslo", "Rome", "Oslo"],
                            "Payment Confirmation": ["Yes", "Yes", "No"]})  # fmt: skip
     assert ask(question, _profiled({"deliveries": deliveries})) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many shoppers have placed an order", [[2]]),
+        ("how many goods have order lines", [[2]]),
+    ],
+)
+def test_rows_that_have_rows_of_a_table_that_refers_to_them(
+    question: str, expected: Any, shop: Any
+) -> None:
+    assert ask(question, shop) == expected
+
+
+def test_rows_and_another_table_without_have_stay_not_understood(shop: Any) -> None:
+    catalog, _ = shop
+    assert isinstance(translate("how many shoppers and orders are there", catalog), NotUnderstood)
+    assert sorted(r[1] for r in ask("which shoppers have orders", shop)) == ["Ann", "Ben"]

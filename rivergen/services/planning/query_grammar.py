@@ -270,6 +270,7 @@ class Piece:
     words: list[str]
     data: Any = None
     at: int = -1  # the index of its first word in the question (-1: not said)
+    held: bool = False  # a table said after `have` ("customers who have placed an order")
 
     def next_to(self, other: Piece) -> bool:
         """Whether ``other`` follows this piece with no word between."""
@@ -707,7 +708,23 @@ def pieces(
             unknown.append(words[i])
         i += 1
     out = _names_over_table_words(out, vocabulary)
+    for piece in out:
+        piece.held = piece.kind == "table" and _after_have(words, piece.at)
     return _counts_per_value(_joined_columns(_columns_of_values(out, words))), unknown
+
+
+_HAVE = frozenset({"have", "has", "had"})
+_BETWEEN_HAVE = frozenset({"a", "an", "any", "at", "least", "one", "ever", "already", "placed",
+                           "made", "received", "been", "given"})  # fmt: skip
+
+
+def _after_have(words: list[str], at: int) -> bool:
+    """Whether the words before ``at`` are `have` and only an article or a light verb
+    ("have placed an", "has any", "had at least one")."""
+    i = at - 1
+    while i >= 0 and words[i] in _BETWEEN_HAVE:
+        i -= 1
+    return i >= 0 and words[i] in _HAVE
 
 
 def _names_over_table_words(found: list[Piece], vocabulary: Vocabulary) -> list[Piece]:
@@ -1785,6 +1802,8 @@ class _Reader:
         singular_word = piece.words[-1] == singular(piece.words[-1])
         if singular_word and self._describes(piece, following):
             return
+        if self._held(piece):
+            return
         self.plan.touch(table)
         self.plan.mentioned.append(table)
         self.place_near = table  # "orders of customers in Germany": Germany is the customers'
@@ -1810,6 +1829,21 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _held(self, piece: Piece) -> bool:
+        """`customers who have placed an order`: the rows that have some of a table that refers
+        to them (read like a verb of that table)."""
+        table: str = piece.data
+        entity = self.plan.entity
+        asking = self.mode is not None and self.mode[0] != "subject"
+        if not piece.held or asking or entity is None or entity == table:
+            return False
+        if not _refers(self.catalog, table, entity):
+            return False
+        self.plan.touch(table)
+        self.plan.verbs.append(table)
+        self._note(piece.words, f"{entity} that have rows of {table}")
+        return True
 
     def _describes(self, piece: Piece, following: Piece | None) -> bool:
         """A table's noun said before another noun only describes it: "product categories"
