@@ -495,3 +495,8 @@ def test_rows_and_another_table_without_have_stay_not_understood(shop: Any) -> N
     catalog, _ = shop
     assert isinstance(translate("how many shoppers and orders are there", catalog), NotUnderstood)
     assert sorted(r[1] for r in ask("which shoppers have orders", shop)) == ["Ann", "Ben"]
+
+
+def test_rows_said_in_the_place_of_their_things_have_some_there(pantry: Any) -> None:
+    assert ask("how many goods are in stock", pantry) == [[2]]  # Tea 10, Oil 2; Jam 0
+    assert sorted(r[1] for r in ask("list the goods in stock", pantry)) == ["Oil", "Tea"]

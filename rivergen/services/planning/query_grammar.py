@@ -779,7 +779,13 @@ def _joined_columns(found: list[Piece]) -> list[Piece]:
                 out[index] = Piece("column", first.words, later.data, first.at)
                 out.remove(later)
                 break
-    return out
+    # "the products in stock", "how many products are on order": some are there
+    return [
+        Piece("placed", p.words, p.data[0], p.at)
+        if p.kind == "column" and p.words[0] in PLACES
+        else p
+        for p in out
+    ]
 
 
 # Pieces after which a column is what is asked of (grouped, counted, ranked), not the column of
@@ -1140,6 +1146,7 @@ _KINDS = (
     "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
     "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
     "column_compare", "when_extreme", "in_total", "when", "each_value", "latest_year",
+    "placed",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1731,6 +1738,15 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _placed(self, piece: Piece, following: Piece | None) -> None:
+        """`in stock` said of rows: some of the things are there (`unitsInStock > 0`)."""
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        op = "=" if self.negate else ">"  # "not in stock": none there
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, 0))
+        self._note(piece.words, f"{ref.table}.{ref.column} {op} 0")
 
     def _latest_year(self, piece: Piece, following: Piece | None) -> None:
         ref = self._pick(piece.data, piece.words)
