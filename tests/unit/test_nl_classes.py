@@ -500,3 +500,21 @@ def test_rows_and_another_table_without_have_stay_not_understood(shop: Any) -> N
 def test_rows_said_in_the_place_of_their_things_have_some_there(pantry: Any) -> None:
     assert ask("how many goods are in stock", pantry) == [[2]]  # Tea 10, Oil 2; Jam 0
     assert sorted(r[1] for r in ask("list the goods in stock", pantry)) == ["Oil", "Tea"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # books: shelf weights 120 to 900; list prices 5 to 12
+        ("the difference between the heaviest and the lightest book", [[780]]),
+        ("difference between the highest and the lowest list price", [[7.0]]),
+    ],
+)
+def test_the_difference_between_two_extremes_is_the_spread(question: str, expected: Any) -> None:
+    assert ask(question, _library_of({"books": TABLES["books"]})) == expected
+
+
+def test_the_difference_between_two_like_extremes_is_not_understood() -> None:
+    catalog, _ = _library_of({"books": TABLES["books"]})
+    question = "difference between the heaviest and the heaviest book"
+    assert isinstance(translate(question, catalog), NotUnderstood)

@@ -958,6 +958,40 @@ def _arithmetic(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, 
     return n, Piece("column", words[i : i + n], ([ref], False))
 
 
+_HIGH_LOW = {"highest": True, "lowest": False, "largest": True, "smallest": False,
+             "maximum": True, "minimum": False, "biggest": True}  # fmt: skip
+
+
+def _extreme_word(words: list[str], i: int) -> tuple[int, str | None, bool] | None:
+    """A superlative at ``i``: (words used, the column word it implies or None, highest)."""
+    found = _starts(words[i:], _SUPERLATIVES)
+    if found is not None and not found[1][0].startswith("@"):
+        return len(found[0]), found[1][0], found[1][1]
+    if i < len(words) and words[i] in _HIGH_LOW:
+        return 1, None, _HIGH_LOW[words[i]]
+    return None
+
+
+def _spread(words: list[str], i: int) -> tuple[int, Piece] | None:
+    """`the difference between the heaviest and the lightest penguin`, `the difference between
+    the highest and lowest price`: the greatest value of a column less its least."""
+    if words[i : i + 2] != ["difference", "between"]:
+        return None
+    j = _past_articles(words, i + 2)
+    first = _extreme_word(words, j)
+    if first is None:
+        return None
+    k = j + first[0]
+    if k >= len(words) or words[k] != "and":
+        return None
+    k = _past_articles(words, k + 1)
+    second = _extreme_word(words, k)
+    if second is None or second[1] != first[1] or second[2] == first[2]:
+        return None
+    n = k + second[0] - i
+    return n, Piece("spread", words[i : i + n], first[1])
+
+
 def _past_articles(words: list[str], i: int) -> int:
     while i < len(words) and words[i] in ("the", "a", "its", "their"):
         i += 1
@@ -1016,6 +1050,7 @@ def _at(
             return found
     found = (
         _arithmetic(words, i, vocabulary)
+        or _spread(words, i)
         or _out_of(words, i, vocabulary)
         or _latest_year(words, i, vocabulary)
         or _when_extreme(words, i, vocabulary)
@@ -1146,7 +1181,7 @@ _KINDS = (
     "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
     "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
     "column_compare", "when_extreme", "in_total", "when", "each_value", "latest_year",
-    "placed",
+    "placed", "spread",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -1154,7 +1189,7 @@ _KINDS = (
 
 @dataclass
 class Metric:
-    function: str  # count | count_distinct | sum | avg | min | max | measure
+    function: str  # count | count_distinct | sum | avg | min | max | spread | measure
     column: ColumnRef | None = None
     table: str | None = None  # for count(*): rows of this table; a measure's table
     # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
@@ -1739,6 +1774,20 @@ class _Reader:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
 
+    def _spread(self, piece: Piece, following: Piece | None) -> None:
+        """The greatest less the least of a column said next, or of the column its
+        superlatives imply in the table said next (`heaviest`: a weight)."""
+        word: str | None = piece.data
+        if word is None or (following is not None and following.kind == "column"):
+            self.mode = ("aggregate", "spread")  # "...the longest and shortest flipper length"
+            return
+        table = following.data if following is not None and following.kind == "table" else None
+        ref = _implicit_column(self.catalog, table, word) if table else None
+        if ref is None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
+        self.plan.metrics.append(Metric("spread", ref))
+        self._note(piece.words, f"max less min of {ref.table}.{ref.column}")
+
     def _placed(self, piece: Piece, following: Piece | None) -> None:
         """`in stock` said of rows: some of the things are there (`unitsInStock > 0`)."""
         ref = self._pick(piece.data, piece.words)
@@ -2083,7 +2132,7 @@ class _Reader:
             for one in function:
                 self._column_aggregate(ref, one, words, _)
             return
-        if function in ("sum", "avg") and not is_numeric(ref):
+        if function in ("sum", "avg", "spread") and not is_numeric(ref):
             raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
         self._note(words, f"{function} of {ref.table}.{ref.column}")

@@ -37,7 +37,7 @@ _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH",
 _SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
                   "median": "MEDIAN"}  # fmt: skip
 _LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
-           "median": "median"}  # fmt: skip
+           "median": "median", "spread": "spread"}  # fmt: skip
 
 
 def quote(text: str) -> str:
@@ -367,6 +367,8 @@ class _Writer:
             return f"COUNT(DISTINCT {_col(own)})"  # joined further on: its own key
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
+        if metric.function == "spread":  # the greatest less the least
+            return f"MAX({_col(metric.column)}) - MIN({_col(metric.column)})"
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
 
     def metric_name(self, metric: Metric) -> str:
