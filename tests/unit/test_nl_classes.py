@@ -518,3 +518,10 @@ def test_the_difference_between_two_like_extremes_is_not_understood() -> None:
     catalog, _ = _library_of({"books": TABLES["books"]})
     question = "difference between the heaviest and the heaviest book"
     assert isinstance(translate(question, catalog), NotUnderstood)
+
+
+def test_what_rows_have_with_a_condition_on_it_is_not_listed() -> None:
+    clubs = pa.table({"clubName": ["A", "B", "C"], "coach": ["Xi", "Yu", "Zo"],
+                      "coachTitle": ["Manager", "Owner", "Manager"]})  # fmt: skip
+    got = ask("Which clubs have a coach whose title is Manager?", _profiled({"clubs": clubs}))
+    assert [r[0] for r in got] == ["A", "C"]

@@ -270,7 +270,7 @@ class Piece:
     words: list[str]
     data: Any = None
     at: int = -1  # the index of its first word in the question (-1: not said)
-    held: bool = False  # a table said after `have` ("customers who have placed an order")
+    held: bool = False  # said after `have` ("customers who have placed an order")
 
     def next_to(self, other: Piece) -> bool:
         """Whether ``other`` follows this piece with no word between."""
@@ -709,7 +709,7 @@ def pieces(
         i += 1
     out = _names_over_table_words(out, vocabulary)
     for piece in out:
-        piece.held = piece.kind == "table" and _after_have(words, piece.at)
+        piece.held = piece.kind in ("table", "column") and _after_have(words, piece.at)
     return _counts_per_value(_joined_columns(_columns_of_values(out, words))), unknown
 
 
@@ -1982,6 +1982,15 @@ class _Reader:
             return
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
+            return
+        if (
+            piece.held
+            and mode in (None, "subject")
+            and self.plan.entity == ref.table
+            and following is not None
+            and following.kind == "value"
+        ):  # "customers that have a contact whose title is Owner": what they have, not listed
+            self._note(piece.words, f"what each of {ref.table} has")
             return
         if self.negate and is_temporal(ref) and following is not None and following.kind == "yet":
             # "orders not shipped yet": no date of that event
