@@ -525,3 +525,14 @@ def test_what_rows_have_with_a_condition_on_it_is_not_listed() -> None:
                       "coachTitle": ["Manager", "Owner", "Manager"]})  # fmt: skip
     got = ask("Which clubs have a coach whose title is Manager?", _profiled({"clubs": clubs}))
     assert [r[0] for r in got] == ["A", "C"]
+
+
+def test_several_places_of_one_column_are_one_of_them() -> None:
+    names = [f"V{i}" for i in range(60)]
+    venues = pa.table({"venueName": ["Alamo", "Dome", "Arch", *names],
+                       "state": ["TX", "OH", "WA", *(["CA"] * 60)]})  # fmt: skip
+    catalog = _library_of({"venues": venues})
+    assert ask("how many venues are in Texas or Ohio", catalog) == [[2]]
+    assert ask("how many venues are not in California or Ohio", catalog) == [[2]]
+    publishers = _library_of({"publishers": TABLES["publishers"]})
+    assert ask("how many publishers are in Italy or Norway", publishers) == [[3]]

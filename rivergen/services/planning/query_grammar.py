@@ -1844,15 +1844,24 @@ class _Reader:
                               piece.words)  # fmt: skip
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
-        self.plan.conditions.append(
-            Condition(
-                self.pending_column,
-                op,
-                list(piece.data),
-                hint=f"@{kind}",
-                near=self.place_near or self.near,
+        last = self.plan.conditions[-1] if self.plan.conditions else None
+        if (
+            last is not None
+            and last.hint == f"@{kind}"
+            and op in ("in_ci", last.op)
+            and (self.pending_column in (None, last.column))
+        ):  # "in Texas and California", "not in Spain or Italy": one of them (or none)
+            last.value = [*last.value, *piece.data]
+        else:
+            self.plan.conditions.append(
+                Condition(
+                    self.pending_column,
+                    op,
+                    list(piece.data),
+                    hint=f"@{kind}",
+                    near=self.place_near or self.near,
+                )
             )
-        )
         self.pending_column = None
         self._note(piece.words, f"a {kind}: {' or '.join(piece.data)} (any case)")
 
