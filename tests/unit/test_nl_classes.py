@@ -536,3 +536,17 @@ def test_several_places_of_one_column_are_one_of_them() -> None:
     assert ask("how many venues are not in California or Ohio", catalog) == [[2]]
     publishers = _library_of({"publishers": TABLES["publishers"]})
     assert ask("how many publishers are in Italy or Norway", publishers) == [[3]]
+
+
+def test_rows_that_have_a_text_column_have_a_value_in_it() -> None:
+    firms = pa.table({"firmName": ["A", "B", "C"], "fax": ["1", None, "3"],
+                      "discount": [0.0, 0.1, 0.0]})  # fmt: skip
+    catalog = _library_of({"firms": firms})
+    assert [r[0] for r in ask("which firms have a fax", catalog)] == ["A", "C"]
+    assert ask("how many firms have a fax", catalog) == [[2]]
+
+
+def test_rows_that_have_a_number_column_are_asked_back() -> None:
+    firms = pa.table({"firmName": ["A", "B"], "discount": [0.0, 0.1]})
+    catalog, _ = _library_of({"firms": firms})
+    assert isinstance(translate("which firms have a discount", catalog), NotUnderstood)

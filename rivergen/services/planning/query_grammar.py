@@ -1992,14 +1992,7 @@ class _Reader:
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
             return
-        if (
-            piece.held
-            and mode in (None, "subject")
-            and self.plan.entity == ref.table
-            and following is not None
-            and following.kind == "value"
-        ):  # "customers that have a contact whose title is Owner": what they have, not listed
-            self._note(piece.words, f"what each of {ref.table} has")
+        if self._had(ref, mode, piece, following):
             return
         if self.negate and is_temporal(ref) and following is not None and following.kind == "yet":
             # "orders not shipped yet": no date of that event
@@ -2038,6 +2031,24 @@ class _Reader:
         else:
             self.plan.projection.append(ref)
             self._note(piece.words, f"the column {ref.table}.{ref.column}")
+
+    def _had(self, ref: ColumnRef, mode: str | None, piece: Piece, following: Piece | None) -> bool:
+        """A column of the rows asked about, said after `have`: with a value after it, only
+        what the value is of ("customers that have a contact whose title is Owner"); last in
+        the question and text, the rows that have one ("which customers have a fax")."""
+        if not piece.held or mode not in (None, "subject") or self.plan.entity != ref.table:
+            return False
+        if following is not None and following.kind == "value":
+            self._note(piece.words, f"what each of {ref.table} has")
+            return True
+        if following is None and _kind(ref) == "text":
+            self.plan.conditions.append(Condition(ref, "is not null", None))
+            self._note(piece.words, f"{ref.table}.{ref.column} IS NOT NULL")
+            return True
+        if following is None:  # "which order lines have a discount": above zero, or any?
+            raise _Unreadable(f"`{' '.join(piece.words)}`: more than zero, or any value "
+                              "recorded? Say which.", piece.words)  # fmt: skip
+        return False
 
     def _measure(self, piece: Piece, following: Piece | None) -> None:
         """A measure of the semantic layer: `total revenue`, `revenue by country`, `top 5
