@@ -550,3 +550,10 @@ def test_rows_that_have_a_number_column_are_asked_back() -> None:
     firms = pa.table({"firmName": ["A", "B"], "discount": [0.0, 0.1]})
     catalog, _ = _library_of({"firms": firms})
     assert isinstance(translate("which firms have a discount", catalog), NotUnderstood)
+
+
+def test_rows_with_a_text_column_and_of_a_raw_variant(trees: Any) -> None:
+    firms = _library_of({"firms": pa.table({"firmName": ["A", "B"], "fax": ["1", None]})})
+    assert [r[0] for r in ask("list the firms with a fax", firms)] == ["A"]
+    # the park only the raw sheet holds: its rows with one
+    assert ask("how many trees have a park", trees) == [[3]]

@@ -720,11 +720,12 @@ _BETWEEN_HAVE = frozenset({"a", "an", "any", "at", "least", "one", "ever", "alre
 
 def _after_have(words: list[str], at: int) -> bool:
     """Whether the words before ``at`` are `have` and only an article or a light verb
-    ("have placed an", "has any", "had at least one")."""
+    ("have placed an", "has any", "had at least one"), or `with` and an article ("with a")."""
     i = at - 1
     while i >= 0 and words[i] in _BETWEEN_HAVE:
         i -= 1
-    return i >= 0 and words[i] in _HAVE
+    article = i + 1 < at and words[i + 1] in ("a", "an", "any")
+    return i >= 0 and (words[i] in _HAVE or (words[i] == "with" and article))
 
 
 def _names_over_table_words(found: list[Piece], vocabulary: Vocabulary) -> list[Piece]:
@@ -2036,8 +2037,11 @@ class _Reader:
         """A column of the rows asked about, said after `have`: with a value after it, only
         what the value is of ("customers that have a contact whose title is Owner"); last in
         the question and text, the rows that have one ("which customers have a fax")."""
-        if not piece.held or mode not in (None, "subject") or self.plan.entity != ref.table:
+        entity = self.plan.entity
+        if not piece.held or mode not in (None, "subject") or entity is None:
             return False
+        if entity != ref.table and not _table_words(entity) < _table_words(ref.table):
+            return False  # of another table, not its raw variant
         if following is not None and following.kind == "value":
             self._note(piece.words, f"what each of {ref.table} has")
             return True
