@@ -557,3 +557,14 @@ def test_rows_with_a_text_column_and_of_a_raw_variant(trees: Any) -> None:
     assert [r[0] for r in ask("list the firms with a fax", firms)] == ["A"]
     # the park only the raw sheet holds: its rows with one
     assert ask("how many trees have a park", trees) == [[3]]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how many books per genre are heavier than the average",
+     "which station has a temp max above the average"],
+)  # fmt: skip
+def test_a_comparison_with_the_average_in_groups_is_not_understood(question: str) -> None:
+    catalog, _ = _library_of({"books": TABLES["books"], "genres": TABLES["genres"],
+                              "readings": TABLES["readings"]})  # fmt: skip
+    assert isinstance(translate(question, catalog), NotUnderstood)

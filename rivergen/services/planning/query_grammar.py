@@ -1505,11 +1505,12 @@ class _Reader:
         if self.when is not None:
             self._when_dates(self.when)
         of_all = [c for c in self.plan.conditions if isinstance(c.value, OfAll)]
-        if of_all and len(self.plan.conditions) > 1:
+        if of_all and (len(self.plan.conditions) > 1 or self.plan.groups):
             # "Adelie penguins heavier than the average": of all penguins, or of the Adelie?
+            # "which species weigh more than the average": a species' average, or a penguin?
             raise _Unreadable(
-                "More than the average of every row, or of those the question keeps? Ask "
-                "one: `how many penguins weigh more than the average`."
+                "More than the average of every row, or of those the question keeps or "
+                "groups? Ask one: `how many penguins weigh more than the average`."
             )
         self._check_named_count()
 
