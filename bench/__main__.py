@@ -344,8 +344,28 @@ def nl_eval_section() -> list[str]:
             else f"- {w['id']} {w['question']!r}: {w['detail']}"
             for w in r["wrong_answers"]
         ),
+        "",
+        *nl_curated_rows(),
     ]
     return rows
+
+
+def nl_curated_rows() -> list[str]:
+    """The same questions once a person has added what the draft lacks (`--curated`), apart
+    from the headline (the automatic draft alone)."""
+    r = run_json("bench.nl_eval", "--curated")
+    return [
+        "After a person adds what the layer lacks (not the figure above): the same questions "
+        "with, over the draft, a short hand-written addition per dataset "
+        "(`bench/nl_eval/<dataset>.curated.yaml`: synonyms such as `model year`, `fuel "
+        "economy`, `nests`, `contact person`, `freight charge`; "
+        "`python -m bench.nl_eval --curated`).",
+        "",
+        "| dataset | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {d['questions']} | {_nl_rate(d)} |" for name, d in r["datasets"].items()),
+        f"| overall | {r['questions']} | {_nl_rate(r)} |",
+    ]
 
 
 ML_TITLE = "## Model Studio: training against scikit-learn, predict through the gateway"
