@@ -118,9 +118,10 @@ class HttpSettings(BaseModel):
     upstream_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description="Networks of the load balancers in front of Serve's HAProxy whose "
-        "X-Forwarded-For it keeps (JSON list). HAProxy appends the address of the peer it saw; "
-        "from any other peer it first drops the header, so a client cannot forge its address. "
-        "List them in RIVERGEN_GATEWAY__TRUSTED_PROXIES too. Empty: HAProxy is the edge.",
+        "X-Forwarded-For (and X-Forwarded-Proto) it keeps (JSON list). HAProxy appends the "
+        "address of the peer it saw; from any other peer it first drops both headers, so a "
+        "client cannot forge its address. List them in RIVERGEN_GATEWAY__TRUSTED_PROXIES too. "
+        "Empty: HAProxy is the edge.",
     )
     haproxy_admin_host: IPvAnyAddress = Field(
         IPvAnyAddress("127.0.0.1"),  # type: ignore[operator]
