@@ -27,7 +27,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from compute.staging import QueryInput, query_input, stage_table
-from compute.tasks import forget_actor, named_actor
+from compute.tasks import cpu_nodes, forget_actor, named_actor
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.engine.duck import EngineLimits, Interrupt, resolver, run_sql
 from rivergen.engine.query import SqlQuery, limited, run_spec
@@ -120,16 +120,15 @@ class _Nodes:
     def alive(self) -> list[str]:
         with self._lock:
             if not self._nodes or time.monotonic() - self._at > _NODES_TTL_S:
-                self._nodes = sorted(
-                    n["NodeID"] for n in ray.nodes()  # type: ignore[no-untyped-call]
-                    if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0
-                )  # fmt: skip
+                self._nodes = sorted(node for node, _ in cpu_nodes())
                 self._at = time.monotonic()
             return list(self._nodes)
 
-    def forget(self) -> None:
+    def forget(self) -> list[str]:
+        """Ask again next time; the nodes known until now."""
         with self._lock:
-            self._nodes = []
+            known, self._nodes = self._nodes, []
+            return known
 
 
 _NODES = _Nodes()
@@ -157,6 +156,5 @@ def query_engine(settings: Settings, keys: list[str]) -> Any:
 
 def forget_engines(settings: Settings) -> None:
     """Choose again at the next query (a call to an engine failed: its node may be gone)."""
-    for node in _NODES.alive():
+    for node in _NODES.forget():
         forget_actor(settings.jobs.namespace, ACTOR_PREFIX + node)
-    _NODES.forget()

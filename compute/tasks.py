@@ -74,3 +74,12 @@ def forget_actor(namespace: str, name: str) -> None:
     """Find the actor again next time (a call to it failed: it may be gone for good)."""
     with _actors_lock:
         _actors.pop(_actor_key(namespace, name), None)
+
+
+def cpu_nodes() -> list[tuple[str, float]]:
+    """The alive nodes that have CPUs: (node id, CPUs) each."""
+    return [
+        (str(node["NodeID"]), float(node["Resources"].get("CPU", 0.0)))
+        for node in ray.nodes()  # type: ignore[no-untyped-call]
+        if node["Alive"] and node["Resources"].get("CPU", 0.0) > 0
+    ]
