@@ -245,10 +245,20 @@ def test_the_most_of_an_amount_per_period_is_its_total(harbour_days: Any) -> Non
     assert ask("which month had the least rain", harbour_days) == [[date(2020, 1, 1), 3.0]]
 
 
+@pytest.mark.parametrize(
+    "question", ["which month had the most wind", "which month had the highest temperature"]
+)
+def test_a_level_per_period_is_no_total(question: str, harbour_days: Any) -> None:
+    # A day's wind or temperature adds up to nothing: the total, the average or the maximum?
+    catalog, _ = harbour_days
+    assert isinstance(translate(question, catalog), NotUnderstood)
+
+
 @pytest.fixture(scope="module")
 def harbour_days() -> Any:
     days = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 2), date(2020, 2, 1)],
-                     "rain": [1.0, 2.0, 5.0]})  # fmt: skip
+                     "rain": [1.0, 2.0, 5.0], "wind": [30.0, 10.0, 12.0],
+                     "temperature": [4.0, 6.0, 5.0]})  # fmt: skip
     return _library_of({"harbour": days})
 
 

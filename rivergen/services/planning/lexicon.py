@@ -193,6 +193,9 @@ LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
 # it is no total.
 AVERAGED_WORDS = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share",
                             "score", "age", "margin", "avg", "average", "mean"})  # fmt: skip
+# Words of a level rather than an amount: a day's wind or temperature adds up to nothing, so
+# "the month with the most wind" is no monthly total.
+LEVEL_WORDS = AVERAGED_WORDS | {"speed", "wind", "temp", "temperature", "humidity", "pressure"}
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 

@@ -32,6 +32,7 @@ from rivergen.services.planning.lexicon import (
     CONVERSIONS,
     CONVERTED_UNITS,
     COUNTRIES,
+    LEVEL_WORDS,
     LIGHT_FORMS,
     LINE_WORDS,
     MONEY_WORDS,
@@ -2223,9 +2224,11 @@ class _Reader:
 
     def _adds_up(self, ref: ColumnRef) -> bool:
         """Whether "the most" of a number column ranks its totals: a count of things (`units
-        in stock`), or any amount over a period ("which month had the most rain")."""
+        in stock`), or an amount over a period ("which month had the most rain") unless it is
+        one that is averaged, never added up (a price, a rate, a speed, a temperature)."""
         periods = any(isinstance(g, str) and g.startswith("@") for g in self.plan.groups)
-        return is_numeric(ref) and self.amount and (periods or counts_things(ref.column))
+        added = periods and not set(name_parts(ref.column)) & LEVEL_WORDS
+        return is_numeric(ref) and self.amount and (added or counts_things(ref.column))
 
     def _column_rank_aggregate(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         function, rank = data
