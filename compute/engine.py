@@ -21,12 +21,12 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from compute.staging import QueryInput, query_input, stage_table
+from compute.staging import QueryInput, encode_table, query_input
 from compute.tasks import cpu_nodes, forget_actor, named_actor
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.engine.duck import EngineLimits, Interrupt, resolver, run_sql
@@ -35,6 +35,7 @@ from rivergen.engine.spec import QuerySpec
 from rivergen.settings import Settings
 
 Query = QuerySpec | SqlQuery
+T = TypeVar("T")
 
 ACTOR_PREFIX = "rivergen-query-engine-"
 # How long the list of alive nodes is trusted before it is asked again.
@@ -59,13 +60,18 @@ def run_query(
     return run_spec(query, tables, limits, interrupt)
 
 
-def query_and_write(
+def query_and_encode(
     settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput], key: str,
     interrupt: Interrupt | None = None,
-) -> StagedVersion:  # fmt: skip
-    """The query, and its answer written as the job's result object ``key``, in the same
-    process: the rows never travel back through the supervisor."""
-    return stage_table(settings, run_query(settings, limits, query, inputs, interrupt), key)
+) -> tuple[StagedVersion, Callable[[], None]]:  # fmt: skip
+    """The query, and its answer encoded as the job's result object ``key``, in the same
+    process (the rows never travel back through the supervisor); and the call that stores it
+    there."""
+    return encode_table(settings, run_query(settings, limits, query, inputs, interrupt), key)
+
+
+# How long a stored result waits for its job's supervisor to ask after it (:meth:`stored`).
+_STORED_KEPT_S = 600.0
 
 
 class QueryEngine:
@@ -74,21 +80,39 @@ class QueryEngine:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._storing: dict[str, tuple[float, asyncio.Future[None]]] = {}
 
     async def run(
         self, settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput],
         key: str,
     ) -> StagedVersion:  # fmt: skip
-        """:func:`query_and_write` in a thread of this actor; a cancelled call (the job's)
-        interrupts the query."""
+        """:func:`query_and_encode` in a thread of this actor, answered as soon as the result
+        is encoded; it is stored in the background meanwhile (:meth:`stored` says when), so
+        the caller records it while it is written. A cancelled call (the job's) interrupts the
+        query."""
         interrupt = Interrupt()
         try:
-            return await asyncio.to_thread(
-                self._counted, query_and_write, settings, limits, query, inputs, key, interrupt
+            staged, store = await asyncio.to_thread(
+                self._counted, query_and_encode, settings, limits, query, inputs, key, interrupt
             )
         except asyncio.CancelledError:
             interrupt.fire()
             raise
+        now = time.monotonic()
+        for old in [k for k, (at, done) in self._storing.items() if now - at > _STORED_KEPT_S]:
+            self._storing.pop(old)  # its supervisor never asked (it died): forgotten
+        self._storing[key] = (now, asyncio.ensure_future(asyncio.to_thread(store)))
+        return staged
+
+    async def stored(self, key: str) -> None:
+        """Once the result ``key`` that :meth:`run` answered is stored (its error if it could
+        not be; ``KeyError`` if this engine never had it: its process was restarted)."""
+        _, storing = self._storing[key]
+        try:
+            await asyncio.shield(storing)
+        finally:
+            if storing.done():
+                self._storing.pop(key, None)
 
     def in_flight(self) -> int:
         """Queries whose threads are still running here (a cancelled one stops within
@@ -96,7 +120,7 @@ class QueryEngine:
         with self._lock:
             return self._in_flight
 
-    def _counted(self, work: Callable[..., StagedVersion], *args: Any) -> StagedVersion:
+    def _counted(self, work: Callable[..., T], *args: Any) -> T:
         with self._lock:
             self._in_flight += 1
         try:

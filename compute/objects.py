@@ -31,6 +31,18 @@ _clients_lock = threading.Lock()
 PARQUET_LAYOUT: dict[str, object] = {"compression": "snappy", "row_group_size": 122_880}
 
 
+# Objects up to this size are written with one PUT; larger ones in parts, concurrently.
+_ONE_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EncodedParquet:
+    """A Parquet file written on this node, waiting to be stored as an object."""
+
+    path: str
+    size: int
+
+
 def _client(settings: S3Settings) -> Any:
     """One boto3 client per process and store (clients are thread-safe; making one costs
     tens of milliseconds of CPU, which small results paid on every write)."""
@@ -125,25 +137,44 @@ class ArrowObjects:
     def write_parquet(self, key: str, table: pa.Table) -> int:
         """Write ``table`` as one Parquet object; readers never see a partial one. Returns its
         size in bytes."""
-        target = self.path(key)
+        encoded = self.encode_parquet(table)
+        self.put_encoded(key, encoded)
+        return encoded.size
+
+    def encode_parquet(self, table: pa.Table) -> EncodedParquet:
+        """``table`` as a Parquet file of this node, not stored yet (:meth:`put_encoded`)."""
         directory = tempfile.gettempdir() if not self.local else f"{self.base}/.staging/tmp"
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
         try:
             pq.write_table(table, tmp, **PARQUET_LAYOUT)
-            size = os.path.getsize(tmp)
-            if self.local:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                os.replace(tmp, target)
-            else:
-                # boto3 rather than Arrow's S3 writer: the same client settings as the platform's
-                # store (Arrow's multipart completion is refused by some S3-compatible servers).
-                assert self.settings is not None
-                _client(self.settings).upload_file(tmp, self.base, key)
-            return size
-        finally:
+            return EncodedParquet(tmp, os.path.getsize(tmp))
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+            raise
+
+    def put_encoded(self, key: str, encoded: EncodedParquet) -> None:
+        """Store an encoded file as the object ``key`` (whole, or not at all); the file is
+        gone afterwards either way."""
+        try:
+            if self.local:
+                target = self.path(key)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(encoded.path, target)
+                return
+            # boto3 rather than Arrow's S3 writer: the same client settings as the platform's
+            # store (Arrow's multipart completion is refused by some S3-compatible servers).
+            assert self.settings is not None
+            client = _client(self.settings)
+            if encoded.size <= _ONE_REQUEST_BYTES:  # one PUT: the transfer manager's threads
+                with open(encoded.path, "rb") as body:  # cost more than a small object
+                    client.put_object(Bucket=self.base, Key=key, Body=body)
+            else:
+                client.upload_file(encoded.path, self.base, key)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(encoded.path)
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

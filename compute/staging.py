@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,8 +35,8 @@ from rivergen.settings import Settings
 STAGING_CPUS = 0.5
 
 
-def _write(objects: ArrowObjects, table: pa.Table, target_key: str) -> tuple[int, pa.Table]:
-    # Column names must be unique and non-empty to be addressable later.
+def _addressable(table: pa.Table) -> pa.Table:
+    """Column names unique and non-empty, to be addressable later."""
     names = [name or f"column_{i + 1}" for i, name in enumerate(table.column_names)]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -45,7 +45,11 @@ def _write(objects: ArrowObjects, table: pa.Table, target_key: str) -> tuple[int
             names[i] = f"{name}_{seen[name]}"
         else:
             seen[name] = 1
-    table = table.rename_columns(names)
+    return table.rename_columns(names)
+
+
+def _write(objects: ArrowObjects, table: pa.Table, target_key: str) -> tuple[int, pa.Table]:
+    table = _addressable(table)
     return objects.write_parquet(target_key, table), table
 
 
@@ -70,11 +74,24 @@ def stage_file(
 
 def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedVersion:
     """Write a table read from a data source as the Parquet object ``target_key``."""
-    size, table = _write(ArrowObjects.from_settings(settings), table, target_key)
-    return StagedVersion(
+    staged, store = encode_table(settings, table, target_key)
+    store()
+    return staged
+
+
+def encode_table(
+    settings: Settings, table: pa.Table, target_key: str
+) -> tuple[StagedVersion, Callable[[], None]]:
+    """A table encoded as the Parquet object ``target_key`` will be, and the call that stores
+    it there (until it returns, the object does not exist)."""
+    objects = ArrowObjects.from_settings(settings)
+    table = _addressable(table)
+    encoded = objects.encode_parquet(table)
+    staged = StagedVersion(
         object_key=target_key, source_format="table", row_count=table.num_rows,
-        size_bytes=size, columns=columns_of(table.schema),
+        size_bytes=encoded.size, columns=columns_of(table.schema),
     )  # fmt: skip
+    return staged, lambda: objects.put_encoded(target_key, encoded)
 
 
 class QueryInput(BaseModel):

@@ -23,7 +23,7 @@ from rivergen.engine.duck import EngineLimits
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import SqlQuery, admit_job_sql, job_lineage
 from rivergen.engine.spec import Join, QuerySpec, check_query
-from rivergen.jobs.kinds import Catalog, JobContext, JobKind
+from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
 
 
 class QueryKind(JobKind[Query]):
@@ -99,7 +99,8 @@ class QueryKind(JobKind[Query]):
         except RayActorError:
             forget_engines(ctx.settings)  # its node may be gone: the retry chooses again
             raise
-        return staged
+        # The engine stores the result while the supervisor records it.
+        return KindOutput(staged, {}, stored=engine.stored.remote(ctx.result_key))
 
 
 class SleepParams(BaseModel):

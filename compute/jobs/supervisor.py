@@ -18,7 +18,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
@@ -267,29 +267,13 @@ class JobSupervisor:
 
     async def _attempt(self, recorder: JobRecorder, job: UUID) -> bool:
         """One attempt; True when the job has ended."""
-        row = await recorder.get(job)
-        if row is None or row["state"] not in ("queued", "running"):
-            return True
-        if row["cancel_requested"]:
-            await recorder.cancelled(row, 0.0)
-            record_job(row["kind"], "cancelled", 0.0)
-            return True
-        if row["attempts"] >= row["max_attempts"]:
-            # The supervisor died during the last attempt.
-            await recorder.failed(row, {
-                "code": "attempts_exhausted",
-                "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
-                f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
-            }, 0.0, attempts=row["attempts"])  # fmt: skip
-            record_job(row["kind"], "failed", 0.0)
-            return True
         row = await recorder.claim(job)
         if row is None:
-            return True
+            return await self._unclaimed(recorder, job)
         started = time.monotonic()
         record_job(row["kind"], "started")
         try:
-            staged, inputs, summary, lineage, governed = await self._work(recorder, row)
+            done = await self._work(recorder, row)
         except JobCancelled:
             await recorder.cancelled(row, time.monotonic() - started)
             record_job(row["kind"], "cancelled", time.monotonic() - started)
@@ -301,27 +285,56 @@ class JobSupervisor:
             record_job(row["kind"], "failed", time.monotonic() - started)
             return True
         except Exception as exc:  # a crash, a lost worker: worth another attempt
-            seconds = time.monotonic() - started
-            reason = f"attempt {row['attempts']} of {row['max_attempts']} failed: {_reason(exc)}"
-            log.warning("job %s: %s", job, reason)
-            if row["attempts"] >= row["max_attempts"]:
-                await recorder.failed(
-                    row, {"code": "job_failed", "message": reason}, seconds,
-                    attempts=row["attempts"],
-                )  # fmt: skip
-                record_job(row["kind"], "failed", seconds)
-                return True
-            await recorder.retrying(row, seconds, reason + "; retrying")
-            return False
-        await recorder.succeeded(
-            row, staged, inputs, time.monotonic() - started, summary, lineage, governed
-        )
+            return await self._failed_attempt(recorder, row, exc, time.monotonic() - started)
+        try:
+            await recorder.succeeded(
+                row, done.staged, done.inputs, time.monotonic() - started, done.summary,
+                done.lineage, done.governed, stored=_stored(done.stored),
+            )  # fmt: skip
+        except ResultNotStored as exc:
+            return await self._failed_attempt(
+                recorder, row, exc.__cause__ or exc, time.monotonic() - started
+            )
         record_job(row["kind"], "succeeded", time.monotonic() - started)
         return True
 
-    async def _work(
-        self, recorder: JobRecorder, row: Any
-    ) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any], QueryLineage | None, bool]:
+    async def _failed_attempt(
+        self, recorder: JobRecorder, row: Any, exc: BaseException, seconds: float
+    ) -> bool:
+        """An attempt that crashed: another one if the job has attempts left (False), else
+        the job fails (True)."""
+        reason = f"attempt {row['attempts']} of {row['max_attempts']} failed: {_reason(exc)}"
+        log.warning("job %s: %s", row["id"], reason)
+        if row["attempts"] >= row["max_attempts"]:
+            await recorder.failed(
+                row, {"code": "job_failed", "message": reason}, seconds, attempts=row["attempts"]
+            )
+            record_job(row["kind"], "failed", seconds)
+            return True
+        await recorder.retrying(row, seconds, reason + "; retrying")
+        return False
+
+    async def _unclaimed(self, recorder: JobRecorder, job: UUID) -> bool:
+        """A job the supervisor could not claim: ended, being cancelled, or out of attempts
+        (the supervisor died during the last one). True when it has ended."""
+        row = await recorder.get(job)
+        if row is None or row["state"] not in ("queued", "running"):
+            return True
+        if row["cancel_requested"]:
+            await recorder.cancelled(row, 0.0)
+            record_job(row["kind"], "cancelled", 0.0)
+            return True
+        if row["attempts"] >= row["max_attempts"]:
+            await recorder.failed(row, {
+                "code": "attempts_exhausted",
+                "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
+                f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
+            }, 0.0, attempts=row["attempts"])  # fmt: skip
+            record_job(row["kind"], "failed", 0.0)
+            return True
+        return False  # claimable again (it changed between the two reads): try once more
+
+    async def _work(self, recorder: JobRecorder, row: Any) -> Done:
         kind = self._kinds.get(row["kind"])
         if kind is None:
             raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
@@ -351,7 +364,7 @@ class JobSupervisor:
                 output = await kind.run(run)
             else:
                 output = await asyncio.to_thread(kind.run, run)
-            staged, summary = await self._written(run, output)
+            staged, summary, stored = await self._written(run, output)
             column_lineage, governed = await lineage, await governs
         except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
             if run.cancelled():
@@ -364,23 +377,52 @@ class JobSupervisor:
             governs.cancel()
         if run.cancelled():
             raise JobCancelled
-        return staged, inputs, summary, column_lineage, governed
+        return Done(staged, inputs, summary, column_lineage, governed, stored)
 
-    async def _written(self, run: JobRun, output: Any) -> tuple[StagedVersion, dict[str, Any]]:
-        """The kind's result written as the job's result object (unless its task wrote it)."""
+    async def _written(
+        self, run: JobRun, output: Any
+    ) -> tuple[StagedVersion, dict[str, Any], Awaitable[Any] | None]:
+        """The kind's result written as the job's result object (unless its task wrote it or
+        is writing it: then what completes once it is stored)."""
         summary: dict[str, Any] = {}
-        table = output
+        table, stored = output, None
         if isinstance(output, KindOutput):
-            table, summary = output.table, output.summary
+            table, summary, stored = output.table, output.summary, output.stored
         if run.cancelled():
             raise JobCancelled
         if isinstance(table, StagedVersion):
-            return table, summary
+            return table, summary, stored
         run.progress(95, "writing the result")
         staged: StagedVersion = await run.track(
             stage_result.remote(self._settings, table, run.result_key)
         )
-        return staged, summary
+        return staged, summary, None
+
+
+class ResultNotStored(Exception):
+    """The result's object could not be stored (its cause says why): the attempt failed."""
+
+
+async def _stored(stored: Awaitable[Any] | None) -> None:
+    if stored is None:
+        return
+    try:
+        await stored
+    except Exception as exc:
+        raise ResultNotStored from exc
+
+
+@dataclass
+class Done:
+    """What an attempt that succeeded leaves to record."""
+
+    staged: StagedVersion
+    inputs: list[tuple[UUID, int]]
+    summary: dict[str, Any]
+    lineage: QueryLineage | None
+    governed: bool
+    # Completes once the result's object is stored (None: it is already).
+    stored: Awaitable[Any] | None
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -52,15 +53,14 @@ async def insert_version(
     source: dict[str, Any], actor: str,
 ) -> int:  # fmt: skip
     version: int = await conn.fetchval(
-        "UPDATE datasets SET current_version = current_version + 1, updated_at = now() "
-        "WHERE id = $1 RETURNING current_version",
-        dataset,
-    )
-    await conn.execute(
+        "WITH next AS (UPDATE datasets SET current_version = current_version + 1, "
+        "updated_at = now() WHERE id = $1 RETURNING current_version) "
         "INSERT INTO dataset_versions (dataset_id, version, workspace_id, object_key, "
         "source_format, row_count, size_bytes, columns, source, invalid_row_count, invalid_rows, "
-        "created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        dataset, version, workspace, staged.object_key, str(staged.source_format),
+        "created_by) SELECT $1, current_version, $2::uuid, $3, $4, $5::bigint, $6::bigint, "
+        "$7::jsonb, $8::jsonb, $9::bigint, $10::jsonb, $11 "
+        "FROM next RETURNING version",
+        dataset, workspace, staged.object_key, str(staged.source_format),
         staged.row_count, staged.size_bytes,
         json.dumps([c.model_dump() for c in staged.columns]), json.dumps(source),
         staged.invalid_row_count, json.dumps([r.model_dump() for r in staged.invalid_rows]),
@@ -69,17 +69,34 @@ async def insert_version(
     return version
 
 
+# One lineage edge: (source kind, source id, source version, target kind, target id, target
+# version, relation).
+LineageEdge = tuple[str, UUID, int | None, str, UUID, int | None, str]
+
+
 async def add_lineage(
     conn: asyncpg.Connection, workspace: UUID, source_kind: str, source_id: UUID,
     source_version: int | None, target_kind: str, target_id: UUID, target_version: int | None,
     relation: str,
 ) -> None:  # fmt: skip
+    await add_lineage_edges(conn, workspace, [
+        (source_kind, source_id, source_version, target_kind, target_id, target_version, relation)
+    ])  # fmt: skip
+
+
+async def add_lineage_edges(
+    conn: asyncpg.Connection, workspace: UUID, edges: Sequence[LineageEdge]
+) -> None:
+    """Several lineage edges of one workspace, with one statement."""
+    if not edges:
+        return
+    columns = list(zip(*edges, strict=True))
     await conn.execute(
         "INSERT INTO lineage_edges (workspace_id, source_kind, source_id, source_version, "
         "target_kind, target_id, target_version, relation) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        workspace, source_kind, source_id, source_version, target_kind, target_id,
-        target_version, relation,
+        "SELECT $1::uuid, * FROM unnest($2::text[], $3::uuid[], $4::int[], $5::text[], $6::uuid[], "
+        "$7::int[], $8::text[])",
+        workspace, *(list(c) for c in columns),
     )  # fmt: skip
 
 
@@ -143,6 +160,27 @@ async def lineage(conn: asyncpg.Connection, dataset: UUID) -> tuple[list[Any], l
     return list(upstream), list(downstream)
 
 
+# The search document: the name's words (weight A; an SQL expression), the tags' (B), the
+# columns' names and tags (C) and the descriptions (D), the last three in parameters from
+# ``first`` on.
+def _search_document(name: str, first: int) -> str:
+    parts = [name, *(f"${first + i}" for i in range(3))]
+    return " || ".join(
+        f"setweight(to_tsvector('english', {part}), '{weight}')"
+        for part, weight in zip(parts, "ABCD", strict=True)
+    )
+
+
+def _search_texts(
+    tags: list[str], columns: Sequence[ColumnInfo], meta: dict[str, Any], description: str
+) -> tuple[str, str, str]:
+    """The words of weights B, C and D (the name's are ``words(name)``)."""
+    column_words = " ".join(words(c.name) for c in columns)
+    column_tags = " ".join(" ".join(m["tags"]) for m in meta.values())
+    descriptions = " ".join([description, *(m["description"] for m in meta.values())])
+    return words(" ".join(tags)), f"{column_words} {words(column_tags)}", words(descriptions)
+
+
 async def reindex(conn: asyncpg.Connection, dataset: UUID) -> None:
     """Rebuild the search document from the name, tags, the current columns (names, tags) and
     the descriptions of the dataset and its columns."""
@@ -153,17 +191,30 @@ async def reindex(conn: asyncpg.Connection, dataset: UUID) -> None:
     )
     meta = await column_metadata(conn, dataset)
     columns = [ColumnInfo(**c) for c in json.loads(row["columns"])]
-    column_words = " ".join(words(c.name) for c in columns)
-    column_tags = " ".join(" ".join(m["tags"]) for m in meta.values())
-    descriptions = " ".join([row["description"], *(m["description"] for m in meta.values())])
+    texts = _search_texts(row["tags"], columns, meta, row["description"])
     await conn.execute(
-        "UPDATE datasets SET search = "
-        "setweight(to_tsvector('english', $2), 'A') || setweight(to_tsvector('english', $3), 'B')"
-        " || setweight(to_tsvector('english', $4), 'C') "
-        "|| setweight(to_tsvector('english', $5), 'D') WHERE id = $1",
-        dataset, words(row["name"]), words(" ".join(row["tags"])),
-        f"{column_words} {words(column_tags)}", words(descriptions),
+        f"UPDATE datasets SET search = {_search_document('$2', 3)} WHERE id = $1",
+        dataset, words(row["name"]), *texts,
     )  # fmt: skip
+
+
+async def insert_indexed_dataset(
+    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, fallback: str,
+    description: str, actor: str, columns: Sequence[ColumnInfo],
+) -> bool:  # fmt: skip
+    """A new dataset without tags or column metadata whose columns will be ``columns``, with
+    its search document, in one statement: named ``name``, or ``fallback`` when the workspace
+    has a dataset of that name. False when ``dataset`` exists already (nothing changes)."""
+    inserted = await conn.fetchval(
+        "WITH taken AS (SELECT EXISTS (SELECT 1 FROM datasets WHERE name = $3) AS t) "
+        "INSERT INTO datasets (id, workspace_id, name, description, tags, created_by, search) "
+        "SELECT $1::uuid, $2::uuid, CASE WHEN t THEN $4 ELSE $3 END, $5, '{}'::text[], $6, "
+        f"{_search_document('CASE WHEN t THEN $11 ELSE $7 END', 8)} "
+        "FROM taken ON CONFLICT DO NOTHING RETURNING id",
+        dataset, workspace, name, fallback, description, actor, words(name),
+        *_search_texts([], columns, {}, description), words(fallback),
+    )  # fmt: skip
+    return inserted is not None
 
 
 async def page(

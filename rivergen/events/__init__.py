@@ -3,7 +3,8 @@
 - :class:`Event` and :class:`Topic`: the envelope and the topic names.
 - :class:`EventBus` / :class:`EventConsumer`: the port; :func:`connect_event_bus` picks Kafka
   (:class:`KafkaEventBus`) or the embedded Redis Streams bus (:class:`RedisStreamsEventBus`).
-- :func:`add_to_outbox` and :class:`OutboxRelay`: state change and event in one transaction.
+- :func:`add_to_outbox` (:func:`add_all_to_outbox` for several) and :class:`OutboxRelay`: state
+  change and event in one transaction.
 - :class:`IdempotentConsumer`: a side effect once per event, however often it is delivered.
 """
 
@@ -18,7 +19,7 @@ from rivergen.events.connect import connect_event_bus
 from rivergen.events.consumer import BatchOutcome, EventHandler, IdempotentConsumer
 from rivergen.events.envelope import ALL_TOPICS, Event, Topic
 from rivergen.events.kafka import KafkaEventBus, check_kafka_reachable, ensure_topics
-from rivergen.events.outbox import OutboxRelay, add_to_outbox
+from rivergen.events.outbox import OutboxRelay, add_all_to_outbox, add_to_outbox
 from rivergen.events.redis_streams import RedisStreamsEventBus, stream_key
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ReceivedEvent",
     "RedisStreamsEventBus",
     "Topic",
+    "add_all_to_outbox",
     "add_to_outbox",
     "check_kafka_reachable",
     "connect_event_bus",

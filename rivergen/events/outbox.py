@@ -42,20 +42,32 @@ async def add_to_outbox(
     ``key`` defaults to the event's workspace. Raises :class:`Conflict` if an event with the
     same id is already queued.
     """
+    await add_all_to_outbox(conn, [(topic, event, key)])
+
+
+async def add_all_to_outbox(
+    conn: asyncpg.Connection, events: Sequence[tuple[str, Event, str | None]]
+) -> None:
+    """Queue several ``(topic, event, key)`` in the caller's open transaction, in this order,
+    with one statement (see :func:`add_to_outbox`)."""
     if not conn.is_in_transaction():
         raise RuntimeError("add_to_outbox needs the caller's open transaction")
+    if not events:
+        return
     try:
         await conn.execute(
             "INSERT INTO event_outbox (event_id, topic, key, payload) "
-            "VALUES ($1, $2, $3, $4::jsonb)",
-            event.event_id,
-            topic,
-            key if key is not None else event.key,
-            event.model_dump_json(),
-        )
+            "SELECT e, t, k, p::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], "
+            "$4::text[]) WITH ORDINALITY AS u(e, t, k, p, n) ORDER BY n",
+            [event.event_id for _, event, _ in events],
+            [topic for topic, _, _ in events],
+            [key if key is not None else event.key for _, event, key in events],
+            [event.model_dump_json() for _, event, _ in events],
+        )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
+        ids = ", ".join(str(event.event_id) for _, event, _ in events)
         raise Conflict(
-            f"event {event.event_id} is already in the outbox", code="event_already_queued"
+            f"event {ids} is already in the outbox", code="event_already_queued"
         ) from exc
 
 

@@ -94,6 +94,9 @@ class KindOutput:
 
     table: Any
     summary: dict[str, Any]
+    # When ``table`` is a :class:`StagedVersion` whose object is still being written: what
+    # completes once it is stored (the result is committed only then).
+    stored: Any = None
 
 
 class JobKind(ABC, Generic[P]):

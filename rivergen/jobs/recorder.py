@@ -9,6 +9,7 @@ or a resumed supervisor never registers it twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from rivergen.datasets import store as datasets
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
 from rivergen.engine.lineage import QueryLineage
-from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.events import Event, Topic, add_all_to_outbox, add_to_outbox
 from rivergen.jobs import store
 from rivergen.services.governance import GovernanceService
 
@@ -69,7 +70,8 @@ class JobRecorder:
             return await store.get(conn, job)
 
     async def claim(self, job: UUID) -> Any:
-        """Start an attempt: the job's row, or None if it ended meanwhile."""
+        """Start an attempt: the job's row, or None if it has ended, its cancellation was
+        asked or it has no attempt left."""
         async with self._db.transaction() as conn:
             return await store.claim(conn, job)
 
@@ -90,16 +92,18 @@ class JobRecorder:
         """An attempt failed and another follows: its seconds count, the reason shows."""
         async with self._db.transaction(str(row["workspace_id"])) as conn:
             await store.add_seconds(conn, row["id"], seconds, message)
-            await self._meter(conn, row, seconds)
+            await add_all_to_outbox(conn, _metered(row, seconds))
 
     async def succeeded(
         self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float,
         summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
-        governed: bool | None = None,
+        governed: bool | None = None, stored: Awaitable[None] | None = None,
     ) -> bool:  # fmt: skip
         """Register the result as a dataset version (lineage: inputs -> job -> result, and the
         result's column lineage when known) and end the job; False if it had ended already.
-        ``governed``: :meth:`governs_result`, if asked already."""
+        ``governed``: :meth:`governs_result`, if asked already. ``stored``: completes once the
+        result's object is stored (it is being written meanwhile); the transaction commits
+        only then, and not at all if it raises."""
         workspace, job = row["workspace_id"], row["id"]
         dataset = result_dataset_id(job)
         if governed is None:
@@ -108,20 +112,20 @@ class JobRecorder:
             locked = await store.get(conn, job, lock=True)
             if locked is None or locked["state"] != "running":
                 return False
-            version = await self._register(conn, row, dataset, staged, inputs, governed)
-            if lineage is not None:
-                await store.record_lineage(conn, job, lineage)
+            version, events = await self._register(conn, row, dataset, staged, inputs, governed)
             ended = await store.finish(
                 conn, job, "succeeded", message="done", seconds=seconds,
-                result=(dataset, version), summary=summary or {},
+                result=(dataset, version), summary=summary or {}, lineage=lineage,
             )  # fmt: skip
-            await add_to_outbox(conn, Topic.JOBS, _event(JOB_COMPLETED, ended, {
+            events.append(_queued(Topic.JOBS, _event(JOB_COMPLETED, ended, {
                 "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
                 "result": {"dataset_id": str(dataset), "version": version,
                            "row_count": None if governed else staged.row_count,
                            "summary": {} if governed else summary or {}},
-            }))  # fmt: skip
-            await self._meter(conn, row, seconds)
+            })))  # fmt: skip
+            await add_all_to_outbox(conn, events + _metered(row, seconds))
+            if stored is not None:
+                await stored
         return True
 
     async def governs_result(self, row: Any, inputs: list[tuple[UUID, int]]) -> bool:
@@ -144,7 +148,7 @@ class JobRecorder:
             await add_to_outbox(conn, Topic.JOBS, _event(
                 JOB_FAILED, row, {"kind": row["kind"], "error": error, "attempts": attempts}
             ))  # fmt: skip
-            await self._meter(conn, row, seconds)
+            await add_all_to_outbox(conn, _metered(row, seconds))
         return True
 
     async def cancelled(self, row: Any, seconds: float) -> bool:
@@ -154,53 +158,63 @@ class JobRecorder:
             if ended is None:
                 return False
             await add_to_outbox(conn, Topic.JOBS, _event(JOB_CANCELLED, row, {"kind": row["kind"]}))
-            await self._meter(conn, row, seconds)
+            await add_all_to_outbox(conn, _metered(row, seconds))
         return True
-
-    async def _meter(self, conn: Any, row: Any, seconds: float) -> None:
-        if seconds > 0:
-            await add_to_outbox(conn, Topic.JOBS, _event(
-                USAGE_COMPUTE_USED, row, {"seconds": round(seconds, 3), "kind": row["kind"]}
-            ))  # fmt: skip
 
     async def _register(
         self, conn: Any, row: Any, dataset: UUID, staged: StagedVersion,
         inputs: list[tuple[UUID, int]], governed: bool,
-    ) -> int:  # fmt: skip
+    ) -> tuple[int, list[Queued]]:  # fmt: skip
+        """The result as a version of the job's result dataset (made with it the first time),
+        its lineage, and its events (queued by the caller)."""
         workspace, job = row["workspace_id"], row["id"]
         existing = await conn.fetchval(
             "SELECT version FROM dataset_versions WHERE object_key = $1", staged.object_key
         )
         if existing is not None:
-            return int(existing)
-        if await datasets.get(conn, dataset, lock=True) is None:
-            name = row["name"] or f"{row['kind']}-{str(job)[:8]}"
-            if await datasets.name_taken(conn, name):
-                name = f"{name}-{str(job)[:8]}"
-            await datasets.insert_dataset(
-                conn, dataset, workspace, name, f"Result of {row['kind']} job {job}.", [],
-                row["created_by"],
-            )  # fmt: skip
+            return int(existing), []
+        name = row["name"] or f"{row['kind']}-{str(job)[:8]}"
+        made = await datasets.insert_indexed_dataset(
+            conn, dataset, workspace, name, f"{name}-{str(job)[:8]}",
+            f"Result of {row['kind']} job {job}.", row["created_by"], staged.columns,
+        )  # fmt: skip
         source = {"kind": "job", "id": str(job), "name": row["name"] or row["kind"]}
         version = await datasets.insert_version(
             conn, dataset, workspace, staged, source, row["created_by"]
         )
-        for source_dataset, source_version in inputs:
-            await datasets.add_lineage(
-                conn, workspace, "dataset", source_dataset, source_version, "job", job, None,
-                "input_of",
-            )  # fmt: skip
-        await datasets.add_lineage(
-            conn, workspace, "job", job, None, "dataset", dataset, version, "produced_by"
-        )
-        await datasets.reindex(conn, dataset)
-        await add_to_outbox(conn, Topic.STORAGE, Event(
-            type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=row["created_by"],
-            data={"dataset_id": str(dataset), "version": version,
-                  "row_count": None if governed else staged.row_count, "source": source},
-        ))  # fmt: skip
-        await add_to_outbox(conn, Topic.STORAGE, Event(
-            type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=row["created_by"],
-            data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
-        ))  # fmt: skip
-        return version
+        edges: list[datasets.LineageEdge] = [
+            ("dataset", source_dataset, source_version, "job", job, None, "input_of")
+            for source_dataset, source_version in inputs
+        ]
+        edges.append(("job", job, None, "dataset", dataset, version, "produced_by"))
+        await datasets.add_lineage_edges(conn, workspace, edges)
+        if not made:  # a dataset made before: its search document follows the new columns
+            await datasets.reindex(conn, dataset)
+        return version, [
+            _queued(Topic.STORAGE, Event(
+                type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=row["created_by"],
+                data={"dataset_id": str(dataset), "version": version,
+                      "row_count": None if governed else staged.row_count, "source": source},
+            )),
+            _queued(Topic.STORAGE, Event(
+                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=row["created_by"],
+                data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+            )),
+        ]  # fmt: skip
+
+
+# An event queued in the outbox: (topic, event, key: the workspace's when None).
+Queued = tuple[str, Event, str | None]
+
+
+def _queued(topic: str, event: Event) -> Queued:
+    return topic, event, None
+
+
+def _metered(row: Any, seconds: float) -> list[Queued]:
+    """The compute seconds a job used, as its usage event (none for no time)."""
+    if seconds <= 0:
+        return []
+    return [_queued(Topic.JOBS, _event(
+        USAGE_COMPUTE_USED, row, {"seconds": round(seconds, 3), "kind": row["kind"]}
+    ))]  # fmt: skip

@@ -31,13 +31,6 @@ async def insert(
     )  # fmt: skip
 
 
-async def record_lineage(conn: asyncpg.Connection, job: UUID, lineage: QueryLineage) -> None:
-    """The result's column lineage, recorded with the result."""
-    await conn.execute(
-        "UPDATE jobs SET column_lineage = $2 WHERE id = $1", job, lineage.model_dump_json()
-    )
-
-
 async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any:
     return await conn.fetchrow(
         "SELECT * FROM jobs WHERE id = $1" + (" FOR UPDATE" if lock else ""), job
@@ -90,11 +83,13 @@ async def active(conn: asyncpg.Connection) -> list[UUID]:
 
 
 async def claim(conn: asyncpg.Connection, job: UUID) -> Any:
-    """Start one more attempt of a queued or running job: running, attempts + 1."""
+    """Start one more attempt of a queued or running job that is not being cancelled and has
+    attempts left: running, attempts + 1. None otherwise (the caller reads why)."""
     return await conn.fetchrow(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
         "started_at = coalesce(started_at, now()), heartbeat_at = now() "
-        "WHERE id = $1 AND state = ANY($2::text[]) RETURNING *",
+        "WHERE id = $1 AND state = ANY($2::text[]) AND NOT cancel_requested "
+        "AND attempts < max_attempts RETURNING *",
         job, list(ACTIVE_STATES),
     )  # fmt: skip
 
@@ -121,18 +116,21 @@ async def set_progress(conn: asyncpg.Connection, job: UUID, progress: float, mes
 async def finish(
     conn: asyncpg.Connection, job: UUID, state: str, *, message: str, seconds: float,
     error: dict[str, Any] | None = None, result: tuple[UUID, int] | None = None,
-    summary: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
 ) -> Any:  # fmt: skip
-    """End an active job (None if it had ended already: finishing is idempotent)."""
+    """End an active job (None if it had ended already: finishing is idempotent); with the
+    result's column ``lineage`` when it is known."""
     return await conn.fetchrow(
         "UPDATE jobs SET state = $2, message = $3, compute_seconds = compute_seconds + $4, "
         "error = $5, result_dataset_id = $6, result_version = $7, finished_at = now(), "
         "progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END, "
-        "result_summary = coalesce($9::jsonb, result_summary) "
+        "result_summary = coalesce($9::jsonb, result_summary), "
+        "column_lineage = coalesce($10::jsonb, column_lineage) "
         "WHERE id = $1 AND state = ANY($8::text[]) RETURNING *",
         job, state, message, seconds, json.dumps(error) if error else None,
         result[0] if result else None, result[1] if result else None, list(ACTIVE_STATES),
         json.dumps(summary) if summary is not None else None,
+        lineage.model_dump_json() if lineage is not None else None,
     )  # fmt: skip
 
 
