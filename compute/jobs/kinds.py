@@ -6,6 +6,7 @@ progress, retries and cancellation: it is accepted only with ``RIVERGEN_JOBS__TE
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -15,6 +16,7 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
+from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
 from compute.staging import read_dataset
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
 from rivergen.engine.lineage import QueryLineage
@@ -27,7 +29,8 @@ from rivergen.engine.query import (
     run_spec,
 )
 from rivergen.engine.spec import Join, QuerySpec, check_query
-from rivergen.jobs.kinds import Catalog, JobContext, JobKind
+from rivergen.errors import ValidationFailed
+from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
 from rivergen.settings import Settings
 
 # A kind's task reserves half a core: two at once on a 2-core machine, beside Serve's replicas.
@@ -121,11 +124,48 @@ class QueryKind(JobKind[Query]):
                 inputs.append(QueryInput(
                     relation=f"input_{i}", dataset=dataset, key=key, governed=governed
                 ))  # fmt: skip
-        ctx.progress(10, "querying")
         engine = ctx.settings.engine
+        stored = sum(ctx.size(dataset, version) for dataset, version in self.inputs(query))
+        summary: dict[str, Any] = {"input_bytes": stored}
+        if stored > engine.distributed_min_bytes:
+            ctx.progress(10, f"querying on the cluster ({ENGINE_NAME})")
+            answer = await self._distributed(ctx, query, inputs)
+            if not isinstance(answer, Refusal):
+                return KindOutput(answer, summary | {"engine": ENGINE_NAME})
+            summary["distributed_refused"] = answer.reason
+            fits = engine.memory_mb * 1024 * 1024
+            if stored > fits:
+                raise ValidationFailed(
+                    f"the inputs ({stored} bytes stored) are past one node's {engine.memory_mb} "
+                    f"MB and the distributed engine cannot run this query: {answer.reason}",
+                    code="query_too_large",
+                    details={"input_bytes": stored, "memory_mb": engine.memory_mb,
+                             "distributed_refused": answer.reason},
+                )  # fmt: skip
+        ctx.progress(10, "querying")
         limits = EngineLimits.of(engine)
         task = _query_task.options(num_cpus=engine.task_cpus)
-        return ctx.track(task.remote(ctx.settings, limits, query, inputs))
+        ref = ctx.track(task.remote(ctx.settings, limits, query, inputs))
+        return KindOutput(ref, summary | {"engine": "duckdb"})
+
+    async def _distributed(
+        self, ctx: JobContext[Query], query: Query, inputs: list[QueryInput]
+    ) -> Any:
+        """The answer's ``ObjectRef`` from the distributed engine, or its :class:`Refusal`;
+        past the engine's timeout, 422 ``query_timeout``."""
+        timeout = ctx.settings.engine.timeout_s
+        verdict, answer = distributed_engine(ctx.settings).run.remote(ctx.settings, query, inputs)
+        ctx.track(verdict)
+        ctx.track(answer)
+        try:
+            refused = await asyncio.wait_for(asyncio.wrap_future(verdict.future()), timeout)
+        except TimeoutError:
+            ray.cancel(verdict)
+            raise ValidationFailed(
+                f"the query ran past its {timeout:g} s", code="query_timeout",
+                details={"timeout_s": timeout, "engine": ENGINE_NAME},
+            ) from None  # fmt: skip
+        return Refusal(refused) if refused is not None else answer
 
 
 class SleepParams(BaseModel):

@@ -37,7 +37,7 @@ class DatasetCatalog:
         return DatasetInput(
             dataset=dataset, version=row["version"], object_key=row["object_key"],
             columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
-            row_count=row["row_count"],
+            row_count=row["row_count"], size_bytes=row["size_bytes"],
         )  # fmt: skip
 
     async def named(self, name: str) -> DatasetInput | None:
