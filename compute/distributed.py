@@ -6,8 +6,9 @@ the platform's. What runs where:
 
 * one named, detached actor (:class:`DistributedEngine`, no CPU reserved) is Daft's driver: it
   admits the SQL (:mod:`rivergen.engine.sandbox`, the same check as the single-node engine),
-  plans it with Daft over empty relations of the governed schemas (SQL Daft cannot run is
-  refused here, before anything is read), then runs it and returns the answer;
+  plans it with Daft over empty relations of the governed schemas (SQL Daft cannot parse,
+  type or translate is refused here, before anything is read), then runs it and returns the
+  answer, named and typed as DuckDB would give it;
 * read tasks, one per slice of each input's Parquet row groups, read object storage
   themselves (never through the driver) and apply the submitter's governance to their slice
   with :func:`rivergen.services.governance.apply_to_table`, the function the single-node path
@@ -30,11 +31,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
+from sqlglot import exp
 
 from compute.objects import ArrowObjects
 from rivergen.engine.duck import EngineLimits, execute
 from rivergen.engine.query import QueryInput, SqlQuery, limited
-from rivergen.engine.sandbox import admit
+from rivergen.engine.sandbox import DIALECT, admit, parse
 from rivergen.engine.spec import QuerySpec, spec_sql
 from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key
 from rivergen.settings import Settings
@@ -48,6 +50,7 @@ READ_CPUS = 0.25
 SLICE_BYTES = 64 * 1024 * 1024
 
 ENGINE_NAME = "daft"
+ALL_ROWS = 2**63 - 1
 # DuckDB names and types the answer, over empty relations.
 _SHAPE_LIMITS = EngineLimits(memory_mb=256, timeout_s=30.0)
 
@@ -184,11 +187,26 @@ def governed_schema(settings: Settings, inp: QueryInput) -> pa.Schema:
     return govern_slice(settings, inp, schema.empty_table()).schema
 
 
+def top_n(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with every ``ORDER BY`` that has no ``LIMIT`` given one no answer reaches
+    (2^63 - 1 rows): Daft runs an ordered query as a top-N, never as its sampled sort, whose
+    boundary task reserves a whole CPU that a node busy with Serve's replicas may never have.
+    The answer is collected in one process either way."""
+    tree = tree.copy()
+    for node in tree.find_all(exp.Select, exp.SetOperation):
+        if node.args.get("order") and not any(
+            node.args.get(k) for k in ("limit", "offset", "fetch")
+        ):
+            node.set("limit", exp.Limit(expression=exp.Literal.number(ALL_ROWS)))
+    return tree
+
+
 def query_sql(
     query: SqlQuery | QuerySpec, inputs: list[QueryInput], schemas: Mapping[str, pa.Schema]
 ) -> str:
     """The statement to run, over the inputs' relations: SQL admitted by the sandbox, or the
-    typed query compiled as the single-node engine compiles it."""
+    typed query compiled as the single-node engine compiles it; sorts as top-N
+    (:func:`top_n`)."""
     if isinstance(query, SqlQuery):
         names = {i.name: i.relation for i in inputs if i.name is not None}
         folded = {name.casefold(): relation for name, relation in names.items()}
@@ -196,12 +214,14 @@ def query_sql(
         def resolve(written: str) -> str | None:
             return names.get(written) or folded.get(written.casefold())
 
-        return admit(limited(query.sql, query.limit), resolve).sql
-    relations = {i.dataset: i.relation for i in inputs}
-    types = {
-        i.dataset: {f.name: str(f.type) for f in schemas[i.relation]} for i in inputs
-    }  # fmt: skip
-    return spec_sql(query, relations, types)
+        tree: exp.Expr = admit(limited(query.sql, query.limit), resolve).query
+    else:
+        relations = {i.dataset: i.relation for i in inputs}
+        types = {
+            i.dataset: {f.name: str(f.type) for f in schemas[i.relation]} for i in inputs
+        }  # fmt: skip
+        tree = parse(spec_sql(query, relations, types))
+    return top_n(tree).sql(dialect=DIALECT, comments=False)
 
 
 def _refusal(exc: BaseException) -> Refusal | None:
@@ -216,13 +236,14 @@ def _refusal(exc: BaseException) -> Refusal | None:
     )
     if not daft_error:
         return None
-    first = text.strip().splitlines()[0] if text.strip() else name
-    return Refusal(f"{first[:500]}")
+    said = " ".join(line.strip() for line in text.splitlines() if line.strip()) or name
+    return Refusal(said[:1000])
 
 
-def _run_daft(daft: Any, sql: str, frames: Mapping[str, Any]) -> pa.Table | Refusal:
+def _daft_call(call: Any) -> Any:
+    """``call()``, with a Daft error returned as a :class:`Refusal`."""
     try:
-        table: pa.Table = daft.sql(sql, **frames).to_arrow()
+        return call()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
@@ -230,7 +251,21 @@ def _run_daft(daft: Any, sql: str, frames: Mapping[str, Any]) -> pa.Table | Refu
         if refusal is None:
             raise
         return refusal
-    return table
+
+
+def _plan(daft: Any, sql: str, frames: Mapping[str, Any]) -> Refusal | None:
+    """Daft's distributed plan of ``sql`` over ``frames`` (empty ones), built but not run:
+    SQL it cannot parse, bind, type or translate is refused before any data is read."""
+    from daft.context import get_context
+    from daft.daft import DistributedPhysicalPlan
+
+    def plan() -> None:
+        config = get_context().daft_execution_config
+        optimized = daft.sql(sql, **frames)._builder.optimize(config)
+        DistributedPhysicalPlan.from_logical_plan_builder(optimized._builder, "plan", config)
+
+    planned = _daft_call(plan)
+    return planned if isinstance(planned, Refusal) else None
 
 
 def run_distributed(
@@ -242,12 +277,10 @@ def run_distributed(
     daft = _daft()
     schemas = {i.relation: governed_schema(settings, i) for i in inputs}
     sql = query_sql(query, inputs, schemas)
-    # Plan (and run) over empty relations first: SQL Daft cannot run is refused before any
-    # data is read.
     empty = {name: daft.from_arrow(schema.empty_table()) for name, schema in schemas.items()}
-    planned = _run_daft(daft, sql, empty)
-    if isinstance(planned, Refusal):
-        return planned
+    refused = _plan(daft, sql, empty)
+    if refused is not None:
+        return refused
     shape = execute(sql, {n: s.empty_table() for n, s in schemas.items()}, _SHAPE_LIMITS).schema
     frames = {}
     for inp in inputs:
@@ -257,7 +290,8 @@ def run_distributed(
             _read_slice.remote(settings, inp, groups) for groups in slices(metadata, slice_bytes)
         ]
         frames[inp.relation] = _frame(daft, schemas[inp.relation], parts)
-    answer = _run_daft(daft, sql, frames)
+    # A Daft error while running (a kernel it lacks for these types) is a refusal too.
+    answer = _daft_call(lambda: daft.sql(sql, **frames).to_arrow())
     return answer if isinstance(answer, Refusal) else _as_single_node(answer, shape)
 
 
