@@ -203,7 +203,8 @@ def test_governance_holds_on_the_distributed_path(
     )  # fmt: skip
     sql = (
         "SELECT c_mktsegment, c_name, c_phone, count(*) AS orders "
-        "FROM customer JOIN orders ON c_custkey = o_custkey GROUP BY ALL"
+        "FROM customer JOIN orders ON c_custkey = o_custkey "
+        "GROUP BY c_mktsegment, c_name, c_phone"
     )
     query, inputs = job_inputs(sql, stored, tpch, {"customer": governed})
     refused, table = on_daft(migrated, query, inputs)
