@@ -224,9 +224,17 @@ def query_sql(
     return top_n(tree).sql(dialect=DIALECT, comments=False)
 
 
+# Ray's errors as Daft passes them on: a failure of the cluster, for a retry of the attempt.
+_CLUSTER_ERRORS = (
+    "RayActorError", "ActorDiedError", "ActorUnavailableError", "ObjectLostError",
+    "OwnerDiedError", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
+    "RaySystemError", "ObjectStoreFullError",
+)  # fmt: skip
+
+
 def _refusal(exc: BaseException) -> Refusal | None:
     """A Daft error (unsupported SQL, a type it cannot plan, a kernel it lacks) is a refusal;
-    anything else (the cluster's errors) is not."""
+    anything else (the cluster's errors, also as Daft passes them on) is not."""
     name = type(exc).__name__
     text = str(exc)
     daft_error = (
@@ -234,7 +242,7 @@ def _refusal(exc: BaseException) -> Refusal | None:
         or name in {"PanicException", "InvalidSQLException", "DaftCoreException"}
         or "DaftError::" in text
     )
-    if not daft_error:
+    if not daft_error or any(lost in text for lost in _CLUSTER_ERRORS):
         return None
     said = " ".join(line.strip() for line in text.splitlines() if line.strip()) or name
     return Refusal(said[:1000])

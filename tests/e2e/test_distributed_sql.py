@@ -5,10 +5,11 @@ equal the single-node engine's (DuckDB in one task, ``compute.jobs.kinds._query`
 holds on the distributed path; and a query job past the threshold records which engine ran it,
 falling back to DuckDB when Daft refuses the SQL.
 
-Daft refuses five of the 22 (they fall back to DuckDB, or 422 ``query_too_large`` past one
-node): q01, q09 (decimal arithmetic whose result type passes precision 38), q08, q14 (``CASE
-... THEN <decimal> ELSE 0``: no common type for a decimal and an integer) and q21 (correlated
-``EXISTS`` over aliases of one table: "outer reference columns cannot be bound").
+Daft (0.7) refuses five of the 22, which are checked to be refused rather than answered
+(as jobs they fall back to DuckDB, or fail with 422 ``query_too_large`` past one node): q01,
+q09 (decimal arithmetic whose result type passes precision 38) and q08, q14 (``CASE ... THEN
+<decimal> ELSE 0``: no common type for a decimal and an integer) when planned; q21 (correlated
+``EXISTS`` over aliases of one table: "outer reference columns cannot be bound") when run.
 """
 
 from __future__ import annotations

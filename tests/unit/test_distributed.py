@@ -66,6 +66,8 @@ def test_daft_errors_are_refusals_and_the_clusters_are_not() -> None:
     assert refusal == Refusal("Daft error: plan Due to: Decimal overflow")
     assert _refusal(RuntimeError("DaftError::InternalError outer reference")) is not None
     assert _refusal(RuntimeError("the node died")) is None
+    lost = RuntimeError("DaftError::External ray.exceptions.ActorDiedError: the actor died")
+    assert _refusal(lost) is None
     assert _refusal(TimeoutError()) is None
 
 
