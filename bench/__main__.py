@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -277,6 +278,73 @@ def prompts_section(rounds: int) -> list[str]:
     ]
 
 
+NL_EVAL_TITLE = "## Prompts on questions it was not written for: the natural-language evaluation"
+
+
+def _nl_rate(r: dict[str, Any]) -> str:
+    n = r["questions"]
+    return " | ".join(
+        f"{r[k]} ({100 * r[k] / n:.0f}%)" if n else "0"
+        for k in ("exact", "not_understood", "wrong")
+    )
+
+
+def nl_eval_section() -> list[str]:
+    r = run_json("bench.nl_eval")
+    sets = r["datasets"]
+    rows = [
+        NL_EVAL_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {r['seconds']:.0f} s (load "
+        f"{r['load_average']:.1f} on {os.cpu_count()} CPUs; p50 {r['ask_p50_ms']:.1f} ms a "
+        f"question). {r['questions']} questions (`bench/nl_eval/*.yaml`) over three public "
+        "datasets that the grammar was not written for, each shipped inside a package: Northwind "
+        f"({sets['northwind']['questions']} questions, 8 tables as the demo imports them), the "
+        f"Palmer penguins (`palmerpenguins`, {sets['penguins']['questions']}: `penguins` and "
+        f"`penguins-raw`) and four `vega_datasets` tables ({sets['vega']['questions']}: "
+        "`seattle-weather`, `cars`, `stocks`, `airports`). The questions were written from each "
+        "dataset's documentation and columns before the provider was run, each with its "
+        "expected answer as SQL written by hand. Each dataset is read by the platform's parser "
+        "and its catalog carries the value hints the platform takes from a profile. `exact`: "
+        "the provider's SQL, run on the engine, gives the expected rows (columns matched by "
+        "values, extra columns ignored, numbers within 1e-6; `bench/nl_eval/compare.py`); "
+        "`wrong`: any other answer presented as one. `python -m bench.nl_eval` reruns it.",
+        "",
+        "| dataset | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {d['questions']} | {_nl_rate(d)} |" for name, d in sets.items()),
+        f"| overall | {r['questions']} | {_nl_rate(r)} |",
+        "",
+        "By kind of question (a question may be of several kinds):",
+        "",
+        "| kind | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {kind} | {k['questions']} | {_nl_rate(k)} |" for kind, k in r["kinds"].items()),
+        "",
+        "Why questions were not understood (the provider's message, its particulars left out):",
+        "",
+        "| questions | reason |",
+        "|---|---|",
+        *(f"| {n} | {text} |" for text, n in r["not_understood_reasons"][:10]),
+        "",
+        "The words it did not read: "
+        + ", ".join(f"{n} {kind}" for kind, n in r["not_understood_word_kinds"].items())
+        + "; most often "
+        + ", ".join(f"`{w}` ({n})" for w, n in r["not_understood_words"][:20])
+        + ".",
+        "",
+        "Wrong answers:",
+        "",
+        *(
+            f"- {w['id']} {w['question']!r}: `{w['sql']}`"
+            if w["sql"]
+            else f"- {w['id']} {w['question']!r}: {w['detail']}"
+            for w in r["wrong_answers"]
+        ),
+    ]
+    return rows
+
+
 ML_TITLE = "## Model Studio: training against scikit-learn, predict through the gateway"
 
 
@@ -317,6 +385,111 @@ def ml_section(requests: int) -> list[str]:
     ]
 
 
+TPCH_TITLE = "## TPC-H: the 22 queries as `query` jobs against DuckDB alone"
+
+
+def tpch_section(scale: float, runs: int) -> list[str]:
+    r = run_json("bench.tpch", "--scale", f"{scale:g}", "--runs", str(runs))
+    mb = sum(t["parquet_bytes"] for t in r["tables"].values()) / 1e6
+    rows = [
+        TPCH_TITLE,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at scale factor {r['scale']:g} "
+        f"(`tpchgen-cli` Parquet, {mb:,.0f} MB in 8 files); 1-minute load average at the end: "
+        f"{r['load_average']:.1f} on {r['cpus']} CPUs. Each table uploaded through the part "
+        "URLs and made a dataset of its name (`POST /datasets`, Parquet). Job: `POST "
+        '/api/v1/jobs` with `{"kind": "query", "params": {"sql": ...}}` (the API under uvicorn '
+        "in the benchmark's process, the job on its Ray, 2 CPUs, premium plan), timed from the "
+        f"request to the poll (every {r['poll_ms']:g} ms) that sees it succeeded. Reference: "
+        f"DuckDB {r['duckdb']} alone in one process, views over `read_parquet` of the same "
+        f"files, each query to an Arrow table. Median of {r['runs']} runs after a warm-up, "
+        "alternating per query. Ratio: DuckDB's time over the job's (below 1: the job is "
+        "slower). Result: the job's first `GET /jobs/{id}/result` page against DuckDB's rows "
+        "(columns, row count, values).",
+        "",
+        "| query | rows | DuckDB s | job s | ratio | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    queries = r["queries"]
+    for q in queries:
+        rows.append(
+            f"| {q['query']} | {q['rows']:,} | {q['reference_s']:.3f} | {q['job_s']:.3f} | "
+            f"{q['ratio']:.3f} | {'equal' if q['equal'] else q['difference']} |"
+        )
+    rows += [
+        "",
+        f"Median ratio: **{r['median_ratio']:.3f}** ({sum(q['equal'] for q in queries)} of "
+        f"{len(queries)} results equal to DuckDB's).",
+        "",
+        *tpch_phases(queries),
+    ]
+    return rows
+
+
+# A job's phases, in the order they happen (keys of bench.tpch's per-query results/profile).
+TPCH_PHASES = [
+    ("submit_s", "`POST /jobs` answered (admission, binding, lineage, the row)"),
+    ("queued_s", "queued until the supervisor claims it"),
+    ("to_task_s", "claimed until the query's task starts"),
+    ("query_task_s", "the query's task (DuckDB scanning the inputs, result to the object store)"),
+    ("to_write_s", "until the result's write task starts"),
+    ("write_task_s", "the result's write task (Parquet, upload)"),
+    ("record_s", "until the job is recorded succeeded"),
+    ("seen_s", "until the next poll sees it"),
+]
+
+
+def tpch_phases(queries: list[dict[str, Any]]) -> list[str]:
+    """Where the jobs' time goes: each phase's median over the timed runs (the job's timestamps
+    and Ray's timeline of its tasks), and the query task's work replayed in one process."""
+
+    def phase(q: dict[str, Any], key: str) -> float:
+        return float(q[key] if key in q else q["profile"].get(key, float("nan")))
+
+    rows = [
+        "Where a job's time goes, in ms: medians of the timed runs, from the job's timestamps "
+        "and Ray's timeline of its two tasks (`created_at` is inside the `POST`, so `seen` is "
+        "what is left of the wall time). Replay: the query task's work and the result's write "
+        "once more in the benchmark's process with the job's functions and limits: the query "
+        "over its inputs as the task gets them (`query_input`, `execute`: DuckDB scanning the "
+        "stored Parquet in the S3 server), the write (`stage_table`); then apart, the inputs' "
+        "loaded columns read into memory (`read_dataset`; every column of an input whose pin "
+        "lists none, as for `SELECT *` in a subquery) and DuckDB alone over them.",
+        "",
+        "| query | job | "
+        + " | ".join(key.removesuffix("_s") for key, _ in TPCH_PHASES)
+        + " | replay: query | write | read inputs (MB) | DuckDB in memory (threads) |",
+        "|---|---|" + "---|" * len(TPCH_PHASES) + "---|---|---|---|",
+    ]
+    for q in queries:
+        p = q["profile"]
+        rows.append(
+            f"| {q['query']} | {q['job_s'] * 1e3:,.0f} | "
+            + " | ".join(f"{phase(q, key) * 1e3:,.0f}" for key, _ in TPCH_PHASES)
+            + f" | {p['engine_s'] * 1e3:,.0f} | {p['write_s'] * 1e3:,.0f} | "
+            f"{p['read_s'] * 1e3:,.0f} ({p['input_mb']:,.0f}) | "
+            f"{p['duckdb_s'] * 1e3:,.0f} ({p['threads']}) |"
+        )
+    medians = {
+        key: statistics.median(phase(q, key) for q in queries)
+        for key in ["job_s", *(k for k, _ in TPCH_PHASES)]
+    }
+    replay = {
+        key: statistics.median(q["profile"][key] for q in queries)
+        for key in ("engine_s", "write_s", "read_s", "duckdb_s")
+    }
+    rows += [
+        "",
+        "Medians over the queries: "
+        + "; ".join(f"{what} {medians[key] * 1e3:,.0f} ms" for key, what in TPCH_PHASES)
+        + f" (of a job's {medians['job_s'] * 1e3:,.0f} ms). Replayed: the query over the "
+        f"stored inputs {replay['engine_s'] * 1e3:,.0f} ms, the write "
+        f"{replay['write_s'] * 1e3:,.0f} ms; reading the inputs {replay['read_s'] * 1e3:,.0f} "
+        f"ms, DuckDB in memory {replay['duckdb_s'] * 1e3:,.0f} ms.",
+    ]
+    return rows
+
+
 def replace_section(text: str, title: str, section: list[str]) -> str:
     """``text`` with the section under ``title`` (up to the next `## `) replaced or appended."""
     lines = text.rstrip("\n").split("\n")
@@ -334,7 +507,17 @@ def main() -> None:
     parser.add_argument("--upload-runs", type=int, default=3, help="Runs of each upload.")
     parser.add_argument(
         "--only",
-        choices=["upload", "staging", "glm", "sparse", "notifications", "prompts", "ml"],
+        choices=[
+            "upload",
+            "staging",
+            "glm",
+            "sparse",
+            "notifications",
+            "prompts",
+            "nl_eval",
+            "ml",
+            "tpch",
+        ],
         help="Run one benchmark; replace its section only.",
     )
     parser.add_argument("--glm-runs", type=int, default=3, help="Runs of each GLM fit.")
@@ -342,6 +525,8 @@ def main() -> None:
         "--prompt-rounds", type=int, default=20, help="Rounds of the question corpus."
     )
     parser.add_argument("--ml-requests", type=int, default=500, help="Predict requests timed.")
+    parser.add_argument("--tpch-scale", type=float, default=1.0, help="TPC-H scale factor.")
+    parser.add_argument("--tpch-runs", type=int, default=3, help="Timed runs of each query.")
     args = parser.parse_args()
     if args.only:
         title, section = {
@@ -351,7 +536,9 @@ def main() -> None:
             "sparse": (SPARSE_TITLE, sparse_section),
             "notifications": (NOTIFICATIONS_TITLE, notifications_section),
             "prompts": (PROMPTS_TITLE, lambda: prompts_section(args.prompt_rounds)),
+            "nl_eval": (NL_EVAL_TITLE, nl_eval_section),
             "ml": (ML_TITLE, lambda: ml_section(args.ml_requests)),
+            "tpch": (TPCH_TITLE, lambda: tpch_section(args.tpch_scale, args.tpch_runs)),
         }[args.only]
         text = replace_section((HERE / "RESULTS.md").read_text(), title, section())
         (HERE / "RESULTS.md").write_text(text)
@@ -385,7 +572,11 @@ def main() -> None:
         "",
         *prompts_section(args.prompt_rounds),
         "",
+        *nl_eval_section(),
+        "",
         *ml_section(args.ml_requests),
+        "",
+        *tpch_section(args.tpch_scale, args.tpch_runs),
         "",
     ]
     (HERE / "RESULTS.md").write_text("\n".join(lines))

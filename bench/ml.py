@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import io
 import json
 import os
@@ -31,13 +32,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import ray
-import uvicorn
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bench.api import create_dataset, direct_upload, serving, sign_up, wait_job
 from rivergen.accounts.credentials import generate_private_key_pem
 from rivergen.services.ml.artifact import LoadedModel, ModelArtifact
 from rivergen.services.ml.features import split_indices
@@ -48,31 +49,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _wait(http: httpx.AsyncClient, headers: dict[str, str], job: str) -> dict[str, Any]:
-    while True:
-        body: dict[str, Any] = (await http.get(f"/api/v1/jobs/{job}", headers=headers)).json()
-        if body["state"] in ("succeeded", "failed", "cancelled"):
-            return body
-        await asyncio.sleep(0.05)
-
-
 async def _upload(http: httpx.AsyncClient, headers: dict[str, str], data: bytes) -> str:
-    import hashlib
+    async def read(offset: int, length: int) -> bytes:
+        return data[offset : offset + length]
 
-    started = (await http.post("/api/v1/storage/uploads", headers=headers, json={
-        "name": "breast-cancer.csv", "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    })).json()  # fmt: skip
-    async with httpx.AsyncClient(timeout=60) as plain:
-        put = await plain.put(started["parts"][0]["url"], content=data)
-    done = await http.post(
-        f"/api/v1/storage/uploads/{started['upload_id']}/complete", headers=headers,
-        json={"parts": [{"part_number": 1, "etag": put.headers["etag"]}]},
-    )  # fmt: skip
-    file_id = done.json()["id"]
-    made = await http.post("/api/v1/datasets", headers=headers,
-                           json={"name": "breast-cancer", "file_id": file_id})  # fmt: skip
-    return str(made.json()["id"])
+    sha256 = hashlib.sha256(data).hexdigest()
+    file_id, _ = await direct_upload(http, headers, "breast-cancer.csv", len(data), sha256, read)
+    return str((await create_dataset(http, headers, "breast-cancer", file_id))["id"])
 
 
 def _sklearn(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
@@ -92,36 +75,12 @@ def _sklearn(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) 
 
 
 async def run(requests: int, port: int) -> dict[str, Any]:
-    from rivergen.api import create_app
-    from rivergen.db import MigrationRunner
-    from rivergen.settings import load_settings
-
-    settings = load_settings()
-    assert settings.postgres.migrate_dsn is not None
-    await MigrationRunner(settings.postgres.migrate_dsn.get_secret_value()).apply()
-    settings = settings.model_copy(update={
-        "gateway": settings.gateway.model_copy(update={"rate_limit": False}),
-    })  # fmt: skip
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
-            return await _measure(app, http, requests)
-    finally:
-        server.should_exit = True
-        await serving
+    async with serving(port, rate_limit=False, timeout_s=120) as (app, http):
+        return await _measure(app, http, requests)
 
 
 async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str, Any]:
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    account = (await http.post("/api/v1/auth/register", json={
-        "email": email, "password": "correct horse battery", "display_name": "Bench",
-    })).json()  # fmt: skip
-    headers = {"Authorization": f"Bearer {account['access_token']}",
-               "X-Workspace-ID": account["workspace_id"]}  # fmt: skip
+    headers = await sign_up(http)
     data = load_breast_cancer()
     names = [str(n) for n in data.feature_names]
     x, y = data.data, data.target
@@ -133,7 +92,7 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
     accepted = (await http.post("/api/v1/models", headers=headers, json={
         "name": "malignancy", "dataset": dataset, "target": "target", "task": "classification",
     })).json()  # fmt: skip
-    job = await _wait(http, headers, accepted["job_id"])
+    job = await wait_job(http, headers, accepted["job_id"])
     train_seconds = time.perf_counter() - started
     assert job["state"] == "succeeded", job
     model_id = accepted["model_id"]
@@ -154,7 +113,7 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
         response = await http.post(url, json=body, headers=headers)
         gateway.append(time.perf_counter() - start)
         assert response.status_code == 200
-    async with app.state.clients.db.transaction(account["workspace_id"]) as conn:
+    async with app.state.clients.db.transaction(headers["X-Workspace-ID"]) as conn:
         key = await conn.fetchval(
             "SELECT v.artifact_key FROM model_versions v JOIN model_aliases a ON "
             "a.model_id = v.model_id AND a.version = v.version WHERE v.model_id = $1 "

@@ -26,13 +26,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
 import numpy as np
 from pydantic import BaseModel
 
+from bench.api import direct_upload
 from bench.load import wait_for
 from rivergen.accounts.credentials import generate_private_key_pem
 from rivergen.settings import load_settings
@@ -95,37 +95,16 @@ async def platform_upload(
     auth = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=parallel + 2)
     async with httpx.AsyncClient(base_url=BASE, timeout=600, limits=limits) as http:
-        began = time.perf_counter()
-        started = await http.post(
-            "/api/v1/storage/uploads",
-            json={"name": path.name, "size": size, "sha256": sha256, "part_size": part_size},
-            headers=auth,
-        )
-        started.raise_for_status()
-        body = started.json()
-        sent = time.perf_counter()
-        gate = asyncio.Semaphore(parallel)
 
-        async def send(target: dict[str, Any]) -> dict[str, Any]:
-            async with gate:
-                offset = (target["part_number"] - 1) * part_size
-                data = await asyncio.to_thread(read_part, path, offset, part_size)
-                put = await http.put(target["url"], content=data)
-            put.raise_for_status()
-            return {"part_number": target["part_number"], "etag": put.headers["etag"]}
+        async def read(offset: int, length: int) -> bytes:
+            return await asyncio.to_thread(read_part, path, offset, length)
 
-        parts = await asyncio.gather(*(send(target) for target in body["parts"]))
-        completing = time.perf_counter()
-        done = await http.post(
-            f"/api/v1/storage/uploads/{body['upload_id']}/complete",
-            json={"parts": parts},
-            headers=auth,
+        file_id, phases = await direct_upload(
+            http, auth, path.name, size, sha256, read, part_size=part_size, parallel=parallel
         )
-        done.raise_for_status()
-        ended = time.perf_counter()
         # The S3 server holds objects in memory: give the space back.
-        await http.delete(f"/api/v1/storage/files/{done.json()['id']}", headers=auth)
-    return sent - began, completing - sent, ended - completing
+        await http.delete(f"/api/v1/storage/files/{file_id}", headers=auth)
+    return phases
 
 
 def boto3_upload(path: Path) -> float:

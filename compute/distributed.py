@@ -34,8 +34,9 @@ import ray
 from sqlglot import exp
 
 from compute.objects import ArrowObjects
+from compute.staging import QueryInput
 from rivergen.engine.duck import EngineLimits, execute
-from rivergen.engine.query import QueryInput, SqlQuery, limited
+from rivergen.engine.query import SqlQuery, limited
 from rivergen.engine.sandbox import DIALECT, admit, parse
 from rivergen.engine.spec import QuerySpec, spec_sql
 from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key

@@ -5,10 +5,13 @@ Python."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -17,6 +20,36 @@ import pyarrow.parquet as pq
 from rivergen.objectstore import validate_key
 from rivergen.objectstore.s3 import s3_client
 from rivergen.settings import S3Settings, Settings
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(settings: S3Settings) -> Any:
+    """One boto3 client per process and store (clients are thread-safe; making one costs
+    tens of milliseconds of CPU, which small results paid on every write)."""
+    key = settings.model_dump_json()
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = s3_client(settings)
+        return _clients[key]
+
+
+def _evict(cache_dir: str, max_bytes: int, keep: str) -> None:
+    entries = []
+    with os.scandir(cache_dir) as found:
+        for entry in found:
+            if entry.name.endswith(".parquet") and entry.path != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    stat = entry.stat()
+                    entries.append((stat.st_atime, stat.st_mtime, stat.st_size, entry.path))
+    total = sum(e[2] for e in entries) + os.path.getsize(keep)
+    for _, _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        total -= size
 
 
 @dataclass(frozen=True)
@@ -57,6 +90,29 @@ class ArrowObjects:
             data: bytes = stream.readall()
         return data
 
+    def local_file(self, key: str, cache_dir: str, max_bytes: int) -> str:
+        """A path on this node to the (immutable) object ``key``: the object itself on a local
+        store; else a copy in ``cache_dir``, fetched once (boto3's parallel download) and kept,
+        the least recently used copies evicted past ``max_bytes``."""
+        if self.local:
+            return os.path.realpath(self.path(key))
+        assert self.settings is not None
+        os.makedirs(cache_dir, exist_ok=True)
+        name = hashlib.sha256(f"{self.base}/{key}".encode()).hexdigest() + ".parquet"
+        target = os.path.join(cache_dir, name)
+        if os.path.exists(target):
+            os.utime(target)
+            return target
+        tmp = os.path.join(cache_dir, f".{uuid.uuid4().hex}.part")
+        try:
+            _client(self.settings).download_file(self.base, validate_key(key), tmp)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        _evict(cache_dir, max_bytes, keep=target)
+        return target
+
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.path(key), filesystem=self.filesystem, columns=columns)
 
@@ -77,7 +133,7 @@ class ArrowObjects:
                 # boto3 rather than Arrow's S3 writer: the same client settings as the platform's
                 # store (Arrow's multipart completion is refused by some S3-compatible servers).
                 assert self.settings is not None
-                s3_client(self.settings).upload_file(tmp, self.base, key)
+                _client(self.settings).upload_file(tmp, self.base, key)
             return size
         finally:
             with contextlib.suppress(FileNotFoundError):

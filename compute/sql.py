@@ -17,13 +17,12 @@ from uuid import UUID
 import pyarrow as pa
 import ray
 
-from compute.staging import RayDatasetCompute, read_dataset
+from compute.staging import QueryInput, RayDatasetCompute, query_input
 from compute.tasks import outcome, require_ray
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.ports import DatasetRead, SqlAnswer
 from rivergen.datasets import DatasetService
 from rivergen.engine.duck import EngineLimits
-from rivergen.engine.query import QueryInput
 from rivergen.engine.spec import Filter
 from rivergen.errors import ValidationFailed
 from rivergen.jsonvalues import json_value
@@ -41,7 +40,7 @@ TASK_CPUS = 0.25
 def _answer(
     settings: Settings, limits: EngineLimits, compiled: CompiledQuery, inputs: list[QueryInput]
 ) -> pa.Table:
-    tables = {i.dataset: read_dataset(settings, i.key, i.columns, i.governed) for i in inputs}
+    tables = {i.dataset: query_input(settings, i) for i in inputs}
     return run_compiled(compiled, tables, limits)
 
 

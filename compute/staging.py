@@ -7,19 +7,24 @@ through the Serve replica that asked for the work.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
+from pydantic import BaseModel
 
 from compute.objects import ArrowObjects
 from compute.profiling import check_rules, profile_table
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.datasets.schemas import ColumnInfo, Preview, StagedVersion, columns_of
+from rivergen.engine.duck import ParquetFile, Relation
 from rivergen.jsonvalues import json_value
 from rivergen.quality import DatasetProfile, Rule, RuleResult
 from rivergen.services.governance import Governed, apply_to_table, changes_data, hash_key
@@ -72,6 +77,18 @@ def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedV
     )  # fmt: skip
 
 
+class QueryInput(BaseModel):
+    """One input of a query's task, read by :func:`read_dataset` in the task: where it is,
+    and how its reader may see it."""
+
+    relation: str
+    name: str | None = None
+    dataset: UUID
+    key: str
+    columns: list[str] | None = None
+    governed: Governed | None = None
+
+
 def read_dataset(
     settings: Settings, key: str, columns: list[str] | None = None,
     governed: Governed | None = None,
@@ -87,6 +104,20 @@ def read_dataset(
     if columns is None:
         return table
     return table.select([c for c in columns if c in table.column_names])
+
+
+def query_input(settings: Settings, item: QueryInput) -> Relation:
+    """An input of a query as the engine scans it: governed data (a policy changes it for the
+    reader) as the table its reader may see, read here; otherwise the stored Parquet itself,
+    scanned by the engine with projections and filters pushed down (a local object as the one
+    file the engine may open; an S3 one copied once to this node's cache of immutable
+    objects, then the same)."""
+    if item.governed is not None and changes_data(item.governed):
+        return read_dataset(settings, item.key, item.columns, item.governed)
+    objects = ArrowObjects.from_settings(settings)
+    engine = settings.engine
+    cache = str(engine.cache_dir or os.path.join(tempfile.gettempdir(), "rivergen-engine-cache"))
+    return ParquetFile(objects.local_file(item.key, cache, engine.cache_mb * 1024 * 1024))
 
 
 def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[bytes, int]:
@@ -107,7 +138,9 @@ def preview(
         limit = min(limit, governed.max_rows)
     if governed is not None and changes_data(governed):
         table = read_dataset(settings, key, None, governed)
-        page = table.slice(0, limit).to_pylist()
+        # (Never past the end: Arrow's slice of a table whose columns are all denied would
+        # count rows that are not there.)
+        page = table.slice(0, min(limit, table.num_rows)).to_pylist()
         shown = [{k: json_value(v) for k, v in r.items()} for r in page]
         return Preview(
             version=version, columns=columns_of(table.schema), rows=shown,

@@ -92,6 +92,13 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/prompts/saved"): "viewer",
     ("POST", "/api/v1/prompts/saved"): "viewer",
     ("DELETE", "/api/v1/prompts/saved/{saved_id}"): "editor",
+    # The semantic layer: everyone reads it (the prompts use it); editors draft, edit and
+    # confirm it.
+    ("GET", "/api/v1/semantic-layer"): "viewer",
+    ("PUT", "/api/v1/semantic-layer"): "editor",
+    ("POST", "/api/v1/semantic-layer/draft"): "editor",
+    ("POST", "/api/v1/semantic-layer/confirm"): "editor",
+    ("GET", "/api/v1/semantic-layer/versions"): "viewer",
     ("GET", "/api/v1/policies"): "viewer",
     ("POST", "/api/v1/policies"): "admin",
     ("POST", "/api/v1/policies/evaluate"): "viewer",

@@ -376,6 +376,12 @@ class EngineSettings(BaseModel):
         description="A query job whose inputs' stored (Parquet) bytes add up to more than this "
         "runs on the distributed engine (Daft on the Ray cluster) instead of DuckDB in one task.",
     )  # fmt: skip
+    cache_mb: int = Field(
+        4096, ge=0, description="Node-local cache of S3 dataset objects the engine scans."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where that cache lives (default: the system's temp dir)."
+    )
 
 
 class IdempotencySettings(BaseModel):

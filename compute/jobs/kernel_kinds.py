@@ -81,7 +81,7 @@ class PageRankKind(JobKind[PageRankParams]):
         assert p.version is not None
         columns = [p.src, p.dst, *([p.weight] if p.weight else [])]
         edges: pa.Table = await ctx.load(p.dataset, p.version, columns)
-        ctx.progress(5, f"{edges.num_rows:,} edges loaded")
+        ctx.progress(5, "edges loaded")  # to every member: no count
 
         def rank() -> KindOutput | None:
             graph = graph_from_edges(edges, p.src, p.dst, p.weight)

@@ -17,11 +17,10 @@ import ray
 from pydantic import BaseModel, Field
 
 from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
-from compute.staging import read_dataset
+from compute.staging import QueryInput, query_input
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import (
-    QueryInput,
     SqlQuery,
     admit_job_sql,
     job_lineage,
@@ -44,7 +43,7 @@ def _query(
 ) -> pa.Table:
     """Read each input as the job's submitter may see it, register it, run the query: one
     task, so an input never travels between workers."""
-    relations = {i.relation: read_dataset(settings, i.key, i.columns, i.governed) for i in inputs}
+    relations = {i.relation: query_input(settings, i) for i in inputs}
     if isinstance(query, SqlQuery):
         names = {i.name: i.relation for i in inputs if i.name is not None}
         sql = limited(query.sql, query.limit)

@@ -94,7 +94,8 @@ class TrainKind(JobKind[TrainParams]):
         p = ctx.params
         assert p.version is not None
         table: pa.Table = await ctx.load(p.dataset, p.version)
-        ctx.progress(5, f"{table.num_rows:,} rows loaded")
+        # Progress goes to every member of the workspace: no count of the (governed) rows.
+        ctx.progress(5, "rows loaded")
         try:
             fitted = await asyncio.to_thread(_fit_all, ctx, table)
         except Cancelled:
@@ -198,7 +199,9 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
 
         def progress(fraction: float, message: str, base: float = 10 + share * i,
                      what: str = what) -> None:  # fmt: skip
-            ctx.progress(base + share * fraction, f"{what}: {message}")
+            # Progress goes to every member: the iteration, not the objective (a figure of
+            # the rows, which policies may hide from some of them).
+            ctx.progress(base + share * fraction, f"{what}: {message.split(':')[0]}")
 
         result = fit_glm(
             x_train, y[train], family=family, penalty=candidate.penalty, C=candidate.C,

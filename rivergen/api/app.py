@@ -33,6 +33,7 @@ from rivergen.api import (
     ops,
     policies,
     prompts,
+    semantic,
     storage,
 )
 from rivergen.api.audit import AuditMiddleware
@@ -47,6 +48,7 @@ from rivergen.core import BackendCore
 from rivergen.domain import DomainServices
 from rivergen.jobs import JobService
 from rivergen.ratelimit import RateLimiter
+from rivergen.semantic.service import SemanticService
 from rivergen.services.execution.save import JobResultSaver
 from rivergen.settings import Settings, load_settings
 from rivergen.web import install_web
@@ -65,6 +67,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     notifications.router,
     prompts.router,
+    semantic.router,
     policies.router,
     decisions.router,
     monitoring.router,
@@ -151,6 +154,7 @@ def create_app(
             app.state.prompts = local_or_remote(
                 "prompts", lambda: prompt_studio(clients, resolved, domain)
             )
+            app.state.semantic = SemanticService(clients.db, domain.governance)
             app.state.decisions = local_or_remote("decisions", lambda: domain.decisions)
             app.state.governance_agent = local_or_remote(
                 "governance_agent", lambda: domain.governance_agent

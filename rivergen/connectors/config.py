@@ -6,9 +6,11 @@ never shown (:func:`redacted` is what the API returns).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -166,3 +168,52 @@ def redacted(config: PostgresSource | S3Source | HttpCsvSource) -> dict[str, Any
     if isinstance(config, S3Source):
         data["credentials"] = "platform" if config.uses_platform_credentials else "own"
     return data
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _normal_url(url: str) -> str:
+    """An http(s) URL as one text for one address: scheme and host in lower case, no default
+    port, no fragment, the path's percent-encoding made canonical."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    host = f"[{host}]" if ":" in host else host
+    port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
+    path = quote(unquote(parts.path or "/"), safe=_URL_SAFE)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{host}{f':{port}' if port else ''}{path}{query}"
+
+
+def _normal_sql(text: str) -> str:
+    return " ".join(text.split()).rstrip(";").strip()
+
+
+def source_key(config: PostgresSource | S3Source | HttpCsvSource) -> str:
+    """What data a source reads, whatever its id, name or secrets: ``data_source:`` and the
+    SHA-256 of its normalized non-secret config (a Postgres DSN's host, port and database with
+    the table or query; an S3 endpoint, bucket and prefix; a CSV's URL). Two sources of one key
+    are one source to governance (a copy of a governed source is governed as it)."""
+    identity: dict[str, Any]
+    if isinstance(config, PostgresSource):
+        dsn = parse_dsn(config.dsn.get_secret_value())
+        table = config.table.strip() if config.table is not None else None
+        if table is not None and '"' not in table:
+            table = table.lower().removeprefix("public.")
+        identity = {
+            "kind": "postgres", "host": dsn.host.lower().rstrip("."), "port": dsn.port,
+            "database": dsn.database, "table": table,
+            "query": _normal_sql(config.query) if config.query is not None else None,
+        }  # fmt: skip
+    elif isinstance(config, S3Source):
+        endpoint = _normal_url(config.endpoint_url).rstrip("/") if config.endpoint_url else None
+        identity = {
+            "kind": "s3", "endpoint": endpoint, "bucket": config.bucket,
+            "prefix": config.prefix.lstrip("/"),
+        }  # fmt: skip
+    else:
+        identity = {"kind": "http_csv", "url": _normal_url(config.url)}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return f"data_source:{hashlib.sha256(text.encode()).hexdigest()}"

@@ -20,6 +20,7 @@ from rivergen.connectors.config import (
     SOURCE_CONFIG,
     S3Source,
     redacted,
+    source_key,
     to_storage,
 )
 from rivergen.connectors.read import AnySource, discover_schema, read_source
@@ -81,9 +82,10 @@ class DataSourceService:
         try:
             async with self._db.transaction(str(workspace)) as conn:
                 row = await conn.fetchrow(
-                    "INSERT INTO data_sources (workspace_id, name, kind, config, created_by) "
-                    f"VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING {_COLUMNS}",
+                    "INSERT INTO data_sources (workspace_id, name, kind, config, created_by, "
+                    f"source_key) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING {_COLUMNS}",
                     workspace, request.name, request.config.kind, config, context.actor,
+                    source_key(request.config),
                 )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise Conflict(
@@ -111,6 +113,25 @@ class DataSourceService:
         if row is None:
             raise _not_found(source)
         return row
+
+    async def source_key(self, context: RequestContext, source: UUID) -> str:
+        """The key of the data ``source`` reads (:func:`~rivergen.connectors.config.
+        source_key`): what governance knows a copy of it by. The workspace's sources registered
+        before keys were kept get theirs now, so a copy of any of them is known too."""
+        workspace = context.require_workspace()
+        async with self._db.transaction(str(workspace)) as conn:
+            unkeyed = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM data_sources WHERE source_key IS NULL FOR UPDATE"
+            )
+            for row in unkeyed:
+                await conn.execute(
+                    "UPDATE data_sources SET source_key = $2 WHERE id = $1",
+                    row["id"], source_key(self._config(row)),
+                )  # fmt: skip
+            key = await conn.fetchval("SELECT source_key FROM data_sources WHERE id = $1", source)
+        if key is None:
+            raise _not_found(source)
+        return str(key)
 
     async def get(self, context: RequestContext, source: UUID) -> DataSourceView:
         return self._view(await self._row(context.require_workspace(), source))

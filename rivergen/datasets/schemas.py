@@ -78,10 +78,16 @@ class LineageNode(BaseModel):
     relation: str
 
 
+COUNT_HIDDEN = (
+    "Null when your policies filter the dataset's rows (or deny it, or it derives from rows "
+    "they hide): the count of the whole data is not yours, and yours is a query away."
+)
+
+
 class VersionView(BaseModel):
     version: int
     source_format: str
-    row_count: int
+    row_count: int | None = Field(description=COUNT_HIDDEN)
     size_bytes: int
     columns: list[ColumnInfo]
     source: dict[str, Any]
@@ -102,7 +108,7 @@ class DatasetSummary(BaseModel):
     description: str
     tags: list[str]
     current_version: int
-    row_count: int
+    row_count: int | None = Field(description=COUNT_HIDDEN)
     created_at: datetime
     updated_at: datetime
 

@@ -46,7 +46,7 @@ from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
-from rivergen.quality import DatasetProfile
+from rivergen.quality import DatasetProfile, capped_profile, capped_samples
 from rivergen.services.governance import (
     REDACTED,
     GovernanceService,
@@ -64,6 +64,9 @@ class SourceReader(Protocol):
     """Reads a registered data source as a table (the Connector service)."""
 
     async def read(self, context: RequestContext, source_id: UUID) -> tuple[Any, pa.Table]: ...
+
+    async def source_key(self, context: RequestContext, source_id: UUID) -> str:
+        """What data the source reads, whatever its id (a copy of it has the same key)."""
 
 
 def dataset_not_found(dataset: UUID) -> NotFound:
@@ -84,6 +87,11 @@ class DatasetService:
         self._objects = objects
         self._presign_expiry_s = presign_expiry_s
         self._quotas = QuotaService(db)
+
+    @property
+    def governance(self) -> GovernanceService:
+        """The policies every read of a dataset goes through."""
+        return self._governance
 
     # Creating ----------------------------------------------------------------------------
 
@@ -128,33 +136,45 @@ class DatasetService:
         key = f"workspaces/{workspace}/datasets/{dataset}/{uuid.uuid4()}.parquet"
         # A file or data source a governed dataset was made of is raw data to those whom its
         # policies govern: no copy of it for them (a copy by others inherits those policies).
+        # Another file of the same bytes, or source of the same config, is the same one: the
+        # version records the key that says so.
         if source.file_id is not None:
-            await self._governance.check_source_access(context, "file", source.file_id)
             async with self._db.transaction(str(workspace)) as conn:
                 file = await conn.fetchrow(
-                    "SELECT id, name, content_type, object_key FROM files WHERE id = $1",
+                    "SELECT id, name, content_type, object_key, sha256 FROM files WHERE id = $1",
                     source.file_id,
                 )
             if file is None:
                 raise NotFound(f"file {source.file_id} not found", code="file_not_found")
+            same = f"file:{file['sha256']}"
+            await self._governance.check_source_access(context, "file", source.file_id, same)
             staged = await self._compute.stage_file(
                 file["object_key"], file["name"], file["content_type"], source.options, key
             )
-            return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"]}
+            return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"],
+                            "key": same}  # fmt: skip
         assert source.data_source_id is not None
-        await self._governance.check_source_access(context, "data_source", source.data_source_id)
         if self._sources is None:
             raise NotFound("data sources are not available here", code="data_source_not_found")
+        same = await self._sources.source_key(context, source.data_source_id)
+        await self._governance.check_source_access(
+            context, "data_source", source.data_source_id, same
+        )
         view, table = await self._sources.read(context, source.data_source_id)
         staged = await self._compute.stage_table(table, key)
         return staged, {"kind": "data_source", "id": str(source.data_source_id),
-                        "name": getattr(view, "name", "")}  # fmt: skip
+                        "name": getattr(view, "name", ""), "key": same}  # fmt: skip
 
     async def _record_version(
         self, context: RequestContext, workspace: UUID, dataset: UUID, staged: StagedVersion,
         source: dict[str, Any], *, before: Any,
     ) -> None:  # fmt: skip
         actor = context.actor
+        # Broadcast to every member: no count of a dataset policies govern for anyone.
+        governed = await self._governance.governs_anyone(
+            workspace, [dataset], (source["kind"], UUID(source["id"]), source.get("key"))
+        )
+        count = None if governed else staged.row_count
         try:
             async with self._db.transaction(str(workspace)) as conn:
                 await before(conn)
@@ -170,7 +190,7 @@ class DatasetService:
                 await add_to_outbox(conn, Topic.STORAGE, Event(
                     type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=actor,
                     data={"dataset_id": str(dataset), "version": version,
-                          "row_count": staged.row_count, "source": source},
+                          "row_count": count, "source": source},
                 ))  # fmt: skip
                 await add_to_outbox(conn, Topic.STORAGE, Event(
                     type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
@@ -195,6 +215,9 @@ class DatasetService:
         if changes_data(governed):
             # The skipped rows' text is raw data: a governed caller sees where, not what.
             views = [_without_row_text(v) for v in views]
+        if counts_hidden(governed):
+            views = [v.model_copy(update={"row_count": None}) for v in views]
+            row = {**dict(row), "row_count": None}
         current = views[0].columns if views else []
         columns = [
             ColumnView(
@@ -217,6 +240,11 @@ class DatasetService:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, after, limit)
         items = [DatasetSummary(**dict(r)) for r in rows[:limit]]
+        governed = await self._governance.governed(context, [i.id for i in items])
+        items = [
+            i.model_copy(update={"row_count": None}) if counts_hidden(governed[i.id]) else i
+            for i in items
+        ]
         return DatasetPage(
             items=items, next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         )
@@ -310,8 +338,15 @@ class DatasetService:
         governed = await self.governed(context, dataset)
         if changes_data(governed):
             profile = await self._compute.profile(key, governed)
+            profile = capped_profile(profile, governed.max_rows)
             return ProfileView(dataset_id=dataset, version=number, profile=profile)
         profile = await self._compute.profile(key)
+        # Broadcast to every member: no count of a dataset policies govern for anyone.
+        count = (
+            None
+            if await self._governance.governs_anyone(workspace, [dataset])
+            else (profile.row_count)
+        )
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset) is None:  # deleted meanwhile
                 raise dataset_not_found(dataset)
@@ -319,8 +354,9 @@ class DatasetService:
             await add_to_outbox(conn, Topic.STORAGE, Event(
                 type=DATASET_PROFILED, workspace_id=workspace, actor=context.actor,
                 data={"dataset_id": str(dataset), "version": number,
-                      "row_count": profile.row_count, "column_count": profile.column_count},
+                      "row_count": count, "column_count": profile.column_count},
             ))  # fmt: skip
+        profile = capped_profile(profile, governed.max_rows)
         return ProfileView(dataset_id=dataset, version=number, profile=profile)
 
     async def get_profile(
@@ -332,6 +368,7 @@ class DatasetService:
         if changes_data(governed):
             number, key = await self.version_key(context, dataset, version)
             profile = await self._compute.profile(key, governed)
+            profile = capped_profile(profile, governed.max_rows)
             return ProfileView(dataset_id=dataset, version=number, profile=profile)
         async with self._db.transaction(str(context.require_workspace())) as conn:
             if await store.get(conn, dataset) is None:
@@ -344,7 +381,9 @@ class DatasetService:
             )
         return ProfileView(
             dataset_id=dataset, version=row["version"],
-            profile=DatasetProfile.model_validate_json(row["profile"]),
+            profile=capped_profile(
+                DatasetProfile.model_validate_json(row["profile"]), governed.max_rows
+            ),
         )  # fmt: skip
 
     async def check_quality(
@@ -353,9 +392,12 @@ class DatasetService:
         number, key = await self.version_key(context, dataset, request.version)
         governed = await self.governed(context, dataset)
         check_columns(governed, [rule.column for rule in request.rules])
+        # A row limit caps the failing rows shown, in all (each sample is a whole row).
+        sample_size = min(request.sample_size, governed.max_rows or request.sample_size)
         results = await self._compute.check_rules(
-            key, request.rules, datetime.now(UTC), request.sample_size, _effective(governed)
+            key, request.rules, datetime.now(UTC), sample_size, _effective(governed)
         )
+        results = capped_samples(results, governed.max_rows)
         return QualityReport(
             dataset_id=dataset, version=number, passed=all(r.passed for r in results),
             results=results,
@@ -444,6 +486,13 @@ class DatasetService:
                 )
             )
         return SearchResults(query=q, items=hits)
+
+
+def counts_hidden(governed: Governed) -> bool:
+    """Whether the dataset's stored row counts are not the caller's to see: their policies
+    filter its rows (or deny it, or it derives from rows they hide). Their count is then
+    null, rather than counted over the rows they see on every read of the metadata."""
+    return governed.denied or governed.derived_denied or bool(governed.row_filters)
 
 
 def _without_row_text(view: VersionView) -> VersionView:

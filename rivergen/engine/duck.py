@@ -18,13 +18,17 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from rivergen.engine.sandbox import Admitted, admit, sql_invalid
+from rivergen.engine.spec import ident, literal
 from rivergen.errors import ValidationFailed
 from rivergen.settings import EngineSettings
 
@@ -46,18 +50,43 @@ class EngineLimits(BaseModel):
         )  # fmt: skip
 
 
-def _connect(limits: EngineLimits) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
+@dataclass(frozen=True)
+class ParquetFile:
+    """An input DuckDB scans itself (its Parquet reader pushes projections and filters down):
+    a local file, the only one it may open. For inputs no policy changes."""
+
+    path: str
+
+
+# An input: a table in memory, a lazy Arrow dataset (scanned with pushdown), or a local file.
+Relation: TypeAlias = pa.Table | pads.Dataset | ParquetFile
+
+
+def relation_schema(relation: Relation) -> pa.Schema:
+    """The columns of an input, without reading its rows."""
+    if isinstance(relation, ParquetFile):
+        return pq.read_schema(relation.path)
+    return relation.schema
+
+
+def _connect(limits: EngineLimits, files: list[str]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
         ":memory:",
         config={
-            "enable_external_access": False,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "threads": limits.threads,
             "memory_limit": f"{limits.memory_mb}MB",
+            # DuckDB's own NULL order (last, both ways): sqlglot writes the admitted statement
+            # for it, leaving out a NULLS LAST it takes as the default.
             "preserve_insertion_order": True,
         },
     )
+    if files:
+        # Set before external access goes off: exactly these files stay readable.
+        con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
+    con.execute("SET enable_external_access = false")
+    return con
 
 
 _LINE = re.compile(r"LINE (\d+):")
@@ -97,14 +126,19 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def execute(sql: str, relations: Mapping[str, pa.Table], limits: EngineLimits) -> pa.Table:
+def execute(sql: str, relations: Mapping[str, Relation], limits: EngineLimits) -> pa.Table:
     """Run already-admitted (or platform-built) ``sql`` over ``relations`` in a fresh sandbox.
     Platform code that builds its own SQL (typed queries, row filters) calls this; text from
     people goes through :func:`run_sql`."""
-    con = _connect(limits)
+    files = [r.path for r in relations.values() if isinstance(r, ParquetFile)]
+    con = _connect(limits, files)
     try:
-        for name, table in relations.items():
-            con.register(name, table)
+        for name, relation in relations.items():
+            if isinstance(relation, ParquetFile):
+                scan = f"SELECT * FROM read_parquet({literal(relation.path)})"
+                con.execute(f"CREATE VIEW {ident(name)} AS {scan}")
+            else:
+                con.register(name, relation)
         con.execute("SET lock_configuration = true")
         timer = threading.Timer(limits.timeout_s, con.interrupt)
         timer.start()
@@ -120,7 +154,7 @@ def execute(sql: str, relations: Mapping[str, pa.Table], limits: EngineLimits) -
 
 def run_sql(
     sql: str,
-    relations: Mapping[str, pa.Table],
+    relations: Mapping[str, Relation],
     limits: EngineLimits | None = None,
     *,
     resolve: Callable[[str], str | None] | None = None,

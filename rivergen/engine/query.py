@@ -17,12 +17,17 @@ import pyarrow as pa
 from pydantic import BaseModel, Field
 from sqlglot import exp
 
-from rivergen.engine.duck import EngineLimits, admitted_schema, execute
+from rivergen.engine.duck import (
+    EngineLimits,
+    Relation,
+    admitted_schema,
+    execute,
+    relation_schema,
+)
 from rivergen.engine.lineage import QueryLineage, query_lineage
 from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit, parse
 from rivergen.engine.spec import QuerySpec, check_query, spec_sql
 from rivergen.engine.types import arrow_schema
-from rivergen.services.governance.schemas import Governed
 
 
 class DatasetPin(BaseModel):
@@ -50,17 +55,6 @@ class SqlQuery(BaseModel):
     )
 
 
-class QueryInput(BaseModel):
-    """One input of a query's task: where it is, and how its reader may see it."""
-
-    relation: str
-    name: str | None = None
-    dataset: UUID
-    key: str
-    columns: list[str] | None = None
-    governed: Governed | None = None
-
-
 class NamedDataset(Protocol):
     dataset: UUID
     version: int
@@ -80,13 +74,13 @@ class NamedCatalog(Protocol):
 
 
 def run_spec(
-    spec: QuerySpec, tables: Mapping[UUID, pa.Table], limits: EngineLimits | None = None
+    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None
 ) -> pa.Table:
     """The typed query over each dataset's table (checked first with
     :func:`rivergen.engine.spec.check_query`), on the engine."""
     relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
     names = {dataset: f"input_{i}" for i, dataset in enumerate(tables)}
-    schemas = {d: {f.name: str(f.type) for f in t.schema} for d, t in tables.items()}
+    schemas = {d: {f.name: str(f.type) for f in relation_schema(t)} for d, t in tables.items()}
     return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits())
 
 

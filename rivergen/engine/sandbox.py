@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
 from rivergen.errors import BadRequest, ValidationFailed
 
@@ -61,7 +61,14 @@ class Admitted:
 
     @property
     def sql(self) -> str:
-        return self.query.sql(dialect=DIALECT, comments=False)
+        """The statement as the engine runs it: what sqlglot cannot write faithfully in the
+        engine's dialect is refused (422 ``sql_invalid``), never approximated."""
+        try:
+            return self.query.sql(
+                dialect=DIALECT, comments=False, unsupported_level=ErrorLevel.RAISE
+            )
+        except UnsupportedError as exc:
+            raise sql_invalid(f"the SQL uses what the engine does not run: {exc}") from None
 
 
 def refused(message: str, code: str, **details: object) -> BadRequest:
@@ -104,6 +111,12 @@ def _denied(name: str) -> bool:
 def check_node(node: exp.Expr) -> None:
     """Refuse a node that writes or configures (``sql_not_read_only``) or a function that
     reads files or the environment (``sql_function_not_allowed``)."""
+    if (
+        isinstance(node, exp.Fetch)
+        and node.args.get("limit_options") is not None
+        and (node.args["limit_options"].args.get("with_ties"))
+    ):
+        raise sql_invalid("FETCH ... WITH TIES is not supported: use rank() in a subquery")
     if isinstance(node, _WRITES):
         raise refused(
             f"only reading is allowed: the SQL has {node.key.upper()}", "sql_not_read_only"

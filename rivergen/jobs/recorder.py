@@ -19,11 +19,14 @@ from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.jobs import store
+from rivergen.services.governance import GovernanceService
 
 JOB_PROGRESS = "job.progress"
 """``data: {job_id, progress, message}``; on :attr:`Topic.JOBS`."""
 JOB_COMPLETED = "job.completed"
-"""``data: {job_id, kind, result: {dataset_id, version, row_count}, compute_seconds}``."""
+"""``data: {job_id, kind, result: {dataset_id, version, row_count, summary},
+compute_seconds}``; ``row_count`` null and ``summary`` empty when policies govern the result's
+data for some role (it goes to every member)."""
 JOB_FAILED = "job.failed"
 """``data: {job_id, kind, error: {code, message, details}, attempts}``."""
 JOB_CANCELLED = "job.cancelled"
@@ -54,6 +57,7 @@ class JobRecorder:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._governance = GovernanceService(db)
 
     async def active(self) -> list[UUID]:
         async with self._db.transaction() as conn:
@@ -95,11 +99,16 @@ class JobRecorder:
         the job; False if it had ended already."""
         workspace, job = row["workspace_id"], row["id"]
         dataset = result_dataset_id(job)
+        # The events go to every member: no count or figure of data policies govern (the
+        # result inherits its inputs' governance).
+        governed = await self._governance.governs_anyone(
+            workspace, [dataset, *(d for d, _ in inputs)]
+        )
         async with self._db.transaction(str(workspace)) as conn:
             locked = await store.get(conn, job, lock=True)
             if locked is None or locked["state"] != "running":
                 return False
-            version = await self._register(conn, row, dataset, staged, inputs)
+            version = await self._register(conn, row, dataset, staged, inputs, governed)
             ended = await store.finish(
                 conn, job, "succeeded", message="done", seconds=seconds,
                 result=(dataset, version), summary=summary or {},
@@ -107,7 +116,8 @@ class JobRecorder:
             await add_to_outbox(conn, Topic.JOBS, _event(JOB_COMPLETED, ended, {
                 "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
                 "result": {"dataset_id": str(dataset), "version": version,
-                           "row_count": staged.row_count, "summary": summary or {}},
+                           "row_count": None if governed else staged.row_count,
+                           "summary": {} if governed else summary or {}},
             }))  # fmt: skip
             await self._meter(conn, row, seconds)
         return True
@@ -145,7 +155,7 @@ class JobRecorder:
 
     async def _register(
         self, conn: Any, row: Any, dataset: UUID, staged: StagedVersion,
-        inputs: list[tuple[UUID, int]],
+        inputs: list[tuple[UUID, int]], governed: bool,
     ) -> int:  # fmt: skip
         workspace, job = row["workspace_id"], row["id"]
         existing = await conn.fetchval(
@@ -177,7 +187,7 @@ class JobRecorder:
         await add_to_outbox(conn, Topic.STORAGE, Event(
             type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=row["created_by"],
             data={"dataset_id": str(dataset), "version": version,
-                  "row_count": staged.row_count, "source": source},
+                  "row_count": None if governed else staged.row_count, "source": source},
         ))  # fmt: skip
         await add_to_outbox(conn, Topic.STORAGE, Event(
             type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=row["created_by"],

@@ -161,7 +161,22 @@ class JobService:
             row = await store.get(conn, job)
         if row is None:
             raise job_not_found(job)
-        return _view(row)
+        return (await self._governed_views(context, [_view(row)]))[0]
+
+    async def _governed_views(self, context: RequestContext, views: list[JobView]) -> list[JobView]:
+        """``views`` with the result's summary (a model's metrics, an algorithm's figures:
+        computed over the inputs) left out for a caller whose policies change the result's
+        data (it inherits what they hide of the inputs)."""
+        results = [v.result.dataset_id for v in views if v.result is not None]
+        governed = await self._governance.governed(context, results)
+        return [
+            v.model_copy(update={"result": v.result.model_copy(update={"summary": {}})})
+            if v.result is not None
+            and v.result.summary
+            and changes_data(governed[v.result.dataset_id])
+            else v
+            for v in views
+        ]
 
     async def list_jobs(
         self, context: RequestContext, state: JobState | None, limit: int, cursor: str | None
@@ -170,7 +185,7 @@ class JobService:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, state.value if state else None, after, limit)
         return JobPage(
-            items=[_view(r) for r in rows[:limit]],
+            items=await self._governed_views(context, [_view(r) for r in rows[:limit]]),
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
@@ -221,7 +236,13 @@ class JobService:
             raise NotFound(f"the result of job {job} was deleted", code="job_result_not_found")
         shown = await self._result_governance(context, row)
         offset = _offset(cursor)
-        columns, rows, total = await self._runner.rows(key, offset, limit, shown)
+        cap = shown.max_rows
+        if cap is not None:  # a row limit caps what pages show, in all
+            limit = max(0, min(limit, cap - offset))
+        columns, rows, total = await self._runner.rows(
+            key, offset, limit, shown if changes_data(shown) else None
+        )
+        total = min(total, cap) if cap is not None else total
         after = offset + len(rows)
         return ResultPage(
             job_id=job, dataset_id=row["result_dataset_id"], version=row["result_version"],
@@ -229,12 +250,12 @@ class JobService:
             next_cursor=_encode_offset(after) if after < total else None,
         )  # fmt: skip
 
-    async def _result_governance(self, context: RequestContext, row: Any) -> Governed | None:
+    async def _result_governance(self, context: RequestContext, row: Any) -> Governed:
         # The result dataset inherits its inputs' governance for the reader (by column name).
         dataset = row["result_dataset_id"]
         shown = (await self._governance.governed(context, [dataset]))[dataset]
         check_columns(shown, [])
-        return shown if changes_data(shown) else None
+        return shown
 
 
 def _offset(cursor: str | None) -> int:

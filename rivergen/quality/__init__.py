@@ -4,8 +4,8 @@ Pure pyarrow/numpy; the Ray tasks that run these over the object store are in
 `compute.profiling`.
 """
 
-from rivergen.quality.profile import profile_column
-from rivergen.quality.rules import evaluate_rules
+from rivergen.quality.profile import capped_profile, profile_column
+from rivergen.quality.rules import capped_samples, evaluate_rules
 from rivergen.quality.schemas import (
     AllowedValuesRule,
     ColumnProfile,
@@ -36,6 +36,8 @@ __all__ = [
     "RuleResult",
     "UniqueRule",
     "ValueCount",
+    "capped_profile",
+    "capped_samples",
     "evaluate_rules",
     "profile_column",
 ]

@@ -34,7 +34,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rivergen.quality.schemas import QUANTILES, ColumnProfile, Histogram, ValueCount
+from rivergen.quality.schemas import (
+    QUANTILES,
+    ColumnProfile,
+    DatasetProfile,
+    Histogram,
+    ValueCount,
+)
 from rivergen.quality.values import (
     Family,
     family,
@@ -77,6 +83,17 @@ def profile_column(
     else:
         fields.update(_text(col, kind, bins))
     return ColumnProfile(**fields)
+
+
+def capped_profile(profile: DatasetProfile, max_rows: int | None) -> DatasetProfile:
+    """``profile`` as a caller whose row limit is ``max_rows`` may take it: each column's top
+    values are values of rows, at most ``max_rows`` of them (None: no limit)."""
+    if max_rows is None or all(len(c.top_values) <= max_rows for c in profile.columns):
+        return profile
+    columns = [
+        c.model_copy(update={"top_values": c.top_values[:max_rows]}) for c in profile.columns
+    ]
+    return profile.model_copy(update={"columns": columns})
 
 
 def top_values(counted: pa.StructArray, top_k: int) -> list[ValueCount]:

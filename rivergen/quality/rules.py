@@ -72,6 +72,19 @@ def evaluate_rules(
     return [_evaluate(table, index, rule, moment, sample_size) for index, rule in enumerate(rules)]
 
 
+def capped_samples(results: Sequence[RuleResult], max_rows: int | None) -> list[RuleResult]:
+    """``results`` as a caller whose row limit is ``max_rows`` may take them: at most
+    ``max_rows`` failing rows in all (the first rules' first), the counts kept."""
+    if max_rows is None:
+        return list(results)
+    left, capped = max_rows, []
+    for result in results:
+        samples = result.samples[:left]
+        left -= len(samples)
+        capped.append(result.model_copy(update={"samples": samples}))
+    return capped
+
+
 def _evaluate(
     table: pa.Table, index: int, rule: Rule, now: dt.datetime, sample_size: int
 ) -> RuleResult:

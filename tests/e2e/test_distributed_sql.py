@@ -33,8 +33,9 @@ import pytest
 from compute.distributed import ENGINE_NAME, distributed_engine
 from compute.jobs.kinds import _query
 from compute.objects import ArrowObjects
+from compute.staging import QueryInput
 from rivergen.engine.duck import EngineLimits
-from rivergen.engine.query import DatasetPin, QueryInput, SqlQuery, columns_read
+from rivergen.engine.query import DatasetPin, SqlQuery, columns_read
 from rivergen.engine.sandbox import admit
 from rivergen.engine.spec import Filter
 from rivergen.services.governance import Governed

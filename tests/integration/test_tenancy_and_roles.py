@@ -319,6 +319,7 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "limits": [{"name": "big", "when": {"feature": "amount", "op": "gt", "value": 10000}}],
     },
     ("POST", "/api/v1/governance/scan"): lambda: {"dataset_id": PREPARED["dataset"]},
+    ("PUT", "/api/v1/semantic-layer"): lambda: {"datasets": [], "measures": []},
     ("POST", "/api/v1/models"): lambda: train_body(PREPARED["model_dataset"]),
     ("POST", "/api/v1/models/{model_id}/deploy"): lambda: {},
     ("POST", "/api/v1/models/{model_id}/predict"): lambda: {"rows": [{"x": 1, "kind": "a"}]},
@@ -480,6 +481,9 @@ async def test_role_matrix_follows_the_authorization_table(
     await new_csv_file(client, owner)
     PREPARED["dataset"] = await new_dataset(client, owner)
     PREPARED["model_dataset"] = await new_model_dataset(client, owner)
+    # A semantic layer to confirm (confirming one that is confirmed changes nothing).
+    drafted = await client.post("/api/v1/semantic-layer/draft", headers=owner.headers())
+    assert drafted.status_code == 200, drafted.text
     models: list[str] = []
 
     async def trained_model() -> str:  # one trained and deployed model serves every probe

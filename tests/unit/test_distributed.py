@@ -18,7 +18,8 @@ from compute.distributed import (
     slices,
     top_n,
 )
-from rivergen.engine.query import QueryInput, limited
+from compute.staging import QueryInput
+from rivergen.engine.query import limited
 from rivergen.engine.sandbox import DIALECT, parse
 from rivergen.engine.spec import Filter
 from rivergen.services.governance import Governed

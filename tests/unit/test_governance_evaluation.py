@@ -202,10 +202,100 @@ def test_masks_follow_lineage_through_renames_and_expressions() -> None:
     ))  # fmt: skip
     reader = Governed(dataset_id=DATASET, masked={"email": "hash"}, denied_columns=["city"])
     shown = inherit(Governed(dataset_id=result), job, {DATASET: reader})
-    # A rename keeps the method; anything computed from the column is redacted.
+    # A rename keeps the method; anything computed from the column is redacted, whole.
     assert shown.masked == {"contact": "hash", "shout": "redact", "same": "redact",
                             "picked": "redact"}  # fmt: skip
+    assert shown.blanked == ["shout", "same", "picked"]
     assert shown.denied_columns == ["city"] and not shown.derived_denied
+
+
+def test_a_computed_column_is_redacted_whole_even_renamed_a_step_later() -> None:
+    """Which rows of ``CASE WHEN email LIKE 'a%' THEN email END`` are null tells about the
+    hidden emails: redacted, every row is ``****`` (a non-string column: every row null)."""
+    first = uuid.uuid4()
+    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
+        f"SELECT CASE WHEN email LIKE 'a%' THEN email END AS a, length(email) AS n, "
+        f'email AS plain FROM "{DATASET}"'))  # fmt: skip
+    reader = Governed(dataset_id=DATASET, masked={"email": "redact"})
+    shown = inherit(Governed(dataset_id=first), job, {DATASET: reader})
+    assert shown.blanked == ["a", "n"] and shown.masked == {
+        "a": "redact",
+        "n": "redact",
+        "plain": "redact",
+    }
+    table = pa.table({"a": ["x@a", None], "n": [3, None], "plain": ["x@a", None]})
+    assert apply_to_table(table, shown).to_pylist() == [
+        {"a": "****", "n": None, "plain": "****"},
+        {"a": "****", "n": None, "plain": None},
+    ]
+    # Renamed by a job over the first result: still whole.
+    schema = {"a": "string", "n": "int64", "plain": "string"}
+    tree = sqlglot.parse_one(f'SELECT a AS b, plain AS p FROM "{first}"', read="duckdb")
+    second = JobLineage(inputs=[first], lineage=query_lineage(
+        tree, {str(first): schema}, ["b", "p"]))  # fmt: skip
+    again = inherit(Governed(dataset_id=uuid.uuid4()), second, {first: shown})
+    assert again.blanked == ["b"] and again.masked == {"b": "redact", "p": "redact"}
+
+
+def test_lineage_of_what_sqlglot_cannot_follow_is_every_column() -> None:
+    """A whole row as a value, COLUMNS(...), a correlated subquery: never a column of nothing."""
+    everything = {"customerID", "email", "city", "n"}
+    for sql in (
+        f'SELECT to_json(c) AS j FROM "{DATASET}" AS c',
+        f'SELECT c AS row FROM "{DATASET}" AS c',
+        f'SELECT city || to_json(c) AS j FROM "{DATASET}" AS c',
+        f"SELECT COLUMNS('em.*') FROM \"{DATASET}\"",
+        f'SELECT (SELECT email) AS x FROM "{DATASET}"',
+    ):
+        [column] = lineage_of(sql).columns.values()
+        assert {s.column for s in column.sources} == everything and not column.identity, sql
+    assert lineage_of(f'SELECT count(*) AS n FROM "{DATASET}"').columns["n"].sources == []
+
+
+def test_rows_decided_through_aliases_positions_and_comparisons() -> None:
+    masked = Governed(dataset_id=DATASET, masked={"email": "redact"})
+    for sql in (
+        f"SELECT email AS e, city FROM \"{DATASET}\" WHERE e LIKE 'a%'",
+        f'SELECT email AS e, city FROM "{DATASET}" ORDER BY e',
+        f'SELECT city, email AS e FROM "{DATASET}" ORDER BY 2',
+        f'SELECT email AS e, city FROM "{DATASET}" ORDER BY ALL',
+        f'SELECT email AS e, count(*) AS k FROM "{DATASET}" GROUP BY 1',
+        f'SELECT email AS e, count(*) AS k FROM "{DATASET}" GROUP BY ALL',
+        f'SELECT DISTINCT email AS e FROM "{DATASET}"',
+        f"SELECT email AS e FROM \"{DATASET}\" UNION SELECT 'x'",
+        f'WITH g AS (SELECT email AS city FROM "{DATASET}") SELECT 1 AS one FROM g ORDER BY city',
+        f'SELECT city FROM "{DATASET}" AS c ORDER BY c',
+        f"SELECT city FROM \"{DATASET}\" NATURAL JOIN (SELECT 'x' AS email) AS m",
+    ):
+        job = JobLineage(inputs=[DATASET], lineage=lineage_of(sql))
+        assert inherit(Governed(dataset_id=uuid.uuid4()), job, {DATASET: masked}).derived_denied
+    # Not decided by the email: shown (masked).
+    for sql in (
+        f'SELECT email AS e, city FROM "{DATASET}" ORDER BY 2',
+        f"SELECT email AS e, city FROM \"{DATASET}\" UNION ALL SELECT 'x', 'y'",
+        f'SELECT city, count(*) AS k FROM "{DATASET}" GROUP BY 1 ORDER BY 2',
+    ):
+        job = JobLineage(inputs=[DATASET], lineage=lineage_of(sql))
+        shown = inherit(Governed(dataset_id=uuid.uuid4()), job, {DATASET: masked})
+        assert not shown.derived_denied, sql
+
+
+def test_a_relation_read_twice_keeps_no_row_filter_through() -> None:
+    """A self-join, a CTE read twice, a subquery over the same relation: the reader's filter
+    would hold for one read only."""
+    extra = Governed(
+        dataset_id=DATASET, row_filters=[{"column": "city", "op": "==", "value": "Berlin"}]
+    )
+    for sql in (
+        f'SELECT a.city, b.customerID FROM "{DATASET}" a JOIN "{DATASET}" b ON a.n = 1',
+        f'WITH g AS (SELECT * FROM "{DATASET}") SELECT a.city, b.email FROM g a, g b',
+        f'SELECT city, (SELECT x.email FROM "{DATASET}" x WHERE x.n = 7) AS other FROM "{DATASET}"',
+        f'SELECT city FROM "{DATASET}" WHERE EXISTS (SELECT 1 FROM "{DATASET}" x WHERE x.n = 7)',
+    ):
+        lineage = lineage_of(sql)
+        assert not lineage.row_preserving, sql
+        job = JobLineage(inputs=[DATASET], lineage=lineage)
+        assert inherit(Governed(dataset_id=uuid.uuid4()), job, {DATASET: extra}).derived_denied
 
 
 def test_row_filters_go_through_row_preserving_results_only() -> None:

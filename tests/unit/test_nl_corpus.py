@@ -135,7 +135,7 @@ CORPUS: list[Case] = [
          "SELECT CAST(strftime('%Y', order_date) AS INTEGER) y, SUM(amount) FROM orders "
          "GROUP BY y ORDER BY y", ordered=True),
     Case("monthly revenue in 2024",
-         "SELECT CAST(strftime('%m', order_date) AS INTEGER) m, SUM(amount) FROM orders o "
+         "SELECT date(order_date, 'start of month') m, SUM(amount) FROM orders o "
          f"WHERE {Y2024} GROUP BY m ORDER BY m", ordered=True),
     Case("how many orders per year",
          "SELECT CAST(strftime('%Y', order_date) AS INTEGER) y, COUNT(*) FROM orders "
@@ -231,7 +231,8 @@ CORPUS: list[Case] = [
          "SELECT COUNT(*) FROM orders WHERE order_date < '2024-07-01'"),
     Case('products whose name starts with "Eco"', "SELECT * FROM products WHERE name LIKE 'Eco%'"),
     Case("quarterly revenue",
-         "SELECT (CAST(strftime('%m', order_date) AS INTEGER) + 2) / 3 q, SUM(amount) "
+         "SELECT date(order_date, 'start of month', '-' || ((CAST(strftime('%m', order_date) "
+         "AS INTEGER) - 1) % 3) || ' months') q, SUM(amount) "
          "FROM orders GROUP BY q ORDER BY q", ordered=True),
     Case("how many orders over 1,000 euros", "SELECT COUNT(*) FROM orders WHERE amount > 1000"),
     Case("how many clients are in the Consumer segment",

@@ -192,7 +192,7 @@ export interface DatasetSummary {
   description: string;
   tags: string[];
   current_version: number;
-  row_count: number;
+  row_count: number | null; // null: the caller's policies filter the rows
   created_at: string;
 }
 
@@ -206,7 +206,7 @@ export interface LineageNode {
 export interface VersionView {
   version: number;
   source_format: string;
-  row_count: number;
+  row_count: number | null;
   size_bytes: number;
   invalid_row_count: number;
   created_by: string;

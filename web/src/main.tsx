@@ -13,6 +13,7 @@ import { MonitoringPage } from "./pages/monitoring";
 import { DecisionsPage } from "./pages/decisions";
 import { GovernancePage } from "./pages/governance";
 import { OperationsPage } from "./pages/operations";
+import { SemanticPage } from "./pages/semantic";
 import "./styles.css";
 
 /** The client's pages, by hash route. */
@@ -23,6 +24,7 @@ const NAV: { group: string; items: { path: string; label: string }[] }[] = [
       { path: "files", label: "Files" },
       { path: "datasets", label: "Datasets" },
       { path: "sources", label: "Data sources" },
+      { path: "semantic", label: "Semantic layer" },
     ],
   },
   {
@@ -168,6 +170,7 @@ function Shell() {
         {page === "datasets" && !route[1] && <DatasetsPage />}
         {page === "datasets" && route[1] && <DatasetPage id={route[1]} />}
         {page === "sources" && <DataSourcesPage />}
+        {page === "semantic" && <SemanticPage role={current?.role} />}
         {page === "jobs" && !route[1] && <JobsPage />}
         {page === "jobs" && route[1] && <JobPage id={route[1]} />}
         {page === "prompts" && <PromptStudio />}

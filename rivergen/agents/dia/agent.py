@@ -22,7 +22,7 @@ from rivergen.agents.dia.schemas import (
 )
 from rivergen.datasets import DatasetService
 from rivergen.db import Database
-from rivergen.errors import NotFound, ValidationFailed
+from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.jsonvalues import json_value
 from rivergen.notifications.events import DECISION_MADE
@@ -38,7 +38,10 @@ from rivergen.services.decisions import (
     decide,
     store,
 )
-from rivergen.services.governance import role_of
+from rivergen.services.governance import Governed, role_of
+from rivergen.services.governance.evaluation import shows_more
+from rivergen.services.governance.service import load_record, record_of
+from rivergen.services.ml import store as models_store
 from rivergen.services.ml.schemas import FeatureContribution, Prediction, Predictor
 from rivergen.settings import DecisionSettings
 
@@ -76,6 +79,7 @@ def guideline_view(row: Any) -> Guideline:
 
 def decision_view(row: Any) -> DecisionView:
     values = dict(row)
+    values.pop("governance", None)
     for name in ("features", "rules_applied", "limits_hit", "explanation"):
         values[name] = store.loads(values[name])
     return DecisionView(**values)
@@ -84,9 +88,36 @@ def decision_view(row: Any) -> DecisionView:
 def simulation_view(row: Any) -> SimulationView:
     values = dict(row)
     values.pop("requested_role", None)
+    values.pop("governance", None)
     for name in ("result", "error"):
         values[name] = store.loads(values[name]) if values[name] is not None else None
     return SimulationView(**values)
+
+
+def computed_under(row: Any) -> dict[UUID, Governed]:
+    """The governance a decision or simulation was computed under: its creator's, of each
+    dataset it read (the row's, the scoring model's training data). Kept before it was
+    recorded: its dataset's, as if ungoverned (the strictest comparison)."""
+    recorded = store.loads(row["governance"]) if row["governance"] is not None else None
+    datasets = (
+        [UUID(d) for d in recorded] if recorded is not None
+        else [row["dataset_id"]] if row["dataset_id"] is not None else []
+    )  # fmt: skip
+    return load_record(recorded, datasets)
+
+
+def _withheld_decision(view: DecisionView) -> DecisionView:
+    """``view`` without what was computed from data (its case, scores, outcome, the rules
+    and limits that applied to its features, its explanation)."""
+    return view.model_copy(update={
+        "features": {}, "score": None, "adjusted_score": None, "outcome": None,
+        "rules_applied": [], "limits_hit": [], "explanation": None, "data_withheld": True,
+    })  # fmt: skip
+
+
+def _withheld_simulation(view: SimulationView) -> SimulationView:
+    error = {"code": view.error.get("code")} if view.error is not None else None
+    return view.model_copy(update={"result": None, "error": error, "data_withheld": True})
 
 
 def guideline_not_found(guideline: UUID) -> NotFound:
@@ -180,8 +211,8 @@ class DecisionAgent:
                 predictions = await self.predictor.predict(
                     context, candidate, rows, version=wanted, explain=explain
                 )
-            except ValidationFailed:
-                raise
+            except (ValidationFailed, Forbidden):
+                raise  # the caller's rows, or the caller's policies: nothing else scores it
             except Exception as exc:  # any failure of the model: fall back, and say why
                 log.warning("model %s failed: %s", candidate, exc)
                 reasons.append(_failure(candidate, exc))
@@ -232,6 +263,11 @@ class DecisionAgent:
         decision = decide(scored.scores[0], features, guidelines, limits)
         contributions = scored.predictions[0].contributions if scored.predictions else []
         explanation = self._explain(decision, contributions, scored)
+        used = await self.read_under(
+            context, [request.dataset_id] if request.dataset_id else [], scored
+        )
+        governance = self._datasets.governance
+        figures = not await governance.governs_anyone(workspace, used)
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.insert_decision(
                 conn, id=uuid.uuid4(), workspace_id=workspace, model_id=scored.model_id,
@@ -242,17 +278,65 @@ class DecisionAgent:
                 rules_applied=[r.model_dump() for r in decision.rules_applied],
                 limits_hit=[r.model_dump() for r in decision.limits_hit],
                 explanation=explanation.model_dump(mode="json"), created_by=context.actor,
+                governance=record_of(used, every=True),
             )  # fmt: skip
             view = decision_view(row)
-            await add_to_outbox(conn, Topic.MODELS, Event(
-                type=DECISION_MADE, workspace_id=workspace, actor=context.actor,
-                data={
-                    "decision_id": str(view.id), "model_id": str(view.model_id),
-                    "outcome": view.outcome, "score": view.score, "scored_by": view.scored_by,
+            # To every member: no outcome or score of data policies govern for anyone.
+            data: dict[str, Any] = {
+                "decision_id": str(view.id), "model_id": str(view.model_id),
+                "scored_by": view.scored_by,
+            }  # fmt: skip
+            if figures:
+                data |= {
+                    "outcome": view.outcome, "score": view.score,
                     "limits_hit": [h.name for h in view.limits_hit],
                     "summary": explanation.summary,
-                },
+                }  # fmt: skip
+            await add_to_outbox(conn, Topic.MODELS, Event(
+                type=DECISION_MADE, workspace_id=workspace, actor=context.actor, data=data,
             ))  # fmt: skip
+        return view
+
+    async def read_under(
+        self, context: RequestContext, datasets: Sequence[UUID], scored: Scored
+    ) -> dict[UUID, Governed]:
+        """The caller's governance of what a decision over ``datasets`` scored by ``scored``
+        read: those datasets, and the scoring model version's training dataset."""
+        read = list(datasets)
+        if scored.scored_by != "baseline" and scored.version is not None:
+            async with self._db.transaction(str(context.require_workspace())) as conn:
+                version = await models_store.version_row(conn, scored.model_id, scored.version)
+            if version is not None:
+                read.append(version["dataset_id"])
+        return await self._datasets.governance.governed(context, read)
+
+    async def _shown(self, context: RequestContext, rows: Sequence[Any]) -> list[DecisionView]:
+        """Decisions as the caller may see them: the data of those computed under policies
+        that hid less than the caller's left out."""
+        under = [computed_under(r) for r in rows]
+        reader = await self._datasets.governance.governed(context, {d for u in under for d in u})
+        return [
+            _withheld_decision(decision_view(r))
+            if any(shows_more(reader[d], g, None) for d, g in u.items()) else decision_view(r)
+            for r, u in zip(rows, under, strict=True)
+        ]  # fmt: skip
+
+    async def simulation_shown(self, context: RequestContext, row: Any) -> SimulationView:
+        """A simulation as the caller may see it: its result left out if computed under
+        policies that hid less than the caller's; its listed outcomes at most the caller's
+        row limit."""
+        view = simulation_view(row)
+        if view.result is None and view.error is None:
+            return view  # nothing computed yet
+        under = computed_under(row)
+        reader = await self._datasets.governance.governed(context, under)
+        if any(shows_more(reader[d], g, None) for d, g in under.items()):
+            return _withheld_simulation(view)
+        limits = [g.max_rows for g in reader.values() if g.max_rows is not None]
+        result = view.result
+        if limits and result is not None and result.row_outcomes is not None:
+            capped = result.model_copy(update={"row_outcomes": result.row_outcomes[: min(limits)]})
+            view = view.model_copy(update={"result": capped})
         return view
 
     def _explain(
@@ -274,7 +358,7 @@ class DecisionAgent:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, "decisions", decode_cursor(cursor), limit)
         return DecisionPage(
-            items=[decision_view(r) for r in rows[:limit]],
+            items=await self._shown(context, rows[:limit]),
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
@@ -283,7 +367,7 @@ class DecisionAgent:
             row = await store.get(conn, "decisions", decision)
         if row is None:
             raise NotFound(f"decision {decision} not found", code="decision_not_found")
-        return decision_view(row)
+        return (await self._shown(context, [row]))[0]
 
     # Simulate --------------------------------------------------------------------------
 
@@ -314,4 +398,4 @@ class DecisionAgent:
             row = await store.get(conn, "decision_simulations", simulation)
         if row is None:
             raise NotFound(f"simulation {simulation} not found", code="simulation_not_found")
-        return simulation_view(row)
+        return await self.simulation_shown(context, row)

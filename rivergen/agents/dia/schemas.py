@@ -55,15 +55,21 @@ class DecisionView(BaseModel):
     guideline_id: UUID | None = None
     dataset_id: UUID | None = None
     row_index: int | None = None
-    features: dict[str, Any]
-    score: float
-    adjusted_score: float
-    outcome: str
+    features: dict[str, Any] = Field(description="Empty when withheld (`data_withheld`).")
+    score: float | None = Field(description="Null only when withheld (`data_withheld`).")
+    adjusted_score: float | None
+    outcome: str | None
     rules_applied: list[AppliedRule]
     limits_hit: list[AppliedRule]
-    explanation: DecisionExplanation
+    explanation: DecisionExplanation | None
     created_by: str
     created_at: datetime
+    data_withheld: bool = Field(
+        False,
+        description="True when your policies hide more of the datasets it was computed from "
+        "(the row's, the scoring model's training data) than its creator's did: its features, "
+        "scores, outcome and explanation are left out; analyze the case yourself.",
+    )
 
 
 class DecisionPage(BaseModel):
@@ -107,3 +113,8 @@ class SimulationView(BaseModel):
     created_by: str
     created_at: datetime
     finished_at: datetime | None = None
+    data_withheld: bool = Field(
+        False,
+        description="True when your policies hide more of the dataset or the model's training "
+        "data than its requester's did: the result is left out; simulate it yourself.",
+    )

@@ -20,7 +20,7 @@ from uuid import UUID
 from compute.metrics import record_event
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
-from rivergen.agents.dia.agent import DecisionAgent, simulation_view
+from rivergen.agents.dia.agent import DecisionAgent, Scored, simulation_view
 from rivergen.agents.dia.ports import DecisionCompute
 from rivergen.agents.dia.schemas import SimulationResult, SimulationView
 from rivergen.clients import PlatformClients
@@ -29,6 +29,7 @@ from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
 from rivergen.events.bus import EventConsumer
 from rivergen.services.decisions import store
+from rivergen.services.governance.service import record_of
 from rivergen.services.ml.schemas import Predictor
 from rivergen.settings import Settings
 
@@ -61,21 +62,25 @@ class SimulationRunner:
             if row is None or row["status"] in ("completed", "failed"):
                 return simulation_view(row) if row is not None else None
             await store.set_running(conn, simulation)
+        governance: dict[str, Any] = {}
         try:
-            result = await self._compute_result(row)
+            result = await self._compute_result(row, governance)
         except Exception as exc:  # the request fails, the worker goes on
             log.exception("simulation %s failed", simulation)
             error = {"code": getattr(exc, "error_code", "internal_error"), "message": str(exc)}
-            return await self._finish(row, "failed", None, error)
-        return await self._finish(row, "completed", result, None)
+            return await self._finish(row, "failed", None, error, governance or None)
+        return await self._finish(row, "completed", result, None, governance)
 
-    async def _compute_result(self, row: Any) -> SimulationResult:
+    async def _compute_result(self, row: Any, governance: dict[str, Any]) -> SimulationResult:
+        """The simulation's result; ``governance`` gets what its requester's policies made of
+        what it read (the dataset, the scoring model's training data)."""
         context = _requester(row)
         settings = self._agent.settings
         _, guidelines, limits = await self._agent.guidelines(context, row["guideline_id"])
         datasets = self._agent.datasets
         _, key = await datasets.version_key(context, row["dataset_id"], None)
         governed = await datasets.governed(context, row["dataset_id"])
+        governance.update(record_of({row["dataset_id"]: governed}, every=True))
         staged = await self._compute.stage(key, governed)
         version: int | str | None = row["model_version"]
         if isinstance(version, str) and version.isdigit():
@@ -83,9 +88,11 @@ class SimulationRunner:
         scores: list[float] = []
         scored_by, fallback, model_version = "model", None, None
         block = settings.simulation_block_rows
+        scorers: dict[tuple[UUID, int | None], Scored] = {}
         for offset in range(0, staged.num_rows, block):
             rows = staged.rows(offset, block)
             scored = await self._agent.score(context, row["model_id"], version, rows, explain=False)
+            scorers.setdefault((scored.model_id, scored.version), scored)
             scores.extend(scored.scores)
             # The worst scorer of any block is what the summary reports.
             if scored.scored_by != "model" or scored_by == "model":
@@ -96,6 +103,11 @@ class SimulationRunner:
                 )
         outcome = await self._compute.decide(staged, scores, guidelines, limits, block)
         listed = outcome.outcomes if staged.num_rows <= settings.simulation_listed_rows else None
+        if listed is not None and governed.max_rows is not None:  # a row limit caps the rows
+            listed = listed[: governed.max_rows]
+        for scorer in scorers.values():  # and each scoring model's training data
+            read = await self._agent.read_under(context, [row["dataset_id"]], scorer)
+            governance.update(record_of(read, every=True))
         return SimulationResult(
             rows=staged.num_rows, outcome_counts=dict(Counter(outcome.outcomes)),
             limit_hits=outcome.limit_hits, rule_hits=outcome.rule_hits,
@@ -106,13 +118,14 @@ class SimulationRunner:
 
     async def _finish(
         self, row: Any, status: str, result: SimulationResult | None,
-        error: dict[str, Any] | None,
+        error: dict[str, Any] | None, governance: dict[str, Any] | None,
     ) -> SimulationView:  # fmt: skip
         workspace = row["workspace_id"]
         async with self._db.transaction(str(workspace)) as conn:
             done = await store.finish_simulation(
                 conn, row["id"], status=status,
                 result=result.model_dump(mode="json") if result else None, error=error,
+                governance=governance,
             )  # fmt: skip
             data: dict[str, Any] = {"simulation_id": str(row["id"]), "status": status}
             if result is not None:

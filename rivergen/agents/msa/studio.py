@@ -47,9 +47,12 @@ class ModelStudio:
     ) -> list[Prediction]:  # fmt: skip
         """Score ``rows`` (JSON objects with the model's input columns) with a deployed
         version (default: the champion): 404 ``model_not_found`` (no such model or version),
-        409 ``model_not_deployed``, 422 ``row_missing_column``/``row_value_invalid``.
+        403 ``derived_from_governed_data`` (the caller's policies hide more of the training
+        data than the trainer's did), 409 ``model_not_deployed``, 422
+        ``row_missing_column``/``row_value_invalid``.
         Contributions name a column the caller's policies mask or deny without its value."""
         row = await self._models.version_record(context, model_id, version)
+        await self._models.check_access(context, row)
         if not row["deployed"]:
             raise Conflict(
                 f"version {row['version']} of model {model_id} is not deployed",

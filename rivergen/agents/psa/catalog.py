@@ -4,7 +4,11 @@ named tables, built from the dataset registry.
 A text column with few distinct values carries them as a hint (from the version's kept
 profile), so "customers in Germany" finds the column that holds "Germany". Hints come only
 from datasets the caller's policies leave as they are: a masked or filtered dataset gives
-none (its values would tell what the policy hides)."""
+none (its values would tell what the policy hides).
+
+The workspace's confirmed semantic layer (:mod:`rivergen.semantic`) is applied to it: business
+names, synonyms, column roles, measures, relationships (the catalog's keys) and verified
+queries, which both providers read."""
 
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ import asyncpg
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.db import Database
+from rivergen.semantic import store as semantic_store
+from rivergen.semantic.catalog import apply_layer
+from rivergen.semantic.schemas import SemanticLayer
 from rivergen.services.governance import GovernanceService, Governed
 from rivergen.services.governance.evaluation import changes_data
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
@@ -78,10 +85,15 @@ async def load_catalog(
 async def governed_catalog(
     db: Database, context: RequestContext, governance: GovernanceService | None = None
 ) -> tuple[PromptCatalog, dict[UUID, Governed]]:
-    """The caller's catalog, and what its policies make of each of its datasets (empty
-    without ``governance``)."""
+    """The caller's catalog with the workspace's confirmed semantic layer, and what its
+    policies make of each of its datasets (empty without ``governance``)."""
     async with db.transaction(str(context.require_workspace())) as conn:
         catalog = await catalog_of(conn)
+        layer = await semantic_store.confirmed(conn)
+    if layer is not None:
+        raw = layer["layer"]
+        document = SemanticLayer.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+        catalog = apply_layer(catalog, document, layer["version"])
     if governance is None or not catalog.tables:
         return catalog, {}
     governed = await governance.governed(context, [t.dataset_id for t in catalog.tables])

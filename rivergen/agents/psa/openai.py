@@ -19,7 +19,8 @@ from rivergen.agents.psa.steps import (
     ToolCalls,
     Turn,
 )
-from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.services.planning.catalog import CatalogColumn, CatalogMeasure, PromptCatalog
+from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.settings import ModelProviderSettings
 
 NOT_UNDERSTOOD = "NOT_UNDERSTOOD:"
@@ -33,18 +34,62 @@ When the tool results answer the question, reply with the answer in plain langua
 If the question cannot be answered with these tools and datasets, reply with a message that
 starts with NOT_UNDERSTOOD: and say which words you did not understand. Never guess.
 
-Datasets (table name: columns):
+Datasets (table name [business name; other names]: columns [business name; role; other
+names]):
 {catalog}"""
 
 
+def _also(names: list[str]) -> str:
+    return f"also: {', '.join(names)}" if names else ""
+
+
+def _column_text(column: CatalogColumn) -> str:
+    notes = [n for n in (
+        f'"{column.business_name}"' if column.business_name else "",
+        column.role or "",
+        _also(column.synonyms),
+        f"true={'/'.join(column.true_values)}" if column.true_values else "",
+        f"false={'/'.join(column.false_values)}" if column.false_values else "",
+    ) if n]  # fmt: skip
+    return f"{column.name} {column.type}" + (f" [{'; '.join(notes)}]" if notes else "")
+
+
 def catalog_text(catalog: PromptCatalog) -> str:
+    """The datasets, and what the workspace's semantic layer says of them: business names,
+    synonyms, roles, measures, relationships and verified queries."""
     lines = []
     for table in catalog.tables:
-        columns = ", ".join(f"{c.name} {c.type}" for c in table.columns)
+        columns = ", ".join(_column_text(c) for c in table.columns)
         rows = f", {table.row_count} rows" if table.row_count is not None else ""
         about = f" -- {table.description}" if table.description else ""
-        lines.append(f"- {table.name} ({columns}){rows}{about}")
-    return "\n".join(lines) or "(none)"
+        named = [n for n in (f'"{table.business_name}"' if table.business_name else "",
+                             _also(table.synonyms)) if n]  # fmt: skip
+        called = f" [{'; '.join(named)}]" if named else ""
+        lines.append(f"- {table.name}{called} ({columns}){rows}{about}")
+    text = "\n".join(lines) or "(none)"
+    if catalog.measures:
+        text += "\n\nMeasures (use their SQL for these words):\n" + "\n".join(
+            f"- {m.name}"
+            + (f" [{_also(m.synonyms)}]" if m.synonyms else "")
+            + f" = {_measure_text(m)} over {m.table}"
+            + (f" -- {m.description}" if m.description else "")
+            for m in catalog.measures
+        )
+    if catalog.keys:
+        text += "\n\nRelationships (join keys):\n" + "\n".join(
+            f"- {k.table}.{k.column} = {k.ref_table}.{k.ref_column}" for k in catalog.keys
+        )
+    if catalog.examples:
+        text += "\n\nVerified queries (questions answered correctly before; answer alike):\n"
+        text += "\n".join(f"Q: {e.question}\nSQL: {e.sql}" for e in catalog.examples)
+    return text
+
+
+def _measure_text(measure: CatalogMeasure) -> str:
+    try:
+        return measure_sql(measure.expression, measure.aggregation)
+    except MeasureError:
+        return measure.expression
 
 
 def _tool_content(turn: Turn) -> str:

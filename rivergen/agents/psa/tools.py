@@ -139,8 +139,9 @@ def _describe_tool(datasets: DatasetService) -> Tool:
         table = resolve(ctx.catalog, args.dataset)
         view = await datasets.get(ctx.request, table.dataset_id)
         columns = ", ".join(f"{c.name} ({c.type})" for c in view.columns)
+        rows = f"{view.row_count} rows, " if view.row_count is not None else ""
         return ToolResult(
-            summary=f"{view.name}: {view.row_count} rows, {len(view.columns)} columns: {columns}.",
+            summary=f"{view.name}: {rows}{len(view.columns)} columns: {columns}.",
             result={"datasets": [_read(table)], "row_count": view.row_count,
                     "description": view.description, "tags": view.tags,
                     "columns": [c.model_dump(mode="json") for c in view.columns]},

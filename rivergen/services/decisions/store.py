@@ -57,12 +57,14 @@ async def insert_decision(conn: asyncpg.Connection, **row: Any) -> Any:
     return await conn.fetchrow(
         "INSERT INTO decisions (id, workspace_id, model_id, model_version, scored_by, "
         "guideline_id, dataset_id, row_index, features, score, adjusted_score, outcome, "
-        "rules_applied, limits_hit, explanation, created_by) VALUES ($1, $2, $3, $4, $5, $6, "
-        "$7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14::jsonb, $15::jsonb, $16) RETURNING *",
+        "rules_applied, limits_hit, explanation, created_by, governance) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14::jsonb, $15::jsonb, $16, "
+        "$17::jsonb) RETURNING *",
         row["id"], row["workspace_id"], row["model_id"], row["model_version"], row["scored_by"],
         row["guideline_id"], row["dataset_id"], row["row_index"], _json(row["features"]),
         row["score"], row["adjusted_score"], row["outcome"], _json(row["rules_applied"]),
         _json(row["limits_hit"]), _json(row["explanation"]), row["created_by"],
+        _json(row["governance"]),
     )  # fmt: skip
 
 
@@ -102,11 +104,14 @@ async def set_running(conn: asyncpg.Connection, simulation: UUID) -> None:
 
 
 async def finish_simulation(
-    conn: asyncpg.Connection, simulation: UUID, *, status: str, result: Any, error: Any
-) -> Any:
+    conn: asyncpg.Connection, simulation: UUID, *, status: str, result: Any, error: Any,
+    governance: Any = None,
+) -> Any:  # fmt: skip
+    """End a simulation with its result and the governance it was computed under."""
     return await conn.fetchrow(
         "UPDATE decision_simulations SET status = $2, result = $3::jsonb, error = $4::jsonb, "
-        "finished_at = now() WHERE id = $1 RETURNING *",
+        "finished_at = now(), governance = $5::jsonb WHERE id = $1 RETURNING *",
         simulation, status, _json(result) if result is not None else None,
         _json(error) if error is not None else None,
+        _json(governance) if governance is not None else None,
     )  # fmt: skip

@@ -25,7 +25,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify import qualify
 
-from rivergen.engine.duck import EngineLimits, admitted_schema, execute
+from rivergen.engine.duck import EngineLimits, Relation, admitted_schema, execute
 from rivergen.engine.query import columns_read
 from rivergen.engine.sandbox import DIALECT, Admitted, admit, parse
 from rivergen.engine.types import arrow_schema
@@ -169,7 +169,7 @@ def _lineage(
 
 
 def run_compiled(
-    compiled: CompiledQuery, tables: Mapping[UUID, pa.Table], limits: EngineLimits | None = None
+    compiled: CompiledQuery, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None
 ) -> pa.Table:
     """The answer of ``compiled`` over each dataset's table (as its reader may see it)."""
     relations = {

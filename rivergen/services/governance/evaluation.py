@@ -100,6 +100,7 @@ def changes_data(governed: Governed) -> bool:
         or governed.denied_columns
         or governed.row_filters
         or governed.masked
+        or governed.blanked
         or governed.derived_denied
     )
 
@@ -149,7 +150,8 @@ def apply_to_table(table: pa.Table, governed: Governed, hash_key: bytes | None =
     keeps the last 4 characters (shorter values are redacted); any other masked column becomes
     nulls of its type. A mask of a column the table lacks does nothing. A row filter on a
     column the table lacks, or that does not fit its type, leaves no rows: a filter never fails
-    open.
+    open. A blanked column (of a job's result, computed from masked values) is redacted whole:
+    ``****`` in every row of a string column, nulls included; nulls in any other.
     """
     if governed.denied:
         raise dataset_denied(governed.dataset_id)
@@ -162,6 +164,10 @@ def apply_to_table(table: pa.Table, governed: Governed, hash_key: bytes | None =
         if index >= 0:
             masked = mask(table[index], method, hash_key)
             table = table.set_column(index, table.schema.field(index), masked)
+    for name in governed.blanked:
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, table.schema.field(index), _blank(table[index]))
     drop = [c for c in governed.denied_columns if c in table.column_names]
     return table.drop_columns(drop) if drop else table
 
@@ -210,6 +216,15 @@ def mask(
     return masked.cast(kind)
 
 
+def _blank(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        filled = pa.array([REDACTED] * len(column), type=kind)
+    else:
+        filled = pa.nulls(len(column), type=kind)
+    return pa.chunked_array([filled], type=kind)
+
+
 def _keyed_digests(column: pa.ChunkedArray, key: bytes | None) -> pa.ChunkedArray:
     """HMAC-SHA256 of each value under ``key`` (hex, cut to 16 digits), nulls kept: computed
     once per distinct value, then placed by index."""
@@ -251,9 +266,11 @@ def inherit(own: Governed, job: JobLineage, readers: Mapping[UUID, Governed]) ->
 
     - A denied input denies the result; the smallest limits hold.
     - A column masked for the reader but not (as strongly) for the submitter: a result column
-      that is that column renamed gets the same mask; one computed from it is redacted; one
-      that only decides rows (WHERE, JOIN, GROUP BY, ORDER BY, a window) makes the result
-      derive from what the reader may not see.
+      that is that column renamed gets the same mask; one computed from it is redacted whole
+      (blanked: which of its rows are null is computed from the hidden values too, as in
+      ``CASE WHEN contactName LIKE 'A%' THEN ... END``), and so is one that is a blanked
+      column renamed; one that only decides rows (WHERE, JOIN, GROUP BY, ORDER BY, a window)
+      makes the result derive from what the reader may not see.
     - A denied column: result columns computed from it are dropped; one that decides rows, as
       above.
     - A row filter the submitter did not have: applied to the result when the job keeps rows
@@ -279,39 +296,72 @@ def inherit(own: Governed, job: JobLineage, readers: Mapping[UUID, Governed]) ->
             c: m for c, m in reader.masked.items() if not _as_strong(submitter.masked.get(c), m)
         }
         hidden |= {c: None for c in reader.denied_columns if c not in submitter.denied_columns}
+        blanked = {c for c in reader.blanked if c not in submitter.blanked}
+        hidden |= {c: "redact" for c in blanked if c not in hidden}
         extra = [f for f in reader.row_filters if f not in submitter.row_filters]
         if lineage is None:
-            _by_name(shown, hidden)
+            _by_name(shown, hidden, blanked)
             shown.derived_denied = shown.derived_denied or bool(extra)
             continue
         key = str(dataset)
         deciding = {c.column for c in lineage.conditions if c.relation == key}
         if deciding & set(hidden):
             shown.derived_denied = True
-        for name, column in lineage.columns.items():
-            for source in column.sources:
-                if source.relation != key or source.column not in hidden:
-                    continue
-                method = hidden[source.column]
-                if method is None:
-                    if name not in shown.denied_columns:
-                        shown.denied_columns.append(name)
-                else:
-                    shown.masked[name] = stronger(
-                        shown.masked.get(name), method if column.identity else "redact"
-                    )
+        _hide_through(shown, hidden, blanked, key, lineage)
         if extra:
             _filter_through(shown, extra, key, lineage)
     return shown
 
 
-def _by_name(shown: Governed, hidden: Mapping[str, MaskMethod | None]) -> None:
+def shows_more(reader: Governed, creator: Governed, columns: Iterable[str] | None = None) -> bool:
+    """Whether data computed over a dataset under ``creator``'s governance of it (a model
+    trained, a decision, a simulation, a report) would show ``reader`` more than the reader's
+    own policies let them see: :func:`inherit` of the creator's governance for the reader, by
+    column name (no lineage): the reader's dataset is denied, or has a row filter the creator
+    did not have (an aggregate over rows the reader may not see), or masks or denies one of
+    ``columns`` (None: any column) more than the creator's did. False when the reader's
+    governance is the creator's, or looser; a row limit alone changes nothing."""
+    dataset = reader.dataset_id
+    job = JobLineage(inputs=[dataset], pinned={dataset: creator})
+    shown = inherit(Governed(dataset_id=dataset), job, {dataset: reader})
+    hidden = set(shown.masked) | set(shown.denied_columns)
+    if columns is not None:
+        hidden &= set(columns)
+    return shown.denied or shown.derived_denied or bool(hidden)
+
+
+def _hide_through(
+    shown: Governed, hidden: Mapping[str, MaskMethod | None], blanked: set[str], key: str,
+    lineage: QueryLineage,
+) -> None:  # fmt: skip
+    """Mask, blank or drop the result columns computed from ``hidden`` columns of one input
+    (``blanked``: those of them redacted whole), through the job's lineage."""
+    for name, column in lineage.columns.items():
+        for source in column.sources:
+            if source.relation != key or source.column not in hidden:
+                continue
+            method = hidden[source.column]
+            if method is None:
+                if name not in shown.denied_columns:
+                    shown.denied_columns.append(name)
+                continue
+            shown.masked[name] = stronger(
+                shown.masked.get(name), method if column.identity else "redact"
+            )
+            whole = not column.identity or source.column in blanked
+            if whole and name not in shown.blanked:
+                shown.blanked.append(name)
+
+
+def _by_name(shown: Governed, hidden: Mapping[str, MaskMethod | None], blanked: set[str]) -> None:
     for column, method in hidden.items():
         if method is None:
             if column not in shown.denied_columns:
                 shown.denied_columns.append(column)
         else:
             shown.masked[column] = stronger(shown.masked.get(column), method)
+            if column in blanked and column not in shown.blanked:
+                shown.blanked.append(column)
 
 
 def _filter_through(shown: Governed, extra: list[Filter], key: str, lineage: QueryLineage) -> None:

@@ -87,6 +87,12 @@ class Governed(BaseModel):
     masked: dict[str, MaskMethod] = Field(default_factory=dict)
     max_rows: int | None = None
     timeout_s: float | None = None
+    blanked: list[str] = Field(
+        default_factory=list,
+        description="Columns of a job's result computed from values the role's masks hide: "
+        "redacted whole (every value, nulls too: which rows are null would tell about the "
+        "hidden values).",
+    )
     derived_denied: bool = Field(
         False,
         description="The dataset derives from data the role's policies hide in a way they "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
@@ -20,7 +20,14 @@ from rivergen.engine.spec import QuerySpec, check_query
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import store
-from rivergen.services.governance.evaluation import applies, changes_data, govern, inherit
+from rivergen.services.governance.evaluation import (
+    applies,
+    changes_data,
+    derived_denied,
+    govern,
+    inherit,
+    shows_more,
+)
 from rivergen.services.governance.schemas import (
     AccessRule,
     Governed,
@@ -45,6 +52,27 @@ def changes_export(governed: Governed) -> bool:
     """Whether what the caller may take of a dataset (a download, its content, a copy) differs
     from the stored data: the policies change the data, or a row limit caps it."""
     return changes_data(governed) or governed.max_rows is not None
+
+
+def record_of(governed: Mapping[UUID, Governed], *, every: bool = False) -> dict[str, Any]:
+    """What a kept computation records of its creator's governance (dataset id -> Governed as
+    JSON), for :meth:`GovernanceService.withheld`: the datasets whose data the creator's
+    policies changed (one left out was seen unchanged), or ``every`` one (the record then
+    also says which datasets it read)."""
+    return {
+        str(d): g.model_dump(mode="json") for d, g in governed.items() if every or changes_data(g)
+    }
+
+
+def load_record(value: Any, datasets: Iterable[UUID]) -> dict[UUID, Governed]:
+    """The creator's governance of each of ``datasets`` from a record of :func:`record_of`
+    (JSON text, a mapping, or None: not recorded, taken as ungoverned, the strictest
+    comparison for a reader)."""
+    found = json.loads(value) if isinstance(value, str) else (value or {})
+    return {
+        d: Governed.model_validate(found[str(d)]) if str(d) in found else Governed(dataset_id=d)
+        for d in datasets
+    }
 
 
 def role_of(context: RequestContext) -> RoleName:
@@ -134,15 +162,18 @@ class GovernanceService:
             )  # fmt: skip
 
     async def check_source_access(
-        self, context: RequestContext, kind: Literal["file", "data_source"], source: UUID
-    ) -> None:
+        self, context: RequestContext, kind: Literal["file", "data_source"], source: UUID,
+        key: str | None = None,
+    ) -> None:  # fmt: skip
         """Refuse making a dataset, or a version, from a file or data source that a dataset
         the caller's policies govern was made from (any that changes the data, or caps its
         rows): 403 ``raw_access_governed``. A copy would be the raw data again; the caller
-        reads it through the governed datasets."""
+        reads it through the governed datasets. ``key`` names the data whatever its id (a
+        file's content hash, a data source's config: see ``store._IMPORTS``): another file or
+        source of the same key is the same source."""
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
-            made = await store.made_from(conn, kind, source)
+            made = await store.made_from(conn, kind, source, key)
         if not made:
             return
         role = role_of(context)
@@ -156,6 +187,49 @@ class GovernanceService:
                 "sees: read it through those datasets", code="raw_access_governed",
                 details={"datasets": binding[:10], "policies": policies[:10]},
             )  # fmt: skip
+
+    async def withheld(
+        self, context: RequestContext, creator: Mapping[UUID, Governed],
+        columns: Iterable[str] | None = None,
+    ) -> list[UUID]:  # fmt: skip
+        """The datasets of ``creator`` (dataset -> the governance a kept computation over it
+        ran under) whose data, as that computation holds it, the caller's own policies would
+        hide more of (:func:`~rivergen.services.governance.evaluation.shows_more`, on
+        ``columns`` if given): what derives from them is not the caller's to see."""
+        if not creator:
+            return []
+        named = set(columns) if columns is not None else None
+        reader = await self.governed(context, creator)
+        return [d for d, g in reader.items() if shows_more(g, creator[d], named)]
+
+    async def check_derived(
+        self, context: RequestContext, creator: Mapping[UUID, Governed],
+        columns: Iterable[str] | None = None,
+    ) -> None:  # fmt: skip
+        """403 ``derived_from_governed_data`` when :meth:`withheld` names a dataset."""
+        hidden = await self.withheld(context, creator, columns)
+        if hidden:
+            raise derived_denied(hidden[0])
+
+    async def governs_anyone(
+        self, workspace: UUID, dataset_ids: Iterable[UUID],
+        source: tuple[str, UUID, str | None] | None = None,
+    ) -> bool:  # fmt: skip
+        """Whether the policies change the data of any of ``dataset_ids`` for some role (or of
+        a dataset imported from ``source``, (kind, id, key), which a new import of it
+        inherits): then what is broadcast to the whole workspace (events) carries no counts or
+        values of it."""
+        wanted = list(dict.fromkeys(dataset_ids))
+        if source is not None:
+            async with self._db.transaction(str(workspace)) as conn:
+                wanted += await store.made_from(conn, *source)
+        if not wanted:
+            return False
+        for role in get_args(RoleName):
+            governed = await self.governed_for(workspace, role, wanted)
+            if any(changes_data(g) for g in governed.values()):
+                return True
+        return False
 
     async def governed(
         self, context: RequestContext, dataset_ids: Iterable[UUID]

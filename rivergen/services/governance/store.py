@@ -124,26 +124,43 @@ _IMPORTED = (
     "AND {e}.source_kind IN ('file', 'data_source')"
 )
 
+# Each import (dataset, kind, source) with the key of its data: the one its version recorded,
+# else the live file's content hash or data source's config key. Two imports are of the same
+# data when they name one source, or their keys are equal (a re-upload of the same bytes, a
+# source registered again with the same config, even once the first is deleted).
+_IMPORTS = (
+    "imports AS (SELECT e.target_id AS dataset, e.source_kind AS kind, e.source_id AS source, "
+    "coalesce(v.source->>'key', 'file:' || f.sha256, ds.source_key) AS key "
+    "FROM lineage_edges e "
+    "LEFT JOIN dataset_versions v ON v.dataset_id = e.target_id AND v.version = e.target_version "
+    "LEFT JOIN files f ON e.source_kind = 'file' AND f.id = e.source_id "
+    "LEFT JOIN data_sources ds ON e.source_kind = 'data_source' AND ds.id = e.source_id "
+    f"WHERE {_IMPORTED.format(e='e')})"
+)
+_SAME = "((b.kind = a.kind AND b.source = a.source) OR b.key = a.key)"
 
-async def made_from(conn: asyncpg.Connection, kind: str, source: UUID) -> list[UUID]:
-    """The datasets a version of which was imported from that file or data source."""
+
+async def made_from(
+    conn: asyncpg.Connection, kind: str, source: UUID, key: str | None = None
+) -> list[UUID]:
+    """The datasets a version of which was imported from that file or data source, or from
+    any other of the same ``key`` (see :data:`_IMPORTS`)."""
     rows = await conn.fetch(
-        f"SELECT DISTINCT e.target_id FROM lineage_edges e WHERE {_IMPORTED.format(e='e')} "
-        "AND e.source_kind = $1 AND e.source_id = $2",
-        kind, source,
+        f"WITH {_IMPORTS} SELECT DISTINCT dataset FROM imports "
+        "WHERE (kind = $1 AND source = $2) OR key = $3",
+        kind, source, key,
     )  # fmt: skip
-    return [r["target_id"] for r in rows]
+    return [r["dataset"] for r in rows]
 
 
 async def same_source(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
     """(dataset, sibling) for each of ``datasets`` and each other dataset a version of which
-    was imported from a file or data source that one of its versions was imported from."""
+    was imported from a file or data source that one of its versions was imported from, or
+    from another of the same key."""
     rows: list[Any] = await conn.fetch(
-        "SELECT DISTINCT mine.target_id AS dataset, other.target_id AS sibling "
-        "FROM lineage_edges mine JOIN lineage_edges other "
-        "ON other.source_kind = mine.source_kind AND other.source_id = mine.source_id "
-        f"AND {_IMPORTED.format(e='other')} AND other.target_id <> mine.target_id "
-        f"WHERE {_IMPORTED.format(e='mine')} AND mine.target_id = ANY($1)",
+        f"WITH {_IMPORTS} SELECT DISTINCT a.dataset, b.dataset AS sibling "
+        f"FROM imports a JOIN imports b ON {_SAME} AND b.dataset <> a.dataset "
+        "WHERE a.dataset = ANY($1)",
         list(datasets),
     )  # fmt: skip
     return rows

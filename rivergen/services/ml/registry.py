@@ -12,13 +12,15 @@ from rivergen.db import Database
 from rivergen.errors import NotFound
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.notifications.events import MODEL_TRAINED
+from rivergen.services.governance import GovernanceService
 from rivergen.services.ml import store
 from rivergen.services.ml.schemas import CHAMPION, FeatureSpec
 
 TRAIN_RESULTS = "train.results"
 """``data: {model_id, name, job_id, champion_version, candidates: [{version, params, metrics}]}``
 on :attr:`Topic.TRAIN_RESULTS`. ``model.trained`` (on :attr:`Topic.MODELS`, shown to people):
-``data: {model_id, name, version, task, metrics, job_id}``."""
+``data: {model_id, name, version, task, metrics, job_id}``, ``metrics`` empty when policies
+govern the training dataset for some role (it goes to every member)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ async def register_training(
 ) -> list[int] | None:  # fmt: skip
     """The version number of each candidate; a job registers once (a retry gets the same).
     None, and nothing registered, if ``cancelled()`` is true once the model's row is locked."""
+    governed = await GovernanceService(db).governs_anyone(workspace, [dataset])
     async with db.transaction(str(workspace)) as conn:
         row = await store.get(conn, model, lock=True)
         if row is None:
@@ -62,7 +65,8 @@ async def register_training(
         await add_to_outbox(conn, Topic.MODELS, Event(
             type=MODEL_TRAINED, workspace_id=workspace, actor=actor,
             data={"model_id": str(model), "name": row["name"], "version": versions[champion],
-                  "task": row["task"], "metrics": best.metrics, "job_id": str(job)},
+                  "task": row["task"], "metrics": {} if governed else best.metrics,
+                  "job_id": str(job)},
         ))  # fmt: skip
         await add_to_outbox(conn, Topic.TRAIN_RESULTS, Event(
             type=TRAIN_RESULTS, workspace_id=workspace, actor=actor,

@@ -45,6 +45,12 @@ class ModelVersionView(BaseModel):
     aliases: list[str] = Field(default_factory=list, description="e.g. `champion`.")
     deployed: bool = False
     created_at: datetime
+    data_withheld: bool = Field(
+        False,
+        description="True when your policies hide more of the training dataset (rows, or a "
+        "feature or target column) than its trainer's did: the version's metrics are left out "
+        "and its predictions are not yours (403 `derived_from_governed_data`).",
+    )
 
 
 class FeatureContribution(BaseModel):

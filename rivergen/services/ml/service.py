@@ -19,6 +19,8 @@ from rivergen.jobs import JobService
 from rivergen.jobs.schemas import JobCreate
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import GovernanceService, check_columns
+from rivergen.services.governance.evaluation import shows_more
+from rivergen.services.governance.service import load_record
 from rivergen.services.ml import store
 from rivergen.services.ml.schemas import (
     CHAMPION,
@@ -95,7 +97,7 @@ class ModelService:
             versions = await store.versions(conn, model)
             aliases = await store.aliases(conn, model)
         return ModelDetail(
-            **_summary(row).model_dump(), versions=[_version(v) for v in versions],
+            **_summary(row).model_dump(), versions=await self._shown(context, versions),
             aliases=aliases,
         )  # fmt: skip
 
@@ -105,7 +107,26 @@ class ModelService:
         """A version by number or alias (default: the champion); 404 ``model_not_found`` when
         the model or that version does not exist (``details.version`` names the version)."""
         row = await self.version_record(context, model_id, version)
-        return _version(row)
+        return (await self._shown(context, [row]))[0]
+
+    async def check_access(self, context: RequestContext, row: Any) -> None:
+        """403 ``derived_from_governed_data`` when the caller's policies hide more of the
+        version's training dataset than its trainer's did (rows, or a feature or the target):
+        the model is an aggregate over what they may not see (its scores and metrics too)."""
+        await self._governance.check_derived(context, *_trained_under(row))
+
+    async def _shown(self, context: RequestContext, rows: list[Any]) -> list[ModelVersionView]:
+        """The versions as the caller may see them: the metrics left out of those trained on
+        more than the caller's policies let them see (:meth:`check_access`)."""
+        reader = await self._governance.governed(context, {r["dataset_id"] for r in rows})
+        views = []
+        for row in rows:
+            view, dataset = _version(row), row["dataset_id"]
+            trainer, columns = _trained_under(row)
+            if shows_more(reader[dataset], trainer[dataset], columns):
+                view = view.model_copy(update={"metrics": {}, "data_withheld": True})
+            views.append(view)
+        return views
 
     async def version_record(
         self, context: RequestContext, model: UUID, version: int | str | None
@@ -122,7 +143,7 @@ class ModelService:
             row = await _resolved(conn, model, version)
             await store.set_deployed(conn, model, row["version"])
             row = await store.version_row(conn, model, row["version"])
-        return _version(row)
+        return (await self._shown(context, [row]))[0]
 
 
 async def _resolved(conn: Any, model: UUID, version: int | str | None) -> Any:
@@ -137,6 +158,14 @@ async def _resolved(conn: Any, model: UUID, version: int | str | None) -> Any:
             details={"version": wanted},
         )  # fmt: skip
     return row
+
+
+def _trained_under(row: Any) -> tuple[dict[UUID, Any], set[str]]:
+    """The trainer's governance of a version's training dataset, and the columns the version
+    learnt from (its features and target)."""
+    dataset = row["dataset_id"]
+    columns = {row["target"], *(f["column"] for f in _json(row["features"]))}
+    return load_record(row["governance"], [dataset]), columns
 
 
 def _json(value: Any) -> Any:

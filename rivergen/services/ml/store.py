@@ -109,11 +109,13 @@ async def insert_version(
     params: dict[str, Any], metrics: dict[str, Any], artifact_key: str, job: UUID,
     candidate: int, actor: str,
 ) -> None:  # fmt: skip
+    """The version records its trainer's governance: the training job's (what its input was
+    read under)."""
     await conn.execute(
         "INSERT INTO model_versions (model_id, version, workspace_id, task, target, features, "
         "dataset_id, dataset_version, params, metrics, artifact_key, job_id, candidate, "
-        "created_by) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb, "
-        "$11, $12, $13, $14)",
+        "created_by, governance) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, "
+        "$10::jsonb, $11, $12, $13, $14, (SELECT governance FROM jobs WHERE id = $12))",
         model, version, workspace, task, target, json.dumps(features), dataset,
         dataset_version, json.dumps(params), json.dumps(metrics), artifact_key, job, candidate,
         actor,

@@ -108,7 +108,9 @@ class MonitoringReport(BaseModel):
     dataset_version: int
     reference_dataset_id: UUID
     reference_version: int
-    drift: DriftReport
+    drift: DriftReport | None = Field(
+        description="Null only when the report's data is withheld from you (`data_withheld`)."
+    )
     performance: PerformanceReport | None = Field(
         None, description="When the current data holds the target and the model is deployed."
     )
@@ -116,6 +118,12 @@ class MonitoringReport(BaseModel):
     alerted: bool = Field(description="A threshold was crossed: an event went out.")
     created_by: str
     created_at: datetime
+    data_withheld: bool = Field(
+        False,
+        description="True when your policies hide more of the report's datasets (rows, or a "
+        "column it read) than its creator's did: its statistics are left out; run a check "
+        "yourself.",
+    )
 
 
 class MonitoringPage(BaseModel):

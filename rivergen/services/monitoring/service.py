@@ -25,6 +25,8 @@ from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.notifications.events import MODEL_DRIFT_DETECTED, MODEL_PERFORMANCE_DEGRADED
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import GovernanceService, Governed, changes_data, check_columns
+from rivergen.services.governance.evaluation import shows_more
+from rivergen.services.governance.service import load_record, record_of
 from rivergen.services.ml.schemas import ModelLookup, ModelVersionView, Predictor
 from rivergen.services.monitoring import store
 from rivergen.services.monitoring.drift import (
@@ -107,9 +109,13 @@ class MonitoringService:
             alerted=drift.drifted or (performance is not None and performance.degraded),
             created_by=context.actor, created_at=datetime.now(UTC),
         )  # fmt: skip
+        # Events go to every member: no figures of data policies govern for anyone.
+        broadcast = not await self._governance.governs_anyone(
+            workspace, [model.dataset_id, dataset_id]
+        )
         async with self._db.transaction(str(workspace)) as conn:
-            await store.insert(conn, workspace, report)
-            for event in _events(report, workspace, context.actor):
+            await store.insert(conn, workspace, report, record_of(governed))
+            for event in _events(report, workspace, context.actor, figures=broadcast):
                 await add_to_outbox(conn, Topic.MODEL_METRICS, event)
         return report
 
@@ -118,12 +124,25 @@ class MonitoringService:
     ) -> MonitoringPage:
         """The model's reports, newest first; 404 ``model_not_found`` for a model the caller's
         workspace does not have."""
-        await self._lookup.version(context, model_id)
+        model = await self._lookup.version(context, model_id)
         after = decode_cursor(cursor)
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, model_id, after, limit)
+        reports = [MonitoringReport.model_validate_json(r["report"]) for r in rows[:limit]]
+        datasets = {d for r in reports for d in (r.dataset_id, r.reference_dataset_id)}
+        reader = await self._governance.governed(context, datasets)
+        items = []
+        for report, row in zip(reports, rows[:limit], strict=True):
+            # Computed under its creator's policies: shown to readers they hide no more from.
+            pair = [report.dataset_id, report.reference_dataset_id]
+            creator = load_record(row["governance"], pair)
+            assert report.drift is not None
+            columns = {f.name for f in report.drift.features} | {model.target}
+            if any(shows_more(reader[d], creator[d], columns) for d in pair):
+                report = _withheld(report)
+            items.append(report)
         return MonitoringPage(
-            items=[MonitoringReport.model_validate_json(r["report"]) for r in rows[:limit]],
+            items=items,
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
@@ -140,21 +159,34 @@ class MonitoringService:
         view = await self._datasets.get(context, dataset)
         return {c.name for v in view.versions if v.version == number for c in v.columns}
 
+    def _unscored(self, model: ModelVersionView, labelled: bool) -> str | None:
+        """Why the current data cannot be scored for performance; None when it can."""
+        if self._predictor is None:
+            return "no predictor is configured"
+        if not labelled:
+            return f"the dataset has no column {model.target!r} (the target)"
+        if not model.deployed:
+            return f"version {model.version} of the model is not deployed"
+        if model.data_withheld:
+            return (
+                "your policies hide more of the model's training data than its trainer's did: "
+                "its scores are not yours"
+            )
+        return None
+
     async def _performance(
         self, context: RequestContext, model: ModelVersionView, current: Any, labelled: bool
     ) -> tuple[PerformanceReport | None, str | None]:
-        if self._predictor is None:
-            return None, "no predictor is configured"
-        if not labelled:
-            return None, f"the dataset has no column {model.target!r} (the target)"
-        if not model.deployed:
-            return None, f"version {model.version} of the model is not deployed"
+        reason = self._unscored(model, labelled)
+        if reason is not None:
+            return None, reason
         rows = await self._compute.rows(current, MAX_SCORED_ROWS)
         rows = [r for r in rows if r.get(model.target) is not None]
         if not rows:
             return None, f"no row has a value of {model.target!r}"
         features = [{k: v for k, v in r.items() if k != model.target} for r in rows]
         predictions = []
+        assert self._predictor is not None
         for start in range(0, len(features), PREDICT_BATCH):
             batch = features[start : start + PREDICT_BATCH]
             try:
@@ -226,24 +258,38 @@ def _same(value: Any, label: Any) -> bool:
     return str(value) == str(label)
 
 
-def _events(report: MonitoringReport, workspace: UUID, actor: str) -> list[Event]:
+def _withheld(report: MonitoringReport) -> MonitoringReport:
+    """``report`` without its statistics (what it checked, when and by whom stay)."""
+    return report.model_copy(update={
+        "drift": None, "performance": None, "performance_note": None, "data_withheld": True,
+    })  # fmt: skip
+
+
+def _events(
+    report: MonitoringReport, workspace: UUID, actor: str, *, figures: bool = True
+) -> list[Event]:
+    """The report's events; without its figures (scores, metrics) when not ``figures``."""
     data: dict[str, Any] = {
         "model_id": str(report.model_id), "version": report.model_version,
         "report_id": str(report.id), "dataset_id": str(report.dataset_id),
         "dataset_version": report.dataset_version,
     }  # fmt: skip
     events = []
+    assert report.drift is not None
     if report.drift.drifted:
+        summary = _drift_summary(report.drift)
+        if not figures:
+            summary["multivariate_score"] = None
         events.append(Event(
             type=MODEL_DRIFT_DETECTED, workspace_id=workspace, actor=actor,
-            data={**data, **_drift_summary(report.drift)},
+            data={**data, **summary},
         ))  # fmt: skip
     if report.performance is not None and report.performance.degraded:
         events.append(Event(
             type=MODEL_PERFORMANCE_DEGRADED, workspace_id=workspace, actor=actor,
             data={**data, "degraded_metrics": report.performance.degraded_metrics,
-                  "metrics": report.performance.metrics,
-                  "training_metrics": report.performance.training_metrics},
+                  "metrics": report.performance.metrics if figures else {},
+                  "training_metrics": report.performance.training_metrics if figures else {}},
         ))  # fmt: skip
     return events
 

@@ -1,4 +1,6 @@
-"""The catalog a prompt is understood against: the workspace's datasets as named tables."""
+"""The catalog a prompt is understood against: the workspace's datasets as named tables, with
+what the workspace's confirmed semantic layer (:mod:`rivergen.semantic`) says of them: business
+names and synonyms, column roles, measures, join keys and verified queries."""
 
 from __future__ import annotations
 
@@ -15,6 +17,19 @@ class CatalogColumn(BaseModel):
         description="A hint for a low-cardinality string column: its distinct values, so a "
         "question's `in Germany` finds the column and the exact spelling. Empty: unknown.",
     )
+    business_name: str = Field("", description="What people call it (the semantic layer).")
+    synonyms: list[str] = Field(default_factory=list, description="Other names people use.")
+    role: str | None = Field(
+        None,
+        description="dimension, time_dimension, measure_source, boolean or identifier "
+        "(the semantic layer's; None: not said).",
+    )
+    true_values: list[str] = Field(
+        default_factory=list, description="A boolean column's values that mean true."
+    )
+    false_values: list[str] = Field(
+        default_factory=list, description="A boolean column's values that mean false."
+    )
 
 
 class CatalogTable(BaseModel):
@@ -27,6 +42,31 @@ class CatalogTable(BaseModel):
     tags: list[str] = Field(default_factory=list)
     columns: list[CatalogColumn]
     row_count: int | None = None
+    business_name: str = Field("", description="What people call it (the semantic layer).")
+    synonyms: list[str] = Field(default_factory=list, description="Other names people use.")
+
+
+class CatalogMeasure(BaseModel):
+    """A measure of the semantic layer: an aggregate of an expression over one table's columns
+    (``revenue = SUM(unitPrice * quantity * (1 - discount))``)."""
+
+    name: str
+    table: str
+    expression: str = Field(description="SQL over the table's columns, one value per row.")
+    aggregation: str = Field(
+        "sum",
+        description="sum, avg, min, max, count, count_distinct, or none (the expression is "
+        "an aggregate already).",
+    )
+    synonyms: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class CatalogExample(BaseModel):
+    """A verified query: a question and the SQL that answers it."""
+
+    question: str
+    sql: str
 
 
 class CatalogKey(BaseModel):
@@ -42,7 +82,15 @@ class PromptCatalog(BaseModel):
     tables: list[CatalogTable] = Field(default_factory=list)
     keys: list[CatalogKey] = Field(
         default_factory=list,
-        description="Declared keys; the translator may also discover keys by name and type.",
+        description="Declared keys (the semantic layer's relationships); the translator may "
+        "also discover keys by name and type.",
+    )
+    measures: list[CatalogMeasure] = Field(default_factory=list)
+    examples: list[CatalogExample] = Field(
+        default_factory=list, description="Verified queries of the semantic layer."
+    )
+    semantic_version: int | None = Field(
+        None, description="The semantic layer version applied (None: none is confirmed)."
     )
 
     def table(self, name: str) -> CatalogTable | None:

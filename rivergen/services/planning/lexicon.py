@@ -2,9 +2,11 @@
 
 The vocabulary is built from the catalog alone: table and column names (singular and plural,
 underscores as spaces, the parts of a compound name), a short list of common synonyms keyed by
-the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), and the
-values a low-cardinality column declares. Misspellings are matched with :mod:`difflib` (a
-close-enough ratio on words of four letters or more); nothing else is guessed.
+the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), the
+values a low-cardinality column declares, and what the workspace's semantic layer adds: the
+business names and synonyms of tables and columns, and its measures by name and synonym.
+Misspellings are matched with :mod:`difflib` (a close-enough ratio on words of four letters or
+more); nothing else is guessed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from rivergen.engine.spec import type_class
-from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
+from rivergen.services.planning.catalog import (
+    CatalogColumn,
+    CatalogMeasure,
+    CatalogTable,
+    PromptCatalog,
+)
 
 FUZZY_RATIO = 0.84
 FUZZY_MIN_LENGTH = 4
@@ -44,6 +51,7 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
                "order amount", "order total", "total amount"),
     "price": ("cost", "unit price", "list price", "prices", "costs"),
     "weight": ("weight", "weights", "mass"),
+    "mass": ("weight", "weights", "mass"),
     "quantity": ("units", "qty", "pieces", "quantities", "items sold", "units sold"),
     "city": ("town", "cities", "towns"),
     "country": ("nation", "countries", "nations"),
@@ -65,6 +73,74 @@ TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 TABLE_VERBS: dict[str, tuple[str, ...]] = {
     "order": ("ordered", "bought", "purchased", "sold", "buy", "purchase", "ordering"),
 }
+# Units and unit-like suffixes of column names, dropped when a name is said.
+UNIT_WORDS = frozenset(
+    {
+        "mm",
+        "cm",
+        "m",
+        "km",
+        "g",
+        "kg",
+        "lb",
+        "lbs",
+        "oz",
+        "ft",
+        "usd",
+        "eur",
+        "pct",
+        "o",
+        "oo",
+        "ms",
+        "sec",
+        "secs",
+        "kmh",
+        "mph",
+        "degc",
+        "degf",
+    }
+)
+# Units said after a number, as column names abbreviate them.
+SPOKEN_UNITS = {
+    "g": "g", "gram": "g", "grams": "g", "mm": "mm", "millimeter": "mm", "millimeters": "mm",
+    "millimetre": "mm", "millimetres": "mm", "cm": "cm", "centimeter": "cm", "centimeters": "cm",
+    "centimetre": "cm", "centimetres": "cm", "lbs": "lbs", "lb": "lbs", "pounds": "lbs",
+    "km": "km", "kilometers": "km", "kilometres": "km",
+}  # fmt: skip
+# Country names, for a column named `country` whose values the catalog does not list: each
+# with the spellings data commonly uses (compared case-insensitively).
+COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {
+    tuple(k.split()): v
+    for k, v in {
+        "germany": ("germany",), "france": ("france",), "japan": ("japan",),
+        "sweden": ("sweden",), "spain": ("spain",), "italy": ("italy",), "brazil": ("brazil",),
+        "mexico": ("mexico",), "canada": ("canada",), "argentina": ("argentina",),
+        "austria": ("austria",), "belgium": ("belgium",), "denmark": ("denmark",),
+        "finland": ("finland",), "ireland": ("ireland",), "norway": ("norway",),
+        "poland": ("poland",), "portugal": ("portugal",), "switzerland": ("switzerland",),
+        "venezuela": ("venezuela",), "china": ("china",), "india": ("india",),
+        "australia": ("australia",), "netherlands": ("netherlands", "the netherlands"),
+        "singapore": ("singapore",), "greece": ("greece",), "turkey": ("turkey",),
+        "usa": ("usa", "us", "united states", "united states of america"),
+        "united states": ("usa", "us", "united states", "united states of america"),
+        "america": ("usa", "us", "united states", "united states of america"),
+        "uk": ("uk", "united kingdom", "great britain"),
+        "united kingdom": ("uk", "united kingdom", "great britain"),
+        "britain": ("uk", "united kingdom", "great britain"),
+    }.items()
+}  # fmt: skip
+# Abbreviations of column names and what they stand for.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),
+    "qty": ("quantity",), "num": ("number",), "precip": ("precipitation",), "pct": ("percent",),
+    "lat": ("latitude",), "lon": ("longitude",), "lng": ("longitude",), "desc": ("description",),
+    "addr": ("address",), "dept": ("department",), "amt": ("amount",), "cnt": ("count",),
+    "mpg": ("miles per gallon",), "hp": ("horsepower",),
+}  # fmt: skip
+_EXTREMES = frozenset({"max", "min", "maximum", "minimum"})
+_EXTREMES_SPELLED = _EXTREMES
+# The last word of a table of lines of another (`order_items`): its rows are also "lines".
+LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 
@@ -192,6 +268,7 @@ class Vocabulary:
     tables: dict[tuple[str, ...], str] = field(default_factory=dict)
     columns: dict[tuple[str, ...], list[ColumnRef]] = field(default_factory=dict)
     values: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = field(default_factory=dict)
+    measures: dict[tuple[str, ...], CatalogMeasure] = field(default_factory=dict)
     summed: set[tuple[str, ...]] = field(default_factory=set)
     verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
     longest: int = 1
@@ -258,7 +335,60 @@ def _column_phrases(
     for part in parts:
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
+    phrases |= _spoken_phrases(parts)
+    return phrases | _layer_names(column.business_name, column.synonyms)
+
+
+def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:
+    """The phrases of the semantic layer's names for a table or column."""
+    phrases: set[tuple[str, ...]] = set()
+    for name in [business_name, *synonyms]:
+        phrases |= _numbers(phrase_of(name))
     return phrases
+
+
+def phrase_of(text: str) -> tuple[str, ...]:
+    """A name as the words a question has for it (lower case, split on spaces)."""
+    return tuple(text.lower().replace("\u2019", "'").split())
+
+
+def _numbers(phrase: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """A phrase, and its last word in the singular and the plural."""
+    if not phrase:
+        return set()
+    last = phrase[-1]
+    return {phrase, (*phrase[:-1], singular(last)), (*phrase[:-1], plural(singular(last)))}
+
+
+def measure_phrases(measure: CatalogMeasure) -> set[tuple[str, ...]]:
+    """`total_revenue` -> (total, revenue), (total_revenue,); each synonym as written."""
+    phrases = {tuple(name_parts(measure.name)), (measure.name.lower(),)}
+    return phrases | {phrase_of(s) for s in measure.synonyms if phrase_of(s)}
+
+
+def _spoken_phrases(parts: list[str]) -> set[tuple[str, ...]]:
+    """A name as people say it: units dropped (`body_mass_g`: body mass, `Weight_in_lbs`:
+    weight), abbreviations expanded (`temp_max`: max temp, maximum temperature), a measure's
+    extreme said first (`temp_max`: max temperature), the last word singular or plural."""
+    core = [p for p in parts if p not in UNIT_WORDS]
+    while core and core[-1] in ("in", "per", "of"):
+        core = core[:-1]
+    if not core or len(core) > 4:
+        return set()
+    extremes = [p for p in core if p in _EXTREMES]
+    orders = [core]
+    if extremes and core[0] not in _EXTREMES:
+        orders.append(extremes + [p for p in core if p not in _EXTREMES])
+    phrases: set[tuple[str, ...]] = set()
+    for order in orders:
+        spelled: list[tuple[str, ...]] = [()]
+        for part in order:
+            ways = [(part,), *(tuple(a.split()) for a in ABBREVIATIONS.get(part, ()))]
+            spelled = [(*s, *w) for s in spelled for w in ways]
+        for phrase in spelled:
+            last = phrase[-1]
+            phrases |= {phrase, (*phrase[:-1], plural(last)), (*phrase[:-1], singular(last))}
+    return {p for p in phrases if not (len(p) == 1 and p[0] in _EXTREMES_SPELLED)}
 
 
 def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
@@ -266,25 +396,47 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
     table_words = {singular(t.name.lower()) for t in catalog.tables}
     for table in catalog.tables:
         name = table.name.lower()
-        words = tuple(re.split(r"[\s_]+", name))
-        for phrase in {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}:
+        words = tuple(w for w in re.split(r"[\s_\-]+", name) if w)
+        phrases = {words, (*words[:-1], singular(words[-1])), (*words[:-1], plural(words[-1]))}
+        if len(words) > 1 and singular(words[-1]) in LINE_WORDS:
+            # `order-details`, `order_items`: its rows are order lines
+            phrases |= {(*words[:-1], "line"), (*words[:-1], "lines")}
+        for phrase in phrases | {(name,)}:
             vocabulary.tables[phrase] = table.name
         for synonym in TABLE_SYNONYMS.get(singular(words[-1]), ()):
             vocabulary.tables[tuple(synonym.split())] = table.name
+        for phrase in _layer_names(table.business_name, table.synonyms):
+            vocabulary.tables[phrase] = table.name
         for verb in TABLE_VERBS.get(singular(words[-1]), ()):
             vocabulary.verbs[(verb,)] = table.name
-        for column in table.columns:
-            ref = ColumnRef(table.name, column.name, column.type)
-            for phrase in _column_phrases(column, table, table_words):
-                vocabulary._add_column(phrase, ref)
-                if " ".join(phrase) in SUMMED_SYNONYMS:
-                    vocabulary.summed.add(phrase)
-            for value in column.values:
-                phrase = tuple(value.lower().split())
-                vocabulary.values.setdefault(phrase, []).append((ref, value))
-                vocabulary.longest = max(vocabulary.longest, len(phrase))
-    vocabulary.longest = max([vocabulary.longest, *(len(p) for p in vocabulary.tables)])
+        _add_columns(vocabulary, table, table_words)
+    _add_measures(vocabulary, catalog)
+    vocabulary.longest = max([
+        vocabulary.longest, *(len(p) for p in vocabulary.tables),
+        *(len(p) for p in vocabulary.measures),
+    ])  # fmt: skip
     return vocabulary
+
+
+def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:
+    """A table's columns as the words a question has for them, and their hinted values."""
+    for column in table.columns:
+        ref = ColumnRef(table.name, column.name, column.type)
+        for phrase in _column_phrases(column, table, table_words):
+            vocabulary._add_column(phrase, ref)
+            if " ".join(phrase) in SUMMED_SYNONYMS:
+                vocabulary.summed.add(phrase)
+        for value in column.values:
+            phrase = tuple(value.lower().split())
+            vocabulary.values.setdefault(phrase, []).append((ref, value))
+            vocabulary.longest = max(vocabulary.longest, len(phrase))
+
+
+def _add_measures(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
+    for measure in catalog.measures:
+        if catalog.table(measure.table) is not None:
+            for phrase in measure_phrases(measure):
+                vocabulary.measures[phrase] = measure
 
 
 def is_temporal(ref: ColumnRef) -> bool:

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import calendar
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
+from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, PromptCatalog
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    COUNTRIES,
+    LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
+    SPOKEN_UNITS,
+    UNIT_WORDS,
     WEIGHT_WORDS,
     ColumnRef,
     Token,
     Vocabulary,
     is_numeric,
     is_temporal,
+    name_parts,
     singular,
 )
 
@@ -114,6 +120,15 @@ FILLERS = frozenset(
         "based",
         "placed",
         "made",
+        # How rows came to be: "penguins observed on Biscoe", "the heaviest mass recorded".
+        "recorded",
+        "observed",
+        "measured",
+        "sampled",
+        "seen",
+        "found",
+        "logged",
+        "reported",
     ]
 )
 # Words that only join pieces; kept apart from fillers for readability of the grammar.
@@ -150,14 +165,20 @@ _COMPARATIVES = {
     ("more", "expensive", "than"): ("price", ">"), ("pricier", "than"): ("price", ">"),
     ("cheaper", "than"): ("price", "<"), ("less", "expensive", "than"): ("price", "<"),
     ("heavier", "than"): ("weight", ">"), ("lighter", "than"): ("weight", "<"),
+    ("weigh", "more", "than"): ("weight", ">"), ("weigh", "less", "than"): ("weight", "<"),
+    ("weigh", "over"): ("weight", ">"), ("weigh", "under"): ("weight", "<"),
+    ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
+    ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
 }  # fmt: skip
 _SUPERLATIVES = {
     ("most", "expensive"): ("price", True), ("priciest",): ("price", True),
     ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
     ("heaviest",): ("weight", True), ("lightest",): ("weight", False),
+    ("longest",): ("length", True), ("shortest",): ("length", False),
+    ("hottest",): ("temp", True), ("warmest",): ("temp", True), ("coldest",): ("temp", False),
     ("newest",): ("@date", True), ("latest",): ("@date", True),
-    ("most", "recent"): ("@date", True), ("oldest",): ("@date", False),
-    ("earliest",): ("@date", False),
+    ("most", "recent"): ("@date", True), ("oldest",): ("@age", False),
+    ("earliest",): ("@date", False), ("youngest",): ("@age", True),
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
               ("but", "not"), ("not", "in"), ("except", "for")}  # fmt: skip
@@ -167,7 +188,7 @@ _TIME_UNITS = {
     ("quarters",): "quarter", ("quarterly",): "quarter",
 }  # fmt: skip
 _DATE_PREFIX = {("in",): "in", ("during",): "in", ("for",): "in", ("of",): "in",
-                ("since",): "since", ("from",): "since", ("starting",): "since",
+                ("since",): "since", ("from",): "in", ("starting",): "since",
                 ("after",): "after", ("before",): "before", ("prior", "to"): "before",
                 ("until",): "until", ("through",): "until", ("on",): "in"}  # fmt: skip
 _TEXT_MATCH = {("containing",): "contains", ("contains",): "contains", ("like",): "contains",
@@ -283,6 +304,8 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         unit, used = "money", used + 1
     elif following in WEIGHT_WORDS:
         unit, used = "weight", used + 1
+    elif following in SPOKEN_UNITS:  # "5000 grams": only a column measured in grams
+        unit, used = f"u:{SPOKEN_UNITS[following]}", used + 1
     piece = Piece("compare", words[i : i + used], (op, number.value, unit, column))
     return used, piece
 
@@ -350,7 +373,8 @@ _KEYWORDS = sorted(
 def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
     best: tuple[int, Piece] | None = None
     rank = (0, False)
-    for kind in ("values", "tables", "columns", "verbs"):
+    # On a tie the earlier kind wins: a measure of the semantic layer before a column's synonym.
+    for kind in ("values", "measures", "tables", "columns", "verbs"):
         match = vocabulary.match(words, kind)
         if match is not None and (match[0], match[2]) > rank:
             n, what, exact = match
@@ -402,6 +426,20 @@ def _at(
         found = reader(tokens, i, words)
         if found is not None:
             return found
+    number = tokens[i]
+    named = vocabulary.match(words[i + 1 :], "tables") if number.kind == "number" else None
+    if (
+        named is not None
+        and named[2]
+        and isinstance(number.value, int)
+        and 0 < number.value < 1000
+        and not number.unit
+    ):  # "which 5 orders had the highest freight": the first 5 in an order still to come
+        return 1, Piece("top", [words[i]], (number.value, None))
+    column = vocabulary.match(words[i + 1 :], "columns") if number.kind == "number" else None
+    if column is not None and column[2] and not number.unit:
+        # "cars with 8 cylinders": a number of the column that follows
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
@@ -410,13 +448,17 @@ def _at(
             fixed = len(match[0]), Piece(kind, list(match[0]), match[1])
     if catalog is not None and (fixed is None or catalog[0] > fixed[0]):
         return catalog
+    if fixed is None and tokens[i].kind == "word":
+        country = _starts(words[i:], COUNTRIES)
+        if country is not None:  # "customers in Germany": a country column's value
+            return len(country[0]), Piece("country", list(country[0]), country[1])
     return fixed
 
 
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save",
+    "range", "text", "top", "save", "measure", "country",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -424,11 +466,17 @@ _KINDS = (
 
 @dataclass
 class Metric:
-    function: str  # count | count_distinct | sum | avg | min | max
+    function: str  # count | count_distinct | sum | avg | min | max | measure
     column: ColumnRef | None = None
-    table: str | None = None  # for count(*): rows of this table
+    table: str | None = None  # for count(*): rows of this table; a measure's table
+    # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
+    # row expression.
+    measure: CatalogMeasure | None = None
 
     def label(self) -> str:
+        if self.measure is not None:
+            name = self.measure.name
+            return name if self.function == "measure" else f"{self.function} of {name}"
         if self.column is None:
             return f"number of {self.table}"
         return f"{self.function} of {self.column.table}.{self.column.column}"
@@ -442,6 +490,7 @@ class Condition:
     unit: str | None = None
     hint: str | None = None  # a column word for an implicit column ("price")
     near: str | None = None  # the table named last before it, looked at first
+    from_value: bool = False  # a value hint's column: another table's like column may fit
 
 
 @dataclass
@@ -488,14 +537,14 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # What may follow a piece that asks for more ("average" asks for a column): anything else
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"column", "table", "value"}),
+    "aggregate": frozenset({"column", "table", "value", "measure"}),
     "count": frozenset({"table", "column", "distinct", "value"}),
     "group": frozenset({"column", "table", "time"}),
-    "sort": frozenset({"column", "count", "aggregate", "time"}),
-    "rank": frozenset({"column", "table", "count", "aggregate", "value"}),
+    "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
+    "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
-    "rank_aggregate": frozenset({"column", "table"}),
-    "superlative": frozenset({"table", "value"}),
+    "rank_aggregate": frozenset({"column", "table", "measure"}),
+    "superlative": frozenset({"table", "value", "column"}),
     "top": frozenset({"table", "column", "superlative", "most", "value"}),
 }
 
@@ -514,6 +563,7 @@ class _Reader:
         self.near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
+        self.awaiting: Condition | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         self.upcoming = [p.data for p in found if p.kind == "table"]
@@ -656,7 +706,10 @@ class _Reader:
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
         column = self._take_pending()
-        self.plan.conditions.append(Condition(column, op, value, unit, word, self.near))
+        condition = Condition(column, op, value, unit, word, self.near)
+        self.plan.conditions.append(condition)
+        if column is None and word is None and following is not None and following.kind == "column":
+            self.awaiting = condition  # "fewer than 10 units in stock": the column follows
         self._note(piece.words, f"{op} {value}")
 
     def _range(self, piece: Piece, following: Piece | None) -> None:
@@ -675,6 +728,10 @@ class _Reader:
     def _value(self, piece: Piece, following: Piece | None) -> None:
         options: list[tuple[ColumnRef, str]] = piece.data
         columns = {ref for ref, _ in options}
+        for table in [self.plan.entity, *self.upcoming]:
+            mine = [(r, v) for r, v in options if r.table == table]
+            if len(columns) > 1 and len({r for r, _ in mine}) == 1:
+                options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
                               piece.words)  # fmt: skip
@@ -687,12 +744,24 @@ class _Reader:
             last.value = [*values, value]
             last.op = "not in" if last.op in ("!=", "not in") else "in"
         else:
-            self.plan.conditions.append(Condition(ref, op, value))
+            self.plan.conditions.append(Condition(ref, op, value, from_value=True))
         self.negate = False
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
         if self.mode is not None and self.mode[0] in ("group", "sort"):
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _country(self, piece: Piece, following: Piece | None) -> None:
+        if self.mode is not None:
+            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+                              piece.words)  # fmt: skip
+        op = "not in_ci" if self.negate else "in_ci"
+        self.negate = False
+        self.plan.conditions.append(
+            Condition(self.pending_column, op, list(piece.data), hint="@country", near=self.near)
+        )
+        self.pending_column = None
+        self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
 
     def _verb(self, piece: Piece, following: Piece | None) -> None:
         self.plan.touch(piece.data)
@@ -702,18 +771,25 @@ class _Reader:
 
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data
+        singular_word = piece.words[-1] == singular(piece.words[-1])
+        if (
+            following is not None
+            and following.kind == "table"
+            and following.data != table
+            and singular_word
+        ):  # "product categories": the last noun is the thing; the first only describes it
+            self._note(piece.words, f"describes {following.data} (not read as a table)")
+            return
         self.plan.touch(table)
         mode, data = self.mode or (None, None)
         self.mode = None
-        singular_word = piece.words[-1] == singular(piece.words[-1])
         if mode == "count":
             self.plan.metrics.append(Metric("count", table=table))
             self._note(piece.words, f"count the rows of {table}")
             if self.plan.entity is None:
                 self.plan.entity = table
         elif mode == "group":
-            self.plan.groups.append(table)
-            self._note(piece.words, f"grouped by each of {table}")
+            self._group_by_table(table, piece.words)
         elif mode in ("rank", "rank_count"):
             self._rank(Metric("count", table=table), data, piece.words)
         elif mode == "superlative":
@@ -729,6 +805,24 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _group_by_table(self, table: str, words: list[str]) -> None:
+        metrics = self.plan.metrics
+        averaged = [m for m in metrics if m.column is not None and m.function == "avg"]
+        if metrics and len(averaged) == len(metrics):
+            if all(m.column is not None and m.column.table == table for m in averaged):
+                # "average freight per order": the average over the rows of orders
+                self._note(words, f"over the rows of {table} (an average of each row)")
+                return
+            if any(m.column is not None and _lines_of(m.column.table, table) for m in averaged):
+                # "average quantity per order" over order lines: of a line, or of an order?
+                raise _Unreadable(
+                    f"`{' '.join(words)}`: the average of each line, or of each "
+                    f"{singular(table)}'s total? Ask `average ... of ...` or `total ... by ...`.",
+                    words,
+                )
+        self.plan.groups.append(table)
+        self._note(words, f"grouped by each of {table}")
 
     def _set_entity(self, table: str, singular_word: bool) -> None:
         if self.plan.entity is None:
@@ -746,7 +840,14 @@ class _Reader:
             and any(r == ref for r, _ in self.last.data)
         ):
             return  # "in the Toys category": the column of the value just read
+        awaiting, self.awaiting = self.awaiting, None
+        if awaiting is not None and is_numeric(ref):
+            awaiting.column = ref
+            self._note(piece.words, f"the column {ref.table}.{ref.column} of the comparison")
+            return
         mode, data = self.mode or (None, None)
+        if self._yes_no_filter(ref, mode, piece, following):
+            return
         # "by category and country": a group goes on while columns follow.
         self.mode = ("group_more", None) if mode in ("group", "group_more") else None
         if mode is None and following is not None and _fits(ref, following.kind):
@@ -769,6 +870,57 @@ class _Reader:
             self.plan.projection.append(ref)
             self._note(piece.words, f"the column {ref.table}.{ref.column}")
 
+    def _measure(self, piece: Piece, following: Piece | None) -> None:
+        """A measure of the semantic layer: `total revenue`, `revenue by country`, `top 5
+        products by revenue`, `average revenue` (of its row expression)."""
+        measure: CatalogMeasure = piece.data
+        self.plan.touch(measure.table)
+        mode: str | None = self.mode[0] if self.mode is not None else None
+        data: Any = self.mode[1] if self.mode is not None else None
+        self.mode = None
+        if mode == "aggregate":
+            metric = _measure_metric(measure, data, piece.words)
+            self.plan.metrics.append(metric)
+            self._note(piece.words, f"the measure {metric.label()}")
+        elif mode == "rank":
+            self._rank(_measure_metric(measure, "sum", piece.words), data, piece.words)
+        elif mode == "sort":
+            self._rank(_measure_metric(measure, "sum", piece.words), (False, None), piece.words)
+        elif mode == "rank_aggregate":
+            function, rank = data
+            self._rank(_measure_metric(measure, function, piece.words), rank, piece.words)
+        elif mode in (None, "group_more"):
+            metric = _measure_metric(measure, "sum", piece.words)
+            self.plan.metrics.append(metric)
+            self._note(piece.words, f"the measure {metric.label()}")
+        else:
+            raise _Unreadable(
+                f"`{' '.join(piece.words)}` (a measure) cannot follow `{mode}`", piece.words
+            )
+
+    def _yes_no_filter(
+        self, ref: ColumnRef, mode: str | None, piece: Piece, following: Piece | None
+    ) -> bool:
+        """A yes/no column said of rows ("the discontinued products", "products that are not
+        discontinued"): a filter, not a column to show."""
+        literals = yes_no_literals(self.catalog, ref)
+        if literals is None or mode in ("group", "group_more", "sort"):
+            return False
+        before_table = following is not None and following.kind == "table"
+        after_entity = (
+            mode is None
+            and self.plan.entity == ref.table
+            and (following is None or following.kind not in ("compare", "range", "date", "text"))
+        )
+        if not (before_table or after_entity):
+            return False
+        op = "no" if self.negate else "yes"
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, literals))
+        said = "not " if op == "no" else ""
+        self._note(piece.words, f"a yes/no column: {said}{ref.table}.{ref.column}")
+        return True
+
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
             return refs[0]
@@ -776,6 +928,12 @@ class _Reader:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:
                 return mine[0]
+        others = [t for t in [self.plan.entity, *self.upcoming] if t is not None]
+        if others:
+            # "average unit price per category": the unit price of the table with a category
+            linked = [r for r in refs if all(_refers(self.catalog, r.table, t) for t in others)]
+            if len(linked) == 1:
+                return linked[0]
         raise _Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
@@ -789,6 +947,11 @@ class _Reader:
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
+        if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
+            # "how many prices are there": the prices recorded, not the different ones
+            self.plan.metrics.append(Metric("count", ref))
+            self._note(words, f"count the values of {ref.table}.{ref.column}")
+            return
         self.plan.metrics.append(Metric("count_distinct", ref))
         self._note(words, f"count distinct {ref.table}.{ref.column}")
 
@@ -850,6 +1013,11 @@ class _Reader:
                           f"{'highest' if descending else 'lowest'} first{kept}")  # fmt: skip
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
+        _, descending, n = data
+        if n is None and self.plan.entity is None and is_numeric(ref):
+            # "the coldest minimum temperature": its lowest value
+            self._column_aggregate(ref, "max" if descending else "min", words, False)
+            return
         raise _Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
 
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
@@ -861,6 +1029,80 @@ class _Reader:
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) -> Metric:
+    """The measure as defined (`total revenue`: a sum is the measure itself), or ``function``
+    over its row expression (`average revenue`)."""
+    if function == "sum" or function == measure.aggregation:
+        return Metric("measure", table=measure.table, measure=measure)
+    if function in ("avg", "min", "max") and measure.aggregation in ("sum", "avg", "min", "max"):
+        return Metric(function, table=measure.table, measure=measure)
+    raise _Unreadable(
+        f"{function} of {measure.name}: the measure is a {measure.aggregation} already", words
+    )
+
+
+def unit_fits(unit: str | None, ref: ColumnRef) -> bool:
+    """Whether a number said in ``unit`` may be compared with ``ref`` as it is: a column named
+    in another unit (`body_mass_g` against kilograms) may not."""
+    said = set(name_parts(ref.column)) & UNIT_WORDS
+    if unit == "weight":
+        return not said or said == {"kg"}
+    if unit is not None and unit.startswith("u:"):
+        return said == {unit[2:]}
+    return True
+
+
+def _lines_of(table: str, other: str) -> bool:
+    """Whether ``table`` names the lines of ``other`` (`order_items` of `orders`)."""
+    words = [w for w in re.split(r"[\s_\-]+", table.lower()) if w]
+    own = singular(other.lower().replace("-", " ").split()[-1])
+    return len(words) > 1 and singular(words[-1]) in LINE_WORDS and singular(words[0]) == own
+
+
+def _refers(catalog: PromptCatalog, table: str, other: str) -> bool:
+    """Whether ``table`` has a declared key to ``other`` or a column named like its id."""
+    if any(k.table == table and k.ref_table == other for k in catalog.keys):
+        return True
+    found, target = catalog.table(table), catalog.table(other)
+    if found is None or target is None:
+        return False
+    wanted = [singular(other.lower().replace("-", " ").split()[-1]), "id"]
+    mine = {c.name for c in found.columns}
+    return any(c.name in mine and name_parts(c.name) == wanted for c in target.columns)
+
+
+_YES = ("yes", "y", "true", "t")
+_NO = ("no", "n", "false", "f")
+_YES_NO_HEADS = ("is", "has", "was", "can", "did", "in")
+
+
+def yes_no_literals(catalog: PromptCatalog, ref: ColumnRef) -> tuple[str, str] | None:
+    """(the SQL of `yes`, the SQL of `no`) for a yes/no column: a boolean, a text column whose
+    declared values are yes/no or true/false, or an integer column named like a flag
+    (`discontinued`, `is_active`, `hasChildren`); None for any other column."""
+    table = catalog.table(ref.table)
+    column = next((c for c in table.columns if c.name == ref.column), None) if table else None
+    if column is None:
+        return None
+    kind = column.type.lower()
+    if kind in ("bool", "boolean"):
+        return "= TRUE", "= FALSE"
+    if column.values:
+        yes = [v for v in column.values if v.strip().lower() in _YES]
+        no = [v for v in column.values if v.strip().lower() in _NO]
+        others = [v for v in column.values if v not in yes and v not in no]
+        if len(yes) == 1 and len(no) == 1 and not others:
+            return f"= '{yes[0]}'", f"= '{no[0]}'"
+        return None
+    parts = name_parts(column.name)
+    flag_name = (len(parts) == 1 and parts[0].endswith("ed") and len(parts[0]) > 5) or (
+        len(parts) > 1 and parts[0] in _YES_NO_HEADS
+    )
+    if kind.startswith(("int", "uint")) and flag_name:
+        return "<> 0", "= 0"
+    return None
 
 
 def _fits(ref: ColumnRef, kind: str) -> bool:
@@ -888,10 +1130,26 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
+    elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date
+        born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
+        return born[0] if len(born) == 1 else _implicit_in(table, "@date")
     elif word == "@date":
         found = [r for r in refs if is_temporal(r)]
+        if len(found) > 1:
+            # `orders` with orderDate, requiredDate, shippedDate: the date of the order itself
+            own = singular(table.name.lower().replace("-", " ").split()[-1])
+            found = [r for r in found if own in name_parts(r.column)] or [
+                r for r in found if name_parts(r.column) == ["date"]
+            ]
     elif word in ("@weight", "weight"):
-        found = [r for r in refs if is_numeric(r) and ("weight" in r.column or "kg" in r.column)]
+        found = [
+            r for r in refs
+            if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
+        ]  # fmt: skip
+    elif word == "@country":
+        found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
+    elif word.startswith("@unit:"):
+        found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
     else:
-        found = [r for r in refs if word in r.column.split("_")]
+        found = [r for r in refs if word in name_parts(r.column)]
     return found[0] if len(found) == 1 else None

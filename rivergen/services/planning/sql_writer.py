@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlglot.tokens import Tokenizer
 
+from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
     ColumnRef,
@@ -16,17 +17,19 @@ from rivergen.services.planning.lexicon import (
     name_parts,
     singular,
 )
+from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.services.planning.query_grammar import (
     Condition,
     Metric,
     Plan,
     _implicit_in,
     _Unreadable,
+    unit_fits,
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
-_LABELS = {"sum": "total", "avg": "average", "min": "min", "max": "max"}
+_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
+_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max"}
 
 
 def quote(text: str) -> str:
@@ -79,6 +82,8 @@ class _Writer:
         self, hint: str | None, unit: str | None, words: str, near: str | None = None
     ) -> ColumnRef:
         word = hint or {"money": "@money", "weight": "@weight"}.get(unit or "")
+        if word is None and unit is not None and unit.startswith("u:"):
+            word = f"@unit:{unit[2:]}"
         if word is None:
             raise _Unreadable(f"{words}: of which column?")
         for name in dict.fromkeys([*([near] if near else []), *self.order_tables]):
@@ -91,13 +96,29 @@ class _Writer:
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
             raise _Unreadable("Which data? No catalog table or column is named.")
+        entity = self.catalog.table(self.plan.entity) if self.plan.entity else None
         for condition in self.plan.conditions:
+            ref = condition.column
+            if condition.from_value and entity is not None and ref and ref.table != entity.name:
+                # "customers in London": London is a known city of employees, but customers
+                # have a city too; the question is about customers.
+                own = [c for c in entity.columns if c.name.casefold() == ref.column.casefold()]
+                if own and type_class(own[0].type) == type_class(ref.type):
+                    condition.column = ColumnRef(entity.name, own[0].name, own[0].type)
+                    self.plan.understood.append(
+                        f"{condition.value}: read as {entity.name}.{own[0].name}"
+                    )
             if condition.column is None:
                 condition.column = self.implicit(
                     condition.hint,
                     condition.unit,
                     f"`{condition.op} {condition.value}`",
                     condition.near,
+                )
+            if not unit_fits(condition.unit, condition.column):
+                raise _Unreadable(
+                    f"{condition.value} in another unit than {condition.column.column}: "
+                    "ask in the column's unit"
                 )
 
     def key_between(self, fact: str, other: str) -> tuple[str, str] | None:
@@ -148,7 +169,10 @@ class _Writer:
         refs += [r for g in plan.groups for r in self.group_columns(g)]
         refs += [k for k, _ in plan.order if isinstance(k, ColumnRef)]
         found += [r.table for r in refs] + [m.table for m in plan.metrics if m.table]
-        found += plan.verbs
+        for verb in plan.verbs:
+            # "quantity ordered": order lines are rows of orders already; no join needed.
+            if not any(t != verb and self.key_between(t, verb) for t in found):
+                found.append(verb)
         return list(dict.fromkeys(found))
 
     def _needs_entity(self) -> bool:
@@ -158,6 +182,13 @@ class _Writer:
         )
 
     def metric_sql(self, metric: Metric, base: str, joins: list[tuple[str, str, str]]) -> str:
+        if metric.measure is not None:
+            m = metric.measure
+            function = None if metric.function == "measure" else metric.function
+            try:
+                return measure_sql(m.expression, m.aggregation, table=m.table, function=function)
+            except MeasureError as exc:
+                raise _Unreadable(f"the measure {m.name}: {exc}") from None
         if metric.column is None:
             if metric.table == base:
                 return "COUNT(*)"
@@ -170,6 +201,9 @@ class _Writer:
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
 
     def metric_name(self, metric: Metric) -> str:
+        if metric.measure is not None:
+            name = metric.measure.name
+            return name if metric.function == "measure" else f"{_LABELS[metric.function]}_{name}"
         if metric.column is None:
             return f"number_of_{metric.table}"
         if metric.function == "count_distinct":
@@ -179,6 +213,14 @@ class _Writer:
     def condition_sql(self, condition: Condition) -> str:
         ref = condition.column
         assert ref is not None
+        if condition.op in ("yes", "no"):
+            yes, no = condition.value
+            return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+        if condition.op in ("in_ci", "not in_ci"):
+            if is_numeric(ref) or is_temporal(ref):
+                raise _Unreadable(f"{ref.column} is not text")
+            values = ", ".join(quote(str(v)) for v in condition.value)
+            return f"lower({_col(ref)}) {condition.op[:-3].upper()} ({values})"
         if condition.op in ("in", "not in"):
             values = ", ".join(_literal(v, ref) for v in condition.value)
             return f"{_col(ref)} {condition.op.upper()} ({values})"
@@ -215,10 +257,18 @@ def _group_items(writer: _Writer, plan: Plan) -> list[tuple[ColumnRef, str | Non
     return list(dict.fromkeys(items))
 
 
+def _period_sql(ref: ColumnRef, unit: str) -> str:
+    """A year as its number; a month or a quarter as its first day (so that January 1996 and
+    January 1997 stay apart)."""
+    if unit == "year":
+        return f"YEAR({_col(ref)})"
+    return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
+
+
 def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> str:
     plan = writer.plan
     items = _group_items(writer, plan)
-    group_sql = [f"{u.upper()}({_col(r)})" if u else _col(r) for r, u in items]
+    group_sql = [_period_sql(r, u) if u else _col(r) for r, u in items]
     names = _names(items)
     distinct = plan.distinct
     order_sql: list[str] = []

@@ -45,7 +45,7 @@ export function DatasetsPage() {
             {list.data?.items.map((d) => (
               <tr key={d.id}>
                 <td><a href={`#/datasets/${d.id}`}>{d.name}</a></td>
-                <td>{d.row_count}</td>
+                <td>{d.row_count ?? "—"}</td>
                 <td>{d.current_version}</td>
                 <td>{d.tags.join(", ")}</td>
                 <td>{when(d.created_at)}</td>
@@ -70,7 +70,7 @@ export function DatasetPage({ id }: { id: string }) {
   return (
     <>
       <h1>{d.name}</h1>
-      <p className="muted">{d.row_count} rows · version {d.current_version}{d.description ? ` · ${d.description}` : ""}</p>
+      <p className="muted">{d.row_count ?? "—"} rows · version {d.current_version}{d.description ? ` · ${d.description}` : ""}</p>
       <div role="tablist" aria-label="Dataset views" className="tabs">
         {TABS.map((t) => (
           <button key={t} role="tab" id={`tab-${t}`} aria-selected={tab === t} aria-controls="tabpanel" onClick={() => setTab(t)}>{t}</button>

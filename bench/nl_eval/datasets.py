@@ -1,0 +1,154 @@
+"""The evaluation's datasets as a workspace would hold them: Arrow tables read by the platform's
+own parser, and the prompt catalog the platform would build from them.
+
+Every file ships inside an installed package, nothing is downloaded:
+
+- ``northwind``: the Northwind Traders CSVs as published (``rivergen/demo/northwind``, the same
+  files as ``../shared/data/northwind``), read as the demo reads them
+  (``on_invalid_rows="skip"``: 176 orders, 24 customers and 9 suppliers with unquoted commas
+  in their address are kept aside), one dataset per file named by its stem (``order-details``).
+- ``penguins``: the Palmer Station penguins from the ``palmerpenguins`` package:
+  ``penguins.csv`` (the cleaned table) and ``penguins-raw.csv`` (the LTER's raw table:
+  clutch completion, egg dates, isotopes, comments).
+- ``vega``: four local datasets of the ``vega_datasets`` package: ``seattle-weather.csv``,
+  ``cars.json``, ``stocks.csv`` and ``airports.csv``. ``cars.json`` is a JSON array; the
+  platform reads JSON Lines, so it is written one object a line first, as a user would.
+
+The catalog is what ``rivergen.agents.psa.catalog.catalog_of`` builds for a workspace: each
+table's columns and Arrow types, its description and tags, its row count, no declared keys,
+and value hints from the dataset's profile as the platform computes it (``profile_column``
+with its defaults, ten top values) and reads it (``_hints``: a text column whose every
+distinct value is among its top values).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from rivergen.agents.psa.catalog import _hints
+from rivergen.datasets.formats import ParseOptions, parse
+from rivergen.demo.seed import DESCRIPTIONS as NORTHWIND_DESCRIPTIONS
+from rivergen.demo.seed import NORTHWIND
+from rivergen.quality import profile_column
+from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
+
+PENGUIN_DESCRIPTIONS = {
+    # From the palmerpenguins package's documentation (load_penguins, load_penguins_raw).
+    "penguins": "Size measurements for 344 adult Adelie, Chinstrap and Gentoo penguins observed "
+    "on the islands Biscoe, Dream and Torgersen in the Palmer Archipelago, Antarctica: bill "
+    "length and depth (mm), flipper length (mm), body mass (g), sex and study year.",
+    "penguins-raw": "The Palmer Station LTER's raw penguin data: nesting observations (clutch "
+    "completion, the date the nest was observed with one egg), size measurements, blood "
+    "isotope ratios and comments, one row per sampled individual.",
+}
+
+
+@dataclass(frozen=True)
+class EvalDataset:
+    """One workspace of the evaluation: its tables by dataset name, and its catalog."""
+
+    name: str
+    package: str
+    tables: dict[str, pa.Table]
+    catalog: PromptCatalog
+
+    def by_id(self) -> dict[uuid.UUID, pa.Table]:
+        """The tables by dataset id, as ``run_compiled`` takes them."""
+        return {t.dataset_id: self.tables[t.name] for t in self.catalog.tables}
+
+
+def package_dir(package: str) -> Path:
+    """Where an installed package's files are, without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"the package {package!r} is not installed (pip install it)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def dataset_id(workspace: str, name: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"rivergen-nl-eval:{workspace}:{name}")
+
+
+def read_file(path: Path, *, skip_invalid: bool = False, data: bytes | None = None) -> pa.Table:
+    """A file read by the platform's parser (format from its name)."""
+    options = ParseOptions(on_invalid_rows="skip" if skip_invalid else "fail")
+    return parse(path.read_bytes() if data is None else data, path.name, None, options).table
+
+
+def hinted_column(table: pa.Table, name: str) -> CatalogColumn:
+    """A catalog column with the value hint the platform reads from the kept profile."""
+    profile = profile_column(name, table.column(name))
+    hints = _hints(json.dumps({"columns": [profile.model_dump(mode="json")]}))
+    return CatalogColumn(name=name, type=str(table.schema.field(name).type),
+                         values=hints.get(name, []))  # fmt: skip
+
+
+def catalog_of(
+    workspace: str, tables: dict[str, pa.Table], descriptions: dict[str, str], tag: str
+) -> PromptCatalog:
+    return PromptCatalog(
+        tables=[
+            CatalogTable(
+                dataset_id=dataset_id(workspace, name), version=1, name=name,
+                description=descriptions.get(name, ""), tags=[tag],
+                columns=[hinted_column(table, c) for c in table.column_names],
+                row_count=table.num_rows,
+            )
+            for name, table in tables.items()
+        ]
+    )  # fmt: skip
+
+
+def northwind() -> EvalDataset:
+    tables = {
+        path.stem: read_file(path, skip_invalid=True) for path in sorted(NORTHWIND.glob("*.csv"))
+    }
+    return EvalDataset(
+        "northwind", "rivergen (rivergen/demo/northwind)", tables,
+        catalog_of("northwind", tables, NORTHWIND_DESCRIPTIONS, "northwind"),
+    )  # fmt: skip
+
+
+def penguins() -> EvalDataset:
+    data = package_dir("palmerpenguins") / "data"
+    tables = {name: read_file(data / f"{name}.csv") for name in ("penguins", "penguins-raw")}
+    return EvalDataset(
+        "penguins", "palmerpenguins", tables,
+        catalog_of("penguins", tables, PENGUIN_DESCRIPTIONS, "penguins"),
+    )  # fmt: skip
+
+
+VEGA_FILES = ("seattle-weather.csv", "cars.json", "stocks.csv", "airports.csv")
+
+
+def vega() -> EvalDataset:
+    root = package_dir("vega_datasets")
+    info = json.loads((root / "dataset_info.json").read_text())
+    tables: dict[str, pa.Table] = {}
+    for file in VEGA_FILES:
+        path = root / "_data" / file
+        name = path.stem
+        if path.suffix == ".json":
+            lines = "\n".join(json.dumps(row) for row in json.loads(path.read_text()))
+            tables[name] = read_file(path.with_suffix(".jsonl"), data=lines.encode())
+        else:
+            tables[name] = read_file(path)
+    # Each dataset's description is the first sentence of its documentation in the package.
+    descriptions = {name: info[name]["description"].split(". ")[0] + "." for name in tables}
+    return EvalDataset(
+        "vega", "vega_datasets", tables, catalog_of("vega", tables, descriptions, "vega")
+    )
+
+
+LOADERS: dict[str, Callable[[], EvalDataset]] = {
+    "northwind": northwind,
+    "penguins": penguins,
+    "vega": vega,
+}

@@ -1,0 +1,266 @@
+"""The automatic first draft of a semantic layer, from the catalog and the datasets' kept
+profiles; a person confirms or edits it.
+
+- Names: split from camelCase, snake_case and kebab-case (`unitPrice` -> "unit price",
+  `order_details` -> "order details"); synonyms: the other number of a dataset's name and the
+  common synonyms of the words of a name (:mod:`rivergen.services.planning.lexicon`).
+- Roles: identifiers (`id`, `...ID`, `..._id`), booleans (a boolean type, or a profile that
+  saw only 0/1, true/false, yes/no, y/n, t/f), time dimensions (a date or time type), measure
+  sources (other numbers), dimensions (the rest).
+- Measures: one per measure source: `total_<name>` (sum), or `average_<name>` (avg) for a
+  price, rate, discount, share or score.
+- Relationships: a column named like another dataset's own key (`productID` in
+  order_details -> `products.productID`; `customer_id` -> `customers.id`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rivergen.engine.spec import type_class
+from rivergen.semantic.schemas import (
+    Aggregation,
+    ColumnRole,
+    Measure,
+    Relationship,
+    SemanticColumn,
+    SemanticDataset,
+    SemanticLayer,
+)
+from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
+from rivergen.services.planning.lexicon import (
+    COLUMN_SYNONYMS,
+    TABLE_SYNONYMS,
+    name_parts,
+    plural,
+    singular,
+)
+
+MAX_SYNONYMS = 12
+# Words of a number that is averaged rather than added up.
+AVERAGED = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share", "score",
+                      "age", "margin", "avg", "average", "mean"})  # fmt: skip
+_SUM: tuple[str, Aggregation] = ("total", "sum")
+_AVG: tuple[str, Aggregation] = ("average", "avg")
+BOOLEAN_PAIRS = (("1", "0"), ("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))
+
+
+def words(name: str) -> list[str]:
+    """`unitPrice` -> unit, price; `order_details` -> order, details; `categoryID` ->
+    category, id."""
+    return name_parts(name)
+
+
+def business_name(name: str) -> str:
+    return " ".join(words(name)) or name
+
+
+def _unique(items: list[str], leave_out: str) -> list[str]:
+    seen = {leave_out.casefold()}
+    out = []
+    for item in items:
+        if item.casefold() not in seen:
+            seen.add(item.casefold())
+            out.append(item)
+    return out[:MAX_SYNONYMS]
+
+
+def _table_synonyms(table: CatalogTable) -> list[str]:
+    parts = words(table.name)
+    if not parts:
+        return []
+    last = parts[-1]
+    one = singular(last)
+    forms = [" ".join([*parts[:-1], one]), " ".join([*parts[:-1], plural(one)])]
+    if len(parts) > 1:
+        forms.append("".join(parts))
+    return _unique(forms + list(TABLE_SYNONYMS.get(singular(last), ())), " ".join(parts))
+
+
+def _column_synonyms(column: CatalogColumn, role: ColumnRole) -> list[str]:
+    parts = words(column.name)
+    if role == "identifier" or not parts:
+        return []
+    found: list[str] = []
+    if role != "boolean" and len(parts) <= 2:
+        found.append(" ".join([*parts[:-1], plural(singular(parts[-1]))]))
+    for part in parts:
+        found += COLUMN_SYNONYMS.get(part, ())
+    return _unique(found, " ".join(parts))
+
+
+def _profile_columns(profile: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    if not profile:
+        return {}
+    return {c["name"]: c for c in profile.get("columns", []) if isinstance(c, Mapping)}
+
+
+def boolean_values(column: CatalogColumn, seen: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """(true, false) as stored, when the column holds yes/no values."""
+    kind = type_class(column.type)
+    if kind == "boolean":
+        return "true", "false"
+    if seen is None or not seen.get("count") or seen.get("distinct_count") not in (1, 2):
+        return None
+    values = [v.get("value") for v in seen.get("top_values", []) if isinstance(v, Mapping)]
+    if len(values) != seen.get("distinct_count"):
+        return None
+    if kind == "numeric":
+        spelled = {str(int(v)) for v in values if isinstance(v, int | float) and v in (0, 1)}
+        return ("1", "0") if len(spelled) == len(values) and "1" in spelled else None
+    texts = [v for v in values if isinstance(v, str)]
+    if kind == "string" and len(texts) == len(values):
+        folded = {v.casefold(): v for v in texts}
+        for true, false in BOOLEAN_PAIRS:
+            if set(folded) <= {true, false} and (true in folded or false in folded):
+                return folded.get(true, true), folded.get(false, false)
+    return None
+
+
+def _is_identifier(name: str) -> bool:
+    parts = words(name)
+    return bool(parts) and parts[-1] == "id"
+
+
+def column_role(column: CatalogColumn, seen: Mapping[str, Any] | None) -> ColumnRole:
+    if _is_identifier(column.name):
+        return "identifier"
+    if boolean_values(column, seen) is not None:
+        return "boolean"
+    kind = type_class(column.type)
+    if kind == "temporal" or (kind == "string" and set(words(column.name)) & {"date", "time"}):
+        return "time_dimension"
+    if kind == "numeric":
+        return "measure_source"
+    return "dimension"
+
+
+def draft_column(column: CatalogColumn, seen: Mapping[str, Any] | None) -> SemanticColumn:
+    role = column_role(column, seen)
+    values = boolean_values(column, seen) if role == "boolean" else None
+    return SemanticColumn(
+        name=column.name, business_name=business_name(column.name),
+        synonyms=_column_synonyms(column, role), role=role,
+        true_values=[values[0]] if values else [], false_values=[values[1]] if values else [],
+    )  # fmt: skip
+
+
+def _snake(name: str) -> str:
+    return "_".join(words(name)) or re.sub(r"\W+", "_", name).strip("_") or "value"
+
+
+def draft_measures(datasets: list[SemanticDataset]) -> list[Measure]:
+    drafted: list[tuple[SemanticDataset, SemanticColumn, str, Aggregation]] = []
+    for dataset in datasets:
+        for column in dataset.columns:
+            if column.role == "measure_source":
+                averaged = bool(set(words(column.name)) & AVERAGED)
+                drafted.append((dataset, column, *(_AVG if averaged else _SUM)))
+    plain = [f"{prefix}_{_snake(column.name)}" for _, column, prefix, _ in drafted]
+    measures = []
+    for (dataset, column, prefix, aggregation), name in zip(drafted, plain, strict=True):
+        shared = plain.count(name) > 1  # the same column name in several datasets: say whose
+        if shared:
+            name = f"{prefix}_{_snake(dataset.name)}_{_snake(column.name)}"
+        measures.append(Measure(
+            name=name[:100], dataset=dataset.name, expression=_column_sql(column.name),
+            aggregation=aggregation,
+            description=f"The {prefix} of {dataset.name}.{column.name}.",
+        ))  # fmt: skip
+    return measures
+
+
+def _column_sql(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def own_key(table: CatalogTable) -> str | None:
+    """The column that identifies a table's rows by its name: `productID` of products, `id`."""
+    parts = words(table.name)
+    if not parts:
+        return None
+    wanted = [*parts[:-1], singular(parts[-1]), "id"]
+    for column in table.columns:
+        if words(column.name) == wanted:
+            return column.name
+    for column in table.columns:
+        if column.name.casefold() == "id":
+            return column.name
+    return None
+
+
+def draft_relationships(catalog: PromptCatalog) -> list[Relationship]:
+    found: list[Relationship] = []
+    for target in catalog.tables:
+        key = own_key(target)
+        if key is None:
+            continue
+        parts = words(target.name)
+        wanted = [*parts[:-1], singular(parts[-1]), "id"]
+        key_type = type_class(next(c.type for c in target.columns if c.name == key))
+        for source in catalog.tables:
+            if source.name == target.name:
+                continue
+            for column in source.columns:
+                if words(column.name) == wanted and type_class(column.type) == key_type:
+                    found.append(Relationship(
+                        from_dataset=source.name, from_column=column.name,
+                        to_dataset=target.name, to_column=key,
+                    ))  # fmt: skip
+    return found
+
+
+def draft_layer(
+    catalog: PromptCatalog, profiles: Mapping[str, Mapping[str, Any] | None]
+) -> SemanticLayer:
+    """The automatic draft of ``catalog``'s datasets; ``profiles``: each dataset's kept profile
+    (as stored) by name, where there is one."""
+    datasets = []
+    for table in catalog.tables:
+        seen = _profile_columns(profiles.get(table.name))
+        datasets.append(SemanticDataset(
+            name=table.name, business_name=business_name(table.name),
+            description=table.description, synonyms=_table_synonyms(table),
+            columns=[draft_column(c, seen.get(c.name)) for c in table.columns],
+        ))  # fmt: skip
+    return SemanticLayer(
+        datasets=datasets, measures=draft_measures(datasets),
+        relationships=draft_relationships(catalog),
+    )  # fmt: skip
+
+
+def merged(draft: SemanticLayer, current: SemanticLayer | None) -> SemanticLayer:
+    """A new draft over the current layer: what people wrote stays (its datasets, columns,
+    measures, relationships and verified queries); only what the current layer does not
+    describe yet (new datasets, new columns) comes from the draft. Entries of datasets gone
+    from the catalog are dropped by the caller's validation filter."""
+    if current is None:
+        return draft
+    described = {d.name.casefold(): d for d in current.datasets}
+    datasets = []
+    new_datasets: set[str] = set()
+    for drafted in draft.datasets:
+        kept = described.get(drafted.name.casefold())
+        if kept is None:
+            datasets.append(drafted)
+            new_datasets.add(drafted.name.casefold())
+            continue
+        columns = {c.name.casefold() for c in kept.columns}
+        extra = [c for c in drafted.columns if c.name.casefold() not in columns]
+        datasets.append(kept.model_copy(update={"columns": [*kept.columns, *extra]}))
+    names = {m.name.casefold() for m in current.measures}
+    measures = [*current.measures] + [
+        m for m in draft.measures
+        if m.dataset.casefold() in new_datasets and m.name.casefold() not in names
+    ]  # fmt: skip
+    relationships = [*current.relationships] + [
+        r for r in draft.relationships if r not in current.relationships
+    ]
+    return SemanticLayer(
+        datasets=datasets, measures=measures, relationships=relationships,
+        verified_queries=current.verified_queries,
+    )  # fmt: skip
