@@ -248,17 +248,22 @@ def test_a_query_job_past_the_threshold_runs_distributed_or_falls_back(
             made = http.post("/api/v1/datasets", headers=auth,
                              json={"name": name, "file_id": uploaded.json()["id"]})  # fmt: skip
             assert made.status_code == 201, made.text
-        summaries = {}
+        summaries: dict[str, dict[str, Any]] = {}
         for q in ("q12", "q01"):
             sql = (QUERIES / f"{q}.sql").read_text()
-            accepted = http.post("/api/v1/jobs", headers=auth,
-                                 json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
-            assert accepted.status_code == 202, accepted.text
-            job = finished(http, accepted.json()["job_id"], auth)
-            assert job["state"] == "succeeded", job
-            summaries[q] = job["result"]["summary"]
-            page = http.get(f"/api/v1/jobs/{job['id']}/result", headers=auth).json()
-            assert page["row_count"] == (4 if q == "q01" else 2), page
+            # The test services' Postgres is shared: another session's supervisor (of code
+            # without this engine) may claim a queued job and leave no engine in its summary.
+            for _attempt in range(3):
+                accepted = http.post("/api/v1/jobs", headers=auth,
+                                     json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
+                assert accepted.status_code == 202, accepted.text
+                job = finished(http, accepted.json()["job_id"], auth)
+                assert job["state"] == "succeeded", job
+                page = http.get(f"/api/v1/jobs/{job['id']}/result", headers=auth).json()
+                assert page["row_count"] == (4 if q == "q01" else 2), page
+                summaries[q] = job["result"]["summary"]
+                if "engine" in summaries[q]:
+                    break
     assert summaries["q12"]["engine"] == ENGINE_NAME, summaries
     assert summaries["q01"]["engine"] == "duckdb", summaries
     assert "Decimal" in summaries["q01"]["distributed_refused"], summaries
