@@ -196,13 +196,11 @@ async def create_dataset(
     return dataset
 
 
-async def wait_job(
-    http: httpx.AsyncClient, headers: dict[str, str], job: str, interval_s: float = 0.05
-) -> dict[str, Any]:
-    """Poll ``GET /jobs/{id}`` every ``interval_s`` until the job has ended; its last view."""
+async def wait_job(http: httpx.AsyncClient, headers: dict[str, str], job: str) -> dict[str, Any]:
+    """``GET /jobs/{id}?wait_s=`` (a long poll) until the job has ended; its last view."""
     while True:
-        response = await call(http, "GET", f"/api/v1/jobs/{job}", expect=200, headers=headers)
+        response = await call(http, "GET", f"/api/v1/jobs/{job}", expect=200, headers=headers,
+                              params={"wait_s": 30})  # fmt: skip
         body: dict[str, Any] = response.json()
         if body["state"] in FINISHED:
             return body
-        await asyncio.sleep(interval_s)

@@ -13,14 +13,14 @@ The platform: the whole API (`create_app`) under uvicorn in this process, jobs o
 (the supervisor actor and its tasks, 2 CPUs), in a Postgres database of its own on the
 services' server (`rivergen_bench`: a job supervisor adopts every active job of its database,
 and other platforms on this machine share the services' one). A new account, its
-organization on the premium plan (3,000 requests a minute, which polling every 50 ms stays
-far below; 1 TiB of storage), uploads each table through the part URLs and makes it a dataset
-of the same name (`POST /datasets`, format parquet). Each query is one job, `{"kind":
-"query", "params": {"sql": ...}}`, timed from before `POST /jobs` until `GET /jobs/{id}`
-shows it succeeded.
+organization on the premium plan (1 TiB of storage), uploads each table through the part
+URLs and makes it a dataset of the same name (`POST /datasets`, format parquet). Each query is
+one job, `{"kind": "query", "params": {"sql": ...}}`, timed from before `POST
+/jobs?wait_s=60` until its answer, which comes when the job has ended. The job's DuckDB runs
+with the reference's threads (`RIVERGEN_ENGINE__THREADS`).
 
-Reference: DuckDB (`duckdb.connect()`) in this process, views over `read_parquet` of the same
-files, each query run to an Arrow table.
+Reference: DuckDB (`duckdb.connect()`, all cores) in this process, views over `read_parquet`
+of the same files, each query run to an Arrow table.
 
 Each query: one warm-up and `runs` timed runs of each, reference then platform (alternating
 per query, so the shared machine's load falls on both alike); medians count. The job's result
@@ -28,7 +28,7 @@ per query, so the shared machine's load falls on both alike); medians count. The
 values (decimals exactly, floats to 1e-9 relative), in order.
 
 Where a job's time goes: its own timestamps (created, started, finished), Ray's timeline of
-its two tasks (the query's, the result's write), and the query task's steps replayed once in
+its task (which reads, queries and writes the result), and the task's steps replayed once in
 this process with the same functions, each timed.
 """
 
@@ -57,7 +57,16 @@ import httpx
 import ray
 from fastapi import FastAPI
 
-from bench.api import call, create_dataset, direct_upload, serving, set_plan, sign_up, wait_job
+from bench.api import (
+    FINISHED,
+    call,
+    create_dataset,
+    direct_upload,
+    serving,
+    set_plan,
+    sign_up,
+    wait_job,
+)
 from compute.objects import ArrowObjects
 from compute.staging import QueryInput, query_input, read_dataset, stage_table
 from rivergen.accounts.credentials import generate_private_key_pem
@@ -248,25 +257,30 @@ class Platform:
     app: FastAPI
     http: httpx.AsyncClient
     headers: dict[str, str]
-    poll_s: float
 
     async def run_job(self, sql: str) -> dict[str, Any]:
-        """One query job, from before its submission to the poll that sees it succeeded: the
-        wall time, the job's own timestamps (epoch seconds) and its pinned inputs."""
+        """One query job, from before its submission (`POST /jobs?wait_s=`, answered when the
+        job has ended) until its answer: the wall time, the job's own timestamps (epoch
+        seconds) and its pinned inputs."""
+        began_at = time.time()
         started = time.perf_counter()
         accepted = await call(self.http, "POST", "/api/v1/jobs", expect=202, headers=self.headers,
+                              params={"wait_s": 60},
                               json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
-        submitted = time.perf_counter()
-        job = await wait_job(self.http, self.headers, accepted.json()["job_id"], self.poll_s)
+        job = accepted.json()
+        if job["state"] not in FINISHED:
+            job = await wait_job(self.http, self.headers, job["job_id"])
         wall = time.perf_counter() - started
+        seen_at = began_at + wall
         if job["state"] != "succeeded":
             raise RuntimeError(f"job {job['id']} {job['state']}: {job['error'] or job['message']}")
         created, begun, finished = (
             _epoch(job[k]) for k in ("created_at", "started_at", "finished_at")
         )
         return {
-            "id": job["id"], "wall_s": wall, "submit_s": submitted - started,
+            "id": job["id"], "wall_s": wall, "submit_s": created - began_at,
             "queued_s": begun - created, "running_s": finished - begun,
+            "seen_s": seen_at - finished,
             "compute_s": job["compute_seconds"], "created": created, "started": begun,
             "finished": finished, "inputs": job["params"]["inputs"],
         }  # fmt: skip
@@ -289,23 +303,22 @@ class Platform:
 
 
 def task_spans(events: list[dict[str, Any]], job: dict[str, Any]) -> dict[str, float]:
-    """The job's phases from its timestamps and Ray's timeline of its two tasks (the query's,
-    which reads the inputs and runs DuckDB, and the result's write), in seconds."""
-    spans: dict[str, tuple[float, float]] = {}
+    """The job's phases from its timestamps and Ray's timeline of its task (which reads the
+    inputs, runs DuckDB and writes the result), in seconds."""
+    span: tuple[float, float] | None = None
     for event in sorted(events, key=lambda e: float(e.get("ts", 0))):
         task = str(event.get("cat", "")).removeprefix("task::")
         begin = float(event.get("ts", 0)) / 1e6
-        ours = task in ("_query", "stage_table") and job["started"] <= begin <= job["finished"]
-        if event.get("ph") == "X" and ours and task not in spans:
-            spans[task] = (begin, begin + float(event["dur"]) / 1e6)
-    if len(spans) < 2:
+        ours = task == "_query_and_write" and job["started"] <= begin <= job["finished"]
+        if event.get("ph") == "X" and ours:
+            span = (begin, begin + float(event["dur"]) / 1e6)
+            break
+    if span is None:
         return {}
-    (query_at, query_end), (write_at, write_end) = spans["_query"], spans["stage_table"]
+    query_at, query_end = span
     return {
         "to_task_s": query_at - job["started"], "query_task_s": query_end - query_at,
-        "to_write_s": write_at - query_end, "write_task_s": write_end - write_at,
-        "record_s": job["finished"] - write_end,
-        "seen_s": job["wall_s"] - job["submit_s"] - (job["finished"] - job["created"]),
+        "record_s": job["finished"] - query_end,
     }  # fmt: skip
 
 
@@ -378,14 +391,12 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(float(run[key]) for run in runs)
 
 
-async def measure(
-    directory: Path, texts: dict[str, str], runs: int, port: int, poll_s: float
-) -> dict[str, Any]:
+async def measure(directory: Path, texts: dict[str, str], runs: int, port: int) -> dict[str, Any]:
     reference = Reference(directory)
     async with serving(port, database=DATABASE) as (app, http):
         headers = await sign_up(http, "tpch")
         await set_plan(app, headers, "premium")
-        platform = Platform(app, http, headers, poll_s)
+        platform = Platform(app, http, headers)
         try:
             tables = await upload_tables(http, headers, directory)
             results = []
@@ -424,7 +435,8 @@ async def measure_query(
         "query": name, "reference_s": reference_s, "job_s": job_s, "ratio": reference_s / job_s,
         "rows": len(rows), "equal": difference is None, "difference": difference,
         "submit_s": _median(jobs, "submit_s"), "queued_s": _median(jobs, "queued_s"),
-        "running_s": _median(jobs, "running_s"), "compute_s": _median(jobs, "compute_s"),
+        "running_s": _median(jobs, "running_s"), "seen_s": _median(jobs, "seen_s"),
+        "compute_s": _median(jobs, "compute_s"),
         "job_ids": [job["id"] for job in jobs],
         "profile": phases,
     }  # fmt: skip
@@ -436,25 +448,32 @@ async def measure_query(
     return result
 
 
+def reference_threads() -> int:
+    with duckdb.connect() as con:
+        row = con.execute("SELECT current_setting('threads')").fetchone()
+    return int(row[0]) if row else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor.")
     parser.add_argument("--runs", type=int, default=3, help="Timed runs of each (medians).")
     parser.add_argument("--only", help="Comma-separated queries, e.g. q01,q06 (default: all).")
     parser.add_argument("--port", type=int, default=23200)
-    parser.add_argument("--poll-ms", type=float, default=50, help="GET /jobs/{id} interval.")
     args = parser.parse_args()
     directory = generate(args.scale)
     texts = queries(args.only.split(",") if args.only else None)
     os.environ.setdefault("RIVERGEN_AUTH__JWT_PRIVATE_KEY", generate_private_key_pem())
+    # The job's DuckDB runs with as many threads as the reference's (all the cores).
+    os.environ.setdefault("RIVERGEN_ENGINE__THREADS", str(reference_threads()))
     ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     try:
-        result = asyncio.run(measure(directory, texts, args.runs, args.port, args.poll_ms / 1e3))
+        result = asyncio.run(measure(directory, texts, args.runs, args.port))
     finally:
         ray.shutdown()
     result.update({
         "scale": args.scale, "runs": args.runs, "cpus": os.cpu_count(),
-        "duckdb": duckdb.__version__, "poll_ms": args.poll_ms,
+        "duckdb": duckdb.__version__,
         "load_average": os.getloadavg()[0],
     })  # fmt: skip
     text = json.dumps(result)

@@ -125,6 +125,7 @@ class RaySqlRunner:
             masked += [f"{names[dataset]}.{column}" for column in governs.masked]
         return SqlAnswer(
             sql=compiled.sql, columns=table.column_names,
+            types=[str(field.type) for field in table.schema],
             rows=[{k: json_value(v) for k, v in row.items()} for row in shown.to_pylist()],
             row_count=table.num_rows, truncated=shown.num_rows < table.num_rows,
             datasets=[

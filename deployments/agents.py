@@ -18,6 +18,8 @@ from rivergen.agents.ga import GovernanceAgent
 from rivergen.agents.osa import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.agents.psa.schemas import (
+    ConversationDetail,
+    ConversationPage,
     ExecuteRequest,
     ExecutionPage,
     ExecutionView,
@@ -59,6 +61,16 @@ class PromptStudio:
         self, context: RequestContext, limit: int, cursor: str | None
     ) -> ExecutionPage:
         return await self._service.list_executions(context, limit, cursor)
+
+    async def list_conversations(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> ConversationPage:
+        return await self._service.list_conversations(context, limit, cursor)
+
+    async def get_conversation(
+        self, context: RequestContext, conversation: UUID
+    ) -> ConversationDetail:
+        return await self._service.get_conversation(context, conversation)
 
     async def confirm(self, context: RequestContext, execution: UUID) -> ExecutionView:
         return await self._service.confirm(context, execution)

@@ -83,6 +83,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
     ("GET", "/api/v1/notifications"): "viewer",
     ("POST", "/api/v1/prompts/execute"): "viewer",
+    ("GET", "/api/v1/prompts/conversations"): "viewer",
+    ("GET", "/api/v1/prompts/conversations/{conversation_id}"): "viewer",
     ("GET", "/api/v1/prompts/executions"): "viewer",
     ("GET", "/api/v1/prompts/executions/{execution_id}"): "viewer",
     # Confirming runs writes: at least an editor, and then a role that allows every pending call.

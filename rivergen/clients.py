@@ -88,6 +88,10 @@ class PlatformClients:
             raise
         return cls(settings, db, redis_app, redis_socket, events, objects, stack)
 
+    def on_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` when the clients close (before those opened earlier close)."""
+        self._stack.push_async_callback(callback)
+
     async def close(self) -> None:
         await self._stack.aclose()
 

@@ -14,6 +14,7 @@ from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService
 from rivergen.jobs import JobRunner, JobService
+from rivergen.jobs.ends import JobEndWatch
 from rivergen.notifications import NotificationService
 from rivergen.services.governance import GovernanceService
 from rivergen.services.ml.service import ModelService
@@ -44,7 +45,9 @@ class DomainServices:
             clients.db, dataset_compute(settings), sources, clients.objects,
             settings.s3.presign_expiry_s, governance,
         )  # fmt: skip
-        jobs = JobService(clients.db, job_runner(settings), settings.jobs, governance)
+        ends = JobEndWatch(clients.redis_app)
+        clients.on_close(ends.aclose)
+        jobs = JobService(clients.db, job_runner(settings), settings.jobs, governance, ends)
         models = ModelService(clients.db, jobs, governance)
         studio = ModelStudio(models, clients.objects, governance)
         return cls(

@@ -319,9 +319,37 @@ class ModelProviderSettings(BaseModel):
     timeout_s: float = Field(20.0, gt=0, description="Longest wait for one answer.")
 
 
+class ClusterLLMSettings(BaseModel):
+    """An open model hosted on the cluster by Ray Serve LLM (the `llm` application of
+    `deployments/serve_config.yaml`, off by default), used as the first OpenAI-compatible
+    provider."""
+
+    enabled: bool = Field(
+        False, description="Ask the in-cluster model first (its application must be deployed)."
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000/llm/v1",
+        description="Its OpenAI-compatible route: Serve's proxy on every node, the `llm` "
+        "application's route prefix.",
+    )
+    model: str = Field(
+        "qwen2.5-1.5b-instruct", min_length=1, description="The `model_id` it is served as."
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Longest wait for one answer.")
+
+    def provider(self) -> ModelProviderSettings:
+        return ModelProviderSettings(
+            name="cluster-llm", base_url=self.base_url, model=self.model, timeout_s=self.timeout_s
+        )
+
+
 class PromptSettings(BaseModel):
     """Prompt Studio: the agent's model providers and bounds."""
 
+    cluster_llm: ClusterLLMSettings = Field(
+        default_factory=ClusterLLMSettings,
+        description="The open model on the cluster (Ray Serve LLM); off by default.",
+    )
     providers: list[ModelProviderSettings] = Field(
         default_factory=list,
         description="OpenAI-compatible providers tried in order, each falling back to the next "
@@ -337,6 +365,17 @@ class PromptSettings(BaseModel):
     answer_row_limit: int = Field(
         1000, ge=1, le=100_000, description="Most rows of an answer kept and returned."
     )
+    max_sql_corrections: int = Field(
+        2, ge=0, le=10,
+        description="Times a provider may send corrected SQL after the engine refused or "
+        "failed its query (each correction sees the error); past it the execution fails "
+        "with `sql_corrections_exhausted`.",
+    )  # fmt: skip
+    conversation_turns: int = Field(
+        10, ge=1, le=100,
+        description="Earlier turns of a conversation a follow-up is read against (and a "
+        "model is shown).",
+    )  # fmt: skip
 
 
 class DecisionSettings(BaseModel):
@@ -368,6 +407,13 @@ class EngineSettings(BaseModel):
 
     task_cpus: float = Field(
         1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="DuckDB's threads in a query (default: the task's CPUs, rounded up). More "
+        "lets one query use a node's idle cores, which it then shares with other work.",
     )
     memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
     timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")

@@ -17,7 +17,8 @@ import ray
 from pydantic import BaseModel, Field
 
 from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
-from compute.staging import QueryInput, query_input
+from compute.staging import QueryInput, query_input, stage_table
+from rivergen.datasets.schemas import StagedVersion
 from rivergen.engine.duck import EngineLimits, resolver, run_sql
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import (
@@ -55,9 +56,17 @@ def _lookup(names: dict[str, str], written: str) -> str | None:
     return names.get(written) or resolver(names)(written)
 
 
+def _query_and_write(
+    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput], key: str
+) -> StagedVersion:
+    """The query, and its result written as the job's result object, in the same task: the
+    rows never travel back through the supervisor."""
+    return stage_table(settings, _query(settings, limits, query, inputs), key)
+
+
 # Tasks of a job are not retried by Ray: the supervisor retries the job's attempt as a whole
 # (bounded by max_attempts), so a crash is counted and shown.
-_query_task = ray.remote(max_retries=0)(_query)
+_query_task = ray.remote(max_retries=0)(_query_and_write)
 
 
 class QueryKind(JobKind[Query]):
@@ -144,8 +153,10 @@ class QueryKind(JobKind[Query]):
         ctx.progress(10, "querying")
         limits = EngineLimits.of(engine)
         task = _query_task.options(num_cpus=engine.task_cpus)
-        ref = ctx.track(task.remote(ctx.settings, limits, query, inputs))
-        return KindOutput(ref, summary | {"engine": "duckdb"})
+        staged: StagedVersion = await ctx.track(
+            task.remote(ctx.settings, limits, query, inputs, ctx.result_key)
+        )
+        return KindOutput(staged, summary | {"engine": "duckdb"})
 
     async def _distributed(
         self, ctx: JobContext[Query], query: Query, inputs: list[QueryInput]

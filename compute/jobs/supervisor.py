@@ -30,11 +30,13 @@ from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import stage_result
 from compute.metrics import record_job
 from compute.staging import RayDatasetCompute
+from rivergen.cache import connect_redis
 from rivergen.clients import require
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.jobs.catalog import DatasetCatalog
+from rivergen.jobs.ends import announce_end
 from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
 from rivergen.services.governance import Governed
@@ -78,6 +80,10 @@ class JobRun:
     interval_s: float = 1.0
 
     # JobContext -----------------------------------------------------------------------------
+
+    @property
+    def result_key(self) -> str:
+        return result_key(self.workspace_id, self.job_id)
 
     def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
         key = self.keys.get((dataset, version))
@@ -141,6 +147,9 @@ class JobSupervisor:
         self._compute = RayDatasetCompute(settings)
         self._runs: dict[UUID, JobRun | None] = {}
         self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        # Where the end of each job is announced to the gateways' waiters (if configured).
+        app = settings.redis_app
+        self._redis = connect_redis(app.url.get_secret_value(), app) if app.url else None
         self._loop = asyncio.new_event_loop()
         self._ready: asyncio.Future[JobRecorder] = self._loop.create_future()
         self._thread = threading.Thread(
@@ -258,6 +267,9 @@ class JobSupervisor:
                 pass
         except Exception:
             log.exception("job supervisor: job %s could not be recorded", job)
+            return
+        if self._redis is not None:
+            await announce_end(self._redis, job)
 
     async def _attempt(self, recorder: JobRecorder, job: UUID) -> bool:
         """One attempt; True when the job has ended."""
@@ -318,7 +330,8 @@ class JobSupervisor:
         params = kind.parse(_json(row["params"]))
         inputs = kind.inputs(params)
         catalog = DatasetCatalog(self._db, row["workspace_id"])
-        found = {(d, v): await catalog.dataset(d, v) for d, v in inputs}
+        looked_up = await asyncio.gather(*(catalog.dataset(d, v) for d, v in inputs))
+        found = {(f.dataset, f.version): f for f in looked_up}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
             params=params, keys={k: f.object_key for k, f in found.items()},
@@ -338,15 +351,7 @@ class JobSupervisor:
                 output = await kind.run(run)
             else:
                 output = await asyncio.to_thread(kind.run, run)
-            summary: dict[str, Any] = {}
-            table = output
-            if isinstance(output, KindOutput):
-                table, summary = output.table, output.summary
-            if run.cancelled():
-                raise JobCancelled
-            run.progress(95, "writing the result")
-            key = result_key(row["workspace_id"], row["id"])
-            staged: StagedVersion = await run.track(stage_result.remote(self._settings, table, key))
+            staged, summary = await self._written(run, output)
         except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
             if run.cancelled():
                 raise JobCancelled from None
@@ -356,6 +361,22 @@ class JobSupervisor:
         if run.cancelled():
             raise JobCancelled
         return staged, inputs, summary
+
+    async def _written(self, run: JobRun, output: Any) -> tuple[StagedVersion, dict[str, Any]]:
+        """The kind's result written as the job's result object (unless its task wrote it)."""
+        summary: dict[str, Any] = {}
+        table = output
+        if isinstance(output, KindOutput):
+            table, summary = output.table, output.summary
+        if run.cancelled():
+            raise JobCancelled
+        if isinstance(table, StagedVersion):
+            return table, summary
+        run.progress(95, "writing the result")
+        staged: StagedVersion = await run.track(
+            stage_result.remote(self._settings, table, run.result_key)
+        )
+        return staged, summary
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

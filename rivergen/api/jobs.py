@@ -24,16 +24,26 @@ def _jobs(request: Request) -> JobService:
 
 
 Jobs = Annotated[JobService, Depends(_jobs)]
+WaitS = Annotated[
+    float,
+    Query(
+        ge=0, le=60,
+        description="Answer once the job has ended, or after this many seconds (a long poll).",
+    ),
+]  # fmt: skip
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
-async def submit_job(body: JobCreate, context: Context, jobs: Jobs) -> JobAccepted:
+async def submit_job(
+    body: JobCreate, context: Context, jobs: Jobs, wait_s: WaitS = 0
+) -> JobAccepted:
     """Start a job. Kind `query` (Internal Compute) takes `{dataset, version?, join?, filters,
     columns?, group_by, aggregates, order_by, limit?}`. Everything is checked first (422
     `invalid_params`, `dataset_not_found`, `column_not_found`, `column_type_mismatch`,
     `aggregate_not_numeric`; 403 `quota_exceeded` past the plan's concurrent jobs): a refused
-    job leaves nothing behind. Follow it with `GET /jobs/{id}` or the `job.*` events."""
-    return await jobs.submit(context, body)
+    job leaves nothing behind. Follow it with `GET /jobs/{id}` or the `job.*` events; with
+    `wait_s`, the answer comes when the job has ended (or after `wait_s`), its state in it."""
+    return await jobs.submit(context, body, wait_s)
 
 
 @router.get("/jobs")
@@ -49,9 +59,10 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: UUID, context: Context, jobs: Jobs) -> JobView:
-    """State, progress, message, attempts, error, timings and the result dataset."""
-    return await jobs.get(context, job_id)
+async def get_job(job_id: UUID, context: Context, jobs: Jobs, wait_s: WaitS = 0) -> JobView:
+    """State, progress, message, attempts, error, timings and the result dataset; with
+    `wait_s`, once the job has ended or after `wait_s` seconds, whichever is first."""
+    return await jobs.get(context, job_id, wait_s)
 
 
 @router.post("/jobs/{job_id}/cancel")

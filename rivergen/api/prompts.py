@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from rivergen.agents.psa import PromptService
 from rivergen.agents.psa.schemas import (
+    ConversationDetail,
+    ConversationPage,
     ExecuteRequest,
     ExecutionPage,
     ExecutionView,
@@ -40,8 +42,30 @@ async def execute_prompt(body: ExecuteRequest, context: Context, prompts: Prompt
     """Answer a question now (within `RIVERGEN_PROMPTS__MAX_SECONDS`): every tool call is
     authorized as the caller's own request would be, and recorded as a turn. Writes are not
     run: the execution stops in `awaiting_confirmation` with the `pending` calls. The status
-    says how it ended (`completed`, `not_understood`, `awaiting_confirmation`, `failed`)."""
+    says how it ended (`completed`, `not_understood`, `needs_clarification`,
+    `awaiting_confirmation`, `failed`). With `conversation_id` the question may follow up the
+    conversation's previous answer or answer its clarifying question (404
+    `conversation_not_found`); without, a new conversation begins."""
     return await prompts.execute(context, body)
+
+
+@router.get("/conversations")
+async def list_conversations(
+    context: Context, prompts: Prompts, limit: PageLimit = 50, cursor: PageCursor = None
+) -> ConversationPage:
+    """The workspace's conversations, newest first; follow `next_cursor`. Each comes with its
+    latest turn, without its data (`rows_withheld`) when computed under other policies than
+    the caller's."""
+    return await prompts.list_conversations(context, limit, cursor)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(
+    conversation_id: UUID, context: Context, prompts: Prompts
+) -> ConversationDetail:
+    """A conversation with its turns, oldest first, each as the history shows it to the
+    caller. 404 `conversation_not_found` (another workspace's too)."""
+    return await prompts.get_conversation(context, conversation_id)
 
 
 @router.get("/executions")

@@ -2,10 +2,12 @@
 
 Every query of the platform runs here: prompt SQL, ``query`` jobs (typed or SQL), filtered
 previews and policies' row filters. Inputs arrive as Arrow tables and are registered as
-relations; nothing is read by path. Each run gets its own in-memory database with external
-access off (no files, HTTP or extension installs), extension autoloading off, a memory limit,
-threads sized to the caller's CPUs, and its configuration locked before the query runs; a
-timer interrupts a query past its time.
+relations, or scanned as the one Parquet file each may be. A query runs on its own
+connection to an in-memory database with external access off (no files but its inputs' own,
+no HTTP or extension installs), extension autoloading off, a memory limit, threads sized to
+the caller's CPUs, and its configuration locked; a database is reused only by queries with the
+same limits and the same readable files (:class:`_Sandboxes`). A timer interrupts a query past
+its time.
 
 Errors: SQL that does not bind (an unknown column, a type mismatch) is 422 ``sql_invalid``
 with the engine's message and position; past the memory limit 422 ``query_too_large``; past
@@ -46,7 +48,7 @@ class EngineLimits(BaseModel):
         timeout = settings.timeout_s if timeout_s is None else min(timeout_s, settings.timeout_s)
         return cls(
             memory_mb=settings.memory_mb, timeout_s=timeout,
-            threads=max(1, math.ceil(settings.task_cpus)),
+            threads=settings.threads or max(1, math.ceil(settings.task_cpus)),
         )  # fmt: skip
 
 
@@ -69,7 +71,9 @@ def relation_schema(relation: Relation) -> pa.Schema:
     return relation.schema
 
 
-def _connect(limits: EngineLimits, files: list[str]) -> duckdb.DuckDBPyConnection:
+def _database(limits: EngineLimits, files: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+    """A new sandboxed in-memory database: only ``files`` readable, nothing installed or
+    loaded, its limits set and its configuration locked."""
     con = duckdb.connect(
         ":memory:",
         config={
@@ -82,11 +86,42 @@ def _connect(limits: EngineLimits, files: list[str]) -> duckdb.DuckDBPyConnectio
             "preserve_insertion_order": True,
         },
     )
+    # The files are immutable dataset objects: their footers are read once.
+    con.execute("SET parquet_metadata_cache = true")
     if files:
         # Set before external access goes off: exactly these files stay readable.
         con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
     con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     return con
+
+
+class _Sandboxes:
+    """Sandboxed databases kept for reuse: making one costs tens of milliseconds, a
+    connection to one nothing. A database is shared only by queries with the same limits and
+    the same readable files (so the same tenant's same dataset versions); each query has a
+    connection of its own, whose views are temporary (they die with it). A few are kept, the
+    least recently used dropped."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._databases: dict[tuple[int, int, tuple[str, ...]], duckdb.DuckDBPyConnection] = {}
+        self._lock = threading.Lock()
+
+    def connect(self, limits: EngineLimits, files: list[str]) -> duckdb.DuckDBPyConnection:
+        key = (limits.threads, limits.memory_mb, tuple(sorted(set(files))))
+        with self._lock:
+            database = self._databases.pop(key, None)
+            if database is None:
+                database = _database(limits, key[2])
+            self._databases[key] = database  # the most recent last
+            while len(self._databases) > self._keep:
+                # Dropped, not closed: a query still running on it keeps it alive.
+                self._databases.pop(next(iter(self._databases)))
+            return database.cursor()
+
+
+_SANDBOXES = _Sandboxes(keep=4)
 
 
 _LINE = re.compile(r"LINE (\d+):")
@@ -131,15 +166,16 @@ def execute(sql: str, relations: Mapping[str, Relation], limits: EngineLimits) -
     Platform code that builds its own SQL (typed queries, row filters) calls this; text from
     people goes through :func:`run_sql`."""
     files = [r.path for r in relations.values() if isinstance(r, ParquetFile)]
-    con = _connect(limits, files)
+    con = _SANDBOXES.connect(limits, files)
     try:
+        # Whatever the statement might change in the shared database is rolled back.
+        con.execute("BEGIN TRANSACTION")
         for name, relation in relations.items():
             if isinstance(relation, ParquetFile):
                 scan = f"SELECT * FROM read_parquet({literal(relation.path)})"
-                con.execute(f"CREATE VIEW {ident(name)} AS {scan}")
+                con.execute(f"CREATE TEMP VIEW {ident(name)} AS {scan}")
             else:
                 con.register(name, relation)
-        con.execute("SET lock_configuration = true")
         timer = threading.Timer(limits.timeout_s, con.interrupt)
         timer.start()
         try:
@@ -149,7 +185,7 @@ def execute(sql: str, relations: Mapping[str, Relation], limits: EngineLimits) -
         finally:
             timer.cancel()
     finally:
-        con.close()
+        con.close()  # rolls the transaction back
 
 
 def run_sql(

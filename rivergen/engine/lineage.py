@@ -29,6 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import build_scope
 
 from rivergen.engine.sandbox import DIALECT
 
@@ -242,13 +243,22 @@ def query_lineage(
     found = QueryLineage(
         row_preserving=row_preserving(qualified), conditions=_conditions(qualified, schemas)
     )
+    try:
+        # Every output's graph in one walk over the query already qualified above.
+        nodes = sqlglot_lineage(None, qualified, schema=schema, dialect=DIALECT,
+                                scope=build_scope(qualified))  # fmt: skip
+    except (SqlglotError, KeyError, ValueError, IndexError):
+        return fallback
+    names = [p.alias_or_name for p in projections]
+    if not isinstance(nodes, dict) or len(set(names)) != len(names):
+        return fallback  # two outputs of one name: which graph is whose is unknown
     for projection, name in zip(projections, outputs, strict=True):
+        node = nodes.get(projection.alias_or_name)
+        if node is None:
+            return fallback
         try:
-            node = sqlglot_lineage(
-                projection.alias_or_name, qualified, schema=schema, dialect=DIALECT
-            )
             sources, plain = _sources(node, schemas)
-        except (SqlglotError, KeyError, ValueError, IndexError):
+        except (KeyError, ValueError, IndexError):
             return fallback
         if _opaque(node):
             sources, plain = everything, False

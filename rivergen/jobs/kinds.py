@@ -64,6 +64,12 @@ class JobContext(Protocol[P]):
     min_nnz_per_block: int  # the sizing of Sparse Native row blocks (settings)
     settings: Settings  # for a task that reads its inputs itself (see :meth:`source`)
 
+    @property
+    def result_key(self) -> str:
+        """Where the job's result object goes. A kind whose task writes its result there
+        itself returns the task's ``StagedVersion`` instead of rows (they never reach the
+        supervisor)."""
+
     def load(self, dataset: UUID, version: int, columns: list[str] | None = None) -> Any:
         """An ``ObjectRef[pyarrow.Table]`` of one of the kind's :meth:`JobKind.inputs`."""
 

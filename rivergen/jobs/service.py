@@ -26,6 +26,7 @@ from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.idempotency import settle_pending
 from rivergen.jobs import store
 from rivergen.jobs.catalog import DatasetCatalog
+from rivergen.jobs.ends import JobEndWatch
 from rivergen.jobs.kinds import JobKind
 from rivergen.jobs.ports import JobRunner
 from rivergen.jobs.recorder import JOB_CANCELLED
@@ -50,6 +51,9 @@ from rivergen.services.governance import (
 from rivergen.services.governance import store as governance_store
 from rivergen.settings import JobSettings
 
+# How often a request waiting for a job's end reads it, when nothing wakes it sooner.
+_POLL_S = 0.25
+
 
 def job_not_found(job: UUID) -> NotFound:
     return NotFound(f"job {job} not found", code="job_not_found")
@@ -58,9 +62,11 @@ def job_not_found(job: UUID) -> NotFound:
 class JobService:
     def __init__(
         self, db: Database, runner: JobRunner, settings: JobSettings,
-        governance: GovernanceService | None = None,
+        governance: GovernanceService | None = None, ends: JobEndWatch | None = None,
     ) -> None:  # fmt: skip
         self._db = db
+        # Wakes a request waiting for a job's end (``wait_s``); without Redis, waiting polls.
+        self._ends = ends or JobEndWatch(None, recheck_s=_POLL_S)
         # A job reads its inputs as its submitter may see them; its result is shown as the
         # reader may see it.
         self._governance = governance or GovernanceService(db)
@@ -83,8 +89,11 @@ class JobService:
         whole cluster's restart) go on without waiting for the next submission."""
         return await self._runner.ensure_supervisor()
 
-    async def submit(self, context: RequestContext, request: JobCreate) -> JobAccepted:
-        """Validate, record (queued) and hand to the supervisor."""
+    async def submit(
+        self, context: RequestContext, request: JobCreate, wait_s: float = 0.0
+    ) -> JobAccepted:
+        """Validate, record (queued) and hand to the supervisor; with ``wait_s``, answer when
+        the job has ended or after that many seconds, whichever is first."""
         workspace = context.require_workspace()
         kind = self._kind(request.kind)
         try:
@@ -126,6 +135,8 @@ class JobService:
                     error={"code": exc.error_code, "message": exc.message},
                 )  # fmt: skip
             raise
+        if wait_s > 0:
+            return JobAccepted(job_id=job, **(await self.get(context, job, wait_s)).model_dump())
         view = _view(row)
         return JobAccepted(job_id=job, **view.model_dump())
 
@@ -156,12 +167,25 @@ class JobService:
         }  # fmt: skip
         return params, pinned
 
-    async def get(self, context: RequestContext, job: UUID) -> JobView:
-        async with self._db.transaction(str(context.require_workspace())) as conn:
+    async def get(self, context: RequestContext, job: UUID, wait_s: float = 0.0) -> JobView:
+        """The job as the reader may see it; with ``wait_s``, once it has ended or after that
+        many seconds, whichever is first."""
+        workspace = str(context.require_workspace())
+        if wait_s > 0:
+            await self._wait_ended(workspace, job, wait_s)
+        async with self._db.transaction(workspace) as conn:
             row = await store.get(conn, job)
         if row is None:
             raise job_not_found(job)
         return (await self._governed_views(context, [_view(row)]))[0]
+
+    async def _wait_ended(self, workspace: str, job: UUID, wait_s: float) -> None:
+        async def ended() -> bool:
+            async with self._db.transaction(workspace) as conn:
+                row = await store.get(conn, job)
+            return row is None or JobState(row["state"]).finished
+
+        await self._ends.wait(job, wait_s, ended)
 
     async def _governed_views(self, context: RequestContext, views: list[JobView]) -> list[JobView]:
         """``views`` with the result's summary (a model's metrics, an algorithm's figures:

@@ -11,7 +11,7 @@ the stock manager matter here, and this module covers both:
   :class:`SubscriptionWatch` asks Redis itself, from a second connection, whether this
   replica's pub/sub connection (recognised by its client name) is subscribed to the channel,
   publishes a probe there and checks that the listener heard it, and forces a new subscription
-  (restarting the listener task if it ended) when listening has been missing for ``stale_s``.
+  (a new listener task) when listening has been missing for ``stale_s``.
 """
 
 from __future__ import annotations
@@ -99,13 +99,19 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             await self.on_connected(sid, namespace)
 
     async def resubscribe(self) -> None:
-        """Drop the listener's connection; the listener subscribes again on a new one (a
-        listener task that has ended is started again)."""
-        await self.close_listener()
+        """Stop the listener task and start a new one, which subscribes on a new connection.
+
+        Closing the subscription under a running listener is not enough: a reader blocked in
+        redis-py may reconnect the closed connection (now back in the pool, subscribed to
+        nothing) and wait on it for ever. Cancelling the task ends any await it is in."""
         listener = getattr(self, "thread", None)
-        if isinstance(listener, asyncio.Task) and listener.done():
+        if isinstance(listener, asyncio.Task) and not listener.done():
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=5)  # never raises the task's outcome
+        elif isinstance(listener, asyncio.Task):
             log.warning("the Socket.io listener task had ended; starting it again")
-            self.thread = self.server.start_background_task(self._thread)
+        await self.close_listener()
+        self.thread = self.server.start_background_task(self._thread)
 
     async def close_listener(self) -> None:
         pubsub, self.pubsub = self.pubsub, None
@@ -128,7 +134,7 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 async for message in self.pubsub.listen():
                     self.last_heard = time.monotonic()
                     yield message
-                # listen() ends when the connection was closed under it (resubscribe).
+                # listen() ends when the subscription was dropped under it.
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: subscribe again

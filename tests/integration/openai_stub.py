@@ -30,9 +30,12 @@ class OpenAIStub:
         self.scripts: defaultdict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self.delay: dict[str, float] = {}
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self._ids = itertools.count(1)
         self.app = FastAPI()
         self.app.post("/v1/chat/completions")(self._complete)
+        # Ray Serve LLM's OpenAI app under the `llm` application's route prefix.
+        self.app.post("/llm/v1/chat/completions")(self._complete)
 
     def reply(
         self, model: str, *, content: str | None = None,
@@ -45,6 +48,7 @@ class OpenAIStub:
         self.scripts.clear()
         self.delay.clear()
         self.requests.clear()
+        self.paths.clear()
 
     def requests_for(self, model: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["model"] == model]
@@ -52,6 +56,7 @@ class OpenAIStub:
     async def _complete(self, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
         self.requests.append(body)
+        self.paths.append(request.url.path)
         model = body["model"]
         if self.delay.get(model):
             await asyncio.sleep(self.delay[model])

@@ -368,3 +368,44 @@ async def test_another_workspaces_job_does_not_exist(client: httpx.AsyncClient) 
         assert response.json()["error"]["code"] == "job_not_found"
     listed = await client.get("/api/v1/jobs", headers=alice.headers())
     assert listed.json()["items"] == []
+
+
+async def test_a_request_waits_for_the_jobs_end(client: httpx.AsyncClient) -> None:
+    owner = await register(client, "patient")
+    # Submitted and answered once it has ended: its state and result in the one answer.
+    done = await client.post(
+        "/api/v1/jobs", params={"wait_s": 30}, headers=owner.headers(),
+        json={"kind": "sleep", "params": {"seconds": 0.3, "steps": 1}},
+    )  # fmt: skip
+    assert done.status_code == 202, done.text
+    assert done.json()["state"] == "succeeded" and done.json()["result"] is not None
+
+    # A job that outlasts the wait: the answer comes after `wait_s`, the job still going.
+    long = await client.post(
+        "/api/v1/jobs", params={"wait_s": 0.5}, headers=owner.headers(),
+        json={"kind": "sleep", "params": {"seconds": 60, "steps": 60}},
+    )  # fmt: skip
+    assert long.status_code == 202, long.text
+    job = long.json()["job_id"]
+    assert long.json()["state"] in ("queued", "running")
+    still = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 0.3}, headers=owner.headers())
+    assert still.status_code == 200 and still.json()["state"] in ("queued", "running")
+
+    # Cancelled while a request waits on it: the waiting request answers with the end.
+    waiting = asyncio.create_task(
+        client.get(f"/api/v1/jobs/{job}", params={"wait_s": 30}, headers=owner.headers())
+    )
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    cancel = await client.post(f"/api/v1/jobs/{job}/cancel", headers=owner.headers())
+    assert cancel.status_code == 200, cancel.text
+    ended = await waiting
+    assert ended.status_code == 200 and ended.json()["state"] == "cancelled"
+
+    too_long = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 61},
+                                headers=owner.headers())  # fmt: skip
+    assert too_long.status_code == 422
+    stranger = await register(client, "stranger")
+    hidden = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 30},
+                              headers=stranger.headers())  # fmt: skip
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "job_not_found"

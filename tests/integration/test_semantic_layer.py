@@ -322,8 +322,15 @@ async def test_a_layer_measure_answers_through_the_builtin_provider(
     assert abs(answer - sum(by_product.values())) < 1e-6 * sum(by_product.values())
     assert "unitPrice" in total["table"]["sql"] and "discount" in total["table"]["sql"]
 
+    # "How this was read" names the layer entries the answer used.
+    assert total["reading"]["layer"]["measures"] == [f"revenue = SUM({REVENUE})"]
+    assert total["table"]["chart"] == {"kind": "number", "x": None, "y": "revenue"}
+
     top = await ask(client, owner, "top 3 products by sales")
     assert top["status"] == "completed", top
+    used = top["reading"]["layer"]
+    assert used["measures"] == [f"revenue = SUM({REVENUE})"]
+    assert "sales: the measure revenue" in used["synonyms"]
     expected = sorted(by_product.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     got = [(row["productID"], row["revenue"]) for row in top["table"]["rows"]]
     assert [p for p, _ in got] == [p for p, _ in expected]

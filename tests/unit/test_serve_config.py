@@ -103,3 +103,39 @@ def test_every_deployment_in_the_config_exists_in_its_application() -> None:
             assert deployment["ray_actor_options"]["num_cpus"] < 1
         # ...and every deployment of the application is in the config.
         assert names == {d["name"] for d in app["deployments"]}, app["name"]
+
+
+def _llm_application(path: str) -> dict[str, Any]:
+    """The `llm` application, commented out in ``path``, as it reads once uncommented."""
+    text = (REPO_ROOT / path).read_text()
+    start = text.index("# --- llm:")
+    end = text.index("# --- end llm")
+    lines = [line.strip() for line in text[start:end].splitlines()]
+    body = [line[2:] if line.startswith("#  ") else line[1:] for line in lines
+            if line.startswith(("#  ", "#    "))]  # fmt: skip
+    [application] = yaml.safe_load("\n".join(body))
+    assert isinstance(application, dict)
+    return application
+
+
+def test_the_in_cluster_model_is_a_serve_llm_application_off_by_default() -> None:
+    from urllib.parse import urlparse
+
+    from rivergen.settings import ClusterLLMSettings
+
+    settings = ClusterLLMSettings()
+    assert not settings.enabled
+    config = load()
+    assert "llm" not in [app["name"] for app in config["applications"]]
+    application = _llm_application("deployments/serve_config.yaml")
+    # The same block in the RayService manifest's serveConfigV2.
+    assert _llm_application("deployments/rayservice.yaml") == application
+    schema = ServeDeploySchema.model_validate(
+        {**config, "applications": [*config["applications"], application]}
+    )
+    llm = schema.applications[-1]
+    assert llm.name == "llm" and llm.import_path == "ray.serve.llm:build_openai_app"
+    # The setting points the provider at this application's route, and at its model.
+    assert urlparse(settings.base_url).path == f"{llm.route_prefix}/v1"
+    [model] = application["args"]["llm_configs"]
+    assert model["model_loading_config"]["model_id"] == settings.model

@@ -56,10 +56,14 @@ from rivergen.settings import PromptSettings
 
 
 def provider_chain(settings: PromptSettings, planner: Planner | None = None) -> FallbackChain:
-    """The configured providers in order, then the built-in one (on ``planner``, the Planning
-    service); each attempt is bounded by its provider's timeout and the execution's time."""
+    """The in-cluster model when enabled, the configured providers in order, then the
+    built-in one (on ``planner``, the Planning service); each attempt is bounded by its
+    provider's timeout and the execution's time."""
+    configured = list(settings.providers)
+    if settings.cluster_llm.enabled:
+        configured.insert(0, settings.cluster_llm.provider())
     return FallbackChain(
-        [OpenAICompatibleProvider(p) for p in settings.providers], settings.max_seconds,
+        [OpenAICompatibleProvider(p) for p in configured], settings.max_seconds,
         fallback=BuiltinProvider(planner),
     )  # fmt: skip
 

@@ -15,6 +15,8 @@ from rivergen.accounts.principal import RequestContext
 from rivergen.agents.psa.providers import ModelProvider, summary_of
 from rivergen.agents.psa.schemas import ExecutionStatus, PendingCall, StepRecord
 from rivergen.agents.psa.steps import (
+    Clarification,
+    Conversation,
     FinalAnswer,
     NotUnderstood,
     StepRequest,
@@ -44,6 +46,8 @@ class AgentRun:
     steps: list[StepRecord] = field(default_factory=list)
     provider: str | None = None
     error: dict[str, Any] | None = None
+    understood: list[str] = field(default_factory=list)
+    clarification: Clarification | None = None
 
 
 class PromptAgent:
@@ -58,15 +62,16 @@ class PromptAgent:
 
     async def execute(
         self, context: RequestContext, question: str, catalog: PromptCatalog,
-        on_turn: OnTurn | None = None,
+        on_turn: OnTurn | None = None, conversation: Conversation | None = None,
     ) -> AgentRun:  # fmt: skip
-        """Run the loop for ``context``'s caller; never raises for a tool's or a provider's
-        failure (the run's status and error say it)."""
+        """Run the loop for ``context``'s caller (``conversation``: the earlier turns a
+        follow-up is read against); never raises for a tool's or a provider's failure (the
+        run's status and error say it)."""
         run = AgentRun()
         ctx = ToolContext(context, catalog, self.settings.answer_row_limit)
         try:
             async with asyncio.timeout(self.settings.max_seconds):
-                await self._loop(ctx, question, run, on_turn)
+                await self._loop(ctx, question, run, on_turn, conversation)
         except TimeoutError:
             run.status, run.error = (
                 "failed",
@@ -85,13 +90,14 @@ class PromptAgent:
         return run
 
     async def _loop(
-        self, ctx: ToolContext, question: str, run: AgentRun, on_turn: OnTurn | None
-    ) -> None:
+        self, ctx: ToolContext, question: str, run: AgentRun, on_turn: OnTurn | None,
+        conversation: Conversation | None,
+    ) -> None:  # fmt: skip
         asked: list[ToolCalls] = []
         for index in range(self.settings.max_turns):
             request = StepRequest(
                 question=question, catalog=ctx.catalog, tools=self.tools.specs(),
-                turns=run.turns, assistant=asked,
+                turns=run.turns, assistant=asked, conversation=conversation,
             )  # fmt: skip
             start = time.perf_counter()
             step = await self.provider.step(request)
@@ -99,7 +105,8 @@ class PromptAgent:
             run.steps.append(StepRecord(
                 index=index, kind=step.kind, provider=run.provider, fallbacks=step.fallbacks,
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
-                text=step.text if isinstance(step, ToolCalls | FinalAnswer) else step.message,
+                text=step.text if isinstance(step, ToolCalls | FinalAnswer) else
+                step.question if isinstance(step, Clarification) else step.message,
             ))  # fmt: skip
             if isinstance(step, FinalAnswer):
                 run.status, run.answer = "completed", step.text
@@ -109,12 +116,30 @@ class PromptAgent:
                 run.error = {"code": "not_understood", "message": step.message,
                              "details": {"unknown": step.unknown}}  # fmt: skip
                 return
+            if isinstance(step, Clarification):
+                run.status, run.clarification = "needs_clarification", step
+                run.answer = (
+                    step.question
+                    + "\n"
+                    + "\n".join(f"{n}. {option}" for n, option in enumerate(step.options, 1))
+                )
+                return
             asked.append(step)
+            run.understood = step.understood or run.understood
             for call in step.calls:
                 turn = await self._act(ctx, call, len(run.turns), run)
                 run.turns.append(turn)
                 if on_turn is not None:
                     await on_turn(turn)
+            failed_sql = sum(1 for t in run.turns if t.tool == "run_sql" and t.status == "failed")
+            if failed_sql > self.settings.max_sql_corrections:
+                run.status, run.answer = "failed", summary_of(run.turns)
+                run.error = {
+                    "code": "sql_corrections_exhausted",
+                    "message": f"the SQL failed {failed_sql} times; "
+                    f"{self.settings.max_sql_corrections} corrections are allowed",
+                }  # fmt: skip
+                return
             if run.pending:
                 run.status = "awaiting_confirmation"
                 run.answer = summary_of(run.turns)

@@ -11,6 +11,7 @@ import httpx
 
 from rivergen.agents.psa.providers import ProviderError
 from rivergen.agents.psa.steps import (
+    Clarification,
     FinalAnswer,
     NotUnderstood,
     Step,
@@ -24,6 +25,7 @@ from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.settings import ModelProviderSettings
 
 NOT_UNDERSTOOD = "NOT_UNDERSTOOD:"
+CLARIFY = "CLARIFY:"
 MAX_TOOL_CONTENT = 8000
 MAX_ROWS_SHOWN = 20
 
@@ -33,6 +35,10 @@ proposed by calling their tool and run only after a person confirms them.
 When the tool results answer the question, reply with the answer in plain language.
 If the question cannot be answered with these tools and datasets, reply with a message that
 starts with NOT_UNDERSTOOD: and say which words you did not understand. Never guess.
+If the question fits several readings, reply with a message that starts with CLARIFY: and
+asks which one, then one line per reading starting with "- "; the person answers next.
+A question may follow up the earlier ones of the conversation ("and by country?", "only
+1997", "what about France?"): change the earlier SQL accordingly.
 
 Datasets (table name [business name; other names]: columns [business name; role; other
 names]):
@@ -106,8 +112,14 @@ def messages_of(request: StepRequest) -> list[dict[str, Any]]:
     """The conversation so far: system, the question, then each step's calls and results."""
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": SYSTEM.format(catalog=catalog_text(request.catalog))},
-        {"role": "user", "content": request.question},
     ]
+    for prior in request.conversation.turns if request.conversation else []:
+        said = prior.answer or prior.status
+        if prior.sql:
+            said += f"\nSQL: {prior.sql}"
+        messages += [{"role": "user", "content": prior.question},
+                     {"role": "assistant", "content": said}]  # fmt: skip
+    messages.append({"role": "user", "content": request.question})
     by_call = {t.call_id: t for t in request.turns}
     for step in request.assistant:
         messages.append({
@@ -146,6 +158,12 @@ def step_of(body: Any) -> Step:
         calls.append(call.model_copy(update={"id": raw["id"]}) if raw.get("id") else call)
     if calls:
         return ToolCalls(calls=calls, text=content)
+    if content.startswith(CLARIFY):
+        lines = [line.strip() for line in content[len(CLARIFY) :].strip().splitlines()]
+        options = [line[2:].strip() for line in lines if line.startswith("- ")]
+        question = " ".join(line for line in lines if not line.startswith("- "))
+        if len(options) >= 2:
+            return Clarification(question=question or "Which one?", options=options)
     if content.startswith(NOT_UNDERSTOOD):
         return NotUnderstood(message=content[len(NOT_UNDERSTOOD) :].strip() or "not understood")
     if not content:

@@ -26,6 +26,7 @@ class SqlAnswer(BaseModel):
 
     sql: str = Field(description="The SQL as run (after governance rewrote it, if it did).")
     columns: list[str]
+    types: list[str] = Field(default_factory=list, description="Arrow type of each column.")
     rows: list[dict[str, Any]]
     row_count: int = Field(description="Rows in the whole answer (``rows`` may hold fewer).")
     truncated: bool = False

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from rivergen.agents.psa.steps import (
+    Clarification,
+    Conversation,
     FinalAnswer,
     NotUnderstood,
     ProviderFailure,
@@ -27,6 +29,7 @@ from rivergen.agents.psa.steps import (
 from rivergen.errors import DependencyUnavailable
 from rivergen.services.planning import intents
 from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.services.planning.followup import Clarify, ClarifyOption, Why, read_followup
 
 log = logging.getLogger(__name__)
 
@@ -109,15 +112,58 @@ class BuiltinProvider:
     async def step(self, request: StepRequest) -> Step:
         if request.turns:
             return FinalAnswer(text=summary_of(request.turns))
-        if self._planner is not None:  # the Planning service (on Serve: by handle)
-            intent: Any = await self._planner.translate(request.question, request.catalog)
-        else:
+        intent: Any = None
+        if request.conversation is not None:
+            intent = followup_of(request.question, request.conversation, request.catalog)
+            if isinstance(intent, Clarify):
+                return Clarification(
+                    question=intent.question, options=[o.label for o in intent.options],
+                    readings=[o.intent for o in intent.options],
+                )  # fmt: skip
+            if isinstance(intent, Why):
+                return FinalAnswer(text=why_text(request.conversation))
+        if intent is None and self._planner is not None:  # the Planning service (by handle)
+            intent = await self._planner.translate(request.question, request.catalog)
+        elif intent is None:
             intent = _translator()(request.question, request.catalog)
         calls = calls_of(intent)
         if isinstance(calls, NotUnderstood):
             return calls
-        understood = "; ".join(getattr(intent, "understood", []))
-        return ToolCalls(calls=calls, text=understood)
+        understood = list(getattr(intent, "understood", []))
+        return ToolCalls(calls=calls, text="; ".join(understood), understood=understood)
+
+
+def followup_of(question: str, conversation: Conversation, catalog: PromptCatalog) -> Any:
+    """The follow-up ``question`` is of the conversation's last reading (or the answer to its
+    clarifying question); None when it is a question of its own."""
+    last = conversation.last_query()
+    asked = conversation.pending_clarification()
+    clarify = None
+    if asked is not None and len(asked.readings) == len(asked.options) >= 2:
+        clarify = Clarify(question=asked.question, options=[
+            ClarifyOption(label=label, intent=reading)
+            for label, reading in zip(asked.options, asked.readings, strict=True)
+        ])  # fmt: skip
+    return read_followup(question, last[1] if last else None, catalog, clarify)
+
+
+def why_text(conversation: Conversation) -> str:
+    """How the conversation's last answer was read and computed."""
+    last = conversation.last_query()
+    if last is None:
+        return "There is no earlier answer in this conversation to explain."
+    turn, _ = last
+    lines = [f"The answer to “{turn.question}” was read as:"]
+    lines += [f"- {u}" for u in turn.understood] or ["- (the provider did not say)"]
+    lines.append(f"It was computed with this SQL over {', '.join(turn.tables) or 'the datasets'}:")
+    lines.append(turn.sql or "")
+    if turn.layer:
+        lines.append("Semantic layer entries used:")
+        lines += [f"- {entry}" for entry in turn.layer]
+    else:
+        lines.append("No semantic layer entry was used.")
+    lines.append("The workspace's policies applied to it as they apply to you.")
+    return "\n".join(lines)
 
 
 class ReplayProvider:

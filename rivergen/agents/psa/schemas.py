@@ -9,11 +9,19 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from rivergen.acl import Access
-from rivergen.agents.psa.steps import ProviderFailure, Turn
+from rivergen.agents.psa.chart import Chart
+from rivergen.agents.psa.steps import Clarification, ProviderFailure, Turn
 from rivergen.services.language.schemas import Explanation
+from rivergen.services.planning.usage import LayerUse
 
 ExecutionStatus = Literal[
-    "running", "completed", "not_understood", "awaiting_confirmation", "confirming", "failed"
+    "running",
+    "completed",
+    "not_understood",
+    "needs_clarification",
+    "awaiting_confirmation",
+    "confirming",
+    "failed",
 ]
 WithheldReason = Literal["recomputed_under_other_policies", "governance_not_recorded"]
 Question = Field(min_length=1, max_length=4000, description="The question, in plain language.")
@@ -22,6 +30,13 @@ Question = Field(min_length=1, max_length=4000, description="The question, in pl
 class ExecuteRequest(BaseModel):
     question: str = Question
     save: bool = Field(False, description="Also keep the question as a saved prompt.")
+    conversation_id: UUID | None = Field(
+        None,
+        description="Continue this conversation: the question may follow up the previous "
+        "answer (`and by country?`, `only 1997`, `show the top 5 instead`, `what about "
+        "France?`, `why?`) or answer its clarifying question. Unset: a new conversation "
+        "begins (its id comes back in the execution).",
+    )
 
 
 class PendingCall(BaseModel):
@@ -79,17 +94,40 @@ class AnswerTable(BaseModel):
     )
     truncated: bool = False
     sql: str
+    types: list[str] = Field(
+        default_factory=list, description="Arrow type of each column (empty: not recorded)."
+    )
+    chart: Chart = Field(
+        default_factory=lambda: Chart(kind="table"),
+        description="The suggested chart: `number` for a single number, `line` for a date or "
+        "time and a number, `bar` for one category and a number, else `table`.",
+    )
+
+
+class Reading(BaseModel):
+    """How the question was read: what each phrase meant, the SQL, the semantic layer
+    entries used, and the clarifying question asked, if one was."""
+
+    understood: list[str] = Field(default_factory=list)
+    sql: str | None = None
+    tables: list[str] = Field(default_factory=list)
+    layer: LayerUse = Field(default_factory=LayerUse)
+    clarification: Clarification | None = None
 
 
 class ExecutionView(BaseModel):
     id: UUID
     question: str
     status: ExecutionStatus
+    conversation_id: UUID | None = Field(None, description="The conversation it is a turn of.")
     answer: str | None = None
     table: AnswerTable | None = Field(
         None, description="The answer's rows when the execution ran a query."
     )
     plan: Plan = Field(default_factory=Plan, description="The typed plan the prompt became.")
+    reading: Reading | None = Field(
+        None, description="How this was read: phrases, SQL, semantic layer entries used."
+    )
     explanation: Explanation | None = None
     turns: list[Turn] = Field(default_factory=list, description="Every tool call, in order.")
     pending: list[PendingCall] = Field(
@@ -142,3 +180,27 @@ class SavedPrompt(BaseModel):
 class SavedPromptPage(BaseModel):
     items: list[SavedPrompt]
     next_cursor: str | None = None
+
+
+class ConversationView(BaseModel):
+    """A conversation: its first question as title, and its latest turn as the reader may
+    see it."""
+
+    id: UUID
+    title: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int
+    last: ExecutionView | None = Field(None, description="The latest turn.")
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationView]
+    next_cursor: str | None = None
+
+
+class ConversationDetail(ConversationView):
+    turns: list[ExecutionView] = Field(
+        default_factory=list, description="Every turn, oldest first, as the reader may see it."
+    )

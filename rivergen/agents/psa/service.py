@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
@@ -16,22 +16,27 @@ from rivergen.acl import tool_access
 from rivergen.agents.psa import history, store
 from rivergen.agents.psa.agent import AgentRun, PromptAgent
 from rivergen.agents.psa.catalog import governed_catalog, load_catalog
+from rivergen.agents.psa.chart import suggest_chart
 from rivergen.agents.psa.providers import ReplayProvider, summary_of
 from rivergen.agents.psa.schemas import (
     WRITE_TOOLS,
     AnswerTable,
+    ConversationDetail,
+    ConversationPage,
+    ConversationView,
     ExecuteRequest,
     ExecutionPage,
     ExecutionView,
     PendingCall,
     Plan,
     PlannedCall,
+    Reading,
     SavedPrompt,
     SavedPromptCreate,
     SavedPromptPage,
     StepRecord,
 )
-from rivergen.agents.psa.steps import ToolCall, Turn
+from rivergen.agents.psa.steps import Conversation, PriorTurn, ToolCall, Turn
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox
@@ -39,13 +44,20 @@ from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.execution.runner import error_of
 from rivergen.services.governance import GovernanceService, Governed
 from rivergen.services.language import Explanation, ExplanationService
+from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.services.planning.usage import LayerUse, layer_used
 
+NewOrNone = Literal["new", "none"]
 PROMPT_PROGRESS = "prompt.progress"
 PROMPT_COMPLETED = "prompt.completed"
 
 
 def execution_not_found(execution: UUID) -> NotFound:
     return NotFound(f"prompt execution {execution} not found", code="execution_not_found")
+
+
+def conversation_not_found(conversation: UUID) -> NotFound:
+    return NotFound(f"conversation {conversation} not found", code="conversation_not_found")
 
 
 class Explainer(Protocol):
@@ -65,8 +77,13 @@ class PromptService:
         self._explainer: Explainer = explainer or ExplanationService()
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
-        """Run the question now (bounded by the agent's settings) and return the execution."""
-        return await self._run(context, request.question, self.agent, save=request.save)
+        """Run the question now (bounded by the agent's settings) and return the execution:
+        a turn of ``request.conversation_id`` (read against its earlier turns; 404
+        ``conversation_not_found``, another workspace's too), else of a new conversation."""
+        return await self._run(
+            context, request.question, self.agent, save=request.save,
+            conversation=request.conversation_id or "new",
+        )  # fmt: skip
 
     async def rerun(self, context: RequestContext, execution: UUID) -> ExecutionView:
         """Compute ``execution`` again as ``context``'s caller, under its own policies, as a new
@@ -92,19 +109,46 @@ class PromptService:
                 ReplayProvider(reads, text=f"Rerun of execution {execution}."),
                 self.agent.tools, self.agent.settings, self.agent.runner,
             )  # fmt: skip
-        return await self._run(context, row["question"], agent, rerun_of=execution)
+        return await self._run(context, row["question"], agent, rerun_of=execution,
+                               conversation="none")  # fmt: skip
+
+    async def _conversation(
+        self, context: RequestContext, conversation: UUID | NewOrNone
+    ) -> tuple[UUID | None, Conversation | None]:
+        """The conversation an execution is a turn of (`new`: a new one; `none`: none, a
+        rerun) and its earlier turns as the caller may see them (the history's choke point:
+        a turn withheld from the caller gives no answer text, only how it was read)."""
+        if conversation == "new":
+            return uuid.uuid4(), None
+        if conversation == "none":
+            return None, None
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            if await store.touch_conversation(conn, conversation) is None:
+                raise conversation_not_found(conversation)
+            rows = await store.conversation_turns(
+                conn, conversation, self.agent.settings.conversation_turns
+            )  # fmt: skip
+        views = await self._shown(context, rows)
+        return conversation, Conversation(id=str(conversation), turns=[
+            _prior(v) for v in views
+        ])  # fmt: skip
 
     async def _run(
         self, context: RequestContext, question: str, agent: PromptAgent, *, save: bool = False,
-        rerun_of: UUID | None = None,
+        rerun_of: UUID | None = None, conversation: UUID | NewOrNone = "none",
     ) -> ExecutionView:  # fmt: skip
         workspace = context.require_workspace()
         execution = uuid.uuid4()
         saved: UUID | None = None
+        conversation_id, earlier = await self._conversation(context, conversation)
         async with self._db.transaction(str(workspace)) as conn:
+            if conversation == "new" and conversation_id is not None:
+                await store.insert_conversation(conn, conversation_id, workspace,
+                                                _title_of(question), context.actor)  # fmt: skip
             await store.insert_execution(
                 conn, execution, workspace, question, context.actor,
                 governance=history.GovernanceRecord().model_dump(), rerun_of=rerun_of,
+                conversation=conversation_id,
             )  # fmt: skip
             if save:
                 saved = uuid.uuid4()
@@ -126,9 +170,10 @@ class PromptService:
                           "status": turn.status, "summary": history.public_summary(turn)},
                 ))  # fmt: skip
 
-        run = await agent.execute(context, question, catalog, on_turn)
+        run = await agent.execute(context, question, catalog, on_turn, earlier)
         governance = await self._record(context, run.turns, before)
-        row = await self._finish(context, execution, run, governance)
+        reading = reading_of(question, run, catalog)
+        row = await self._finish(context, execution, run, governance, reading)
         [view] = await self._shown(context, [row])
         return view.model_copy(update={"saved_prompt_id": saved})
 
@@ -169,10 +214,10 @@ class PromptService:
 
     async def _finish(
         self, context: RequestContext, execution: UUID, run: AgentRun,
-        governance: dict[str, Any] | None = None,
+        governance: dict[str, Any] | None = None, reading: Reading | None = None,
     ) -> Any:  # fmt: skip
-        """Record how the execution ended (``governance``: what it was computed under; None:
-        as recorded) and explain it; the row."""
+        """Record how the execution ended (``governance``: what it was computed under;
+        ``reading``: how it was read; None: as recorded) and explain it; the row."""
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.get(conn, execution)
@@ -192,6 +237,7 @@ class PromptService:
                 pending=[p.model_dump(mode="json") for p in run.pending], answer=run.answer,
                 explanation=explanation.model_dump(mode="json"), provider=run.provider,
                 error=run.error, governance=governance,
+                reading=reading.model_dump(mode="json") if reading is not None else None,
             )  # fmt: skip
             await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
                 type=PROMPT_COMPLETED, workspace_id=workspace, actor=context.actor,
@@ -218,6 +264,47 @@ class PromptService:
             items=await self._shown(context, rows[:limit]),
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
+
+    # Conversations -------------------------------------------------------------------------
+
+    async def _conversation_views(
+        self, context: RequestContext, rows: list[Any]
+    ) -> list[ConversationView]:
+        last_ids = [r["last_id"] for r in rows if r["last_id"] is not None]
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            lasts = await store.executions(conn, last_ids) if last_ids else []
+        shown = {v.id: v for v in await self._shown(context, lasts)}
+        return [ConversationView(
+            id=r["id"], title=r["title"], created_by=r["created_by"],
+            created_at=r["created_at"], updated_at=r["updated_at"],
+            turn_count=r["turn_count"], last=shown.get(r["last_id"]),
+        ) for r in rows]  # fmt: skip
+
+    async def list_conversations(
+        self, context: RequestContext, limit: int, cursor: str | None
+    ) -> ConversationPage:
+        """The workspace's conversations, newest first; each latest turn as the caller may
+        see it (withheld as in the history)."""
+        after = decode_cursor(cursor)
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            rows = await store.page_conversations(conn, after, limit)
+        return ConversationPage(
+            items=await self._conversation_views(context, rows[:limit]),
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
+        )
+
+    async def get_conversation(
+        self, context: RequestContext, conversation: UUID
+    ) -> ConversationDetail:
+        """A conversation with every turn, oldest first, each as the caller may see it; 404
+        ``conversation_not_found`` (another workspace's too)."""
+        async with self._db.transaction(str(context.require_workspace())) as conn:
+            row = await store.get_conversation(conn, conversation)
+            turns = await store.conversation_turns(conn, conversation) if row else []
+        if row is None:
+            raise conversation_not_found(conversation)
+        [view] = await self._conversation_views(context, [row])
+        return ConversationDetail(**view.model_dump(), turns=await self._shown(context, turns))
 
     async def confirm(self, context: RequestContext, execution: UUID) -> ExecutionView:
         """Run the pending writes as ``context``'s caller: 403 ``confirmation_forbidden``
@@ -301,6 +388,37 @@ class PromptService:
                 raise NotFound(f"saved prompt {saved} not found", code="saved_prompt_not_found")
 
 
+def _title_of(question: str) -> str:
+    return " ".join(question.split())[:200]
+
+
+def _prior(view: ExecutionView) -> PriorTurn:
+    reading = view.reading or Reading()
+    layer = reading.layer
+    return PriorTurn(
+        question=view.question, status=view.status, answer=view.answer, sql=reading.sql,
+        tables=reading.tables, understood=reading.understood,
+        layer=[*layer.measures, *layer.synonyms, *layer.relationships,
+               *(f"verified query: {q}" for q in layer.verified_queries)],
+        clarification=reading.clarification,
+    )  # fmt: skip
+
+
+def reading_of(question: str, run: AgentRun, catalog: PromptCatalog) -> Reading:
+    """How ``question`` was read in ``run``: the phrases understood, the SQL of its answer
+    (as the provider wrote it, before governance), the tables and semantic layer entries it
+    used, and the clarifying question it ended with."""
+    queries = [t for t in run.turns if t.tool == "run_sql" and t.status == "ok"]
+    sql = str(queries[-1].arguments.get("sql")) if queries else None
+    tables = [str(d.get("name")) for d in queries[-1].result.get("datasets", [])] if queries \
+        else []  # fmt: skip
+    return Reading(
+        understood=run.understood, sql=sql, tables=tables,
+        layer=layer_used(question, sql, catalog) if sql else LayerUse(),
+        clarification=run.clarification,
+    )  # fmt: skip
+
+
 def _name_of(question: str) -> str:
     words = question.split()
     name = " ".join(words[:8])
@@ -341,15 +459,20 @@ def plan_of(turns: list[Turn]) -> Plan:
 
 def _table(turns: list[Turn]) -> AnswerTable | None:
     done = [t for t in turns if t.tool == "run_sql" and t.status == "ok" and t.result]
-    return AnswerTable.model_validate(done[-1].result) if done else None
+    if not done:
+        return None
+    table = AnswerTable.model_validate(done[-1].result)
+    return table.model_copy(update={"chart": suggest_chart(table.columns, table.types)})
 
 
 def _view(row: Any) -> ExecutionView:
     explanation = _loads(row["explanation"])
+    reading = _loads(row["reading"])
     turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
     return ExecutionView(
         id=row["id"], question=row["question"], status=row["status"], answer=row["answer"],
-        table=_table(turns), plan=plan_of(turns),
+        conversation_id=row["conversation_id"], table=_table(turns), plan=plan_of(turns),
+        reading=Reading.model_validate(reading) if reading else None,
         explanation=Explanation.model_validate(explanation) if explanation else None,
         turns=turns,
         pending=[PendingCall.model_validate(p) for p in _loads(row["pending"])],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from rivergen.services.planning.catalog import PromptCatalog
+from rivergen.services.planning.intents import QueryIntent
 
 
 class ToolSpec(BaseModel):
@@ -64,6 +65,9 @@ class ToolCalls(_Step):
     kind: Literal["tool_calls"] = "tool_calls"
     calls: list[ToolCall] = Field(min_length=1)
     text: str = Field("", description="What the provider said along with the calls.")
+    understood: list[str] = Field(
+        default_factory=list, description="How each phrase of the question was read."
+    )
 
 
 class FinalAnswer(_Step):
@@ -77,7 +81,59 @@ class NotUnderstood(_Step):
     unknown: list[str] = Field(default_factory=list)
 
 
-Step = Annotated[ToolCalls | FinalAnswer | NotUnderstood, Field(discriminator="kind")]
+class Clarification(_Step):
+    """The question fits several readings: which one? The next turn of the conversation
+    answers it."""
+
+    kind: Literal["clarification"] = "clarification"
+    question: str
+    options: list[str] = Field(min_length=2, description="The readings offered, in order.")
+    readings: list[QueryIntent] = Field(
+        default_factory=list,
+        description="The reading each option stands for, when the provider wrote it (the "
+        "built-in one); a model reads the answer in the conversation instead.",
+    )
+
+
+Step = Annotated[
+    ToolCalls | FinalAnswer | NotUnderstood | Clarification, Field(discriminator="kind")
+]
+
+
+class PriorTurn(BaseModel):
+    """An earlier execution of the conversation, as its reader may see it."""
+
+    question: str
+    status: str
+    answer: str | None = None
+    sql: str | None = Field(None, description="The SQL of its answer, if it ran one.")
+    tables: list[str] = Field(default_factory=list)
+    understood: list[str] = Field(default_factory=list)
+    layer: list[str] = Field(
+        default_factory=list, description="Semantic layer entries its answer used."
+    )
+    clarification: Clarification | None = Field(
+        None, description="The clarifying question it ended with."
+    )
+
+
+class Conversation(BaseModel):
+    """What a follow-up is read against: the conversation's earlier turns, oldest first."""
+
+    id: str
+    turns: list[PriorTurn] = Field(default_factory=list)
+
+    def last_query(self) -> tuple[PriorTurn, QueryIntent] | None:
+        """The latest turn that ran a query, and its reading."""
+        for turn in reversed(self.turns):
+            if turn.sql:
+                return turn, QueryIntent(sql=turn.sql, tables=turn.tables,
+                                         understood=turn.understood)  # fmt: skip
+        return None
+
+    def pending_clarification(self) -> Clarification | None:
+        """The clarifying question the last turn asked, if it asked one."""
+        return self.turns[-1].clarification if self.turns else None
 
 
 class StepRequest(BaseModel):
@@ -89,4 +145,7 @@ class StepRequest(BaseModel):
         default_factory=list,
         description="The provider steps that asked for those calls, in order (chat providers "
         "replay them as assistant messages).",
+    )
+    conversation: Conversation | None = Field(
+        None, description="The earlier turns, when the question follows up a conversation."
     )

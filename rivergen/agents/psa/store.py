@@ -20,13 +20,73 @@ def _json(items: Any) -> str:
 async def insert_execution(
     conn: asyncpg.Connection, execution: UUID, workspace: UUID, question: str, actor: str,
     *, governance: Any = None, rerun_of: UUID | None = None,
+    conversation: UUID | None = None,
 ) -> Any:  # fmt: skip
     return await conn.fetchrow(
         "INSERT INTO prompt_executions (id, workspace_id, question, created_by, governance, "
-        "rerun_of) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING *",
+        "rerun_of, conversation_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING *",
         execution, workspace, question, actor,
-        _json(governance) if governance is not None else None, rerun_of,
+        _json(governance) if governance is not None else None, rerun_of, conversation,
     )  # fmt: skip
+
+
+async def insert_conversation(
+    conn: asyncpg.Connection, conversation: UUID, workspace: UUID, title: str, actor: str
+) -> Any:
+    return await conn.fetchrow(
+        "INSERT INTO prompt_conversations (id, workspace_id, title, created_by) "
+        "VALUES ($1, $2, $3, $4) RETURNING *",
+        conversation, workspace, title, actor,
+    )  # fmt: skip
+
+
+async def touch_conversation(conn: asyncpg.Connection, conversation: UUID) -> Any:
+    """The conversation, its last change now; None if the tenant has none of that id."""
+    return await conn.fetchrow(
+        "UPDATE prompt_conversations SET updated_at = now() WHERE id = $1 RETURNING *",
+        conversation,
+    )
+
+
+_CONVERSATIONS = (
+    "SELECT c.*, (SELECT count(*) FROM prompt_executions e WHERE e.conversation_id = c.id) "
+    "AS turn_count, (SELECT e.id FROM prompt_executions e WHERE e.conversation_id = c.id "
+    "ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS last_id FROM prompt_conversations c"
+)
+
+
+async def get_conversation(conn: asyncpg.Connection, conversation: UUID) -> Any:
+    return await conn.fetchrow(f"{_CONVERSATIONS} WHERE c.id = $1", conversation)
+
+
+async def page_conversations(
+    conn: asyncpg.Connection, after: tuple[datetime | None, UUID | None], limit: int
+) -> list[Any]:
+    rows: list[Any] = await conn.fetch(
+        f"{_CONVERSATIONS} WHERE {after_cursor(1, 'c')} "
+        "ORDER BY c.created_at DESC, c.id DESC LIMIT $3",
+        after[0], after[1], limit + 1,
+    )  # fmt: skip
+    return rows
+
+
+async def conversation_turns(
+    conn: asyncpg.Connection, conversation: UUID, last: int | None = None
+) -> list[Any]:
+    """The conversation's executions, oldest first (``last``: only the latest so many)."""
+    rows: list[Any] = await conn.fetch(
+        "SELECT * FROM (SELECT * FROM prompt_executions WHERE conversation_id = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT $2) t ORDER BY created_at, id",
+        conversation, last,
+    )  # fmt: skip
+    return rows
+
+
+async def executions(conn: asyncpg.Connection, ids: list[UUID]) -> list[Any]:
+    rows: list[Any] = await conn.fetch(
+        "SELECT * FROM prompt_executions WHERE id = ANY($1::uuid[])", ids
+    )
+    return rows
 
 
 async def record_turns(
@@ -43,20 +103,22 @@ async def record_turns(
 async def finish(
     conn: asyncpg.Connection, execution: UUID, *, status: str, turns: list[Any],
     steps: list[Any], pending: list[Any], answer: str | None, explanation: Any,
-    provider: str | None, error: Any, governance: Any = None,
+    provider: str | None, error: Any, governance: Any = None, reading: Any = None,
 ) -> Any:  # fmt: skip
-    """Record how the execution ended; ``governance`` (None: kept as recorded) is what its
-    turns were computed under."""
+    """Record how the execution ended; ``governance`` and ``reading`` (None: kept as
+    recorded) are what its turns were computed under and how its question was read."""
     return await conn.fetchrow(
         "UPDATE prompt_executions SET status = $2, turns = $3::jsonb, steps = $4::jsonb, "
         "pending = $5::jsonb, answer = $6, explanation = $7::jsonb, provider = $8, "
         "error = $9::jsonb, governance = coalesce($10::jsonb, governance), "
+        "reading = coalesce($11::jsonb, reading), "
         "finished_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL "
         "ELSE now() END WHERE id = $1 RETURNING *",
         execution, status, _json(turns), _json(steps), _json(pending), answer,
         _json(explanation) if explanation is not None else None, provider,
         _json(error) if error is not None else None,
         _json(governance) if governance is not None else None,
+        _json(reading) if reading is not None else None,
     )  # fmt: skip
 
 

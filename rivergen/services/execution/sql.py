@@ -21,11 +21,9 @@ from uuid import UUID
 import pyarrow as pa
 from pydantic import BaseModel, Field
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.lineage import lineage as sqlglot_lineage
-from sqlglot.optimizer.qualify import qualify
 
 from rivergen.engine.duck import EngineLimits, Relation, admitted_schema, execute
+from rivergen.engine.lineage import query_lineage
 from rivergen.engine.query import columns_read
 from rivergen.engine.sandbox import DIALECT, Admitted, admit, parse
 from rivergen.engine.types import arrow_schema
@@ -130,42 +128,13 @@ def _conditions(query: exp.Expr) -> list[str]:
 def _lineage(
     query: exp.Expr, tables: list[CatalogTable], outputs: list[str]
 ) -> dict[str, list[ColumnSource]]:
-    """Each answer column -> the catalog columns it derives from (sqlglot's lineage through
-    renames, expressions, CTEs, subqueries and joins). Where lineage cannot be traced, every
-    column the query names stands for the column (never less than the truth)."""
-    by_name = {t.name.casefold(): t for t in tables}
-    schema: dict[str, object] = {t.name: _types(t) for t in tables}
-    named = {t.name: [c.name for c in t.columns] for t in tables}
-    fallback = [ColumnSource(table=t, column=c) for t, cs in named.items() for c in cs]
-    try:
-        qualified = qualify(
-            query.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
-            quote_identifiers=False,
-        )  # fmt: skip
-    except (SqlglotError, KeyError, ValueError):
-        return {name: fallback for name in outputs}
-    projections = qualified.selects if isinstance(qualified, exp.Query) else []
-    found: dict[str, list[ColumnSource]] = {}
-    for position, name in enumerate(outputs):
-        sources: list[ColumnSource] = []
-        try:
-            column = projections[position].alias_or_name if position < len(projections) else name
-            node = sqlglot_lineage(column, qualified, schema=schema, dialect=DIALECT)
-            for leaf in node.walk():
-                if isinstance(leaf.expression, exp.Table):
-                    table = by_name.get(leaf.expression.name.casefold())
-                    if table is None:
-                        continue
-                    wanted = leaf.name.rsplit(".", 1)[-1].casefold()
-                    for c in table.columns:
-                        if c.name.casefold() == wanted:
-                            source = ColumnSource(table=table.name, column=c.name)
-                            if source not in sources:
-                                sources.append(source)
-        except (SqlglotError, KeyError, ValueError, IndexError):
-            sources = fallback
-        found[name] = sources
-    return found
+    """Each answer column -> the catalog columns it derives from
+    (:func:`rivergen.engine.lineage.query_lineage`, with the catalog's names)."""
+    traced = query_lineage(query, {t.name: _types(t) for t in tables}, outputs)
+    return {
+        name: [ColumnSource(table=s.relation, column=s.column) for s in column.sources]
+        for name, column in traced.columns.items()
+    }
 
 
 def run_compiled(
