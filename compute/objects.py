@@ -116,15 +116,15 @@ class ArrowObjects:
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.path(key), filesystem=self.filesystem, columns=columns)
 
-    def write_parquet(self, key: str, table: pa.Table) -> int:
-        """Write ``table`` as one Parquet object; readers never see a partial one. Returns its
-        size in bytes."""
+    def write_parquet(self, key: str, table: pa.Table, row_group_size: int | None = None) -> int:
+        """Write ``table`` as one Parquet object (row groups of ``row_group_size`` rows, else
+        Arrow's default); readers never see a partial one. Returns its size in bytes."""
         target = self.path(key)
         directory = tempfile.gettempdir() if not self.local else f"{self.base}/.staging/tmp"
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
             size = os.path.getsize(tmp)
             if self.local:
                 os.makedirs(os.path.dirname(target), exist_ok=True)

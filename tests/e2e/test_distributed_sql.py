@@ -79,10 +79,7 @@ def stored(migrated: Settings, tpch: dict[str, pa.Table]) -> Iterator[dict[str, 
     keys = {}
     for name, table in tpch.items():
         keys[name] = f"{prefix}/{name}.parquet"
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS)
-        with objects.filesystem.open_output_stream(objects.path(keys[name])) as out:
-            out.write(sink.getvalue())
+        objects.write_parquet(keys[name], table, row_group_size=ROW_GROUP_ROWS)
     yield keys
     for key in keys.values():
         objects.delete(key)
