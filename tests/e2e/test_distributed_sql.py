@@ -161,6 +161,7 @@ def on_daft(
     return refused, table
 
 
+@pytest.mark.timeout(900)  # 22 queries on three nodes of a 2-core machine
 def test_tpch_runs_distributed_and_matches_the_single_node_engine(
     migrated: Settings, tpch: dict[str, pa.Table], stored: dict[str, str], driver: None,
     cluster: RayCluster,
