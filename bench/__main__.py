@@ -305,7 +305,10 @@ def nl_eval_section() -> list[str]:
         "`seattle-weather`, `cars`, `stocks`, `airports`). The questions were written from each "
         "dataset's documentation and columns before the provider was run, each with its "
         "expected answer as SQL written by hand. Each dataset is read by the platform's parser "
-        "and its catalog carries the value hints the platform takes from a profile. `exact`: "
+        "and its catalog carries the value hints the platform takes from a profile and the "
+        "automatic first draft of the semantic layer (`rivergen.semantic.draft`: names, "
+        "synonyms, roles, measures such as revenue, relationships; nothing confirmed by a "
+        "person). `exact`: "
         "the provider's SQL, run on the engine, gives the expected rows (columns matched by "
         "values, extra columns ignored, numbers within 1e-6; `bench/nl_eval/compare.py`); "
         "`wrong`: any other answer presented as one. `python -m bench.nl_eval` reruns it.",
@@ -333,7 +336,7 @@ def nl_eval_section() -> list[str]:
         + ", ".join(f"`{w}` ({n})" for w, n in r["not_understood_words"][:20])
         + ".",
         "",
-        "Wrong answers:",
+        "Wrong answers:" if r["wrong_answers"] else "Wrong answers: none.",
         "",
         *(
             f"- {w['id']} {w['question']!r}: `{w['sql']}`"
@@ -389,7 +392,11 @@ TPCH_TITLE = "## TPC-H: the 22 queries as `query` jobs against DuckDB alone"
 
 
 def tpch_section(scale: float, runs: int) -> list[str]:
-    r = run_json("bench.tpch", "--scale", f"{scale:g}", "--runs", str(runs))
+    return tpch_rows(run_json("bench.tpch", "--scale", f"{scale:g}", "--runs", str(runs)))
+
+
+def tpch_rows(r: dict[str, Any]) -> list[str]:
+    """The section from one run's JSON (`bench/.work/tpch/sf<scale>.json` keeps the last)."""
     mb = sum(t["parquet_bytes"] for t in r["tables"].values()) / 1e6
     rows = [
         TPCH_TITLE,
@@ -398,9 +405,10 @@ def tpch_section(scale: float, runs: int) -> list[str]:
         f"(`tpchgen-cli` Parquet, {mb:,.0f} MB in 8 files); 1-minute load average at the end: "
         f"{r['load_average']:.1f} on {r['cpus']} CPUs. Each table uploaded through the part "
         "URLs and made a dataset of its name (`POST /datasets`, Parquet). Job: `POST "
-        '/api/v1/jobs` with `{"kind": "query", "params": {"sql": ...}}` (the API under uvicorn '
-        "in the benchmark's process, the job on its Ray, 2 CPUs, premium plan), timed from the "
-        f"request to the poll (every {r['poll_ms']:g} ms) that sees it succeeded. Reference: "
+        '/api/v1/jobs?wait_s=60` with `{"kind": "query", "params": {"sql": ...}}` (the API '
+        "under uvicorn in the benchmark's process, the job on its Ray, 2 CPUs, premium plan, "
+        "DuckDB with the reference's threads), timed from the request to its answer, which "
+        "comes when the job has ended. Reference: "
         f"DuckDB {r['duckdb']} alone in one process, views over `read_parquet` of the same "
         f"files, each query to an Arrow table. Median of {r['runs']} runs after a warm-up, "
         "alternating per query. Ratio: DuckDB's time over the job's (below 1: the job is "
@@ -431,11 +439,9 @@ TPCH_PHASES = [
     ("submit_s", "`POST /jobs` answered (admission, binding, lineage, the row)"),
     ("queued_s", "queued until the supervisor claims it"),
     ("to_task_s", "claimed until the query's task starts"),
-    ("query_task_s", "the query's task (DuckDB scanning the inputs, result to the object store)"),
-    ("to_write_s", "until the result's write task starts"),
-    ("write_task_s", "the result's write task (Parquet, upload)"),
+    ("query_task_s", "the query's task (DuckDB scanning the inputs, the result written)"),
     ("record_s", "until the job is recorded succeeded"),
-    ("seen_s", "until the next poll sees it"),
+    ("seen_s", "until the waiting request answers"),
 ]
 
 
@@ -448,8 +454,8 @@ def tpch_phases(queries: list[dict[str, Any]]) -> list[str]:
 
     rows = [
         "Where a job's time goes, in ms: medians of the timed runs, from the job's timestamps "
-        "and Ray's timeline of its two tasks (`created_at` is inside the `POST`, so `seen` is "
-        "what is left of the wall time). Replay: the query task's work and the result's write "
+        "and Ray's timeline of its task (`submit` ends at `created_at`, `seen` starts at "
+        "`finished_at`). Replay: the query task's work and the result's write "
         "once more in the benchmark's process with the job's functions and limits: the query "
         "over its inputs as the task gets them (`query_input`, `execute`: DuckDB scanning the "
         "stored Parquet in the S3 server), the write (`stage_table`); then apart, the inputs' "

@@ -24,6 +24,12 @@ from rivergen.settings import S3Settings, Settings
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
+# How dataset versions and results are laid out. Row groups of DuckDB's own size (122,880 rows)
+# let the engine's threads split a scan and skip groups by their statistics; Snappy, Parquet's
+# usual codec, decodes faster than Zstandard (about a fifth of a scan's time on TPC-H) for a
+# third more bytes stored.
+PARQUET_LAYOUT: dict[str, object] = {"compression": "snappy", "row_group_size": 122_880}
+
 
 def _client(settings: S3Settings) -> Any:
     """One boto3 client per process and store (clients are thread-safe; making one costs
@@ -118,13 +124,14 @@ class ArrowObjects:
 
     def write_parquet(self, key: str, table: pa.Table, row_group_size: int | None = None) -> int:
         """Write ``table`` as one Parquet object (row groups of ``row_group_size`` rows, else
-        Arrow's default); readers never see a partial one. Returns its size in bytes."""
+        :data:`PARQUET_LAYOUT`'s); readers never see a partial one. Returns its size in bytes."""
         target = self.path(key)
         directory = tempfile.gettempdir() if not self.local else f"{self.base}/.staging/tmp"
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+            layout = PARQUET_LAYOUT | ({"row_group_size": row_group_size} if row_group_size else {})
+            pq.write_table(table, tmp, **layout)
             size = os.path.getsize(tmp)
             if self.local:
                 os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Literal
 
-Access = Literal["public", "authenticated", "user", "viewer", "editor", "admin", "owner"]
+Access = Literal[
+    "public", "authenticated", "user", "operator", "viewer", "editor", "admin", "owner"
+]
 
 
 class Role(IntEnum):
@@ -26,6 +28,7 @@ class Role(IntEnum):
 #   public         anyone, no credentials
 #   authenticated  any valid credentials (user token or API key), no workspace needed
 #   user           a signed-in person (not an API key), no workspace needed
+#   operator       a platform operator (a person, not a workspace role): the cluster as a whole
 #   <role>         at least this role in the request's workspace
 ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/healthz"): "public",
@@ -40,6 +43,15 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/workspaces/{workspace_id}"): "viewer",
     ("POST", "/api/v1/workspaces/{workspace_id}/members"): "admin",
     ("GET", "/api/v1/workspaces/{workspace_id}/members"): "viewer",
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/members/{user_id}"): "admin",
+    ("DELETE", "/api/v1/workspaces/{workspace_id}/members/{user_id}"): "admin",
+    ("POST", "/api/v1/workspaces/{workspace_id}/leave"): "viewer",
+    ("POST", "/api/v1/workspaces/{workspace_id}/transfer-ownership"): "owner",
+    ("PUT", "/api/v1/me/default-workspace"): "user",
+    # Invitations are answered by their invitee, whatever workspace they are in.
+    ("GET", "/api/v1/invitations"): "user",
+    ("POST", "/api/v1/invitations/{invitation_id}/accept"): "user",
+    ("POST", "/api/v1/invitations/{invitation_id}/decline"): "user",
     ("GET", "/api/v1/api-keys"): "admin",
     ("POST", "/api/v1/api-keys"): "admin",
     ("DELETE", "/api/v1/api-keys/{api_key_id}"): "admin",
@@ -80,6 +92,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/jobs"): "viewer",
     ("GET", "/api/v1/jobs/{job_id}"): "viewer",
     ("POST", "/api/v1/jobs/{job_id}/cancel"): "editor",
+    # A retry is a new submission of the same job: as submitting.
+    ("POST", "/api/v1/jobs/{job_id}/retry"): "editor",
     ("GET", "/api/v1/jobs/{job_id}/result"): "viewer",
     ("GET", "/api/v1/notifications"): "viewer",
     ("POST", "/api/v1/prompts/execute"): "viewer",
@@ -124,11 +138,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/governance/proposals"): "viewer",
     ("POST", "/api/v1/governance/proposals/{proposal_id}/approve"): "admin",
     ("POST", "/api/v1/governance/proposals/{proposal_id}/reject"): "admin",
-    # Operations agent: operators only.
-    ("GET", "/api/v1/ops/cluster"): "admin",
-    ("GET", "/api/v1/ops/deployments"): "admin",
-    ("POST", "/api/v1/ops/jobs/{job_id}/retry"): "admin",
-    ("GET", "/api/v1/ops/health"): "admin",
+    # Operations agent: platform operators only (nodes, every tenant's deployments); no
+    # workspace role reaches them. A workspace's own jobs are retried at /jobs/{id}/retry.
+    ("GET", "/api/v1/ops/cluster"): "operator",
+    ("GET", "/api/v1/ops/deployments"): "operator",
+    ("POST", "/api/v1/ops/jobs/{job_id}/retry"): "operator",
+    ("GET", "/api/v1/ops/health"): "operator",
     ("POST", "/api/v1/models"): "editor",
     ("GET", "/api/v1/models"): "viewer",
     ("GET", "/api/v1/models/{model_id}"): "viewer",

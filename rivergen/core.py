@@ -19,11 +19,15 @@ from rivergen.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyView,
     AuditPage,
+    InvitationView,
     LoginRequest,
     MemberAdd,
     MemberAdded,
     MemberPage,
+    MemberRoleChange,
+    MemberView,
     MeView,
+    OwnershipTransfer,
     RefreshRequest,
     RegisterRequest,
     TokenPair,
@@ -52,6 +56,21 @@ class BackendCorePort(Protocol):
     async def list_members(
         self, context: RequestContext, workspace: UUID, limit: int, cursor: str | None
     ) -> MemberPage: ...
+    async def list_invitations(self, user: UUID) -> list[InvitationView]: ...
+    async def answer_invitation(
+        self, context: RequestContext, invitation: UUID, accept: bool
+    ) -> WorkspaceView | None: ...
+    async def change_role(
+        self, context: RequestContext, workspace: UUID, member: UUID, request: MemberRoleChange
+    ) -> MemberView: ...
+    async def remove_member(
+        self, context: RequestContext, workspace: UUID, member: UUID
+    ) -> None: ...
+    async def leave(self, context: RequestContext, workspace: UUID) -> None: ...
+    async def transfer_ownership(
+        self, context: RequestContext, workspace: UUID, request: OwnershipTransfer
+    ) -> MemberView: ...
+    async def set_default_workspace(self, user: UUID, workspace: UUID) -> MeView: ...
     async def create_api_key(
         self, context: RequestContext, request: ApiKeyCreate
     ) -> ApiKeyCreated: ...

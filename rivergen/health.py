@@ -18,7 +18,9 @@ DEPENDENCIES = ("postgres", "redis_app", "redis_socket", "events", "object_store
 class DependencyStatus(BaseModel):
     ok: bool
     latency_ms: float | None = Field(None, description="Round trip of the check.")
-    error: str | None = Field(None, description="Why the check failed.")
+    error: str | None = Field(
+        None, description="Why the check failed (never on the public `/readyz`)."
+    )
 
 
 class Readiness(BaseModel):

@@ -8,8 +8,9 @@ replicas never matters.
   and a limit per window that the caller passes (the plan's requests per minute). It fails
   **open**: when Redis is unreachable or slow it logs a warning and allows the request, since
   an outage of the limiter must not become an outage of the API.
-- :class:`LoginThrottle` counts failed sign-ins per client address and per e-mail and refuses
-  the attempt before the password is checked once either budget is spent. It fails
+- :class:`LoginThrottle` counts failed sign-ins per account and address, per account and per
+  address, and past each one's free failures asks for progressive delays (never a lockout),
+  refusing an attempt that comes too soon before the password is checked. It fails
   **closed**: when Redis is unreachable it raises :class:`~rivergen.errors.DependencyUnavailable`
   (503), since a throttle that lets everything through is a brute-force window.
 """
@@ -189,70 +190,177 @@ class RateLimiter:
             )
 
 
+# KEYS: the failure logs of one sign-in (its pair, its account, its address).
+# ARGV: window in microseconds, mode (peek | record), a unique member token, most entries kept.
+# Returns, for each key, {failures in the window, microseconds since the newest (-1: none)}.
+_FAILURE_LOG = """
+local window = tonumber(ARGV[1])
+local mode = ARGV[2]
+local member = ARGV[3]
+local keep = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if mode == 'record' then
+    redis.call('ZADD', key, now, now .. ':' .. member)
+    local n = redis.call('ZCARD', key)
+    if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
+    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  end
+  local n = redis.call('ZCARD', key)
+  local since = -1
+  if n > 0 then
+    local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    since = now - tonumber(newest[2])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = since
+end
+return out
+"""
+
+
+class DelayRule(BaseModel):
+    """Failures allowed before any delay, then a delay from the last failure that doubles with
+    each further one: ``base_s * 2 ** (failures - free)``, at most ``max_s``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    free: int = Field(ge=1, description="Failures in the window before any delay.")
+    base_s: float = Field(1.0, gt=0, description="The first delay.")
+    max_s: float = Field(15 * 60, gt=0, description="The longest delay.")
+
+    def wait_s(self, failures: int, since_last_s: float) -> float:
+        """Seconds still to wait before the next attempt (0: none)."""
+        if failures < self.free:
+            return 0.0
+        delay = min(self.base_s * 2.0 ** min(failures - self.free, 32), self.max_s)
+        return max(0.0, delay - since_last_s)
+
+
 class LoginThrottle:
-    """At most ``max_failures`` failed sign-ins per ``window_s`` per address and per e-mail.
+    """Progressive delays on failed sign-ins (OWASP's authentication guidance), counted in
+    three logs over a sliding window (15 minutes by default):
+
+    - **an account from one address** (``per_pair``, 5 free failures): someone mistyping
+      their own password, or guessing one account from one place;
+    - **an account from every address** (``per_account``, 10 free failures): a botnet
+      guessing one account;
+    - **an address for every account** (``per_address``, 20 free failures): one place
+      spraying passwords over many accounts.
+
+    The last two do not slow an address that signed in to the account before (within
+    ``known_ttl_s``, 30 days): others' failures cannot keep an owner out of their account.
+
+    Past its free failures a log asks for a delay from its last failure that doubles with
+    each one (1 s, 2 s, 4 s ... at most 15 minutes); an attempt before the delay has passed is
+    refused before the password is looked at, and is not counted. Nothing ever locks an
+    account or an address outright, and failures age out of the window.
 
     Call :meth:`check` before the password is checked, :meth:`record_failure` after a wrong
-    one and :meth:`reset` after a right one. Keys hold a SHA-256 of the normalized address or
-    e-mail, never the e-mail itself and never the password.
+    one and :meth:`record_success` after a right one. Keys hold SHA-256 digests of the
+    normalized address and e-mail, never the e-mail itself and never the password.
 
     Fails closed: every method raises :class:`DependencyUnavailable` when Redis does not answer.
     """
+
+    _KEEP = 64  # entries kept per log: enough to reach the longest delay
 
     def __init__(
         self,
         client: aioredis.Redis,
         *,
-        max_failures: int = 5,
         window_s: float = 15 * 60,
+        per_pair: DelayRule = DelayRule(free=5),
+        per_account: DelayRule = DelayRule(free=10),
+        per_address: DelayRule = DelayRule(free=20),
+        known_ttl_s: int = 30 * 24 * 3600,
         timeout_s: float = 2.0,
         prefix: str = "rl:login",
     ) -> None:
         self._client = client
-        self._window = _SlidingWindow(client)
-        self._max_failures = max_failures
+        self._script = client.register_script(_FAILURE_LOG)
         self._window_s = window_s
+        self._rules = (per_pair, per_account, per_address)
+        self._known_ttl_s = known_ttl_s
         self._timeout_s = timeout_s
         self._prefix = prefix
 
     async def check(self, address: str, email: str) -> None:
         """Raise :class:`RateLimited` (``code="login_throttled"``, ``details["retry_after_s"]``)
-        if the address or the e-mail has spent its failures in the window."""
-        decision = await self._run("peek", [self._address_key(address), self._email_key(email)])
-        if not decision.allowed:
+        while any of the attempt's logs asks for a delay."""
+        keys = self._keys(address, email)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                logs = await self._run(keys, "peek")
+                known = bool(await self._client.sismember(self._known_key(email), keys[-1]))
+        except REDIS_UNAVAILABLE as exc:
+            raise DependencyUnavailable(f"redis_app is unavailable: {exc}") from exc
+        pair, account, by_address = (
+            rule.wait_s(n, since) for rule, (n, since) in zip(self._rules, logs, strict=True)
+        )
+        # An address that signed in to this account before is its owner's: only its own
+        # failures on it slow it, not a botnet's on the account, nor a neighbour's behind the
+        # same address (a shared proxy or NAT) on other accounts.
+        wait = max(pair, 0.0 if known else max(account, by_address))
+        if wait > 0:
+            retry_after_s = max(1, math.ceil(wait))
             raise RateLimited(
-                f"too many failed sign-in attempts; try again in {decision.retry_after_s} s",
+                f"too many failed sign-in attempts; try again in {retry_after_s} s",
                 code="login_throttled",
-                details={"retry_after_s": decision.retry_after_s},
+                details={"retry_after_s": retry_after_s},
             )
 
     async def record_failure(self, address: str, email: str) -> None:
-        """Count one failed sign-in against both the address and the e-mail."""
-        await self._run("record", [self._address_key(address), self._email_key(email)])
-
-    async def reset(self, email: str) -> None:
-        """Forget the e-mail's failures (after a successful sign-in); the address keeps its
-        count, so one address cannot try many accounts by signing in to its own now and then."""
+        """Count one failed sign-in in its three logs."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                await self._client.delete(self._email_key(email))
+                await self._run(self._keys(address, email), "record")
         except REDIS_UNAVAILABLE as exc:
             raise DependencyUnavailable(f"redis_app is unavailable: {exc}") from exc
 
-    async def _run(self, mode: _Mode, keys: list[str]) -> RateDecision:
+    async def record_success(self, address: str, email: str) -> None:
+        """Forget this address's failures on the account and remember the address as the
+        account's own (the account-wide delay no longer applies to it). The address keeps its
+        count: one address cannot try many accounts by signing in to its own now and then."""
+        keys = self._keys(address, email)
+        known = self._known_key(email)
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await self._window.run(
-                    keys, limit=self._max_failures, window_s=self._window_s, mode=mode
-                )
+                async with self._client.pipeline(transaction=True) as pipe:
+                    pipe.delete(keys[0])
+                    pipe.sadd(known, keys[-1])
+                    pipe.expire(known, self._known_ttl_s)
+                    await pipe.execute()
         except REDIS_UNAVAILABLE as exc:
             raise DependencyUnavailable(f"redis_app is unavailable: {exc}") from exc
 
-    def _email_key(self, email: str) -> str:
-        return f"{self._prefix}:email:{_digest(normalize_email(email))}"
+    async def _run(self, keys: list[str], mode: str) -> list[tuple[int, float]]:
+        raw = await self._script(
+            keys=keys[:3],
+            args=[round(self._window_s * 1_000_000), mode, uuid.uuid4().hex, self._KEEP],
+        )
+        values = [int(v) for v in raw]
+        return [
+            (n, math.inf if since < 0 else since / 1_000_000)
+            for n, since in zip(values[::2], values[1::2], strict=True)
+        ]
 
-    def _address_key(self, address: str) -> str:
-        return f"{self._prefix}:addr:{_digest(normalize_address(address))}"
+    def _keys(self, address: str, email: str) -> list[str]:
+        """The pair's, the account's and the address's logs, then the address's digest."""
+        account = _digest(normalize_email(email))
+        where = _digest(normalize_address(address))
+        return [
+            f"{self._prefix}:pair:{account}:{where}",
+            f"{self._prefix}:email:{account}",
+            f"{self._prefix}:addr:{where}",
+            where,
+        ]
+
+    def _known_key(self, email: str) -> str:
+        return f"{self._prefix}:known:{_digest(normalize_email(email))}"
 
 
 def normalize_email(email: str) -> str:

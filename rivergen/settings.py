@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -133,6 +133,14 @@ class GatewaySettings(BaseModel):
         description="Limit requests a minute per workspace by plan. Off only behind another "
         "limiter, or for a benchmark.",
     )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks of the proxies in front of the gateway that set "
+        'X-Forwarded-For (JSON list, e.g. `["10.0.0.0/8"]`). The client\'s address is the '
+        "first hop of X-Forwarded-For, read from the right, outside them; a request from "
+        "anywhere else is its own peer address and its header is ignored. Empty: no header is "
+        "trusted.",
+    )
 
 
 class StorageSettings(BaseModel):
@@ -225,6 +233,17 @@ class AuthSettings(BaseModel):
     access_token_ttl_s: int = Field(3600, gt=0, description="Life of an access token.")
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a refresh token.")
     session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
+    registrations_per_hour: int = Field(
+        10,
+        ge=1,
+        description="New accounts an hour from one client address (an IPv6 address counts as "
+        "its /64); off with the gateway's `rate_limit`.",
+    )
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Emails of platform operators (JSON list), besides those granted with "
+        "`rivergen operators add`. Operators alone call the operations routes (`/api/v1/ops`).",
+    )
 
 
 class ConnectorSettings(BaseModel):

@@ -21,6 +21,8 @@ from rivergen.settings import Settings, load_settings
 # Every replica of a deployment signs with the same key: the tests (and the processes they
 # start) share one made for this run.
 os.environ.setdefault("RIVERGEN_AUTH__JWT_PRIVATE_KEY", generate_private_key_pem())
+# The tests sign up many people from one address; test_registration_limit sets its own.
+os.environ.setdefault("RIVERGEN_AUTH__REGISTRATIONS_PER_HOUR", "1000000")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

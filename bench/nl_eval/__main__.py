@@ -2,6 +2,8 @@
 
     python -m bench.nl_eval [--dataset NAME ...]   (no services, no Ray; prints a report,
                                                    then one JSON line)
+    python -m bench.nl_eval --failures             (also each question not answered exactly,
+                                                   with its reason)
 
 Every question of ``bench/nl_eval/<dataset>.yaml`` is asked of the built-in provider
 (``translate``) against the catalog the platform would build for the dataset
@@ -147,12 +149,19 @@ def word_kind(word: str, columns: set[str], values: set[str]) -> str:
     return "neither (phrasing, units, measures, misspellings)"
 
 
+def failure_line(outcome: Outcome) -> str:
+    """One question not answered exactly: its outcome, id, kinds, question and why."""
+    detail = " ".join(outcome.detail.split())[:160]
+    return (f"{outcome.outcome.upper():14} {outcome.id} [{','.join(outcome.kinds)}] "
+            f"{outcome.question}\n    {detail}")  # fmt: skip
+
+
 def _tally(outcomes: list[Outcome]) -> dict[str, int]:
     counted = Counter(o.outcome for o in outcomes)
     return {"questions": len(outcomes), **{name: counted[name] for name in OUTCOMES}}
 
 
-def evaluate(names: list[str]) -> dict[str, Any]:
+def evaluate(names: list[str], failures: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     datasets: dict[str, Any] = {}
     everything: list[Outcome] = []
@@ -164,6 +173,8 @@ def evaluate(names: list[str]) -> dict[str, Any]:
             outcome = ask(question, dataset, expected_answers(question, dataset))
             outcome.unknown_kinds = [word_kind(w, columns, values) for w in outcome.unknown]
             outcomes.append(outcome)
+            if failures and outcome.outcome != "exact":
+                print(failure_line(outcome))
         everything += outcomes
         datasets[name] = {
             **_tally(outcomes),
@@ -214,8 +225,12 @@ def report(result: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", action="append", choices=sorted(LOADERS))
+    parser.add_argument(
+        "--failures", action="store_true",
+        help="print each question not answered exactly, with its reason, as it is asked",
+    )  # fmt: skip
     args = parser.parse_args()
-    result = evaluate(args.dataset or list(LOADERS))
+    result = evaluate(args.dataset or list(LOADERS), failures=args.failures)
     print("\n".join(report(result)))
     for wrong in result["wrong_answers"]:
         print(f"WRONG {wrong['id']}: {wrong['question']}\n  sql: {wrong['sql']}\n  "

@@ -17,8 +17,12 @@ Every file ships inside an installed package, nothing is downloaded:
 The catalog is what ``rivergen.agents.psa.catalog.catalog_of`` builds for a workspace: each
 table's columns and Arrow types, its description and tags, its row count, no declared keys,
 and value hints from the dataset's profile as the platform computes it (``profile_column``
-with its defaults, ten top values) and reads it (``_hints``: a text column whose every
-distinct value is among its top values).
+with its defaults: ten top values, and every distinct value of a text column with at most a
+few thousand) and reads it (``_hints``: a text column's kept values, or its top values when
+they are all of its values), and the automatic first draft of the workspace's
+semantic layer (:func:`rivergen.semantic.draft.draft_layer` over the catalog and the
+profiles) applied to it: business names, synonyms, roles, measures and relationships, with
+nothing confirmed or written by a person.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -37,6 +42,8 @@ from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.demo.seed import DESCRIPTIONS as NORTHWIND_DESCRIPTIONS
 from rivergen.demo.seed import NORTHWIND
 from rivergen.quality import profile_column
+from rivergen.semantic.catalog import apply_layer
+from rivergen.semantic.draft import draft_layer
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
 PENGUIN_DESCRIPTIONS = {
@@ -48,6 +55,10 @@ PENGUIN_DESCRIPTIONS = {
     "completion, the date the nest was observed with one egg), size measurements, blood "
     "isotope ratios and comments, one row per sampled individual.",
 }
+
+
+# The version number the draft layer is applied under (no version of it was confirmed).
+DRAFT_VERSION = 0
 
 
 @dataclass(frozen=True)
@@ -82,28 +93,38 @@ def read_file(path: Path, *, skip_invalid: bool = False, data: bytes | None = No
     return parse(path.read_bytes() if data is None else data, path.name, None, options).table
 
 
-def hinted_column(table: pa.Table, name: str) -> CatalogColumn:
-    """A catalog column with the value hint the platform reads from the kept profile."""
-    profile = profile_column(name, table.column(name))
-    hints = _hints(json.dumps({"columns": [profile.model_dump(mode="json")]}))
-    return CatalogColumn(name=name, type=str(table.schema.field(name).type),
-                         values=hints.get(name, []))  # fmt: skip
+def profile_of(table: pa.Table) -> dict[str, Any]:
+    """The dataset's profile as the platform keeps it (``profile_column`` with its defaults)."""
+    return {"columns": [profile_column(c, table.column(c)).model_dump(mode="json")
+                        for c in table.column_names]}  # fmt: skip
+
+
+def hinted_columns(table: pa.Table, profile: dict[str, Any]) -> list[CatalogColumn]:
+    """The catalog's columns with the value hints the platform reads from the kept profile."""
+    hints = _hints(json.dumps(profile))
+    return [CatalogColumn(name=name, type=str(table.schema.field(name).type),
+                          values=hints.get(name, []))
+            for name in table.column_names]  # fmt: skip
 
 
 def catalog_of(
     workspace: str, tables: dict[str, pa.Table], descriptions: dict[str, str], tag: str
 ) -> PromptCatalog:
-    return PromptCatalog(
+    """The workspace's catalog with the automatic first draft of its semantic layer applied
+    (as the spec asks: the draft only, nothing a person confirmed)."""
+    profiles = {name: profile_of(table) for name, table in tables.items()}
+    catalog = PromptCatalog(
         tables=[
             CatalogTable(
                 dataset_id=dataset_id(workspace, name), version=1, name=name,
                 description=descriptions.get(name, ""), tags=[tag],
-                columns=[hinted_column(table, c) for c in table.column_names],
+                columns=hinted_columns(table, profiles[name]),
                 row_count=table.num_rows,
             )
             for name, table in tables.items()
         ]
     )  # fmt: skip
+    return apply_layer(catalog, draft_layer(catalog, profiles), DRAFT_VERSION)
 
 
 def northwind() -> EvalDataset:

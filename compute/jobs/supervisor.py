@@ -34,6 +34,7 @@ from rivergen.cache import connect_redis
 from rivergen.clients import require
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
+from rivergen.engine.lineage import QueryLineage
 from rivergen.errors import RiverGenError
 from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.ends import announce_end
@@ -295,7 +296,7 @@ class JobSupervisor:
         started = time.monotonic()
         record_job(row["kind"], "started")
         try:
-            staged, inputs, summary = await self._work(row)
+            staged, inputs, summary, lineage = await self._work(row)
         except JobCancelled:
             await recorder.cancelled(row, time.monotonic() - started)
             record_job(row["kind"], "cancelled", time.monotonic() - started)
@@ -319,11 +320,13 @@ class JobSupervisor:
                 return True
             await recorder.retrying(row, seconds, reason + "; retrying")
             return False
-        await recorder.succeeded(row, staged, inputs, time.monotonic() - started, summary)
+        await recorder.succeeded(row, staged, inputs, time.monotonic() - started, summary, lineage)
         record_job(row["kind"], "succeeded", time.monotonic() - started)
         return True
 
-    async def _work(self, row: Any) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any]]:
+    async def _work(
+        self, row: Any
+    ) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any], QueryLineage | None]:
         kind = self._kinds.get(row["kind"])
         if kind is None:
             raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
@@ -346,21 +349,26 @@ class JobSupervisor:
         run.progress(0, f"attempt {row['attempts']} of {row['max_attempts']} started")
         if row["cancel_requested"]:
             run.cancel()
+        # The result's column lineage is worked out while the job runs (off the path of both).
+        lineage = asyncio.create_task(kind.lineage(params, catalog))
         try:
             if inspect.iscoroutinefunction(kind.run):
                 output = await kind.run(run)
             else:
                 output = await asyncio.to_thread(kind.run, run)
             staged, summary = await self._written(run, output)
+            column_lineage = await lineage
         except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
             if run.cancelled():
                 raise JobCancelled from None
             if isinstance(exc, RayTaskError) and isinstance(exc.cause, RiverGenError):
                 raise exc.cause from None
             raise
+        finally:
+            lineage.cancel()
         if run.cancelled():
             raise JobCancelled
-        return staged, inputs, summary
+        return staged, inputs, summary, column_lineage
 
     async def _written(self, run: JobRun, output: Any) -> tuple[StagedVersion, dict[str, Any]]:
         """The kind's result written as the job's result object (unless its task wrote it)."""

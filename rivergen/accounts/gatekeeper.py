@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from uuid import UUID
 
 from rivergen.accounts import store
@@ -18,13 +19,21 @@ from rivergen.billing.plans import Plan, plan_for
 from rivergen.cache import SessionStore
 from rivergen.db import Database
 from rivergen.errors import Unauthorized
+from rivergen.ratelimit import normalize_email
 
 _PLAN_CACHE_S = 60.0
 
 
 class Gatekeeper:
-    def __init__(self, db: Database, sessions: SessionStore, signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sessions: SessionStore,
+        signer: TokenSigner,
+        operators: Sequence[str] = (),
+    ) -> None:
         self._db = db
+        self._operator_emails = [normalize_email(e) for e in operators]
         self._sessions = sessions
         self._signer = signer
         self._plans: dict[UUID, tuple[float, Plan]] = {}
@@ -58,6 +67,14 @@ class Gatekeeper:
         async with self._db.transaction() as conn:
             role = await store.role_in(conn, principal.user_id, workspace)
         return Role[role] if role else None
+
+    async def is_operator(self, principal: Principal) -> bool:
+        """Whether the caller is a platform operator: a person granted the role (`rivergen
+        operators add`) or named in the setting. An API key never is."""
+        if principal.user_id is None:
+            return False
+        async with self._db.transaction() as conn:
+            return await store.is_operator(conn, principal.user_id, self._operator_emails)
 
     async def plan_of(self, workspace: UUID | None) -> Plan:
         """The plan that governs a workspace (cached for a minute per process)."""

@@ -37,6 +37,8 @@ class RequestContext:
     principal: Principal | None
     workspace_id: UUID | None = None
     role: Role | None = None
+    # A platform operator on an operators' route (rivergen.acl's "operator" access).
+    operator: bool = False
 
     def require_workspace(self) -> UUID:
         assert self.workspace_id is not None, "the ACL guarantees a workspace for this route"

@@ -68,13 +68,37 @@ class MemberAdd(StrictModel):
 
 
 class MemberAdded(BaseModel):
-    status: Literal["member", "invited"] = Field(
-        description="`member`: the user existed and joined; `invited`: an invitation was recorded."
+    """The same answer whether or not the email has an account: nobody learns who has one."""
+
+    status: Literal["invited"] = Field(
+        description="An invitation was recorded; the person joins once they accept it."
     )
     email: str
     role: MemberRole
-    user_id: UUID | None = None
-    invitation_id: UUID | None = None
+    invitation_id: UUID
+
+
+class InvitationView(BaseModel):
+    """An invitation to the caller, waiting for their answer."""
+
+    id: UUID
+    workspace_id: UUID
+    workspace_name: str
+    role: MemberRole
+    invited_by: str = Field(description="The inviter's display name.")
+    created_at: datetime
+
+
+class MemberRoleChange(StrictModel):
+    role: MemberRole = Field(description="Ownership moves with `transfer-ownership` only.")
+
+
+class OwnershipTransfer(StrictModel):
+    user_id: UUID = Field(description="A member who becomes an owner; the caller becomes admin.")
+
+
+class DefaultWorkspace(StrictModel):
+    workspace_id: UUID = Field(description="A workspace the caller is a member of.")
 
 
 class MemberView(BaseModel):
@@ -100,6 +124,10 @@ class MeView(BaseModel):
     workspace_id: UUID | None
     role: str | None
     workspaces: list[WorkspaceView]
+    default_workspace_id: UUID | None = Field(
+        None, description="Where sign-ins land: the personal workspace until another is picked."
+    )
+    operator: bool = Field(False, description="Whether the caller is a platform operator.")
 
 
 class ApiKeyCreate(StrictModel):

@@ -4,6 +4,7 @@ members, API keys and the audit log. Each method owns its transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -25,30 +26,71 @@ from rivergen.accounts.schemas import (
     ApiKeyView,
     AuditEntry,
     AuditPage,
+    InvitationView,
     LoginRequest,
     MemberAdd,
     MemberAdded,
     MemberPage,
+    MemberRoleChange,
     MemberView,
     MeView,
+    OwnershipTransfer,
     RefreshRequest,
     RegisterRequest,
     TokenPair,
     WorkspaceCreate,
     WorkspaceView,
 )
+from rivergen.acl import Role
 from rivergen.cache import SessionStore
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.notifications.events import MEMBER_ADDED
 from rivergen.pagination import decode_cursor, encode_cursor
-from rivergen.ratelimit import LoginThrottle
+from rivergen.ratelimit import LoginThrottle, normalize_email
 from rivergen.settings import AuthSettings
 
 
 def _workspace_not_found(workspace: UUID) -> NotFound:
     return NotFound(f"workspace {workspace} not found", code="workspace_not_found")
+
+
+def _member_not_found(user: UUID) -> NotFound:
+    return NotFound(f"no member {user} in this workspace", code="member_not_found")
+
+
+def _last_owner() -> Conflict:
+    return Conflict(
+        "a workspace keeps at least one owner: transfer ownership first", code="last_owner"
+    )
+
+
+def _person(context: RequestContext, what: str) -> UUID:
+    """The signed-in person calling; an API key is refused (403 ``user_required``)."""
+    if context.principal is None or context.principal.user_id is None:
+        raise Forbidden(f"only a signed-in person {what}, not an API key", code="user_required")
+    return context.principal.user_id
+
+
+def _require_owner(context: RequestContext, what: str) -> None:
+    if context.role is not Role.owner:
+        raise Forbidden(f"only an owner may {what}", code="owner_required")
+
+
+def _member_view(row: Mapping[str, Any]) -> MemberView:
+    return MemberView(
+        user_id=row["id"], email=row["email"], display_name=row["display_name"],
+        role=row["role"], joined_at=row["created_at"],
+    )  # fmt: skip
+
+
+def _audit(workspace: UUID, user: UUID, action: str, path: str) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace, "actor_type": "user", "actor_id": str(user),
+        "action": action, "method": "POST", "path": path, "status": 200,
+        "outcome": "success", "request_id": None,
+    }  # fmt: skip
 
 
 class AccountService:
@@ -65,6 +107,7 @@ class AccountService:
         self._signer = signer
         self._settings = settings
         self._throttle = throttle
+        self._operator_emails = [normalize_email(e) for e in settings.operators]
 
     # Sign-up, sign-in, tokens ------------------------------------------------------------
 
@@ -79,24 +122,25 @@ class AccountService:
             if user is None:
                 raise Conflict("an account with this email exists", code="email_taken")
             workspace = await store.create_workspace(conn, "Personal", org, user)
-            await store.accept_invitations(conn, user, str(request.email))
+            # Invitations to this email wait for an answer (`GET /invitations`): registering
+            # joins nothing, and the personal workspace is where sign-ins land.
+            await store.set_default_workspace(conn, user, workspace["id"])
         return await self._start_session(user, workspace["id"])
 
     async def login(self, request: LoginRequest, address: str) -> TokenPair:
-        """Sign in. Past 5 failures in 15 minutes for the address or the email, refused before
-        the password is looked at."""
+        """Sign in. Past its free failures, an attempt is refused before the password is looked
+        at until its progressive delay has passed (:class:`~rivergen.ratelimit.LoginThrottle`)."""
         email = str(request.email)
         await self._throttle.check(address, email)
         async with self._db.transaction() as conn:
             row = await store.user_by_email(conn, email)
-            workspaces = await store.workspaces_of(conn, row["id"]) if row else []
+            default = await store.default_workspace(conn, row["id"]) if row else None
         if row is None:
             verify_dummy(request.password)  # same cost as a real check: no user oracle
         if row is None or not verify_password(row["password_hash"], request.password):
             await self._throttle.record_failure(address, email)
             raise Unauthorized("wrong email or password", code="invalid_credentials")
-        await self._throttle.reset(email)
-        default = workspaces[0]["id"] if workspaces else None
+        await self._throttle.record_success(address, email)
         return await self._start_session(row["id"], default)
 
     async def _start_session(self, user: UUID, workspace: UUID | None) -> TokenPair:
@@ -139,14 +183,13 @@ class AccountService:
                 if row["expires_at"] <= datetime.now(UTC):
                     raise Unauthorized("the refresh token has expired", code="token_expired")
                 await store.mark_replaced(conn, row["id"])
-            workspaces = await store.workspaces_of(conn, row["user_id"])
+            default = await store.default_workspace(conn, row["user_id"])
         if reused:
             await self._sessions.revoke(str(row["family_id"]))
             raise Unauthorized("the refresh token was already used", code="token_reused")
         session = await self._sessions.get(str(row["family_id"]))
         if session is None:
             raise Unauthorized("the session has ended; sign in again", code="session_expired")
-        default = workspaces[0]["id"] if workspaces else None
         return await self._issue(row["user_id"], default, row["family_id"])
 
     async def logout(self, principal: Principal) -> None:
@@ -170,15 +213,26 @@ class AccountService:
         async with self._db.transaction() as conn:
             user = await store.user_by_id(conn, principal.user_id)
             rows = await store.workspaces_of(conn, principal.user_id)
+            default = await store.default_workspace(conn, principal.user_id)
+            operator = await store.is_operator(conn, principal.user_id, self._operator_emails)
         if user is None:
             raise Unauthorized("the account no longer exists", code="invalid_token")
         workspaces = [WorkspaceView(**dict(r)) for r in rows]
-        current = context.workspace_id or principal.default_workspace
+        current = context.workspace_id
         role = next((w.role for w in workspaces if w.id == current), None)
         return MeView(
             user_id=user["id"], email=user["email"], display_name=user["display_name"],
             workspace_id=current, role=role, workspaces=workspaces,
+            default_workspace_id=default, operator=operator,
         )  # fmt: skip
+
+    async def set_default_workspace(self, user: UUID, workspace: UUID) -> MeView:
+        """Where the caller's sign-ins land from now on (a workspace they are a member of)."""
+        async with self._db.transaction() as conn:
+            if await store.role_in(conn, user, workspace) is None:
+                raise _workspace_not_found(workspace)
+            await store.set_default_workspace(conn, user, workspace)
+        return await self.me(RequestContext(Principal(user_id=user), workspace))
 
     async def list_workspaces(self, user: UUID) -> list[WorkspaceView]:
         async with self._db.transaction() as conn:
@@ -204,21 +258,16 @@ class AccountService:
     async def add_member(
         self, context: RequestContext, workspace: UUID, request: MemberAdd
     ) -> MemberAdded:
-        inviter = context.require_user()
-        async with self._db.transaction() as conn:
-            user = await store.user_by_email(conn, str(request.email))
-            if user is not None:
-                await store.add_membership(conn, workspace, user["id"], request.role)
-                # The new member hears of it in their own room (rivergen.notifications).
-                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
-                    type=MEMBER_ADDED, workspace_id=workspace, actor=context.actor,
-                    data={"user_id": str(user["id"]), "workspace_id": str(workspace),
-                          "role": request.role},
-                ))  # fmt: skip
-                return MemberAdded(
-                    status="member", email=str(request.email), role=request.role,
-                    user_id=user["id"],
-                )  # fmt: skip
+        """Invite ``request.email``: the person joins once they accept. The answer is the same
+        whether or not the email has an account (409 ``already_member`` for a member, whom any
+        member can list anyway)."""
+        inviter = _person(context, "invites")
+        async with self._db.transaction(str(workspace)) as conn:
+            if await store.member_by_email(conn, workspace, str(request.email)):
+                raise Conflict(
+                    f"{request.email} is already a member of this workspace",
+                    code="already_member",
+                )
             invitation = await store.create_invitation(
                 conn, workspace, str(request.email), request.role, inviter
             )
@@ -226,6 +275,105 @@ class AccountService:
             status="invited", email=str(request.email), role=request.role,
             invitation_id=invitation,
         )  # fmt: skip
+
+    async def list_invitations(self, user: UUID) -> list[InvitationView]:
+        """The invitations to the caller's email that wait for an answer, newest first."""
+        async with self._db.transaction() as conn:
+            person = await store.user_by_id(conn, user)
+            if person is None:
+                raise Unauthorized("the account no longer exists", code="invalid_token")
+            rows = await store.pending_invitations(conn, person["email"])
+        return [InvitationView(**dict(r)) for r in rows]
+
+    async def answer_invitation(
+        self, context: RequestContext, invitation: UUID, accept: bool
+    ) -> WorkspaceView | None:
+        """Accept (join the workspace with the invitation's role) or decline. Only the invitee
+        answers: another person's invitation, or one answered already, is 404. Recorded in the
+        inviting workspace's audit log."""
+        user = context.require_user()
+        async with self._db.transaction() as conn:
+            person = await store.user_by_id(conn, user)
+            if person is None:
+                raise Unauthorized("the account no longer exists", code="invalid_token")
+            row = await store.answer_invitation(conn, invitation, person["email"], accept)
+            if row is None:
+                raise NotFound(f"invitation {invitation} not found", code="invitation_not_found")
+            workspace = row["workspace_id"]
+            if accept:
+                await store.add_membership(conn, workspace, user, row["role"])
+                # The new member hears of it in their own room (rivergen.notifications).
+                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
+                    type=MEMBER_ADDED, workspace_id=workspace, actor=context.actor,
+                    data={"user_id": str(user), "workspace_id": str(workspace),
+                          "role": row["role"]},
+                ))  # fmt: skip
+            await store.insert_audit(conn, _audit(
+                workspace, user, "invitation.accepted" if accept else "invitation.declined",
+                f"/api/v1/invitations/{invitation}/{'accept' if accept else 'decline'}",
+            ))  # fmt: skip
+            joined = await store.workspace_for_member(conn, workspace, user) if accept else None
+        return WorkspaceView(**dict(joined)) if joined else None
+
+    async def change_role(
+        self, context: RequestContext, workspace: UUID, member: UUID, request: MemberRoleChange
+    ) -> MemberView:
+        """Give a member another role (admin, editor or viewer). Only an owner changes an
+        owner's role, and never the last owner's (409 ``last_owner``)."""
+        async with self._db.transaction(str(workspace)) as conn:
+            owners = await store.owners_for_update(conn, workspace)
+            current = await store.member_row(conn, workspace, member)
+            if current is None:
+                raise _member_not_found(member)
+            if member in owners:
+                _require_owner(context, "change an owner's role")
+                if owners == [member]:
+                    raise _last_owner()
+            await store.set_role(conn, workspace, member, request.role)
+            row = await store.member_row(conn, workspace, member)
+        assert row is not None
+        return _member_view(row)
+
+    async def remove_member(self, context: RequestContext, workspace: UUID, member: UUID) -> None:
+        """Take a member out of the workspace. Only an owner removes an owner, and never the
+        last one (409 ``last_owner``)."""
+        async with self._db.transaction(str(workspace)) as conn:
+            owners = await store.owners_for_update(conn, workspace)
+            if member in owners:
+                _require_owner(context, "remove an owner")
+                if owners == [member]:
+                    raise _last_owner()
+            if not await store.remove_membership(conn, workspace, member):
+                raise _member_not_found(member)
+
+    async def leave(self, context: RequestContext, workspace: UUID) -> None:
+        """The caller leaves the workspace; its last owner cannot (409 ``last_owner``: transfer
+        ownership first)."""
+        user = _person(context, "leaves a workspace")
+        async with self._db.transaction(str(workspace)) as conn:
+            owners = await store.owners_for_update(conn, workspace)
+            if owners == [user]:
+                raise _last_owner()
+            if not await store.remove_membership(conn, workspace, user):
+                raise _workspace_not_found(workspace)
+
+    async def transfer_ownership(
+        self, context: RequestContext, workspace: UUID, request: OwnershipTransfer
+    ) -> MemberView:
+        """Make another member the owner; the caller (an owner) becomes an admin."""
+        user = context.require_user()
+        async with self._db.transaction(str(workspace)) as conn:
+            owners = await store.owners_for_update(conn, workspace)
+            if user not in owners:
+                raise Forbidden("only an owner transfers ownership", code="forbidden")
+            if request.user_id == user:
+                raise Conflict("you own this workspace already", code="already_owner")
+            if not await store.set_role(conn, workspace, request.user_id, "owner"):
+                raise _member_not_found(request.user_id)
+            await store.set_role(conn, workspace, user, "admin")
+            row = await store.member_row(conn, workspace, request.user_id)
+        assert row is not None
+        return _member_view(row)
 
     async def list_members(
         self, context: RequestContext, workspace: UUID, limit: int, cursor: str | None
@@ -237,16 +385,7 @@ class AccountService:
         async with self._db.transaction(str(workspace)) as conn:
             rows = await store.members_page(conn, workspace, after, limit)
         return MemberPage(
-            items=[
-                MemberView(
-                    user_id=r["id"],
-                    email=r["email"],
-                    display_name=r["display_name"],
-                    role=r["role"],
-                    joined_at=r["created_at"],
-                )
-                for r in rows[:limit]
-            ],
+            items=[_member_view(r) for r in rows[:limit]],
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 

@@ -89,6 +89,25 @@ async def members_page(
     return rows
 
 
+async def member_row(conn: asyncpg.Connection, workspace: UUID, user: UUID) -> Row | None:
+    row: Row | None = await conn.fetchrow(
+        "SELECT m.user_id AS id, u.email, u.display_name, m.role, m.created_at "
+        "FROM memberships m JOIN users u ON u.id = m.user_id "
+        "WHERE m.workspace_id = $1 AND m.user_id = $2",
+        workspace, user,
+    )  # fmt: skip
+    return row
+
+
+async def member_by_email(conn: asyncpg.Connection, workspace: UUID, email: str) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id "
+        "WHERE m.workspace_id = $1 AND lower(u.email) = lower($2))",
+        workspace, email,
+    )  # fmt: skip
+    return found
+
+
 async def role_in(conn: asyncpg.Connection, user: UUID, workspace: UUID) -> str | None:
     role: str | None = await conn.fetchval(
         "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user, workspace
@@ -126,24 +145,134 @@ async def workspace_row(conn: asyncpg.Connection, workspace: UUID) -> Row | None
 async def create_invitation(
     conn: asyncpg.Connection, workspace: UUID, email: str, role: str, invited_by: UUID
 ) -> UUID:
+    """The pending invitation of ``email`` to ``workspace`` (one at a time; inviting again
+    changes its role)."""
     invitation: UUID = await conn.fetchval(
         "INSERT INTO invitations (workspace_id, email, role, invited_by) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (workspace_id, lower(email)) WHERE accepted_at IS NULL "
+        "ON CONFLICT (workspace_id, lower(email)) "
+        "WHERE accepted_at IS NULL AND declined_at IS NULL "
         "DO UPDATE SET role = EXCLUDED.role RETURNING id",
         workspace, email, role, invited_by,
     )  # fmt: skip
     return invitation
 
 
-async def accept_invitations(conn: asyncpg.Connection, user: UUID, email: str) -> None:
-    """A user who registers with an invited email joins those workspaces."""
-    rows = await conn.fetch(
-        "UPDATE invitations SET accepted_at = now() "
-        "WHERE lower(email) = lower($1) AND accepted_at IS NULL RETURNING workspace_id, role",
+async def pending_invitations(conn: asyncpg.Connection, email: str) -> list[Row]:
+    rows: list[Row] = await conn.fetch(
+        "SELECT i.id, i.workspace_id, w.name AS workspace_name, i.role, "
+        "u.display_name AS invited_by, i.created_at "
+        "FROM invitations i JOIN workspaces w ON w.id = i.workspace_id "
+        "JOIN users u ON u.id = i.invited_by "
+        "WHERE lower(i.email) = lower($1) AND i.accepted_at IS NULL AND i.declined_at IS NULL "
+        "ORDER BY i.created_at DESC, i.id DESC",
         email,
     )
-    for row in rows:
-        await add_membership(conn, row["workspace_id"], user, row["role"])
+    return rows
+
+
+async def answer_invitation(
+    conn: asyncpg.Connection, invitation: UUID, email: str, accept: bool
+) -> Row | None:
+    """Mark ``email``'s pending invitation accepted or declined; None when there is no such
+    pending invitation for that email."""
+    column = "accepted_at" if accept else "declined_at"
+    row: Row | None = await conn.fetchrow(
+        f"UPDATE invitations SET {column} = now() "
+        "WHERE id = $1 AND lower(email) = lower($2) AND accepted_at IS NULL "
+        "AND declined_at IS NULL RETURNING workspace_id, role",
+        invitation, email,
+    )  # fmt: skip
+    return row
+
+
+async def owners_for_update(conn: asyncpg.Connection, workspace: UUID) -> list[UUID]:
+    """The workspace's owners, their rows locked: two changes of ownership never both pass the
+    last-owner check."""
+    rows = await conn.fetch(
+        "SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 'owner' "
+        "ORDER BY user_id FOR UPDATE",
+        workspace,
+    )
+    return [r["user_id"] for r in rows]
+
+
+async def set_role(conn: asyncpg.Connection, workspace: UUID, user: UUID, role: str) -> bool:
+    status: str = await conn.execute(
+        "UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
+        workspace, user, role,
+    )  # fmt: skip
+    return status.endswith(" 1")
+
+
+async def remove_membership(conn: asyncpg.Connection, workspace: UUID, user: UUID) -> bool:
+    status: str = await conn.execute(
+        "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2", workspace, user
+    )
+    if status.endswith(" 1"):
+        await conn.execute(
+            "UPDATE users SET default_workspace_id = NULL "
+            "WHERE id = $1 AND default_workspace_id = $2",
+            user, workspace,
+        )  # fmt: skip
+    return status.endswith(" 1")
+
+
+async def default_workspace(conn: asyncpg.Connection, user: UUID) -> UUID | None:
+    """Where the user's sign-ins land: the one they picked (their personal one from the
+    start) while they are a member of it, else their oldest workspace of their own, else
+    their oldest membership."""
+    workspace: UUID | None = await conn.fetchval(
+        "SELECT m.workspace_id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id "
+        "JOIN users u ON u.id = m.user_id WHERE m.user_id = $1 "
+        "ORDER BY (w.id = u.default_workspace_id) DESC, "
+        "(w.organization_id = u.personal_organization_id) DESC, w.created_at, w.id LIMIT 1",
+        user,
+    )
+    return workspace
+
+
+async def set_default_workspace(conn: asyncpg.Connection, user: UUID, workspace: UUID) -> None:
+    await conn.execute("UPDATE users SET default_workspace_id = $2 WHERE id = $1", user, workspace)
+
+
+async def is_operator(conn: asyncpg.Connection, user: UUID, emails: list[str]) -> bool:
+    """Whether ``user`` is a platform operator: granted in the table, or their email is one of
+    ``emails`` (normalized, lower-case)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM platform_operators WHERE user_id = $1) "
+        "OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND lower(email) = ANY($2::text[]))",
+        user, emails,
+    )  # fmt: skip
+    return found
+
+
+async def grant_operator(conn: asyncpg.Connection, email: str, granted_by: str) -> UUID | None:
+    """Make the account of ``email`` a platform operator; None when no account has it."""
+    user: UUID | None = await conn.fetchval(
+        "INSERT INTO platform_operators (user_id, granted_by) "
+        "SELECT id, $2 FROM users WHERE lower(email) = lower($1) "
+        "ON CONFLICT (user_id) DO UPDATE SET granted_by = platform_operators.granted_by "
+        "RETURNING user_id",
+        email, granted_by,
+    )  # fmt: skip
+    return user
+
+
+async def revoke_operator(conn: asyncpg.Connection, email: str) -> bool:
+    status: str = await conn.execute(
+        "DELETE FROM platform_operators WHERE user_id = "
+        "(SELECT id FROM users WHERE lower(email) = lower($1))",
+        email,
+    )
+    return status.endswith(" 1")
+
+
+async def operators(conn: asyncpg.Connection) -> list[Row]:
+    rows: list[Row] = await conn.fetch(
+        "SELECT u.email, o.granted_by, o.granted_at FROM platform_operators o "
+        "JOIN users u ON u.id = o.user_id ORDER BY o.granted_at, u.email"
+    )
+    return rows
 
 
 async def plan_of(conn: asyncpg.Connection, workspace: UUID) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
@@ -132,6 +133,7 @@ def create_app(
                 clients.db,
                 SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
                 signer,
+                resolved.auth.operators,
             )
             app.state.rate_limiter = RateLimiter(clients.redis_app)
             elsewhere = dict(remote or {})
@@ -187,7 +189,13 @@ def create_app(
     app.add_middleware(StateHeadersMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware, echo=echo_request_id)
-    app.add_middleware(RequestMetricsMiddleware)  # outermost but MountedAt: times it all
+    app.add_middleware(RequestMetricsMiddleware)  # times it all
+    if resolved.gateway.trusted_proxies:
+        # The client's address (the login throttle's) from the trusted proxies' header only.
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=[str(network) for network in resolved.gateway.trusted_proxies],
+        )
     if mounted_at:
         app.add_middleware(MountedAt, prefix=mounted_at)
     install_error_handlers(app)

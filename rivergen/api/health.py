@@ -31,7 +31,17 @@ async def healthz() -> Liveness:
     summary="Every dependency, with its latency",
 )
 async def readyz(clients: ClientsDep, settings: SettingsDep) -> JSONResponse:
+    """Whether each dependency answers, and how fast. Public, so without why one failed (an
+    error can name hosts, ports and versions): operators read that at `/api/v1/ops/health`."""
     report = await check_readiness(
         clients, settings.gateway.readiness_timeout_s, settings.sockets.channel
     )
-    return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.ready else 503)
+    public = report.model_copy(
+        update={
+            "dependencies": {
+                name: status.model_copy(update={"error": None})
+                for name, status in report.dependencies.items()
+            }
+        }
+    )
+    return JSONResponse(public.model_dump(mode="json"), status_code=200 if report.ready else 503)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from rivergen.agents.osa import JobRetry, OperationsAgent
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
@@ -70,6 +71,14 @@ async def cancel_job(job_id: UUID, context: Context, jobs: Jobs) -> JobView:
     """Stop a job: a queued one at once, a running one within seconds (state `cancelled`).
     409 `job_finished` once it has ended."""
     return await jobs.cancel(context, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+async def retry_job(job_id: UUID, context: Context, request: Request) -> JobRetry:
+    """Queue a failed or cancelled job of this workspace again (a new job, same kind, params
+    and name, checked and counted like any submission); 409 `job_not_retryable` otherwise."""
+    agent: OperationsAgent = request.app.state.operations
+    return await agent.retry_job(context, job_id)
 
 
 @router.get("/jobs/{job_id}/result")

@@ -1,5 +1,6 @@
-"""Routes of the Operations agent, for operators (admins): the cluster, the Serve deployments,
-job retry and a health summary."""
+"""Routes of the Operations agent, for platform operators alone (no workspace role reaches
+them): the cluster, the Serve deployments, job retry in any workspace and a health summary
+with the dependencies' error detail."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from rivergen.agents.osa import (
 )
 from rivergen.api.accounts import ERRORS
 from rivergen.api.security import Context, authorize
+from rivergen.errors import BadRequest
 
 router = APIRouter(
     prefix="/api/v1/ops", dependencies=[Depends(authorize)], responses=ERRORS,
@@ -49,8 +51,10 @@ async def deployments(agent: Agent) -> DeploymentsView:
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
 async def retry_job(job_id: UUID, context: Context, agent: Agent) -> JobRetry:
-    """Queue a failed or cancelled job again (a new job, same kind, params and name); 409
-    `job_not_retryable` otherwise."""
+    """Queue a failed or cancelled job of the workspace named by `X-Workspace-ID` again (a new
+    job, same kind, params and name); 409 `job_not_retryable` otherwise."""
+    if context.workspace_id is None:
+        raise BadRequest("no workspace: send X-Workspace-ID", code="workspace_required")
     return await agent.retry_job(context, job_id)
 
 

@@ -19,7 +19,7 @@ from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Access, required_access, role_allows
 from rivergen.core import BackendCorePort
 from rivergen.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
-from rivergen.ratelimit import RateLimiter
+from rivergen.ratelimit import RateLimiter, normalize_address
 from rivergen.settings import Settings
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -56,56 +56,102 @@ def _workspace_of(request: Request, principal: Principal) -> UUID | None:
         ) from None
 
 
-async def _rate_limit(request: Request, principal: Principal) -> None:
-    """Requests a minute per workspace, by its plan; the verdict's headers go on the response."""
-    workspace = _workspace_of(request, principal)
-    plan = await gatekeeper_of(request).plan_of(workspace)
-    key = f"rl:req:{workspace}" if workspace else f"rl:req:actor:{principal.actor[1]}"
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or with trusted proxies in front (the gateway's
+    ``trusted_proxies``) the first hop outside them that their X-Forwarded-For names."""
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_registrations(request: Request, address: str) -> None:
+    """At most ``auth.registrations_per_hour`` new accounts an hour from one address (an IPv6
+    address counts as its /64), with the limiter's headers."""
+    settings: Settings = request.app.state.settings
+    if not settings.gateway.rate_limit:
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(
+        f"rl:register:{normalize_address(address)}",
+        limit=settings.auth.registrations_per_hour,
+        window_s=3600,
+    )
+    request.state.response_headers = decision.headers()
+    if not decision.allowed:
+        raise RateLimited(
+            f"more than {decision.limit} new accounts an hour from this address",
+            code="registration_throttled",
+            details={"retry_after_s": decision.retry_after_s},
+        )
+
+
+async def _rate_limit(request: Request, principal: Principal, member_of: UUID | None) -> None:
+    """Requests a minute, by plan: per workspace for its members, else per caller (on the free
+    plan). Only a workspace the caller is a member of is ever counted, so a stranger naming
+    another workspace spends their own budget, never its; the verdict's headers go on the
+    response."""
+    settings: Settings = request.app.state.settings
+    if not settings.gateway.rate_limit:
+        return
+    plan = await gatekeeper_of(request).plan_of(member_of)
+    key = f"rl:req:{member_of}" if member_of else f"rl:req:actor:{principal.actor[1]}"
     limiter: RateLimiter = request.app.state.rate_limiter
     decision = await limiter.hit(key, limit=plan.quotas.requests_per_minute, window_s=60)
     request.state.response_headers = decision.headers()
     if not decision.allowed:
+        scope = "this workspace's plan" if member_of else "your account"
         raise RateLimited(
-            f"more than {decision.limit} requests a minute for this workspace's plan",
+            f"more than {decision.limit} requests a minute for {scope}",
             details={"retry_after_s": decision.retry_after_s},
         )
 
 
 async def authorize(request: Request) -> RequestContext:
+    """Who calls, in which workspace, and may they call this route.
+
+    The order matters: membership is established before anything is counted or recorded
+    against a workspace (its rate limit, its headers, its audit log), so a caller who is not
+    a member of the workspace they name touches nothing of it.
+    """
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
     access: Access | None = required_access(request.method, path)
     if access is None:  # deny by default
         raise Forbidden("this route is not in the authorization table", code="route_denied")
-    if access == "public":
-        context = RequestContext(principal=None)
-        request.state.context = context
-        return context
+    context = RequestContext(principal=None)
+    if access != "public":
+        context = await _caller_context(request, access)
+    request.state.context = context
+    return context
+
+
+async def _caller_context(request: Request, access: Access) -> RequestContext:
     credential = _credential(request)
     if credential is None:
         raise Unauthorized("sign in or send an API key", code="credentials_required")
-    principal = await gatekeeper_of(request).authenticate(credential)
+    gatekeeper = gatekeeper_of(request)
+    principal = await gatekeeper.authenticate(credential)
     request.state.principal = principal
-    settings: Settings = request.app.state.settings
-    if settings.gateway.rate_limit:
-        await _rate_limit(request, principal)
-    if access == "user" and not principal.is_user:
-        raise Forbidden("this route is for signed-in people, not API keys", code="user_required")
-    if access in ("user", "authenticated"):
-        context = RequestContext(principal, _workspace_of(request, principal))
-        request.state.context = context
-        return context
     workspace = _workspace_of(request, principal)
+    role = await gatekeeper.role_in(principal, workspace) if workspace else None
+    member_of = workspace if role is not None else None
+    await _rate_limit(request, principal, member_of)
+    if access in ("user", "operator") and not principal.is_user:
+        raise Forbidden("this route is for signed-in people, not API keys", code="user_required")
+    if access == "operator":
+        if not await gatekeeper.is_operator(principal):
+            raise Forbidden("this route is for platform operators", code="operator_required")
+        # Operators act for any tenant: the workspace named is theirs to inspect.
+        return RequestContext(principal, workspace, role, operator=True)
+    if access in ("user", "authenticated"):
+        return RequestContext(principal, member_of, role)
     if workspace is None:
         raise BadRequest("no workspace: send X-Workspace-ID", code="workspace_required")
-    role = await gatekeeper_of(request).role_in(principal, workspace)
     if role is None:
         raise NotFound(f"workspace {workspace} not found", code="workspace_not_found")
-    context = RequestContext(principal, workspace, role)
-    request.state.context = context
     if not role_allows(role, access):
+        # Set before refusing: the audit entry of a member's denied call names the workspace.
+        request.state.context = RequestContext(principal, workspace, role)
         raise Forbidden(f"a {role.name} may not do this; it needs {access}", code="forbidden")
-    return context
+    return RequestContext(principal, workspace, role)
 
 
 Context = Annotated[RequestContext, Depends(authorize)]

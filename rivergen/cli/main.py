@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import httpx
 import typer
 
+from rivergen.accounts import store as accounts_store
 from rivergen.cli.runner import (
     RunState,
     StopRequested,
@@ -24,6 +27,8 @@ from rivergen.embedded import start_embedded
 from rivergen.errors import ConfigurationError
 from rivergen.sdk import API_KEY_ENV, TOKEN_ENV
 from rivergen.settings import Settings, load_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="rivergen",
@@ -150,7 +155,9 @@ def status(data_dir: DataDir = None) -> None:
         typer.echo(f"  /readyz did not answer: {exc}")
         raise typer.Exit(code=1) from None
     for name, dep in report.get("dependencies", {}).items():
-        detail = f"{dep['latency_ms']:.1f} ms" if dep.get("ok") else dep.get("error", "")
+        detail = (
+            f"{dep['latency_ms']:.1f} ms" if dep.get("ok") else (dep.get("error") or "not ready")
+        )
         typer.echo(f"  {name:<13} {'ok' if dep.get('ok') else 'FAIL':<5} {detail}")
     raise typer.Exit(code=0 if response.status_code == 200 else 1)
 
@@ -181,6 +188,79 @@ def migrate(data_dir: DataDir = None) -> None:
             typer.echo(f"applied {migration.version:04d}_{migration.name}")
     else:
         typer.echo("the database is up to date")
+
+
+# Platform operators ----------------------------------------------------------------------------
+
+operators_app = typer.Typer(
+    name="operators",
+    help="Platform operators: the people who alone call the operations routes (/api/v1/ops: "
+    "nodes, every tenant's deployments, retries in any workspace). No workspace role grants "
+    "that. Also settable as RIVERGEN_AUTH__OPERATORS (a JSON list of emails).",
+    no_args_is_help=True,
+)
+app.add_typer(operators_app)
+
+Email = Annotated[str, typer.Argument(help="The email of an existing account.")]
+
+
+def _with_database(data_dir: Path | None, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run ``work`` on one connection straight to Postgres (as `migrate` does)."""
+    settings = _settings(data_dir)
+    embedded = start_embedded(settings, postgres_only=True)
+    try:
+        dsn = settings.postgres.migrate_dsn or settings.postgres.dsn
+        target = (
+            require(dsn, "postgres", "RIVERGEN_POSTGRES__DSN")
+            if dsn is not None
+            else embedded.env["RIVERGEN_POSTGRES__MIGRATE_DSN"]
+        )
+
+        async def run() -> T:
+            try:
+                conn = await asyncpg.connect(target, timeout=settings.startup_timeout_s)
+            except (OSError, asyncpg.PostgresError) as exc:
+                raise ConfigurationError(f"postgres is unreachable: {type(exc).__name__}") from None
+            try:
+                async with conn.transaction():
+                    return await work(conn)
+            finally:
+                await conn.close()
+
+        return asyncio.run(run())
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    finally:
+        embedded.stop()
+
+
+@operators_app.command("add")
+def operators_add(email: Email, data_dir: DataDir = None) -> None:
+    """Make the account of EMAIL a platform operator (exit 1 when no account has it)."""
+    granted_by = f"cli:{os.environ.get('USER', 'unknown')}"
+    user = _with_database(data_dir, lambda c: accounts_store.grant_operator(c, email, granted_by))
+    if user is None:
+        typer.secho(f"error: no account has the email {email}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"{email} is a platform operator")
+
+
+@operators_app.command("remove")
+def operators_remove(email: Email, data_dir: DataDir = None) -> None:
+    """Take the operator role from EMAIL (one named in RIVERGEN_AUTH__OPERATORS keeps it)."""
+    removed = _with_database(data_dir, lambda c: accounts_store.revoke_operator(c, email))
+    typer.echo(f"{email} is no longer a platform operator" if removed else f"{email} was not one")
+
+
+@operators_app.command("list")
+def operators_list(data_dir: DataDir = None) -> None:
+    """The operators granted with `add` (one a line: email, granted by, when)."""
+    rows = _with_database(data_dir, accounts_store.operators)
+    for row in rows:
+        typer.echo(f"{row['email']}\t{row['granted_by']}\t{row['granted_at'].isoformat()}")
+    settings = _settings(data_dir)
+    for email in settings.auth.operators:
+        typer.echo(f"{email}\tsetting RIVERGEN_AUTH__OPERATORS\t-")
 
 
 # Python jobs ---------------------------------------------------------------------------------

@@ -39,6 +39,10 @@ EVENTS_APP_NAME = "rivergen-events"
 STORAGE_APP_NAME = "rivergen-storage"
 SOCKETS_APP_NAME = "rivergen-sockets"
 HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# Serve's HTTP servers are uvicorn's, which by default take X-Forwarded-For from any loopback
+# peer (the ingress, but also any local client that forges one). The gateway reads the header
+# itself, from RIVERGEN_GATEWAY__TRUSTED_PROXIES alone.
+PROXY_HEADERS_ENV = {"FORWARDED_ALLOW_IPS": ""}
 # In HAProxy mode a stopping replica keeps serving for this drain period (30 s by default, for
 # load balancers in front of many nodes); on one machine HAProxy reloads at once.
 LOCAL_DRAIN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "3"}
@@ -136,6 +140,11 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise StopRequested()
 
 
+def _set_defaults(env: dict[str, str]) -> None:
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+
+
 def run_platform(
     settings: Settings,
     *,
@@ -151,6 +160,7 @@ def run_platform(
     ray_started = False
     try:
         os.environ.update(embedded.env)
+        _set_defaults(PROXY_HEADERS_ENV)
         if settings.http.ha_proxy:
             os.environ.update(HA_PROXY_ENV)
             if settings.ray.address is None:

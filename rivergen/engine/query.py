@@ -9,6 +9,7 @@ engine's message before anything is staged), and records which columns each inpu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Protocol
 from uuid import UUID
@@ -143,13 +144,12 @@ async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
 
 
 async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> QueryLineage:
-    """The column lineage of a validated (pinned) query job, over dataset ids (as strings)."""
+    """The column lineage of a validated (pinned) query job, over dataset ids (as strings): the
+    inputs' schemas from ``catalog``, the walk over the query in a thread (it is CPU work, and
+    the job supervisor runs it beside the query)."""
     versions: dict[str, tuple[UUID, int | None]]
     if isinstance(query, SqlQuery):
-        relations = {w: str(p.dataset) for w, p in query.inputs.items()}
         versions = {str(p.dataset): (p.dataset, p.version) for p in query.inputs.values()}
-        admitted = admit(query.sql, relations.get)
-        tree: exp.Expr = admitted.query
     else:
         versions = {str(query.dataset): (query.dataset, query.version)}
         versions |= {str(j.dataset): (j.dataset, j.version) for j in query.all_joins}
@@ -157,7 +157,17 @@ async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> Que
         name: (await catalog.dataset(dataset, version)).schema_types
         for name, (dataset, version) in versions.items()
     }
+    return await asyncio.to_thread(lineage_over, query, schemas)
+
+
+def lineage_over(query: SqlQuery | QuerySpec, schemas: dict[str, dict[str, str]]) -> QueryLineage:
+    """The column lineage of a pinned query job whose inputs (by dataset id, as strings) have
+    ``schemas``."""
+    tree: exp.Expr
     if isinstance(query, SqlQuery):
+        relations = {w: str(p.dataset) for w, p in query.inputs.items()}
+        admitted = admit(query.sql, relations.get)
+        tree = admitted.query
         arrow = {name: arrow_schema(types) for name, types in schemas.items()}
         if all(s is not None for s in arrow.values()):
             answer = admitted_schema(admitted, {k: s for k, s in arrow.items() if s is not None})
@@ -165,7 +175,8 @@ async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> Que
         else:
             outputs = [p.alias_or_name for p in admitted.query.selects]
     else:
-        by_id = {dataset: name for name, (dataset, _) in versions.items()}
+        ids = [str(query.dataset), *(str(j.dataset) for j in query.all_joins)]
+        by_id = {UUID(name): name for name in ids}
         tree = parse(spec_sql(query, by_id, {d: schemas[n] for d, n in by_id.items()}))
         rights = [schemas[str(j.dataset)] for j in query.all_joins]
         first = rights[0] if query.join is not None else None

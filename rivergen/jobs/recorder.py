@@ -17,6 +17,7 @@ from rivergen.datasets import DATASET_VERSION_CREATED
 from rivergen.datasets import store as datasets
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.db import Database
+from rivergen.engine.lineage import QueryLineage
 from rivergen.events import Event, Topic, add_to_outbox
 from rivergen.jobs import store
 from rivergen.services.governance import GovernanceService
@@ -93,10 +94,10 @@ class JobRecorder:
 
     async def succeeded(
         self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float,
-        summary: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
     ) -> bool:  # fmt: skip
-        """Register the result as a dataset version (lineage: inputs -> job -> result) and end
-        the job; False if it had ended already."""
+        """Register the result as a dataset version (lineage: inputs -> job -> result, and the
+        result's column lineage when known) and end the job; False if it had ended already."""
         workspace, job = row["workspace_id"], row["id"]
         dataset = result_dataset_id(job)
         # The events go to every member: no count or figure of data policies govern (the
@@ -109,6 +110,8 @@ class JobRecorder:
             if locked is None or locked["state"] != "running":
                 return False
             version = await self._register(conn, row, dataset, staged, inputs, governed)
+            if lineage is not None:
+                await store.record_lineage(conn, job, lineage)
             ended = await store.finish(
                 conn, job, "succeeded", message="done", seconds=seconds,
                 result=(dataset, version), summary=summary or {},

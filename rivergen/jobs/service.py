@@ -48,7 +48,6 @@ from rivergen.services.governance import (
     check_columns,
     query_columns,
 )
-from rivergen.services.governance import store as governance_store
 from rivergen.settings import JobSettings
 
 # How often a request waiting for a job's end reads it, when nothing wakes it sooner.
@@ -107,7 +106,6 @@ class JobService:
         catalog = DatasetCatalog(self._db, workspace)
         params = await kind.validate(params, catalog)
         params, pinned = await self._govern_inputs(context, kind, params)
-        lineage = await kind.lineage(params, catalog)
         job = uuid.uuid4()
         async with self._db.transaction(str(workspace)) as conn:
             await store.lock_workspace_jobs(conn, workspace)
@@ -115,12 +113,12 @@ class JobService:
             await self._quotas.check(conn, workspace, Quota.CONCURRENT_JOBS, 1, in_use=running)
             # Past this month's compute seconds, no new job starts (what runs on is overage).
             await self._quotas.check(conn, workspace, Quota.COMPUTE_SECONDS_PER_MONTH, 0)
+            # With the governance of its inputs as the submitter sees them (the result's column
+            # lineage is the supervisor's to record, with the result).
             row = await store.insert(
                 conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
-                self._settings.max_attempts, context.actor,
+                self._settings.max_attempts, context.actor, pinned,
             )  # fmt: skip
-            if pinned or lineage is not None:
-                await governance_store.pin_job(conn, job, pinned, lineage)
         # The supervisor reads the row from its own connection: a request's keyed transaction
         # (Idempotency-Key) must commit before it is asked.
         await settle_pending()
@@ -171,27 +169,29 @@ class JobService:
         """The job as the reader may see it; with ``wait_s``, once it has ended or after that
         many seconds, whichever is first."""
         workspace = str(context.require_workspace())
-        if wait_s > 0:
-            await self._wait_ended(workspace, job, wait_s)
-        async with self._db.transaction(workspace) as conn:
-            row = await store.get(conn, job)
-        if row is None:
-            raise job_not_found(job)
-        return (await self._governed_views(context, [_view(row)]))[0]
+        latest: Any = None
 
-    async def _wait_ended(self, workspace: str, job: UUID, wait_s: float) -> None:
         async def ended() -> bool:
+            nonlocal latest
             async with self._db.transaction(workspace) as conn:
-                row = await store.get(conn, job)
-            return row is None or JobState(row["state"]).finished
+                latest = await store.get(conn, job)
+            return latest is None or JobState(latest["state"]).finished
 
-        await self._ends.wait(job, wait_s, ended)
+        if wait_s > 0:
+            await self._ends.wait(job, wait_s, ended)
+        else:
+            await ended()
+        if latest is None:
+            raise job_not_found(job)
+        return (await self._governed_views(context, [_view(latest)]))[0]
 
     async def _governed_views(self, context: RequestContext, views: list[JobView]) -> list[JobView]:
         """``views`` with the result's summary (a model's metrics, an algorithm's figures:
         computed over the inputs) left out for a caller whose policies change the result's
         data (it inherits what they hide of the inputs)."""
-        results = [v.result.dataset_id for v in views if v.result is not None]
+        results = [v.result.dataset_id for v in views if v.result is not None and v.result.summary]
+        if not results:
+            return views
         governed = await self._governance.governed(context, results)
         return [
             v.model_copy(update={"result": v.result.model_copy(update={"summary": {}})})

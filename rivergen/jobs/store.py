@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from rivergen.engine.lineage import QueryLineage
 from rivergen.jobs.schemas import ACTIVE_STATES
 from rivergen.pagination import after_cursor
 
@@ -18,12 +19,23 @@ from rivergen.pagination import after_cursor
 async def insert(
     conn: asyncpg.Connection, job: UUID, workspace: UUID, kind: str, name: str | None,
     params: dict[str, Any], max_attempts: int, actor: str,
+    governance: dict[str, Any] | None = None,
 ) -> Any:  # fmt: skip
+    """A queued job; ``governance``: what the submitter's policies make of each input
+    (dataset id -> Governed as JSON), applied when the job reads it."""
     return await conn.fetchrow(
-        "INSERT INTO jobs (id, workspace_id, kind, name, params, max_attempts, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        "INSERT INTO jobs (id, workspace_id, kind, name, params, max_attempts, created_by, "
+        "governance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
         job, workspace, kind, name, json.dumps(params), max_attempts, actor,
+        json.dumps(governance or {}),
     )  # fmt: skip
+
+
+async def record_lineage(conn: asyncpg.Connection, job: UUID, lineage: QueryLineage) -> None:
+    """The result's column lineage, recorded with the result."""
+    await conn.execute(
+        "UPDATE jobs SET column_lineage = $2 WHERE id = $1", job, lineage.model_dump_json()
+    )
 
 
 async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any:

@@ -22,6 +22,9 @@ What a caller may rely on:
   values of numeric and temporal columns, over the lengths (characters for strings, bytes for
   binary) of string and binary columns; none for booleans, nested types or columns without
   values.
+- Values: a string column with at most ``MAX_KEPT_VALUES`` distinct values holding at most
+  ``MAX_KEPT_CHARS`` characters in all keeps them all (``values``, sorted by code point), so a
+  question may name one of them (a product, a person, an airport code); None otherwise.
 - Booleans: ``true_count``, ``false_count``; mean is the share of true.
 - Nested columns (list, struct, map): only ``count`` and ``null_count``.
 """
@@ -50,6 +53,15 @@ from rivergen.quality.values import (
     physical_ints,
     temporal_iso,
 )
+
+MAX_KEPT_VALUES = 5_000
+"""The most distinct values a text column's profile keeps: enough for the names of a table of
+things (products, people, customers, airports, cities), which a question names one by one,
+while columns of free text or of per-row identifiers (more distinct values than that) keep
+none."""
+MAX_KEPT_CHARS = 100_000
+"""The most characters the kept values of one column may hold in all: the profile is stored as
+JSON, and a few thousand names of ordinary length stay well under it."""
 
 _NUMERIC = {Family.INTEGER, Family.FLOATING, Family.DECIMAL, Family.DURATION}
 
@@ -82,18 +94,38 @@ def profile_column(
         fields.update(_boolean(col))
     else:
         fields.update(_text(col, kind, bins))
+        if kind is Family.STRING:
+            fields["values"] = kept_values(counted, fields["distinct_count"])
     return ColumnProfile(**fields)
 
 
 def capped_profile(profile: DatasetProfile, max_rows: int | None) -> DatasetProfile:
     """``profile`` as a caller whose row limit is ``max_rows`` may take it: each column's top
-    values are values of rows, at most ``max_rows`` of them (None: no limit)."""
-    if max_rows is None or all(len(c.top_values) <= max_rows for c in profile.columns):
+    values are values of rows, at most ``max_rows`` of them (None: no limit), and a column
+    keeps its distinct ``values`` only when there are no more of them than that."""
+    if max_rows is None or all(
+        len(c.top_values) <= max_rows and len(c.values or []) <= max_rows for c in profile.columns
+    ):
         return profile
     columns = [
-        c.model_copy(update={"top_values": c.top_values[:max_rows]}) for c in profile.columns
-    ]
+        c.model_copy(update={
+            "top_values": c.top_values[:max_rows],
+            "values": c.values if c.values is None or len(c.values) <= max_rows else None,
+        })
+        for c in profile.columns
+    ]  # fmt: skip
     return profile.model_copy(update={"columns": columns})
+
+
+def kept_values(counted: pa.StructArray, distinct: int) -> list[str] | None:
+    """Every distinct non-null value of a string column, sorted, from ``pc.value_counts``;
+    None past ``MAX_KEPT_VALUES`` values or ``MAX_KEPT_CHARS`` characters."""
+    if distinct > MAX_KEPT_VALUES:
+        return None
+    values = counted.field("values").drop_null()
+    if int(pc.sum(pc.utf8_length(values)).as_py() or 0) > MAX_KEPT_CHARS:
+        return None
+    return sorted(str(v) for v in values.to_pylist())
 
 
 def top_values(counted: pa.StructArray, top_k: int) -> list[ValueCount]:

@@ -68,6 +68,12 @@ class ColumnProfile(BaseModel):
         default_factory=list,
         description="Most frequent non-null values, by count descending then value ascending.",
     )
+    values: list[str] | None = Field(
+        None,
+        description="Every distinct non-null value of a text column (sorted), kept when there "
+        "are at most `MAX_KEPT_VALUES` of them and they hold at most `MAX_KEPT_CHARS` "
+        "characters in all; None otherwise. What lets a question name one (`Chai`, `LAX`).",
+    )
     histogram: Histogram | None = None
     true_count: int | None = Field(None, description="Booleans only.")
     false_count: int | None = Field(None, description="Booleans only.")

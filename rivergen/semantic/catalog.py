@@ -27,6 +27,7 @@ def _describe(table: CatalogTable, described: SemanticDataset) -> None:
             column.role = found.role
             column.true_values = list(found.true_values)
             column.false_values = list(found.false_values)
+            column.date_format = found.date_format
 
 
 def _column_name(table: CatalogTable, name: str) -> str | None:

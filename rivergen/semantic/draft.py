@@ -8,15 +8,20 @@ profiles; a person confirms or edits it.
   saw only 0/1, true/false, yes/no, y/n, t/f), time dimensions (a date or time type), measure
   sources (other numbers), dimensions (the rest).
 - Measures: one per measure source: `total_<name>` (sum), or `average_<name>` (avg) for a
-  price, rate, discount, share or score.
+  price, rate, discount, share or score; and of several columns of a dataset: `revenue`
+  (price x quantity, less a discount when there is one) and `stock_value` (price x units in
+  stock).
 - Relationships: a column named like another dataset's own key (`productID` in
-  order_details -> `products.productID`; `customer_id` -> `customers.id`).
+  order_details -> `products.productID`; `customer_id` -> `customers.id`), or named like the
+  other dataset's noun with values, as the profiles saw them, all among the key's
+  (`orders.shipVia` -> `shippers.shipperID`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from rivergen.engine.spec import type_class
@@ -31,7 +36,9 @@ from rivergen.semantic.schemas import (
 )
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
+    AVERAGED_WORDS,
     COLUMN_SYNONYMS,
+    NUMERIC_CONCEPTS,
     TABLE_SYNONYMS,
     name_parts,
     plural,
@@ -40,8 +47,7 @@ from rivergen.services.planning.lexicon import (
 
 MAX_SYNONYMS = 12
 # Words of a number that is averaged rather than added up.
-AVERAGED = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share", "score",
-                      "age", "margin", "avg", "average", "mean"})  # fmt: skip
+AVERAGED = AVERAGED_WORDS
 _SUM: tuple[str, Aggregation] = ("total", "sum")
 _AVG: tuple[str, Aggregation] = ("average", "avg")
 BOOLEAN_PAIRS = (("1", "0"), ("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))
@@ -86,7 +92,10 @@ def _column_synonyms(column: CatalogColumn, role: ColumnRole) -> list[str]:
     found: list[str] = []
     if role != "boolean" and len(parts) <= 2:
         found.append(" ".join([*parts[:-1], plural(singular(parts[-1]))]))
+    numeric = type_class(column.type) == "numeric"
     for part in parts:
+        if part in NUMERIC_CONCEPTS and not numeric:
+            continue  # `quantityPerUnit`, a text: not "units"
         found += COLUMN_SYNONYMS.get(part, ())
     return _unique(found, " ".join(parts))
 
@@ -137,13 +146,42 @@ def column_role(column: CatalogColumn, seen: Mapping[str, Any] | None) -> Column
     return "dimension"
 
 
+# Formats of dates held as text, tried on the values a profile saw.
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y",
+                "%b %d %Y", "%d %b %Y", "%B %d %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y",
+                "%Y-%m-%d %H:%M:%S", "%Y-%m")  # fmt: skip
+
+
+def date_format(column: CatalogColumn, seen: Mapping[str, Any] | None) -> str | None:
+    """The one format that reads every value the profile saw of a text column (None: none
+    or several do, as `01/02/2020` in days first or months first)."""
+    if type_class(column.type) != "string" or seen is None:
+        return None
+    values = [v.get("value") for v in seen.get("top_values", []) if isinstance(v, Mapping)]
+    texts = [v.strip() for v in values if isinstance(v, str) and v.strip()]
+    if len(texts) < 3 or len(texts) != len(values):
+        return None
+    fitting = [f for f in DATE_FORMATS if all(_parses(t, f) for t in texts)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _parses(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
+
+
 def draft_column(column: CatalogColumn, seen: Mapping[str, Any] | None) -> SemanticColumn:
     role = column_role(column, seen)
     values = boolean_values(column, seen) if role == "boolean" else None
+    fmt = date_format(column, seen) if role in ("time_dimension", "dimension") else None
     return SemanticColumn(
         name=column.name, business_name=business_name(column.name),
-        synonyms=_column_synonyms(column, role), role=role,
+        synonyms=_column_synonyms(column, role), role="time_dimension" if fmt else role,
         true_values=[values[0]] if values else [], false_values=[values[1]] if values else [],
+        date_format=fmt,
     )  # fmt: skip
 
 
@@ -172,6 +210,54 @@ def draft_measures(datasets: list[SemanticDataset]) -> list[Measure]:
     return measures
 
 
+# Measures computed from several columns of one dataset, found by the words of its columns:
+# (name, synonyms, the columns' roles by words, how the expression is built).
+REVENUE_SYNONYMS = ["revenue", "sales", "turnover", "sales amount", "income"]
+STOCK_VALUE_SYNONYMS = ["stock value", "inventory value", "value of stock", "value of the stock",
+                        "value of inventory"]  # fmt: skip
+
+
+def _column_with(columns: list[SemanticColumn], *wanted: set[str]) -> SemanticColumn | None:
+    """The one measure source whose name has a word of each set (None: none, or several)."""
+    found = [
+        c for c in columns
+        if c.role == "measure_source" and all(set(words(c.name)) & w for w in wanted)
+    ]  # fmt: skip
+    return found[0] if len(found) == 1 else None
+
+
+def derived_measures(dataset: SemanticDataset) -> list[Measure]:
+    """Measures of a dataset's rows that multiply its columns: the revenue of lines with a
+    price and a quantity (less a discount when there is one), `sum(price * quantity * (1 -
+    discount))`; the value of a stock, `sum(price * units in stock)`."""
+    columns = dataset.columns
+    price = _column_with(columns, {"price"})
+    if price is None:
+        return []
+    found: list[Measure] = []
+    quantity = _column_with(columns, {"quantity", "qty"})
+    if quantity is not None:
+        discount = _column_with(columns, {"discount"})
+        expression = f"{_column_sql(price.name)} * {_column_sql(quantity.name)}"
+        if discount is not None:
+            expression += f" * (1 - {_column_sql(discount.name)})"
+        found.append(Measure(
+            name="revenue", dataset=dataset.name, expression=expression, aggregation="sum",
+            synonyms=REVENUE_SYNONYMS,
+            description=f"Price times quantity{' less the discount' if discount else ''}, "
+            f"summed over the rows of {dataset.name}.",
+        ))  # fmt: skip
+    stock = _column_with(columns, {"stock", "inventory"}, {"units", "unit", "quantity", "qty"})
+    if stock is not None:
+        found.append(Measure(
+            name="stock_value", dataset=dataset.name, aggregation="sum",
+            expression=f"{_column_sql(price.name)} * {_column_sql(stock.name)}",
+            synonyms=STOCK_VALUE_SYNONYMS,
+            description=f"Price times units in stock, summed over the rows of {dataset.name}.",
+        ))  # fmt: skip
+    return found
+
+
 def _column_sql(name: str) -> str:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         return name
@@ -191,6 +277,68 @@ def own_key(table: CatalogTable) -> str | None:
         if column.name.casefold() == "id":
             return column.name
     return None
+
+
+def _stats(profiles: Mapping[str, Mapping[str, Any] | None], table: str, column: str) -> (
+    Mapping[str, Any] | None
+):  # fmt: skip
+    return _profile_columns(profiles.get(table)).get(column)
+
+
+def _within(source: Mapping[str, Any], target: Mapping[str, Any]) -> bool:
+    """Whether every value the source's profile saw may be one of the target key's: all its
+    distinct values known (its top values), each an integer between the key's least and
+    greatest, and no more of them than the key has."""
+    distinct, low, high = source.get("distinct_count"), target.get("min"), target.get("max")
+    values = [v.get("value") for v in source.get("top_values", []) if isinstance(v, Mapping)]
+    if not distinct or len(values) != distinct or low is None or high is None:
+        return False
+    if distinct > (target.get("distinct_count") or 0):
+        return False
+    return all(isinstance(v, int) and low <= v <= high for v in values)
+
+
+def _names_like(column: str, table: str) -> bool:
+    """`shipVia` and `shippers`: a word of the column begins the table's noun, or the other
+    way round (`cust` and `customers`)."""
+    noun = singular(words(table)[-1]) if words(table) else ""
+    return any(
+        len(part) >= 3 and part != "id" and (noun.startswith(part) or part.startswith(noun))
+        for part in words(column)
+    )
+
+
+def value_relationships(
+    catalog: PromptCatalog,
+    profiles: Mapping[str, Mapping[str, Any] | None],
+    known: list[Relationship],
+) -> list[Relationship]:
+    """Keys named otherwise than the key they refer to (`orders.shipVia` -> `shippers.
+    shipperID`): an integer column named like the other dataset's noun whose values, as its
+    profile saw them, all fall among the key's."""
+    related = {(r.from_dataset, r.from_column) for r in known}
+    found: list[Relationship] = []
+    for target in catalog.tables:
+        key = own_key(target)
+        target_stats = _stats(profiles, target.name, key) if key else None
+        if key is None or target_stats is None:
+            continue
+        for source in catalog.tables:
+            for column in source.columns if source.name != target.name else []:
+                stats = _stats(profiles, source.name, column.name)
+                if (
+                    (source.name, column.name) not in related
+                    and column.name != own_key(source)
+                    and type_class(column.type) == "numeric"
+                    and _names_like(column.name, target.name)
+                    and stats is not None
+                    and _within(stats, target_stats)
+                ):
+                    found.append(Relationship(
+                        from_dataset=source.name, from_column=column.name,
+                        to_dataset=target.name, to_column=key,
+                    ))  # fmt: skip
+    return found
 
 
 def draft_relationships(catalog: PromptCatalog) -> list[Relationship]:
@@ -227,9 +375,17 @@ def draft_layer(
             description=table.description, synonyms=_table_synonyms(table),
             columns=[draft_column(c, seen.get(c.name)) for c in table.columns],
         ))  # fmt: skip
+    relationships = draft_relationships(catalog)
+    relationships += value_relationships(catalog, profiles, relationships)
+    measures = draft_measures(datasets)
+    derived = [m for d in datasets for m in derived_measures(d)]
+    for measure in derived:
+        # The same derived measure of several datasets: say whose.
+        if sum(1 for m in derived if m.name == measure.name) > 1:
+            measure.name = f"{measure.name}_{_snake(measure.dataset)}"[:100]
+            measure.synonyms = []
     return SemanticLayer(
-        datasets=datasets, measures=draft_measures(datasets),
-        relationships=draft_relationships(catalog),
+        datasets=datasets, measures=measures + derived, relationships=relationships,
     )  # fmt: skip
 
 

@@ -42,6 +42,10 @@ class SemanticColumn(_Strict):
         default_factory=list, max_length=10,
         description="A boolean column's stored values that mean false (e.g. `0`, `no`).",
     )  # fmt: skip
+    date_format: str | None = Field(
+        None, max_length=40, pattern=r"^[%A-Za-z0-9 /.:,\-]+$",
+        description="A time dimension held as text: its strptime format (`%Y/%m/%d`).",
+    )  # fmt: skip
 
 
 class SemanticDataset(_Strict):

@@ -99,7 +99,8 @@ async def test_draft_edit_save_and_confirm_in_the_page(
     await expect(page.get_by_text("At measures[")).to_be_visible()
     await page.get_by_role("button", name="Remove measure broken").click()
 
-    # The revenue measure, saved and confirmed.
+    # The revenue measure (the draft's one replaced by the person's), saved and confirmed.
+    await page.get_by_role("button", name="Remove measure revenue").click()
     await form.get_by_label("Name", exact=True).fill("revenue")
     await form.get_by_label("Dataset", exact=True).select_option("order_details")
     await form.get_by_label("Expression", exact=True).fill("unitPrice * quantity * (1 - discount)")

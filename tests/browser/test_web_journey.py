@@ -29,6 +29,7 @@ from tests.browser.conftest import (
 )
 from tests.browser.platform import Platform
 from tests.conftest import SHARED_DATA
+from tests.integration.test_cli import rivergen
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -563,6 +564,10 @@ async def test_the_agents_pages(context: BrowserContext, platform: Platform) -> 
             if (await http.get(f"/api/v1/jobs/{job_id}")).json()["state"] == "cancelled":
                 break
             await asyncio.sleep(0.05)
+    # The cluster's data is for platform operators: this person is made one.
+    granted = rivergen("operators", "add", email)
+    assert granted.returncode == 0, granted.stderr
+    await page.reload()
     await go(page, "Operations")
     await expect(page.get_by_role("status", name="Platform health")).to_be_visible(timeout=30_000)
     await expect(page.get_by_role("region", name="Nodes").get_by_role("row")).to_have_count(2)

@@ -22,6 +22,7 @@ from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, Prom
 from rivergen.settings import GatewaySettings, Settings
 from tests.e2e.cluster import RayCluster
 from tests.integration.api_client import Account, register
+from tests.integration.test_cli import rivergen
 
 APP = "capability-probe"
 DEPLOYMENT = "planning"
@@ -137,7 +138,9 @@ async def load(stop: asyncio.Event) -> int:
 async def test_replicas_rise_under_load_and_fall_after_as_reported(
     client: httpx.AsyncClient,
 ) -> None:
-    operator = await register(client, "operator")  # the owner of a workspace: an operator
+    operator = await register(client, "operator")
+    granted = rivergen("operators", "add", operator.email)  # a platform operator
+    assert granted.returncode == 0, granted.stderr
     t0 = time.monotonic()
     timeline = [await observe(client, operator, t0)]
     assert timeline[0]["running"] == MIN_REPLICAS

@@ -33,6 +33,9 @@ PORT = 28000
 DASHBOARD_PORT = 28265
 
 
+OPERATOR = "e2e-operator@example.com"  # a platform operator by setting
+
+
 def assert_all_ready(api_url: str) -> dict[str, object]:
     deadline = time.monotonic() + 20  # the Socket.io replicas subscribe once they have started
     while True:
@@ -162,7 +165,16 @@ def assert_models_on_serve(
                         timeout=60)  # fmt: skip
     assert scored.status_code == 200, scored.text
     assert 0.0 <= scored.json()["predictions"][0]["score"] <= 1.0
-    ops = httpx.get(f"{api_url}/api/v1/ops/deployments", headers=headers, timeout=60)
+    # The cluster's deployments are for platform operators (RIVERGEN_AUTH__OPERATORS here).
+    body = {"email": OPERATOR, "password": "a long enough password", "display_name": "Ops"}
+    operator = httpx.post(f"{api_url}/api/v1/auth/register", json=body, timeout=30)
+    assert operator.status_code == 201, operator.text
+    as_tenant = httpx.get(f"{api_url}/api/v1/ops/deployments", headers=headers, timeout=60)
+    assert as_tenant.status_code == 403, as_tenant.text
+    ops = httpx.get(
+        f"{api_url}/api/v1/ops/deployments", timeout=60,
+        headers={"Authorization": f"Bearer {operator.json()['access_token']}"},
+    )  # fmt: skip
     assert ops.status_code == 200, ops.text
     running = {d["name"]: d["running_replicas"]
                for a in ops.json()["applications"] for d in a["deployments"]}  # fmt: skip
@@ -253,7 +265,9 @@ def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
 
 @pytest.mark.slow
 def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
-    env = clean_env(RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT))
+    env = clean_env(
+        RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT), RIVERGEN_AUTH__OPERATORS=f'["{OPERATOR}"]'
+    )
     started = time.monotonic()
     with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
         assert_all_ready(platform.api_url)

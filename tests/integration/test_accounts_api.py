@@ -14,7 +14,7 @@ import pytest
 
 from rivergen.api import create_app
 from rivergen.settings import Settings
-from tests.integration.api_client import register
+from tests.integration.api_client import add_member, join, register
 
 
 @pytest.fixture
@@ -83,23 +83,11 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client: httpx.AsyncC
 async def test_members_and_invitations(client: httpx.AsyncClient) -> None:
     owner = await register(client, "owner")
     member = await register(client, "member")
-    added = await client.post(
-        f"/api/v1/workspaces/{owner.workspace_id}/members",
-        json={"email": member.email, "role": "editor"},
-        headers=owner.headers(),
-    )
-    assert added.status_code == 201 and added.json()["status"] == "member"
+    await join(client, owner, member, "editor")
     seen = await client.get(
         f"/api/v1/workspaces/{owner.workspace_id}", headers=member.headers(owner.workspace_id)
     )
     assert seen.status_code == 200 and seen.json()["role"] == "editor"
-
-    invited = await client.post(
-        f"/api/v1/workspaces/{owner.workspace_id}/members",
-        json={"email": "newcomer-x@example.com", "role": "viewer"},
-        headers=owner.headers(),
-    )
-    assert invited.status_code == 201 and invited.json()["status"] == "invited"
 
 
 async def test_api_key_shown_once_works_and_dies_when_deleted(client: httpx.AsyncClient) -> None:
@@ -141,12 +129,7 @@ async def test_forbidden_fields_are_422_and_change_nothing(client: httpx.AsyncCl
 async def test_audit_records_mutations_and_denials(client: httpx.AsyncClient) -> None:
     frank = await register(client, "frank")
     await client.post("/api/v1/api-keys", json={"name": "k"}, headers=frank.headers())
-    viewer = await register(client, "viewer")
-    await client.post(
-        f"/api/v1/workspaces/{frank.workspace_id}/members",
-        json={"email": viewer.email, "role": "viewer"},
-        headers=frank.headers(),
-    )
+    viewer = await add_member(client, frank, "viewer")
     denied = await client.post(
         "/api/v1/api-keys", json={"name": "nope"}, headers=viewer.headers(frank.workspace_id)
     )

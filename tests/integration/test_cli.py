@@ -35,3 +35,9 @@ def test_status_when_nothing_runs(tmp_path: object) -> None:
     result = rivergen("status", "--data-dir", str(tmp_path))
     assert result.returncode == 3
     assert "not running" in result.stdout
+
+
+def test_operators_add_refuses_an_email_without_an_account(migrated: Settings) -> None:
+    result = rivergen("operators", "add", "no-such-person@example.com")
+    assert result.returncode == 1
+    assert "no account has the email no-such-person@example.com" in result.stderr

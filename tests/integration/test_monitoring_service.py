@@ -35,7 +35,7 @@ from rivergen.errors import NotFound
 from rivergen.services.ml.schemas import FeatureSpec, ModelVersionView, Prediction
 from rivergen.services.monitoring import MonitoringService, classification_metrics
 from rivergen.settings import Settings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, add_member, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 
@@ -258,13 +258,8 @@ async def test_missing_features_are_refused_and_an_undeployed_model_has_no_perfo
 async def test_each_caller_checks_the_data_their_policies_let_them_see(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    owner, editor = await register(client, "owner"), await register(client, "editor")
-    added = await client.post(
-        f"/api/v1/workspaces/{owner.workspace_id}/members",
-        json={"email": editor.email, "role": "editor"}, headers=owner.headers(),
-    )  # fmt: skip
-    assert added.status_code == 201, added.text
-    editor.workspace_id = owner.workspace_id
+    owner = await register(client, "owner")
+    editor = await add_member(client, owner, "editor")
     trained = await register_model(app, client, owner)
     same = await dataset(client, owner, "cancer-resample", resample(cancer(), 5))
     # Editors see only the small tumours of the new data: to them, it has drifted.

@@ -495,6 +495,12 @@ async def test_a_new_member_hears_of_it_in_their_own_room(
             json={"email": bob.email, "role": "editor"}, headers=alice.headers(),
         )  # fmt: skip
         assert added.status_code in (200, 201), added.text
+        # Bob becomes a member when he accepts the invitation.
+        accepted = await client.post(
+            f"/api/v1/invitations/{added.json()['invitation_id']}/accept",
+            headers={"Authorization": f"Bearer {bob.access_token}"},
+        )  # fmt: skip
+        assert accepted.status_code == 200, accepted.text
         # What Backend Core queued with the membership, as the relay would publish it.
         async with db.transaction() as conn:
             row = await conn.fetchrow(

@@ -15,6 +15,7 @@ from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.ray_cluster import ray_local
+from tests.integration.test_cli import rivergen
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -31,6 +32,8 @@ async def client(migrated: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_the_cluster_without_the_state_api(client: httpx.AsyncClient) -> None:
     operator = await register(client, "operator")
+    granted = rivergen("operators", "add", operator.email)
+    assert granted.returncode == 0, granted.stderr
     response = await client.get("/api/v1/ops/cluster", headers=operator.headers())
     assert response.status_code == 200, response.text
     cluster = response.json()

@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
-from tests.integration.api_client import Account, new_team, register
+from tests.integration.api_client import Account, new_team, prompt_platform, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, outbox_types, put_file
@@ -43,14 +42,8 @@ async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.As
                               api_key="stub-key", timeout_s=5.0),
     ]  # fmt: skip
     prompts = migrated.prompts.model_copy(update={"providers": providers, "max_seconds": 20.0})
-    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    app = create_app(migrated.model_copy(update={"prompts": prompts, "gateway": gateway}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=60
-        ) as http:
-            yield http
+    async with prompt_platform(migrated, prompts, timeout_s=60) as http:
+        yield http
 
 
 async def customers(client: httpx.AsyncClient, owner: Account, name: str = "customers") -> str:

@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import ClusterLLMSettings, Settings
-from tests.integration.api_client import register
+from tests.integration.api_client import prompt_platform, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_prompt_studio import ask, shop
@@ -37,14 +36,8 @@ async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.As
     stub.reset()
     cluster = ClusterLLMSettings(enabled=True, base_url=f"{stub.url}/llm/v1", model=MODEL)
     prompts = migrated.prompts.model_copy(update={"cluster_llm": cluster, "max_turns": 10})
-    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    app = create_app(migrated.model_copy(update={"prompts": prompts, "gateway": gateway}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=120
-        ) as http:
-            yield http
+    async with prompt_platform(migrated, prompts, timeout_s=120) as http:
+        yield http
 
 
 def sql_turns(body: dict[str, Any]) -> list[dict[str, Any]]:

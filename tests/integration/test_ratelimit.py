@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from rivergen.cache import connect_redis
 from rivergen.errors import RateLimited
-from rivergen.ratelimit import LoginThrottle, RateLimiter
+from rivergen.ratelimit import DelayRule, LoginThrottle, RateLimiter
 from rivergen.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
@@ -98,58 +98,86 @@ async def _fail(throttle: LoginThrottle, address: str, email: str, times: int) -
         await throttle.record_failure(address, email)
 
 
-async def test_sixth_attempt_on_an_email_is_refused_from_any_address(
-    throttle: LoginThrottle,
-) -> None:
-    await _fail(throttle, "203.0.113.1", "Victim@Example.com", 5)
+async def _refused(throttle: LoginThrottle, address: str, email: str) -> int:
     with pytest.raises(RateLimited) as refused:
-        await throttle.check("198.51.100.9", "victim@example.com ")
+        await throttle.check(address, email)
     assert refused.value.error_code == "login_throttled"
-    assert 0 < refused.value.details["retry_after_s"] <= 15 * 60
-    # The first address is also spent; a third address with another e-mail is not.
-    with pytest.raises(RateLimited):
-        await throttle.check("203.0.113.1", "someone-else@example.com")
-    await throttle.check("192.0.2.50", "someone-else@example.com")
+    retry: int = refused.value.details["retry_after_s"]
+    return retry
 
 
-async def test_sixth_attempt_from_an_address_is_refused_for_any_email(
+def _quick(redis_app: aioredis.Redis, **rules: DelayRule) -> LoginThrottle:
+    """A throttle whose delays are short enough to wait out in a test."""
+    return LoginThrottle(redis_app, prefix=f"rl:test-login:{uuid.uuid4().hex}", **rules)
+
+
+async def test_past_five_failures_an_account_from_one_address_waits_ever_longer(
+    redis_app: aioredis.Redis,
+) -> None:
+    throttle = _quick(redis_app, per_pair=DelayRule(free=5, base_s=0.4, max_s=1.6))
+    await _fail(throttle, "203.0.113.1", "Victim@Example.com", 5)
+    # The sixth comes too soon: refused, before any password is checked, and not counted.
+    assert await _refused(throttle, "203.0.113.1", "victim@example.com ") == 1
+    await asyncio.sleep(0.45)
+    await _fail(throttle, "203.0.113.1", "victim@example.com", 1)
+    await asyncio.sleep(0.45)  # the delay doubled: 0.8 s
+    await _refused(throttle, "203.0.113.1", "victim@example.com")
+    await asyncio.sleep(0.4)
+    await throttle.check("203.0.113.1", "victim@example.com")
+    # Meanwhile the same account from another address, and another account from this
+    # address, were never slowed.
+    await throttle.check("198.51.100.9", "victim@example.com")
+    await throttle.check("203.0.113.1", "someone-else@example.com")
+
+
+async def test_failures_from_many_addresses_do_not_keep_the_owner_out(
     throttle: LoginThrottle,
 ) -> None:
-    for n in range(5):
+    email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    await throttle.record_success("192.0.2.10", email)  # the owner's own address
+    for n in range(12):  # a botnet: one failure from each of twelve addresses
+        await throttle.record_failure(f"198.51.100.{n}", email)
+    # A new address is slowed for this account; the owner's is not.
+    assert await _refused(throttle, "203.0.113.77", email) >= 1
+    await throttle.check("192.0.2.10", email)
+
+
+async def test_an_address_spraying_many_accounts_is_slowed(throttle: LoginThrottle) -> None:
+    for n in range(20):
         await _fail(throttle, "2001:db8:7::1", f"user{n}@example.com", 1)
-    with pytest.raises(RateLimited):
-        await throttle.check("2001:db8:7::1", "fresh@example.com")
-    # Another host of the same /64 shares the budget.
-    with pytest.raises(RateLimited):
-        await throttle.check("2001:db8:7:0:ffff::2", "fresh@example.com")
+    await _refused(throttle, "2001:db8:7::1", "fresh@example.com")
+    # Another host of the same /64 shares the log; another /64 does not.
+    await _refused(throttle, "2001:db8:7:0:ffff::2", "fresh@example.com")
     await throttle.check("2001:db8:8::1", "fresh@example.com")
 
 
-async def test_success_resets_the_email_but_not_the_address(throttle: LoginThrottle) -> None:
-    await _fail(throttle, "203.0.113.2", "bob@example.com", 4)
-    await throttle.reset("BOB@example.com")
-    # Bob's count starts over (from a fresh address), the address still holds its four.
-    await _fail(throttle, "192.0.2.2", "bob@example.com", 4)
-    await throttle.check("192.0.2.2", "bob@example.com")
-    await _fail(throttle, "203.0.113.2", "carol@example.com", 1)
-    with pytest.raises(RateLimited):
-        await throttle.check("203.0.113.2", "dave@example.com")
+async def test_success_clears_the_pair_but_not_the_address(throttle: LoginThrottle) -> None:
+    await _fail(throttle, "203.0.113.2", "bob@example.com", 5)
+    await _refused(throttle, "203.0.113.2", "bob@example.com")
+    await throttle.record_success("203.0.113.2", "BOB@example.com")
+    await throttle.check("203.0.113.2", "bob@example.com")
+    # The address still holds its five failures: fifteen more accounts and it is slowed, for
+    # every account but Bob's, whose owner signed in from it.
+    for n in range(15):
+        await _fail(throttle, "203.0.113.2", f"other{n}@example.com", 1)
+    await _refused(throttle, "203.0.113.2", "dave@example.com")
+    await throttle.check("203.0.113.2", "bob@example.com")
 
 
 async def test_keys_hold_no_email(redis_app: aioredis.Redis, throttle: LoginThrottle) -> None:
     email = f"odd'\"{{}}*?[]\n{uuid.uuid4().hex}@example.com"
     await _fail(throttle, "203.0.113.3", email, 1)
+    await throttle.record_success("203.0.113.3", email)
     keys = [k.decode() async for k in redis_app.scan_iter(match="rl:test-login:*", count=1000)]
     assert keys and not any("example.com" in k for k in keys)
 
 
 async def test_failures_age_out_of_a_short_window(redis_app: aioredis.Redis) -> None:
     throttle = LoginThrottle(
-        redis_app, max_failures=2, window_s=1, prefix=f"rl:test-login:{uuid.uuid4().hex}"
-    )
+        redis_app, window_s=1, per_pair=DelayRule(free=2, base_s=60),
+        prefix=f"rl:test-login:{uuid.uuid4().hex}",
+    )  # fmt: skip
     await _fail(throttle, "203.0.113.4", "eve@example.com", 2)
-    with pytest.raises(RateLimited) as refused:
-        await throttle.check("203.0.113.4", "eve@example.com")
-    assert refused.value.details["retry_after_s"] == 1
+    assert await _refused(throttle, "203.0.113.4", "eve@example.com") == 60
     await asyncio.sleep(1.1)
     await throttle.check("203.0.113.4", "eve@example.com")

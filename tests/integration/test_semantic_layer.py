@@ -114,10 +114,11 @@ def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 def revenue_layer(base: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with a person's edits: the revenue measure, a dataset and a column synonym,
-    and a verified query."""
+    """``base`` with a person's edits: the revenue measure (the draft's, described and given
+    synonyms), a dataset and a column synonym, and a verified query."""
     layer = copy.deepcopy(base)
-    layer["measures"] = [*layer["measures"], {
+    drafted = [m for m in layer["measures"] if m["name"] != "revenue"]
+    layer["measures"] = [*drafted, {
         "name": "revenue", "dataset": "order_details", "expression": REVENUE,
         "aggregation": "sum", "synonyms": ["sales", "turnover"],
         "description": "What the order lines brought in, discounts taken off.",

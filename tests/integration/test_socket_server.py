@@ -22,7 +22,7 @@ from rivergen.api import create_app
 from rivergen.notifications.rooms import workspace_room
 from rivergen.realtime import SocketApp, create_socket_app
 from rivergen.settings import RedisSettings, Settings, SocketSettings
-from tests.integration.api_client import Account, register
+from tests.integration.api_client import Account, join, register
 from tests.integration.redis_server import RedisServer
 from tests.integration.socket_clients import connect, refusal_code
 
@@ -212,12 +212,7 @@ async def test_sockets_follow_the_callers_memberships(stack: Stack) -> None:
     g = await connect(BASE, guest.access_token)
     try:
         await g.wait_for("welcome")
-        added = await stack.gateway.post(
-            f"/api/v1/workspaces/{owner.workspace_id}/members",
-            json={"email": guest.email, "role": "viewer"},
-            headers=owner.headers(),
-        )
-        assert added.status_code == 201, added.text
+        await join(stack.gateway, owner, guest, "viewer")
         # Within a re-check (0.5 s here) the server puts the socket in the new room itself.
         room = workspace_room(owner.workspace_id)
         deadline = time.monotonic() + 5

@@ -22,7 +22,7 @@ from rivergen.db import Database
 from rivergen.services.governance import PolicyCreate
 from rivergen.services.governance.schemas import MaskRule
 from rivergen.settings import Settings
-from tests.integration.api_client import Account, new_team, register
+from tests.integration.api_client import Account, invite, join, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_models_api import new_model, new_model_dataset, train_body
 
@@ -255,7 +255,15 @@ async def new_cancelled_job(client: httpx.AsyncClient, owner: Account) -> str:
 
 
 # Routes whose ids must name an object in a particular state.
-RETRY = ("POST", "/api/v1/ops/jobs/{job_id}/retry")
+RETRY = ("POST", "/api/v1/jobs/{job_id}/retry")
+# Routes that change the team itself (who is in it, who owns it): one role's probe would
+# change the roles of the next. test_invitations_and_members covers them, refusals included.
+TEAM_CHANGES = {
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/members/{user_id}"),
+    ("DELETE", "/api/v1/workspaces/{workspace_id}/members/{user_id}"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/leave"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/transfer-ownership"),
+}
 
 
 # A valid body for each route that takes one: the test fails for a new route until it has one.
@@ -279,6 +287,10 @@ BODIES: dict[tuple[str, str], Callable[[], Any]] = {
         "role": "viewer",
     },
     ("POST", "/api/v1/api-keys"): lambda: {"name": "k", "role": "viewer"},
+    ("PATCH", "/api/v1/workspaces/{workspace_id}/members/{user_id}"): lambda: {"role": "viewer"},
+    ("POST", "/api/v1/workspaces/{workspace_id}/transfer-ownership"): lambda: {
+        "user_id": PREPARED["member"]
+    },
     ("POST", "/api/v1/workspaces"): lambda: {"name": "w"},
     ("POST", "/api/v1/datasets"): lambda: {
         "name": f"d-{uuid.uuid4().hex[:8]}",
@@ -367,7 +379,24 @@ async def test_another_workspaces_objects_do_not_exist(
         "simulation_id": bob_simulation,
         "proposal_id": bob_proposal,
     }
-    with_ids = [(m, p) for m, p in api_routes(app) if "{" in p]
+    # Bob's personal workspace has a second member (Carol); an invitation of Bob's to Alice is
+    # hers to answer, so another of Bob's to Carol stands for "another person's invitation".
+    carol = await register(client, "carol")
+    await join(client, bob, carol, "viewer")
+    members = await client.get(f"/api/v1/workspaces/{bob.workspace_id}/members",
+                               headers=bob.headers())  # fmt: skip
+    PREPARED["member"] = next(m["user_id"] for m in members.json()["items"]
+                              if m["email"] == carol.email)  # fmt: skip
+    objects["user_id"] = PREPARED["member"]
+    dave = await register(client, "dave")
+    objects["invitation_id"] = await invite(client, bob, dave, "viewer")
+    execution = await client.get(f"/api/v1/prompts/executions/{bob_execution}",
+                                 headers=bob.headers())  # fmt: skip
+    objects["conversation_id"] = execution.json()["conversation_id"]
+    # Operators' routes are refused to everyone else whatever they name (403, tested below).
+    with_ids = [
+        (m, p) for m, p in api_routes(app) if "{" in p and ROUTE_ACCESS[(m, p)] != "operator"
+    ]
     assert with_ids, "no route takes an id"
     for method, path in with_ids:
         params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
@@ -394,6 +423,24 @@ async def test_another_workspaces_objects_do_not_exist(
         f"/api/v1/storage/uploads/{bob_upload['upload_id']}/parts", headers=bob.headers()
     )
     assert parts.status_code == 200
+
+
+async def test_operators_routes_are_refused_to_every_workspace_role(
+    app: FastAPI, client: httpx.AsyncClient, team: dict[str, Account]
+) -> None:
+    """A new account owns its personal workspace: no workspace role, the owner's included,
+    reaches the cluster's operations data (test_osa_api: an operator does)."""
+    routes = [(m, p) for (m, p), access in ROUTE_ACCESS.items() if access == "operator"]
+    assert {p for _, p in routes} >= {"/api/v1/ops/cluster", "/api/v1/ops/deployments"}
+    assert all(p.startswith("/api/v1/ops/") for _, p in routes)
+    newcomer = await register(client, "newcomer")
+    job = await new_job(client, team["owner"], seconds=0.1)
+    for method, path in routes:
+        url = path.format(job_id=job)
+        for who in (newcomer, *team.values()):
+            response = await client.request(method, url, headers=who.headers())
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json()["error"]["code"] == "operator_required"
 
 
 async def send(
@@ -451,7 +498,7 @@ async def test_role_matrix_follows_the_authorization_table(
     mutating = {
         route: access
         for route, access in ROUTE_ACCESS.items()
-        if route[0] in MUTATING and access in WORKSPACE_ROLES
+        if route[0] in MUTATING and access in WORKSPACE_ROLES and route not in TEAM_CHANGES
     }
     assert mutating
 

@@ -20,12 +20,11 @@ import pytest
 from rivergen.agents.psa import store as prompt_store
 from rivergen.agents.psa.openai import messages_of
 from rivergen.agents.psa.steps import StepRequest
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
-from tests.integration.api_client import Account, new_team, register
+from tests.integration.api_client import Account, new_team, prompt_platform, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
@@ -52,14 +51,8 @@ async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.As
     stub.reset()
     provider = ModelProviderSettings(name="stub", base_url=stub.url, model="stub", timeout_s=10)
     prompts = migrated.prompts.model_copy(update={"providers": [provider], "max_seconds": 60.0})
-    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    app = create_app(migrated.model_copy(update={"prompts": prompts, "gateway": gateway}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway", timeout=120
-        ) as http:
-            yield http
+    async with prompt_platform(migrated, prompts, timeout_s=120) as http:
+        yield http
 
 
 async def upload(client: httpx.AsyncClient, owner: Account, name: str) -> str:

@@ -4,6 +4,7 @@ off, configuration locked) refuses the same when a statement is forced past the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -134,3 +135,28 @@ def test_a_parquet_input_is_the_only_file_the_engine_may_open(tmp_path: Path) ->
             execute(sql, relations, EngineLimits())
         assert refused.value.error_code == "sql_invalid", sql
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_reused_database_keeps_nothing_of_the_query_before(tmp_path: Path) -> None:
+    """Queries with the same limits and files share a database: what one leaves (a table, a
+    view, a macro, its own relations) is gone for the next."""
+    path = tmp_path / "t.parquet"
+    pq.write_table(TABLE, path)
+    relations = {"t": ParquetFile(str(path))}
+    limits = EngineLimits()
+    for sql in (
+        "CREATE TABLE kept AS SELECT * FROM t",
+        "CREATE VIEW kept AS SELECT * FROM t",
+        "CREATE MACRO kept(x) AS x + 1",
+    ):
+        with contextlib.suppress(RiverGenError):  # refused outright is as good
+            execute(sql, relations, limits)
+        for after in ("SELECT * FROM kept", "SELECT kept(1)"):
+            with pytest.raises(ValidationFailed) as gone:
+                execute(after, relations, limits)
+            assert gone.value.error_code == "sql_invalid", (sql, after)
+    # Another query's relation name is not this one's.
+    execute("SELECT * FROM t", {"extra": TABLE, **relations}, limits)
+    with pytest.raises(ValidationFailed):
+        execute("SELECT * FROM extra", relations, limits)
+    assert execute("SELECT count(*) AS n FROM t", relations, limits).column("n").to_pylist() == [3]

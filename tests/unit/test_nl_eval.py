@@ -12,10 +12,11 @@ import pyarrow as pa
 import pytest
 
 from bench.nl_eval.compare import ORDER_PREFIX, matches
-from bench.nl_eval.datasets import LOADERS, EvalDataset
+from bench.nl_eval.datasets import DRAFT_VERSION, LOADERS, EvalDataset
 from bench.nl_eval.questions import KINDS, QuestionSet, load_questions
 from rivergen.engine.duck import EngineLimits, execute, resolver
 from rivergen.engine.sandbox import admit
+from rivergen.semantic.draft import draft_layer
 
 PREFIXES = {"northwind": "nw", "penguins": "pg", "vega": "vg"}
 
@@ -95,8 +96,20 @@ def test_the_datasets_load_from_their_packages(datasets: dict[str, EvalDataset])
         "sex": ["male", "female"],
     }
     customers = datasets["northwind"].catalog.table("customers")
-    assert customers is not None and not any(c.values for c in customers.columns)  # 21 countries
-    assert datasets["northwind"].catalog.keys == []  # the platform declares none
+    assert customers is not None
+    # Past the ten top values, a text column is hinted with the values its profile keeps.
+    kept = {c.name: c.values for c in customers.columns}
+    assert len(kept["country"]) == 19 and kept["country"] == sorted(kept["country"])
+    assert "Alfreds Futterkiste" in kept["companyName"] and len(kept["companyName"]) == 67
+    # The platform declares no key: the only keys are the automatic draft's relationships,
+    # applied as a draft version (nothing confirmed).
+    northwind = datasets["northwind"].catalog
+    assert northwind.semantic_version == DRAFT_VERSION
+    keys = {(k.table, k.column, k.ref_table, k.ref_column) for k in northwind.keys}
+    by_name = draft_layer(northwind, {}).relationships  # without profiles: names alone
+    assert {(r.from_dataset, r.from_column, r.to_dataset, r.to_column) for r in by_name} < keys
+    # ...and with them, a key named otherwise whose values are all the other's keys
+    assert ("orders", "shipVia", "shippers", "shipperID") in keys
 
 
 def _t(**columns: list[object]) -> pa.Table:

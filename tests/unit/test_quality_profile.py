@@ -292,3 +292,41 @@ def test_values_beyond_what_json_and_datetime_hold() -> None:
     assert (huge.min, huge.max, huge.histogram) == (-1e308, 1e308, None)
     far = profile_column("t", pa.array([0, 400_000_000_000_000], pa.timestamp("s")))
     assert (far.min, far.max) == ("1970-01-01T00:00:00", "400000000000000")
+
+
+def test_text_columns_keep_their_distinct_values_up_to_a_limit() -> None:
+    from rivergen.agents.psa.catalog import _hints
+    from rivergen.quality.profile import MAX_KEPT_CHARS, MAX_KEPT_VALUES, capped_profile
+    from rivergen.quality.schemas import DatasetProfile
+
+    names = pa.array(["Chai", "Tofu", None, "Chai", "Ikura"], pa.string())
+    profile = profile_column("productName", names)
+    assert profile.values == ["Chai", "Ikura", "Tofu"] and profile.distinct_count == 3
+    assert profile.top_values[0].value == "Chai"  # the top values stay as they are
+    large = profile_column("s", pa.array(["x"] * 3, pa.large_string()))
+    assert large.values == ["x"]
+    assert profile_column("n", pa.array([1, 2, 3])).values is None  # numbers keep none
+    many = pa.array([f"id-{i}" for i in range(MAX_KEPT_VALUES + 1)])
+    assert profile_column("id", many).values is None
+    long = pa.array(["x" * (MAX_KEPT_CHARS // 2 + 1), "y" * (MAX_KEPT_CHARS // 2 + 1)])
+    assert profile_column("text", long).values is None
+    # A caller limited to fewer rows than there are values gets none of them.
+    dataset = DatasetProfile(
+        row_count=5,
+        column_count=1,
+        columns=[profile],
+        profiled_at=dt.datetime.now(dt.UTC),
+        duration_s=0.0,
+        tasks=0,
+    )
+    assert capped_profile(dataset, 2).columns[0].values is None
+    assert capped_profile(dataset, 3).columns[0].values == ["Chai", "Ikura", "Tofu"]
+    # The catalog hints kept values past the ten top values, and the top values within them.
+    cities = pa.array([f"City {i:02d}" for i in range(30)])
+    kept = {"columns": [profile_column("city", cities).model_dump(mode="json"),
+                        profile.model_dump(mode="json")]}  # fmt: skip
+    hints = _hints(json.dumps(kept))
+    assert hints["city"] == [f"City {i:02d}" for i in range(30)]
+    assert hints["productName"] == ["Chai", "Ikura", "Tofu"]
+    unhinted = {"columns": [profile_column("id", many).model_dump(mode="json")]}
+    assert _hints(json.dumps(unhinted)) == {}

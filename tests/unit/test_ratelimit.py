@@ -97,7 +97,7 @@ async def test_login_throttle_fails_closed(dead_redis: aioredis.Redis) -> None:
     with pytest.raises(DependencyUnavailable):
         await throttle.record_failure("203.0.113.7", "alice@example.com")
     with pytest.raises(DependencyUnavailable):
-        await throttle.reset("alice@example.com")
+        await throttle.record_success("203.0.113.7", "alice@example.com")
 
 
 async def test_limits_must_be_positive(dead_redis: aioredis.Redis) -> None:

@@ -521,6 +521,11 @@ def sources(service: dict[str, Any]) -> list[tuple[Source, set[int]]]:
     return [
         *own,
         (OPERATOR, {SERVE, DASHBOARD, AGENT}),
+        (Source("a pod labelled as the operator elsewhere", "tenant-b", OPERATOR.labels), {SERVE}),
+        (
+            Source("another pod of the operator's namespace", OPERATOR.namespace, {"app": "web"}),
+            {SERVE},
+        ),
         (PROMETHEUS, {SERVE, METRICS}),
         (Source("a Ray pod of another RayCluster here", NAMESPACE, other_cluster), {SERVE}),
         (Source("a rivergen Ray pod in another namespace", "staging", pods["head"]), {SERVE}),
@@ -574,13 +579,33 @@ def test_network_policies_guard_the_ray_pods() -> None:
     assert network_problems(docs) == []
 
 
-def test_the_operator_may_reach_the_dashboard_from_any_namespace() -> None:
+def test_only_the_operators_namespace_reaches_the_dashboard() -> None:
+    """Whoever may label a pod in some namespace cannot pass for the operator: its peer is
+    pinned to the operator's namespace by the name Kubernetes gives it."""
     policies = [doc for doc in documents() if doc["kind"] == "NetworkPolicy"]
     head = ray_pods(rayservice())["head"]
-    for namespace in ("kuberay-system", "ray-system", NAMESPACE):
-        operator = Source("operator", namespace, OPERATOR.labels)
-        assert admitted(policies, head, operator, DASHBOARD), namespace
-        assert not admitted(policies, head, operator, 6379), namespace
+    assert admitted(policies, head, OPERATOR, DASHBOARD)
+    assert admitted(policies, head, OPERATOR, AGENT)
+    assert not admitted(policies, head, OPERATOR, 6379)
+    for namespace in ("ray-system", NAMESPACE, "tenant-b"):
+        impostor = Source("a pod labelled as the operator", namespace, OPERATOR.labels)
+        for port in (DASHBOARD, AGENT, 6379):
+            assert not admitted(policies, head, impostor, port), (namespace, port)
+
+
+def test_the_operators_namespace_is_one_value() -> None:
+    text = (ROOT / "deployments" / "rayservice.yaml").read_text()
+    assert text.count("&operator-namespace") == 1
+    peers = [
+        peer
+        for rule in _ingress(documents())
+        for peer in rule.get("from", [])
+        if peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        == "kuberay-operator"
+    ]
+    assert [p["namespaceSelector"] for p in peers] == [
+        {"matchLabels": {"kubernetes.io/metadata.name": OPERATOR.namespace}}
+    ]
 
 
 def _network_policy(docs: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -605,6 +630,12 @@ def _split_operator_peer(docs: list[dict[str, Any]]) -> None:
         {"namespaceSelector": peer["namespaceSelector"]},
         {"podSelector": peer["podSelector"]},
     ]
+
+
+def _unpin_operator_namespace(docs: list[dict[str, Any]]) -> None:
+    # The operator's label in any namespace (what the manifest allowed before).
+    rule = next(r for r in _ingress(docs) if "namespaceSelector" in (r.get("from") or [{}])[0])
+    rule["from"][0]["namespaceSelector"] = {}
 
 
 def _select_by_cluster_name(docs: list[dict[str, Any]]) -> None:
@@ -645,7 +676,8 @@ def _misspell_pod_selector(docs: list[dict[str, Any]]) -> None:
     ("mutate", "expected"),
     [
         (_open_dashboard, "admits a client outside the cluster on 8265"),
-        (_split_operator_peer, "admits a pod of another namespace on 8265"),
+        (_split_operator_peer, "admits another pod of the operator's namespace on 8265"),
+        (_unpin_operator_namespace, "admits a pod labelled as the operator elsewhere on 8265"),
         (_select_by_cluster_name, "selects none of the RayService's pods"),
         (_drop_default_deny, "no default-deny"),
         (_close_serve, "refuses a client outside the cluster on 8000"),
@@ -654,7 +686,8 @@ def _misspell_pod_selector(docs: list[dict[str, Any]]) -> None:
         (_restrict_egress, "restricts egress"),
         (_misspell_pod_selector, "'podSelector' is a required property"),
     ],
-    ids=["dashboard-open-to-all", "operator-peer-split", "ray-io-cluster-rivergen",
+    ids=["dashboard-open-to-all", "operator-peer-split", "operator-namespace-unpinned",
+         "ray-io-cluster-rivergen",
          "no-default-deny", "serve-closed", "unquoted-yes", "named-port", "egress-denied",
          "misspelled-field"],
 )  # fmt: skip

@@ -74,6 +74,8 @@ def test_the_draft_splits_names_and_finds_roles_measures_and_keys() -> None:
         "average_order_details_unit_price": ("order_details", "unitPrice", "avg"),
         "total_quantity": ("order_details", "quantity", "sum"),
         "average_discount": ("order_details", "discount", "avg"),
+        # of several columns: price x quantity, less the discount
+        "revenue": ("order_details", "unitPrice * quantity * (1 - discount)", "sum"),
     }
     # Without a profile a 0/1 column is only a number.
     assert column(draft_layer(CATALOG, {}), "products", "discontinued")[1] == "measure_source"

@@ -138,6 +138,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const get = <T>(path: string) => api<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
+export const patch = <T>(path: string, body: unknown) => api<T>("PATCH", path, body);
+export const put = <T>(path: string, body: unknown) => api<T>("PUT", path, body);
 export const del = (path: string) => api<void>("DELETE", path);
 
 export function describe(error: unknown): string {
@@ -168,6 +170,9 @@ export interface Me {
   workspace_id: string | null;
   role: string | null;
   workspaces: Workspace[];
+  default_workspace_id: string | null;
+  /** A platform operator (the Operations page is theirs). */
+  operator: boolean;
 }
 
 export interface Column {

@@ -179,11 +179,13 @@ function Shell() {
         {page === "monitoring" && <MonitoringPage id={route[1]} />}
         {page === "decisions" && <DecisionsPage id={route[1]} />}
         {page === "governance" && <GovernancePage role={current?.role} />}
-        {page === "operations" && <OperationsPage role={current?.role} />}
+        {page === "operations" && <OperationsPage operator={me?.operator} role={current?.role} />}
         {page === "policies" && <PoliciesPage />}
         {page === "audit" && <AuditPage />}
         {page === "billing" && <BillingPage />}
-        {page === "workspace" && <WorkspacePage current={current} onCreated={(id) => { reloadMe(); switchTo(id); }} />}
+        {page === "workspace" && <WorkspacePage current={current} me={me} onChanged={reloadMe}
+          onCreated={(id) => { reloadMe(); switchTo(id); }}
+          onLeft={() => { const own = me?.default_workspace_id; reloadMe(); if (own) switchTo(own); }} />}
       </main>
     </div>
   );

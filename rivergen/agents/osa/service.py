@@ -104,8 +104,10 @@ class OperationsAgent:
         )  # fmt: skip
 
     async def _job_counts(self, context: RequestContext) -> tuple[dict[str, int], int]:
+        if context.workspace_id is None:
+            return {}, 0
         since = datetime.now(UTC) - timedelta(hours=24)
-        async with self._clients.db.transaction(str(context.require_workspace())) as conn:
+        async with self._clients.db.transaction(str(context.workspace_id)) as conn:
             rows = await conn.fetch("SELECT state, count(*) AS n FROM jobs GROUP BY state")
             failed = await conn.fetchval(
                 "SELECT count(*) FROM jobs WHERE state = 'failed' AND finished_at >= $1", since

@@ -1,8 +1,10 @@
 """The catalog a prompt is understood against: the workspace's datasets (current versions) as
 named tables, built from the dataset registry.
 
-A text column with few distinct values carries them as a hint (from the version's kept
-profile), so "customers in Germany" finds the column that holds "Germany". Hints come only
+A text column carries its distinct values as a hint (from the version's kept profile: the
+values it keeps, up to a few thousand, or else its top values when they are all of them), so
+"customers in Germany" finds the column that holds "Germany" and "the price of Chai" the
+product named so. Hints come only
 from datasets the caller's policies leave as they are: a masked or filtered dataset gives
 none (its values would tell what the policy hides).
 
@@ -29,8 +31,8 @@ from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, Prom
 
 MAX_TABLES = 500
 MAX_HINTED_VALUES = 50
-"""A text column is hinted only when its profile saw every distinct value in its top values
-and there are at most this many."""
+"""A text column without kept values is hinted only when its profile saw every distinct value
+in its top values and there are at most this many."""
 
 
 def _hints(profile: Any) -> dict[str, list[str]]:
@@ -38,15 +40,21 @@ def _hints(profile: Any) -> dict[str, list[str]]:
         return {}
     hints: dict[str, list[str]] = {}
     for column in json.loads(profile).get("columns", []):
-        top = [v.get("value") for v in column.get("top_values", [])]
+        if column.get("type") not in ("string", "large_string"):
+            continue
         distinct = column.get("distinct_count")
-        if (
-            column.get("type") in ("string", "large_string")
-            and distinct is not None
-            and 0 < distinct <= min(MAX_HINTED_VALUES, len(top))
-            and all(isinstance(v, str) for v in top)
-        ):
-            hints[column["name"]] = top
+        kept = column.get("values")
+        top = [v.get("value") for v in column.get("top_values", [])]
+        if distinct is None or distinct <= 0:
+            continue
+        if distinct <= min(MAX_HINTED_VALUES, len(top)):
+            values = top  # most frequent first
+        elif isinstance(kept, list) and len(kept) == distinct:
+            values = kept
+        else:
+            continue
+        if all(isinstance(v, str) for v in values):
+            hints[column["name"]] = values
     return hints
 
 

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import asyncpg
 
-from rivergen.engine.lineage import QueryLineage
 from rivergen.pagination import after_cursor
 
 
@@ -87,18 +86,6 @@ async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
         return None
     columns = json.loads(row["columns"]) if row["columns"] else []
     return {c["name"]: c["type"] for c in columns}
-
-
-async def pin_job(
-    conn: asyncpg.Connection, job: UUID, governance: dict[str, Any],
-    lineage: QueryLineage | None = None,
-) -> None:  # fmt: skip
-    """Record the governance of a job's inputs (dataset id -> Governed as JSON) and its
-    result's column lineage."""
-    await conn.execute(
-        "UPDATE jobs SET governance = $2, column_lineage = $3 WHERE id = $1", job,
-        json.dumps(governance), lineage.model_dump_json() if lineage is not None else None,
-    )  # fmt: skip
 
 
 async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:

@@ -14,8 +14,9 @@ class CatalogColumn(BaseModel):
     type: str = Field(description="Arrow type, e.g. int64, string, date32[day], timestamp[ns].")
     values: list[str] = Field(
         default_factory=list,
-        description="A hint for a low-cardinality string column: its distinct values, so a "
-        "question's `in Germany` finds the column and the exact spelling. Empty: unknown.",
+        description="A hint for a string column: its distinct values (up to a few thousand), so "
+        "a question's `in Germany` or `Chai` finds the column and the exact spelling. Empty: "
+        "unknown.",
     )
     business_name: str = Field("", description="What people call it (the semantic layer).")
     synonyms: list[str] = Field(default_factory=list, description="Other names people use.")
@@ -29,6 +30,9 @@ class CatalogColumn(BaseModel):
     )
     false_values: list[str] = Field(
         default_factory=list, description="A boolean column's values that mean false."
+    )
+    date_format: str | None = Field(
+        None, description="A date held as text: its strptime format (the semantic layer's)."
     )
 
 

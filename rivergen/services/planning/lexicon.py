@@ -3,7 +3,8 @@
 The vocabulary is built from the catalog alone: table and column names (singular and plural,
 underscores as spaces, the parts of a compound name), a short list of common synonyms keyed by
 the words of column names (``revenue`` for an ``amount``, ``town`` for a ``city``), the
-values a low-cardinality column declares, and what the workspace's semantic layer adds: the
+values a text column declares (a short list read like the catalog's words; a long one, the
+names of things, only as written: :class:`Names`), and what the workspace's semantic layer adds: the
 business names and synonyms of tables and columns, and its measures by name and synonym.
 Misspellings are matched with :mod:`difflib` (a close-enough ratio on words of four letters or
 more); nothing else is guessed.
@@ -12,6 +13,7 @@ more); nothing else is guessed.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,8 +38,8 @@ MONTHS = {
 }  # fmt: skip
 MONTHS |= {name[:3]: number for name, number in list(MONTHS.items())} | {"sept": 9}
 NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "fifty": 50, "hundred": 100,
 }  # fmt: skip
 MULTIPLIERS = {"k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
@@ -64,6 +66,8 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": ("names", "title"),
     "signup": ("signed up", "signup", "sign up", "joined", "registered", "registration"),
 }  # fmt: skip
+# The words of COLUMN_SYNONYMS that name amounts: their synonyms are a number column's only.
+NUMERIC_CONCEPTS = frozenset({"amount", "price", "weight", "mass", "quantity"})
 TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "customer": ("client", "clients", "buyer", "buyers", "shopper", "shoppers"),
     "product": ("item", "items", "article", "articles", "goods"),
@@ -107,6 +111,18 @@ SPOKEN_UNITS = {
     "centimetre": "cm", "centimetres": "cm", "lbs": "lbs", "lb": "lbs", "pounds": "lbs",
     "km": "km", "kilometers": "km", "kilometres": "km",
 }  # fmt: skip
+# Units a total or an average may be asked in ("in kilograms"), and the factors between the
+# units column names abbreviate.
+CONVERTED_UNITS = {
+    "kilograms": "kg", "kilogram": "kg", "kg": "kg", "kilos": "kg", "grams": "g", "gram": "g",
+    "centimetres": "cm", "centimeters": "cm", "cm": "cm", "millimetres": "mm",
+    "millimeters": "mm", "metres": "m", "meters": "m", "pounds": "lbs", "lbs": "lbs",
+}  # fmt: skip
+CONVERSIONS = {
+    ("g", "kg"): 0.001, ("kg", "g"): 1000.0, ("mm", "cm"): 0.1, ("cm", "mm"): 10.0,
+    ("mm", "m"): 0.001, ("cm", "m"): 0.01, ("m", "cm"): 100.0, ("lbs", "kg"): 0.45359237,
+    ("kg", "lbs"): 1 / 0.45359237, ("g", "lbs"): 0.001 / 0.45359237,
+}  # fmt: skip
 # Country names, for a column named `country` whose values the catalog does not list: each
 # with the spellings data commonly uses (compared case-insensitively).
 COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {
@@ -141,6 +157,10 @@ _EXTREMES = frozenset({"max", "min", "maximum", "minimum"})
 _EXTREMES_SPELLED = _EXTREMES
 # The last word of a table of lines of another (`order_items`): its rows are also "lines".
 LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
+# Words of a number that is averaged rather than added up (a price, a rate): "how much" of
+# it is no total.
+AVERAGED_WORDS = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share",
+                            "score", "age", "margin", "avg", "average", "mean"})  # fmt: skip
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 
@@ -169,6 +189,7 @@ class Token:
     kind: str = "word"  # word | number | date | quoted | symbol
     value: object = None
     unit: str | None = None  # money | weight, for numbers
+    cased: str = ""  # a word as the question wrote it (`LAX`, `Chai`); empty: not known
 
 
 _TOKEN = re.compile(
@@ -203,7 +224,11 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
     """Tokens of a question, and the characters that are no part of any token."""
     tokens: list[Token] = []
     stray: list[str] = []
-    for match in _TOKEN.finditer(question.strip().lower().replace("\u2019", "'")):
+    written = question.strip().replace("\u2019", "'")
+    text = written.lower()
+    same = len(text) == len(written)  # each character where the question has it
+    text = re.sub(r"(?<=\d)-(?=[a-z])", " ", text)  # "4-cylinder cars": 4 cylinder
+    for match in _TOKEN.finditer(text):
         kind = match.lastgroup
         text = match.group()
         if kind == "quoted":
@@ -217,7 +242,10 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
         elif kind == "symbol":
             tokens.append(Token(text, "symbol"))
         elif kind == "word":
-            tokens.append(Token(text.strip("'-").removesuffix("'s")))
+            word = text.strip("'-").removesuffix("'s")
+            start = match.start() + len(text) - len(text.lstrip("'-"))
+            cased = written[start : start + len(word)] if same else ""
+            tokens.append(Token(word, cased=cased))
         elif text not in ",.?!:()":
             stray.append(text)
     return _merge_multipliers(tokens), stray
@@ -259,6 +287,53 @@ class ColumnRef:
     table: str
     column: str
     type: str
+    parse: str | None = None  # a date held as text: its strptime format (read as a date)
+
+
+def column_ref(table: str, column: CatalogColumn) -> ColumnRef:
+    """A column as the grammar reads it: a date held as text, with its format known, is a
+    date."""
+    if column.date_format and type_class(column.type) == "string":
+        return ColumnRef(table, column.name, "timestamp[us]", column.date_format)
+    return ColumnRef(table, column.name, column.type)
+
+
+SPELLED_VALUES = 50
+"""A text column with at most this many hinted values has them read like the catalog's words
+(a close spelling, an adjective `rainy`, the phrase `weather type`); a longer list, the names
+of things (products, people, airports), is read only as written (:class:`Names`)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    """The catalog's hinted values by the words a question has for them (as :func:`tokenize`
+    reads them: lower case, `'s` dropped), built once per catalog. A short list's values are
+    also read like the catalog's words (``Vocabulary.values``); a long list's only here."""
+
+    phrases: dict[tuple[str, ...], list[tuple[ColumnRef, str]]]
+    longest: int
+    words: frozenset[str]
+
+
+@functools.lru_cache(maxsize=16)
+def names_of(columns: tuple[tuple[ColumnRef, tuple[str, ...]], ...]) -> Names:
+    """The lookup index of the values ``columns`` hold (column, values); a value the tokenizer
+    cannot read whole (`0AK`) is left out."""
+    phrases: dict[tuple[str, ...], list[tuple[ColumnRef, str]]] = {}
+    for ref, values in columns:
+        for value in values:
+            tokens, stray = tokenize(value)
+            phrase = tuple(t.text for t in tokens)
+            if phrase and not stray and len(phrase) <= MAX_NAME_WORDS:
+                found = phrases.setdefault(phrase, [])
+                if (ref, value) not in found:
+                    found.append((ref, value))
+    longest = max((len(p) for p in phrases), default=0)
+    return Names(phrases, longest, frozenset(w for p in phrases for w in p))
+
+
+MAX_NAME_WORDS = 8
+"""Longer values (comments, addresses, descriptions) are not names a question says whole."""
 
 
 @dataclass
@@ -272,12 +347,19 @@ class Vocabulary:
     summed: set[tuple[str, ...]] = field(default_factory=set)
     verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
     longest: int = 1
+    names: Names = field(default_factory=lambda: Names({}, 0, frozenset()))
+    common: frozenset[str] | None = None  # the words no name is read from uncapitalized
 
     def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
         refs = self.columns.setdefault(phrase, [])
         if ref not in refs:
             refs.append(ref)
         self.longest = max(self.longest, len(phrase))
+
+    def words(self) -> set[str]:
+        """Every word of the catalog's phrases: tables, columns, values, measures, verbs."""
+        phrases = [*self.tables, *self.columns, *self.values, *self.measures, *self.verbs]
+        return {w for phrase in phrases for w in phrase}
 
     def match(self, words: list[str], kind: str) -> tuple[int, object, bool] | None:
         """The longest phrase of ``kind`` (tables, columns, values) at the start of ``words``:
@@ -333,10 +415,62 @@ def _column_phrases(
     if parts and parts[0] == table_word and len(parts) > 1:
         phrases.add(tuple(parts[1:]))
     for part in parts:
+        if part in NUMERIC_CONCEPTS and type_class(column.type) != "numeric":
+            continue  # `quantityPerUnit`, a text ("10 boxes x 20 bags"): not "units"
         for synonym in COLUMN_SYNONYMS.get(part, ()):
             phrases.add(tuple(synonym.split()))
     phrases |= _spoken_phrases(parts)
+    phrases |= _event_verbs(parts, column.type)
+    phrases |= _measured_things(parts, table_words)
+    plain = [p for p in parts if p not in _EXTREMES]
+    if len(plain) < len(parts) and plain and type_class(column.type) == "numeric":
+        # `temp_max` is also "the temperature": which extreme, the words around it say
+        phrases |= _spoken_phrases(plain)
+    if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
+        phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
+    if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
+        phrases |= {(*parts, kind) for kind in ("type", "types", "kind", "kinds")}
     return phrases | _layer_names(column.business_name, column.synonyms)
+
+
+# Nouns of events whose verb is not spelled from them.
+_EVENT_VERBS = {"birth": ("born",), "death": ("died",), "sale": ("sold",), "sell": ("sold",)}
+_DATE_WORDS = frozenset({"date", "time", "day", "at", "on"})
+
+
+# Words of what is measured of a thing: `bill_length_mm` is the bill's length.
+MEASUREMENTS = frozenset({"length", "depth", "width", "height", "mass", "weight", "size",
+                          "area", "volume", "diameter", "thickness"})  # fmt: skip
+
+
+def _measured_things(parts: list[str], table_words: set[str]) -> set[tuple[str, ...]]:
+    """The thing a measurement column measures, said alone: `bill_length_mm` "bill",
+    "bills"; which of its measurements is then read from the words around it ("the longest
+    bill": its length)."""
+    core = [p for p in parts if p not in UNIT_WORDS]
+    if len(core) != 2 or core[1] not in MEASUREMENTS or len(core[0]) < 3:
+        return set()
+    if core[0] in table_words or core[0] in MEASUREMENTS:
+        return set()
+    return {(core[0],), (plural(core[0]),)}
+
+
+def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A date of an event said with its verb: `hireDate` "hired", `birthDate` "born",
+    `shippedDate` "shipped"; verbs that name a table's rows (`ordered`) stay theirs."""
+    if type_class(kind) != "temporal" or len(parts) != 2 or parts[1] not in _DATE_WORDS:
+        return set()
+    noun = parts[0]
+    verbs = set(_EVENT_VERBS.get(noun, ()))
+    if verbs:
+        pass
+    elif noun.endswith("e"):
+        verbs.add(noun + "d")
+    elif not noun.endswith("ed") and noun.isalpha() and len(noun) >= 3:
+        double = noun[-1] not in "aeiouwy" and noun[-2] in "aeiou" and noun[-3] not in "aeiou"
+        verbs.add(noun + (noun[-1] if double and len(noun) <= 4 else "") + "ed")
+    taken = {v for forms in TABLE_VERBS.values() for v in forms}
+    return {(v,) for v in verbs if v not in taken}
 
 
 def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:
@@ -411,6 +545,12 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
             vocabulary.verbs[(verb,)] = table.name
         _add_columns(vocabulary, table, table_words)
     _add_measures(vocabulary, catalog)
+    _add_table_words(vocabulary, catalog)
+    vocabulary.names = names_of(tuple(
+        (column_ref(table.name, column), tuple(column.values))
+        for table in catalog.tables for column in table.columns
+        if column.values
+    ))  # fmt: skip
     vocabulary.longest = max([
         vocabulary.longest, *(len(p) for p in vocabulary.tables),
         *(len(p) for p in vocabulary.measures),
@@ -418,17 +558,52 @@ def build_vocabulary(catalog: PromptCatalog) -> Vocabulary:
     return vocabulary
 
 
+def _adjectives(phrase: tuple[str, ...]) -> set[tuple[str, ...]]:
+    """A one-word value as the adjective people make of it: rain -> rainy, sun -> sunny,
+    fog -> foggy, drizzle -> drizzly."""
+    if len(phrase) != 1 or len(phrase[0]) < 3 or not phrase[0].isalpha():
+        return set()
+    word = phrase[0]
+    if word.endswith("y"):
+        return set()
+    if word.endswith("le"):
+        return {(word[:-1] + "y",)}
+    if word.endswith("e"):
+        return {(word[:-1] + "y",)}
+    forms: set[tuple[str, ...]] = {(word + "y",)}
+    if word[-1] not in "aeiouwy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        forms.add((word + word[-1] + "y",))  # sun -> sunny, fog -> foggy
+    return forms
+
+
+def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
+    """A word of one table's compound name alone (`seattle` of `seattle-weather`), when no
+    other table's name has it and it names nothing else (a column, a value, a measure)."""
+    owners: dict[str, set[str]] = {}
+    for table in catalog.tables:
+        for word in re.split(r"[\s_\-]+", table.name.lower()):
+            if len(word) >= FUZZY_MIN_LENGTH and not word.isdigit():
+                owners.setdefault(word, set()).add(table.name)
+    taken = set(vocabulary.tables) | set(vocabulary.columns) | set(vocabulary.values)
+    taken |= set(vocabulary.measures)
+    for word, tables in owners.items():
+        parts = re.split(r"[\s_\-]+", next(iter(tables)).lower())
+        if len(tables) == 1 and len(parts) > 1 and (word,) not in taken:
+            vocabulary.tables[(word,)] = next(iter(tables))
+
+
 def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:
     """A table's columns as the words a question has for them, and their hinted values."""
     for column in table.columns:
-        ref = ColumnRef(table.name, column.name, column.type)
+        ref = column_ref(table.name, column)
         for phrase in _column_phrases(column, table, table_words):
             vocabulary._add_column(phrase, ref)
             if " ".join(phrase) in SUMMED_SYNONYMS:
                 vocabulary.summed.add(phrase)
-        for value in column.values:
+        for value in column.values if len(column.values) <= SPELLED_VALUES else ():
             phrase = tuple(value.lower().split())
-            vocabulary.values.setdefault(phrase, []).append((ref, value))
+            for said in {phrase, *_adjectives(phrase)}:
+                vocabulary.values.setdefault(said, []).append((ref, value))
             vocabulary.longest = max(vocabulary.longest, len(phrase))
 
 
@@ -443,5 +618,98 @@ def is_temporal(ref: ColumnRef) -> bool:
     return type_class(ref.type) == "temporal"
 
 
+def is_year(ref: ColumnRef) -> bool:
+    """An integer column that holds a year: `year`, `model_year`, `studyYear`."""
+    return ref.type.lower().startswith(("int", "uint")) and name_parts(ref.column)[-1:] == ["year"]
+
+
 def is_numeric(ref: ColumnRef) -> bool:
     return type_class(ref.type) == "numeric"
+
+
+# Verbs that only tie a question's subject to its object ("suppliers we work with", "orders
+# the shipper carried", "customers come from"): they name no table, column or value, so they
+# carry nothing a query needs once the nouns are read. Regular verbs by their base form
+# (`_inflections` spells the rest), then the irregular forms.
+LIGHT_VERBS = (
+    "work", "use", "carry", "handle", "supply", "provide", "place", "belong", "contain",
+    "include", "exist", "appear", "happen", "record", "measure", "observe", "report",
+    "sample", "store", "register", "serve", "cover", "need", "want", "deal", "reach",
+    "fall", "drop", "rise", "climb",
+)  # fmt: skip
+IRREGULAR_LIGHT_VERBS = (
+    "be", "been", "being", "having", "doing", "done", "get", "gets", "got", "gotten",
+    "getting", "make", "makes", "making", "take", "takes", "took", "taken", "taking", "hold",
+    "holds", "held", "come", "comes", "came", "coming", "go", "goes", "went", "gone", "find",
+    "finds", "found", "see", "saw", "seen", "keep", "keeps", "kept", "log", "logged", "dealt",
+    "occur", "occurs", "occurred", "fell", "fallen", "rose", "risen", "dropped",
+)  # fmt: skip
+# Function words and adverbs that never change which rows or values are asked for.
+LIGHT_WORDS = frozenset(
+    {"we", "our", "ours", "us", "there", "here", "currently", "ever", "single", "so", "far",
+     "actually", "really", "altogether", "ones", "one's", "over"}
+)  # fmt: skip
+
+
+def _inflections(verb: str) -> set[str]:
+    """A verb's regular forms: work, works, worked, working; carry, carries, carried;
+    place, placed, placing; supply, supplies, supplied."""
+    forms = {verb, plural(verb)}
+    if verb.endswith("e"):
+        forms |= {verb + "d", verb[:-1] + "ing"}
+    elif verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        forms |= {verb[:-1] + "ied", verb + "ing"}
+    else:
+        forms |= {verb + "ed", verb + "ing"}
+    return forms
+
+
+LIGHT_FORMS: frozenset[str] = frozenset(
+    {form for verb in LIGHT_VERBS for form in _inflections(verb)}
+    | set(IRREGULAR_LIGHT_VERBS)
+    | LIGHT_WORDS
+)
+
+
+# Common English words that are also names of things (a town called Mobile, an airport coded
+# SEA, a product called Chocolade): said in lower case they are words, not names; only written
+# with a capital (not first in the question) are they read as a value of a long value list.
+# The grammar's and the catalog's own words are treated alike (see `query_grammar._name`).
+COMMON_WORDS = frozenset(
+    {
+     "about", "above", "across", "after", "again", "against", "air", "all", "also", "always", "and",
+     "any", "area", "around", "art", "away", "back", "bad", "bay", "beach", "bear", "bell", "best",
+     "better", "big", "bill", "bird", "black", "blue", "board", "boat", "body", "book", "both",
+     "bottom", "box", "boy", "bridge", "bright", "brown", "bush", "but", "buy", "call", "can",
+     "cape", "car", "care", "case", "cat", "center", "central", "change", "child", "church", "city",
+     "clear", "close", "coast", "cold", "college", "common", "cook", "corn", "could", "country",
+     "county", "court", "cross", "cup", "cut", "dark", "day", "dead", "deal", "dear", "deep", "did",
+     "does", "dog", "door", "down", "dry", "during", "each", "early", "earth", "east", "easy",
+     "eight", "end", "even", "every", "eye", "face", "fair", "fall", "far", "farm", "fast", "field",
+     "fine", "fire", "first", "fish", "five", "flat", "food", "foot", "for", "fort", "forest",
+     "four", "free", "fresh", "friend", "front", "full", "game", "garden", "general", "give",
+     "glad", "gold", "good", "grand", "grass", "great", "green", "ground", "grow", "hall", "hand",
+     "happy", "hard", "have", "head", "heart", "heavy", "help", "here", "high", "hill", "his",
+     "hold", "home", "hope", "horn", "hot", "house", "how", "ice", "island", "just", "keep", "key",
+     "kind", "king", "lake", "land", "large", "last", "late", "lead", "leave", "left", "less",
+     "let", "life", "light", "like", "line", "little", "live", "long", "look", "lost", "love",
+     "low", "main", "make", "man", "many", "march", "mark", "may", "mean", "meet", "middle",
+     "might", "mile", "mill", "mind", "miss", "mobile", "moon", "more", "morning", "most", "mount",
+     "mountain", "much", "must", "name", "near", "need", "never", "new", "next", "nice", "night",
+     "nine", "north", "not", "now", "number", "oak", "off", "old", "once", "only", "open", "orange",
+     "other", "out", "over", "page", "park", "part", "pass", "past", "peace", "people", "pine",
+     "place", "plain", "plant", "play", "point", "pond", "poor", "port", "post", "power", "pretty",
+     "price", "prince", "queen", "quick", "rain", "ready", "red", "rest", "rich", "right", "ring",
+     "river", "road", "rock", "room", "round", "run", "safe", "saint", "salt", "same", "sand",
+     "say", "school", "sea", "second", "see", "seven", "shell", "ship", "shore", "short", "should",
+     "side", "sign", "silver", "six", "small", "snow", "some", "song", "sound", "south", "spring",
+     "square", "star", "start", "state", "station", "stay", "still", "stone", "store", "storm",
+     "street", "strong", "summer", "sun", "sure", "sweet", "table", "take", "tea", "ten", "test",
+     "that", "the", "their", "them", "then", "there", "these", "they", "thing", "this", "three",
+     "time", "top", "total", "tower", "town", "tree", "true", "two", "under", "union", "up",
+     "upper", "use", "valley", "very", "view", "village", "wall", "war", "warm", "was", "water",
+     "way", "well", "west", "what", "when", "where", "which", "while", "white", "who", "why",
+     "wide", "will", "wind", "winter", "with", "wood", "word", "work", "world", "would", "year",
+     "yellow", "yes", "you", "young",
+    }
+)  # fmt: skip

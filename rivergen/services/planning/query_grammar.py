@@ -15,26 +15,42 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from rivergen.services.planning.catalog import CatalogMeasure, CatalogTable, PromptCatalog
+from rivergen.engine.spec import type_class
+from rivergen.services.planning.catalog import (
+    CatalogColumn,
+    CatalogMeasure,
+    CatalogTable,
+    PromptCatalog,
+)
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    AVERAGED_WORDS,
+    COMMON_WORDS,
+    CONVERSIONS,
+    CONVERTED_UNITS,
     COUNTRIES,
+    LIGHT_FORMS,
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
+    NUMBER_WORDS,
+    SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
     WEIGHT_WORDS,
     ColumnRef,
     Token,
     Vocabulary,
+    column_ref,
     is_numeric,
     is_temporal,
+    is_year,
     name_parts,
     singular,
 )
+from rivergen.services.planning.spelling import Speller
 
 FILLERS = frozenset(
     [
@@ -139,6 +155,7 @@ _AGGREGATES = {
     ("total",): "sum", ("sum", "of"): "sum", ("sum",): "sum", ("overall",): "sum",
     ("average",): "avg", ("avg",): "avg", ("mean",): "avg", ("typical",): "avg",
     ("minimum",): "min", ("min",): "min", ("maximum",): "max", ("max",): "max",
+    ("median",): "median",
 }  # fmt: skip
 _MOST = {("highest",): True, ("largest",): True, ("biggest",): True, ("most",): True,
          ("greatest",): True, ("lowest",): False, ("smallest",): False, ("least",): False,
@@ -150,7 +167,18 @@ _SORT = {("sorted", "by"), ("ordered", "by"), ("order", "by"), ("sort", "by"), (
 _DIRECTION = {("ascending",): False, ("asc",): False, ("descending",): True, ("desc",): True,
               ("highest", "first"): True, ("lowest", "first"): False,
               ("largest", "first"): True, ("smallest", "first"): False,
-              ("in", "descending", "order"): True, ("in", "ascending", "order"): False}  # fmt: skip
+              ("in", "descending", "order"): True, ("in", "ascending", "order"): False,
+              ("from", "highest", "to", "lowest"): True, ("from", "lowest", "to", "highest"): False,
+              ("highest", "to", "lowest"): True, ("lowest", "to", "highest"): False,
+              ("from", "high", "to", "low"): True, ("from", "low", "to", "high"): False,
+              ("high", "to", "low"): True, ("low", "to", "high"): False,
+              ("from", "largest", "to", "smallest"): True,
+              ("from", "smallest", "to", "largest"): False}  # fmt: skip
+_FIRSTS = {("heaviest",): True, ("lightest",): False, ("longest",): True, ("shortest",): False,
+           ("cheapest",): False, ("newest",): True, ("oldest",): False, ("latest",): True,
+           ("earliest",): False, ("biggest",): True, ("most", "expensive"): True,
+           ("least", "expensive"): False}  # fmt: skip
+_DIRECTION |= {(*key, "first"): descending for key, descending in _FIRSTS.items()}
 _COMPARATORS = {
     ("more", "than"): ">", ("greater", "than"): ">", ("over",): ">", ("above",): ">",
     ("exceeding",): ">", ("exceeds",): ">", (">",): ">", ("at", "least"): ">=",
@@ -160,6 +188,16 @@ _COMPARATORS = {
     ("equals",): "=", ("exactly",): "=", ("=",): "=", ("!=",): "!=", ("<>",): "!=",
     ("is",): "=", ("of",): "=",
 }  # fmt: skip
+# "what percentage of products are discontinued": the share of rows (or of a measure's total)
+# that a condition keeps.
+_SHARE = {(word, *rest) for word in ("percentage", "percent", "share", "fraction", "proportion")
+          for rest in ((), ("of",), ("of", "all"))}  # fmt: skip
+# Said after a number: "100 or more", "5 and under".
+_OR_MORE = {("or", "more"): ">=", ("or", "above"): ">=", ("or", "greater"): ">=",
+            ("or", "higher"): ">=", ("and", "above"): ">=", ("and", "over"): ">=",
+            ("or", "over"): ">=", ("or", "less"): "<=", ("or", "fewer"): "<=",
+            ("or", "below"): "<=", ("or", "lower"): "<=", ("and", "below"): "<=",
+            ("and", "under"): "<=", ("or", "under"): "<="}  # fmt: skip
 # Comparative adjectives: (the column word they speak of, the operator).
 _COMPARATIVES = {
     ("more", "expensive", "than"): ("price", ">"), ("pricier", "than"): ("price", ">"),
@@ -177,7 +215,8 @@ _SUPERLATIVES = {
     ("longest",): ("length", True), ("shortest",): ("length", False),
     ("hottest",): ("temp", True), ("warmest",): ("temp", True), ("coldest",): ("temp", False),
     ("newest",): ("@date", True), ("latest",): ("@date", True),
-    ("most", "recent"): ("@date", True), ("oldest",): ("@age", False),
+    ("most", "recent"): ("@date", True), ("most", "recently"): ("@date", True),
+    ("least", "recently"): ("@date", False), ("oldest",): ("@age", False),
     ("earliest",): ("@date", False), ("youngest",): ("@age", True),
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
@@ -204,6 +243,11 @@ class Piece:
     kind: str
     words: list[str]
     data: Any = None
+    at: int = -1  # the index of its first word in the question (-1: not said)
+
+    def next_to(self, other: Piece) -> bool:
+        """Whether ``other`` follows this piece with no word between."""
+        return self.at >= 0 and other.at == self.at + len(self.words)
 
 
 class _Unreadable(Exception):
@@ -225,6 +269,51 @@ def _starts(words: list[str], table: Any) -> Any:
     return None
 
 
+def _is_year(token: Token) -> bool:
+    return (
+        token.kind == "number" and isinstance(token.value, int) and 1900 <= token.value <= 2100
+        and not token.unit
+    )  # fmt: skip
+
+
+# "in the last 30 days", "the latest month of the data": relative to the data's latest date.
+_RECENT_HEADS = {("in", "the", "last"), ("in", "the", "past"), ("over", "the", "last"),
+                 ("over", "the", "past"), ("during", "the", "last"), ("within", "the", "last"),
+                 ("in", "the", "latest"), ("in", "the", "most", "recent"), ("the", "last"),
+                 ("the", "latest"), ("the", "most", "recent"), ("during", "the", "latest"),
+                 ("from", "the", "latest"), ("from", "the", "most", "recent")}  # fmt: skip
+_RECENT_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
+                 "months": "month", "year": "year", "years": "year"}  # fmt: skip
+
+
+def _relative(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
+    """`in the last 30 days`: after the latest date less 30 days; `in the latest month`: in
+    the calendar month (or year) of the latest date."""
+    found = _starts(words[i:], _RECENT_HEADS)
+    if found is None:
+        return None
+    j = i + len(found[0])
+    number = _number_at(tokens, j)
+    n = number.value if number is not None and isinstance(number.value, int) else None
+    if number is not None and (n is None or n <= 0 or number.unit):
+        return None
+    j += number is not None
+    unit = _RECENT_UNITS.get(words[j]) if j < len(words) else None
+    if unit is None or (n is None and unit not in ("month", "year")):
+        return None
+    how = ("within", n, unit) if n is not None else ("latest", 1, unit)
+    return j + 1 - i, Piece("date", words[i : j + 1], [("recent", how)])
+
+
+def _day_of(month: int, day: Token, year: Token) -> date | None:
+    if not _is_year(year) or day.kind != "number" or not isinstance(day.value, int):
+        return None
+    try:
+        return date(int(str(year.value)), month, day.value)
+    except ValueError:
+        return None
+
+
 def _period(tokens: list[Token], i: int) -> tuple[int, date, date] | None:
     """A date expression at ``i``: (tokens used, first day, day after the last)."""
     if i >= len(tokens):
@@ -236,6 +325,10 @@ def _period(tokens: list[Token], i: int) -> tuple[int, date, date] | None:
         return 1, day, date.fromordinal(day.toordinal() + 1)
     if t.kind == "number" and isinstance(t.value, int) and 1900 <= t.value <= 2100 and not t.unit:
         return 1, date(t.value, 1, 1), date(t.value + 1, 1, 1)
+    if t.kind == "word" and t.text in MONTHS and i + 2 < len(tokens):
+        found = _day_of(MONTHS[t.text], tokens[i + 1], tokens[i + 2])
+        if found is not None:  # "December 25, 2014", "Jan 1 2005": that day
+            return 3, found, date.fromordinal(found.toordinal() + 1)
     if t.kind == "word" and t.text in MONTHS and i + 1 < len(tokens):
         year = tokens[i + 1]
         if year.kind == "number" and isinstance(year.value, int) and 1900 <= year.value <= 2100:
@@ -262,6 +355,10 @@ def _date_range(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         return None
     key, how = found
     period = _period(tokens, i + len(key))
+    month = words[i + len(key)] if i + len(key) < len(words) else ""
+    if period is None and how == "in" and month in MONTHS and len(month) > 3:
+        # "in July": that month of every year
+        return len(key) + 1, Piece("date", words[i : i + len(key) + 1], [("month", MONTHS[month])])
     if period is None:
         return None
     n, start, end = period
@@ -278,26 +375,44 @@ def _number_at(tokens: list[Token], i: int) -> Token | None:
     return None
 
 
+def _comparison_head(
+    tokens: list[Token], i: int, words: list[str]
+) -> tuple[tuple[str, ...], str, str | None] | None:
+    """The words before a compared number, its operator, and the column word they imply:
+    `cheaper than` (<, price), `over` (>), or nothing before "100 or more"."""
+    found = _starts(words[i:], _COMPARATIVES)
+    if found is not None:
+        return found[0], found[1][1], found[1][0]
+    found = _starts(words[i:], _COMPARATORS)
+    if found is not None:
+        return found[0], found[1], None
+    if _number_at(tokens, i) and _starts(words[i + 1 :], _OR_MORE):
+        return (), "=", None
+    return None
+
+
 def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
     if words[i] == "between":
         low, high = _number_at(tokens, i + 1), _number_at(tokens, i + 3)
         if low and high and words[i + 2] == "and":
             unit = high.unit or low.unit
+            said = words[i + 4] if i + 4 < len(words) else ""
+            if unit is None and said in SPOKEN_UNITS:  # "between 3000 and 4000 grams"
+                unit = f"u:{SPOKEN_UNITS[said]}"
+                return 5, Piece("range", words[i : i + 5], (low.value, high.value, unit, None))
             return 4, Piece("range", words[i : i + 4], (low.value, high.value, unit, None))
         return None
-    column: str | None = None
-    found = _starts(words[i:], _COMPARATIVES)
-    if found is not None:
-        key, (column, op) = found
-    else:
-        found = _starts(words[i:], _COMPARATORS)
-        if found is None:
-            return None
-        key, op = found
+    head = _comparison_head(tokens, i, words)
+    if head is None:
+        return None
+    key, op, column = head
     number = _number_at(tokens, i + len(key))
     if number is None:
         return None
     used = len(key) + 1
+    bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
+    if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
+        op, used = bound[1], used + len(bound[0])
     unit = number.unit
     following = words[i + used] if i + used < len(words) else ""
     if following in MONEY_WORDS:
@@ -333,10 +448,35 @@ def _top(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | N
         number is not None
         and isinstance(number.value, int)
         and not number.unit
-        and (_starts(words[i + 1 :], _SUPERLATIVES) or _starts(words[i + 1 :], _MOST))
+        and (
+            _starts(words[i + 1 :], _SUPERLATIVES)
+            or _starts(words[i + 1 :], _MOST)
+            or (i + 1 < len(words) and words[i + 1].endswith("iest"))
+        )
     ):  # "the 3 most expensive products", "5 largest orders"
         return 1, Piece("top", [words[i]], (number.value, None))
     return None
+
+
+# "no recorded sex", "no body mass recorded", "a missing weight": the column is empty (NULL).
+_RECORDED = frozenset({"recorded", "known", "measured", "given", "entered", "value", "values"})
+
+
+def _missing(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    if words[i] not in ("no", "missing"):
+        return None
+    j = i + 1
+    said_before = j < len(words) and words[j] in _RECORDED
+    j += said_before
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2]:
+        return None
+    end = j + column[0]
+    said_after = end < len(words) and words[end] in _RECORDED
+    if not (said_before or said_after or words[i] == "missing"):
+        return None  # "no precipitation": none recorded, or a recorded zero? not guessed
+    end += said_after
+    return end - i, Piece("missing", words[i:end], column[1])
 
 
 def _save(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
@@ -361,6 +501,33 @@ _FIXED: list[tuple[str, Any]] = [
     ("most", _MOST),
     ("time", _TIME_UNITS),
     ("which", {("which",)}),
+    ("day", {("day",), ("days",)}),
+    ("bound", _OR_MORE),
+    ("share", _SHARE),
+    ("yet", {("yet",)}),
+    ("how_much", {("how", "much")}),
+    ("on_average", {("on", "average"), ("on", "avg")}),
+    (
+        "common",
+        {
+            ("most", "common"): True,
+            ("most", "frequent"): True,
+            ("commonest",): True,
+            ("least", "common"): False,
+            ("least", "frequent"): False,
+            ("rarest",): False,
+        },
+    ),
+    ("convert", {("in", word) for word in CONVERTED_UNITS}),
+    (
+        "alphabetical",
+        {
+            ("in", "alphabetical", "order"),
+            ("alphabetically",),
+            ("in", "alphabetic", "order"),
+            ("from", "a", "to", "z"),
+        },
+    ),
     ("versus", {("compare",), ("comparison", "of")}),
 ]
 # One-word keywords a misspelling may stand for.
@@ -376,6 +543,8 @@ def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece
     # On a tie the earlier kind wins: a measure of the semantic layer before a column's synonym.
     for kind in ("values", "measures", "tables", "columns", "verbs"):
         match = vocabulary.match(words, kind)
+        if kind == "values" and match is not None and match[0] == 1 and words[0] in FILLERS:
+            continue  # "with a missing weight": the article, not the blood type A
         if match is not None and (match[0], match[2]) > rank:
             n, what, exact = match
             rank = (n, exact)
@@ -394,9 +563,57 @@ def _corrected(word: str) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
-def pieces(tokens: list[Token], vocabulary: Vocabulary) -> tuple[list[Piece], list[str]]:
-    """The pieces of a question and the words nothing read."""
-    tokens = list(tokens)
+_POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
+_BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
+_GRAMMAR_TABLES: tuple[Any, ...] = (
+    *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
+    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
+)  # fmt: skip
+GRAMMAR_WORDS: frozenset[str] = frozenset(
+    {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
+                                                                else (key,))}
+    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS) | _RECORDED | {"no", "missing", "when"}
+)  # fmt: skip
+
+
+def speller(vocabulary: Vocabulary) -> Speller:
+    """Known words: the catalog's (and country names) first, then the grammar's."""
+    countries = {w for key in COUNTRIES for w in key}
+    return Speller.of(vocabulary.words() | countries, GRAMMAR_WORDS)
+
+
+def _spelled(
+    tokens: list[Token], spell: Speller, vocabulary: Vocabulary, notes: list[str]
+) -> list[Token]:
+    """The tokens with each word nothing knows read as the known word it is closest to
+    (not a superlative made of a column's name, `windiest`)."""
+    out = []
+    words = [t.text for t in tokens]
+    for i, token in enumerate(tokens):
+        made = _column_superlative(words, i, vocabulary) is not None
+        made = made or token.text in vocabulary.names.words  # a name is spelled as it is
+        corrected = spell.correct(token.text) if token.kind == "word" and not made else None
+        if corrected is not None:
+            notes.append(f"{token.text}: read as `{corrected}`")
+            token = Token(corrected)
+        out.append(token)
+    return out
+
+
+def pieces(
+    tokens: list[Token],
+    vocabulary: Vocabulary,
+    notes: list[str] | None = None,
+    marks: dict[str, int] | None = None,
+) -> tuple[list[Piece], list[str]]:
+    """The pieces of a question and the words nothing read; ``notes`` gets the spelling
+    corrections made."""
+    tokens = _spelled(tokens, speller(vocabulary), vocabulary, notes if notes is not None else [])
+    # "the value of our stock": a possessive between the words of a phrase says nothing
+    tokens = [t for t in tokens if not (t.kind == "word" and t.text in _POSSESSIVES)]
+    verbs = [i for i, t in enumerate(tokens) if t.text in _BE_WORDS]
+    if marks is not None and verbs:
+        marks["verb"] = verbs[0]  # "the share of the penguins on Biscoe | are female"
     words = [t.text for t in tokens]
     out: list[Piece] = []
     unknown: list[str] = []
@@ -405,48 +622,148 @@ def pieces(tokens: list[Token], vocabulary: Vocabulary) -> tuple[list[Piece], li
         found = _at(tokens, i, words, vocabulary)
         if found is not None:
             n, piece = found
+            piece.at = i
             out.append(piece)
             i += n
             continue
-        corrected = _corrected(words[i])
+        corrected = _corrected(words[i]) if words[i] not in vocabulary.names.words else None
         if corrected is not None:
             words[i] = corrected
             tokens[i] = Token(corrected)
             continue
-        if tokens[i].kind != "word" or words[i] not in FILLERS:
+        if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
     return out, unknown
 
 
+_WHEN_EXTREMES = {"first": "min", "earliest": "min", "last": "max", "latest": "max"}
+
+
+def _when_extreme(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`when was the first order placed`: the earliest date of the table's rows; `the first
+    date in the data`: the least of a date column."""
+    j = i + (words[i] == "when")
+    while j < len(words) and words[j] in ("was", "were", "did", "the", "is"):
+        j += 1
+    if j >= len(words) or words[j] not in _WHEN_EXTREMES or (j == i and i > 0 and words[
+            i - 1] not in ("the", "what", "is")):  # fmt: skip
+        return None
+    function = _WHEN_EXTREMES[words[j]]
+    table = vocabulary.match(words[j + 1 :], "tables") if words[i] == "when" else None
+    if table is not None and table[2]:
+        n = j + 1 + table[0] - i
+        return n, Piece("when_extreme", words[i : i + n], (function, table[1]))
+    refs = vocabulary.columns.get(tuple(words[j + 1 : j + 2]), [])
+    if refs and all(is_temporal(r) for r in refs):  # "the first date"
+        return j + 1 - i, Piece("aggregate", words[i : j + 1], function)
+    return None
+
+
+_SPLIT_COMPARATORS = {"more": ">", "fewer": "<", "less": "<", "greater": ">", "higher": ">",
+                      "lower": "<"}  # fmt: skip
+_COLUMN_COMPARATORS = {
+    ("more", "than"): ">", ("greater", "than"): ">", ("higher", "than"): ">",
+    ("larger", "than"): ">", ("less", "than"): "<", ("fewer", "than"): "<",
+    ("lower", "than"): "<", ("smaller", "than"): "<", ("after",): ">", ("later", "than"): ">",
+    ("before",): "<", ("earlier", "than"): "<",
+}  # fmt: skip
+
+
+def _column_comparison(
+    words: list[str], i: int, vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """`than their reorder level`, `after their required date`: a comparison with another
+    column of the same rows."""
+    left: Any = None
+    found = _starts(words[i:], _COLUMN_COMPARATORS)
+    if found is None and words[i] in _SPLIT_COMPARATORS:
+        # "fewer units in stock than their reorder level"
+        left = vocabulary.match(words[i + 1 :], "columns")
+        k = i + 1 + left[0] if left is not None and left[2] else len(words)
+        if k < len(words) and words[k] == "than":
+            found = ((*words[i : k + 1],), _SPLIT_COMPARATORS[words[i]])
+            left = left[1] if left is not None else None
+    if found is None:
+        return None
+    j = i + len(found[0])
+    j += j < len(words) and words[j] in ("the", "their", "its", "his", "her")
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2]:
+        return None
+    n = j + column[0] - i
+    return n, Piece("column_compare", words[i : i + n], (found[1], column[1], left))
+
+
+def _column_superlative(
+    words: list[str], i: int, vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """`windiest`, `rainiest`: the superlative of a number column named by its stem."""
+    word = words[i]
+    if not word.endswith("iest") or len(word) < 7 or (word,) in vocabulary.columns:
+        return None
+    stem = next((s for s in (word[:-4], word[:-4] + "e") if (s,) in vocabulary.columns), None)
+    refs = vocabulary.columns.get((stem,), []) if stem else []
+    if stem is None or not refs or not all(is_numeric(r) for r in refs):
+        return None
+    return 1, Piece("superlative", [word], (stem, True, refs))
+
+
+def _number_by_noun(
+    tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """A number beside a noun: "which 5 orders" (that many), "8 cylinders" (the column's
+    value), "order 10248" (the row of that key)."""
+    number = tokens[i]
+    if number.kind != "number" or number.unit:
+        return None
+    named = vocabulary.match(words[i + 1 :], "tables")
+    if named is not None and named[2] and isinstance(number.value, int) and 0 < number.value < 1000:
+        # "which 5 orders had the highest freight": the first 5 in an order still to come
+        return 1, Piece("top", [words[i]], (number.value, None))
+    column = vocabulary.match(words[i + 1 :], "columns")
+    if column is not None and column[2]:
+        # "cars with 8 cylinders": a number of the column that follows
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
+    before = vocabulary.tables.get((words[i - 1],)) if i > 0 else None
+    if (
+        before is not None
+        and isinstance(number.value, int)
+        and words[i - 1] == singular(words[i - 1])
+    ):  # "order 10248": the order whose own key is 10248
+        return 1, Piece("compare", [words[i]], ("=", number.value, None, "@key"))
+    return None
+
+
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
-    for reader in (_save, _date_range, _comparison, _text_match, _top):
+    for reader in (_save, _relative, _date_range, _comparison, _text_match, _top):
         found = reader(tokens, i, words)
         if found is not None:
             return found
-    number = tokens[i]
-    named = vocabulary.match(words[i + 1 :], "tables") if number.kind == "number" else None
-    if (
-        named is not None
-        and named[2]
-        and isinstance(number.value, int)
-        and 0 < number.value < 1000
-        and not number.unit
-    ):  # "which 5 orders had the highest freight": the first 5 in an order still to come
-        return 1, Piece("top", [words[i]], (number.value, None))
-    column = vocabulary.match(words[i + 1 :], "columns") if number.kind == "number" else None
-    if column is not None and column[2] and not number.unit:
-        # "cars with 8 cylinders": a number of the column that follows
-        return 1, Piece("compare", [words[i]], ("=", number.value, None, None))
+    found = (
+        _when_extreme(words, i, vocabulary)
+        or _column_comparison(words, i, vocabulary)
+        or _missing(words, i, vocabulary)
+        or _number_by_noun(tokens, i, words, vocabulary)
+        or _column_superlative(words, i, vocabulary)
+    )
+    if found is not None:
+        return found
     catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
         match = _starts(words[i:], table)
         if match is not None and (fixed is None or len(match[0]) > fixed[0]):
             fixed = len(match[0]), Piece(kind, list(match[0]), match[1])
-    if catalog is not None and (fixed is None or catalog[0] > fixed[0]):
+    named = catalog is not None and fixed is not None and catalog[0] == fixed[0] and (
+        fixed[1].kind == "day" and catalog[1].kind == "table"
+    )  # a table named `days`  # fmt: skip
+    said = _name_over(_name(tokens, i, words, vocabulary), catalog, fixed, vocabulary)
+    if said is not None:
+        return said
+    if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
         country = _starts(words[i:], COUNTRIES)
@@ -455,10 +772,98 @@ def _at(
     return fixed
 
 
+# A quantity's units said after `how many`: the number of them is the quantities' sum.
+_COUNTED_UNITS = frozenset({("units",), ("units", "sold"), ("pieces",), ("items", "sold")})
+
+
+def _name(
+    tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
+) -> tuple[int, Piece] | None:
+    """A value of a long value list (a product, a person, an airport code: `Chai`, `Nancy`,
+    `LAX`) said whole, the longest first, when the question writes it as a name (see
+    :func:`_written_as_name`)."""
+    names = vocabulary.names
+    if not names.phrases or tokens[i].kind != "word" or words[i] not in names.words:
+        return None
+    for n in range(min(names.longest, len(words) - i), 0, -1):
+        options = names.phrases.get(tuple(words[i : i + n]))
+        if options:
+            fit = [o for o in options if _written_as_name(tokens[i : i + n], i, o[1], vocabulary)]
+            if fit:
+                return n, Piece("value", words[i : i + n], fit)
+    return None
+
+
+def _name_over(
+    said: tuple[int, Piece] | None,
+    catalog: tuple[int, Piece] | None,
+    fixed: tuple[int, Piece] | None,
+    vocabulary: Vocabulary,
+) -> tuple[int, Piece] | None:
+    """The name said, when no phrase of the catalog or the grammar as long is said there (or
+    only one guessed from its spelling); a value of both short and long lists ("London", a
+    city of suppliers and of customers) with every column that holds it."""
+    if said is None:
+        return None
+    if (
+        catalog is not None
+        and catalog[1].kind == "value"
+        and (said[0] == catalog[0] and not _guessed(catalog, vocabulary))
+    ):
+        options = list(dict.fromkeys([*catalog[1].data, *said[1].data]))
+        said, catalog = (said[0], Piece("value", said[1].words, options)), None
+    if all(
+        other is None or said[0] > other[0] or (said[0] == other[0] and _guessed(other, vocabulary))
+        for other in (catalog, fixed)
+    ):
+        return said
+    return None
+
+
+def _written_as_name(said: list[Token], at: int, value: str, vocabulary: Vocabulary) -> bool:
+    """Whether the words ``said`` at ``at`` stand for ``value``: a code in capitals (`CA`,
+    `LAX`) only written in capitals; a name made only of common words (English, the grammar's,
+    the catalog's: `Sea`, `Orange`, `Total`) only written with capitals and not first in the
+    question (where every word has one). Any other name in any case (`chai`, `n31a1`)."""
+    written = [t.cased for t in said if t.cased[:1].isalpha()]
+    if not written and any(t.kind == "word" for t in said):
+        return False  # how the question wrote it is not known
+    code = any(w.isalpha() for w in value.split()) and value == value.upper() != value.lower()
+    if code and any(w != w.upper() for w in written):
+        return False
+    if all(t.text in _common_words(vocabulary) or not t.text.isalpha() for t in said):
+        capitals = [w for w in written if w.lower() not in _MINOR_WORDS]  # "War and Peace"
+        return at > 0 and bool(capitals) and all(w[:1].isupper() for w in capitals)
+    return True
+
+
+# Words a name leaves in lower case between its capitalized ones.
+_MINOR_WORDS = frozenset({"and", "of", "the", "a", "an", "in", "on", "at", "to", "for", "de",
+                          "la", "le", "du", "von", "van", "y"})  # fmt: skip
+
+
+def _common_words(vocabulary: Vocabulary) -> frozenset[str]:
+    """Words a question uses as words: common English ones, the grammar's and the catalog's."""
+    if vocabulary.common is None:
+        vocabulary.common = COMMON_WORDS | GRAMMAR_WORDS | vocabulary.words()
+    return vocabulary.common
+
+
+def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
+    """Whether a catalog piece was read from a close spelling, not a phrase as written."""
+    phrase = tuple(found[1].words)
+    return found[1].kind in ("value", "measure", "table", "column", "verb") and not any(
+        phrase in index for index in (vocabulary.values, vocabulary.measures,
+                                      vocabulary.tables, vocabulary.columns, vocabulary.verbs)
+    )  # fmt: skip
+
+
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country",
+    "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
+    "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
+    "when_extreme",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -472,6 +877,7 @@ class Metric:
     # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
     # row expression.
     measure: CatalogMeasure | None = None
+    scale: float | None = None  # "in kilograms" of a column in grams: times 0.001
 
     def label(self) -> str:
         if self.measure is not None:
@@ -490,6 +896,7 @@ class Condition:
     unit: str | None = None
     hint: str | None = None  # a column word for an implicit column ("price")
     near: str | None = None  # the table named last before it, looked at first
+    at: int = -1  # where in the question it was said
     from_value: bool = False  # a value hint's column: another table's like column may fit
 
 
@@ -508,6 +915,10 @@ class Plan:
     save_as: str | None = None
     tables: list[str] = field(default_factory=list)
     verbs: list[str] = field(default_factory=list)  # tables a verb speaks of ("ordered")
+    named: list[str] = field(default_factory=list)  # the tables the question names
+    mentioned: list[str] = field(default_factory=list)  # ...and reads as tables
+    share: bool = False  # the share of the rows (or of a total) that the conditions keep
+    verb_at: int = -1  # where the question's first `is`/`are`... is (-1: none)
     understood: list[str] = field(default_factory=list)
 
     def touch(self, table: str) -> None:
@@ -516,7 +927,9 @@ class Plan:
 
 
 def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
-    found, unknown = pieces(tokens, vocabulary)
+    notes: list[str] = []
+    marks: dict[str, int] = {}
+    found, unknown = pieces(tokens, vocabulary, notes, marks)
     if unknown:
         return NotUnderstood(
             message=f"Not understood: {', '.join(unknown)}. See the prompt guide for what "
@@ -524,7 +937,10 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
             unknown=unknown,
         )
     try:
-        plan = _Reader(catalog).read(found)
+        reader = _Reader(catalog)
+        reader.plan.understood.extend(notes)
+        reader.plan.verb_at = marks.get("verb", -1)
+        plan = reader.read(found)
         from rivergen.services.planning.sql_writer import write_sql
 
         sql = write_sql(plan, catalog)
@@ -537,14 +953,14 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # What may follow a piece that asks for more ("average" asks for a column): anything else
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
-    "aggregate": frozenset({"column", "table", "value", "measure"}),
-    "count": frozenset({"table", "column", "distinct", "value"}),
-    "group": frozenset({"column", "table", "time"}),
+    "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
+    "count": frozenset({"table", "column", "distinct", "value", "compare"}),
+    "group": frozenset({"column", "table", "time", "count"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
     "rank_aggregate": frozenset({"column", "table", "measure"}),
-    "superlative": frozenset({"table", "value", "column"}),
+    "superlative": frozenset({"table", "value", "column", "on_average"}),
     "top": frozenset({"table", "column", "superlative", "most", "value"}),
 }
 
@@ -560,13 +976,25 @@ class _Reader:
         self.negate = False
         self.pending_column: ColumnRef | None = None
         self.upcoming: list[str] = []
+        self.value_tables: list[str] = []
+        self.day_table: str | None = None
+        self.yet_read = False
+        self.alphabetical = False
         self.near: str | None = None
+        self.place_near: str | None = None
         self.top_seen = False
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
 
     def read(self, found: list[Piece]) -> Plan:
+        found = self._days(found)
         self.upcoming = [p.data for p in found if p.kind == "table"]
+        self.plan.named = list(dict.fromkeys(self.upcoming))
+        # The tables of values said anywhere ("the average price of beverages": a category).
+        self.value_tables = list(dict.fromkeys(
+            p.data[0][0].table for p in found
+            if p.kind == "value" and len({ref.table for ref, _ in p.data}) == 1
+        ))  # fmt: skip
         for index, piece in enumerate(found):
             following = found[index + 1] if index + 1 < len(found) else None
             if self.mode is not None and piece.kind not in _FOLLOWERS.get(
@@ -576,12 +1004,164 @@ class _Reader:
                 raise _Unreadable(
                     f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
                 )
+            said = len(self.plan.conditions)
             getattr(self, f"_{piece.kind}")(piece, following)
+            for condition in self.plan.conditions[said:]:
+                condition.at = piece.at
             self.last = piece
         self._check_end()
         return self.plan
 
+    def _share(self, piece: Piece, following: Piece | None) -> None:
+        if self.plan.share or self.mode is not None or self.plan.metrics:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
+        self.plan.share = True
+        self._note(piece.words, "the share, in percent, that the conditions keep")
+
+    def _missing(self, piece: Piece, following: Piece | None) -> None:
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        op = "is not null" if self.negate else "is null"
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, None))
+        self._note(piece.words, f"{ref.table}.{ref.column} {op.upper()}")
+
+    def _how_much(self, piece: Piece, following: Piece | None) -> None:
+        """`how much precipitation fell`: the total of a quantity that adds up; of a price or
+        a rate it is no total, and asked back."""
+        if following is not None and following.kind == "measure" and self.mode is None:
+            self.mode = ("aggregate", "sum")
+        elif following is not None and following.kind == "column" and self.mode is None:
+            refs = following.data[0]
+            if not all(is_numeric(r) and not set(name_parts(r.column)) & AVERAGED_WORDS
+                       for r in refs):  # fmt: skip
+                raise _Unreadable(
+                    f"how much {' '.join(following.words)}: the total, the average or a value?",
+                    piece.words,
+                )
+            self.mode = ("aggregate", "sum")
+
+    def _convert(self, piece: Piece, following: Piece | None) -> None:
+        """`in kilograms` after a total or an average of a column in grams: converted."""
+        metric = self.plan.metrics[-1] if self.plan.metrics else None
+        if (
+            metric is None
+            or metric.column is None
+            or metric.function not in ("sum", "avg", "min", "max")
+        ):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
+        said = set(name_parts(metric.column.column)) & UNIT_WORDS
+        to = CONVERTED_UNITS[piece.words[-1]]
+        factor = CONVERSIONS.get((next(iter(said)), to)) if len(said) == 1 else None
+        if factor is None:
+            raise _Unreadable(f"{metric.column.column} in {piece.words[-1]}: from which unit?",
+                              piece.words)  # fmt: skip
+        metric.scale = factor
+        self._note(piece.words, f"times {factor:g} ({next(iter(said))} to {to})")
+
+    def _common(self, piece: Piece, following: Piece | None) -> None:
+        """ "which weather type is the most common": the value with the most rows."""
+        groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
+        if (
+            len(groups) != 1
+            or self.plan.metrics
+            or self.mode not in (None, ("subject", (None, None)))
+        ):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
+        self.mode = None
+        self._rank(Metric("count", table=groups[0].table), (bool(piece.data), 1), piece.words)
+
+    def _on_average(self, piece: Piece, following: Piece | None) -> None:
+        """ "which species is the heaviest on average": ranked by the average, not by the
+        heaviest one."""
+        groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
+        if len(groups) != 1:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what, per what?",
+                              piece.words)  # fmt: skip
+        metric = self.plan.metrics[-1] if len(self.plan.metrics) == 1 else None
+        if self.mode is not None and self.mode[0] == "superlative":
+            word, descending, _ = self.mode[1]
+            ref = _implicit_column(self.catalog, groups[0].table, word)
+            if ref is None:
+                raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+            self.mode = None
+            self._rank(Metric("avg", ref), (descending, 1), piece.words)
+        elif metric is not None and metric.function in ("max", "min") and metric.column:
+            metric.function = "avg"  # "the longest flippers on average"
+            self._note(piece.words, f"the average of {metric.column.column}")
+        elif self.plan.order and isinstance(self.plan.order[-1][0], ColumnRef):
+            key, descending = self.plan.order.pop()
+            assert isinstance(key, ColumnRef)
+            self.plan.limit = None
+            self._rank(Metric("avg", key), (descending, 1), piece.words)
+        else:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+
+    def _column_compare(self, piece: Piece, following: Piece | None) -> None:
+        """The column just said compared with another of the same table."""
+        op, refs, said = piece.data
+        left = self.pending_column if said is None else self._pick(said, piece.words)
+        rights = [r for r in refs if left is not None and r.table == left.table]
+        if left is None or len(rights) != 1 or _kind(left) != _kind(rights[0]):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
+        self.pending_column = None
+        self.plan.conditions.append(Condition(left, op, rights[0]))
+        self._note(piece.words, f"{left.column} {op} {rights[0].column}")
+
+    def _when_extreme(self, piece: Piece, following: Piece | None) -> None:
+        function, table = piece.data
+        ref = _implicit_column(self.catalog, table, "@date")
+        if ref is None or self.plan.metrics or self.mode is not None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
+        self.plan.touch(table)
+        self._set_entity(table, True)
+        self.plan.metrics.append(Metric(function, ref))
+        self._note(piece.words, f"{function} of {table}.{ref.column}")
+
+    def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
+        self.alphabetical = True
+
+    def _yet(self, piece: Piece, following: Piece | None) -> None:
+        if not self.yet_read:
+            raise _Unreadable("`yet`: not yet what?", piece.words)
+
+    def _bound(self, piece: Piece, following: Piece | None) -> None:
+        """`or more` after "474 pages": the number read as an equality becomes a bound."""
+        last = self.plan.conditions[-1] if self.plan.conditions else None
+        if last is None or last.op != "=" or not isinstance(last.value, int | float):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
+        last.op = piece.data
+        self._note(piece.words, f"{piece.data} {last.value}")
+
+    def _days(self, found: list[Piece]) -> list[Piece]:
+        """`days` as the rows of the one table the rest of the question is about, when that
+        table has a column that is its rows' date (`date`, `day`): "how many rainy days"."""
+        if not any(p.kind == "day" for p in found):
+            return found
+        tables = {t for p in found for t in _piece_tables(p)}
+        daily = [t for t in tables if _day_column(self.catalog, t) is not None]
+        if len(tables) != 1 or len(daily) != 1:
+            raise _Unreadable("`days` of which data? Name it, or what was measured each day.")
+        self.day_table = daily[0]
+        self.plan.understood.append(f"days: the rows of {daily[0]}, one a day")
+        return [Piece("table", p.words, daily[0]) if p.kind == "day" else p for p in found]
+
+    def _alphabetical_order(self) -> None:
+        """ "in alphabetical order": by the name of the rows listed."""
+        table = self.catalog.table(self.plan.entity) if self.plan.entity else None
+        if table is None or self.plan.metrics or self.plan.groups or self.plan.order:
+            raise _Unreadable("Alphabetical order of what? `list the categories in "
+                              "alphabetical order`.")  # fmt: skip
+        refs = [column_ref(table.name, c) for c in table.columns]
+        names = [r for r in refs if name_parts(r.column)[-1:] == ["name"] and not is_numeric(r)]
+        if len(names) != 1:
+            raise _Unreadable(f"Alphabetical by which column of {table.name}?")
+        self.plan.order.append((names[0], False))
+        self.plan.understood.append(f"in alphabetical order: by {table.name}.{names[0].column}")
+
     def _check_end(self) -> None:
+        if self.alphabetical:
+            self._alphabetical_order()
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
             raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
                               "is not followed by what it applies to")  # fmt: skip
@@ -591,6 +1171,25 @@ class _Reader:
             raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
+        self._check_named_count()
+
+    def _named_by(self, ref: ColumnRef) -> bool:
+        """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
+        table = self.catalog.table(ref.table)
+        column = next((c for c in table.columns if c.name == ref.column), None) if table else None
+        return column is not None and len(column.values) > SPELLED_VALUES
+
+    def _check_named_count(self) -> None:
+        """`how many pages does Emma have`: a count of a number column's values on rows a name
+        of their own names (a value of a long list) is the number itself, or how many rows
+        have one: asked back."""
+        named = {c.column.table for c in self.plan.conditions
+                 if c.from_value and c.column is not None and c.op in ("=", "in")
+                 and self._named_by(c.column)}  # fmt: skip
+        for metric in self.plan.metrics:
+            ref = metric.column
+            if metric.function == "count" and ref is not None and ref.table in named:
+                raise _Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
@@ -598,6 +1197,18 @@ class _Reader:
     # One method per piece kind.
 
     def _count(self, piece: Piece, following: Piece | None) -> None:
+        if (
+            self.mode is not None
+            and self.mode[0] in ("aggregate", "group")
+            and following is not None
+            and following.kind == "column"
+            and all(is_numeric(r) and not _is_key(r) for r in following.data[0])
+        ):  # "average number of units in stock", "by number of cylinders": the column itself
+            return
+        if self.mode is not None and self.mode[0] in ("aggregate", "group"):
+            # "average number of orders per customer": an average of counts, not read here
+            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+                              piece.words)  # fmt: skip
         if self.mode is not None and self.mode[0] == "rank":
             self.mode = ("rank_count", self.mode[1])  # "top 3 customers by number of orders"
         elif self.mode is not None and self.mode[0] == "sort":
@@ -615,6 +1226,10 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("rank", "sort"):
             rank = self.mode[1] if self.mode[0] == "rank" else (False, None)
             self.mode = ("rank_aggregate", (piece.data, rank))
+        elif self.mode is not None and self.mode[0] == "aggregate":
+            # "the lowest and highest prices", "minimum and maximum": both of the column
+            before = self.mode[1] if isinstance(self.mode[1], tuple) else (self.mode[1],)
+            self.mode = ("aggregate", (*before, piece.data))
         else:
             self.mode = ("aggregate", piece.data)
 
@@ -628,7 +1243,10 @@ class _Reader:
     def _most(self, piece: Piece, following: Piece | None) -> None:
         descending = bool(piece.data)
         top = self.mode is not None and self.mode[0] == "top"
-        if following is not None and following.kind == "table" and (self.mode is None or top):
+        asked = self.which and bool(self.plan.groups)  # "in which year were the most penguins"
+        if following is not None and following.kind == "table" and asked and self.mode is None:
+            self.mode = ("rank", (descending, 1))
+        elif following is not None and following.kind == "table" and (self.mode is None or top):
             n = self.mode[1][0] if self.mode is not None else None
             self.mode = ("superlative", ("@money", descending, n))  # "the 5 largest orders"
         elif self.mode is not None and self.mode[0] in ("top", "subject"):
@@ -637,9 +1255,19 @@ class _Reader:
         elif self.which:
             self.mode = ("rank", (descending, 1))
         else:
-            self.mode = ("aggregate", "max" if descending else "min")
+            self._aggregate(Piece("aggregate", piece.words, "max" if descending else "min"),
+                            following)  # fmt: skip
 
     def _group(self, piece: Piece, following: Piece | None) -> None:
+        if (
+            piece.words == ["by"]
+            and self.mode is None
+            and following is not None
+            and following.kind == "value"
+            and all(self._named_by(r) for r, _ in following.data)
+        ):  # "books by Leo Tolstoy": whose, not a group per name
+            self._note(piece.words, "of the one named next")
+            return
         if self.mode is not None and self.mode[0] == "subject":
             n, descending = self.mode[1]
             self.mode = ("rank", (True if descending is None else descending, n or 10))
@@ -676,7 +1304,19 @@ class _Reader:
             else None
         )
         data = (piece.data[0], piece.data[1], n)
-        if self.plan.entity is not None and (following is None or following.kind != "table"):
+        said = self.last.data[0] if self.last is not None and self.last.kind == "column" else []
+        dates = [r for r in said if is_temporal(r) and r.table == self.plan.entity]
+        if piece.data[0] in ("@date", "@age") and len(dates) == 1 and self.plan.order == []:
+            # "which employee was hired most recently": by the date just said
+            self.plan.projection = [r for r in self.plan.projection if r != dates[0]]
+            self.plan.order.append((dates[0], bool(piece.data[1])))
+            self.plan.limit = n or 1
+            self.mode = None
+            self._note(piece.words, f"ordered by {dates[0].column}")
+            return
+        if self.plan.entity is not None and (
+            following is None or following.kind not in ("table", "column")
+        ):
             self.mode = None  # "which product is the cheapest": of the table named before
             self._superlative_order(data, piece.words, self.plan.entity)
             return
@@ -697,16 +1337,18 @@ class _Reader:
 
     def _date(self, piece: Piece, following: Piece | None) -> None:
         column = self._take_pending()
+        said = []
         for op, day in piece.data:
-            self.plan.conditions.append(
-                Condition(column, op, day.isoformat(), hint="@date", near=self.near)
-            )
-        self._note(piece.words, " and ".join(f"{op} {day.isoformat()}" for op, day in piece.data))
+            value = day.isoformat() if isinstance(day, date) else day
+            self.plan.conditions.append(Condition(column, op, value, hint="@date", near=self.near))
+            said.append(f"{op} {value}")
+        self._note(piece.words, " and ".join(said))
 
     def _compare(self, piece: Piece, following: Piece | None) -> None:
         op, value, unit, word = piece.data
         column = self._take_pending()
-        condition = Condition(column, op, value, unit, word, self.near)
+        near = self.place_near if word == "@key" else self.near  # "order 10248": the order's
+        condition = Condition(column, op, value, unit, word, near)
         self.plan.conditions.append(condition)
         if column is None and word is None and following is not None and following.kind == "column":
             self.awaiting = condition  # "fewer than 10 units in stock": the column follows
@@ -728,13 +1370,20 @@ class _Reader:
     def _value(self, piece: Piece, following: Piece | None) -> None:
         options: list[tuple[ColumnRef, str]] = piece.data
         columns = {ref for ref, _ in options}
-        for table in [self.plan.entity, *self.upcoming]:
+        just = [self.last.data] if self.last is not None and self.last.kind == "table" else []
+        for table in [*just, self.plan.entity, *self.upcoming]:  # "customers in Germany"
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
+                if self._names_a_referred_row(mine[0][0], options):
+                    raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several "
+                                      "columns", piece.words)  # fmt: skip
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
-            raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
-                              piece.words)  # fmt: skip
+            canonical = _canonical(self.catalog, options, lambda o: o[0].table)
+            if canonical is None:
+                raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
+                                  piece.words)  # fmt: skip
+            options, columns = [canonical], {canonical[0]}
         ref, value = options[0]
         self.plan.touch(ref.table)
         op = "!=" if self.negate else "="
@@ -751,14 +1400,33 @@ class _Reader:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
 
+    def _names_a_referred_row(self, ref: ColumnRef, options: list[tuple[ColumnRef, str]]) -> bool:
+        """Whether a value of ``ref`` is also the name of a row its table refers to: an order's
+        `shipName` and its customer's `companyName` (the customer's orders, or those shipped
+        under that name? they differ where the names do)."""
+        return any(
+            other.table != ref.table
+            and "name" in name_parts(other.column)
+            and _refers(self.catalog, ref.table, other.table)
+            for other, _ in options
+        )
+
     def _country(self, piece: Piece, following: Piece | None) -> None:
+        if self.mode is not None and self.mode[0] in ("subject", "top"):
+            self.mode = None  # "which suppliers are based in Japan": a condition on them
         if self.mode is not None:
             raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
         self.plan.conditions.append(
-            Condition(self.pending_column, op, list(piece.data), hint="@country", near=self.near)
+            Condition(
+                self.pending_column,
+                op,
+                list(piece.data),
+                hint="@country",
+                near=self.place_near or self.near,
+            )
         )
         self.pending_column = None
         self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
@@ -772,22 +1440,15 @@ class _Reader:
     def _table(self, piece: Piece, following: Piece | None) -> None:
         table: str = piece.data
         singular_word = piece.words[-1] == singular(piece.words[-1])
-        if (
-            following is not None
-            and following.kind == "table"
-            and following.data != table
-            and singular_word
-        ):  # "product categories": the last noun is the thing; the first only describes it
-            self._note(piece.words, f"describes {following.data} (not read as a table)")
+        if singular_word and self._describes(piece, following):
             return
         self.plan.touch(table)
+        self.plan.mentioned.append(table)
+        self.place_near = table  # "orders of customers in Germany": Germany is the customers'
         mode, data = self.mode or (None, None)
         self.mode = None
         if mode == "count":
-            self.plan.metrics.append(Metric("count", table=table))
-            self._note(piece.words, f"count the rows of {table}")
-            if self.plan.entity is None:
-                self.plan.entity = table
+            self._count_table(table, piece.words)
         elif mode == "group":
             self._group_by_table(table, piece.words)
         elif mode in ("rank", "rank_count"):
@@ -806,11 +1467,42 @@ class _Reader:
             if mode == "which":
                 self.mode = ("subject", (1, None))
 
+    def _describes(self, piece: Piece, following: Piece | None) -> bool:
+        """A table's noun said before another noun only describes it: "product categories"
+        (the categories), "car names" (the names of cars)."""
+        table: str = piece.data
+        if following is not None and following.kind == "table" and following.data != table:
+            self._note(piece.words, f"describes {following.data} (not read as a table)")
+            return True
+        if (
+            following is not None
+            and following.kind == "column"
+            and piece.next_to(following)
+            and any(r.table == table for r in following.data[0])
+        ):
+            self.upcoming.insert(0, table)
+            self._note(piece.words, f"the table of the column that follows: {table}")
+            if self.plan.entity is None:
+                self.plan.entity = table
+            return True
+        return False
+
+    def _count_table(self, table: str, words: list[str]) -> None:
+        day = _day_column(self.catalog, table) if table == self.day_table else None
+        if day is not None:
+            self.plan.metrics.append(Metric("count_distinct", day))  # days, not rows
+            self._note(words, f"count the distinct {table}.{day.column}")
+        else:
+            self.plan.metrics.append(Metric("count", table=table))
+            self._note(words, f"count the rows of {table}")
+        if self.plan.entity is None:
+            self.plan.entity = table
+
     def _group_by_table(self, table: str, words: list[str]) -> None:
         metrics = self.plan.metrics
-        averaged = [m for m in metrics if m.column is not None and m.function == "avg"]
+        averaged = [m for m in metrics if m.function == "avg"]
         if metrics and len(averaged) == len(metrics):
-            if all(m.column is not None and m.column.table == table for m in averaged):
+            if all(_metric_table(m) == table for m in averaged):
                 # "average freight per order": the average over the rows of orders
                 self._note(words, f"over the rows of {table} (an average of each row)")
                 return
@@ -831,12 +1523,12 @@ class _Reader:
 
     def _column(self, piece: Piece, following: Piece | None) -> None:
         refs, summed = piece.data
-        ref = self._pick(refs, piece.words)
+        ref = self._pick(self._measured(refs, following), piece.words)
         self.plan.touch(ref.table)
         if (
             self.last is not None
             and self.last.kind == "value"
-            and self.mode is None
+            and (self.mode is None or self.mode[0] == "subject")
             and any(r == ref for r, _ in self.last.data)
         ):
             return  # "in the Toys category": the column of the value just read
@@ -848,10 +1540,26 @@ class _Reader:
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
             return
+        if self.negate and is_temporal(ref) and following is not None and following.kind == "yet":
+            # "orders not shipped yet": no date of that event
+            self.negate, self.yet_read = False, True
+            self.plan.conditions.append(Condition(ref, "is null", None))
+            self._note(piece.words, f"not yet: {ref.table}.{ref.column} IS NULL")
+            return
         # "by category and country": a group goes on while columns follow.
         self.mode = ("group_more", None) if mode in ("group", "group_more") else None
-        if mode is None and following is not None and _fits(ref, following.kind):
+        if mode in (None, "subject") and following is not None and _fits(ref, following.kind):
+            # "which employees were hired in 1993": the column of the condition that follows
             self.pending_column = ref
+            return
+        if (
+            mode in (None, "subject")
+            and is_temporal(ref)
+            and piece.words[-1].endswith(("ed", "born"))
+            and following is not None
+            and following.kind in ("country", "value")
+        ):  # "orders shipped to Sweden": the event's verb before a place, not its date
+            self._note(piece.words, "the event, before where it went")
             return
         readers: dict[str, Callable[[ColumnRef, Any, list[str], bool], None]] = {
             "aggregate": self._column_aggregate, "count": self._column_count,
@@ -879,9 +1587,10 @@ class _Reader:
         data: Any = self.mode[1] if self.mode is not None else None
         self.mode = None
         if mode == "aggregate":
-            metric = _measure_metric(measure, data, piece.words)
-            self.plan.metrics.append(metric)
-            self._note(piece.words, f"the measure {metric.label()}")
+            for function in data if isinstance(data, tuple) else (data,):
+                metric = _measure_metric(measure, function, piece.words)
+                self.plan.metrics.append(metric)
+                self._note(piece.words, f"the measure {metric.label()}")
         elif mode == "rank":
             self._rank(_measure_metric(measure, "sum", piece.words), data, piece.words)
         elif mode == "sort":
@@ -921,32 +1630,78 @@ class _Reader:
         self._note(piece.words, f"a yes/no column: {said}{ref.table}.{ref.column}")
         return True
 
+    def _measured(self, refs: list[ColumnRef], following: Piece | None) -> list[ColumnRef]:
+        """Of a thing's measurements ("bill": its length and its depth), the one a
+        superlative before or a comparison after speaks of ("the longest bill", "a bill
+        longer than 50 mm")."""
+        word = None
+        if self.mode is not None and self.mode[0] == "aggregate" and self.mode[1] in ("max", "min"):
+            # "the highest temperature": of the daily maxima
+            extreme = [r for r in refs if self.mode[1] in name_parts(r.column)]
+            return extreme if len(extreme) == 1 else refs
+        if self.mode is not None and self.mode[0] == "superlative":
+            word = self.mode[1][0]
+        elif following is not None and following.kind == "compare":
+            word = following.data[3]
+        if len(refs) < 2 or not isinstance(word, str) or word.startswith("@"):
+            return refs
+        fitting = [r for r in refs if word in name_parts(r.column)]
+        return fitting or refs
+
     def _pick(self, refs: list[ColumnRef], words: list[str]) -> ColumnRef:
         if len(refs) == 1:
             return refs[0]
+        named = [r for r in refs if name_parts(r.column) == [singular(w) for w in words]]
+        if len(named) == 1 and named[0].table in (
+            self.plan.entity,
+            *self.upcoming,
+            *self.value_tables,
+        ):
+            return named[0]  # "each title" of employees: the column named so, not a synonym
         for table in [self.plan.entity, *self.upcoming, *self.plan.tables]:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:
                 return mine[0]
-        others = [t for t in [self.plan.entity, *self.upcoming] if t is not None]
+        others = [t for t in [self.plan.entity, *self.upcoming, *self.value_tables]
+                  if t is not None]  # fmt: skip
         if others:
             # "average unit price per category": the unit price of the table with a category
             linked = [r for r in refs if all(_refers(self.catalog, r.table, t) for t in others)]
             if len(linked) == 1:
                 return linked[0]
+        canonical = _canonical(self.catalog, refs, lambda r: r.table)
+        if canonical is not None:
+            self._note(words, f"read as {canonical.table}.{canonical.column} "
+                              f"(the table of its own, not a copy)")  # fmt: skip
+            return canonical
         raise _Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
             words,
         )
 
-    def _column_aggregate(self, ref: ColumnRef, function: str, words: list[str], _: bool) -> None:
+    def _column_aggregate(
+        self, ref: ColumnRef, function: str | tuple[str, ...], words: list[str], _: bool
+    ) -> None:
+        if isinstance(function, tuple):
+            for one in function:
+                self._column_aggregate(ref, one, words, _)
+            return
         if function in ("sum", "avg") and not is_numeric(ref):
             raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
+        if not distinct and is_temporal(ref):
+            # "how many egg dates in 2009": the different days, or the rows with one?
+            raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
+                              "with one?", words)  # fmt: skip
+        if not distinct and is_numeric(ref) and tuple(words) in _COUNTED_UNITS:
+            # "how many units were sold": the units of the rows added up, not the rows
+            self.plan.metrics.append(Metric("sum", ref))
+            self._note(words, f"sum of {ref.table}.{ref.column}")
+            return
         if not distinct and is_numeric(ref) and name_parts(ref.column)[-1:] != ["id"]:
             # "how many prices are there": the prices recorded, not the different ones
             self.plan.metrics.append(Metric("count", ref))
@@ -1014,6 +1769,17 @@ class _Reader:
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         _, descending, n = data
+        if self.plan.groups and not self.plan.metrics and is_numeric(ref):
+            # "which site had the longest wing": the site of the extreme, not each site's
+            function = "max" if descending else "min"
+            self._rank(Metric(function, ref), (descending, n or 1), words)
+            return
+        if self.plan.entity == ref.table and is_numeric(ref):
+            # "the 3 penguins with the longest bills": the rows in that order
+            self.plan.order.append((ref, descending))
+            self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
+            self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+            return
         if n is None and self.plan.entity is None and is_numeric(ref):
             # "the coldest minimum temperature": its lowest value
             self._column_aggregate(ref, "max" if descending else "min", words, False)
@@ -1023,12 +1789,53 @@ class _Reader:
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
         word, descending, *rest = data
         n = rest[0] if rest else None
-        ref = _implicit_column(self.catalog, table, word)
+        ref = _implicit_column(self.catalog, table, word) or _extreme_column(
+            self.catalog, table, word, descending
+        )
         if ref is None:
             raise _Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
+
+
+def _is_key(ref: ColumnRef) -> bool:
+    return name_parts(ref.column)[-1:] == ["id"]
+
+
+def _piece_tables(piece: Piece) -> set[str]:
+    """The tables a piece names: a table, a column's, a value's, a measure's."""
+    if piece.kind in ("table", "verb"):
+        return {piece.data}
+    if piece.kind == "column":
+        return {r.table for r in piece.data[0]}
+    if piece.kind == "value":
+        return {r.table for r, _ in piece.data}
+    if piece.kind == "measure":
+        return {piece.data.table}
+    if piece.kind == "superlative" and len(piece.data) > 2:
+        return {r.table for r in piece.data[2]}
+    return set()
+
+
+def _day_column(catalog: PromptCatalog, table: str) -> ColumnRef | None:
+    """The column that is each row's day: named `date` or `day`, a date or dated text."""
+    found = catalog.table(table)
+    columns = [c for c in found.columns if c.name.casefold() in ("date", "day")] if found else []
+    if len(columns) != 1 or not (found and _is_datelike(columns[0])):
+        return None
+    return column_ref(table, columns[0])
+
+
+def _is_datelike(column: CatalogColumn) -> bool:
+    return type_class(column.type) == "temporal" or column.role == "time_dimension"
+
+
+def _metric_table(metric: Metric) -> str | None:
+    """The table whose rows a metric is over: its column's, or its measure's."""
+    if metric.column is not None:
+        return metric.column.table
+    return metric.measure.table if metric.measure is not None else metric.table
 
 
 def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) -> Metric:
@@ -1052,6 +1859,32 @@ def unit_fits(unit: str | None, ref: ColumnRef) -> bool:
     if unit is not None and unit.startswith("u:"):
         return said == {unit[2:]}
     return True
+
+
+def _table_words(name: str) -> set[str]:
+    return {singular(w) for w in re.split(r"[\s_\-]+", name.lower()) if w}
+
+
+_T = TypeVar("_T")
+
+
+def _canonical(
+    catalog: PromptCatalog, options: list[_T], table_of: Callable[[_T], str]
+) -> _T | None:
+    """Of like options in several tables, the one of the table that holds it as its own: not
+    a variant of it whose name adds words (`penguins-raw` of `penguins`, `orders_2023` of
+    `orders`), nor a table that refers to it and so holds a copy (an order line's unit price,
+    of the product's). None when that does not single one out."""
+    tables = list(dict.fromkeys(table_of(o) for o in options))
+    if len(tables) < 2:
+        return None
+    words = {t: _table_words(t) for t in tables}
+    copies = {
+        t for t in tables for u in tables
+        if t != u and (words[u] < words[t] or _refers(catalog, t, u))
+    }  # fmt: skip
+    kept = [o for o in options if table_of(o) not in copies]
+    return kept[0] if len(kept) == 1 else None
 
 
 def _lines_of(table: str, other: str) -> bool:
@@ -1105,13 +1938,34 @@ def yes_no_literals(catalog: PromptCatalog, ref: ColumnRef) -> tuple[str, str] |
     return None
 
 
+def _kind(ref: ColumnRef) -> str:
+    return "date" if is_temporal(ref) else "number" if is_numeric(ref) else "text"
+
+
 def _fits(ref: ColumnRef, kind: str) -> bool:
     """Whether a condition piece applies to the column named just before it."""
+    if kind == "column_compare":
+        return True
     if kind == "date":
         return is_temporal(ref)
     if kind in ("compare", "range"):
         return is_numeric(ref)
     return kind == "text" and not is_numeric(ref) and not is_temporal(ref)
+
+
+def _extreme_column(
+    catalog: PromptCatalog, table: str, word: str, descending: bool
+) -> ColumnRef | None:
+    """Of a measurement kept as its daily maximum and minimum (`temp_max`, `temp_min`), the
+    one a superlative goes the way of: the hottest day by its maximum, the coldest by its
+    minimum."""
+    found = catalog.table(table)
+    if found is None or word.startswith("@"):
+        return None
+    refs = [column_ref(table, c) for c in found.columns if word in name_parts(c.name)]
+    wanted = {"max", "maximum", "high"} if descending else {"min", "minimum", "low"}
+    fitting = [r for r in refs if is_numeric(r) and wanted & set(name_parts(r.column))]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _implicit_column(catalog: PromptCatalog, table: str, word: str | None) -> ColumnRef | None:
@@ -1127,14 +1981,15 @@ _MONEY_NAMES = ("amount", "price", "total", "revenue", "cost", "value")
 
 
 def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
-    refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
+    refs = [column_ref(table.name, c) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
     elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date
         born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
         return born[0] if len(born) == 1 else _implicit_in(table, "@date")
     elif word == "@date":
-        found = [r for r in refs if is_temporal(r)]
+        # A date, else a whole year held as a number (`year`, `model_year`).
+        found = [r for r in refs if is_temporal(r)] or [r for r in refs if is_year(r)]
         if len(found) > 1:
             # `orders` with orderDate, requiredDate, shippedDate: the date of the order itself
             own = singular(table.name.lower().replace("-", " ").split()[-1])
@@ -1146,6 +2001,9 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             r for r in refs
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
         ]  # fmt: skip
+    elif word == "@key":  # the column that identifies the table's rows by its name
+        noun = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
+        found = [r for r in refs if name_parts(r.column) == [*noun, "id"]]
     elif word == "@country":
         found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
     elif word.startswith("@unit:"):

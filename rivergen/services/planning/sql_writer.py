@@ -12,8 +12,10 @@ from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
     ColumnRef,
+    column_ref,
     is_numeric,
     is_temporal,
+    is_year,
     name_parts,
     singular,
 )
@@ -28,8 +30,10 @@ from rivergen.services.planning.query_grammar import (
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX"}
-_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max"}
+_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
+                  "median": "MEDIAN"}  # fmt: skip
+_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
+           "median": "median"}  # fmt: skip
 
 
 def quote(text: str) -> str:
@@ -55,6 +59,55 @@ def _literal(value: Any, ref: ColumnRef) -> str:
     return quote(str(value))
 
 
+def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
+    """A month of every year, a date relative to the latest, an empty column; None for the
+    other conditions."""
+    if condition.op == "month":
+        if is_year(ref) or not is_temporal(ref):
+            raise _Unreadable(f"{ref.column} has no months")
+        return f"MONTH({_col(ref)}) = {int(condition.value)}"
+    if condition.op == "recent":
+        return _recent_sql(ref, *condition.value)
+    if condition.op in ("is null", "is not null"):
+        return f"{_col(ref)} {condition.op.upper()}"
+    if condition.op in ("yes", "no"):
+        yes, no = condition.value
+        return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+    if isinstance(condition.value, ColumnRef):  # "fewer units in stock than reorder level"
+        return f"{_col(ref)} {condition.op} {_col(condition.value)}"
+    return None
+
+
+def _recent_sql(ref: ColumnRef, how: str, n: int, unit: str) -> str:
+    """Relative to the latest date of the column's table: within the last ``n`` units of it,
+    or in the calendar month or year of it."""
+    column = _col(ref)
+    latest = f"(SELECT MAX({column}) FROM {ident(ref.table)})"
+    if is_year(ref):
+        if unit != "year":
+            raise _Unreadable(f"{ref.column} holds only years")
+        return f"{column} > {latest} - {n}" if how == "within" else f"{column} = {latest}"
+    if not is_temporal(ref):
+        raise _Unreadable(f"{ref.column} is not a date")
+    if how == "within":
+        return f"{column} > {latest} - INTERVAL {int(n)} {unit.upper()}"
+    if unit == "year":
+        return f"YEAR({column}) = YEAR({latest})"
+    return f"DATE_TRUNC('month', {column}) = DATE_TRUNC('month', {latest})"
+
+
+def _year_bound(value: str, ref: ColumnRef) -> str:
+    """A date bound on a column of whole years: the first day of a year is that year; any
+    other day splits a year, which a year column cannot."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise _Unreadable(f"{value!r} is not a date for {ref.column}") from None
+    if (day.month, day.day) != (1, 1):
+        raise _Unreadable(f"{ref.column} holds whole years; {value} is within one")
+    return str(day.year)
+
+
 def ident(name: str) -> str:
     """A table or column name as SQL: bare when it is a plain lower-case word that is no SQL
     keyword, else double-quoted (a dataset named `Sales 2024`, a column `order`)."""
@@ -64,7 +117,10 @@ def ident(name: str) -> str:
 
 
 def _col(ref: ColumnRef) -> str:
-    return f"{ident(ref.table)}.{ident(ref.column)}"
+    column = f"{ident(ref.table)}.{ident(ref.column)}"
+    if ref.parse is not None:  # a date held as text, read with its format
+        return f"strptime({column}, {quote(ref.parse)})"
+    return column
 
 
 class _Writer:
@@ -86,28 +142,47 @@ class _Writer:
             word = f"@unit:{unit[2:]}"
         if word is None:
             raise _Unreadable(f"{words}: of which column?")
-        for name in dict.fromkeys([*([near] if near else []), *self.order_tables]):
+        tables = [*([near] if near else []), *self.order_tables]
+        if word == "@key":  # "order 10248": the key of the table just named, no other
+            tables = tables[:1]
+        for name in dict.fromkeys(tables):
             ref = _implicit_in(self._table(name), word)
             if ref is not None:
                 self.plan.touch(ref.table)
                 return ref
+        parent = self._parent_date(tables) if word == "@date" else None
+        if parent is not None:
+            return parent
         raise _Unreadable(f"{words}: no column of {', '.join(self.order_tables)} fits")
+
+    def _parent_date(self, tables: list[str]) -> ColumnRef | None:
+        """A date of rows that have none of their own: their parent's (an order line's date
+        is its order's), when one table they refer to has one."""
+        found = {
+            ref
+            for name in dict.fromkeys(tables)
+            for other in self.catalog.tables
+            if other.name != name and self.key_between(name, other.name) is not None
+            for ref in [_implicit_in(other, "@date")]
+            if ref is not None
+        }
+        if len(found) != 1:
+            return None
+        ref = found.pop()
+        self.plan.touch(ref.table)
+        self.plan.understood.append(f"the date: {ref.table}.{ref.column}, of the rows' parent")
+        return ref
 
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
             raise _Unreadable("Which data? No catalog table or column is named.")
-        entity = self.catalog.table(self.plan.entity) if self.plan.entity else None
+        named = [self.plan.entity, *self.plan.named] if self.plan.entity else []
         for condition in self.plan.conditions:
             ref = condition.column
-            if condition.from_value and entity is not None and ref and ref.table != entity.name:
+            if condition.from_value and ref and named and ref.table not in named:
                 # "customers in London": London is a known city of employees, but customers
                 # have a city too; the question is about customers.
-                own = [c for c in entity.columns if c.name.casefold() == ref.column.casefold()]
-                if own and type_class(own[0].type) == type_class(ref.type):
-                    condition.column = ColumnRef(entity.name, own[0].name, own[0].type)
-                    self.plan.understood.append(
-                        f"{condition.value}: read as {entity.name}.{own[0].name}"
-                    )
+                self._own_column(condition, ref, named)
             if condition.column is None:
                 condition.column = self.implicit(
                     condition.hint,
@@ -120,6 +195,22 @@ class _Writer:
                     f"{condition.value} in another unit than {condition.column.column}: "
                     "ask in the column's unit"
                 )
+
+    def _own_column(self, condition: Condition, ref: ColumnRef, named: list[str]) -> None:
+        """A value known in a table the question does not name, read on the like column of
+        the first table it names that has one."""
+        for name in dict.fromkeys(named):
+            table = self.catalog.table(name)
+            columns = table.columns if table is not None else []
+            own = [c for c in columns if c.name.casefold() == ref.column.casefold()]
+            # ...or the one column named like it with a word before (`shipCountry`)
+            own = own or [c for c in columns
+                          if name_parts(c.name)[-len(name_parts(ref.column)):]
+                          == name_parts(ref.column)]  # fmt: skip
+            if len(own) == 1 and type_class(own[0].type) == type_class(ref.type):
+                condition.column = column_ref(name, own[0])
+                self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
+                return
 
     def key_between(self, fact: str, other: str) -> tuple[str, str] | None:
         """(fact column, other column) when ``fact`` refers to ``other``: a declared key, or
@@ -134,21 +225,64 @@ class _Writer:
                 return column.name, column.name
         return None
 
-    def base(self, tables: list[str]) -> tuple[str, list[tuple[str, str, str]]]:
+    def base(self, tables: list[str]) -> tuple[str, list[tuple[str, str, str, str]]]:
+        """The table the others are joined to, and the joins: (table, joined to, its column,
+        the table's column). Each join follows a key from a table already joined to the
+        table it refers to (many to one, so the base's rows are never repeated), through
+        tables in between when needed (order lines -> products -> categories)."""
         if len(tables) == 1:
             return tables[0], []
-        for candidate in [*tables, *(t.name for t in self.catalog.tables)]:
-            joins = []
-            for other in tables:
-                if other == candidate:
-                    continue
-                key = self.key_between(candidate, other)
-                if key is None:
-                    break
-                joins.append((other, *key))
-            else:
+        # Through tables in between only from a table the question is about: a table it
+        # does not name joins the others directly or not at all.
+        others = [t.name for t in self.catalog.tables if t.name not in tables]
+        for candidate, hops in [*((t, 3) for t in tables), *((t, 1) for t in others)]:
+            joins = self._joins_from(candidate, tables, hops)
+            if joins is not None:
                 return candidate, joins
         raise _Unreadable(f"No key joins {', '.join(tables)}.")
+
+    def _joins_from(
+        self, base: str, tables: list[str], hops: int
+    ) -> list[tuple[str, str, str, str]] | None:
+        joined = [base]
+        joins: list[tuple[str, str, str, str]] = []
+        for wanted in tables:
+            if wanted in joined:
+                continue
+            path = self._path(joined, wanted, hops)
+            if path is None:
+                return None
+            for left, right, key in path:
+                if right not in joined:
+                    joined.append(right)
+                    joins.append((right, left, *key))
+        return joins
+
+    def _path(
+        self, starts: list[str], wanted: str, hops: int
+    ) -> list[tuple[str, str, tuple[str, str]]] | None:
+        """The shortest chain of keys from one of ``starts`` to ``wanted`` (``hops`` at
+        most)."""
+        frontier: list[tuple[str, list[tuple[str, str, tuple[str, str]]]]] = [
+            (s, []) for s in starts
+        ]
+        seen = set(starts)
+        for _ in range(hops):
+            following = []
+            for table, path in frontier:
+                for other in self.catalog.tables:
+                    if other.name in seen:
+                        continue
+                    key = self.key_between(table, other.name)
+                    if key is None:
+                        continue
+                    step = [*path, (table, other.name, key)]
+                    if other.name == wanted:
+                        return step
+                    seen.add(other.name)
+                    following.append((other.name, step))
+            frontier = following
+        return None
 
     def group_columns(self, group: ColumnRef | str) -> list[ColumnRef]:
         if isinstance(group, ColumnRef):
@@ -156,10 +290,9 @@ class _Writer:
         if group.startswith("@"):
             return [self.implicit("@date", None, f"per {group[1:]}")]
         table = self._table(group)
-        refs = [ColumnRef(table.name, c.name, c.type) for c in table.columns]
+        refs = [column_ref(table.name, c) for c in table.columns]
         key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
-        name = [r for r in refs if name_parts(r.column)[-1:] == ["name"]][:1]
-        return (key or refs[:1]) + name
+        return (key or refs[:1]) + display_names(refs)
 
     def tables(self) -> list[str]:
         plan = self.plan
@@ -181,7 +314,15 @@ class _Writer:
             m.table == plan.entity for m in plan.metrics
         )
 
-    def metric_sql(self, metric: Metric, base: str, joins: list[tuple[str, str, str]]) -> str:
+    def metric_sql(self, metric: Metric, base: str) -> str:
+        sql = self._metric_sql(metric, base)
+        parse = metric.column.parse if metric.column is not None else None
+        if parse is not None and metric.function in ("min", "max"):
+            # the earliest of dates held as text: said as the data writes them
+            return f"strftime({sql}, {quote(parse)})"
+        return f"{sql} * {metric.scale!r}" if metric.scale is not None else sql
+
+    def _metric_sql(self, metric: Metric, base: str) -> str:
         if metric.measure is not None:
             m = metric.measure
             function = None if metric.function == "measure" else metric.function
@@ -194,7 +335,8 @@ class _Writer:
                 return "COUNT(*)"
             assert metric.table is not None
             key = self.key_between(base, metric.table)
-            assert key is not None
+            if key is None:
+                raise _Unreadable(f"Counting {metric.table} from {base}: no key between them.")
             return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
@@ -213,9 +355,9 @@ class _Writer:
     def condition_sql(self, condition: Condition) -> str:
         ref = condition.column
         assert ref is not None
-        if condition.op in ("yes", "no"):
-            yes, no = condition.value
-            return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+        special = _special_condition(condition, ref)
+        if special is not None:
+            return special
         if condition.op in ("in_ci", "not in_ci"):
             if is_numeric(ref) or is_temporal(ref):
                 raise _Unreadable(f"{ref.column} is not text")
@@ -232,7 +374,30 @@ class _Writer:
                 raise _Unreadable(f"{ref.column} is not text")
             pattern = f"%{text}%" if condition.op == "contains" else f"{text}%"
             return f"{_col(ref)} LIKE {quote(pattern)}"
+        if is_year(ref) and isinstance(condition.value, str):
+            return f"{_col(ref)} {condition.op} {_year_bound(condition.value, ref)}"
         return f"{_col(ref)} {condition.op} {_literal(condition.value, ref)}"
+
+
+_PERSON_NAME_PARTS = frozenset({"first", "last", "given", "family", "middle", "sur"})
+
+
+def display_names(refs: list[ColumnRef]) -> list[ColumnRef]:
+    """The columns that name a row: a person's first and last names together (firstName,
+    lastName), else the first column named `...name`."""
+    names = [r for r in refs if name_parts(r.column)[-1:] == ["name"]]
+    person = [r for r in names if name_parts(r.column)[0] in _PERSON_NAME_PARTS]
+    return person if len(person) > 1 else names[:1]
+
+
+def _words(table: str) -> set[str]:
+    return {singular(w) for w in re.split(r"[\s_\-]+", table.lower()) if w}
+
+
+def _same_rows(named: str, used: str) -> bool:
+    """Whether a query of ``used`` answers of ``named``'s rows: the same table, or a variant
+    of it whose name adds words (`penguins-raw` for the penguins)."""
+    return named == used or _words(named) < _words(used)
 
 
 def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
@@ -240,10 +405,14 @@ def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     writer.resolve()
     tables = writer.tables()
     base, joins = writer.base(tables)
-    for table, _, _ in joins:
+    for table, *_ in joins:
         plan.touch(table)
     plan.touch(base)
     plan.tables = [t for t in [base, *(j[0] for j in joins)]]
+    left_out = [t for t in plan.mentioned if not any(_same_rows(t, u) for u in plan.tables)]
+    if left_out:
+        # "airports in Seattle" where Seattle names the seattle-weather table: never drop it
+        raise _Unreadable(f"{', '.join(left_out)}: named, but nothing is asked of it here.")
     return _select(writer, base, joins)
 
 
@@ -261,31 +430,35 @@ def _period_sql(ref: ColumnRef, unit: str) -> str:
     """A year as its number; a month or a quarter as its first day (so that January 1996 and
     January 1997 stay apart)."""
     if unit == "year":
-        return f"YEAR({_col(ref)})"
+        return _col(ref) if is_year(ref) else f"YEAR({_col(ref)})"
+    if is_year(ref):
+        raise _Unreadable(f"per {unit}: {ref.column} holds only a year")
     return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
 
 
-def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> str:
+def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) -> str:
     plan = writer.plan
+    if plan.metrics and plan.projection and _ranked_only(plan):
+        # "the species sorted by average body mass": each species, with its average
+        plan.groups += list(dict.fromkeys(plan.projection))
+        plan.projection = []
     items = _group_items(writer, plan)
     group_sql = [_period_sql(r, u) if u else _col(r) for r, u in items]
     names = _names(items)
     distinct = plan.distinct
     order_sql: list[str] = []
+    if plan.share:
+        return _share_statement(writer, base, joins, items, group_sql, names)
     if plan.metrics and plan.projection:
         listed = ", ".join(r.column for r in plan.projection)
         raise _Unreadable(f"Both the columns {listed} and a total or count: group by them?")
     if plan.metrics:
+        select, order_sql = _aggregates(writer, base, items, group_sql, names)
+    elif items and plan.order and plan.limit is not None and not plan.projection:
+        # "on which island was the heaviest penguin found": the island of the first rows
         select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
-        metric_names: dict[int, str] = {}
-        for metric in plan.metrics:
-            name = writer.metric_name(metric)
-            metric_names[id(metric)] = name
-            select.append(f"{writer.metric_sql(metric, base, joins)} AS {ident(name)}")
-        order_sql = _grouped_order(plan, items, names, metric_names)
-        if order_sql:
-            # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
-            order_sql += [n for n in names if n not in order_sql]
+        order_sql = _listing_order(writer, select, distinct)
+        items, group_sql = [], []
     elif items:
         if plan.order or plan.projection:
             raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
@@ -299,10 +472,77 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str]]) -> st
     return _statement(writer, base, joins, select, distinct, group_sql, order_sql)
 
 
+def _aggregates(
+    writer: _Writer,
+    base: str,
+    items: list[tuple[ColumnRef, str | None]],
+    group_sql: list[str],
+    names: list[str],
+) -> tuple[list[str], list[str]]:
+    """The groups and the metrics selected, and the order of the rows."""
+    plan = writer.plan
+    select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
+    metric_names: dict[int, str] = {}
+    for metric in plan.metrics:
+        name = writer.metric_name(metric)
+        metric_names[id(metric)] = name
+        select.append(f"{writer.metric_sql(metric, base)} AS {ident(name)}")
+    order_sql = _grouped_order(plan, items, names, metric_names)
+    if order_sql:
+        # Ties are broken by the groups, so `top 3` is always the same 3, in one order.
+        order_sql += [n for n in names if n not in order_sql]
+    return select, order_sql
+
+
+def _ranked_only(plan: Plan) -> bool:
+    """Whether every metric is there only to sort by (no total was asked for itself)."""
+    ranked = [key for key, _ in plan.order if isinstance(key, Metric)]
+    return bool(ranked) and all(any(m is r for r in ranked) for m in plan.metrics)
+
+
+def _share_statement(
+    writer: _Writer,
+    base: str,
+    joins: list[tuple[str, str, str, str]],
+    items: list[tuple[ColumnRef, str | None]],
+    group_sql: list[str],
+    names: list[str],
+) -> str:
+    """`100.0 * COUNT(*) FILTER (WHERE c) / COUNT(*)`: the share, in percent, of the rows (or
+    of a measure's total) that the one condition keeps; per group when grouped."""
+    plan = writer.plan
+    # "the share of the penguins on Biscoe that are female": said before the verb, of the
+    # whole; after it, of the part
+    whole = [c for c in plan.conditions if plan.verb_at >= 0 and 0 <= c.at < plan.verb_at]
+    parts = [c for c in plan.conditions if c not in whole]
+    if len(parts) != 1 or len(plan.metrics) > 1 or plan.projection or plan.order:
+        raise _Unreadable(
+            "A share of what, among what? Ask it with one condition: "
+            "`what percentage of orders were shipped to Germany`."
+        )
+    if plan.metrics and plan.metrics[0].function not in ("measure", "sum", "count"):
+        raise _Unreadable(f"A share of {plan.metrics[0].label()}: only of a total or a count.")
+    total = writer.metric_sql(plan.metrics[0], base) if plan.metrics else "COUNT(*)"
+    part = f"{total} FILTER (WHERE {writer.condition_sql(parts[0])})"
+    select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
+    select.append(f"100.0 * {part} / {total} AS percent")
+    sql = f"SELECT {', '.join(select)} FROM {ident(base)}"
+    for table, left, fact_column, other_column in joins:
+        sql += (
+            f" JOIN {ident(table)} ON {ident(left)}.{ident(fact_column)} = "
+            f"{ident(table)}.{ident(other_column)}"
+        )
+    if whole:
+        sql += " WHERE " + " AND ".join(writer.condition_sql(c) for c in whole)
+    if group_sql:
+        sql += " GROUP BY " + ", ".join(group_sql) + " ORDER BY " + ", ".join(names)
+    return sql
+
+
 def _statement(
     writer: _Writer,
     base: str,
-    joins: list[tuple[str, str, str]],
+    joins: list[tuple[str, str, str, str]],
     select: list[str],
     distinct: bool,
     group_sql: list[str],
@@ -310,9 +550,9 @@ def _statement(
 ) -> str:
     plan = writer.plan
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(select)} FROM {ident(base)}"
-    for table, fact_column, other_column in joins:
+    for table, left, fact_column, other_column in joins:
         sql += (
-            f" JOIN {ident(table)} ON {ident(base)}.{ident(fact_column)} = "
+            f" JOIN {ident(table)} ON {ident(left)}.{ident(fact_column)} = "
             f"{ident(table)}.{ident(other_column)}"
         )
     where = [writer.condition_sql(c) for c in plan.conditions]

@@ -1,6 +1,6 @@
 // Data sources, policies, the audit log, billing, and the workspace (members, API keys).
 import { useState, type FormEvent } from "react";
-import { del, get, post, type DatasetSummary, type Page, type Workspace } from "../api";
+import { del, get, patch, post, put, type DatasetSummary, type Me, type Page, type Workspace } from "../api";
 import { DataTable, ErrorBox, fmt, Section, useAction, useLoad, when } from "../ui";
 
 interface Source {
@@ -207,6 +207,15 @@ interface Member {
   joined_at: string;
 }
 
+interface Invitation {
+  id: string;
+  workspace_id: string;
+  workspace_name: string;
+  role: string;
+  invited_by: string;
+  created_at: string;
+}
+
 interface ApiKey {
   id: string;
   name: string;
@@ -217,8 +226,46 @@ interface ApiKey {
   revoked_at: string | null;
 }
 
-export function WorkspacePage({ current, onCreated }: { current: Workspace | undefined; onCreated: (id: string) => void }) {
+/** Invitations to you, each accepted or declined here (you join only once you accept). */
+function Invitations({ onJoined }: { onJoined: () => void }) {
+  const invitations = useLoad(() => get<Invitation[]>("invitations"), []);
+  const [error, act] = useAction();
+  const [joined, setJoined] = useState<string | null>(null);
+  return (
+    <Section title="Invitations to you">
+      <ErrorBox error={invitations.error ?? error} />
+      {joined && <p role="status">{joined}</p>}
+      {invitations.data?.length === 0 && <p>No invitation waits for you.</p>}
+      <ul aria-label="Pending invitations">
+        {invitations.data?.map((i) => (
+          <li key={i.id}>
+            {i.invited_by} invites you to <strong>{i.workspace_name}</strong> as {i.role} ({when(i.created_at)}){" "}
+            <button aria-label={`Accept the invitation to ${i.workspace_name}`} onClick={() => act(async () => {
+              await post(`invitations/${i.id}/accept`);
+              setJoined(`You joined ${i.workspace_name} as ${i.role}`);
+              invitations.reload();
+              onJoined();
+            })}>Accept</button>{" "}
+            <button aria-label={`Decline the invitation to ${i.workspace_name}`} onClick={() => act(async () => {
+              await post(`invitations/${i.id}/decline`);
+              invitations.reload();
+            })}>Decline</button>
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
+export function WorkspacePage({ current, me, onCreated, onChanged, onLeft }: {
+  current: Workspace | undefined;
+  me: Me | null;
+  onCreated: (id: string) => void;
+  onChanged: () => void;
+  onLeft: () => void;
+}) {
   const admin = current?.role === "admin" || current?.role === "owner";
+  const owner = current?.role === "owner";
   const keys = useLoad(() => (admin ? get<ApiKey[]>("api-keys") : Promise.resolve([])), [admin]);
   const members = useLoad(() => (current ? get<Page<Member>>(`workspaces/${current.id}/members?limit=200`) : Promise.resolve(null)), [current?.id]);
   const [wsName, setWsName] = useState("");
@@ -240,7 +287,7 @@ export function WorkspacePage({ current, onCreated }: { current: Workspace | und
           e.preventDefault();
           act(async () => {
             const r = await post<{ status: string; email: string; role: string }>(`workspaces/${current?.id}/members`, { email, role });
-            setAdded(`${r.email} is ${r.status === "member" ? "now a member" : "invited"} as ${r.role}`);
+            setAdded(`${r.email} is invited as ${r.role}; they join once they accept`);
             setEmail("");
             members.reload();
           });
@@ -255,7 +302,49 @@ export function WorkspacePage({ current, onCreated }: { current: Workspace | und
           <DataTable label="Members and roles" columns={["name", "email", "role", "joined"]}
             rows={members.data.items.map((m) => ({ name: m.display_name, email: m.email, role: m.role, joined: when(m.joined_at) }))} />
         )}
+        {admin && members.data && (
+          <ul aria-label="Manage members" className="jobs">
+            {members.data.items.filter((m) => m.user_id !== me?.user_id && (owner || m.role !== "owner")).map((m) => (
+              <li key={m.user_id}>
+                {m.display_name} ({m.email}){" "}
+                <select aria-label={`Role of ${m.email}`} value={m.role === "owner" ? "" : m.role} onChange={(e) => act(async () => {
+                  await patch(`workspaces/${current?.id}/members/${m.user_id}`, { role: e.target.value });
+                  members.reload();
+                })}>
+                  {m.role === "owner" && <option value="" disabled>owner</option>}
+                  {roles.map((r) => <option key={r}>{r}</option>)}
+                </select>{" "}
+                <button aria-label={`Remove ${m.email}`} onClick={() => act(async () => {
+                  await del(`workspaces/${current?.id}/members/${m.user_id}`);
+                  members.reload();
+                })}>Remove</button>
+                {owner && m.role !== "owner" && (
+                  <>{" "}<button aria-label={`Make ${m.email} the owner`} onClick={() => act(async () => {
+                    await post(`workspaces/${current?.id}/transfer-ownership`, { user_id: m.user_id });
+                    members.reload();
+                    onChanged();
+                  })}>Make owner</button></>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+        {current && (
+          <p>
+            <button onClick={() => act(async () => {
+              await post(`workspaces/${current.id}/leave`);
+              onLeft();
+            })}>Leave this workspace</button>{" "}
+            {me?.default_workspace_id !== current.id && (
+              <button onClick={() => act(async () => {
+                await put("me/default-workspace", { workspace_id: current.id });
+                onChanged();
+              })}>Sign in here by default</button>
+            )}
+          </p>
+        )}
       </Section>
+      <Invitations onJoined={onChanged} />
       <Section title="API keys">
         <form className="inline wrap" aria-label="Create an API key" onSubmit={(e: FormEvent) => {
           e.preventDefault();

@@ -1,5 +1,6 @@
-// Operations (admins): health, the cluster's nodes and resources, Serve's deployments with
-// their target and running replicas, and retrying a failed or cancelled job.
+// Operations: for platform operators, health, the cluster's nodes and resources, Serve's
+// deployments with their target and running replicas; for the workspace's editors, retrying
+// its failed or cancelled jobs.
 import { get, post, type Job, type Page } from "../api";
 import { BarChart, DataTable, ErrorBox, fmt, Section, useAction, useLoad, when } from "../ui";
 
@@ -38,26 +39,25 @@ interface HealthSummary {
   jobs: Record<string, number>;
 }
 
-const ADMIN = ["admin", "owner"];
+const EDITOR = ["editor", "admin", "owner"];
 // Resources worth a bar (Ray also counts per-node markers such as `node:127.0.0.1`).
 const RESOURCES = /^(CPU|GPU|memory|object_store_memory)$/;
 
-export function OperationsPage({ role }: { role: string | undefined }) {
-  if (role !== undefined && !ADMIN.includes(role)) {
-    return (
-      <>
-        <h1>Operations</h1>
-        <p>Operations are for the workspace's admins.</p>
-      </>
-    );
-  }
+export function OperationsPage({ operator, role }: { operator: boolean | undefined; role: string | undefined }) {
+  const editor = role !== undefined && EDITOR.includes(role);
   return (
     <>
       <h1>Operations</h1>
-      <Health />
-      <Cluster />
-      <Deployments />
-      <Retry />
+      {operator ? (
+        <>
+          <Health />
+          <Cluster />
+          <Deployments />
+        </>
+      ) : (
+        <p>The cluster's health, nodes and deployments are for platform operators.</p>
+      )}
+      {editor && <Retry />}
     </>
   );
 }
@@ -139,7 +139,7 @@ function Retry() {
           <li key={j.id}>
             <a href={`#/jobs/${j.id}`}>{j.name ?? j.kind} · {j.id.slice(0, 8)}</a> <span className={`state ${j.state}`}>{j.state}</span> <small>{j.error?.message ?? j.message}</small>{" "}
             <button aria-label={`Retry job ${j.id.slice(0, 8)}`} onClick={() => act(async () => {
-              const r = await post<{ job: { job_id: string } }>(`ops/jobs/${j.id}/retry`);
+              const r = await post<{ job: { job_id: string } }>(`jobs/${j.id}/retry`);
               location.hash = `#/jobs/${r.job.job_id}`;
             })}>Retry</button>
           </li>
