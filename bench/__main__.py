@@ -344,8 +344,28 @@ def nl_eval_section() -> list[str]:
             else f"- {w['id']} {w['question']!r}: {w['detail']}"
             for w in r["wrong_answers"]
         ),
+        "",
+        *nl_curated_rows(),
     ]
     return rows
+
+
+def nl_curated_rows() -> list[str]:
+    """The same questions once a person has added what the draft lacks (`--curated`), apart
+    from the headline (the automatic draft alone)."""
+    r = run_json("bench.nl_eval", "--curated")
+    return [
+        "After a person adds what the layer lacks (not the figure above): the same questions "
+        "with, over the draft, a short hand-written addition per dataset "
+        "(`bench/nl_eval/<dataset>.curated.yaml`: synonyms such as `model year`, `fuel "
+        "economy`, `nests`, `contact person`, `freight charge`; "
+        "`python -m bench.nl_eval --curated`).",
+        "",
+        "| dataset | questions | exact | not understood | wrong |",
+        "|---|---|---|---|---|",
+        *(f"| {name} | {d['questions']} | {_nl_rate(d)} |" for name, d in r["datasets"].items()),
+        f"| overall | {r['questions']} | {_nl_rate(r)} |",
+    ]
 
 
 ML_TITLE = "## Model Studio: training against scikit-learn, predict through the gateway"
@@ -436,10 +456,10 @@ def tpch_rows(r: dict[str, Any]) -> list[str]:
 
 # A job's phases, in the order they happen (keys of bench.tpch's per-query results/profile).
 TPCH_PHASES = [
-    ("submit_s", "`POST /jobs` answered (admission, binding, lineage, the row)"),
+    ("submit_s", "`POST /jobs` answered (admission, binding, governance, the row)"),
     ("queued_s", "queued until the supervisor claims it"),
-    ("to_task_s", "claimed until the query's task starts"),
-    ("query_task_s", "the query's task (DuckDB scanning the inputs, the result written)"),
+    ("to_task_s", "claimed until the query starts in its node's engine actor"),
+    ("query_task_s", "the query in the engine (DuckDB scanning the inputs, the result written)"),
     ("record_s", "until the job is recorded succeeded"),
     ("seen_s", "until the waiting request answers"),
 ]
@@ -454,8 +474,10 @@ def tpch_phases(queries: list[dict[str, Any]]) -> list[str]:
 
     rows = [
         "Where a job's time goes, in ms: medians of the timed runs, from the job's timestamps "
-        "and Ray's timeline of its task (`submit` ends at `created_at`, `seen` starts at "
-        "`finished_at`). Replay: the query task's work and the result's write "
+        "and Ray's timeline of its engine call (`submit` ends at `created_at`, `seen` starts "
+        "at `finished_at`; the result's column lineage and whether policies govern it are "
+        "worked out by the supervisor while the query runs). Replay: the engine's work and the "
+        "result's write "
         "once more in the benchmark's process with the job's functions and limits: the query "
         "over its inputs as the task gets them (`query_input`, `execute`: DuckDB scanning the "
         "stored Parquet in the S3 server), the write (`stage_table`); then apart, the inputs' "

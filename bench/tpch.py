@@ -309,7 +309,7 @@ def task_spans(events: list[dict[str, Any]], job: dict[str, Any]) -> dict[str, f
     for event in sorted(events, key=lambda e: float(e.get("ts", 0))):
         task = str(event.get("cat", "")).removeprefix("task::")
         begin = float(event.get("ts", 0)) / 1e6
-        ours = task == "_query_and_write" and job["started"] <= begin <= job["finished"]
+        ours = task.endswith("QueryEngine.run") and job["started"] <= begin <= job["finished"]
         if event.get("ph") == "X" and ours:
             span = (begin, begin + float(event["dur"]) / 1e6)
             break

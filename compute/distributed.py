@@ -34,7 +34,8 @@ import ray
 from sqlglot import exp
 
 from compute.objects import ArrowObjects
-from compute.staging import QueryInput
+from compute.staging import QueryInput, stage_table
+from rivergen.datasets.schemas import StagedVersion
 from rivergen.engine.duck import EngineLimits, execute
 from rivergen.engine.query import SqlQuery, limited
 from rivergen.engine.sandbox import DIALECT, admit, parse
@@ -311,17 +312,16 @@ class DistributedEngine:
     def __init__(self) -> None:
         os.environ.update(NO_TELEMETRY)
 
-    @ray.method(num_returns=2)
     def run(
         self, settings: Settings, query: SqlQuery | QuerySpec, inputs: list[QueryInput],
-        slice_bytes: int = SLICE_BYTES,
-    ) -> tuple[str | None, pa.Table | None]:  # fmt: skip
-        """(None, the answer) or (why Daft refused the query, None): two objects, so the
-        caller reads the verdict without fetching the answer."""
+        key: str, slice_bytes: int = SLICE_BYTES,
+    ) -> StagedVersion | Refusal:  # fmt: skip
+        """The answer written as the result object ``key`` (the rows never travel to the
+        caller), or why Daft refused the query."""
         answer = run_distributed(settings, query, inputs, slice_bytes)
         if isinstance(answer, Refusal):
-            return answer.reason, None
-        return None, answer
+            return answer
+        return stage_table(settings, answer, key)
 
 
 DistributedEngineActor = ray.remote(DistributedEngine)

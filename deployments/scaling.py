@@ -25,6 +25,9 @@ def autoscaled(
     """``cls`` as a deployment of ``num_cpus`` per replica, between ``min_replicas`` and
     ``max_replicas`` (default ``sizing.max_replicas``) replicas, scaled on ongoing requests
     (``sizing.target_ongoing_requests`` each, ``sizing.max_ongoing_requests`` at most)."""
+    if not str(cls.__module__).startswith("deployments."):
+        # Its replicas would never import this package (deployments/loopback.py needs it).
+        raise TypeError(f"{cls.__qualname__}: deploy a class defined in `deployments`")
     options: dict[str, Any] = {
         "name": name,
         "ray_actor_options": {"num_cpus": num_cpus},

@@ -71,6 +71,15 @@ class ExecutionSupport:
         await self._clients.close()
 
 
+class Planning(PlanningService):
+    """Planning as it is, a class of this package: a replica imports ``deployments`` when it
+    loads its class (``deployments/loopback.py`` needs that)."""
+
+
+class LanguageExplanation(ExplanationService):
+    """Language & Explanation as it is, a class of this package (see :class:`Planning`)."""
+
+
 def service(cls: type, name: str, sizing: GatewaySettings) -> Any:
     """``cls`` as a stateless deployment scaled on its ongoing requests."""
     return autoscaled(
@@ -86,8 +95,8 @@ def capability_services(sizing: GatewaySettings) -> dict[str, Application]:
     """The four services, bound (Execution Support holds a handle to Governance)."""
     governance = service(Governance, GOVERNANCE, sizing).bind()
     return {
-        PLANNING: service(PlanningService, PLANNING, sizing).bind(),
+        PLANNING: service(Planning, PLANNING, sizing).bind(),
         GOVERNANCE: governance,
-        LANGUAGE: service(ExplanationService, LANGUAGE, sizing).bind(),
+        LANGUAGE: service(LanguageExplanation, LANGUAGE, sizing).bind(),
         EXECUTION: service(ExecutionSupport, EXECUTION, sizing).bind(governance),
     }

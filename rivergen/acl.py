@@ -47,6 +47,8 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/workspaces/{workspace_id}/members/{user_id}"): "admin",
     ("POST", "/api/v1/workspaces/{workspace_id}/leave"): "viewer",
     ("POST", "/api/v1/workspaces/{workspace_id}/transfer-ownership"): "owner",
+    # The workspace's services and its own jobs (the cluster is the operators', below).
+    ("GET", "/api/v1/workspaces/{workspace_id}/health"): "admin",
     ("PUT", "/api/v1/me/default-workspace"): "user",
     # Invitations are answered by their invitee, whatever workspace they are in.
     ("GET", "/api/v1/invitations"): "user",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
+from pydantic import BaseModel, Field, IPvAnyAddress, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -114,6 +114,20 @@ class HttpSettings(BaseModel):
         True,
         description="Run Serve's HAProxy ingress (RAY_SERVE_ENABLE_HA_PROXY and "
         "RAY_SERVE_THROUGHPUT_OPTIMIZED); about 5x the default proxy's throughput.",
+    )
+    upstream_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks of the load balancers in front of Serve's HAProxy whose "
+        "X-Forwarded-For (and X-Forwarded-Proto) it keeps (JSON list). HAProxy appends the "
+        "address of the peer it saw; from any other peer it first drops both headers, so a "
+        "client cannot forge its address. List them in RIVERGEN_GATEWAY__TRUSTED_PROXIES too. "
+        "Empty: HAProxy is the edge.",
+    )
+    haproxy_admin_host: IPvAnyAddress = Field(
+        IPvAnyAddress("127.0.0.1"),  # type: ignore[operator]
+        description="Address of HAProxy's stats page and Prometheus metrics "
+        "(RAY_SERVE_HAPROXY_STATS_PORT, RAY_SERVE_HAPROXY_METRICS_PORT), which Ray binds to "
+        "every interface; `0.0.0.0` exposes them. Ray's own metrics port reports HAProxy too.",
     )
 
 
@@ -427,6 +441,11 @@ class EngineSettings(BaseModel):
     task_cpus: float = Field(
         1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
     )
+    node_queries: int = Field(
+        2, ge=1, le=64,
+        description="Query jobs one node's engine (a long-lived actor, compute/engine.py) runs "
+        "at once; more wait for a turn. They reserve no Ray CPU.",
+    )  # fmt: skip
     threads: int | None = Field(
         None,
         ge=1,

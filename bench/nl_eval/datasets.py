@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import yaml
 
 from rivergen.agents.psa.catalog import _hints
 from rivergen.datasets.formats import ParseOptions, parse
@@ -44,6 +45,7 @@ from rivergen.demo.seed import NORTHWIND
 from rivergen.quality import profile_column
 from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer
+from rivergen.semantic.schemas import SemanticLayer
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
 PENGUIN_DESCRIPTIONS = {
@@ -56,6 +58,8 @@ PENGUIN_DESCRIPTIONS = {
     "isotope ratios and comments, one row per sampled individual.",
 }
 
+
+HERE = Path(__file__).resolve().parent
 
 # The version number the draft layer is applied under (no version of it was confirmed).
 DRAFT_VERSION = 0
@@ -107,11 +111,43 @@ def hinted_columns(table: pa.Table, profile: dict[str, Any]) -> list[CatalogColu
             for name in table.column_names]  # fmt: skip
 
 
+def curated_addition(workspace: str) -> SemanticLayer | None:
+    """What a person adds to the automatic draft (``<dataset>.curated.yaml`` beside this
+    module, in the semantic layer's shape): synonyms of datasets and columns, and measures.
+    None when there is no such file."""
+    path = HERE / f"{workspace}.curated.yaml"
+    if not path.exists():
+        return None
+    return SemanticLayer.model_validate(yaml.safe_load(path.read_text()))
+
+
+def with_addition(draft: SemanticLayer, addition: SemanticLayer) -> SemanticLayer:
+    """The draft with a person's addition: each dataset's and column's synonyms added to the
+    drafted ones, and the addition's measures after the drafted ones (nothing else of the
+    addition is read: roles, names and relationships stay the draft's)."""
+    layer = draft.model_copy(deep=True)
+    datasets = {d.name: d for d in layer.datasets}
+    for added in addition.datasets:
+        dataset = datasets[added.name]  # a name the draft does not have: the file is wrong
+        dataset.synonyms = list(dict.fromkeys([*added.synonyms, *dataset.synonyms]))
+        columns = {c.name: c for c in dataset.columns}
+        for column in added.columns:
+            found = columns[column.name]
+            found.synonyms = list(dict.fromkeys([*column.synonyms, *found.synonyms]))
+    layer.measures += addition.measures
+    return layer
+
+
 def catalog_of(
-    workspace: str, tables: dict[str, pa.Table], descriptions: dict[str, str], tag: str
+    workspace: str,
+    tables: dict[str, pa.Table],
+    descriptions: dict[str, str],
+    tag: str,
+    curated: bool = False,
 ) -> PromptCatalog:
     """The workspace's catalog with the automatic first draft of its semantic layer applied
-    (as the spec asks: the draft only, nothing a person confirmed)."""
+    (as the spec asks: the draft only, nothing a person confirmed); with ``curated``, the
+    draft and what a person adds to it (:func:`curated_addition`)."""
     profiles = {name: profile_of(table) for name, table in tables.items()}
     catalog = PromptCatalog(
         tables=[
@@ -124,32 +160,36 @@ def catalog_of(
             for name, table in tables.items()
         ]
     )  # fmt: skip
-    return apply_layer(catalog, draft_layer(catalog, profiles), DRAFT_VERSION)
+    layer = draft_layer(catalog, profiles)
+    addition = curated_addition(workspace) if curated else None
+    if addition is not None:
+        layer = with_addition(layer, addition)
+    return apply_layer(catalog, layer, DRAFT_VERSION)
 
 
-def northwind() -> EvalDataset:
+def northwind(curated: bool = False) -> EvalDataset:
     tables = {
         path.stem: read_file(path, skip_invalid=True) for path in sorted(NORTHWIND.glob("*.csv"))
     }
     return EvalDataset(
         "northwind", "rivergen (rivergen/demo/northwind)", tables,
-        catalog_of("northwind", tables, NORTHWIND_DESCRIPTIONS, "northwind"),
+        catalog_of("northwind", tables, NORTHWIND_DESCRIPTIONS, "northwind", curated),
     )  # fmt: skip
 
 
-def penguins() -> EvalDataset:
+def penguins(curated: bool = False) -> EvalDataset:
     data = package_dir("palmerpenguins") / "data"
     tables = {name: read_file(data / f"{name}.csv") for name in ("penguins", "penguins-raw")}
     return EvalDataset(
         "penguins", "palmerpenguins", tables,
-        catalog_of("penguins", tables, PENGUIN_DESCRIPTIONS, "penguins"),
+        catalog_of("penguins", tables, PENGUIN_DESCRIPTIONS, "penguins", curated),
     )  # fmt: skip
 
 
 VEGA_FILES = ("seattle-weather.csv", "cars.json", "stocks.csv", "airports.csv")
 
 
-def vega() -> EvalDataset:
+def vega(curated: bool = False) -> EvalDataset:
     root = package_dir("vega_datasets")
     info = json.loads((root / "dataset_info.json").read_text())
     tables: dict[str, pa.Table] = {}
@@ -164,11 +204,11 @@ def vega() -> EvalDataset:
     # Each dataset's description is the first sentence of its documentation in the package.
     descriptions = {name: info[name]["description"].split(". ")[0] + "." for name in tables}
     return EvalDataset(
-        "vega", "vega_datasets", tables, catalog_of("vega", tables, descriptions, "vega")
+        "vega", "vega_datasets", tables, catalog_of("vega", tables, descriptions, "vega", curated)
     )
 
 
-LOADERS: dict[str, Callable[[], EvalDataset]] = {
+LOADERS: dict[str, Callable[..., EvalDataset]] = {
     "northwind": northwind,
     "penguins": penguins,
     "vega": vega,

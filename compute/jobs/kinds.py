@@ -6,7 +6,6 @@ progress, retries and cancellation: it is accepted only with ``RIVERGEN_JOBS__TE
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from typing import Any
@@ -16,57 +15,12 @@ import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
 
-from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
-from compute.staging import QueryInput, query_input, stage_table
-from rivergen.datasets.schemas import StagedVersion
-from rivergen.engine.duck import EngineLimits, resolver, run_sql
+from compute.engine import Query, run_query_job
+from compute.staging import QueryInput
 from rivergen.engine.lineage import QueryLineage
-from rivergen.engine.query import (
-    SqlQuery,
-    admit_job_sql,
-    job_lineage,
-    limited,
-    run_spec,
-)
+from rivergen.engine.query import SqlQuery, admit_job_sql, job_lineage
 from rivergen.engine.spec import Join, QuerySpec, check_query
-from rivergen.errors import ValidationFailed
-from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
-from rivergen.settings import Settings
-
-# A kind's task reserves half a core: two at once on a 2-core machine, beside Serve's replicas.
-TASK_CPUS = 0.5
-
-Query = QuerySpec | SqlQuery
-
-
-def _query(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput]
-) -> pa.Table:
-    """Read each input as the job's submitter may see it, register it, run the query: one
-    task, so an input never travels between workers."""
-    relations = {i.relation: query_input(settings, i) for i in inputs}
-    if isinstance(query, SqlQuery):
-        names = {i.name: i.relation for i in inputs if i.name is not None}
-        sql = limited(query.sql, query.limit)
-        return run_sql(sql, relations, limits, resolve=lambda written: _lookup(names, written))
-    return run_spec(query, {i.dataset: relations[i.relation] for i in inputs}, limits)
-
-
-def _lookup(names: dict[str, str], written: str) -> str | None:
-    return names.get(written) or resolver(names)(written)
-
-
-def _query_and_write(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput], key: str
-) -> StagedVersion:
-    """The query, and its result written as the job's result object, in the same task: the
-    rows never travel back through the supervisor."""
-    return stage_table(settings, _query(settings, limits, query, inputs), key)
-
-
-# Tasks of a job are not retried by Ray: the supervisor retries the job's attempt as a whole
-# (bounded by max_attempts), so a crash is counted and shown.
-_query_task = ray.remote(max_retries=0)(_query_and_write)
+from rivergen.jobs.kinds import Catalog, JobContext, JobKind
 
 
 class QueryKind(JobKind[Query]):
@@ -132,50 +86,8 @@ class QueryKind(JobKind[Query]):
                 inputs.append(QueryInput(
                     relation=f"input_{i}", dataset=dataset, key=key, governed=governed
                 ))  # fmt: skip
-        engine = ctx.settings.engine
         stored = sum(ctx.size(dataset, version) for dataset, version in self.inputs(query))
-        summary: dict[str, Any] = {"input_bytes": stored}
-        if stored > engine.distributed_min_bytes:
-            ctx.progress(10, f"querying on the cluster ({ENGINE_NAME})")
-            answer = await self._distributed(ctx, query, inputs)
-            if not isinstance(answer, Refusal):
-                return KindOutput(answer, summary | {"engine": ENGINE_NAME})
-            summary["distributed_refused"] = answer.reason
-            fits = engine.memory_mb * 1024 * 1024
-            if stored > fits:
-                raise ValidationFailed(
-                    f"the inputs ({stored} bytes stored) are past one node's {engine.memory_mb} "
-                    f"MB and the distributed engine cannot run this query: {answer.reason}",
-                    code="query_too_large",
-                    details={"input_bytes": stored, "memory_mb": engine.memory_mb,
-                             "distributed_refused": answer.reason},
-                )  # fmt: skip
-        ctx.progress(10, "querying")
-        limits = EngineLimits.of(engine)
-        task = _query_task.options(num_cpus=engine.task_cpus)
-        staged: StagedVersion = await ctx.track(
-            task.remote(ctx.settings, limits, query, inputs, ctx.result_key)
-        )
-        return KindOutput(staged, summary | {"engine": "duckdb"})
-
-    async def _distributed(
-        self, ctx: JobContext[Query], query: Query, inputs: list[QueryInput]
-    ) -> Any:
-        """The answer's ``ObjectRef`` from the distributed engine, or its :class:`Refusal`;
-        past the engine's timeout, 422 ``query_timeout``."""
-        timeout = ctx.settings.engine.timeout_s
-        verdict, answer = distributed_engine(ctx.settings).run.remote(ctx.settings, query, inputs)
-        ctx.track(verdict)
-        ctx.track(answer)
-        try:
-            refused = await asyncio.wait_for(asyncio.wrap_future(verdict.future()), timeout)
-        except TimeoutError:
-            ray.cancel(verdict)
-            raise ValidationFailed(
-                f"the query ran past its {timeout:g} s", code="query_timeout",
-                details={"timeout_s": timeout, "engine": ENGINE_NAME},
-            ) from None  # fmt: skip
-        return Refusal(refused) if refused is not None else answer
+        return await run_query_job(ctx, inputs, stored)
 
 
 class SleepParams(BaseModel):

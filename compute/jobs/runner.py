@@ -11,8 +11,9 @@ import ray
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import read_rows_task
 from compute.jobs.supervisor import JobSupervisorActor, supervisor_options
-from compute.tasks import outcome, require_ray
+from compute.tasks import forget_actor, named_actor, outcome, require_ray
 from rivergen.datasets.schemas import ColumnInfo
+from rivergen.errors import RiverGenError
 from rivergen.jobs.kinds import JobKind
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
@@ -23,10 +24,32 @@ def job_supervisor(settings: Settings) -> Any:
     race: Ray returns the one that won)."""
     require_ray()
     options = supervisor_options(settings)
-    try:
-        return ray.get_actor(options["name"], namespace=options["namespace"])
-    except ValueError:
-        return JobSupervisorActor.options(**options).remote(settings)
+
+    def find() -> Any:
+        try:
+            return ray.get_actor(options["name"], namespace=options["namespace"])
+        except ValueError:
+            return JobSupervisorActor.options(**options).remote(settings)
+
+    return named_actor(options["namespace"], options["name"], find)
+
+
+async def _call_supervisor(settings: Settings, method: str, *args: Any) -> Any:
+    """A call to the supervisor (each method is idempotent); if it fails other than with our
+    own error (its actor gone for good, not restarting), the actor is looked up (or created)
+    again and called once more."""
+    for last in (False, True):
+        handle = job_supervisor(settings)
+        try:
+            return await outcome(getattr(handle, method).remote(*args))
+        except RiverGenError:
+            raise
+        except Exception:
+            options = supervisor_options(settings)
+            forget_actor(options["namespace"], options["name"])
+            if last:
+                raise
+    raise AssertionError("unreachable")
 
 
 class RayJobRunner:
@@ -41,14 +64,14 @@ class RayJobRunner:
     async def ensure_supervisor(self) -> bool:
         if not ray.is_initialized():
             return False
-        await outcome(job_supervisor(self._settings).ready.remote())
+        await _call_supervisor(self._settings, "ready")
         return True
 
     async def start(self, job_id: UUID) -> None:
-        await outcome(job_supervisor(self._settings).run.remote(str(job_id)))
+        await _call_supervisor(self._settings, "run", str(job_id))
 
     async def cancel(self, job_id: UUID) -> None:
-        await outcome(job_supervisor(self._settings).cancel.remote(str(job_id)))
+        await _call_supervisor(self._settings, "cancel", str(job_id))
 
     async def rows(
         self, key: str, offset: int, limit: int, governed: Governed | None = None

@@ -296,7 +296,7 @@ class JobSupervisor:
         started = time.monotonic()
         record_job(row["kind"], "started")
         try:
-            staged, inputs, summary, lineage = await self._work(row)
+            staged, inputs, summary, lineage, governed = await self._work(recorder, row)
         except JobCancelled:
             await recorder.cancelled(row, time.monotonic() - started)
             record_job(row["kind"], "cancelled", time.monotonic() - started)
@@ -320,21 +320,22 @@ class JobSupervisor:
                 return True
             await recorder.retrying(row, seconds, reason + "; retrying")
             return False
-        await recorder.succeeded(row, staged, inputs, time.monotonic() - started, summary, lineage)
+        await recorder.succeeded(
+            row, staged, inputs, time.monotonic() - started, summary, lineage, governed
+        )
         record_job(row["kind"], "succeeded", time.monotonic() - started)
         return True
 
     async def _work(
-        self, row: Any
-    ) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any], QueryLineage | None]:
+        self, recorder: JobRecorder, row: Any
+    ) -> tuple[StagedVersion, list[tuple[UUID, int]], dict[str, Any], QueryLineage | None, bool]:
         kind = self._kinds.get(row["kind"])
         if kind is None:
             raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
         params = kind.parse(_json(row["params"]))
         inputs = kind.inputs(params)
         catalog = DatasetCatalog(self._db, row["workspace_id"])
-        looked_up = await asyncio.gather(*(catalog.dataset(d, v) for d, v in inputs))
-        found = {(f.dataset, f.version): f for f in looked_up}
+        found = {(f.dataset, f.version): f for f in await catalog.pinned(inputs)}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
             params=params, keys={k: f.object_key for k, f in found.items()},
@@ -349,15 +350,17 @@ class JobSupervisor:
         run.progress(0, f"attempt {row['attempts']} of {row['max_attempts']} started")
         if row["cancel_requested"]:
             run.cancel()
-        # The result's column lineage is worked out while the job runs (off the path of both).
+        # What recording the result needs is worked out while the job runs (off its path): the
+        # result's column lineage, and whether policies govern it.
         lineage = asyncio.create_task(kind.lineage(params, catalog))
+        governs = asyncio.create_task(recorder.governs_result(row, inputs))
         try:
             if inspect.iscoroutinefunction(kind.run):
                 output = await kind.run(run)
             else:
                 output = await asyncio.to_thread(kind.run, run)
             staged, summary = await self._written(run, output)
-            column_lineage = await lineage
+            column_lineage, governed = await lineage, await governs
         except (TaskCancelledError, RayTaskError, asyncio.CancelledError) as exc:
             if run.cancelled():
                 raise JobCancelled from None
@@ -366,9 +369,10 @@ class JobSupervisor:
             raise
         finally:
             lineage.cancel()
+            governs.cancel()
         if run.cancelled():
             raise JobCancelled
-        return staged, inputs, summary, column_lineage
+        return staged, inputs, summary, column_lineage, governed
 
     async def _written(self, run: JobRun, output: Any) -> tuple[StagedVersion, dict[str, Any]]:
         """The kind's result written as the job's result object (unless its task wrote it)."""

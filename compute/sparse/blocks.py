@@ -33,6 +33,8 @@ import ray
 import scipy.sparse as sp
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from compute.tasks import cpu_nodes as all_cpu_nodes
+
 MIN_NNZ_PER_BLOCK = 4_000_000
 BLOCKS_PER_CPU = 1
 
@@ -73,14 +75,6 @@ def _hold(block: sp.csr_matrix) -> sp.csr_matrix:
     return block
 
 
-def _cpu_nodes() -> list[tuple[str, float]]:
-    return [
-        (str(node["NodeID"]), float(node["Resources"].get("CPU", 0.0)))
-        for node in ray.nodes()  # type: ignore[no-untyped-call]
-        if node["Alive"] and node["Resources"].get("CPU", 0.0) > 0
-    ]
-
-
 def _assign(count: int, nodes: list[tuple[str, float]]) -> list[str]:
     """Node of each block: in proportion to the nodes' CPUs, neighbours on the same node."""
     total = sum(cpus for _, cpus in nodes)
@@ -114,7 +108,7 @@ class RowBlocks:
         offsets = plan_row_blocks(csr.indptr, cpus=cpus, min_nnz_per_block=min_nnz_per_block)
         blocks = [_block(csr, int(a), int(b)) for a, b in itertools.pairwise(offsets)]
         shape, nnz = (int(csr.shape[0]), int(csr.shape[1])), int(csr.nnz)
-        cpu_nodes = _cpu_nodes()
+        cpu_nodes = all_cpu_nodes()
         if len(cpu_nodes) < 2 or len(blocks) < 2:
             return cls(tuple(ray.put(block) for block in blocks), offsets, shape, nnz)
         here = ray.get_runtime_context().get_node_id()

@@ -46,7 +46,7 @@ from rivergen.cache import SessionStore
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
 from rivergen.events import Event, Topic, add_to_outbox
-from rivergen.notifications.events import MEMBER_ADDED
+from rivergen.notifications.events import INVITATION_RECEIVED, MEMBER_ADDED
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.ratelimit import LoginThrottle, normalize_email
 from rivergen.settings import AuthSettings
@@ -271,6 +271,18 @@ class AccountService:
             invitation = await store.create_invitation(
                 conn, workspace, str(request.email), request.role, inviter
             )
+            invitee = await store.user_by_email(conn, str(request.email))
+            if invitee is not None:
+                # Live, to the invitee's own room alone (a private type: never the workspace's
+                # room nor its catch-up list, which would tell whether the email has an account).
+                named = await store.workspace_row(conn, workspace)
+                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
+                    type=INVITATION_RECEIVED, workspace_id=workspace, actor=context.actor,
+                    data={"user_id": str(invitee["id"]), "invitation_id": str(invitation),
+                          "workspace_id": str(workspace),
+                          "workspace_name": named["name"] if named else "",
+                          "role": request.role},
+                ))  # fmt: skip
         return MemberAdded(
             status="invited", email=str(request.email), role=request.role,
             invitation_id=invitation,

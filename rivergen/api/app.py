@@ -74,6 +74,7 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     monitoring.router,
     governance_agent.router,
     ops.router,
+    ops.workspace_router,
     models.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)

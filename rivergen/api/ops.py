@@ -1,6 +1,6 @@
-"""Routes of the Operations agent, for platform operators alone (no workspace role reaches
+"""Routes of the Operations agent. For platform operators alone (no workspace role reaches
 them): the cluster, the Serve deployments, job retry in any workspace and a health summary
-with the dependencies' error detail."""
+with the dependencies' error detail. For a workspace's admins: that workspace's health."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rivergen.agents.osa import (
     HealthSummary,
     JobRetry,
     OperationsAgent,
+    WorkspaceHealth,
 )
 from rivergen.api.accounts import ERRORS
 from rivergen.api.security import Context, authorize
@@ -22,6 +23,11 @@ from rivergen.errors import BadRequest
 
 router = APIRouter(
     prefix="/api/v1/ops", dependencies=[Depends(authorize)], responses=ERRORS,
+    tags=["operations"],
+)  # fmt: skip
+# What a workspace's admins see of operations: their own workspace only.
+workspace_router = APIRouter(
+    prefix="/api/v1/workspaces", dependencies=[Depends(authorize)], responses=ERRORS,
     tags=["operations"],
 )  # fmt: skip
 
@@ -63,3 +69,12 @@ async def health(context: Context, agent: Agent) -> HealthSummary:
     """Dependencies, cluster nodes and CPUs, unhealthy deployments and this workspace's jobs,
     with every problem found listed."""
     return await agent.health(context)
+
+
+@workspace_router.get("/{workspace_id}/health")
+async def workspace_health(workspace_id: UUID, context: Context, agent: Agent) -> WorkspaceHealth:
+    """For the workspace's admins: whether each service the workspace uses answers (no error
+    detail), its jobs by state, its failures of the last 24 hours and its latest jobs that ran
+    more than once or may be retried. Nothing about nodes, Serve or other workspaces (those are
+    the operators', at `/api/v1/ops/health`)."""
+    return await agent.workspace_health(context)

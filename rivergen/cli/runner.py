@@ -43,6 +43,10 @@ HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZE
 # peer (the ingress, but also any local client that forges one). The gateway reads the header
 # itself, from RIVERGEN_GATEWAY__TRUSTED_PROXIES alone.
 PROXY_HEADERS_ENV = {"FORWARDED_ALLOW_IPS": ""}
+# Serve's HAProxy connects to the replicas on this machine from loopback: the gateway takes the
+# client's address from its X-Forwarded-For (deployments/haproxy_ingress.py sets it).
+LOOPBACK = "127.0.0.1"
+LOCAL_HAPROXY = f"{LOOPBACK}/32"
 # In HAProxy mode a stopping replica keeps serving for this drain period (30 s by default, for
 # load balancers in front of many nodes); on one machine HAProxy reloads at once.
 LOCAL_DRAIN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "3"}
@@ -145,6 +149,21 @@ def _set_defaults(env: dict[str, str]) -> None:
         os.environ.setdefault(name, value)
 
 
+def local_ingress_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a local head's HAProxy name the client (``option
+    forwardfor``) and keep its stats and metrics on loopback: Ray runs RiverGen's launcher as
+    its HAProxy binary (deployments/haproxy_ingress.py says why), and the gateway trusts the
+    header from HAProxy (and the load balancers of ``http.upstream_proxies``) alone."""
+    from deployments.haproxy_ingress import BINARY_ENV, write_launcher
+
+    launcher = write_launcher(settings.data_dir.expanduser().resolve() / "run" / "haproxy")
+    trusted = [LOCAL_HAPROXY, *(str(n) for n in settings.http.upstream_proxies)]
+    return {
+        BINARY_ENV: str(launcher),
+        "RIVERGEN_GATEWAY__TRUSTED_PROXIES": json.dumps(trusted),
+    }
+
+
 def run_platform(
     settings: Settings,
     *,
@@ -164,8 +183,8 @@ def run_platform(
         if settings.http.ha_proxy:
             os.environ.update(HA_PROXY_ENV)
             if settings.ray.address is None:
-                for name, value in LOCAL_DRAIN_ENV.items():
-                    os.environ.setdefault(name, value)
+                _set_defaults(LOCAL_DRAIN_ENV)
+                _set_defaults(local_ingress_env(settings))
         resolved = load_settings()  # now with the embedded addresses
         say("applying migrations, preparing storage and topics")
         asyncio.run(prepare_backends(resolved))
@@ -189,7 +208,7 @@ def run_platform(
             python_dir = str(Path(sys.executable).parent)
             if os.environ.get("PATH", "").split(os.pathsep)[0] != python_dir:
                 os.environ["PATH"] = os.pathsep.join([python_dir, os.environ.get("PATH", "")])
-            with _dashboard_agent_port(resolved.ray.dashboard_agent_port):
+            with _local_head_params(resolved.ray.dashboard_agent_port):
                 ray.init(
                     # "local": always a new head, never a stale cluster this machine ran before.
                     address="local",
@@ -237,25 +256,31 @@ def run_platform(
 
 
 @contextmanager
-def _dashboard_agent_port(port: int) -> Iterator[None]:
-    """Give the local head's dashboard agent ``port`` for its HTTP server.
+def _local_head_params(agent_port: int) -> Iterator[None]:
+    """Start the local head on loopback, its dashboard agent's HTTP server on ``agent_port``.
 
-    The agent serves the Jobs API's submissions; ``ray.init`` has no parameter for its port
-    (only ``ray start --dashboard-agent-listen-port``) and always asks for 52365. When another
-    Ray on the machine holds that port, the agent runs without HTTP and every job submission
-    fails with "No available agent to submit job". ``ray.init`` builds its ``RayParams``
-    through the module attribute, so a subclass with another default stands in while it runs.
+    ``ray.init`` has a parameter for neither. Its ``_node_ip_address`` turns a loopback address
+    into the machine's (``resolve_ip_for_localhost``), so the GCS, raylet, workers and agents
+    would listen on every interface; with the node's address 127.0.0.1 they all listen on
+    loopback (what ``ray start --node-ip-address=127.0.0.1`` does). The agent serves the Jobs
+    API's submissions and always asks for 52365 (only ``ray start
+    --dashboard-agent-listen-port`` moves it): when another Ray on the machine holds that port,
+    the agent runs without HTTP and every job submission fails with "No available agent to
+    submit job". ``ray.init`` builds its ``RayParams`` through the module attribute, so a
+    subclass with these values stands in while it runs.
     """
     from ray._private import parameter
 
     original = parameter.RayParams
 
-    class _WithAgentPort(original):  # type: ignore[valid-type,misc]
+    class _LocalHead(original):  # type: ignore[valid-type,misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("dashboard_agent_listen_port", port)
+            kwargs.setdefault("dashboard_agent_listen_port", agent_port)
+            if kwargs.get("node_ip_address") is None:
+                kwargs["node_ip_address"] = LOOPBACK
             super().__init__(*args, **kwargs)
 
-    parameter.RayParams = _WithAgentPort  # type: ignore[misc]
+    parameter.RayParams = _LocalHead  # type: ignore[misc]
     try:
         yield
     finally:

@@ -124,6 +124,28 @@ class _Sandboxes:
 _SANDBOXES = _Sandboxes(keep=4)
 
 
+class Interrupt:
+    """Stops a query from another thread (its job cancelled): at once if it is running, before
+    it starts if not yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self.fired = False
+
+    def bind(self, connection: duckdb.DuckDBPyConnection | None) -> None:
+        with self._lock:
+            self._connection = connection
+            if self.fired and connection is not None:
+                connection.interrupt()
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._connection is not None:
+                self._connection.interrupt()
+
+
 _LINE = re.compile(r"LINE (\d+):")
 
 
@@ -161,10 +183,13 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def execute(sql: str, relations: Mapping[str, Relation], limits: EngineLimits) -> pa.Table:
+def execute(
+    sql: str, relations: Mapping[str, Relation], limits: EngineLimits,
+    interrupt: Interrupt | None = None,
+) -> pa.Table:  # fmt: skip
     """Run already-admitted (or platform-built) ``sql`` over ``relations`` in a fresh sandbox.
     Platform code that builds its own SQL (typed queries, row filters) calls this; text from
-    people goes through :func:`run_sql`."""
+    people goes through :func:`run_sql`. ``interrupt`` may stop it from another thread."""
     files = [r.path for r in relations.values() if isinstance(r, ParquetFile)]
     con = _SANDBOXES.connect(limits, files)
     try:
@@ -178,12 +203,16 @@ def execute(sql: str, relations: Mapping[str, Relation], limits: EngineLimits) -
                 con.register(name, relation)
         timer = threading.Timer(limits.timeout_s, con.interrupt)
         timer.start()
+        if interrupt is not None:
+            interrupt.bind(con)
         try:
             return _plain(con.sql(sql).to_arrow_table())
         except duckdb.Error as exc:
             raise _engine_error(exc, limits) from None
         finally:
             timer.cancel()
+            if interrupt is not None:
+                interrupt.bind(None)
     finally:
         con.close()  # rolls the transaction back
 
@@ -194,12 +223,13 @@ def run_sql(
     limits: EngineLimits | None = None,
     *,
     resolve: Callable[[str], str | None] | None = None,
+    interrupt: Interrupt | None = None,
 ) -> pa.Table:
     """Admit ``sql`` (:func:`rivergen.engine.sandbox.admit`) and run it over ``relations``.
     A table name resolves, case-insensitively, to the relation of that name unless
     ``resolve`` says otherwise."""
     admitted = admit(sql, resolve or resolver(relations))
-    return execute(admitted.sql, relations, limits or EngineLimits())
+    return execute(admitted.sql, relations, limits or EngineLimits(), interrupt)
 
 
 def resolver(names: Mapping[str, Any]) -> Callable[[str], str | None]:

@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from rivergen.engine.duck import (
     EngineLimits,
+    Interrupt,
     Relation,
     admitted_schema,
     execute,
@@ -69,20 +70,21 @@ class DatasetsById(Protocol):
 
 
 class NamedCatalog(Protocol):
-    async def named(self, name: str) -> NamedDataset | None:
-        """The current version of the dataset called ``name`` (exactly, else ignoring case
-        when only one matches); None when there is none."""
+    async def named(self, names: list[str]) -> Mapping[str, NamedDataset]:
+        """The current versions of the datasets called ``names`` (each exactly, else ignoring
+        case when only one matches); a name without a dataset is left out."""
 
 
 def run_spec(
-    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None
-) -> pa.Table:
+    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None,
+    interrupt: Interrupt | None = None,
+) -> pa.Table:  # fmt: skip
     """The typed query over each dataset's table (checked first with
     :func:`rivergen.engine.spec.check_query`), on the engine."""
     relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
     names = {dataset: f"input_{i}" for i, dataset in enumerate(tables)}
     schemas = {d: {f.name: str(f.type) for f in relation_schema(t)} for d, t in tables.items()}
-    return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits())
+    return execute(spec_sql(spec, names, schemas), relations, limits or EngineLimits(), interrupt)
 
 
 def limited(sql: str, limit: int | None) -> str:
@@ -108,14 +110,6 @@ def columns_read(admitted: Admitted, columns: list[str]) -> list[str] | None:
 
 async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
     """Admit, resolve, pin and prove ``query`` (see the module)."""
-    found: dict[str, NamedDataset] = {}
-
-    async def collect(written: str) -> None:
-        if written not in found:
-            dataset = await catalog.named(written)
-            if dataset is not None:
-                found[written] = dataset
-
     # First pass: which names are tables (admit refuses unknown ones on the second pass).
     names: list[str] = []
 
@@ -124,8 +118,7 @@ async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
         return written
 
     admit(query.sql, note)
-    for written in names:
-        await collect(written)
+    found = await catalog.named(names)
     relations = {written: f"input_{i}" for i, written in enumerate(found)}
     admitted = admit(query.sql, relations.get)
     schemas: dict[str, pa.Schema | None] = {

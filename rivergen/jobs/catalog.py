@@ -43,23 +43,48 @@ class DatasetCatalog:
             )  # fmt: skip
         return self._remember(dataset, version, row)
 
-    async def named(self, name: str) -> DatasetInput | None:
+    async def named(self, names: list[str]) -> dict[str, DatasetInput]:
+        """The current versions of the datasets called ``names``, in one transaction: each
+        name's dataset matched exactly, else ignoring case when only one matches; a name
+        without a dataset is left out."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
         async with self._db.transaction(str(self._workspace)) as conn:
             rows = await conn.fetch(
-                "SELECT id, name FROM datasets WHERE lower(name) = lower($1)", name
-            )
-            exact = [r for r in rows if r["name"] == name]
-            chosen = exact or (rows if len(rows) == 1 else [])
-            if not chosen:
-                return None
-            dataset = chosen[0]["id"]
-            known = self._found.get((dataset, None))
-            if known is not None:
-                return known
-            row = await datasets.version(conn, dataset, None)
-        if row is None:  # a dataset always has a version; deleted between the two reads
-            return None
-        return self._remember(dataset, None, row)
+                "SELECT d.id AS dataset, d.name, v.version, v.object_key, v.columns, "
+                "v.row_count, v.size_bytes FROM datasets d JOIN dataset_versions v "
+                "ON v.dataset_id = d.id AND v.version = d.current_version "
+                "WHERE lower(d.name) = ANY($1::text[])",
+                [name.lower() for name in wanted],
+            )  # fmt: skip
+        found: dict[str, DatasetInput] = {}
+        for name in wanted:
+            alike = [r for r in rows if r["name"].lower() == name.lower()]
+            chosen = [r for r in alike if r["name"] == name] or (alike if len(alike) == 1 else [])
+            if chosen:
+                row = chosen[0]
+                found[name] = self._found.get((row["dataset"], None)) or self._remember(
+                    row["dataset"], None, row
+                )
+        return found
+
+    async def pinned(self, inputs: list[tuple[UUID, int]]) -> list[DatasetInput]:
+        """The pinned versions ``inputs`` (a job's), in one query; as :meth:`dataset` for
+        one that is gone."""
+        wanted = [pair for pair in dict.fromkeys(inputs) if pair not in self._found]
+        if wanted:
+            async with self._db.transaction(str(self._workspace)) as conn:
+                rows = await conn.fetch(
+                    "SELECT v.dataset_id, v.version, v.object_key, v.columns, v.row_count, "
+                    "v.size_bytes "
+                    "FROM dataset_versions v JOIN unnest($1::uuid[], $2::int[]) AS w(d, n) "
+                    "ON v.dataset_id = w.d AND v.version = w.n",
+                    [d for d, _ in wanted], [n for _, n in wanted],
+                )  # fmt: skip
+            for row in rows:
+                self._remember(row["dataset_id"], row["version"], row)
+        return [self._found.get(pair) or await self.dataset(*pair) for pair in inputs]
 
     def _remember(self, dataset: UUID, version: int | None, row: Any) -> DatasetInput:
         found = DatasetInput(

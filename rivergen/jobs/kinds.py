@@ -49,9 +49,9 @@ class Catalog(Protocol):
         """A version (default: the current) with its columns; :class:`ValidationFailed` (422)
         ``dataset_not_found`` or ``dataset_version_not_found`` if there is none."""
 
-    async def named(self, name: str) -> DatasetInput | None:
-        """The current version of the dataset called ``name`` (exactly, else ignoring case
-        when only one dataset matches); None if there is none."""
+    async def named(self, names: list[str]) -> dict[str, DatasetInput]:
+        """The current versions of the datasets called ``names`` (each exactly, else ignoring
+        case when only one dataset matches); a name without a dataset is left out."""
 
 
 class JobContext(Protocol[P]):

@@ -95,16 +95,15 @@ class JobRecorder:
     async def succeeded(
         self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float,
         summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
+        governed: bool | None = None,
     ) -> bool:  # fmt: skip
         """Register the result as a dataset version (lineage: inputs -> job -> result, and the
-        result's column lineage when known) and end the job; False if it had ended already."""
+        result's column lineage when known) and end the job; False if it had ended already.
+        ``governed``: :meth:`governs_result`, if asked already."""
         workspace, job = row["workspace_id"], row["id"]
         dataset = result_dataset_id(job)
-        # The events go to every member: no count or figure of data policies govern (the
-        # result inherits its inputs' governance).
-        governed = await self._governance.governs_anyone(
-            workspace, [dataset, *(d for d, _ in inputs)]
-        )
+        if governed is None:
+            governed = await self.governs_result(row, inputs)
         async with self._db.transaction(str(workspace)) as conn:
             locked = await store.get(conn, job, lock=True)
             if locked is None or locked["state"] != "running":
@@ -124,6 +123,14 @@ class JobRecorder:
             }))  # fmt: skip
             await self._meter(conn, row, seconds)
         return True
+
+    async def governs_result(self, row: Any, inputs: list[tuple[UUID, int]]) -> bool:
+        """Whether policies govern the job's result for some role: its events go to every
+        member, so then they carry no count or figure (the result inherits its inputs'
+        governance). Known before the result is (the supervisor asks while the job runs)."""
+        return await self._governance.governs_anyone(
+            row["workspace_id"], [result_dataset_id(row["id"]), *(d for d, _ in inputs)]
+        )
 
     async def failed(
         self, row: Any, error: dict[str, Any], seconds: float, *, attempts: int

@@ -141,9 +141,11 @@ class NotificationBridge:
     async def emit(self, notification: Notification) -> None:
         """Emit a kept notification to its rooms (:func:`rooms_of`), then mark it emitted."""
         workspace = str(notification.workspace_id)
-        await self._emitter.emit(
-            notification.event, notification.model_dump(mode="json"), room=rooms_of(notification)
-        )
+        rooms = rooms_of(notification)
+        if rooms:  # never an empty list: Socket.io would send it to every socket
+            await self._emitter.emit(
+                notification.event, notification.model_dump(mode="json"), room=rooms
+            )
         async with self._db.transaction(workspace) as conn:
             await store.mark_emitted(conn, notification.id)
 

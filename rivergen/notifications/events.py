@@ -31,6 +31,7 @@ GOVERNANCE_ALERT = "governance.alert"
 PROMPT_PROGRESS = "prompt.progress"
 PROMPT_COMPLETED = "prompt.completed"
 MEMBER_ADDED = "workspace.member.added"
+INVITATION_RECEIVED = "workspace.invitation.received"
 NOTIFICATION = "notification"
 """The generic Socket.io event: anything published on ``rivergen.notifications`` or
 ``governance.alerts`` that has no name of its own; ``type`` in the payload says what it is."""
@@ -50,6 +51,7 @@ SHOWN_TYPES: frozenset[str] = frozenset(
         PROMPT_PROGRESS,
         PROMPT_COMPLETED,
         MEMBER_ADDED,
+        INVITATION_RECEIVED,
         MODEL_DRIFT_DETECTED,
         MODEL_PERFORMANCE_DEGRADED,
     }
@@ -59,6 +61,11 @@ SHOWN_TYPES: frozenset[str] = frozenset(
 PERSONAL_TYPES: frozenset[str] = frozenset({MEMBER_ADDED})
 """Event types that also reach the room of the user their ``data.user_id`` names (that person
 may not be in the workspace's room yet: a new member is, at the latest, at the next re-check)."""
+
+PRIVATE_TYPES: frozenset[str] = frozenset({INVITATION_RECEIVED})
+"""Event types that reach the room of the user their ``data.user_id`` names and no other room,
+and that the workspace's catch-up list never shows: an invitation is the invitee's news, and
+its members must not learn from it whether the invited email has an account."""
 
 GENERIC_TOPICS: frozenset[str] = frozenset({Topic.NOTIFICATIONS.value, Topic.GOVERNANCE_ALERTS})
 """Topics whose every other event is shown as a generic ``notification``."""
@@ -91,11 +98,14 @@ def socket_event_of(topic: str, event: Event) -> str | None:
 
 def rooms_of(notification: Notification) -> list[str]:
     """The rooms a notification is emitted to: its workspace's, and for a personal event the
-    user's too (a socket in both gets it once)."""
-    rooms = [workspace_room(notification.workspace_id)]
+    user's too (a socket in both gets it once); for a private event the user's alone."""
     user = notification.data.get("user_id")
-    if notification.type in PERSONAL_TYPES and isinstance(user, str) and user:
-        rooms.append(user_room(user))
+    own = [user_room(user)] if isinstance(user, str) and user else []
+    if notification.type in PRIVATE_TYPES:
+        return own  # the user's alone (none without a user: emitted nowhere)
+    rooms = [workspace_room(notification.workspace_id)]
+    if notification.type in PERSONAL_TYPES:
+        rooms += own
     return rooms
 
 

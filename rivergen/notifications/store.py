@@ -8,8 +8,17 @@ import json
 import asyncpg
 
 from rivergen.events import Event
+from rivergen.notifications.events import PRIVATE_TYPES
 
 _COLUMNS = "id, event_id, event, type, workspace_id, occurred_at, data"
+
+
+# The catch-up list leaves out what was a user's alone (an invitation).
+def _listed(param: int) -> str:
+    return f"NOT (type = ANY(${param}::text[]))"
+
+
+_PRIVATE = sorted(PRIVATE_TYPES)
 
 
 async def insert(
@@ -48,9 +57,11 @@ async def after(conn: asyncpg.Connection, since: int, limit: int) -> list[asyncp
     """Up to ``limit + 1`` rows after ``since``, oldest first."""
     return list(
         await conn.fetch(
-            f"SELECT {_COLUMNS} FROM notifications WHERE id > $1 ORDER BY id LIMIT $2",
+            f"SELECT {_COLUMNS} FROM notifications WHERE id > $1 AND {_listed(3)} "
+            "ORDER BY id LIMIT $2",
             since,
             limit + 1,
+            _PRIVATE,
         )
     )
 
@@ -58,6 +69,8 @@ async def after(conn: asyncpg.Connection, since: int, limit: int) -> list[asyncp
 async def latest(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     """The newest ``limit`` rows, oldest first."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM notifications ORDER BY id DESC LIMIT $1", limit
+        f"SELECT {_COLUMNS} FROM notifications WHERE {_listed(2)} ORDER BY id DESC LIMIT $1",
+        limit,
+        _PRIVATE,
     )
     return list(reversed(rows))

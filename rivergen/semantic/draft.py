@@ -20,6 +20,7 @@ profiles; a person confirms or edits it.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from rivergen.services.planning.lexicon import (
     COLUMN_SYNONYMS,
     NUMERIC_CONCEPTS,
     TABLE_SYNONYMS,
+    UNIT_WORDS,
     name_parts,
     plural,
     singular,
@@ -85,11 +87,13 @@ def _table_synonyms(table: CatalogTable) -> list[str]:
     return _unique(forms + list(TABLE_SYNONYMS.get(singular(last), ())), " ".join(parts))
 
 
-def _column_synonyms(column: CatalogColumn, role: ColumnRole) -> list[str]:
+def _column_synonyms(
+    column: CatalogColumn, role: ColumnRole, described: list[str] | None = None
+) -> list[str]:
     parts = words(column.name)
     if role == "identifier" or not parts:
         return []
-    found: list[str] = []
+    found: list[str] = list(described or [])
     if role != "boolean" and len(parts) <= 2:
         found.append(" ".join([*parts[:-1], plural(singular(parts[-1]))]))
     numeric = type_class(column.type) == "numeric"
@@ -173,16 +177,126 @@ def _parses(text: str, fmt: str) -> bool:
     return True
 
 
-def draft_column(column: CatalogColumn, seen: Mapping[str, Any] | None) -> SemanticColumn:
+def draft_column(
+    column: CatalogColumn, seen: Mapping[str, Any] | None, table: CatalogTable | None = None
+) -> SemanticColumn:
     role = column_role(column, seen)
     values = boolean_values(column, seen) if role == "boolean" else None
     fmt = date_format(column, seen) if role in ("time_dimension", "dimension") else None
+    described = described_column_names(table, column) if table is not None else []
     return SemanticColumn(
         name=column.name, business_name=business_name(column.name),
-        synonyms=_column_synonyms(column, role), role="time_dimension" if fmt else role,
+        synonyms=_column_synonyms(column, role, described),
+        role="time_dimension" if fmt else role,
         true_values=[values[0]] if values else [], false_values=[values[1]] if values else [],
         date_format=fmt,
     )  # fmt: skip
+
+
+# Words of a description that join or qualify its names, never a name's own word.
+_FUNCTION_WORDS = frozenset(
+    {
+        "a", "an", "the", "this", "that", "these", "those", "and", "or", "but", "nor", "of", "in",
+        "on", "at", "by", "for", "from", "to", "with", "without", "into", "over", "per", "as", "is",
+        "are", "was", "were", "be", "been", "its", "their", "his", "her", "our", "your", "it",
+        "they", "we", "each", "every", "all", "some", "any", "other", "others", "including",
+        "includes", "include", "contains", "contain", "lists", "list", "such", "than", "then",
+        "also", "daily", "weekly", "monthly", "yearly", "recorded", "measured", "observed"
+    }
+)  # fmt: skip
+
+
+def _segments(text: str) -> list[list[str]]:
+    """A description's runs of words between punctuation, lower case."""
+    runs = re.split(r"[.,;:!?()\[\]\n]+", text.lower())
+    return [re.findall(r"[a-z][a-z'\-]*|\d+", run) for run in runs if run.strip()]
+
+
+def _name_words(table: CatalogTable) -> set[str]:
+    """The words of a table's own name and of its columns' names, in both numbers, and of the
+    values its columns list."""
+    found = {w for c in table.columns for w in words(c.name)} | set(words(table.name))
+    found |= {w.lower() for c in table.columns for v in c.values for w in v.split()}
+    return found | {plural(singular(w)) for w in found} | {singular(w) for w in found}
+
+
+def _plain_word(word: str, taken: set[str]) -> bool:
+    return word.isalpha() and len(word) >= 3 and word not in _FUNCTION_WORDS | taken
+
+
+def described_column_names(table: CatalogTable, column: CatalogColumn) -> list[str]:
+    """What the table's description calls a column named by one word, with the word it says
+    next to it: "wind speed" for `wind`, "study year" for `year`, "stock prices" for `price`
+    (a word that names no column, table or value of the table, nor joins words)."""
+    spoken = [w for w in words(column.name) if w not in UNIT_WORDS]
+    if len(spoken) != 1 or not table.description:
+        return []
+    name = singular(spoken[0])
+    own = {f for w in words(table.name) for f in (w, singular(w), plural(singular(w)))}
+    taken = _name_words(table) - own  # "stock prices" of the stocks
+    found: list[str] = []
+    for run in _segments(table.description):
+        for i, word in enumerate(run):
+            if singular(word) != name:
+                continue
+            if i + 1 < len(run) and _plain_word(run[i + 1], taken):
+                found.append(f"{name} {singular(run[i + 1])}")
+            if i > 0 and _plain_word(run[i - 1], taken):
+                found.append(f"{run[i - 1]} {name}")
+    return [f for phrase in dict.fromkeys(found) for f in (phrase, _plural_phrase(phrase))]
+
+
+def _plural_phrase(phrase: str) -> str:
+    *head, last = phrase.split()
+    return " ".join([*head, plural(singular(last))])
+
+
+def _singular_phrase(phrase: str) -> str:
+    *head, last = phrase.split()
+    return " ".join([*head, singular(last)])
+
+
+DESCRIBED_TABLE_WORDS = 3
+
+
+def described_table_name(table: CatalogTable) -> str | None:
+    """What a table's description calls its rows, when it begins by naming them: "Shipping
+    companies." (the shippers), "Customer orders: dates, ...": a phrase of at most three words
+    ending in a plural noun, before any punctuation or joining word, that names none of the
+    table's columns."""
+    runs = _segments(table.description)
+    if not runs:
+        return None
+    phrase: list[str] = []
+    for word in runs[0]:
+        if word in _FUNCTION_WORDS:
+            if phrase or word != "the":
+                break
+            continue
+        phrase.append(word)
+    last = phrase[-1] if phrase else ""
+    columns = {" ".join(words(c.name)) for c in table.columns}
+    if (
+        not phrase
+        or len(phrase) > DESCRIBED_TABLE_WORDS
+        or not all(w.isalpha() for w in phrase)
+        or not (last.endswith("s") and not last.endswith("ss") and singular(last) != last)
+        or {" ".join(phrase), _singular_phrase(" ".join(phrase))} & columns
+    ):
+        return None
+    return " ".join(phrase)
+
+
+def _described_tables(catalog: PromptCatalog) -> dict[str, list[str]]:
+    """Each table's name from its description (and the phrase in the singular), when no
+    other table's description gives the same name."""
+    said = {t.name: described_table_name(t) for t in catalog.tables}
+    counts = Counter(p for p in said.values() if p)
+    return {
+        name: [phrase, _singular_phrase(phrase)]
+        for name, phrase in said.items()
+        if phrase and counts[phrase] == 1
+    }
 
 
 def _snake(name: str) -> str:
@@ -368,12 +482,15 @@ def draft_layer(
     """The automatic draft of ``catalog``'s datasets; ``profiles``: each dataset's kept profile
     (as stored) by name, where there is one."""
     datasets = []
+    described = _described_tables(catalog)
     for table in catalog.tables:
         seen = _profile_columns(profiles.get(table.name))
+        synonyms = _unique(described.get(table.name, []) + _table_synonyms(table),
+                           business_name(table.name))  # fmt: skip
         datasets.append(SemanticDataset(
             name=table.name, business_name=business_name(table.name),
-            description=table.description, synonyms=_table_synonyms(table),
-            columns=[draft_column(c, seen.get(c.name)) for c in table.columns],
+            description=table.description, synonyms=synonyms,
+            columns=[draft_column(c, seen.get(c.name), table) for c in table.columns],
         ))  # fmt: skip
     relationships = draft_relationships(catalog)
     relationships += value_relationships(catalog, profiles, relationships)

@@ -1,7 +1,7 @@
 """Invitations and members in the browser: an invitee accepts an invitation and joins; the
-owner changes the member's role and removes them; the last owner cannot leave (the refusal is
-shown); a person who is not an operator sees no cluster data, an operator does. No console
-error, and the page stays accessible."""
+owner changes the member's role, makes them the owner and gets it back, and removes them; the
+last owner cannot leave (the refusal is shown); a person who is not an operator sees no
+cluster data, an operator does. No console error, and the page stays accessible."""
 
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ async def test_invite_accept_change_remove_and_the_last_owner_stays(
         ).to_be_visible()
         switcher = invitee_page.get_by_label("Workspace", exact=True)
         await expect(switcher.locator("option", has_text="(editor)")).to_have_count(1)
+        olgas = await switcher.locator("option", has_text="(editor)").get_attribute("value")
+        assert olgas
 
         # Olga sees him, makes him a viewer, then removes him.
         await owner_page.reload()
@@ -84,6 +86,20 @@ async def test_invite_accept_change_remove_and_the_last_owner_stays(
         violations = await severe_violations(owner_page)
         assert violations == [], violations
         assert await horizontal_overflow(owner_page) is None
+        # Olga makes Ivan the owner: she is an admin then. Ivan hands it back (he is an admin
+        # then), and Olga, owner again, removes him.
+        await owner_page.get_by_role("button", name=f"Make {invitee_email} the owner").click()
+        await expect(row).to_contain_text("owner")
+        olga = members.get_by_role("row").filter(has_text=owner_email)
+        await expect(olga).to_contain_text("admin")
+        await invitee_page.reload()
+        await go(invitee_page, "Workspace")
+        await switcher.select_option(value=olgas)
+        await invitee_page.get_by_role("button", name=f"Make {owner_email} the owner").click()
+        await owner_page.reload()
+        await go(owner_page, "Workspace")
+        await expect(olga).to_contain_text("owner")
+        await expect(row).to_contain_text("admin")
         await owner_page.get_by_role("button", name=f"Remove {invitee_email}").click()
         await expect(row).to_have_count(0)
 

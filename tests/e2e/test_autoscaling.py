@@ -38,14 +38,13 @@ def serve_cluster(cluster: RayCluster) -> Iterator[None]:
     import ray
     from ray import serve
 
-    from deployments.services import service
-    from rivergen.services.planning.service import PlanningService
+    from deployments.services import Planning, service
 
     with cluster.driver_env():
         ray.init(address=cluster.gcs_address, logging_level=logging.ERROR)
         try:
             sizing = GatewaySettings(max_replicas=MAX_REPLICAS)  # type: ignore[call-arg]
-            planning = service(PlanningService, DEPLOYMENT, sizing).options(
+            planning = service(Planning, DEPLOYMENT, sizing).options(
                 ray_actor_options={"num_cpus": 0.05},
                 autoscaling_config={
                     "min_replicas": MIN_REPLICAS,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ from tests.integration.socket_clients import connect
 DEPENDENCIES = {"postgres", "redis_app", "redis_socket", "events", "object_store", "ray"}
 PORT = 28000
 DASHBOARD_PORT = 28265
+LOAD_BALANCER = "127.0.0.9"  # in front of HAProxy: RIVERGEN_HTTP__UPSTREAM_PROXIES
 
 
 OPERATOR = "e2e-operator@example.com"  # a platform operator by setting
@@ -254,6 +257,111 @@ async def live_job_events(api_url: str) -> None:
                 await client.close()
 
 
+def through(api_url: str, source: str) -> httpx.Client:
+    """A client connecting from ``source`` (any address of 127.0.0.0/8 is this machine's)."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=api_url, transport=transport, timeout=30)
+
+
+def sign_in(client: httpx.Client, email: str, password: str, xff: str | None = None) -> int:
+    headers = {"X-Forwarded-For": xff} if xff else None
+    body = {"email": email, "password": password}
+    response = client.post("/api/v1/auth/login", json=body, headers=headers)
+    if response.status_code == 429:
+        assert response.json()["error"]["code"] == "login_throttled", response.text
+    return response.status_code
+
+
+def fail_until_delayed(client: httpx.Client, email: str, xffs: list[str | None]) -> None:
+    """One wrong password per entry of ``xffs`` (sent as X-Forwarded-For), waiting out each
+    delay: after 8 failures the next attempt of that client waits 8 s (1 s after the 5th,
+    doubling)."""
+    failures = 0
+    while failures < len(xffs):
+        headers = {"X-Forwarded-For": xffs[failures]} if xffs[failures] else None
+        body = {"email": email, "password": "not the password"}
+        response = client.post("/api/v1/auth/login", json=body, headers=headers)
+        if response.status_code == 429:
+            time.sleep(response.json()["error"]["details"]["retry_after_s"])
+            continue
+        assert response.status_code == 401, response.text
+        failures += 1
+
+
+def assert_client_addresses(api_url: str) -> None:
+    """Through Serve's HAProxy from 127.0.0.2..127.0.0.9: failures from one address do not
+    block another; a forged X-Forwarded-For changes nothing; the header of a trusted proxy in
+    front (a load balancer at 127.0.0.9) names the client."""
+    password = "a long enough password"
+    ada, ivy = (f"{n}-{uuid.uuid4().hex[:8]}@example.com" for n in ("ada", "ivy"))
+    with through(api_url, "127.0.0.2") as attacker, through(api_url, LOAD_BALANCER) as balancer:
+        for client, email in ((attacker, ada), (balancer, ivy)):
+            body = {"email": email, "password": password, "display_name": "Addr"}
+            made = client.post("/api/v1/auth/register", json=body)
+            assert made.status_code == 201, made.text
+        # Every failure forges another address: all of them count against 127.0.0.2.
+        fail_until_delayed(attacker, ada, [f"9.9.9.{n}" for n in range(8)])
+        assert sign_in(attacker, ada, password) == 429
+        assert sign_in(attacker, ada, password, xff="8.8.8.8") == 429
+        for n in range(3, 9):  # the owner, from any other address
+            with through(api_url, f"127.0.0.{n}") as other:
+                assert sign_in(other, ada, password) == 200, n
+        # Behind the load balancer: its header names the client (whatever hops the client
+        # forged before it), and another client behind it is not slowed.
+        fail_until_delayed(balancer, ivy, ["203.0.113.7"] * 8)
+        assert sign_in(balancer, ivy, password, xff="203.0.113.7") == 429
+        assert sign_in(balancer, ivy, password, xff="9.9.9.9, 203.0.113.7") == 429
+        assert sign_in(balancer, ivy, password, xff="203.0.113.8") == 200
+
+
+def _address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    raw = bytes.fromhex(hex_address)  # 32-bit words in the machine's (little-endian) order
+    ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.ip_address(ordered)
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every listening TCP socket of ``pids``, from /proc/net/tcp*."""
+    owner: dict[int, int] = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    owner[int(target[8:-1])] = pid
+        except OSError:  # gone, or not ours to read
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], int(fields[9])
+            if state == "0A" and inode in owner:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.append((str(_address(address)), int(port, 16), owner[inode]))
+    return found
+
+
+def on_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def assert_listens_on_loopback_only(platform: RunningPlatform) -> None:
+    """No listening socket of the platform's processes (Ray's GCS, raylet, workers, agents and
+    dashboard, HAProxy with its stats and metrics, the replicas, the embedded services)
+    outside 127.0.0.0/8 (or ::1)."""
+    processes = platform.process_tree()
+    sockets = listening_sockets({p.pid for p in processes})
+    names = {p.pid: p.name() for p in processes if p.is_running()}
+    assert any(port == PORT for _, port, _ in sockets), sockets  # HAProxy's frontend
+    assert any("haproxy" in names.get(pid, "") for _, _, pid in sockets), sockets
+    outside = [(a, port, names.get(pid)) for a, port, pid in sockets if not on_loopback(a)]
+    assert not outside, outside
+
+
 def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
     deadline = time.monotonic() + timeout_s
     alive = processes
@@ -266,7 +374,13 @@ def assert_gone(processes: list[psutil.Process], timeout_s: float = 20) -> None:
 @pytest.mark.slow
 def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
     env = clean_env(
-        RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT), RIVERGEN_AUTH__OPERATORS=f'["{OPERATOR}"]'
+        RIVERGEN_RAY__DASHBOARD_PORT=str(DASHBOARD_PORT),
+        RIVERGEN_AUTH__OPERATORS=f'["{OPERATOR}"]',
+        RIVERGEN_HTTP__UPSTREAM_PROXIES=f'["{LOAD_BALANCER}/32"]',
+        # Off the fixed ports another Ray on this machine may hold.
+        RIVERGEN_RAY__DASHBOARD_AGENT_PORT="28365",
+        RAY_SERVE_HAPROXY_STATS_PORT="28404",
+        RAY_SERVE_HAPROXY_METRICS_PORT="28101",
     )
     started = time.monotonic()
     with platform_up(tmp_path / "state", env, PORT, command=README_RUN) as platform:
@@ -276,6 +390,8 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
         assert_storage_works(platform.api_url, token)
         assert_dataset_from_upload(platform.api_url, token)
         assert_demo_seeded(platform)
+        assert_client_addresses(platform.api_url)
+        assert_listens_on_loopback_only(platform)
         output = "".join(platform.output)
         assert f"http://127.0.0.1:{PORT}/docs" in output
         assert f"http://127.0.0.1:{DASHBOARD_PORT}" in output

@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 import pytest
 import ray
 
+from compute.engine import ACTOR_PREFIX
 from compute.jobs import job_supervisor
 from rivergen.api import create_app
 from rivergen.db import Database
@@ -409,3 +410,50 @@ async def test_a_request_waits_for_the_jobs_end(client: httpx.AsyncClient) -> No
     hidden = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 30},
                               headers=stranger.headers())  # fmt: skip
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "job_not_found"
+
+
+# A query that runs for minutes on one core: a cross join counted row by row.
+LONG_SQL = (
+    "SELECT count(*) AS n FROM shippers, range(100000000) AS a(i), range(1000) AS b(j) "
+    "WHERE (a.i * 7 + b.j) % 1000003 = 5"
+)
+
+
+async def test_a_cancelled_query_stops_and_the_engine_goes_on(
+    client: httpx.AsyncClient, job_settings: Settings
+) -> None:
+    """Query jobs run in their node's long-lived engine: cancelling a running query
+    interrupts it there (the job ends cancelled within seconds), and the engine answers the
+    next query at once rather than finishing the cancelled one first."""
+    owner = await register(client, "impatient")
+    await dataset(client, owner, "shippers.csv")
+    long = await submit(client, owner, "query", {"sql": LONG_SQL})
+    assert long.status_code == 202, long.text
+    job = long.json()["job_id"]
+    await wait_for(client, owner, job, ("running",), until=lambda b: b["progress"] >= 10)
+    node = ray.get_runtime_context().get_node_id()  # one node: its engine runs the query
+    engine = ray.get_actor(ACTOR_PREFIX + node, namespace=job_settings.jobs.namespace)
+    deadline = time.monotonic() + 30
+    while not ray.get(engine.in_flight.remote()):
+        assert time.monotonic() < deadline, "the query never started in the engine"
+        await asyncio.sleep(0.1)
+    cancel = await client.post(f"/api/v1/jobs/{job}/cancel", headers=owner.headers())
+    assert cancel.status_code == 200, cancel.text
+    asked = time.monotonic()
+    ended = await wait_for(client, owner, job, timeout_s=30)
+    assert ended["state"] == "cancelled", ended
+    assert time.monotonic() - asked < 10
+    # And the query itself stopped: nothing of it still runs in the engine.
+    deadline = time.monotonic() + 10
+    while running := ray.get(engine.in_flight.remote()):
+        assert time.monotonic() < deadline, f"the cancelled query still runs ({running})"
+        await asyncio.sleep(0.2)
+
+    # The engine answers the next queries.
+    for _ in range(2):
+        quick = await client.post(
+            "/api/v1/jobs", params={"wait_s": 30}, headers=owner.headers(),
+            json={"kind": "query", "params": {"sql": "SELECT count(*) AS n FROM shippers"}},
+        )  # fmt: skip
+        assert quick.status_code == 202, quick.text
+        assert quick.json()["state"] == "succeeded", quick.json()

@@ -49,7 +49,7 @@ from rivergen.notifications import (
     user_room,
     workspace_room,
 )
-from rivergen.notifications.events import MEMBER_ADDED
+from rivergen.notifications.events import INVITATION_RECEIVED, MEMBER_ADDED
 from rivergen.settings import Settings, load_settings
 from tests.integration.api_client import Account, register
 from tests.integration.reporting_process import ReportingProcess
@@ -62,6 +62,7 @@ ROOMS_PORT = 29411
 KILL_PORT = 29412
 OUTAGE_PORT = 29413
 MEMBER_PORT = 29414
+INVITE_PORT = 29415
 NOTHING_LISTENS = "redis://127.0.0.1:29499/0"
 
 
@@ -526,6 +527,60 @@ async def test_a_new_member_hears_of_it_in_their_own_room(
     # Alice's workspace keeps it for catching up, as any of its events.
     kept = await all_pages(client, alice, limit=10)
     assert str(event.event_id) in {n["event_id"] for n in kept}
+
+
+async def test_an_invitee_hears_of_the_invitation_in_their_own_room_alone(
+    migrated: Settings, db: Database, client: httpx.AsyncClient
+) -> None:
+    alice, bob = [await register(client, n) for n in ("alice", "bob")]
+    alice_id = (await client.get("/api/v1/me", headers=alice.headers())).json()["user_id"]
+    bob_id = (await client.get("/api/v1/me", headers=bob.headers())).json()["user_id"]
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@example.com"  # no account
+    # Alice in her workspace's room (and her user room), Bob in his.
+    alice_socket, bob_socket = Listener(), Listener()
+    async with (
+        running_bridge(migrated, db) as (bus, topic, channel),
+        socketio_server(migrated, channel, INVITE_PORT) as url,
+    ):
+        await alice_socket.connect(url, alice.workspace_id, user=alice_id)
+        await bob_socket.connect(url, bob.workspace_id, user=bob_id)
+        await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+
+        invited = {}
+        for email in (bob.email, nobody):
+            added = await client.post(
+                f"/api/v1/workspaces/{alice.workspace_id}/members",
+                json={"email": email, "role": "viewer"}, headers=alice.headers(),
+            )  # fmt: skip
+            assert added.status_code in (200, 201), added.text
+            invited[email] = added.json()["invitation_id"]
+        # What Backend Core queued with the invitations, as the relay would publish it: one
+        # event, for the invitee who has an account.
+        async with db.transaction() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
+                "AND payload->>'workspace_id' = $2", INVITATION_RECEIVED, alice.workspace_id,
+            )  # fmt: skip
+        assert [r["topic"] for r in rows] == [Topic.NOTIFICATIONS]
+        event = Event.model_validate(json.loads(rows[0]["payload"]))
+        await bus.publish_many([OutgoingEvent(topic, event)])
+        await until("Bob's invitation", lambda: len(bob_socket.received) >= 1)
+        await asyncio.sleep(0.5)
+
+    assert [(name, data["event_id"]) for name, data in bob_socket.received] == [
+        (INVITATION_RECEIVED, str(event.event_id))
+    ]
+    assert bob_socket.received[0][1]["data"] == {
+        "user_id": bob_id, "invitation_id": invited[bob.email],
+        "workspace_id": alice.workspace_id, "workspace_name": "Personal", "role": "viewer",
+    }  # fmt: skip
+    pending = await client.get("/api/v1/invitations", headers=bob.headers())
+    assert invited[bob.email] in {i["id"] for i in pending.json()}
+    # The inviting workspace neither hears it nor lists it: nothing there says whether an
+    # invited email has an account.
+    assert alice_socket.received == []
+    kept = await all_pages(client, alice, limit=10)
+    assert str(event.event_id) not in {n["event_id"] for n in kept}
 
 
 async def test_the_bridge_opens_from_settings_and_closes(migrated: Settings) -> None:

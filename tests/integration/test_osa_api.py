@@ -147,3 +147,64 @@ async def test_another_workspaces_job_does_not_exist(client: httpx.AsyncClient) 
     await wait_state(client, bob, job, "succeeded")
     theirs = await client.post(f"/api/v1/jobs/{job}/retry", headers=alice.headers())
     assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "job_not_found"
+
+
+async def test_a_workspace_admin_sees_its_services_and_jobs_and_nothing_else(
+    client: httpx.AsyncClient,
+) -> None:
+    people = await new_team(client)
+    admin, editor = people["admin"], people["editor"]
+    stranger = await register(client, "stranger")
+
+    async def crashing(who: Account, attempts: int) -> str:
+        params = {"seconds": 0, "steps": 1, "crash_attempts": attempts}
+        started = await client.post(
+            "/api/v1/jobs", json={"kind": "sleep", "params": params}, headers=who.headers()
+        )
+        assert started.status_code == 202, started.text
+        return str(started.json()["job_id"])
+
+    # One job that the supervisor retries once and then succeeds, one that fails every
+    # attempt (one at a time: the free plan's quota); the stranger's failed job is in another
+    # workspace.
+    theirs = await crashing(stranger, 99)
+    retried = await crashing(editor, 1)
+    await wait_state(client, admin, retried, "succeeded")
+    doomed = await crashing(editor, 99)
+    await wait_state(client, admin, doomed, "failed")
+    await wait_state(client, stranger, theirs, "failed")
+
+    path = f"/api/v1/workspaces/{admin.workspace_id}/health"
+    seen = await client.get(path, headers=admin.headers())
+    assert seen.status_code == 200, seen.text
+    health = seen.json()
+    assert set(health) == {
+        "workspace_id", "status", "problems", "services", "jobs", "failed_jobs_24h",
+        "retried_jobs",
+    }  # fmt: skip
+    # Every service the workspace uses, up or not, with no error detail.
+    assert set(health["services"]) == {
+        "postgres", "redis_app", "redis_socket", "events", "object_store", "ray",
+    }  # fmt: skip
+    assert all(set(s) == {"ok", "latency_ms"} for s in health["services"].values())
+    assert health["jobs"] == {"succeeded": 1, "failed": 1}
+    assert health["failed_jobs_24h"] == 1 and health["status"] == "degraded"
+    assert "1 job(s) failed in the last 24 hours" in health["problems"]
+    jobs = {j["id"]: j for j in health["retried_jobs"]}
+    assert set(jobs) == {retried, doomed}
+    assert (jobs[retried]["attempts"], jobs[retried]["retryable"]) == (2, False)
+    assert (jobs[doomed]["attempts"], jobs[doomed]["max_attempts"]) == (3, 3)
+    assert jobs[doomed]["retryable"] and jobs[doomed]["error_code"] == "job_failed"
+    # Nothing about the cluster's nodes or another workspace.
+    assert "node" not in seen.text.lower() and theirs not in seen.text
+
+    assert (await client.get(path, headers=people["owner"].headers())).status_code == 200
+    for role in ("editor", "viewer"):
+        refused = await client.get(path, headers=people[role].headers())
+        assert refused.status_code == 403, role
+    assert (await client.get(path, headers=stranger.headers())).status_code == 404
+    own = await client.get(
+        f"/api/v1/workspaces/{stranger.workspace_id}/health", headers=stranger.headers()
+    )
+    assert own.status_code == 200 and own.json()["jobs"] == {"failed": 1}
+    assert [j["id"] for j in own.json()["retried_jobs"]] == [theirs]

@@ -495,3 +495,41 @@ def test_a_misspelled_compose_key_is_rejected(
     mutate(compose)
     found = compose_errors(compose)
     assert any(error.startswith(where) for error in found), found
+
+
+# (g) the client's address: every deployment runs Serve's HAProxy through RiverGen's launcher,
+# and the gateway trusts the header from HAProxy alone (loopback on its own node).
+
+
+def test_the_image_runs_serves_haproxy_through_the_launcher() -> None:
+    dockerfile = read("docker/Dockerfile")
+    env: dict[str, str] = {}
+    for instruction, args in dockerfile_instructions(dockerfile):
+        if instruction == "ENV":
+            env |= dict(word.split("=", 1) for word in shlex.split(args))
+    launcher = env["RAY_SERVE_HAPROXY_BINARY_PATH"]
+    workdir = [args for instruction, args in dockerfile_instructions(dockerfile)
+               if instruction == "WORKDIR"][-1]  # fmt: skip
+    relative = Path(launcher).relative_to(workdir)
+    assert str(relative) in copy_sources(dockerfile_instructions(dockerfile))
+    assert os.access(ROOT / relative, os.X_OK)
+    assert "deployments.haproxy_ingress" in (ROOT / relative).read_text()
+
+
+def test_every_deployment_trusts_the_header_from_haproxy_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.unit.test_rayservice import one
+
+    configured = {
+        "compose": compose_environment("ray-head", {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": "x"}),
+        "cluster.yaml": env_file(DOCKER / "cluster-env" / "rivergen.env.example"),
+        "rayservice.yaml": one("ConfigMap")["data"],
+    }
+    for where, env in configured.items():
+        monkeypatch.setenv(
+            "RIVERGEN_GATEWAY__TRUSTED_PROXIES", env["RIVERGEN_GATEWAY__TRUSTED_PROXIES"]
+        )
+        trusted = Settings().gateway.trusted_proxies
+        assert any(n.network_address.is_loopback for n in trusted), where  # the node's HAProxy
+        assert all(n.is_private for n in trusted), where  # never a client's network

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from bench.nl_eval.compare import ORDER_PREFIX, matches
-from bench.nl_eval.datasets import DRAFT_VERSION, LOADERS, EvalDataset
+from bench.nl_eval.datasets import DRAFT_VERSION, LOADERS, EvalDataset, curated_addition
 from bench.nl_eval.questions import KINDS, QuestionSet, load_questions
 from rivergen.engine.duck import EngineLimits, execute, resolver
 from rivergen.engine.sandbox import admit
@@ -143,3 +143,23 @@ def test_periods_shares_and_order() -> None:
     ties: dict[str, list[object]] = {"n": ["a", "b", "c"], f"{ORDER_PREFIX}_price": [3, 2, 2]}
     assert matches(_t(**ties), _t(n=["a", "c", "b"]), ordered=True)
     assert not matches(_t(**ties), _t(n=["b", "a", "c"]), ordered=True)
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_a_curated_addition_names_what_the_draft_has(
+    name: str, datasets: dict[str, EvalDataset]
+) -> None:
+    """`--curated` only: each file adds synonyms to datasets and columns of the draft (a name
+    the draft lacks fails), and the headline catalog stays the draft alone."""
+    addition = curated_addition(name)
+    assert addition is not None
+    catalog = datasets[name].catalog
+    for dataset in addition.datasets:
+        table = catalog.table(dataset.name)
+        assert table is not None
+        assert not set(dataset.synonyms) & set(table.synonyms) or not dataset.synonyms
+        assert {c.name for c in dataset.columns} <= {c.name for c in table.columns}
+    curated = LOADERS[name](curated=True).catalog
+    added = {s for d in addition.datasets for c in d.columns for s in c.synonyms}
+    said = {s for t in curated.tables for c in t.columns for s in c.synonyms}
+    assert added <= said

@@ -153,17 +153,20 @@ def test_metrics_import_without_ray_and_record_nothing_without_it() -> None:
     record_event("job.failed")
 
 
-def test_a_local_head_gets_the_configured_dashboard_agent_port() -> None:
+def test_a_local_head_gets_the_configured_dashboard_agent_port_on_loopback() -> None:
     from ray._private import parameter
 
-    from rivergen.cli.runner import _dashboard_agent_port
+    from rivergen.cli.runner import _local_head_params
 
     original = parameter.RayParams
     assert original().dashboard_agent_listen_port == 52365  # what every Ray here asks for
-    with _dashboard_agent_port(29366):
-        assert parameter.RayParams().dashboard_agent_listen_port == 29366
-        explicit = parameter.RayParams(dashboard_agent_listen_port=1234)
+    with _local_head_params(29366):
+        params = parameter.RayParams()
+        assert params.dashboard_agent_listen_port == 29366
+        assert params.node_ip_address == "127.0.0.1"  # every listener of the head on loopback
+        explicit = parameter.RayParams(dashboard_agent_listen_port=1234, node_ip_address="::1")
         assert explicit.dashboard_agent_listen_port == 1234
+        assert explicit.node_ip_address == "::1"
     assert parameter.RayParams is original
     assert Settings().ray.dashboard_agent_port == 52365
 

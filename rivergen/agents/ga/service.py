@@ -102,10 +102,8 @@ class GovernanceAgent:
     ) -> list[ColumnTag]:
         if not findings:
             return []
-        shown = {
-            role: (await self._governance.governed_for(workspace, role, [dataset]))[dataset]
-            for role in MASKED_ROLES
-        }
+        by_role = await self._governance.governed_for_roles(workspace, MASKED_ROLES, [dataset])
+        shown = {role: by_role[role][dataset] for role in MASKED_ROLES}
         return [
             ColumnTag(
                 **finding.model_dump(),

@@ -8,7 +8,10 @@ from rivergen.agents.osa.schemas import (
     DeploymentsView,
     DeploymentView,
     HealthSummary,
+    JobAttempts,
     JobRetry,
+    ServiceStatus,
+    WorkspaceHealth,
 )
 from rivergen.agents.osa.service import OperationsAgent
 
@@ -19,7 +22,10 @@ __all__ = [
     "DeploymentView",
     "DeploymentsView",
     "HealthSummary",
+    "JobAttempts",
     "JobRetry",
     "OperationsAgent",
     "RayClusterReader",
+    "ServiceStatus",
+    "WorkspaceHealth",
 ]

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from rivergen.health import Readiness
-from rivergen.jobs.schemas import JobAccepted
+from rivergen.jobs.schemas import JobAccepted, JobState
 
 
 class NodeView(BaseModel):
@@ -103,3 +103,44 @@ class HealthSummary(BaseModel):
     serve: ServeHealth
     jobs: dict[str, int] = Field(description="This workspace's jobs by state.")
     failed_jobs_24h: int
+
+
+class ServiceStatus(BaseModel):
+    """A platform service as a tenant sees it: up or not, never why (that is the operators')."""
+
+    ok: bool
+    latency_ms: float | None = Field(None, description="Round trip of the check.")
+
+
+class JobAttempts(BaseModel):
+    id: UUID
+    kind: str
+    name: str | None
+    state: JobState
+    attempts: int = Field(description="Runs so far: more than one when the supervisor retried it.")
+    max_attempts: int
+    error_code: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    retryable: bool = Field(
+        description="Failed or cancelled: `POST /api/v1/jobs/{id}/retry` queues it again."
+    )
+
+
+class WorkspaceHealth(BaseModel):
+    """What a workspace's admins see of the platform: the services the workspace uses and its
+    own jobs. Nothing about the cluster's nodes, Serve, or any other workspace."""
+
+    workspace_id: UUID
+    status: Literal["ok", "degraded"]
+    problems: list[str]
+    services: dict[str, ServiceStatus] = Field(
+        description="postgres (data), redis_app (sessions, caches), redis_socket (live "
+        "notifications), events, object_store (files), ray (compute)."
+    )
+    jobs: dict[str, int] = Field(description="This workspace's jobs by state.")
+    failed_jobs_24h: int
+    retried_jobs: list[JobAttempts] = Field(
+        description="The workspace's latest jobs (up to 20) that ran more than once or ended "
+        "failed or cancelled, newest first."
+    )

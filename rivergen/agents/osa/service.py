@@ -13,16 +13,20 @@ from rivergen.agents.osa.schemas import (
     ClusterView,
     DeploymentsView,
     HealthSummary,
+    JobAttempts,
     JobRetry,
     ServeHealth,
+    ServiceStatus,
+    WorkspaceHealth,
 )
 from rivergen.clients import PlatformClients
-from rivergen.errors import Conflict, RiverGenError
+from rivergen.errors import BadRequest, Conflict, RiverGenError
 from rivergen.health import check_readiness
 from rivergen.jobs import JobService, JobState
 from rivergen.jobs.schemas import JobCreate
 
 RETRYABLE: tuple[JobState, ...] = (JobState.FAILED, JobState.CANCELLED)
+RETRIED_SHOWN = 20
 
 
 class OperationsAgent:
@@ -72,6 +76,46 @@ class OperationsAgent:
             dependencies=readiness, cluster=cluster_health, serve=serve_health, jobs=jobs,
             failed_jobs_24h=failed,
         )  # fmt: skip
+
+    async def workspace_health(self, context: RequestContext) -> WorkspaceHealth:
+        """For a workspace's admins: whether each service the workspace uses answers (no error
+        detail), its jobs by state and its jobs that were retried or may be; nothing about
+        nodes, Serve or other workspaces."""
+        if context.workspace_id is None:
+            raise BadRequest("no workspace: send X-Workspace-ID", code="workspace_required")
+        readiness = await check_readiness(self._clients, self._timeout)
+        services = {
+            name: ServiceStatus(ok=s.ok, latency_ms=s.latency_ms)
+            for name, s in readiness.dependencies.items()
+        }
+        problems = [f"{name} is unavailable" for name, s in services.items() if not s.ok]
+        jobs, failed = await self._job_counts(context)
+        if failed:
+            problems.append(f"{failed} job(s) failed in the last 24 hours")
+        return WorkspaceHealth(
+            workspace_id=context.workspace_id, status="ok" if not problems else "degraded",
+            problems=problems, services=services, jobs=jobs, failed_jobs_24h=failed,
+            retried_jobs=await self._retried_jobs(context.workspace_id),
+        )  # fmt: skip
+
+    async def _retried_jobs(self, workspace: UUID) -> list[JobAttempts]:
+        async with self._clients.db.transaction(str(workspace)) as conn:
+            rows = await conn.fetch(
+                "SELECT id, kind, name, state, attempts, max_attempts, error->>'code' AS code,"
+                " created_at, finished_at FROM jobs"
+                " WHERE attempts > 1 OR state IN ('failed', 'cancelled')"
+                " ORDER BY created_at DESC, id DESC LIMIT $1",
+                RETRIED_SHOWN,
+            )
+        return [
+            JobAttempts(
+                id=r["id"], kind=r["kind"], name=r["name"], state=JobState(r["state"]),
+                attempts=r["attempts"], max_attempts=r["max_attempts"], error_code=r["code"],
+                created_at=r["created_at"], finished_at=r["finished_at"],
+                retryable=JobState(r["state"]) in RETRYABLE,
+            )
+            for r in rows
+        ]  # fmt: skip
 
     async def _cluster_health(self, problems: list[str]) -> tuple[ClusterHealth, ServeHealth]:
         try:

@@ -225,11 +225,8 @@ class GovernanceService:
                 wanted += await store.made_from(conn, *source)
         if not wanted:
             return False
-        for role in get_args(RoleName):
-            governed = await self.governed_for(workspace, role, wanted)
-            if any(changes_data(g) for g in governed.values()):
-                return True
-        return False
+        by_role = await self.governed_for_roles(workspace, get_args(RoleName), wanted)
+        return any(changes_data(g) for governed in by_role.values() for g in governed.values())
 
     async def governed(
         self, context: RequestContext, dataset_ids: Iterable[UUID]
@@ -250,9 +247,15 @@ class GovernanceService:
         policies follow). An inherited policy that names a column some version of the dataset
         lacks (staged with other options, say without a header) denies the dataset to its roles:
         a mask that finds no column would show the data."""
+        return (await self.governed_for_roles(workspace, [role], dataset_ids))[role]
+
+    async def governed_for_roles(
+        self, workspace: UUID, roles: Iterable[RoleName], dataset_ids: Iterable[UUID]
+    ) -> dict[RoleName, dict[UUID, Governed]]:
+        """:meth:`governed_for` for each of ``roles``, the policies and lineage read once."""
         wanted = list(dict.fromkeys(dataset_ids))
         if not wanted:
-            return {}
+            return {role: {} for role in roles}
         async with self._db.transaction(str(workspace)) as conn:
             lineage = await _lineage(conn, wanted)
             seen = set(wanted) | {i for jobs in lineage.values() for j in jobs for i in j.inputs}
@@ -265,23 +268,27 @@ class GovernanceService:
                 d for d, of in siblings.items() if any(p.dataset_id in of for p in policies)
             ]
             columns = await store.version_columns(conn, inheriting) if inheriting else {}
-        memo: dict[UUID, Governed] = {}
 
-        def resolve(dataset: UUID, depth: int = 0) -> Governed:
-            if dataset not in memo:
-                own = _with_same_source(
-                    policies, dataset, role, siblings.get(dataset, set()),
-                    columns.get(dataset, set()),
-                )  # fmt: skip
-                own.workspace_id = workspace
-                if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
-                    for job in lineage[dataset]:
-                        readers = {i: resolve(i, depth + 1) for i in job.inputs}
-                        own = inherit(own, job, readers)
-                memo[dataset] = own
-            return memo[dataset]
+        def for_role(role: RoleName) -> dict[UUID, Governed]:
+            memo: dict[UUID, Governed] = {}
 
-        return {dataset: resolve(dataset) for dataset in wanted}
+            def resolve(dataset: UUID, depth: int = 0) -> Governed:
+                if dataset not in memo:
+                    own = _with_same_source(
+                        policies, dataset, role, siblings.get(dataset, set()),
+                        columns.get(dataset, set()),
+                    )  # fmt: skip
+                    own.workspace_id = workspace
+                    if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
+                        for job in lineage[dataset]:
+                            readers = {i: resolve(i, depth + 1) for i in job.inputs}
+                            own = inherit(own, job, readers)
+                    memo[dataset] = own
+                return memo[dataset]
+
+            return {dataset: resolve(dataset) for dataset in wanted}
+
+        return {role: for_role(role) for role in roles}
 
 
 def _with_same_source(

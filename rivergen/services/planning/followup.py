@@ -451,16 +451,16 @@ class _Query:
             builds = {r: self._copy()._condition(r, f"= {quote(v)}", said, swap)
                       for r, v in mine}  # fmt: skip
             return self._choose(refs, f"column for `{said}`", builds)
-        if piece.kind == "country":
-            countries: tuple[str, ...] = piece.data
+        if piece.kind in ("country", "state"):
+            places: tuple[str, ...] = piece.data
             refs = [r for r in self._refs(self.tables)
-                    if not is_numeric(r) and "country" in name_parts(r.column)]  # fmt: skip
+                    if not is_numeric(r) and piece.kind in name_parts(r.column)]  # fmt: skip
             if not refs:
-                raise _NotRead(f"`{said}`: no country column in {', '.join(self.tables)}.")
-            listed = ", ".join(quote(c.lower()) for c in countries)
+                raise _NotRead(f"`{said}`: no {piece.kind} column in {', '.join(self.tables)}.")
+            listed = ", ".join(quote(c.lower()) for c in places)
             builds = {r: self._copy()._condition(r, f"IN ({listed})", said, swap, lower=True)
                       for r in refs}  # fmt: skip
-            return self._choose(refs, f"country column for `{said}`", builds)
+            return self._choose(refs, f"{piece.kind} column for `{said}`", builds)
         raise _NotRead(f"`{said}`: a follow-up filter names a value, a year or a country.",
                        piece.words)  # fmt: skip
 

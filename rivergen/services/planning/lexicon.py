@@ -145,6 +145,38 @@ COUNTRIES: dict[tuple[str, ...], tuple[str, ...]] = {
         "britain": ("uk", "united kingdom", "great britain"),
     }.items()
 }  # fmt: skip
+# What people call a country's things ("German customers"): the country's key in COUNTRIES.
+DEMONYMS = {
+    "german": "germany", "french": "france", "japanese": "japan", "swedish": "sweden",
+    "spanish": "spain", "italian": "italy", "brazilian": "brazil", "mexican": "mexico",
+    "canadian": "canada", "argentinian": "argentina", "argentine": "argentina",
+    "austrian": "austria", "belgian": "belgium", "danish": "denmark", "finnish": "finland",
+    "irish": "ireland", "norwegian": "norway", "portuguese": "portugal", "swiss": "switzerland",
+    "venezuelan": "venezuela", "chinese": "china", "australian": "australia",
+    "dutch": "netherlands", "greek": "greece", "american": "usa", "british": "uk",
+}  # fmt: skip
+COUNTRIES |= {(adjective,): COUNTRIES[(country,)] for adjective, country in DEMONYMS.items()}
+# The states of the United States, for a column named `state` whose values the catalog does
+# not list whole: each by its name, read as its postal code or its name (any case).
+US_STATES: dict[tuple[str, ...], tuple[str, ...]] = {
+    tuple(name.split()): (code.lower(), name)
+    for code, name in (
+        ("AL", "alabama"), ("AK", "alaska"), ("AZ", "arizona"), ("AR", "arkansas"),
+        ("CA", "california"), ("CO", "colorado"), ("CT", "connecticut"), ("DE", "delaware"),
+        ("FL", "florida"), ("GA", "georgia"), ("HI", "hawaii"), ("ID", "idaho"),
+        ("IL", "illinois"), ("IN", "indiana"), ("IA", "iowa"), ("KS", "kansas"),
+        ("KY", "kentucky"), ("LA", "louisiana"), ("ME", "maine"), ("MD", "maryland"),
+        ("MA", "massachusetts"), ("MI", "michigan"), ("MN", "minnesota"),
+        ("MS", "mississippi"), ("MO", "missouri"), ("MT", "montana"), ("NE", "nebraska"),
+        ("NV", "nevada"), ("NH", "new hampshire"), ("NJ", "new jersey"), ("NM", "new mexico"),
+        ("NY", "new york"), ("NC", "north carolina"), ("ND", "north dakota"), ("OH", "ohio"),
+        ("OK", "oklahoma"), ("OR", "oregon"), ("PA", "pennsylvania"), ("RI", "rhode island"),
+        ("SC", "south carolina"), ("SD", "south dakota"), ("TN", "tennessee"), ("TX", "texas"),
+        ("UT", "utah"), ("VT", "vermont"), ("VA", "virginia"), ("WA", "washington"),
+        ("WV", "west virginia"), ("WI", "wisconsin"), ("WY", "wyoming"),
+        ("DC", "district of columbia"),
+    )
+}  # fmt: skip
 # Abbreviations of column names and what they stand for.
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "temp": ("temperature",), "max": ("maximum",), "min": ("minimum",), "avg": ("average",),
@@ -161,6 +193,9 @@ LINE_WORDS = frozenset({"detail", "item", "line", "entry", "entrie"})
 # it is no total.
 AVERAGED_WORDS = frozenset({"price", "rate", "discount", "percent", "pct", "ratio", "share",
                             "score", "age", "margin", "avg", "average", "mean"})  # fmt: skip
+# Words of a level rather than an amount: a day's wind or temperature adds up to nothing, so
+# "the month with the most wind" is no monthly total.
+LEVEL_WORDS = AVERAGED_WORDS | {"speed", "wind", "temp", "temperature", "humidity", "pressure"}
 # Measures whose bare mention means their total ("revenue by country").
 SUMMED_SYNONYMS = frozenset({"revenue", "sales", "turnover", "spend", "spending"})
 
@@ -238,7 +273,7 @@ def tokenize(question: str) -> tuple[list[Token], list[str]]:
             tokens.append(Token(text, "date", date.fromisoformat(text)))
         elif kind in ("money", "number"):
             value, unit = _number(text)
-            tokens.append(Token(text, "number", value, unit))
+            tokens.append(Token(text.strip(), "number", value, unit))
         elif kind == "symbol":
             tokens.append(Token(text, "symbol"))
         elif kind == "word":
@@ -288,6 +323,8 @@ class ColumnRef:
     column: str
     type: str
     parse: str | None = None  # a date held as text: its strptime format (read as a date)
+    # A value computed from two number columns of the table: (operator, left, right).
+    formula: tuple[str, ColumnRef, ColumnRef] | None = None
 
 
 def column_ref(table: str, column: CatalogColumn) -> ColumnRef:
@@ -349,6 +386,8 @@ class Vocabulary:
     longest: int = 1
     names: Names = field(default_factory=lambda: Names({}, 0, frozenset()))
     common: frozenset[str] | None = None  # the words no name is read from uncapitalized
+    # Words of one table's compound name said alone (`seattle` of `seattle-weather`).
+    table_words: set[tuple[str, ...]] = field(default_factory=set)
 
     def _add_column(self, phrase: tuple[str, ...], ref: ColumnRef) -> None:
         refs = self.columns.setdefault(phrase, [])
@@ -426,6 +465,10 @@ def _column_phrases(
     if len(plain) < len(parts) and plain and type_class(column.type) == "numeric":
         # `temp_max` is also "the temperature": which extreme, the words around it say
         phrases |= _spoken_phrases(plain)
+    phrases |= _placed(parts, column.type)
+    phrases |= _amount_phrases(parts, column.type)
+    phrases |= _count_phrases(parts, column.type)
+    phrases |= _done_phrases(parts, column)
     if len(parts) == 2 and parts[0] in ("date", "time"):  # `Date Egg`: the egg date
         phrases |= {(parts[1], parts[0]), (parts[1], plural(parts[0]))}
     if 0 < len(column.values) <= SPELLED_VALUES:  # "weather type", "the kinds of weather"
@@ -471,6 +514,56 @@ def _event_verbs(parts: list[str], kind: str) -> set[tuple[str, ...]]:
         verbs.add(noun + (noun[-1] if double and len(noun) <= 4 else "") + "ed")
     taken = {v for forms in TABLE_VERBS.values() for v in forms}
     return {(v,) for v in verbs if v not in taken}
+
+
+AMOUNT_NOUNS = ("amount", "amounts", "charge", "charges", "cost", "costs", "fee", "fees")
+"""Nouns said after an amount's one-word name that add nothing to it ("the freight charge",
+"the tax amount")."""
+
+
+def _amount_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A number column named by one word, said with a noun of amounts after it (`freight`:
+    "freight charge", "freight cost"); not one that is averaged (a price, a rate)."""
+    spoken = [p for p in parts if p not in UNIT_WORDS]
+    if type_class(kind) != "numeric" or len(spoken) != 1 or spoken[0] in AVERAGED_WORDS:
+        return set()
+    return {(spoken[0], noun) for noun in AMOUNT_NOUNS}
+
+
+def _done_phrases(parts: list[str], column: CatalogColumn) -> set[tuple[str, ...]]:
+    """A yes/no column named by a thing and what was done to it (`Clutch Completion`,
+    `Payment Confirmation`) said by the deed: "completed the clutch", "complete clutch",
+    "confirmed payment"."""
+    yes_no = column.role == "boolean" or {v.casefold() for v in column.values} == {"yes", "no"}
+    if not yes_no or len(parts) != 2 or not parts[1].endswith("tion") or len(parts[1]) < 7:
+        return set()
+    thing, deed = parts[0], parts[1]
+    if deed.endswith("ation"):  # confirmation: confirm, confirmed
+        verbs = {deed[:-5], deed[:-5] + "ed"}
+    else:  # completion: complete, completed
+        verbs = {deed[:-3] + "e", deed[:-3] + "ed"}
+    return {(verb, thing) for verb in verbs} | {(thing, verb) for verb in verbs}
+
+
+def _count_phrases(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A number column named by a plural noun holds how many there are: `Cylinders` is the
+    "cylinder count"."""
+    if type_class(kind) != "numeric" or len(parts) != 1 or singular(parts[0]) == parts[0]:
+        return set()
+    return {(singular(parts[0]), noun) for noun in ("count", "counts")}
+
+
+PLACES = frozenset({"in", "on"})
+"""Words that say where a count of things is: `unitsInStock`, `unitsOnOrder`."""
+
+
+def _placed(parts: list[str], kind: str) -> set[tuple[str, ...]]:
+    """A count of things by where they are, said by the place alone: `unitsInStock` "in
+    stock" ("how many units are in stock": the things are said apart, see
+    ``query_grammar._joined_columns``)."""
+    if type_class(kind) != "numeric" or len(parts) < 3 or parts[1] not in PLACES:
+        return set()
+    return {tuple(parts[1:])}
 
 
 def _layer_names(business_name: str, synonyms: list[str]) -> set[tuple[str, ...]]:
@@ -590,6 +683,7 @@ def _add_table_words(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
         parts = re.split(r"[\s_\-]+", next(iter(tables)).lower())
         if len(tables) == 1 and len(parts) > 1 and (word,) not in taken:
             vocabulary.tables[(word,)] = next(iter(tables))
+            vocabulary.table_words.add((word,))
 
 
 def _add_columns(vocabulary: Vocabulary, table: CatalogTable, table_words: set[str]) -> None:
@@ -612,6 +706,15 @@ def _add_measures(vocabulary: Vocabulary, catalog: PromptCatalog) -> None:
         if catalog.table(measure.table) is not None:
             for phrase in measure_phrases(measure):
                 vocabulary.measures[phrase] = measure
+
+
+COUNTED_WORDS = frozenset({"units", "quantity", "qty", "pieces"})
+"""Words of a number column that counts things (`quantity`, `unitsInStock`): its values add
+up, so said per group it is their total."""
+
+
+def counts_things(column: str) -> bool:
+    return bool(set(name_parts(column)) & COUNTED_WORDS)
 
 
 def is_temporal(ref: ColumnRef) -> bool:

@@ -26,24 +26,29 @@ from rivergen.services.planning.catalog import (
 )
 from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
+    ABBREVIATIONS,
     AVERAGED_WORDS,
     COMMON_WORDS,
     CONVERSIONS,
     CONVERTED_UNITS,
     COUNTRIES,
+    LEVEL_WORDS,
     LIGHT_FORMS,
     LINE_WORDS,
     MONEY_WORDS,
     MONTHS,
     NUMBER_WORDS,
+    PLACES,
     SPELLED_VALUES,
     SPOKEN_UNITS,
     UNIT_WORDS,
+    US_STATES,
     WEIGHT_WORDS,
     ColumnRef,
     Token,
     Vocabulary,
     column_ref,
+    counts_things,
     is_numeric,
     is_temporal,
     is_year,
@@ -208,6 +213,21 @@ _COMPARATIVES = {
     ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
     ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
 }  # fmt: skip
+# "the ratio of A to B", "the difference between A and B": (the words joining A and B, op).
+_ARITHMETIC_HEADS = {("ratio", "of"): (("to", "and"), "/"),
+                     ("difference", "between"): (("and",), "-")}  # fmt: skip
+# "A minus B", "A divided by B".
+_ARITHMETIC_INFIXES = {("minus",): "-", ("plus",): "+", ("divided", "by"): "/",
+                       ("times",): "*", ("multiplied", "by"): "*"}  # fmt: skip
+
+
+# Compass points: the coordinate they go along, and whether they go up it ("north": a
+# higher latitude, "west": a lower longitude).
+_COMPASS = {"north": ("latitude", True), "south": ("latitude", False),
+            "east": ("longitude", True), "west": ("longitude", False)}  # fmt: skip
+# "north of 60", "west of longitude -120": a coordinate above or below.
+_COMPARATIVES |= {(point, "of"): (axis, ">" if up else "<")
+                  for point, (axis, up) in _COMPASS.items()}  # fmt: skip
 _SUPERLATIVES = {
     ("most", "expensive"): ("price", True), ("priciest",): ("price", True),
     ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
@@ -218,6 +238,13 @@ _SUPERLATIVES = {
     ("most", "recent"): ("@date", True), ("most", "recently"): ("@date", True),
     ("least", "recently"): ("@date", False), ("oldest",): ("@age", False),
     ("earliest",): ("@date", False), ("youngest",): ("@age", True),
+}  # fmt: skip
+# "the northernmost airport", "the station furthest west": the extreme of the coordinate.
+_SUPERLATIVES |= {
+    key: axis
+    for point, axis in _COMPASS.items()
+    for key in [(f"{point}ernmost",), ("most", f"{point}erly"),
+                *((far, point) for far in ("furthest", "farthest"))]
 }  # fmt: skip
 _NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
               ("but", "not"), ("not", "in"), ("except", "for")}  # fmt: skip
@@ -244,6 +271,7 @@ class Piece:
     words: list[str]
     data: Any = None
     at: int = -1  # the index of its first word in the question (-1: not said)
+    held: bool = False  # said after `have` ("customers who have placed an order")
 
     def next_to(self, other: Piece) -> bool:
         """Whether ``other`` follows this piece with no word between."""
@@ -406,10 +434,11 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     if head is None:
         return None
     key, op, column = head
-    number = _number_at(tokens, i + len(key))
+    named = int(column is not None and i + len(key) < len(words) and words[i + len(key)] == column)
+    number = _number_at(tokens, i + len(key) + named)  # "north of latitude 60": its word too
     if number is None:
-        return None
-    used = len(key) + 1
+        return _compared_with_aggregate(words, i, key, op, column)
+    used = len(key) + named + 1
     bound = _starts(words[i + used :], _OR_MORE) if op == "=" else None
     if bound is not None:  # "a quantity of 100 or more", "5 or fewer"
         op, used = bound[1], used + len(bound[0])
@@ -425,6 +454,35 @@ def _comparison(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
     return used, piece
 
 
+@dataclass(frozen=True)
+class OfAll:
+    """A value compared with the aggregate of its own column over all the table's rows: "more
+    than the average"."""
+
+    function: str  # avg | median
+
+    def __str__(self) -> str:
+        return f"the {'average' if self.function == 'avg' else self.function} of every row"
+
+
+_OF_ALL = {"average": "avg", "mean": "avg", "median": "median"}
+
+
+def _compared_with_aggregate(
+    words: list[str], i: int, key: tuple[str, ...], op: str, column: str | None
+) -> tuple[int, Piece] | None:
+    """`weigh more than the average`, `above average`, `less than the median`: the column
+    (said before, after, or by the comparative) against its aggregate over every row."""
+    if op not in (">", "<", ">=", "<="):
+        return None
+    j = i + len(key)
+    j += j < len(words) and words[j] in ("the", "its", "their")
+    if j >= len(words) or words[j] not in _OF_ALL:
+        return None
+    piece = Piece("compare", words[i : j + 1], (op, OfAll(_OF_ALL[words[j]]), None, column))
+    return j + 1 - i, piece
+
+
 def _text_match(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
     found = _starts(words[i:], _TEXT_MATCH)
     if found is None:
@@ -437,6 +495,8 @@ def _text_match(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
 
 
 def _top(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
+    if words[i] == "last" and i == len(words) - 1:  # "which orders were shipped last"
+        return 1, Piece("top", ["last"], (None, False))
     if words[i] in ("top", "bottom", "first"):
         number = _number_at(tokens, i + 1)
         descending = words[i] != "bottom"
@@ -529,6 +589,8 @@ _FIXED: list[tuple[str, Any]] = [
         },
     ),
     ("versus", {("compare",), ("comparison", "of")}),
+    ("in_total", {("in", "total"), ("all", "told")}),
+    ("when", {("when",)}),
 ]
 # One-word keywords a misspelling may stand for.
 _KEYWORDS = sorted(
@@ -555,6 +617,17 @@ def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece
     return best
 
 
+def _catalog_at(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """The catalog's phrase at the start of ``words``; the place word of a column
+    (`unitsOnOrder`: "on order") gives way to a longer phrase said after it ("the discount
+    on order lines")."""
+    found = _catalog_piece(words, vocabulary)
+    if found is not None and words[0] in PLACES:
+        after = _catalog_piece(words[1:], vocabulary)
+        return None if after is not None and after[0] >= found[0] else found
+    return found
+
+
 def _corrected(word: str) -> str | None:
     """The keyword a misspelled word stands for (`avrage`), if exactly one is close."""
     if len(word) < 5 or word in FILLERS or word in _KEYWORDS:
@@ -567,7 +640,8 @@ _POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
 _BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
     *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
-    _SAVE, MONTHS, COUNTRIES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
+    _SAVE, MONTHS, COUNTRIES, US_STATES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
+    _ARITHMETIC_HEADS, _ARITHMETIC_INFIXES,
 )  # fmt: skip
 GRAMMAR_WORDS: frozenset[str] = frozenset(
     {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
@@ -634,7 +708,131 @@ def pieces(
         if tokens[i].kind != "word" or words[i] not in FILLERS | LIGHT_FORMS:
             unknown.append(words[i])
         i += 1
-    return out, unknown
+    out = _names_over_table_words(out, vocabulary)
+    for piece in out:
+        piece.held = piece.kind in ("table", "column") and _after_have(words, piece.at)
+    return _counts_per_value(_joined_columns(_columns_of_values(out, words))), unknown
+
+
+_HAVE = frozenset({"have", "has", "had"})
+_BETWEEN_HAVE = frozenset({"a", "an", "any", "at", "least", "one", "ever", "already", "placed",
+                           "made", "received", "been", "given"})  # fmt: skip
+
+
+def _after_have(words: list[str], at: int) -> bool:
+    """Whether the words before ``at`` are `have` and only an article or a light verb
+    ("have placed an", "has any", "had at least one"), or `with` and an article ("with a")."""
+    i = at - 1
+    while i >= 0 and words[i] in _BETWEEN_HAVE:
+        i -= 1
+    article = i + 1 < at and words[i + 1] in ("a", "an", "any")
+    return i >= 0 and (words[i] in _HAVE or (words[i] == "with" and article))
+
+
+def _names_over_table_words(found: list[Piece], vocabulary: Vocabulary) -> list[Piece]:
+    """A word of a table's compound name (`seattle` of `seattle-weather`) that is also a name
+    held by another table the question names ("the airports in Seattle"): that name."""
+    named = {p.data for p in found if p.kind == "table"}
+    out = []
+    for piece in found:
+        options = vocabulary.names.phrases.get(tuple(piece.words), [])
+        if piece.kind == "table" and tuple(piece.words) in vocabulary.table_words:
+            options = [(r, v) for r, v in options if r.table in named - {piece.data}]
+            if options:
+                piece = Piece("value", piece.words, options, piece.at)
+        out.append(piece)
+    return out
+
+
+def _counts_per_value(found: list[Piece]) -> list[Piece]:
+    """`how many male and how many female penguins`: one count per value said, each after its
+    own `how many` (one piece `each_value` of the values)."""
+    out: list[Piece] = []
+    i = 0
+    while i < len(found):
+        values: list[Piece] = []
+        j = i
+        while j + 1 < len(found) and found[j].kind == "count" and found[j + 1].kind == "value":
+            values.append(found[j + 1])
+            j += 2
+        if len(values) < 2:
+            out.append(found[i])
+            i += 1
+            continue
+        words = [w for p in found[i:j] for w in p.words]
+        out += [found[i], Piece("each_value", words, values, found[i + 1].at)]
+        i = j
+    return out
+
+
+def _joined_columns(found: list[Piece]) -> list[Piece]:
+    """A column named in two parts, the things first and where they are later ("how many
+    units of Chang are in stock": `unitsInStock`): one column, where the things are said."""
+    out = list(found)
+    for later in found:
+        if later.kind != "column" or later.words[0] not in PLACES:
+            continue
+        for index, first in enumerate(out):
+            if first is later:
+                break
+            if first.kind == "column" and all(
+                name_parts(r.column) == [*first.words, *later.words] for r in later.data[0]
+            ):
+                out[index] = Piece("column", first.words, later.data, first.at)
+                out.remove(later)
+                break
+    # "the products in stock", "how many products are on order": some are there
+    return [
+        Piece("placed", p.words, p.data[0], p.at)
+        if p.kind == "column" and p.words[0] in PLACES
+        else p
+        for p in out
+    ]
+
+
+# Pieces after which a column is what is asked of (grouped, counted, ranked), not the column of
+# the value that follows it.
+_ASKING = frozenset({"group", "sort", "count", "distinct", "aggregate", "most", "superlative",
+                     "top", "common", "versus", "time"})  # fmt: skip
+
+
+def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
+    """A column said just before a value it holds ("the state CA", "the city of Graz",
+    "individual N10A1", "whose country is Germany") only says whose value it is: the value,
+    read on that column (or on the columns named like it, `shipCity` for a city), and no
+    column piece."""
+    out: list[Piece] = []
+    for piece in found:
+        before = out[-1] if out else None
+        if (
+            piece.kind == "value"
+            and before is not None
+            and before.kind == "column"
+            and _said_before(before, piece, words)
+            and not (len(out) > 1 and out[-2].kind in _ASKING)
+        ):
+            refs: list[ColumnRef] = before.data[0]
+            said = [singular(w) for w in before.words]
+            kept = [(r, v) for r, v in piece.data
+                    if r in refs or [singular(p) for p in name_parts(r.column)][-len(said):]
+                    == said]  # fmt: skip
+            if kept:
+                out[-1] = Piece("value", [*before.words, *piece.words], kept, before.at)
+                continue
+        out.append(piece)
+    return out
+
+
+_COLUMN_TO_VALUE = frozenset({"of", "is", "are", "was", "were", "equals"})
+
+
+def _said_before(column: Piece, value: Piece, words: list[str]) -> bool:
+    """Whether ``column`` is said right before ``value``, or with `of` or `is` between ("the
+    city of Graz", "whose country is Germany")."""
+    end = column.at + len(column.words)
+    return column.at >= 0 and (
+        value.at == end or (value.at == end + 1 and words[end] in _COLUMN_TO_VALUE)
+    )
 
 
 _WHEN_EXTREMES = {"first": "min", "earliest": "min", "last": "max", "latest": "max"}
@@ -735,6 +933,116 @@ def _number_by_noun(
     return None
 
 
+def _arithmetic(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """Arithmetic between two number columns of one table, a value of each row: `the ratio of
+    bill length to bill depth`, `temp max minus temp min`; read as one column."""
+    head = _starts(words[i:], _ARITHMETIC_HEADS)
+    j = _past_articles(words, i + len(head[0])) if head else i
+    first = vocabulary.match(words[j:], "columns")
+    if first is None or not first[2]:
+        return None
+    k = j + first[0]
+    if head is not None:
+        joiners, op = head[1]
+        joined = k < len(words) and words[k] in joiners
+        k, infix = k + joined, (op if joined else None)
+    else:
+        found = _starts(words[k:], _ARITHMETIC_INFIXES)
+        k, infix = (k + len(found[0]), found[1]) if found else (k, None)
+    k = _past_articles(words, k)
+    second = vocabulary.match(words[k:], "columns") if infix else None
+    if infix is None or second is None or not second[2]:
+        return None
+    ref = _formula(infix, first[1], second[1])
+    if ref is None:
+        return None
+    n = k + second[0] - i
+    return n, Piece("column", words[i : i + n], ([ref], False))
+
+
+_HIGH_LOW = {"highest": True, "lowest": False, "largest": True, "smallest": False,
+             "maximum": True, "minimum": False, "biggest": True}  # fmt: skip
+
+
+def _extreme_word(words: list[str], i: int) -> tuple[int, str | None, bool] | None:
+    """A superlative at ``i``: (words used, the column word it implies or None, highest)."""
+    found = _starts(words[i:], _SUPERLATIVES)
+    if found is not None and not found[1][0].startswith("@"):
+        return len(found[0]), found[1][0], found[1][1]
+    if i < len(words) and words[i] in _HIGH_LOW:
+        return 1, None, _HIGH_LOW[words[i]]
+    return None
+
+
+def _spread(words: list[str], i: int) -> tuple[int, Piece] | None:
+    """`the difference between the heaviest and the lightest penguin`, `the difference between
+    the highest and lowest price`: the greatest value of a column less its least."""
+    if words[i : i + 2] != ["difference", "between"]:
+        return None
+    j = _past_articles(words, i + 2)
+    first = _extreme_word(words, j)
+    if first is None:
+        return None
+    k = j + first[0]
+    if k >= len(words) or words[k] != "and":
+        return None
+    k = _past_articles(words, k + 1)
+    second = _extreme_word(words, k)
+    if second is None or second[1] != first[1] or second[2] == first[2]:
+        return None
+    n = k + second[0] - i
+    return n, Piece("spread", words[i : i + n], first[1])
+
+
+def _past_articles(words: list[str], i: int) -> int:
+    while i < len(words) and words[i] in ("the", "a", "its", "their"):
+        i += 1
+    return i
+
+
+def _formula(op: str, left: Any, right: Any) -> ColumnRef | None:
+    """The computed column of two columns said (each of some tables): of the one table with a
+    number column of each; a raw variant of a table (`penguins-raw`) gives way to it."""
+    pairs = [(a, b) for a in left for b in right
+             if a.table == b.table and a != b and is_numeric(a) and is_numeric(b)]  # fmt: skip
+    tables = {a.table for a, _ in pairs}
+    pairs = [(a, b) for a, b in pairs
+             if not any(_table_words(t) < _table_words(a.table) for t in tables)]  # fmt: skip
+    if len(pairs) != 1:
+        return None
+    a, b = pairs[0]
+    label = f"{a.column} {op} {b.column}"
+    return ColumnRef(a.table, label, "double", formula=(op, a, b))
+
+
+def _latest_year(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`in the latest study year`, `from the most recent model year`: the latest value of a
+    column of years said by its name."""
+    found = _starts(words[i:], _RECENT_HEADS)
+    if found is None or found[0][-1] == "last":
+        return None
+    j = i + len(found[0])
+    column = vocabulary.match(words[j:], "columns")
+    if column is None or not column[2] or words[j + column[0] - 1] not in ("year", "years"):
+        return None
+    said = vocabulary.columns.get(tuple(words[j : j + column[0]]), [])
+    refs = [r for r in said if is_year(r) or is_temporal(r)]
+    if not refs:
+        return None
+    n = j + column[0] - i
+    return n, Piece("latest_year", words[i : i + n], refs)
+
+
+def _out_of(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, Piece] | None:
+    """`out of stock`: none left of a count of things where they are (`unitsInStock` = 0)."""
+    if words[i : i + 2] != ["out", "of"] or i + 2 >= len(words):
+        return None
+    refs = vocabulary.columns.get(("in", words[i + 2]), [])
+    if not refs or not all(is_numeric(r) for r in refs):
+        return None
+    return 3, Piece("compare", words[i : i + 3], ("=", 0, None, words[i + 2]))
+
+
 def _at(
     tokens: list[Token], i: int, words: list[str], vocabulary: Vocabulary
 ) -> tuple[int, Piece] | None:
@@ -743,7 +1051,11 @@ def _at(
         if found is not None:
             return found
     found = (
-        _when_extreme(words, i, vocabulary)
+        _arithmetic(words, i, vocabulary)
+        or _spread(words, i)
+        or _out_of(words, i, vocabulary)
+        or _latest_year(words, i, vocabulary)
+        or _when_extreme(words, i, vocabulary)
         or _column_comparison(words, i, vocabulary)
         or _missing(words, i, vocabulary)
         or _number_by_noun(tokens, i, words, vocabulary)
@@ -751,7 +1063,7 @@ def _at(
     )
     if found is not None:
         return found
-    catalog = _catalog_piece(words[i:], vocabulary) if tokens[i].kind == "word" else None
+    catalog = _catalog_at(words[i:], vocabulary) if tokens[i].kind == "word" else None
     fixed: tuple[int, Piece] | None = None
     for kind, table in _FIXED:
         match = _starts(words[i:], table)
@@ -766,10 +1078,17 @@ def _at(
     if catalog is not None and (fixed is None or catalog[0] > fixed[0] or named):
         return catalog
     if fixed is None and tokens[i].kind == "word":
-        country = _starts(words[i:], COUNTRIES)
-        if country is not None:  # "customers in Germany": a country column's value
-            return len(country[0]), Piece("country", list(country[0]), country[1])
+        return _place_at(words[i:])
     return fixed
+
+
+def _place_at(words: list[str]) -> tuple[int, Piece] | None:
+    """ "customers in Germany", "airports in Texas": a country or a US state by its name."""
+    for kind, places in (("country", COUNTRIES), ("state", US_STATES)):
+        place = _starts(words, places)
+        if place is not None:
+            return len(place[0]), Piece(kind, list(place[0]), place[1])
+    return None
 
 
 # A quantity's units said after `how many`: the number of them is the quantities' sum.
@@ -861,9 +1180,10 @@ def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
 _KINDS = (
     "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
     "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country", "day", "bound", "share", "missing",
-    "yet", "how_much", "convert", "alphabetical", "common", "on_average", "column_compare",
-    "when_extreme",
+    "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
+    "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
+    "column_compare", "when_extreme", "in_total", "when", "each_value", "latest_year",
+    "placed", "spread",
 )  # fmt: skip
 
 # Pieces to a query ---------------------------------------------------------------------------
@@ -871,7 +1191,7 @@ _KINDS = (
 
 @dataclass
 class Metric:
-    function: str  # count | count_distinct | sum | avg | min | max | measure
+    function: str  # count | count_distinct | sum | avg | min | max | spread | measure
     column: ColumnRef | None = None
     table: str | None = None  # for count(*): rows of this table; a measure's table
     # A semantic layer measure: as defined (function `measure`), or sum/avg/min/max of its
@@ -954,8 +1274,10 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
 # means the question is not read.
 _FOLLOWERS: dict[str, frozenset[str]] = {
     "aggregate": frozenset({"column", "table", "value", "measure", "aggregate", "most", "count"}),
-    "count": frozenset({"table", "column", "distinct", "value", "compare"}),
-    "group": frozenset({"column", "table", "time", "count"}),
+    "count": frozenset(
+        {"table", "column", "distinct", "value", "compare", "each_value", "country", "state"}
+    ),
+    "group": frozenset({"column", "table", "time", "count", "value", "country", "state"}),
     "sort": frozenset({"column", "count", "aggregate", "time", "measure"}),
     "rank": frozenset({"column", "table", "count", "aggregate", "value", "measure"}),
     "rank_count": frozenset({"table", "value"}),
@@ -985,6 +1307,9 @@ class _Reader:
         self.top_seen = False
         self.last: Piece | None = None
         self.awaiting: Condition | None = None
+        self.amount = False
+        self.when: Piece | None = None
+        self.asked_n: int | None = None
 
     def read(self, found: list[Piece]) -> Plan:
         found = self._days(found)
@@ -1118,6 +1443,13 @@ class _Reader:
         self.plan.metrics.append(Metric(function, ref))
         self._note(piece.words, f"{function} of {table}.{ref.column}")
 
+    def _in_total(self, piece: Piece, following: Piece | None) -> None:
+        """`in total` after a total or a count already asked: it says so again."""
+        totals = ("sum", "count", "count_distinct", "measure")
+        if not self.plan.metrics or any(m.function not in totals for m in self.plan.metrics):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
+        self._note(piece.words, "the total asked already")
+
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
         self.alphabetical = True
 
@@ -1171,7 +1503,31 @@ class _Reader:
             raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
             raise _Unreadable("Top by what? `top 5 products by revenue`.")
+        if self.when is not None:
+            self._when_dates(self.when)
+        of_all = [c for c in self.plan.conditions if isinstance(c.value, OfAll)]
+        if of_all and (len(self.plan.conditions) > 1 or self.plan.groups):
+            # "Adelie penguins heavier than the average": of all penguins, or of the Adelie?
+            # "which species weigh more than the average": a species' average, or a penguin?
+            raise _Unreadable(
+                "More than the average of every row, or of those the question keeps or "
+                "groups? Ask one: `how many penguins weigh more than the average`."
+            )
         self._check_named_count()
+
+    def _when(self, piece: Piece, following: Piece | None) -> None:
+        self.when = piece
+
+    def _when_dates(self, piece: Piece) -> None:
+        """`when was Nancy Davolio hired`: the date of the event said (`hireDate`), shown for
+        the rows the question names; nothing else may be asked."""
+        plan = self.plan
+        dates = [r for r in plan.projection if is_temporal(r)]
+        if plan.metrics or plan.groups or not dates or len(dates) != len(plan.projection):
+            raise _Unreadable(f"`{' '.join(piece.words)}`: the date of what? Name the event: "
+                              "`when was Nancy hired`.", piece.words)  # fmt: skip
+        self._note(piece.words, f"the date{'s' if len(dates) > 1 else ''} "
+                                f"{', '.join(r.column for r in dates)}")  # fmt: skip
 
     def _named_by(self, ref: ColumnRef) -> bool:
         """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
@@ -1242,6 +1598,7 @@ class _Reader:
 
     def _most(self, piece: Piece, following: Piece | None) -> None:
         descending = bool(piece.data)
+        self.amount = piece.words in (["most"], ["least"])  # "the most rain": an amount
         top = self.mode is not None and self.mode[0] == "top"
         asked = self.which and bool(self.plan.groups)  # "in which year were the most penguins"
         if following is not None and following.kind == "table" and asked and self.mode is None:
@@ -1292,10 +1649,29 @@ class _Reader:
         self.mode = None
 
     def _top(self, piece: Piece, following: Piece | None) -> None:
+        if self._event_order(piece, following):
+            return
         self.top_seen = True
         n, descending = piece.data
         self.mode = ("top", (n, descending))
         self.which = False
+
+    def _event_order(self, piece: Piece, following: Piece | None) -> bool:
+        """`which 3 employees were hired first`, `who was hired last`: the rows in the order
+        of the event's date just said (first: the earliest), as many as asked or one."""
+        said = self.last.data[0] if self.last is not None and self.last.kind == "column" else []
+        dates = [r for r in said if is_temporal(r) and r in self.plan.projection]
+        if piece.words not in (["first"], ["last"]) or following is not None or len(dates) != 1:
+            return False
+        n = self.asked_n
+        latest = piece.words == ["last"]
+        self.plan.projection.remove(dates[0])
+        self.plan.order.append((dates[0], latest))
+        self.plan.limit = n or 1
+        self.mode = None
+        self._note(piece.words, f"ordered by {dates[0].column}, "
+                                f"{'latest' if latest else 'earliest'} first")  # fmt: skip
+        return True
 
     def _superlative(self, piece: Piece, following: Piece | None) -> None:
         n = (
@@ -1396,9 +1772,52 @@ class _Reader:
             self.plan.conditions.append(Condition(ref, op, value, from_value=True))
         self.negate = False
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
-        if self.mode is not None and self.mode[0] in ("group", "sort"):
+        qualifies = following is not None and following.kind == "column"  # "each German city"
+        if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
             raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
+
+    def _spread(self, piece: Piece, following: Piece | None) -> None:
+        """The greatest less the least of a column said next, or of the column its
+        superlatives imply in the table said next (`heaviest`: a weight)."""
+        word: str | None = piece.data
+        if word is None or (following is not None and following.kind == "column"):
+            self.mode = ("aggregate", "spread")  # "...the longest and shortest flipper length"
+            return
+        table = following.data if following is not None and following.kind == "table" else None
+        ref = _implicit_column(self.catalog, table, word) if table else None
+        if ref is None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
+        self.plan.metrics.append(Metric("spread", ref))
+        self._note(piece.words, f"max less min of {ref.table}.{ref.column}")
+
+    def _placed(self, piece: Piece, following: Piece | None) -> None:
+        """`in stock` said of rows: some of the things are there (`unitsInStock > 0`)."""
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        op = "=" if self.negate else ">"  # "not in stock": none there
+        self.negate = False
+        self.plan.conditions.append(Condition(ref, op, 0))
+        self._note(piece.words, f"{ref.table}.{ref.column} {op} 0")
+
+    def _latest_year(self, piece: Piece, following: Piece | None) -> None:
+        ref = self._pick(piece.data, piece.words)
+        self.plan.touch(ref.table)
+        self.plan.conditions.append(Condition(ref, "recent", ("latest", 1, "year")))
+        self._note(piece.words, f"the latest year of {ref.table}.{ref.column}")
+
+    def _each_value(self, piece: Piece, following: Piece | None) -> None:
+        """Values each counted apart (`how many male and how many female`): kept, and
+        grouped by their column."""
+        said = len(self.plan.conditions)
+        for value in piece.data:
+            self._value(value, following)
+        kept = self.plan.conditions[said:]
+        if len(kept) != 1 or kept[0].op != "in" or kept[0].column is None:
+            raise _Unreadable(f"`{' '.join(piece.words)}`: values of one column, each "
+                              "counted?", piece.words)  # fmt: skip
+        self.plan.groups.append(kept[0].column)
+        self._note(piece.words, f"one count for each of {', '.join(map(str, kept[0].value))}")
 
     def _names_a_referred_row(self, ref: ColumnRef, options: list[tuple[ColumnRef, str]]) -> bool:
         """Whether a value of ``ref`` is also the name of a row its table refers to: an order's
@@ -1412,24 +1831,42 @@ class _Reader:
         )
 
     def _country(self, piece: Piece, following: Piece | None) -> None:
+        self._place(piece, "country")
+
+    def _state(self, piece: Piece, following: Piece | None) -> None:
+        self._place(piece, "state")
+
+    def _place(self, piece: Piece, kind: str) -> None:
+        """A country or a state said by its name: a condition on the column named so (any
+        case, any of its spellings); "each German city", "how many Italian publishers": on
+        the rows grouped or counted."""
         if self.mode is not None and self.mode[0] in ("subject", "top"):
             self.mode = None  # "which suppliers are based in Japan": a condition on them
-        if self.mode is not None:
+        if self.mode is not None and self.mode[0] not in ("group", "group_more", "count"):
             raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
-        self.plan.conditions.append(
-            Condition(
-                self.pending_column,
-                op,
-                list(piece.data),
-                hint="@country",
-                near=self.place_near or self.near,
+        last = self.plan.conditions[-1] if self.plan.conditions else None
+        if (
+            last is not None
+            and last.hint == f"@{kind}"
+            and op in ("in_ci", last.op)
+            and (self.pending_column in (None, last.column))
+        ):  # "in Texas and California", "not in Spain or Italy": one of them (or none)
+            last.value = [*last.value, *piece.data]
+        else:
+            self.plan.conditions.append(
+                Condition(
+                    self.pending_column,
+                    op,
+                    list(piece.data),
+                    hint=f"@{kind}",
+                    near=self.place_near or self.near,
+                )
             )
-        )
         self.pending_column = None
-        self._note(piece.words, f"a country: {' or '.join(piece.data)} (any case)")
+        self._note(piece.words, f"a {kind}: {' or '.join(piece.data)} (any case)")
 
     def _verb(self, piece: Piece, following: Piece | None) -> None:
         self.plan.touch(piece.data)
@@ -1441,6 +1878,8 @@ class _Reader:
         table: str = piece.data
         singular_word = piece.words[-1] == singular(piece.words[-1])
         if singular_word and self._describes(piece, following):
+            return
+        if self._held(piece):
             return
         self.plan.touch(table)
         self.plan.mentioned.append(table)
@@ -1459,6 +1898,7 @@ class _Reader:
         elif mode == "top":
             self._set_entity(table, singular_word)
             self.mode = ("subject", data)
+            self.asked_n = data[0] if data else None  # "which 3 employees", ordered later
         elif mode == "aggregate":
             self.mode = (mode, data)  # "average order amount": the table names the column's
             self._set_entity(table, singular_word)
@@ -1466,6 +1906,21 @@ class _Reader:
             self._set_entity(table, singular_word)
             if mode == "which":
                 self.mode = ("subject", (1, None))
+
+    def _held(self, piece: Piece) -> bool:
+        """`customers who have placed an order`: the rows that have some of a table that refers
+        to them (read like a verb of that table)."""
+        table: str = piece.data
+        entity = self.plan.entity
+        asking = self.mode is not None and self.mode[0] != "subject"
+        if not piece.held or asking or entity is None or entity == table:
+            return False
+        if not _refers(self.catalog, table, entity):
+            return False
+        self.plan.touch(table)
+        self.plan.verbs.append(table)
+        self._note(piece.words, f"{entity} that have rows of {table}")
+        return True
 
     def _describes(self, piece: Piece, following: Piece | None) -> bool:
         """A table's noun said before another noun only describes it: "product categories"
@@ -1540,6 +1995,8 @@ class _Reader:
         mode, data = self.mode or (None, None)
         if self._yes_no_filter(ref, mode, piece, following):
             return
+        if self._had(ref, mode, piece, following):
+            return
         if self.negate and is_temporal(ref) and following is not None and following.kind == "yet":
             # "orders not shipped yet": no date of that event
             self.negate, self.yet_read = False, True
@@ -1577,6 +2034,27 @@ class _Reader:
         else:
             self.plan.projection.append(ref)
             self._note(piece.words, f"the column {ref.table}.{ref.column}")
+
+    def _had(self, ref: ColumnRef, mode: str | None, piece: Piece, following: Piece | None) -> bool:
+        """A column of the rows asked about, said after `have`: with a value after it, only
+        what the value is of ("customers that have a contact whose title is Owner"); last in
+        the question and text, the rows that have one ("which customers have a fax")."""
+        entity = self.plan.entity
+        if not piece.held or mode not in (None, "subject") or entity is None:
+            return False
+        if entity != ref.table and not _table_words(entity) < _table_words(ref.table):
+            return False  # of another table, not its raw variant
+        if following is not None and following.kind == "value":
+            self._note(piece.words, f"what each of {ref.table} has")
+            return True
+        if following is None and _kind(ref) == "text":
+            self.plan.conditions.append(Condition(ref, "is not null", None))
+            self._note(piece.words, f"{ref.table}.{ref.column} IS NOT NULL")
+            return True
+        if following is None:  # "which order lines have a discount": above zero, or any?
+            raise _Unreadable(f"`{' '.join(piece.words)}`: more than zero, or any value "
+                              "recorded? Say which.", piece.words)  # fmt: skip
+        return False
 
     def _measure(self, piece: Piece, following: Piece | None) -> None:
         """A measure of the semantic layer: `total revenue`, `revenue by country`, `top 5
@@ -1616,9 +2094,11 @@ class _Reader:
         if literals is None or mode in ("group", "group_more", "sort"):
             return False
         before_table = following is not None and following.kind == "table"
+        entity = self.plan.entity
         after_entity = (
             mode is None
-            and self.plan.entity == ref.table
+            and entity is not None
+            and (entity == ref.table or _table_words(entity) < _table_words(ref.table))
             and (following is None or following.kind not in ("compare", "range", "date", "text"))
         )
         if not (before_table or after_entity):
@@ -1687,7 +2167,7 @@ class _Reader:
             for one in function:
                 self._column_aggregate(ref, one, words, _)
             return
-        if function in ("sum", "avg") and not is_numeric(ref):
+        if function in ("sum", "avg", "spread") and not is_numeric(ref):
             raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
         self._note(words, f"{function} of {ref.table}.{ref.column}")
@@ -1736,10 +2216,19 @@ class _Reader:
             self.plan.limit = n
             self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
             return
-        if not summed and not self.plan.metrics:
+        if not summed and not self.plan.metrics and not self._adds_up(ref):
             raise _Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?",
                               words)  # fmt: skip
-        self._rank(Metric("sum", ref) if summed else self.plan.metrics[-1], data, words)
+        total = summed or not self.plan.metrics
+        self._rank(Metric("sum", ref) if total else self.plan.metrics[-1], data, words)
+
+    def _adds_up(self, ref: ColumnRef) -> bool:
+        """Whether "the most" of a number column ranks its totals: a count of things (`units
+        in stock`), or an amount over a period ("which month had the most rain") unless it is
+        one that is averaged, never added up (a price, a rate, a speed, a temperature)."""
+        periods = any(isinstance(g, str) and g.startswith("@") for g in self.plan.groups)
+        added = periods and not set(name_parts(ref.column)) & LEVEL_WORDS
+        return is_numeric(ref) and self.amount and (added or counts_things(ref.column))
 
     def _column_rank_aggregate(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         function, rank = data
@@ -1950,6 +2439,8 @@ def _fits(ref: ColumnRef, kind: str) -> bool:
         return is_temporal(ref)
     if kind in ("compare", "range"):
         return is_numeric(ref)
+    if kind in ("country", "state"):  # "the state of Texas"
+        return not is_numeric(ref) and kind in name_parts(ref.column)
     return kind == "text" and not is_numeric(ref) and not is_temporal(ref)
 
 
@@ -2004,10 +2495,16 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     elif word == "@key":  # the column that identifies the table's rows by its name
         noun = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
         found = [r for r in refs if name_parts(r.column) == [*noun, "id"]]
-    elif word == "@country":
-        found = [r for r in refs if not is_numeric(r) and "country" in name_parts(r.column)]
+    elif word in ("@country", "@state"):
+        found = [r for r in refs if not is_numeric(r) and word[1:] in name_parts(r.column)]
     elif word.startswith("@unit:"):
         found = [r for r in refs if is_numeric(r) and word[6:] in name_parts(r.column)]
-    else:
-        found = [r for r in refs if word in name_parts(r.column)]
+    else:  # a word of the name, or what a part of it abbreviates (`lat`: latitude)
+        found = [r for r in refs if word in _spelled_parts(r.column)]
     return found[0] if len(found) == 1 else None
+
+
+def _spelled_parts(name: str) -> set[str]:
+    """The words of a column's name, and the words its abbreviations stand for."""
+    parts = name_parts(name)
+    return {*parts, *(w for p in parts for w in ABBREVIATIONS.get(p, ()))}

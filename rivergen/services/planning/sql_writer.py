@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 from typing import Any
@@ -11,8 +12,10 @@ from sqlglot.tokens import Tokenizer
 from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
 from rivergen.services.planning.lexicon import (
+    LINE_WORDS,
     ColumnRef,
     column_ref,
+    counts_things,
     is_numeric,
     is_temporal,
     is_year,
@@ -23,6 +26,7 @@ from rivergen.services.planning.measures import MeasureError, measure_sql
 from rivergen.services.planning.query_grammar import (
     Condition,
     Metric,
+    OfAll,
     Plan,
     _implicit_in,
     _Unreadable,
@@ -33,7 +37,7 @@ _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH",
 _SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
                   "median": "MEDIAN"}  # fmt: skip
 _LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
-           "median": "median"}  # fmt: skip
+           "median": "median", "spread": "spread"}  # fmt: skip
 
 
 def quote(text: str) -> str:
@@ -73,6 +77,13 @@ def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
     if condition.op in ("yes", "no"):
         yes, no = condition.value
         return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
+    if isinstance(condition.value, OfAll):  # "more than the average": of every row
+        if not is_numeric(ref):
+            raise _Unreadable(f"{ref.column} is not a number: it has no average")
+        function = _SQL_FUNCTIONS[condition.value.function]
+        return (
+            f"{_col(ref)} {condition.op} (SELECT {function}({_col(ref)}) FROM {ident(ref.table)})"
+        )
     if isinstance(condition.value, ColumnRef):  # "fewer units in stock than reorder level"
         return f"{_col(ref)} {condition.op} {_col(condition.value)}"
     return None
@@ -117,6 +128,10 @@ def ident(name: str) -> str:
 
 
 def _col(ref: ColumnRef) -> str:
+    if ref.formula is not None:  # "the ratio of A to B": a ratio by zero is no value
+        op, left, right = ref.formula
+        divisor = f"NULLIF({_col(right)}, 0)" if op == "/" else _col(right)
+        return f"({_col(left)} {op} {divisor})"
     column = f"{ident(ref.table)}.{ident(ref.column)}"
     if ref.parse is not None:  # a date held as text, read with its format
         return f"strptime({column}, {quote(ref.parse)})"
@@ -233,9 +248,11 @@ class _Writer:
         if len(tables) == 1:
             return tables[0], []
         # Through tables in between only from a table the question is about: a table it
-        # does not name joins the others directly or not at all.
+        # does not name joins the others directly or not at all; but the lines of orders join
+        # through their order and their product ("customers who ordered Chai").
         others = [t.name for t in self.catalog.tables if t.name not in tables]
-        for candidate, hops in [*((t, 3) for t in tables), *((t, 1) for t in others)]:
+        unnamed = [(t, 1) for t in others] + [(t, 2) for t in others if _is_lines(t)]
+        for candidate, hops in [*((t, 3) for t in tables), *unnamed]:
             joins = self._joins_from(candidate, tables, hops)
             if joins is not None:
                 return candidate, joins
@@ -284,6 +301,13 @@ class _Writer:
             frontier = following
         return None
 
+    def _own_key(self, name: str) -> ColumnRef | None:
+        """The column that identifies a table's rows by its name (`customerID`)."""
+        table = self._table(name)
+        refs = [column_ref(table.name, c) for c in table.columns]
+        key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
+        return key[0] if key else None
+
     def group_columns(self, group: ColumnRef | str) -> list[ColumnRef]:
         if isinstance(group, ColumnRef):
             return [group]
@@ -291,8 +315,8 @@ class _Writer:
             return [self.implicit("@date", None, f"per {group[1:]}")]
         table = self._table(group)
         refs = [column_ref(table.name, c) for c in table.columns]
-        key = [r for r in refs if name_parts(r.column) == [singular(table.name.lower()), "id"]]
-        return (key or refs[:1]) + display_names(refs)
+        key = self._own_key(group)
+        return ([key] if key else refs[:1]) + display_names(refs)
 
     def tables(self) -> list[str]:
         plan = self.plan
@@ -335,11 +359,16 @@ class _Writer:
                 return "COUNT(*)"
             assert metric.table is not None
             key = self.key_between(base, metric.table)
-            if key is None:
+            if key is not None:
+                return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
+            own = self._own_key(metric.table) if metric.table in self.plan.tables else None
+            if own is None:
                 raise _Unreadable(f"Counting {metric.table} from {base}: no key between them.")
-            return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
+            return f"COUNT(DISTINCT {_col(own)})"  # joined further on: its own key
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
+        if metric.function == "spread":  # the greatest less the least
+            return f"MAX({_col(metric.column)}) - MIN({_col(metric.column)})"
         return f"{_SQL_FUNCTIONS[metric.function]}({_col(metric.column)})"
 
     def metric_name(self, metric: Metric) -> str:
@@ -390,6 +419,12 @@ def display_names(refs: list[ColumnRef]) -> list[ColumnRef]:
     return person if len(person) > 1 else names[:1]
 
 
+def _is_lines(table: str) -> bool:
+    """Whether a table's rows are the lines of others (`order-details`, `order_items`)."""
+    words = [w for w in re.split(r"[\s_\-]+", table.lower()) if w]
+    return len(words) > 1 and singular(words[-1]) in LINE_WORDS
+
+
 def _words(table: str) -> set[str]:
     return {singular(w) for w in re.split(r"[\s_\-]+", table.lower()) if w}
 
@@ -400,11 +435,92 @@ def _same_rows(named: str, used: str) -> bool:
     return named == used or _words(named) < _words(used)
 
 
+def _onto_variant(plan: Plan, catalog: PromptCatalog, tables: list[str]) -> bool:
+    """A question about a table and what only a variant of it holds ("the species of the
+    penguin with individual ID N31A1", the ID only in `penguins-raw`), when no key joins them:
+    read whole on the variant, each column on its like column there (same name, or same
+    words) and each value on the one value of it there that begins with it (`Gentoo`:
+    `Gentoo penguin (Pygoscelis papua)`). False, the plan left as it was, when one variant
+    does not hold it all."""
+    pairs = [(t, v) for t in tables for v in tables if t != v and _same_rows(t, v)]
+    if len(pairs) != 1 or any(m.measure is not None for m in plan.metrics):
+        return False
+    named, variant = pairs[0]
+    target = catalog.table(variant)
+    assert target is not None
+    moved = copy.deepcopy(plan)
+    try:
+        _move_plan(moved, named, target)
+    except LookupError:
+        return False
+    moved.understood.append(f"{named}: read on {variant}, which holds all that is asked")
+    for name in vars(plan):
+        setattr(plan, name, getattr(moved, name))
+    return True
+
+
+def _move_plan(plan: Plan, named: str, target: CatalogTable) -> None:
+    """Every column, table and value of ``named`` in ``plan`` moved onto ``target``'s own
+    (:class:`LookupError` when one has none there)."""
+
+    def ref_of(ref: ColumnRef) -> ColumnRef:
+        return _like_column(ref, target) if ref.table == named else ref
+
+    def table_of(name: str) -> str:
+        return target.name if name == named else name
+
+    plan.projection = [ref_of(r) for r in plan.projection]
+    for condition in plan.conditions:
+        if condition.column is not None and condition.column.table == named:
+            condition.column = ref_of(condition.column)
+            if condition.from_value:
+                condition.value = _like_value(condition.value, condition.column, target)
+    for metric in plan.metrics:
+        metric.column = ref_of(metric.column) if metric.column is not None else None
+        metric.table = table_of(metric.table) if metric.table is not None else None
+    plan.groups = [ref_of(g) if isinstance(g, ColumnRef) else table_of(g) for g in plan.groups]
+    plan.order = [(ref_of(k) if isinstance(k, ColumnRef) else k, d) for k, d in plan.order]
+    plan.entity = table_of(plan.entity) if plan.entity is not None else None
+    for names in (plan.tables, plan.verbs, plan.named, plan.mentioned):
+        names[:] = list(dict.fromkeys(table_of(n) for n in names))
+
+
+def _like_column(ref: ColumnRef, target: CatalogTable) -> ColumnRef:
+    """The one column of ``target`` named like ``ref`` (its name in any case, or the same
+    words: `body_mass_g`, `Body Mass (g)`) of the same kind of type."""
+    found = [c for c in target.columns if c.name.casefold() == ref.column.casefold()] or [
+        c for c in target.columns if name_parts(c.name) == name_parts(ref.column)
+    ]
+    if len(found) != 1 or type_class(found[0].type) != type_class(ref.type):
+        raise LookupError(ref.column)
+    return column_ref(target.name, found[0])
+
+
+def _like_value(value: Any, ref: ColumnRef, target: CatalogTable) -> Any:
+    """A value (or values) as ``target``'s column ``ref`` holds it: the same, or the one
+    value listed for the column whose words begin with its words."""
+    if isinstance(value, list):
+        return [_like_value(v, ref, target) for v in value]
+    column = next(c for c in target.columns if c.name == ref.column)
+    if value in column.values:
+        return value
+    said = str(value).casefold().split()
+    found = [v for v in column.values if v.casefold().split()[: len(said)] == said]
+    if len(found) != 1:
+        raise LookupError(value)
+    return found[0]
+
+
 def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     writer = _Writer(plan, catalog)
     writer.resolve()
     tables = writer.tables()
-    base, joins = writer.base(tables)
+    try:
+        base, joins = writer.base(tables)
+    except _Unreadable:
+        if not _onto_variant(plan, catalog, tables):
+            raise
+        base, joins = writer.base(writer.tables())
     for table, *_ in joins:
         plan.touch(table)
     plan.touch(base)
@@ -459,6 +575,11 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
         order_sql = _listing_order(writer, select, distinct)
         items, group_sql = [], []
+    elif items and plan.projection and all(counts_things(r.column) for r in plan.projection):
+        # "units in stock by category": things counted, said per group, are added up
+        plan.metrics = [Metric("sum", r) for r in dict.fromkeys(plan.projection)]
+        plan.projection = []
+        select, order_sql = _aggregates(writer, base, items, group_sql, names)
     elif items:
         if plan.order or plan.projection:
             raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
