@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 import ray
 from sqlglot import exp
 
+from compute.daft_sql import exists_as_aggregates, typed_decimals
 from compute.objects import ArrowObjects
 from compute.staging import QueryInput, stage_table
 from rivergen.datasets.schemas import StagedVersion
@@ -207,7 +208,8 @@ def query_sql(
     query: SqlQuery | QuerySpec, inputs: list[QueryInput], schemas: Mapping[str, pa.Schema]
 ) -> str:
     """The statement to run, over the inputs' relations: SQL admitted by the sandbox, or the
-    typed query compiled as the single-node engine compiles it; sorts as top-N
+    typed query compiled as the single-node engine compiles it; written so Daft types and
+    decorrelates it as DuckDB would answer it (:mod:`compute.daft_sql`); sorts as top-N
     (:func:`top_n`)."""
     if isinstance(query, SqlQuery):
         names = {i.name: i.relation for i in inputs if i.name is not None}
@@ -223,6 +225,7 @@ def query_sql(
             i.dataset: {f.name: str(f.type) for f in schemas[i.relation]} for i in inputs
         }  # fmt: skip
         tree = parse(spec_sql(query, relations, types))
+    tree = typed_decimals(exists_as_aggregates(tree, schemas), schemas)
     return top_n(tree).sql(dialect=DIALECT, comments=False)
 
 
