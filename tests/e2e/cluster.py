@@ -41,7 +41,8 @@ from tests.integration.redis_server import RedisServer
 BIN = Path(sys.executable).parent
 SERVE_CONFIG = REPO_ROOT / "deployments" / "serve_config.yaml"
 
-BASE_PORT = 23800
+# RIVERGEN_TEST_CLUSTER_PORT moves the block, for two runs on one machine.
+BASE_PORT = int(os.environ.get("RIVERGEN_TEST_CLUSTER_PORT", "23800"))
 GCS_PORT = BASE_PORT
 DASHBOARD_PORT = BASE_PORT + 1
 CLIENT_SERVER_PORT = BASE_PORT + 2
