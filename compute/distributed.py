@@ -240,11 +240,18 @@ _CLUSTER_ERRORS = (
 def _refusal(exc: BaseException) -> Refusal | None:
     """A Daft error (unsupported SQL, a type it cannot plan, a kernel it lacks) is a refusal;
     anything else (the cluster's errors, also as Daft passes them on) is not."""
-    name = type(exc).__name__
-    text = str(exc)
+    # Raised in a Daft worker, it comes as Ray's error of the task, a subclass of Daft's
+    # whose cause is Daft's error itself.
+    cause = getattr(exc, "cause", None)
+    said_by = cause if isinstance(cause, BaseException) else exc
+    name = type(said_by).__name__
+    text = str(said_by)
+    classes = {(c.__module__, c.__name__) for c in type(exc).__mro__}
     daft_error = (
-        type(exc).__module__.startswith("daft")
-        or name in {"PanicException", "InvalidSQLException", "DaftCoreException"}
+        any(module.startswith("daft") for module, _ in classes)
+        or bool(
+            {n for _, n in classes} & {"PanicException", "InvalidSQLException", "DaftCoreException"}
+        )
         or "DaftError::" in text
     )
     if not daft_error or any(lost in text for lost in _CLUSTER_ERRORS):

@@ -72,6 +72,23 @@ def test_daft_errors_are_refusals_and_the_clusters_are_not() -> None:
     assert _refusal(TimeoutError()) is None
 
 
+def test_a_daft_error_in_a_worker_is_a_refusal() -> None:
+    """Raised in one of Daft's Ray workers, Daft's error reaches the driver as Ray's error of
+    that task (a class deriving from both)."""
+    from daft.exceptions import DaftTypeError
+    from ray.exceptions import RayTaskError
+
+    cause = DaftTypeError("Cannot infer supertypes for multiply: precision 60 exceed bounds")
+    raised = RayTaskError("RaySwordfishActor.run", "Traceback ...", cause).as_instanceof_cause()
+    assert not type(raised).__module__.startswith("daft")
+    refusal = _refusal(raised)
+    assert refusal is not None and "exceed bounds" in refusal.reason
+    lost = RayTaskError(
+        "run", "Traceback ...", RuntimeError("ObjectLostError")
+    ).as_instanceof_cause()
+    assert _refusal(lost) is None
+
+
 def test_the_answer_takes_duckdbs_names_and_types() -> None:
     daft = pa.table({
         "l_quantity": pa.array([1, 2], pa.int32()), "s": pa.array(["x", "y"], pa.large_string())
