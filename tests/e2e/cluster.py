@@ -221,9 +221,6 @@ def cluster_env(base: Mapping[str, str], redis_socket_url: str) -> dict[str, str
         # Query jobs over more than 1 MiB stored run on the distributed engine (Daft), so the
         # suite's small TPC-H tables take that path (tests/e2e/test_distributed_sql.py).
         RIVERGEN_ENGINE__DISTRIBUTED_MIN_BYTES=str(1024 * 1024),
-        # A node's one CPU is never whole once Serve's replicas hold their fractions: a query
-        # job's task (1 CPU by default) reserves a quarter.
-        RIVERGEN_ENGINE__TASK_CPUS="0.25",
         RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT=str(INGRESS_HTTP_PORTS[0]),
         RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT=str(INGRESS_HTTP_PORTS[1]),
         RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT=str(INGRESS_GRPC_PORTS[0]),
@@ -399,10 +396,9 @@ class ClusterStart:
 
 
 @contextmanager
-def ray_cluster(base_env: Mapping[str, str], timeout_s: float = 420) -> Iterator[RayCluster]:
+def ray_cluster(base_env: Mapping[str, str], timeout_s: float = 240) -> Iterator[RayCluster]:
     """Start the cluster, deploy the platform on it and yield it; always stop it after (and
-    fail if a process of it outlives the stop). On a machine shared by several test runs
-    the deploy alone has taken 190-250 s: the whole start may take 420 s."""
+    fail if a process of it outlives the stop)."""
     start = ClusterStart(base_env)
     running = RayCluster(start.temp_dir, start.env, start.redis, processes=start.processes)
     try:
