@@ -81,7 +81,7 @@ def three_nodes() -> Iterator[None]:
 
     temp_dir = tempfile.mkdtemp(prefix="rg-tpchc-", dir="/tmp")
     os.environ.update(NO_TELEMETRY)
-    head = {"num_cpus": 1, "include_dashboard": False, "_temp_dir": temp_dir}
+    head = {"num_cpus": 1, "include_dashboard": False, "temp_dir": temp_dir}
     cluster = Cluster(initialize_head=True, head_node_args=head)
     try:
         for _ in range(NODES - 1):
@@ -251,7 +251,8 @@ def main() -> None:
         "queries": len(results),
         "distributed_total_s": round(sum(r["distributed_s"] or 0 for r in results), 2),
         "single_node_total_s": round(sum(r["single_node_s"] for r in results), 2),
-        "wall_s": round(time.perf_counter() - began, 1), "results": results,
+        "wall_s": round(time.perf_counter() - began, 1), "load_1m": round(os.getloadavg()[0], 2),
+        "results": results,
     }  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"sf{args.scale:g}.json").write_text(json.dumps(summary, indent=2) + "\n")
