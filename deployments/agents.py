@@ -15,7 +15,7 @@ from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.ga import GovernanceAgent
-from rivergen.agents.osa import OperationsAgent, RayClusterReader
+from rivergen.agents.operations import OperationsAgent, RayClusterReader
 from rivergen.agents.psa import PromptService, build_prompt_service
 from rivergen.agents.psa.schemas import (
     ConversationDetail,
@@ -135,8 +135,8 @@ class GovernanceAgentReplica(GovernanceAgent):
 
 
 class OperationsReplica(OperationsAgent):
-    """:class:`rivergen.agents.osa.OperationsAgent` over the platform's clients and the Ray
-    cluster the replica runs on."""
+    """:class:`rivergen.agents.operations.OperationsAgent` over the platform's clients and the
+    Ray cluster the replica runs on."""
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
