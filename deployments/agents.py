@@ -14,10 +14,10 @@ from deployments.handles import ByHandle, by_handle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.ga import GovernanceAgent
+from rivergen.agents.governance_agent import GovernanceAgent
 from rivergen.agents.operations import OperationsAgent, RayClusterReader
-from rivergen.agents.psa import PromptService, build_prompt_service
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.prompt_studio import PromptService, build_prompt_service
+from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
     ExecuteRequest,
@@ -35,7 +35,8 @@ PROMPT_STUDIO = "prompt-studio"
 
 
 class PromptStudio:
-    """:class:`rivergen.agents.psa.PromptService` with its tools and services by handle."""
+    """:class:`rivergen.agents.prompt_studio.PromptService` with its tools and services by
+    handle."""
 
     async def __init__(  # type: ignore[misc]  # Serve awaits it
         self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
@@ -119,8 +120,8 @@ OPERATIONS = "operations"
 
 
 class GovernanceAgentReplica(GovernanceAgent):
-    """:class:`rivergen.agents.ga.GovernanceAgent` over the platform's clients; its scans run
-    as Ray tasks."""
+    """:class:`rivergen.agents.governance_agent.GovernanceAgent` over the platform's clients;
+    its scans run as Ray tasks."""
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()

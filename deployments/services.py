@@ -14,7 +14,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.handles import ByHandle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.psa.ports import SavedAnswer, SqlAnswer
+from rivergen.agents.prompt_studio.ports import SavedAnswer, SqlAnswer
 from rivergen.clients import PlatformClients
 from rivergen.domain import DomainServices
 from rivergen.services.execution.save import JobResultSaver

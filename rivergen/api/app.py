@@ -18,7 +18,7 @@ from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.agents.operations import OperationsAgent, RayClusterReader
-from rivergen.agents.psa import PromptService, build_prompt_service
+from rivergen.agents.prompt_studio import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,

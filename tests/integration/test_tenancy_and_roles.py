@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
-from rivergen.agents.ga import store as ga_store
-from rivergen.agents.psa import store as prompt_store
-from rivergen.agents.psa.schemas import PendingCall
+from rivergen.agents.governance_agent import store as ga_store
+from rivergen.agents.prompt_studio import store as prompt_store
+from rivergen.agents.prompt_studio.schemas import PendingCall
 from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.services.governance import PolicyCreate
