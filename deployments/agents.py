@@ -12,7 +12,16 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import ByHandle, by_handle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
-from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
+from deployments.services import (
+    DATA_QUALITY,
+    EXECUTION,
+    GOVERNANCE,
+    LANGUAGE,
+    PLANNING,
+    SCHEMA_METADATA,
+    capability_services,
+    datasets_by_handle,
+)
 from rivergen.accounts.principal import RequestContext
 from rivergen.agents.governance_agent import GovernanceAgent
 from rivergen.agents.operations import OperationsAgent, RayClusterReader
@@ -41,13 +50,14 @@ class PromptStudio:
     async def __init__(  # type: ignore[misc]  # Serve awaits it
         self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
         language: DeploymentHandle[Any], execution: DeploymentHandle[Any],
+        schema: DeploymentHandle[Any], quality: DeploymentHandle[Any],
     ) -> None:  # fmt: skip
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
         domain = DomainServices.build(self._clients, settings)
         run_sql = cast(Any, ByHandle(execution))
         self._service: PromptService = build_prompt_service(
-            self._clients.db, settings.prompts, domain.datasets, domain.jobs,
+            self._clients.db, settings.prompts, datasets_by_handle(schema, quality), domain.jobs,
             sql=run_sql, saver=run_sql, governance=cast(Any, ByHandle(governance)),
             planner=cast(Any, ByHandle(planning)), explainer=cast(Any, ByHandle(language)),
         )  # fmt: skip
@@ -104,7 +114,14 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
         num_cpus=LIGHT_NUM_CPUS,
         sizing=sizing,
         graceful_shutdown_timeout_s=30,
-    ).bind(services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION])
+    ).bind(
+        services[PLANNING],
+        services[GOVERNANCE],
+        services[LANGUAGE],
+        services[EXECUTION],
+        services[SCHEMA_METADATA],
+        services[DATA_QUALITY],
+    )
 
 
 def prompts_by_handle(_: PlatformClients) -> PromptService:
