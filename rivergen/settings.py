@@ -256,7 +256,8 @@ class AuthSettings(BaseModel):
     operators: list[str] = Field(
         default_factory=list,
         description="Emails of platform operators (JSON list), besides those granted with "
-        "`rivergen operators add`. Operators alone call the operations routes (`/api/v1/ops`).",
+        "`rivergen operators add`. Operators alone call the operations routes "
+        "(`/api/v1/operations`).",
     )
 
 

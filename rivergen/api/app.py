@@ -17,8 +17,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.agents.osa import OperationsAgent, RayClusterReader
-from rivergen.agents.psa import PromptService, build_prompt_service
+from rivergen.agents.operations import OperationsAgent, RayClusterReader
+from rivergen.agents.prompt_studio import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
@@ -31,7 +31,7 @@ from rivergen.api import (
     models,
     monitoring,
     notifications,
-    ops,
+    operations,
     policies,
     prompts,
     semantic,
@@ -73,8 +73,8 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     monitoring.router,
     governance_agent.router,
-    ops.router,
-    ops.workspace_router,
+    operations.router,
+    operations.workspace_router,
     models.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from rivergen.agents.ga import (
+from rivergen.agents.governance_agent import (
     GovernanceAgent,
     Proposal,
     ProposalDecision,
@@ -16,7 +16,7 @@ from rivergen.agents.ga import (
     ScanReport,
     ScanRequest,
 )
-from rivergen.agents.ga.schemas import ProposalState
+from rivergen.agents.governance_agent.schemas import ProposalState
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize

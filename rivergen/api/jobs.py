@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from rivergen.agents.osa import JobRetry, OperationsAgent
+from rivergen.agents.operations import JobRetry, OperationsAgent
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize

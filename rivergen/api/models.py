@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Request, status
 
-from rivergen.agents.msa import ModelStudio
+from rivergen.agents.model_studio import ModelStudio
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import PageCursor, PageLimit
 from rivergen.api.security import Context, authorize

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from rivergen.agents.psa import PromptService
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.prompt_studio import PromptService
+from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
     ExecuteRequest,
