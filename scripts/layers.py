@@ -10,7 +10,7 @@ below it, never from one above. From the bottom:
                         floor 0)
     1      areas        rivergen's areas and capability services: accounts, billing,
                         connectors, datasets, engine, jobs, notifications, quality, realtime,
-                        semantic, storage, services, core (Backend Core), metrics
+                        semantic, storage, services, core (Backend Core)
     2      agents       rivergen.agents and rivergen.domain (the agents over the areas)
     3      api          rivergen.api, rivergen.web, rivergen.cli, rivergen.demo, rivergen.sdk
     4      compute      compute/: Ray adapters and kernels, above the whole library
@@ -46,7 +46,6 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("rivergen.datasets", 1),
     ("rivergen.engine", 1),
     ("rivergen.jobs", 1),
-    ("rivergen.metrics", 1),
     ("rivergen.notifications", 1),
     ("rivergen.quality", 1),
     ("rivergen.realtime", 1),

@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from compute.sparse.arrow import graph_from_edges
 from compute.sparse.control import Cancelled
 from compute.sparse.pagerank import pagerank
 from compute.sparse.text import cosine_top_k, tfidf
 from rivergen.errors import ValidationFailed
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
 from rivergen.jobs.schemas import DatasetInput
+from rivergen.sparse.arrow import graph_from_edges
 
 _INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 _NODE_TYPES = (*_INTEGER, "string", "large_string")

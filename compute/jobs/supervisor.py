@@ -28,7 +28,6 @@ from ray.exceptions import RayTaskError, TaskCancelledError
 
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import stage_result
-from compute.metrics import record_job
 from compute.staging import RayDatasetCompute
 from rivergen.cache import connect_redis
 from rivergen.clients import require
@@ -40,6 +39,7 @@ from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.ends import announce_end
 from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
+from rivergen.metrics import record_job
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 

@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compute.sparse.arrow import dense_column
 from compute.sparse.control import Cancelled
 from compute.sparse.glm import Family, GLMResult, fit_glm
+from compute.sparse.text import tfidf
 from rivergen.clients import require
 from rivergen.db import Database
 from rivergen.errors import ValidationFailed
@@ -33,6 +33,7 @@ from rivergen.services.ml.metrics import better, classification_metrics, regress
 from rivergen.services.ml.registry import TrainedCandidate, register_training
 from rivergen.services.ml.schemas import Candidate, FeatureSpec, TrainRequest
 from rivergen.settings import Settings, load_settings
+from rivergen.sparse.arrow import dense_column
 
 _NUMERIC = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float",
             "double", "halffloat", "bool")  # fmt: skip
@@ -190,7 +191,7 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
         own = candidate.features or specs
         key = json.dumps([f.model_dump() for f in own])
         if key not in transformers:
-            transformer = FeatureTransformer.fit(train_table, own)
+            transformer = FeatureTransformer.fit(train_table, own, fit_text=tfidf)
             transformers[key] = (transformer, transformer.transform(train_table),
                                  transformer.transform(test_table))  # fmt: skip
         transformer, x_train, x_test = transformers[key]

@@ -19,12 +19,12 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from compute.metrics import timed_kernel
-from compute.sparse.arrow import Graph, graph_from_edges
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.sparse.products import Rounds
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
+from rivergen.sparse.arrow import Graph, graph_from_edges
 
 Distribution = Mapping[Any, float] | np.ndarray | None
 

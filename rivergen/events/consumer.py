@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.events.bus import EventBus, EventConsumer, ReceivedEvent
 from rivergen.events.envelope import Event
+from rivergen.metrics import record_event
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import asyncpg
 
-from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.errors import Conflict
 from rivergen.events.bus import EventBus, OutgoingEvent
 from rivergen.events.envelope import Event
+from rivergen.metrics import record_event
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from compute.metrics import record_event
 from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
 from rivergen.events import EventBus, EventConsumer, ReceivedEvent
+from rivergen.metrics import record_event
 from rivergen.notifications import store
 from rivergen.notifications.emitter import NotificationEmitter
 from rivergen.notifications.events import (

@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from compute.metrics import record_upload
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
 from rivergen.db import Database
 from rivergen.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, PayloadTooLarge
 from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.metrics import record_upload
 from rivergen.objectstore import ObjectStore
 from rivergen.objectstore.multipart import READ_CHUNK
 from rivergen.pagination import after_cursor, decode_cursor, encode_cursor

@@ -1,6 +1,6 @@
 """The multi-node acceptance on the suite's cluster (head and two `ray start --address` nodes):
 a compute job's Ray tasks run on the extra nodes, and after it the platform's custom metrics
-(compute/metrics.py) are served by the nodes' Prometheus endpoints."""
+(rivergen/metrics.py) are served by the nodes' Prometheus endpoints."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import pyarrow.csv as pacsv
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from compute.sparse.arrow import read_edge_list
 from rivergen.db import Database
+from rivergen.sparse.arrow import read_edge_list
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local

@@ -11,9 +11,9 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from compute.sparse.arrow import read_edge_list
 from rivergen.api import create_app
 from rivergen.settings import Settings
+from rivergen.sparse.arrow import read_edge_list
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file

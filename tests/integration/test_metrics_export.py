@@ -16,10 +16,10 @@ import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from compute.metrics import METRICS, record_job, record_kernel
 from rivergen.api import create_app
 from rivergen.clients import open_db_and_bus
 from rivergen.events import Event, IdempotentConsumer, OutboxRelay, add_to_outbox
+from rivergen.metrics import METRICS, record_job, record_kernel
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file
@@ -148,7 +148,7 @@ async def test_a_job_an_upload_and_an_event_reach_the_metrics_endpoint(
         "ray_rivergen_uploads_total": {"kind": "form", "outcome": "failed"},
         "ray_rivergen_events_total": {"type": PROBE, "stage": "consumed"},
     })  # fmt: skip
-    # Every metric of compute/metrics.py is there with a non-zero count.
+    # Every metric of rivergen/metrics.py is there with a non-zero count.
     for spec in METRICS:
         name = spec.exported + ("_count" if spec.kind == "histogram" else "")
         assert total(found, name) > 0, name

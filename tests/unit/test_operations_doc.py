@@ -12,10 +12,10 @@ import yaml
 from ray.serve._private import constants as serve_constants
 from typer.main import get_command
 
-from compute.metrics import METRICS
 from deployments.scaling import LIGHT_NUM_CPUS
 from rivergen.acl import ROUTE_ACCESS
 from rivergen.cli.main import app
+from rivergen.metrics import METRICS
 from tests.conftest import REPO_ROOT
 from tests.unit.test_docs import setting_variables
 

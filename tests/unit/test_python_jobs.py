@@ -11,11 +11,11 @@ from uuid import uuid4
 import pytest
 from typer.testing import CliRunner
 
-from compute.metrics import record_event, record_job, record_kernel, record_upload
 from rivergen.cli.main import app
 from rivergen.cli.runner import RunState, state_file
 from rivergen.cli.submit import entrypoint, job_env, ray_auth_token, resolve_target
 from rivergen.errors import ConfigurationError
+from rivergen.metrics import record_event, record_job, record_kernel, record_upload
 from rivergen.sdk import Client
 from rivergen.settings import Settings
 

@@ -17,7 +17,6 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from compute.metrics import record_event
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
 from rivergen.agents.dia.agent import DecisionAgent, Scored, simulation_view
@@ -28,6 +27,7 @@ from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
 from rivergen.events.bus import EventConsumer
+from rivergen.metrics import record_event
 from rivergen.services.decisions import store
 from rivergen.services.governance.service import record_of
 from rivergen.services.ml.schemas import Predictor

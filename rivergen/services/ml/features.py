@@ -8,8 +8,8 @@ Encodings (:class:`~rivergen.services.ml.schemas.FeatureSpec`):
 - ``one_hot``: a column per value seen in training (as text, sorted); an unseen value or a null
   sets none.
 - ``hashing``: ``n_features`` buckets (CRC-32 of the value as text); a null sets none.
-- ``tfidf``: the words of a text column, as :mod:`compute.sparse.text` computes them (fitting
-  runs its Ray tasks; transforming does not need Ray).
+- ``tfidf``: the words of a text column, as :mod:`rivergen.sparse.text` computes them (fitting
+  in this process, or as the caller's ``fit_tfidf`` does: the training job's runs Ray tasks).
 
 The fitted state is plain JSON (:meth:`FeatureTransformer.state`), stored with a model's
 artifact and read back by :meth:`FeatureTransformer.from_state`.
@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from compute.sparse.arrow import csr_from_parts, dense_column
 from rivergen.errors import ValidationFailed
 from rivergen.services.ml.schemas import FeatureSpec
+from rivergen.sparse.arrow import csr_from_parts, dense_column
+from rivergen.sparse.text import FitTfidf, Tfidf, fit_tfidf
 
 DEFAULT_HASH_FEATURES = 256
 # Inferring specs: a text column with at most this many distinct values is one-hot encoded.
@@ -102,14 +103,17 @@ class FeatureTransformer:
         self._names: list[str] = []
         for state in states:
             self._names += _names(state)
-        self._tfidf: dict[str, Any] = {}
+        self._tfidf: dict[str, Tfidf] = {}
 
     # Building ----------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, table: pa.Table, specs: Sequence[FeatureSpec]) -> FeatureTransformer:
-        """Fit every spec on ``table`` (422 ``column_not_found``, ``column_type_mismatch``)."""
-        states = [_fit_one(_column(table, spec.column), spec) for spec in specs]
+    def fit(
+        cls, table: pa.Table, specs: Sequence[FeatureSpec], *, fit_text: FitTfidf = fit_tfidf
+    ) -> FeatureTransformer:
+        """Fit every spec on ``table`` (422 ``column_not_found``, ``column_type_mismatch``);
+        ``fit_text`` fits a TF-IDF column (in this process by default)."""
+        states = [_fit_one(_column(table, spec.column), spec, fit_text) for spec in specs]
         return cls(states)
 
     @classmethod
@@ -189,9 +193,7 @@ class FeatureTransformer:
             return _one_per_row(pa.array(buckets, pa.int64()), n, state["n_features"])
         return self._tfidf_of(state).transform(_as_text(column))
 
-    def _tfidf_of(self, state: dict[str, Any]) -> Any:
-        from compute.sparse.text import Tfidf
-
+    def _tfidf_of(self, state: dict[str, Any]) -> Tfidf:
         found = self._tfidf.get(state["column"])
         if found is None:
             vocabulary = {term: i for i, term in enumerate(state["vocabulary"])}
@@ -225,7 +227,7 @@ def _scaled(column: pa.ChunkedArray, state: dict[str, Any]) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, (values - state["mean"]) / state["scale"])
 
 
-def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec) -> dict[str, Any]:
+def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec, fit_text: FitTfidf) -> dict[str, Any]:
     base: dict[str, Any] = {"column": spec.column, "encoding": spec.encoding}
     if spec.encoding == "numeric":
         values = _numbers(column, spec.column)
@@ -243,9 +245,7 @@ def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec) -> dict[str, Any]:
         return base | {"categories": sorted(values)}
     if spec.encoding == "hashing":
         return base | {"n_features": spec.n_features or DEFAULT_HASH_FEATURES}
-    from compute.sparse.text import tfidf
-
-    fitted = tfidf(_as_text(column))
+    fitted = fit_text(_as_text(column))
     terms = sorted(fitted.vocabulary, key=fitted.vocabulary.__getitem__)
     return base | {"vocabulary": terms, "idf": [float(v) for v in fitted.idf]}
 
