@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from rivergen.api.registry import registry_of
 from rivergen.settings import Settings
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -62,7 +63,7 @@ async def serving(
     """The whole API (``create_app``, its services in this process, jobs on this process's Ray)
     under uvicorn on ``127.0.0.1:port``, migrations applied; an HTTP client on it. With
     ``database``, in that Postgres database (:func:`own_database`)."""
-    from rivergen.api import create_app
+    from deployments.compose import create_app
     from rivergen.db import MigrationRunner
     from rivergen.settings import load_settings
 
@@ -127,7 +128,7 @@ async def set_plan(app: FastAPI, headers: dict[str, str], plan: str) -> None:
     """Put the workspace's organization on ``plan`` (as an operator would; there is no route
     for it). Call it before the account's first rate-limited request: the gateway caches a
     workspace's plan for a minute."""
-    async with app.state.clients.db.transaction() as conn:
+    async with registry_of(app).clients.db.transaction() as conn:
         await conn.execute(
             "UPDATE organizations SET plan = $2 WHERE id = "
             "(SELECT organization_id FROM workspaces WHERE id = $1::uuid)",

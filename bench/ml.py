@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 from bench.api import create_dataset, direct_upload, serving, sign_up, wait_job
 from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.api.registry import registry_of
 from rivergen.services.ml.artifact import LoadedModel, ModelArtifact
 from rivergen.services.ml.features import split_indices
 
@@ -113,14 +114,14 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
         response = await http.post(url, json=body, headers=headers)
         gateway.append(time.perf_counter() - start)
         assert response.status_code == 200
-    async with app.state.clients.db.transaction(headers["X-Workspace-ID"]) as conn:
+    async with registry_of(app).clients.db.transaction(headers["X-Workspace-ID"]) as conn:
         key = await conn.fetchval(
             "SELECT v.artifact_key FROM model_versions v JOIN model_aliases a ON "
             "a.model_id = v.model_id AND a.version = v.version WHERE v.model_id = $1 "
             "AND a.alias = 'champion'", uuid.UUID(model_id),
         )  # fmt: skip
     loaded = LoadedModel(
-        ModelArtifact.model_validate_json(await app.state.clients.objects.get(key))
+        ModelArtifact.model_validate_json(await registry_of(app).clients.objects.get(key))
     )
     bare: list[float] = []
     for i in range(requests + 20):

@@ -70,6 +70,7 @@ from bench.api import (
 from compute.objects import ArrowObjects
 from compute.staging import QueryInput, query_input, read_dataset, stage_table
 from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.api.registry import registry_of
 from rivergen.engine import EngineLimits, admit, execute
 from rivergen.engine.duck import resolver
 from rivergen.jsonvalues import json_value
@@ -291,7 +292,9 @@ class Platform:
         return response.json()
 
     async def object_key(self, dataset: str, version: int) -> str:
-        async with self.app.state.clients.db.transaction(self.headers["X-Workspace-ID"]) as conn:
+        async with registry_of(self.app).clients.db.transaction(
+            self.headers["X-Workspace-ID"]
+        ) as conn:
             key: str = await conn.fetchval(
                 "SELECT object_key FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
                 uuid.UUID(dataset), version,

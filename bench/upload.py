@@ -148,7 +148,7 @@ def measure(size: int, part_size: int, parallel: int, runs: int) -> UploadResult
         sha256 = sha256_of(path)
         hashing = time.perf_counter() - began
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "rivergen.api.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", "deployments.compose:create_app",
              "--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning",
              "--no-access-log"],
         )  # fmt: skip

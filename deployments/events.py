@@ -18,9 +18,10 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from compute.adapters import ray_adapters
 from deployments.scaling import LIGHT_NUM_CPUS
-from rivergen.agents.dia import SimulationProcess
 from rivergen.billing import MeteringService
+from rivergen.domain import SimulationProcess
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
 from rivergen.settings import load_settings
@@ -94,7 +95,8 @@ class SimulationWorkerDeployment:
     several replicas would share the topic's partitions)."""
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
-        self._process = await SimulationProcess.open(load_settings())
+        settings = load_settings()
+        self._process = await SimulationProcess.open(settings, ray_adapters(settings))
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self._process.run(self._stop), name="decision-simulation")
 

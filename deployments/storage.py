@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.deployment import Application
 
+from compute.adapters import ray_adapters
 from deployments.scaling import autoscaled
 from rivergen.api import STORAGE_PREFIX, STORAGE_ROUTERS, create_app
 from rivergen.settings import GatewaySettings, StorageSettings
@@ -24,7 +25,10 @@ ROUTE_PREFIX = STORAGE_PREFIX
 
 def _build_app() -> FastAPI:
     # Serve echoes X-Request-ID itself; Serve mounts the app at ROUTE_PREFIX.
-    return create_app(echo_request_id=False, routers=STORAGE_ROUTERS, mounted_at=ROUTE_PREFIX)
+    return create_app(
+        compute=ray_adapters, echo_request_id=False, routers=STORAGE_ROUTERS,
+        mounted_at=ROUTE_PREFIX,
+    )  # fmt: skip
 
 
 @serve.ingress(_build_app)

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from rivergen.agents.ga import (
-    GovernanceAgent,
     Proposal,
     ProposalDecision,
     ProposalPage,
@@ -18,7 +17,7 @@ from rivergen.agents.ga import (
 )
 from rivergen.agents.ga.schemas import ProposalState
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import GovernanceAgentDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 
 router = APIRouter(
@@ -27,12 +26,7 @@ router = APIRouter(
 )  # fmt: skip
 
 
-def _agent(request: Request) -> GovernanceAgent:
-    agent: GovernanceAgent = request.app.state.governance_agent
-    return agent
-
-
-Agent = Annotated[GovernanceAgent, Depends(_agent)]
+Agent = GovernanceAgentDep
 
 
 @router.post("/scan")

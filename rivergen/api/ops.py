@@ -4,20 +4,19 @@ with the dependencies' error detail. For a workspace's admins: that workspace's 
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from rivergen.agents.osa import (
     ClusterView,
     DeploymentsView,
     HealthSummary,
     JobRetry,
-    OperationsAgent,
     WorkspaceHealth,
 )
 from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import OperationsDep
 from rivergen.api.security import Context, authorize
 from rivergen.errors import BadRequest
 
@@ -32,12 +31,7 @@ workspace_router = APIRouter(
 )  # fmt: skip
 
 
-def _agent(request: Request) -> OperationsAgent:
-    agent: OperationsAgent = request.app.state.operations
-    return agent
-
-
-Agent = Annotated[OperationsAgent, Depends(_agent)]
+Agent = OperationsDep
 
 
 @router.get("/cluster")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -10,11 +10,10 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import ClientsDep, PageCursor, PageLimit, StorageDep
 from rivergen.api.security import Context, authorize, gatekeeper_of
 from rivergen.errors import BadRequest, NotFound, PayloadTooLarge
 from rivergen.objectstore import LocalObjectStore
-from rivergen.storage import StorageService
 from rivergen.storage.schemas import (
     FileDownload,
     FilePage,
@@ -36,12 +35,7 @@ router = APIRouter(
 )  # fmt: skip
 
 
-def _storage(request: Request) -> StorageService:
-    service: StorageService = request.app.state.storage
-    return service
-
-
-Storage = Annotated[StorageService, Depends(_storage)]
+Storage = StorageDep
 
 
 def _base(request: Request) -> str:
@@ -66,10 +60,15 @@ async def list_parts(upload_id: UUID, context: Context, storage: Storage) -> lis
 
 @router.put("/parts/{store_upload_id}/{part_number}")
 async def put_part(
-    store_upload_id: str, part_number: int, context: Context, storage: Storage, request: Request
+    store_upload_id: str,
+    part_number: int,
+    context: Context,
+    storage: Storage,
+    request: Request,
+    clients: ClientsDep,
 ) -> Response:
     """The embedded store's part endpoint (on S3 the part URLs are presigned S3 URLs)."""
-    objects = request.app.state.clients.objects
+    objects = clients.objects
     if not isinstance(objects, LocalObjectStore):
         raise NotFound("parts go straight to object storage", code="upload_not_found")
     await storage.upload_by_store_id(context, store_upload_id)

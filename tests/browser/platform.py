@@ -17,11 +17,11 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rivergen.api import create_app
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
 from rivergen.realtime import create_socket_app
 from rivergen.settings import Settings
+from tests.platform_app import create_app
 
 SOCKET_PATH = "/socket.io"
 

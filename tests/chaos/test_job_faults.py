@@ -24,12 +24,13 @@ import pytest
 import ray
 
 from compute.jobs import job_supervisor
-from rivergen.api import accounts, create_app, health, jobs
+from rivergen.api import accounts, health, jobs
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.chaos.conftest import eventually
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 __all__ = ["ray_local"]

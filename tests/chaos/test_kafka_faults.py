@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import accounts, create_app
+from rivergen.api import accounts
 from rivergen.billing.metering import MeteringService
 from rivergen.billing.metrics import USAGE_COMPUTE_USED
 from rivergen.db import Database
@@ -42,6 +42,7 @@ from tests.chaos.conftest import SERVICES, eventually, services, services_sync
 from tests.integration import metering_process
 from tests.integration.api_client import register
 from tests.integration.reporting_process import ReportingProcess
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

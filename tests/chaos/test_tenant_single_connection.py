@@ -20,10 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import accounts, create_app, health, policies
+from rivergen.api import accounts, health, policies
 from rivergen.settings import Settings
 from tests.chaos.pgbouncer import pgbouncer, show
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

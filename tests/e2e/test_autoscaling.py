@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import GatewaySettings, Settings
 from tests.e2e.cluster import RayCluster
 from tests.integration.api_client import Account, register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 APP = "capability-probe"
 DEPLOYMENT = "planning"

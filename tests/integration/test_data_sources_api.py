@@ -14,11 +14,10 @@ from fastapi import FastAPI
 
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
-from rivergen.api import create_app
-from rivergen.connectors.service import DataSourceService
 from rivergen.settings import ConnectorSettings, Settings
 from tests.integration.api_client import Account, register
 from tests.integration.source_servers import CSV_PORT, csv_server
+from tests.platform_app import create_app, services
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +78,7 @@ async def test_register_discover_read_delete(
     assert shown.json()["discovered_at"] is not None
 
     # What the catalog calls to import a source as a dataset.
-    service: DataSourceService = app.state.data_sources
+    service = services(app).data_sources
     context = RequestContext(Principal(), uuid.UUID(owner.workspace_id), Role.editor)
     view, table = await service.read(context, uuid.UUID(source["id"]))
     assert view.name == "products" and table.num_rows == 77

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app, services
 
 NORTHWIND = SHARED_DATA / "northwind"
 pytestmark = pytest.mark.usefixtures("ray_local")
@@ -184,7 +184,7 @@ async def test_bad_files_are_refused_and_leave_nothing(
     listed = await client.get("/api/v1/datasets", headers=owner.headers())
     assert listed.json()["items"] == []
     assert "dataset.version.created" not in await outbox_types(db, owner.workspace_id)
-    objects = client.app.state.clients.objects  # type: ignore[attr-defined]
+    objects = services(client.app).clients.objects  # type: ignore[attr-defined]
     page = await objects.list(f"workspaces/{owner.workspace_id}/datasets/")
     assert page.items == []
 
@@ -276,7 +276,7 @@ async def test_a_version_is_staged_into_the_object_store_as_arrow(
     data = (NORTHWIND / "order-details.csv").read_bytes()
     made = await create(client, owner, "details", await put_file(client, owner, "od.csv", data))
     assert made.status_code == 201, made.text
-    service = client.app.state.datasets  # type: ignore[attr-defined]
+    service = services(client.app).datasets  # type: ignore[attr-defined]
     expected = pacsv.read_csv(NORTHWIND / "order-details.csv")
     key = made.json()["versions"][0]
     assert key["row_count"] == expected.num_rows
@@ -287,7 +287,7 @@ async def test_a_version_is_staged_into_the_object_store_as_arrow(
 
 
 async def _key(client: httpx.AsyncClient, owner: Account, dataset: str) -> str:
-    async with client.app.state.clients.db.transaction(owner.workspace_id) as conn:  # type: ignore[attr-defined]
+    async with services(client.app).clients.db.transaction(owner.workspace_id) as conn:  # type: ignore[attr-defined]
         key: str = await conn.fetchval(
             "SELECT object_key FROM dataset_versions WHERE dataset_id = $1", dataset
         )

@@ -22,12 +22,13 @@ import pytest
 import scipy.sparse as sp
 from fastapi import FastAPI
 
+from compute.adapters import ray_adapters
 from compute.decisions import RayDecisionCompute
 from compute.sparse.glm import GLMResult, fit_glm
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.dia import DecisionAgent, SimulationProcess, SimulationRunner
-from rivergen.api import create_app
+from rivergen.agents.dia import DecisionAgent, SimulationRunner
 from rivergen.db import Database
+from rivergen.domain import SimulationProcess
 from rivergen.errors import DependencyUnavailable, NotFound, ValidationFailed
 from rivergen.events import OutboxRelay, Topic
 from rivergen.events.bus import ensure_platform_topics
@@ -37,6 +38,7 @@ from rivergen.services.ml.schemas import FeatureContribution, Prediction
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app, services
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -336,7 +338,7 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
         update={"simulation_group": f"decision-simulation-test-{uuid.uuid4()}"}
     )
     settings = settings.model_copy(update={"decisions": decisions})
-    process = await SimulationProcess.open(settings, predictor)
+    process = await SimulationProcess.open(settings, ray_adapters(settings), predictor)
     bus = connect_event_bus(settings)
     await bus.start()
     await ensure_platform_topics(bus)
@@ -387,7 +389,7 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     assert mine[0].data["outcome_counts"] == result["outcome_counts"]
 
     # A redelivered request does not run it again.
-    agent: DecisionAgent = app.state.decisions
+    agent = services(app).decisions
     runner = SimulationRunner(db, agent, RayDecisionCompute(settings))
     again = await runner.run(UUID(owner.workspace_id), UUID(simulation))
     assert again is not None and again.finished_at is not None

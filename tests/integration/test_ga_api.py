@@ -17,12 +17,12 @@ import pytest
 from faker import Faker
 from stdnum import luhn
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]

@@ -16,13 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 CUSTOMERS = SHARED_DATA / "northwind" / "customers.csv"
 GOVERNED_ROLES = ["viewer", "editor"]

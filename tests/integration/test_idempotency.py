@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.idempotency import IdempotencyClaim, reset_claim, set_claim
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, add_member, register
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.integration
 

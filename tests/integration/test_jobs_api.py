@@ -18,7 +18,6 @@ import ray
 
 from compute.engine import ACTOR_PREFIX
 from compute.jobs import job_supervisor
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.engine.spec import QuerySpec
 from rivergen.settings import Settings
@@ -27,6 +26,7 @@ from tests.engine_helpers import run_query
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, outbox_types, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 FINISHED = ("succeeded", "failed", "cancelled")

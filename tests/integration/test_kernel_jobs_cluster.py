@@ -11,7 +11,6 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from rivergen.sparse.arrow import read_edge_list
 from tests.conftest import SHARED_DATA
@@ -19,6 +18,7 @@ from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
 from tests.integration.test_kernel_jobs import WIKI_VOTE, all_rows
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.slow
 

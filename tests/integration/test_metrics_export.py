@@ -16,7 +16,6 @@ import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from rivergen.api import create_app
 from rivergen.clients import open_db_and_bus
 from rivergen.events import Event, IdempotentConsumer, OutboxRelay, add_to_outbox
 from rivergen.metrics import METRICS, record_job, record_kernel
@@ -24,6 +23,7 @@ from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
+from tests.platform_app import create_app
 
 METRICS_PORT = 23910
 GROUP = "metrics-export-test"

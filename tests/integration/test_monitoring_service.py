@@ -27,9 +27,9 @@ import scipy.sparse as sp
 from fastapi import FastAPI
 from sklearn.datasets import load_breast_cancer
 
+from compute.monitoring import RayMonitoringCompute
 from compute.sparse.glm import GLMResult, fit_glm
 from rivergen.accounts.principal import RequestContext
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.errors import NotFound
 from rivergen.services.ml.schemas import FeatureSpec, ModelVersionView, Prediction
@@ -38,6 +38,7 @@ from rivergen.settings import Settings
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app, services
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -127,11 +128,12 @@ def train(table: pa.Table, workspace: UUID, dataset: UUID) -> Trained:
 def install_trained_models(app: FastAPI) -> TrainedModels:
     """Wire Model Monitoring into a started app over this test's own models."""
     models = TrainedModels()
-    state = app.state
-    state.models = models
-    state.monitoring = MonitoringService(
-        state.clients.db, state.datasets, state.governance, models, models
-    )
+    registry = services(app)
+    registry.models = models
+    registry.monitoring = MonitoringService(
+        registry.clients.db, registry.datasets, registry.governance, models, models,
+        compute=RayMonitoringCompute(),
+    )  # fmt: skip
     return models
 
 
@@ -141,7 +143,7 @@ async def register_model(app: FastAPI, client: httpx.AsyncClient, owner: Account
     table = cancer()
     training = await dataset(client, owner, "cancer", table)
     trained = train(table, UUID(owner.workspace_id), UUID(training))
-    app.state.models.models[trained.view.model_id] = trained
+    services(app).models.models[trained.view.model_id] = trained
     return trained
 
 
@@ -186,7 +188,7 @@ async def test_drift_is_named_on_shifted_data_and_not_raised_on_a_resample(
     training = await dataset(client, owner, "cancer", table)
     trained = train(table, UUID(owner.workspace_id), UUID(training))
     model = trained.view.model_id
-    app.state.models.models[model] = trained
+    services(app).models.models[model] = trained
     url = f"/api/v1/models/{model}/monitoring"
 
     same = await dataset(client, owner, "cancer-resample", resample(table, 5))

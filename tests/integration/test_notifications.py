@@ -30,7 +30,6 @@ import socketio
 import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.errors import DependencyUnavailable
 from rivergen.events import (
@@ -53,6 +52,7 @@ from rivergen.notifications.events import INVITATION_RECEIVED, MEMBER_ADDED
 from rivergen.settings import Settings, load_settings
 from tests.integration.api_client import Account, register
 from tests.integration.reporting_process import ReportingProcess
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import ray
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 DASHBOARD_PORT = 23410
 

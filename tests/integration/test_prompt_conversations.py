@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 PENGUINS = files("palmerpenguins") / "data" / "penguins.csv"

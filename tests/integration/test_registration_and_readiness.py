@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 
 @pytest.fixture

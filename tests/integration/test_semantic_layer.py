@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 STUB_PORT = 23131
 NORTHWIND = SHARED_DATA / "northwind"

@@ -18,13 +18,13 @@ import socketio
 import uvicorn
 
 from rivergen.accounts.credentials import TokenSigner
-from rivergen.api import create_app
 from rivergen.notifications.rooms import workspace_room
 from rivergen.realtime import SocketApp, create_socket_app
 from rivergen.settings import RedisSettings, Settings, SocketSettings
 from tests.integration.api_client import Account, join, register
 from tests.integration.redis_server import RedisServer
 from tests.integration.socket_clients import connect, refusal_code
+from tests.platform_app import create_app
 
 REDIS_PORT = 29511
 PORT = 29501

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import S3Settings, Settings
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app
 
 MiB = 1024 * 1024
 

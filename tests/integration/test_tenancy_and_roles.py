@@ -17,7 +17,6 @@ from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
 from rivergen.agents.ga import store as ga_store
 from rivergen.agents.psa import store as prompt_store
 from rivergen.agents.psa.schemas import PendingCall
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.services.governance import PolicyCreate
 from rivergen.services.governance.schemas import MaskRule
@@ -25,6 +24,7 @@ from rivergen.settings import Settings
 from tests.integration.api_client import Account, invite, join, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_models_api import new_model, new_model_dataset, train_body
+from tests.platform_app import create_app
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Dataset routes stage files as Ray tasks.

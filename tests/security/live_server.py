@@ -15,8 +15,8 @@ import httpx
 import redis
 import uvicorn
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
+from tests.platform_app import create_app
 
 
 @dataclass

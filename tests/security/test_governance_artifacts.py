@@ -22,8 +22,7 @@ import pytest
 from fastapi import FastAPI
 
 from compute.decisions import RayDecisionCompute
-from rivergen.agents.dia import DecisionAgent, SimulationRunner
-from rivergen.api import create_app
+from rivergen.agents.dia import SimulationRunner
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
@@ -31,6 +30,7 @@ from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
+from tests.platform_app import create_app, services
 from tests.security.test_governance_raw_and_masks import csv_server
 
 NORTHWIND = SHARED_DATA / "northwind"
@@ -276,7 +276,7 @@ async def test_decisions_and_simulations_are_withheld_from_readers_governed_othe
     queued = await client.post("/api/v1/decisions/simulate", headers=owner.headers(),
                                json={"model_id": model, "dataset_id": dataset})  # fmt: skip
     assert queued.status_code == 202, queued.text
-    agent: DecisionAgent = app.state.decisions
+    agent = services(app).decisions
     runner = SimulationRunner(db, agent, RayDecisionCompute(app_settings))
     done = await runner.run(UUID(owner.workspace_id), UUID(queued.json()["id"]))
     assert done is not None and done.status == "completed", done

@@ -37,7 +37,6 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.jsonvalues import json_value
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
@@ -46,6 +45,7 @@ from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import wait_for
+from tests.platform_app import create_app
 
 STUB_PORT = 23111
 NORTHWIND = SHARED_DATA / "northwind"

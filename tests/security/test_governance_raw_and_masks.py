@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.services.governance.keys import workspace_hash_key
 from rivergen.settings import Settings
@@ -34,6 +33,7 @@ from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.source_servers import _handler
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 CUSTOMERS = NORTHWIND / "customers.csv"

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 
 from rivergen.acl import ROUTE_ACCESS
-from rivergen.api import create_app
 from rivergen.settings import Settings, load_settings
+from tests.platform_app import create_app
 from tests.security.live_server import Person, clear_login_throttle, live_server, register
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(60)]

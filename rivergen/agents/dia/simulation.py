@@ -22,7 +22,6 @@ from rivergen.acl import Role
 from rivergen.agents.dia.agent import DecisionAgent, Scored, simulation_view
 from rivergen.agents.dia.ports import DecisionCompute
 from rivergen.agents.dia.schemas import SimulationResult, SimulationView
-from rivergen.clients import PlatformClients
 from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
@@ -30,8 +29,6 @@ from rivergen.events.bus import EventConsumer
 from rivergen.metrics import record_event
 from rivergen.services.decisions import store
 from rivergen.services.governance.service import record_of
-from rivergen.services.ml.schemas import Predictor
-from rivergen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -200,42 +197,3 @@ class SimulationWorker:
                             await stop.wait()
         finally:
             await self.stop()
-
-
-class SimulationProcess:
-    """A simulation worker with its own clients: what the worker deployment runs."""
-
-    def __init__(self, clients: PlatformClients, worker: SimulationWorker) -> None:
-        self._clients = clients
-        self.worker = worker
-
-    @classmethod
-    async def open(
-        cls, settings: Settings, predictor: Predictor | None = None
-    ) -> SimulationProcess:
-        """``predictor`` scores the rows (default: the Machine Learning service's models)."""
-        # Decisions over blocks run as Ray tasks (compute/): imported here so the library's
-        # modules load without it.
-        from compute.decisions import RayDecisionCompute
-        from rivergen.domain import DomainServices
-
-        clients = await PlatformClients.open(settings)
-        try:
-            domain = DomainServices.build(clients, settings)
-            compute = RayDecisionCompute(settings)
-            agent = DecisionAgent(
-                clients.db, domain.datasets, predictor or domain.model_studio,
-                settings.decisions, compute,
-            )  # fmt: skip
-            runner = SimulationRunner(clients.db, agent, compute)
-        except BaseException:
-            await clients.close()
-            raise
-        group = settings.decisions.simulation_group
-        return cls(clients, SimulationWorker(clients.events, runner, group))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.worker.run(stop)
-
-    async def close(self) -> None:
-        await self._clients.close()

@@ -55,14 +55,14 @@ class MonitoringService:
     def __init__(
         self, db: Database, datasets: DatasetService, governance: GovernanceService,
         lookup: ModelLookup, predictor: Predictor | None = None, *,
-        compute: MonitoringCompute | None = None, thresholds: DriftThresholds | None = None,
+        compute: MonitoringCompute, thresholds: DriftThresholds | None = None,
     ) -> None:  # fmt: skip
         self._db = db
         self._datasets = datasets
         self._governance = governance
         self._lookup = lookup
         self._predictor = predictor
-        self._compute = compute or _ray_compute()
+        self._compute = compute
         self._thresholds = thresholds or DriftThresholds()
 
     async def check(
@@ -211,13 +211,6 @@ class MonitoringService:
         return performance_report(
             model.task, metrics, model.metrics, len(rows), self._thresholds
         ), None  # fmt: skip
-
-
-def _ray_compute() -> MonitoringCompute:
-    # The statistics run as Ray tasks (compute/): imported here so the library loads without it.
-    from compute.monitoring import RayMonitoringCompute
-
-    return RayMonitoringCompute()
 
 
 def _monitored(model: ModelVersionView) -> tuple[list[MonitoredFeature], list[str]]:

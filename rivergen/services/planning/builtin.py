@@ -26,7 +26,7 @@ from rivergen.services.planning.intents import (
     StartJobIntent,
 )
 from rivergen.services.planning.lexicon import Vocabulary, build_vocabulary, tokenize
-from rivergen.services.planning.query_grammar import read_query
+from rivergen.services.planning.sql_writer import read_query
 
 # Characters that belong to SQL, never to a question: a prompt with them is refused whole.
 _SQL_MARKERS = re.compile(r";|--|/\*|\*/|\\")

@@ -24,7 +24,7 @@ from rivergen.services.planning.catalog import (
     CatalogTable,
     PromptCatalog,
 )
-from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
+from rivergen.services.planning.intents import NotUnderstood
 from rivergen.services.planning.lexicon import (
     ABBREVIATIONS,
     AVERAGED_WORDS,
@@ -278,7 +278,7 @@ class Piece:
         return self.at >= 0 and other.at == self.at + len(self.words)
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     def __init__(self, message: str, unknown: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -1246,7 +1246,12 @@ class Plan:
             self.tables.append(table)
 
 
-def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
+def read_plan(
+    tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary
+) -> Plan | NotUnderstood:
+    """The question's plan over the catalog (what
+    :func:`rivergen.services.planning.sql_writer.read_query` writes as SQL), or what was not
+    understood."""
     notes: list[str] = []
     marks: dict[str, int] = {}
     found, unknown = pieces(tokens, vocabulary, notes, marks)
@@ -1260,14 +1265,9 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
         reader = _Reader(catalog)
         reader.plan.understood.extend(notes)
         reader.plan.verb_at = marks.get("verb", -1)
-        plan = reader.read(found)
-        from rivergen.services.planning.sql_writer import write_sql
-
-        sql = write_sql(plan, catalog)
-    except _Unreadable as exc:
+        return reader.read(found)
+    except Unreadable as exc:
         return NotUnderstood(message=exc.message, unknown=exc.unknown)
-    return QueryIntent(sql=sql, tables=plan.tables, save_as=plan.save_as,
-                       understood=plan.understood)  # fmt: skip
 
 
 # What may follow a piece that asks for more ("average" asks for a column): anything else
@@ -1326,9 +1326,7 @@ class _Reader:
                 self.mode[0], frozenset(_KINDS)
             ):
                 before = " ".join(self.last.words) if self.last else ""
-                raise _Unreadable(
-                    f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
-                )
+                raise Unreadable(f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words)
             said = len(self.plan.conditions)
             getattr(self, f"_{piece.kind}")(piece, following)
             for condition in self.plan.conditions[said:]:
@@ -1339,7 +1337,7 @@ class _Reader:
 
     def _share(self, piece: Piece, following: Piece | None) -> None:
         if self.plan.share or self.mode is not None or self.plan.metrics:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
         self.plan.share = True
         self._note(piece.words, "the share, in percent, that the conditions keep")
 
@@ -1360,7 +1358,7 @@ class _Reader:
             refs = following.data[0]
             if not all(is_numeric(r) and not set(name_parts(r.column)) & AVERAGED_WORDS
                        for r in refs):  # fmt: skip
-                raise _Unreadable(
+                raise Unreadable(
                     f"how much {' '.join(following.words)}: the total, the average or a value?",
                     piece.words,
                 )
@@ -1374,12 +1372,12 @@ class _Reader:
             or metric.column is None
             or metric.function not in ("sum", "avg", "min", "max")
         ):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
         said = set(name_parts(metric.column.column)) & UNIT_WORDS
         to = CONVERTED_UNITS[piece.words[-1]]
         factor = CONVERSIONS.get((next(iter(said)), to)) if len(said) == 1 else None
         if factor is None:
-            raise _Unreadable(f"{metric.column.column} in {piece.words[-1]}: from which unit?",
+            raise Unreadable(f"{metric.column.column} in {piece.words[-1]}: from which unit?",
                               piece.words)  # fmt: skip
         metric.scale = factor
         self._note(piece.words, f"times {factor:g} ({next(iter(said))} to {to})")
@@ -1392,7 +1390,7 @@ class _Reader:
             or self.plan.metrics
             or self.mode not in (None, ("subject", (None, None)))
         ):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
         self.mode = None
         self._rank(Metric("count", table=groups[0].table), (bool(piece.data), 1), piece.words)
 
@@ -1401,14 +1399,14 @@ class _Reader:
         heaviest one."""
         groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
         if len(groups) != 1:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what, per what?",
+            raise Unreadable(f"`{' '.join(piece.words)}`: the average of what, per what?",
                               piece.words)  # fmt: skip
         metric = self.plan.metrics[-1] if len(self.plan.metrics) == 1 else None
         if self.mode is not None and self.mode[0] == "superlative":
             word, descending, _ = self.mode[1]
             ref = _implicit_column(self.catalog, groups[0].table, word)
             if ref is None:
-                raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+                raise Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
             self.mode = None
             self._rank(Metric("avg", ref), (descending, 1), piece.words)
         elif metric is not None and metric.function in ("max", "min") and metric.column:
@@ -1420,7 +1418,7 @@ class _Reader:
             self.plan.limit = None
             self._rank(Metric("avg", key), (descending, 1), piece.words)
         else:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
 
     def _column_compare(self, piece: Piece, following: Piece | None) -> None:
         """The column just said compared with another of the same table."""
@@ -1428,7 +1426,7 @@ class _Reader:
         left = self.pending_column if said is None else self._pick(said, piece.words)
         rights = [r for r in refs if left is not None and r.table == left.table]
         if left is None or len(rights) != 1 or _kind(left) != _kind(rights[0]):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
         self.pending_column = None
         self.plan.conditions.append(Condition(left, op, rights[0]))
         self._note(piece.words, f"{left.column} {op} {rights[0].column}")
@@ -1437,7 +1435,7 @@ class _Reader:
         function, table = piece.data
         ref = _implicit_column(self.catalog, table, "@date")
         if ref is None or self.plan.metrics or self.mode is not None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
         self.plan.touch(table)
         self._set_entity(table, True)
         self.plan.metrics.append(Metric(function, ref))
@@ -1447,7 +1445,7 @@ class _Reader:
         """`in total` after a total or a count already asked: it says so again."""
         totals = ("sum", "count", "count_distinct", "measure")
         if not self.plan.metrics or any(m.function not in totals for m in self.plan.metrics):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
         self._note(piece.words, "the total asked already")
 
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
@@ -1455,13 +1453,13 @@ class _Reader:
 
     def _yet(self, piece: Piece, following: Piece | None) -> None:
         if not self.yet_read:
-            raise _Unreadable("`yet`: not yet what?", piece.words)
+            raise Unreadable("`yet`: not yet what?", piece.words)
 
     def _bound(self, piece: Piece, following: Piece | None) -> None:
         """`or more` after "474 pages": the number read as an equality becomes a bound."""
         last = self.plan.conditions[-1] if self.plan.conditions else None
         if last is None or last.op != "=" or not isinstance(last.value, int | float):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
         last.op = piece.data
         self._note(piece.words, f"{piece.data} {last.value}")
 
@@ -1473,7 +1471,7 @@ class _Reader:
         tables = {t for p in found for t in _piece_tables(p)}
         daily = [t for t in tables if _day_column(self.catalog, t) is not None]
         if len(tables) != 1 or len(daily) != 1:
-            raise _Unreadable("`days` of which data? Name it, or what was measured each day.")
+            raise Unreadable("`days` of which data? Name it, or what was measured each day.")
         self.day_table = daily[0]
         self.plan.understood.append(f"days: the rows of {daily[0]}, one a day")
         return [Piece("table", p.words, daily[0]) if p.kind == "day" else p for p in found]
@@ -1482,12 +1480,12 @@ class _Reader:
         """ "in alphabetical order": by the name of the rows listed."""
         table = self.catalog.table(self.plan.entity) if self.plan.entity else None
         if table is None or self.plan.metrics or self.plan.groups or self.plan.order:
-            raise _Unreadable("Alphabetical order of what? `list the categories in "
+            raise Unreadable("Alphabetical order of what? `list the categories in "
                               "alphabetical order`.")  # fmt: skip
         refs = [column_ref(table.name, c) for c in table.columns]
         names = [r for r in refs if name_parts(r.column)[-1:] == ["name"] and not is_numeric(r)]
         if len(names) != 1:
-            raise _Unreadable(f"Alphabetical by which column of {table.name}?")
+            raise Unreadable(f"Alphabetical by which column of {table.name}?")
         self.plan.order.append((names[0], False))
         self.plan.understood.append(f"in alphabetical order: by {table.name}.{names[0].column}")
 
@@ -1495,21 +1493,21 @@ class _Reader:
         if self.alphabetical:
             self._alphabetical_order()
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
-            raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
+            raise Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
                               "is not followed by what it applies to")  # fmt: skip
         if self.negate:
-            raise _Unreadable("`not` is not followed by a value it excludes")
+            raise Unreadable("`not` is not followed by a value it excludes")
         if self.plan.compare and not self.plan.groups:
-            raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
+            raise Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
-            raise _Unreadable("Top by what? `top 5 products by revenue`.")
+            raise Unreadable("Top by what? `top 5 products by revenue`.")
         if self.when is not None:
             self._when_dates(self.when)
         of_all = [c for c in self.plan.conditions if isinstance(c.value, OfAll)]
         if of_all and (len(self.plan.conditions) > 1 or self.plan.groups):
             # "Adelie penguins heavier than the average": of all penguins, or of the Adelie?
             # "which species weigh more than the average": a species' average, or a penguin?
-            raise _Unreadable(
+            raise Unreadable(
                 "More than the average of every row, or of those the question keeps or "
                 "groups? Ask one: `how many penguins weigh more than the average`."
             )
@@ -1524,7 +1522,7 @@ class _Reader:
         plan = self.plan
         dates = [r for r in plan.projection if is_temporal(r)]
         if plan.metrics or plan.groups or not dates or len(dates) != len(plan.projection):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the date of what? Name the event: "
+            raise Unreadable(f"`{' '.join(piece.words)}`: the date of what? Name the event: "
                               "`when was Nancy hired`.", piece.words)  # fmt: skip
         self._note(piece.words, f"the date{'s' if len(dates) > 1 else ''} "
                                 f"{', '.join(r.column for r in dates)}")  # fmt: skip
@@ -1545,7 +1543,7 @@ class _Reader:
         for metric in self.plan.metrics:
             ref = metric.column
             if metric.function == "count" and ref is not None and ref.table in named:
-                raise _Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
+                raise Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
@@ -1563,7 +1561,7 @@ class _Reader:
             return
         if self.mode is not None and self.mode[0] in ("aggregate", "group"):
             # "average number of orders per customer": an average of counts, not read here
-            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+            raise Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
         if self.mode is not None and self.mode[0] == "rank":
             self.mode = ("rank_count", self.mode[1])  # "top 3 customers by number of orders"
@@ -1636,7 +1634,7 @@ class _Reader:
 
     def _direction(self, piece: Piece, following: Piece | None) -> None:
         if not self.plan.order:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: sorted by what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: sorted by what?", piece.words)
         key, _ = self.plan.order[-1]
         self.plan.order[-1] = (key, bool(piece.data))
 
@@ -1751,13 +1749,13 @@ class _Reader:
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
                 if self._names_a_referred_row(mine[0][0], options):
-                    raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several "
+                    raise Unreadable(f"`{' '.join(piece.words)}` is a value of several "
                                       "columns", piece.words)  # fmt: skip
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             canonical = _canonical(self.catalog, options, lambda o: o[0].table)
             if canonical is None:
-                raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
+                raise Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
                                   piece.words)  # fmt: skip
             options, columns = [canonical], {canonical[0]}
         ref, value = options[0]
@@ -1774,7 +1772,7 @@ class _Reader:
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
         qualifies = following is not None and following.kind == "column"  # "each German city"
         if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
-            raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
+            raise Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
                               "or sort by", piece.words)  # fmt: skip
 
     def _spread(self, piece: Piece, following: Piece | None) -> None:
@@ -1787,7 +1785,7 @@ class _Reader:
         table = following.data if following is not None and following.kind == "table" else None
         ref = _implicit_column(self.catalog, table, word) if table else None
         if ref is None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
         self.plan.metrics.append(Metric("spread", ref))
         self._note(piece.words, f"max less min of {ref.table}.{ref.column}")
 
@@ -1814,7 +1812,7 @@ class _Reader:
             self._value(value, following)
         kept = self.plan.conditions[said:]
         if len(kept) != 1 or kept[0].op != "in" or kept[0].column is None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: values of one column, each "
+            raise Unreadable(f"`{' '.join(piece.words)}`: values of one column, each "
                               "counted?", piece.words)  # fmt: skip
         self.plan.groups.append(kept[0].column)
         self._note(piece.words, f"one count for each of {', '.join(map(str, kept[0].value))}")
@@ -1843,7 +1841,7 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("subject", "top"):
             self.mode = None  # "which suppliers are based in Japan": a condition on them
         if self.mode is not None and self.mode[0] not in ("group", "group_more", "count"):
-            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
+            raise Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
                               piece.words)  # fmt: skip
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
@@ -1963,7 +1961,7 @@ class _Reader:
                 return
             if any(m.column is not None and _lines_of(m.column.table, table) for m in averaged):
                 # "average quantity per order" over order lines: of a line, or of an order?
-                raise _Unreadable(
+                raise Unreadable(
                     f"`{' '.join(words)}`: the average of each line, or of each "
                     f"{singular(table)}'s total? Ask `average ... of ...` or `total ... by ...`.",
                     words,
@@ -2052,7 +2050,7 @@ class _Reader:
             self._note(piece.words, f"{ref.table}.{ref.column} IS NOT NULL")
             return True
         if following is None:  # "which order lines have a discount": above zero, or any?
-            raise _Unreadable(f"`{' '.join(piece.words)}`: more than zero, or any value "
+            raise Unreadable(f"`{' '.join(piece.words)}`: more than zero, or any value "
                               "recorded? Say which.", piece.words)  # fmt: skip
         return False
 
@@ -2081,7 +2079,7 @@ class _Reader:
             self.plan.metrics.append(metric)
             self._note(piece.words, f"the measure {metric.label()}")
         else:
-            raise _Unreadable(
+            raise Unreadable(
                 f"`{' '.join(piece.words)}` (a measure) cannot follow `{mode}`", piece.words
             )
 
@@ -2154,7 +2152,7 @@ class _Reader:
             self._note(words, f"read as {canonical.table}.{canonical.column} "
                               f"(the table of its own, not a copy)")  # fmt: skip
             return canonical
-        raise _Unreadable(
+        raise Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
             words,
@@ -2168,14 +2166,14 @@ class _Reader:
                 self._column_aggregate(ref, one, words, _)
             return
         if function in ("sum", "avg", "spread") and not is_numeric(ref):
-            raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
+            raise Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
         if not distinct and is_temporal(ref):
             # "how many egg dates in 2009": the different days, or the rows with one?
-            raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
+            raise Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
                               "with one?", words)  # fmt: skip
         if not distinct and is_numeric(ref) and tuple(words) in _COUNTED_UNITS:
             # "how many units were sold": the units of the rows added up, not the rows
@@ -2203,7 +2201,7 @@ class _Reader:
 
     def _column_subject(self, ref: ColumnRef, data: Any, words: list[str], summed: bool) -> None:
         if summed:  # "top 5 revenue"? a measure is not a subject
-            raise _Unreadable(f"`{' '.join(words)}`: top what?", words)
+            raise Unreadable(f"`{' '.join(words)}`: top what?", words)
         self.plan.groups.append(ref)
         self._note(words, f"each {ref.table}.{ref.column}")
         self.mode = ("subject", data or (None, None))
@@ -2217,7 +2215,7 @@ class _Reader:
             self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
             return
         if not summed and not self.plan.metrics and not self._adds_up(ref):
-            raise _Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?",
+            raise Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?",
                               words)  # fmt: skip
         total = summed or not self.plan.metrics
         self._rank(Metric("sum", ref) if total else self.plan.metrics[-1], data, words)
@@ -2233,7 +2231,7 @@ class _Reader:
     def _column_rank_aggregate(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         function, rank = data
         if function in ("sum", "avg") and not is_numeric(ref):
-            raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
+            raise Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self._rank(Metric(function, ref), rank, words)
 
     def _rank_args(self, data: Any) -> tuple[bool, int | None]:
@@ -2273,7 +2271,7 @@ class _Reader:
             # "the coldest minimum temperature": its lowest value
             self._column_aggregate(ref, "max" if descending else "min", words, False)
             return
-        raise _Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
+        raise Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
 
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
         word, descending, *rest = data
@@ -2282,7 +2280,7 @@ class _Reader:
             self.catalog, table, word, descending
         )
         if ref is None:
-            raise _Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
+            raise Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
@@ -2334,7 +2332,7 @@ def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) ->
         return Metric("measure", table=measure.table, measure=measure)
     if function in ("avg", "min", "max") and measure.aggregation in ("sum", "avg", "min", "max"):
         return Metric(function, table=measure.table, measure=measure)
-    raise _Unreadable(
+    raise Unreadable(
         f"{function} of {measure.name}: the measure is a {measure.aggregation} already", words
     )
 
@@ -2465,19 +2463,19 @@ def _implicit_column(catalog: PromptCatalog, table: str, word: str | None) -> Co
     found = catalog.table(table)
     if found is None or word is None:
         return None
-    return _implicit_in(found, word)
+    return implicit_in(found, word)
 
 
 _MONEY_NAMES = ("amount", "price", "total", "revenue", "cost", "value")
 
 
-def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
+def implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     refs = [column_ref(table.name, c) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
     elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date
         born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
-        return born[0] if len(born) == 1 else _implicit_in(table, "@date")
+        return born[0] if len(born) == 1 else implicit_in(table, "@date")
     elif word == "@date":
         # A date, else a whole year held as a number (`year`, `model_year`).
         found = [r for r in refs if is_temporal(r)] or [r for r in refs if is_year(r)]
