@@ -126,8 +126,9 @@ async def app(migrated: Settings, predictor: GlmPredictor) -> AsyncIterator[Fast
     settings = _settings(migrated)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        application.state.decisions = DecisionAgent(
-            application.state.clients.db, application.state.datasets, predictor,
+        registry = services(application)
+        registry.decisions = DecisionAgent(
+            registry.clients.db, registry.datasets, predictor,
             settings.decisions, RayDecisionCompute(settings),
         )  # fmt: skip
         yield application
