@@ -11,7 +11,7 @@ from compute.jobs import RayJobRunner
 from compute.monitoring import RayMonitoringCompute
 from compute.sql import RaySqlRunner
 from compute.staging import RayDatasetCompute
-from rivergen.agents.psa.ports import SqlRunner
+from rivergen.agents.prompt_studio.ports import SqlRunner
 from rivergen.datasets import DatasetService
 from rivergen.domain import ComputeAdapters
 from rivergen.services.governance import GovernanceService

@@ -12,7 +12,7 @@ import ray
 
 from compute.staging import RayDatasetCompute
 from compute.tasks import outcome, require_ray
-from rivergen.agents.ga.schemas import ScanSample
+from rivergen.agents.governance_agent.schemas import ScanSample
 from rivergen.services.governance.detection import classify_columns
 from rivergen.settings import Settings
 
@@ -45,8 +45,9 @@ _detect = ray.remote(num_cpus=0.5)(detect_sample)
 
 
 class RaySensitiveScanner:
-    """The Governance agent's scanner (:class:`rivergen.agents.ga.SensitiveScanner`): the
-    version is staged into the object store and sampled there by one task."""
+    """The Governance agent's scanner
+    (:class:`rivergen.agents.governance_agent.SensitiveScanner`): the version is
+    staged into the object store and sampled there by one task."""
 
     def __init__(self, settings: Settings) -> None:
         self._staging = RayDatasetCompute(settings)

@@ -12,6 +12,12 @@ Which node: the one that the job's inputs hash to among the alive nodes (rendezv
 so the same datasets go to the same node's object cache while the cluster stays the same.
 The actor is detached and restarted by Ray when its process dies (the job's attempt fails
 and the supervisor retries it); it is made the first time its node is chosen.
+
+Which engine: :func:`run_query_job` sends a job whose inputs' stored (Parquet) bytes add up to
+more than ``RIVERGEN_ENGINE__DISTRIBUTED_MIN_BYTES`` to the distributed engine (Daft on the
+cluster, :mod:`compute.distributed`); one that Daft refuses falls back to a node's engine when
+its inputs fit one node's query memory (the job's summary says why), else fails with 422
+``query_too_large``.
 """
 
 from __future__ import annotations
@@ -24,14 +30,18 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import ray
+from ray.exceptions import RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
 from compute.staging import QueryInput, encode_table, query_input
 from compute.tasks import cpu_nodes, forget_actor, named_actor
 from rivergen.datasets.schemas import StagedVersion
 from rivergen.engine.duck import EngineLimits, Interrupt, resolver, run_sql
 from rivergen.engine.query import SqlQuery, limited, run_spec
 from rivergen.engine.spec import QuerySpec
+from rivergen.errors import ValidationFailed
+from rivergen.jobs.kinds import JobContext, KindOutput
 from rivergen.settings import Settings
 
 Query = QuerySpec | SqlQuery
@@ -182,3 +192,65 @@ def forget_engines(settings: Settings) -> None:
     """Choose again at the next query (a call to an engine failed: its node may be gone)."""
     for node in _NODES.forget():
         forget_actor(settings.jobs.namespace, ACTOR_PREFIX + node)
+
+
+SINGLE_NODE = "duckdb"
+
+
+async def run_query_job(
+    ctx: JobContext[Query], inputs: list[QueryInput], stored: int
+) -> KindOutput:
+    """Run a query job over ``inputs`` (``stored`` bytes of Parquet in all) where it belongs:
+    on Daft over the cluster past ``RIVERGEN_ENGINE__DISTRIBUTED_MIN_BYTES``, else (or when
+    Daft refuses it and the inputs fit one node) on a node's engine actor. The result object
+    is written by the engine that ran it; the summary names that engine (``engine``), the
+    inputs' size (``input_bytes``) and, after a fallback, Daft's reason
+    (``distributed_refused``)."""
+    engine = ctx.settings.engine
+    summary: dict[str, Any] = {"input_bytes": stored}
+    if stored > engine.distributed_min_bytes:
+        ctx.progress(10, f"querying on the cluster ({ENGINE_NAME})")
+        answer = await _distributed(ctx, inputs)
+        if not isinstance(answer, Refusal):
+            return KindOutput(answer, summary | {"engine": ENGINE_NAME})
+        summary["distributed_refused"] = answer.reason
+        if stored > engine.memory_mb * 1024 * 1024:
+            raise ValidationFailed(
+                f"the inputs ({stored} bytes stored) are past one node's {engine.memory_mb} "
+                f"MB and the distributed engine cannot run this query: {answer.reason}",
+                code="query_too_large",
+                details={"input_bytes": stored, "memory_mb": engine.memory_mb,
+                         "distributed_refused": answer.reason},
+            )  # fmt: skip
+    ctx.progress(10, "querying")
+    limits = EngineLimits.of(engine)
+    actor = query_engine(ctx.settings, [i.key for i in inputs])
+    try:
+        staged: StagedVersion = await ctx.track(
+            actor.run.remote(ctx.settings, limits, ctx.params, inputs, ctx.result_key)
+        )
+    except RayActorError:
+        forget_engines(ctx.settings)  # its node may be gone: the retry chooses again
+        raise
+    # The engine stores the result while the supervisor records it.
+    return KindOutput(
+        staged, summary | {"engine": SINGLE_NODE}, stored=actor.stored.remote(ctx.result_key)
+    )
+
+
+async def _distributed(ctx: JobContext[Query], inputs: list[QueryInput]) -> Any:
+    """The result written by the distributed engine (a ``StagedVersion``), or its
+    :class:`Refusal`; past the engine's timeout, 422 ``query_timeout``."""
+    timeout = ctx.settings.engine.timeout_s
+    call = distributed_engine(ctx.settings).run.remote(
+        ctx.settings, ctx.params, inputs, ctx.result_key
+    )
+    ctx.track(call)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(call.future()), timeout)
+    except TimeoutError:
+        ray.cancel(call)
+        raise ValidationFailed(
+            f"the query ran past its {timeout:g} s", code="query_timeout",
+            details={"timeout_s": timeout, "engine": ENGINE_NAME},
+        ) from None  # fmt: skip

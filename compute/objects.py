@@ -134,20 +134,21 @@ class ArrowObjects:
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.path(key), filesystem=self.filesystem, columns=columns)
 
-    def write_parquet(self, key: str, table: pa.Table) -> int:
-        """Write ``table`` as one Parquet object; readers never see a partial one. Returns its
-        size in bytes."""
-        encoded = self.encode_parquet(table)
+    def write_parquet(self, key: str, table: pa.Table, row_group_size: int | None = None) -> int:
+        """Write ``table`` as one Parquet object (row groups of ``row_group_size`` rows, else
+        :data:`PARQUET_LAYOUT`'s); readers never see a partial one. Returns its size in bytes."""
+        encoded = self.encode_parquet(table, row_group_size)
         self.put_encoded(key, encoded)
         return encoded.size
 
-    def encode_parquet(self, table: pa.Table) -> EncodedParquet:
+    def encode_parquet(self, table: pa.Table, row_group_size: int | None = None) -> EncodedParquet:
         """``table`` as a Parquet file of this node, not stored yet (:meth:`put_encoded`)."""
         directory = tempfile.gettempdir() if not self.local else f"{self.base}/.staging/tmp"
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(table, tmp, **PARQUET_LAYOUT)
+            layout = PARQUET_LAYOUT | ({"row_group_size": row_group_size} if row_group_size else {})
+            pq.write_table(table, tmp, **layout)
             return EncodedParquet(tmp, os.path.getsize(tmp))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

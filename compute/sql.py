@@ -20,7 +20,7 @@ import ray
 from compute.staging import QueryInput, RayDatasetCompute, query_input
 from compute.tasks import outcome, require_ray
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.psa.ports import DatasetRead, SqlAnswer
+from rivergen.agents.prompt_studio.ports import DatasetRead, SqlAnswer
 from rivergen.datasets import DatasetService
 from rivergen.engine.duck import EngineLimits
 from rivergen.engine.spec import Filter
@@ -60,7 +60,7 @@ def _smallest(values: Iterable[float | int | None]) -> Any:
 
 
 class RaySqlRunner:
-    """:class:`rivergen.agents.psa.ports.SqlRunner` over staged datasets, as Ray tasks."""
+    """:class:`rivergen.agents.prompt_studio.ports.SqlRunner` over staged datasets, as Ray tasks."""
 
     def __init__(
         self, datasets: DatasetService, governance: GovernanceService,

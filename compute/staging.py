@@ -69,6 +69,7 @@ def stage_file(
         object_key=target_key, source_format=parsed.format, row_count=table.num_rows,
         size_bytes=size, columns=columns_of(table.schema),
         invalid_row_count=parsed.invalid_row_count, invalid_rows=parsed.invalid_rows,
+        read_as=parsed.read_as,
     )  # fmt: skip
 
 

@@ -13,12 +13,21 @@ from ray.serve.handle import DeploymentHandle
 from compute.adapters import ray_adapters
 from deployments.handles import ByHandle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
-from deployments.services import EXECUTION, GOVERNANCE, LANGUAGE, PLANNING, capability_services
+from deployments.services import (
+    DATA_QUALITY,
+    EXECUTION,
+    GOVERNANCE,
+    LANGUAGE,
+    PLANNING,
+    SCHEMA_METADATA,
+    capability_services,
+    datasets_by_handle,
+)
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.ga import GovernanceAgent
-from rivergen.agents.osa import OperationsAgent, RayClusterReader
-from rivergen.agents.psa import PromptService, build_prompt_service
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.governance_agent import GovernanceAgent
+from rivergen.agents.operations import OperationsAgent, RayClusterReader
+from rivergen.agents.prompt_studio import PromptService, build_prompt_service
+from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
     ExecuteRequest,
@@ -36,18 +45,20 @@ PROMPT_STUDIO = "prompt-studio"
 
 
 class PromptStudio:
-    """:class:`rivergen.agents.psa.PromptService` with its tools and services by handle."""
+    """:class:`rivergen.agents.prompt_studio.PromptService` with its tools and services by
+    handle."""
 
     async def __init__(  # type: ignore[misc]  # Serve awaits it
         self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
         language: DeploymentHandle[Any], execution: DeploymentHandle[Any],
+        schema: DeploymentHandle[Any], quality: DeploymentHandle[Any],
     ) -> None:  # fmt: skip
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
         domain = DomainServices.build(self._clients, settings, compute=ray_adapters(settings))
         run_sql = cast(Any, ByHandle(execution))
         self._service: PromptService = build_prompt_service(
-            self._clients.db, settings.prompts, domain.datasets, domain.jobs,
+            self._clients.db, settings.prompts, datasets_by_handle(schema, quality), domain.jobs,
             sql=run_sql, saver=run_sql, governance=cast(Any, ByHandle(governance)),
             planner=cast(Any, ByHandle(planning)), explainer=cast(Any, ByHandle(language)),
         )  # fmt: skip
@@ -104,7 +115,14 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
         num_cpus=LIGHT_NUM_CPUS,
         sizing=sizing,
         graceful_shutdown_timeout_s=30,
-    ).bind(services[PLANNING], services[GOVERNANCE], services[LANGUAGE], services[EXECUTION])
+    ).bind(
+        services[PLANNING],
+        services[GOVERNANCE],
+        services[LANGUAGE],
+        services[EXECUTION],
+        services[SCHEMA_METADATA],
+        services[DATA_QUALITY],
+    )
 
 
 # The Governance agent (GA) and the Operations agent (OSA), each its own deployment. The gateway
@@ -114,8 +132,8 @@ OPERATIONS = "operations"
 
 
 class GovernanceAgentReplica(GovernanceAgent):
-    """:class:`rivergen.agents.ga.GovernanceAgent` over the platform's clients; its scans run
-    as Ray tasks."""
+    """:class:`rivergen.agents.governance_agent.GovernanceAgent` over the platform's clients;
+    its scans run as Ray tasks."""
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
@@ -129,8 +147,8 @@ class GovernanceAgentReplica(GovernanceAgent):
 
 
 class OperationsReplica(OperationsAgent):
-    """:class:`rivergen.agents.osa.OperationsAgent` over the platform's clients and the Ray
-    cluster the replica runs on."""
+    """:class:`rivergen.agents.operations.OperationsAgent` over the platform's clients and the
+    Ray cluster the replica runs on."""
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()

@@ -1,18 +1,21 @@
 """Background workers on Serve: the outbox relay, the billing metering consumer, the
-notification bridge and the sweeper of abandoned uploads.
+notification bridge, the sweeper of abandoned uploads and Decision Intelligence's simulation
+worker.
 
-Each is one small replica that serves no requests. Several relays would be safe (they take
-turns under a transaction-scoped advisory lock) but one publishes 100 events a round; the
-metering consumer is one member of the Kafka group `billing-metering`; the notification
-bridge is one member of `notification-bridge` (it keeps and emits the events people see); the
-sweeper expires abandoned uploads every `RIVERGEN_STORAGE__SWEEP_INTERVAL_S` (two sweepers
-would be safe too).
+Each is one small replica that serves no requests; all but the relay (which runs its own task)
+are a :class:`BackgroundReplica` over a library worker with ``run(stop)`` and ``close()``.
+Several relays would be safe (they take turns under a transaction-scoped advisory lock) but one
+publishes 100 events a round; the metering consumer is one member of the Kafka group
+`billing-metering`; the notification bridge is one member of `notification-bridge` (it keeps
+and emits the events people see); the sweeper expires abandoned uploads every
+`RIVERGEN_STORAGE__SWEEP_INTERVAL_S` (two sweepers would be safe too).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Protocol
 
 from ray import serve
 from ray.serve.deployment import Application
@@ -24,7 +27,7 @@ from rivergen.billing import MeteringService
 from rivergen.domain import SimulationProcess
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
-from rivergen.settings import load_settings
+from rivergen.settings import Settings, load_settings
 from rivergen.storage import UploadSweeper
 
 
@@ -41,73 +44,72 @@ class OutboxRelayDeployment:
         await self._worker.close()
 
 
-class MeteringDeployment:
+class Background(Protocol):
+    """A worker of the library that runs until told to stop (``run``), then closes."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class BackgroundReplica(ABC):
+    """One replica serving no requests: it opens its worker (:meth:`open`), runs the worker's
+    ``run(stop)`` as a task, fails its health check once that task has ended (Serve then
+    restarts the replica), and on shutdown stops the task and closes the worker."""
+
+    what: ClassVar[str]
+    """The worker, for the task's name and the health check's message."""
+
+    @abstractmethod
+    async def open(self, settings: Settings) -> Background:
+        """The worker, with its own clients."""
+
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
-        self._service = await MeteringService.open(load_settings())
+        self._worker = await self.open(load_settings())
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._service.run(self._stop), name="metering")
+        self._task = asyncio.create_task(self._worker.run(self._stop), name=self.what)
 
     async def check_health(self) -> None:
+        # Serve restarts a replica whose health check raises.
         if self._task.done():
-            raise RuntimeError("the metering consumer has stopped")
+            raise RuntimeError(f"the {self.what} has stopped")
 
     async def __del__(self) -> None:
         self._stop.set()
         await self._task
-        await self._service.close()
+        await self._worker.close()
 
 
-class NotificationBridgeDeployment:
-    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
-        self._bridge = await NotificationBridge.open(load_settings())
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._bridge.run(self._stop), name="notification-bridge")
+class MeteringDeployment(BackgroundReplica):
+    what = "metering consumer"
 
-    async def check_health(self) -> None:
-        if self._task.done():
-            raise RuntimeError("the notification bridge has stopped")
-
-    async def __del__(self) -> None:
-        self._stop.set()
-        await self._task
-        await self._bridge.close()
+    async def open(self, settings: Settings) -> Background:
+        return await MeteringService.open(settings)
 
 
-class UploadSweeperDeployment:
-    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
-        self._sweeper = await UploadSweeper.open(load_settings())
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._sweeper.run(self._stop), name="upload-sweeper")
+class NotificationBridgeDeployment(BackgroundReplica):
+    what = "notification bridge"
 
-    async def check_health(self) -> None:
-        if self._task.done():
-            raise RuntimeError("the upload sweeper has stopped")
-
-    async def __del__(self) -> None:
-        self._stop.set()
-        await self._task
-        await self._sweeper.close()
+    async def open(self, settings: Settings) -> Background:
+        return await NotificationBridge.open(settings)
 
 
-class SimulationWorkerDeployment:
+class UploadSweeperDeployment(BackgroundReplica):
+    what = "upload sweeper"
+
+    async def open(self, settings: Settings) -> Background:
+        return await UploadSweeper.open(settings)
+
+
+class SimulationWorkerDeployment(BackgroundReplica):
     """Decision Intelligence's simulations: each `decision.simulation.request` scored with the
     Machine Learning service's models (consumer group `RIVERGEN_DECISIONS__SIMULATION_GROUP`;
     several replicas would share the topic's partitions)."""
 
-    async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
-        settings = load_settings()
-        self._process = await SimulationProcess.open(settings, ray_adapters(settings))
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._process.run(self._stop), name="decision-simulation")
+    what = "decision simulation worker"
 
-    async def check_health(self) -> None:
-        if self._task.done():
-            raise RuntimeError("the decision simulation worker has stopped")
-
-    async def __del__(self) -> None:
-        self._stop.set()
-        await self._task
-        await self._process.close()
+    async def open(self, settings: Settings) -> Background:
+        return await SimulationProcess.open(settings, ray_adapters(settings))
 
 
 class EventWorkers:

@@ -142,10 +142,10 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/governance/proposals/{proposal_id}/reject"): "admin",
     # Operations agent: platform operators only (nodes, every tenant's deployments); no
     # workspace role reaches them. A workspace's own jobs are retried at /jobs/{id}/retry.
-    ("GET", "/api/v1/ops/cluster"): "operator",
-    ("GET", "/api/v1/ops/deployments"): "operator",
-    ("POST", "/api/v1/ops/jobs/{job_id}/retry"): "operator",
-    ("GET", "/api/v1/ops/health"): "operator",
+    ("GET", "/api/v1/operations/cluster"): "operator",
+    ("GET", "/api/v1/operations/deployments"): "operator",
+    ("POST", "/api/v1/operations/jobs/{job_id}/retry"): "operator",
+    ("GET", "/api/v1/operations/health"): "operator",
     ("POST", "/api/v1/models"): "editor",
     ("GET", "/api/v1/models"): "viewer",
     ("GET", "/api/v1/models/{model_id}"): "viewer",

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from rivergen.agents.dia import DecisionAgent, SimulationRunner, SimulationWorker
 from rivergen.agents.dia.ports import DecisionCompute
-from rivergen.agents.ga import GovernanceAgent, SensitiveScanner
-from rivergen.agents.msa import ModelStudio
-from rivergen.agents.psa.ports import SqlRunnerFactory
+from rivergen.agents.governance_agent import GovernanceAgent, SensitiveScanner
+from rivergen.agents.model_studio import ModelStudio
+from rivergen.agents.prompt_studio.ports import SqlRunnerFactory
 from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService

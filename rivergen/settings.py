@@ -256,7 +256,8 @@ class AuthSettings(BaseModel):
     operators: list[str] = Field(
         default_factory=list,
         description="Emails of platform operators (JSON list), besides those granted with "
-        "`rivergen operators add`. Operators alone call the operations routes (`/api/v1/ops`).",
+        "`rivergen operators add`. Operators alone call the operations routes "
+        "(`/api/v1/operations`).",
     )
 
 
@@ -455,6 +456,12 @@ class EngineSettings(BaseModel):
     )
     memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
     timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")
+    distributed_min_bytes: int = Field(
+        2 * 1024 * 1024 * 1024, ge=0,
+        description="A query job whose inputs' stored (Parquet) bytes add up to more than this "
+        "runs on the distributed engine (Daft on the Ray cluster) instead of DuckDB on one "
+        "node. Below it one node is faster: Daft's scheduling costs seconds a query.",
+    )  # fmt: skip
     cache_mb: int = Field(
         4096, ge=0, description="Node-local cache of S3 dataset objects the engine scans."
     )

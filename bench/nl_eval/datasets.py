@@ -14,15 +14,15 @@ Every file ships inside an installed package, nothing is downloaded:
   ``cars.json``, ``stocks.csv`` and ``airports.csv``. ``cars.json`` is a JSON array; the
   platform reads JSON Lines, so it is written one object a line first, as a user would.
 
-The catalog is what ``rivergen.agents.psa.catalog.catalog_of`` builds for a workspace: each
-table's columns and Arrow types, its description and tags, its row count, no declared keys,
-and value hints from the dataset's profile as the platform computes it (``profile_column``
-with its defaults: ten top values, and every distinct value of a text column with at most a
-few thousand) and reads it (``_hints``: a text column's kept values, or its top values when
-they are all of its values), and the automatic first draft of the workspace's
-semantic layer (:func:`rivergen.semantic.draft.draft_layer` over the catalog and the
-profiles) applied to it: business names, synonyms, roles, measures and relationships, with
-nothing confirmed or written by a person.
+The catalog is what ``rivergen.agents.prompt_studio.catalog.catalog_of`` builds for a workspace:
+each table's columns and Arrow types, its description and tags, its row count, no declared keys,
+and value hints from the dataset's profile as the platform computes it (``profile_column`` with
+its defaults: ten top values, and every distinct value of a text column with at most a few
+thousand) and reads it (``_hints``: a text column's kept values, or its top values when they are
+all of its values), and the automatic first draft of the workspace's semantic layer
+(:func:`rivergen.semantic.draft.draft_layer` over the catalog and the profiles) applied to it:
+business names, synonyms, roles, measures and relationships, with nothing confirmed or written
+by a person.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from rivergen.agents.psa.catalog import _hints
+from rivergen.agents.prompt_studio.catalog import _hints
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.demo.seed import DESCRIPTIONS as NORTHWIND_DESCRIPTIONS
 from rivergen.demo.seed import NORTHWIND

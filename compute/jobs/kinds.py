@@ -14,16 +14,13 @@ from uuid import UUID
 import pyarrow as pa
 import ray
 from pydantic import BaseModel, Field
-from ray.exceptions import RayActorError
 
-from compute.engine import Query, forget_engines, query_engine
+from compute.engine import Query, run_query_job
 from compute.staging import QueryInput
-from rivergen.datasets.schemas import StagedVersion
-from rivergen.engine.duck import EngineLimits
 from rivergen.engine.lineage import QueryLineage
 from rivergen.engine.query import SqlQuery, admit_job_sql, job_lineage
 from rivergen.engine.spec import Join, QuerySpec, check_query
-from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
+from rivergen.jobs.kinds import Catalog, JobContext, JobKind
 
 
 class QueryKind(JobKind[Query]):
@@ -89,18 +86,8 @@ class QueryKind(JobKind[Query]):
                 inputs.append(QueryInput(
                     relation=f"input_{i}", dataset=dataset, key=key, governed=governed
                 ))  # fmt: skip
-        ctx.progress(10, "querying")
-        limits = EngineLimits.of(ctx.settings.engine)
-        engine = query_engine(ctx.settings, [i.key for i in inputs])
-        try:
-            staged: StagedVersion = await ctx.track(
-                engine.run.remote(ctx.settings, limits, query, inputs, ctx.result_key)
-            )
-        except RayActorError:
-            forget_engines(ctx.settings)  # its node may be gone: the retry chooses again
-            raise
-        # The engine stores the result while the supervisor records it.
-        return KindOutput(staged, {}, stored=engine.stored.remote(ctx.result_key))
+        stored = sum(ctx.size(dataset, version) for dataset, version in self.inputs(query))
+        return await run_query_job(ctx, inputs, stored)
 
 
 class SleepParams(BaseModel):

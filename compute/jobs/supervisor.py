@@ -69,6 +69,8 @@ class JobRun:
     # What the submitter's policies made of each input (pinned when the job was accepted).
     governed: Mapping[UUID, Governed] = field(default_factory=dict)
     min_nnz_per_block: int = 4_000_000
+    # The stored bytes of each input (the catalog's size_bytes).
+    sizes: Mapping[tuple[UUID, int], int] = field(default_factory=dict)
     refs: list[Any] = field(default_factory=list)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     pending: tuple[float, str] | None = None
@@ -95,6 +97,11 @@ class JobRun:
         if key is None:
             raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
         return key, self.governed.get(dataset)
+
+    def size(self, dataset: UUID, version: int) -> int:
+        if (dataset, version) not in self.keys:
+            raise KeyError(f"dataset {dataset} v{version} is not an input of this job")
+        return self.sizes.get((dataset, version), 0)
 
     def progress(self, percent: float, message: str = "") -> None:
         with self.lock:
@@ -341,11 +348,12 @@ class JobSupervisor:
         params = kind.parse(_json(row["params"]))
         inputs = kind.inputs(params)
         catalog = DatasetCatalog(self._db, row["workspace_id"])
-        found = await catalog.pinned(inputs)
-        keys = {(f.dataset, f.version): f.object_key for f in found}
+        found = {(f.dataset, f.version): f for f in await catalog.pinned(inputs)}
         run = JobRun(
             job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
-            params=params, keys=keys, compute=self._compute, settings=self._settings,
+            params=params, keys={k: f.object_key for k, f in found.items()},
+            sizes={k: f.size_bytes for k, f in found.items()},
+            compute=self._compute, settings=self._settings,
             governed=_governed(row),
             interval_s=self._settings.jobs.progress_interval_s,
             min_nnz_per_block=self._settings.jobs.min_nnz_per_block,

@@ -28,7 +28,7 @@ from rivergen.api import (
     models,
     monitoring,
     notifications,
-    ops,
+    operations,
     policies,
     prompts,
     semantic,
@@ -67,8 +67,8 @@ GATEWAY_ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     monitoring.router,
     governance_agent.router,
-    ops.router,
-    ops.workspace_router,
+    operations.router,
+    operations.workspace_router,
     models.router,
 )
 STORAGE_ROUTERS: tuple[APIRouter, ...] = (storage.router,)

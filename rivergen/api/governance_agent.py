@@ -8,14 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from rivergen.agents.ga import (
+from rivergen.agents.governance_agent import (
     Proposal,
     ProposalDecision,
     ProposalPage,
     ScanReport,
     ScanRequest,
 )
-from rivergen.agents.ga.schemas import ProposalState
+from rivergen.agents.governance_agent.schemas import ProposalState
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import GovernanceAgentDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize

@@ -32,7 +32,8 @@ async def healthz() -> Liveness:
 )
 async def readyz(clients: ClientsDep, settings: SettingsDep) -> JSONResponse:
     """Whether each dependency answers, and how fast. Public, so without why one failed (an
-    error can name hosts, ports and versions): operators read that at `/api/v1/ops/health`."""
+    error can name hosts, ports and versions): operators read that at
+    `/api/v1/operations/health`."""
     report = await check_readiness(
         clients, settings.gateway.readiness_timeout_s, settings.sockets.channel
     )

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, status
 
-from rivergen.agents.osa import JobRetry
+from rivergen.agents.operations import JobRetry
 from rivergen.api.accounts import ERRORS
 from rivergen.api.deps import JobsDep, OperationsDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize

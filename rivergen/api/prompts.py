@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
     ExecuteRequest,

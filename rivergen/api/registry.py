@@ -25,7 +25,7 @@ from rivergen.agents.dia.schemas import (
     SimulateRequest,
     SimulationView,
 )
-from rivergen.agents.ga.schemas import (
+from rivergen.agents.governance_agent.schemas import (
     Proposal,
     ProposalDecision,
     ProposalPage,
@@ -33,16 +33,16 @@ from rivergen.agents.ga.schemas import (
     ScanReport,
     ScanRequest,
 )
-from rivergen.agents.osa import OperationsAgent, RayClusterReader
-from rivergen.agents.osa.schemas import (
+from rivergen.agents.operations import OperationsAgent, RayClusterReader
+from rivergen.agents.operations.schemas import (
     ClusterView,
     DeploymentsView,
     HealthSummary,
     JobRetry,
     WorkspaceHealth,
 )
-from rivergen.agents.psa import build_prompt_service
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.prompt_studio import build_prompt_service
+from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
     ExecuteRequest,

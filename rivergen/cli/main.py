@@ -209,7 +209,7 @@ def migrate(data_dir: DataDir = None) -> None:
 
 operators_app = typer.Typer(
     name="operators",
-    help="Platform operators: the people who alone call the operations routes (/api/v1/ops: "
+    help="Platform operators: the people who alone call the operations routes (/api/v1/operations: "
     "nodes, every tenant's deployments, retries in any workspace). No workspace role grants "
     "that. Also settable as RIVERGEN_AUTH__OPERATORS (a JSON list of emails).",
     no_args_is_help=True,

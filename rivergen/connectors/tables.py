@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rivergen.datasets.formats import ParseOptions, as_utf8, sniff_csv
 from rivergen.errors import BadRequest
 
 FileFormat = Literal["parquet", "csv"]
@@ -19,10 +20,17 @@ def parse(data: bytes, file_format: FileFormat, name: str) -> pa.Table:
     try:
         if file_format == "parquet":
             return pq.read_table(pa.BufferReader(data))
+        # Text as people have it: its encoding, delimiter and decimal separator found as an
+        # upload's are (rivergen.datasets.formats).
+        data, _ = as_utf8(data, name)
+        delimiter, decimal = sniff_csv(data, name, ParseOptions())
         if data and not data.endswith(b"\n"):
             # Arrow reads a header-only file as empty unless its line is terminated.
             data += b"\n"
-        return pacsv.read_csv(pa.BufferReader(data))
+        return pacsv.read_csv(
+            pa.BufferReader(data), parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(decimal_point=decimal),
+        )  # fmt: skip
     except (pa.ArrowException, OSError) as exc:
         raise BadRequest(
             f"{name} is not valid {file_format}: {str(exc).splitlines()[0]}",

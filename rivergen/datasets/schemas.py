@@ -36,6 +36,8 @@ class StagedVersion(BaseModel):
     columns: list[ColumnInfo]
     invalid_row_count: int = 0
     invalid_rows: list[InvalidRow] = Field(default_factory=list)
+    # How a file was read where that was a choice (encoding, delimiter, decimal, sheet).
+    read_as: dict[str, str] = Field(default_factory=dict)
 
 
 class DatasetSource(BaseModel):

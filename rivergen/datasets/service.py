@@ -151,8 +151,9 @@ class DatasetService:
             staged = await self._compute.stage_file(
                 file["object_key"], file["name"], file["content_type"], source.options, key
             )
+            read = {"read_as": staged.read_as} if staged.read_as else {}
             return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"],
-                            "key": same}  # fmt: skip
+                            "key": same, **read}  # fmt: skip
         assert source.data_source_id is not None
         if self._sources is None:
             raise NotFound("data sources are not available here", code="data_source_not_found")

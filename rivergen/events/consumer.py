@@ -13,20 +13,16 @@ The de-duplication scope is the consumer group: members of one group share it, a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from rivergen.db.pool import Database
-from rivergen.events.bus import EventBus, EventConsumer, ReceivedEvent
+from rivergen.events.bus import EventBus, ReceivedEvent
 from rivergen.events.envelope import Event
+from rivergen.events.loop import ConsumerLoop
 from rivergen.metrics import record_event
-
-log = logging.getLogger(__name__)
 
 EventHandler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 """Applies one event's side effect with the given connection, inside the open transaction."""
@@ -40,7 +36,7 @@ class BatchOutcome:
     duplicates: int
 
 
-class IdempotentConsumer:
+class IdempotentConsumer(ConsumerLoop):
     """Runs ``handler`` once per event id for ``group_id``, however often the bus delivers it."""
 
     def __init__(
@@ -56,27 +52,11 @@ class IdempotentConsumer:
         poll_timeout_s: float = 1.0,
         retry_backoff_s: float = 1.0,
     ) -> None:
-        self._bus = bus
+        super().__init__(bus, topics, group_id, name=name, retry_backoff_s=retry_backoff_s)
         self._db = db
-        self._topics = topics
-        self._group_id = group_id
         self._handler = handler
-        self._name = name
         self._max_records = max_records
         self._poll_timeout_s = poll_timeout_s
-        self._retry_backoff_s = retry_backoff_s
-        self._consumer: EventConsumer | None = None
-
-    async def start(self) -> None:
-        if self._consumer is None:
-            consumer = self._bus.consumer(self._topics, self._group_id, name=self._name)
-            await consumer.start()
-            self._consumer = consumer
-
-    async def stop(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
 
     async def handle(self, received: ReceivedEvent) -> bool:
         """Apply one event unless this group already did; True if the handler ran."""
@@ -98,11 +78,11 @@ class IdempotentConsumer:
 
         If a handler raises, its transaction rolls back, the batch is not committed and the
         error propagates: restart the consumer (``stop()``, ``start()``) so the bus delivers
-        the uncommitted events again; :meth:`run` does this by itself.
+        the uncommitted events again; :meth:`~rivergen.events.loop.ConsumerLoop.run` does this
+        by itself.
         """
-        if self._consumer is None:
-            raise RuntimeError("IdempotentConsumer.start() was not called")
-        batch = await self._consumer.getmany(
+        consumer = self.consumer
+        batch = await consumer.getmany(
             max_records=self._max_records, timeout_s=self._poll_timeout_s
         )
         handled = 0
@@ -111,26 +91,5 @@ class IdempotentConsumer:
             event = received.event
             record_event(event.type, "consumed", self._group_id, event.occurred_at)
         if batch:
-            await self._consumer.commit()
+            await consumer.commit()
         return BatchOutcome(handled=handled, duplicates=len(batch) - handled)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set. A failed poll (handler error, bus or Postgres down)
-        restarts the bus consumer after a pause, so its uncommitted events come back."""
-        try:
-            while not stop.is_set():
-                try:
-                    await self.start()
-                    await self.poll_once()
-                except Exception:
-                    log.exception(
-                        "consumer %s failed; restarting in %.1f s",
-                        self._group_id,
-                        self._retry_backoff_s,
-                    )
-                    await self.stop()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._retry_backoff_s):
-                            await stop.wait()
-        finally:
-            await self.stop()

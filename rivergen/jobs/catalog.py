@@ -53,7 +53,7 @@ class DatasetCatalog:
         async with self._db.transaction(str(self._workspace)) as conn:
             rows = await conn.fetch(
                 "SELECT d.id AS dataset, d.name, v.version, v.object_key, v.columns, "
-                "v.row_count FROM datasets d JOIN dataset_versions v "
+                "v.row_count, v.size_bytes FROM datasets d JOIN dataset_versions v "
                 "ON v.dataset_id = d.id AND v.version = d.current_version "
                 "WHERE lower(d.name) = ANY($1::text[])",
                 [name.lower() for name in wanted],
@@ -76,7 +76,8 @@ class DatasetCatalog:
         if wanted:
             async with self._db.transaction(str(self._workspace)) as conn:
                 rows = await conn.fetch(
-                    "SELECT v.dataset_id, v.version, v.object_key, v.columns, v.row_count "
+                    "SELECT v.dataset_id, v.version, v.object_key, v.columns, v.row_count, "
+                    "v.size_bytes "
                     "FROM dataset_versions v JOIN unnest($1::uuid[], $2::int[]) AS w(d, n) "
                     "ON v.dataset_id = w.d AND v.version = w.n",
                     [d for d, _ in wanted], [n for _, n in wanted],
@@ -89,7 +90,7 @@ class DatasetCatalog:
         found = DatasetInput(
             dataset=dataset, version=row["version"], object_key=row["object_key"],
             columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
-            row_count=row["row_count"],
+            row_count=row["row_count"], size_bytes=row["size_bytes"],
         )  # fmt: skip
         self._found[(dataset, version)] = self._found[(dataset, found.version)] = found
         return found

@@ -77,6 +77,9 @@ class JobContext(Protocol[P]):
         """Where an input's object is and what the submitter's policies make of it, for a
         task that reads it itself (``compute.staging.read_dataset``)."""
 
+    def size(self, dataset: UUID, version: int) -> int:
+        """The stored (Parquet) bytes of one of the kind's inputs, as the catalog records them."""
+
     def progress(self, percent: float, message: str = "") -> None:
         """Report progress (0-100); written and published at most once a progress interval."""
 

@@ -27,12 +27,27 @@ JOB_PROGRESS = "job.progress"
 """``data: {job_id, progress, message}``; on :attr:`Topic.JOBS`."""
 JOB_COMPLETED = "job.completed"
 """``data: {job_id, kind, result: {dataset_id, version, row_count, summary},
-compute_seconds}``; ``row_count`` null and ``summary`` empty when policies govern the result's
-data for some role (it goes to every member)."""
+compute_seconds}``; ``row_count`` null and ``summary`` only where the job ran (:data:`RUN_FACTS`)
+when policies govern the result's data for some role (it goes to every member)."""
 JOB_FAILED = "job.failed"
 """``data: {job_id, kind, error: {code, message, details}, attempts}``."""
 JOB_CANCELLED = "job.cancelled"
 """``data: {job_id, kind}``."""
+
+# What a job's summary says of where and how it ran (not computed from the data's values):
+# shown to every reader, also where policies hide the rest of the summary.
+RUN_FACTS = frozenset({"engine", "input_bytes", "distributed_refused"})
+
+
+def run_facts(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The part of a job's summary every reader sees (:data:`RUN_FACTS`)."""
+    return {k: v for k, v in (summary or {}).items() if k in RUN_FACTS}
+
+
+def of_data(summary: dict[str, Any] | None) -> bool:
+    """Whether a job's summary says anything computed over its inputs' data."""
+    return any(k not in RUN_FACTS for k in summary or {})
+
 
 _RESULTS = uuid.UUID("6f1d4c1e-3b7a-4f4e-9a61-0c7b1f2d9e55")
 
@@ -121,7 +136,7 @@ class JobRecorder:
                 "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
                 "result": {"dataset_id": str(dataset), "version": version,
                            "row_count": None if governed else staged.row_count,
-                           "summary": {} if governed else summary or {}},
+                           "summary": run_facts(summary) if governed else summary or {}},
             })))  # fmt: skip
             await add_all_to_outbox(conn, events + _metered(row, seconds))
             if stored is not None:

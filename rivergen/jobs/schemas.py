@@ -99,6 +99,7 @@ class DatasetInput(BaseModel):
     object_key: str
     columns: list[ColumnInfo]
     row_count: int
+    size_bytes: int = Field(0, description="The stored (Parquet) object's size.")
 
     @property
     def schema_types(self) -> dict[str, str]:

@@ -29,7 +29,7 @@ from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.ends import JobEndWatch
 from rivergen.jobs.kinds import JobKind
 from rivergen.jobs.ports import JobRunner
-from rivergen.jobs.recorder import JOB_CANCELLED
+from rivergen.jobs.recorder import JOB_CANCELLED, of_data, run_facts
 from rivergen.jobs.schemas import (
     JobAccepted,
     JobCreate,
@@ -188,19 +188,23 @@ class JobService:
     async def _governed_views(self, context: RequestContext, views: list[JobView]) -> list[JobView]:
         """``views`` with the result's summary (a model's metrics, an algorithm's figures:
         computed over the inputs) left out for a caller whose policies change the result's
-        data (it inherits what they hide of the inputs)."""
-        results = [v.result.dataset_id for v in views if v.result is not None and v.result.summary]
+        data (it inherits what they hide of the inputs); where the job ran is always shown."""
+        results = [
+            v.result.dataset_id for v in views if v.result is not None and of_data(v.result.summary)
+        ]  # fmt: skip
         if not results:
             return views
         governed = await self._governance.governed(context, results)
         return [
-            v.model_copy(update={"result": v.result.model_copy(update={"summary": {}})})
+            v.model_copy(update={"result": v.result.model_copy(
+                update={"summary": run_facts(v.result.summary)}
+            )})
             if v.result is not None
-            and v.result.summary
+            and of_data(v.result.summary)
             and changes_data(governed[v.result.dataset_id])
             else v
             for v in views
-        ]
+        ]  # fmt: skip
 
     async def list_jobs(
         self, context: RequestContext, state: JobState | None, limit: int, cursor: str | None

@@ -21,8 +21,6 @@ an outage of the Redis Socket server the bridge keeps re-reading its uncommitted
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +28,8 @@ from enum import StrEnum
 
 from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
-from rivergen.events import EventBus, EventConsumer, ReceivedEvent
+from rivergen.events import EventBus, ReceivedEvent
+from rivergen.events.loop import ConsumerLoop
 from rivergen.metrics import record_event
 from rivergen.notifications import store
 from rivergen.notifications.emitter import NotificationEmitter
@@ -67,7 +66,7 @@ class BridgeOutcome:
     skipped: int = 0
 
 
-class NotificationBridge:
+class NotificationBridge(ConsumerLoop):
     """One member of the Kafka group ``notification-bridge`` over :data:`NOTIFIED_TOPICS`."""
 
     def __init__(
@@ -83,16 +82,18 @@ class NotificationBridge:
         poll_timeout_s: float = 1.0,
         retry_backoff_s: float = 1.0,
     ) -> None:
+        super().__init__(
+            bus,
+            list(topics),
+            group_id,
+            name=name,
+            retry_backoff_s=retry_backoff_s,
+            label="notification bridge",
+        )
         self._db = db
-        self._bus = bus
         self._emitter = emitter
-        self._topics = list(topics)
-        self._group_id = group_id
-        self._name = name
         self._max_records = max_records
         self._poll_timeout_s = poll_timeout_s
-        self._retry_backoff_s = retry_backoff_s
-        self._consumer: EventConsumer | None = None
         self._owns_clients = False
 
     @classmethod
@@ -102,18 +103,6 @@ class NotificationBridge:
         bridge = cls(db, bus, NotificationEmitter.from_settings(settings), name=name)
         bridge._owns_clients = True
         return bridge
-
-    async def start(self) -> None:
-        if self._consumer is None:
-            consumer = self._bus.consumer(self._topics, self._group_id, name=self._name)
-            await consumer.start()
-            self._consumer = consumer
-
-    async def stop(self) -> None:
-        """Leave the group without committing; safe to call twice."""
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
 
     async def close(self) -> None:
         """Stop; a bridge made by :meth:`open` also closes its emitter, bus and pool."""
@@ -159,11 +148,11 @@ class NotificationBridge:
 
         If a delivery raises (Postgres or the Redis Socket server down), nothing is committed
         and the error propagates: restart the bridge (:meth:`stop`, :meth:`start`) to get the
-        batch again; :meth:`run` does so by itself.
+        batch again; :meth:`~rivergen.events.loop.ConsumerLoop.run` does so by itself.
         """
         await self.start()
-        assert self._consumer is not None
-        batch = await self._consumer.getmany(
+        consumer = self.consumer
+        batch = await consumer.getmany(
             max_records=self._max_records, timeout_s=self._poll_timeout_s
         )
         counts = dict.fromkeys(Delivery, 0)
@@ -187,22 +176,5 @@ class NotificationBridge:
         if batch:
             if before_commit is not None:
                 await before_commit(outcome)
-            await self._consumer.commit()
+            await consumer.commit()
         return outcome
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Bridge until ``stop`` is set; a failed poll restarts the consumer after a pause."""
-        try:
-            while not stop.is_set():
-                try:
-                    await self.poll_once()
-                except Exception:
-                    log.exception(
-                        "notification bridge failed; restarting in %.1f s", self._retry_backoff_s
-                    )
-                    await self.stop()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._retry_backoff_s):
-                            await stop.wait()
-        finally:
-            await self.stop()

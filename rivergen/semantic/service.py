@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.psa.catalog import catalog_of, governed_catalog
+from rivergen.agents.prompt_studio.catalog import catalog_of, governed_catalog
 from rivergen.db import Database
 from rivergen.errors import Conflict, NotFound
 from rivergen.pagination import decode_cursor, encode_cursor

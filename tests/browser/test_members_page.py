@@ -126,7 +126,8 @@ async def test_invite_accept_change_remove_and_the_last_owner_stays(
                 "/api/v1/auth/login", json={"email": invitee_email, "password": PASSWORD}
             )
             headers = {"authorization": f"Bearer {login.json()['access_token']}"}
-            assert (await http.get("/api/v1/ops/cluster", headers=headers)).status_code == 403
+            refused = await http.get("/api/v1/operations/cluster", headers=headers)
+            assert refused.status_code == 403
         assert await token_of(owner_page)
     finally:
         await invitee_context.close()

@@ -41,7 +41,8 @@ from tests.integration.redis_server import RedisServer
 BIN = Path(sys.executable).parent
 SERVE_CONFIG = REPO_ROOT / "deployments" / "serve_config.yaml"
 
-BASE_PORT = 23800
+# RIVERGEN_TEST_CLUSTER_PORT moves the block, for two runs on one machine.
+BASE_PORT = int(os.environ.get("RIVERGEN_TEST_CLUSTER_PORT", "23800"))
 GCS_PORT = BASE_PORT
 DASHBOARD_PORT = BASE_PORT + 1
 CLIENT_SERVER_PORT = BASE_PORT + 2
@@ -217,6 +218,9 @@ def cluster_env(base: Mapping[str, str], redis_socket_url: str) -> dict[str, str
         # wiki-vote graph (~100k edges) makes several tasks.
         RIVERGEN_JOBS__TEST_KINDS="true",
         RIVERGEN_JOBS__MIN_NNZ_PER_BLOCK="10000",
+        # Query jobs over more than 1 MiB stored run on the distributed engine (Daft), so the
+        # suite's small TPC-H tables take that path (tests/e2e/test_distributed_sql.py).
+        RIVERGEN_ENGINE__DISTRIBUTED_MIN_BYTES=str(1024 * 1024),
         RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT=str(INGRESS_HTTP_PORTS[0]),
         RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT=str(INGRESS_HTTP_PORTS[1]),
         RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT=str(INGRESS_GRPC_PORTS[0]),

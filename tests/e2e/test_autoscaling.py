@@ -2,7 +2,7 @@
 cluster): the Planning service, deployed as the platform deploys it but with short autoscaling
 delays, gets more replicas than its minimum while many callers wait on it and comes back down
 after; at every point the Operations
-agent's `GET /api/v1/ops/deployments` reports the counts Serve itself reports
+agent's `GET /api/v1/operations/deployments` reports the counts Serve itself reports
 (``serve.status()``), read live."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def serve_running() -> int:
 
 
 async def reported(client: httpx.AsyncClient, operator: Account) -> dict[str, Any]:
-    response = await client.get("/api/v1/ops/deployments", headers=operator.headers())
+    response = await client.get("/api/v1/operations/deployments", headers=operator.headers())
     assert response.status_code == 200, response.text
     apps = {a["name"]: a for a in response.json()["applications"]}
     [deployment] = apps[APP]["deployments"]

@@ -172,10 +172,10 @@ def assert_models_on_serve(
     body = {"email": OPERATOR, "password": "a long enough password", "display_name": "Ops"}
     operator = httpx.post(f"{api_url}/api/v1/auth/register", json=body, timeout=30)
     assert operator.status_code == 201, operator.text
-    as_tenant = httpx.get(f"{api_url}/api/v1/ops/deployments", headers=headers, timeout=60)
+    as_tenant = httpx.get(f"{api_url}/api/v1/operations/deployments", headers=headers, timeout=60)
     assert as_tenant.status_code == 403, as_tenant.text
     ops = httpx.get(
-        f"{api_url}/api/v1/ops/deployments", timeout=60,
+        f"{api_url}/api/v1/operations/deployments", timeout=60,
         headers={"Authorization": f"Bearer {operator.json()['access_token']}"},
     )  # fmt: skip
     assert ops.status_code == 200, ops.text

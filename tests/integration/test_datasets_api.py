@@ -167,6 +167,7 @@ async def test_bad_files_are_refused_and_leave_nothing(
         "broken.parquet": (b"PAR1 not really parquet", 422, "invalid_file"),
         "rows.jsonl": (b'{"a": 1}\n{"a": 2}\n{"a": \n', 422, "invalid_json"),
         "mixed.jsonl": (b'{"a": 1}\n{"a": 2}\n{"a": "three"}\n', 422, "mixed_types"),
+        "photo.csv": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, 422, "binary_file"),
     }
     for name, (data, code, error) in cases.items():
         file_id = await put_file(client, owner, name, data)
@@ -187,6 +188,43 @@ async def test_bad_files_are_refused_and_leave_nothing(
     objects = services(client.app).clients.objects  # type: ignore[attr-defined]
     page = await objects.list(f"workspaces/{owner.workspace_id}/datasets/")
     assert page.items == []
+
+
+async def test_files_in_other_encodings_and_separators_make_the_same_dataset(
+    client: httpx.AsyncClient,
+) -> None:
+    """A Latin-1 export, a UTF-16 one (what spreadsheets call Unicode text) and a European
+    semicolon/decimal-comma one of the same rows: the same dataset, shown as text, with how
+    each file was read recorded on its version."""
+    owner = await register(client, "encodings")
+    rows = [("Zoë", "Köln", "1.5"), ("José", "São Paulo", "2.25")]
+    files = {
+        "latin1.csv": "\n".join(["name,city,amount", *map(",".join, rows)]).encode("latin-1"),
+        "unicode.csv": "\t".join(["name", "city", "amount"]).encode("utf-16")
+        + "".join("\n" + "\t".join(r) for r in rows).encode("utf-16-le"),
+        "european.csv": "\n".join(
+            ["name;city;amount", *(";".join((n, c, a.replace(".", ","))) for n, c, a in rows)]
+        ).encode("cp1252"),
+    }
+    read_as = {}
+    for name, data in files.items():
+        made = await create(
+            client, owner, name.split(".")[0], await put_file(client, owner, name, data)
+        )
+        assert made.status_code == 201, made.text
+        preview = await client.get(
+            f"/api/v1/datasets/{made.json()['id']}/preview", headers=owner.headers()
+        )
+        assert preview.json()["rows"] == [
+            {"name": "Zoë", "city": "Köln", "amount": 1.5},
+            {"name": "José", "city": "São Paulo", "amount": 2.25},
+        ], name
+        read_as[name] = made.json()["versions"][-1]["source"]["read_as"]
+    assert read_as == {
+        "latin1.csv": {"encoding": "cp1252", "delimiter": ",", "decimal": "."},
+        "unicode.csv": {"encoding": "utf-16", "delimiter": "\t", "decimal": "."},
+        "european.csv": {"encoding": "cp1252", "delimiter": ";", "decimal": ","},
+    }
 
 
 async def test_versions_metadata_search_and_isolation(client: httpx.AsyncClient) -> None:

@@ -62,11 +62,11 @@ async def test_public_readiness_has_no_error_detail_and_operators_see_it(app: Fa
         assert "initialized" not in ready.text
 
         operator = await register(client, "operator")
-        refused = await client.get("/api/v1/ops/health", headers=operator.headers())
+        refused = await client.get("/api/v1/operations/health", headers=operator.headers())
         assert refused.status_code == 403
         granted = rivergen("operators", "add", operator.email)
         assert granted.returncode == 0, granted.stderr
-        health = await client.get("/api/v1/ops/health", headers=operator.headers())
+        health = await client.get("/api/v1/operations/health", headers=operator.headers())
         assert health.status_code == 200, health.text
         detail = health.json()["dependencies"]["dependencies"]["ray"]["error"]
         assert "not initialized" in detail

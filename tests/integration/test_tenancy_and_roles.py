@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
-from rivergen.agents.ga import store as ga_store
-from rivergen.agents.psa import store as prompt_store
-from rivergen.agents.psa.schemas import PendingCall
+from rivergen.agents.governance_agent import store as ga_store
+from rivergen.agents.prompt_studio import store as prompt_store
+from rivergen.agents.prompt_studio.schemas import PendingCall
 from rivergen.db import Database
 from rivergen.services.governance import PolicyCreate
 from rivergen.services.governance.schemas import MaskRule
@@ -429,10 +429,13 @@ async def test_operators_routes_are_refused_to_every_workspace_role(
     app: FastAPI, client: httpx.AsyncClient, team: dict[str, Account]
 ) -> None:
     """A new account owns its personal workspace: no workspace role, the owner's included,
-    reaches the cluster's operations data (test_osa_api: an operator does)."""
+    reaches the cluster's operations data (test_operations_api: an operator does)."""
     routes = [(m, p) for (m, p), access in ROUTE_ACCESS.items() if access == "operator"]
-    assert {p for _, p in routes} >= {"/api/v1/ops/cluster", "/api/v1/ops/deployments"}
-    assert all(p.startswith("/api/v1/ops/") for _, p in routes)
+    assert {p for _, p in routes} >= {
+        "/api/v1/operations/cluster",
+        "/api/v1/operations/deployments",
+    }
+    assert all(p.startswith("/api/v1/operations/") for _, p in routes)
     newcomer = await register(client, "newcomer")
     job = await new_job(client, team["owner"], seconds=0.1)
     for method, path in routes:

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.agents.psa import store as prompt_store
-from rivergen.agents.psa.openai import messages_of
-from rivergen.agents.psa.steps import StepRequest
+from rivergen.agents.prompt_studio import store as prompt_store
+from rivergen.agents.prompt_studio.openai import messages_of
+from rivergen.agents.prompt_studio.steps import StepRequest
 from rivergen.db import Database
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import ModelProviderSettings, Settings

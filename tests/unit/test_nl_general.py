@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from rivergen.agents.psa.catalog import _hints
+from rivergen.agents.prompt_studio.catalog import _hints
 from rivergen.quality import profile_column
 from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer

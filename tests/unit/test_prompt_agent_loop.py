@@ -12,10 +12,17 @@ from pydantic import BaseModel
 
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import ROUTE_ACCESS, TOOL_ROUTES, Role, tool_access
-from rivergen.agents.psa import PromptAgent, StepRequest, Tool, ToolBox, ToolContext, ToolResult
-from rivergen.agents.psa.schemas import ExecutionView
-from rivergen.agents.psa.steps import FinalAnswer, Step, ToolCall, ToolCalls
-from rivergen.agents.psa.tools import DatasetArgs, SqlArgs
+from rivergen.agents.prompt_studio import (
+    PromptAgent,
+    StepRequest,
+    Tool,
+    ToolBox,
+    ToolContext,
+    ToolResult,
+)
+from rivergen.agents.prompt_studio.schemas import ExecutionView
+from rivergen.agents.prompt_studio.steps import FinalAnswer, Step, ToolCall, ToolCalls
+from rivergen.agents.prompt_studio.tools import DatasetArgs, SqlArgs
 from rivergen.services.language import explain
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import PromptSettings

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from rivergen.agents.psa.chart import suggest_chart
+from rivergen.agents.prompt_studio.chart import suggest_chart
 from rivergen.services.planning.builtin import translate
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.services.planning.followup import Clarify, Why, read_followup

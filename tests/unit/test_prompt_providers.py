@@ -10,10 +10,16 @@ import uuid
 
 import pytest
 
-from rivergen.agents.psa import FallbackChain, FinalAnswer, ProviderError, StepRequest, ToolCalls
-from rivergen.agents.psa.openai import messages_of, step_of
-from rivergen.agents.psa.providers import calls_of
-from rivergen.agents.psa.steps import NotUnderstood, Step, ToolCall, ToolSpec, Turn
+from rivergen.agents.prompt_studio import (
+    FallbackChain,
+    FinalAnswer,
+    ProviderError,
+    StepRequest,
+    ToolCalls,
+)
+from rivergen.agents.prompt_studio.openai import messages_of, step_of
+from rivergen.agents.prompt_studio.providers import calls_of
+from rivergen.agents.prompt_studio.steps import NotUnderstood, Step, ToolCall, ToolSpec, Turn
 from rivergen.services.planning import intents
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 

@@ -295,7 +295,7 @@ def test_values_beyond_what_json_and_datetime_hold() -> None:
 
 
 def test_text_columns_keep_their_distinct_values_up_to_a_limit() -> None:
-    from rivergen.agents.psa.catalog import _hints
+    from rivergen.agents.prompt_studio.catalog import _hints
     from rivergen.quality.profile import MAX_KEPT_CHARS, MAX_KEPT_VALUES, capped_profile
     from rivergen.quality.schemas import DatasetProfile
 

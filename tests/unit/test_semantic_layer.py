@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from rivergen.agents.psa.openai import catalog_text
+from rivergen.agents.prompt_studio.openai import catalog_text
 from rivergen.errors import ValidationFailed
 from rivergen.semantic.catalog import apply_layer
 from rivergen.semantic.draft import draft_layer, merged

@@ -10,8 +10,6 @@ redelivered request never runs twice; one found ``running`` (its worker died) ru
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import Counter
 from typing import Any
@@ -25,7 +23,7 @@ from rivergen.agents.dia.schemas import SimulationResult, SimulationView
 from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
-from rivergen.events.bus import EventConsumer
+from rivergen.events.loop import ConsumerLoop
 from rivergen.metrics import record_event
 from rivergen.services.decisions import store
 from rivergen.services.governance.service import record_of
@@ -136,34 +134,27 @@ class SimulationRunner:
         return simulation_view(done)
 
 
-class SimulationWorker:
+class SimulationWorker(ConsumerLoop):
     """Consumes ``decision.simulation.request`` and runs each simulation; commits the bus
     offsets after the batch's simulations are recorded."""
 
-    def __init__(self, bus: EventBus, runner: SimulationRunner, group_id: str) -> None:
-        self._bus = bus
+    def __init__(
+        self, bus: EventBus, runner: SimulationRunner, group_id: str, retry_backoff_s: float = 1.0
+    ) -> None:
+        super().__init__(
+            bus,
+            Topic.DECISION_SIMULATION_REQUEST,
+            group_id,
+            name="decision-simulation",
+            retry_backoff_s=retry_backoff_s,
+            label="simulation worker",
+        )
         self._runner = runner
-        self._group_id = group_id
-        self._consumer: EventConsumer | None = None
-
-    async def start(self) -> None:
-        if self._consumer is None:
-            consumer = self._bus.consumer(
-                Topic.DECISION_SIMULATION_REQUEST, self._group_id, name="decision-simulation"
-            )
-            await consumer.start()
-            self._consumer = consumer
-
-    async def stop(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
 
     async def poll_once(self, timeout_s: float = 1.0) -> int:
         """Handle one batch; returns how many simulations it ran or found finished."""
-        if self._consumer is None:
-            raise RuntimeError("SimulationWorker.start() was not called")
-        batch = await self._consumer.getmany(max_records=10, timeout_s=timeout_s)
+        consumer = self.consumer
+        batch = await consumer.getmany(max_records=10, timeout_s=timeout_s)
         handled = 0
         for received in batch:
             event = received.event
@@ -178,22 +169,5 @@ class SimulationWorker:
                 continue
             handled += done is not None
         if batch:
-            await self._consumer.commit()
+            await consumer.commit()
         return handled
-
-    async def run(self, stop: asyncio.Event, retry_backoff_s: float = 1.0) -> None:
-        """Poll until ``stop`` is set; a failed poll restarts the consumer after a pause, so
-        its uncommitted requests come back."""
-        try:
-            while not stop.is_set():
-                try:
-                    await self.start()
-                    await self.poll_once()
-                except Exception:
-                    log.exception("simulation worker failed; restarting")
-                    await self.stop()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(retry_backoff_s):
-                            await stop.wait()
-        finally:
-            await self.stop()

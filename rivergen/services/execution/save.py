@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.psa.ports import SavedAnswer
+from rivergen.agents.prompt_studio.ports import SavedAnswer
 from rivergen.errors import ValidationFailed
 from rivergen.jobs import JobService
 from rivergen.jobs.schemas import JobCreate, JobState
@@ -22,7 +22,7 @@ POLL_S = 0.2
 
 
 class JobResultSaver:
-    """:class:`rivergen.agents.psa.ports.ResultSaver` as a ``query`` job; waits up to
+    """:class:`rivergen.agents.prompt_studio.ports.ResultSaver` as a ``query`` job; waits up to
     ``wait_s`` for it (a longer job goes on, and its result appears when it ends)."""
 
     def __init__(self, jobs: JobService, wait_s: float) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rivergen.services.language.schemas import Explanation
 
 if TYPE_CHECKING:
-    from rivergen.agents.psa.schemas import ExecutionView
+    from rivergen.agents.prompt_studio.schemas import ExecutionView
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -9,7 +9,7 @@ from rivergen.services.language.explain import explain
 from rivergen.services.language.schemas import Explanation
 
 if TYPE_CHECKING:
-    from rivergen.agents.psa.schemas import ExecutionView
+    from rivergen.agents.prompt_studio.schemas import ExecutionView
 
 
 class ExplanationService:

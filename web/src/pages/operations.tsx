@@ -63,7 +63,7 @@ export function OperationsPage({ operator, role }: { operator: boolean | undefin
 }
 
 function Health() {
-  const health = useLoad(() => get<HealthSummary>("ops/health"), []);
+  const health = useLoad(() => get<HealthSummary>("operations/health"), []);
   const h = health.data;
   return (
     <Section title="Health" actions={<button onClick={health.reload}>Refresh</button>}>
@@ -81,7 +81,7 @@ function Health() {
 }
 
 function Cluster() {
-  const cluster = useLoad(() => get<ClusterView>("ops/cluster"), []);
+  const cluster = useLoad(() => get<ClusterView>("operations/cluster"), []);
   const c = cluster.data;
   const used = c ? Object.keys(c.resources.total).filter((k) => RESOURCES.test(k)).map((k) => ({
     label: k, value: c.resources.total[k] ? (1 - (c.resources.available[k] ?? 0) / c.resources.total[k]) * 100 : 0,
@@ -105,7 +105,7 @@ function Cluster() {
 }
 
 function Deployments() {
-  const deployments = useLoad(() => get<DeploymentsView>("ops/deployments"), []);
+  const deployments = useLoad(() => get<DeploymentsView>("operations/deployments"), []);
   const d = deployments.data;
   const rows = d ? d.applications.flatMap((a) => a.deployments.map((x) => ({
     application: a.name, deployment: x.name, status: x.status, target: x.target_replicas, running: x.running_replicas,

@@ -2,7 +2,7 @@
 ``prompt.progress`` event to the workspace's room, and the governance it was computed under),
 explains it, and runs its writes once a person allowed to do them confirms. Each reader is shown
 an execution's data only if its own policies make the same of what it read
-(:mod:`rivergen.agents.psa.history`); anyone may run it again under their own."""
+(:mod:`rivergen.agents.prompt_studio.history`); anyone may run it again under their own."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.acl import tool_access
-from rivergen.agents.psa import history, store
-from rivergen.agents.psa.agent import AgentRun, PromptAgent
-from rivergen.agents.psa.catalog import governed_catalog, load_catalog
-from rivergen.agents.psa.chart import suggest_chart
-from rivergen.agents.psa.providers import ReplayProvider, summary_of
-from rivergen.agents.psa.schemas import (
+from rivergen.agents.prompt_studio import history, store
+from rivergen.agents.prompt_studio.agent import AgentRun, PromptAgent
+from rivergen.agents.prompt_studio.catalog import governed_catalog, load_catalog
+from rivergen.agents.prompt_studio.chart import suggest_chart
+from rivergen.agents.prompt_studio.providers import ReplayProvider, summary_of
+from rivergen.agents.prompt_studio.schemas import (
     WRITE_TOOLS,
     AnswerTable,
     ConversationDetail,
@@ -36,7 +36,7 @@ from rivergen.agents.psa.schemas import (
     SavedPromptPage,
     StepRecord,
 )
-from rivergen.agents.psa.steps import Conversation, PriorTurn, ToolCall, Turn
+from rivergen.agents.prompt_studio.steps import Conversation, PriorTurn, ToolCall, Turn
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound
 from rivergen.events import Event, Topic, add_to_outbox

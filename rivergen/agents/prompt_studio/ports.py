@@ -1,7 +1,7 @@
 """What the agent's SQL and policy tools need from the services built beside it: the SQL
 compiler and engine (Planning, Execution Support) and Governance. Each is plugged in by
-constructor injection (:meth:`rivergen.agents.psa.tools.ToolBox.standard`); a tool whose port is
-not plugged in is not offered to the providers."""
+constructor injection (:meth:`rivergen.agents.prompt_studio.tools.ToolBox.standard`); a
+tool whose port is not plugged in is not offered to the providers."""
 
 from __future__ import annotations
 

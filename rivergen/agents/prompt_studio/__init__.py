@@ -12,10 +12,10 @@ comes with an explanation.
 
 from __future__ import annotations
 
-from rivergen.agents.psa.agent import AgentRun, PromptAgent
-from rivergen.agents.psa.catalog import catalog_of, load_catalog
-from rivergen.agents.psa.openai import OpenAICompatibleProvider
-from rivergen.agents.psa.ports import (
+from rivergen.agents.prompt_studio.agent import AgentRun, PromptAgent
+from rivergen.agents.prompt_studio.catalog import catalog_of, load_catalog
+from rivergen.agents.prompt_studio.openai import OpenAICompatibleProvider
+from rivergen.agents.prompt_studio.ports import (
     DatasetRead,
     PolicyWriter,
     ResultSaver,
@@ -23,21 +23,21 @@ from rivergen.agents.psa.ports import (
     SqlAnswer,
     SqlRunner,
 )
-from rivergen.agents.psa.providers import (
+from rivergen.agents.prompt_studio.providers import (
     BuiltinProvider,
     FallbackChain,
     ModelProvider,
     Planner,
     ProviderError,
 )
-from rivergen.agents.psa.schemas import ExecuteRequest, ExecutionView, PendingCall
-from rivergen.agents.psa.service import (
+from rivergen.agents.prompt_studio.schemas import ExecuteRequest, ExecutionView, PendingCall
+from rivergen.agents.prompt_studio.service import (
     PROMPT_COMPLETED,
     PROMPT_PROGRESS,
     Explainer,
     PromptService,
 )
-from rivergen.agents.psa.steps import (
+from rivergen.agents.prompt_studio.steps import (
     FinalAnswer,
     NotUnderstood,
     Step,
@@ -47,7 +47,7 @@ from rivergen.agents.psa.steps import (
     ToolSpec,
     Turn,
 )
-from rivergen.agents.psa.tools import Tool, ToolBox, ToolContext, ToolResult
+from rivergen.agents.prompt_studio.tools import Tool, ToolBox, ToolContext, ToolResult
 from rivergen.datasets import DatasetService
 from rivergen.db import Database
 from rivergen.jobs import JobService

@@ -9,8 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from rivergen.acl import Access
-from rivergen.agents.psa.chart import Chart
-from rivergen.agents.psa.steps import Clarification, ProviderFailure, Turn
+from rivergen.agents.prompt_studio.chart import Chart
+from rivergen.agents.prompt_studio.steps import Clarification, ProviderFailure, Turn
 from rivergen.services.language.schemas import Explanation
 from rivergen.services.planning.usage import LayerUse
 

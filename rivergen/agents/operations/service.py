@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.osa.cluster import ClusterReader
-from rivergen.agents.osa.schemas import (
+from rivergen.agents.operations.cluster import ClusterReader
+from rivergen.agents.operations.schemas import (
     ClusterHealth,
     ClusterView,
     DeploymentsView,

@@ -9,8 +9,9 @@ governed alike); otherwise the view keeps the question, plan, SQL, columns and s
 out every value (:func:`withhold`) and says so (``rows_withheld``), and ``POST .../rerun``
 computes it under the reader's own policies.
 
-The catalog's value hints (:mod:`rivergen.agents.psa.catalog`) need no record: a model provider
-is not shown them (:func:`rivergen.agents.psa.openai.catalog_text`), and the built-in one says
+The catalog's value hints (:mod:`rivergen.agents.prompt_studio.catalog`) need no record: a
+model provider is not shown them (:func:`rivergen.agents.prompt_studio.openai.catalog_text`),
+and the built-in one says
 only the tools' summaries and the question's own words (and the SQL, shown to every reader).
 """
 
@@ -23,9 +24,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from rivergen.agents.psa.providers import summary_of
-from rivergen.agents.psa.schemas import ExecutionView, WithheldReason
-from rivergen.agents.psa.steps import Turn
+from rivergen.agents.prompt_studio.providers import summary_of
+from rivergen.agents.prompt_studio.schemas import ExecutionView, WithheldReason
+from rivergen.agents.prompt_studio.steps import Turn
 from rivergen.services.governance.fingerprint import fingerprint
 from rivergen.services.governance.schemas import Governed
 from rivergen.services.language.explain import explain

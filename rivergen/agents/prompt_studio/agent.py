@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.psa.providers import ModelProvider, summary_of
-from rivergen.agents.psa.schemas import ExecutionStatus, PendingCall, StepRecord
-from rivergen.agents.psa.steps import (
+from rivergen.agents.prompt_studio.providers import ModelProvider, summary_of
+from rivergen.agents.prompt_studio.schemas import ExecutionStatus, PendingCall, StepRecord
+from rivergen.agents.prompt_studio.steps import (
     Clarification,
     Conversation,
     FinalAnswer,
@@ -24,7 +24,7 @@ from rivergen.agents.psa.steps import (
     ToolCalls,
     Turn,
 )
-from rivergen.agents.psa.tools import DatasetArgs, ToolBox, ToolContext, resolve
+from rivergen.agents.prompt_studio.tools import DatasetArgs, ToolBox, ToolContext, resolve
 from rivergen.errors import Forbidden, RiverGenError
 from rivergen.services.execution.runner import PlanRunner, PlanStep, error_of
 from rivergen.services.planning.catalog import PromptCatalog

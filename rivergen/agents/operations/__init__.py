@@ -1,8 +1,8 @@
 """The Operations agent (OSA): the running cluster (Ray's state API), the Serve deployments and
 their replica counts, job retry and a health summary."""
 
-from rivergen.agents.osa.cluster import ClusterReader, RayClusterReader
-from rivergen.agents.osa.schemas import (
+from rivergen.agents.operations.cluster import ClusterReader, RayClusterReader
+from rivergen.agents.operations.schemas import (
     ApplicationView,
     ClusterView,
     DeploymentsView,
@@ -13,7 +13,7 @@ from rivergen.agents.osa.schemas import (
     ServiceStatus,
     WorkspaceHealth,
 )
-from rivergen.agents.osa.service import OperationsAgent
+from rivergen.agents.operations.service import OperationsAgent
 
 __all__ = [
     "ApplicationView",

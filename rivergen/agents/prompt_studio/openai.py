@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from rivergen.agents.psa.providers import ProviderError
-from rivergen.agents.psa.steps import (
+from rivergen.agents.prompt_studio.providers import ProviderError
+from rivergen.agents.prompt_studio.steps import (
     Clarification,
     FinalAnswer,
     NotUnderstood,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, status
 
-from rivergen.agents.osa import (
+from rivergen.agents.operations import (
     ClusterView,
     DeploymentsView,
     HealthSummary,
@@ -21,7 +21,7 @@ from rivergen.api.security import Context, authorize
 from rivergen.errors import BadRequest
 
 router = APIRouter(
-    prefix="/api/v1/ops", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/operations", dependencies=[Depends(authorize)], responses=ERRORS,
     tags=["operations"],
 )  # fmt: skip
 # What a workspace's admins see of operations: their own workspace only.
@@ -70,5 +70,5 @@ async def workspace_health(workspace_id: UUID, context: Context, agent: Agent) -
     """For the workspace's admins: whether each service the workspace uses answers (no error
     detail), its jobs by state, its failures of the last 24 hours and its latest jobs that ran
     more than once or may be retried. Nothing about nodes, Serve or other workspaces (those are
-    the operators', at `/api/v1/ops/health`)."""
+    the operators', at `/api/v1/operations/health`)."""
     return await agent.workspace_health(context)

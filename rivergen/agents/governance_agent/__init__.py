@@ -1,8 +1,8 @@
 """The Governance agent (GA): sensitive-data detection on datasets, column tags, masking
 proposals and their approval, and ``governance.alert`` events."""
 
-from rivergen.agents.ga.ports import SensitiveScanner
-from rivergen.agents.ga.schemas import (
+from rivergen.agents.governance_agent.ports import SensitiveScanner
+from rivergen.agents.governance_agent.schemas import (
     ColumnTag,
     Proposal,
     ProposalDecision,
@@ -11,7 +11,7 @@ from rivergen.agents.ga.schemas import (
     ScanRequest,
     ScanSample,
 )
-from rivergen.agents.ga.service import GovernanceAgent
+from rivergen.agents.governance_agent.service import GovernanceAgent
 
 __all__ = [
     "ColumnTag",

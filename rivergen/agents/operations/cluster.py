@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from rivergen.agents.osa.schemas import (
+from rivergen.agents.operations.schemas import (
     ApplicationView,
     ClusterView,
     DeploymentsView,

@@ -2,6 +2,6 @@
 Intelligence and Model Monitoring reach them (:class:`ModelStudio` is a ``ModelLookup`` and a
 ``Predictor``)."""
 
-from rivergen.agents.msa.studio import ModelStudio
+from rivergen.agents.model_studio.studio import ModelStudio
 
 __all__ = ["ModelStudio"]

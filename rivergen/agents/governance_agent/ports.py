@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rivergen.agents.ga.schemas import ScanSample
+from rivergen.agents.governance_agent.schemas import ScanSample
 
 
 class SensitiveScanner(Protocol):

@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from rivergen.accounts.principal import RequestContext
 from rivergen.acl import Access, role_allows, tool_access
-from rivergen.agents.psa.ports import PolicyWriter, ResultSaver, SqlRunner
-from rivergen.agents.psa.steps import ToolCall, ToolSpec
+from rivergen.agents.prompt_studio.ports import PolicyWriter, ResultSaver, SqlRunner
+from rivergen.agents.prompt_studio.steps import ToolCall, ToolSpec
 from rivergen.datasets import DatasetService
 from rivergen.errors import Forbidden, NotFound, ValidationFailed
 from rivergen.jobs import JobService

@@ -15,9 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.ga import store
-from rivergen.agents.ga.ports import SensitiveScanner
-from rivergen.agents.ga.schemas import (
+from rivergen.agents.governance_agent import store
+from rivergen.agents.governance_agent.ports import SensitiveScanner
+from rivergen.agents.governance_agent.schemas import (
     ColumnTag,
     Proposal,
     ProposalDecision,

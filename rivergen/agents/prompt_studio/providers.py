@@ -1,9 +1,9 @@
 """The model provider port, the built-in provider and the fallback chain.
 
-A provider is asked one step at a time (:class:`~rivergen.agents.psa.steps.StepRequest`: the
-question, the catalog, the tools and the turns so far) and answers tool calls, a final answer,
-or that it did not understand. It never runs a tool itself: the agent does, through the
-authorization table.
+A provider is asked one step at a time
+(:class:`~rivergen.agents.prompt_studio.steps.StepRequest`: the question, the catalog, the tools
+and the turns so far) and answers tool calls, a final answer, or that it did not understand. It
+never runs a tool itself: the agent does, through the authorization table.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from rivergen.agents.psa.steps import (
+from rivergen.agents.prompt_studio.steps import (
     Clarification,
     Conversation,
     FinalAnswer,

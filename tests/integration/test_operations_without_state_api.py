@@ -10,7 +10,7 @@ import httpx
 import pytest
 import ray
 
-from rivergen.agents.osa.cluster import NO_STATE_API
+from rivergen.agents.operations.cluster import NO_STATE_API
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.ray_cluster import ray_local
@@ -34,7 +34,7 @@ async def test_the_cluster_without_the_state_api(client: httpx.AsyncClient) -> N
     operator = await register(client, "operator")
     granted = rivergen("operators", "add", operator.email)
     assert granted.returncode == 0, granted.stderr
-    response = await client.get("/api/v1/ops/cluster", headers=operator.headers())
+    response = await client.get("/api/v1/operations/cluster", headers=operator.headers())
     assert response.status_code == 200, response.text
     cluster = response.json()
     assert cluster["notes"] == [NO_STATE_API]

@@ -63,10 +63,12 @@ async def test_operators_see_the_cluster_deployments_and_health(
     operator = await register(client, "operator")
     for route in ("cluster", "deployments", "health"):
         for role in ("owner", "admin", "editor", "viewer"):
-            refused = await client.get(f"/api/v1/ops/{route}", headers=people[role].headers())
+            refused = await client.get(
+                f"/api/v1/operations/{route}", headers=people[role].headers()
+            )
             assert refused.status_code == 403, (route, role)
             assert refused.json()["error"]["code"] == "operator_required"
-        alone = await client.get(f"/api/v1/ops/{route}", headers=operator.headers())
+        alone = await client.get(f"/api/v1/operations/{route}", headers=operator.headers())
         assert alone.status_code == 403
     granted = rivergen("operators", "add", operator.email)
     assert granted.returncode == 0, granted.stderr
@@ -81,7 +83,7 @@ async def test_operators_see_the_cluster_deployments_and_health(
     )  # fmt: skip
     await wait_state(client, admin, job.json()["job_id"], "succeeded")
 
-    cluster = (await client.get("/api/v1/ops/cluster", headers=ops)).json()
+    cluster = (await client.get("/api/v1/operations/cluster", headers=ops)).json()
     assert cluster["notes"] == []
     [node] = cluster["nodes"]
     assert node["alive"] and node["is_head"] and node["resources_total"]["CPU"] == 2
@@ -91,11 +93,11 @@ async def test_operators_see_the_cluster_deployments_and_health(
     assert cluster["actors"]["by_state"].get("ALIVE", 0) >= 1
     assert cluster["tasks"]["total"] >= 1
 
-    deployments = (await client.get("/api/v1/ops/deployments", headers=ops)).json()
+    deployments = (await client.get("/api/v1/operations/deployments", headers=ops)).json()
     assert deployments["serve_running"] is False and deployments["applications"] == []
     assert "Serve is not running" in deployments["note"]
 
-    health = await client.get("/api/v1/ops/health", headers=ops)
+    health = await client.get("/api/v1/operations/health", headers=ops)
     assert health.status_code == 200, health.text
     summary = health.json()
     assert summary["cluster"]["nodes_alive"] == 1 and summary["cluster"]["cpu_total"] == 2
@@ -125,7 +127,7 @@ async def test_a_cancelled_job_is_retried_and_a_running_one_is_not(
 
     refused = await client.post(f"/api/v1/jobs/{job}/retry", headers=viewer.headers())
     assert refused.status_code == 403
-    on_ops = await client.post(f"/api/v1/ops/jobs/{job}/retry", headers=admin.headers())
+    on_ops = await client.post(f"/api/v1/operations/jobs/{job}/retry", headers=admin.headers())
     assert on_ops.status_code == 403 and on_ops.json()["error"]["code"] == "operator_required"
     retried = await client.post(f"/api/v1/jobs/{job}/retry", headers=editor.headers())
     assert retried.status_code == 202, retried.text
