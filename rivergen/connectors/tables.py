@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rivergen.datasets.formats import ParseOptions, as_utf8, sniff_csv
 from rivergen.errors import BadRequest
+from rivergen.textfiles import as_utf8, sniff_csv
 
 FileFormat = Literal["parquet", "csv"]
 
@@ -21,9 +21,9 @@ def parse(data: bytes, file_format: FileFormat, name: str) -> pa.Table:
         if file_format == "parquet":
             return pq.read_table(pa.BufferReader(data))
         # Text as people have it: its encoding, delimiter and decimal separator found as an
-        # upload's are (rivergen.datasets.formats).
+        # upload's are (rivergen.textfiles).
         data, _ = as_utf8(data, name)
-        delimiter, decimal = sniff_csv(data, name, ParseOptions())
+        delimiter, decimal = sniff_csv(data, name)
         if data and not data.endswith(b"\n"):
             # Arrow reads a header-only file as empty unless its line is terminated.
             data += b"\n"

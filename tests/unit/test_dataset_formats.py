@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.datasets.formats import DataFormat, ParseOptions, as_utf8, detect_format, parse
+from rivergen.datasets.formats import DataFormat, ParseOptions, detect_format, parse
 from rivergen.datasets.search import query_terms, tsquery, words
 from rivergen.errors import BadRequest, ValidationFailed
+from rivergen.textfiles import as_utf8
 from tests.conftest import SHARED_DATA
 
 
