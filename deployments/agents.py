@@ -49,19 +49,29 @@ class PromptStudio:
     handle."""
 
     async def __init__(  # type: ignore[misc]  # Serve awaits it
-        self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
-        language: DeploymentHandle[Any], execution: DeploymentHandle[Any],
-        schema: DeploymentHandle[Any], quality: DeploymentHandle[Any],
-    ) -> None:  # fmt: skip
+        self,
+        planning: DeploymentHandle[Any],
+        governance: DeploymentHandle[Any],
+        language: DeploymentHandle[Any],
+        execution: DeploymentHandle[Any],
+        schema: DeploymentHandle[Any],
+        quality: DeploymentHandle[Any],
+    ) -> None:
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
         domain = DomainServices.build(self._clients, settings, compute=ray_adapters(settings))
         run_sql = cast(Any, ByHandle(execution))
         self._service: PromptService = build_prompt_service(
-            self._clients.db, settings.prompts, datasets_by_handle(schema, quality), domain.jobs,
-            sql=run_sql, saver=run_sql, governance=cast(Any, ByHandle(governance)),
-            planner=cast(Any, ByHandle(planning)), explainer=cast(Any, ByHandle(language)),
-        )  # fmt: skip
+            self._clients.db,
+            settings.prompts,
+            datasets_by_handle(schema, quality),
+            domain.jobs,
+            sql=run_sql,
+            saver=run_sql,
+            governance=cast(Any, ByHandle(governance)),
+            planner=cast(Any, ByHandle(planning)),
+            explainer=cast(Any, ByHandle(language)),
+        )
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
         return await self._service.execute(context, request)
@@ -155,9 +165,11 @@ class OperationsReplica(OperationsAgent):
         self._own_clients = await PlatformClients.open(settings)
         domain = DomainServices.build(self._own_clients, settings, compute=ray_adapters(settings))
         super().__init__(
-            self._own_clients, domain.jobs, RayClusterReader(),
+            self._own_clients,
+            domain.jobs,
+            RayClusterReader(),
             settings.gateway.readiness_timeout_s,
-        )  # fmt: skip
+        )
 
     async def __del__(self) -> None:
         await self._own_clients.close()

@@ -46,9 +46,11 @@ def _build_app() -> FastAPI:
     # the request and echoes it on the response; the app must not echo it a second time.
     # The storage routes are Storage Orchestration's (deployments/storage.py), its own app.
     return create_app(
-        compute=ray_adapters, echo_request_id=False, routers=GATEWAY_ROUTERS,
+        compute=ray_adapters,
+        echo_request_id=False,
+        routers=GATEWAY_ROUTERS,
         elsewhere=elsewhere,
-    )  # fmt: skip
+    )
 
 
 @serve.ingress(_build_app)
@@ -69,9 +71,14 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
     """The gateway application, sized by ``settings`` (its defaults fit a 2-core machine)."""
     sizing = settings or GatewaySettings()
     deployment = autoscaled(
-        Gateway, name="gateway", num_cpus=sizing.replica_num_cpus, sizing=sizing,
-        min_replicas=sizing.min_replicas, health_check_period_s=5, graceful_shutdown_timeout_s=10,
-    )  # fmt: skip
+        Gateway,
+        name="gateway",
+        num_cpus=sizing.replica_num_cpus,
+        sizing=sizing,
+        min_replicas=sizing.min_replicas,
+        health_check_period_s=5,
+        graceful_shutdown_timeout_s=10,
+    )
     return deployment.bind(
         core_deployment(sizing),
         prompt_studio_app(sizing),

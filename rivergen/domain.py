@@ -62,9 +62,13 @@ class DomainServices:
         governance = GovernanceService(clients.db)
         sources = DataSourceService(clients.db, settings, governance)
         datasets = DatasetService(
-            clients.db, compute.datasets, sources, clients.objects,
-            settings.s3.presign_expiry_s, governance,
-        )  # fmt: skip
+            clients.db,
+            compute.datasets,
+            sources,
+            clients.objects,
+            settings.s3.presign_expiry_s,
+            governance,
+        )
         ends = JobEndWatch(clients.redis_app)
         clients.on_close(ends.aclose)
         jobs = JobService(clients.db, compute.jobs, settings.jobs, governance, ends)
@@ -110,9 +114,12 @@ class SimulationProcess:
         try:
             domain = DomainServices.build(clients, settings, compute=compute)
             agent = DecisionAgent(
-                clients.db, domain.datasets, predictor or domain.model_studio,
-                settings.decisions, compute.decisions,
-            )  # fmt: skip
+                clients.db,
+                domain.datasets,
+                predictor or domain.model_studio,
+                settings.decisions,
+                compute.decisions,
+            )
             runner = SimulationRunner(clients.db, agent, compute.decisions)
         except BaseException:
             await clients.close()

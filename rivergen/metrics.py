@@ -103,32 +103,86 @@ class MetricSpec:
 
 
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("requests", "rivergen_requests", "counter",
-               "HTTP requests answered by the API apps.", ("method", "route", "status")),
-    MetricSpec("request_duration", "rivergen_request_duration_seconds", "histogram",
-               "Time to answer one HTTP request.", ("method", "route"), _REQUEST_SECONDS),
-    MetricSpec("jobs", "rivergen_jobs", "counter",
-               "Compute jobs by kind and state reached.", ("kind", "state")),
-    MetricSpec("job_duration", "rivergen_job_duration_seconds", "histogram",
-               "Wall time of finished jobs.", ("kind", "state"), _JOB_SECONDS),
-    MetricSpec("kernel_nnz", "rivergen_kernel_nnz", "counter",
-               "Non-zeros processed by Sparse Native kernels.", ("kernel",)),
-    MetricSpec("kernel_duration", "rivergen_kernel_duration_seconds", "histogram",
-               "Wall time of one Sparse Native kernel call.", ("kernel",), _KERNEL_SECONDS),
-    MetricSpec("uploads", "rivergen_uploads", "counter",
-               "Uploads that completed or failed.", ("kind", "outcome")),
-    MetricSpec("upload_bytes", "rivergen_upload_bytes", "counter",
-               "Bytes of completed uploads.", ("kind",)),
-    MetricSpec("upload_duration", "rivergen_upload_duration_seconds", "histogram",
-               "Time to verify and record an upload (a direct upload's completion, a form "
-               "upload's request).", ("kind", "outcome"), _UPLOAD_SECONDS),
-    MetricSpec("events", "rivergen_events", "counter",
-               "Events published by the outbox relay and consumed by the consumers.",
-               ("type", "stage", "group")),
-    MetricSpec("event_lag", "rivergen_event_lag_seconds", "histogram",
-               "Seconds from an event's occurred_at to its publication or consumption.",
-               ("stage", "group"), _EVENT_LAG_SECONDS),
-)  # fmt: skip
+    MetricSpec(
+        "requests",
+        "rivergen_requests",
+        "counter",
+        "HTTP requests answered by the API apps.",
+        ("method", "route", "status"),
+    ),
+    MetricSpec(
+        "request_duration",
+        "rivergen_request_duration_seconds",
+        "histogram",
+        "Time to answer one HTTP request.",
+        ("method", "route"),
+        _REQUEST_SECONDS,
+    ),
+    MetricSpec(
+        "jobs",
+        "rivergen_jobs",
+        "counter",
+        "Compute jobs by kind and state reached.",
+        ("kind", "state"),
+    ),
+    MetricSpec(
+        "job_duration",
+        "rivergen_job_duration_seconds",
+        "histogram",
+        "Wall time of finished jobs.",
+        ("kind", "state"),
+        _JOB_SECONDS,
+    ),
+    MetricSpec(
+        "kernel_nnz",
+        "rivergen_kernel_nnz",
+        "counter",
+        "Non-zeros processed by Sparse Native kernels.",
+        ("kernel",),
+    ),
+    MetricSpec(
+        "kernel_duration",
+        "rivergen_kernel_duration_seconds",
+        "histogram",
+        "Wall time of one Sparse Native kernel call.",
+        ("kernel",),
+        _KERNEL_SECONDS,
+    ),
+    MetricSpec(
+        "uploads",
+        "rivergen_uploads",
+        "counter",
+        "Uploads that completed or failed.",
+        ("kind", "outcome"),
+    ),
+    MetricSpec(
+        "upload_bytes", "rivergen_upload_bytes", "counter", "Bytes of completed uploads.", ("kind",)
+    ),
+    MetricSpec(
+        "upload_duration",
+        "rivergen_upload_duration_seconds",
+        "histogram",
+        "Time to verify and record an upload (a direct upload's completion, a form "
+        "upload's request).",
+        ("kind", "outcome"),
+        _UPLOAD_SECONDS,
+    ),
+    MetricSpec(
+        "events",
+        "rivergen_events",
+        "counter",
+        "Events published by the outbox relay and consumed by the consumers.",
+        ("type", "stage", "group"),
+    ),
+    MetricSpec(
+        "event_lag",
+        "rivergen_event_lag_seconds",
+        "histogram",
+        "Seconds from an event's occurred_at to its publication or consumption.",
+        ("stage", "group"),
+        _EVENT_LAG_SECONDS,
+    ),
+)
 _SPECS = {spec.key: spec for spec in METRICS}
 
 

@@ -148,8 +148,10 @@ def pagerank(
                 watch.report(1.0, f"converged after {iteration} iterations")
                 return PageRankResult(x, g.nodes, iteration, True, frozenset(rounds.nodes))
             first_err = first_err or err
-            watch.report(_fraction(iteration, max_iter, first_err, err, target),
-                         f"iteration {iteration}: change {err:.3g}")  # fmt: skip
+            watch.report(
+                _fraction(iteration, max_iter, first_err, err, target),
+                f"iteration {iteration}: change {err:.3g}",
+            )
         return PageRankResult(x, g.nodes, max_iter, False, frozenset(rounds.nodes))
 
 

@@ -17,9 +17,11 @@ from rivergen.connectors.schemas import (
 )
 
 router = APIRouter(
-    prefix="/api/v1/data-sources", dependencies=[Depends(authorize)],
-    responses={**ERRORS, 413: ERRORS[400]}, tags=["data sources"],
-)  # fmt: skip
+    prefix="/api/v1/data-sources",
+    dependencies=[Depends(authorize)],
+    responses={**ERRORS, 413: ERRORS[400]},
+    tags=["data sources"],
+)
 
 
 Sources = DataSourcesDep

@@ -25,9 +25,11 @@ from rivergen.api.security import Context, authorize
 from rivergen.services.decisions import Guideline, GuidelineCreate, GuidelinePage
 
 router = APIRouter(
-    prefix="/api/v1/decisions", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/decisions",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["decisions"],
-)  # fmt: skip
+)
 
 
 Decisions = DecisionsDep

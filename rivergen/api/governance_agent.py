@@ -21,9 +21,11 @@ from rivergen.api.deps import GovernanceAgentDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 
 router = APIRouter(
-    prefix="/api/v1/governance", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/governance",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["governance agent"],
-)  # fmt: skip
+)
 
 
 Agent = GovernanceAgentDep

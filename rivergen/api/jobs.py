@@ -23,10 +23,11 @@ Jobs = JobsDep
 WaitS = Annotated[
     float,
     Query(
-        ge=0, le=60,
+        ge=0,
+        le=60,
         description="Answer once the job has ended, or after this many seconds (a long poll).",
     ),
-]  # fmt: skip
+]
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)

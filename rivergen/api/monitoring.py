@@ -38,8 +38,11 @@ async def check_model(
 
 @router.get("/models/{model_id}/monitoring")
 async def model_monitoring(
-    model_id: UUID, context: Context, monitoring: Monitoring, limit: PageLimit = 20,
+    model_id: UUID,
+    context: Context,
+    monitoring: Monitoring,
+    limit: PageLimit = 20,
     cursor: PageCursor = None,
-) -> MonitoringPage:  # fmt: skip
+) -> MonitoringPage:
     """The model's reports, newest first; follow `next_cursor`."""
     return await monitoring.history(context, model_id, limit, cursor)

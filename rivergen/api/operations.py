@@ -21,14 +21,18 @@ from rivergen.api.security import Context, authorize
 from rivergen.errors import BadRequest
 
 router = APIRouter(
-    prefix="/api/v1/operations", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/operations",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["operations"],
-)  # fmt: skip
+)
 # What a workspace's admins see of operations: their own workspace only.
 workspace_router = APIRouter(
-    prefix="/api/v1/workspaces", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/workspaces",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["operations"],
-)  # fmt: skip
+)
 
 
 Agent = OperationsDep

@@ -22,9 +22,11 @@ from rivergen.api.deps import PageCursor, PageLimit, PromptsDep
 from rivergen.api.security import Context, authorize
 
 router = APIRouter(
-    prefix="/api/v1/prompts", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/prompts",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["prompts"],
-)  # fmt: skip
+)
 
 
 Prompts = PromptsDep

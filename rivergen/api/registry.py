@@ -260,9 +260,12 @@ class ServiceRegistry:
 
 
 def build_registry(
-    clients: PlatformClients, settings: Settings, gatekeeper: Gatekeeper,
-    compute: ComputeAdapters, elsewhere: Elsewhere | None = None,
-) -> ServiceRegistry:  # fmt: skip
+    clients: PlatformClients,
+    settings: Settings,
+    gatekeeper: Gatekeeper,
+    compute: ComputeAdapters,
+    elsewhere: Elsewhere | None = None,
+) -> ServiceRegistry:
     """Every service over ``clients``: those of ``elsewhere`` as given, the others built here
     (the domain services on ``compute``)."""
     away = elsewhere or Elsewhere()
@@ -298,10 +301,14 @@ def prompt_studio(
     """Prompt Studio and the capability services it uses, all in this process."""
     sql = compute.sql(domain.datasets, domain.governance, settings.prompts.max_seconds)
     return build_prompt_service(
-        clients.db, settings.prompts, domain.datasets, domain.jobs, sql=sql,
+        clients.db,
+        settings.prompts,
+        domain.datasets,
+        domain.jobs,
+        sql=sql,
         saver=JobResultSaver(domain.jobs, settings.prompts.max_seconds),
         governance=domain.governance,
-    )  # fmt: skip
+    )
 
 
 def registry_of(app: FastAPI) -> ServiceRegistry:

@@ -16,9 +16,11 @@ from rivergen.semantic.schemas import (
 )
 
 router = APIRouter(
-    prefix="/api/v1/semantic-layer", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/semantic-layer",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["semantic layer"],
-)  # fmt: skip
+)
 
 
 Semantic = SemanticDep

@@ -30,9 +30,11 @@ PREFIX = "/api/v1/storage"
 _FORM_OVERHEAD = 64 * 1024
 
 router = APIRouter(
-    prefix=PREFIX, dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix=PREFIX,
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["storage"],
-)  # fmt: skip
+)
 
 
 Storage = StorageDep
@@ -160,16 +162,22 @@ _FORM_SCHEMA: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "name": {"type": "string", "maxLength": 255,
-                                 "description": "The file's name (default: the part's)."},
-                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
-                                   "description": "Checked against the content if given."},
+                        "name": {
+                            "type": "string",
+                            "maxLength": 255,
+                            "description": "The file's name (default: the part's).",
+                        },
+                        "sha256": {
+                            "type": "string",
+                            "pattern": "^[0-9a-f]{64}$",
+                            "description": "Checked against the content if given.",
+                        },
                     },
                 }
             }
         },
     }
-}  # fmt: skip
+}
 
 
 @router.post("/upload", status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
@@ -190,10 +198,12 @@ async def upload_form(context: Context, storage: Storage, request: Request) -> F
         name = _field(form.get("name")) or file.filename or "upload"
         sha256 = _field(form.get("sha256"))
         return await storage.upload_file(
-            context, file.file, name=name[:255],
+            context,
+            file.file,
+            name=name[:255],
             content_type=(file.content_type or "application/octet-stream")[:255],
             sha256=sha256.lower() if sha256 else None,
-        )  # fmt: skip
+        )
 
 
 def _field(value: object) -> str | None:

@@ -363,13 +363,19 @@ def submit(
     if API_KEY_ENV not in env_vars and TOKEN_ENV not in env_vars:
         typer.secho(
             f"warning: neither {API_KEY_ENV} nor {TOKEN_ENV} is set: the job's SDK calls "
-            "will be refused", fg=typer.colors.YELLOW, err=True,
-        )  # fmt: skip
+            "will be refused",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     try:
         job_id = jobs.submit_script(
-            client, script, list(args or []), env_vars=env_vars, python=python,
+            client,
+            script,
+            list(args or []),
+            env_vars=env_vars,
+            python=python,
             submission_id=submission_id,
-        )  # fmt: skip
+        )
     except RuntimeError as exc:
         typer.secho(f"error: the cluster refused the job: {exc}", fg=typer.colors.RED, err=True)
         if "No available agent" in str(exc):

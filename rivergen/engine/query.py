@@ -44,10 +44,11 @@ class SqlQuery(BaseModel):
     """A query job as SQL."""
 
     sql: str = Field(
-        min_length=1, max_length=MAX_SQL_CHARS,
+        min_length=1,
+        max_length=MAX_SQL_CHARS,
         description="One read-only query (SELECT, WITH, set operations) in DuckDB's dialect; "
         "each dataset is named as it is named in the workspace.",
-    )  # fmt: skip
+    )
     limit: int | None = Field(
         None, ge=1, le=10_000_000, description="At most this many rows of the answer."
     )
@@ -76,9 +77,11 @@ class NamedCatalog(Protocol):
 
 
 def run_spec(
-    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None,
+    spec: QuerySpec,
+    tables: Mapping[UUID, Relation],
+    limits: EngineLimits | None = None,
     interrupt: Interrupt | None = None,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """The typed query over each dataset's table (checked first with
     :func:`rivergen.engine.spec.check_query`), on the engine."""
     relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
@@ -128,11 +131,12 @@ async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
         admitted_schema(admitted, {k: s for k, s in schemas.items() if s is not None})
     inputs = {
         written: DatasetPin(
-            dataset=d.dataset, version=d.version,
+            dataset=d.dataset,
+            version=d.version,
             columns=columns_read(admitted, list(d.schema_types)),
         )
         for written, d in found.items()
-    }  # fmt: skip
+    }
     return query.model_copy(update={"inputs": inputs})
 
 

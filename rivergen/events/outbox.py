@@ -63,7 +63,7 @@ async def add_all_to_outbox(
             [topic for topic, _, _ in events],
             [key if key is not None else event.key for _, event, key in events],
             [event.model_dump_json() for _, event, _ in events],
-        )  # fmt: skip
+        )
     except asyncpg.UniqueViolationError as exc:
         ids = ", ".join(str(event.event_id) for _, event, _ in events)
         raise Conflict(

@@ -140,9 +140,12 @@ class IdempotencyClaim:
         return True
 
     def park(
-        self, db: Transactions, conn: asyncpg.Connection, tx: Transaction,
+        self,
+        db: Transactions,
+        conn: asyncpg.Connection,
+        tx: Transaction,
         release: Callable[[], Awaitable[None]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db, self._conn, self._tx, self._release = db, conn, tx, release
         self.phase = Phase.PARKED
 

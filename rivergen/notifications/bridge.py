@@ -159,8 +159,9 @@ class NotificationBridge(ConsumerLoop):
         pending: list[Notification] = []
         for received in batch:
             kept = await self.keep(received)
-            record_event(received.event.type, "consumed", self._group_id,
-                         received.event.occurred_at)  # fmt: skip
+            record_event(
+                received.event.type, "consumed", self._group_id, received.event.occurred_at
+            )
             if isinstance(kept, Delivery):
                 counts[kept] += 1
             else:

@@ -61,8 +61,9 @@ def merge_counts(parts: Sequence[tuple[sp.csr_matrix, list[str]]]) -> Tfidf:
     (:func:`count_terms`)."""
     terms = sorted(set().union(*(part_terms for _, part_terms in parts)))
     if not terms:
-        raise ValidationFailed("the documents hold no token of two characters or more",
-                               code="empty_vocabulary")  # fmt: skip
+        raise ValidationFailed(
+            "the documents hold no token of two characters or more", code="empty_vocabulary"
+        )
     vocabulary = {term: i for i, term in enumerate(terms)}
     renumbered = []
     for counts, part_terms in parts:

@@ -77,9 +77,14 @@ class GlmPredictor:
         return np.asarray(self.model.predict(sp.csr_matrix(scaled)))
 
     async def predict(
-        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
-        version: int | str | None = None, explain: bool = False,
-    ) -> list[Prediction]:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        rows: list[dict[str, Any]],
+        *,
+        version: int | str | None = None,
+        explain: bool = False,
+    ) -> list[Prediction]:
         if model_id == BROKEN:
             raise DependencyUnavailable("the model's replica is down", code="model_unavailable")
         if model_id != MODEL:
@@ -92,14 +97,22 @@ class GlmPredictor:
         predictions = []
         for x, raw, score in zip(scaled, X, self.scores(X), strict=True):
             contributions = sorted(
-                (FeatureContribution(feature=c, value=v, contribution=float(w * s))
-                 for c, v, w, s in zip(self.columns, raw, self.model.coef, x, strict=True)),
-                key=lambda f: abs(f.contribution), reverse=True,
-            )  # fmt: skip
-            predictions.append(Prediction(
-                score=float(score), label=int(score >= 0.5), model_id=MODEL, version=1,
-                contributions=contributions if explain else [],
-            ))  # fmt: skip
+                (
+                    FeatureContribution(feature=c, value=v, contribution=float(w * s))
+                    for c, v, w, s in zip(self.columns, raw, self.model.coef, x, strict=True)
+                ),
+                key=lambda f: abs(f.contribution),
+                reverse=True,
+            )
+            predictions.append(
+                Prediction(
+                    score=float(score),
+                    label=int(score >= 0.5),
+                    model_id=MODEL,
+                    version=1,
+                    contributions=contributions if explain else [],
+                )
+            )
         return predictions
 
 
@@ -128,9 +141,12 @@ async def app(migrated: Settings, predictor: GlmPredictor) -> AsyncIterator[Fast
     async with application.router.lifespan_context(application):
         registry = services(application)
         registry.decisions = DecisionAgent(
-            registry.clients.db, registry.datasets, predictor,
-            settings.decisions, RayDecisionCompute(settings),
-        )  # fmt: skip
+            registry.clients.db,
+            registry.datasets,
+            predictor,
+            settings.decisions,
+            RayDecisionCompute(settings),
+        )
         yield application
 
 
@@ -231,8 +247,9 @@ async def test_a_hard_limit_turns_a_yes_into_a_no_and_is_named(
             [said_yes["id"], said_no["id"]],
         )
     assert sorted((r["topic"], r["outcome"]) for r in announced) == [
-        (Topic.MODELS.value, "approve"), (Topic.MODELS.value, "decline"),
-    ]  # fmt: skip
+        (Topic.MODELS.value, "approve"),
+        (Topic.MODELS.value, "decline"),
+    ]
 
     # Without the guideline set, the score decides again.
     deleted = await client.delete(
@@ -249,9 +266,15 @@ async def test_a_failing_model_falls_back_to_another_then_to_the_baseline(
     owner = await register(client, "owner")
     case = features(data, 7)
     expected = float(predictor.scores(data.X[7:8])[0])
-    by_fallback = await analyze(client, owner, {
-        "model_id": str(BROKEN), "fallback_model_id": str(MODEL), "features": case,
-    })  # fmt: skip
+    by_fallback = await analyze(
+        client,
+        owner,
+        {
+            "model_id": str(BROKEN),
+            "fallback_model_id": str(MODEL),
+            "features": case,
+        },
+    )
     assert by_fallback["scored_by"] == "fallback_model"
     assert by_fallback["model_id"] == str(MODEL)
     assert by_fallback["score"] == pytest.approx(expected)
@@ -288,10 +311,15 @@ async def test_a_dataset_row_is_decided_by_index_or_key(
     assert (by_index["dataset_id"], by_index["row_index"]) == (dataset, 42)
     radius = float(data.X[100][0])
     first = int(np.flatnonzero(data.X[:, 0] == radius)[0])
-    by_key = await analyze(client, owner, {
-        "model_id": str(MODEL), "dataset_id": dataset,
-        "row_key": {"column": "mean_radius", "value": radius},
-    })  # fmt: skip
+    by_key = await analyze(
+        client,
+        owner,
+        {
+            "model_id": str(MODEL),
+            "dataset_id": dataset,
+            "row_key": {"column": "mean_radius", "value": radius},
+        },
+    )
     assert by_key["score"] == pytest.approx(expected[first])
     beyond = await client.post(
         "/api/v1/decisions/analyze",
@@ -303,20 +331,34 @@ async def test_a_dataset_row_is_decided_by_index_or_key(
 
 
 async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
-    app: FastAPI, client: httpx.AsyncClient, data: BreastCancer, predictor: GlmPredictor,
-    migrated: Settings, db: Database,
-) -> None:  # fmt: skip
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    data: BreastCancer,
+    predictor: GlmPredictor,
+    migrated: Settings,
+    db: Database,
+) -> None:
     owner = await register(client, "owner")
     dataset = await upload_dataset(client, owner, data)
-    guideline = GuidelineCreate.model_validate({
-        "name": "screening",
-        "thresholds": [{"outcome": "approve", "min_score": 0.8},
-                       {"outcome": "review", "min_score": 0.3}],
-        "rules": [{"name": "rough texture", "adjust": -0.15,
-                   "when": {"feature": "worst_texture", "op": "ge", "value": 30}}],
-        "limits": [{"name": "large area", "when": {"feature": "mean_area", "op": "gt",
-                                                    "value": 1000}}],
-    })  # fmt: skip
+    guideline = GuidelineCreate.model_validate(
+        {
+            "name": "screening",
+            "thresholds": [
+                {"outcome": "approve", "min_score": 0.8},
+                {"outcome": "review", "min_score": 0.3},
+            ],
+            "rules": [
+                {
+                    "name": "rough texture",
+                    "adjust": -0.15,
+                    "when": {"feature": "worst_texture", "op": "ge", "value": 30},
+                }
+            ],
+            "limits": [
+                {"name": "large area", "when": {"feature": "mean_area", "op": "gt", "value": 1000}}
+            ],
+        }
+    )
     created = await client.post(
         "/api/v1/decisions/guidelines",
         json=guideline.model_dump(mode="json"),
@@ -347,9 +389,9 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     await results.start()
     stop = asyncio.Event()
     worker = asyncio.create_task(process.run(stop))
-    relay = OutboxRelay(db, bus, topics=[
-        Topic.DECISION_SIMULATION_REQUEST, Topic.DECISION_SIMULATION_RESULT
-    ])  # fmt: skip
+    relay = OutboxRelay(
+        db, bus, topics=[Topic.DECISION_SIMULATION_REQUEST, Topic.DECISION_SIMULATION_RESULT]
+    )
     relay.start()
     published: list[Any] = []
     try:

@@ -43,10 +43,14 @@ async def upload(
     """Start, PUT every part with plain HTTP (no boto3), complete; the completion response."""
     started = await client.post(
         "/api/v1/storage/uploads",
-        json={"name": "data.bin", "size": len(declared or data), "part_size": part_size,
-              "sha256": hashlib.sha256(declared or data).hexdigest()},
+        json={
+            "name": "data.bin",
+            "size": len(declared or data),
+            "part_size": part_size,
+            "sha256": hashlib.sha256(declared or data).hexdigest(),
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert started.status_code == 201, started.text
     body = started.json()
     parts = []

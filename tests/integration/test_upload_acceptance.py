@@ -82,10 +82,14 @@ async def start(
 ) -> dict[str, Any]:
     started = await platform.http.post(
         "/api/v1/storage/uploads",
-        json={"name": "data.bin", "size": len(declared), "part_size": part_size,
-              "sha256": hashlib.sha256(declared).hexdigest()},
+        json={
+            "name": "data.bin",
+            "size": len(declared),
+            "part_size": part_size,
+            "sha256": hashlib.sha256(declared).hexdigest(),
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert started.status_code == 201, started.text
     body: dict[str, Any] = started.json()
     return body

@@ -39,9 +39,10 @@ schema = schemathesis.openapi.from_dict(
 )
 
 WORKSPACE_ROUTES = {
-    route for route, access in ROUTE_ACCESS.items()
+    route
+    for route, access in ROUTE_ACCESS.items()
     if access not in ("public", "user", "authenticated")
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,12 @@ def platform(migrated: Settings) -> Iterator[dict[str, Any]]:
                 headers=b.headers(),
             )
             assert made.status_code == 201, made.text
-            yield {"base_url": base_url, "a": a, "b": b, "b_ids": {b.workspace_id, b.user_id,
-                                                                  made.json()["id"]}}  # fmt: skip
+            yield {
+                "base_url": base_url,
+                "a": a,
+                "b": b,
+                "b_ids": {b.workspace_id, b.user_id, made.json()["id"]},
+            }
     finally:
         ray.shutdown()
         clear_login_throttle(migrated)

@@ -69,10 +69,12 @@ def test_every_repository_path_named_exists() -> None:
     assert "deployments/scaling.py" in paths
     # A file the operator makes from a committed example (rivergen.env) counts as there.
     missing = [
-        p for p in paths
-        if "<" not in p and not (REPO_ROOT / p).exists()
+        p
+        for p in paths
+        if "<" not in p
+        and not (REPO_ROOT / p).exists()
         and not (REPO_ROOT / f"{p}.example").exists()
-    ]  # fmt: skip
+    ]
     assert missing == []
 
 

@@ -104,33 +104,50 @@ class SimulationRunner:
             read = await self._agent.read_under(context, [row["dataset_id"]], scorer)
             governance.update(record_of(read, every=True))
         return SimulationResult(
-            rows=staged.num_rows, outcome_counts=dict(Counter(outcome.outcomes)),
-            limit_hits=outcome.limit_hits, rule_hits=outcome.rule_hits,
+            rows=staged.num_rows,
+            outcome_counts=dict(Counter(outcome.outcomes)),
+            limit_hits=outcome.limit_hits,
+            rule_hits=outcome.rule_hits,
             mean_score=sum(scores) / len(scores) if scores else None,
             scored_by=scored_by,
-            model_version=model_version, fallback=fallback, row_outcomes=listed,
-        )  # fmt: skip
+            model_version=model_version,
+            fallback=fallback,
+            row_outcomes=listed,
+        )
 
     async def _finish(
-        self, row: Any, status: str, result: SimulationResult | None,
-        error: dict[str, Any] | None, governance: dict[str, Any] | None,
-    ) -> SimulationView:  # fmt: skip
+        self,
+        row: Any,
+        status: str,
+        result: SimulationResult | None,
+        error: dict[str, Any] | None,
+        governance: dict[str, Any] | None,
+    ) -> SimulationView:
         workspace = row["workspace_id"]
         async with self._db.transaction(str(workspace)) as conn:
             done = await store.finish_simulation(
-                conn, row["id"], status=status,
-                result=result.model_dump(mode="json") if result else None, error=error,
+                conn,
+                row["id"],
+                status=status,
+                result=result.model_dump(mode="json") if result else None,
+                error=error,
                 governance=governance,
-            )  # fmt: skip
+            )
             data: dict[str, Any] = {"simulation_id": str(row["id"]), "status": status}
             if result is not None:
                 data |= {"rows": result.rows, "outcome_counts": result.outcome_counts}
             if error is not None:
                 data["error"] = error
-            await add_to_outbox(conn, Topic.DECISION_SIMULATION_RESULT, Event(
-                type=SIMULATION_COMPLETED if status == "completed" else SIMULATION_FAILED,
-                workspace_id=workspace, actor=row["created_by"], data=data,
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.DECISION_SIMULATION_RESULT,
+                Event(
+                    type=SIMULATION_COMPLETED if status == "completed" else SIMULATION_FAILED,
+                    workspace_id=workspace,
+                    actor=row["created_by"],
+                    data=data,
+                ),
+            )
         return simulation_view(done)
 
 

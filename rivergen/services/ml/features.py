@@ -84,8 +84,9 @@ def infer_specs(table: pa.Table, target: str) -> list[FeatureSpec]:
             elif mean_chars >= MIN_TEXT_CHARS:
                 specs.append(FeatureSpec(column=name, encoding="tfidf"))
             elif distinct <= rows // 2:
-                specs.append(FeatureSpec(column=name, encoding="hashing",
-                                         n_features=DEFAULT_HASH_FEATURES))  # fmt: skip
+                specs.append(
+                    FeatureSpec(column=name, encoding="hashing", n_features=DEFAULT_HASH_FEATURES)
+                )
     if not specs:
         raise ValidationFailed(
             "no column can be used as a feature (numbers or text other than the target)",
@@ -133,8 +134,10 @@ class FeatureTransformer:
 
     @property
     def specs(self) -> list[FeatureSpec]:
-        return [FeatureSpec(column=s["column"], encoding=s["encoding"],
-                            n_features=s.get("n_features")) for s in self._states]  # fmt: skip
+        return [
+            FeatureSpec(column=s["column"], encoding=s["encoding"], n_features=s.get("n_features"))
+            for s in self._states
+        ]
 
     def feature_names(self) -> list[str]:
         """One name per output column: ``column`` (numeric), ``column=value`` (one-hot),
@@ -174,8 +177,9 @@ class FeatureTransformer:
                 if name not in row:
                     raise ValidationFailed(
                         f"row {i} has no {name!r} (the model reads {', '.join(self.columns)})",
-                        code="row_missing_column", details={"row": i, "column": name},
-                    )  # fmt: skip
+                        code="row_missing_column",
+                        details={"row": i, "column": name},
+                    )
                 values.append(row[name])
             columns[name] = _typed(values, state)
         return pa.table(columns) if columns else pa.table({"_": pa.nulls(len(rows))})
@@ -188,8 +192,10 @@ class FeatureTransformer:
             codes = pc.index_in(_as_text(column), value_set=categories)
             return _one_per_row(codes, n, len(state["categories"]))
         if encoding == "hashing":
-            buckets = [None if v is None else _bucket(v, state["n_features"])
-                       for v in _as_text(column).to_pylist()]  # fmt: skip
+            buckets = [
+                None if v is None else _bucket(v, state["n_features"])
+                for v in _as_text(column).to_pylist()
+            ]
             return _one_per_row(pa.array(buckets, pa.int64()), n, state["n_features"])
         return self._tfidf_of(state).transform(_as_text(column))
 
@@ -215,8 +221,9 @@ def _numbers(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     if not _is_numeric(column.type):
         raise ValidationFailed(
             f"column {name!r} is {column.type}: a numeric feature must be a number",
-            code="column_type_mismatch", details={"column": name, "type": str(column.type)},
-        )  # fmt: skip
+            code="column_type_mismatch",
+            details={"column": name, "type": str(column.type)},
+        )
     if pa.types.is_boolean(column.type):
         column = pc.cast(column, pa.float64())
     return np.asarray(dense_column(column, null_fill=np.nan), dtype=np.float64)
@@ -238,8 +245,9 @@ def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec, fit_text: FitTfidf) -> 
     if not _is_text(column.type) and spec.encoding == "tfidf":
         raise ValidationFailed(
             f"column {spec.column!r} is {column.type}: TF-IDF needs text",
-            code="column_type_mismatch", details={"column": spec.column},
-        )  # fmt: skip
+            code="column_type_mismatch",
+            details={"column": spec.column},
+        )
     if spec.encoding == "one_hot":
         values = pc.unique(_as_text(column).drop_null()).to_pylist()
         return base | {"categories": sorted(values)}
@@ -283,8 +291,9 @@ def _typed(values: list[Any], state: dict[str, Any]) -> pa.Array:
     except (TypeError, ValueError) as exc:
         raise ValidationFailed(
             f"column {state['column']!r} must hold numbers: {exc}",
-            code="row_value_invalid", details={"column": state["column"]},
-        ) from None  # fmt: skip
+            code="row_value_invalid",
+            details={"column": state["column"]},
+        ) from None
 
 
 def split_indices(
@@ -293,9 +302,11 @@ def split_indices(
     """Training and held-out row positions (each sorted): a seeded random ``test_fraction``
     of the rows held out, of every stratum alike when ``strata`` (one label per row) is given."""
     rng = np.random.default_rng(seed)
-    groups = [np.arange(n_rows)] if strata is None else [
-        np.flatnonzero(strata == value) for value in np.unique(strata)
-    ]  # fmt: skip
+    groups = (
+        [np.arange(n_rows)]
+        if strata is None
+        else [np.flatnonzero(strata == value) for value in np.unique(strata)]
+    )
     held: list[np.ndarray] = []
     for group in groups:
         shuffled = rng.permutation(group)

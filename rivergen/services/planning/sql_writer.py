@@ -39,10 +39,23 @@ from rivergen.services.planning.query_grammar import (
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
-                  "median": "MEDIAN"}  # fmt: skip
-_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
-           "median": "median", "spread": "spread"}  # fmt: skip
+_SQL_FUNCTIONS = {
+    "count": "COUNT",
+    "sum": "SUM",
+    "avg": "AVG",
+    "min": "MIN",
+    "max": "MAX",
+    "median": "MEDIAN",
+}
+_LABELS = {
+    "count": "number_of",
+    "sum": "total",
+    "avg": "average",
+    "min": "min",
+    "max": "max",
+    "median": "median",
+    "spread": "spread",
+}
 
 
 def quote(text: str) -> str:
@@ -224,9 +237,11 @@ class _Writer:
             columns = table.columns if table is not None else []
             own = [c for c in columns if c.name.casefold() == ref.column.casefold()]
             # ...or the one column named like it with a word before (`shipCountry`)
-            own = own or [c for c in columns
-                          if name_parts(c.name)[-len(name_parts(ref.column)):]
-                          == name_parts(ref.column)]  # fmt: skip
+            own = own or [
+                c
+                for c in columns
+                if name_parts(c.name)[-len(name_parts(ref.column)) :] == name_parts(ref.column)
+            ]
             if len(own) == 1 and type_class(own[0].type) == type_class(ref.type):
                 condition.column = column_ref(name, own[0])
                 self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
@@ -753,5 +768,6 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
         sql = write_sql(plan, catalog)
     except Unreadable as exc:
         return NotUnderstood(message=exc.message, unknown=exc.unknown)
-    return QueryIntent(sql=sql, tables=plan.tables, save_as=plan.save_as,
-                       understood=plan.understood)  # fmt: skip
+    return QueryIntent(
+        sql=sql, tables=plan.tables, save_as=plan.save_as, understood=plan.understood
+    )
