@@ -37,8 +37,15 @@ from compute.distributed import ENGINE_NAME, Refusal, distributed_engine
 from compute.staging import QueryInput, encode_table, query_input
 from compute.tasks import cpu_nodes, forget_actor, named_actor
 from rivergen.datasets.schemas import StagedVersion
-from rivergen.engine.duck import EngineLimits, Interrupt, resolver, run_sql
+from rivergen.engine.duck import (
+    EngineLimits,
+    Interrupt,
+    ParquetFile,
+    execute,
+    file_view,
+)
 from rivergen.engine.query import SqlQuery, limited, run_spec
+from rivergen.engine.sandbox import admitted_sql
 from rivergen.engine.spec import QuerySpec
 from rivergen.errors import ValidationFailed
 from rivergen.jobs.kinds import JobContext, KindOutput
@@ -61,18 +68,17 @@ def run_query(
 ) -> Any:
     """Read each input as the job's submitter may see it, register it, run the query (a
     ``pyarrow.Table``): in one process, so an input never travels between workers."""
-    relations = {i.relation: query_input(settings, i) for i in inputs}
+    found = {i.relation: query_input(settings, i) for i in inputs}
+    # A stored file is scanned through the sandbox's own view of it (no view per query).
+    named = {
+        r: file_view(rel.path) if isinstance(rel, ParquetFile) else r for r, rel in found.items()
+    }
+    relations = {named[r]: rel for r, rel in found.items()}
     if isinstance(query, SqlQuery):
-        names = {i.name: i.relation for i in inputs if i.name is not None}
-        sql = limited(query.sql, query.limit)
-        return run_sql(
-            sql,
-            relations,
-            limits,
-            interrupt=interrupt,
-            resolve=lambda written: names.get(written) or resolver(names)(written),
-        )
-    tables = {i.dataset: relations[i.relation] for i in inputs}
+        names = {i.name: named[i.relation] for i in inputs if i.name is not None}
+        sql = admitted_sql(limited(query.sql, query.limit), names)
+        return execute(sql, relations, limits, interrupt)
+    tables = {i.dataset: found[i.relation] for i in inputs}
     return run_spec(query, tables, limits, interrupt)
 
 

@@ -16,6 +16,7 @@ the time 422 ``query_timeout``. A result is whole or absent, never partial.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import threading
@@ -51,6 +52,12 @@ class EngineLimits(BaseModel):
             timeout_s=timeout,
             threads=settings.threads or max(1, math.ceil(settings.task_cpus)),
         )
+
+
+def file_view(path: str) -> str:
+    """The name of the view over a local Parquet file that every sandbox allowed to read it
+    holds (made with the sandbox: a query naming its input so binds no view of its own)."""
+    return "file_" + hashlib.sha256(path.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ def _database(limits: EngineLimits, files: tuple[str, ...]) -> duckdb.DuckDBPyCo
     if files:
         # Set before external access goes off: exactly these files stay readable.
         con.execute(f"SET allowed_paths = [{', '.join(literal(f) for f in files)}]")
+        for path in files:  # one view per file, made once (see ``file_view``)
+            scan = f"SELECT * FROM read_parquet({literal(path)})"
+            con.execute(f"CREATE VIEW {ident(file_view(path))} AS {scan}")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
@@ -202,8 +212,9 @@ def execute(
         con.execute("BEGIN TRANSACTION")
         for name, relation in relations.items():
             if isinstance(relation, ParquetFile):
-                scan = f"SELECT * FROM read_parquet({literal(relation.path)})"
-                con.execute(f"CREATE TEMP VIEW {ident(name)} AS {scan}")
+                if name != file_view(relation.path):  # else the sandbox's own view
+                    scan = f"SELECT * FROM read_parquet({literal(relation.path)})"
+                    con.execute(f"CREATE TEMP VIEW {ident(name)} AS {scan}")
             else:
                 con.register(name, relation)
         timer = threading.Timer(limits.timeout_s, con.interrupt)

@@ -10,6 +10,7 @@ engine's message before anything is staged), and records which columns each inpu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import Protocol
 from uuid import UUID
@@ -27,6 +28,7 @@ from rivergen.engine.duck import (
     relation_schema,
 )
 from rivergen.engine.lineage import QueryLineage, query_lineage
+from rivergen.engine.memo import Memo
 from rivergen.engine.sandbox import MAX_SQL_CHARS, Admitted, admit, parse
 from rivergen.engine.spec import QuerySpec, check_query, spec_sql
 from rivergen.engine.types import arrow_schema
@@ -111,33 +113,51 @@ def columns_read(admitted: Admitted, columns: list[str]) -> list[str] | None:
     return [c for c in columns if c.casefold() in named] or columns[:1]
 
 
+_TABLES: Memo[tuple[str, ...]] = Memo()
+_PROVEN: Memo[dict[str, list[str] | None]] = Memo()
+_LINEAGES: Memo[QueryLineage] = Memo()
+
+
 async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
     """Admit, resolve, pin and prove ``query`` (see the module)."""
-    # First pass: which names are tables (admit refuses unknown ones on the second pass).
+    names = _TABLES.get(query.sql, lambda: _table_names(query.sql))
+    found = await catalog.named(list(names))
+    key = (
+        query.sql,
+        tuple((w, d.dataset, d.version, tuple(d.schema_types.items())) for w, d in found.items()),
+    )
+    read = _PROVEN.get(key, lambda: _proven(query.sql, found))
+    inputs = {
+        written: DatasetPin(dataset=d.dataset, version=d.version, columns=read[written])
+        for written, d in found.items()
+    }
+    return query.model_copy(update={"inputs": inputs})
+
+
+def _table_names(sql: str) -> tuple[str, ...]:
+    """The names ``sql`` reads as tables (a first pass: admit refuses unknown ones on the
+    second)."""
     names: list[str] = []
 
     def note(written: str) -> str:
         names.append(written)
         return written
 
-    admit(query.sql, note)
-    found = await catalog.named(names)
+    admit(sql, note)
+    return tuple(names)
+
+
+def _proven(sql: str, found: Mapping[str, NamedDataset]) -> dict[str, list[str] | None]:
+    """Admit ``sql`` over the datasets ``found`` for its table names, prove it binds (over
+    empty relations of their schemas) and the columns it reads of each."""
     relations = {written: f"input_{i}" for i, written in enumerate(found)}
-    admitted = admit(query.sql, relations.get)
+    admitted = admit(sql, relations.get)
     schemas: dict[str, pa.Schema | None] = {
         relations[w]: arrow_schema(d.schema_types) for w, d in found.items()
     }
     if all(s is not None for s in schemas.values()):
         admitted_schema(admitted, {k: s for k, s in schemas.items() if s is not None})
-    inputs = {
-        written: DatasetPin(
-            dataset=d.dataset,
-            version=d.version,
-            columns=columns_read(admitted, list(d.schema_types)),
-        )
-        for written, d in found.items()
-    }
-    return query.model_copy(update={"inputs": inputs})
+    return {w: columns_read(admitted, list(d.schema_types)) for w, d in found.items()}
 
 
 async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> QueryLineage:
@@ -159,7 +179,12 @@ async def job_lineage(query: SqlQuery | QuerySpec, catalog: DatasetsById) -> Que
 
 def lineage_over(query: SqlQuery | QuerySpec, schemas: dict[str, dict[str, str]]) -> QueryLineage:
     """The column lineage of a pinned query job whose inputs (by dataset id, as strings) have
-    ``schemas``."""
+    ``schemas`` (worked out once for the same query over the same schemas)."""
+    key = (type(query).__name__, query.model_dump_json(), json.dumps(schemas, sort_keys=True))
+    return _LINEAGES.get(key, lambda: _lineage_over(query, schemas))
+
+
+def _lineage_over(query: SqlQuery | QuerySpec, schemas: dict[str, dict[str, str]]) -> QueryLineage:
     tree: exp.Expr
     if isinstance(query, SqlQuery):
         relations = {w: str(p.dataset) for w, p in query.inputs.items()}

@@ -14,13 +14,14 @@ locked) holds even if something passes this check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
+from rivergen.engine.memo import Memo
 from rivergen.errors import BadRequest, ValidationFailed
 
 DIALECT = "duckdb"
@@ -231,3 +232,18 @@ def admit(sql: str, resolve: Callable[[str], str | None]) -> Admitted:
             # Columns qualified by the written name (``orders.id``) still resolve.
             table.set("alias", exp.TableAlias(this=exp.to_identifier(written, quoted=True)))
     return admitted
+
+
+_ADMITTED: Memo[str] = Memo()
+
+
+def admitted_sql(sql: str, names: Mapping[str, str]) -> str:
+    """The SQL :func:`admit` gives for ``sql`` with its tables named by ``names`` (exactly,
+    else ignoring case): worked out once for the same text and names."""
+    key = (sql, tuple(sorted(names.items())))
+
+    def work() -> str:
+        folded = {name.casefold(): relation for name, relation in names.items()}
+        return admit(sql, lambda w: names.get(w) or folded.get(w.casefold())).sql
+
+    return _ADMITTED.get(key, work)
