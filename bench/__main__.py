@@ -44,8 +44,14 @@ def gateway_section(duration: int, endpoint: str, title: str, what: str) -> list
     reference = measure("bench.gateway", "uvicorn", *common)
     serve_ha = measure("bench.gateway", "serve-haproxy", *common)
     serve_default = measure("bench.gateway", "serve-default", *common)
-    one_conn = ["--endpoint", endpoint, "--connections", "1", "--duration",
-                str(max(3, duration // 2))]  # fmt: skip
+    one_conn = [
+        "--endpoint",
+        endpoint,
+        "--connections",
+        "1",
+        "--duration",
+        str(max(3, duration // 2)),
+    ]
     reference_1 = measure("bench.gateway", "uvicorn", *one_conn)
     serve_ha_1 = measure("bench.gateway", "serve-haproxy", *one_conn)
     rows = [
@@ -58,9 +64,12 @@ def gateway_section(duration: int, endpoint: str, title: str, what: str) -> list
         "|---|---|---|---|---|---|---|",
     ]
     for result, ref in (
-        (reference, reference), (serve_ha, reference), (serve_default, reference),
-        (reference_1, reference_1), (serve_ha_1, reference_1),
-    ):  # fmt: skip
+        (reference, reference),
+        (serve_ha, reference),
+        (serve_default, reference),
+        (reference_1, reference_1),
+        (serve_ha_1, reference_1),
+    ):
         rows.append(
             f"| {result.label} | {result.connections} | {result.requests_per_s:,.0f} | "
             f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.errors} | "
@@ -152,8 +161,11 @@ def sparse_section() -> list[str]:
             f"{s['default_s'] * 1e3:.2f} ({s['default_blocks']}, {s['default_s'] / base:.2f}) |"
         )
     syn, wiki, arrow, svd = (
-        r["pagerank"]["synthetic"], r["pagerank"]["wiki_vote"], r["arrow"], r["svd"]
-    )  # fmt: skip
+        r["pagerank"]["synthetic"],
+        r["pagerank"]["wiki_vote"],
+        r["arrow"],
+        r["svd"],
+    )
     rows += [
         "",
         "PageRank (NetworkX's semantics), end to end from the graph's CSR (the Ray run includes "

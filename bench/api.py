@@ -26,6 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from rivergen.api.registry import registry_of
 from rivergen.settings import Settings
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -50,9 +51,16 @@ async def own_database(settings: Settings, name: str) -> Settings:
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return settings.model_copy(update={"postgres": postgres.model_copy(update={
-        "dsn": moved(postgres.dsn), "migrate_dsn": moved(admin),
-    })})  # fmt: skip
+    return settings.model_copy(
+        update={
+            "postgres": postgres.model_copy(
+                update={
+                    "dsn": moved(postgres.dsn),
+                    "migrate_dsn": moved(admin),
+                }
+            )
+        }
+    )
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +70,7 @@ async def serving(
     """The whole API (``create_app``, its services in this process, jobs on this process's Ray)
     under uvicorn on ``127.0.0.1:port``, migrations applied; an HTTP client on it. With
     ``database``, in that Postgres database (:func:`own_database`)."""
-    from rivergen.api import create_app
+    from deployments.compose import create_app
     from rivergen.db import MigrationRunner
     from rivergen.settings import load_settings
 
@@ -73,10 +81,12 @@ async def serving(
     await MigrationRunner(settings.postgres.migrate_dsn.get_secret_value()).apply()
     # Each run signs up its own accounts from this one address: registration's limit (which
     # no benchmark measures) would hold a run for up to an hour.
-    settings = settings.model_copy(update={
-        "gateway": settings.gateway.model_copy(update={"rate_limit": rate_limit}),
-        "auth": settings.auth.model_copy(update={"registrations_per_hour": 1_000_000}),
-    })  # fmt: skip
+    settings = settings.model_copy(
+        update={
+            "gateway": settings.gateway.model_copy(update={"rate_limit": rate_limit}),
+            "auth": settings.auth.model_copy(update={"registrations_per_hour": 1_000_000}),
+        }
+    )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     running = asyncio.create_task(server.serve())
@@ -113,10 +123,19 @@ async def call(
 
 async def sign_up(http: httpx.AsyncClient, name: str = "bench") -> dict[str, str]:
     """Register a new account; the headers of its requests (bearer token, workspace)."""
-    account = (await call(http, "POST", "/api/v1/auth/register", expect=201, json={
-        "email": f"{name}-{uuid.uuid4().hex[:12]}@example.com",
-        "password": "benchmark password", "display_name": name.title(),
-    })).json()  # fmt: skip
+    account = (
+        await call(
+            http,
+            "POST",
+            "/api/v1/auth/register",
+            expect=201,
+            json={
+                "email": f"{name}-{uuid.uuid4().hex[:12]}@example.com",
+                "password": "benchmark password",
+                "display_name": name.title(),
+            },
+        )
+    ).json()
     return {
         "Authorization": f"Bearer {account['access_token']}",
         "X-Workspace-ID": account["workspace_id"],
@@ -127,12 +146,13 @@ async def set_plan(app: FastAPI, headers: dict[str, str], plan: str) -> None:
     """Put the workspace's organization on ``plan`` (as an operator would; there is no route
     for it). Call it before the account's first rate-limited request: the gateway caches a
     workspace's plan for a minute."""
-    async with app.state.clients.db.transaction() as conn:
+    async with registry_of(app).clients.db.transaction() as conn:
         await conn.execute(
             "UPDATE organizations SET plan = $2 WHERE id = "
             "(SELECT organization_id FROM workspaces WHERE id = $1::uuid)",
-            headers["X-Workspace-ID"], plan,
-        )  # fmt: skip
+            headers["X-Workspace-ID"],
+            plan,
+        )
 
 
 async def direct_upload(
@@ -175,9 +195,13 @@ async def direct_upload(
     parts = await asyncio.gather(*(send(target) for target in started["parts"]))
     completing = loop.time()
     done = await call(
-        http, "POST", f"/api/v1/storage/uploads/{started['upload_id']}/complete", expect=201,
-        json={"parts": parts}, headers=headers,
-    )  # fmt: skip
+        http,
+        "POST",
+        f"/api/v1/storage/uploads/{started['upload_id']}/complete",
+        expect=201,
+        json={"parts": parts},
+        headers=headers,
+    )
     ended = loop.time()
     return str(done.json()["id"]), (sent - began, completing - sent, ended - completing)
 
@@ -193,8 +217,7 @@ async def create_dataset(
     body: dict[str, Any] = {"name": name, "file_id": file_id}
     if options:
         body["options"] = options
-    response = await call(http, "POST", "/api/v1/datasets", expect=201, json=body,
-                          headers=headers)  # fmt: skip
+    response = await call(http, "POST", "/api/v1/datasets", expect=201, json=body, headers=headers)
     dataset: dict[str, Any] = response.json()
     return dataset
 
@@ -202,8 +225,9 @@ async def create_dataset(
 async def wait_job(http: httpx.AsyncClient, headers: dict[str, str], job: str) -> dict[str, Any]:
     """``GET /jobs/{id}?wait_s=`` (a long poll) until the job has ended; its last view."""
     while True:
-        response = await call(http, "GET", f"/api/v1/jobs/{job}", expect=200, headers=headers,
-                              params={"wait_s": 30})  # fmt: skip
+        response = await call(
+            http, "GET", f"/api/v1/jobs/{job}", expect=200, headers=headers, params={"wait_s": 30}
+        )
         body: dict[str, Any] = response.json()
         if body["state"] in FINISHED:
             return body

@@ -45,9 +45,21 @@ def target(endpoint: str) -> tuple[str, dict[str, str]]:
 
 def uvicorn_mode(endpoint: str, connections: int, duration_s: int) -> str:
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "rivergen.api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning", "--no-access-log"],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "deployments.compose:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+    )
     try:
         wait_for(f"{BASE}/healthz")
         url, headers = target(endpoint)

@@ -69,9 +69,14 @@ def main() -> None:
     finally:
         ray.shutdown()
     theirs_objective = glm_objective(
-        matrix, labels, theirs.coef_.ravel(), float(theirs.intercept_[0]),
-        family="logistic", penalty="l2", C=args.C,
-    )  # fmt: skip
+        matrix,
+        labels,
+        theirs.coef_.ravel(),
+        float(theirs.intercept_[0]),
+        family="logistic",
+        penalty="l2",
+        C=args.C,
+    )
     print(
         json.dumps(
             {

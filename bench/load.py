@@ -58,15 +58,25 @@ def run_wrk(
     )
     threads = min(2, connections)  # wrk needs a connection per thread
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency",
-        *header_args, url,
-    ]  # fmt: skip
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        "--latency",
+        *header_args,
+        url,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out)[1])  # type: ignore[index]
     errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|timeout) (\d+)", out))
     return LoadResult(
-        label=label, requests_per_s=rps, p50_ms=p50, p99_ms=p99,
-        connections=connections, duration_s=duration_s, errors=errors,
-    )  # fmt: skip
+        label=label,
+        requests_per_s=rps,
+        p50_ms=p50,
+        p99_ms=p99,
+        connections=connections,
+        duration_s=duration_s,
+        errors=errors,
+    )

@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 from bench.api import create_dataset, direct_upload, serving, sign_up, wait_job
 from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.api.registry import registry_of
 from rivergen.services.ml.artifact import LoadedModel, ModelArtifact
 from rivergen.services.ml.features import split_indices
 
@@ -62,9 +63,15 @@ def _sklearn(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) 
     started = time.perf_counter()
     l2 = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=10_000))
     l2.fit(x[train], y[train])
-    l1 = make_pipeline(StandardScaler(), LogisticRegression(
-        C=1.0, l1_ratio=1.0, solver="saga", max_iter=10_000,
-    ))  # fmt: skip
+    l1 = make_pipeline(
+        StandardScaler(),
+        LogisticRegression(
+            C=1.0,
+            l1_ratio=1.0,
+            solver="saga",
+            max_iter=10_000,
+        ),
+    )
     l1.fit(x[train], y[train])
     seconds = time.perf_counter() - started
     return {
@@ -89,9 +96,18 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
     dataset = await _upload(http, headers, buffer.getvalue())
 
     started = time.perf_counter()
-    accepted = (await http.post("/api/v1/models", headers=headers, json={
-        "name": "malignancy", "dataset": dataset, "target": "target", "task": "classification",
-    })).json()  # fmt: skip
+    accepted = (
+        await http.post(
+            "/api/v1/models",
+            headers=headers,
+            json={
+                "name": "malignancy",
+                "dataset": dataset,
+                "target": "target",
+                "task": "classification",
+            },
+        )
+    ).json()
     job = await wait_job(http, headers, accepted["job_id"])
     train_seconds = time.perf_counter() - started
     assert job["state"] == "succeeded", job
@@ -113,14 +129,15 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
         response = await http.post(url, json=body, headers=headers)
         gateway.append(time.perf_counter() - start)
         assert response.status_code == 200
-    async with app.state.clients.db.transaction(headers["X-Workspace-ID"]) as conn:
+    async with registry_of(app).clients.db.transaction(headers["X-Workspace-ID"]) as conn:
         key = await conn.fetchval(
             "SELECT v.artifact_key FROM model_versions v JOIN model_aliases a ON "
             "a.model_id = v.model_id AND a.version = v.version WHERE v.model_id = $1 "
-            "AND a.alias = 'champion'", uuid.UUID(model_id),
-        )  # fmt: skip
+            "AND a.alias = 'champion'",
+            uuid.UUID(model_id),
+        )
     loaded = LoadedModel(
-        ModelArtifact.model_validate_json(await app.state.clients.objects.get(key))
+        ModelArtifact.model_validate_json(await registry_of(app).clients.objects.get(key))
     )
     bare: list[float] = []
     for i in range(requests + 20):
@@ -129,16 +146,23 @@ async def _measure(app: Any, http: httpx.AsyncClient, requests: int) -> dict[str
         if i >= 20:
             bare.append(time.perf_counter() - start)
     return {
-        "rows": len(y), "features": len(names), "held_out": len(test),
-        "train_seconds": train_seconds, "job_compute_seconds": job["compute_seconds"],
-        "auc_l2": versions[1]["metrics"]["roc_auc"], "auc_l1": versions[2]["metrics"]["roc_auc"],
-        "champion": model["champion"], "sklearn": reference, "requests": requests,
+        "rows": len(y),
+        "features": len(names),
+        "held_out": len(test),
+        "train_seconds": train_seconds,
+        "job_compute_seconds": job["compute_seconds"],
+        "auc_l2": versions[1]["metrics"]["roc_auc"],
+        "auc_l1": versions[2]["metrics"]["roc_auc"],
+        "champion": model["champion"],
+        "sklearn": reference,
+        "requests": requests,
         "gateway_p50_ms": _percentile(gateway, 0.5) * 1e3,
         "gateway_p99_ms": _percentile(gateway, 0.99) * 1e3,
         "gateway_mean_ms": statistics.mean(gateway) * 1e3,
-        "bare_p50_ms": _percentile(bare, 0.5) * 1e3, "bare_p99_ms": _percentile(bare, 0.99) * 1e3,
+        "bare_p50_ms": _percentile(bare, 0.5) * 1e3,
+        "bare_p99_ms": _percentile(bare, 0.99) * 1e3,
         "load_average": os.getloadavg()[0],
-    }  # fmt: skip
+    }
 
 
 def main() -> None:

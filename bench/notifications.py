@@ -65,12 +65,14 @@ def cluster(channel: str, port: int) -> Iterator[str]:
     from rivergen.settings import GatewaySettings, SocketSettings
 
     env: dict[str, str] = {
-        **HA_PROXY_ENV, **LOCAL_DRAIN_ENV, "RIVERGEN_SOCKETS__CHANNEL": channel,
+        **HA_PROXY_ENV,
+        **LOCAL_DRAIN_ENV,
+        "RIVERGEN_SOCKETS__CHANNEL": channel,
         "RAY_SERVE_HAPROXY_STATS_PORT": str(STATS_PORT),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(METRICS_PORT),
         "RIVERGEN_AUTH__JWT_PRIVATE_KEY": os.environ.get("RIVERGEN_AUTH__JWT_PRIVATE_KEY")
         or generate_private_key_pem(),
-    }  # fmt: skip
+    }
     os.environ.update(env)  # the replicas read their settings from the Ray processes' environment
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR)
     try:
@@ -88,10 +90,14 @@ def cluster(channel: str, port: int) -> Iterator[str]:
 async def register(base_url: str) -> tuple[str, str]:
     """A new user of the platform: (access token, workspace id)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        response = await http.post("/api/v1/auth/register", json={
-            "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
-            "password": "a long bench password", "display_name": "Bench",
-        })  # fmt: skip
+        response = await http.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"bench-{uuid.uuid4().hex[:10]}@example.com",
+                "password": "a long bench password",
+                "display_name": "Bench",
+            },
+        )
         response.raise_for_status()
         body = response.json()
     return str(body["access_token"]), str(body["workspace_id"])
@@ -171,9 +177,10 @@ async def measure(args: argparse.Namespace, base_url: str, run: str) -> dict[str
         await _wait(lambda: len(instances) >= args.clients, 30)
 
         def event(n: int) -> OutgoingEvent:
-            return OutgoingEvent(topic, Event(
-                type="job.progress", workspace_id=workspace, data={"job_id": run, "n": n}
-            ))  # fmt: skip
+            return OutgoingEvent(
+                topic,
+                Event(type="job.progress", workspace_id=workspace, data={"job_id": run, "n": n}),
+            )
 
         # Warm-up: the bridge joins its group and every path is open.
         await bus.publish_many([event(-1)])
@@ -240,10 +247,25 @@ def redis_publish_reference(settings: Settings) -> float:
     match = re.match(r"redis://(?:[^@]*@)?([^:/]+):(\d+)", url)
     assert match, url
     out = subprocess.run(
-        ["redis-benchmark", "-h", match[1], "-p", match[2], "-n", "100000", "-c", "50", "--csv",
-         "PUBLISH", "bench-reference", "x" * 200],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "redis-benchmark",
+            "-h",
+            match[1],
+            "-p",
+            match[2],
+            "-n",
+            "100000",
+            "-c",
+            "50",
+            "--csv",
+            "PUBLISH",
+            "bench-reference",
+            "x" * 200,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     row = out.stdout.strip().splitlines()[-1].split(",")
     return float(row[1].strip('"'))
 

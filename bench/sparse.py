@@ -135,9 +135,12 @@ def pagerank_rows(nodes: int, edges: int) -> dict[str, Any]:
     wiki = graph_from_edges(edges_table, weight=None)
     digraph = nx.DiGraph()
     digraph.add_edges_from(
-        zip(edges_table.column("src").to_pylist(), edges_table.column("dst").to_pylist(),
-            strict=True)
-    )  # fmt: skip
+        zip(
+            edges_table.column("src").to_pylist(),
+            edges_table.column("dst").to_pylist(),
+            strict=True,
+        )
+    )
     out["wiki_vote"] = {
         "nodes": wiki.n_nodes,
         "edges": int(wiki.matrix.nnz),

@@ -70,6 +70,7 @@ from bench.api import (
 from compute.objects import ArrowObjects
 from compute.staging import QueryInput, query_input, read_dataset, stage_table
 from rivergen.accounts.credentials import generate_private_key_pem
+from rivergen.api.registry import registry_of
 from rivergen.engine import EngineLimits, admit, execute
 from rivergen.engine.duck import resolver
 from rivergen.jsonvalues import json_value
@@ -111,10 +112,18 @@ def generate(scale: float) -> Path:
     partial.mkdir(parents=True)
     log(f"generating TPC-H SF {scale:g} into {directory}")
     subprocess.run(
-        [tpchgen(), "parquet", "--scale-factor", f"{scale:g}", "--output-dir", str(partial),
-         "--no-progress", "--quiet"],
+        [
+            tpchgen(),
+            "parquet",
+            "--scale-factor",
+            f"{scale:g}",
+            "--output-dir",
+            str(partial),
+            "--no-progress",
+            "--quiet",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     shutil.rmtree(directory, ignore_errors=True)
     partial.rename(directory)
     return directory
@@ -236,12 +245,16 @@ async def upload_tables(
         made = time.perf_counter()
         version = dataset["versions"][-1] if dataset.get("versions") else {}
         tables[table] = {
-            "parquet_bytes": size, "rows": version.get("row_count"),
-            "upload_s": uploaded - started, "dataset_s": made - uploaded,
+            "parquet_bytes": size,
+            "rows": version.get("row_count"),
+            "upload_s": uploaded - started,
+            "dataset_s": made - uploaded,
             "dataset_id": dataset["id"],
-        }  # fmt: skip
-        log(f"{table}: {size / 1e6:.1f} MB uploaded in {uploaded - started:.2f} s, "
-            f"dataset in {made - uploaded:.2f} s")  # fmt: skip
+        }
+        log(
+            f"{table}: {size / 1e6:.1f} MB uploaded in {uploaded - started:.2f} s, "
+            f"dataset in {made - uploaded:.2f} s"
+        )
     return tables
 
 
@@ -264,9 +277,15 @@ class Platform:
         seconds) and its pinned inputs."""
         began_at = time.time()
         started = time.perf_counter()
-        accepted = await call(self.http, "POST", "/api/v1/jobs", expect=202, headers=self.headers,
-                              params={"wait_s": 60},
-                              json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
+        accepted = await call(
+            self.http,
+            "POST",
+            "/api/v1/jobs",
+            expect=202,
+            headers=self.headers,
+            params={"wait_s": 60},
+            json={"kind": "query", "params": {"sql": sql}},
+        )
         job = accepted.json()
         if job["state"] not in FINISHED:
             job = await wait_job(self.http, self.headers, job["job_id"])
@@ -278,24 +297,39 @@ class Platform:
             _epoch(job[k]) for k in ("created_at", "started_at", "finished_at")
         )
         return {
-            "id": job["id"], "wall_s": wall, "submit_s": created - began_at,
-            "queued_s": begun - created, "running_s": finished - begun,
+            "id": job["id"],
+            "wall_s": wall,
+            "submit_s": created - began_at,
+            "queued_s": begun - created,
+            "running_s": finished - begun,
             "seen_s": seen_at - finished,
-            "compute_s": job["compute_seconds"], "created": created, "started": begun,
-            "finished": finished, "inputs": job["params"]["inputs"],
-        }  # fmt: skip
+            "compute_s": job["compute_seconds"],
+            "created": created,
+            "started": begun,
+            "finished": finished,
+            "inputs": job["params"]["inputs"],
+        }
 
     async def result_page(self, job: str) -> Any:
-        response = await call(self.http, "GET", f"/api/v1/jobs/{job}/result", expect=200,
-                              headers=self.headers, params={"limit": CHECKED_ROWS})  # fmt: skip
+        response = await call(
+            self.http,
+            "GET",
+            f"/api/v1/jobs/{job}/result",
+            expect=200,
+            headers=self.headers,
+            params={"limit": CHECKED_ROWS},
+        )
         return response.json()
 
     async def object_key(self, dataset: str, version: int) -> str:
-        async with self.app.state.clients.db.transaction(self.headers["X-Workspace-ID"]) as conn:
+        async with registry_of(self.app).clients.db.transaction(
+            self.headers["X-Workspace-ID"]
+        ) as conn:
             key: str = await conn.fetchval(
                 "SELECT object_key FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
-                uuid.UUID(dataset), version,
-            )  # fmt: skip
+                uuid.UUID(dataset),
+                version,
+            )
         return key
 
 
@@ -317,9 +351,10 @@ def task_spans(events: list[dict[str, Any]], job: dict[str, Any]) -> dict[str, f
         return {}
     query_at, query_end = span
     return {
-        "to_task_s": query_at - job["started"], "query_task_s": query_end - query_at,
+        "to_task_s": query_at - job["started"],
+        "query_task_s": query_end - query_at,
         "record_s": job["finished"] - query_end,
-    }  # fmt: skip
+    }
 
 
 def replay(settings: Settings, sql: str, inputs: list[QueryInput]) -> dict[str, Any]:
@@ -345,11 +380,15 @@ def replay(settings: Settings, sql: str, inputs: list[QueryInput]) -> dict[str, 
     execute(admitted.sql, tables, limits)
     alone = time.perf_counter()
     return {
-        "admit_s": admitted_at - began, "engine_s": ran - admitted_at, "write_s": written - ran,
-        "read_s": loaded - written, "duckdb_s": alone - loaded, "threads": limits.threads,
+        "admit_s": admitted_at - began,
+        "engine_s": ran - admitted_at,
+        "write_s": written - ran,
+        "read_s": loaded - written,
+        "duckdb_s": alone - loaded,
+        "threads": limits.threads,
         "input_mb": sum(t.nbytes for t in tables.values()) / 1e6,
         "input_columns": sum(t.num_columns for t in tables.values()),
-    }  # fmt: skip
+    }
 
 
 async def profile(platform: Platform, sql: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -359,12 +398,14 @@ async def profile(platform: Platform, sql: str, jobs: list[dict[str, Any]]) -> d
     found = {k: statistics.median(p[k] for p in phases) for k in (phases[0] if phases else {})}
     inputs = [
         QueryInput(
-            relation=f"input_{i}", name=written, dataset=pin["dataset"],
+            relation=f"input_{i}",
+            name=written,
+            dataset=pin["dataset"],
             key=await platform.object_key(pin["dataset"], pin["version"]),
             columns=pin["columns"],
         )
         for i, (written, pin) in enumerate(jobs[-1]["inputs"].items())
-    ]  # fmt: skip
+    ]
     settings = platform.app.state.settings
     return found | await asyncio.to_thread(replay, settings, sql, inputs)
 
@@ -374,8 +415,10 @@ async def profile(platform: Platform, sql: str, jobs: list[dict[str, Any]]) -> d
 
 async def clean_up(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     """Delete the workspace's datasets and files (the S3 server holds objects in memory)."""
-    for listing, item in (("/api/v1/datasets", "/api/v1/datasets/{}"),
-                          ("/api/v1/storage/files", "/api/v1/storage/files/{}")):  # fmt: skip
+    for listing, item in (
+        ("/api/v1/datasets", "/api/v1/datasets/{}"),
+        ("/api/v1/storage/files", "/api/v1/storage/files/{}"),
+    ):
         while True:
             page = await call(http, "GET", listing, headers=headers, params={"limit": 100})
             items = page.json().get("items", []) if page.status_code == 200 else []
@@ -406,9 +449,11 @@ async def measure(directory: Path, texts: dict[str, str], runs: int, port: int) 
             await clean_up(http, headers)
     ratios = [r["ratio"] for r in results]
     return {
-        "tables": tables, "queries": results, "median_ratio": statistics.median(ratios),
+        "tables": tables,
+        "queries": results,
+        "median_ratio": statistics.median(ratios),
         "all_equal": all(r["equal"] for r in results),
-    }  # fmt: skip
+    }
 
 
 async def measure_query(
@@ -432,14 +477,21 @@ async def measure_query(
     reference_s, job_s = statistics.median(ref_times), _median(jobs, "wall_s")
     phases = await profile(platform, sql, jobs)
     result = {
-        "query": name, "reference_s": reference_s, "job_s": job_s, "ratio": reference_s / job_s,
-        "rows": len(rows), "equal": difference is None, "difference": difference,
-        "submit_s": _median(jobs, "submit_s"), "queued_s": _median(jobs, "queued_s"),
-        "running_s": _median(jobs, "running_s"), "seen_s": _median(jobs, "seen_s"),
+        "query": name,
+        "reference_s": reference_s,
+        "job_s": job_s,
+        "ratio": reference_s / job_s,
+        "rows": len(rows),
+        "equal": difference is None,
+        "difference": difference,
+        "submit_s": _median(jobs, "submit_s"),
+        "queued_s": _median(jobs, "queued_s"),
+        "running_s": _median(jobs, "running_s"),
+        "seen_s": _median(jobs, "seen_s"),
         "compute_s": _median(jobs, "compute_s"),
         "job_ids": [job["id"] for job in jobs],
         "profile": phases,
-    }  # fmt: skip
+    }
     log(
         f"{name}: DuckDB {reference_s:.3f} s, job {job_s:.3f} s, ratio {result['ratio']:.3f}, "
         f"{len(rows)} rows, {difference or 'equal'}; "
@@ -471,11 +523,15 @@ def main() -> None:
         result = asyncio.run(measure(directory, texts, args.runs, args.port))
     finally:
         ray.shutdown()
-    result.update({
-        "scale": args.scale, "runs": args.runs, "cpus": os.cpu_count(),
-        "duckdb": duckdb.__version__,
-        "load_average": os.getloadavg()[0],
-    })  # fmt: skip
+    result.update(
+        {
+            "scale": args.scale,
+            "runs": args.runs,
+            "cpus": os.cpu_count(),
+            "duckdb": duckdb.__version__,
+            "load_average": os.getloadavg()[0],
+        }
+    )
     text = json.dumps(result)
     (CACHE / f"sf{args.scale:g}.json").write_text(text + "\n")  # the last run's figures, kept
     print(text)

@@ -113,15 +113,23 @@ def job(sql: str, keys: Tables, columns: Any) -> tuple[SqlQuery, list[QueryInput
     named = [n for n in TABLES if n in admit(sql, lambda w: w).relations]
     relations = {n: f"input_{i}" for i, n in enumerate(named)}
     admitted = admit(sql, relations.get)
-    query = SqlQuery(sql=sql, inputs={
-        n: DatasetPin(dataset=ids[n], version=1, columns=columns_read(admitted, columns[n]))
-        for n in named
-    })  # fmt: skip
+    query = SqlQuery(
+        sql=sql,
+        inputs={
+            n: DatasetPin(dataset=ids[n], version=1, columns=columns_read(admitted, columns[n]))
+            for n in named
+        },
+    )
     inputs = [
-        QueryInput(relation=relations[n], name=n, dataset=ids[n], key=keys[n],
-                   columns=query.inputs[n].columns)
+        QueryInput(
+            relation=relations[n],
+            name=n,
+            dataset=ids[n],
+            key=keys[n],
+            columns=query.inputs[n].columns,
+        )
         for n in named
-    ]  # fmt: skip
+    ]
     return query, inputs
 
 
@@ -140,7 +148,7 @@ def difference(expected: pa.Table, got: pa.Table) -> str | None:
         return all(
             all(same_value(x, y) for x, y in zip(r, s, strict=True))
             for r, s in zip(a, b, strict=True)
-        )  # fmt: skip
+        )
 
     want, have = rows(expected), rows(got)
     if equal(want, have):
@@ -186,8 +194,9 @@ class Engines:
         return time.perf_counter() - started, self._read(key)
 
 
-def run_query(engines: Engines, name: str, query: SqlQuery, inputs: list[QueryInput],
-              runs: int) -> dict[str, Any]:  # fmt: skip
+def run_query(
+    engines: Engines, name: str, query: SqlQuery, inputs: list[QueryInput], runs: int
+) -> dict[str, Any]:
     distributed: list[float] = []
     single: list[float] = []
     refused: str | None = None
@@ -206,14 +215,20 @@ def run_query(engines: Engines, name: str, query: SqlQuery, inputs: list[QueryIn
     engine = FALLBACK if refused is not None else ENGINE_NAME
     different = difference(expected, answer) if answer is not None else None
     found = {
-        "query": name, "engine": engine, "equal": refused is None and different is None,
-        "difference": different, "refused": refused, "rows": expected.num_rows,
+        "query": name,
+        "engine": engine,
+        "equal": refused is None and different is None,
+        "difference": different,
+        "refused": refused,
+        "rows": expected.num_rows,
         "distributed_s": round(statistics.median(distributed), 3) if distributed else None,
         "single_node_s": round(statistics.median(single), 3),
-    }  # fmt: skip
-    log(f"{name}: {engine:>20}  equal={found['equal']!s:5}  "
+    }
+    log(
+        f"{name}: {engine:>20}  equal={found['equal']!s:5}  "
         f"daft {found['distributed_s'] or '-':>7} s  single node {found['single_node_s']:>7} s"
-        + (f"  ({refused or different})" if refused or different else ""))  # fmt: skip
+        + (f"  ({refused or different})" if refused or different else "")
+    )
     return found
 
 
@@ -237,23 +252,31 @@ def main() -> None:
             warm = job(queries(["q06"])["q06"], keys, columns)
             engines.distributed(*warm)
             engines.single_node(*warm)
-            results = [run_query(engines, name, *job(sql, keys, columns), args.runs)
-                       for name, sql in chosen.items()]  # fmt: skip
+            results = [
+                run_query(engines, name, *job(sql, keys, columns), args.runs)
+                for name, sql in chosen.items()
+            ]
         finally:
             for key in keys.values():
                 engines.objects.delete(key)
     on_daft = [r["query"] for r in results if r["engine"] == ENGINE_NAME]
     summary = {
-        "benchmark": "tpch_cluster", "scale": args.scale, "nodes": NODES, "runs": args.runs,
-        "slice_mb": args.slice_mb, "stored_bytes": stored,
+        "benchmark": "tpch_cluster",
+        "scale": args.scale,
+        "nodes": NODES,
+        "runs": args.runs,
+        "slice_mb": args.slice_mb,
+        "stored_bytes": stored,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "on_daft": len(on_daft), "equal": sum(r["equal"] for r in results),
+        "on_daft": len(on_daft),
+        "equal": sum(r["equal"] for r in results),
         "queries": len(results),
         "distributed_total_s": round(sum(r["distributed_s"] or 0 for r in results), 2),
         "single_node_total_s": round(sum(r["single_node_s"] for r in results), 2),
-        "wall_s": round(time.perf_counter() - began, 1), "load_1m": round(os.getloadavg()[0], 2),
+        "wall_s": round(time.perf_counter() - began, 1),
+        "load_1m": round(os.getloadavg()[0], 2),
         "results": results,
-    }  # fmt: skip
+    }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"sf{args.scale:g}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary))

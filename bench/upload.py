@@ -132,10 +132,13 @@ def boto3_upload(path: Path) -> float:
 def register() -> str:
     response = httpx.post(
         f"{BASE}/api/v1/auth/register",
-        json={"email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
-              "password": "benchmark password", "display_name": "Bench"},
+        json={
+            "email": f"bench-{uuid.uuid4().hex[:12]}@example.com",
+            "password": "benchmark password",
+            "display_name": "Bench",
+        },
         timeout=30,
-    )  # fmt: skip
+    )
     response.raise_for_status()
     return str(response.json()["access_token"])
 
@@ -148,10 +151,21 @@ def measure(size: int, part_size: int, parallel: int, runs: int) -> UploadResult
         sha256 = sha256_of(path)
         hashing = time.perf_counter() - began
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "rivergen.api.app:create_app",
-             "--host", "127.0.0.1", "--port", str(PORT), "--log-level", "warning",
-             "--no-access-log"],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "deployments.compose:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(PORT),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+        )
         try:
             wait_for(f"{BASE}/healthz")
             token = register()
@@ -162,19 +176,25 @@ def measure(size: int, part_size: int, parallel: int, runs: int) -> UploadResult
                     asyncio.run(platform_upload(path, size, sha256, token, part_size, parallel))
                 )
                 reference.append(boto3_upload(path))
-                print(f"platform {sum(phases[-1]):.2f} s {phases[-1]}, boto3 {reference[-1]:.2f} s",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"platform {sum(phases[-1]):.2f} s {phases[-1]}, boto3 {reference[-1]:.2f} s",
+                    file=sys.stderr,
+                )
         finally:
             server.terminate()
             server.wait(30)
     return UploadResult(
-        size_bytes=size, part_size=part_size, parallel=parallel, runs=runs,
+        size_bytes=size,
+        part_size=part_size,
+        parallel=parallel,
+        runs=runs,
         platform_s=statistics.median(sum(p) for p in phases),
-        boto3_s=statistics.median(reference), client_sha256_s=hashing,
+        boto3_s=statistics.median(reference),
+        client_sha256_s=hashing,
         start_s=statistics.median(p[0] for p in phases),
         puts_s=statistics.median(p[1] for p in phases),
         complete_s=statistics.median(p[2] for p in phases),
-    )  # fmt: skip
+    )
 
 
 def main() -> None:

@@ -285,13 +285,20 @@ def _conditional(node: exp.Expr) -> DecimalType | None:
 
 # An inner value compared with an outer one: which aggregate of the inner values decides.
 _DECIDED_BY: dict[type[exp.Expr], tuple[type[exp.Func], ...]] = {
-    exp.NEQ: (exp.Min, exp.Max), exp.LT: (exp.Min,), exp.LTE: (exp.Min,),
-    exp.GT: (exp.Max,), exp.GTE: (exp.Max,),
-}  # fmt: skip
+    exp.NEQ: (exp.Min, exp.Max),
+    exp.LT: (exp.Min,),
+    exp.LTE: (exp.Min,),
+    exp.GT: (exp.Max,),
+    exp.GTE: (exp.Max,),
+}
 # The same comparison with its sides swapped.
 _FLIPPED: dict[type[exp.Expr], type[exp.Expr]] = {
-    exp.NEQ: exp.NEQ, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.GT: exp.LT, exp.GTE: exp.LTE,
-}  # fmt: skip
+    exp.NEQ: exp.NEQ,
+    exp.LT: exp.GT,
+    exp.LTE: exp.GTE,
+    exp.GT: exp.LT,
+    exp.GTE: exp.LTE,
+}
 
 
 def exists_as_aggregates(tree: exp.Expr, schemas: Mapping[str, pa.Schema]) -> exp.Expr:

@@ -29,9 +29,13 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def find_row(
-    settings: Settings, key: str, governed: Governed | None, index: int | None,
-    column: str | None, value: Any,
-) -> dict[str, Any] | None:  # fmt: skip
+    settings: Settings,
+    key: str,
+    governed: Governed | None,
+    index: int | None,
+    column: str | None,
+    value: Any,
+) -> dict[str, Any] | None:
     table = read_dataset(settings, key, None, governed)
     if index is not None:
         return _rows(table.slice(index, 1))[0] if index < table.num_rows else None
@@ -47,9 +51,12 @@ def find_row(
 
 
 def decide_block(
-    table: pa.Table, offset: int, scores: Sequence[float], guidelines: Guidelines,
+    table: pa.Table,
+    offset: int,
+    scores: Sequence[float],
+    guidelines: Guidelines,
     limits: Sequence[HardLimit],
-) -> BlockOutcome:  # fmt: skip
+) -> BlockOutcome:
     """The decisions of rows ``offset ..`` (one per score)."""
     rows = _rows(table.slice(offset, len(scores)))
     outcomes: list[str] = []
@@ -90,9 +97,13 @@ class RayDecisionCompute:
         self._staging = RayDatasetCompute(settings)
 
     async def find_row(
-        self, key: str, governed: Governed | None, index: int | None,
-        column: str | None = None, value: Any = None,
-    ) -> dict[str, Any] | None:  # fmt: skip
+        self,
+        key: str,
+        governed: Governed | None,
+        index: int | None,
+        column: str | None = None,
+        value: Any = None,
+    ) -> dict[str, Any] | None:
         require_ray()
         ref = _find_row.remote(self._settings, key, governed, index, column, value)
         row: dict[str, Any] | None = await outcome(ref)
@@ -104,9 +115,13 @@ class RayDecisionCompute:
         return StagedTable(ref, table)
 
     async def decide(
-        self, staged: Any, scores: Sequence[float], guidelines: Guidelines,
-        limits: Sequence[HardLimit], block_rows: int,
-    ) -> BlockOutcome:  # fmt: skip
+        self,
+        staged: Any,
+        scores: Sequence[float],
+        guidelines: Guidelines,
+        limits: Sequence[HardLimit],
+        block_rows: int,
+    ) -> BlockOutcome:
         require_ray()
         assert isinstance(staged, StagedTable)
         refs = [
@@ -123,5 +138,6 @@ class RayDecisionCompute:
             rule_hits.update(block.rule_hits)
         return BlockOutcome(
             outcomes=[o for block in blocks for o in block.outcomes],
-            limit_hits=dict(limit_hits), rule_hits=dict(rule_hits),
-        )  # fmt: skip
+            limit_hits=dict(limit_hits),
+            rule_hits=dict(rule_hits),
+        )

@@ -25,8 +25,9 @@ def _may_hold_text(field: pa.Field) -> bool:
     kind = field.type
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                or pa.types.is_integer(kind))  # fmt: skip
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+    )
 
 
 def detect_sample(table: pa.Table, sample_size: int, threshold: float) -> ScanSample:
@@ -36,8 +37,9 @@ def detect_sample(table: pa.Table, sample_size: int, threshold: float) -> ScanSa
         table = table.take(pa.array(np.sort(rows)))
     columns: dict[str, list[Any]] = {
         field.name: table.column(field.name).to_pylist()
-        for field in table.schema if _may_hold_text(field)
-    }  # fmt: skip
+        for field in table.schema
+        if _may_hold_text(field)
+    }
     return ScanSample(sampled_rows=table.num_rows, findings=classify_columns(columns, threshold))
 
 

@@ -157,10 +157,12 @@ def _frame(daft: Any, schema: pa.Schema, parts: list[Any]) -> Any:
     runner: Any = get_or_create_runner()
     entry = runner.put_partition_set_into_cache(partitions)
     builder = LogicalPlanBuilder.from_in_memory_scan(
-        entry, schema=daft.Schema.from_pyarrow_schema(schema),
-        num_partitions=partitions.num_partitions(), size_bytes=partitions.size_bytes() or 0,
+        entry,
+        schema=daft.Schema.from_pyarrow_schema(schema),
+        num_partitions=partitions.num_partitions(),
+        size_bytes=partitions.size_bytes() or 0,
         num_rows=len(partitions),
-    )  # fmt: skip
+    )
     frame = daft.DataFrame(builder)
     frame._result_cache = entry
     return frame
@@ -221,9 +223,7 @@ def query_sql(
         tree: exp.Expr = admit(limited(query.sql, query.limit), resolve).query
     else:
         relations = {i.dataset: i.relation for i in inputs}
-        types = {
-            i.dataset: {f.name: str(f.type) for f in schemas[i.relation]} for i in inputs
-        }  # fmt: skip
+        types = {i.dataset: {f.name: str(f.type) for f in schemas[i.relation]} for i in inputs}
         tree = parse(spec_sql(query, relations, types))
     tree = typed_decimals(exists_as_aggregates(tree, schemas), schemas)
     return top_n(tree).sql(dialect=DIALECT, comments=False)
@@ -231,10 +231,17 @@ def query_sql(
 
 # Ray's errors as Daft passes them on: a failure of the cluster, for a retry of the attempt.
 _CLUSTER_ERRORS = (
-    "RayActorError", "ActorDiedError", "ActorUnavailableError", "ObjectLostError",
-    "OwnerDiedError", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
-    "RaySystemError", "ObjectStoreFullError",
-)  # fmt: skip
+    "RayActorError",
+    "ActorDiedError",
+    "ActorUnavailableError",
+    "ObjectLostError",
+    "OwnerDiedError",
+    "WorkerCrashedError",
+    "NodeDiedError",
+    "OutOfMemoryError",
+    "RaySystemError",
+    "ObjectStoreFullError",
+)
 
 
 def _refusal(exc: BaseException) -> Refusal | None:
@@ -289,9 +296,11 @@ def _plan(daft: Any, sql: str, frames: Mapping[str, Any]) -> Refusal | None:
 
 
 def run_distributed(
-    settings: Settings, query: SqlQuery | QuerySpec, inputs: list[QueryInput],
+    settings: Settings,
+    query: SqlQuery | QuerySpec,
+    inputs: list[QueryInput],
     slice_bytes: int = SLICE_BYTES,
-) -> pa.Table | Refusal:  # fmt: skip
+) -> pa.Table | Refusal:
     """Run ``query`` over ``inputs`` on Daft across the cluster (call it in a process of the
     cluster: the :class:`DistributedEngine` actor); its answer, or why Daft refused it."""
     daft = _daft()
@@ -323,9 +332,13 @@ class DistributedEngine:
         os.environ.update(NO_TELEMETRY)
 
     def run(
-        self, settings: Settings, query: SqlQuery | QuerySpec, inputs: list[QueryInput],
-        key: str, slice_bytes: int = SLICE_BYTES,
-    ) -> StagedVersion | Refusal:  # fmt: skip
+        self,
+        settings: Settings,
+        query: SqlQuery | QuerySpec,
+        inputs: list[QueryInput],
+        key: str,
+        slice_bytes: int = SLICE_BYTES,
+    ) -> StagedVersion | Refusal:
         """The answer written as the result object ``key`` (the rows never travel to the
         caller), or why Daft refused the query."""
         answer = run_distributed(settings, query, inputs, slice_bytes)
@@ -340,7 +353,12 @@ DistributedEngineActor = ray.remote(DistributedEngine)
 def distributed_engine(settings: Settings) -> Any:
     """The engine's actor (created on first use; Ray restarts it when its process dies)."""
     return DistributedEngineActor.options(
-        name=ENGINE_ACTOR, namespace=settings.jobs.namespace, lifetime="detached",
-        get_if_exists=True, num_cpus=0, max_restarts=-1, max_concurrency=1,
+        name=ENGINE_ACTOR,
+        namespace=settings.jobs.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        num_cpus=0,
+        max_restarts=-1,
+        max_concurrency=1,
         runtime_env={"env_vars": NO_TELEMETRY},
-    ).remote()  # fmt: skip
+    ).remote()

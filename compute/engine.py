@@ -60,9 +60,12 @@ _NODES_TTL_S = 10.0
 
 
 def run_query(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput],
+    settings: Settings,
+    limits: EngineLimits,
+    query: Query,
+    inputs: list[QueryInput],
     interrupt: Interrupt | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """Read each input as the job's submitter may see it, register it, run the query (a
     ``pyarrow.Table``): in one process, so an input never travels between workers."""
     found = {i.relation: query_input(settings, i) for i in inputs}
@@ -80,9 +83,13 @@ def run_query(
 
 
 def query_and_encode(
-    settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput], key: str,
+    settings: Settings,
+    limits: EngineLimits,
+    query: Query,
+    inputs: list[QueryInput],
+    key: str,
     interrupt: Interrupt | None = None,
-) -> tuple[StagedVersion, Callable[[], None]]:  # fmt: skip
+) -> tuple[StagedVersion, Callable[[], None]]:
     """The query, and its answer encoded as the job's result object ``key``, in the same
     process (the rows never travel back through the supervisor); and the call that stores it
     there."""
@@ -102,9 +109,13 @@ class QueryEngine:
         self._storing: dict[str, tuple[float, asyncio.Future[None]]] = {}
 
     async def run(
-        self, settings: Settings, limits: EngineLimits, query: Query, inputs: list[QueryInput],
+        self,
+        settings: Settings,
+        limits: EngineLimits,
+        query: Query,
+        inputs: list[QueryInput],
         key: str,
-    ) -> StagedVersion:  # fmt: skip
+    ) -> StagedVersion:
         """:func:`query_and_encode` in a thread of this actor, answered as soon as the result
         is encoded; it is stored in the background meanwhile (:meth:`stored` says when), so
         the caller records it while it is written. A cancelled call (the job's) interrupts the
@@ -188,11 +199,16 @@ def query_engine(settings: Settings, keys: list[str]) -> Any:
 
     def find() -> Any:
         return QueryEngineActor.options(
-            name=name, namespace=namespace, get_if_exists=True, lifetime="detached",
-            max_restarts=-1, max_task_retries=0, num_cpus=0,
+            name=name,
+            namespace=namespace,
+            get_if_exists=True,
+            lifetime="detached",
+            max_restarts=-1,
+            max_task_retries=0,
+            num_cpus=0,
             max_concurrency=settings.engine.node_queries,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
-        ).remote()  # fmt: skip
+        ).remote()
 
     return named_actor(namespace, name, find)
 
@@ -228,9 +244,12 @@ async def run_query_job(
                 f"the inputs ({stored} bytes stored) are past one node's {engine.memory_mb} "
                 f"MB and the distributed engine cannot run this query: {answer.reason}",
                 code="query_too_large",
-                details={"input_bytes": stored, "memory_mb": engine.memory_mb,
-                         "distributed_refused": answer.reason},
-            )  # fmt: skip
+                details={
+                    "input_bytes": stored,
+                    "memory_mb": engine.memory_mb,
+                    "distributed_refused": answer.reason,
+                },
+            )
     ctx.progress(10, "querying")
     limits = EngineLimits.of(engine)
     actor = query_engine(ctx.settings, [i.key for i in inputs])
@@ -260,6 +279,7 @@ async def _distributed(ctx: JobContext[Query], inputs: list[QueryInput]) -> Any:
     except TimeoutError:
         ray.cancel(call)
         raise ValidationFailed(
-            f"the query ran past its {timeout:g} s", code="query_timeout",
+            f"the query ran past its {timeout:g} s",
+            code="query_timeout",
             details={"timeout_s": timeout, "engine": ENGINE_NAME},
-        ) from None  # fmt: skip
+        ) from None

@@ -18,9 +18,12 @@ MONITORING_CPUS = 0.5
 
 
 def drift_of_tables(
-    reference: pa.Table, current: pa.Table, features: Sequence[MonitoredFeature],
-    thresholds: DriftThresholds, skipped: Sequence[str],
-) -> DriftReport:  # fmt: skip
+    reference: pa.Table,
+    current: pa.Table,
+    features: Sequence[MonitoredFeature],
+    thresholds: DriftThresholds,
+    skipped: Sequence[str],
+) -> DriftReport:
     return drift_report(reference, current, features, thresholds, skipped=skipped)
 
 
@@ -37,9 +40,13 @@ class RayMonitoringCompute:
     references from ``RayDatasetCompute.load`` (governed for the caller there)."""
 
     async def drift(
-        self, reference: Any, current: Any, features: Sequence[MonitoredFeature],
-        thresholds: DriftThresholds, skipped: Sequence[str],
-    ) -> DriftReport:  # fmt: skip
+        self,
+        reference: Any,
+        current: Any,
+        features: Sequence[MonitoredFeature],
+        thresholds: DriftThresholds,
+        skipped: Sequence[str],
+    ) -> DriftReport:
         require_ray()
         report: DriftReport = await outcome(
             _drift.remote(reference, current, list(features), thresholds, list(skipped))

@@ -63,9 +63,12 @@ class RaySqlRunner:
     """:class:`rivergen.agents.prompt_studio.ports.SqlRunner` over staged datasets, as Ray tasks."""
 
     def __init__(
-        self, datasets: DatasetService, governance: GovernanceService,
-        compute: RayDatasetCompute, timeout_s: float,
-    ) -> None:  # fmt: skip
+        self,
+        datasets: DatasetService,
+        governance: GovernanceService,
+        compute: RayDatasetCompute,
+        timeout_s: float,
+    ) -> None:
         self._datasets = datasets
         self._governance = governance
         self._compute = compute
@@ -88,10 +91,15 @@ class RaySqlRunner:
             _, key = await self._datasets.version_key(
                 context, dataset, found.version if found else None
             )
-            inputs.append(QueryInput(
-                relation=compiled.relations[str(dataset)], dataset=dataset, key=key,
-                columns=compiled.loads.get(names[dataset]), governed=governed[dataset],
-            ))  # fmt: skip
+            inputs.append(
+                QueryInput(
+                    relation=compiled.relations[str(dataset)],
+                    dataset=dataset,
+                    key=key,
+                    columns=compiled.loads.get(names[dataset]),
+                    governed=governed[dataset],
+                )
+            )
         timeout_s = _smallest([self._timeout_s, *(g.timeout_s for g in governed.values())])
         settings = self._compute.settings
         limits = EngineLimits.of(settings.engine, timeout_s).model_copy(update={"threads": 1})
@@ -103,9 +111,10 @@ class RaySqlRunner:
         except TimeoutError:
             ray.cancel(ref, force=True)
             raise ValidationFailed(
-                f"the query ran longer than {timeout_s:g} s", code="query_timeout",
+                f"the query ran longer than {timeout_s:g} s",
+                code="query_timeout",
                 details={"timeout_s": timeout_s},
-            ) from None  # fmt: skip
+            ) from None
         max_rows = _smallest(g.max_rows for g in governed.values())
         if max_rows is not None and table.num_rows > max_rows:
             table = table.slice(0, max_rows)
@@ -124,13 +133,18 @@ class RaySqlRunner:
             applied += [p for p in governs.applied if p not in applied]
             masked += [f"{names[dataset]}.{column}" for column in governs.masked]
         return SqlAnswer(
-            sql=compiled.sql, columns=table.column_names,
+            sql=compiled.sql,
+            columns=table.column_names,
             types=[str(field.type) for field in table.schema],
             rows=[{k: json_value(v) for k, v in row.items()} for row in shown.to_pylist()],
-            row_count=table.num_rows, truncated=shown.num_rows < table.num_rows,
+            row_count=table.num_rows,
+            truncated=shown.num_rows < table.num_rows,
             datasets=[
                 DatasetRead(dataset_id=t.dataset_id, name=t.name, version=t.version)
-                for t in catalog.tables if t.dataset_id in governed
+                for t in catalog.tables
+                if t.dataset_id in governed
             ],
-            filters=filters, policies=applied, masked_columns=masked,
-        )  # fmt: skip
+            filters=filters,
+            policies=applied,
+            masked_columns=masked,
+        )

@@ -66,11 +66,15 @@ def stage_file(
     parsed = parse(objects.read_bytes(source_key), name, content_type, options)
     size, table = _write(objects, parsed.table, target_key)
     return StagedVersion(
-        object_key=target_key, source_format=parsed.format, row_count=table.num_rows,
-        size_bytes=size, columns=columns_of(table.schema),
-        invalid_row_count=parsed.invalid_row_count, invalid_rows=parsed.invalid_rows,
+        object_key=target_key,
+        source_format=parsed.format,
+        row_count=table.num_rows,
+        size_bytes=size,
+        columns=columns_of(table.schema),
+        invalid_row_count=parsed.invalid_row_count,
+        invalid_rows=parsed.invalid_rows,
         read_as=parsed.read_as,
-    )  # fmt: skip
+    )
 
 
 def stage_table(settings: Settings, table: pa.Table, target_key: str) -> StagedVersion:
@@ -89,9 +93,12 @@ def encode_table(
     table = _addressable(table)
     encoded = objects.encode_parquet(table)
     staged = StagedVersion(
-        object_key=target_key, source_format="table", row_count=table.num_rows,
-        size_bytes=encoded.size, columns=columns_of(table.schema),
-    )  # fmt: skip
+        object_key=target_key,
+        source_format="table",
+        row_count=table.num_rows,
+        size_bytes=encoded.size,
+        columns=columns_of(table.schema),
+    )
     return staged, lambda: objects.put_encoded(target_key, encoded)
 
 
@@ -108,9 +115,11 @@ class QueryInput(BaseModel):
 
 
 def read_dataset(
-    settings: Settings, key: str, columns: list[str] | None = None,
+    settings: Settings,
+    key: str,
+    columns: list[str] | None = None,
     governed: Governed | None = None,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """A dataset version as one Arrow table (the task's return value lands in the object
     store), as ``governed`` lets its caller see it (rows filtered, columns masked, denied
     columns gone: of ``columns``, those left)."""
@@ -161,9 +170,11 @@ def preview(
         page = table.slice(0, min(limit, table.num_rows)).to_pylist()
         shown = [{k: json_value(v) for k, v in r.items()} for r in page]
         return Preview(
-            version=version, columns=columns_of(table.schema), rows=shown,
+            version=version,
+            columns=columns_of(table.schema),
+            rows=shown,
             row_count=table.num_rows,
-        )  # fmt: skip
+        )
     objects = ArrowObjects.from_settings(settings)
     with objects.filesystem.open_input_file(objects.path(key)) as handle:
         parquet = pq.ParquetFile(handle)
@@ -205,9 +216,13 @@ class RayDatasetCompute:
         self._settings = settings
 
     async def stage_file(
-        self, source_key: str, name: str, content_type: str | None, options: ParseOptions,
+        self,
+        source_key: str,
+        name: str,
+        content_type: str | None,
+        options: ParseOptions,
         target_key: str,
-    ) -> StagedVersion:  # fmt: skip
+    ) -> StagedVersion:
         require_ray()
         ref = _stage_file.remote(
             self._settings, source_key, name, content_type, options, target_key
@@ -253,9 +268,13 @@ class RayDatasetCompute:
         return await profile_table(self.load(key, None, governed))
 
     async def check_rules(
-        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int,
+        self,
+        key: str,
+        rules: Sequence[Rule],
+        now: datetime,
+        sample_size: int,
         governed: Governed | None = None,
-    ) -> list[RuleResult]:  # fmt: skip
+    ) -> list[RuleResult]:
         return await check_rules(
             self.load(key, None, governed), rules, now=now, sample_size=sample_size
         )

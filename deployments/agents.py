@@ -1,16 +1,17 @@
 """The agents on Serve. Prompt Studio (PSA): one deployment that keeps the state of each
-execution (in Postgres) and reaches the capability services by handle; the gateway reaches it
-by handle (:func:`prompts_by_handle`)."""
+execution (in Postgres) and reaches the capability services by handle; the gateway reaches it,
+and every other deployment here, by handle (``deployments/gateway.py``)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 from uuid import UUID
 
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
-from deployments.handles import ByHandle, by_handle
+from compute.adapters import ray_adapters
+from deployments.handles import ByHandle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from deployments.services import (
     DATA_QUALITY,
@@ -37,7 +38,7 @@ from rivergen.agents.prompt_studio.schemas import (
     SavedPromptPage,
 )
 from rivergen.clients import PlatformClients
-from rivergen.domain import DomainServices, sensitive_scanner
+from rivergen.domain import DomainServices
 from rivergen.settings import GatewaySettings, load_settings
 
 PROMPT_STUDIO = "prompt-studio"
@@ -48,19 +49,29 @@ class PromptStudio:
     handle."""
 
     async def __init__(  # type: ignore[misc]  # Serve awaits it
-        self, planning: DeploymentHandle[Any], governance: DeploymentHandle[Any],
-        language: DeploymentHandle[Any], execution: DeploymentHandle[Any],
-        schema: DeploymentHandle[Any], quality: DeploymentHandle[Any],
-    ) -> None:  # fmt: skip
+        self,
+        planning: DeploymentHandle[Any],
+        governance: DeploymentHandle[Any],
+        language: DeploymentHandle[Any],
+        execution: DeploymentHandle[Any],
+        schema: DeploymentHandle[Any],
+        quality: DeploymentHandle[Any],
+    ) -> None:
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        domain = DomainServices.build(self._clients, settings)
+        domain = DomainServices.build(self._clients, settings, compute=ray_adapters(settings))
         run_sql = cast(Any, ByHandle(execution))
         self._service: PromptService = build_prompt_service(
-            self._clients.db, settings.prompts, datasets_by_handle(schema, quality), domain.jobs,
-            sql=run_sql, saver=run_sql, governance=cast(Any, ByHandle(governance)),
-            planner=cast(Any, ByHandle(planning)), explainer=cast(Any, ByHandle(language)),
-        )  # fmt: skip
+            self._clients.db,
+            settings.prompts,
+            datasets_by_handle(schema, quality),
+            domain.jobs,
+            sql=run_sql,
+            saver=run_sql,
+            governance=cast(Any, ByHandle(governance)),
+            planner=cast(Any, ByHandle(planning)),
+            explainer=cast(Any, ByHandle(language)),
+        )
 
     async def execute(self, context: RequestContext, request: ExecuteRequest) -> ExecutionView:
         return await self._service.execute(context, request)
@@ -124,14 +135,8 @@ def prompt_studio_app(sizing: GatewaySettings | None = None) -> Application:
     )
 
 
-def prompts_by_handle(_: PlatformClients) -> PromptService:
-    """For the gateway's app factory: Prompt Studio of the gateway's own application."""
-    return cast(PromptService, by_handle(PROMPT_STUDIO))
-
-
 # The Governance agent (GA) and the Operations agent (OSA), each its own deployment. The gateway
-# reaches them by handle (:func:`governance_agent_by_handle`, :func:`operations_by_handle`) once
-# it binds them into its application.
+# reaches them by handle once it binds them into its application.
 GOVERNANCE_AGENT = "governance-agent"
 OPERATIONS = "operations"
 
@@ -143,10 +148,9 @@ class GovernanceAgentReplica(GovernanceAgent):
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        domain = DomainServices.build(self._clients, settings)
-        super().__init__(
-            self._clients.db, domain.datasets, domain.governance, sensitive_scanner(settings)
-        )
+        compute = ray_adapters(settings)
+        domain = DomainServices.build(self._clients, settings, compute=compute)
+        super().__init__(self._clients.db, domain.datasets, domain.governance, compute.sensitive)
 
     async def __del__(self) -> None:
         await self._clients.close()
@@ -159,11 +163,13 @@ class OperationsReplica(OperationsAgent):
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
         self._own_clients = await PlatformClients.open(settings)
-        domain = DomainServices.build(self._own_clients, settings)
+        domain = DomainServices.build(self._own_clients, settings, compute=ray_adapters(settings))
         super().__init__(
-            self._own_clients, domain.jobs, RayClusterReader(),
+            self._own_clients,
+            domain.jobs,
+            RayClusterReader(),
             settings.gateway.readiness_timeout_s,
-        )  # fmt: skip
+        )
 
     async def __del__(self) -> None:
         await self._own_clients.close()
@@ -187,16 +193,6 @@ def operations_app(sizing: GatewaySettings | None = None) -> Application:
     return _agent(OperationsReplica, OPERATIONS, sizing or GatewaySettings())
 
 
-def governance_agent_by_handle(_: PlatformClients) -> GovernanceAgent:
-    """For the gateway's app factory: the Governance agent of the gateway's own application."""
-    return cast(GovernanceAgent, by_handle(GOVERNANCE_AGENT))
-
-
-def operations_by_handle(_: PlatformClients) -> OperationsAgent:
-    """For the gateway's app factory: the Operations agent of the gateway's own application."""
-    return cast(OperationsAgent, by_handle(OPERATIONS))
-
-
 # Model Studio (MSA) and Decision Intelligence (DIA), with the Machine Learning and Model
 # Monitoring services: each a deployment hosting one of the domain services, reached by handle.
 MACHINE_LEARNING = "machine-learning"
@@ -206,15 +202,18 @@ DECISIONS = "decision-intelligence"
 
 
 class DomainReplica:
-    """A replica hosting one of :class:`rivergen.domain.DomainServices` (``service``) over the
+    """A replica hosting one of :class:`rivergen.domain.DomainServices` (:meth:`pick`) over the
     platform's clients: a handle call of any of its methods runs that service's method."""
 
-    service: ClassVar[str]
+    @staticmethod
+    def pick(domain: DomainServices) -> object:
+        raise NotImplementedError
 
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        self._target = getattr(DomainServices.build(self._clients, settings), self.service)
+        domain = DomainServices.build(self._clients, settings, compute=ray_adapters(settings))
+        self._target = self.pick(domain)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -226,19 +225,27 @@ class DomainReplica:
 
 
 class MachineLearningReplica(DomainReplica):
-    service = "models"
+    @staticmethod
+    def pick(domain: DomainServices) -> object:
+        return domain.models
 
 
 class ModelStudioReplica(DomainReplica):
-    service = "model_studio"
+    @staticmethod
+    def pick(domain: DomainServices) -> object:
+        return domain.model_studio
 
 
 class ModelMonitoringReplica(DomainReplica):
-    service = "monitoring"
+    @staticmethod
+    def pick(domain: DomainServices) -> object:
+        return domain.monitoring
 
 
 class DecisionsReplica(DomainReplica):
-    service = "decisions"
+    @staticmethod
+    def pick(domain: DomainServices) -> object:
+        return domain.decisions
 
 
 DOMAIN_REPLICAS: dict[str, type[DomainReplica]] = {
@@ -252,13 +259,3 @@ DOMAIN_REPLICAS: dict[str, type[DomainReplica]] = {
 def domain_apps(sizing: GatewaySettings | None = None) -> list[Application]:
     """Model Studio, Machine Learning, Model Monitoring and Decision Intelligence, bound."""
     return [_agent(cls, name, sizing or GatewaySettings()) for name, cls in DOMAIN_REPLICAS.items()]
-
-
-def domain_by_handle() -> dict[str, Any]:
-    """For the gateway's app factory: each of them by its ``app.state`` name."""
-    names = {MACHINE_LEARNING: "models", MODEL_STUDIO: "model_studio",
-             MODEL_MONITORING: "monitoring", DECISIONS: "decisions"}  # fmt: skip
-    return {
-        state: (lambda _clients, deployment=deployment: by_handle(deployment))
-        for deployment, state in names.items()
-    }

@@ -1,20 +1,18 @@
 """Backend Core on Serve: accounts and billing in their own deployment, reached by handle.
 
 The gateway holds a :class:`deployments.handles.ByHandle` with the methods of
-:class:`rivergen.core.BackendCorePort`: each call is a handle call, and the platform's errors
-raised in Backend Core come out of the call as themselves (404 stays 404).
+:class:`rivergen.core.BackendCorePort` (``deployments/gateway.py``): each call is a handle call,
+and the platform's errors raised in Backend Core come out of the call as themselves (404 stays
+404).
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 from ray.serve.deployment import Application
 
-from deployments.handles import by_handle
 from deployments.scaling import autoscaled
 from rivergen.clients import PlatformClients
-from rivergen.core import BackendCore, BackendCorePort
+from rivergen.core import BackendCore
 from rivergen.settings import GatewaySettings, load_settings
 
 DEPLOYMENT_NAME = "backend-core"
@@ -27,11 +25,6 @@ class BackendCoreDeployment(BackendCore):
 
     async def __del__(self) -> None:
         await self._clients.close()
-
-
-def core_by_handle(_: PlatformClients) -> BackendCorePort:
-    """For the gateway's app factory: Backend Core of the gateway's own application."""
-    return cast(BackendCorePort, by_handle(DEPLOYMENT_NAME))
 
 
 def core_deployment(settings: GatewaySettings | None = None) -> Application:

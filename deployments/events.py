@@ -21,9 +21,10 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from compute.adapters import ray_adapters
 from deployments.scaling import LIGHT_NUM_CPUS
-from rivergen.agents.dia import SimulationProcess
 from rivergen.billing import MeteringService
+from rivergen.domain import SimulationProcess
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
 from rivergen.settings import Settings, load_settings
@@ -108,7 +109,7 @@ class SimulationWorkerDeployment(BackgroundReplica):
     what = "decision simulation worker"
 
     async def open(self, settings: Settings) -> Background:
-        return await SimulationProcess.open(settings)
+        return await SimulationProcess.open(settings, ray_adapters(settings))
 
 
 class EventWorkers:

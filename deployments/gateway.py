@@ -14,31 +14,43 @@ from ray import serve
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
-from deployments.agents import (
-    domain_apps,
-    domain_by_handle,
-    governance_agent_app,
-    governance_agent_by_handle,
-    operations_app,
-    operations_by_handle,
-    prompt_studio_app,
-    prompts_by_handle,
-)
-from deployments.core import core_by_handle, core_deployment
+from compute.adapters import ray_adapters
+from deployments import agents, core
+from deployments.agents import domain_apps, governance_agent_app, operations_app, prompt_studio_app
+from deployments.core import core_deployment
+from deployments.handles import by_handle
 from deployments.scaling import autoscaled
 from rivergen.api import GATEWAY_ROUTERS, create_app
+from rivergen.api.registry import Elsewhere
+from rivergen.clients import PlatformClients
 from rivergen.settings import GatewaySettings
+
+
+def elsewhere(_: PlatformClients) -> Elsewhere:
+    """The services of the gateway's registry that run in the other deployments of its
+    application, each by handle (the others run in the gateway's replicas)."""
+    return Elsewhere(
+        core=by_handle(core.DEPLOYMENT_NAME),
+        prompts=by_handle(agents.PROMPT_STUDIO),
+        models=by_handle(agents.MACHINE_LEARNING),
+        model_studio=by_handle(agents.MODEL_STUDIO),
+        monitoring=by_handle(agents.MODEL_MONITORING),
+        decisions=by_handle(agents.DECISIONS),
+        governance_agent=by_handle(agents.GOVERNANCE_AGENT),
+        operations=by_handle(agents.OPERATIONS),
+    )
 
 
 def _build_app() -> FastAPI:
     # Serve's proxy takes the client's X-Request-ID (or makes one), passes it to the replica in
     # the request and echoes it on the response; the app must not echo it a second time.
     # The storage routes are Storage Orchestration's (deployments/storage.py), its own app.
-    return create_app(echo_request_id=False, routers=GATEWAY_ROUTERS, remote={
-        "core": core_by_handle, "prompts": prompts_by_handle,
-        "governance_agent": governance_agent_by_handle, "operations": operations_by_handle,
-        **domain_by_handle(),
-    })  # fmt: skip
+    return create_app(
+        compute=ray_adapters,
+        echo_request_id=False,
+        routers=GATEWAY_ROUTERS,
+        elsewhere=elsewhere,
+    )
 
 
 @serve.ingress(_build_app)
@@ -48,7 +60,7 @@ class Gateway:
     Backend Core, the agents (Prompt Studio with its capability services, Model Studio,
     Decision Intelligence, the Governance and Operations agents) and the Machine Learning and
     Model Monitoring services are bound into the gateway's application; the app reaches them
-    by name.
+    by handle (:func:`elsewhere`).
     """
 
     def __init__(self, *bound: DeploymentHandle[Any]) -> None:
@@ -59,9 +71,14 @@ def gateway_app(settings: GatewaySettings | None = None) -> Application:
     """The gateway application, sized by ``settings`` (its defaults fit a 2-core machine)."""
     sizing = settings or GatewaySettings()
     deployment = autoscaled(
-        Gateway, name="gateway", num_cpus=sizing.replica_num_cpus, sizing=sizing,
-        min_replicas=sizing.min_replicas, health_check_period_s=5, graceful_shutdown_timeout_s=10,
-    )  # fmt: skip
+        Gateway,
+        name="gateway",
+        num_cpus=sizing.replica_num_cpus,
+        sizing=sizing,
+        min_replicas=sizing.min_replicas,
+        health_check_period_s=5,
+        graceful_shutdown_timeout_s=10,
+    )
     return deployment.bind(
         core_deployment(sizing),
         prompt_studio_app(sizing),

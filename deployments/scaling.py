@@ -18,10 +18,16 @@ leave a 2-core head room for those tasks."""
 
 
 def autoscaled(
-    cls: Any, *, name: str, num_cpus: float, sizing: GatewaySettings,
-    min_replicas: int = 1, max_replicas: int | None = None, health_check_period_s: float = 10,
+    cls: Any,
+    *,
+    name: str,
+    num_cpus: float,
+    sizing: GatewaySettings,
+    min_replicas: int = 1,
+    max_replicas: int | None = None,
+    health_check_period_s: float = 10,
     graceful_shutdown_timeout_s: float | None = None,
-) -> Deployment:  # fmt: skip
+) -> Deployment:
     """``cls`` as a deployment of ``num_cpus`` per replica, between ``min_replicas`` and
     ``max_replicas`` (default ``sizing.max_replicas``) replicas, scaled on ongoing requests
     (``sizing.target_ongoing_requests`` each, ``sizing.max_ongoing_requests`` at most)."""

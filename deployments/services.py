@@ -19,6 +19,7 @@ from uuid import UUID
 from ray.serve.deployment import Application
 from ray.serve.handle import DeploymentHandle
 
+from compute.adapters import ray_adapters
 from deployments.handles import ByHandle
 from deployments.scaling import LIGHT_NUM_CPUS, autoscaled
 from rivergen.accounts.principal import RequestContext
@@ -66,15 +67,13 @@ class ExecutionSupport:
     its write-backs as query jobs."""
 
     async def __init__(self, governance: DeploymentHandle[Any]) -> None:  # type: ignore[misc]
-        from compute.sql import RaySqlRunner  # Ray tasks: imported on the replica
-        from compute.staging import RayDatasetCompute
-
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        domain = DomainServices.build(self._clients, settings)
+        compute = ray_adapters(settings)
+        domain = DomainServices.build(self._clients, settings, compute=compute)
         timeout_s = settings.prompts.max_seconds
         by_handle = cast(GovernanceService, ByHandle(governance))  # its methods, by handle
-        self._sql = RaySqlRunner(domain.datasets, by_handle, RayDatasetCompute(settings), timeout_s)
+        self._sql = compute.sql(domain.datasets, by_handle, timeout_s)
         self._saver = JobResultSaver(domain.jobs, timeout_s)
 
     async def run(
@@ -107,7 +106,9 @@ class SchemaMetadata:
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        self._datasets = DomainServices.build(self._clients, settings).datasets
+        self._datasets = DomainServices.build(
+            self._clients, settings, compute=ray_adapters(settings)
+        ).datasets
 
     async def get(self, context: RequestContext, dataset: UUID) -> DatasetView:
         return await self._datasets.get(context, dataset)
@@ -139,7 +140,9 @@ class DataQualityProfiling:
     async def __init__(self) -> None:  # type: ignore[misc]  # Serve awaits it
         settings = load_settings()
         self._clients = await PlatformClients.open(settings)
-        self._datasets = DomainServices.build(self._clients, settings).datasets
+        self._datasets = DomainServices.build(
+            self._clients, settings, compute=ray_adapters(settings)
+        ).datasets
 
     async def profile(
         self, context: RequestContext, dataset: UUID, version: int | None

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from ray import serve
 from ray.serve.deployment import Application
 
+from compute.adapters import ray_adapters
 from deployments.scaling import autoscaled
 from rivergen.api import STORAGE_PREFIX, STORAGE_ROUTERS, create_app
 from rivergen.settings import GatewaySettings, StorageSettings
@@ -24,7 +25,12 @@ ROUTE_PREFIX = STORAGE_PREFIX
 
 def _build_app() -> FastAPI:
     # Serve echoes X-Request-ID itself; Serve mounts the app at ROUTE_PREFIX.
-    return create_app(echo_request_id=False, routers=STORAGE_ROUTERS, mounted_at=ROUTE_PREFIX)
+    return create_app(
+        compute=ray_adapters,
+        echo_request_id=False,
+        routers=STORAGE_ROUTERS,
+        mounted_at=ROUTE_PREFIX,
+    )
 
 
 @serve.ingress(_build_app)
@@ -41,10 +47,14 @@ def storage_app(
     requests = gateway or GatewaySettings()
     # A part PUT or a completion may take a while: let it finish on a stopping replica.
     return autoscaled(
-        StorageOrchestration, name=DEPLOYMENT_NAME, num_cpus=sizing.replica_num_cpus,
-        sizing=requests, max_replicas=sizing.max_replicas, health_check_period_s=5,
+        StorageOrchestration,
+        name=DEPLOYMENT_NAME,
+        num_cpus=sizing.replica_num_cpus,
+        sizing=requests,
+        max_replicas=sizing.max_replicas,
+        health_check_period_s=5,
         graceful_shutdown_timeout_s=30,
-    ).bind()  # fmt: skip
+    ).bind()
 
 
 # `serve deploy deployments/serve_config.yaml` imports this (deployments.storage:app).

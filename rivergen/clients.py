@@ -138,8 +138,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def open_db_and_bus(settings: Settings) -> tuple[Database, EventBus]:
     """A pool and a started event bus: what an event worker (relay, consumer) needs. Nothing
     is left open if either fails."""
-    db = Database(require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"),
-                  settings.postgres)  # fmt: skip
+    db = Database(
+        require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), settings.postgres
+    )
     redis_url = settings.redis_app.url.get_secret_value() if settings.redis_app.url else None
     bus = connect_event_bus(settings, redis_url=redis_url)
     try:

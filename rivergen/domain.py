@@ -1,15 +1,18 @@
 """The platform's domain services over one set of clients: built the same way by the gateway
 (in its lifespan) and by every deployment that needs them (the agents, Execution Support, the
-event workers)."""
+event workers), on the compute adapters the caller hands in (:class:`ComputeAdapters`: Ray's
+are ``compute/adapters.py``'s; the library never picks them)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
-from rivergen.agents.dia import DecisionAgent
+from rivergen.agents.dia import DecisionAgent, SimulationRunner, SimulationWorker
 from rivergen.agents.dia.ports import DecisionCompute
 from rivergen.agents.governance_agent import GovernanceAgent, SensitiveScanner
 from rivergen.agents.model_studio import ModelStudio
+from rivergen.agents.prompt_studio.ports import SqlRunnerFactory
 from rivergen.clients import PlatformClients
 from rivergen.connectors.service import DataSourceService
 from rivergen.datasets import DatasetCompute, DatasetService
@@ -17,10 +20,25 @@ from rivergen.jobs import JobRunner, JobService
 from rivergen.jobs.ends import JobEndWatch
 from rivergen.notifications import NotificationService
 from rivergen.services.governance import GovernanceService
+from rivergen.services.ml.schemas import Predictor
 from rivergen.services.ml.service import ModelService
+from rivergen.services.monitoring.ports import MonitoringCompute
 from rivergen.services.monitoring.service import MonitoringService
 from rivergen.settings import Settings
 from rivergen.storage import StorageService
+
+
+@dataclass(frozen=True)
+class ComputeAdapters:
+    """The compute the domain services run on, chosen by whoever composes them (on Ray:
+    ``compute.adapters.ray_adapters``)."""
+
+    datasets: DatasetCompute  # Data Staging
+    jobs: JobRunner  # the job supervisor
+    decisions: DecisionCompute  # Decision Intelligence's rows and simulation blocks
+    sensitive: SensitiveScanner  # the Governance agent's detection
+    monitoring: MonitoringCompute  # Model Monitoring's statistics
+    sql: SqlRunnerFactory  # Execution Support's governed SQL
 
 
 @dataclass(frozen=True)
@@ -38,16 +56,22 @@ class DomainServices:
     decisions: DecisionAgent
 
     @classmethod
-    def build(cls, clients: PlatformClients, settings: Settings) -> DomainServices:
+    def build(
+        cls, clients: PlatformClients, settings: Settings, *, compute: ComputeAdapters
+    ) -> DomainServices:
         governance = GovernanceService(clients.db)
         sources = DataSourceService(clients.db, settings, governance)
         datasets = DatasetService(
-            clients.db, dataset_compute(settings), sources, clients.objects,
-            settings.s3.presign_expiry_s, governance,
-        )  # fmt: skip
+            clients.db,
+            compute.datasets,
+            sources,
+            clients.objects,
+            settings.s3.presign_expiry_s,
+            governance,
+        )
         ends = JobEndWatch(clients.redis_app)
         clients.on_close(ends.aclose)
-        jobs = JobService(clients.db, job_runner(settings), settings.jobs, governance, ends)
+        jobs = JobService(clients.db, compute.jobs, settings.jobs, governance, ends)
         models = ModelService(clients.db, jobs, governance)
         studio = ModelStudio(models, clients.objects, governance)
         return cls(
@@ -56,46 +80,55 @@ class DomainServices:
             data_sources=sources,
             datasets=datasets,
             notifications=NotificationService(clients.db),
-            governance_agent=GovernanceAgent(
-                clients.db, datasets, governance, sensitive_scanner(settings)
-            ),
+            governance_agent=GovernanceAgent(clients.db, datasets, governance, compute.sensitive),
             jobs=jobs,
             models=models,
             model_studio=studio,
             monitoring=MonitoringService(
-                clients.db, datasets, governance, lookup=studio, predictor=studio
+                clients.db,
+                datasets,
+                governance,
+                lookup=studio,
+                predictor=studio,
+                compute=compute.monitoring,
             ),
             decisions=DecisionAgent(
-                clients.db, datasets, studio, settings.decisions, decision_compute(settings)
+                clients.db, datasets, studio, settings.decisions, compute.decisions
             ),
         )
 
 
-def dataset_compute(settings: Settings) -> DatasetCompute:
-    # Data Staging runs as Ray tasks (compute/); imported here so the library's modules load
-    # without it.
-    from compute.staging import RayDatasetCompute
+class SimulationProcess:
+    """A simulation worker with its own clients: what the worker deployment runs."""
 
-    return RayDatasetCompute(settings)
+    def __init__(self, clients: PlatformClients, worker: SimulationWorker) -> None:
+        self._clients = clients
+        self.worker = worker
 
+    @classmethod
+    async def open(
+        cls, settings: Settings, compute: ComputeAdapters, predictor: Predictor | None = None
+    ) -> SimulationProcess:
+        """``predictor`` scores the rows (default: the Machine Learning service's models)."""
+        clients = await PlatformClients.open(settings)
+        try:
+            domain = DomainServices.build(clients, settings, compute=compute)
+            agent = DecisionAgent(
+                clients.db,
+                domain.datasets,
+                predictor or domain.model_studio,
+                settings.decisions,
+                compute.decisions,
+            )
+            runner = SimulationRunner(clients.db, agent, compute.decisions)
+        except BaseException:
+            await clients.close()
+            raise
+        group = settings.decisions.simulation_group
+        return cls(clients, SimulationWorker(clients.events, runner, group))
 
-def job_runner(settings: Settings) -> JobRunner:
-    # The job supervisor is a Ray actor (compute/); imported here for the same reason.
-    from compute.jobs import RayJobRunner
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.worker.run(stop)
 
-    return RayJobRunner(settings)
-
-
-def decision_compute(settings: Settings) -> DecisionCompute:
-    # Decision Intelligence decides dataset rows and simulation blocks as Ray tasks.
-    from compute.decisions import RayDecisionCompute
-
-    return RayDecisionCompute(settings)
-
-
-def sensitive_scanner(settings: Settings) -> SensitiveScanner:
-    # Detection samples the staged data in a Ray task (compute/): imported here for the same
-    # reason.
-    from compute.detection import RaySensitiveScanner
-
-    return RaySensitiveScanner(settings)
+    async def close(self) -> None:
+        await self._clients.close()

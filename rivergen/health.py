@@ -81,6 +81,7 @@ async def check_readiness(
     statuses = dict(zip(probes, results, strict=True))
     listeners = None if channel is None else await _listeners(clients, channel, timeout_s)
     return Readiness(
-        ready=all(s.ok for s in statuses.values()), dependencies=statuses,
+        ready=all(s.ok for s in statuses.values()),
+        dependencies=statuses,
         socket_listeners=listeners,
-    )  # fmt: skip
+    )

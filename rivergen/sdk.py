@@ -67,10 +67,17 @@ _CHUNK = 1024 * 1024
 _ERRORS: dict[int, type[RiverGenError]] = {
     cls.status: cls
     for cls in (
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-        ValidationFailed, RateLimited, DependencyUnavailable,
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        ValidationFailed,
+        RateLimited,
+        DependencyUnavailable,
     )
-}  # fmt: skip
+}
 
 
 class Client:
@@ -104,9 +111,11 @@ class Client:
             headers["X-Workspace-ID"] = str(self.workspace_id)
         self._auth = headers
         self._http = httpx.Client(
-            base_url=f"{self.api_url}/api/v1", headers=headers, timeout=timeout_s,
+            base_url=f"{self.api_url}/api/v1",
+            headers=headers,
+            timeout=timeout_s,
             transport=transport,
-        )  # fmt: skip
+        )
         # Presigned URLs carry their own signature: no platform credentials go there.
         self._plain = httpx.Client(timeout=timeout_s, transport=transport)
 

@@ -400,16 +400,20 @@ class PromptSettings(BaseModel):
         1000, ge=1, le=100_000, description="Most rows of an answer kept and returned."
     )
     max_sql_corrections: int = Field(
-        2, ge=0, le=10,
+        2,
+        ge=0,
+        le=10,
         description="Times a provider may send corrected SQL after the engine refused or "
         "failed its query (each correction sees the error); past it the execution fails "
         "with `sql_corrections_exhausted`.",
-    )  # fmt: skip
+    )
     conversation_turns: int = Field(
-        10, ge=1, le=100,
+        10,
+        ge=1,
+        le=100,
         description="Earlier turns of a conversation a follow-up is read against (and a "
         "model is shown).",
-    )  # fmt: skip
+    )
 
 
 class DecisionSettings(BaseModel):
@@ -443,10 +447,12 @@ class EngineSettings(BaseModel):
         1.0, gt=0, description="CPUs a query's task reserves; DuckDB's threads: these, rounded up."
     )
     node_queries: int = Field(
-        2, ge=1, le=64,
+        2,
+        ge=1,
+        le=64,
         description="Query jobs one node's engine (a long-lived actor, compute/engine.py) runs "
         "at once; more wait for a turn. They reserve no Ray CPU.",
-    )  # fmt: skip
+    )
     threads: int | None = Field(
         None,
         ge=1,
@@ -457,11 +463,12 @@ class EngineSettings(BaseModel):
     memory_mb: int = Field(2048, ge=64, description="Memory limit of one query (DuckDB).")
     timeout_s: float = Field(300.0, gt=0, description="A query is interrupted after this.")
     distributed_min_bytes: int = Field(
-        2 * 1024 * 1024 * 1024, ge=0,
+        2 * 1024 * 1024 * 1024,
+        ge=0,
         description="A query job whose inputs' stored (Parquet) bytes add up to more than this "
         "runs on the distributed engine (Daft on the Ray cluster) instead of DuckDB on one "
         "node. Below it one node is faster: Daft's scheduling costs seconds a query.",
-    )  # fmt: skip
+    )
     cache_mb: int = Field(
         4096, ge=0, description="Node-local cache of S3 dataset objects the engine scans."
     )

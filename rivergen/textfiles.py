@@ -19,10 +19,12 @@ from rivergen.errors import ValidationFailed
 # Byte-order marks and the codec that reads past them (UTF-32's before UTF-16's: they share
 # a prefix).
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
-)  # fmt: skip
+)
 # Among encodings the detector finds equally likely (short files often fit several single-byte
 # code pages), the most common first: spreadsheets on Western systems write Windows-1252.
 _PREFERRED = ("utf_8", "cp1252", "latin_1", "iso8859_15")
@@ -47,8 +49,9 @@ def as_utf8(data: bytes, name: str, encoding: str | None = None) -> tuple[bytes,
     if b"\x00" in data[:_DETECT_BYTES] or len(_CONTROL.findall(data[:8192])) > 8:
         raise ValidationFailed(
             f"{name!r} holds binary data, not text: it cannot be read as CSV or JSON Lines",
-            code="binary_file", details={"file": name},
-        )  # fmt: skip
+            code="binary_file",
+            details={"file": name},
+        )
     try:
         data.decode("utf-8")
         return data, "utf-8"
@@ -62,9 +65,10 @@ def _codec(encoding: str) -> str:
         return codecs.lookup(encoding).name
     except LookupError:
         raise ValidationFailed(
-            f"unknown encoding {encoding!r}", code="unknown_encoding",
+            f"unknown encoding {encoding!r}",
+            code="unknown_encoding",
             details={"encoding": encoding},
-        ) from None  # fmt: skip
+        ) from None
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -101,8 +105,9 @@ def _likeliest(data: bytes, name: str) -> str:
     if not ranked:
         raise ValidationFailed(
             f"{name!r} is not text in any encoding its bytes fit; pass `encoding` if it is text",
-            code="unknown_encoding", details={"file": name, "guess": None},
-        )  # fmt: skip
+            code="unknown_encoding",
+            details={"file": name, "guess": None},
+        )
     return min(ranked)[3]
 
 
@@ -123,11 +128,12 @@ def _oddities(text: str) -> int:
         odd += any(
             not c.isalnum() and not c.isascii() and 0 < i < len(word) - 1
             for i, c in enumerate(word)
-        )  # fmt: skip
+        )
         odd += any(
             c.isupper() and not c.isascii() and word[i - 1].islower()
-            for i, c in enumerate(word) if i
-        )  # fmt: skip
+            for i, c in enumerate(word)
+            if i
+        )
         odd += any(not c.isprintable() for c in word)
         accented = sum(1 for c in letters if not c.isascii())
         odd += scripts == {"LATIN"} and len(letters) >= 3 and 4 * accented > 3 * len(letters)

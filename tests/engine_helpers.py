@@ -11,9 +11,12 @@ from rivergen.engine.spec import QuerySpec
 
 
 def run_query(
-    spec: QuerySpec, table: pa.Table, right: pa.Table | None = None,
-    *, joined: Sequence[pa.Table] = (),
-) -> pa.Table:  # fmt: skip
+    spec: QuerySpec,
+    table: pa.Table,
+    right: pa.Table | None = None,
+    *,
+    joined: Sequence[pa.Table] = (),
+) -> pa.Table:
     """``spec`` on the engine: ``table`` is its dataset, ``right`` its ``join``'s, ``joined``
     each of its ``joins``' (in order)."""
     rights = ([right] if spec.join is not None and right is not None else []) + list(joined)

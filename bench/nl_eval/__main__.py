@@ -116,8 +116,9 @@ def reason(message: str) -> str:
     shape = re.sub(r"\s*See the prompt guide.*$", "", message)
     shape = re.sub(r"^(Not understood|Characters not understood):.*", r"\1: ...", shape)
     shape = re.sub(r"`[^`]*`", "`...`", shape)
-    shape = re.sub(r"\b(several tables|several columns|no column of|No key joins)\b.*",
-                   r"\1 ...", shape)  # fmt: skip
+    shape = re.sub(
+        r"\b(several tables|several columns|no column of|No key joins)\b.*", r"\1 ...", shape
+    )
     shape = re.sub(r"^`\.\.\.`: \S+ has no such column", "`...`: <table> has no such column", shape)
     shape = re.sub(r"^Both the columns .* and a total", "Both the columns ... and a total", shape)
     return re.sub(r"^per \w+:", "per ...:", shape)
@@ -129,8 +130,12 @@ _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 def vocabulary(dataset: EvalDataset) -> tuple[set[str], set[str]]:
     """The words of the dataset's column names (camelCase, snake_case and spaces split) and
     of the text values its tables hold, case-folded."""
-    columns = {w.casefold() for t in dataset.tables.values() for c in t.column_names
-               for w in _WORD.findall(c)}  # fmt: skip
+    columns = {
+        w.casefold()
+        for t in dataset.tables.values()
+        for c in t.column_names
+        for w in _WORD.findall(c)
+    }
     values: set[str] = set()
     for table in dataset.tables.values():
         for i, field_ in enumerate(table.schema):
@@ -154,8 +159,10 @@ def word_kind(word: str, columns: set[str], values: set[str]) -> str:
 def failure_line(outcome: Outcome) -> str:
     """One question not answered exactly: its outcome, id, kinds, question and why."""
     detail = " ".join(outcome.detail.split())[:160]
-    return (f"{outcome.outcome.upper():14} {outcome.id} [{','.join(outcome.kinds)}] "
-            f"{outcome.question}\n    {detail}")  # fmt: skip
+    return (
+        f"{outcome.outcome.upper():14} {outcome.id} [{','.join(outcome.kinds)}] "
+        f"{outcome.question}\n    {detail}"
+    )
 
 
 def _tally(outcomes: list[Outcome]) -> dict[str, int]:
@@ -229,20 +236,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", action="append", choices=sorted(LOADERS))
     parser.add_argument(
-        "--failures", action="store_true",
+        "--failures",
+        action="store_true",
         help="print each question not answered exactly, with its reason, as it is asked",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--curated", action="store_true",
+        "--curated",
+        action="store_true",
         help="apply, over the automatic draft, what a person adds to the layer "
         "(bench/nl_eval/<dataset>.curated.yaml): reported apart from the automatic figure",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     result = evaluate(args.dataset or list(LOADERS), failures=args.failures, curated=args.curated)
     print("\n".join(report(result)))
     for wrong in result["wrong_answers"]:
-        print(f"WRONG {wrong['id']}: {wrong['question']}\n  sql: {wrong['sql']}\n  "
-              f"{wrong['detail']}")  # fmt: skip
+        print(
+            f"WRONG {wrong['id']}: {wrong['question']}\n  sql: {wrong['sql']}\n  {wrong['detail']}"
+        )
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -144,9 +144,10 @@ def _rows_match(expected: list[tuple[Any, ...]], got: list[tuple[Any, ...]]) -> 
 
 
 def _ordered_ok(
-    expected: list[tuple[Any, ...]], keys: list[tuple[Any, ...]] | None,
+    expected: list[tuple[Any, ...]],
+    keys: list[tuple[Any, ...]] | None,
     got: list[tuple[Any, ...]],
-) -> bool:  # fmt: skip
+) -> bool:
     if keys is None:
         return all(
             all(same_value(x, y) for x, y in zip(a, b, strict=True))

@@ -99,16 +99,22 @@ def read_file(path: Path, *, skip_invalid: bool = False, data: bytes | None = No
 
 def profile_of(table: pa.Table) -> dict[str, Any]:
     """The dataset's profile as the platform keeps it (``profile_column`` with its defaults)."""
-    return {"columns": [profile_column(c, table.column(c)).model_dump(mode="json")
-                        for c in table.column_names]}  # fmt: skip
+    return {
+        "columns": [
+            profile_column(c, table.column(c)).model_dump(mode="json") for c in table.column_names
+        ]
+    }
 
 
 def hinted_columns(table: pa.Table, profile: dict[str, Any]) -> list[CatalogColumn]:
     """The catalog's columns with the value hints the platform reads from the kept profile."""
     hints = _hints(json.dumps(profile))
-    return [CatalogColumn(name=name, type=str(table.schema.field(name).type),
-                          values=hints.get(name, []))
-            for name in table.column_names]  # fmt: skip
+    return [
+        CatalogColumn(
+            name=name, type=str(table.schema.field(name).type), values=hints.get(name, [])
+        )
+        for name in table.column_names
+    ]
 
 
 def curated_addition(workspace: str) -> SemanticLayer | None:
@@ -152,14 +158,17 @@ def catalog_of(
     catalog = PromptCatalog(
         tables=[
             CatalogTable(
-                dataset_id=dataset_id(workspace, name), version=1, name=name,
-                description=descriptions.get(name, ""), tags=[tag],
+                dataset_id=dataset_id(workspace, name),
+                version=1,
+                name=name,
+                description=descriptions.get(name, ""),
+                tags=[tag],
                 columns=hinted_columns(table, profiles[name]),
                 row_count=table.num_rows,
             )
             for name, table in tables.items()
         ]
-    )  # fmt: skip
+    )
     layer = draft_layer(catalog, profiles)
     addition = curated_addition(workspace) if curated else None
     if addition is not None:
@@ -172,18 +181,22 @@ def northwind(curated: bool = False) -> EvalDataset:
         path.stem: read_file(path, skip_invalid=True) for path in sorted(NORTHWIND.glob("*.csv"))
     }
     return EvalDataset(
-        "northwind", "rivergen (rivergen/demo/northwind)", tables,
+        "northwind",
+        "rivergen (rivergen/demo/northwind)",
+        tables,
         catalog_of("northwind", tables, NORTHWIND_DESCRIPTIONS, "northwind", curated),
-    )  # fmt: skip
+    )
 
 
 def penguins(curated: bool = False) -> EvalDataset:
     data = package_dir("palmerpenguins") / "data"
     tables = {name: read_file(data / f"{name}.csv") for name in ("penguins", "penguins-raw")}
     return EvalDataset(
-        "penguins", "palmerpenguins", tables,
+        "penguins",
+        "palmerpenguins",
+        tables,
         catalog_of("penguins", tables, PENGUIN_DESCRIPTIONS, "penguins", curated),
-    )  # fmt: skip
+    )
 
 
 VEGA_FILES = ("seattle-weather.csv", "cars.json", "stocks.csv", "airports.csv")

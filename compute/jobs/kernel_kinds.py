@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from compute.sparse.arrow import graph_from_edges
 from compute.sparse.control import Cancelled
 from compute.sparse.pagerank import pagerank
 from compute.sparse.text import cosine_top_k, tfidf
 from rivergen.errors import ValidationFailed
 from rivergen.jobs.kinds import Catalog, JobContext, JobKind, KindOutput
 from rivergen.jobs.schemas import DatasetInput
+from rivergen.sparse.arrow import graph_from_edges
 
 _INTEGER = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 _NODE_TYPES = (*_INTEGER, "string", "large_string")
@@ -29,8 +29,9 @@ def _column(found: DatasetInput, name: str, allowed: tuple[str, ...], what: str)
     if name not in types:
         raise ValidationFailed(
             f"the dataset has no column {name!r} (it has {', '.join(types)})",
-            code="column_not_found", details={"column": name},
-        )  # fmt: skip
+            code="column_not_found",
+            details={"column": name},
+        )
     if types[name] not in allowed and not types[name].startswith("dictionary"):
         raise ValidationFailed(
             f"column {name!r} is {types[name]}: {what}",
@@ -89,25 +90,34 @@ class PageRankKind(JobKind[PageRankParams]):
             if p.personalization:
                 ids = graph.nodes
                 if ids.dtype.kind in "iu":
-                    personalization = {int(k): v for k, v in p.personalization.items()
-                                       if k.lstrip("-").isdigit()}  # fmt: skip
+                    personalization = {
+                        int(k): v for k, v in p.personalization.items() if k.lstrip("-").isdigit()
+                    }
                 else:
                     personalization = dict(p.personalization)
             try:
                 result = pagerank(
-                    graph, damping=p.damping, tol=p.tol, max_iter=p.max_iter,
+                    graph,
+                    damping=p.damping,
+                    tol=p.tol,
+                    max_iter=p.max_iter,
                     personalization=personalization,
                     min_nnz_per_block=ctx.min_nnz_per_block,
                     progress=lambda f, m: ctx.progress(5 + 85 * f, m),
                     cancelled=ctx.cancelled,
-                )  # fmt: skip
+                )
             except Cancelled:
                 return None
-            return KindOutput(result.to_arrow(), {
-                "nodes": int(graph.n_nodes), "edges": int(graph.matrix.nnz),
-                "iterations": result.iterations, "converged": result.converged,
-                "task_nodes": len(result.task_nodes),
-            })  # fmt: skip
+            return KindOutput(
+                result.to_arrow(),
+                {
+                    "nodes": int(graph.n_nodes),
+                    "edges": int(graph.matrix.nnz),
+                    "iterations": result.iterations,
+                    "converged": result.converged,
+                    "task_nodes": len(result.task_nodes),
+                },
+            )
 
         return await asyncio.to_thread(rank)
 
@@ -150,26 +160,37 @@ class SimilarityKind(JobKind[SimilarityParams]):
         def similar() -> KindOutput | None:
             try:
                 features = tfidf(
-                    table.column(p.text), progress=lambda f, m: ctx.progress(5 + 40 * f, m),
+                    table.column(p.text),
+                    progress=lambda f, m: ctx.progress(5 + 40 * f, m),
                     cancelled=ctx.cancelled,
-                )  # fmt: skip
+                )
                 top = cosine_top_k(
-                    features.matrix, p.k, exclude_self=True,
+                    features.matrix,
+                    p.k,
+                    exclude_self=True,
                     min_nnz_per_block=ctx.min_nnz_per_block,
                     progress=lambda f, m: ctx.progress(45 + 45 * f, m),
                     cancelled=ctx.cancelled,
-                )  # fmt: skip
+                )
             except Cancelled:
                 return None
             rows, k = top.indices.shape
-            names = (table.column(p.id).combine_chunks() if p.id
-                     else pa.array(np.arange(rows, dtype=np.int64)))  # fmt: skip
+            names = (
+                table.column(p.id).combine_chunks()
+                if p.id
+                else pa.array(np.arange(rows, dtype=np.int64))
+            )
             left = np.repeat(np.arange(rows), k)
-            return KindOutput(pa.table({
-                "row": names.take(pa.array(left)),
-                "neighbor": names.take(pa.array(top.indices.ravel())),
-                "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), rows),
-                "score": top.scores.ravel(),
-            }), {"rows": rows, "k": k, "vocabulary": len(features.vocabulary)})  # fmt: skip
+            return KindOutput(
+                pa.table(
+                    {
+                        "row": names.take(pa.array(left)),
+                        "neighbor": names.take(pa.array(top.indices.ravel())),
+                        "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), rows),
+                        "score": top.scores.ravel(),
+                    }
+                ),
+                {"rows": rows, "k": k, "vocabulary": len(features.vocabulary)},
+            )
 
         return await asyncio.to_thread(similar)

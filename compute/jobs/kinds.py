@@ -76,16 +76,22 @@ class QueryKind(JobKind[Query]):
         if isinstance(query, SqlQuery):
             for i, (name, pin) in enumerate(query.inputs.items()):
                 key, governed = ctx.source(pin.dataset, pin.version)
-                inputs.append(QueryInput(
-                    relation=f"input_{i}", name=name, dataset=pin.dataset, key=key,
-                    columns=pin.columns, governed=governed,
-                ))  # fmt: skip
+                inputs.append(
+                    QueryInput(
+                        relation=f"input_{i}",
+                        name=name,
+                        dataset=pin.dataset,
+                        key=key,
+                        columns=pin.columns,
+                        governed=governed,
+                    )
+                )
         else:
             for i, (dataset, version) in enumerate(self.inputs(query)):
                 key, governed = ctx.source(dataset, version)
-                inputs.append(QueryInput(
-                    relation=f"input_{i}", dataset=dataset, key=key, governed=governed
-                ))  # fmt: skip
+                inputs.append(
+                    QueryInput(relation=f"input_{i}", dataset=dataset, key=key, governed=governed)
+                )
         stored = sum(ctx.size(dataset, version) for dataset, version in self.inputs(query))
         return await run_query_job(ctx, inputs, stored)
 

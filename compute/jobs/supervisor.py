@@ -28,7 +28,6 @@ from ray.exceptions import RayTaskError, TaskCancelledError
 
 from compute.jobs.kinds import platform_kinds
 from compute.jobs.results import stage_result
-from compute.metrics import record_job
 from compute.staging import RayDatasetCompute
 from rivergen.cache import connect_redis
 from rivergen.clients import require
@@ -40,6 +39,7 @@ from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.ends import announce_end
 from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
+from rivergen.metrics import record_job
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
@@ -189,8 +189,9 @@ class JobSupervisor:
         return [str(job) for job in self._tasks]
 
     async def _main(self) -> None:
-        postgres = self._settings.postgres.model_copy(update={"pool_min_size": 1,
-                                                              "pool_max_size": 4})  # fmt: skip
+        postgres = self._settings.postgres.model_copy(
+            update={"pool_min_size": 1, "pool_max_size": 4}
+        )
         try:
             db = Database(require(postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), postgres)
         except RiverGenError as exc:
@@ -287,17 +288,22 @@ class JobSupervisor:
             return True
         except RiverGenError as exc:
             error = {"code": exc.error_code, "message": exc.message, "details": exc.details}
-            await recorder.failed(row, error, time.monotonic() - started,
-                                  attempts=row["attempts"])  # fmt: skip
+            await recorder.failed(row, error, time.monotonic() - started, attempts=row["attempts"])
             record_job(row["kind"], "failed", time.monotonic() - started)
             return True
         except Exception as exc:  # a crash, a lost worker: worth another attempt
             return await self._failed_attempt(recorder, row, exc, time.monotonic() - started)
         try:
             await recorder.succeeded(
-                row, done.staged, done.inputs, time.monotonic() - started, done.summary,
-                done.lineage, done.governed, stored=_stored(done.stored),
-            )  # fmt: skip
+                row,
+                done.staged,
+                done.inputs,
+                time.monotonic() - started,
+                done.summary,
+                done.lineage,
+                done.governed,
+                stored=_stored(done.stored),
+            )
         except ResultNotStored as exc:
             return await self._failed_attempt(
                 recorder, row, exc.__cause__ or exc, time.monotonic() - started
@@ -332,11 +338,16 @@ class JobSupervisor:
             record_job(row["kind"], "cancelled", 0.0)
             return True
         if row["attempts"] >= row["max_attempts"]:
-            await recorder.failed(row, {
-                "code": "attempts_exhausted",
-                "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
-                f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
-            }, 0.0, attempts=row["attempts"])  # fmt: skip
+            await recorder.failed(
+                row,
+                {
+                    "code": "attempts_exhausted",
+                    "message": f"the job was interrupted in its last attempt ({row['attempts']} of "
+                    f"{row['max_attempts']}); last: {row['message'] or 'no message'}",
+                },
+                0.0,
+                attempts=row["attempts"],
+            )
             record_job(row["kind"], "failed", 0.0)
             return True
         return False  # claimable again (it changed between the two reads): try once more
@@ -350,14 +361,18 @@ class JobSupervisor:
         catalog = DatasetCatalog(self._db, row["workspace_id"])
         found = {(f.dataset, f.version): f for f in await catalog.pinned(inputs)}
         run = JobRun(
-            job_id=row["id"], workspace_id=row["workspace_id"], attempt=row["attempts"],
-            params=params, keys={k: f.object_key for k, f in found.items()},
+            job_id=row["id"],
+            workspace_id=row["workspace_id"],
+            attempt=row["attempts"],
+            params=params,
+            keys={k: f.object_key for k, f in found.items()},
             sizes={k: f.size_bytes for k, f in found.items()},
-            compute=self._compute, settings=self._settings,
+            compute=self._compute,
+            settings=self._settings,
             governed=_governed(row),
             interval_s=self._settings.jobs.progress_interval_s,
             min_nnz_per_block=self._settings.jobs.min_nnz_per_block,
-        )  # fmt: skip
+        )
         run.on_progress = lambda: self._flush_soon(run)
         self._runs[row["id"]] = run
         run.progress(0, f"attempt {row['attempts']} of {row['max_attempts']} started")

@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from compute.sparse.arrow import dense_column
 from compute.sparse.control import Cancelled
 from compute.sparse.glm import Family, GLMResult, fit_glm
+from compute.sparse.text import tfidf
 from rivergen.clients import require
 from rivergen.db import Database
 from rivergen.errors import ValidationFailed
@@ -33,9 +33,22 @@ from rivergen.services.ml.metrics import better, classification_metrics, regress
 from rivergen.services.ml.registry import TrainedCandidate, register_training
 from rivergen.services.ml.schemas import Candidate, FeatureSpec, TrainRequest
 from rivergen.settings import Settings, load_settings
+from rivergen.sparse.arrow import dense_column
 
-_NUMERIC = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float",
-            "double", "halffloat", "bool")  # fmt: skip
+_NUMERIC = (
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float",
+    "double",
+    "halffloat",
+    "bool",
+)
 MAX_ITER = 500
 DEFAULT_CHALLENGERS = [Candidate(penalty="l1", C=1.0)]
 
@@ -74,14 +87,15 @@ class TrainKind(JobKind[TrainParams]):
             if column not in types:
                 raise ValidationFailed(
                     f"the dataset has no column {column!r} (it has {', '.join(types)})",
-                    code="column_not_found", details={"column": column},
-                )  # fmt: skip
+                    code="column_not_found",
+                    details={"column": column},
+                )
         if params.task == "regression" and types[params.target] not in _NUMERIC:
             raise ValidationFailed(
-                f"a regression target must be numeric; {params.target!r} is "
-                f"{types[params.target]}", code="column_type_mismatch",
+                f"a regression target must be numeric; {params.target!r} is {types[params.target]}",
+                code="column_type_mismatch",
                 details={"column": params.target, "type": types[params.target]},
-            )  # fmt: skip
+            )
         if found.row_count < 10:
             raise ValidationFailed("training needs at least 10 rows", code="too_few_rows")
         return params.model_copy(update={"version": found.version})
@@ -110,24 +124,38 @@ class TrainKind(JobKind[TrainParams]):
         versions = await self._register(ctx, fitted, champion)
         if versions is None:
             return None
-        rows = [{
-            "version": v, "champion": i == champion, "penalty": f.candidate.penalty,
-            "C": f.candidate.C, "features": len(f.artifact.coef),
-            "iterations": f.result.iterations, "converged": f.result.converged,
-            "metrics": json.dumps(f.metrics),
-        } for i, (v, f) in enumerate(zip(versions, fitted, strict=True))]  # fmt: skip
-        return KindOutput(pa.Table.from_pylist(rows), {
-            "model_id": str(p.model_id), "versions": versions,
-            "champion": versions[champion], "metrics": fitted[champion].metrics,
-        })  # fmt: skip
+        rows = [
+            {
+                "version": v,
+                "champion": i == champion,
+                "penalty": f.candidate.penalty,
+                "C": f.candidate.C,
+                "features": len(f.artifact.coef),
+                "iterations": f.result.iterations,
+                "converged": f.result.converged,
+                "metrics": json.dumps(f.metrics),
+            }
+            for i, (v, f) in enumerate(zip(versions, fitted, strict=True))
+        ]
+        return KindOutput(
+            pa.Table.from_pylist(rows),
+            {
+                "model_id": str(p.model_id),
+                "versions": versions,
+                "champion": versions[champion],
+                "metrics": fitted[champion].metrics,
+            },
+        )
 
-    async def _register(self, ctx: JobContext[TrainParams], fitted: list[_Fitted],
-                        champion: int) -> list[int] | None:  # fmt: skip
+    async def _register(
+        self, ctx: JobContext[TrainParams], fitted: list[_Fitted], champion: int
+    ) -> list[int] | None:
         p = ctx.params
         assert p.version is not None
         settings = self._settings or load_settings()
-        keys = [artifact_key(ctx.workspace_id, p.model_id, ctx.job_id, i)
-                for i in range(len(fitted))]  # fmt: skip
+        keys = [
+            artifact_key(ctx.workspace_id, p.model_id, ctx.job_id, i) for i in range(len(fitted))
+        ]
         objects = connect_object_store(settings)
         try:
             for key, found in zip(keys, fitted, strict=True):
@@ -139,17 +167,32 @@ class TrainKind(JobKind[TrainParams]):
         await db.open()
         try:
             return await register_training(
-                db, workspace=ctx.workspace_id, model=p.model_id, job=ctx.job_id,
-                dataset=p.dataset, dataset_version=p.version, champion=champion,
+                db,
+                workspace=ctx.workspace_id,
+                model=p.model_id,
+                job=ctx.job_id,
+                dataset=p.dataset,
+                dataset_version=p.version,
+                champion=champion,
                 cancelled=ctx.cancelled,
-                candidates=[TrainedCandidate(
-                    params={"penalty": f.candidate.penalty, "C": f.candidate.C,
-                            "family": f.artifact.family, "test_fraction": p.test_fraction,
-                            "seed": p.seed, "iterations": f.result.iterations,
-                            "converged": f.result.converged},
-                    metrics=f.metrics, features=f.specs, artifact_key=key,
-                ) for key, f in zip(keys, fitted, strict=True)],
-            )  # fmt: skip
+                candidates=[
+                    TrainedCandidate(
+                        params={
+                            "penalty": f.candidate.penalty,
+                            "C": f.candidate.C,
+                            "family": f.artifact.family,
+                            "test_fraction": p.test_fraction,
+                            "seed": p.seed,
+                            "iterations": f.result.iterations,
+                            "converged": f.result.converged,
+                        },
+                        metrics=f.metrics,
+                        features=f.specs,
+                        artifact_key=key,
+                    )
+                    for key, f in zip(keys, fitted, strict=True)
+                ],
+            )
         finally:
             await db.close()
 
@@ -164,8 +207,9 @@ def _labels(table: pa.Table, p: TrainParams) -> tuple[np.ndarray, list[Any] | No
     if len(labels) != 2:
         raise ValidationFailed(
             f"classification needs a target with two values; {p.target!r} has {len(labels)}",
-            code="target_not_binary", details={"values": [str(v) for v in labels[:10]]},
-        )  # fmt: skip
+            code="target_not_binary",
+            details={"values": [str(v) for v in labels[:10]]},
+        )
     return np.array([v == labels[1] for v in values], dtype=np.float64), labels
 
 
@@ -173,14 +217,20 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
     p = ctx.params
     table = table.filter(pc.is_valid(table.column(p.target)))
     y, labels = _labels(table, p)
-    train, test = split_indices(table.num_rows, p.test_fraction, seed=p.seed,
-                                strata=y if p.task == "classification" else None)  # fmt: skip
+    train, test = split_indices(
+        table.num_rows,
+        p.test_fraction,
+        seed=p.seed,
+        strata=y if p.task == "classification" else None,
+    )
     if len(test) == 0 or len(train) == 0:
         raise ValidationFailed("too few rows for a held-out split", code="too_few_rows")
     train_table, test_table = table.take(pa.array(train)), table.take(pa.array(test))
     specs = p.features or infer_specs(train_table, p.target)
-    candidates = [Candidate(penalty="l2", C=1.0),
-                  *(DEFAULT_CHALLENGERS if p.challengers is None else p.challengers)]  # fmt: skip
+    candidates = [
+        Candidate(penalty="l2", C=1.0),
+        *(DEFAULT_CHALLENGERS if p.challengers is None else p.challengers),
+    ]
     transformers: dict[str, tuple[FeatureTransformer, Any, Any]] = {}
     fitted = []
     share = 80 / len(candidates)
@@ -190,32 +240,50 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
         own = candidate.features or specs
         key = json.dumps([f.model_dump() for f in own])
         if key not in transformers:
-            transformer = FeatureTransformer.fit(train_table, own)
-            transformers[key] = (transformer, transformer.transform(train_table),
-                                 transformer.transform(test_table))  # fmt: skip
+            transformer = FeatureTransformer.fit(train_table, own, fit_text=tfidf)
+            transformers[key] = (
+                transformer,
+                transformer.transform(train_table),
+                transformer.transform(test_table),
+            )
         transformer, x_train, x_test = transformers[key]
         family: Family = "logistic" if p.task == "classification" else "linear"
         what = f"candidate {i + 1} of {len(candidates)}"
 
-        def progress(fraction: float, message: str, base: float = 10 + share * i,
-                     what: str = what) -> None:  # fmt: skip
+        def progress(
+            fraction: float, message: str, base: float = 10 + share * i, what: str = what
+        ) -> None:
             # Progress goes to every member: the iteration, not the objective (a figure of
             # the rows, which policies may hide from some of them).
             ctx.progress(base + share * fraction, f"{what}: {message.split(':')[0]}")
 
         result = fit_glm(
-            x_train, y[train], family=family, penalty=candidate.penalty, C=candidate.C,
-            max_iter=MAX_ITER, min_nnz_per_block=ctx.min_nnz_per_block,
+            x_train,
+            y[train],
+            family=family,
+            penalty=candidate.penalty,
+            C=candidate.C,
+            max_iter=MAX_ITER,
+            min_nnz_per_block=ctx.min_nnz_per_block,
             progress=progress,
             cancelled=ctx.cancelled,
-        )  # fmt: skip
+        )
         predicted = result.predict(x_test)
-        metrics = (classification_metrics(y[test], predicted) if family == "logistic"
-                   else regression_metrics(y[test], predicted))  # fmt: skip
+        metrics = (
+            classification_metrics(y[test], predicted)
+            if family == "logistic"
+            else regression_metrics(y[test], predicted)
+        )
         artifact = ModelArtifact(
-            task=p.task, family=family, penalty=candidate.penalty, C=candidate.C,
-            coef=[float(v) for v in result.coef], intercept=result.intercept,
-            transformer=transformer.state(), labels=labels, target=p.target,
-        )  # fmt: skip
+            task=p.task,
+            family=family,
+            penalty=candidate.penalty,
+            C=candidate.C,
+            coef=[float(v) for v in result.coef],
+            intercept=result.intercept,
+            transformer=transformer.state(),
+            labels=labels,
+            target=p.target,
+        )
         fitted.append(_Fitted(candidate, list(own), artifact, metrics, result))
     return fitted

@@ -5,7 +5,12 @@ Every kernel takes ``progress(fraction, message)`` and ``cancelled()`` callbacks
 :class:`Cancelled` when asked to stop (checked between iterations).
 """
 
-from compute.sparse.arrow import (
+from compute.sparse.blocks import RowBlocks, plan_row_blocks
+from compute.sparse.control import Cancelled, IsCancelled, Progress
+from compute.sparse.pagerank import PageRankResult, pagerank
+from compute.sparse.products import spgemm, spmm, spmv
+from compute.sparse.svd import SVDResult, truncated_svd
+from rivergen.sparse.arrow import (
     Graph,
     OneHot,
     csr_from_lists,
@@ -16,11 +21,6 @@ from compute.sparse.arrow import (
     one_hot,
     read_edge_list,
 )
-from compute.sparse.blocks import RowBlocks, plan_row_blocks
-from compute.sparse.control import Cancelled, IsCancelled, Progress
-from compute.sparse.pagerank import PageRankResult, pagerank
-from compute.sparse.products import spgemm, spmm, spmv
-from compute.sparse.svd import SVDResult, truncated_svd
 
 __all__ = [
     "Cancelled",

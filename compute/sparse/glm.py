@@ -39,11 +39,11 @@ import scipy.optimize
 import scipy.sparse as sp
 import scipy.special
 
-from compute.metrics import timed_kernel
 from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
 
 Family = Literal["logistic", "linear"]
 Penalty = Literal["l2", "l1"]

@@ -19,12 +19,12 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from compute.metrics import timed_kernel
-from compute.sparse.arrow import Graph, graph_from_edges
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.sparse.products import Rounds
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
+from rivergen.sparse.arrow import Graph, graph_from_edges
 
 Distribution = Mapping[Any, float] | np.ndarray | None
 
@@ -148,8 +148,10 @@ def pagerank(
                 watch.report(1.0, f"converged after {iteration} iterations")
                 return PageRankResult(x, g.nodes, iteration, True, frozenset(rounds.nodes))
             first_err = first_err or err
-            watch.report(_fraction(iteration, max_iter, first_err, err, target),
-                         f"iteration {iteration}: change {err:.3g}")  # fmt: skip
+            watch.report(
+                _fraction(iteration, max_iter, first_err, err, target),
+                f"iteration {iteration}: change {err:.3g}",
+            )
         return PageRankResult(x, g.nodes, max_iter, False, frozenset(rounds.nodes))
 
 

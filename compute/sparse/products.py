@@ -20,11 +20,11 @@ import numpy as np
 import ray
 import scipy.sparse as sp
 
-from compute.metrics import timed_kernel
 from compute.sparse.blocks import RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
 
 TASK_NUM_CPUS = 0.5
 # Ray inlines a task argument under 100 KiB into the task itself; a put costs ~1 ms more than

@@ -19,11 +19,11 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from compute.metrics import timed_kernel
 from compute.sparse.blocks import RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.sparse.products import Rounds
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
 """Text as sparse vectors: TF-IDF of a string column, and cosine top-k similarity, as Ray tasks.
 
-TF-IDF is scikit-learn's ``TfidfVectorizer()`` with its defaults, to the last bit of the
-vocabulary: lowercase, tokens ``(?u)\\b\\w\\w+\\b``, raw counts, ``idf = ln((1 + n) / (1 + df))
-+ 1``, each row scaled to unit L2 norm; columns are the terms in sorted order. The column is
+TF-IDF is :mod:`rivergen.sparse.text`'s (scikit-learn's ``TfidfVectorizer()`` with its
+defaults, to the last bit), fitted here over ranges of documents. The column is
 put into the object store once; each task tokenizes a range of documents and returns their
 counts over its own local vocabulary; the driver merges the vocabularies and renumbers the
 columns (one pass over the text). A null is an empty document.
@@ -17,8 +16,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,36 +25,20 @@ import pyarrow.compute as pc
 import ray
 import scipy.sparse as sp
 
-from compute.metrics import timed_kernel
 from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
 from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
+from rivergen.metrics import timed_kernel
+from rivergen.sparse.text import Tfidf, as_text, count_terms, merge_counts, normalize_rows
 
-TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+__all__ = ["Tfidf", "TopK", "cosine_top_k", "tfidf"]
+
 TASK_NUM_CPUS = 0.5
 # Tokenizing runs at roughly 10-20 MB/s of text in Python: 1 MB is 50-100 ms of work per task.
 MIN_CHARS_PER_TASK = 1_000_000
 BLOCKS_PER_CPU = 2
 QUERY_BATCH = 2048
-
-
-@dataclass(frozen=True)
-class Tfidf:
-    """A TF-IDF matrix and what made it. ``vocabulary`` maps a term to its column (columns
-    in sorted term order, like scikit-learn's ``vocabulary_``)."""
-
-    matrix: sp.csr_matrix  # (documents, terms), rows of unit L2 norm (or empty)
-    vocabulary: dict[str, int]
-    idf: np.ndarray  # (terms,)
-
-    def transform(self, texts: Any) -> sp.csr_matrix:
-        """Other documents (queries) over this vocabulary and idf, here in the driver; terms
-        not in the vocabulary are dropped."""
-        counts, terms = _count(_as_text(texts).to_pylist())
-        known = np.array([self.vocabulary.get(term, -1) for term in terms], dtype=np.int64)
-        kept = sp.csr_matrix(counts[:, np.flatnonzero(known >= 0)])
-        return _weigh(_renumber(kept, known[known >= 0], len(self.vocabulary)), self.idf)
 
 
 @dataclass(frozen=True)
@@ -82,7 +63,7 @@ def tfidf(
     ``ValidationFailed`` ``not_text`` (not strings) or ``empty_vocabulary`` (no token at all,
     as scikit-learn refuses); ``Cancelled`` when ``cancelled()`` turns true between tasks.
     """
-    column = _as_text(texts)
+    column = as_text(texts)
     with timed_kernel("tfidf") as call:
         ref = ray.put(column)
         ranges = _plan_text(column, min_chars_per_task)
@@ -91,82 +72,15 @@ def tfidf(
             for i, (start, stop) in enumerate(itertools.pairwise(ranges))
         }
         parts = _gather(pending, progress, cancelled, "documents tokenized")
-        terms = sorted(set().union(*(part_terms for _, part_terms in parts)))
-        if not terms:
-            raise ValidationFailed("the documents hold no token of two characters or more",
-                                   code="empty_vocabulary")  # fmt: skip
-        vocabulary = {term: i for i, term in enumerate(terms)}
-        renumbered = []
-        for counts, part_terms in parts:
-            mapping = np.array([vocabulary[term] for term in part_terms], dtype=np.int64)
-            renumbered.append(_renumber(counts, mapping, len(terms)))
-        counts = sp.csr_matrix(sp.vstack(renumbered, format="csr"))
-        counts.sort_indices()
-        df = np.bincount(counts.indices, minlength=len(terms))
-        idf = np.log((1.0 + counts.shape[0]) / (1.0 + df)) + 1.0
-        matrix = _weigh(counts, idf)
-        call.nnz = int(matrix.nnz)
-        return Tfidf(matrix=matrix, vocabulary=vocabulary, idf=idf)
+        fitted = merge_counts(parts)
+        call.nnz = int(fitted.matrix.nnz)
+        return fitted
 
 
 @ray.remote(num_cpus=TASK_NUM_CPUS)
 def _count_documents(column: pa.Array, start: int, stop: int) -> tuple[sp.csr_matrix, list[str]]:
     """Counts of documents ``start:stop`` over their own vocabulary (in first-seen order)."""
-    return _count(column.slice(start, stop - start).to_pylist())
-
-
-def _count(documents: list[str | None]) -> tuple[sp.csr_matrix, list[str]]:
-    local: dict[str, int] = {}
-    indptr, indices, data = [0], [], []
-    for document in documents:
-        for term, count in Counter(TOKEN_PATTERN.findall((document or "").lower())).items():
-            indices.append(local.setdefault(term, len(local)))
-            data.append(count)
-        indptr.append(len(indices))
-    counts = sp.csr_matrix(
-        (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int32), np.array(indptr)),
-        shape=(len(documents), len(local)),
-    )
-    return counts, list(local)
-
-
-def _renumber(counts: sp.csr_matrix, mapping: np.ndarray, columns: int) -> sp.csr_matrix:
-    """``counts`` with column ``j`` moved to ``mapping[j]`` of ``columns`` (a new matrix: the
-    arrays of a task's result are read-only)."""
-    return sp.csr_matrix(
-        (counts.data.copy(), mapping[counts.indices].astype(np.int32), counts.indptr.copy()),
-        shape=(counts.shape[0], columns),
-    )
-
-
-def _weigh(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Counts times idf, each row scaled to unit L2 norm (an empty row stays empty)."""
-    weighted = sp.csr_matrix(counts, dtype=np.float64, copy=True)
-    weighted.data *= idf[weighted.indices]
-    return _normalize_rows(weighted)
-
-
-def _normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0.0] = 1.0
-    scaled = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
-    scaled.data /= np.repeat(norms, np.diff(scaled.indptr))
-    return scaled
-
-
-def _as_text(texts: Any) -> pa.Array:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
-    elif not isinstance(texts, pa.Array):
-        try:
-            texts = pa.array(list(texts), pa.string())
-        except (TypeError, pa.ArrowException) as exc:
-            raise ValidationFailed("texts must be strings", code="not_text") from exc
-    if pa.types.is_dictionary(texts.type):
-        texts = texts.dictionary_decode()
-    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-        raise ValidationFailed(f"texts must be strings, not {texts.type}", code="not_text")
-    return texts
+    return count_terms(column.slice(start, stop - start).to_pylist())
 
 
 def _plan_text(column: pa.Array, min_chars_per_task: int) -> list[int]:
@@ -235,7 +149,7 @@ def cosine_top_k(
         empty = np.zeros((found.shape[0], max(k, 0)))
         return TopK(indices=empty.astype(np.int64), scores=empty)
     with timed_kernel("cosine_top_k", blocks.nnz):
-        query_ref, self_ref = ray.put(_normalize_rows(found)), ray.put(self_rows)
+        query_ref, self_ref = ray.put(normalize_rows(found)), ray.put(self_rows)
         pending = {
             _block_top_k.remote(ref, int(blocks.offsets[i]), query_ref, self_ref, k): i
             for i, ref in enumerate(blocks.refs)
@@ -311,7 +225,7 @@ def _block_top_k(
     """Each query's best ``min(k, rows)`` rows of this block (global row numbers; -1 and
     -inf where fewer rows remain after excluding self)."""
     rows = block.shape[0]
-    inverse = _normalize_rows(sp.csr_matrix(block, dtype=np.float64))
+    inverse = normalize_rows(sp.csr_matrix(block, dtype=np.float64))
     local_self = np.where((self_rows >= start) & (self_rows < start + rows), self_rows - start, -1)
     kk = min(k, rows)
     indices = np.full((queries.shape[0], kk), -1, dtype=np.int64)

@@ -80,17 +80,26 @@ def _require_owner(context: RequestContext, what: str) -> None:
 
 def _member_view(row: Mapping[str, Any]) -> MemberView:
     return MemberView(
-        user_id=row["id"], email=row["email"], display_name=row["display_name"],
-        role=row["role"], joined_at=row["created_at"],
-    )  # fmt: skip
+        user_id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        role=row["role"],
+        joined_at=row["created_at"],
+    )
 
 
 def _audit(workspace: UUID, user: UUID, action: str, path: str) -> dict[str, Any]:
     return {
-        "workspace_id": workspace, "actor_type": "user", "actor_id": str(user),
-        "action": action, "method": "POST", "path": path, "status": 200,
-        "outcome": "success", "request_id": None,
-    }  # fmt: skip
+        "workspace_id": workspace,
+        "actor_type": "user",
+        "actor_id": str(user),
+        "action": action,
+        "method": "POST",
+        "path": path,
+        "status": 200,
+        "outcome": "success",
+        "request_id": None,
+    }
 
 
 class AccountService:
@@ -206,10 +215,14 @@ class AccountService:
         assert principal is not None
         if principal.user_id is None:
             return MeView(
-                user_id=None, email=None, display_name=None, api_key_id=principal.api_key_id,
+                user_id=None,
+                email=None,
+                display_name=None,
+                api_key_id=principal.api_key_id,
                 workspace_id=principal.default_workspace,
-                role=principal.key_role.name if principal.key_role else None, workspaces=[],
-            )  # fmt: skip
+                role=principal.key_role.name if principal.key_role else None,
+                workspaces=[],
+            )
         async with self._db.transaction() as conn:
             user = await store.user_by_id(conn, principal.user_id)
             rows = await store.workspaces_of(conn, principal.user_id)
@@ -221,10 +234,15 @@ class AccountService:
         current = context.workspace_id
         role = next((w.role for w in workspaces if w.id == current), None)
         return MeView(
-            user_id=user["id"], email=user["email"], display_name=user["display_name"],
-            workspace_id=current, role=role, workspaces=workspaces,
-            default_workspace_id=default, operator=operator,
-        )  # fmt: skip
+            user_id=user["id"],
+            email=user["email"],
+            display_name=user["display_name"],
+            workspace_id=current,
+            role=role,
+            workspaces=workspaces,
+            default_workspace_id=default,
+            operator=operator,
+        )
 
     async def set_default_workspace(self, user: UUID, workspace: UUID) -> MeView:
         """Where the caller's sign-ins land from now on (a workspace they are a member of)."""
@@ -276,17 +294,28 @@ class AccountService:
                 # Live, to the invitee's own room alone (a private type: never the workspace's
                 # room nor its catch-up list, which would tell whether the email has an account).
                 named = await store.workspace_row(conn, workspace)
-                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
-                    type=INVITATION_RECEIVED, workspace_id=workspace, actor=context.actor,
-                    data={"user_id": str(invitee["id"]), "invitation_id": str(invitation),
-                          "workspace_id": str(workspace),
-                          "workspace_name": named["name"] if named else "",
-                          "role": request.role},
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.NOTIFICATIONS,
+                    Event(
+                        type=INVITATION_RECEIVED,
+                        workspace_id=workspace,
+                        actor=context.actor,
+                        data={
+                            "user_id": str(invitee["id"]),
+                            "invitation_id": str(invitation),
+                            "workspace_id": str(workspace),
+                            "workspace_name": named["name"] if named else "",
+                            "role": request.role,
+                        },
+                    ),
+                )
         return MemberAdded(
-            status="invited", email=str(request.email), role=request.role,
+            status="invited",
+            email=str(request.email),
+            role=request.role,
             invitation_id=invitation,
-        )  # fmt: skip
+        )
 
     async def list_invitations(self, user: UUID) -> list[InvitationView]:
         """The invitations to the caller's email that wait for an answer, newest first."""
@@ -315,15 +344,29 @@ class AccountService:
             if accept:
                 await store.add_membership(conn, workspace, user, row["role"])
                 # The new member hears of it in their own room (rivergen.notifications).
-                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
-                    type=MEMBER_ADDED, workspace_id=workspace, actor=context.actor,
-                    data={"user_id": str(user), "workspace_id": str(workspace),
-                          "role": row["role"]},
-                ))  # fmt: skip
-            await store.insert_audit(conn, _audit(
-                workspace, user, "invitation.accepted" if accept else "invitation.declined",
-                f"/api/v1/invitations/{invitation}/{'accept' if accept else 'decline'}",
-            ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.NOTIFICATIONS,
+                    Event(
+                        type=MEMBER_ADDED,
+                        workspace_id=workspace,
+                        actor=context.actor,
+                        data={
+                            "user_id": str(user),
+                            "workspace_id": str(workspace),
+                            "role": row["role"],
+                        },
+                    ),
+                )
+            await store.insert_audit(
+                conn,
+                _audit(
+                    workspace,
+                    user,
+                    "invitation.accepted" if accept else "invitation.declined",
+                    f"/api/v1/invitations/{invitation}/{'accept' if accept else 'decline'}",
+                ),
+            )
             joined = await store.workspace_for_member(conn, workspace, user) if accept else None
         return WorkspaceView(**dict(joined)) if joined else None
 

@@ -30,8 +30,11 @@ async def create_user(
     user: UUID | None = await conn.fetchval(
         "INSERT INTO users (email, display_name, password_hash, personal_organization_id) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
-        email, display_name, password_hash, org,
-    )  # fmt: skip
+        email,
+        display_name,
+        password_hash,
+        org,
+    )
     return user
 
 
@@ -58,8 +61,10 @@ async def create_workspace(
     row: Row = await conn.fetchrow(
         "INSERT INTO workspaces (name, organization_id, created_by) VALUES ($1, $2, $3) "
         "RETURNING id, name, organization_id, created_at",
-        name, org, owner,
-    )  # fmt: skip
+        name,
+        org,
+        owner,
+    )
     await add_membership(conn, row["id"], owner, "owner")
     return row
 
@@ -69,23 +74,30 @@ async def add_membership(conn: asyncpg.Connection, workspace: UUID, user: UUID, 
     status: str = await conn.execute(
         "INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3) "
         "ON CONFLICT DO NOTHING",
-        workspace, user, role,
-    )  # fmt: skip
+        workspace,
+        user,
+        role,
+    )
     return status.endswith(" 1")
 
 
 async def members_page(
-    conn: asyncpg.Connection, workspace: UUID, after: tuple[datetime | None, UUID | None],
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    after: tuple[datetime | None, UUID | None],
     limit: int,
-) -> list[Row]:  # fmt: skip
+) -> list[Row]:
     """Up to ``limit + 1`` members of the workspace, newest first, after the cursor's
     ``(created_at, id)``; ``id`` is the user's."""
     rows: list[Row] = await conn.fetch(
         "SELECT * FROM (SELECT m.user_id AS id, u.email, u.display_name, m.role, m.created_at "
         "FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $3) members "
         f"WHERE {after_cursor(1)} ORDER BY created_at DESC, id DESC LIMIT $4",
-        after[0], after[1], workspace, limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        workspace,
+        limit + 1,
+    )
     return rows
 
 
@@ -94,8 +106,9 @@ async def member_row(conn: asyncpg.Connection, workspace: UUID, user: UUID) -> R
         "SELECT m.user_id AS id, u.email, u.display_name, m.role, m.created_at "
         "FROM memberships m JOIN users u ON u.id = m.user_id "
         "WHERE m.workspace_id = $1 AND m.user_id = $2",
-        workspace, user,
-    )  # fmt: skip
+        workspace,
+        user,
+    )
     return row
 
 
@@ -103,8 +116,9 @@ async def member_by_email(conn: asyncpg.Connection, workspace: UUID, email: str)
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id "
         "WHERE m.workspace_id = $1 AND lower(u.email) = lower($2))",
-        workspace, email,
-    )  # fmt: skip
+        workspace,
+        email,
+    )
     return found
 
 
@@ -130,8 +144,9 @@ async def workspace_for_member(conn: asyncpg.Connection, workspace: UUID, user: 
         "SELECT w.id, w.name, w.organization_id, w.created_at, m.role "
         "FROM workspaces w JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 "
         "WHERE w.id = $1",
-        workspace, user,
-    )  # fmt: skip
+        workspace,
+        user,
+    )
     return row
 
 
@@ -152,8 +167,11 @@ async def create_invitation(
         "ON CONFLICT (workspace_id, lower(email)) "
         "WHERE accepted_at IS NULL AND declined_at IS NULL "
         "DO UPDATE SET role = EXCLUDED.role RETURNING id",
-        workspace, email, role, invited_by,
-    )  # fmt: skip
+        workspace,
+        email,
+        role,
+        invited_by,
+    )
     return invitation
 
 
@@ -180,8 +198,9 @@ async def answer_invitation(
         f"UPDATE invitations SET {column} = now() "
         "WHERE id = $1 AND lower(email) = lower($2) AND accepted_at IS NULL "
         "AND declined_at IS NULL RETURNING workspace_id, role",
-        invitation, email,
-    )  # fmt: skip
+        invitation,
+        email,
+    )
     return row
 
 
@@ -199,8 +218,10 @@ async def owners_for_update(conn: asyncpg.Connection, workspace: UUID) -> list[U
 async def set_role(conn: asyncpg.Connection, workspace: UUID, user: UUID, role: str) -> bool:
     status: str = await conn.execute(
         "UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
-        workspace, user, role,
-    )  # fmt: skip
+        workspace,
+        user,
+        role,
+    )
     return status.endswith(" 1")
 
 
@@ -212,8 +233,9 @@ async def remove_membership(conn: asyncpg.Connection, workspace: UUID, user: UUI
         await conn.execute(
             "UPDATE users SET default_workspace_id = NULL "
             "WHERE id = $1 AND default_workspace_id = $2",
-            user, workspace,
-        )  # fmt: skip
+            user,
+            workspace,
+        )
     return status.endswith(" 1")
 
 
@@ -241,8 +263,9 @@ async def is_operator(conn: asyncpg.Connection, user: UUID, emails: list[str]) -
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM platform_operators WHERE user_id = $1) "
         "OR EXISTS (SELECT 1 FROM users WHERE id = $1 AND lower(email) = ANY($2::text[]))",
-        user, emails,
-    )  # fmt: skip
+        user,
+        emails,
+    )
     return found
 
 
@@ -253,8 +276,9 @@ async def grant_operator(conn: asyncpg.Connection, email: str, granted_by: str) 
         "SELECT id, $2 FROM users WHERE lower(email) = lower($1) "
         "ON CONFLICT (user_id) DO UPDATE SET granted_by = platform_operators.granted_by "
         "RETURNING user_id",
-        email, granted_by,
-    )  # fmt: skip
+        email,
+        granted_by,
+    )
     return user
 
 
@@ -293,8 +317,11 @@ async def insert_refresh_token(
     await conn.execute(
         "INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at) "
         "VALUES ($1, $2, $3, $4)",
-        user, family, token_hash, expires_at,
-    )  # fmt: skip
+        user,
+        family,
+        token_hash,
+        expires_at,
+    )
 
 
 async def refresh_token_for_update(conn: asyncpg.Connection, token_hash: str) -> Row | None:
@@ -333,8 +360,13 @@ async def insert_api_key(
         "INSERT INTO api_keys (workspace_id, name, prefix, key_hash, role, created_by) "
         "VALUES ($1, $2, $3, $4, $5, $6) "
         "RETURNING id, name, prefix, role, created_at, last_used_at, revoked_at",
-        workspace, name, prefix, key_hash, role, created_by,
-    )  # fmt: skip
+        workspace,
+        name,
+        prefix,
+        key_hash,
+        role,
+        created_by,
+    )
     return row
 
 
@@ -351,8 +383,9 @@ async def revoke_api_key(conn: asyncpg.Connection, workspace: UUID, key: UUID) -
     status: str = await conn.execute(
         "UPDATE api_keys SET revoked_at = now() "
         "WHERE id = $1 AND workspace_id = $2 AND revoked_at IS NULL",
-        key, workspace,
-    )  # fmt: skip
+        key,
+        workspace,
+    )
     return status.endswith(" 1")
 
 
@@ -381,9 +414,16 @@ async def insert_audit(conn: asyncpg.Connection, entry: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, method, path, "
         "status, outcome, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        entry["workspace_id"], entry["actor_type"], entry["actor_id"], entry["action"],
-        entry["method"], entry["path"], entry["status"], entry["outcome"], entry["request_id"],
-    )  # fmt: skip
+        entry["workspace_id"],
+        entry["actor_type"],
+        entry["actor_id"],
+        entry["action"],
+        entry["method"],
+        entry["path"],
+        entry["status"],
+        entry["outcome"],
+        entry["request_id"],
+    )
 
 
 async def audit_page(
@@ -393,6 +433,8 @@ async def audit_page(
         "SELECT id, occurred_at, actor_type, actor_id, action, method, path, status, outcome, "
         "request_id FROM audit_log WHERE workspace_id = $1 AND ($2::bigint IS NULL OR id < $2) "
         "ORDER BY id DESC LIMIT $3",
-        workspace, before, limit,
-    )  # fmt: skip
+        workspace,
+        before,
+        limit,
+    )
     return rows

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,8 +16,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from rivergen import __version__
 from rivergen.accounts.credentials import TokenSigner, install_redaction
 from rivergen.accounts.gatekeeper import Gatekeeper
-from rivergen.agents.operations import OperationsAgent, RayClusterReader
-from rivergen.agents.prompt_studio import PromptService, build_prompt_service
 from rivergen.api import (
     accounts,
     billing,
@@ -41,16 +38,13 @@ from rivergen.api.audit import AuditMiddleware
 from rivergen.api.errors import install_error_handlers
 from rivergen.api.idempotency import IdempotencyMiddleware
 from rivergen.api.metrics import RequestMetricsMiddleware
+from rivergen.api.registry import Elsewhere, build_registry, use_registry
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
 from rivergen.cache import SessionStore
 from rivergen.clients import PlatformClients
-from rivergen.core import BackendCore
-from rivergen.domain import DomainServices
+from rivergen.domain import ComputeAdapters
 from rivergen.jobs import JobService
-from rivergen.ratelimit import RateLimiter
-from rivergen.semantic.service import SemanticService
-from rivergen.services.execution.save import JobResultSaver
 from rivergen.settings import Settings, load_settings
 from rivergen.web import install_web
 
@@ -105,21 +99,23 @@ class MountedAt:
 def create_app(
     settings: Settings | None = None,
     *,
+    compute: Callable[[Settings], ComputeAdapters],
     echo_request_id: bool = True,
-    remote: Mapping[str, Callable[[PlatformClients], Any]] | None = None,
+    elsewhere: Callable[[PlatformClients], Elsewhere] | None = None,
     routers: Sequence[APIRouter] = GATEWAY_ROUTERS + STORAGE_ROUTERS,
     mounted_at: str | None = None,
 ) -> FastAPI:
     """Build a FastAPI app of ``routers`` (by default the whole API). Serve calls this on each
     replica (a builder function), so settings are read there, never when a module is imported.
 
+    ``compute`` makes the compute adapters the domain services run on (Ray's:
+    ``compute.adapters.ray_adapters``), from the resolved settings, when the app starts.
     ``echo_request_id=False`` behind a proxy that echoes ``X-Request-ID`` itself (Serve).
-    ``remote`` names the services reached elsewhere (on Serve: their deployments by handle),
-    by their ``app.state`` name: ``core`` (Backend Core), ``prompts`` (Prompt Studio),
-    ``models`` and ``model_studio`` (Machine Learning, Model Studio), ``monitoring``,
-    ``decisions``, ``governance_agent``, ``operations``; the others, and these by default, run
-    in this process. ``mounted_at`` is the route prefix Serve
-    mounts the app under, if any (its OpenAPI document is then at ``<prefix>/openapi.json``).
+    ``elsewhere`` gives the services reached elsewhere (on Serve: their deployments by handle,
+    :class:`~rivergen.api.registry.Elsewhere`); the others, and all by default, run in this
+    process (:func:`~rivergen.api.registry.build_registry`). ``mounted_at`` is the route prefix
+    Serve mounts the app under, if any (its OpenAPI document is then at
+    ``<prefix>/openapi.json``).
     """
     resolved = settings or load_settings()
 
@@ -129,44 +125,17 @@ def create_app(
         signer = TokenSigner.from_settings(resolved.auth)  # a missing key fails before any I/O
         clients = await PlatformClients.open(resolved)
         try:
-            app.state.clients = clients
-            app.state.gatekeeper = Gatekeeper(
+            gatekeeper = Gatekeeper(
                 clients.db,
                 SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
                 signer,
                 resolved.auth.operators,
             )
-            app.state.rate_limiter = RateLimiter(clients.redis_app)
-            elsewhere = dict(remote or {})
-
-            def local_or_remote(name: str, local: Callable[[], Any]) -> Any:
-                factory = elsewhere.get(name)
-                return factory(clients) if factory else local()
-
-            app.state.core = local_or_remote("core", lambda: BackendCore(clients))
-            domain = DomainServices.build(clients, resolved)
-            app.state.governance = domain.governance
-            app.state.storage = domain.storage
-            app.state.data_sources = domain.data_sources
-            app.state.datasets = domain.datasets
-            app.state.notifications = domain.notifications
-            app.state.jobs = domain.jobs
-            app.state.models = local_or_remote("models", lambda: domain.models)
-            app.state.model_studio = local_or_remote("model_studio", lambda: domain.model_studio)
-            app.state.monitoring = local_or_remote("monitoring", lambda: domain.monitoring)
-            app.state.prompts = local_or_remote(
-                "prompts", lambda: prompt_studio(clients, resolved, domain)
-            )
-            app.state.semantic = SemanticService(clients.db, domain.governance)
-            app.state.decisions = local_or_remote("decisions", lambda: domain.decisions)
-            app.state.governance_agent = local_or_remote(
-                "governance_agent", lambda: domain.governance_agent
-            )
-            app.state.operations = local_or_remote("operations", lambda: OperationsAgent(
-                clients, domain.jobs, RayClusterReader(), resolved.gateway.readiness_timeout_s
-            ))  # fmt: skip
+            away = elsewhere(clients) if elsewhere else None
+            registry = build_registry(clients, resolved, gatekeeper, compute(resolved), away)
+            use_registry(app, registry)
             if jobs.router in routers:  # the storage app serves no jobs: no supervisor wait
-                await _resume_jobs(app.state.jobs)
+                await _resume_jobs(registry.jobs)
             yield
         finally:
             await clients.close()
@@ -205,26 +174,6 @@ def create_app(
     if health.router in routers:  # the gateway also serves the web client at /
         install_web(app)
     return app
-
-
-def prompt_studio(
-    clients: PlatformClients, settings: Settings, domain: DomainServices
-) -> PromptService:
-    """Prompt Studio and the capability services it uses, all in this process."""
-    # Execution Support's SQL runs on Internal Compute as Ray tasks (compute/): imported here
-    # so the library's modules load without it.
-    from compute.sql import RaySqlRunner
-    from compute.staging import RayDatasetCompute
-
-    sql = RaySqlRunner(
-        domain.datasets, domain.governance, RayDatasetCompute(settings),
-        settings.prompts.max_seconds,
-    )  # fmt: skip
-    return build_prompt_service(
-        clients.db, settings.prompts, domain.datasets, domain.jobs, sql=sql,
-        saver=JobResultSaver(domain.jobs, settings.prompts.max_seconds),
-        governance=domain.governance,
-    )  # fmt: skip
 
 
 async def _resume_jobs(jobs: JobService) -> None:

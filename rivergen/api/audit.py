@@ -8,6 +8,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rivergen.accounts.principal import Principal, RequestContext
+from rivergen.api.registry import started_registry
 from rivergen.api.request_id import current_request_id
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,11 @@ class AuditMiddleware:
                 await self._record(scope, status)
 
     async def _record(self, scope: Scope, status: int) -> None:
-        core = getattr(scope["app"].state, "core", None)
-        if core is None:
+        registry = started_registry(scope["app"])
+        if registry is None:
             return
         try:
-            await core.record_audit(audit_entry(scope, status))
+            await registry.core.record_audit(audit_entry(scope, status))
         except Exception:  # the response is already sent; the loss is logged, not raised
             log.exception(
                 "could not record the audit entry of %s %s", scope["method"], scope["path"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import DataSourcesDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.connectors.schemas import (
     DataSourceCreate,
@@ -16,20 +15,16 @@ from rivergen.connectors.schemas import (
     DataSourceView,
     DiscoveredSchema,
 )
-from rivergen.connectors.service import DataSourceService
 
 router = APIRouter(
-    prefix="/api/v1/data-sources", dependencies=[Depends(authorize)],
-    responses={**ERRORS, 413: ERRORS[400]}, tags=["data sources"],
-)  # fmt: skip
+    prefix="/api/v1/data-sources",
+    dependencies=[Depends(authorize)],
+    responses={**ERRORS, 413: ERRORS[400]},
+    tags=["data sources"],
+)
 
 
-def _sources(request: Request) -> DataSourceService:
-    service: DataSourceService = request.app.state.data_sources
-    return service
-
-
-Sources = Annotated[DataSourceService, Depends(_sources)]
+Sources = DataSourcesDep
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import ClientsDep, DatasetsDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
-from rivergen.datasets import DatasetService
 from rivergen.datasets.schemas import (
     DatasetCreate,
     DatasetDownload,
@@ -33,12 +32,7 @@ router = APIRouter(
 )
 
 
-def _datasets(request: Request) -> DatasetService:
-    service: DatasetService = request.app.state.datasets
-    return service
-
-
-Datasets = Annotated[DatasetService, Depends(_datasets)]
+Datasets = DatasetsDep
 VersionQuery = Annotated[int | None, Query(ge=1, description="Default: the current version.")]
 
 
@@ -122,7 +116,11 @@ async def download_version(
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
 )
 async def version_content(
-    dataset_id: UUID, version: VersionPath, context: Context, datasets: Datasets, request: Request
+    dataset_id: UUID,
+    version: VersionPath,
+    context: Context,
+    datasets: Datasets,
+    clients: ClientsDep,
 ) -> Response:
     """The version's Parquet object, streamed from the embedded store (on S3 the download URL
     is presigned and this route answers 404). When policies change what the caller sees
@@ -130,7 +128,7 @@ async def version_content(
     key, governed = await datasets.governed_content(context, dataset_id, version)
     if governed is not None:
         return Response(governed, media_type="application/vnd.apache.parquet")
-    objects = request.app.state.clients.objects
+    objects = clients.objects
     if not isinstance(objects, LocalObjectStore):
         raise NotFound(
             "versions download straight from object storage: GET .../download for the URL",

@@ -8,36 +8,31 @@ carry the hard limits every decision obeys, so changing them is for admins (as p
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from rivergen.agents.dia import (
     AnalyzeRequest,
-    DecisionAgent,
     DecisionPage,
     DecisionView,
     SimulateRequest,
     SimulationView,
 )
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import DecisionsDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.services.decisions import Guideline, GuidelineCreate, GuidelinePage
 
 router = APIRouter(
-    prefix="/api/v1/decisions", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/decisions",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["decisions"],
-)  # fmt: skip
+)
 
 
-def _decisions(request: Request) -> DecisionAgent:
-    agent: DecisionAgent = request.app.state.decisions
-    return agent
-
-
-Decisions = Annotated[DecisionAgent, Depends(_decisions)]
+Decisions = DecisionsDep
 
 
 @router.post("/analyze")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from rivergen.agents.governance_agent import (
-    GovernanceAgent,
     Proposal,
     ProposalDecision,
     ProposalPage,
@@ -18,21 +17,18 @@ from rivergen.agents.governance_agent import (
 )
 from rivergen.agents.governance_agent.schemas import ProposalState
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import GovernanceAgentDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 
 router = APIRouter(
-    prefix="/api/v1/governance", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/governance",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["governance agent"],
-)  # fmt: skip
+)
 
 
-def _agent(request: Request) -> GovernanceAgent:
-    agent: GovernanceAgent = request.app.state.governance_agent
-    return agent
-
-
-Agent = Annotated[GovernanceAgent, Depends(_agent)]
+Agent = GovernanceAgentDep
 
 
 @router.post("/scan")

@@ -92,17 +92,22 @@ class IdempotencyMiddleware:
         key = raw.decode("latin-1")
         if not _SANE_KEY.match(key):
             await _send_error(
-                send, 400, "invalid_idempotency_key",
+                send,
+                400,
+                "invalid_idempotency_key",
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )  # fmt: skip
+            )
             return
         settings: IdempotencySettings = scope["app"].state.settings.idempotency
         try:
             body = await _read_body(receive, settings.max_body_bytes)
         except _BodyTooLarge:
-            await _send_error(send, 413, "idempotency_body_too_large",
-                              f"a request with Idempotency-Key may carry at most "
-                              f"{settings.max_body_bytes} bytes")  # fmt: skip
+            await _send_error(
+                send,
+                413,
+                "idempotency_body_too_large",
+                f"a request with Idempotency-Key may carry at most {settings.max_body_bytes} bytes",
+            )
             return
         except _ClientGone:
             return
@@ -111,8 +116,9 @@ class IdempotencyMiddleware:
         )
         await self._run(claim, scope, _replaying(body, receive), send)
 
-    async def _run(self, claim: IdempotencyClaim, scope: Scope, receive: Receive,
-                   send: Send) -> None:  # fmt: skip
+    async def _run(
+        self, claim: IdempotencyClaim, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         held: list[Message] = []
 
         async def hold(message: Message) -> None:

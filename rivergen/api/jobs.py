@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
-from rivergen.agents.operations import JobRetry, OperationsAgent
+from rivergen.agents.operations import JobRetry
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import JobsDep, OperationsDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
-from rivergen.jobs import JobService, JobState, JobView
+from rivergen.jobs import JobState, JobView
 from rivergen.jobs.schemas import JobAccepted, JobCreate, JobPage, ResultPage
 
 router = APIRouter(
@@ -19,19 +19,15 @@ router = APIRouter(
 )
 
 
-def _jobs(request: Request) -> JobService:
-    service: JobService = request.app.state.jobs
-    return service
-
-
-Jobs = Annotated[JobService, Depends(_jobs)]
+Jobs = JobsDep
 WaitS = Annotated[
     float,
     Query(
-        ge=0, le=60,
+        ge=0,
+        le=60,
         description="Answer once the job has ended, or after this many seconds (a long poll).",
     ),
-]  # fmt: skip
+]
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
@@ -74,11 +70,10 @@ async def cancel_job(job_id: UUID, context: Context, jobs: Jobs) -> JobView:
 
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_job(job_id: UUID, context: Context, request: Request) -> JobRetry:
+async def retry_job(job_id: UUID, context: Context, operations: OperationsDep) -> JobRetry:
     """Queue a failed or cancelled job of this workspace again (a new job, same kind, params
     and name, checked and counted like any submission); 409 `job_not_retryable` otherwise."""
-    agent: OperationsAgent = request.app.state.operations
-    return await agent.retry_job(context, job_id)
+    return await operations.retry_job(context, job_id)
 
 
 @router.get("/jobs/{job_id}/result")

@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compute.metrics import record_request
+from rivergen.metrics import record_request
 
 UNMATCHED = "unmatched"
 """The ``route`` of a request no route matched (a 404 of an unknown path): raw paths would make

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, status
 
-from rivergen.agents.model_studio import ModelStudio
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import ModelsDep, ModelStudioDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.services.ml.schemas import (
     DeployRequest,
@@ -22,25 +21,14 @@ from rivergen.services.ml.schemas import (
     TrainAccepted,
     TrainRequest,
 )
-from rivergen.services.ml.service import ModelService
 
 router = APIRouter(
     prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["models"]
 )
 
 
-def _models(request: Request) -> ModelService:
-    service: ModelService = request.app.state.models
-    return service
-
-
-def _studio(request: Request) -> ModelStudio:
-    studio: ModelStudio = request.app.state.model_studio
-    return studio
-
-
-Models = Annotated[ModelService, Depends(_models)]
-Studio = Annotated[ModelStudio, Depends(_studio)]
+Models = ModelsDep
+Studio = ModelStudioDep
 
 
 @router.post("/models", status_code=status.HTTP_202_ACCEPTED)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import MonitoringDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
-from rivergen.errors import DependencyUnavailable
 from rivergen.services.monitoring import (
     MonitoringCheck,
     MonitoringPage,
     MonitoringReport,
-    MonitoringService,
 )
 
 router = APIRouter(
@@ -23,17 +20,7 @@ router = APIRouter(
 )
 
 
-def _monitoring(request: Request) -> MonitoringService:
-    # Built in the gateway's lifespan once the model registry (its ModelLookup) is there.
-    service: MonitoringService | None = getattr(request.app.state, "monitoring", None)
-    if service is None:
-        raise DependencyUnavailable(
-            "model monitoring is not available here", code="monitoring_unavailable"
-        )
-    return service
-
-
-Monitoring = Annotated[MonitoringService, Depends(_monitoring)]
+Monitoring = MonitoringDep
 
 
 @router.post("/models/{model_id}/monitoring", status_code=status.HTTP_201_CREATED)
@@ -51,8 +38,11 @@ async def check_model(
 
 @router.get("/models/{model_id}/monitoring")
 async def model_monitoring(
-    model_id: UUID, context: Context, monitoring: Monitoring, limit: PageLimit = 20,
+    model_id: UUID,
+    context: Context,
+    monitoring: Monitoring,
+    limit: PageLimit = 20,
     cursor: PageCursor = None,
-) -> MonitoringPage:  # fmt: skip
+) -> MonitoringPage:
     """The model's reports, newest first; follow `next_cursor`."""
     return await monitoring.history(context, model_id, limit, cursor)

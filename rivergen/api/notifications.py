@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import NotificationsDep
 from rivergen.api.security import Context, authorize
-from rivergen.notifications import NotificationPage, NotificationService
+from rivergen.notifications import NotificationPage
 
 router = APIRouter(
     prefix="/api/v1", dependencies=[Depends(authorize)], responses=ERRORS, tags=["notifications"]
 )
 
 
-def _notifications(request: Request) -> NotificationService:
-    service: NotificationService = request.app.state.notifications
-    return service
-
-
-Notifications = Annotated[NotificationService, Depends(_notifications)]
+Notifications = NotificationsDep
 
 
 @router.get("/notifications")

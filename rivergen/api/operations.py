@@ -4,40 +4,38 @@ with the dependencies' error detail. For a workspace's admins: that workspace's 
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
 from rivergen.agents.operations import (
     ClusterView,
     DeploymentsView,
     HealthSummary,
     JobRetry,
-    OperationsAgent,
     WorkspaceHealth,
 )
 from rivergen.api.accounts import ERRORS
+from rivergen.api.deps import OperationsDep
 from rivergen.api.security import Context, authorize
 from rivergen.errors import BadRequest
 
 router = APIRouter(
-    prefix="/api/v1/operations", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/operations",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["operations"],
-)  # fmt: skip
+)
 # What a workspace's admins see of operations: their own workspace only.
 workspace_router = APIRouter(
-    prefix="/api/v1/workspaces", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/workspaces",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["operations"],
-)  # fmt: skip
+)
 
 
-def _agent(request: Request) -> OperationsAgent:
-    agent: OperationsAgent = request.app.state.operations
-    return agent
-
-
-Agent = Annotated[OperationsAgent, Depends(_agent)]
+Agent = OperationsDep
 
 
 @router.get("/cluster")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import GovernanceDep, PageCursor, PageLimit
 from rivergen.api.security import Context, authorize
 from rivergen.services.governance import (
-    GovernanceService,
     Governed,
     Policy,
     PolicyCreate,
@@ -25,12 +24,7 @@ router = APIRouter(
 )
 
 
-def _governance(request: Request) -> GovernanceService:
-    service: GovernanceService = request.app.state.governance
-    return service
-
-
-Governance = Annotated[GovernanceService, Depends(_governance)]
+Governance = GovernanceDep
 
 
 @router.get("/policies")

@@ -3,12 +3,10 @@ prompts."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from rivergen.agents.prompt_studio import PromptService
 from rivergen.agents.prompt_studio.schemas import (
     ConversationDetail,
     ConversationPage,
@@ -20,21 +18,18 @@ from rivergen.agents.prompt_studio.schemas import (
     SavedPromptPage,
 )
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import PageCursor, PageLimit, PromptsDep
 from rivergen.api.security import Context, authorize
 
 router = APIRouter(
-    prefix="/api/v1/prompts", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/prompts",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["prompts"],
-)  # fmt: skip
+)
 
 
-def _prompts(request: Request) -> PromptService:
-    service: PromptService = request.app.state.prompts
-    return service
-
-
-Prompts = Annotated[PromptService, Depends(_prompts)]
+Prompts = PromptsDep
 
 
 @router.post("/execute")

@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rivergen.accounts.gatekeeper import Gatekeeper
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Access, required_access, role_allows
+from rivergen.api.registry import registry_of
 from rivergen.core import BackendCorePort
 from rivergen.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
-from rivergen.ratelimit import RateLimiter, normalize_address
+from rivergen.ratelimit import normalize_address
 from rivergen.settings import Settings
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -27,13 +28,11 @@ API_KEY_HEADER = "x-api-key"
 
 
 def gatekeeper_of(request: Request) -> Gatekeeper:
-    gatekeeper: Gatekeeper = request.app.state.gatekeeper
-    return gatekeeper
+    return registry_of(request.app).gatekeeper
 
 
 def core_of(request: Request) -> BackendCorePort:
-    core: BackendCorePort = request.app.state.core
-    return core
+    return registry_of(request.app).core
 
 
 def _credential(request: Request) -> str | None:
@@ -68,7 +67,7 @@ async def limit_registrations(request: Request, address: str) -> None:
     settings: Settings = request.app.state.settings
     if not settings.gateway.rate_limit:
         return
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter = registry_of(request.app).rate_limiter
     decision = await limiter.hit(
         f"rl:register:{normalize_address(address)}",
         limit=settings.auth.registrations_per_hour,
@@ -93,7 +92,7 @@ async def _rate_limit(request: Request, principal: Principal, member_of: UUID | 
         return
     plan = await gatekeeper_of(request).plan_of(member_of)
     key = f"rl:req:{member_of}" if member_of else f"rl:req:actor:{principal.actor[1]}"
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter = registry_of(request.app).rate_limiter
     decision = await limiter.hit(key, limit=plan.quotas.requests_per_minute, window_s=60)
     request.state.response_headers = decision.headers()
     if not decision.allowed:

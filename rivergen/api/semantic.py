@@ -3,12 +3,10 @@ the confirmation and the history."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import PageCursor, PageLimit, SemanticDep
 from rivergen.api.security import Context, authorize
 from rivergen.semantic.schemas import (
     ConfirmRequest,
@@ -16,20 +14,16 @@ from rivergen.semantic.schemas import (
     SemanticLayerVersion,
     SemanticLayerVersionPage,
 )
-from rivergen.semantic.service import SemanticService
 
 router = APIRouter(
-    prefix="/api/v1/semantic-layer", dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix="/api/v1/semantic-layer",
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["semantic layer"],
-)  # fmt: skip
+)
 
 
-def _semantic(request: Request) -> SemanticService:
-    service: SemanticService = request.app.state.semantic
-    return service
-
-
-Semantic = Annotated[SemanticService, Depends(_semantic)]
+Semantic = SemanticDep
 
 
 @router.get("")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -10,11 +10,10 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from rivergen.api.accounts import ERRORS
-from rivergen.api.deps import PageCursor, PageLimit
+from rivergen.api.deps import ClientsDep, PageCursor, PageLimit, StorageDep
 from rivergen.api.security import Context, authorize, gatekeeper_of
 from rivergen.errors import BadRequest, NotFound, PayloadTooLarge
 from rivergen.objectstore import LocalObjectStore
-from rivergen.storage import StorageService
 from rivergen.storage.schemas import (
     FileDownload,
     FilePage,
@@ -31,17 +30,14 @@ PREFIX = "/api/v1/storage"
 _FORM_OVERHEAD = 64 * 1024
 
 router = APIRouter(
-    prefix=PREFIX, dependencies=[Depends(authorize)], responses=ERRORS,
+    prefix=PREFIX,
+    dependencies=[Depends(authorize)],
+    responses=ERRORS,
     tags=["storage"],
-)  # fmt: skip
+)
 
 
-def _storage(request: Request) -> StorageService:
-    service: StorageService = request.app.state.storage
-    return service
-
-
-Storage = Annotated[StorageService, Depends(_storage)]
+Storage = StorageDep
 
 
 def _base(request: Request) -> str:
@@ -66,10 +62,15 @@ async def list_parts(upload_id: UUID, context: Context, storage: Storage) -> lis
 
 @router.put("/parts/{store_upload_id}/{part_number}")
 async def put_part(
-    store_upload_id: str, part_number: int, context: Context, storage: Storage, request: Request
+    store_upload_id: str,
+    part_number: int,
+    context: Context,
+    storage: Storage,
+    request: Request,
+    clients: ClientsDep,
 ) -> Response:
     """The embedded store's part endpoint (on S3 the part URLs are presigned S3 URLs)."""
-    objects = request.app.state.clients.objects
+    objects = clients.objects
     if not isinstance(objects, LocalObjectStore):
         raise NotFound("parts go straight to object storage", code="upload_not_found")
     await storage.upload_by_store_id(context, store_upload_id)
@@ -161,16 +162,22 @@ _FORM_SCHEMA: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "name": {"type": "string", "maxLength": 255,
-                                 "description": "The file's name (default: the part's)."},
-                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$",
-                                   "description": "Checked against the content if given."},
+                        "name": {
+                            "type": "string",
+                            "maxLength": 255,
+                            "description": "The file's name (default: the part's).",
+                        },
+                        "sha256": {
+                            "type": "string",
+                            "pattern": "^[0-9a-f]{64}$",
+                            "description": "Checked against the content if given.",
+                        },
                     },
                 }
             }
         },
     }
-}  # fmt: skip
+}
 
 
 @router.post("/upload", status_code=status.HTTP_201_CREATED, openapi_extra=_FORM_SCHEMA)
@@ -191,10 +198,12 @@ async def upload_form(context: Context, storage: Storage, request: Request) -> F
         name = _field(form.get("name")) or file.filename or "upload"
         sha256 = _field(form.get("sha256"))
         return await storage.upload_file(
-            context, file.file, name=name[:255],
+            context,
+            file.file,
+            name=name[:255],
             content_type=(file.content_type or "application/octet-stream")[:255],
             sha256=sha256.lower() if sha256 else None,
-        )  # fmt: skip
+        )
 
 
 def _field(value: object) -> str | None:

@@ -51,8 +51,10 @@ class UsageMeter:
         if org is None:
             log.error(
                 "not metering %s event %s: workspace %s has no organization",
-                event.type, event.event_id, event.workspace_id,
-            )  # fmt: skip
+                event.type,
+                event.event_id,
+                event.workspace_id,
+            )
             return
         metric, quantity = usage
         await store.add_usage(
@@ -79,9 +81,14 @@ class MeteringService:
         self._bus = bus
         self._owns_clients = False
         self.consumer = IdempotentConsumer(
-            bus, db, list(topics), group_id, meter or UsageMeter(),
-            name=name, max_records=max_records,
-        )  # fmt: skip
+            bus,
+            db,
+            list(topics),
+            group_id,
+            meter or UsageMeter(),
+            name=name,
+            max_records=max_records,
+        )
 
     @classmethod
     async def open(cls, settings: Settings, *, name: str | None = None) -> MeteringService:

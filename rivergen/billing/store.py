@@ -45,8 +45,12 @@ async def add_usage(
         "VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (workspace_id, metric, period) "
         "DO UPDATE SET quantity = usage_counters.quantity + EXCLUDED.quantity",
-        organization_id, workspace_id, metric.value, period, quantity,
-    )  # fmt: skip
+        organization_id,
+        workspace_id,
+        metric.value,
+        period,
+        quantity,
+    )
 
 
 async def organization_usage(
@@ -58,8 +62,10 @@ async def organization_usage(
         "SELECT metric, sum(quantity) AS quantity FROM usage_counters "
         "WHERE organization_id = $1 AND (period = $2 OR (metric = $3 AND period < $2)) "
         "GROUP BY metric",
-        organization_id, period, Metric.STORAGE_BYTES.value,
-    )  # fmt: skip
+        organization_id,
+        period,
+        Metric.STORAGE_BYTES.value,
+    )
     used = dict.fromkeys(Metric, Decimal(0))
     for row in rows:
         used[Metric(row["metric"])] = Decimal(row["quantity"])
@@ -91,8 +97,13 @@ async def insert_invoice(
         "INSERT INTO invoices (organization_id, period, plan, lines, total, currency) "
         "VALUES ($1, $2, $3, $4::jsonb, $5, $6) "
         f"ON CONFLICT (organization_id, period) DO NOTHING RETURNING {_INVOICE_COLUMNS}",
-        organization_id, period, plan, json.dumps(lines), total, currency,
-    )  # fmt: skip
+        organization_id,
+        period,
+        plan,
+        json.dumps(lines),
+        total,
+        currency,
+    )
     return row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,6 +16,7 @@ import typer
 from rivergen.accounts import store as accounts_store
 from rivergen.cli.runner import (
     RunState,
+    ServeApps,
     StopRequested,
     pid_alive,
     run_platform,
@@ -29,6 +31,8 @@ from rivergen.sdk import API_KEY_ENV, TOKEN_ENV
 from rivergen.settings import Settings, load_settings
 
 T = TypeVar("T")
+# The module that runs `rivergen up` with the platform's Serve applications.
+SERVE_PLATFORM = "deployments.platform"
 
 app = typer.Typer(
     name="rivergen",
@@ -97,8 +101,19 @@ def up(
     if running is not None and pid_alive(running.pid):
         typer.echo(f"RiverGen is already running (pid {running.pid}) at {running.api_url}")
         raise typer.Exit(code=1)
+    # The Serve applications are deployments/'s, above this library: this process goes on as
+    # `python -m deployments.platform` (same pid, its options in the environment now), which
+    # calls start_platform with them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", SERVE_PLATFORM, *(["--demo"] if demo else [])])
+
+
+def start_platform(settings: Settings, apps: ServeApps, *, demo: bool = False) -> None:
+    """Run the platform with ``apps`` until stopped; exits with its code (2: a configuration
+    error, 1: stopped before start-up finished)."""
     try:
-        code = run_platform(settings, say=typer.echo, on_ready=_seed_demo if demo else None)
+        code = run_platform(settings, apps, say=typer.echo, on_ready=_seed_demo if demo else None)
     except ConfigurationError as exc:
         raise _fail(exc) from None
     except (StopRequested, KeyboardInterrupt):
@@ -348,13 +363,19 @@ def submit(
     if API_KEY_ENV not in env_vars and TOKEN_ENV not in env_vars:
         typer.secho(
             f"warning: neither {API_KEY_ENV} nor {TOKEN_ENV} is set: the job's SDK calls "
-            "will be refused", fg=typer.colors.YELLOW, err=True,
-        )  # fmt: skip
+            "will be refused",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     try:
         job_id = jobs.submit_script(
-            client, script, list(args or []), env_vars=env_vars, python=python,
+            client,
+            script,
+            list(args or []),
+            env_vars=env_vars,
+            python=python,
             submission_id=submission_id,
-        )  # fmt: skip
+        )
     except RuntimeError as exc:
         typer.secho(f"error: the cluster refused the job: {exc}", fg=typer.colors.RED, err=True)
         if "No available agent" in str(exc):

@@ -5,6 +5,9 @@ the resolved settings -> migrate -> prepare storage and topics -> start Ray (loc
 dashboard, or join a configured cluster) -> deploy the Serve apps (event workers, gateway,
 Storage Orchestration, the Socket.io cluster) -> wait for /readyz.
 Stopping (Ctrl-C, SIGTERM, `rivergen down`) undoes it in reverse.
+
+The Serve applications are ``deployments/``'s, above this library: :func:`run_platform` takes
+them as :class:`ServeApps` (``deployments/platform.py`` has them, and runs it).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -34,10 +37,6 @@ from rivergen.objectstore import connect_object_store
 from rivergen.preflight import check_configured_services
 from rivergen.settings import Settings, load_settings
 
-APP_NAME = "rivergen"
-EVENTS_APP_NAME = "rivergen-events"
-STORAGE_APP_NAME = "rivergen-storage"
-SOCKETS_APP_NAME = "rivergen-sockets"
 HA_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 # Serve's HTTP servers are uvicorn's, which by default take X-Forwarded-For from any loopback
 # peer (the ingress, but also any local client that forges one). The gateway reads the header
@@ -149,23 +148,25 @@ def _set_defaults(env: dict[str, str]) -> None:
         os.environ.setdefault(name, value)
 
 
-def local_ingress_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a local head's HAProxy name the client (``option
-    forwardfor``) and keep its stats and metrics on loopback: Ray runs RiverGen's launcher as
-    its HAProxy binary (deployments/haproxy_ingress.py says why), and the gateway trusts the
-    header from HAProxy (and the load balancers of ``http.upstream_proxies``) alone."""
-    from deployments.haproxy_ingress import BINARY_ENV, write_launcher
+class ServeApps(Protocol):
+    """The platform's Serve applications, for :func:`run_platform`."""
 
-    launcher = write_launcher(settings.data_dir.expanduser().resolve() / "run" / "haproxy")
-    trusted = [LOCAL_HAPROXY, *(str(n) for n in settings.http.upstream_proxies)]
-    return {
-        BINARY_ENV: str(launcher),
-        "RIVERGEN_GATEWAY__TRUSTED_PROXIES": json.dumps(trusted),
-    }
+    def local_ingress_env(self, settings: Settings) -> dict[str, str]:
+        """The environment a local head's HAProxy ingress needs (set before Ray starts)."""
+        ...
+
+    def deploy(self, settings: Settings) -> None:
+        """Start Serve on the connected cluster and run every application."""
+        ...
+
+    def remove(self, settings: Settings) -> None:
+        """Delete the applications (a configured cluster) or shut Serve down (a local head)."""
+        ...
 
 
 def run_platform(
     settings: Settings,
+    apps: ServeApps,
     *,
     say: Any = print,
     on_ready: Callable[[str, Settings], None] | None = None,
@@ -184,20 +185,12 @@ def run_platform(
             os.environ.update(HA_PROXY_ENV)
             if settings.ray.address is None:
                 _set_defaults(LOCAL_DRAIN_ENV)
-                _set_defaults(local_ingress_env(settings))
+                _set_defaults(apps.local_ingress_env(settings))
         resolved = load_settings()  # now with the embedded addresses
         say("applying migrations, preparing storage and topics")
         asyncio.run(prepare_backends(resolved))
         say("starting Ray and deploying the Serve app")
         import ray
-        from ray import serve
-
-        from deployments.events import relay_app
-        from deployments.gateway import gateway_app
-        from deployments.sockets import ROUTE_PREFIX as SOCKETS_PREFIX
-        from deployments.sockets import sockets_app
-        from deployments.storage import ROUTE_PREFIX as STORAGE_PREFIX
-        from deployments.storage import storage_app
 
         dashboard_url = None
         if resolved.ray.address:
@@ -224,15 +217,7 @@ def run_platform(
         # the signals back so a stop always runs the cleanup below.
         signal.signal(signal.SIGTERM, _raise_stop)
         signal.signal(signal.SIGINT, _raise_stop)
-        serve.start(http_options={"host": resolved.http.host, "port": resolved.http.port})
-        serve.run(relay_app(), name=EVENTS_APP_NAME, route_prefix=None)
-        serve.run(gateway_app(resolved.gateway), name=APP_NAME, route_prefix="/")
-        serve.run(
-            storage_app(resolved.storage, resolved.gateway),
-            name=STORAGE_APP_NAME,
-            route_prefix=STORAGE_PREFIX,
-        )
-        serve.run(sockets_app(resolved.sockets), name=SOCKETS_APP_NAME, route_prefix=SOCKETS_PREFIX)
+        apps.deploy(resolved)
         api_url = f"http://{resolved.http.host}:{resolved.http.port}"
         wait_ready(f"{api_url}/readyz", READY_TIMEOUT_S)
         state = RunState(os.getpid(), api_url, dashboard_url, describe_services(resolved, embedded))
@@ -250,7 +235,7 @@ def run_platform(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if ray_started:
-            _stop_ray(settings)
+            _stop_ray(settings, apps)
         embedded.stop()
         state_file(settings).unlink(missing_ok=True)
 
@@ -287,18 +272,11 @@ def _local_head_params(agent_port: int) -> Iterator[None]:
         parameter.RayParams = original  # type: ignore[misc]
 
 
-def _stop_ray(settings: Settings) -> None:
+def _stop_ray(settings: Settings, apps: ServeApps) -> None:
     import ray
-    from ray import serve
 
     try:
-        if settings.ray.address:
-            serve.delete(SOCKETS_APP_NAME)
-            serve.delete(STORAGE_APP_NAME)
-            serve.delete(APP_NAME)
-            serve.delete(EVENTS_APP_NAME)
-        else:
-            serve.shutdown()  # type: ignore[no-untyped-call]
+        apps.remove(settings)
     finally:
         ray.shutdown()
 

@@ -203,16 +203,21 @@ def source_key(config: PostgresSource | S3Source | HttpCsvSource) -> str:
         if table is not None and '"' not in table:
             table = table.lower().removeprefix("public.")
         identity = {
-            "kind": "postgres", "host": dsn.host.lower().rstrip("."), "port": dsn.port,
-            "database": dsn.database, "table": table,
+            "kind": "postgres",
+            "host": dsn.host.lower().rstrip("."),
+            "port": dsn.port,
+            "database": dsn.database,
+            "table": table,
             "query": _normal_sql(config.query) if config.query is not None else None,
-        }  # fmt: skip
+        }
     elif isinstance(config, S3Source):
         endpoint = _normal_url(config.endpoint_url).rstrip("/") if config.endpoint_url else None
         identity = {
-            "kind": "s3", "endpoint": endpoint, "bucket": config.bucket,
+            "kind": "s3",
+            "endpoint": endpoint,
+            "bucket": config.bucket,
             "prefix": config.prefix.lstrip("/"),
-        }  # fmt: skip
+        }
     else:
         identity = {"kind": "http_csv", "url": _normal_url(config.url)}
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))

@@ -107,9 +107,10 @@ async def fetch(url: str, settings: ConnectorSettings) -> bytes:
     except TimeoutError:
         raise BadRequest(f"the source took longer than {limit} s", code="source_timeout") from None
     raise Forbidden(
-        f"more than {settings.max_redirects} redirects", code="too_many_redirects",
+        f"more than {settings.max_redirects} redirects",
+        code="too_many_redirects",
         details={"max_redirects": settings.max_redirects},
-    )  # fmt: skip
+    )
 
 
 async def _guarded_hop(

@@ -9,9 +9,19 @@ from rivergen.errors import BadRequest
 
 # Query parameters that would send the driver to another host, a Unix socket or a local file.
 _REFUSED_PARAMS = frozenset(
-    {"host", "hostaddr", "port", "passfile", "service", "sslkey", "sslcert", "sslrootcert",
-     "sslcrl", "krbsrvname"}
-)  # fmt: skip
+    {
+        "host",
+        "hostaddr",
+        "port",
+        "passfile",
+        "service",
+        "sslkey",
+        "sslcert",
+        "sslrootcert",
+        "sslcrl",
+        "krbsrvname",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -70,10 +70,15 @@ class DataSourceService:
     def _view(self, row: Any) -> DataSourceView:
         schema = json.loads(row["discovered_schema"]) if row["discovered_schema"] else None
         return DataSourceView(
-            id=row["id"], name=row["name"], kind=row["kind"], config=redacted(self._config(row)),
-            created_by=row["created_by"], created_at=row["created_at"], columns=schema,
+            id=row["id"],
+            name=row["name"],
+            kind=row["kind"],
+            config=redacted(self._config(row)),
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            columns=schema,
             discovered_at=row["discovered_at"],
-        )  # fmt: skip
+        )
 
     async def create(self, context: RequestContext, request: DataSourceCreate) -> DataSourceView:
         """Register a source (its config already validated; nothing is contacted yet)."""
@@ -84,9 +89,13 @@ class DataSourceService:
                 row = await conn.fetchrow(
                     "INSERT INTO data_sources (workspace_id, name, kind, config, created_by, "
                     f"source_key) VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING {_COLUMNS}",
-                    workspace, request.name, request.config.kind, config, context.actor,
+                    workspace,
+                    request.name,
+                    request.config.kind,
+                    config,
+                    context.actor,
                     source_key(request.config),
-                )  # fmt: skip
+                )
         except asyncpg.UniqueViolationError:
             raise Conflict(
                 f"a data source named {request.name!r} exists", code="data_source_exists"
@@ -101,8 +110,11 @@ class DataSourceService:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM data_sources WHERE workspace_id = $1 "
                 f"AND {after_cursor(2)} ORDER BY created_at DESC, id DESC LIMIT $4",
-                workspace, after[0], after[1], limit + 1,
-            )  # fmt: skip
+                workspace,
+                after[0],
+                after[1],
+                limit + 1,
+            )
         items = [self._view(r) for r in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return DataSourcePage(items=items, next_cursor=next_cursor)
@@ -126,8 +138,9 @@ class DataSourceService:
             for row in unkeyed:
                 await conn.execute(
                     "UPDATE data_sources SET source_key = $2 WHERE id = $1",
-                    row["id"], source_key(self._config(row)),
-                )  # fmt: skip
+                    row["id"],
+                    source_key(self._config(row)),
+                )
             key = await conn.fetchval("SELECT source_key FROM data_sources WHERE id = $1", source)
         if key is None:
             raise _not_found(source)
@@ -157,8 +170,10 @@ class DataSourceService:
             updated = await conn.fetchval(
                 "UPDATE data_sources SET discovered_schema = $2::jsonb, discovered_at = $3 "
                 "WHERE id = $1 RETURNING id",
-                source, stored, now,
-            )  # fmt: skip
+                source,
+                stored,
+                now,
+            )
         if updated is None:  # deleted while it was being read
             raise _not_found(source)
         return DiscoveredSchema(source_id=source, columns=columns, discovered_at=now)

@@ -28,9 +28,10 @@ def parse(data: bytes, file_format: FileFormat, name: str) -> pa.Table:
             # Arrow reads a header-only file as empty unless its line is terminated.
             data += b"\n"
         return pacsv.read_csv(
-            pa.BufferReader(data), parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            pa.BufferReader(data),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(decimal_point=decimal),
-        )  # fmt: skip
+        )
     except (pa.ArrowException, OSError) as exc:
         raise BadRequest(
             f"{name} is not valid {file_format}: {str(exc).splitlines()[0]}",

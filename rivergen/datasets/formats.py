@@ -81,24 +81,30 @@ class ParseOptions(BaseModel):
         "content when unset.",
     )
     delimiter: str | None = Field(
-        None, min_length=1, max_length=1,
+        None,
+        min_length=1,
+        max_length=1,
         description="CSV delimiter; sniffed from the file's start when unset (',', ';', tab or "
         "'|'; tab for .tsv).",
-    )  # fmt: skip
+    )
     encoding: str | None = Field(
-        None, min_length=1, max_length=40,
+        None,
+        min_length=1,
+        max_length=40,
         description="Text encoding of a CSV or JSON Lines file (utf-8, latin-1, cp1252, utf-16, "
         "...); when unset, a byte-order mark's, else UTF-8 if the bytes are, else the likeliest.",
-    )  # fmt: skip
+    )
     decimal: Literal[".", ","] | None = Field(
         None,
         description="CSV decimal separator; when unset, a comma if the delimiter is not one and "
         "the numbers are written so (1,5), else a point.",
     )
     sheet: str | None = Field(
-        None, min_length=1, max_length=200,
+        None,
+        min_length=1,
+        max_length=200,
         description="Excel workbook: the sheet to read, by name (the first when unset).",
-    )  # fmt: skip
+    )
 
     @field_validator("encoding")
     @classmethod
@@ -235,9 +241,11 @@ def _read_csv(data: bytes, name: str, options: ParseOptions) -> ParsedTable:
         read.use_threads = use_threads
         parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid)
         return pacsv.read_csv(
-            io.BytesIO(data), read_options=read, parse_options=parse_options,
+            io.BytesIO(data),
+            read_options=read,
+            parse_options=parse_options,
             convert_options=convert,
-        )  # fmt: skip
+        )
 
     table = read_with(use_threads=True)
     if invalid and any(row.line is None for row in invalid):
@@ -269,16 +277,18 @@ def _read_workbook(data: bytes, name: str, sheet: str | None) -> tuple[pa.Table,
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # the reader's own error types (not a workbook, encrypted, ...)
         raise ValidationFailed(
-            f"{name!r} is not a workbook it can read: {exc}", code="invalid_file",
+            f"{name!r} is not a workbook it can read: {exc}",
+            code="invalid_file",
             details={"file": name, "format": DataFormat.XLSX.value},
-        ) from None  # fmt: skip
+        ) from None
     names = list(book.sheet_names)
     chosen = sheet if sheet is not None else (names[0] if names else None)
     if chosen is None or chosen not in names:
         raise ValidationFailed(
             f"{name!r} has no sheet {chosen!r} (sheets: {', '.join(names) or 'none'})",
-            code="sheet_not_found", details={"file": name, "sheet": chosen, "sheets": names},
-        )  # fmt: skip
+            code="sheet_not_found",
+            details={"file": name, "sheet": chosen, "sheets": names},
+        )
     rows = book.get_sheet_by_name(chosen).to_python(skip_empty_area=True)
     if not rows:
         raise BadRequest(f"sheet {chosen!r} of {name!r} is empty", code="empty_file")

@@ -16,9 +16,13 @@ from rivergen.services.governance.schemas import Governed
 
 class DatasetCompute(Protocol):
     async def stage_file(
-        self, source_key: str, name: str, content_type: str | None, options: ParseOptions,
+        self,
+        source_key: str,
+        name: str,
+        content_type: str | None,
+        options: ParseOptions,
         target_key: str,
-    ) -> StagedVersion:  # fmt: skip
+    ) -> StagedVersion:
         """Parse a stored file into the Parquet object ``target_key`` (nothing written on an
         error)."""
 
@@ -44,7 +48,11 @@ class DatasetCompute(Protocol):
         """Profile every column of a version (as tasks over blocks of columns)."""
 
     async def check_rules(
-        self, key: str, rules: Sequence[Rule], now: datetime, sample_size: int,
+        self,
+        key: str,
+        rules: Sequence[Rule],
+        now: datetime,
+        sample_size: int,
         governed: Governed | None = None,
-    ) -> list[RuleResult]:  # fmt: skip
+    ) -> list[RuleResult]:
         """Each rule's pass or fail over a version, with up to ``sample_size`` failing rows."""

@@ -75,10 +75,14 @@ def dataset_not_found(dataset: UUID) -> NotFound:
 
 class DatasetService:
     def __init__(
-        self, db: Database, compute: DatasetCompute, sources: SourceReader | None = None,
-        objects: ObjectStore | None = None, presign_expiry_s: int = 3600,
+        self,
+        db: Database,
+        compute: DatasetCompute,
+        sources: SourceReader | None = None,
+        objects: ObjectStore | None = None,
+        presign_expiry_s: int = 3600,
         governance: GovernanceService | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         # Every read of a dataset's data is governed for the caller's role.
         self._governance = governance or GovernanceService(db)
@@ -106,9 +110,14 @@ class DatasetService:
 
         async def record(conn: Any) -> None:
             if not await store.insert_dataset(
-                conn, dataset, workspace, request.name, request.description, request.tags,
+                conn,
+                dataset,
+                workspace,
+                request.name,
+                request.description,
+                request.tags,
                 context.actor,
-            ):  # fmt: skip
+            ):
                 raise _name_taken(request.name)
 
         await self._record_version(context, workspace, dataset, staged, lineage, before=record)
@@ -152,8 +161,13 @@ class DatasetService:
                 file["object_key"], file["name"], file["content_type"], source.options, key
             )
             read = {"read_as": staged.read_as} if staged.read_as else {}
-            return staged, {"kind": "file", "id": str(file["id"]), "name": file["name"],
-                            "key": same, **read}  # fmt: skip
+            return staged, {
+                "kind": "file",
+                "id": str(file["id"]),
+                "name": file["name"],
+                "key": same,
+                **read,
+            }
         assert source.data_source_id is not None
         if self._sources is None:
             raise NotFound("data sources are not available here", code="data_source_not_found")
@@ -163,13 +177,23 @@ class DatasetService:
         )
         view, table = await self._sources.read(context, source.data_source_id)
         staged = await self._compute.stage_table(table, key)
-        return staged, {"kind": "data_source", "id": str(source.data_source_id),
-                        "name": getattr(view, "name", ""), "key": same}  # fmt: skip
+        return staged, {
+            "kind": "data_source",
+            "id": str(source.data_source_id),
+            "name": getattr(view, "name", ""),
+            "key": same,
+        }
 
     async def _record_version(
-        self, context: RequestContext, workspace: UUID, dataset: UUID, staged: StagedVersion,
-        source: dict[str, Any], *, before: Any,
-    ) -> None:  # fmt: skip
+        self,
+        context: RequestContext,
+        workspace: UUID,
+        dataset: UUID,
+        staged: StagedVersion,
+        source: dict[str, Any],
+        *,
+        before: Any,
+    ) -> None:
         actor = context.actor
         # Broadcast to every member: no count of a dataset policies govern for anyone.
         governed = await self._governance.governs_anyone(
@@ -184,19 +208,42 @@ class DatasetService:
                     conn, dataset, workspace, staged, source, actor
                 )
                 await store.add_lineage(
-                    conn, workspace, source["kind"], UUID(source["id"]), None, "dataset",
-                    dataset, version, "imported_from",
-                )  # fmt: skip
+                    conn,
+                    workspace,
+                    source["kind"],
+                    UUID(source["id"]),
+                    None,
+                    "dataset",
+                    dataset,
+                    version,
+                    "imported_from",
+                )
                 await store.reindex(conn, dataset)
-                await add_to_outbox(conn, Topic.STORAGE, Event(
-                    type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=actor,
-                    data={"dataset_id": str(dataset), "version": version,
-                          "row_count": count, "source": source},
-                ))  # fmt: skip
-                await add_to_outbox(conn, Topic.STORAGE, Event(
-                    type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
-                    data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.STORAGE,
+                    Event(
+                        type=DATASET_VERSION_CREATED,
+                        workspace_id=workspace,
+                        actor=actor,
+                        data={
+                            "dataset_id": str(dataset),
+                            "version": version,
+                            "row_count": count,
+                            "source": source,
+                        },
+                    ),
+                )
+                await add_to_outbox(
+                    conn,
+                    Topic.STORAGE,
+                    Event(
+                        type=USAGE_STORAGE_CHANGED,
+                        workspace_id=workspace,
+                        actor=actor,
+                        data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+                    ),
+                )
         except BaseException:
             await self._compute.delete([staged.object_key])
             raise
@@ -229,10 +276,12 @@ class DatasetService:
             for c in current
         ]
         return DatasetView(
-            **dict(row), columns=columns, versions=views,
+            **dict(row),
+            columns=columns,
+            versions=views,
             upstream=[LineageNode(**dict(r)) for r in upstream],
             downstream=[LineageNode(**dict(r)) for r in downstream],
-        )  # fmt: skip
+        )
 
     async def list_datasets(
         self, context: RequestContext, limit: int, cursor: str | None
@@ -295,19 +344,26 @@ class DatasetService:
         if changes_export(governed):
             data, rows = await self._compute.export(row["object_key"], governed)
             return DatasetDownload(
-                dataset_id=dataset, version=row["version"], url=platform_url,
-                credentials_required=True, expires_at=None, row_count=rows,
+                dataset_id=dataset,
+                version=row["version"],
+                url=platform_url,
+                credentials_required=True,
+                expires_at=None,
+                row_count=rows,
                 size_bytes=len(data),
-            )  # fmt: skip
+            )
         issued = datetime.now(UTC)
         url = await objects.download_url(row["object_key"], platform_url=platform_url)
         presigned = url != platform_url
         return DatasetDownload(
-            dataset_id=dataset, version=row["version"], url=url,
+            dataset_id=dataset,
+            version=row["version"],
+            url=url,
             credentials_required=not presigned,
             expires_at=issued + timedelta(seconds=self._presign_expiry_s) if presigned else None,
-            row_count=row["row_count"], size_bytes=row["size_bytes"],
-        )  # fmt: skip
+            row_count=row["row_count"],
+            size_bytes=row["size_bytes"],
+        )
 
     async def governed_content(
         self, context: RequestContext, dataset: UUID, version: int
@@ -352,11 +408,21 @@ class DatasetService:
             if await store.get(conn, dataset) is None:  # deleted meanwhile
                 raise dataset_not_found(dataset)
             await store.save_profile(conn, dataset, number, workspace, profile.model_dump_json())
-            await add_to_outbox(conn, Topic.STORAGE, Event(
-                type=DATASET_PROFILED, workspace_id=workspace, actor=context.actor,
-                data={"dataset_id": str(dataset), "version": number,
-                      "row_count": count, "column_count": profile.column_count},
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.STORAGE,
+                Event(
+                    type=DATASET_PROFILED,
+                    workspace_id=workspace,
+                    actor=context.actor,
+                    data={
+                        "dataset_id": str(dataset),
+                        "version": number,
+                        "row_count": count,
+                        "column_count": profile.column_count,
+                    },
+                ),
+            )
         profile = capped_profile(profile, governed.max_rows)
         return ProfileView(dataset_id=dataset, version=number, profile=profile)
 
@@ -381,11 +447,12 @@ class DatasetService:
                 code="profile_not_found",
             )
         return ProfileView(
-            dataset_id=dataset, version=row["version"],
+            dataset_id=dataset,
+            version=row["version"],
             profile=capped_profile(
                 DatasetProfile.model_validate_json(row["profile"]), governed.max_rows
             ),
-        )  # fmt: skip
+        )
 
     async def check_quality(
         self, context: RequestContext, dataset: UUID, request: QualityCheck
@@ -400,9 +467,11 @@ class DatasetService:
         )
         results = capped_samples(results, governed.max_rows)
         return QualityReport(
-            dataset_id=dataset, version=number, passed=all(r.passed for r in results),
+            dataset_id=dataset,
+            version=number,
+            passed=all(r.passed for r in results),
             results=results,
-        )  # fmt: skip
+        )
 
     def load(
         self, key: str, columns: list[str] | None = None, governed: Governed | None = None
@@ -450,18 +519,25 @@ class DatasetService:
         if changes_export(governed):
             raise Forbidden(
                 f"policies govern what your role sees of dataset {dataset}: deleting it would "
-                "lift them (someone they do not govern may)", code="dataset_governed",
+                "lift them (someone they do not govern may)",
+                code="dataset_governed",
                 details={"policies": [a.name for a in governed.applied[:10]]},
-            )  # fmt: skip
+            )
         async with self._db.transaction(str(workspace)) as conn:
             if await store.get(conn, dataset, lock=True) is None:
                 raise dataset_not_found(dataset)
             objects = await store.delete(conn, dataset)
             freed = sum(r["size_bytes"] for r in objects)
-            await add_to_outbox(conn, Topic.STORAGE, Event(
-                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
-                data={"bytes_delta": -freed, "dataset_id": str(dataset)},
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.STORAGE,
+                Event(
+                    type=USAGE_STORAGE_CHANGED,
+                    workspace_id=workspace,
+                    actor=actor,
+                    data={"bytes_delta": -freed, "dataset_id": str(dataset)},
+                ),
+            )
         await self._compute.delete([r["object_key"] for r in objects])
 
     async def search(self, context: RequestContext, q: str, limit: int) -> SearchResults:
@@ -512,10 +588,14 @@ def _name_taken(name: str) -> Conflict:
 
 def _version_view(row: Any) -> VersionView:
     return VersionView(
-        version=row["version"], source_format=row["source_format"], row_count=row["row_count"],
+        version=row["version"],
+        source_format=row["source_format"],
+        row_count=row["row_count"],
         size_bytes=row["size_bytes"],
         columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
-        source=json.loads(row["source"]), invalid_row_count=row["invalid_row_count"],
-        invalid_rows=json.loads(row["invalid_rows"]), created_by=row["created_by"],
+        source=json.loads(row["source"]),
+        invalid_row_count=row["invalid_row_count"],
+        invalid_rows=json.loads(row["invalid_rows"]),
+        created_by=row["created_by"],
         created_at=row["created_at"],
-    )  # fmt: skip
+    )

@@ -31,16 +31,26 @@ async def get(conn: asyncpg.Connection, dataset: UUID, *, lock: bool = False) ->
 
 
 async def insert_dataset(
-    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, description: str,
-    tags: list[str], actor: str,
-) -> bool:  # fmt: skip
+    conn: asyncpg.Connection,
+    dataset: UUID,
+    workspace: UUID,
+    name: str,
+    description: str,
+    tags: list[str],
+    actor: str,
+) -> bool:
     """False when the workspace already has a dataset of that name."""
     inserted = await conn.fetchval(
         "INSERT INTO datasets (id, workspace_id, name, description, tags, created_by) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, name) DO NOTHING "
         "RETURNING id",
-        dataset, workspace, name, description, tags, actor,
-    )  # fmt: skip
+        dataset,
+        workspace,
+        name,
+        description,
+        tags,
+        actor,
+    )
     return inserted is not None
 
 
@@ -49,9 +59,13 @@ async def name_taken(conn: asyncpg.Connection, name: str) -> bool:
 
 
 async def insert_version(
-    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, staged: StagedVersion,
-    source: dict[str, Any], actor: str,
-) -> int:  # fmt: skip
+    conn: asyncpg.Connection,
+    dataset: UUID,
+    workspace: UUID,
+    staged: StagedVersion,
+    source: dict[str, Any],
+    actor: str,
+) -> int:
     version: int = await conn.fetchval(
         "WITH next AS (UPDATE datasets SET current_version = current_version + 1, "
         "updated_at = now() WHERE id = $1 RETURNING current_version) "
@@ -60,12 +74,18 @@ async def insert_version(
         "created_by) SELECT $1, current_version, $2::uuid, $3, $4, $5::bigint, $6::bigint, "
         "$7::jsonb, $8::jsonb, $9::bigint, $10::jsonb, $11 "
         "FROM next RETURNING version",
-        dataset, workspace, staged.object_key, str(staged.source_format),
-        staged.row_count, staged.size_bytes,
-        json.dumps([c.model_dump() for c in staged.columns]), json.dumps(source),
-        staged.invalid_row_count, json.dumps([r.model_dump() for r in staged.invalid_rows]),
+        dataset,
+        workspace,
+        staged.object_key,
+        str(staged.source_format),
+        staged.row_count,
+        staged.size_bytes,
+        json.dumps([c.model_dump() for c in staged.columns]),
+        json.dumps(source),
+        staged.invalid_row_count,
+        json.dumps([r.model_dump() for r in staged.invalid_rows]),
         actor,
-    )  # fmt: skip
+    )
     return version
 
 
@@ -75,13 +95,31 @@ LineageEdge = tuple[str, UUID, int | None, str, UUID, int | None, str]
 
 
 async def add_lineage(
-    conn: asyncpg.Connection, workspace: UUID, source_kind: str, source_id: UUID,
-    source_version: int | None, target_kind: str, target_id: UUID, target_version: int | None,
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    source_kind: str,
+    source_id: UUID,
+    source_version: int | None,
+    target_kind: str,
+    target_id: UUID,
+    target_version: int | None,
     relation: str,
-) -> None:  # fmt: skip
-    await add_lineage_edges(conn, workspace, [
-        (source_kind, source_id, source_version, target_kind, target_id, target_version, relation)
-    ])  # fmt: skip
+) -> None:
+    await add_lineage_edges(
+        conn,
+        workspace,
+        [
+            (
+                source_kind,
+                source_id,
+                source_version,
+                target_kind,
+                target_id,
+                target_version,
+                relation,
+            )
+        ],
+    )
 
 
 async def add_lineage_edges(
@@ -96,8 +134,9 @@ async def add_lineage_edges(
         "target_kind, target_id, target_version, relation) "
         "SELECT $1::uuid, * FROM unnest($2::text[], $3::uuid[], $4::int[], $5::text[], $6::uuid[], "
         "$7::int[], $8::text[])",
-        workspace, *(list(c) for c in columns),
-    )  # fmt: skip
+        workspace,
+        *(list(c) for c in columns),
+    )
 
 
 async def versions(conn: asyncpg.Connection, dataset: UUID) -> list[Any]:
@@ -111,8 +150,9 @@ async def version(conn: asyncpg.Connection, dataset: UUID, number: int | None) -
     return await conn.fetchrow(
         "SELECT v.* FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
         "WHERE v.dataset_id = $1 AND v.version = coalesce($2, d.current_version)",
-        dataset, number,
-    )  # fmt: skip
+        dataset,
+        number,
+    )
 
 
 async def column_metadata(conn: asyncpg.Connection, dataset: UUID) -> dict[str, Any]:
@@ -123,17 +163,25 @@ async def column_metadata(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
 
 
 async def set_column(
-    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, description: str | None,
+    conn: asyncpg.Connection,
+    dataset: UUID,
+    workspace: UUID,
+    name: str,
+    description: str | None,
     tags: list[str] | None,
-) -> None:  # fmt: skip
+) -> None:
     await conn.execute(
         "INSERT INTO dataset_columns (dataset_id, name, workspace_id, description, tags) "
         "VALUES ($1, $2, $3, coalesce($4, ''), coalesce($5, '{}'::text[])) "
         "ON CONFLICT (dataset_id, name) DO UPDATE SET "
         "description = coalesce($4, dataset_columns.description), "
         "tags = coalesce($5, dataset_columns.tags)",
-        dataset, name, workspace, description, tags,
-    )  # fmt: skip
+        dataset,
+        name,
+        workspace,
+        description,
+        tags,
+    )
 
 
 async def update_dataset(
@@ -142,8 +190,10 @@ async def update_dataset(
     await conn.execute(
         "UPDATE datasets SET description = coalesce($2, description), tags = coalesce($3, tags), "
         "updated_at = now() WHERE id = $1",
-        dataset, description, tags,
-    )  # fmt: skip
+        dataset,
+        description,
+        tags,
+    )
 
 
 async def lineage(conn: asyncpg.Connection, dataset: UUID) -> tuple[list[Any], list[Any]]:
@@ -194,14 +244,22 @@ async def reindex(conn: asyncpg.Connection, dataset: UUID) -> None:
     texts = _search_texts(row["tags"], columns, meta, row["description"])
     await conn.execute(
         f"UPDATE datasets SET search = {_search_document('$2', 3)} WHERE id = $1",
-        dataset, words(row["name"]), *texts,
-    )  # fmt: skip
+        dataset,
+        words(row["name"]),
+        *texts,
+    )
 
 
 async def insert_indexed_dataset(
-    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, name: str, fallback: str,
-    description: str, actor: str, columns: Sequence[ColumnInfo],
-) -> bool:  # fmt: skip
+    conn: asyncpg.Connection,
+    dataset: UUID,
+    workspace: UUID,
+    name: str,
+    fallback: str,
+    description: str,
+    actor: str,
+    columns: Sequence[ColumnInfo],
+) -> bool:
     """A new dataset without tags or column metadata whose columns will be ``columns``, with
     its search document, in one statement: named ``name``, or ``fallback`` when the workspace
     has a dataset of that name. False when ``dataset`` exists already (nothing changes)."""
@@ -211,9 +269,16 @@ async def insert_indexed_dataset(
         "SELECT $1::uuid, $2::uuid, CASE WHEN t THEN $4 ELSE $3 END, $5, '{}'::text[], $6, "
         f"{_search_document('CASE WHEN t THEN $11 ELSE $7 END', 8)} "
         "FROM taken ON CONFLICT DO NOTHING RETURNING id",
-        dataset, workspace, name, fallback, description, actor, words(name),
-        *_search_texts([], columns, {}, description), words(fallback),
-    )  # fmt: skip
+        dataset,
+        workspace,
+        name,
+        fallback,
+        description,
+        actor,
+        words(name),
+        *_search_texts([], columns, {}, description),
+        words(fallback),
+    )
     return inserted is not None
 
 
@@ -224,8 +289,10 @@ async def page(
         f"SELECT {DATASET_COLUMNS} FROM datasets d {_CURRENT} "
         f"WHERE {after_cursor(1, 'd')} "
         "ORDER BY d.created_at DESC, d.id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 
@@ -235,8 +302,9 @@ async def search(conn: asyncpg.Connection, query: str, limit: int) -> list[Any]:
         "ts_rank_cd(d.search, q) AS score "
         f"FROM datasets d {_CURRENT}, to_tsquery('english', $1) q "
         "WHERE d.search @@ q ORDER BY score DESC, d.name LIMIT $2",
-        query, limit,
-    )  # fmt: skip
+        query,
+        limit,
+    )
     return rows
 
 
@@ -247,16 +315,20 @@ async def save_profile(
         "INSERT INTO dataset_profiles (dataset_id, version, workspace_id, profile) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (dataset_id, version) DO UPDATE SET "
         "profile = excluded.profile, created_at = now()",
-        dataset, version, workspace, profile,
-    )  # fmt: skip
+        dataset,
+        version,
+        workspace,
+        profile,
+    )
 
 
 async def latest_profile(conn: asyncpg.Connection, dataset: UUID, version: int | None) -> Any:
     return await conn.fetchrow(
         "SELECT version, profile FROM dataset_profiles WHERE dataset_id = $1 "
         "AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
-        dataset, version,
-    )  # fmt: skip
+        dataset,
+        version,
+    )
 
 
 async def delete(conn: asyncpg.Connection, dataset: UUID) -> list[Any]:

@@ -58,17 +58,24 @@ def _upload(http: httpx.Client, headers: dict[str, str], path: Path) -> str:
     data = path.read_bytes()
     started = http.post(
         "/api/v1/storage/uploads",
-        json={"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-              "content_type": "text/csv"},
+        json={
+            "name": path.name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "content_type": "text/csv",
+        },
         headers=headers,
-    )  # fmt: skip
+    )
     started.raise_for_status()
     body = started.json()
     part = body["parts"][0]
     # The embedded store's part URL is the platform's own (it needs the caller's token); a
     # presigned S3 URL carries its own signature.
-    put = http.put(part["url"], content=data, headers=headers if part["url"].startswith(
-        str(http.base_url).rstrip("/")) else {})  # fmt: skip
+    put = http.put(
+        part["url"],
+        content=data,
+        headers=headers if part["url"].startswith(str(http.base_url).rstrip("/")) else {},
+    )
     put.raise_for_status()
     done = http.post(
         f"/api/v1/storage/uploads/{body['upload_id']}/complete",
@@ -87,13 +94,16 @@ def seed_demo(api_url: str, secrets_dir: Path, say: Callable[[str], Any] = print
     with httpx.Client(base_url=api_url, timeout=120) as http:
         session = _sign_in(http, password)
         workspace = session["workspace_id"]
-        headers = {"Authorization": f"Bearer {session['access_token']}",
-                   "X-Workspace-ID": workspace}  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {session['access_token']}",
+            "X-Workspace-ID": workspace,
+        }
         existing = {
-            d["name"]: d for d in http.get(
-                "/api/v1/datasets", params={"limit": 500}, headers=headers
-            ).json()["items"]
-        }  # fmt: skip
+            d["name"]: d
+            for d in http.get("/api/v1/datasets", params={"limit": 500}, headers=headers).json()[
+                "items"
+            ]
+        }
         datasets: dict[str, int] = {}
         aside: dict[str, int] = {}
         for path in sorted(NORTHWIND.glob("*.csv")):
@@ -103,11 +113,15 @@ def seed_demo(api_url: str, secrets_dir: Path, say: Callable[[str], Any] = print
                 continue
             made = http.post(
                 "/api/v1/datasets",
-                json={"name": name, "file_id": _upload(http, headers, path),
-                      "description": DESCRIPTIONS.get(name, ""), "tags": ["northwind"],
-                      "options": {"on_invalid_rows": "skip"}},
+                json={
+                    "name": name,
+                    "file_id": _upload(http, headers, path),
+                    "description": DESCRIPTIONS.get(name, ""),
+                    "tags": ["northwind"],
+                    "options": {"on_invalid_rows": "skip"},
+                },
                 headers=headers,
-            )  # fmt: skip
+            )
             made.raise_for_status()
             body = made.json()
             http.post(f"/api/v1/datasets/{body['id']}/profile", headers=headers).raise_for_status()
@@ -124,6 +138,9 @@ def seed_demo(api_url: str, secrets_dir: Path, say: Callable[[str], Any] = print
                 )
             )
     return DemoReport(
-        email=DEMO_EMAIL, password=password, workspace_id=workspace, datasets=datasets,
+        email=DEMO_EMAIL,
+        password=password,
+        workspace_id=workspace,
+        datasets=datasets,
         rows_kept_aside=aside,
-    )  # fmt: skip
+    )

@@ -48,9 +48,10 @@ class EngineLimits(BaseModel):
         """The settings' limits; a policy's shorter timeout wins."""
         timeout = settings.timeout_s if timeout_s is None else min(timeout_s, settings.timeout_s)
         return cls(
-            memory_mb=settings.memory_mb, timeout_s=timeout,
+            memory_mb=settings.memory_mb,
+            timeout_s=timeout,
             threads=settings.threads or max(1, math.ceil(settings.task_cpus)),
-        )  # fmt: skip
+        )
 
 
 def file_view(path: str) -> str:
@@ -163,15 +164,17 @@ def _engine_error(exc: duckdb.Error, limits: EngineLimits) -> ValidationFailed:
     message = str(exc)
     if isinstance(exc, duckdb.InterruptException):
         return ValidationFailed(
-            f"the query ran past its {limits.timeout_s:g} s", code="query_timeout",
+            f"the query ran past its {limits.timeout_s:g} s",
+            code="query_timeout",
             details={"timeout_s": limits.timeout_s},
-        )  # fmt: skip
+        )
     if isinstance(exc, duckdb.OutOfMemoryException):
         return ValidationFailed(
             f"the query needs more than its {limits.memory_mb} MB of memory: narrow it "
             "(filters, fewer columns, an aggregate) or ask for a larger limit",
-            code="query_too_large", details={"memory_mb": limits.memory_mb},
-        )  # fmt: skip
+            code="query_too_large",
+            details={"memory_mb": limits.memory_mb},
+        )
     first = message.splitlines()[0] if message else type(exc).__name__
     line = _LINE.search(message)
     details: dict[str, Any] = {"engine_message": message}
@@ -194,9 +197,11 @@ def _plain(table: pa.Table) -> pa.Table:
 
 
 def execute(
-    sql: str, relations: Mapping[str, Relation], limits: EngineLimits,
+    sql: str,
+    relations: Mapping[str, Relation],
+    limits: EngineLimits,
     interrupt: Interrupt | None = None,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """Run already-admitted (or platform-built) ``sql`` over ``relations`` in a fresh sandbox.
     Platform code that builds its own SQL (typed queries, row filters) calls this; text from
     people goes through :func:`run_sql`. ``interrupt`` may stop it from another thread."""

@@ -56,9 +56,21 @@ class QueryLineage(BaseModel):
 
 
 _NOT_ROW_PRESERVING: tuple[type[exp.Expr], ...] = (
-    exp.AggFunc, exp.Window, exp.Union, exp.Intersect, exp.Except, exp.Limit, exp.Fetch,
-    exp.Offset, exp.Group, exp.Having, exp.Distinct, exp.Unnest, exp.Lateral, exp.Qualify,
-)  # fmt: skip
+    exp.AggFunc,
+    exp.Window,
+    exp.Union,
+    exp.Intersect,
+    exp.Except,
+    exp.Limit,
+    exp.Fetch,
+    exp.Offset,
+    exp.Group,
+    exp.Having,
+    exp.Distinct,
+    exp.Unnest,
+    exp.Lateral,
+    exp.Qualify,
+)
 
 
 def row_preserving(query: exp.Expr) -> bool:
@@ -232,9 +244,12 @@ def query_lineage(
     schema: dict[str, object] = {r: dict(cs) for r, cs in schemas.items()}
     try:
         qualified = qualify(
-            query.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
+            query.copy(),
+            schema=schema,
+            dialect=DIALECT,
+            validate_qualify_columns=False,
             quote_identifiers=False,
-        )  # fmt: skip
+        )
     except (SqlglotError, KeyError, ValueError):
         return fallback
     projections = qualified.selects if isinstance(qualified, exp.Query) else []
@@ -245,8 +260,9 @@ def query_lineage(
     )
     try:
         # Every output's graph in one walk over the query already qualified above.
-        nodes = sqlglot_lineage(None, qualified, schema=schema, dialect=DIALECT,
-                                scope=build_scope(qualified))  # fmt: skip
+        nodes = sqlglot_lineage(
+            None, qualified, schema=schema, dialect=DIALECT, scope=build_scope(qualified)
+        )
     except (SqlglotError, KeyError, ValueError, IndexError):
         return fallback
     names = [p.alias_or_name for p in projections]

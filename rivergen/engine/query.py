@@ -46,10 +46,11 @@ class SqlQuery(BaseModel):
     """A query job as SQL."""
 
     sql: str = Field(
-        min_length=1, max_length=MAX_SQL_CHARS,
+        min_length=1,
+        max_length=MAX_SQL_CHARS,
         description="One read-only query (SELECT, WITH, set operations) in DuckDB's dialect; "
         "each dataset is named as it is named in the workspace.",
-    )  # fmt: skip
+    )
     limit: int | None = Field(
         None, ge=1, le=10_000_000, description="At most this many rows of the answer."
     )
@@ -78,9 +79,11 @@ class NamedCatalog(Protocol):
 
 
 def run_spec(
-    spec: QuerySpec, tables: Mapping[UUID, Relation], limits: EngineLimits | None = None,
+    spec: QuerySpec,
+    tables: Mapping[UUID, Relation],
+    limits: EngineLimits | None = None,
     interrupt: Interrupt | None = None,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """The typed query over each dataset's table (checked first with
     :func:`rivergen.engine.spec.check_query`), on the engine."""
     relations = {f"input_{i}": table for i, table in enumerate(tables.values())}
@@ -119,9 +122,10 @@ async def admit_job_sql(query: SqlQuery, catalog: NamedCatalog) -> SqlQuery:
     """Admit, resolve, pin and prove ``query`` (see the module)."""
     names = _TABLES.get(query.sql, lambda: _table_names(query.sql))
     found = await catalog.named(list(names))
-    key = (query.sql, tuple(
-        (w, d.dataset, d.version, tuple(d.schema_types.items())) for w, d in found.items()
-    ))  # fmt: skip
+    key = (
+        query.sql,
+        tuple((w, d.dataset, d.version, tuple(d.schema_types.items())) for w, d in found.items()),
+    )
     read = _PROVEN.get(key, lambda: _proven(query.sql, found))
     inputs = {
         written: DatasetPin(dataset=d.dataset, version=d.version, columns=read[written])

@@ -29,27 +29,77 @@ MAX_SQL_CHARS = 100_000
 
 # Statements and clauses that write, lock, configure or leave plain querying.
 _WRITES: tuple[type[exp.Expr], ...] = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Into, exp.Lock, exp.Copy, exp.Create,
-    exp.Drop, exp.Alter, exp.TruncateTable, exp.Command, exp.Set, exp.Transaction, exp.Commit,
-    exp.Rollback, exp.Use, exp.Pragma, exp.Attach, exp.Detach, exp.Export, exp.Install,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Into,
+    exp.Lock,
+    exp.Copy,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.TruncateTable,
+    exp.Command,
+    exp.Set,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.Use,
+    exp.Pragma,
+    exp.Attach,
+    exp.Detach,
+    exp.Export,
+    exp.Install,
     exp.LoadData,
-)  # fmt: skip
+)
 # Function-like nodes sqlglot types itself that read files.
 _FILE_READERS: tuple[type[exp.Expr], ...] = (exp.ReadCSV, exp.ReadParquet)
 # Table functions that only generate values.
 _TABLE_GENERATORS: tuple[type[exp.Expr], ...] = (exp.GenerateSeries, exp.Unnest, exp.Explode)
 # DuckDB functions (by name, or name prefix) that read files, the environment or the engine's
 # own state.
-_DENIED_NAMES: frozenset[str] = frozenset({
-    "getenv", "current_setting", "glob", "sniff_csv", "query", "query_table", "which_secret",
-    "json_execute_serialized_sql", "checkpoint", "force_checkpoint", "load_extension",
-    "enable_profiling", "disable_profiling", "enable_logging", "disable_logging",
-    "read_text", "read_blob", "test_all_types", "summary",
-})  # fmt: skip
+_DENIED_NAMES: frozenset[str] = frozenset(
+    {
+        "getenv",
+        "current_setting",
+        "glob",
+        "sniff_csv",
+        "query",
+        "query_table",
+        "which_secret",
+        "json_execute_serialized_sql",
+        "checkpoint",
+        "force_checkpoint",
+        "load_extension",
+        "enable_profiling",
+        "disable_profiling",
+        "enable_logging",
+        "disable_logging",
+        "read_text",
+        "read_blob",
+        "test_all_types",
+        "summary",
+    }
+)
 _DENIED_PREFIXES: tuple[str, ...] = (
-    "read_", "duckdb_", "pragma_", "parquet_", "iceberg_", "delta_", "sqlite_", "postgres_",
-    "mysql_", "excel_", "export_", "install_", "load_", "http", "s3_", "arrow_scan",
-)  # fmt: skip
+    "read_",
+    "duckdb_",
+    "pragma_",
+    "parquet_",
+    "iceberg_",
+    "delta_",
+    "sqlite_",
+    "postgres_",
+    "mysql_",
+    "excel_",
+    "export_",
+    "install_",
+    "load_",
+    "http",
+    "s3_",
+    "arrow_scan",
+)
 
 
 @dataclass
@@ -91,9 +141,10 @@ def parse(sql: str) -> exp.Expr:
         first = exc.errors[0] if exc.errors else {}
         raise sql_invalid(
             f"the SQL does not parse: {first.get('description') or exc}",
-            line=first.get("line"), column=first.get("col"),
+            line=first.get("line"),
+            column=first.get("col"),
             near=first.get("highlight"),
-        ) from None  # fmt: skip
+        ) from None
     except TokenError as exc:
         raise sql_invalid(f"the SQL does not parse: {exc}") from None
     if len(statements) != 1:
@@ -128,8 +179,10 @@ def check_node(node: exp.Expr) -> None:
         name = _function_name(node) if isinstance(node, exp.Func) else node.key
         raise refused(
             f"function {name!r} is not allowed: queries read datasets, never files or the "
-            "environment", "sql_function_not_allowed", function=name,
-        )  # fmt: skip
+            "environment",
+            "sql_function_not_allowed",
+            function=name,
+        )
 
 
 def _cte_names(query: exp.Expr) -> set[str]:
@@ -155,14 +208,16 @@ def admit(sql: str, resolve: Callable[[str], str | None]) -> Admitted:
             name = _function_name(source) if isinstance(source, exp.Func) else source.key
             raise refused(
                 f"table function {name!r} is not allowed: read datasets by name",
-                "sql_function_not_allowed", function=name,
-            )  # fmt: skip
+                "sql_function_not_allowed",
+                function=name,
+            )
         written = table.name
         if table.args.get("db") or table.args.get("catalog"):
             raise ValidationFailed(
                 f"no table {table.sql(dialect=DIALECT)!r}: name datasets without a schema",
-                code="table_not_found", details={"table": table.sql(dialect=DIALECT)},
-            )  # fmt: skip
+                code="table_not_found",
+                details={"table": table.sql(dialect=DIALECT)},
+            )
         if written.casefold() in ctes:
             continue
         relation = resolve(written)

@@ -24,9 +24,19 @@ from pydantic import BaseModel, Field, model_validator
 from rivergen.errors import ValidationFailed
 
 FilterOp = Literal[
-    "==", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "not_null", "contains",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not_in",
+    "is_null",
+    "not_null",
+    "contains",
     "starts_with",
-]  # fmt: skip
+]
 AggregateFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct"]
 DeriveFunction = Literal["year", "month", "day", "quarter", "lower", "upper"]
 JoinHow = Literal["inner", "left", "right", "outer"]
@@ -88,9 +98,11 @@ class Join(BaseModel):
     right_on: list[str] = Field(min_length=1, max_length=8)
     how: JoinHow = "inner"
     suffix: str = Field(
-        RIGHT_SUFFIX, min_length=1, max_length=64,
+        RIGHT_SUFFIX,
+        min_length=1,
+        max_length=64,
         description="Appended to right columns whose names clash with the left ones.",
-    )  # fmt: skip
+    )
 
     @model_validator(mode="after")
     def _same_arity(self) -> Join:
@@ -124,9 +136,10 @@ class QuerySpec(BaseModel):
     derive: list[Derived] = Field(default_factory=list, max_length=16)
     filters: list[Filter] = Field(default_factory=list, max_length=50)
     any_of: list[list[Filter]] = Field(
-        default_factory=list, max_length=20,
+        default_factory=list,
+        max_length=20,
         description="Groups of alternatives: in each group at least one filter holds.",
-    )  # fmt: skip
+    )
     columns: list[str] | None = Field(
         None, description="Columns kept when no aggregate is asked (default: all)."
     )
@@ -184,9 +197,11 @@ def _invalid(message: str, code: str, **details: Any) -> ValidationFailed:
 def _column(schema: Mapping[str, str], name: str, where: str) -> str:
     if name not in schema:
         raise _invalid(
-            f"{where}: no column {name!r} (columns: {', '.join(schema)})", "column_not_found",
-            column=name, where=where,
-        )  # fmt: skip
+            f"{where}: no column {name!r} (columns: {', '.join(schema)})",
+            "column_not_found",
+            column=name,
+            where=where,
+        )
     return schema[name]
 
 
@@ -216,8 +231,11 @@ def _check_filter(schema: Mapping[str, str], item: Filter) -> None:
         return
     bad = _invalid(
         f"filter on {item.column!r} ({arrow_type}): {item.op} {item.value!r} does not fit its type",
-        "column_type_mismatch", column=item.column, type=arrow_type, op=item.op,
-    )  # fmt: skip
+        "column_type_mismatch",
+        column=item.column,
+        type=arrow_type,
+        op=item.op,
+    )
     if item.op in _TEXT_OPS:
         if kind != "string" or not isinstance(item.value, str):
             raise bad
@@ -244,8 +262,11 @@ def joined_schema(left: Mapping[str, str], right: Mapping[str, str], join: Join)
         if lkind != rkind or lkind == "other":
             raise _invalid(
                 f"join keys {lname!r} ({left[lname]}) and {rname!r} ({right[rname]}) are not "
-                "comparable", "column_type_mismatch", left=lname, right=rname,
-            )  # fmt: skip
+                "comparable",
+                "column_type_mismatch",
+                left=lname,
+                right=rname,
+            )
     out = dict(left)
     for name, arrow_type in right.items():
         if name in join.right_on:
@@ -254,17 +275,21 @@ def joined_schema(left: Mapping[str, str], right: Mapping[str, str], join: Join)
         if renamed in out:
             raise _invalid(
                 f"join: column {renamed!r} would appear twice; choose another suffix",
-                "column_name_clash", column=renamed,
-            )  # fmt: skip
+                "column_name_clash",
+                column=renamed,
+            )
         out[renamed] = arrow_type
     return out
 
 
 _DERIVED_TYPES: dict[str, tuple[TypeClass, str]] = {
-    "year": ("temporal", "int64"), "month": ("temporal", "int64"), "day": ("temporal", "int64"),
-    "quarter": ("temporal", "int64"), "lower": ("string", "string"),
+    "year": ("temporal", "int64"),
+    "month": ("temporal", "int64"),
+    "day": ("temporal", "int64"),
+    "quarter": ("temporal", "int64"),
+    "lower": ("string", "string"),
     "upper": ("string", "string"),
-}  # fmt: skip
+}
 
 
 def _check_derived(columns: dict[str, str], derived: Derived) -> None:
@@ -273,13 +298,16 @@ def _check_derived(columns: dict[str, str], derived: Derived) -> None:
     if type_class(arrow_type) != needs:
         raise _invalid(
             f"{derived.function} needs a {needs} column; {derived.column!r} is {arrow_type}",
-            "column_type_mismatch", column=derived.column, type=arrow_type,
-        )  # fmt: skip
+            "column_type_mismatch",
+            column=derived.column,
+            type=arrow_type,
+        )
     if derived.name in columns:
         raise _invalid(
-            f"derive: column {derived.name!r} exists already", "column_name_clash",
+            f"derive: column {derived.name!r} exists already",
+            "column_name_clash",
             column=derived.name,
-        )  # fmt: skip
+        )
     columns[derived.name] = gives
 
 
@@ -348,13 +376,19 @@ def _aggregate_type(columns: Mapping[str, str], agg: Aggregate) -> str:
     if agg.function in _NUMERIC_AGGREGATES and kind != "numeric":
         raise _invalid(
             f"{agg.function} needs a numeric column; {agg.column!r} is {arrow_type}",
-            "aggregate_not_numeric", column=agg.column, type=arrow_type, function=agg.function,
-        )  # fmt: skip
+            "aggregate_not_numeric",
+            column=agg.column,
+            type=arrow_type,
+            function=agg.function,
+        )
     if agg.function in ("min", "max") and kind == "other":
         raise _invalid(
             f"{agg.function} needs an ordered column; {agg.column!r} is {arrow_type}",
-            "column_type_mismatch", column=agg.column, type=arrow_type, function=agg.function,
-        )  # fmt: skip
+            "column_type_mismatch",
+            column=agg.column,
+            type=arrow_type,
+            function=agg.function,
+        )
     if agg.function in ("count", "count_distinct"):
         return "int64"
     return "double" if agg.function == "mean" else arrow_type
@@ -363,13 +397,20 @@ def _aggregate_type(columns: Mapping[str, str], agg: Aggregate) -> str:
 # Compiling to SQL ----------------------------------------------------------------------------
 
 _SQL_DERIVE: dict[str, str] = {
-    "year": "year", "month": "month", "day": "day", "quarter": "quarter", "lower": "lower",
+    "year": "year",
+    "month": "month",
+    "day": "day",
+    "quarter": "quarter",
+    "lower": "lower",
     "upper": "upper",
-}  # fmt: skip
+}
 _SQL_COMPARE: dict[str, str] = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SQL_JOIN: dict[str, str] = {
-    "inner": "INNER JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "outer": "FULL JOIN",
-}  # fmt: skip
+    "inner": "INNER JOIN",
+    "left": "LEFT JOIN",
+    "right": "RIGHT JOIN",
+    "outer": "FULL JOIN",
+}
 
 
 def ident(name: str) -> str:
@@ -439,9 +480,10 @@ def spec_sql(
         coalesce = join.how in ("right", "outer")
         picked = [
             f"coalesce(p.{ident(c)}, r.{ident(keys[c])}) AS {ident(c)}"
-            if coalesce and c in keys else f"p.{ident(c)}"
+            if coalesce and c in keys
+            else f"p.{ident(c)}"
             for c in columns
-        ]  # fmt: skip
+        ]
         joined = joined_schema(columns, right, join)
         for name in right:
             if name not in join.right_on:
@@ -469,8 +511,9 @@ def spec_sql(
     having = conditions_sql(spec.having)
     output = (
         ", ".join(f"{ident(o.column)} AS {ident(o.name)}" for o in spec.output)
-        if spec.output is not None else "*"
-    )  # fmt: skip
+        if spec.output is not None
+        else "*"
+    )
     sql = f"SELECT {output} FROM ({sql}) AS a WHERE {having}"
     if spec.order_by:
         order = ", ".join(

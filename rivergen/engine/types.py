@@ -8,13 +8,26 @@ from collections.abc import Mapping
 import pyarrow as pa
 
 _SIMPLE: dict[str, pa.DataType] = {
-    "null": pa.null(), "bool": pa.bool_(), "int8": pa.int8(), "int16": pa.int16(),
-    "int32": pa.int32(), "int64": pa.int64(), "uint8": pa.uint8(), "uint16": pa.uint16(),
-    "uint32": pa.uint32(), "uint64": pa.uint64(), "halffloat": pa.float16(),
-    "float": pa.float32(), "double": pa.float64(), "string": pa.string(),
-    "large_string": pa.large_string(), "binary": pa.binary(),
-    "large_binary": pa.large_binary(), "date32[day]": pa.date32(), "date64[ms]": pa.date64(),
-}  # fmt: skip
+    "null": pa.null(),
+    "bool": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+    "halffloat": pa.float16(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "string": pa.string(),
+    "large_string": pa.large_string(),
+    "binary": pa.binary(),
+    "large_binary": pa.large_binary(),
+    "date32[day]": pa.date32(),
+    "date64[ms]": pa.date64(),
+}
 _TIMESTAMP = re.compile(r"timestamp\[(s|ms|us|ns)(?:, tz=(.+))?\]")
 _TIME = re.compile(r"time(32|64)\[(s|ms|us|ns)\]")
 _DURATION = re.compile(r"duration\[(s|ms|us|ns)\]")

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.events.bus import EventBus, ReceivedEvent
 from rivergen.events.envelope import Event
 from rivergen.events.loop import ConsumerLoop
+from rivergen.metrics import record_event
 
 EventHandler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 """Applies one event's side effect with the given connection, inside the open transaction."""

@@ -22,11 +22,11 @@ from typing import Any
 
 import asyncpg
 
-from compute.metrics import record_event
 from rivergen.db.pool import Database
 from rivergen.errors import Conflict
 from rivergen.events.bus import EventBus, OutgoingEvent
 from rivergen.events.envelope import Event
+from rivergen.metrics import record_event
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ async def add_all_to_outbox(
             [topic for topic, _, _ in events],
             [key if key is not None else event.key for _, event, key in events],
             [event.model_dump_json() for _, event, _ in events],
-        )  # fmt: skip
+        )
     except asyncpg.UniqueViolationError as exc:
         ids = ", ".join(str(event.event_id) for _, event, _ in events)
         raise Conflict(

@@ -20,9 +20,10 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 from uuid import UUID
 
 import asyncpg
@@ -31,8 +32,14 @@ from asyncpg.transaction import Transaction
 from rivergen.errors import Conflict, DependencyUnavailable, ValidationFailed
 from rivergen.idempotency import store
 
-if TYPE_CHECKING:
-    from rivergen.db import Database
+
+class Transactions(Protocol):
+    """What a parked claim needs of :class:`rivergen.db.Database` (which imports this module)."""
+
+    def transaction(
+        self, workspace_id: str | None = None
+    ) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +92,7 @@ class IdempotencyClaim:
         self._conn: asyncpg.Connection | None = None
         self._tx: Transaction | None = None
         self._release: Callable[[], Awaitable[None]] | None = None
-        self._db: Database | None = None
+        self._db: Transactions | None = None
 
     def _applies(self, workspace: str) -> bool:
         return self.workspace is not None and str(self.workspace) == str(workspace)
@@ -133,9 +140,12 @@ class IdempotencyClaim:
         return True
 
     def park(
-        self, db: Database, conn: asyncpg.Connection, tx: Transaction,
+        self,
+        db: Transactions,
+        conn: asyncpg.Connection,
+        tx: Transaction,
         release: Callable[[], Awaitable[None]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db, self._conn, self._tx, self._release = db, conn, tx, release
         self.phase = Phase.PARKED
 

@@ -25,14 +25,18 @@ async def find_live(
         "SELECT fingerprint, response_status, response_content_type, response_body"
         " FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3"
         " AND expires_at > now()",
-        workspace, principal, key,
-    )  # fmt: skip
+        workspace,
+        principal,
+        key,
+    )
     if row is None:
         return None
     return KeyRecord(
-        row["fingerprint"], row["response_status"], row["response_content_type"],
+        row["fingerprint"],
+        row["response_status"],
+        row["response_content_type"],
         row["response_body"],
-    )  # fmt: skip
+    )
 
 
 async def wrote_anything(conn: asyncpg.Connection) -> bool:
@@ -41,9 +45,13 @@ async def wrote_anything(conn: asyncpg.Connection) -> bool:
 
 
 async def claim(
-    conn: asyncpg.Connection, workspace: UUID, principal: str, key: str, fingerprint: str,
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    principal: str,
+    key: str,
+    fingerprint: str,
     ttl_s: int,
-) -> bool:  # fmt: skip
+) -> bool:
     """Record the key (no response yet); an expired record of it is taken over.
 
     False when a live record exists: another request with this key committed first. A
@@ -58,20 +66,34 @@ async def claim(
         " expires_at = EXCLUDED.expires_at"
         " WHERE idempotency_keys.expires_at <= now()"
         " RETURNING true",
-        workspace, principal, key, fingerprint, float(ttl_s),
-    )  # fmt: skip
+        workspace,
+        principal,
+        key,
+        fingerprint,
+        float(ttl_s),
+    )
     return bool(taken)
 
 
 async def save_response(
-    conn: asyncpg.Connection, workspace: UUID, principal: str, key: str, status: int,
-    content_type: str | None, body: bytes,
-) -> None:  # fmt: skip
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    principal: str,
+    key: str,
+    status: int,
+    content_type: str | None,
+    body: bytes,
+) -> None:
     await conn.execute(
         "UPDATE idempotency_keys SET response_status = $4, response_content_type = $5,"
         " response_body = $6 WHERE workspace_id = $1 AND principal = $2 AND key = $3",
-        workspace, principal, key, status, content_type, body,
-    )  # fmt: skip
+        workspace,
+        principal,
+        key,
+        status,
+        content_type,
+        body,
+    )
 
 
 async def delete_expired(conn: asyncpg.Connection, limit: int = 1000) -> int:
@@ -81,5 +103,5 @@ async def delete_expired(conn: asyncpg.Connection, limit: int = 1000) -> int:
         "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
         " WHERE expires_at <= now() LIMIT $1)",
         limit,
-    )  # fmt: skip
+    )
     return int(result.rsplit(" ", 1)[-1])

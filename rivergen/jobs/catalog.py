@@ -33,14 +33,16 @@ class DatasetCatalog:
             row = await datasets.version(conn, dataset, version) if found else None
         if not found:
             raise ValidationFailed(
-                f"dataset {dataset} not found", code="dataset_not_found",
+                f"dataset {dataset} not found",
+                code="dataset_not_found",
                 details={"dataset": str(dataset)},
-            )  # fmt: skip
+            )
         if row is None:
             raise ValidationFailed(
-                f"dataset {dataset} has no version {version}", code="dataset_version_not_found",
+                f"dataset {dataset} has no version {version}",
+                code="dataset_version_not_found",
                 details={"dataset": str(dataset), "version": version},
-            )  # fmt: skip
+            )
         return self._remember(dataset, version, row)
 
     async def named(self, names: list[str]) -> dict[str, DatasetInput]:
@@ -57,7 +59,7 @@ class DatasetCatalog:
                 "ON v.dataset_id = d.id AND v.version = d.current_version "
                 "WHERE lower(d.name) = ANY($1::text[])",
                 [name.lower() for name in wanted],
-            )  # fmt: skip
+            )
         found: dict[str, DatasetInput] = {}
         for name in wanted:
             alike = [r for r in rows if r["name"].lower() == name.lower()]
@@ -80,17 +82,21 @@ class DatasetCatalog:
                     "v.size_bytes "
                     "FROM dataset_versions v JOIN unnest($1::uuid[], $2::int[]) AS w(d, n) "
                     "ON v.dataset_id = w.d AND v.version = w.n",
-                    [d for d, _ in wanted], [n for _, n in wanted],
-                )  # fmt: skip
+                    [d for d, _ in wanted],
+                    [n for _, n in wanted],
+                )
             for row in rows:
                 self._remember(row["dataset_id"], row["version"], row)
         return [self._found.get(pair) or await self.dataset(*pair) for pair in inputs]
 
     def _remember(self, dataset: UUID, version: int | None, row: Any) -> DatasetInput:
         found = DatasetInput(
-            dataset=dataset, version=row["version"], object_key=row["object_key"],
+            dataset=dataset,
+            version=row["version"],
+            object_key=row["object_key"],
             columns=[ColumnInfo(**c) for c in json.loads(row["columns"])],
-            row_count=row["row_count"], size_bytes=row["size_bytes"],
-        )  # fmt: skip
+            row_count=row["row_count"],
+            size_bytes=row["size_bytes"],
+        )
         self._found[(dataset, version)] = self._found[(dataset, found.version)] = found
         return found

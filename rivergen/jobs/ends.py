@@ -98,8 +98,9 @@ class JobEndWatch:
                     if message is not None and message.get("type") == "message":
                         self._wake(message["data"])
             except REDIS_UNAVAILABLE as exc:
-                log.warning("job end watch lost Redis (%s); subscribing again in %.1fs",
-                            exc, retry_s)  # fmt: skip
+                log.warning(
+                    "job end watch lost Redis (%s); subscribing again in %.1fs", exc, retry_s
+                )
             finally:
                 self._subscribed.clear()
                 with contextlib.suppress(Exception):

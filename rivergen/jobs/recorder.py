@@ -64,9 +64,11 @@ def result_key(workspace: UUID, job: UUID) -> str:
 
 def _event(kind: str, row: Any, data: dict[str, Any]) -> Event:
     return Event(
-        type=kind, workspace_id=row["workspace_id"], actor=row["created_by"],
+        type=kind,
+        workspace_id=row["workspace_id"],
+        actor=row["created_by"],
         data={"job_id": str(row["id"]), **data},
-    )  # fmt: skip
+    )
 
 
 class JobRecorder:
@@ -99,9 +101,11 @@ class JobRecorder:
     async def progress(self, row: Any, percent: float, message: str) -> None:
         async with self._db.transaction(str(row["workspace_id"])) as conn:
             if await store.set_progress(conn, row["id"], percent, message):
-                await add_to_outbox(conn, Topic.JOBS, _event(
-                    JOB_PROGRESS, row, {"progress": percent, "message": message}
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.JOBS,
+                    _event(JOB_PROGRESS, row, {"progress": percent, "message": message}),
+                )
 
     async def retrying(self, row: Any, seconds: float, message: str) -> None:
         """An attempt failed and another follows: its seconds count, the reason shows."""
@@ -110,10 +114,16 @@ class JobRecorder:
             await add_all_to_outbox(conn, _metered(row, seconds))
 
     async def succeeded(
-        self, row: Any, staged: StagedVersion, inputs: list[tuple[UUID, int]], seconds: float,
-        summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
-        governed: bool | None = None, stored: Awaitable[None] | None = None,
-    ) -> bool:  # fmt: skip
+        self,
+        row: Any,
+        staged: StagedVersion,
+        inputs: list[tuple[UUID, int]],
+        seconds: float,
+        summary: dict[str, Any] | None = None,
+        lineage: QueryLineage | None = None,
+        governed: bool | None = None,
+        stored: Awaitable[None] | None = None,
+    ) -> bool:
         """Register the result as a dataset version (lineage: inputs -> job -> result, and the
         result's column lineage when known) and end the job; False if it had ended already.
         ``governed``: :meth:`governs_result`, if asked already. ``stored``: completes once the
@@ -129,15 +139,34 @@ class JobRecorder:
                 return False
             version, events = await self._register(conn, row, dataset, staged, inputs, governed)
             ended = await store.finish(
-                conn, job, "succeeded", message="done", seconds=seconds,
-                result=(dataset, version), summary=summary or {}, lineage=lineage,
-            )  # fmt: skip
-            events.append(_queued(Topic.JOBS, _event(JOB_COMPLETED, ended, {
-                "kind": row["kind"], "compute_seconds": ended["compute_seconds"],
-                "result": {"dataset_id": str(dataset), "version": version,
-                           "row_count": None if governed else staged.row_count,
-                           "summary": run_facts(summary) if governed else summary or {}},
-            })))  # fmt: skip
+                conn,
+                job,
+                "succeeded",
+                message="done",
+                seconds=seconds,
+                result=(dataset, version),
+                summary=summary or {},
+                lineage=lineage,
+            )
+            events.append(
+                _queued(
+                    Topic.JOBS,
+                    _event(
+                        JOB_COMPLETED,
+                        ended,
+                        {
+                            "kind": row["kind"],
+                            "compute_seconds": ended["compute_seconds"],
+                            "result": {
+                                "dataset_id": str(dataset),
+                                "version": version,
+                                "row_count": None if governed else staged.row_count,
+                                "summary": run_facts(summary) if governed else summary or {},
+                            },
+                        },
+                    ),
+                )
+            )
             await add_all_to_outbox(conn, events + _metered(row, seconds))
             if stored is not None:
                 await stored
@@ -160,16 +189,21 @@ class JobRecorder:
             )
             if ended is None:
                 return False
-            await add_to_outbox(conn, Topic.JOBS, _event(
-                JOB_FAILED, row, {"kind": row["kind"], "error": error, "attempts": attempts}
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.JOBS,
+                _event(
+                    JOB_FAILED, row, {"kind": row["kind"], "error": error, "attempts": attempts}
+                ),
+            )
             await add_all_to_outbox(conn, _metered(row, seconds))
         return True
 
     async def cancelled(self, row: Any, seconds: float) -> bool:
         async with self._db.transaction(str(row["workspace_id"])) as conn:
-            ended = await store.finish(conn, row["id"], "cancelled", message="cancelled",
-                                       seconds=seconds)  # fmt: skip
+            ended = await store.finish(
+                conn, row["id"], "cancelled", message="cancelled", seconds=seconds
+            )
             if ended is None:
                 return False
             await add_to_outbox(conn, Topic.JOBS, _event(JOB_CANCELLED, row, {"kind": row["kind"]}))
@@ -177,9 +211,14 @@ class JobRecorder:
         return True
 
     async def _register(
-        self, conn: Any, row: Any, dataset: UUID, staged: StagedVersion,
-        inputs: list[tuple[UUID, int]], governed: bool,
-    ) -> tuple[int, list[Queued]]:  # fmt: skip
+        self,
+        conn: Any,
+        row: Any,
+        dataset: UUID,
+        staged: StagedVersion,
+        inputs: list[tuple[UUID, int]],
+        governed: bool,
+    ) -> tuple[int, list[Queued]]:
         """The result as a version of the job's result dataset (made with it the first time),
         its lineage, and its events (queued by the caller)."""
         workspace, job = row["workspace_id"], row["id"]
@@ -190,9 +229,15 @@ class JobRecorder:
             return int(existing), []
         name = row["name"] or f"{row['kind']}-{str(job)[:8]}"
         made = await datasets.insert_indexed_dataset(
-            conn, dataset, workspace, name, f"{name}-{str(job)[:8]}",
-            f"Result of {row['kind']} job {job}.", row["created_by"], staged.columns,
-        )  # fmt: skip
+            conn,
+            dataset,
+            workspace,
+            name,
+            f"{name}-{str(job)[:8]}",
+            f"Result of {row['kind']} job {job}.",
+            row["created_by"],
+            staged.columns,
+        )
         source = {"kind": "job", "id": str(job), "name": row["name"] or row["kind"]}
         version = await datasets.insert_version(
             conn, dataset, workspace, staged, source, row["created_by"]
@@ -206,16 +251,30 @@ class JobRecorder:
         if not made:  # a dataset made before: its search document follows the new columns
             await datasets.reindex(conn, dataset)
         return version, [
-            _queued(Topic.STORAGE, Event(
-                type=DATASET_VERSION_CREATED, workspace_id=workspace, actor=row["created_by"],
-                data={"dataset_id": str(dataset), "version": version,
-                      "row_count": None if governed else staged.row_count, "source": source},
-            )),
-            _queued(Topic.STORAGE, Event(
-                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=row["created_by"],
-                data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
-            )),
-        ]  # fmt: skip
+            _queued(
+                Topic.STORAGE,
+                Event(
+                    type=DATASET_VERSION_CREATED,
+                    workspace_id=workspace,
+                    actor=row["created_by"],
+                    data={
+                        "dataset_id": str(dataset),
+                        "version": version,
+                        "row_count": None if governed else staged.row_count,
+                        "source": source,
+                    },
+                ),
+            ),
+            _queued(
+                Topic.STORAGE,
+                Event(
+                    type=USAGE_STORAGE_CHANGED,
+                    workspace_id=workspace,
+                    actor=row["created_by"],
+                    data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+                ),
+            ),
+        ]
 
 
 # An event queued in the outbox: (topic, event, key: the workspace's when None).
@@ -230,6 +289,9 @@ def _metered(row: Any, seconds: float) -> list[Queued]:
     """The compute seconds a job used, as its usage event (none for no time)."""
     if seconds <= 0:
         return []
-    return [_queued(Topic.JOBS, _event(
-        USAGE_COMPUTE_USED, row, {"seconds": round(seconds, 3), "kind": row["kind"]}
-    ))]  # fmt: skip
+    return [
+        _queued(
+            Topic.JOBS,
+            _event(USAGE_COMPUTE_USED, row, {"seconds": round(seconds, 3), "kind": row["kind"]}),
+        )
+    ]

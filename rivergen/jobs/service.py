@@ -60,9 +60,13 @@ def job_not_found(job: UUID) -> NotFound:
 
 class JobService:
     def __init__(
-        self, db: Database, runner: JobRunner, settings: JobSettings,
-        governance: GovernanceService | None = None, ends: JobEndWatch | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        runner: JobRunner,
+        settings: JobSettings,
+        governance: GovernanceService | None = None,
+        ends: JobEndWatch | None = None,
+    ) -> None:
         self._db = db
         # Wakes a request waiting for a job's end (``wait_s``); without Redis, waiting polls.
         self._ends = ends or JobEndWatch(None, recheck_s=_POLL_S)
@@ -79,8 +83,9 @@ class JobService:
             known = sorted(k for k, v in self._runner.kinds.items() if v.public)
             raise ValidationFailed(
                 f"unknown job kind {name!r} (known: {', '.join(known)})",
-                code="unknown_job_kind", details={"kind": name, "known": known},
-            )  # fmt: skip
+                code="unknown_job_kind",
+                details={"kind": name, "known": known},
+            )
         return kind
 
     async def resume(self) -> bool:
@@ -116,9 +121,16 @@ class JobService:
             # With the governance of its inputs as the submitter sees them (the result's column
             # lineage is the supervisor's to record, with the result).
             row = await store.insert(
-                conn, job, workspace, kind.name, request.name, params.model_dump(mode="json"),
-                self._settings.max_attempts, context.actor, pinned,
-            )  # fmt: skip
+                conn,
+                job,
+                workspace,
+                kind.name,
+                request.name,
+                params.model_dump(mode="json"),
+                self._settings.max_attempts,
+                context.actor,
+                pinned,
+            )
         # The supervisor reads the row from its own connection: a request's keyed transaction
         # (Idempotency-Key) must commit before it is asked.
         await settle_pending()
@@ -129,9 +141,13 @@ class JobService:
             # now is refused rather than left waiting.
             async with self._db.transaction(str(workspace)) as conn:
                 await store.finish(
-                    conn, job, "failed", message=exc.message, seconds=0.0,
+                    conn,
+                    job,
+                    "failed",
+                    message=exc.message,
+                    seconds=0.0,
                     error={"code": exc.error_code, "message": exc.message},
-                )  # fmt: skip
+                )
             raise
         if wait_s > 0:
             return JobAccepted(job_id=job, **(await self.get(context, job, wait_s)).model_dump())
@@ -161,8 +177,9 @@ class JobService:
                 params = params.model_copy(update={"limit": limit})
         pinned = {
             str(dataset): item.model_dump(mode="json")
-            for dataset, item in governed.items() if changes_data(item)
-        }  # fmt: skip
+            for dataset, item in governed.items()
+            if changes_data(item)
+        }
         return params, pinned
 
     async def get(self, context: RequestContext, job: UUID, wait_s: float = 0.0) -> JobView:
@@ -191,20 +208,22 @@ class JobService:
         data (it inherits what they hide of the inputs); where the job ran is always shown."""
         results = [
             v.result.dataset_id for v in views if v.result is not None and of_data(v.result.summary)
-        ]  # fmt: skip
+        ]
         if not results:
             return views
         governed = await self._governance.governed(context, results)
         return [
-            v.model_copy(update={"result": v.result.model_copy(
-                update={"summary": run_facts(v.result.summary)}
-            )})
+            v.model_copy(
+                update={
+                    "result": v.result.model_copy(update={"summary": run_facts(v.result.summary)})
+                }
+            )
             if v.result is not None
             and of_data(v.result.summary)
             and changes_data(governed[v.result.dataset_id])
             else v
             for v in views
-        ]  # fmt: skip
+        ]
 
     async def list_jobs(
         self, context: RequestContext, state: JobState | None, limit: int, cursor: str | None
@@ -227,17 +246,23 @@ class JobService:
                 raise job_not_found(job)
             if JobState(row["state"]).finished:
                 raise Conflict(
-                    f"job {job} has {row['state']} already", code="job_finished",
+                    f"job {job} has {row['state']} already",
+                    code="job_finished",
                     details={"state": row["state"]},
-                )  # fmt: skip
+                )
             row = await store.request_cancel(conn, job)
             if row["state"] == JobState.QUEUED:
-                row = await store.finish(conn, job, "cancelled", message="cancelled",
-                                         seconds=0.0)  # fmt: skip
-                await add_to_outbox(conn, Topic.JOBS, Event(
-                    type=JOB_CANCELLED, workspace_id=workspace, actor=context.actor,
-                    data={"job_id": str(job), "kind": row["kind"]},
-                ))  # fmt: skip
+                row = await store.finish(conn, job, "cancelled", message="cancelled", seconds=0.0)
+                await add_to_outbox(
+                    conn,
+                    Topic.JOBS,
+                    Event(
+                        type=JOB_CANCELLED,
+                        workspace_id=workspace,
+                        actor=context.actor,
+                        data={"job_id": str(job), "kind": row["kind"]},
+                    ),
+                )
         if row["state"] == JobState.RUNNING:
             await self._runner.cancel(job)
         return _view(row)
@@ -253,13 +278,15 @@ class JobService:
                 raise job_not_found(job)
             if row["state"] != JobState.SUCCEEDED:
                 raise Conflict(
-                    f"job {job} is {row['state']}: it has no result", code="job_not_succeeded",
+                    f"job {job} is {row['state']}: it has no result",
+                    code="job_not_succeeded",
                     details={"state": row["state"]},
-                )  # fmt: skip
+                )
             key = await conn.fetchval(
                 "SELECT object_key FROM dataset_versions WHERE dataset_id = $1 AND version = $2",
-                row["result_dataset_id"], row["result_version"],
-            )  # fmt: skip
+                row["result_dataset_id"],
+                row["result_version"],
+            )
         if key is None:
             raise NotFound(f"the result of job {job} was deleted", code="job_result_not_found")
         shown = await self._result_governance(context, row)
@@ -273,10 +300,14 @@ class JobService:
         total = min(total, cap) if cap is not None else total
         after = offset + len(rows)
         return ResultPage(
-            job_id=job, dataset_id=row["result_dataset_id"], version=row["result_version"],
-            columns=columns, rows=rows, row_count=total,
+            job_id=job,
+            dataset_id=row["result_dataset_id"],
+            version=row["result_version"],
+            columns=columns,
+            rows=rows,
+            row_count=total,
             next_cursor=_encode_offset(after) if after < total else None,
-        )  # fmt: skip
+        )
 
     async def _result_governance(self, context: RequestContext, row: Any) -> Governed:
         # The result dataset inherits its inputs' governance for the reader (by column name).
@@ -308,9 +339,15 @@ def _encode_offset(offset: int) -> str:
 def _view(row: Any) -> JobView:
     error = row["error"]
     return JobView(
-        id=row["id"], kind=row["kind"], name=row["name"], params=json.loads(row["params"]),
-        state=row["state"], progress=row["progress"], message=row["message"],
-        attempts=row["attempts"], max_attempts=row["max_attempts"],
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        params=json.loads(row["params"]),
+        state=row["state"],
+        progress=row["progress"],
+        message=row["message"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
         error=JobError.model_validate_json(error) if error else None,
         result=(
             JobResultRef(
@@ -318,9 +355,13 @@ def _view(row: Any) -> JobView:
                 version=row["result_version"],
                 summary=json.loads(row["result_summary"]),
             )
-            if row["result_dataset_id"] is not None else None
+            if row["result_dataset_id"] is not None
+            else None
         ),
-        cancel_requested=row["cancel_requested"], created_by=row["created_by"],
-        created_at=row["created_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], compute_seconds=row["compute_seconds"],
-    )  # fmt: skip
+        cancel_requested=row["cancel_requested"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        compute_seconds=row["compute_seconds"],
+    )

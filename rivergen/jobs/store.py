@@ -17,18 +17,30 @@ from rivergen.pagination import after_cursor
 
 
 async def insert(
-    conn: asyncpg.Connection, job: UUID, workspace: UUID, kind: str, name: str | None,
-    params: dict[str, Any], max_attempts: int, actor: str,
+    conn: asyncpg.Connection,
+    job: UUID,
+    workspace: UUID,
+    kind: str,
+    name: str | None,
+    params: dict[str, Any],
+    max_attempts: int,
+    actor: str,
     governance: dict[str, Any] | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """A queued job; ``governance``: what the submitter's policies make of each input
     (dataset id -> Governed as JSON), applied when the job reads it."""
     return await conn.fetchrow(
         "INSERT INTO jobs (id, workspace_id, kind, name, params, max_attempts, created_by, "
         "governance) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
-        job, workspace, kind, name, json.dumps(params), max_attempts, actor,
+        job,
+        workspace,
+        kind,
+        name,
+        json.dumps(params),
+        max_attempts,
+        actor,
         json.dumps(governance or {}),
-    )  # fmt: skip
+    )
 
 
 async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any:
@@ -38,14 +50,19 @@ async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any
 
 
 async def page(
-    conn: asyncpg.Connection, state: str | None, after: tuple[datetime | None, UUID | None],
+    conn: asyncpg.Connection,
+    state: str | None,
+    after: tuple[datetime | None, UUID | None],
     limit: int,
-) -> list[Any]:  # fmt: skip
+) -> list[Any]:
     rows: list[Any] = await conn.fetch(
         f"SELECT * FROM jobs WHERE {after_cursor(1)} AND ($3::text IS NULL OR state = $3) "
         "ORDER BY created_at DESC, id DESC LIMIT $4",
-        after[0], after[1], state, limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        state,
+        limit + 1,
+    )
     return rows
 
 
@@ -90,8 +107,9 @@ async def claim(conn: asyncpg.Connection, job: UUID) -> Any:
         "started_at = coalesce(started_at, now()), heartbeat_at = now() "
         "WHERE id = $1 AND state = ANY($2::text[]) AND NOT cancel_requested "
         "AND attempts < max_attempts RETURNING *",
-        job, list(ACTIVE_STATES),
-    )  # fmt: skip
+        job,
+        list(ACTIVE_STATES),
+    )
 
 
 async def heartbeat(conn: asyncpg.Connection, jobs: list[UUID]) -> list[UUID]:
@@ -108,16 +126,25 @@ async def set_progress(conn: asyncpg.Connection, job: UUID, progress: float, mes
     updated = await conn.fetchval(
         "UPDATE jobs SET progress = $2, message = $3, heartbeat_at = now() "
         "WHERE id = $1 AND state = 'running' RETURNING id",
-        job, progress, message,
-    )  # fmt: skip
+        job,
+        progress,
+        message,
+    )
     return updated is not None
 
 
 async def finish(
-    conn: asyncpg.Connection, job: UUID, state: str, *, message: str, seconds: float,
-    error: dict[str, Any] | None = None, result: tuple[UUID, int] | None = None,
-    summary: dict[str, Any] | None = None, lineage: QueryLineage | None = None,
-) -> Any:  # fmt: skip
+    conn: asyncpg.Connection,
+    job: UUID,
+    state: str,
+    *,
+    message: str,
+    seconds: float,
+    error: dict[str, Any] | None = None,
+    result: tuple[UUID, int] | None = None,
+    summary: dict[str, Any] | None = None,
+    lineage: QueryLineage | None = None,
+) -> Any:
     """End an active job (None if it had ended already: finishing is idempotent); with the
     result's column ``lineage`` when it is known."""
     return await conn.fetchrow(
@@ -127,15 +154,23 @@ async def finish(
         "result_summary = coalesce($9::jsonb, result_summary), "
         "column_lineage = coalesce($10::jsonb, column_lineage) "
         "WHERE id = $1 AND state = ANY($8::text[]) RETURNING *",
-        job, state, message, seconds, json.dumps(error) if error else None,
-        result[0] if result else None, result[1] if result else None, list(ACTIVE_STATES),
+        job,
+        state,
+        message,
+        seconds,
+        json.dumps(error) if error else None,
+        result[0] if result else None,
+        result[1] if result else None,
+        list(ACTIVE_STATES),
         json.dumps(summary) if summary is not None else None,
         lineage.model_dump_json() if lineage is not None else None,
-    )  # fmt: skip
+    )
 
 
 async def add_seconds(conn: asyncpg.Connection, job: UUID, seconds: float, message: str) -> None:
     await conn.execute(
         "UPDATE jobs SET compute_seconds = compute_seconds + $2, message = $3 WHERE id = $1",
-        job, seconds, message,
-    )  # fmt: skip
+        job,
+        seconds,
+        message,
+    )

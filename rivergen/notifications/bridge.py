@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from compute.metrics import record_event
 from rivergen.clients import open_db_and_bus
 from rivergen.db import Database
 from rivergen.events import EventBus, ReceivedEvent
 from rivergen.events.loop import ConsumerLoop
+from rivergen.metrics import record_event
 from rivergen.notifications import store
 from rivergen.notifications.emitter import NotificationEmitter
 from rivergen.notifications.events import (
@@ -159,8 +159,9 @@ class NotificationBridge(ConsumerLoop):
         pending: list[Notification] = []
         for received in batch:
             kept = await self.keep(received)
-            record_event(received.event.type, "consumed", self._group_id,
-                         received.event.occurred_at)  # fmt: skip
+            record_event(
+                received.event.type, "consumed", self._group_id, received.event.occurred_at
+            )
             if isinstance(kept, Delivery):
                 counts[kept] += 1
             else:

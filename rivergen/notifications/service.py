@@ -15,10 +15,14 @@ from rivergen.notifications.events import Notification, NotificationPage
 def notification_of(row: asyncpg.Record) -> Notification:
     data = row["data"]
     return Notification(
-        id=row["id"], event_id=row["event_id"], event=row["event"], type=row["type"],
-        workspace_id=row["workspace_id"], occurred_at=row["occurred_at"],
+        id=row["id"],
+        event_id=row["event_id"],
+        event=row["event"],
+        type=row["type"],
+        workspace_id=row["workspace_id"],
+        occurred_at=row["occurred_at"],
         data=json.loads(data) if isinstance(data, str) else data,
-    )  # fmt: skip
+    )
 
 
 class NotificationService:

@@ -108,12 +108,14 @@ def capped_profile(profile: DatasetProfile, max_rows: int | None) -> DatasetProf
     ):
         return profile
     columns = [
-        c.model_copy(update={
-            "top_values": c.top_values[:max_rows],
-            "values": c.values if c.values is None or len(c.values) <= max_rows else None,
-        })
+        c.model_copy(
+            update={
+                "top_values": c.top_values[:max_rows],
+                "values": c.values if c.values is None or len(c.values) <= max_rows else None,
+            }
+        )
         for c in profile.columns
-    ]  # fmt: skip
+    ]
     return profile.model_copy(update={"columns": columns})
 
 

@@ -138,8 +138,9 @@ class SubscribedRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: subscribe again
-                log.warning("Redis Socket listener lost (%s); subscribing again in %.1fs",
-                            exc, retry_s)  # fmt: skip
+                log.warning(
+                    "Redis Socket listener lost (%s); subscribing again in %.1fs", exc, retry_s
+                )
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, self.retry_max_s)
 

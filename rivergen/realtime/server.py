@@ -98,8 +98,9 @@ class SocketCluster:
         install_redaction()
         settings = self.settings
         signer = TokenSigner.from_settings(settings.auth)
-        db = Database(require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"),
-                      settings.postgres)  # fmt: skip
+        db = Database(
+            require(settings.postgres.dsn, "postgres", "RIVERGEN_POSTGRES__DSN"), settings.postgres
+        )
         redis_app = connect_redis(
             require(settings.redis_app.url, "redis_app", "RIVERGEN_REDIS_APP__URL"),
             settings.redis_app,
@@ -245,8 +246,7 @@ class SocketCluster:
 
     async def _drop(self, sid: str, why: RiverGenError) -> None:
         self.members.pop(sid, None)
-        await self.sio.emit("revoked", refusal(why), to=sid, namespace=NAMESPACE,
-                            ignore_queue=True)  # fmt: skip
+        await self.sio.emit("revoked", refusal(why), to=sid, namespace=NAMESPACE, ignore_queue=True)
         await self.sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -298,9 +298,16 @@ class SocketApp:
     async def _readiness(self, send: Send) -> None:
         report = self.cluster.readiness()
         body = report.model_dump_json().encode()
-        await send({"type": "http.response.start", "status": 200 if report.ready else 503,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if report.ready else 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -328,8 +335,13 @@ async def _not_found(scope: Scope, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1008})
         return
     body = b'{"error": {"code": "not_found", "message": "no such path"}}'
-    await send({"type": "http.response.start", "status": 404,
-                "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -45,11 +45,16 @@ def apply_layer(catalog: PromptCatalog, layer: SemanticLayer, version: int) -> P
     for measure in layer.measures:
         table = enriched.table(measure.dataset)
         if table is not None:
-            enriched.measures.append(CatalogMeasure(
-                name=measure.name, table=table.name, expression=measure.expression,
-                aggregation=measure.aggregation, synonyms=list(measure.synonyms),
-                description=measure.description,
-            ))  # fmt: skip
+            enriched.measures.append(
+                CatalogMeasure(
+                    name=measure.name,
+                    table=table.name,
+                    expression=measure.expression,
+                    aggregation=measure.aggregation,
+                    synonyms=list(measure.synonyms),
+                    description=measure.description,
+                )
+            )
     for relationship in layer.relationships:
         left = enriched.table(relationship.from_dataset)
         right = enriched.table(relationship.to_dataset)

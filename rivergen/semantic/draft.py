@@ -151,9 +151,22 @@ def column_role(column: CatalogColumn, seen: Mapping[str, Any] | None) -> Column
 
 
 # Formats of dates held as text, tried on the values a profile saw.
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y",
-                "%b %d %Y", "%d %b %Y", "%B %d %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y",
-                "%Y-%m-%d %H:%M:%S", "%Y-%m")  # fmt: skip
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%b %d %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m",
+)
 
 
 def date_format(column: CatalogColumn, seen: Mapping[str, Any] | None) -> str | None:
@@ -185,25 +198,86 @@ def draft_column(
     fmt = date_format(column, seen) if role in ("time_dimension", "dimension") else None
     described = described_column_names(table, column) if table is not None else []
     return SemanticColumn(
-        name=column.name, business_name=business_name(column.name),
+        name=column.name,
+        business_name=business_name(column.name),
         synonyms=_column_synonyms(column, role, described),
         role="time_dimension" if fmt else role,
-        true_values=[values[0]] if values else [], false_values=[values[1]] if values else [],
+        true_values=[values[0]] if values else [],
+        false_values=[values[1]] if values else [],
         date_format=fmt,
-    )  # fmt: skip
+    )
 
 
 # Words of a description that join or qualify its names, never a name's own word.
 _FUNCTION_WORDS = frozenset(
     {
-        "a", "an", "the", "this", "that", "these", "those", "and", "or", "but", "nor", "of", "in",
-        "on", "at", "by", "for", "from", "to", "with", "without", "into", "over", "per", "as", "is",
-        "are", "was", "were", "be", "been", "its", "their", "his", "her", "our", "your", "it",
-        "they", "we", "each", "every", "all", "some", "any", "other", "others", "including",
-        "includes", "include", "contains", "contain", "lists", "list", "such", "than", "then",
-        "also", "daily", "weekly", "monthly", "yearly", "recorded", "measured", "observed"
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "to",
+        "with",
+        "without",
+        "into",
+        "over",
+        "per",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "your",
+        "it",
+        "they",
+        "we",
+        "each",
+        "every",
+        "all",
+        "some",
+        "any",
+        "other",
+        "others",
+        "including",
+        "includes",
+        "include",
+        "contains",
+        "contain",
+        "lists",
+        "list",
+        "such",
+        "than",
+        "then",
+        "also",
+        "daily",
+        "weekly",
+        "monthly",
+        "yearly",
+        "recorded",
+        "measured",
+        "observed",
     }
-)  # fmt: skip
+)
 
 
 def _segments(text: str) -> list[list[str]]:
@@ -316,27 +390,37 @@ def draft_measures(datasets: list[SemanticDataset]) -> list[Measure]:
         shared = plain.count(name) > 1  # the same column name in several datasets: say whose
         if shared:
             name = f"{prefix}_{_snake(dataset.name)}_{_snake(column.name)}"
-        measures.append(Measure(
-            name=name[:100], dataset=dataset.name, expression=_column_sql(column.name),
-            aggregation=aggregation,
-            description=f"The {prefix} of {dataset.name}.{column.name}.",
-        ))  # fmt: skip
+        measures.append(
+            Measure(
+                name=name[:100],
+                dataset=dataset.name,
+                expression=_column_sql(column.name),
+                aggregation=aggregation,
+                description=f"The {prefix} of {dataset.name}.{column.name}.",
+            )
+        )
     return measures
 
 
 # Measures computed from several columns of one dataset, found by the words of its columns:
 # (name, synonyms, the columns' roles by words, how the expression is built).
 REVENUE_SYNONYMS = ["revenue", "sales", "turnover", "sales amount", "income"]
-STOCK_VALUE_SYNONYMS = ["stock value", "inventory value", "value of stock", "value of the stock",
-                        "value of inventory"]  # fmt: skip
+STOCK_VALUE_SYNONYMS = [
+    "stock value",
+    "inventory value",
+    "value of stock",
+    "value of the stock",
+    "value of inventory",
+]
 
 
 def _column_with(columns: list[SemanticColumn], *wanted: set[str]) -> SemanticColumn | None:
     """The one measure source whose name has a word of each set (None: none, or several)."""
     found = [
-        c for c in columns
+        c
+        for c in columns
         if c.role == "measure_source" and all(set(words(c.name)) & w for w in wanted)
-    ]  # fmt: skip
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -355,20 +439,29 @@ def derived_measures(dataset: SemanticDataset) -> list[Measure]:
         expression = f"{_column_sql(price.name)} * {_column_sql(quantity.name)}"
         if discount is not None:
             expression += f" * (1 - {_column_sql(discount.name)})"
-        found.append(Measure(
-            name="revenue", dataset=dataset.name, expression=expression, aggregation="sum",
-            synonyms=REVENUE_SYNONYMS,
-            description=f"Price times quantity{' less the discount' if discount else ''}, "
-            f"summed over the rows of {dataset.name}.",
-        ))  # fmt: skip
+        found.append(
+            Measure(
+                name="revenue",
+                dataset=dataset.name,
+                expression=expression,
+                aggregation="sum",
+                synonyms=REVENUE_SYNONYMS,
+                description=f"Price times quantity{' less the discount' if discount else ''}, "
+                f"summed over the rows of {dataset.name}.",
+            )
+        )
     stock = _column_with(columns, {"stock", "inventory"}, {"units", "unit", "quantity", "qty"})
     if stock is not None:
-        found.append(Measure(
-            name="stock_value", dataset=dataset.name, aggregation="sum",
-            expression=f"{_column_sql(price.name)} * {_column_sql(stock.name)}",
-            synonyms=STOCK_VALUE_SYNONYMS,
-            description=f"Price times units in stock, summed over the rows of {dataset.name}.",
-        ))  # fmt: skip
+        found.append(
+            Measure(
+                name="stock_value",
+                dataset=dataset.name,
+                aggregation="sum",
+                expression=f"{_column_sql(price.name)} * {_column_sql(stock.name)}",
+                synonyms=STOCK_VALUE_SYNONYMS,
+                description=f"Price times units in stock, summed over the rows of {dataset.name}.",
+            )
+        )
     return found
 
 
@@ -393,9 +486,9 @@ def own_key(table: CatalogTable) -> str | None:
     return None
 
 
-def _stats(profiles: Mapping[str, Mapping[str, Any] | None], table: str, column: str) -> (
-    Mapping[str, Any] | None
-):  # fmt: skip
+def _stats(
+    profiles: Mapping[str, Mapping[str, Any] | None], table: str, column: str
+) -> Mapping[str, Any] | None:
     return _profile_columns(profiles.get(table)).get(column)
 
 
@@ -448,10 +541,14 @@ def value_relationships(
                     and stats is not None
                     and _within(stats, target_stats)
                 ):
-                    found.append(Relationship(
-                        from_dataset=source.name, from_column=column.name,
-                        to_dataset=target.name, to_column=key,
-                    ))  # fmt: skip
+                    found.append(
+                        Relationship(
+                            from_dataset=source.name,
+                            from_column=column.name,
+                            to_dataset=target.name,
+                            to_column=key,
+                        )
+                    )
     return found
 
 
@@ -469,10 +566,14 @@ def draft_relationships(catalog: PromptCatalog) -> list[Relationship]:
                 continue
             for column in source.columns:
                 if words(column.name) == wanted and type_class(column.type) == key_type:
-                    found.append(Relationship(
-                        from_dataset=source.name, from_column=column.name,
-                        to_dataset=target.name, to_column=key,
-                    ))  # fmt: skip
+                    found.append(
+                        Relationship(
+                            from_dataset=source.name,
+                            from_column=column.name,
+                            to_dataset=target.name,
+                            to_column=key,
+                        )
+                    )
     return found
 
 
@@ -485,13 +586,18 @@ def draft_layer(
     described = _described_tables(catalog)
     for table in catalog.tables:
         seen = _profile_columns(profiles.get(table.name))
-        synonyms = _unique(described.get(table.name, []) + _table_synonyms(table),
-                           business_name(table.name))  # fmt: skip
-        datasets.append(SemanticDataset(
-            name=table.name, business_name=business_name(table.name),
-            description=table.description, synonyms=synonyms,
-            columns=[draft_column(c, seen.get(c.name), table) for c in table.columns],
-        ))  # fmt: skip
+        synonyms = _unique(
+            described.get(table.name, []) + _table_synonyms(table), business_name(table.name)
+        )
+        datasets.append(
+            SemanticDataset(
+                name=table.name,
+                business_name=business_name(table.name),
+                description=table.description,
+                synonyms=synonyms,
+                columns=[draft_column(c, seen.get(c.name), table) for c in table.columns],
+            )
+        )
     relationships = draft_relationships(catalog)
     relationships += value_relationships(catalog, profiles, relationships)
     measures = draft_measures(datasets)
@@ -502,8 +608,10 @@ def draft_layer(
             measure.name = f"{measure.name}_{_snake(measure.dataset)}"[:100]
             measure.synonyms = []
     return SemanticLayer(
-        datasets=datasets, measures=measures + derived, relationships=relationships,
-    )  # fmt: skip
+        datasets=datasets,
+        measures=measures + derived,
+        relationships=relationships,
+    )
 
 
 def merged(draft: SemanticLayer, current: SemanticLayer | None) -> SemanticLayer:
@@ -527,13 +635,16 @@ def merged(draft: SemanticLayer, current: SemanticLayer | None) -> SemanticLayer
         datasets.append(kept.model_copy(update={"columns": [*kept.columns, *extra]}))
     names = {m.name.casefold() for m in current.measures}
     measures = [*current.measures] + [
-        m for m in draft.measures
+        m
+        for m in draft.measures
         if m.dataset.casefold() in new_datasets and m.name.casefold() not in names
-    ]  # fmt: skip
+    ]
     relationships = [*current.relationships] + [
         r for r in draft.relationships if r not in current.relationships
     ]
     return SemanticLayer(
-        datasets=datasets, measures=measures, relationships=relationships,
+        datasets=datasets,
+        measures=measures,
+        relationships=relationships,
         verified_queries=current.verified_queries,
-    )  # fmt: skip
+    )

@@ -35,17 +35,21 @@ class SemanticColumn(_Strict):
         "measure_source (a number measures add up), boolean (yes/no), identifier (a key).",
     )
     true_values: list[str] = Field(
-        default_factory=list, max_length=10,
+        default_factory=list,
+        max_length=10,
         description="A boolean column's stored values that mean true (e.g. `1`, `yes`).",
-    )  # fmt: skip
+    )
     false_values: list[str] = Field(
-        default_factory=list, max_length=10,
+        default_factory=list,
+        max_length=10,
         description="A boolean column's stored values that mean false (e.g. `0`, `no`).",
-    )  # fmt: skip
+    )
     date_format: str | None = Field(
-        None, max_length=40, pattern=r"^[%A-Za-z0-9 /.:,\-]+$",
+        None,
+        max_length=40,
+        pattern=r"^[%A-Za-z0-9 /.:,\-]+$",
         description="A time dimension held as text: its strptime format (`%Y/%m/%d`).",
-    )  # fmt: skip
+    )
 
 
 class SemanticDataset(_Strict):
@@ -60,16 +64,19 @@ class Measure(_Strict):
     """``name = aggregation(expression)`` over one dataset's rows."""
 
     name: str = Field(
-        min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="A word (letters, digits, `_`): the answer column's name.",
-    )  # fmt: skip
+    )
     dataset: str = Field(min_length=1, max_length=200)
     expression: str = Field(
-        min_length=1, max_length=2000,
+        min_length=1,
+        max_length=2000,
         description="SQL over the dataset's columns, one value per row: "
         "`unitPrice * quantity * (1 - discount)`; with aggregation `none`, an aggregate "
         "already (`SUM(freight) / COUNT(*)`).",
-    )  # fmt: skip
+    )
     aggregation: Aggregation = "sum"
     synonyms: list[str] = _Synonyms
     description: str = Field("", max_length=2000)
@@ -87,9 +94,10 @@ class Relationship(_Strict):
 class VerifiedQuery(_Strict):
     question: str = Field(min_length=1, max_length=2000)
     sql: str = Field(
-        min_length=1, max_length=MAX_SQL_CHARS,
+        min_length=1,
+        max_length=MAX_SQL_CHARS,
         description="One read-only query over the workspace's datasets (DuckDB's dialect).",
-    )  # fmt: skip
+    )
 
 
 class SemanticLayer(_Strict):
@@ -103,18 +111,20 @@ class SemanticLayer(_Strict):
 
 class SemanticLayerUpdate(SemanticLayer):
     based_on: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="The version this document edits: 409 `semantic_layer_conflict` if "
         "another was saved since. Unset: no check.",
-    )  # fmt: skip
+    )
 
 
 class ConfirmRequest(_Strict):
     version: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="The version the person reviewed: 409 `semantic_layer_conflict` unless it "
         "is the current one. Unset: the current one.",
-    )  # fmt: skip
+    )
 
 
 class SemanticLayerVersion(BaseModel):

@@ -47,11 +47,16 @@ def _layer(row: Any) -> SemanticLayer:
 
 def view(row: Any, in_use: int | None) -> SemanticLayerVersion:
     return SemanticLayerVersion(
-        version=row["version"], status=row["status"], source=row["source"], layer=_layer(row),
-        created_by=row["created_by"], created_at=row["created_at"],
-        confirmed_by=row["confirmed_by"], confirmed_at=row["confirmed_at"],
+        version=row["version"],
+        status=row["status"],
+        source=row["source"],
+        layer=_layer(row),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        confirmed_by=row["confirmed_by"],
+        confirmed_at=row["confirmed_at"],
         in_use=row["version"] == in_use,
-    )  # fmt: skip
+    )
 
 
 async def layer_in_use(conn: asyncpg.Connection) -> tuple[SemanticLayer, int] | None:
@@ -123,11 +128,15 @@ class SemanticService:
                 raise _conflict(
                     f"the layer is at version {number}, not {based_on}: edit the current one",
                     number,
-                )  # fmt: skip
+                )
             saved = await store.insert(
-                conn, workspace, (number or 0) + 1, source, layer.model_dump(mode="json"),
+                conn,
+                workspace,
+                (number or 0) + 1,
+                source,
+                layer.model_dump(mode="json"),
                 context.actor,
-            )  # fmt: skip
+            )
             used = await store.confirmed(conn)
         return view(saved, used["version"] if used else None)
 
@@ -145,7 +154,7 @@ class SemanticService:
                 raise _conflict(
                     f"version {body.version} is not the current one ({row['version']})",
                     row["version"],
-                )  # fmt: skip
+                )
             if row["status"] != "confirmed":
                 row = await store.confirm(conn, row["version"], context.actor)
         return view(row, row["version"])

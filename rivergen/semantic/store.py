@@ -38,22 +38,32 @@ async def confirmed(conn: asyncpg.Connection) -> Any:
 
 
 async def insert(
-    conn: asyncpg.Connection, workspace: UUID, version: int, source: str,
-    layer: dict[str, Any], actor: str,
-) -> Any:  # fmt: skip
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    version: int,
+    source: str,
+    layer: dict[str, Any],
+    actor: str,
+) -> Any:
     return await conn.fetchrow(
         "INSERT INTO semantic_layer_versions (id, workspace_id, version, source, layer, "
         "created_by) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING *",
-        uuid.uuid4(), workspace, version, source, json.dumps(layer), actor,
-    )  # fmt: skip
+        uuid.uuid4(),
+        workspace,
+        version,
+        source,
+        json.dumps(layer),
+        actor,
+    )
 
 
 async def confirm(conn: asyncpg.Connection, version: int, actor: str) -> Any:
     return await conn.fetchrow(
         "UPDATE semantic_layer_versions SET status = 'confirmed', confirmed_by = $2, "
         "confirmed_at = now() WHERE version = $1 RETURNING *",
-        version, actor,
-    )  # fmt: skip
+        version,
+        actor,
+    )
 
 
 async def page(
@@ -63,8 +73,10 @@ async def page(
     rows: list[Any] = await conn.fetch(
         f"SELECT * FROM semantic_layer_versions WHERE {after_cursor(1)} "
         "ORDER BY created_at DESC, id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 

@@ -59,9 +59,9 @@ def _check_datasets(layer: SemanticLayer, catalog: PromptCatalog) -> None:
             columns.add(column.name.casefold())
             if (column.true_values or column.false_values) and column.role != "boolean":
                 raise semantic_invalid(
-                    f"{dataset.name}.{column.name}: true and false values are for boolean "
-                    "columns", at,
-                )  # fmt: skip
+                    f"{dataset.name}.{column.name}: true and false values are for boolean columns",
+                    at,
+                )
 
 
 def _table(catalog: PromptCatalog, name: str, where: str) -> CatalogTable:
@@ -76,9 +76,11 @@ def _column(table: CatalogTable, name: str, where: str) -> str:
         if column.name.casefold() == name.casefold():
             return column.name
     raise semantic_invalid(
-        f"the dataset {table.name} has no column {name!r}", where, dataset=table.name,
+        f"the dataset {table.name} has no column {name!r}",
+        where,
+        dataset=table.name,
         column=name,
-    )  # fmt: skip
+    )
 
 
 def check_measure(measure: Measure, catalog: PromptCatalog, where: str) -> None:
@@ -134,15 +136,21 @@ def kept_valid(layer: SemanticLayer, catalog: PromptCatalog) -> SemanticLayer:
         columns = [c for c in dataset.columns if c.name.casefold() in names]
         datasets.append(dataset.model_copy(update={"columns": columns}))
     measures = [m for m in layer.measures if _holds(check_measure, m, catalog)]
-    unique = [m for i, m in enumerate(measures)
-              if m.name.casefold() not in {n.name.casefold() for n in measures[:i]}]  # fmt: skip
+    unique = [
+        m
+        for i, m in enumerate(measures)
+        if m.name.casefold() not in {n.name.casefold() for n in measures[:i]}
+    ]
     return SemanticLayer(
-        datasets=datasets, measures=unique,
-        relationships=[r for r in layer.relationships
-                       if _holds(check_relationship, r, catalog)],
-        verified_queries=[q for q in layer.verified_queries
-                          if _holds(lambda q, c, w: bind(q.sql, c, w, "query"), q, catalog)],
-    )  # fmt: skip
+        datasets=datasets,
+        measures=unique,
+        relationships=[r for r in layer.relationships if _holds(check_relationship, r, catalog)],
+        verified_queries=[
+            q
+            for q in layer.verified_queries
+            if _holds(lambda q, c, w: bind(q.sql, c, w, "query"), q, catalog)
+        ],
+    )
 
 
 def _holds(check: Any, entry: Any, catalog: PromptCatalog) -> bool:

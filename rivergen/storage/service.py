@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from compute.metrics import record_upload
 from rivergen.accounts.principal import RequestContext
 from rivergen.billing import USAGE_STORAGE_CHANGED, Quota, QuotaService, plan_for
 from rivergen.db import Database
 from rivergen.errors import BadRequest, ChecksumMismatch, Conflict, NotFound, PayloadTooLarge
 from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.metrics import record_upload
 from rivergen.objectstore import ObjectStore
 from rivergen.objectstore.multipart import READ_CHUNK
 from rivergen.pagination import after_cursor, decode_cursor, encode_cursor
@@ -54,9 +54,12 @@ def _file_not_found(file: UUID) -> NotFound:
 
 class StorageService:
     def __init__(
-        self, db: Database, objects: ObjectStore, settings: StorageSettings | None = None,
+        self,
+        db: Database,
+        objects: ObjectStore,
+        settings: StorageSettings | None = None,
         governance: GovernanceService | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         self._objects = objects
         self._settings = settings or StorageSettings()
@@ -85,14 +88,27 @@ class StorageService:
                 "INSERT INTO uploads (id, workspace_id, file_id, name, content_type, size, "
                 "sha256, object_key, store_upload_id, part_size, part_count, created_by, "
                 "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                upload, workspace, file, request.name, request.content_type, request.size,
-                request.sha256, key, started.upload_id, request.part_size, part_count,
-                context.actor, expires,
-            )  # fmt: skip
+                upload,
+                workspace,
+                file,
+                request.name,
+                request.content_type,
+                request.size,
+                request.sha256,
+                key,
+                started.upload_id,
+                request.part_size,
+                part_count,
+                context.actor,
+                expires,
+            )
         return UploadStarted(
-            upload_id=upload, file_id=file, part_size=request.part_size,
-            parts=started.parts, expires_at=expires,
-        )  # fmt: skip
+            upload_id=upload,
+            file_id=file,
+            part_size=request.part_size,
+            parts=started.parts,
+            expires_at=expires,
+        )
 
     async def _upload(self, workspace: UUID, upload: UUID) -> Any:
         async with self._db.transaction(str(workspace)) as conn:
@@ -141,18 +157,23 @@ class StorageService:
             await conn.execute("UPDATE uploads SET status = $2 WHERE id = $1", upload, status)
         if refusal:
             await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
-            record_upload(row["size"], "direct", seconds=time.perf_counter() - started,
-                          outcome="failed")  # fmt: skip
+            record_upload(
+                row["size"], "direct", seconds=time.perf_counter() - started, outcome="failed"
+            )
             raise refusal
         try:
             await self._objects.complete_multipart(
-                row["object_key"], row["store_upload_id"], request.parts,
-                expected_size=row["size"], expected_checksum=f"sha256:{row['sha256']}",
-            )  # fmt: skip
+                row["object_key"],
+                row["store_upload_id"],
+                request.parts,
+                expected_size=row["size"],
+                expected_checksum=f"sha256:{row['sha256']}",
+            )
         except BaseException:
             await self._set_status(workspace, upload, "failed")
-            record_upload(row["size"], "direct", seconds=time.perf_counter() - started,
-                          outcome="failed")  # fmt: skip
+            record_upload(
+                row["size"], "direct", seconds=time.perf_counter() - started, outcome="failed"
+            )
             raise
         view = await self._create_file(context, workspace, row, upload=upload)
         record_upload(view.size, "direct", seconds=time.perf_counter() - started)
@@ -180,9 +201,13 @@ class StorageService:
         return view
 
     async def _upload_file(
-        self, context: RequestContext, source: BinaryIO, name: str, content_type: str,
+        self,
+        context: RequestContext,
+        source: BinaryIO,
+        name: str,
+        content_type: str,
         sha256: str | None,
-    ) -> FileView:  # fmt: skip
+    ) -> FileView:
         workspace = context.require_workspace()
         size, digest = await asyncio.to_thread(_measure, source, self.form_upload_max_bytes + 1)
         if size > self.form_upload_max_bytes:
@@ -201,8 +226,14 @@ class StorageService:
         file = uuid.uuid4()
         key = f"workspaces/{workspace}/files/{file}/{uuid.uuid4()}"
         await self._objects.put_file(key, source)
-        row = {"file_id": file, "name": name, "content_type": content_type, "size": size,
-               "sha256": digest, "object_key": key}  # fmt: skip
+        row = {
+            "file_id": file,
+            "name": name,
+            "content_type": content_type,
+            "size": size,
+            "sha256": digest,
+            "object_key": key,
+        }
         try:
             return await self._create_file(context, workspace, row, upload=None)
         except BaseException:
@@ -218,20 +249,38 @@ class StorageService:
                 "INSERT INTO files (id, workspace_id, name, content_type, size, sha256, "
                 f"object_key, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                 f"RETURNING {_FILE_COLUMNS}",
-                row["file_id"], workspace, row["name"], row["content_type"], row["size"],
-                row["sha256"], row["object_key"], actor,
-            )  # fmt: skip
+                row["file_id"],
+                workspace,
+                row["name"],
+                row["content_type"],
+                row["size"],
+                row["sha256"],
+                row["object_key"],
+                actor,
+            )
             if upload is not None:
                 await conn.execute("UPDATE uploads SET status = 'completed' WHERE id = $1", upload)
             view = FileView(**dict(file))
-            await add_to_outbox(conn, Topic.STORAGE, Event(
-                type=FILE_CREATED, workspace_id=workspace, actor=actor,
-                data=view.model_dump(mode="json"),
-            ))  # fmt: skip
-            await add_to_outbox(conn, Topic.STORAGE, Event(
-                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
-                data={"bytes_delta": view.size, "file_id": str(view.id)},
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.STORAGE,
+                Event(
+                    type=FILE_CREATED,
+                    workspace_id=workspace,
+                    actor=actor,
+                    data=view.model_dump(mode="json"),
+                ),
+            )
+            await add_to_outbox(
+                conn,
+                Topic.STORAGE,
+                Event(
+                    type=USAGE_STORAGE_CHANGED,
+                    workspace_id=workspace,
+                    actor=actor,
+                    data={"bytes_delta": view.size, "file_id": str(view.id)},
+                ),
+            )
         return view
 
     async def _set_status(self, workspace: UUID, upload: UUID, status: str) -> None:
@@ -262,8 +311,11 @@ class StorageService:
             rows = await conn.fetch(
                 f"SELECT {_FILE_COLUMNS} FROM files WHERE workspace_id = $1 "
                 f"AND {after_cursor(2)} ORDER BY created_at DESC, id DESC LIMIT $4",
-                workspace, after[0], after[1], limit + 1,
-            )  # fmt: skip
+                workspace,
+                after[0],
+                after[1],
+                limit + 1,
+            )
         items = [FileView(**dict(r)) for r in rows[:limit]]
         next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return FilePage(items=items, next_cursor=next_cursor)
@@ -308,10 +360,16 @@ class StorageService:
             )
             if row is None:
                 raise _file_not_found(file)
-            await add_to_outbox(conn, Topic.STORAGE, Event(
-                type=USAGE_STORAGE_CHANGED, workspace_id=workspace, actor=actor,
-                data={"bytes_delta": -row["size"], "file_id": str(file)},
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.STORAGE,
+                Event(
+                    type=USAGE_STORAGE_CHANGED,
+                    workspace_id=workspace,
+                    actor=actor,
+                    data={"bytes_delta": -row["size"], "file_id": str(file)},
+                ),
+            )
         await self._objects.delete(row["object_key"])
 
     async def quota(self, context: RequestContext, plan: str) -> QuotaView:

@@ -90,8 +90,9 @@ class UploadSweeper:
         try:
             await self._objects.abort_multipart(row["object_key"], row["store_upload_id"])
         except RiverGenError:
-            logger.warning("could not abort expired upload %s; retrying later", upload,
-                           exc_info=True)  # fmt: skip
+            logger.warning(
+                "could not abort expired upload %s; retrying later", upload, exc_info=True
+            )
             async with self._db.transaction(str(workspace)) as conn:
                 await conn.execute(
                     "UPDATE uploads SET status = $2 WHERE id = $1 AND status = 'expired'",

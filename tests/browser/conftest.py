@@ -40,8 +40,11 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]
     if not os.environ.get("RIVERGEN_POSTGRES__DSN"):
         pytest.fail("RIVERGEN_POSTGRES__DSN not set: export the services' environment")
     saved = dict(os.environ)
-    for name in ("RIVERGEN_KAFKA__BOOTSTRAP_SERVERS", "RIVERGEN_S3__ENDPOINT_URL",
-                 "RIVERGEN_S3__BUCKET"):  # fmt: skip
+    for name in (
+        "RIVERGEN_KAFKA__BOOTSTRAP_SERVERS",
+        "RIVERGEN_S3__ENDPOINT_URL",
+        "RIVERGEN_S3__BUCKET",
+    ):
         os.environ.pop(name, None)
     redis_url = os.environ.get("RIVERGEN_REDIS_APP__URL", "redis://127.0.0.1:6379/0")
     os.environ.update(

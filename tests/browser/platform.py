@@ -17,11 +17,11 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rivergen.api import create_app
 from rivergen.events.relay_worker import RelayWorker
 from rivergen.notifications import NotificationBridge
 from rivergen.realtime import create_socket_app
 from rivergen.settings import Settings
+from tests.platform_app import create_app
 
 SOCKET_PATH = "/socket.io"
 
@@ -68,9 +68,14 @@ class Platform:
             bridging = asyncio.create_task(bridge.run(bridge_stop))
             stack.push_async_callback(_finish, bridging, bridge_stop)
             server = uvicorn.Server(
-                uvicorn.Config(PathDispatcher(gateway, sockets), host="127.0.0.1",
-                               port=self.port, lifespan="off", log_level="warning")
-            )  # fmt: skip
+                uvicorn.Config(
+                    PathDispatcher(gateway, sockets),
+                    host="127.0.0.1",
+                    port=self.port,
+                    lifespan="off",
+                    log_level="warning",
+                )
+            )
             serving = asyncio.create_task(server.serve())
             stack.push_async_callback(_stop_server, server, serving)
             while not server.started:
@@ -102,9 +107,15 @@ async def _stop_server(server: uvicorn.Server, serving: asyncio.Task[None]) -> N
 def chromium_args() -> list[str]:
     # The machine's network is closed: no background connections, no component updates.
     return [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ]  # fmt: skip
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
 
 
 def launch_options() -> dict[str, Any]:

@@ -64,8 +64,10 @@ async def test_draft_edit_save_and_confirm_in_the_page(
     session: dict[str, Any] = await page.evaluate(
         "JSON.parse(localStorage.getItem('rivergen.session'))"
     )
-    headers = {"Authorization": f"Bearer {session['access']}",
-               "X-Workspace-ID": session["workspace"]}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {session['access']}",
+        "X-Workspace-ID": session["workspace"],
+    }
     async with httpx.AsyncClient(base_url=platform.base, headers=headers, timeout=120) as http:
         await dataset(http, "products", PRODUCTS, profile=True)
         await dataset(http, "order_details", ORDER_DETAILS, profile=False)

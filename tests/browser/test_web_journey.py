@@ -443,9 +443,10 @@ async def test_the_agents_pages(context: BrowserContext, platform: Platform) -> 
     email = await register(page, "ida")
     shared["products_url"] = await make_dataset(page, str(PRODUCTS), "products")
     await make_dataset(
-        page, {"name": "products_2025.csv", "mimeType": "text/csv", "buffer": shifted_products()},
+        page,
+        {"name": "products_2025.csv", "mimeType": "text/csv", "buffer": shifted_products()},
         "products_2025",
-    )  # fmt: skip
+    )
     await make_dataset(page, CUSTOMERS, "customers")
 
     # Train a classifier of `discontinued` on four numeric columns; progress from live events.
@@ -503,9 +504,14 @@ async def test_the_agents_pages(context: BrowserContext, platform: Platform) -> 
     await go(page, "Decisions")
     guideline = {
         "name": "stock rules",
-        "limits": [{"name": "overstocked", "outcome": "decline",
-                    "when": {"feature": "unitsInStock", "op": "gt", "value": 100}}],
-    }  # fmt: skip
+        "limits": [
+            {
+                "name": "overstocked",
+                "outcome": "decline",
+                "when": {"feature": "unitsInStock", "op": "gt", "value": 100},
+            }
+        ],
+    }
     await page.get_by_label("Guideline set (JSON)", exact=True).fill(json.dumps(guideline))
     await page.get_by_role("button", name="Add guideline set").click()
     await expect(page.get_by_text(re.compile(r"limits: overstocked"))).to_be_visible()
@@ -597,9 +603,21 @@ async def test_the_agents_pages(context: BrowserContext, platform: Platform) -> 
 
 
 ROUTES = (
-    "files", "datasets", "sources", "jobs", "prompts", "models", "monitoring", "decisions",
-    "governance", "policies", "audit", "billing", "operations", "workspace",
-)  # fmt: skip
+    "files",
+    "datasets",
+    "sources",
+    "jobs",
+    "prompts",
+    "models",
+    "monitoring",
+    "decisions",
+    "governance",
+    "policies",
+    "audit",
+    "billing",
+    "operations",
+    "workspace",
+)
 
 
 async def test_every_page_is_accessible_on_a_laptop_and_a_phone(context: BrowserContext) -> None:
@@ -620,8 +638,9 @@ async def test_every_page_is_accessible_on_a_laptop_and_a_phone(context: Browser
     await form.get_by_label("Password", exact=True).fill(PASSWORD)
     await form.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-    details = [shared[k].split("#", 1)[1] for k in ("products_url", "model_url", "decision_url",
-                                                    "job_url")]  # fmt: skip
+    details = [
+        shared[k].split("#", 1)[1] for k in ("products_url", "model_url", "decision_url", "job_url")
+    ]
     paths = [f"/{route}" for route in ROUTES] + details
     for width, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         await page.set_viewport_size(viewport)  # type: ignore[arg-type]

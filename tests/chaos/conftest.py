@@ -21,9 +21,12 @@ SERVICES = REPO_ROOT / "scripts" / "services"
 async def services(*args: str, timeout_s: float = 60.0) -> str:
     """Run ``scripts/services ARGS`` (e.g. ``stop kafka``); its output, or an assertion error."""
     process = await asyncio.create_subprocess_exec(
-        str(SERVICES), *args, env=dict(os.environ),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        str(SERVICES),
+        *args,
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
     text = out.decode(errors="replace")
     assert process.returncode == 0, f"scripts/services {' '.join(args)} failed:\n{text}"
@@ -33,9 +36,13 @@ async def services(*args: str, timeout_s: float = 60.0) -> str:
 def services_sync(*args: str, timeout_s: float = 120.0) -> str:
     """``services`` for a fixture's teardown (which runs even after a test's timeout)."""
     done = subprocess.run(
-        [str(SERVICES), *args], env=dict(os.environ), capture_output=True, text=True,
-        timeout=timeout_s, check=False,
-    )  # fmt: skip
+        [str(SERVICES), *args],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
     assert done.returncode == 0, f"scripts/services {' '.join(args)} failed:\n{done.stdout}"
     return done.stdout
 

@@ -40,13 +40,20 @@ def pgbouncer(direct_dsn: str, port: int, **options: str | int) -> Iterator[str]
     database = url.path.lstrip("/")
     folder = Path(tempfile.mkdtemp(prefix="rivergen-pgbouncer-"))
     settings: dict[str, str | int | Path] = {
-        "listen_addr": "127.0.0.1", "listen_port": port, "unix_socket_dir": "",
-        "logfile": folder / "pgbouncer.log", "pidfile": folder / "pgbouncer.pid",
-        "auth_type": "scram-sha-256", "auth_file": folder / "userlist.txt",
-        "admin_users": user, "pool_mode": "transaction", "max_client_conn": 200,
+        "listen_addr": "127.0.0.1",
+        "listen_port": port,
+        "unix_socket_dir": "",
+        "logfile": folder / "pgbouncer.log",
+        "pidfile": folder / "pgbouncer.pid",
+        "auth_type": "scram-sha-256",
+        "auth_file": folder / "userlist.txt",
+        "admin_users": user,
+        "pool_mode": "transaction",
+        "max_client_conn": 200,
         "ignore_startup_parameters": "extra_float_digits,application_name",
-        "server_login_retry": 1, **options,
-    }  # fmt: skip
+        "server_login_retry": 1,
+        **options,
+    }
     (folder / "userlist.txt").write_text(f'"{user}" "{password}"\n')
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"
@@ -100,10 +107,19 @@ def _psql() -> str:
 async def show(pooled_dsn: str, what: str) -> list[dict[str, str]]:
     """``SHOW <what>`` on the bouncer's admin console (simple protocol only: through psql)."""
     process = await asyncio.create_subprocess_exec(
-        _psql(), admin_dsn(pooled_dsn), "-X", "-A", "-F", "\t", "-P", "footer=off",
-        "-c", f"SHOW {what}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        _psql(),
+        admin_dsn(pooled_dsn),
+        "-X",
+        "-A",
+        "-F",
+        "\t",
+        "-P",
+        "footer=off",
+        "-c",
+        f"SHOW {what}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, err.decode(errors="replace")
     header, *rows = out.decode().splitlines()

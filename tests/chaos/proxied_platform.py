@@ -21,9 +21,9 @@ import httpx
 import redis.asyncio as aioredis
 import uvicorn
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.chaos.fault_proxy import FaultProxy
+from tests.platform_app import create_app
 
 # The timeouts the proxied platform runs with: small, so a fault is seen quickly.
 PG_TIMEOUT_S = 1.5

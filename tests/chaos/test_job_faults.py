@@ -24,12 +24,13 @@ import pytest
 import ray
 
 from compute.jobs import job_supervisor
-from rivergen.api import accounts, create_app, health, jobs
+from rivergen.api import accounts, health, jobs
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.chaos.conftest import eventually
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 __all__ = ["ray_local"]
@@ -103,8 +104,9 @@ async def job_events(db: Database, job: str) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
         rows = await conn.fetch(
             "SELECT payload->>'type' AS type, payload->'data' AS data FROM event_outbox"
-            " WHERE payload->'data'->>'job_id' = $1 ORDER BY id", job,
-        )  # fmt: skip
+            " WHERE payload->'data'->>'job_id' = $1 ORDER BY id",
+            job,
+        )
     return [{"type": r["type"], "data": json.loads(r["data"])} for r in rows]
 
 
@@ -153,8 +155,10 @@ async def _kill_worker_then_supervisor(
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
     def under_way() -> bool:
-        return all(watcher.last[j]["state"] == "running" and watcher.last[j]["progress"] > 0
-                   for j in (b, c))  # fmt: skip
+        return all(
+            watcher.last[j]["state"] == "running" and watcher.last[j]["progress"] > 0
+            for j in (b, c)
+        )
 
     await watcher.until("B and C under way", under_way, 30)
     supervisor = job_supervisor(job_settings)

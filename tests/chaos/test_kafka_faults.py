@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import accounts, create_app
+from rivergen.api import accounts
 from rivergen.billing.metering import MeteringService
 from rivergen.billing.metrics import USAGE_COMPUTE_USED
 from rivergen.db import Database
@@ -42,6 +42,7 @@ from tests.chaos.conftest import SERVICES, eventually, services, services_sync
 from tests.integration import metering_process
 from tests.integration.api_client import register
 from tests.integration.reporting_process import ReportingProcess
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,9 +62,11 @@ class BrokerRestart:
 
     def begin(self) -> None:
         self.process = subprocess.Popen(
-            [str(SERVICES), "start", "kafka"], env=dict(os.environ),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [str(SERVICES), "start", "kafka"],
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     async def finished(self, timeout_s: float) -> None:
         assert self.process is not None
@@ -102,18 +105,24 @@ def actions_table(topic: str) -> str:
     return "chaos_actions_" + topic.rsplit(".", 1)[-1]
 
 
-async def write_actions(db: Database, topic: str, workspace: str, count: int,
-                        written: list[int], pause_s: float = 0.0) -> None:  # fmt: skip
+async def write_actions(
+    db: Database, topic: str, workspace: str, count: int, written: list[int], pause_s: float = 0.0
+) -> None:
     """``count`` actions, each a state change and its usage event in one transaction."""
 
     async def writer(first: int) -> None:
         for n in range(first, count, WRITERS):
             async with db.transaction() as conn:
                 await conn.execute(f"INSERT INTO {actions_table(topic)} (n) VALUES ($1)", n)
-                await add_to_outbox(conn, topic, Event(
-                    type=USAGE_COMPUTE_USED, workspace_id=uuid.UUID(workspace),
-                    data={"seconds": str(seconds_of(n)), "n": n},
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    topic,
+                    Event(
+                        type=USAGE_COMPUTE_USED,
+                        workspace_id=uuid.UUID(workspace),
+                        data={"seconds": str(seconds_of(n)), "n": n},
+                    ),
+                )
             written.append(n)
             if pause_s:
                 await asyncio.sleep(pause_s)
@@ -125,8 +134,9 @@ async def metered(db: Database, workspace: str) -> Decimal:
     async with db.transaction() as conn:
         total = await conn.fetchval(
             "SELECT coalesce(sum(quantity), 0) FROM usage_counters"
-            " WHERE workspace_id = $1::uuid AND metric = 'compute_seconds'", workspace,
-        )  # fmt: skip
+            " WHERE workspace_id = $1::uuid AND metric = 'compute_seconds'",
+            workspace,
+        )
     return Decimal(total)
 
 
@@ -174,8 +184,12 @@ async def test_kafka_killed_and_restarted_during_a_thousand_actions(
     expected = sum((seconds_of(n) for n in range(ACTIONS)), Decimal(0))
     bus = KafkaEventBus(migrated.kafka, session_timeout_s=6.0)
     await bus.start()
-    relays = [OutboxRelay(db, bus, topics=[topic], batch_size=100, poll_interval_s=0.05,
-                          max_backoff_s=1.0) for _ in range(2)]  # fmt: skip
+    relays = [
+        OutboxRelay(
+            db, bus, topics=[topic], batch_size=100, poll_interval_s=0.05, max_backoff_s=1.0
+        )
+        for _ in range(2)
+    ]
     meter = MeteringService(db, bus, topics=[topic], group_id=group, max_records=100)
     stop = asyncio.Event()
     written: list[int] = []
@@ -242,9 +256,11 @@ async def test_a_consumer_killed_between_its_effect_and_its_commit_repeats_nothi
         relay.start()
         try:
             await write_actions(db, topic, workspace, events, [])
-            runs.append(await ReportingProcess.spawn(
-                CONSUMER, [*args, "--hang-at", "120"], tmp_path / "consumer.stderr"
-            ))  # fmt: skip
+            runs.append(
+                await ReportingProcess.spawn(
+                    CONSUMER, [*args, "--hang-at", "120"], tmp_path / "consumer.stderr"
+                )
+            )
             hanging = (await runs[-1].first_report("hanging", 30))["hanging"]
             counted_before_kill = await metered(db, workspace)
             await runs[-1].kill()
@@ -285,7 +301,7 @@ def _published(db: Database, topic: str) -> Any:
             left = await conn.fetchval(
                 "SELECT count(*) FROM event_outbox WHERE topic = $1 AND published_at IS NULL",
                 topic,
-            )  # fmt: skip
+            )
         return int(left) == 0
 
     return check

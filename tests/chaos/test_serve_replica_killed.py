@@ -55,7 +55,7 @@ def platform(migrated: Settings) -> Iterator[str]:
             "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": 23679,
             "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": 23680,
             "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": 23699,
-        }.items():  # fmt: skip
+        }.items():
             env.setenv(name, str(value))
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
         try:
@@ -72,9 +72,10 @@ def gateway_replicas() -> list[str]:
     import ray
 
     return sorted(
-        a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+        a["name"]
+        for a in ray.util.list_named_actors(all_namespaces=True)
         if a["name"].startswith(f"SERVE_REPLICA::{APP}#gateway#")
-    )  # fmt: skip
+    )
 
 
 def running_gateway_replicas() -> int:
@@ -100,8 +101,9 @@ class Stream:
     ids: dict[int, str] = field(default_factory=dict)
 
 
-async def send_once(http: httpx.AsyncClient, headers: dict[str, str], run: str, n: int,
-                    stream: Stream) -> None:  # fmt: skip
+async def send_once(
+    http: httpx.AsyncClient, headers: dict[str, str], run: str, n: int, stream: Stream
+) -> None:
     """One logical request, retried with the same key until it succeeds."""
     body = {"name": f"{run}-{n}", "enabled": False, "rule": {"type": "access"}}
     keyed = {**headers, "Idempotency-Key": f"{run}-{n}"}
@@ -138,14 +140,20 @@ async def send_once(http: httpx.AsyncClient, headers: dict[str, str], run: str, 
 
 
 async def register(http: httpx.AsyncClient) -> dict[str, str]:
-    made = await http.post("/api/v1/auth/register", json={
-        "email": f"chaos-{uuid.uuid4().hex[:10]}@example.com",
-        "password": "a long password here", "display_name": "Chaos",
-    })  # fmt: skip
+    made = await http.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"chaos-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "a long password here",
+            "display_name": "Chaos",
+        },
+    )
     assert made.status_code == 201, made.text
     body = made.json()
-    return {"Authorization": f"Bearer {body['access_token']}",
-            "X-Workspace-ID": body["workspace_id"]}  # fmt: skip
+    return {
+        "Authorization": f"Bearer {body['access_token']}",
+        "X-Workspace-ID": body["workspace_id"],
+    }
 
 
 @pytest.mark.timeout(60, func_only=True)
@@ -179,13 +187,14 @@ async def test_killing_a_replica_mid_stream_loses_and_repeats_nothing(
     restored = await eventually(
         "the replica count restored",
         _sync(lambda: running_gateway_replicas() == 2 and victim not in gateway_replicas()),
-        30, every_s=0.2,
-    )  # fmt: skip
+        30,
+        every_s=0.2,
+    )
     async with db.transaction(headers["X-Workspace-ID"]) as conn:
         rows = await conn.fetch(
             "SELECT name, count(*) AS n FROM policies WHERE name LIKE $1 GROUP BY name",
             f"{run}-%",
-        )  # fmt: skip
+        )
     per_name = {r["name"]: r["n"] for r in rows}
     assert sorted(stream.ids) == list(range(REQUESTS))
     assert len(set(stream.ids.values())) == REQUESTS

@@ -20,10 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import accounts, create_app, health, policies
+from rivergen.api import accounts, health, policies
 from rivergen.settings import Settings
 from tests.chaos.pgbouncer import pgbouncer, show
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,9 +37,12 @@ CONCURRENCY = 8
 def single_connection(migrated: Settings) -> Iterator[str]:
     assert migrated.postgres.migrate_dsn is not None
     with pgbouncer(
-        migrated.postgres.migrate_dsn.get_secret_value(), PORT,
-        default_pool_size=1, max_db_connections=1, min_pool_size=0,
-    ) as dsn:  # fmt: skip
+        migrated.postgres.migrate_dsn.get_secret_value(),
+        PORT,
+        default_pool_size=1,
+        max_db_connections=1,
+        min_pool_size=0,
+    ) as dsn:
         yield dsn
 
 
@@ -133,5 +137,7 @@ async def test_two_workspaces_on_one_server_connection_never_see_each_other(
     assert run.foreign_seen == []
     assert all(len(ids) >= REQUESTS // 8 - 1 for ids in run.mine.values())
     assert most_servers == 1
-    print(f"{REQUESTS} interleaved requests of 2 workspaces on 1 server connection, "
-          f"no foreign row, in {elapsed:.1f} s")  # fmt: skip
+    print(
+        f"{REQUESTS} interleaved requests of 2 workspaces on 1 server connection, "
+        f"no foreign row, in {elapsed:.1f} s"
+    )

@@ -132,9 +132,14 @@ class RayCluster:
     def cli(self, tool: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """``ray ...`` or ``serve ...`` against this cluster."""
         return subprocess.run(
-            [str(BIN / tool), *args], env=self.env, capture_output=True, text=True,
-            timeout=timeout, check=False, cwd=REPO_ROOT,
-        )  # fmt: skip
+            [str(BIN / tool), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=REPO_ROOT,
+        )
 
     def serve_status(self) -> dict[str, str]:
         """``serve status``: each application's status, by name."""
@@ -147,9 +152,11 @@ class RayCluster:
     def nodes(self) -> list[dict[str, Any]]:
         """The alive nodes as the dashboard's state API lists them."""
         response = httpx.get(
-            f"{self.dashboard_url}/api/v0/nodes", params={"limit": 100},
-            headers=self.auth_headers, timeout=10,
-        )  # fmt: skip
+            f"{self.dashboard_url}/api/v0/nodes",
+            params={"limit": 100},
+            headers=self.auth_headers,
+            timeout=10,
+        )
         response.raise_for_status()
         listed = response.json()["data"]["result"]["result"]
         return [n for n in listed if n["state"] == "ALIVE"]
@@ -158,10 +165,16 @@ class RayCluster:
         """The tasks named ``name`` (the function's name) as the state API lists them."""
         response = httpx.get(
             f"{self.dashboard_url}/api/v0/tasks",
-            params={"limit": 10_000, "filter_keys": "name", "filter_predicates": "=",
-                    "filter_values": name, "detail": "true"},
-            headers=self.auth_headers, timeout=30,
-        )  # fmt: skip
+            params={
+                "limit": 10_000,
+                "filter_keys": "name",
+                "filter_predicates": "=",
+                "filter_values": name,
+                "detail": "true",
+            },
+            headers=self.auth_headers,
+            timeout=30,
+        )
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()["data"]["result"]["result"]
         return result
@@ -273,13 +286,23 @@ class ClusterStart:
         log = (self.temp_dir / f"node-{index}.log").open("wb")
         self.logs.append(log)
         command = [
-            str(BIN / "ray"), "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
-            f"--temp-dir={self.temp_dir}", *ports.ray_start_args(), *args,
-        ]  # fmt: skip
+            str(BIN / "ray"),
+            "start",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=1",
+            f"--temp-dir={self.temp_dir}",
+            *ports.ray_start_args(),
+            *args,
+        ]
         process = subprocess.Popen(
-            command, env=dict(self.env, **ports.env()), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=REPO_ROOT,
-        )  # fmt: skip
+            command,
+            env=dict(self.env, **ports.env()),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO_ROOT,
+        )
         self.processes.append(process)
 
     def log_text(self) -> str:
@@ -296,10 +319,14 @@ class ClusterStart:
         self.redis.start()
         system_config = json.dumps({"metrics_report_interval_ms": METRICS_REPORT_INTERVAL_MS})
         self.node(
-            0, "--head", f"--port={GCS_PORT}", "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={DASHBOARD_PORT}", f"--ray-client-server-port={CLIENT_SERVER_PORT}",
+            0,
+            "--head",
+            f"--port={GCS_PORT}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={DASHBOARD_PORT}",
+            f"--ray-client-server-port={CLIENT_SERVER_PORT}",
             f"--system-config={system_config}",
-        )  # fmt: skip
+        )
         wait_port(GCS_PORT, deadline - time.monotonic(), "the head's GCS")
         self.wait_nodes(running, 1, deadline)
         # One node at a time: a raylet that has not registered within 30 s (Ray's fixed limit)
@@ -337,10 +364,12 @@ class ClusterStart:
         the gateway answers ready with every Socket.io replica listening."""
         deadline = time.monotonic() + timeout_s
         config = serve_config(self.temp_dir)
-        running.applications = [a["name"] for a in yaml.safe_load(config.read_text())[
-            "applications"]]  # fmt: skip
-        while (deployed := running.cli("serve", "deploy", str(config), "-a",
-                                       running.dashboard_url)).returncode != 0:  # fmt: skip
+        running.applications = [
+            a["name"] for a in yaml.safe_load(config.read_text())["applications"]
+        ]
+        while (
+            deployed := running.cli("serve", "deploy", str(config), "-a", running.dashboard_url)
+        ).returncode != 0:
             assert time.monotonic() < deadline, f"{deployed.stderr}\n{self.log_text()}"
             time.sleep(1)
         statuses: dict[str, str] = {}
@@ -406,8 +435,10 @@ def ray_cluster(base_env: Mapping[str, str], timeout_s: float = 240) -> Iterator
         start.start(running, timeout_s)
         nodes_up = time.monotonic() - began
         start.deploy(running, timeout_s - nodes_up)
-        print(f"\nRay cluster: {WORKER_NODES + 1} nodes up in {nodes_up:.0f} s, the platform "
-              f"RUNNING and ready {time.monotonic() - began:.0f} s after the start")  # fmt: skip
+        print(
+            f"\nRay cluster: {WORKER_NODES + 1} nodes up in {nodes_up:.0f} s, the platform "
+            f"RUNNING and ready {time.monotonic() - began:.0f} s after the start"
+        )
         yield running
     finally:
         start.stop()

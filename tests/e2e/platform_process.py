@@ -36,8 +36,12 @@ class RunningPlatform:
     def rivergen(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*RIVERGEN, *args, "--data-dir", str(self.data_dir)],
-            env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def wait_for(self, text: str, timeout_s: float) -> str:
         """Read the output until a line containing ``text``; that line."""
@@ -78,8 +82,11 @@ def platform_up(
     """Start `rivergen up` and yield once it has printed its banner; always stop it after."""
     process = subprocess.Popen(
         [*(command or [*RIVERGEN, "up"]), "--data-dir", str(data_dir), "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     running = RunningPlatform(process, f"http://127.0.0.1:{port}", data_dir, env)
     try:
         assert process.stdout is not None

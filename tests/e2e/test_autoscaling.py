@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import GatewaySettings, Settings
 from tests.e2e.cluster import RayCluster
 from tests.integration.api_client import Account, register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 APP = "capability-probe"
 DEPLOYMENT = "planning"
@@ -102,8 +102,12 @@ async def observe(client: httpx.AsyncClient, operator: Account, t0: float) -> di
     else:
         assert seen["running_replicas"] in (before, after), (seen, before, after)
     assert (seen["min_replicas"], seen["max_replicas"]) == (MIN_REPLICAS, MAX_REPLICAS)
-    return {"t": round(time.monotonic() - t0, 1), "running": seen["running_replicas"],
-            "target": seen["target_replicas"], "serve": after}  # fmt: skip
+    return {
+        "t": round(time.monotonic() - t0, 1),
+        "running": seen["running_replicas"],
+        "target": seen["target_replicas"],
+        "serve": after,
+    }
 
 
 async def load(stop: asyncio.Event) -> int:
@@ -111,12 +115,21 @@ async def load(stop: asyncio.Event) -> int:
 
     handle = serve.get_deployment_handle(DEPLOYMENT, app_name=APP)
     # The Northwind orders as a prompt's catalog names them.
-    catalog = PromptCatalog(tables=[CatalogTable(
-        dataset_id=uuid.uuid4(), version=1, name="orders", row_count=830,
-        columns=[CatalogColumn(name="orderID", type="int64"),
-                 CatalogColumn(name="shipCountry", type="string", values=["Germany", "France"]),
-                 CatalogColumn(name="freight", type="double")],
-    )])  # fmt: skip
+    catalog = PromptCatalog(
+        tables=[
+            CatalogTable(
+                dataset_id=uuid.uuid4(),
+                version=1,
+                name="orders",
+                row_count=830,
+                columns=[
+                    CatalogColumn(name="orderID", type="int64"),
+                    CatalogColumn(name="shipCountry", type="string", values=["Germany", "France"]),
+                    CatalogColumn(name="freight", type="double"),
+                ],
+            )
+        ]
+    )
     calls = 0
 
     async def caller() -> None:
@@ -153,8 +166,9 @@ async def test_replicas_rise_under_load_and_fall_after_as_reported(
         timeline.append(point)
         if point["running"] > MIN_REPLICAS and peak_at is None:
             peak_at = time.monotonic()
-        if peak_at is not None and (point["running"] == MAX_REPLICAS
-                                    or time.monotonic() - peak_at > 5):  # fmt: skip
+        if peak_at is not None and (
+            point["running"] == MAX_REPLICAS or time.monotonic() - peak_at > 5
+        ):
             break
     stop.set()
     calls = await loader

@@ -1,6 +1,6 @@
 """The multi-node acceptance on the suite's cluster (head and two `ray start --address` nodes):
 a compute job's Ray tasks run on the extra nodes, and after it the platform's custom metrics
-(compute/metrics.py) are served by the nodes' Prometheus endpoints."""
+(rivergen/metrics.py) are served by the nodes' Prometheus endpoints."""
 
 from __future__ import annotations
 
@@ -29,10 +29,14 @@ def pagerank_job(cluster: RayCluster) -> dict[str, Any]:
     """PageRank of the SNAP wiki-vote graph as a job through the platform's API; the finished
     job as `GET /api/v1/jobs/{id}` shows it."""
     with httpx.Client(base_url=cluster.api_url, timeout=60) as http:
-        registered = http.post("/api/v1/auth/register", json={
-            "email": f"cluster-{uuid.uuid4().hex[:10]}@example.com",
-            "password": "a long enough password", "display_name": "Cluster",
-        })  # fmt: skip
+        registered = http.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"cluster-{uuid.uuid4().hex[:10]}@example.com",
+                "password": "a long enough password",
+                "display_name": "Cluster",
+            },
+        )
         assert registered.status_code == 201, registered.text
         auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
         uploaded = http.post(
@@ -41,14 +45,29 @@ def pagerank_job(cluster: RayCluster) -> dict[str, Any]:
             headers=auth,
         )
         assert uploaded.status_code == 201, uploaded.text
-        made = http.post("/api/v1/datasets", headers=auth, json={
-            "name": "wiki-vote", "file_id": uploaded.json()["id"],
-            "options": {"delimiter": " ", "header": False, "on_invalid_rows": "skip"},
-        })  # fmt: skip
+        made = http.post(
+            "/api/v1/datasets",
+            headers=auth,
+            json={
+                "name": "wiki-vote",
+                "file_id": uploaded.json()["id"],
+                "options": {"delimiter": " ", "header": False, "on_invalid_rows": "skip"},
+            },
+        )
         assert made.status_code == 201, made.text
-        accepted = http.post("/api/v1/jobs", headers=auth, json={"kind": "pagerank", "params": {
-            "dataset": made.json()["id"], "src": "f0", "dst": "f1", "tol": 1e-10,
-        }})  # fmt: skip
+        accepted = http.post(
+            "/api/v1/jobs",
+            headers=auth,
+            json={
+                "kind": "pagerank",
+                "params": {
+                    "dataset": made.json()["id"],
+                    "src": "f0",
+                    "dst": "f1",
+                    "tol": 1e-10,
+                },
+            },
+        )
         assert accepted.status_code == 202, accepted.text
         job = finished(http, accepted.json()["job_id"], auth)
     assert job["state"] == "succeeded", job

@@ -65,8 +65,10 @@ def generate(directory: Path) -> dict[str, pa.Table]:
     assert tpchgen is not None, "tpchgen-cli (a test dependency) is not installed"
     subprocess.run(
         [tpchgen, "parquet", "-s", SCALE, f"--output-dir={directory}"],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return {name: pq.read_table(directory / f"{name}.parquet") for name in TABLES}
 
 
@@ -102,27 +104,37 @@ def driver(cluster: RayCluster) -> Iterator[None]:
 
 
 def job_inputs(
-    sql: str, keys: dict[str, str], tpch: dict[str, pa.Table],
+    sql: str,
+    keys: dict[str, str],
+    tpch: dict[str, pa.Table],
     governed: dict[str, Governed] | None = None,
-) -> tuple[SqlQuery, list[QueryInput]]:  # fmt: skip
+) -> tuple[SqlQuery, list[QueryInput]]:
     """The query as a validated SQL job would carry it (each table it names pinned, with the
     columns it reads), and the inputs its task reads."""
     ids = {name: uuid.uuid5(uuid.NAMESPACE_URL, keys[name]) for name in TABLES}
     named = [n for n in TABLES if n in admit(sql, lambda w: w).relations]
     relations = {n: f"input_{i}" for i, n in enumerate(named)}
     admitted = admit(sql, relations.get)
-    query = SqlQuery(sql=sql, inputs={
-        n: DatasetPin(dataset=ids[n], version=1,
-                      columns=columns_read(admitted, tpch[n].column_names))
-        for n in named
-    })  # fmt: skip
+    query = SqlQuery(
+        sql=sql,
+        inputs={
+            n: DatasetPin(
+                dataset=ids[n], version=1, columns=columns_read(admitted, tpch[n].column_names)
+            )
+            for n in named
+        },
+    )
     inputs = [
         QueryInput(
-            relation=relations[n], name=n, dataset=ids[n], key=keys[n],
-            columns=query.inputs[n].columns, governed=(governed or {}).get(n),
+            relation=relations[n],
+            name=n,
+            dataset=ids[n],
+            key=keys[n],
+            columns=query.inputs[n].columns,
+            governed=(governed or {}).get(n),
         )
         for n in named
-    ]  # fmt: skip
+    ]
     return query, inputs
 
 
@@ -130,12 +142,13 @@ def rows(table: pa.Table) -> list[tuple[Any, ...]]:
     """Rows in a canonical order, numbers as floats."""
     found = [
         tuple(
-            float(v) if isinstance(v, int | float | decimal.Decimal) and not isinstance(v, bool)
+            float(v)
+            if isinstance(v, int | float | decimal.Decimal) and not isinstance(v, bool)
             else v
             for v in row.values()
         )
         for row in table.to_pylist()
-    ]  # fmt: skip
+    ]
     return sorted(found, key=lambda r: [(v is None, str(type(v)), v or 0) for v in r])
 
 
@@ -173,9 +186,12 @@ def on_daft(
 
 
 def test_tpch_runs_distributed_and_matches_the_single_node_engine(
-    migrated: Settings, tpch: dict[str, pa.Table], stored: dict[str, str], driver: None,
+    migrated: Settings,
+    tpch: dict[str, pa.Table],
+    stored: dict[str, str],
+    driver: None,
     cluster: RayCluster,
-) -> None:  # fmt: skip
+) -> None:
     for name in CHECKED:
         query, inputs = job_inputs((QUERIES / f"{name}.sql").read_text(), stored, tpch)
         started = time.monotonic()
@@ -195,10 +211,12 @@ def test_governance_holds_on_the_distributed_path(
     """Rows filtered, a column masked (keyed hash) and one denied, per slice on the nodes: the
     answer equals the single-node engine's over the governed input."""
     governed = Governed(
-        dataset_id=uuid.uuid4(), workspace_id=uuid.uuid4(),
+        dataset_id=uuid.uuid4(),
+        workspace_id=uuid.uuid4(),
         row_filters=[Filter(column="c_mktsegment", op="==", value="BUILDING")],
-        masked={"c_phone": "hash", "c_name": "redact"}, denied_columns=["c_acctbal"],
-    )  # fmt: skip
+        masked={"c_phone": "hash", "c_name": "redact"},
+        denied_columns=["c_acctbal"],
+    )
     sql = (
         "SELECT c_mktsegment, c_name, c_phone, count(*) AS orders "
         "FROM customer JOIN orders ON c_custkey = o_custkey "
@@ -228,29 +246,39 @@ def test_a_query_job_past_the_threshold_runs_distributed_or_falls_back(
     (about 2 MB stored) runs on Daft; one Daft refuses runs on a node's engine, and the
     summary says so."""
     with httpx.Client(base_url=cluster.api_url, timeout=60) as http:
-        registered = http.post("/api/v1/auth/register", json={
-            "email": f"dist-{uuid.uuid4().hex[:10]}@example.com",
-            "password": "a long enough password", "display_name": "Distributed",
-        })  # fmt: skip
+        registered = http.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"dist-{uuid.uuid4().hex[:10]}@example.com",
+                "password": "a long enough password",
+                "display_name": "Distributed",
+            },
+        )
         assert registered.status_code == 201, registered.text
         auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
         for name in ("lineitem", "orders"):
             path = tmp_path / f"{name}.parquet"
             pq.write_table(tpch[name], path)
             uploaded = http.post(
-                "/api/v1/storage/upload", headers=auth,
+                "/api/v1/storage/upload",
+                headers=auth,
                 files={"file": (path.name, path.read_bytes(), "application/vnd.apache.parquet")},
-            )  # fmt: skip
+            )
             assert uploaded.status_code == 201, uploaded.text
-            made = http.post("/api/v1/datasets", headers=auth,
-                             json={"name": name, "file_id": uploaded.json()["id"]})  # fmt: skip
+            made = http.post(
+                "/api/v1/datasets",
+                headers=auth,
+                json={"name": name, "file_id": uploaded.json()["id"]},
+            )
             assert made.status_code == 201, made.text
         summaries: dict[str, dict[str, Any]] = {}
         for name, sql, count in (
-            ("q12", (QUERIES / "q12.sql").read_text(), 2), ("wide", WIDE_PRODUCT, 1)
-        ):  # fmt: skip
-            accepted = http.post("/api/v1/jobs", headers=auth,
-                                 json={"kind": "query", "params": {"sql": sql}})  # fmt: skip
+            ("q12", (QUERIES / "q12.sql").read_text(), 2),
+            ("wide", WIDE_PRODUCT, 1),
+        ):
+            accepted = http.post(
+                "/api/v1/jobs", headers=auth, json={"kind": "query", "params": {"sql": sql}}
+            )
             assert accepted.status_code == 202, accepted.text
             job = finished(http, accepted.json()["job_id"], auth)
             assert job["state"] == "succeeded", job

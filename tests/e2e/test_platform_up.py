@@ -114,27 +114,34 @@ def assert_dataset_from_upload(api_url: str, token: str) -> None:
     data = (SHARED_DATA / "northwind" / "products.csv").read_bytes()
     uploaded = httpx.post(
         f"{api_url}/api/v1/storage/upload",
-        files={"file": ("products.csv", data, "text/csv")}, headers=headers, timeout=30,
-    )  # fmt: skip
+        files={"file": ("products.csv", data, "text/csv")},
+        headers=headers,
+        timeout=30,
+    )
     assert uploaded.status_code == 201, uploaded.text
     made = httpx.post(
         f"{api_url}/api/v1/datasets",
         json={"name": "products", "file_id": uploaded.json()["id"]},
-        headers=headers, timeout=120,
-    )  # fmt: skip
+        headers=headers,
+        timeout=120,
+    )
     assert made.status_code == 201, made.text
     assert made.json()["row_count"] == 77
     preview = httpx.get(
-        f"{api_url}/api/v1/datasets/{made.json()['id']}/preview", params={"limit": 3},
-        headers=headers, timeout=60,
-    )  # fmt: skip
+        f"{api_url}/api/v1/datasets/{made.json()['id']}/preview",
+        params={"limit": 3},
+        headers=headers,
+        timeout=60,
+    )
     assert preview.status_code == 200 and preview.json()["rows"][0]["productName"] == "Chai"
     # Prompt Studio on Serve: the gateway reaches the agent, the agent the Planning, Execution
     # Support (its SQL as Ray tasks), Governance and Language & Explanation deployments.
     asked = httpx.post(
-        f"{api_url}/api/v1/prompts/execute", json={"question": "how many products are there"},
-        headers=headers, timeout=120,
-    )  # fmt: skip
+        f"{api_url}/api/v1/prompts/execute",
+        json={"question": "how many products are there"},
+        headers=headers,
+        timeout=120,
+    )
     assert asked.status_code == 200, asked.text
     answer = asked.json()
     assert answer["status"] == "completed", answer
@@ -148,24 +155,31 @@ def assert_models_on_serve(
 ) -> None:
     """Model Studio and the Operations agent on Serve: a model trained by a job, deployed and
     answering through the model-studio deployment; Serve's deployments as Serve reports them."""
-    accepted = httpx.post(f"{api_url}/api/v1/models", headers=headers, timeout=60, json={
-        "name": "discontinued", "dataset": dataset, "target": "discontinued",
-        "task": "classification",
-    })  # fmt: skip
+    accepted = httpx.post(
+        f"{api_url}/api/v1/models",
+        headers=headers,
+        timeout=60,
+        json={
+            "name": "discontinued",
+            "dataset": dataset,
+            "target": "discontinued",
+            "task": "classification",
+        },
+    )
     assert accepted.status_code == 202, accepted.text
     job = f"{api_url}/api/v1/jobs/{accepted.json()['job_id']}"
     deadline = time.monotonic() + 180
     while (state := httpx.get(job, headers=headers, timeout=30).json())["state"] in (
-        "queued", "running",
-    ):  # fmt: skip
+        "queued",
+        "running",
+    ):
         assert time.monotonic() < deadline, state
         time.sleep(1.5)  # within the free plan's 60 requests a minute, however long it trains
     assert state["state"] == "succeeded", state
     model = f"{api_url}/api/v1/models/{accepted.json()['model_id']}"
     assert httpx.post(f"{model}/deploy", headers=headers, timeout=60).status_code == 200
     features = {k: v for k, v in row.items() if k != "discontinued"}
-    scored = httpx.post(f"{model}/predict", json={"rows": [features]}, headers=headers,
-                        timeout=60)  # fmt: skip
+    scored = httpx.post(f"{model}/predict", json={"rows": [features]}, headers=headers, timeout=60)
     assert scored.status_code == 200, scored.text
     assert 0.0 <= scored.json()["predictions"][0]["score"] <= 1.0
     # The cluster's deployments are for platform operators (RIVERGEN_AUTH__OPERATORS here).
@@ -175,12 +189,16 @@ def assert_models_on_serve(
     as_tenant = httpx.get(f"{api_url}/api/v1/operations/deployments", headers=headers, timeout=60)
     assert as_tenant.status_code == 403, as_tenant.text
     ops = httpx.get(
-        f"{api_url}/api/v1/operations/deployments", timeout=60,
+        f"{api_url}/api/v1/operations/deployments",
+        timeout=60,
         headers={"Authorization": f"Bearer {operator.json()['access_token']}"},
-    )  # fmt: skip
+    )
     assert ops.status_code == 200, ops.text
-    running = {d["name"]: d["running_replicas"]
-               for a in ops.json()["applications"] for d in a["deployments"]}  # fmt: skip
+    running = {
+        d["name"]: d["running_replicas"]
+        for a in ops.json()["applications"]
+        for d in a["deployments"]
+    }
     assert running["model-studio"] >= 1 and running["socketio"] == 4, running
 
 
@@ -217,10 +235,14 @@ async def live_job_events(api_url: str) -> None:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         tokens = []
         for name in ("live", "other"):  # organizations of their own: their own usage and quota
-            made = await http.post("/api/v1/auth/register", json={
-                "email": f"{name}-{uuid.uuid4().hex[:8]}@example.com",
-                "password": "a long enough password", "display_name": name.title(),
-            })  # fmt: skip
+            made = await http.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": f"{name}-{uuid.uuid4().hex[:8]}@example.com",
+                    "password": "a long enough password",
+                    "display_name": name.title(),
+                },
+            )
             assert made.status_code == 201, made.text
             tokens.append(made.json()["access_token"])
         token, other_token = tokens
@@ -230,9 +252,14 @@ async def live_job_events(api_url: str) -> None:
         try:
             for client in [*clients, outsider]:
                 await client.wait_for("welcome", timeout_s=30)
-            accepted = await http.post("/api/v1/jobs", headers=auth, json={
-                "kind": "sleep", "params": {"seconds": 3, "steps": 3},
-            })  # fmt: skip
+            accepted = await http.post(
+                "/api/v1/jobs",
+                headers=auth,
+                json={
+                    "kind": "sleep",
+                    "params": {"seconds": 3, "steps": 3},
+                },
+            )
             assert accepted.status_code == 202, accepted.text
             job = accepted.json()["job_id"]
             seen = []
@@ -400,10 +427,17 @@ def test_embedded_platform_up_ready_and_down_leaves_nothing(tmp_path: Path) -> N
         # Ray 2.60 guards the dashboard with a token; the banner tells how to get it.
         dashboard = f"http://127.0.0.1:{DASHBOARD_PORT}/api/version"
         assert httpx.get(dashboard, timeout=10).status_code == 401
-        token = subprocess.run(
-            [str(Path(sys.executable).parent / "ray"), "get-auth-token"],
-            capture_output=True, text=True, check=True, timeout=60,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        token = (
+            subprocess.run(
+                [str(Path(sys.executable).parent / "ray"), "get-auth-token"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(dashboard, headers=headers, timeout=10).is_success
         openapi = httpx.get(f"{platform.api_url}/openapi.json", timeout=10).json()
@@ -519,8 +553,12 @@ def test_unreachable_kafka_stops_start_up_naming_it(tmp_path: Path) -> None:
     started = time.monotonic()
     result = subprocess.run(
         [*RIVERGEN, "up", "--data-dir", str(tmp_path / "state"), "--port", str(PORT)],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     assert result.returncode != 0
     assert "kafka" in result.stderr.lower() and "127.0.0.1:1" in result.stderr, result.stderr

@@ -79,8 +79,12 @@ def cli(
     """``rivergen ARGS --address`` the cluster's Jobs API."""
     return subprocess.run(
         [*RIVERGEN, *args, "--address", cluster.dashboard_url],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.mark.slow

@@ -53,9 +53,12 @@ def platform(cluster: RayCluster) -> str:
 async def register(http: httpx.AsyncClient) -> dict[str, Any]:
     response = await http.post(
         "/api/v1/auth/register",
-        json={"email": f"socket-{uuid.uuid4().hex[:10]}@example.com",
-              "password": "a long password here", "display_name": "Socket"},
-    )  # fmt: skip
+        json={
+            "email": f"socket-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "a long password here",
+            "display_name": "Socket",
+        },
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -77,8 +80,11 @@ async def listening_replicas(url: str) -> set[str]:
     finally:
         await client.aclose()
     prefix = "rivergen-socket-"
-    return {c["name"].removeprefix(prefix) for c in clients
-            if c.get("name", "").startswith(prefix) and int(c["sub"]) > 0}  # fmt: skip
+    return {
+        c["name"].removeprefix(prefix)
+        for c in clients
+        if c.get("name", "").startswith(prefix) and int(c["sub"]) > 0
+    }
 
 
 async def wait_subscribed(url: str, timeout_s: float) -> float:
@@ -110,9 +116,10 @@ async def caught_up(http: httpx.AsyncClient, token: str, since: int) -> list[dic
     found: list[dict[str, Any]] = []
     while True:
         page = await http.get(
-            "/api/v1/notifications", params={"since": since, "limit": 100},
+            "/api/v1/notifications",
+            params={"since": since, "limit": 100},
             headers={"Authorization": f"Bearer {token}"},
-        )  # fmt: skip
+        )
         assert page.status_code == 200, page.text
         body = page.json()
         found += body["items"]
@@ -134,9 +141,13 @@ async def bridge(
     await bus.start()
     emitter = NotificationEmitter(redis_socket.url, migrated.redis_socket, channel=CHANNEL)
     worker = NotificationBridge(
-        db, bus, emitter, topics=[topic], group_id=f"test-socket-cluster-{run}",
+        db,
+        bus,
+        emitter,
+        topics=[topic],
+        group_id=f"test-socket-cluster-{run}",
         retry_backoff_s=0.5,
-    )  # fmt: skip
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -149,15 +160,21 @@ async def bridge(
 
 @pytest.mark.slow
 async def test_socket_cluster_on_serve(
-    platform: str, redis_socket: RedisServer, migrated: Settings, db: Database,
+    platform: str,
+    redis_socket: RedisServer,
+    migrated: Settings,
+    db: Database,
     bridge: tuple[KafkaEventBus, str],
-) -> None:  # fmt: skip
+) -> None:
     async with httpx.AsyncClient(base_url=platform, timeout=60) as http:
         alice, bob = await register(http), await register(http)
-        key = (await http.post(
-            "/api/v1/api-keys", json={"name": "live", "role": "viewer"},
-            headers={"Authorization": f"Bearer {alice['access_token']}"},
-        )).json()  # fmt: skip
+        key = (
+            await http.post(
+                "/api/v1/api-keys",
+                json={"name": "live", "role": "viewer"},
+                headers={"Authorization": f"Bearer {alice['access_token']}"},
+            )
+        ).json()
     ws_a, ws_b = alice["workspace_id"], bob["workspace_id"]
     await wait_subscribed(redis_socket.url, 30)
 
@@ -178,8 +195,9 @@ async def test_socket_cluster_on_serve(
         steps = 20
         sent_at = time.perf_counter()
         for step in range(steps):
-            await emitter.emit("job.progress", {"job_id": "j1", "step": step},
-                               room=workspace_room(ws_a))  # fmt: skip
+            await emitter.emit(
+                "job.progress", {"job_id": "j1", "step": step}, room=workspace_room(ws_a)
+            )
         for c in clients_a:
             got = await c.wait_for("job.progress", steps)
             assert [e["step"] for e in got] == list(range(steps))
@@ -192,8 +210,9 @@ async def test_socket_cluster_on_serve(
         assert await refusal_code(platform, None) == "credentials_required"
         signer = TokenSigner.from_settings(migrated.auth)
         claims = signer.verify(alice["access_token"])
-        expired = signer.issue(claims.sub, claims.ws, claims.sid,
-                               now=datetime.now(UTC) - timedelta(hours=3))  # fmt: skip
+        expired = signer.issue(
+            claims.sub, claims.ws, claims.sid, now=datetime.now(UTC) - timedelta(hours=3)
+        )
         assert await refusal_code(platform, expired) == "token_expired"
         refused = await clients_a[0].client.call("join", {"workspace_id": ws_b}, timeout=10)
         assert refused["ok"] is False and refused["error"]["code"] == "workspace_not_found"
@@ -205,8 +224,10 @@ async def test_socket_cluster_on_serve(
         before = await caught_up(http, alice["access_token"], 0)
         since = max((n["id"] for n in before), default=0)
         redis_socket.kill()
-        missed = [Event(type="job.progress", workspace_id=ws_a,
-                        data={"job_id": "j2", "progress": 10 * n}) for n in range(5)]  # fmt: skip
+        missed = [
+            Event(type="job.progress", workspace_id=ws_a, data={"job_id": "j2", "progress": 10 * n})
+            for n in range(5)
+        ]
         await bus.publish_many([OutgoingEvent(topic, e) for e in missed])
         # (Waits on the table itself: polling the API would spend the plan's request limit.)
         deadline = time.monotonic() + 30

@@ -26,9 +26,12 @@ def platform(cluster: RayCluster) -> str:
 def register(http: httpx.Client) -> dict[str, Any]:
     response = http.post(
         "/api/v1/auth/register",
-        json={"email": f"serve-{uuid.uuid4().hex[:10]}@example.com",
-              "password": "a long password here", "display_name": "Serve"},
-    )  # fmt: skip
+        json={
+            "email": f"serve-{uuid.uuid4().hex[:10]}@example.com",
+            "password": "a long password here",
+            "display_name": "Serve",
+        },
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -53,10 +56,14 @@ def test_uploads_go_through_storage_orchestration(platform: str) -> None:
         data = secrets.token_bytes(6 * MiB + 17)
         started = http.post(
             "/api/v1/storage/uploads",
-            json={"name": "s.bin", "size": len(data), "part_size": 5 * MiB,
-                  "sha256": hashlib.sha256(data).hexdigest()},
+            json={
+                "name": "s.bin",
+                "size": len(data),
+                "part_size": 5 * MiB,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
             headers=auth,
-        )  # fmt: skip
+        )
         assert started.status_code == 201, started.text
         body = started.json()
         parts = []

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from rivergen.api import create_app
 from rivergen.settings import PromptSettings, Settings
+from tests.platform_app import create_app
 
 
 @dataclass

@@ -51,9 +51,14 @@ async def consume(args: argparse.Namespace) -> None:
     await bus.start()
     meter = HangingMeter(args.hang_at)
     service = MeteringService(
-        db, bus, topics=args.topics, group_id=args.group, name="meter-1", meter=meter,
+        db,
+        bus,
+        topics=args.topics,
+        group_id=args.group,
+        name="meter-1",
+        meter=meter,
         max_records=40,
-    )  # fmt: skip
+    )
     print(json.dumps({"started": True}), flush=True)
     try:
         while True:

@@ -38,9 +38,12 @@ class OpenAIStub:
         self.app.post("/llm/v1/chat/completions")(self._complete)
 
     def reply(
-        self, model: str, *, content: str | None = None,
+        self,
+        model: str,
+        *,
+        content: str | None = None,
         tool_calls: list[tuple[str, dict[str, Any]]] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Queue the next answer for ``model`` (an empty queue answers "Done.")."""
         self.scripts[model].append({"content": content, "tool_calls": tool_calls})
 
@@ -65,15 +68,25 @@ class OpenAIStub:
         message: dict[str, Any] = {"role": "assistant", "content": answer["content"]}
         if answer["tool_calls"]:
             message["tool_calls"] = [
-                {"id": f"call_{next(self._ids)}", "type": "function",
-                 "function": {"name": name, "arguments": json.dumps(arguments)}}
+                {
+                    "id": f"call_{next(self._ids)}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
                 for name, arguments in answer["tool_calls"]
-            ]  # fmt: skip
+            ]
         return {
-            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if answer["tool_calls"] else "stop"}],
-        }  # fmt: skip
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if answer["tool_calls"] else "stop",
+                }
+            ],
+        }
 
 
 @contextlib.contextmanager

@@ -36,10 +36,18 @@ class ReportingProcess:
     async def spawn(cls, script: str, args: list[str], stderr_path: Path) -> ReportingProcess:
         with stderr_path.open("ab") as stderr:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, script, *args, stdout=asyncio.subprocess.PIPE, stderr=stderr,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (
-                    str(REPO_ROOT), os.environ.get("PYTHONPATH"))))},
-            )  # fmt: skip
+                sys.executable,
+                script,
+                *args,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(
+                        filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH")))
+                    ),
+                },
+            )
         reports: list[dict[str, Any]] = []
 
         async def read() -> None:
@@ -66,8 +74,9 @@ class ReportingProcess:
 
     async def first_report(self, key: str, timeout_s: float) -> dict[str, Any]:
         """The first report that has ``key``, once it comes."""
-        await self.wait_until(f"a report of {key!r}", lambda p: any(key in r for r in p.reports),
-                              timeout_s)  # fmt: skip
+        await self.wait_until(
+            f"a report of {key!r}", lambda p: any(key in r for r in p.reports), timeout_s
+        )
         return next(r for r in self.reports if key in r)
 
     async def kill(self) -> None:

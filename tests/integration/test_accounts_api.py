@@ -12,9 +12,9 @@ import httpx
 import jwt
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import add_member, join, register
+from tests.platform_app import create_app
 
 
 @pytest.fixture

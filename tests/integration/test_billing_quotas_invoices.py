@@ -152,8 +152,10 @@ async def test_a_tenant_transaction_checks_the_organization_but_writes_only_its_
             await conn.execute(
                 "INSERT INTO usage_counters (organization_id, workspace_id, metric, period) "
                 "VALUES ($1, $2, 'storage_bytes', $3)",
-                org.id, second, current_period(),
-            )  # fmt: skip
+                org.id,
+                second,
+                current_period(),
+            )
     assert (await BillingService(db).usage(first)).metrics[0].used == 100 * GIB
 
 

@@ -12,8 +12,12 @@ from rivergen.settings import Settings
 def rivergen(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rivergen", *args],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_migrate_applies_then_reports_up_to_date(migrated: Settings) -> None:

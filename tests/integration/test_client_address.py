@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app
 
 PROXY = "10.0.0.1"  # inside the trusted network below
 

@@ -47,9 +47,11 @@ def sources(migrated: Settings) -> Settings:
     """The platform settings, with the test Postgres and the CSV server allow-listed (both are
     on loopback, which sources may not reach otherwise)."""
     connectors = ConnectorSettings(
-        http_allow_hosts=[f"127.0.0.1:{CSV_PORT}"], postgres_allow_hosts=["127.0.0.1:5432"],
-        http_timeout_s=5, max_redirects=3,
-    )  # fmt: skip
+        http_allow_hosts=[f"127.0.0.1:{CSV_PORT}"],
+        postgres_allow_hosts=["127.0.0.1:5432"],
+        http_timeout_s=5,
+        max_redirects=3,
+    )
     return migrated.model_copy(update={"connectors": connectors})
 
 
@@ -80,11 +82,19 @@ async def northwind(dsn: str) -> AsyncIterator[str]:
             "'UPDATE northwind_src.products SET unit_price = 0 RETURNING 1';"
         )
         rows = [
-            (p["productID"], p["productName"], p["quantityPerUnit"], Decimal(str(p["unitPrice"])),
-             p["unitsInStock"], bool(p["discontinued"]), date(2020, 1, 1) + timedelta(i),
-             EPOCH + timedelta(hours=i), "seasonal" if i % 10 == 0 else None)
+            (
+                p["productID"],
+                p["productName"],
+                p["quantityPerUnit"],
+                Decimal(str(p["unitPrice"])),
+                p["unitsInStock"],
+                bool(p["discontinued"]),
+                date(2020, 1, 1) + timedelta(i),
+                EPOCH + timedelta(hours=i),
+                "seasonal" if i % 10 == 0 else None,
+            )
             for i, p in enumerate(PRODUCTS.to_pylist())
-        ]  # fmt: skip
+        ]
         await conn.copy_records_to_table("products", schema_name="northwind_src", records=rows)
         yield "northwind_src.products"
     finally:
@@ -98,12 +108,16 @@ async def test_postgres_table_reads_with_types(sources: Settings, dsn: str, nort
     assert table.num_rows == 77
     schema = {f.name: (str(f.type), f.nullable) for f in table.schema}
     assert schema == {
-        "product_id": ("int32", False), "product_name": ("string", False),
-        "quantity_per_unit": ("string", True), "unit_price": ("double", True),
-        "units_in_stock": ("int16", True), "discontinued": ("bool", False),
-        "released": ("date32[day]", True), "restocked_at": ("timestamp[us, tz=UTC]", True),
+        "product_id": ("int32", False),
+        "product_name": ("string", False),
+        "quantity_per_unit": ("string", True),
+        "unit_price": ("double", True),
+        "units_in_stock": ("int16", True),
+        "discontinued": ("bool", False),
+        "released": ("date32[day]", True),
+        "restocked_at": ("timestamp[us, tz=UTC]", True),
         "note": ("string", True),
-    }  # fmt: skip
+    }
     chai = table.filter(pc.equal(table["product_id"], 1)).to_pylist()[0]
     assert chai["product_name"] == "Chai" and chai["unit_price"] == 18.0
     assert chai["released"] == date(2020, 1, 1) and chai["restocked_at"] == EPOCH
@@ -140,9 +154,11 @@ async def test_postgres_query_reads_and_writes_are_refused(
             PostgresSource(dsn=SecretStr(dsn), query=sql)
     # A write the parser cannot see (inside a function) meets the READ ONLY transaction.
     sneaky = PostgresSource.model_construct(
-        kind="postgres", dsn=SecretStr(dsn), table=None,
+        kind="postgres",
+        dsn=SecretStr(dsn),
+        table=None,
         query="SELECT northwind_src.discount() AS d",
-    )  # fmt: skip
+    )
     with pytest.raises(BadRequest) as refused:
         await read_source(sneaky, sources)
     assert refused.value.error_code == "query_not_read_only"
@@ -183,10 +199,12 @@ async def test_postgres_limits(sources: Settings, dsn: str, northwind: str) -> N
 def s3(migrated: Settings) -> Iterator[Any]:
     assert migrated.s3.access_key_id and migrated.s3.secret_access_key
     client = boto3.session.Session().client(
-        "s3", endpoint_url=migrated.s3.endpoint_url, region_name=migrated.s3.region,
+        "s3",
+        endpoint_url=migrated.s3.endpoint_url,
+        region_name=migrated.s3.region,
         aws_access_key_id=migrated.s3.access_key_id.get_secret_value(),
         aws_secret_access_key=migrated.s3.secret_access_key.get_secret_value(),
-    )  # fmt: skip
+    )
     yield client
     client.close()
 
@@ -220,15 +238,17 @@ async def test_s3_parquet_and_csv_under_a_prefix(sources: Settings, s3: Any) -> 
     s3.put_object(Bucket=bucket, Key=f"{prefix}csv/a.csv", Body=_csv(first))
     s3.put_object(Bucket=bucket, Key=f"{prefix}csv/b.csv", Body=_csv(second))
 
-    parquet = await read_source(_own_keys(sources, prefix=f"{prefix}parquet/", format="parquet"),
-                                sources)  # fmt: skip
+    parquet = await read_source(
+        _own_keys(sources, prefix=f"{prefix}parquet/", format="parquet"), sources
+    )
     assert parquet.num_rows == 77 and parquet.schema == PRODUCTS.schema
     assert parquet.sort_by("productID")["productName"][0].as_py() == "Chai"
     csv = await read_source(_own_keys(sources, prefix=f"{prefix}csv/", format="csv"), sources)
     assert csv.num_rows == 77
     assert pc.sum(csv["unitsInStock"]).as_py() == pc.sum(PRODUCTS["unitsInStock"]).as_py()
-    columns = await discover_schema(_own_keys(sources, prefix=f"{prefix}csv/", format="csv"),
-                                    sources)  # fmt: skip
+    columns = await discover_schema(
+        _own_keys(sources, prefix=f"{prefix}csv/", format="csv"), sources
+    )
     assert ("unitPrice", "double") in [(c.name, c.type) for c in columns]
     preview = await read_source(
         _own_keys(sources, prefix=f"{prefix}csv/", format="csv"), sources, limit=3
@@ -242,8 +262,10 @@ async def test_s3_parquet_and_csv_under_a_prefix(sources: Settings, s3: Any) -> 
     assert mismatch.value.error_code == "schema_mismatch"
     assert mismatch.value.details["objects"][1].endswith("c.csv")
     with pytest.raises(PayloadTooLarge) as too_large:
-        await read_source(_own_keys(sources, prefix=f"{prefix}parquet/", format="parquet"),
-                          _with(sources, s3_max_bytes=100))  # fmt: skip
+        await read_source(
+            _own_keys(sources, prefix=f"{prefix}parquet/", format="parquet"),
+            _with(sources, s3_max_bytes=100),
+        )
     assert too_large.value.error_code == "source_too_large"
     with pytest.raises(BadRequest) as empty:
         await read_source(_own_keys(sources, prefix=f"{prefix}none/", format="csv"), sources)
@@ -256,8 +278,9 @@ async def test_s3_platform_credentials_reach_only_the_workspace_prefix(
     mine, theirs = uuid.uuid4(), uuid.uuid4()
     bucket = sources.s3.bucket
     assert bucket is not None
-    s3.put_object(Bucket=bucket, Key=f"workspaces/{mine}/exports/p.parquet",
-                  Body=_parquet(PRODUCTS))  # fmt: skip
+    s3.put_object(
+        Bucket=bucket, Key=f"workspaces/{mine}/exports/p.parquet", Body=_parquet(PRODUCTS)
+    )
     own = S3Source(bucket=bucket, prefix=f"workspaces/{mine}/exports/", format="parquet")
     assert (await read_source(own, sources, workspace_id=mine)).num_rows == 77
     for workspace, config in [
@@ -273,9 +296,11 @@ async def test_s3_platform_credentials_reach_only_the_workspace_prefix(
     assert sources.s3.endpoint_url is not None
     port = sources.s3.endpoint_url.rsplit(":", 1)[1]
     aliased = _own_keys(
-        sources, prefix=f"workspaces/{mine}/exports/", format="parquet",
+        sources,
+        prefix=f"workspaces/{mine}/exports/",
+        format="parquet",
         endpoint_url=f"http://localhost:{port}",
-    )  # fmt: skip
+    )
     with pytest.raises(Forbidden) as refused:
         await read_source(aliased, sources)
     assert refused.value.error_code == "destination_not_allowed"
@@ -303,8 +328,9 @@ async def test_http_csv_from_an_allow_listed_server(sources: Settings, http_base
     via_redirect = await read_source(HttpCsvSource(url=f"{http_base}/to-products"), sources)
     assert via_redirect.equals(table)
     with pytest.raises(PayloadTooLarge) as too_large:
-        await read_source(HttpCsvSource(url=f"{http_base}/products.csv"),
-                          _with(sources, http_max_bytes=1000))  # fmt: skip
+        await read_source(
+            HttpCsvSource(url=f"{http_base}/products.csv"), _with(sources, http_max_bytes=1000)
+        )
     assert too_large.value.error_code == "source_too_large"
     with pytest.raises(BadRequest) as missing:
         await read_source(HttpCsvSource(url=f"{http_base}/nothing.csv"), sources)

@@ -14,11 +14,10 @@ from fastapi import FastAPI
 
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
-from rivergen.api import create_app
-from rivergen.connectors.service import DataSourceService
 from rivergen.settings import ConnectorSettings, Settings
 from tests.integration.api_client import Account, register
 from tests.integration.source_servers import CSV_PORT, csv_server
+from tests.platform_app import create_app, services
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +60,9 @@ async def test_register_discover_read_delete(
     app: FastAPI, client: httpx.AsyncClient, migrated: Settings, http_base: str
 ) -> None:
     owner = await register(client, "analyst")
-    csv = await _create(client, owner, "products",
-                        {"kind": "http_csv", "url": f"{http_base}/products.csv"})  # fmt: skip
+    csv = await _create(
+        client, owner, "products", {"kind": "http_csv", "url": f"{http_base}/products.csv"}
+    )
     assert csv.status_code == 201, csv.text
     source = csv.json()
     assert source["kind"] == "http_csv" and source["columns"] is None
@@ -79,7 +79,7 @@ async def test_register_discover_read_delete(
     assert shown.json()["discovered_at"] is not None
 
     # What the catalog calls to import a source as a dataset.
-    service: DataSourceService = app.state.data_sources
+    service = services(app).data_sources
     context = RequestContext(Principal(), uuid.UUID(owner.workspace_id), Role.editor)
     view, table = await service.read(context, uuid.UUID(source["id"]))
     assert view.name == "products" and table.num_rows == 77
@@ -87,8 +87,9 @@ async def test_register_discover_read_delete(
     _, preview = await service.read(context, uuid.UUID(source["id"]), limit=4)
     assert preview.num_rows == 4
 
-    duplicate = await _create(client, owner, "products",
-                              {"kind": "http_csv", "url": f"{http_base}/products.csv"})  # fmt: skip
+    duplicate = await _create(
+        client, owner, "products", {"kind": "http_csv", "url": f"{http_base}/products.csv"}
+    )
     assert duplicate.status_code == 409
     assert duplicate.json()["error"]["code"] == "data_source_exists"
 
@@ -107,11 +108,20 @@ async def test_secrets_are_never_returned(client: httpx.AsyncClient, migrated: S
     pg = await _create(client, owner, "warehouse", {"kind": "postgres", "dsn": dsn, "query": query})
     assert pg.status_code == 201, pg.text
     assert pg.json()["config"]["dsn"].startswith("postgresql://rivergen:***@127.0.0.1:5432/")
-    s3 = await _create(client, owner, "lake", {
-        "kind": "s3", "bucket": "some-bucket", "prefix": "exports/", "format": "parquet",
-        "endpoint_url": "https://s3.example.com", "access_key_id": "AKIAEXAMPLEKEYID",
-        "secret_access_key": "wJalrXUtnFEMI-very-secret",
-    })  # fmt: skip
+    s3 = await _create(
+        client,
+        owner,
+        "lake",
+        {
+            "kind": "s3",
+            "bucket": "some-bucket",
+            "prefix": "exports/",
+            "format": "parquet",
+            "endpoint_url": "https://s3.example.com",
+            "access_key_id": "AKIAEXAMPLEKEYID",
+            "secret_access_key": "wJalrXUtnFEMI-very-secret",
+        },
+    )
     assert s3.status_code == 201, s3.text
     assert s3.json()["config"]["credentials"] == "own"
     discovered = await client.post(
@@ -180,15 +190,27 @@ async def test_pages_and_workspaces(client: httpx.AsyncClient, http_base: str) -
     ("config", "code"),
     [
         ({"kind": "http_csv", "url": "file:///etc/passwd"}, "scheme_not_allowed"),
-        ({"kind": "postgres", "dsn": "postgresql://u:p@db.example.com/x",
-          "query": "DELETE FROM orders"}, "query_not_read_only"),
-        ({"kind": "postgres", "dsn": "postgresql://u:p@db.example.com/x",
-          "query": "SELECT 1; DROP TABLE orders"}, "multiple_statements"),
+        (
+            {
+                "kind": "postgres",
+                "dsn": "postgresql://u:p@db.example.com/x",
+                "query": "DELETE FROM orders",
+            },
+            "query_not_read_only",
+        ),
+        (
+            {
+                "kind": "postgres",
+                "dsn": "postgresql://u:p@db.example.com/x",
+                "query": "SELECT 1; DROP TABLE orders",
+            },
+            "multiple_statements",
+        ),
         ({"kind": "postgres", "dsn": "postgresql://u:p@db.example.com/x"}, "table_or_query"),
         ({"kind": "s3", "bucket": "b-1", "format": "xlsx"}, "literal_error"),
         ({"kind": "mongodb", "url": "mongodb://x"}, "union_tag_invalid"),
     ],
-)  # fmt: skip
+)
 async def test_bad_configs_are_refused_with_a_code(
     client: httpx.AsyncClient, config: dict[str, object], code: str
 ) -> None:

@@ -14,11 +14,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import S3Settings, Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app
 
 SHIPPERS = SHARED_DATA / "northwind" / "shippers.csv"
 pytestmark = pytest.mark.usefixtures("ray_local")

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app, services
 
 NORTHWIND = SHARED_DATA / "northwind"
 pytestmark = pytest.mark.usefixtures("ray_local")
@@ -118,9 +118,10 @@ async def test_northwind_orders_malformed_rows_are_named_then_kept_aside_on_requ
     ]
     # `NULL` is read as null, accented text survives.
     preview = await client.get(
-        f"/api/v1/datasets/{body['id']}/preview", params={"limit": 5},
+        f"/api/v1/datasets/{body['id']}/preview",
+        params={"limit": 5},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert preview.status_code == 200
     first = preview.json()["rows"][0]
     assert first["orderID"] == 10248 and first["shipRegion"] is None
@@ -185,7 +186,7 @@ async def test_bad_files_are_refused_and_leave_nothing(
     listed = await client.get("/api/v1/datasets", headers=owner.headers())
     assert listed.json()["items"] == []
     assert "dataset.version.created" not in await outbox_types(db, owner.workspace_id)
-    objects = client.app.state.clients.objects  # type: ignore[attr-defined]
+    objects = services(client.app).clients.objects  # type: ignore[attr-defined]
     page = await objects.list(f"workspaces/{owner.workspace_id}/datasets/")
     assert page.items == []
 
@@ -246,17 +247,21 @@ async def test_versions_metadata_search_and_isolation(client: httpx.AsyncClient)
     # Describe and tag; then the catalog finds the dataset by those words, ranked.
     patched = await client.patch(
         f"/api/v1/datasets/{dataset}",
-        json={"description": "Accounts that buy from us", "tags": ["crm"],
-              "columns": {"contactName": {"description": "who to call about churn"}}},
+        json={
+            "description": "Accounts that buy from us",
+            "tags": ["crm"],
+            "columns": {"contactName": {"description": "who to call about churn"}},
+        },
         headers=alice.headers(),
-    )  # fmt: skip
+    )
     assert patched.status_code == 200, patched.text
     columns = {c["name"]: c for c in patched.json()["columns"]}
     assert columns["contactName"]["description"] == "who to call about churn"
     unknown = await client.patch(
-        f"/api/v1/datasets/{dataset}", json={"columns": {"nope": {"tags": ["x"]}}},
+        f"/api/v1/datasets/{dataset}",
+        json={"columns": {"nope": {"tags": ["x"]}}},
         headers=alice.headers(),
-    )  # fmt: skip
+    )
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "column_not_found"
 
     async def search(account: Account, q: str) -> list[dict[str, Any]]:
@@ -314,7 +319,7 @@ async def test_a_version_is_staged_into_the_object_store_as_arrow(
     data = (NORTHWIND / "order-details.csv").read_bytes()
     made = await create(client, owner, "details", await put_file(client, owner, "od.csv", data))
     assert made.status_code == 201, made.text
-    service = client.app.state.datasets  # type: ignore[attr-defined]
+    service = services(client.app).datasets  # type: ignore[attr-defined]
     expected = pacsv.read_csv(NORTHWIND / "order-details.csv")
     key = made.json()["versions"][0]
     assert key["row_count"] == expected.num_rows
@@ -325,7 +330,7 @@ async def test_a_version_is_staged_into_the_object_store_as_arrow(
 
 
 async def _key(client: httpx.AsyncClient, owner: Account, dataset: str) -> str:
-    async with client.app.state.clients.db.transaction(owner.workspace_id) as conn:  # type: ignore[attr-defined]
+    async with services(client.app).clients.db.transaction(owner.workspace_id) as conn:  # type: ignore[attr-defined]
         key: str = await conn.fetchval(
             "SELECT object_key FROM dataset_versions WHERE dataset_id = $1", dataset
         )
@@ -339,11 +344,17 @@ async def test_a_dataset_from_a_data_source_records_its_lineage(
     await put_file(client, owner, "products.csv", (NORTHWIND / "products.csv").read_bytes())
     source = await client.post(
         "/api/v1/data-sources",
-        json={"name": "my files", "config": {
-            "kind": "s3", "bucket": migrated.s3.bucket, "format": "csv",
-            "prefix": f"workspaces/{owner.workspace_id}/files/"}},
+        json={
+            "name": "my files",
+            "config": {
+                "kind": "s3",
+                "bucket": migrated.s3.bucket,
+                "format": "csv",
+                "prefix": f"workspaces/{owner.workspace_id}/files/",
+            },
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert source.status_code == 201, source.text
     made = await client.post(
         "/api/v1/datasets",
@@ -354,9 +365,13 @@ async def test_a_dataset_from_a_data_source_records_its_lineage(
     body = made.json()
     assert body["row_count"] == 77 and body["versions"][0]["source_format"] == "table"
     assert body["upstream"] == [
-        {"kind": "data_source", "id": source.json()["id"], "version": None,
-         "relation": "imported_from"}
-    ]  # fmt: skip
+        {
+            "kind": "data_source",
+            "id": source.json()["id"],
+            "version": None,
+            "relation": "imported_from",
+        }
+    ]
     neither = await client.post(
         "/api/v1/datasets", json={"name": "nothing"}, headers=owner.headers()
     )
@@ -391,13 +406,16 @@ async def test_profile_and_quality_rules_of_a_dataset(
 
     checked = await client.post(
         f"{base}/quality",
-        json={"rules": [
-            {"kind": "not_null", "column": "productName"},
-            {"kind": "range", "column": "unitPrice", "max": 100},
-            {"kind": "unique", "column": "productID"},
-        ], "sample_size": 1},
+        json={
+            "rules": [
+                {"kind": "not_null", "column": "productName"},
+                {"kind": "range", "column": "unitPrice", "max": 100},
+                {"kind": "unique", "column": "productID"},
+            ],
+            "sample_size": 1,
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert checked.status_code == 200, checked.text
     report = checked.json()
     assert report["passed"] is False
@@ -407,7 +425,8 @@ async def test_profile_and_quality_rules_of_a_dataset(
     assert not too_dear["passed"] and too_dear["failing_count"] == 2
     assert len(too_dear["samples"]) == 1 and too_dear["samples"][0]["value"] > 100
     unknown = await client.post(
-        f"{base}/quality", json={"rules": [{"kind": "not_null", "column": "nope"}]},
+        f"{base}/quality",
+        json={"rules": [{"kind": "not_null", "column": "nope"}]},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_column"

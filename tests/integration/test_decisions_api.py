@@ -22,12 +22,13 @@ import pytest
 import scipy.sparse as sp
 from fastapi import FastAPI
 
+from compute.adapters import ray_adapters
 from compute.decisions import RayDecisionCompute
 from compute.sparse.glm import GLMResult, fit_glm
 from rivergen.accounts.principal import RequestContext
-from rivergen.agents.dia import DecisionAgent, SimulationProcess, SimulationRunner
-from rivergen.api import create_app
+from rivergen.agents.dia import DecisionAgent, SimulationRunner
 from rivergen.db import Database
+from rivergen.domain import SimulationProcess
 from rivergen.errors import DependencyUnavailable, NotFound, ValidationFailed
 from rivergen.events import OutboxRelay, Topic
 from rivergen.events.bus import ensure_platform_topics
@@ -37,6 +38,7 @@ from rivergen.services.ml.schemas import FeatureContribution, Prediction
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
+from tests.platform_app import create_app, services
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -75,9 +77,14 @@ class GlmPredictor:
         return np.asarray(self.model.predict(sp.csr_matrix(scaled)))
 
     async def predict(
-        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
-        version: int | str | None = None, explain: bool = False,
-    ) -> list[Prediction]:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        rows: list[dict[str, Any]],
+        *,
+        version: int | str | None = None,
+        explain: bool = False,
+    ) -> list[Prediction]:
         if model_id == BROKEN:
             raise DependencyUnavailable("the model's replica is down", code="model_unavailable")
         if model_id != MODEL:
@@ -90,14 +97,22 @@ class GlmPredictor:
         predictions = []
         for x, raw, score in zip(scaled, X, self.scores(X), strict=True):
             contributions = sorted(
-                (FeatureContribution(feature=c, value=v, contribution=float(w * s))
-                 for c, v, w, s in zip(self.columns, raw, self.model.coef, x, strict=True)),
-                key=lambda f: abs(f.contribution), reverse=True,
-            )  # fmt: skip
-            predictions.append(Prediction(
-                score=float(score), label=int(score >= 0.5), model_id=MODEL, version=1,
-                contributions=contributions if explain else [],
-            ))  # fmt: skip
+                (
+                    FeatureContribution(feature=c, value=v, contribution=float(w * s))
+                    for c, v, w, s in zip(self.columns, raw, self.model.coef, x, strict=True)
+                ),
+                key=lambda f: abs(f.contribution),
+                reverse=True,
+            )
+            predictions.append(
+                Prediction(
+                    score=float(score),
+                    label=int(score >= 0.5),
+                    model_id=MODEL,
+                    version=1,
+                    contributions=contributions if explain else [],
+                )
+            )
         return predictions
 
 
@@ -124,10 +139,14 @@ async def app(migrated: Settings, predictor: GlmPredictor) -> AsyncIterator[Fast
     settings = _settings(migrated)
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        application.state.decisions = DecisionAgent(
-            application.state.clients.db, application.state.datasets, predictor,
-            settings.decisions, RayDecisionCompute(settings),
-        )  # fmt: skip
+        registry = services(application)
+        registry.decisions = DecisionAgent(
+            registry.clients.db,
+            registry.datasets,
+            predictor,
+            settings.decisions,
+            RayDecisionCompute(settings),
+        )
         yield application
 
 
@@ -228,8 +247,9 @@ async def test_a_hard_limit_turns_a_yes_into_a_no_and_is_named(
             [said_yes["id"], said_no["id"]],
         )
     assert sorted((r["topic"], r["outcome"]) for r in announced) == [
-        (Topic.MODELS.value, "approve"), (Topic.MODELS.value, "decline"),
-    ]  # fmt: skip
+        (Topic.MODELS.value, "approve"),
+        (Topic.MODELS.value, "decline"),
+    ]
 
     # Without the guideline set, the score decides again.
     deleted = await client.delete(
@@ -246,9 +266,15 @@ async def test_a_failing_model_falls_back_to_another_then_to_the_baseline(
     owner = await register(client, "owner")
     case = features(data, 7)
     expected = float(predictor.scores(data.X[7:8])[0])
-    by_fallback = await analyze(client, owner, {
-        "model_id": str(BROKEN), "fallback_model_id": str(MODEL), "features": case,
-    })  # fmt: skip
+    by_fallback = await analyze(
+        client,
+        owner,
+        {
+            "model_id": str(BROKEN),
+            "fallback_model_id": str(MODEL),
+            "features": case,
+        },
+    )
     assert by_fallback["scored_by"] == "fallback_model"
     assert by_fallback["model_id"] == str(MODEL)
     assert by_fallback["score"] == pytest.approx(expected)
@@ -285,10 +311,15 @@ async def test_a_dataset_row_is_decided_by_index_or_key(
     assert (by_index["dataset_id"], by_index["row_index"]) == (dataset, 42)
     radius = float(data.X[100][0])
     first = int(np.flatnonzero(data.X[:, 0] == radius)[0])
-    by_key = await analyze(client, owner, {
-        "model_id": str(MODEL), "dataset_id": dataset,
-        "row_key": {"column": "mean_radius", "value": radius},
-    })  # fmt: skip
+    by_key = await analyze(
+        client,
+        owner,
+        {
+            "model_id": str(MODEL),
+            "dataset_id": dataset,
+            "row_key": {"column": "mean_radius", "value": radius},
+        },
+    )
     assert by_key["score"] == pytest.approx(expected[first])
     beyond = await client.post(
         "/api/v1/decisions/analyze",
@@ -300,20 +331,34 @@ async def test_a_dataset_row_is_decided_by_index_or_key(
 
 
 async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
-    app: FastAPI, client: httpx.AsyncClient, data: BreastCancer, predictor: GlmPredictor,
-    migrated: Settings, db: Database,
-) -> None:  # fmt: skip
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    data: BreastCancer,
+    predictor: GlmPredictor,
+    migrated: Settings,
+    db: Database,
+) -> None:
     owner = await register(client, "owner")
     dataset = await upload_dataset(client, owner, data)
-    guideline = GuidelineCreate.model_validate({
-        "name": "screening",
-        "thresholds": [{"outcome": "approve", "min_score": 0.8},
-                       {"outcome": "review", "min_score": 0.3}],
-        "rules": [{"name": "rough texture", "adjust": -0.15,
-                   "when": {"feature": "worst_texture", "op": "ge", "value": 30}}],
-        "limits": [{"name": "large area", "when": {"feature": "mean_area", "op": "gt",
-                                                    "value": 1000}}],
-    })  # fmt: skip
+    guideline = GuidelineCreate.model_validate(
+        {
+            "name": "screening",
+            "thresholds": [
+                {"outcome": "approve", "min_score": 0.8},
+                {"outcome": "review", "min_score": 0.3},
+            ],
+            "rules": [
+                {
+                    "name": "rough texture",
+                    "adjust": -0.15,
+                    "when": {"feature": "worst_texture", "op": "ge", "value": 30},
+                }
+            ],
+            "limits": [
+                {"name": "large area", "when": {"feature": "mean_area", "op": "gt", "value": 1000}}
+            ],
+        }
+    )
     created = await client.post(
         "/api/v1/decisions/guidelines",
         json=guideline.model_dump(mode="json"),
@@ -336,7 +381,7 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
         update={"simulation_group": f"decision-simulation-test-{uuid.uuid4()}"}
     )
     settings = settings.model_copy(update={"decisions": decisions})
-    process = await SimulationProcess.open(settings, predictor)
+    process = await SimulationProcess.open(settings, ray_adapters(settings), predictor)
     bus = connect_event_bus(settings)
     await bus.start()
     await ensure_platform_topics(bus)
@@ -344,9 +389,9 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     await results.start()
     stop = asyncio.Event()
     worker = asyncio.create_task(process.run(stop))
-    relay = OutboxRelay(db, bus, topics=[
-        Topic.DECISION_SIMULATION_REQUEST, Topic.DECISION_SIMULATION_RESULT
-    ])  # fmt: skip
+    relay = OutboxRelay(
+        db, bus, topics=[Topic.DECISION_SIMULATION_REQUEST, Topic.DECISION_SIMULATION_RESULT]
+    )
     relay.start()
     published: list[Any] = []
     try:
@@ -387,7 +432,7 @@ async def test_a_simulation_runs_through_kafka_and_matches_a_direct_computation(
     assert mine[0].data["outcome_counts"] == result["outcome_counts"]
 
     # A redelivered request does not run it again.
-    agent: DecisionAgent = app.state.decisions
+    agent = services(app).decisions
     runner = SimulationRunner(db, agent, RayDecisionCompute(settings))
     again = await runner.run(UUID(owner.workspace_id), UUID(simulation))
     assert again is not None and again.finished_at is not None

@@ -17,12 +17,12 @@ import pytest
 from faker import Faker
 from stdnum import luhn
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -45,16 +45,26 @@ def customers_csv(rows: int = 120, seed: int = 7) -> bytes:
     gb.seed_instance(seed)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "name", "email", "phone", "card", "iban", "ssn", "street", "city",
-                     "balance"])  # fmt: skip
+    writer.writerow(
+        ["id", "name", "email", "phone", "card", "iban", "ssn", "street", "city", "balance"]
+    )
     for i in range(rows):
         card = f"4{rng.randint(0, 10**14 - 1):014d}"
         phone = f"+1 415 {rng.randint(200, 999)} {rng.randint(0, 9999):04d}"
-        writer.writerow([
-            i, fake.name(), fake.email(), phone,
-            card + luhn.calc_check_digit(card), gb.iban(), fake.ssn(), fake.street_address(),
-            fake.city(), f"{rng.uniform(0, 5000):.2f}",
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                i,
+                fake.name(),
+                fake.email(),
+                phone,
+                card + luhn.calc_check_digit(card),
+                gb.iban(),
+                fake.ssn(),
+                fake.street_address(),
+                fake.city(),
+                f"{rng.uniform(0, 5000):.2f}",
+            ]
+        )
     return out.getvalue().encode()
 
 
@@ -97,9 +107,10 @@ async def test_scan_tags_alerts_proposes_and_an_approval_masks(
     )
     assert refused.status_code == 403
     scanned = await client.post(
-        "/api/v1/governance/scan", json={"dataset_id": dataset, "sample_size": 100},
+        "/api/v1/governance/scan",
+        json={"dataset_id": dataset, "sample_size": 100},
         headers=editor.headers(),
-    )  # fmt: skip
+    )
     assert scanned.status_code == 200, scanned.text
     report = scanned.json()
     assert report["sampled_rows"] == 100 and report["alerted"]
@@ -108,8 +119,14 @@ async def test_scan_tags_alerts_proposes_and_an_approval_masks(
     assert all(c["exposed_to"] == ["editor", "viewer"] for c in report["columns"])
     assert {p["column"] for p in report["proposals"]} == set(SENSITIVE)
     # Kinds and shares only: no value leaves the scan.
-    assert set(report["columns"][0]) == {"column", "kind", "matched", "sampled", "score",
-                                         "exposed_to"}  # fmt: skip
+    assert set(report["columns"][0]) == {
+        "column",
+        "kind",
+        "matched",
+        "sampled",
+        "score",
+        "exposed_to",
+    }
 
     # The tags are on the dataset's columns.
     described = await client.get(f"/api/v1/datasets/{dataset}", headers=viewer.headers())

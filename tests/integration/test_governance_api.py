@@ -16,13 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 CUSTOMERS = SHARED_DATA / "northwind" / "customers.csv"
 GOVERNED_ROLES = ["viewer", "editor"]
@@ -70,9 +70,16 @@ async def governed_customers(client: httpx.AsyncClient) -> tuple[dict[str, Accou
     dataset = await customers(client, people["owner"])
     admin = people["admin"]
     common = {"dataset_id": dataset, "roles": GOVERNED_ROLES}
-    await add_policy(client, admin, name="germany", **common, rule={
-        "type": "row_filter", "filters": [{"column": "country", "op": "==", "value": "Germany"}],
-    })  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="germany",
+        **common,
+        rule={
+            "type": "row_filter",
+            "filters": [{"column": "country", "op": "==", "value": "Germany"}],
+        },
+    )
     for name, rule in [
         ("names", {"type": "mask", "columns": ["contactName"]}),
         ("phones", {"type": "mask", "columns": ["phone"], "method": "partial"}),
@@ -203,18 +210,26 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
 ) -> None:
     people, dataset = await governed_customers(client)
     editor, admin, viewer = people["editor"], people["admin"], people["viewer"]
-    query = {"kind": "query", "params": {
-        "dataset": dataset, "columns": ["customerID", "contactName", "phone", "city"],
-    }}  # fmt: skip
+    query = {
+        "kind": "query",
+        "params": {
+            "dataset": dataset,
+            "columns": ["customerID", "contactName", "phone", "city"],
+        },
+    }
 
     submitted = await client.post("/api/v1/jobs", json=query, headers=editor.headers())
     assert submitted.status_code == 202, submitted.text
     theirs = submitted.json()["job_id"]
     # One job at a time (the free plan's concurrent jobs).
     assert (await wait_done(client, admin, theirs))["state"] == "succeeded"
-    with_country = {"kind": "query", "params": {
-        "dataset": dataset, "columns": ["customerID", "contactName", "phone", "city", "country"],
-    }}  # fmt: skip
+    with_country = {
+        "kind": "query",
+        "params": {
+            "dataset": dataset,
+            "columns": ["customerID", "contactName", "phone", "city", "country"],
+        },
+    }
     mine = (await client.post("/api/v1/jobs", json=with_country, headers=admin.headers())).json()
     assert (await wait_done(client, admin, mine["job_id"]))["state"] == "succeeded"
 
@@ -242,24 +257,27 @@ async def test_query_jobs_read_governed_inputs_and_results_are_masked_for_the_re
     job = await client.get(f"/api/v1/jobs/{mine['job_id']}", headers=admin.headers())
     made = job.json()["result"]
     preview = await client.get(
-        f"/api/v1/datasets/{made['dataset_id']}/preview", params={"limit": 500},
+        f"/api/v1/datasets/{made['dataset_id']}/preview",
+        params={"limit": 500},
         headers=viewer.headers(),
-    )  # fmt: skip
+    )
     assert preview.status_code == 200, preview.text
     assert preview.json()["rows"] == masked["rows"]
     evaluated = await client.post(
-        "/api/v1/policies/evaluate", json={"dataset_id": made["dataset_id"]},
+        "/api/v1/policies/evaluate",
+        json={"dataset_id": made["dataset_id"]},
         headers=viewer.headers(),
-    )  # fmt: skip
+    )
     assert evaluated.json()["masked"] == {
-        "contactName": "redact", "phone": "partial", "customerID": "hash",
-    }  # fmt: skip
+        "contactName": "redact",
+        "phone": "partial",
+        "customerID": "hash",
+    }
     # The admin's result without the country column: the viewer's row filter has nothing to
     # go through, so nothing of it is shown (rather than every country's rows).
     unfiltered = (await client.post("/api/v1/jobs", json=query, headers=admin.headers())).json()
     assert (await wait_done(client, admin, unfiltered["job_id"]))["state"] == "succeeded"
-    page = await client.get(f"/api/v1/jobs/{unfiltered['job_id']}/result",
-                            headers=viewer.headers())  # fmt: skip
+    page = await client.get(f"/api/v1/jobs/{unfiltered['job_id']}/result", headers=viewer.headers())
     assert page.status_code == 403 and page.json()["error"]["code"] == "derived_from_governed_data"
 
     # A query that names a denied column is refused before it exists.
@@ -274,19 +292,28 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
     people = await new_team(client)
     admin, viewer = people["admin"], people["viewer"]
     dataset = await customers(client, people["owner"])
-    mask = await add_policy(client, admin, name="mask", dataset_id=dataset, roles=["viewer"],
-                            rule={"type": "mask", "columns": ["phone"]}, priority=20)  # fmt: skip
-    limit = await add_policy(client, admin, name="limit",
-                             rule={"type": "query_limit", "max_rows": 5})  # fmt: skip
+    mask = await add_policy(
+        client,
+        admin,
+        name="mask",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule={"type": "mask", "columns": ["phone"]},
+        priority=20,
+    )
+    limit = await add_policy(
+        client, admin, name="limit", rule={"type": "query_limit", "max_rows": 5}
+    )
     assert mask["created_by"] and mask["workspace_id"] == admin.workspace_id
     assert limit["dataset_id"] is None and limit["roles"] is None and limit["priority"] == 100
 
     listed = await client.get("/api/v1/policies", params={"limit": 1}, headers=viewer.headers())
     assert [p["id"] for p in listed.json()["items"]] == [limit["id"]]
     rest = await client.get(
-        "/api/v1/policies", params={"cursor": listed.json()["next_cursor"]},
+        "/api/v1/policies",
+        params={"cursor": listed.json()["next_cursor"]},
         headers=viewer.headers(),
-    )  # fmt: skip
+    )
     assert [p["id"] for p in rest.json()["items"]] == [mask["id"]]
     assert rest.json()["next_cursor"] is None
 
@@ -298,9 +325,10 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
     assert governed["masked"] == {"phone": "redact"} and governed["max_rows"] == 5
     assert [a["name"] for a in governed["applied"]] == ["mask", "limit"]  # by priority
     as_admin = await client.post(
-        "/api/v1/policies/evaluate", json={"dataset_id": dataset, "role": "admin"},
+        "/api/v1/policies/evaluate",
+        json={"dataset_id": dataset, "role": "admin"},
         headers=viewer.headers(),
-    )  # fmt: skip
+    )
     assert as_admin.json()["masked"] == {}
     preview = await client.get(f"/api/v1/datasets/{dataset}/preview", headers=viewer.headers())
     assert len(preview.json()["rows"]) == 5  # the row limit clamps the preview
@@ -309,16 +337,17 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
     assert clamped.status_code == 202 and clamped.json()["params"]["limit"] == 5  # and queries
 
     changed = await client.patch(
-        f"/api/v1/policies/{mask['id']}", json={"rule": {"type": "mask", "columns": ["fax"],
-                                                         "method": "hash"}},
+        f"/api/v1/policies/{mask['id']}",
+        json={"rule": {"type": "mask", "columns": ["fax"], "method": "hash"}},
         headers=admin.headers(),
-    )  # fmt: skip
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["rule"]["columns"] == ["fax"] and changed.json()["name"] == "mask"
     unknown = await client.patch(
-        f"/api/v1/policies/{mask['id']}", json={"rule": {"type": "mask", "columns": ["nope"]}},
+        f"/api/v1/policies/{mask['id']}",
+        json={"rule": {"type": "mask", "columns": ["nope"]}},
         headers=admin.headers(),
-    )  # fmt: skip
+    )
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "column_not_found"
     for rule in (
         {"type": "mask", "columns": ["nope"]},
@@ -326,23 +355,27 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
         {"type": "access", "columns": ["nope"]},
     ):
         bad = await client.post(
-            "/api/v1/policies", json={"name": "x", "dataset_id": dataset, "rule": rule},
+            "/api/v1/policies",
+            json={"name": "x", "dataset_id": dataset, "rule": rule},
             headers=admin.headers(),
-        )  # fmt: skip
+        )
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "column_not_found"
     as_viewer = await client.post(
-        "/api/v1/policies", json={"name": "x", "rule": {"type": "access"}},
+        "/api/v1/policies",
+        json={"name": "x", "rule": {"type": "access"}},
         headers=viewer.headers(),
-    )  # fmt: skip
+    )
     assert as_viewer.status_code == 403
 
     # Another workspace's policies and datasets do not exist.
     stranger = await register(client, "stranger")
     for method in ("GET", "PATCH", "DELETE"):
         response = await client.request(
-            method, f"/api/v1/policies/{mask['id']}", headers=stranger.headers(),
+            method,
+            f"/api/v1/policies/{mask['id']}",
+            headers=stranger.headers(),
             json={"enabled": False} if method == "PATCH" else None,
-        )  # fmt: skip
+        )
         assert response.status_code == 404 and response.json()["error"]["code"] == (
             "policy_not_found"
         )
@@ -363,12 +396,15 @@ async def test_policy_crud_evaluation_and_isolation(client: httpx.AsyncClient) -
     assert gone.status_code == 404
 
     # A deny of the whole dataset refuses every read of it for the roles it names.
-    await add_policy(client, admin, name="deny", dataset_id=dataset, roles=["viewer"],
-                     rule={"type": "access"})  # fmt: skip
-    for path in (f"/api/v1/datasets/{dataset}/preview",
-                 f"/api/v1/datasets/{dataset}/versions/1/download",
-                 f"/api/v1/datasets/{dataset}/versions/1/content",
-                 f"/api/v1/datasets/{dataset}/profile"):  # fmt: skip
+    await add_policy(
+        client, admin, name="deny", dataset_id=dataset, roles=["viewer"], rule={"type": "access"}
+    )
+    for path in (
+        f"/api/v1/datasets/{dataset}/preview",
+        f"/api/v1/datasets/{dataset}/versions/1/download",
+        f"/api/v1/datasets/{dataset}/versions/1/content",
+        f"/api/v1/datasets/{dataset}/profile",
+    ):
         response = await client.get(path, headers=viewer.headers())
         assert response.status_code == 403, (path, response.text)
         assert response.json()["error"]["code"] == "dataset_denied"
@@ -402,19 +438,31 @@ async def test_raw_bytes_are_not_read_around_the_policies(
             assert refused.json()["error"]["code"] == "raw_access_governed"
     assert (await client.get(f"/api/v1/storage/files/{file}", headers=admin.headers())).is_success
     # Nor read the platform's bucket (the workspace's files and staged datasets) as a source.
-    source = await client.post("/api/v1/data-sources", headers=editor.headers(), json={
-        "name": "own bucket", "config": {
-            "kind": "s3", "bucket": migrated.s3.bucket, "format": "parquet",
-            "prefix": f"workspaces/{owner.workspace_id}/datasets/{dataset}/",
+    source = await client.post(
+        "/api/v1/data-sources",
+        headers=editor.headers(),
+        json={
+            "name": "own bucket",
+            "config": {
+                "kind": "s3",
+                "bucket": migrated.s3.bucket,
+                "format": "parquet",
+                "prefix": f"workspaces/{owner.workspace_id}/datasets/{dataset}/",
+            },
         },
-    })  # fmt: skip
+    )
     assert source.status_code == 201, source.text
     discover = f"/api/v1/data-sources/{source.json()['id']}/discover-schema"
     refused = await client.post(discover, headers=editor.headers())
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "raw_access_governed"
-    made = await client.post("/api/v1/datasets", headers=editor.headers(), json={
-        "name": "raw copy", "data_source_id": source.json()["id"],
-    })  # fmt: skip
+    made = await client.post(
+        "/api/v1/datasets",
+        headers=editor.headers(),
+        json={
+            "name": "raw copy",
+            "data_source_id": source.json()["id"],
+        },
+    )
     assert made.status_code == 403, made.text
     # An admin, whom no policy governs, may.
     assert (await client.post(discover, headers=admin.headers())).status_code == 200

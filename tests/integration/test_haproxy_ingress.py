@@ -35,11 +35,13 @@ def free_port() -> int:
 
 class Echo(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = json.dumps({
-            "peer": self.client_address[0],
-            "xff": ", ".join(self.headers.get_all("X-Forwarded-For") or []),
-            "xfp": self.headers.get_all("X-Forwarded-Proto") or [],
-        }).encode()  # fmt: skip
+        body = json.dumps(
+            {
+                "peer": self.client_address[0],
+                "xff": ", ".join(self.headers.get_all("X-Forwarded-For") or []),
+                "xfp": self.headers.get_all("X-Forwarded-Proto") or [],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -62,19 +64,27 @@ def ray_config(tmp: Path, replica_port: int, ports: dict[str, int]) -> Path:
 
     cfg = HAProxyConfig(
         http_options=HTTPOptions(host="127.0.0.1", port=ports["http"]),
-        stats_port=ports["stats"], metrics_port=ports["metrics"], metrics_enabled=False,
-        socket_path=str(tmp / "admin.sock"), server_state_base=str(tmp),
-        server_state_file=str(tmp / "server-state"), is_head=True,
-        has_received_routes=True, has_received_servers=True,
-    )  # fmt: skip
+        stats_port=ports["stats"],
+        metrics_port=ports["metrics"],
+        metrics_enabled=False,
+        socket_path=str(tmp / "admin.sock"),
+        server_state_base=str(tmp),
+        server_state_file=str(tmp / "server-state"),
+        is_head=True,
+        has_received_routes=True,
+        has_received_servers=True,
+    )
     api = HAProxyApi(cfg=cfg, config_file_path=str(tmp / "haproxy.cfg"))
     api.backend_configs = {
         "http-rivergen": BackendConfig(
-            name="http-rivergen", path_prefix="/", app_name="rivergen",
-            http_health_check_path="/", health_check_inter="100ms",
+            name="http-rivergen",
+            path_prefix="/",
+            app_name="rivergen",
+            http_health_check_path="/",
+            health_check_inter="100ms",
             servers=[ServerConfig(name="replica", host="127.0.0.1", port=replica_port)],
         )
-    }  # fmt: skip
+    }
     api._generate_config_file_internal()
     return Path(api.config_file_path)
 
@@ -87,13 +97,19 @@ def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
     ports = {"http": free_port(), "stats": free_port(), "metrics": free_port()}
     config = ray_config(tmp, replica.server_address[1], ports)
     launcher = write_launcher(tmp / "run" / "haproxy")
-    env = {**os.environ, "RAY_SERVE_HAPROXY_BINARY_PATH": str(launcher),
-           "RIVERGEN_HTTP__UPSTREAM_PROXIES": '["127.0.0.9/32"]'}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAY_SERVE_HAPROXY_BINARY_PATH": str(launcher),
+        "RIVERGEN_HTTP__UPSTREAM_PROXIES": '["127.0.0.9/32"]',
+    }
     # As Ray starts it (HAProxyApi._start_and_wait_for_haproxy).
     process = subprocess.Popen(
-        [str(launcher), "-db", "-f", str(config), "-dR"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [str(launcher), "-db", "-f", str(config), "-dR"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{ports['http']}"
     try:
         deadline = time.monotonic() + 20
@@ -151,8 +167,9 @@ def test_stats_and_metrics_listen_on_loopback_and_ray_finds_its_process(
     listening = {
         c.laddr.port: c.laddr.ip
         for p in [haproxy, *haproxy.children(recursive=True)]
-        for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN
-    }  # fmt: skip
+        for c in p.net_connections("inet")
+        if c.status == psutil.CONN_LISTEN
+    }
     assert listening == {port: "127.0.0.1" for port in ports.values()}, listening
 
 
@@ -160,5 +177,7 @@ def test_a_configuration_of_another_shape_stops_the_start() -> None:
     from rivergen.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="frontend http_frontend"):
-        edit_config("global\nfrontend prometheus\n    bind :9101\nlisten stats\n  bind *:8404\n",
-                    HttpSettings())  # fmt: skip
+        edit_config(
+            "global\nfrontend prometheus\n    bind :9101\nlisten stats\n  bind *:8404\n",
+            HttpSettings(),
+        )

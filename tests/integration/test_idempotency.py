@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.idempotency import IdempotencyClaim, reset_claim, set_claim
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, add_member, register
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +41,11 @@ async def owner(client: httpx.AsyncClient) -> Account:
 
 
 def policy(name: str | None = None) -> dict[str, Any]:
-    return {"name": name or f"p-{uuid.uuid4().hex[:8]}", "enabled": False,
-            "rule": {"type": "access"}}  # fmt: skip
+    return {
+        "name": name or f"p-{uuid.uuid4().hex[:8]}",
+        "enabled": False,
+        "rule": {"type": "access"},
+    }
 
 
 async def create(
@@ -123,9 +126,9 @@ async def test_keys_are_per_principal_and_expire(
     assert (await create(client, admin, key, theirs)).status_code == 201
     async with db.transaction(owner.workspace_id) as conn:
         await conn.execute(
-            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
-            " WHERE key = $1", key,
-        )  # fmt: skip
+            "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1",
+            key,
+        )
     # Expired, the key is new again: the request runs again.
     again = await create(client, owner, key, mine)
     assert again.status_code == 201

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, invite, new_team, register
+from tests.platform_app import create_app
 
 
 @pytest.fixture

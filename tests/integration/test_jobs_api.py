@@ -18,7 +18,6 @@ import ray
 
 from compute.engine import ACTOR_PREFIX
 from compute.jobs import job_supervisor
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.engine.spec import QuerySpec
 from rivergen.settings import Settings
@@ -27,6 +26,7 @@ from tests.engine_helpers import run_query
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, outbox_types, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -71,9 +71,13 @@ async def submit(
 
 
 async def wait_for(
-    client: httpx.AsyncClient, owner: Account, job: str, states: tuple[str, ...] = FINISHED,
-    timeout_s: float = 60.0, until: Any = None,
-) -> dict[str, Any]:  # fmt: skip
+    client: httpx.AsyncClient,
+    owner: Account,
+    job: str,
+    states: tuple[str, ...] = FINISHED,
+    timeout_s: float = 60.0,
+    until: Any = None,
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         got = await client.get(f"/api/v1/jobs/{job}", headers=owner.headers())
@@ -136,8 +140,10 @@ async def test_a_query_job_in_sql(client: httpx.AsyncClient) -> None:
     got = page.json()["rows"]
 
     items = pacsv.read_csv(NORTHWIND / "products.csv").to_pylist()
-    names = {c["categoryID"]: c["categoryName"]
-             for c in pacsv.read_csv(NORTHWIND / "categories.csv").to_pylist()}  # fmt: skip
+    names = {
+        c["categoryID"]: c["categoryName"]
+        for c in pacsv.read_csv(NORTHWIND / "categories.csv").to_pylist()
+    }
     best: dict[str, tuple[float, str]] = {}
     for p in items:
         if p["discontinued"] == 0:
@@ -146,10 +152,14 @@ async def test_a_query_job_in_sql(client: httpx.AsyncClient) -> None:
             if key not in best or (-value, p["productName"]) < (-best[key][0], best[key][1]):
                 best[key] = (value, p["productName"])
     expected = [
-        {"categoryName": k, "productName": best[k][1], "value": round(best[k][0], 2),
-         "band": "high" if best[k][0] > 1000 else "low"}
+        {
+            "categoryName": k,
+            "productName": best[k][1],
+            "value": round(best[k][0], 2),
+            "band": "high" if best[k][0] > 1000 else "low",
+        }
         for k in sorted(best)
-    ][:5]  # fmt: skip
+    ][:5]
     assert len(got) == 5
     assert [{**r, "value": pytest.approx(r["value"])} for r in expected] == got
 
@@ -201,15 +211,17 @@ async def test_query_job_runs_end_to_end(client: httpx.AsyncClient, db: Database
     cursor = None
     while True:
         query = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = await client.get(f"/api/v1/jobs/{job}/result", params=query,
-                                headers=owner.headers())  # fmt: skip
+        page = await client.get(f"/api/v1/jobs/{job}/result", params=query, headers=owner.headers())
         assert page.status_code == 200, page.text
         body = page.json()
         assert body["row_count"] == len(expected) == 8
         assert [c["name"] for c in body["columns"]] == [
-            "categoryName", "products", "sum_unitsInStock", "avg_price",
+            "categoryName",
+            "products",
+            "sum_unitsInStock",
+            "avg_price",
             "count_distinct_supplierID",
-        ]  # fmt: skip
+        ]
         rows += body["rows"]
         cursor = body["next_cursor"]
         if cursor is None:
@@ -255,14 +267,23 @@ async def test_bad_params_leave_no_job(client: httpx.AsyncClient, db: Database) 
     cases = [
         ("query", {"dataset": unknown}, "dataset_not_found"),
         ("query", {"dataset": products, "version": 7}, "dataset_version_not_found"),
-        ("query", {"dataset": products, "filters": [
-            {"column": "unitPrice", "op": ">", "value": "cheap"}]}, "column_type_mismatch"),
-        ("query", {"dataset": products, "aggregates": [
-            {"function": "mean", "column": "productName"}]}, "aggregate_not_numeric"),
+        (
+            "query",
+            {
+                "dataset": products,
+                "filters": [{"column": "unitPrice", "op": ">", "value": "cheap"}],
+            },
+            "column_type_mismatch",
+        ),
+        (
+            "query",
+            {"dataset": products, "aggregates": [{"function": "mean", "column": "productName"}]},
+            "aggregate_not_numeric",
+        ),
         ("query", {"dataset": products, "columns": ["price"]}, "column_not_found"),
         ("query", {"dataset": products, "limit": -1}, "invalid_params"),
         ("no-such-kind", {}, "unknown_job_kind"),
-    ]  # fmt: skip
+    ]
     for kind, params, code in cases:
         refused = await submit(client, owner, kind, params)
         assert refused.status_code == 422, refused.text
@@ -328,8 +349,7 @@ async def test_killed_worker_is_retried(
     assert [r["step"] for r in rows.json()["rows"]] == [0, 1, 2]
 
     # A job that crashes every attempt ends failed, with the reason.
-    doomed = await submit(client, owner, "sleep", {"seconds": 0, "steps": 1,
-                                                   "crash_attempts": 99})  # fmt: skip
+    doomed = await submit(client, owner, "sleep", {"seconds": 0, "steps": 1, "crash_attempts": 99})
     failed = await wait_for(client, owner, doomed.json()["job_id"])
     assert failed["state"] == "failed" and failed["attempts"] == failed["max_attempts"] == 3
     assert failed["error"]["code"] == "job_failed"
@@ -363,8 +383,9 @@ async def test_another_workspaces_job_does_not_exist(client: httpx.AsyncClient) 
     job = bobs.json()["job_id"]
     await wait_for(client, bob, job)
     for method, path in [("GET", ""), ("POST", "/cancel"), ("GET", "/result")]:
-        response = await client.request(method, f"/api/v1/jobs/{job}{path}",
-                                        headers=alice.headers())  # fmt: skip
+        response = await client.request(
+            method, f"/api/v1/jobs/{job}{path}", headers=alice.headers()
+        )
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "job_not_found"
     listed = await client.get("/api/v1/jobs", headers=alice.headers())
@@ -375,17 +396,21 @@ async def test_a_request_waits_for_the_jobs_end(client: httpx.AsyncClient) -> No
     owner = await register(client, "patient")
     # Submitted and answered once it has ended: its state and result in the one answer.
     done = await client.post(
-        "/api/v1/jobs", params={"wait_s": 30}, headers=owner.headers(),
+        "/api/v1/jobs",
+        params={"wait_s": 30},
+        headers=owner.headers(),
         json={"kind": "sleep", "params": {"seconds": 0.3, "steps": 1}},
-    )  # fmt: skip
+    )
     assert done.status_code == 202, done.text
     assert done.json()["state"] == "succeeded" and done.json()["result"] is not None
 
     # A job that outlasts the wait: the answer comes after `wait_s`, the job still going.
     long = await client.post(
-        "/api/v1/jobs", params={"wait_s": 0.5}, headers=owner.headers(),
+        "/api/v1/jobs",
+        params={"wait_s": 0.5},
+        headers=owner.headers(),
         json={"kind": "sleep", "params": {"seconds": 60, "steps": 60}},
-    )  # fmt: skip
+    )
     assert long.status_code == 202, long.text
     job = long.json()["job_id"]
     assert long.json()["state"] in ("queued", "running")
@@ -403,12 +428,14 @@ async def test_a_request_waits_for_the_jobs_end(client: httpx.AsyncClient) -> No
     ended = await waiting
     assert ended.status_code == 200 and ended.json()["state"] == "cancelled"
 
-    too_long = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 61},
-                                headers=owner.headers())  # fmt: skip
+    too_long = await client.get(
+        f"/api/v1/jobs/{job}", params={"wait_s": 61}, headers=owner.headers()
+    )
     assert too_long.status_code == 422
     stranger = await register(client, "stranger")
-    hidden = await client.get(f"/api/v1/jobs/{job}", params={"wait_s": 30},
-                              headers=stranger.headers())  # fmt: skip
+    hidden = await client.get(
+        f"/api/v1/jobs/{job}", params={"wait_s": 30}, headers=stranger.headers()
+    )
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "job_not_found"
 
 
@@ -452,8 +479,10 @@ async def test_a_cancelled_query_stops_and_the_engine_goes_on(
     # The engine answers the next queries.
     for _ in range(2):
         quick = await client.post(
-            "/api/v1/jobs", params={"wait_s": 30}, headers=owner.headers(),
+            "/api/v1/jobs",
+            params={"wait_s": 30},
+            headers=owner.headers(),
             json={"kind": "query", "params": {"sql": "SELECT count(*) AS n FROM shippers"}},
-        )  # fmt: skip
+        )
         assert quick.status_code == 202, quick.text
         assert quick.json()["state"] == "succeeded", quick.json()

@@ -12,8 +12,8 @@ import pyarrow.csv as pacsv
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from compute.sparse.arrow import read_edge_list
 from rivergen.db import Database
+from rivergen.sparse.arrow import read_edge_list
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, register
 from tests.integration.ray_cluster import ray_local
@@ -30,8 +30,7 @@ async def all_rows(client: httpx.AsyncClient, owner: Account, job: str) -> list[
     cursor = None
     while True:
         query = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
-        page = await client.get(f"/api/v1/jobs/{job}/result", params=query,
-                                headers=owner.headers())  # fmt: skip
+        page = await client.get(f"/api/v1/jobs/{job}/result", params=query, headers=owner.headers())
         assert page.status_code == 200, page.text
         rows += page.json()["rows"]
         cursor = page.json()["next_cursor"]
@@ -43,15 +42,25 @@ async def test_pagerank_job_on_wiki_vote_matches_networkx(client: httpx.AsyncCli
     owner = await register(client, "graphs")
     file_id = await put_file(client, owner, "wiki-vote.txt", WIKI_VOTE.read_bytes())
     # As published, one line ends in a space (three fields): it is kept aside, and listed.
-    made = await create(client, owner, "wiki-vote", file_id, delimiter=" ", header=False,
-                        on_invalid_rows="skip")  # fmt: skip
+    made = await create(
+        client, owner, "wiki-vote", file_id, delimiter=" ", header=False, on_invalid_rows="skip"
+    )
     assert made.status_code == 201, made.text
     aside = made.json()["versions"][0]["invalid_rows"]
     assert [(r["line"], r["text"]) for r in aside] == [(409, "6 1518 ")]
     assert made.json()["row_count"] == 103_689 - 1
-    accepted = await submit(client, owner, "pagerank", {
-        "dataset": made.json()["id"], "src": "f0", "dst": "f1", "tol": 1e-12, "max_iter": 500,
-    })  # fmt: skip
+    accepted = await submit(
+        client,
+        owner,
+        "pagerank",
+        {
+            "dataset": made.json()["id"],
+            "src": "f0",
+            "dst": "f1",
+            "tol": 1e-12,
+            "max_iter": 500,
+        },
+    )
     assert accepted.status_code == 202, accepted.text
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=120)
     assert done["state"] == "succeeded", done
@@ -63,9 +72,10 @@ async def test_pagerank_job_on_wiki_vote_matches_networkx(client: httpx.AsyncCli
     edges = read_edge_list(WIKI_VOTE)
     graph = nx.DiGraph()
     graph.add_edges_from(
-        (a, b) for a, b in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(),
-                               strict=True) if (a, b) != (6, 1518)
-    )  # fmt: skip
+        (a, b)
+        for a, b in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True)
+        if (a, b) != (6, 1518)
+    )
     expected = nx.pagerank(graph, alpha=0.85, tol=1e-12, max_iter=500)
     assert len(rows) == len(expected) == 7115
     got = np.array([r["score"] for r in rows])
@@ -78,24 +88,45 @@ async def test_bad_pagerank_params_are_refused_before_any_task(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     owner = await register(client, "careless")
-    products = await create(client, owner, "products", await put_file(
-        client, owner, "products.csv", (SHARED_DATA / "northwind" / "products.csv").read_bytes()
-    ))  # fmt: skip
-    empty = await create(client, owner, "no edges",
-                         await put_file(client, owner, "edges.csv", b"src,dst\n"))  # fmt: skip
+    products = await create(
+        client,
+        owner,
+        "products",
+        await put_file(
+            client, owner, "products.csv", (SHARED_DATA / "northwind" / "products.csv").read_bytes()
+        ),
+    )
+    empty = await create(
+        client, owner, "no edges", await put_file(client, owner, "edges.csv", b"src,dst\n")
+    )
     assert empty.status_code == 201 and empty.json()["row_count"] == 0
     cases = [
         ({"dataset": "00000000-0000-4000-8000-000000000000"}, "dataset_not_found"),
-        ({"dataset": products.json()["id"], "src": "productID", "dst": "supplierID",
-          "damping": 1.0}, "invalid_params"),
-        ({"dataset": products.json()["id"], "src": "productID", "dst": "supplierID",
-          "weight": "productName"}, "column_type_mismatch"),
-        ({"dataset": products.json()["id"], "src": "productID", "dst": "nope"},
-         "column_not_found"),
-        ({"dataset": products.json()["id"], "src": "unitPrice", "dst": "supplierID"},
-         "column_type_mismatch"),
+        (
+            {
+                "dataset": products.json()["id"],
+                "src": "productID",
+                "dst": "supplierID",
+                "damping": 1.0,
+            },
+            "invalid_params",
+        ),
+        (
+            {
+                "dataset": products.json()["id"],
+                "src": "productID",
+                "dst": "supplierID",
+                "weight": "productName",
+            },
+            "column_type_mismatch",
+        ),
+        ({"dataset": products.json()["id"], "src": "productID", "dst": "nope"}, "column_not_found"),
+        (
+            {"dataset": products.json()["id"], "src": "unitPrice", "dst": "supplierID"},
+            "column_type_mismatch",
+        ),
         ({"dataset": empty.json()["id"]}, "graph_has_no_edges"),
-    ]  # fmt: skip
+    ]
     for params, code in cases:
         refused = await submit(client, owner, "pagerank", params)
         assert refused.status_code == 422, (params, refused.text)
@@ -109,9 +140,17 @@ async def test_similarity_job_finds_each_products_nearest_names(
     owner = await register(client, "similar")
     data = (SHARED_DATA / "northwind" / "products.csv").read_bytes()
     made = await create(client, owner, "products", await put_file(client, owner, "p.csv", data))
-    accepted = await submit(client, owner, "similarity", {
-        "dataset": made.json()["id"], "text": "quantityPerUnit", "id": "productID", "k": 3,
-    })  # fmt: skip
+    accepted = await submit(
+        client,
+        owner,
+        "similarity",
+        {
+            "dataset": made.json()["id"],
+            "text": "quantityPerUnit",
+            "id": "productID",
+            "k": 3,
+        },
+    )
     assert accepted.status_code == 202, accepted.text
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=120)
     assert done["state"] == "succeeded", done

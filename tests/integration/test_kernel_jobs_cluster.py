@@ -11,14 +11,14 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from compute.sparse.arrow import read_edge_list
-from rivergen.api import create_app
 from rivergen.settings import Settings
+from rivergen.sparse.arrow import read_edge_list
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
 from tests.integration.test_kernel_jobs import WIKI_VOTE, all_rows
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -57,12 +57,22 @@ async def test_a_pagerank_job_runs_on_several_nodes(client: httpx.AsyncClient) -
     assert len([n for n in ray.nodes() if n["Alive"]]) == 3
     owner = await register(client, "cluster")
     file_id = await put_file(client, owner, "wiki-vote.txt", WIKI_VOTE.read_bytes())
-    made = await create(client, owner, "wiki-vote", file_id, delimiter=" ", header=False,
-                        on_invalid_rows="skip")  # fmt: skip
+    made = await create(
+        client, owner, "wiki-vote", file_id, delimiter=" ", header=False, on_invalid_rows="skip"
+    )
     assert made.status_code == 201, made.text
-    accepted = await submit(client, owner, "pagerank", {
-        "dataset": made.json()["id"], "src": "f0", "dst": "f1", "tol": 1e-12, "max_iter": 500,
-    })  # fmt: skip
+    accepted = await submit(
+        client,
+        owner,
+        "pagerank",
+        {
+            "dataset": made.json()["id"],
+            "src": "f0",
+            "dst": "f1",
+            "tol": 1e-12,
+            "max_iter": 500,
+        },
+    )
     assert accepted.status_code == 202, accepted.text
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=180)
     assert done["state"] == "succeeded", done
@@ -73,8 +83,9 @@ async def test_a_pagerank_job_runs_on_several_nodes(client: httpx.AsyncClient) -
     edges = read_edge_list(SHARED_DATA / "graphs" / "wiki-vote.txt")
     graph = nx.DiGraph()
     graph.add_edges_from(
-        (a, b) for a, b in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(),
-                               strict=True) if (a, b) != (6, 1518)
-    )  # fmt: skip
+        (a, b)
+        for a, b in zip(edges.column(0).to_pylist(), edges.column(1).to_pylist(), strict=True)
+        if (a, b) != (6, 1518)
+    )
     expected = nx.pagerank(graph, alpha=0.85, tol=1e-12, max_iter=500)
     assert max(abs(r["score"] - expected[r["node"]]) / expected[r["node"]] for r in rows) < 1e-8

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import new_team, register
+from tests.platform_app import create_app
 
 
 @pytest.fixture
@@ -32,9 +32,10 @@ async def test_every_member_reads_the_members_and_their_roles(
     url = f"/api/v1/workspaces/{owner.workspace_id}/members"
     # An invitation (an unknown email) is not a member.
     invited = await client.post(
-        url, json={"email": f"later-{secrets.token_hex(3)}@example.com", "role": "viewer"},
+        url,
+        json={"email": f"later-{secrets.token_hex(3)}@example.com", "role": "viewer"},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert invited.status_code == 201 and invited.json()["status"] == "invited"
 
     expected = {team[role].email: role for role in ("owner", "admin", "editor", "viewer")}
@@ -56,8 +57,11 @@ async def test_every_member_reads_the_members_and_their_roles(
     )
     page2 = second.json()
     assert [m["role"] for m in first["items"] + page2["items"]] == [
-        "viewer", "editor", "admin", "owner"
-    ]  # fmt: skip
+        "viewer",
+        "editor",
+        "admin",
+        "owner",
+    ]
     assert page2["next_cursor"] is None
     bad = await client.get(url, params={"cursor": "nonsense"}, headers=owner.headers())
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"

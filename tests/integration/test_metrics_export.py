@@ -16,14 +16,14 @@ import pytest
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from compute.metrics import METRICS, record_job, record_kernel
-from rivergen.api import create_app
 from rivergen.clients import open_db_and_bus
 from rivergen.events import Event, IdempotentConsumer, OutboxRelay, add_to_outbox
+from rivergen.metrics import METRICS, record_job, record_kernel
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
+from tests.platform_app import create_app
 
 METRICS_PORT = 23910
 GROUP = "metrics-export-test"
@@ -35,11 +35,14 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 @pytest.fixture(scope="module")
 def ray_with_metrics() -> Iterator[None]:
     ray.init(
-        address="local", num_cpus=2, include_dashboard=False, configure_logging=False,
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        configure_logging=False,
         _metrics_export_port=METRICS_PORT,
         # Processes report every 10 s by default: fast enough for a test at 0.5 s.
         _system_config={"metrics_report_interval_ms": 500},
-    )  # fmt: skip
+    )
     try:
         yield
     finally:
@@ -58,8 +61,19 @@ async def client(migrated: Settings, ray_with_metrics: None) -> AsyncIterator[ht
 
 def samples(text: str) -> Samples:
     """Every sample by name and its labels, Ray's own labels (node, session, ...) summed away."""
-    ours = {"method", "route", "status", "kind", "state", "kernel", "outcome", "type", "stage",
-            "group", "le"}  # fmt: skip
+    ours = {
+        "method",
+        "route",
+        "status",
+        "kind",
+        "state",
+        "kernel",
+        "outcome",
+        "type",
+        "stage",
+        "group",
+        "le",
+    }
     found: Samples = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -129,9 +143,11 @@ async def test_a_job_an_upload_and_an_event_reach_the_metrics_endpoint(
     file_id = await put_file(client, owner, "edges.csv", edges)  # a direct upload
     wrong = hashlib.sha256(b"something else").hexdigest()
     refused = await client.post(
-        "/api/v1/storage/upload", files={"file": ("e.csv", edges)}, data={"sha256": wrong},
+        "/api/v1/storage/upload",
+        files={"file": ("e.csv", edges)},
+        data={"sha256": wrong},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert refused.status_code == 400, refused.text
     made = await create(client, owner, "edges", file_id)
     assert made.status_code == 201, made.text
@@ -141,33 +157,53 @@ async def test_a_job_an_upload_and_an_event_reach_the_metrics_endpoint(
     assert done["state"] == "succeeded", done
     await relay_and_consume(migrated)
 
-    found = await scrape_until({
-        "ray_rivergen_requests_total": {"route": "/api/v1/jobs", "status": "202"},
-        "ray_rivergen_jobs_total": {"kind": "pagerank", "state": "succeeded"},
-        "ray_rivergen_kernel_duration_seconds_count": {"kernel": "pagerank"},
-        "ray_rivergen_uploads_total": {"kind": "form", "outcome": "failed"},
-        "ray_rivergen_events_total": {"type": PROBE, "stage": "consumed"},
-    })  # fmt: skip
-    # Every metric of compute/metrics.py is there with a non-zero count.
+    found = await scrape_until(
+        {
+            "ray_rivergen_requests_total": {"route": "/api/v1/jobs", "status": "202"},
+            "ray_rivergen_jobs_total": {"kind": "pagerank", "state": "succeeded"},
+            "ray_rivergen_kernel_duration_seconds_count": {"kernel": "pagerank"},
+            "ray_rivergen_uploads_total": {"kind": "form", "outcome": "failed"},
+            "ray_rivergen_events_total": {"type": PROBE, "stage": "consumed"},
+        }
+    )
+    # Every metric of rivergen/metrics.py is there with a non-zero count.
     for spec in METRICS:
         name = spec.exported + ("_count" if spec.kind == "histogram" else "")
         assert total(found, name) > 0, name
     # ... recorded where it happened, with the labels an operator filters on.
-    assert total(found, "ray_rivergen_requests_total", method="POST",
-                 route="/api/v1/auth/register", status="201") >= 1  # fmt: skip
+    assert (
+        total(
+            found,
+            "ray_rivergen_requests_total",
+            method="POST",
+            route="/api/v1/auth/register",
+            status="201",
+        )
+        >= 1
+    )
     assert total(found, "ray_rivergen_requests_total", route="unmatched", status="404") >= 1
-    assert total(found, "ray_rivergen_request_duration_seconds_count",
-                 route="/api/v1/jobs/{job_id}") >= 1  # fmt: skip
+    assert (
+        total(found, "ray_rivergen_request_duration_seconds_count", route="/api/v1/jobs/{job_id}")
+        >= 1
+    )
     assert total(found, "ray_rivergen_jobs_total", kind="pagerank", state="started") >= 1
-    assert total(found, "ray_rivergen_job_duration_seconds_count", kind="pagerank",
-                 state="succeeded") >= 1  # fmt: skip
+    assert (
+        total(found, "ray_rivergen_job_duration_seconds_count", kind="pagerank", state="succeeded")
+        >= 1
+    )
     assert total(found, "ray_rivergen_kernel_nnz_total", kernel="pagerank") >= 5
     assert total(found, "ray_rivergen_uploads_total", kind="direct", outcome="completed") >= 1
     assert total(found, "ray_rivergen_upload_bytes_total", kind="direct") >= len(edges)
-    assert total(found, "ray_rivergen_upload_duration_seconds_count", kind="form",
-                 outcome="failed") >= 1  # fmt: skip
-    assert total(found, "ray_rivergen_events_total", type=PROBE, stage="published",
-                 group="outbox-relay") >= 1  # fmt: skip
+    assert (
+        total(found, "ray_rivergen_upload_duration_seconds_count", kind="form", outcome="failed")
+        >= 1
+    )
+    assert (
+        total(
+            found, "ray_rivergen_events_total", type=PROBE, stage="published", group="outbox-relay"
+        )
+        >= 1
+    )
     assert total(found, "ray_rivergen_events_total", type=PROBE, stage="consumed") >= 1
     assert total(found, "ray_rivergen_event_lag_seconds_count", stage="published") >= 1
     assert total(found, "ray_rivergen_event_lag_seconds_count", stage="consumed") >= 1
@@ -182,10 +218,12 @@ def timed_calls() -> None:
 
 async def test_histograms_bucket_what_a_task_observed(ray_with_metrics: None) -> None:
     ray.get(timed_calls.remote())
-    found = await scrape_until({
-        "ray_rivergen_job_duration_seconds_count": {"kind": "bucket_probe"},
-        "ray_rivergen_kernel_duration_seconds_count": {"kernel": "bucket_probe"},
-    })  # fmt: skip
+    found = await scrape_until(
+        {
+            "ray_rivergen_job_duration_seconds_count": {"kind": "bucket_probe"},
+            "ray_rivergen_kernel_duration_seconds_count": {"kernel": "bucket_probe"},
+        }
+    )
     kernel = {"kernel": "bucket_probe"}
     assert total(found, "ray_rivergen_kernel_nnz_total", **kernel) == 2468
     assert total(found, "ray_rivergen_kernel_duration_seconds_count", **kernel) == 2

@@ -66,10 +66,16 @@ async def test_breast_cancer_champion_matches_scikit_learn(
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer)
     dataset = await upload(client, owner, "breast-cancer", buffer.getvalue())
-    model_id, model = await train(client, owner, {
-        "name": "malignancy", "dataset": dataset, "target": "target",
-        "task": "classification",
-    })  # fmt: skip
+    model_id, model = await train(
+        client,
+        owner,
+        {
+            "name": "malignancy",
+            "dataset": dataset,
+            "target": "target",
+            "task": "classification",
+        },
+    )
 
     # Default features: the 30 measurements, numeric; two versions, the best the champion.
     versions = {v["version"]: v for v in model["versions"]}
@@ -98,18 +104,21 @@ async def test_breast_cancer_champion_matches_scikit_learn(
     # Not servable until deployed; then the same probabilities as scikit-learn's.
     rows = [dict(zip(names, map(float, x[i]), strict=True)) for i in test_rows[:5]]
     refused = await client.post(
-        f"/api/v1/models/{model_id}/predict", json={"rows": rows, "version": 1},
+        f"/api/v1/models/{model_id}/predict",
+        json={"rows": rows, "version": 1},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "model_not_deployed"
-    deployed = await client.post(f"/api/v1/models/{model_id}/deploy", json={"version": 1},
-                                 headers=owner.headers())  # fmt: skip
+    deployed = await client.post(
+        f"/api/v1/models/{model_id}/deploy", json={"version": 1}, headers=owner.headers()
+    )
     assert deployed.status_code == 200 and deployed.json()["deployed"], deployed.text
     scored = await client.post(
-        f"/api/v1/models/{model_id}/predict", json={"rows": rows, "version": 1, "explain": True},
+        f"/api/v1/models/{model_id}/predict",
+        json={"rows": rows, "version": 1, "explain": True},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert scored.status_code == 200, scored.text
     predictions = scored.json()["predictions"]
     assert np.allclose([p["score"] for p in predictions], expected[:5], atol=0.02)
@@ -131,9 +140,10 @@ async def test_breast_cancer_champion_matches_scikit_learn(
     pacsv.write_csv(pa.table({n: moved[:, j] for j, n in enumerate(names)}), copy)
     shifted = await upload(client, owner, "breast-cancer-shifted", copy.getvalue())
     checked = await client.post(
-        f"/api/v1/models/{model_id}/monitoring", json={"dataset_id": shifted, "model_version": 1},
+        f"/api/v1/models/{model_id}/monitoring",
+        json={"dataset_id": shifted, "model_version": 1},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert checked.status_code == 201, checked.text
     drift = checked.json()["drift"]
     assert sorted(drift["drifted_features"]) == ["mean radius", "worst texture"], drift
@@ -146,19 +156,20 @@ async def test_breast_cancer_champion_matches_scikit_learn(
     best = int(np.argmax(reference.predict_proba(x)[:, 1]))
     case = dict(zip(names, map(float, x[best]), strict=True))
     request = {"model_id": model_id, "version": 1, "features": case}
-    said_yes = await client.post("/api/v1/decisions/analyze", json=request,
-                                 headers=owner.headers())  # fmt: skip
+    said_yes = await client.post("/api/v1/decisions/analyze", json=request, headers=owner.headers())
     assert said_yes.status_code == 200, said_yes.text
     assert said_yes.json()["outcome"] == "approve" and said_yes.json()["scored_by"] == "model"
     limit = {
         "name": "radius over the reviewed maximum",
         "when": {"feature": "mean radius", "op": "ge", "value": case["mean radius"]},
     }
-    made = await client.post("/api/v1/decisions/guidelines", headers=owner.headers(),
-                             json={"name": "oncology review", "limits": [limit]})  # fmt: skip
+    made = await client.post(
+        "/api/v1/decisions/guidelines",
+        headers=owner.headers(),
+        json={"name": "oncology review", "limits": [limit]},
+    )
     assert made.status_code == 201, made.text
-    said_no = await client.post("/api/v1/decisions/analyze", json=request,
-                                headers=owner.headers())  # fmt: skip
+    said_no = await client.post("/api/v1/decisions/analyze", json=request, headers=owner.headers())
     assert said_no.json()["outcome"] == "decline", said_no.text
     assert said_no.json()["score"] == pytest.approx(said_yes.json()["score"])
     assert [h["name"] for h in said_no.json()["explanation"]["limits_hit"]] == [limit["name"]]
@@ -172,23 +183,37 @@ async def test_regression_on_shop_orders_matches_ridge(client: httpx.AsyncClient
     features = [{"column": "quantity", "encoding": "numeric"}] + [
         {"column": c, "encoding": "one_hot"} for c in categorical
     ]
-    model_id, model = await train(client, owner, {
-        "name": "order amount", "dataset": dataset, "target": "amount", "task": "regression",
-        "features": features, "challengers": [{"penalty": "l2", "C": 0.1}],
-    })  # fmt: skip
+    model_id, model = await train(
+        client,
+        owner,
+        {
+            "name": "order amount",
+            "dataset": dataset,
+            "target": "amount",
+            "task": "regression",
+            "features": features,
+            "challengers": [{"penalty": "l2", "C": 0.1}],
+        },
+    )
     versions = {v["version"]: v for v in model["versions"]}
     assert set(versions[1]["metrics"]) >= {"rmse", "mae", "r2"}
 
     orders = pacsv.read_csv(io.BytesIO(data))
     y = orders["amount"].to_numpy().astype(float)
-    x = np.column_stack([orders["quantity"].to_numpy().astype(float)] + [
-        np.array([str(v) for v in orders[c].to_pylist()], dtype=object) for c in categorical
-    ])  # fmt: skip
+    x = np.column_stack(
+        [orders["quantity"].to_numpy().astype(float)]
+        + [np.array([str(v) for v in orders[c].to_pylist()], dtype=object) for c in categorical]
+    )
     train_rows, test_rows = split_indices(len(y), 0.2, seed=0)
-    reference = make_pipeline(ColumnTransformer([
-        ("scaled", StandardScaler(), [0]),
-        ("onehot", OneHotEncoder(handle_unknown="ignore"), [1, 2, 3]),
-    ]), Ridge(alpha=1.0))  # fmt: skip
+    reference = make_pipeline(
+        ColumnTransformer(
+            [
+                ("scaled", StandardScaler(), [0]),
+                ("onehot", OneHotEncoder(handle_unknown="ignore"), [1, 2, 3]),
+            ]
+        ),
+        Ridge(alpha=1.0),
+    )
     reference.fit(x[train_rows], y[train_rows])
     r2 = r2_score(y[test_rows], reference.predict(x[test_rows]))
     assert abs(versions[1]["metrics"]["r2"] - r2) < 0.01, (versions[1]["metrics"], r2)
@@ -196,8 +221,9 @@ async def test_regression_on_shop_orders_matches_ridge(client: httpx.AsyncClient
     deployed = await client.post(f"/api/v1/models/{model_id}/deploy", headers=owner.headers())
     assert deployed.status_code == 200, deployed.text
     row = {c: orders[c][0].as_py() for c in ["quantity", *categorical]}
-    scored = await client.post(f"/api/v1/models/{model_id}/predict", json={"rows": [row]},
-                               headers=owner.headers())  # fmt: skip
+    scored = await client.post(
+        f"/api/v1/models/{model_id}/predict", json={"rows": [row]}, headers=owner.headers()
+    )
     assert scored.status_code == 200, scored.text
     assert scored.json()["predictions"][0]["label"] is None
     assert scored.json()["predictions"][0]["version"] == model["champion"]

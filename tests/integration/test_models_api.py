@@ -37,18 +37,28 @@ async def new_model_dataset(client: httpx.AsyncClient, owner: Account) -> str:
 
 
 def train_body(dataset: str, **extra: Any) -> dict[str, Any]:
-    return {"name": f"m-{uuid.uuid4().hex[:8]}", "dataset": dataset, "target": "y",
-            "task": "classification", **extra}  # fmt: skip
+    return {
+        "name": f"m-{uuid.uuid4().hex[:8]}",
+        "dataset": dataset,
+        "target": "y",
+        "task": "classification",
+        **extra,
+    }
 
 
 async def new_model(
-    client: httpx.AsyncClient, owner: Account, dataset: str | None = None, *, wait: bool = True,
+    client: httpx.AsyncClient,
+    owner: Account,
+    dataset: str | None = None,
+    *,
+    wait: bool = True,
     deploy: bool = True,
-) -> str:  # fmt: skip
+) -> str:
     """A model trained on :data:`SMALL` (and its champion deployed), or just started."""
     dataset = dataset or await new_model_dataset(client, owner)
-    accepted = await client.post("/api/v1/models", json=train_body(dataset),
-                                 headers=owner.headers())  # fmt: skip
+    accepted = await client.post(
+        "/api/v1/models", json=train_body(dataset), headers=owner.headers()
+    )
     assert accepted.status_code == 202, accepted.text
     model = str(accepted.json()["model_id"])
     if wait:
@@ -68,14 +78,30 @@ async def test_governed_training_and_predictions_that_hide_masked_values(
     file_id = await put_file(client, owner, "products.csv", PRODUCTS.read_bytes())
     made = await create(client, owner, "products", file_id)
     dataset = str(made.json()["id"])
-    await add_policy(client, admin, name="no suppliers", dataset_id=dataset, roles=["editor"],
-                     rule={"type": "access", "columns": ["supplierID"]})  # fmt: skip
-    await add_policy(client, admin, name="packaging", dataset_id=dataset, roles=["viewer"],
-                     rule={"type": "mask", "columns": ["quantityPerUnit"]})  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="no suppliers",
+        dataset_id=dataset,
+        roles=["editor"],
+        rule={"type": "access", "columns": ["supplierID"]},
+    )
+    await add_policy(
+        client,
+        admin,
+        name="packaging",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule={"type": "mask", "columns": ["quantityPerUnit"]},
+    )
 
     # A column the submitter may not read cannot be named, and the defaults leave it out.
-    body = {"name": "discontinued", "dataset": dataset, "target": "discontinued",
-            "task": "classification"}  # fmt: skip
+    body = {
+        "name": "discontinued",
+        "dataset": dataset,
+        "target": "discontinued",
+        "task": "classification",
+    }
     named = {**body, "features": [{"column": "supplierID", "encoding": "one_hot"}]}
     denied = await client.post("/api/v1/models", json=named, headers=editor.headers())
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "column_denied"
@@ -91,12 +117,22 @@ async def test_governed_training_and_predictions_that_hide_masked_values(
 
     # The owner's model learnt the raw packaging: it is not the viewer's, whose policies mask
     # it (403 derived_from_governed_data); the editor's hide a column it did not learn.
-    packaging = {**body, "name": "by packaging",
-                 "features": [{"column": "quantityPerUnit", "encoding": "one_hot"},
-                              {"column": "unitPrice", "encoding": "numeric"}],
-                 "challengers": [{"features": [
-                     {"column": "quantityPerUnit", "encoding": "tfidf"},
-                     {"column": "unitPrice", "encoding": "numeric"}]}]}  # fmt: skip
+    packaging = {
+        **body,
+        "name": "by packaging",
+        "features": [
+            {"column": "quantityPerUnit", "encoding": "one_hot"},
+            {"column": "unitPrice", "encoding": "numeric"},
+        ],
+        "challengers": [
+            {
+                "features": [
+                    {"column": "quantityPerUnit", "encoding": "tfidf"},
+                    {"column": "unitPrice", "encoding": "numeric"},
+                ]
+            }
+        ],
+    }
     accepted = await client.post("/api/v1/models", json=packaging, headers=owner.headers())
     assert accepted.status_code == 202, accepted.text
     done = await wait_for(client, owner, accepted.json()["job_id"], timeout_s=120)
@@ -104,8 +140,10 @@ async def test_governed_training_and_predictions_that_hide_masked_values(
     model = accepted.json()["model_id"]
     url = f"/api/v1/models/{model}/predict"
     row = {"quantityPerUnit": "10 boxes x 20 bags", "unitPrice": 18.0}
-    for version, raw_name in ((1, "quantityPerUnit=10 boxes x 20 bags"),
-                              (2, "quantityPerUnit:boxes")):  # fmt: skip
+    for version, raw_name in (
+        (1, "quantityPerUnit=10 boxes x 20 bags"),
+        (2, "quantityPerUnit:boxes"),
+    ):
         deployed = await client.post(
             f"/api/v1/models/{model}/deploy", json={"version": version}, headers=editor.headers()
         )
@@ -137,8 +175,11 @@ async def test_registry_pages_conflicts_and_missing_versions(client: httpx.Async
 
     page = await client.get("/api/v1/models", params={"limit": 1}, headers=viewer.headers())
     assert page.status_code == 200 and [m["id"] for m in page.json()["items"]] == [second]
-    rest = await client.get("/api/v1/models", params={"limit": 1, "cursor":
-                            page.json()["next_cursor"]}, headers=viewer.headers())  # fmt: skip
+    rest = await client.get(
+        "/api/v1/models",
+        params={"limit": 1, "cursor": page.json()["next_cursor"]},
+        headers=viewer.headers(),
+    )
     assert [m["id"] for m in rest.json()["items"]] == [first]
     assert rest.json()["items"][0]["champion"] in (1, 2)
 
@@ -154,12 +195,16 @@ async def test_registry_pages_conflicts_and_missing_versions(client: httpx.Async
         (f"/api/v1/models/{first}/deploy", {"version": "staging"}, "model_not_found"),
     ]
     for url, body, code in cases:
-        response = await (client.post(url, json=body, headers=owner.headers()) if body
-                          else client.get(url, headers=owner.headers()))  # fmt: skip
+        response = await (
+            client.post(url, json=body, headers=owner.headers())
+            if body
+            else client.get(url, headers=owner.headers())
+        )
         assert response.status_code == 404 and response.json()["error"]["code"] == code
     rows = {"rows": [{"x": 1, "kind": "a"}]}
-    refused = await client.post(f"/api/v1/models/{first}/predict", json=rows,
-                                headers=viewer.headers())  # fmt: skip
+    refused = await client.post(
+        f"/api/v1/models/{first}/predict", json=rows, headers=viewer.headers()
+    )
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "model_not_deployed"
 
@@ -168,15 +213,24 @@ async def test_a_cancelled_training_registers_nothing(client: httpx.AsyncClient)
     people = await new_team(client)
     owner = people["owner"]
     data = load_breast_cancer()
-    table = pa.table({**{str(n): data.data[:, j] for j, n in enumerate(data.feature_names)},
-                      "target": data.target})  # fmt: skip
+    table = pa.table(
+        {
+            **{str(n): data.data[:, j] for j, n in enumerate(data.feature_names)},
+            "target": data.target,
+        }
+    )
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer)
     file_id = await put_file(client, owner, "cancer.csv", buffer.getvalue())
     dataset = str((await create(client, owner, "cancer", file_id)).json()["id"])
     many = [{"penalty": "l1", "C": c} for c in (0.1, 1.0, 10.0, 100.0, 1000.0)]
-    body = {"name": "slow", "dataset": dataset, "target": "target",
-            "task": "classification", "challengers": many}  # fmt: skip
+    body = {
+        "name": "slow",
+        "dataset": dataset,
+        "target": "target",
+        "task": "classification",
+        "challengers": many,
+    }
     accepted = await client.post("/api/v1/models", json=body, headers=owner.headers())
     assert accepted.status_code == 202, accepted.text
     job = accepted.json()["job_id"]
@@ -185,6 +239,7 @@ async def test_a_cancelled_training_registers_nothing(client: httpx.AsyncClient)
     assert cancelled.status_code == 200, cancelled.text
     done = await wait_for(client, owner, job)
     assert done["state"] == "cancelled", done
-    model = await client.get(f"/api/v1/models/{accepted.json()['model_id']}",
-                             headers=owner.headers())  # fmt: skip
+    model = await client.get(
+        f"/api/v1/models/{accepted.json()['model_id']}", headers=owner.headers()
+    )
     assert model.json()["versions"] == [] and model.json()["champion"] is None

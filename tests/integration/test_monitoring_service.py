@@ -27,9 +27,9 @@ import scipy.sparse as sp
 from fastapi import FastAPI
 from sklearn.datasets import load_breast_cancer
 
+from compute.monitoring import RayMonitoringCompute
 from compute.sparse.glm import GLMResult, fit_glm
 from rivergen.accounts.principal import RequestContext
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.errors import NotFound
 from rivergen.services.ml.schemas import FeatureSpec, ModelVersionView, Prediction
@@ -38,6 +38,7 @@ from rivergen.settings import Settings
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app, services
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -72,9 +73,14 @@ class TrainedModels:
         return found.view
 
     async def predict(
-        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
-        version: int | str | None = None, explain: bool = False,
-    ) -> list[Prediction]:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        rows: list[dict[str, Any]],
+        *,
+        version: int | str | None = None,
+        explain: bool = False,
+    ) -> list[Prediction]:
         view = await self.version(context, model_id, version)
         return [
             Prediction(score=float(s), label=int(s >= 0.5), model_id=model_id, version=view.version)
@@ -116,21 +122,35 @@ def train(table: pa.Table, workspace: UUID, dataset: UUID) -> Trained:
     glm = fit_glm(sp.csr_matrix((x - mean) / std), y, family="logistic", C=1.0)
     metrics = classification_metrics(y, glm.predict(sp.csr_matrix((x - mean) / std)))
     view = ModelVersionView(
-        model_id=uuid.uuid4(), name="cancer", version=1, task="classification", target="target",
-        features=[FeatureSpec(column=n, encoding="numeric") for n in names], dataset_id=dataset,
-        dataset_version=1, metrics=metrics, params={"penalty": "l2", "C": 1.0},
-        aliases=["champion"], deployed=True, created_at=datetime.now(UTC),
-    )  # fmt: skip
+        model_id=uuid.uuid4(),
+        name="cancer",
+        version=1,
+        task="classification",
+        target="target",
+        features=[FeatureSpec(column=n, encoding="numeric") for n in names],
+        dataset_id=dataset,
+        dataset_version=1,
+        metrics=metrics,
+        params={"penalty": "l2", "C": 1.0},
+        aliases=["champion"],
+        deployed=True,
+        created_at=datetime.now(UTC),
+    )
     return Trained(workspace, view, glm, mean, std)
 
 
 def install_trained_models(app: FastAPI) -> TrainedModels:
     """Wire Model Monitoring into a started app over this test's own models."""
     models = TrainedModels()
-    state = app.state
-    state.models = models
-    state.monitoring = MonitoringService(
-        state.clients.db, state.datasets, state.governance, models, models
+    registry = services(app)
+    registry.models = models
+    registry.monitoring = MonitoringService(
+        registry.clients.db,
+        registry.datasets,
+        registry.governance,
+        models,
+        models,
+        compute=RayMonitoringCompute(),
     )
     return models
 
@@ -141,7 +161,7 @@ async def register_model(app: FastAPI, client: httpx.AsyncClient, owner: Account
     table = cancer()
     training = await dataset(client, owner, "cancer", table)
     trained = train(table, UUID(owner.workspace_id), UUID(training))
-    app.state.models.models[trained.view.model_id] = trained
+    services(app).models.models[trained.view.model_id] = trained
     return trained
 
 
@@ -186,7 +206,7 @@ async def test_drift_is_named_on_shifted_data_and_not_raised_on_a_resample(
     training = await dataset(client, owner, "cancer", table)
     trained = train(table, UUID(owner.workspace_id), UUID(training))
     model = trained.view.model_id
-    app.state.models.models[model] = trained
+    services(app).models.models[model] = trained
     url = f"/api/v1/models/{model}/monitoring"
 
     same = await dataset(client, owner, "cancer-resample", resample(table, 5))
@@ -237,8 +257,9 @@ async def test_missing_features_are_refused_and_an_undeployed_model_has_no_perfo
     partial = await dataset(client, owner, "partial", cancer().drop(["mean radius"]))
     response = await client.post(
         f"/api/v1/models/{trained.view.model_id}/monitoring",
-        json={"dataset_id": partial}, headers=owner.headers(),
-    )  # fmt: skip
+        json={"dataset_id": partial},
+        headers=owner.headers(),
+    )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "feature_columns_missing"
@@ -247,8 +268,9 @@ async def test_missing_features_are_refused_and_an_undeployed_model_has_no_perfo
     trained.view = trained.view.model_copy(update={"deployed": False})
     response = await client.post(
         f"/api/v1/models/{trained.view.model_id}/monitoring",
-        json={"dataset_id": str(trained.view.dataset_id)}, headers=owner.headers(),
-    )  # fmt: skip
+        json={"dataset_id": str(trained.view.dataset_id)},
+        headers=owner.headers(),
+    )
     assert response.status_code == 201, response.text
     report = response.json()
     assert report["performance"] is None and "not deployed" in report["performance_note"]
@@ -266,12 +288,16 @@ async def test_each_caller_checks_the_data_their_policies_let_them_see(
     policy = await client.post(
         "/api/v1/policies",
         json={
-            "name": "small tumours", "dataset_id": same, "roles": ["editor"],
-            "rule": {"type": "row_filter",
-                     "filters": [{"column": "mean radius", "op": "<", "value": 13}]},
+            "name": "small tumours",
+            "dataset_id": same,
+            "roles": ["editor"],
+            "rule": {
+                "type": "row_filter",
+                "filters": [{"column": "mean radius", "op": "<", "value": 13}],
+            },
         },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert policy.status_code == 201, policy.text
     url = f"/api/v1/models/{trained.view.model_id}/monitoring"
     as_owner = await client.post(url, json={"dataset_id": same}, headers=owner.headers())

@@ -30,7 +30,6 @@ import socketio
 import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.errors import DependencyUnavailable
 from rivergen.events import (
@@ -53,6 +52,7 @@ from rivergen.notifications.events import INVITATION_RECEIVED, MEMBER_ADDED
 from rivergen.settings import Settings, load_settings
 from tests.integration.api_client import Account, register
 from tests.integration.reporting_process import ReportingProcess
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +94,14 @@ async def bridge_process(args: argparse.Namespace) -> None:
     await db.open()
     await bus.start()
     bridge = NotificationBridge(
-        db, bus, open_emitter(settings, args.channel), topics=[args.topic], group_id=args.group,
-        name="bridge-1", max_records=500,
-    )  # fmt: skip
+        db,
+        bus,
+        open_emitter(settings, args.channel),
+        topics=[args.topic],
+        group_id=args.group,
+        name="bridge-1",
+        max_records=500,
+    )
 
     async def before_commit(outcome: BridgeOutcome) -> None:
         if args.hang:
@@ -125,9 +130,10 @@ async def socketio_server(settings: Settings, channel: str, port: int) -> AsyncI
     """A Socket.io server with the Redis adapter, joining each socket to the room of the
     workspace its ``auth`` names (the real cluster takes it from the caller's memberships)."""
     manager = socketio.AsyncRedisManager(
-        secret(settings.redis_socket.url), channel=channel,
+        secret(settings.redis_socket.url),
+        channel=channel,
         redis_options={"socket_timeout": None, "health_check_interval": 10},
-    )  # fmt: skip
+    )
     server = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
 
     @server.event
@@ -227,9 +233,10 @@ async def all_pages(
     since = 0
     while True:
         response = await client.get(
-            "/api/v1/notifications", params={"since": since, "limit": limit},
+            "/api/v1/notifications",
+            params={"since": since, "limit": limit},
             headers=account.headers(),
-        )  # fmt: skip
+        )
         assert response.status_code == 200, response.text
         page = response.json()
         assert len(page["items"]) <= limit
@@ -285,18 +292,30 @@ async def test_events_reach_their_workspace_room_once_and_the_catch_up_list(
         # (each in a transaction, as a service does) and published by the relay.
         job = str(uuid.uuid4())
         alice_events = [
-            *(Event(type="job.progress", workspace_id=alice.workspace_id,
-                    data={"job_id": job, "progress": p, "message": f"step {p}"})
-              for p in (10, 20, 30, 40, 50)),
-            Event(type="job.completed", workspace_id=alice.workspace_id,
-                  data={"job_id": job, "kind": "sleep", "compute_seconds": 1.5}),
-        ]  # fmt: skip
-        hidden = Event(type="usage.compute.used", workspace_id=alice.workspace_id,
-                       data={"seconds": 1.5})  # fmt: skip
+            *(
+                Event(
+                    type="job.progress",
+                    workspace_id=alice.workspace_id,
+                    data={"job_id": job, "progress": p, "message": f"step {p}"},
+                )
+                for p in (10, 20, 30, 40, 50)
+            ),
+            Event(
+                type="job.completed",
+                workspace_id=alice.workspace_id,
+                data={"job_id": job, "kind": "sleep", "compute_seconds": 1.5},
+            ),
+        ]
+        hidden = Event(
+            type="usage.compute.used", workspace_id=alice.workspace_id, data={"seconds": 1.5}
+        )
         bob_events = [
-            Event(type="storage.file.created", workspace_id=bob.workspace_id,
-                  data={"file_id": str(uuid.uuid4()), "name": "orders.csv"}),
-        ]  # fmt: skip
+            Event(
+                type="storage.file.created",
+                workspace_id=bob.workspace_id,
+                data={"file_id": str(uuid.uuid4()), "name": "orders.csv"},
+            ),
+        ]
         for event in [*alice_events, hidden, *bob_events]:
             async with db.transaction(str(event.workspace_id)) as conn:
                 await add_to_outbox(conn, topic, event)
@@ -326,8 +345,7 @@ async def test_events_reach_their_workspace_room_once_and_the_catch_up_list(
     assert [n["event_id"] for n in kept] == alice_socket.event_ids()
     assert [n["id"] for n in kept] == [d["id"] for _, d in alice_socket.received]
     assert [n["id"] for n in kept] == sorted(n["id"] for n in kept)
-    latest = await client.get("/api/v1/notifications", params={"limit": 2},
-                              headers=alice.headers())  # fmt: skip
+    latest = await client.get("/api/v1/notifications", params={"limit": 2}, headers=alice.headers())
     assert latest.status_code == 200, latest.text
     assert [n["id"] for n in latest.json()["items"]] == [n["id"] for n in kept[-2:]]
     assert latest.json()["next_since"] == kept[-1]["id"]
@@ -425,9 +443,10 @@ async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_
     await bus.start()
     listener = Listener()
     down = NotificationEmitter(
-        NOTHING_LISTENS, migrated.redis_socket.model_copy(update={"socket_timeout_s": 1.0}),
+        NOTHING_LISTENS,
+        migrated.redis_socket.model_copy(update={"socket_timeout_s": 1.0}),
         channel=channel,
-    )  # fmt: skip
+    )
     try:
         await bus.publish_many([OutgoingEvent(topic, e) for e in events])
 
@@ -493,21 +512,24 @@ async def test_a_new_member_hears_of_it_in_their_own_room(
 
         added = await client.post(
             f"/api/v1/workspaces/{alice.workspace_id}/members",
-            json={"email": bob.email, "role": "editor"}, headers=alice.headers(),
-        )  # fmt: skip
+            json={"email": bob.email, "role": "editor"},
+            headers=alice.headers(),
+        )
         assert added.status_code in (200, 201), added.text
         # Bob becomes a member when he accepts the invitation.
         accepted = await client.post(
             f"/api/v1/invitations/{added.json()['invitation_id']}/accept",
             headers={"Authorization": f"Bearer {bob.access_token}"},
-        )  # fmt: skip
+        )
         assert accepted.status_code == 200, accepted.text
         # What Backend Core queued with the membership, as the relay would publish it.
         async with db.transaction() as conn:
             row = await conn.fetchrow(
                 "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
-                "AND payload->>'workspace_id' = $2", MEMBER_ADDED, alice.workspace_id,
-            )  # fmt: skip
+                "AND payload->>'workspace_id' = $2",
+                MEMBER_ADDED,
+                alice.workspace_id,
+            )
         assert row is not None and row["topic"] == Topic.NOTIFICATIONS
         event = Event.model_validate(json.loads(row["payload"]))
         await bus.publish_many([OutgoingEvent(topic, event)])
@@ -550,8 +572,9 @@ async def test_an_invitee_hears_of_the_invitation_in_their_own_room_alone(
         for email in (bob.email, nobody):
             added = await client.post(
                 f"/api/v1/workspaces/{alice.workspace_id}/members",
-                json={"email": email, "role": "viewer"}, headers=alice.headers(),
-            )  # fmt: skip
+                json={"email": email, "role": "viewer"},
+                headers=alice.headers(),
+            )
             assert added.status_code in (200, 201), added.text
             invited[email] = added.json()["invitation_id"]
         # What Backend Core queued with the invitations, as the relay would publish it: one
@@ -559,8 +582,10 @@ async def test_an_invitee_hears_of_the_invitation_in_their_own_room_alone(
         async with db.transaction() as conn:
             rows = await conn.fetch(
                 "SELECT topic, payload FROM event_outbox WHERE payload->>'type' = $1 "
-                "AND payload->>'workspace_id' = $2", INVITATION_RECEIVED, alice.workspace_id,
-            )  # fmt: skip
+                "AND payload->>'workspace_id' = $2",
+                INVITATION_RECEIVED,
+                alice.workspace_id,
+            )
         assert [r["topic"] for r in rows] == [Topic.NOTIFICATIONS]
         event = Event.model_validate(json.loads(rows[0]["payload"]))
         await bus.publish_many([OutgoingEvent(topic, event)])
@@ -571,9 +596,12 @@ async def test_an_invitee_hears_of_the_invitation_in_their_own_room_alone(
         (INVITATION_RECEIVED, str(event.event_id))
     ]
     assert bob_socket.received[0][1]["data"] == {
-        "user_id": bob_id, "invitation_id": invited[bob.email],
-        "workspace_id": alice.workspace_id, "workspace_name": "Personal", "role": "viewer",
-    }  # fmt: skip
+        "user_id": bob_id,
+        "invitation_id": invited[bob.email],
+        "workspace_id": alice.workspace_id,
+        "workspace_name": "Personal",
+        "role": "viewer",
+    }
     pending = await client.get("/api/v1/invitations", headers=bob.headers())
     assert invited[bob.email] in {i["id"] for i in pending.json()}
     # The inviting workspace neither hears it nor lists it: nothing there says whether an

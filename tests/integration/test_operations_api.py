@@ -12,10 +12,10 @@ import httpx
 import pytest
 import ray
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import Account, new_team, register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 DASHBOARD_PORT = 23410
 
@@ -23,9 +23,12 @@ DASHBOARD_PORT = 23410
 @pytest.fixture(scope="module")
 def ray_with_state_api() -> Iterator[None]:
     ray.init(
-        address="local", num_cpus=2, include_dashboard=True, dashboard_port=DASHBOARD_PORT,
+        address="local",
+        num_cpus=2,
+        include_dashboard=True,
+        dashboard_port=DASHBOARD_PORT,
         configure_logging=False,
-    )  # fmt: skip
+    )
     try:
         yield
     finally:
@@ -78,9 +81,10 @@ async def test_operators_see_the_cluster_deployments_and_health(
 
     # A job makes the supervisor actor and a task appear.
     job = await client.post(
-        "/api/v1/jobs", json={"kind": "sleep", "params": {"seconds": 0.2, "steps": 1}},
+        "/api/v1/jobs",
+        json={"kind": "sleep", "params": {"seconds": 0.2, "steps": 1}},
         headers=people["editor"].headers(),
-    )  # fmt: skip
+    )
     await wait_state(client, admin, job.json()["job_id"], "succeeded")
 
     cluster = (await client.get("/api/v1/operations/cluster", headers=ops)).json()
@@ -114,9 +118,10 @@ async def test_a_cancelled_job_is_retried_and_a_running_one_is_not(
     admin, editor, viewer = people["admin"], people["editor"], people["viewer"]
     params = {"seconds": 30, "steps": 30}
     started = await client.post(
-        "/api/v1/jobs", json={"kind": "sleep", "params": params, "name": "nap"},
+        "/api/v1/jobs",
+        json={"kind": "sleep", "params": params, "name": "nap"},
         headers=editor.headers(),
-    )  # fmt: skip
+    )
     job = started.json()["job_id"]
     await wait_state(client, admin, job, "running")
     running = await client.post(f"/api/v1/jobs/{job}/retry", headers=admin.headers())
@@ -134,17 +139,20 @@ async def test_a_cancelled_job_is_retried_and_a_running_one_is_not(
     again = retried.json()
     assert again["retried_from"] == job and again["job"]["job_id"] != job
     assert (again["job"]["kind"], again["job"]["params"], again["job"]["name"]) == (
-        "sleep", started.json()["params"], "nap",
-    )  # fmt: skip
+        "sleep",
+        started.json()["params"],
+        "nap",
+    )
     await client.post(f"/api/v1/jobs/{again['job']['job_id']}/cancel", headers=admin.headers())
 
 
 async def test_another_workspaces_job_does_not_exist(client: httpx.AsyncClient) -> None:
     alice, bob = await register(client, "alice"), await register(client, "bob")
     started = await client.post(
-        "/api/v1/jobs", json={"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
+        "/api/v1/jobs",
+        json={"kind": "sleep", "params": {"seconds": 0.1, "steps": 1}},
         headers=bob.headers(),
-    )  # fmt: skip
+    )
     job = started.json()["job_id"]
     await wait_state(client, bob, job, "succeeded")
     theirs = await client.post(f"/api/v1/jobs/{job}/retry", headers=alice.headers())
@@ -181,13 +189,23 @@ async def test_a_workspace_admin_sees_its_services_and_jobs_and_nothing_else(
     assert seen.status_code == 200, seen.text
     health = seen.json()
     assert set(health) == {
-        "workspace_id", "status", "problems", "services", "jobs", "failed_jobs_24h",
+        "workspace_id",
+        "status",
+        "problems",
+        "services",
+        "jobs",
+        "failed_jobs_24h",
         "retried_jobs",
-    }  # fmt: skip
+    }
     # Every service the workspace uses, up or not, with no error detail.
     assert set(health["services"]) == {
-        "postgres", "redis_app", "redis_socket", "events", "object_store", "ray",
-    }  # fmt: skip
+        "postgres",
+        "redis_app",
+        "redis_socket",
+        "events",
+        "object_store",
+        "ray",
+    }
     assert all(set(s) == {"ok", "latency_ms"} for s in health["services"].values())
     assert health["jobs"] == {"succeeded": 1, "failed": 1}
     assert health["failed_jobs_24h"] == 1 and health["status"] == "degraded"

@@ -11,11 +11,11 @@ import pytest
 import ray
 
 from rivergen.agents.operations.cluster import NO_STATE_API
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]

@@ -36,11 +36,17 @@ def stub() -> Iterator[OpenAIStub]:
 async def client(migrated: Settings, stub: OpenAIStub) -> AsyncIterator[httpx.AsyncClient]:
     stub.reset()
     providers = [
-        ModelProviderSettings(name="primary", base_url=stub.url, model="primary",
-                              timeout_s=PRIMARY_TIMEOUT_S),
-        ModelProviderSettings(name="secondary", base_url=f"{stub.url}/v1", model="secondary",
-                              api_key="stub-key", timeout_s=5.0),
-    ]  # fmt: skip
+        ModelProviderSettings(
+            name="primary", base_url=stub.url, model="primary", timeout_s=PRIMARY_TIMEOUT_S
+        ),
+        ModelProviderSettings(
+            name="secondary",
+            base_url=f"{stub.url}/v1",
+            model="secondary",
+            api_key="stub-key",
+            timeout_s=5.0,
+        ),
+    ]
     prompts = migrated.prompts.model_copy(update={"providers": providers, "max_seconds": 20.0})
     async with prompt_platform(migrated, prompts, timeout_s=60) as http:
         yield http
@@ -116,8 +122,10 @@ async def test_a_provider_that_times_out_falls_back_within_its_timeout(
     assert turn["provider"] == "secondary"
     # The secondary got the tools, the catalog, the call and its result back.
     second = stub.requests_for("secondary")[-1]
-    assert {t["function"]["name"] for t in second["tools"]} >= {"describe_dataset",
-                                                                "delete_dataset"}  # fmt: skip
+    assert {t["function"]["name"] for t in second["tools"]} >= {
+        "describe_dataset",
+        "delete_dataset",
+    }
     assert "customers (" in second["messages"][0]["content"]
     assert second["messages"][-1]["role"] == "tool"
     assert f"{CUSTOMERS} rows" in second["messages"][-1]["content"]
@@ -184,7 +192,9 @@ async def test_another_workspaces_execution_does_not_exist(
         response = await client.request(method, url, headers=bob.headers())
         assert response.status_code == 404, (method, url, response.text)
     assert (await client.get("/api/v1/prompts/executions", headers=bob.headers())).json() == {
-        "items": [], "next_cursor": None}  # fmt: skip
+        "items": [],
+        "next_cursor": None,
+    }
     # Bob's own workspace has no dataset of that name: his provider's call finds nothing.
     stub.reply("primary", tool_calls=[("describe_dataset", {"dataset": "customers"})])
     mine = await execute(client, bob, "describe customers")

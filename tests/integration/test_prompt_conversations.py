@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 PENGUINS = files("palmerpenguins") / "data" / "penguins.csv"
@@ -124,14 +124,20 @@ async def test_follow_ups_over_northwind_orders(client: httpx.AsyncClient) -> No
     assert lost["status"] == "not_understood" and lost["turns"] == []
 
     # The conversation, its turns in order.
-    listed = await client.get(f"/api/v1/prompts/conversations/{conversation}",
-                              headers=owner.headers())  # fmt: skip
+    listed = await client.get(
+        f"/api/v1/prompts/conversations/{conversation}", headers=owner.headers()
+    )
     assert listed.status_code == 200, listed.text
     detail = listed.json()
     assert [t["question"] for t in detail["turns"]] == [
-        "how many orders from France", "what about Germany?", "only 1997", "and by ship city?",
-        "show the top 2 instead", "why?", "and by banana?",
-    ]  # fmt: skip
+        "how many orders from France",
+        "what about Germany?",
+        "only 1997",
+        "and by ship city?",
+        "show the top 2 instead",
+        "why?",
+        "and by banana?",
+    ]
     assert detail["turn_count"] == 7 and detail["title"] == "how many orders from France"
 
 
@@ -231,16 +237,23 @@ async def test_conversations_are_listed_governed_and_kept_to_their_workspace(
     assert item["last"]["table"]["rows"] and not item["last"]["rows_withheld"]
 
     # A viewer whose policy filters the orders sees the turns without their rows.
-    policy = {"name": "no 1996", "dataset_id": orders, "roles": ["viewer"],
-              "rule": {"type": "row_filter", "filters": [
-                  {"column": "orderDate", "op": ">=", "value": "1997-01-01"}]}}  # fmt: skip
+    policy = {
+        "name": "no 1996",
+        "dataset_id": orders,
+        "roles": ["viewer"],
+        "rule": {
+            "type": "row_filter",
+            "filters": [{"column": "orderDate", "op": ">=", "value": "1997-01-01"}],
+        },
+    }
     made = await client.post("/api/v1/policies", json=policy, headers=owner.headers())
     assert made.status_code == 201, made.text
     seen = (await client.get("/api/v1/prompts/conversations", headers=viewer.headers())).json()
     [mine] = [c for c in seen["items"] if c["id"] == conversation]
     assert mine["last"]["rows_withheld"] and mine["last"]["table"]["rows"] == []
-    detail = (await client.get(f"/api/v1/prompts/conversations/{conversation}",
-                               headers=viewer.headers())).json()  # fmt: skip
+    detail = (
+        await client.get(f"/api/v1/prompts/conversations/{conversation}", headers=viewer.headers())
+    ).json()
     assert all(t["rows_withheld"] and t["table"]["rows"] == [] for t in detail["turns"])
     # Following up under the viewer's own policies computes under them.
     again = await say(client, viewer, "what about Germany?", conversation)
@@ -250,12 +263,15 @@ async def test_conversations_are_listed_governed_and_kept_to_their_workspace(
     # Another workspace: no such conversation.
     stranger = await register(client, "stranger")
     for response in (
-        await client.get(f"/api/v1/prompts/conversations/{conversation}",
-                         headers=stranger.headers()),
-        await client.post("/api/v1/prompts/execute", headers=stranger.headers(),
-                          json={"question": "what about Spain?",
-                                "conversation_id": conversation}),
-    ):  # fmt: skip
+        await client.get(
+            f"/api/v1/prompts/conversations/{conversation}", headers=stranger.headers()
+        ),
+        await client.post(
+            "/api/v1/prompts/execute",
+            headers=stranger.headers(),
+            json={"question": "what about Spain?", "conversation_id": conversation},
+        ),
+    ):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "conversation_not_found"
     theirs = await client.get("/api/v1/prompts/conversations", headers=stranger.headers())

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 STUB_PORT = 23102
 SHOP = files("rivergen.samples") / "shop"
@@ -38,9 +38,10 @@ def shop_sqlite() -> Iterator[sqlite3.Connection]:
             rows = list(csv.reader(handle))
         header, body = rows[0], rows[1:]
         db.execute(f"CREATE TABLE {name} ({', '.join(header)})")
-        db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(header))})", [
-            [float(v) if v.replace(".", "", 1).isdigit() else v for v in row] for row in body
-        ])  # fmt: skip
+        db.executemany(
+            f"INSERT INTO {name} VALUES ({', '.join('?' * len(header))})",
+            [[float(v) if v.replace(".", "", 1).isdigit() else v for v in row] for row in body],
+        )
     yield db
     db.close()
 
@@ -63,9 +64,12 @@ async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 def _settings(migrated: Settings, **prompts: Any) -> Settings:
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    return migrated.model_copy(update={
-        "gateway": gateway, "prompts": migrated.prompts.model_copy(update=prompts),
-    })  # fmt: skip
+    return migrated.model_copy(
+        update={
+            "gateway": gateway,
+            "prompts": migrated.prompts.model_copy(update=prompts),
+        }
+    )
 
 
 @pytest.fixture
@@ -133,14 +137,20 @@ def close(got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]) -> bool:
 
 QUESTIONS = [
     ("how many customers are there", "SELECT COUNT(*) FROM customers"),
-    ("how many customers are in Germany",
-     "SELECT COUNT(*) FROM customers WHERE country = 'Germany'"),
-    ("number of cancelled or returned orders",
-     "SELECT COUNT(*) FROM orders WHERE status IN ('cancelled', 'returned')"),
-    ("top 3 products by revenue",
-     "SELECT p.product_id, p.name, SUM(o.amount) AS r FROM orders o JOIN products p "
-     "ON o.product_id = p.product_id GROUP BY p.product_id, p.name ORDER BY r DESC LIMIT 3"),
-]  # fmt: skip
+    (
+        "how many customers are in Germany",
+        "SELECT COUNT(*) FROM customers WHERE country = 'Germany'",
+    ),
+    (
+        "number of cancelled or returned orders",
+        "SELECT COUNT(*) FROM orders WHERE status IN ('cancelled', 'returned')",
+    ),
+    (
+        "top 3 products by revenue",
+        "SELECT p.product_id, p.name, SUM(o.amount) AS r FROM orders o JOIN products p "
+        "ON o.product_id = p.product_id GROUP BY p.product_id, p.name ORDER BY r DESC LIMIT 3",
+    ),
+]
 
 
 async def test_questions_are_answered_exactly_and_explained(
@@ -185,12 +195,22 @@ async def test_a_viewers_answers_are_masked_and_filtered_by_policy(
     viewer = await member(client, owner, "viewer")
     ids = await shop(client, owner, profile=False)
     for policy in (
-        {"name": "hide emails", "dataset_id": ids["customers"], "roles": ["viewer"],
-         "rule": {"type": "mask", "columns": ["email", "phone"], "method": "redact"}},
-        {"name": "germany only", "dataset_id": ids["customers"], "roles": ["viewer"],
-         "rule": {"type": "row_filter",
-                  "filters": [{"column": "country", "op": "==", "value": "Germany"}]}},
-    ):  # fmt: skip
+        {
+            "name": "hide emails",
+            "dataset_id": ids["customers"],
+            "roles": ["viewer"],
+            "rule": {"type": "mask", "columns": ["email", "phone"], "method": "redact"},
+        },
+        {
+            "name": "germany only",
+            "dataset_id": ids["customers"],
+            "roles": ["viewer"],
+            "rule": {
+                "type": "row_filter",
+                "filters": [{"column": "country", "op": "==", "value": "Germany"}],
+            },
+        },
+    ):
         made = await client.post("/api/v1/policies", json=policy, headers=owner.headers())
         assert made.status_code == 201, made.text
 
@@ -261,9 +281,14 @@ async def test_writes_wait_for_an_allowed_persons_confirmation(client: httpx.Asy
     listed = await client.get("/api/v1/datasets", headers=owner.headers())
     names = {d["name"]: d for d in listed.json()["items"]}
     assert "big_orders" in names
-    assert all(r["amount"] > 500 for r in (await client.get(
-        f"/api/v1/datasets/{names['big_orders']['id']}/preview", headers=owner.headers()
-    )).json()["rows"])  # fmt: skip
+    assert all(
+        r["amount"] > 500
+        for r in (
+            await client.get(
+                f"/api/v1/datasets/{names['big_orders']['id']}/preview", headers=owner.headers()
+            )
+        ).json()["rows"]
+    )
 
 
 SMUGGLED_PROMPTS = [

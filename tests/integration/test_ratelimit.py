@@ -174,9 +174,11 @@ async def test_keys_hold_no_email(redis_app: aioredis.Redis, throttle: LoginThro
 
 async def test_failures_age_out_of_a_short_window(redis_app: aioredis.Redis) -> None:
     throttle = LoginThrottle(
-        redis_app, window_s=1, per_pair=DelayRule(free=2, base_s=60),
+        redis_app,
+        window_s=1,
+        per_pair=DelayRule(free=2, base_s=60),
         prefix=f"rl:test-login:{uuid.uuid4().hex}",
-    )  # fmt: skip
+    )
     await _fail(throttle, "203.0.113.4", "eve@example.com", 2)
     assert await _refused(throttle, "203.0.113.4", "eve@example.com") == 60
     await asyncio.sleep(1.1)

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
 from tests.integration.test_cli import rivergen
+from tests.platform_app import create_app
 
 
 @pytest.fixture
@@ -37,17 +37,27 @@ async def test_registration_is_limited_by_address(app: FastAPI) -> None:
         for _ in range(3):
             await register(one)
         email = f"late-{secrets.token_hex(4)}@example.com"
-        refused = await two.post("/api/v1/auth/register", json={
-            "email": email, "password": "a long password 1", "display_name": "Late",
-        })  # fmt: skip
+        refused = await two.post(
+            "/api/v1/auth/register",
+            json={
+                "email": email,
+                "password": "a long password 1",
+                "display_name": "Late",
+            },
+        )
         assert refused.status_code == 429, refused.text
         assert refused.json()["error"]["code"] == "registration_throttled"
         assert int(refused.headers["retry-after"]) >= 1
         # Nothing was made: the email is still free from another address.
         async with from_address(app, elsewhere) as three:
-            made = await three.post("/api/v1/auth/register", json={
-                "email": email, "password": "a long password 1", "display_name": "Late",
-            })  # fmt: skip
+            made = await three.post(
+                "/api/v1/auth/register",
+                json={
+                    "email": email,
+                    "password": "a long password 1",
+                    "display_name": "Late",
+                },
+            )
             assert made.status_code == 201, made.text
 
 

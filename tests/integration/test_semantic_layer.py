@@ -14,18 +14,22 @@ from typing import Any
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, add_member, register
 from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 STUB_PORT = 23131
 NORTHWIND = SHARED_DATA / "northwind"
-FILES = {"products": "products.csv", "order_details": "order-details.csv",
-         "orders": "orders.csv", "categories": "categories.csv"}  # fmt: skip
+FILES = {
+    "products": "products.csv",
+    "order_details": "order-details.csv",
+    "orders": "orders.csv",
+    "categories": "categories.csv",
+}
 REVENUE = "unitPrice * quantity * (1 - discount)"
 pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
@@ -49,9 +53,12 @@ async def _client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 def _settings(migrated: Settings, **prompts: Any) -> Settings:
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    return migrated.model_copy(update={
-        "gateway": gateway, "prompts": migrated.prompts.model_copy(update=prompts),
-    })  # fmt: skip
+    return migrated.model_copy(
+        update={
+            "gateway": gateway,
+            "prompts": migrated.prompts.model_copy(update=prompts),
+        }
+    )
 
 
 @pytest.fixture
@@ -118,18 +125,26 @@ def revenue_layer(base: dict[str, Any]) -> dict[str, Any]:
     synonyms), a dataset and a column synonym, and a verified query."""
     layer = copy.deepcopy(base)
     drafted = [m for m in layer["measures"] if m["name"] != "revenue"]
-    layer["measures"] = [*drafted, {
-        "name": "revenue", "dataset": "order_details", "expression": REVENUE,
-        "aggregation": "sum", "synonyms": ["sales", "turnover"],
-        "description": "What the order lines brought in, discounts taken off.",
-    }]  # fmt: skip
+    layer["measures"] = [
+        *drafted,
+        {
+            "name": "revenue",
+            "dataset": "order_details",
+            "expression": REVENUE,
+            "aggregation": "sum",
+            "synonyms": ["sales", "turnover"],
+            "description": "What the order lines brought in, discounts taken off.",
+        },
+    ]
     products = dataset(layer, "products")
     products["synonyms"] = [*products["synonyms"], "merchandise"]
     column(layer, "products", "unitPrice")["synonyms"].append("retail price")
-    layer["verified_queries"] = [{
-        "question": "which products are discontinued",
-        "sql": "SELECT productName FROM products WHERE discontinued = 1 ORDER BY productName",
-    }]  # fmt: skip
+    layer["verified_queries"] = [
+        {
+            "question": "which products are discontinued",
+            "sql": "SELECT productName FROM products WHERE discontinued = 1 ORDER BY productName",
+        }
+    ]
     return layer
 
 
@@ -148,8 +163,11 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     assert drafted.status_code == 200, drafted.text
     first = drafted.json()
     assert (first["version"], first["status"], first["source"], first["in_use"]) == (
-        1, "draft", "draft", False,
-    )  # fmt: skip
+        1,
+        "draft",
+        "draft",
+        False,
+    )
     layer = first["layer"]
     assert {d["name"] for d in layer["datasets"]} == set(FILES)
     # Names split from camelCase and snake_case, with synonyms.
@@ -161,8 +179,10 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     # Roles: 0/1 (from the profile) a boolean, dates time dimensions, ...ID identifiers.
     discontinued = column(layer, "products", "discontinued")
     assert (discontinued["role"], discontinued["true_values"], discontinued["false_values"]) == (
-        "boolean", ["1"], ["0"],
-    )  # fmt: skip
+        "boolean",
+        ["1"],
+        ["0"],
+    )
     assert column(layer, "orders", "orderDate")["role"] == "time_dimension"
     assert column(layer, "order_details", "productID")["role"] == "identifier"
     assert column(layer, "categories", "categoryName")["role"] == "dimension"
@@ -179,8 +199,9 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     # A measure for each numeric column: summed, or averaged for a price.
     measures = {m["name"]: m for m in layer["measures"]}
     assert (measures["total_quantity"]["dataset"], measures["total_quantity"]["aggregation"]) == (
-        "order_details", "sum",
-    )  # fmt: skip
+        "order_details",
+        "sum",
+    )
     assert measures["average_products_unit_price"]["aggregation"] == "avg"
     assert measures["total_freight"]["expression"] == "freight"
     assert layer["verified_queries"] == []
@@ -193,8 +214,10 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     edited = await layer_call(client, owner, "PUT", json={**edited_layer, "based_on": 1})
     assert edited.status_code == 200, edited.text
     assert (edited.json()["version"], edited.json()["status"], edited.json()["source"]) == (
-        2, "draft", "edit",
-    )  # fmt: skip
+        2,
+        "draft",
+        "edit",
+    )
     stale = await layer_call(client, owner, "PUT", json={**edited_layer, "based_on": 1})
     assert error(stale, 409, "semantic_layer_conflict")["details"]["current_version"] == 2
 
@@ -232,9 +255,17 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     }
     body = error(await layer_call(client, owner, "PUT", json=query), 422, "semantic_invalid")
     assert body["details"]["where"] == "verified_queries[0]"
-    unknown = {**edited_layer, "relationships": [{
-        "from_dataset": "order_details", "from_column": "productID", "to_dataset": "suppliers",
-        "to_column": "supplierID"}]}  # fmt: skip
+    unknown = {
+        **edited_layer,
+        "relationships": [
+            {
+                "from_dataset": "order_details",
+                "from_column": "productID",
+                "to_dataset": "suppliers",
+                "to_column": "supplierID",
+            }
+        ],
+    }
     error(await layer_call(client, owner, "PUT", json=unknown), 422, "semantic_invalid")
     column_gone = revenue_layer(layer)
     dataset(column_gone, "products")["columns"].append({"name": "colour"})
@@ -261,8 +292,9 @@ async def test_draft_edit_confirm_versions_and_validation(client: httpx.AsyncCli
     # The history, newest first, paged; the confirmed version is the one in use.
     page = (await layer_call(client, owner, "GET", "/versions", params={"limit": 2})).json()
     assert [(v["version"], v["status"], v["in_use"]) for v in page["items"]] == [
-        (3, "draft", False), (2, "confirmed", True),
-    ]  # fmt: skip
+        (3, "draft", False),
+        (2, "confirmed", True),
+    ]
     rest = await layer_call(
         client, owner, "GET", "/versions", params={"limit": 2, "cursor": page["next_cursor"]}
     )

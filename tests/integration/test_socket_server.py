@@ -18,13 +18,13 @@ import socketio
 import uvicorn
 
 from rivergen.accounts.credentials import TokenSigner
-from rivergen.api import create_app
 from rivergen.notifications.rooms import workspace_room
 from rivergen.realtime import SocketApp, create_socket_app
 from rivergen.settings import RedisSettings, Settings, SocketSettings
 from tests.integration.api_client import Account, join, register
 from tests.integration.redis_server import RedisServer
 from tests.integration.socket_clients import connect, refusal_code
+from tests.platform_app import create_app
 
 REDIS_PORT = 29511
 PORT = 29501
@@ -54,9 +54,8 @@ async def stack(migrated: Settings) -> AsyncIterator[Stack]:
     )
     app = create_socket_app(settings, "replica-a")
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=PORT,
-                       log_level="warning", lifespan="on")
-    )  # fmt: skip
+        uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning", lifespan="on")
+    )
     serving = asyncio.create_task(server.serve())
     gateway = create_app(migrated)
     emitter = socketio.AsyncRedisManager(redis.url, write_only=True)
@@ -103,8 +102,9 @@ async def test_refusals_carry_a_code(stack: Stack) -> None:
     assert await refusal_code(BASE, "not a token") == "invalid_token"
     signer = TokenSigner.from_settings(stack.settings.auth)
     claims = signer.verify(alice.access_token)
-    expired = signer.issue(claims.sub, claims.ws, claims.sid,
-                           now=datetime.now(UTC) - timedelta(hours=3))  # fmt: skip
+    expired = signer.issue(
+        claims.sub, claims.ws, claims.sid, now=datetime.now(UTC) - timedelta(hours=3)
+    )
     assert await refusal_code(BASE, expired) == "token_expired"
 
 
@@ -113,8 +113,10 @@ async def test_join_is_refused_for_another_workspace(stack: Stack) -> None:
     a = await connect(BASE, alice.access_token)
     try:
         refused = await a.client.call("join", {"workspace_id": bob.workspace_id}, timeout=10)
-        assert refused == {"ok": False, "error": {"code": "workspace_not_found",
-                                                  "message": "no such workspace"}}  # fmt: skip
+        assert refused == {
+            "ok": False,
+            "error": {"code": "workspace_not_found", "message": "no such workspace"},
+        }
         garbage = await a.client.call("join", {"workspace_id": "nope"}, timeout=10)
         assert garbage["error"]["code"] == "workspace_not_found"
         own = await a.client.call("join", {"workspace_id": alice.workspace_id}, timeout=10)
@@ -135,9 +137,11 @@ async def wait_disconnected(client: socketio.AsyncClient, timeout_s: float = 5.0
 
 async def test_a_revoked_session_or_api_key_drops_the_socket(stack: Stack) -> None:
     alice: Account = await register(stack.gateway, "frank")
-    key = (await stack.gateway.post(
-        "/api/v1/api-keys", json={"name": "live", "role": "viewer"}, headers=alice.headers()
-    )).json()  # fmt: skip
+    key = (
+        await stack.gateway.post(
+            "/api/v1/api-keys", json={"name": "live", "role": "viewer"}, headers=alice.headers()
+        )
+    ).json()
     by_token = await connect(BASE, alice.access_token)
     by_key = await connect(BASE, key["key"])
     (welcome,) = await by_key.wait_for("welcome")
@@ -200,8 +204,9 @@ async def test_a_listener_that_died_silently_is_started_again(stack: Stack) -> N
                     break
                 assert time.monotonic() - start < 10, state
                 await asyncio.sleep(0.1)
-        await stack.emitter.emit("job.progress", {"after": "revival"},
-                                 room=workspace_room(alice.workspace_id))  # fmt: skip
+        await stack.emitter.emit(
+            "job.progress", {"after": "revival"}, room=workspace_room(alice.workspace_id)
+        )
         assert (await a.wait_for("job.progress"))[-1] == {"after": "revival"}
     finally:
         await a.close()

@@ -105,9 +105,14 @@ def test_ridge_matches_scikit_learn_with_sample_weights(ray_cluster: None) -> No
     weights = np.random.default_rng(3).uniform(0.0, 2.0, size=matrix.shape[0])
     C = 2.0
     model = fit_glm(
-        matrix, targets, family="linear", C=C, sample_weight=weights,
-        min_nnz_per_block=SMALL_BLOCKS, **TIGHT,
-    )  # fmt: skip
+        matrix,
+        targets,
+        family="linear",
+        C=C,
+        sample_weight=weights,
+        min_nnz_per_block=SMALL_BLOCKS,
+        **TIGHT,
+    )
     reference = Ridge(alpha=1.0 / C, solver="sparse_cg", tol=1e-14, max_iter=100_000)
     reference.fit(matrix, targets, sample_weight=weights)
     theirs = objective_of(model, reference.coef_, reference.intercept_, matrix, targets, weights)
@@ -120,9 +125,14 @@ def test_lasso_matches_scikit_learn(ray_cluster: None) -> None:
     matrix, _, targets = problem(4)
     C = 0.3
     model = fit_glm(
-        matrix, targets, family="linear", penalty="l1", C=C,
-        min_nnz_per_block=SMALL_BLOCKS, **TIGHT,
-    )  # fmt: skip
+        matrix,
+        targets,
+        family="linear",
+        penalty="l1",
+        C=C,
+        min_nnz_per_block=SMALL_BLOCKS,
+        **TIGHT,
+    )
     reference = Lasso(alpha=1.0 / (C * matrix.shape[0]), tol=1e-14, max_iter=1_000_000)
     reference.fit(matrix, targets)
     theirs = objective_of(model, reference.coef_, reference.intercept_, matrix, targets)

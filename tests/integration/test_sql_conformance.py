@@ -131,9 +131,15 @@ def northwind() -> dict[str, pa.Table]:
         )
         tables[path.stem.replace("-", "_")] = parsed.table
     assert set(tables) == {
-        "categories", "customers", "employees", "order_details", "orders", "products",
-        "shippers", "suppliers",
-    }  # fmt: skip
+        "categories",
+        "customers",
+        "employees",
+        "order_details",
+        "orders",
+        "products",
+        "shippers",
+        "suppliers",
+    }
     return tables
 
 
@@ -163,8 +169,10 @@ def tpch(
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             subprocess.run(
                 [binary, "parquet", "-s", TPCH_SCALE, "--output-dir", scratch],
-                check=True, capture_output=True, timeout=120,
-            )  # fmt: skip
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             for name in names:
                 os.replace(Path(scratch) / f"{name}.parquet", folder / f"{name}.parquet")
     tables: dict[str, pa.Table] = {}
@@ -177,13 +185,18 @@ def tpch(
 
 
 PG_TYPES: list[tuple[Callable[[pa.DataType], bool], str]] = [
-    (pa.types.is_int8, "smallint"), (pa.types.is_int16, "smallint"),
-    (pa.types.is_int32, "integer"), (pa.types.is_int64, "bigint"),
-    (pa.types.is_float32, "real"), (pa.types.is_float64, "double precision"),
-    (pa.types.is_string, "text"), (pa.types.is_large_string, "text"),
-    (pa.types.is_string_view, "text"), (pa.types.is_boolean, "boolean"),
+    (pa.types.is_int8, "smallint"),
+    (pa.types.is_int16, "smallint"),
+    (pa.types.is_int32, "integer"),
+    (pa.types.is_int64, "bigint"),
+    (pa.types.is_float32, "real"),
+    (pa.types.is_float64, "double precision"),
+    (pa.types.is_string, "text"),
+    (pa.types.is_large_string, "text"),
+    (pa.types.is_string_view, "text"),
+    (pa.types.is_boolean, "boolean"),
     (pa.types.is_date32, "date"),
-]  # fmt: skip
+]
 
 
 def pg_type(kind: pa.DataType) -> str:
@@ -278,14 +291,19 @@ async def postgres(
             connections[source] = await asyncpg.connect(
                 dsn,
                 server_settings={
-                    "search_path": schema, "TimeZone": "UTC", "statement_timeout": "30s",
+                    "search_path": schema,
+                    "TimeZone": "UTC",
+                    "statement_timeout": "30s",
                     "default_transaction_read_only": "on",
                 },
-            )  # fmt: skip
+            )
             await connections[source].set_type_codec(
-                "interval", schema="pg_catalog", encoder=_unsupported, decoder=pg_interval,
+                "interval",
+                schema="pg_catalog",
+                encoder=_unsupported,
+                decoder=pg_interval,
                 format="tuple",
-            )  # fmt: skip
+            )
         yield Postgres(connections)
     finally:
         for conn in connections.values():
@@ -305,9 +323,14 @@ def normalize(value: Any) -> Any:
             value = value.astimezone(UTC).replace(tzinfo=None)
         # A plain datetime, also for pandas' Timestamp (what nanosecond columns give).
         return datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
             value.microsecond,
-        )  # fmt: skip
+        )
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, pa.MonthDayNano):
@@ -400,8 +423,10 @@ def test_the_comparison_tells_results_apart() -> None:
     assert same(normalize(date(2020, 1, 2)), normalize(datetime(2020, 1, 2)))
     assert not same(normalize(date(2020, 1, 2)), normalize(datetime(2020, 1, 2, 0, 0, 1)))
     assert same(normalize(datetime(2020, 1, 2, tzinfo=UTC)), normalize(datetime(2020, 1, 2)))
-    assert same(normalize(pa.scalar((0, 3, 0), pa.month_day_nano_interval()).as_py()),
-                normalize(timedelta(days=3)))  # fmt: skip
+    assert same(
+        normalize(pa.scalar((0, 3, 0), pa.month_day_nano_interval()).as_py()),
+        normalize(timedelta(days=3)),
+    )
     assert not same_multiset([(1,), (1,), (2,)], [(1,), (2,), (2,)])
     assert not same_multiset([(1,)], [(1,), (1,)])
     # Floats whose rounded sort keys differ still pair up.

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import S3Settings, Settings
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app
 
 MiB = 1024 * 1024
 
@@ -43,10 +43,14 @@ async def upload(
     """Start, PUT every part with plain HTTP (no boto3), complete; the completion response."""
     started = await client.post(
         "/api/v1/storage/uploads",
-        json={"name": "data.bin", "size": len(declared or data), "part_size": part_size,
-              "sha256": hashlib.sha256(declared or data).hexdigest()},
+        json={
+            "name": "data.bin",
+            "size": len(declared or data),
+            "part_size": part_size,
+            "sha256": hashlib.sha256(declared or data).hexdigest(),
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert started.status_code == 201, started.text
     body = started.json()
     parts = []

@@ -17,7 +17,6 @@ from rivergen.acl import ROUTE_ACCESS, WORKSPACE_ROLES
 from rivergen.agents.governance_agent import store as ga_store
 from rivergen.agents.prompt_studio import store as prompt_store
 from rivergen.agents.prompt_studio.schemas import PendingCall
-from rivergen.api import create_app
 from rivergen.db import Database
 from rivergen.services.governance import PolicyCreate
 from rivergen.services.governance.schemas import MaskRule
@@ -25,6 +24,7 @@ from rivergen.settings import Settings
 from tests.integration.api_client import Account, invite, join, new_team, register
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_models_api import new_model, new_model_dataset, train_body
+from tests.platform_app import create_app
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Dataset routes stage files as Ray tasks.
@@ -105,8 +105,12 @@ async def new_file(
 async def new_data_source(client: httpx.AsyncClient, owner: Account, bucket: str | None) -> str:
     """A source that discovers with no allow-list: the workspace's own files in the platform's
     bucket, read as CSV (upload one first)."""
-    config = {"kind": "s3", "bucket": bucket, "format": "csv",
-              "prefix": f"workspaces/{owner.workspace_id}/files/"}  # fmt: skip
+    config = {
+        "kind": "s3",
+        "bucket": bucket,
+        "format": "csv",
+        "prefix": f"workspaces/{owner.workspace_id}/files/",
+    }
     response = await client.post(
         "/api/v1/data-sources",
         json={"name": f"probe-{uuid.uuid4().hex[:8]}", "config": config},
@@ -155,18 +159,28 @@ async def new_pending_execution(client: httpx.AsyncClient, owner: Account, db: D
     dataset = await new_dataset(client, owner)
     execution = uuid.uuid4()
     pending = PendingCall(
-        call_id="call_probe", tool="delete_dataset", arguments={"dataset": dataset},
-        needs="editor", summary="delete it",
-    )  # fmt: skip
+        call_id="call_probe",
+        tool="delete_dataset",
+        arguments={"dataset": dataset},
+        needs="editor",
+        summary="delete it",
+    )
     async with db.transaction(owner.workspace_id) as conn:
         await prompt_store.insert_execution(
             conn, execution, uuid.UUID(owner.workspace_id), "delete it", "probe"
         )
         await prompt_store.finish(
-            conn, execution, status="awaiting_confirmation", turns=[], steps=[],
-            pending=[pending.model_dump()], answer=None, explanation=None, provider=None,
+            conn,
+            execution,
+            status="awaiting_confirmation",
+            turns=[],
+            steps=[],
+            pending=[pending.model_dump()],
+            answer=None,
+            explanation=None,
+            provider=None,
             error=None,
-        )  # fmt: skip
+        )
     return str(execution)
 
 
@@ -231,14 +245,22 @@ async def new_proposal(client: httpx.AsyncClient, owner: Account, db: Database) 
     dataset = await new_dataset(client, owner)
     proposal = uuid.uuid4()
     policy = PolicyCreate(
-        name="mask a", dataset_id=uuid.UUID(dataset), rule=MaskRule(columns=["a"]),
+        name="mask a",
+        dataset_id=uuid.UUID(dataset),
+        rule=MaskRule(columns=["a"]),
         roles=["viewer"],
-    )  # fmt: skip
+    )
     async with db.transaction(owner.workspace_id) as conn:
         await ga_store.insert_proposal(
-            conn, proposal, uuid.UUID(owner.workspace_id), uuid.UUID(dataset), "a", "email",
-            policy.model_dump(mode="json"), "probe",
-        )  # fmt: skip
+            conn,
+            proposal,
+            uuid.UUID(owner.workspace_id),
+            uuid.UUID(dataset),
+            "a",
+            "email",
+            policy.model_dump(mode="json"),
+            "probe",
+        )
     return str(proposal)
 
 
@@ -383,15 +405,18 @@ async def test_another_workspaces_objects_do_not_exist(
     # hers to answer, so another of Bob's to Carol stands for "another person's invitation".
     carol = await register(client, "carol")
     await join(client, bob, carol, "viewer")
-    members = await client.get(f"/api/v1/workspaces/{bob.workspace_id}/members",
-                               headers=bob.headers())  # fmt: skip
-    PREPARED["member"] = next(m["user_id"] for m in members.json()["items"]
-                              if m["email"] == carol.email)  # fmt: skip
+    members = await client.get(
+        f"/api/v1/workspaces/{bob.workspace_id}/members", headers=bob.headers()
+    )
+    PREPARED["member"] = next(
+        m["user_id"] for m in members.json()["items"] if m["email"] == carol.email
+    )
     objects["user_id"] = PREPARED["member"]
     dave = await register(client, "dave")
     objects["invitation_id"] = await invite(client, bob, dave, "viewer")
-    execution = await client.get(f"/api/v1/prompts/executions/{bob_execution}",
-                                 headers=bob.headers())  # fmt: skip
+    execution = await client.get(
+        f"/api/v1/prompts/executions/{bob_execution}", headers=bob.headers()
+    )
     objects["conversation_id"] = execution.json()["conversation_id"]
     # Operators' routes are refused to everyone else whatever they name (403, tested below).
     with_ids = [

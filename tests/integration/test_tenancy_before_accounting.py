@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
+from tests.platform_app import create_app
 
 
 @pytest.fixture

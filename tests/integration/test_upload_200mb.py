@@ -14,9 +14,9 @@ import httpx
 import numpy as np
 import pytest
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
 from tests.integration.api_client import register
+from tests.platform_app import create_app
 
 MiB = 1024 * 1024
 SIZE = 200 * MiB + 12345  # not a whole number of parts

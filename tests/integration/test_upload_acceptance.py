@@ -16,11 +16,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rivergen.api import create_app
 from rivergen.clients import PlatformClients
 from rivergen.settings import S3Settings, Settings, StorageSettings
 from rivergen.storage import UploadSweeper
 from tests.integration.api_client import Account, register
+from tests.platform_app import create_app, services
 
 MiB = 1024 * 1024
 FORM_LIMIT = 1 * MiB
@@ -33,8 +33,7 @@ class Platform:
 
     @property
     def clients(self) -> PlatformClients:
-        clients: PlatformClients = self.app.state.clients
-        return clients
+        return services(self.app).clients
 
     async def leftovers(self, owner: Account) -> dict[str, Any]:
         """Everything an upload could leave in ``owner``'s workspace."""
@@ -83,10 +82,14 @@ async def start(
 ) -> dict[str, Any]:
     started = await platform.http.post(
         "/api/v1/storage/uploads",
-        json={"name": "data.bin", "size": len(declared), "part_size": part_size,
-              "sha256": hashlib.sha256(declared).hexdigest()},
+        json={
+            "name": "data.bin",
+            "size": len(declared),
+            "part_size": part_size,
+            "sha256": hashlib.sha256(declared).hexdigest(),
+        },
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert started.status_code == 201, started.text
     body: dict[str, Any] = started.json()
     return body

@@ -15,8 +15,8 @@ import httpx
 import redis
 import uvicorn
 
-from rivergen.api import create_app
 from rivergen.settings import Settings
+from tests.platform_app import create_app
 
 
 @dataclass
@@ -47,9 +47,13 @@ def register(client: httpx.Client, name: str) -> Person:
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200, me.text
     return Person(
-        email, password, body["access_token"], body["refresh_token"], body["workspace_id"],
+        email,
+        password,
+        body["access_token"],
+        body["refresh_token"],
+        body["workspace_id"],
         str(me.json()["user_id"]),
-    )  # fmt: skip
+    )
 
 
 @contextmanager
@@ -60,9 +64,12 @@ def live_server(settings: Settings, *, access_log: bool = False) -> Iterator[str
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="info" if access_log else "warning", access_log=access_log,
-        lifespan="on", timeout_graceful_shutdown=5,
-    )  # fmt: skip
+        app,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

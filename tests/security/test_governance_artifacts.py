@@ -22,8 +22,7 @@ import pytest
 from fastapi import FastAPI
 
 from compute.decisions import RayDecisionCompute
-from rivergen.agents.dia import DecisionAgent, SimulationRunner
-from rivergen.api import create_app
+from rivergen.agents.dia import SimulationRunner
 from rivergen.db import Database
 from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
@@ -31,6 +30,7 @@ from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import submit, wait_for
+from tests.platform_app import create_app, services
 from tests.security.test_governance_raw_and_masks import csv_server
 
 NORTHWIND = SHARED_DATA / "northwind"
@@ -92,10 +92,22 @@ async def governed_products(client: httpx.AsyncClient) -> tuple[dict[str, Accoun
     made = await create(client, people["owner"], "products", file_id)
     assert made.status_code == 201, made.text
     dataset = str(made.json()["id"])
-    await add_policy(client, people["owner"], name="suppliers", dataset_id=dataset,
-                     roles=["editor"], rule=SUPPLIERS)  # fmt: skip
-    await add_policy(client, people["owner"], name="packaging", dataset_id=dataset,
-                     roles=["viewer"], rule=PACKAGING)  # fmt: skip
+    await add_policy(
+        client,
+        people["owner"],
+        name="suppliers",
+        dataset_id=dataset,
+        roles=["editor"],
+        rule=SUPPLIERS,
+    )
+    await add_policy(
+        client,
+        people["owner"],
+        name="packaging",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule=PACKAGING,
+    )
     return people, dataset
 
 
@@ -107,8 +119,14 @@ async def train(
     client: httpx.AsyncClient, who: Account, dataset: str, features: list[dict[str, Any]]
 ) -> tuple[str, str]:
     """A model of ``discontinued`` trained by ``who`` (its champion deployed): model and job."""
-    body = {"name": f"m-{uuid.uuid4().hex[:8]}", "dataset": dataset, "target": "discontinued",
-            "task": "classification", "features": features, "challengers": []}  # fmt: skip
+    body = {
+        "name": f"m-{uuid.uuid4().hex[:8]}",
+        "dataset": dataset,
+        "target": "discontinued",
+        "task": "classification",
+        "features": features,
+        "challengers": [],
+    }
     accepted = await client.post("/api/v1/models", json=body, headers=who.headers())
     assert accepted.status_code == 202, accepted.text
     job = str(accepted.json()["job_id"])
@@ -127,9 +145,10 @@ def refused(response: httpx.Response, code: str = DERIVED) -> bool:
 async def predict(client: httpx.AsyncClient, who: Account, model: str) -> httpx.Response:
     row = {"unitPrice": 18.0, "unitsInStock": 39, "quantityPerUnit": "10 boxes x 20 bags"}
     return await client.post(
-        f"/api/v1/models/{model}/predict", json={"rows": [row], "explain": True},
+        f"/api/v1/models/{model}/predict",
+        json={"rows": [row], "explain": True},
         headers=who.headers(),
-    )  # fmt: skip
+    )
 
 
 async def outbox(db: Database, workspace: str, kind: str) -> list[dict[str, Any]]:
@@ -138,8 +157,9 @@ async def outbox(db: Database, workspace: str, kind: str) -> list[dict[str, Any]
         rows = await conn.fetch(
             "SELECT payload FROM event_outbox WHERE payload::jsonb->>'type' = $1 "
             "AND payload::jsonb->>'workspace_id' = $2 ORDER BY id",
-            kind, workspace,
-        )  # fmt: skip
+            kind,
+            workspace,
+        )
     return [json.loads(r["payload"])["data"] for r in rows]
 
 
@@ -152,21 +172,32 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
     prices, prices_job = await train(
         client, owner, dataset, [numeric("unitPrice"), numeric("unitsInStock")]
     )
-    packaging, _ = await train(client, owner, dataset, [
-        {"column": "quantityPerUnit", "encoding": "one_hot"}, numeric("unitPrice"),
-    ])  # fmt: skip
+    packaging, _ = await train(
+        client,
+        owner,
+        dataset,
+        [
+            {"column": "quantityPerUnit", "encoding": "one_hot"},
+            numeric("unitPrice"),
+        ],
+    )
     # The editor's: over the rows the editor sees.
     mine, _ = await train(client, editor, dataset, [numeric("unitPrice"), numeric("unitsInStock")])
 
     # Predictions: a model is shown to whom its training data is no more hidden than to its
     # trainer (the same policies, or looser ones).
     for role, model, allowed in (
-        ("owner", prices, True), ("admin", prices, True), ("viewer", prices, True),
+        ("owner", prices, True),
+        ("admin", prices, True),
+        ("viewer", prices, True),
         ("editor", prices, False),  # trained over suppliers the editor may not see
-        ("owner", packaging, True), ("viewer", packaging, False),  # learnt the masked packaging
+        ("owner", packaging, True),
+        ("viewer", packaging, False),  # learnt the masked packaging
         ("editor", packaging, False),
-        ("editor", mine, True), ("owner", mine, True), ("viewer", mine, True),  # looser
-    ):  # fmt: skip
+        ("editor", mine, True),
+        ("owner", mine, True),
+        ("viewer", mine, True),  # looser
+    ):
         response = await predict(client, people[role], model)
         if allowed:
             assert response.status_code == 200, (role, model, response.text)
@@ -176,9 +207,12 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
 
     # The registry keeps the versions visible, their metrics only to those the model is for.
     for role, model, withheld in (
-        ("owner", prices, False), ("editor", prices, True), ("viewer", packaging, True),
-        ("viewer", prices, False), ("editor", mine, False),
-    ):  # fmt: skip
+        ("owner", prices, False),
+        ("editor", prices, True),
+        ("viewer", packaging, True),
+        ("viewer", prices, False),
+        ("editor", mine, False),
+    ):
         who = people[role]
         got = await client.get(f"/api/v1/models/{model}", headers=who.headers())
         assert got.status_code == 200, got.text
@@ -203,8 +237,7 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
     assert len(trained) == 3 and all(t["metrics"] == {} for t in trained)
     completed = await outbox(db, owner.workspace_id, "job.completed")
     assert len(completed) == 3
-    assert all(c["result"]["row_count"] is None and c["result"]["summary"] == {}
-               for c in completed)  # fmt: skip
+    assert all(c["result"]["row_count"] is None and c["result"]["summary"] == {} for c in completed)
     # (progress is sampled: whichever messages went out hold no count or objective)
     messages = [p["message"] for p in await outbox(db, owner.workspace_id, "job.progress")]
     assert messages
@@ -213,8 +246,9 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
 
     # Monitoring: the owner's report is the owner's data; the editor checks for itself.
     body = {"dataset_id": dataset}
-    report = await client.post(f"/api/v1/models/{prices}/monitoring", json=body,
-                               headers=owner.headers())  # fmt: skip
+    report = await client.post(
+        f"/api/v1/models/{prices}/monitoring", json=body, headers=owner.headers()
+    )
     assert report.status_code == 201, report.text
     assert report.json()["performance"] is not None and report.json()["drift"] is not None
     for who, withheld in ((owner, False), (viewer, False), (editor, True)):
@@ -223,8 +257,9 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
         [item] = history.json()["items"]
         assert item["id"] == report.json()["id"] and item["data_withheld"] is withheld
         assert (item["drift"] is None) is withheld and (item["performance"] is None) is withheld
-    own = await client.post(f"/api/v1/models/{prices}/monitoring", json=body,
-                            headers=editor.headers())  # fmt: skip
+    own = await client.post(
+        f"/api/v1/models/{prices}/monitoring", json=body, headers=editor.headers()
+    )
     assert own.status_code == 201, own.text
     assert own.json()["drift"]["current_rows"] < ROWS  # the rows the editor sees
     assert own.json()["performance"] is None and "policies" in own.json()["performance_note"]
@@ -235,15 +270,26 @@ async def test_decisions_and_simulations_are_withheld_from_readers_governed_othe
 ) -> None:
     people, dataset = await governed_products(client)
     owner, admin, editor, viewer = (people[r] for r in ("owner", "admin", "editor", "viewer"))
-    await add_policy(client, owner, name="five rows", roles=["admin"],
-                     rule={"type": "query_limit", "max_rows": 5})  # fmt: skip
+    await add_policy(
+        client,
+        owner,
+        name="five rows",
+        roles=["admin"],
+        rule={"type": "query_limit", "max_rows": 5},
+    )
     model, _ = await train(client, owner, dataset, [numeric("unitPrice"), numeric("unitsInStock")])
     rows = products()
     far = next(i for i, r in enumerate(rows) if r["supplierID"] > 15)  # hidden from the editor
 
-    made = await client.post("/api/v1/decisions/analyze", headers=owner.headers(), json={
-        "model_id": model, "dataset_id": dataset, "row_index": far,
-    })  # fmt: skip
+    made = await client.post(
+        "/api/v1/decisions/analyze",
+        headers=owner.headers(),
+        json={
+            "model_id": model,
+            "dataset_id": dataset,
+            "row_index": far,
+        },
+    )
     assert made.status_code == 200, made.text
     decision = made.json()
     assert decision["features"]["productName"] == rows[far]["productName"]
@@ -265,18 +311,24 @@ async def test_decisions_and_simulations_are_withheld_from_readers_governed_othe
             assert view == decision
     # The editor may not have the owner's model score a case (its own features or not).
     case = {"unitPrice": 18.0, "unitsInStock": 39}
-    scored = await client.post("/api/v1/decisions/analyze", headers=editor.headers(),
-                               json={"model_id": model, "features": case})  # fmt: skip
+    scored = await client.post(
+        "/api/v1/decisions/analyze",
+        headers=editor.headers(),
+        json={"model_id": model, "features": case},
+    )
     assert refused(scored), scored.text
     [made_event] = await outbox(db, owner.workspace_id, "decision.made")
     assert made_event["decision_id"] == decision["id"]
     assert "outcome" not in made_event and "score" not in made_event
 
     # A simulation over every row the owner sees, run as the worker runs it.
-    queued = await client.post("/api/v1/decisions/simulate", headers=owner.headers(),
-                               json={"model_id": model, "dataset_id": dataset})  # fmt: skip
+    queued = await client.post(
+        "/api/v1/decisions/simulate",
+        headers=owner.headers(),
+        json={"model_id": model, "dataset_id": dataset},
+    )
     assert queued.status_code == 202, queued.text
-    agent: DecisionAgent = app.state.decisions
+    agent = services(app).decisions
     runner = SimulationRunner(db, agent, RayDecisionCompute(app_settings))
     done = await runner.run(UUID(owner.workspace_id), UUID(queued.json()["id"]))
     assert done is not None and done.status == "completed", done
@@ -317,8 +369,9 @@ async def test_counts_of_datasets_whose_rows_a_reader_may_not_see_are_not_given(
     profiled = await client.post(f"/api/v1/datasets/{dataset}/profile", headers=owner.headers())
     assert profiled.status_code == 200 and profiled.json()["profile"]["row_count"] == ROWS
     file_id = await put_file(client, owner, "products.csv", PRODUCTS.read_bytes())
-    again = await client.post(f"/api/v1/datasets/{dataset}/versions", headers=owner.headers(),
-                              json={"file_id": file_id})  # fmt: skip
+    again = await client.post(
+        f"/api/v1/datasets/{dataset}/versions", headers=owner.headers(), json={"file_id": file_id}
+    )
     assert again.status_code in (200, 201), again.text
     [event] = await outbox(db, owner.workspace_id, "dataset.profiled")
     assert event["dataset_id"] == dataset and event["row_count"] is None
@@ -333,8 +386,9 @@ async def test_a_row_limit_caps_profiles_quality_samples_and_job_results(
     owner, admin, viewer = people["owner"], people["admin"], people["viewer"]
     # The viewer: masks and a row limit; the admin: a row limit alone (the kept profile).
     limit = {"type": "query_limit", "max_rows": 2}
-    await add_policy(client, owner, name="two rows", dataset_id=dataset,
-                     roles=["viewer", "admin"], rule=limit)  # fmt: skip
+    await add_policy(
+        client, owner, name="two rows", dataset_id=dataset, roles=["viewer", "admin"], rule=limit
+    )
     url = f"/api/v1/datasets/{dataset}/profile"
     made = await client.post(url, headers=owner.headers())
     assert made.status_code == 200, made.text
@@ -353,9 +407,13 @@ async def test_a_row_limit_caps_profiles_quality_samples_and_job_results(
         assert any(len(c["top_values"]) == 2 for c in columns)
 
     # Quality samples are whole rows: at most two in all.
-    rules = {"rules": [{"kind": "range", "column": "unitPrice", "max": 10},
-                       {"kind": "range", "column": "unitsInStock", "max": 10}],
-             "sample_size": 10}  # fmt: skip
+    rules = {
+        "rules": [
+            {"kind": "range", "column": "unitPrice", "max": 10},
+            {"kind": "range", "column": "unitsInStock", "max": 10},
+        ],
+        "sample_size": 10,
+    }
     check = f"/api/v1/datasets/{dataset}/quality"
     mine = await client.post(check, json=rules, headers=owner.headers())
     theirs = await client.post(check, json=rules, headers=viewer.headers())
@@ -376,8 +434,9 @@ async def test_a_row_limit_caps_profiles_quality_samples_and_job_results(
     assert (await client.get(result, headers=owner.headers())).json()["row_count"] == ROWS
     page = await client.get(result, params={"limit": 1}, headers=viewer.headers())
     assert page.json()["row_count"] == 2 and len(page.json()["rows"]) == 1
-    rest = await client.get(result, params={"limit": 50, "cursor": page.json()["next_cursor"]},
-                            headers=viewer.headers())  # fmt: skip
+    rest = await client.get(
+        result, params={"limit": 50, "cursor": page.json()["next_cursor"]}, headers=viewer.headers()
+    )
     assert len(rest.json()["rows"]) == 1 and rest.json()["next_cursor"] is None
 
 
@@ -387,56 +446,91 @@ async def test_a_source_registered_again_or_uploaded_again_is_the_same_source(
     people = await new_team(client)
     owner, editor = people["owner"], people["editor"]
     url = f"{http_base}/products.csv"
-    source = await client.post("/api/v1/data-sources", headers=owner.headers(), json={
-        "name": "products", "config": {"kind": "http_csv", "url": url},
-    })  # fmt: skip
+    source = await client.post(
+        "/api/v1/data-sources",
+        headers=owner.headers(),
+        json={
+            "name": "products",
+            "config": {"kind": "http_csv", "url": url},
+        },
+    )
     assert source.status_code == 201, source.text
-    made = await client.post("/api/v1/datasets", headers=owner.headers(), json={
-        "name": "products", "data_source_id": source.json()["id"],
-    })  # fmt: skip
+    made = await client.post(
+        "/api/v1/datasets",
+        headers=owner.headers(),
+        json={
+            "name": "products",
+            "data_source_id": source.json()["id"],
+        },
+    )
     assert made.status_code == 201, made.text
     dataset = made.json()["id"]
     file_id = await put_file(client, owner, "products.csv", PRODUCTS.read_bytes())
     from_file = await create(client, owner, "products-file", file_id)
     assert from_file.status_code == 201, from_file.text
     for governed in (dataset, from_file.json()["id"]):
-        await add_policy(client, owner, name=f"suppliers {governed[:8]}", dataset_id=governed,
-                         roles=["editor"], rule=SUPPLIERS)  # fmt: skip
+        await add_policy(
+            client,
+            owner,
+            name=f"suppliers {governed[:8]}",
+            dataset_id=governed,
+            roles=["editor"],
+            rule=SUPPLIERS,
+        )
 
     # The editor reads the source's address and registers it again, written otherwise.
-    shown = await client.get(f"/api/v1/data-sources/{source.json()['id']}",
-                             headers=editor.headers())  # fmt: skip
+    shown = await client.get(
+        f"/api/v1/data-sources/{source.json()['id']}", headers=editor.headers()
+    )
     assert shown.json()["config"]["url"] == url
     host, port = http_base.removeprefix("http://").split(":")
     alike = f"HTTP://{host}:{port}/products.csv#again"
-    copy = await client.post("/api/v1/data-sources", headers=editor.headers(), json={
-        "name": "mine", "config": {"kind": "http_csv", "url": alike},
-    })  # fmt: skip
+    copy = await client.post(
+        "/api/v1/data-sources",
+        headers=editor.headers(),
+        json={
+            "name": "mine",
+            "config": {"kind": "http_csv", "url": alike},
+        },
+    )
     assert copy.status_code == 201, copy.text
-    restaged = await client.post("/api/v1/datasets", headers=editor.headers(), json={
-        "name": "mine", "data_source_id": copy.json()["id"],
-    })  # fmt: skip
+    restaged = await client.post(
+        "/api/v1/datasets",
+        headers=editor.headers(),
+        json={
+            "name": "mine",
+            "data_source_id": copy.json()["id"],
+        },
+    )
     assert refused(restaged, "raw_access_governed"), restaged.text
     # The same bytes uploaded again are the governed file.
     again = await put_file(client, editor, "mine.csv", PRODUCTS.read_bytes())
     reuploaded = await create(client, editor, "mine-file", again)
     assert refused(reuploaded, "raw_access_governed"), reuploaded.text
     # Another file, or another address, is not.
-    other = await put_file(client, editor, "categories.csv",
-                           (NORTHWIND / "categories.csv").read_bytes())  # fmt: skip
+    other = await put_file(
+        client, editor, "categories.csv", (NORTHWIND / "categories.csv").read_bytes()
+    )
     assert (await create(client, editor, "categories", other)).status_code == 201
 
     # The owner may copy it: the copy is governed as the original, for the editor too.
-    owned = await client.post("/api/v1/datasets", headers=owner.headers(), json={
-        "name": "copy", "data_source_id": copy.json()["id"],
-    })  # fmt: skip
+    owned = await client.post(
+        "/api/v1/datasets",
+        headers=owner.headers(),
+        json={
+            "name": "copy",
+            "data_source_id": copy.json()["id"],
+        },
+    )
     assert owned.status_code == 201, owned.text
     copied = owned.json()["id"]
-    preview = await client.get(f"/api/v1/datasets/{copied}/preview", params={"limit": 100},
-                               headers=editor.headers())  # fmt: skip
+    preview = await client.get(
+        f"/api/v1/datasets/{copied}/preview", params={"limit": 100}, headers=editor.headers()
+    )
     assert preview.status_code == 200, preview.text
     suppliers = {r["supplierID"] for r in preview.json()["rows"]}
     assert suppliers and max(suppliers) <= 15
-    full = await client.get(f"/api/v1/datasets/{copied}/preview", params={"limit": 100},
-                            headers=owner.headers())  # fmt: skip
+    full = await client.get(
+        f"/api/v1/datasets/{copied}/preview", params={"limit": 100}, headers=owner.headers()
+    )
     assert len(full.json()["rows"]) == ROWS

@@ -29,12 +29,22 @@ async def test_conversation_turns_are_withheld_from_readers_governed_otherwise(
     conversation = first["conversation_id"]
     [(everything,)] = values(first)
     for policy in (
-        {"name": "from 1997", "dataset_id": orders, "roles": ["viewer"],
-         "rule": {"type": "row_filter", "filters": [
-             {"column": "orderDate", "op": ">=", "value": "1997-01-01"}]}},
-        {"name": "no ship names", "dataset_id": orders, "roles": ["editor"],
-         "rule": {"type": "mask", "columns": ["shipName"], "method": "redact"}},
-    ):  # fmt: skip
+        {
+            "name": "from 1997",
+            "dataset_id": orders,
+            "roles": ["viewer"],
+            "rule": {
+                "type": "row_filter",
+                "filters": [{"column": "orderDate", "op": ">=", "value": "1997-01-01"}],
+            },
+        },
+        {
+            "name": "no ship names",
+            "dataset_id": orders,
+            "roles": ["editor"],
+            "rule": {"type": "mask", "columns": ["shipName"], "method": "redact"},
+        },
+    ):
         made = await client.post("/api/v1/policies", json=policy, headers=owner.headers())
         assert made.status_code == 201, made.text
 

@@ -37,7 +37,6 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.jsonvalues import json_value
 from rivergen.settings import ModelProviderSettings, Settings
 from tests.conftest import SHARED_DATA
@@ -46,6 +45,7 @@ from tests.integration.openai_stub import OpenAIStub, openai_stub
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_jobs_api import wait_for
+from tests.platform_app import create_app
 
 STUB_PORT = 23111
 NORTHWIND = SHARED_DATA / "northwind"
@@ -130,9 +130,17 @@ async def world(client: httpx.AsyncClient, stub: OpenAIStub) -> World:
     datasets = {name: await upload(client, owner, name) for name in ("customers", "orders")}
     datasets["products"] = await upload(client, owner, "products")
     customers = datasets["customers"]
-    await add_policy(client, admin, name="germany", dataset_id=customers, roles=["editor"], rule={
-        "type": "row_filter", "filters": [{"column": "country", "op": "==", "value": "Germany"}],
-    })  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="germany",
+        dataset_id=customers,
+        roles=["editor"],
+        rule={
+            "type": "row_filter",
+            "filters": [{"column": "country", "op": "==", "value": "Germany"}],
+        },
+    )
     await add_policy(
         client,
         admin,
@@ -157,8 +165,14 @@ async def world(client: httpx.AsyncClient, stub: OpenAIStub) -> World:
         roles=["viewer"],
         rule={"type": "access", "columns": ["fax"]},
     )
-    await add_policy(client, admin, name="few products", dataset_id=datasets["products"],
-                     roles=["viewer"], rule={"type": "query_limit", "max_rows": LIMIT})  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="few products",
+        dataset_id=datasets["products"],
+        roles=["viewer"],
+        rule={"type": "query_limit", "max_rows": LIMIT},
+    )
 
     rows: list[dict[str, Any]] = (await preview(client, owner, customers)).json()["rows"]
     germans = [r for r in rows if r["country"] == "Germany"]
@@ -177,11 +191,14 @@ async def world(client: httpx.AsyncClient, stub: OpenAIStub) -> World:
     hidden = {
         "viewer": {v for v in private if v not in seen["viewer"]},
         "editor": {
-            v for v in values([r for r in rows if r["country"] != "Germany"],
-                              ["customerID", "companyName", "contactName"])
+            v
+            for v in values(
+                [r for r in rows if r["country"] != "Germany"],
+                ["customerID", "companyName", "contactName"],
+            )
             if v not in seen["editor"]
         },
-    }  # fmt: skip
+    }
     assert len(hidden["viewer"]) > 100 and len(hidden["editor"]) > 100
     assert "Maria Anders" in hidden["viewer"] and "ANATR" in hidden["editor"]
     return World(people, datasets, rows, hidden, private, stub)
@@ -221,9 +238,13 @@ async def result_of(client: httpx.AsyncClient, who: Account, job: str) -> Made:
     body = page.json()
     assert body["next_cursor"] is None and len(body["rows"]) == body["row_count"]
     return Made(
-        status=202, job=job, dataset=done["result"]["dataset_id"],
-        version=done["result"]["version"], rows=body["rows"], text=page.text,
-    )  # fmt: skip
+        status=202,
+        job=job,
+        dataset=done["result"]["dataset_id"],
+        version=done["result"]["version"],
+        rows=body["rows"],
+        text=page.text,
+    )
 
 
 async def run(client: httpx.AsyncClient, who: Account, sql: str, name: str | None = None) -> Made:
@@ -438,21 +459,29 @@ class Outcome:
 
 
 async def read_as(
-    client: httpx.AsyncClient, world: World, made: Made, role: str, own_sql: str,
+    client: httpx.AsyncClient,
+    world: World,
+    made: Made,
+    role: str,
+    own_sql: str,
     expect: Expect,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """``role`` reads the owner's result ``made`` on every path; the checks of the module."""
     who = world.people[role]
     # Viewers may not submit jobs: their own run is an answer of Prompt Studio's run_sql.
-    own = await (run(client, who, own_sql) if role == "editor" else ask(
-        client, world.stub, who, own_sql))  # fmt: skip
+    own = await (
+        run(client, who, own_sql) if role == "editor" else ask(client, world.stub, who, own_sql)
+    )
     reads = await read_everything(client, who, made)
     label = f"{role} on {made.dataset}"
 
     # Every path agrees; the evaluation says the same.
     if reads.refused:
         assert set(reads.refused) == {"result", "preview", "download", "content", "profile"}, (
-            label, reads.refused, reads.texts)  # fmt: skip
+            label,
+            reads.refused,
+            reads.texts,
+        )
         assert set(reads.refused.values()) == {DERIVED}, (label, reads.refused)
         assert reads.evaluated["derived_denied"] is True, label
     else:
@@ -500,9 +529,13 @@ async def read_as(
 
 
 async def check(
-    client: httpx.AsyncClient, world: World, case: str, sql: str,
-    expect: dict[str, Expect], own_sql: dict[str, str] | None = None,
-) -> dict[str, Outcome]:  # fmt: skip
+    client: httpx.AsyncClient,
+    world: World,
+    case: str,
+    sql: str,
+    expect: dict[str, Expect],
+    own_sql: dict[str, str] | None = None,
+) -> dict[str, Outcome]:
     """The owner makes ``case`` with ``sql``; each reader reads it (see :func:`read_as`)."""
     made = await owners(client, world, case, sql)
     own_sql = own_sql or {}
@@ -547,8 +580,14 @@ async def test_renamed_and_computed_columns(client: httpx.AsyncClient, world: Wo
     # The viewer: a rename keeps the mask, computed columns are redacted, the fax's is gone.
     viewer = seen["viewer"]
     masked = viewer.reads.evaluated["masked"]
-    assert masked == {"who": "redact", "shout": "redact", "same": "redact", "picked": "redact",
-                      "prefix": "redact", "tel": "hash"}  # fmt: skip
+    assert masked == {
+        "who": "redact",
+        "shout": "redact",
+        "same": "redact",
+        "picked": "redact",
+        "prefix": "redact",
+        "tel": "hash",
+    }
     # Computed ones whole: which rows are null would be computed from the hidden values.
     assert sorted(viewer.reads.evaluated["blanked"]) == ["picked", "prefix", "same", "shout"]
     assert viewer.reads.evaluated["denied_columns"] == ["faxed"]
@@ -578,9 +617,11 @@ async def test_a_computed_column_keeps_no_trace_of_a_masked_predicate(
 ) -> None:
     """Which rows a computed column is null in must not tell what the mask hides: redacted,
     ``CASE WHEN contactName LIKE 'A%' THEN ...`` would show which contacts start with A."""
-    sql = ("SELECT customerID, country, CASE WHEN contactName LIKE 'A%' THEN contactName END "
-           "AS a_contact, CASE WHEN contactName LIKE 'A%' THEN 'yes' END AS starts_with_a "
-           "FROM customers")  # fmt: skip
+    sql = (
+        "SELECT customerID, country, CASE WHEN contactName LIKE 'A%' THEN contactName END "
+        "AS a_contact, CASE WHEN contactName LIKE 'A%' THEN 'yes' END AS starts_with_a "
+        "FROM customers"
+    )
     seen = await check(client, world, "masked_predicate", sql, {"editor": "shown", "viewer": "any"})
     starting = [r for r in world.customers if (r["contactName"] or "").startswith("A")]
     assert 0 < len(starting) < len(world.customers)
@@ -626,8 +667,9 @@ async def test_columns_sqlglot_cannot_trace_are_not_shown_raw(
     ``COLUMNS(...)``, a correlated subquery) stands for every column it could read."""
     # The viewer may not name the fax: its own run is without it.
     own = sql.replace(", c.fax", "")
-    seen = await check(client, world, case, sql, {"editor": "any", "viewer": "any"},
-                       {"viewer": own})  # fmt: skip
+    seen = await check(
+        client, world, case, sql, {"editor": "any", "viewer": "any"}, {"viewer": own}
+    )
     assert leaked(seen["viewer"].reads.texts, {"Maria Anders", "Ana Trujillo"}) == []
 
 
@@ -639,10 +681,13 @@ JOIN = "FROM orders o JOIN customers c ON o.customerID = c.customerID"
 async def test_joins(client: httpx.AsyncClient, world: World) -> None:
     # The country kept as itself: the editor's filter goes through; the viewer's masks too.
     seen = await check(
-        client, world, "join_kept",
+        client,
+        world,
+        "join_kept",
         f"SELECT o.orderID, o.freight, c.customerID, c.country, c.contactName AS contact, "
-        f"c.phone {JOIN}", {"editor": "shown", "viewer": "shown"},
-    )  # fmt: skip
+        f"c.phone {JOIN}",
+        {"editor": "shown", "viewer": "shown"},
+    )
     editor = seen["editor"].shown
     assert editor and all(r["country"] == "Germany" for r in editor)
     assert Counter(json.dumps(r, sort_keys=True) for r in editor) == Counter(
@@ -652,24 +697,34 @@ async def test_joins(client: httpx.AsyncClient, world: World) -> None:
     assert seen["viewer"].reads.evaluated["masked"] == {"contact": "redact", "phone": "hash"}
 
     # Without the country: the orders of other countries' customers cannot be told apart.
-    await check(client, world, "join_dropped",
-                f"SELECT o.orderID, o.shipCity, c.companyName {JOIN}",
-                {"editor": "denied", "viewer": "shown"})  # fmt: skip
+    await check(
+        client,
+        world,
+        "join_dropped",
+        f"SELECT o.orderID, o.shipCity, c.companyName {JOIN}",
+        {"editor": "denied", "viewer": "shown"},
+    )
 
     # An outer join from the orders: every order stays, the customers' side filtered.
     seen = await check(
-        client, world, "join_left",
+        client,
+        world,
+        "join_left",
         "SELECT o.orderID, o.customerID AS orderedBy, c.country, c.companyName FROM orders o "
         "LEFT JOIN customers c ON o.customerID = c.customerID",
         {"editor": "shown", "viewer": "shown"},
-    )  # fmt: skip
+    )
     assert all(r["country"] == "Germany" for r in seen["editor"].shown)
 
     # Joined on a masked column: which rows match tells about the contacts.
-    await check(client, world, "join_on_masked",
-                "SELECT o.orderID, c.customerID, c.country FROM orders o JOIN customers c "
-                "ON o.shipName = c.contactName OR o.customerID = c.customerID",
-                {"editor": "shown", "viewer": "denied"})  # fmt: skip
+    await check(
+        client,
+        world,
+        "join_on_masked",
+        "SELECT o.orderID, c.customerID, c.country FROM orders o JOIN customers c "
+        "ON o.shipName = c.contactName OR o.customerID = c.customerID",
+        {"editor": "shown", "viewer": "denied"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -712,10 +767,12 @@ async def test_a_row_filter_holds_for_every_read_of_the_relation(
 
 async def test_aggregates_over_filtered_rows(client: httpx.AsyncClient, world: World) -> None:
     seen = await check(
-        client, world, "by_country",
+        client,
+        world,
+        "by_country",
         "SELECT country, count(*) AS customers FROM customers GROUP BY country",
         {"editor": "denied", "viewer": "shown"},
-    )  # fmt: skip
+    )
     # The viewer's policies mask nothing it groups or counts: the owner's answer is its own.
     viewer = seen["viewer"]
     assert Counter(json.dumps(r, sort_keys=True) for r in viewer.shown) == Counter(
@@ -723,17 +780,30 @@ async def test_aggregates_over_filtered_rows(client: httpx.AsyncClient, world: W
     )
     assert sum(r["customers"] for r in viewer.shown) == len(world.customers)
     editor_own = seen["editor"].own.rows
-    assert editor_own == [{"country": "Germany", "customers": len(
-        [r for r in world.customers if r["country"] == "Germany"])}]  # fmt: skip
+    assert editor_own == [
+        {
+            "country": "Germany",
+            "customers": len([r for r in world.customers if r["country"] == "Germany"]),
+        }
+    ]
 
-    seen = await check(client, world, "total", "SELECT count(*) AS n FROM customers",
-                       {"editor": "denied", "viewer": "shown"})  # fmt: skip
+    seen = await check(
+        client,
+        world,
+        "total",
+        "SELECT count(*) AS n FROM customers",
+        {"editor": "denied", "viewer": "shown"},
+    )
     assert seen["viewer"].shown == [{"n": len(world.customers)}]
 
     # Grouped by a masked column: the groups tell the hidden values apart.
-    await check(client, world, "by_contact",
-                "SELECT contactName, count(*) AS n FROM customers GROUP BY contactName",
-                {"editor": "denied", "viewer": "denied"})  # fmt: skip
+    await check(
+        client,
+        world,
+        "by_contact",
+        "SELECT contactName, count(*) AS n FROM customers GROUP BY contactName",
+        {"editor": "denied", "viewer": "denied"},
+    )
 
 
 # 4. Windows ----------------------------------------------------------------------------------
@@ -741,25 +811,31 @@ async def test_aggregates_over_filtered_rows(client: httpx.AsyncClient, world: W
 
 async def test_windows_over_filtered_rows(client: httpx.AsyncClient, world: World) -> None:
     await check(
-        client, world, "numbered",
-        "SELECT customerID, country, row_number() OVER (ORDER BY customerID) AS n "
-        "FROM customers", {"editor": "denied", "viewer": "shown"},
-    )  # fmt: skip
+        client,
+        world,
+        "numbered",
+        "SELECT customerID, country, row_number() OVER (ORDER BY customerID) AS n FROM customers",
+        {"editor": "denied", "viewer": "shown"},
+    )
     seen = await check(
-        client, world, "running",
-        f"SELECT o.orderID, c.country, sum(o.freight) OVER (ORDER BY o.orderID) AS running "
-        f"{JOIN}", {"editor": "denied", "viewer": "shown"},
-    )  # fmt: skip
+        client,
+        world,
+        "running",
+        f"SELECT o.orderID, c.country, sum(o.freight) OVER (ORDER BY o.orderID) AS running {JOIN}",
+        {"editor": "denied", "viewer": "shown"},
+    )
     viewer = seen["viewer"]
     assert Counter(json.dumps(r, sort_keys=True) for r in viewer.shown) == Counter(
         json.dumps(r, sort_keys=True) for r in viewer.own.rows or []
     )
     # Ordered by a masked column: the numbers are its order.
     await check(
-        client, world, "numbered_by_contact",
+        client,
+        world,
+        "numbered_by_contact",
         "SELECT customerID, country, rank() OVER (ORDER BY contactName) AS n FROM customers",
         {"editor": "denied", "viewer": "denied"},
-    )  # fmt: skip
+    )
 
 
 # 5. Rows decided by a masked column ----------------------------------------------------------
@@ -828,11 +904,18 @@ async def test_a_derived_dataset_of_a_derived_dataset(
     first = f"WITH d_columns AS ({COLUMNS_SQL}) "
     first_own = f"WITH d_columns AS ({COLUMNS_OWN}) "
     # The readers' own runs compute the same over the base datasets (the first step inlined).
-    second = ("SELECT customerID, country, who AS contact, shout, tel, prefix FROM d_columns "
-              "WHERE customerID < 'M'")  # fmt: skip
-    seen = await check(client, world, "second_rows", second,
-                       {"editor": "shown", "viewer": "shown"},
-                       {"editor": first + second, "viewer": first_own + second})  # fmt: skip
+    second = (
+        "SELECT customerID, country, who AS contact, shout, tel, prefix FROM d_columns "
+        "WHERE customerID < 'M'"
+    )
+    seen = await check(
+        client,
+        world,
+        "second_rows",
+        second,
+        {"editor": "shown", "viewer": "shown"},
+        {"editor": first + second, "viewer": first_own + second},
+    )
     assert all(r["country"] == "Germany" for r in seen["editor"].shown)
     assert seen["viewer"].reads.evaluated["masked"] == {
         "contact": "redact",
@@ -843,19 +926,36 @@ async def test_a_derived_dataset_of_a_derived_dataset(
     assert {r["contact"] for r in seen["viewer"].shown} == {REDACTED}
 
     grouped = "SELECT country, count(*) AS n FROM d_columns GROUP BY country"
-    await check(client, world, "second_grouped", grouped, {"editor": "denied", "viewer": "shown"},
-                {"editor": first + grouped, "viewer": first_own + grouped})  # fmt: skip
+    await check(
+        client,
+        world,
+        "second_grouped",
+        grouped,
+        {"editor": "denied", "viewer": "shown"},
+        {"editor": first + grouped, "viewer": first_own + grouped},
+    )
 
     # Renamed again, then filtered on the masked column: still what the mask hides.
     picked = "SELECT customerID, country FROM d_columns WHERE who LIKE 'A%'"
-    await check(client, world, "second_where", picked, {"editor": "shown", "viewer": "denied"},
-                {"editor": first + picked, "viewer": first_own + picked})  # fmt: skip
+    await check(
+        client,
+        world,
+        "second_where",
+        picked,
+        {"editor": "shown", "viewer": "denied"},
+        {"editor": first + picked, "viewer": first_own + picked},
+    )
 
     # The fax's column, dropped for the viewer: a step later it is still not there.
     faxed = "SELECT customerID, country, faxed || '!' AS loud FROM d_columns"
-    seen = await check(client, world, "second_fax", faxed, {"editor": "shown", "viewer": "shown"},
-                       {"editor": first + faxed,
-                        "viewer": "SELECT customerID, country FROM customers"})  # fmt: skip
+    seen = await check(
+        client,
+        world,
+        "second_fax",
+        faxed,
+        {"editor": "shown", "viewer": "shown"},
+        {"editor": first + faxed, "viewer": "SELECT customerID, country FROM customers"},
+    )
     assert seen["viewer"].reads.columns["result"] == ["customerID", "country"]
 
     # Over a result that is refused to the editor: so is everything made of it.
@@ -867,10 +967,18 @@ async def test_a_derived_dataset_of_a_derived_dataset(
             "SELECT country, count(*) AS customers FROM customers GROUP BY country",
         )
     total = "SELECT sum(customers) AS everyone FROM d_by_country"
-    await check(client, world, "second_total", total, {"editor": "denied", "viewer": "shown"}, {
-        role: "WITH d_by_country AS (SELECT country, count(*) AS customers FROM customers "
-              "GROUP BY country) " + total for role in READERS
-    })  # fmt: skip
+    await check(
+        client,
+        world,
+        "second_total",
+        total,
+        {"editor": "denied", "viewer": "shown"},
+        {
+            role: "WITH d_by_country AS (SELECT country, count(*) AS customers FROM customers "
+            "GROUP BY country) " + total
+            for role in READERS
+        },
+    )
 
 
 # 7. Saved through Prompt Studio ---------------------------------------------------------------

@@ -76,15 +76,29 @@ async def governed_team(client: httpx.AsyncClient) -> tuple[dict[str, Account], 
     people = await new_team(client)
     owner = people["owner"]
     customers = await upload(client, owner, "customers")
-    await add_policy(client, owner, {
-        "name": "germany only", "dataset_id": customers, "roles": ["editor"],
-        "rule": {"type": "row_filter",
-                 "filters": [{"column": "country", "op": "==", "value": "Germany"}]},
-    })  # fmt: skip
-    await add_policy(client, owner, {
-        "name": "hide contacts", "dataset_id": customers, "roles": ["viewer"],
-        "rule": {"type": "mask", "columns": ["contactName"], "method": "redact"},
-    })  # fmt: skip
+    await add_policy(
+        client,
+        owner,
+        {
+            "name": "germany only",
+            "dataset_id": customers,
+            "roles": ["editor"],
+            "rule": {
+                "type": "row_filter",
+                "filters": [{"column": "country", "op": "==", "value": "Germany"}],
+            },
+        },
+    )
+    await add_policy(
+        client,
+        owner,
+        {
+            "name": "hide contacts",
+            "dataset_id": customers,
+            "roles": ["viewer"],
+            "rule": {"type": "mask", "columns": ["contactName"], "method": "redact"},
+        },
+    )
     return people, customers
 
 
@@ -94,9 +108,10 @@ async def ask(
     stub.reply("stub", tool_calls=[("run_sql", {"sql": sql})])
     stub.reply("stub", content=answer)
     response = await client.post(
-        "/api/v1/prompts/execute", json={"question": "who are our customers"},
+        "/api/v1/prompts/execute",
+        json={"question": "who are our customers"},
         headers=who.headers(),
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert body["status"] == "completed", body
@@ -223,19 +238,28 @@ async def test_history_withholds_rows_from_readers_governed_otherwise_and_rerun_
 
     # What went to everyone in the workspace as progress carries no count of the answer.
     async with db.transaction() as conn:
-        summaries = [r["summary"] for r in await conn.fetch(
-            "SELECT payload->'data'->>'summary' AS summary FROM event_outbox "
-            "WHERE payload->>'type' = 'prompt.progress' AND payload->'data'->>'execution_id' = $1",
-            execution,
-        )]  # fmt: skip
+        summaries = [
+            r["summary"]
+            for r in await conn.fetch(
+                "SELECT payload->'data'->>'summary' AS summary FROM event_outbox "
+                "WHERE payload->>'type' = 'prompt.progress' "
+                "AND payload->'data'->>'execution_id' = $1",
+                execution,
+            )
+        ]
     assert summaries == ["Ran the query."]
 
     # Governance is the reader's now: a mask for every role hides the owner's own answer too,
     # and once it is gone the owner sees it again.
-    policy = await add_policy(client, owner, {
-        "name": "hide companies", "dataset_id": customers,
-        "rule": {"type": "mask", "columns": ["companyName"], "method": "hash"},
-    })  # fmt: skip
+    policy = await add_policy(
+        client,
+        owner,
+        {
+            "name": "hide companies",
+            "dataset_id": customers,
+            "rule": {"type": "mask", "columns": ["companyName"], "method": "hash"},
+        },
+    )
     view, texts = await history(client, owner, execution)
     assert_withheld(view, original)
     assert leaked(texts, {r["companyName"] for r in rows}) == []
@@ -252,13 +276,18 @@ async def test_a_confirmer_governed_otherwise_is_not_shown_the_rows(
     it."""
     people, _ = await governed_team(client)
     owner, editor = people["owner"], people["editor"]
-    stub.reply("stub", tool_calls=[
-        ("run_sql", {"sql": SQL}), ("save_result", {"sql": SQL, "name": "all_customers"}),
-    ])  # fmt: skip
+    stub.reply(
+        "stub",
+        tool_calls=[
+            ("run_sql", {"sql": SQL}),
+            ("save_result", {"sql": SQL, "name": "all_customers"}),
+        ],
+    )
     response = await client.post(
-        "/api/v1/prompts/execute", json={"question": "keep our customers"},
+        "/api/v1/prompts/execute",
+        json={"question": "keep our customers"},
         headers=owner.headers(),
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     original = response.json()
     assert original["status"] == "awaiting_confirmation", original
@@ -283,10 +312,17 @@ def test_a_models_prompt_carries_no_value_hints() -> None:
     the governance of what its results read: a model provider must never be shown them (its
     text, kept in the history, could repeat them)."""
     secret = "Hint-Value-7f3a"
-    catalog = PromptCatalog(tables=[CatalogTable(
-        dataset_id=uuid.uuid4(), version=1, name="shippers", row_count=3,
-        columns=[CatalogColumn(name="companyName", type="string", values=[secret])],
-    )])  # fmt: skip
+    catalog = PromptCatalog(
+        tables=[
+            CatalogTable(
+                dataset_id=uuid.uuid4(),
+                version=1,
+                name="shippers",
+                row_count=3,
+                columns=[CatalogColumn(name="companyName", type="string", values=[secret])],
+            )
+        ]
+    )
     request = StepRequest(question="anything", catalog=catalog, tools=[])
     assert secret in catalog.model_dump_json()
     assert secret not in json.dumps(messages_of(request))
@@ -301,17 +337,34 @@ async def test_unrecorded_or_running_executions(client: httpx.AsyncClient, db: D
     kept, running = uuid.uuid4(), uuid.uuid4()
     secret = "Hanna Moos"
     turn = {
-        "index": 0, "call_id": "call_old", "tool": "run_sql", "arguments": {"sql": SQL},
-        "status": "ok", "summary": "The query returned 1 row(s).",
-        "result": {"sql": SQL, "columns": ["contactName"], "rows": [{"contactName": secret}],
-                   "row_count": 1, "datasets": []},
-    }  # fmt: skip
+        "index": 0,
+        "call_id": "call_old",
+        "tool": "run_sql",
+        "arguments": {"sql": SQL},
+        "status": "ok",
+        "summary": "The query returned 1 row(s).",
+        "result": {
+            "sql": SQL,
+            "columns": ["contactName"],
+            "rows": [{"contactName": secret}],
+            "row_count": 1,
+            "datasets": [],
+        },
+    }
     async with db.transaction(owner.workspace_id) as conn:
         await prompt_store.insert_execution(conn, kept, workspace, "who", "someone")
         await prompt_store.finish(
-            conn, kept, status="completed", turns=[turn], steps=[], pending=[],
-            answer=f"It is {secret}.", explanation=None, provider="stub", error=None,
-        )  # fmt: skip
+            conn,
+            kept,
+            status="completed",
+            turns=[turn],
+            steps=[],
+            pending=[],
+            answer=f"It is {secret}.",
+            explanation=None,
+            provider="stub",
+            error=None,
+        )
         await prompt_store.insert_execution(conn, running, workspace, "who", "someone")
     for who in (owner, people["viewer"]):
         view, texts = await history(client, who, str(kept))

@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rivergen.api import create_app
 from rivergen.datasets.formats import ParseOptions, parse
 from rivergen.services.governance.keys import workspace_hash_key
 from rivergen.settings import Settings
@@ -34,6 +33,7 @@ from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.source_servers import _handler
 from tests.integration.test_datasets_api import create, put_file
+from tests.platform_app import create_app
 
 NORTHWIND = SHARED_DATA / "northwind"
 CUSTOMERS = NORTHWIND / "customers.csv"
@@ -120,12 +120,25 @@ async def governed_customers(client: httpx.AsyncClient) -> tuple[dict[str, Accou
     assert made.status_code == 201, made.text
     dataset = str(made.json()["id"])
     admin = people["admin"]
-    await add_policy(client, admin, name="germany", dataset_id=dataset, roles=["editor"],
-                     rule=GERMANY)  # fmt: skip
-    await add_policy(client, admin, name="hashed", dataset_id=dataset, roles=["viewer"],
-                     rule={"type": "mask", "columns": HASHED, "method": "hash"})  # fmt: skip
-    await add_policy(client, admin, name="phones", dataset_id=dataset, roles=["viewer"],
-                     rule={"type": "mask", "columns": ["phone"], "method": "partial"})  # fmt: skip
+    await add_policy(
+        client, admin, name="germany", dataset_id=dataset, roles=["editor"], rule=GERMANY
+    )
+    await add_policy(
+        client,
+        admin,
+        name="hashed",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule={"type": "mask", "columns": HASHED, "method": "hash"},
+    )
+    await add_policy(
+        client,
+        admin,
+        name="phones",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule={"type": "mask", "columns": ["phone"], "method": "partial"},
+    )
     return people, file_id, dataset
 
 
@@ -148,8 +161,9 @@ async def test_a_governed_member_cannot_restage_the_file_and_a_copy_is_governed_
     assert theirs.status_code == 201, theirs.text
     version = await client.post(
         f"/api/v1/datasets/{theirs.json()['id']}/versions",
-        json={"file_id": file_id, "options": {**SKIP, "header": False}}, headers=editor.headers(),
-    )  # fmt: skip
+        json={"file_id": file_id, "options": {**SKIP, "header": False}},
+        headers=editor.headers(),
+    )
     assert refused(version, "raw_access_governed"), version.text
     deleted = await client.delete(f"/api/v1/datasets/{dataset}", headers=editor.headers())
     assert refused(deleted, "dataset_governed"), deleted.text
@@ -188,8 +202,14 @@ async def test_a_governed_member_cannot_restage_the_file_and_a_copy_is_governed_
         "/api/v1/policies/evaluate", json={"dataset_id": again}, headers=viewer.headers()
     )
     assert {a["name"] for a in evaluated.json()["applied"]} == {"hashed", "phones"}
-    await add_policy(client, admin, name="no fax", dataset_id=dataset, roles=["viewer"],
-                     rule={"type": "access", "columns": ["fax"]})  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="no fax",
+        dataset_id=dataset,
+        roles=["viewer"],
+        rule={"type": "access", "columns": ["fax"]},
+    )
     assert all("fax" not in r for r in await rows_of(client, viewer, again))
     assert all("fax" in r for r in await rows_of(client, owner, again))
 
@@ -200,8 +220,10 @@ async def test_a_governed_member_cannot_restage_the_file_and_a_copy_is_governed_
     blind = str(headless.json()["id"])
     assert "contactName" not in [c["name"] for c in headless.json()["columns"]]
     for who in (editor, viewer):
-        for path in (f"/api/v1/datasets/{blind}/preview",
-                     f"/api/v1/datasets/{blind}/versions/1/content"):  # fmt: skip
+        for path in (
+            f"/api/v1/datasets/{blind}/preview",
+            f"/api/v1/datasets/{blind}/versions/1/content",
+        ):
             response = await client.get(path, headers=who.headers())
             assert refused(response, "dataset_denied"), (path, response.text)
     assert len(await rows_of(client, owner, blind)) == raw.num_rows + 1  # the header is a row
@@ -222,9 +244,14 @@ async def test_a_governed_member_cannot_reimport_the_data_source_and_a_copy_is_g
 ) -> None:
     people = await new_team(client)
     owner, admin, editor = people["owner"], people["admin"], people["editor"]
-    source = await client.post("/api/v1/data-sources", headers=owner.headers(), json={
-        "name": "products", "config": {"kind": "http_csv", "url": f"{http_base}/products.csv"},
-    })  # fmt: skip
+    source = await client.post(
+        "/api/v1/data-sources",
+        headers=owner.headers(),
+        json={
+            "name": "products",
+            "config": {"kind": "http_csv", "url": f"{http_base}/products.csv"},
+        },
+    )
     assert source.status_code == 201, source.text
     body = {"data_source_id": source.json()["id"]}
     made = await client.post(
@@ -233,8 +260,14 @@ async def test_a_governed_member_cannot_reimport_the_data_source_and_a_copy_is_g
     assert made.status_code == 201, made.text
     dataset = made.json()["id"]
     beverages = {"column": "categoryID", "op": "==", "value": 1}
-    await add_policy(client, admin, name="beverages", dataset_id=dataset, roles=["editor"],
-                     rule={"type": "row_filter", "filters": [beverages]})  # fmt: skip
+    await add_policy(
+        client,
+        admin,
+        name="beverages",
+        dataset_id=dataset,
+        roles=["editor"],
+        rule={"type": "row_filter", "filters": [beverages]},
+    )
 
     mine = await client.post(
         "/api/v1/datasets", json={**body, "name": "mine"}, headers=editor.headers()
@@ -267,9 +300,14 @@ async def test_a_row_limit_caps_downloads_and_content(
     # The viewer's only policy of the products is a row limit; on the customers it adds to
     # their masks, and the editor's row filter leaves fewer rows than it allows.
     for dataset, limit in ((products, 5), (customers, 3)):
-        await add_policy(client, admin, name=f"limit {limit}", dataset_id=dataset,
-                         roles=["viewer", "editor"],
-                         rule={"type": "query_limit", "max_rows": limit})  # fmt: skip
+        await add_policy(
+            client,
+            admin,
+            name=f"limit {limit}",
+            dataset_id=dataset,
+            roles=["viewer", "editor"],
+            rule={"type": "query_limit", "max_rows": limit},
+        )
 
     async def exported(who: Account, dataset: str) -> tuple[dict[str, Any], pa.Table]:
         path = f"/api/v1/datasets/{dataset}/versions/1/download"
@@ -329,9 +367,14 @@ async def test_hash_masks_are_keyed_per_workspace_and_resist_a_dictionary(
     workspace = uuid.UUID(viewer.workspace_id)
     assert app_settings.auth.jwt_private_key is not None
     guesses = [
-        b"", b"rivergen", b"secret", workspace.bytes, str(workspace).encode(),
-        dataset.encode(), app_settings.auth.jwt_private_key.get_secret_value().encode(),
-    ]  # fmt: skip
+        b"",
+        b"rivergen",
+        b"secret",
+        workspace.bytes,
+        str(workspace).encode(),
+        dataset.encode(),
+        app_settings.auth.jwt_private_key.get_secret_value().encode(),
+    ]
     for value in candidates:
         data = value.encode()
         assert hex16(hashlib.sha256(data).hexdigest()) not in digests, value

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 
 from rivergen.acl import ROUTE_ACCESS
-from rivergen.api import create_app
 from rivergen.settings import Settings, load_settings
+from tests.platform_app import create_app
 from tests.security.live_server import Person, clear_login_throttle, live_server, register
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(60)]
@@ -39,9 +39,10 @@ schema = schemathesis.openapi.from_dict(
 )
 
 WORKSPACE_ROUTES = {
-    route for route, access in ROUTE_ACCESS.items()
+    route
+    for route, access in ROUTE_ACCESS.items()
     if access not in ("public", "user", "authenticated")
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,12 @@ def platform(migrated: Settings) -> Iterator[dict[str, Any]]:
                 headers=b.headers(),
             )
             assert made.status_code == 201, made.text
-            yield {"base_url": base_url, "a": a, "b": b, "b_ids": {b.workspace_id, b.user_id,
-                                                                  made.json()["id"]}}  # fmt: skip
+            yield {
+                "base_url": base_url,
+                "a": a,
+                "b": b,
+                "b_ids": {b.workspace_id, b.user_id, made.json()["id"]},
+            }
     finally:
         ray.shutdown()
         clear_login_throttle(migrated)

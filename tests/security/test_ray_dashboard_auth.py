@@ -80,15 +80,26 @@ def ray_head() -> Iterator[RayHead]:
     token = secrets.token_hex(32)
     temp_dir = tempfile.mkdtemp(prefix="rg-ray-")
     p = BASE_PORT
-    command = [ray_cli, *shipped_head_command()[1:],
-        f"--port={p}", f"--dashboard-port={p + 1}", f"--node-manager-port={p + 2}",
-        f"--object-manager-port={p + 3}", f"--dashboard-agent-listen-port={p + 4}",
-        f"--dashboard-agent-grpc-port={p + 5}", f"--runtime-env-agent-port={p + 6}",
-        f"--metrics-export-port={p + 7}", f"--ray-client-server-port={p + 8}",
-        f"--min-worker-port={p + 20}", f"--max-worker-port={p + 49}",
-        "--num-cpus=1", "--include-dashboard=true", f"--temp-dir={temp_dir}",
-        "--disable-usage-stats", "--block",
-    ]  # fmt: skip
+    command = [
+        ray_cli,
+        *shipped_head_command()[1:],
+        f"--port={p}",
+        f"--dashboard-port={p + 1}",
+        f"--node-manager-port={p + 2}",
+        f"--object-manager-port={p + 3}",
+        f"--dashboard-agent-listen-port={p + 4}",
+        f"--dashboard-agent-grpc-port={p + 5}",
+        f"--runtime-env-agent-port={p + 6}",
+        f"--metrics-export-port={p + 7}",
+        f"--ray-client-server-port={p + 8}",
+        f"--min-worker-port={p + 20}",
+        f"--max-worker-port={p + 49}",
+        "--num-cpus=1",
+        "--include-dashboard=true",
+        f"--temp-dir={temp_dir}",
+        "--disable-usage-stats",
+        "--block",
+    ]
     env = {
         **os.environ,
         "RAY_AUTH_MODE": "token",
@@ -98,9 +109,12 @@ def ray_head() -> Iterator[RayHead]:
     }
     env.pop("RAY_ADDRESS", None)
     head = subprocess.Popen(
-        command, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        command,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     dashboard = f"http://127.0.0.1:{p + 1}"
     try:
         deadline = time.monotonic() + 75

@@ -18,14 +18,31 @@ DOC = (REPO_ROOT / "ARCHITECTURE.md").read_text()
 SERVE_CONFIG = yaml.safe_load((REPO_ROOT / "deployments" / "serve_config.yaml").read_text())
 TOP = ("rivergen/", "compute/", "deployments/", "web/", "tests/", "scripts/", "docs/")
 SEED_COMPONENTS = (
-    "Web client", "Gateway", "Storage Orchestration", "Socket.io cluster", "Backend Core: SAM",
-    "Backend Core: Billing", "Prompt Studio (PSA)", "Model Studio (MSA)",
-    "Decision Intelligence (DIA)", "Governance agent (GA)", "Operations agent (OSA)",
-    "Planning", "Schema & Metadata", "Governance", "Machine Learning",
-    "Data Quality & Profiling", "Language & Explanation", "Execution Support",
-    "Model Monitoring", "Internal Compute", "Sparse Native", "Connector", "Data Staging",
+    "Web client",
+    "Gateway",
+    "Storage Orchestration",
+    "Socket.io cluster",
+    "Backend Core: SAM",
+    "Backend Core: Billing",
+    "Prompt Studio (PSA)",
+    "Model Studio (MSA)",
+    "Decision Intelligence (DIA)",
+    "Governance agent (GA)",
+    "Operations agent (OSA)",
+    "Planning",
+    "Schema & Metadata",
+    "Governance",
+    "Machine Learning",
+    "Data Quality & Profiling",
+    "Language & Explanation",
+    "Execution Support",
+    "Model Monitoring",
+    "Internal Compute",
+    "Sparse Native",
+    "Connector",
+    "Data Staging",
     "Notification Service",
-)  # fmt: skip
+)
 
 
 def quoted() -> set[str]:

@@ -59,9 +59,18 @@ def test_non_public_addresses_are_refused_with_their_reason(address: str, reason
 
 @pytest.mark.parametrize(
     "address",
-    ["8.8.8.8", "1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1111",
-     "::ffff:8.8.8.8", "2002:808:808::1", "64:ff9b::808:808"],
-)  # fmt: skip
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "93.184.216.34",
+        "172.32.0.1",
+        "100.128.0.1",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "2002:808:808::1",
+        "64:ff9b::808:808",
+    ],
+)
 def test_public_addresses_pass(address: str) -> None:
     assert blocked_reason(address) is None
 
@@ -94,8 +103,10 @@ async def test_names_are_judged_by_what_they_resolve_to() -> None:
         ("DELETE FROM products", "query_not_read_only"),
         ("SELECT 1; DROP TABLE products", "multiple_statements"),
         ("UPDATE products SET price = 0", "query_not_read_only"),
-        ("WITH gone AS (DELETE FROM products RETURNING *) SELECT * FROM gone",
-         "query_not_read_only"),
+        (
+            "WITH gone AS (DELETE FROM products RETURNING *) SELECT * FROM gone",
+            "query_not_read_only",
+        ),
         ("SELECT * INTO copy FROM products", "query_not_read_only"),
         ("SELECT * FROM products FOR UPDATE", "query_not_read_only"),
         ("COPY products TO STDOUT", "query_not_read_only"),
@@ -105,7 +116,7 @@ async def test_names_are_judged_by_what_they_resolve_to() -> None:
         ("SELECT * FROM products WHERE id = $1", "invalid_query"),
         ("SELEC * FROM", "invalid_query"),
     ],
-)  # fmt: skip
+)
 def test_only_one_read_only_select_is_accepted(query: str, code: str) -> None:
     with pytest.raises(QueryRefused) as refused:
         check_read_only_query(query)
@@ -132,23 +143,37 @@ def test_config_is_checked_and_secrets_never_shown() -> None:
     assert shown["dsn"] == "postgresql://reader:***@db.example.com:6543/shop"
     assert "s3cret" not in str(shown)
     s3 = SOURCE_CONFIG.validate_python(
-        {"kind": "s3", "bucket": "data", "prefix": "p/", "format": "csv",
-         "access_key_id": "AKIAKEY", "secret_access_key": "very-secret"}
-    )  # fmt: skip
+        {
+            "kind": "s3",
+            "bucket": "data",
+            "prefix": "p/",
+            "format": "csv",
+            "access_key_id": "AKIAKEY",
+            "secret_access_key": "very-secret",
+        }
+    )
     assert "AKIAKEY" not in str(redacted(s3)) and "very-secret" not in str(redacted(s3))
     for bad, code in [
         ({"kind": "postgres", "dsn": dsn}, "table_or_query"),
         ({"kind": "postgres", "dsn": dsn, "table": "a", "query": "SELECT 1"}, "table_or_query"),
         ({"kind": "postgres", "dsn": dsn, "query": "DELETE FROM a"}, "query_not_read_only"),
-        ({"kind": "postgres", "dsn": "postgresql://u@/db?host=/var/run/postgresql",
-          "table": "a"}, "invalid_dsn"),
+        (
+            {
+                "kind": "postgres",
+                "dsn": "postgresql://u@/db?host=/var/run/postgresql",
+                "table": "a",
+            },
+            "invalid_dsn",
+        ),
         ({"kind": "postgres", "dsn": "postgresql://u@a,b/db", "table": "a"}, "invalid_dsn"),
         ({"kind": "http_csv", "url": "file:///etc/passwd"}, "scheme_not_allowed"),
         ({"kind": "http_csv", "url": "gopher://example.com/"}, "scheme_not_allowed"),
-        ({"kind": "s3", "bucket": "data", "format": "csv", "access_key_id": "x"},
-         "incomplete_credentials"),
+        (
+            {"kind": "s3", "bucket": "data", "format": "csv", "access_key_id": "x"},
+            "incomplete_credentials",
+        ),
         ({"kind": "ftp", "url": "ftp://example.com/a.csv"}, "union_tag_invalid"),
-    ]:  # fmt: skip
+    ]:
         with pytest.raises(ValidationError) as invalid:
             SOURCE_CONFIG.validate_python(bad)
         assert invalid.value.errors()[0]["type"] == code, bad

@@ -22,8 +22,22 @@ from compute.daft_sql import (
 from compute.distributed import NO_TELEMETRY, _as_single_node
 from rivergen.engine.sandbox import DIALECT, parse
 
-TYPES = [(1, 0), (4, 2), (9, 2), (10, 4), (15, 2), (16, 2), (18, 0), (18, 4), (18, 15), (19, 2),
-         (20, 10), (30, 2), (38, 2), (38, 10)]  # fmt: skip
+TYPES = [
+    (1, 0),
+    (4, 2),
+    (9, 2),
+    (10, 4),
+    (15, 2),
+    (16, 2),
+    (18, 0),
+    (18, 4),
+    (18, 15),
+    (19, 2),
+    (20, 10),
+    (30, 2),
+    (38, 2),
+    (38, 10),
+]
 
 
 def duckdb_type(sql: str) -> DecimalType | None:
@@ -77,7 +91,7 @@ def money(values: list[str | None], precision: int = 15) -> pa.Array:
     return pa.array(
         [decimal.Decimal(v) if v is not None else None for v in values],
         pa.decimal128(precision, 2),
-    )  # fmt: skip
+    )
 
 
 LINES = {
@@ -121,16 +135,20 @@ def test_decimal_arithmetic_runs_on_daft_as_duckdb_answers_it(sql: str) -> None:
 
 
 OUTER_INNER = {
-    "outer_rows": pa.table({
-        "k": [1, 1, 2, 3, 4, None, 6, 7],
-        "s": [1, 2, 1, None, 5, 1, 3, 2],
-    }),
-    "inner_rows": pa.table({
-        "k": [1, 1, 2, 2, 3, 4, 6, 6, 7],
-        "s": [1, 2, 1, None, 1, 5, 3, 3, None],
-        "late": [True, False, True, True, False, True, False, True, True],
-    }),
-}  # fmt: skip
+    "outer_rows": pa.table(
+        {
+            "k": [1, 1, 2, 3, 4, None, 6, 7],
+            "s": [1, 2, 1, None, 5, 1, 3, 2],
+        }
+    ),
+    "inner_rows": pa.table(
+        {
+            "k": [1, 1, 2, 2, 3, 4, 6, 6, 7],
+            "s": [1, 2, 1, None, 1, 5, 3, 3, None],
+            "late": [True, False, True, True, False, True, False, True, True],
+        }
+    ),
+}
 
 
 @pytest.mark.parametrize(

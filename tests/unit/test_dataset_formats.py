@@ -142,8 +142,10 @@ def test_semicolons_and_decimal_commas_are_read_without_options() -> None:
     data = "Artikel;Preis;Menge\nKäse;1,50;3\nBrot;2,25;1\n".encode("cp1252")
     parsed = parse(data, "einkauf.csv", None, ParseOptions())
     assert parsed.table.to_pydict() == {
-        "Artikel": ["Käse", "Brot"], "Preis": [1.5, 2.25], "Menge": [3, 1],
-    }  # fmt: skip
+        "Artikel": ["Käse", "Brot"],
+        "Preis": [1.5, 2.25],
+        "Menge": [3, 1],
+    }
     assert parsed.read_as == {"encoding": "cp1252", "delimiter": ";", "decimal": ","}
 
 
@@ -174,16 +176,20 @@ def _workbook(sheets: dict[str, list[list[object]]]) -> bytes:
 
 
 def test_each_sheet_of_a_workbook_reads_as_its_own_table() -> None:
-    data = _workbook({
-        "Orders": [["order", "amount", "note"], [1, 9.5, "first"], [2, 12, None]],
-        "Customers": [["id", "name"], [10, "Zoë"], [11, "Åsa"]],
-    })  # fmt: skip
+    data = _workbook(
+        {
+            "Orders": [["order", "amount", "note"], [1, 9.5, "first"], [2, 12, None]],
+            "Customers": [["id", "name"], [10, "Zoë"], [11, "Åsa"]],
+        }
+    )
     first = parse(data, "book.xlsx", None, ParseOptions())
     assert first.format is DataFormat.XLSX
     assert first.read_as == {"sheet": "Orders"}
     assert first.table.to_pydict() == {
-        "order": [1, 2], "amount": [9.5, 12.0], "note": ["first", None],
-    }  # fmt: skip
+        "order": [1, 2],
+        "amount": [9.5, 12.0],
+        "note": ["first", None],
+    }
     second = parse(data, "book.xlsx", None, ParseOptions(sheet="Customers"))
     assert second.table.to_pydict() == {"id": [10, 11], "name": ["Zoë", "Åsa"]}
     with pytest.raises(ValidationFailed) as refused:

@@ -380,10 +380,14 @@ def test_platform_connects_where_services_listen() -> None:
     env = compose_environment("ray-head", {"RIVERGEN_AUTH__JWT_PRIVATE_KEY": "x"})
     addresses = [
         urlsplit(env[key]).netloc.rsplit("@", 1)[-1]
-        for key in ("RIVERGEN_POSTGRES__DSN", "RIVERGEN_POSTGRES__MIGRATE_DSN",
-                    "RIVERGEN_REDIS_APP__URL", "RIVERGEN_REDIS_SOCKET__URL",
-                    "RIVERGEN_S3__ENDPOINT_URL")
-    ] + env["RIVERGEN_KAFKA__BOOTSTRAP_SERVERS"].split(",")  # fmt: skip
+        for key in (
+            "RIVERGEN_POSTGRES__DSN",
+            "RIVERGEN_POSTGRES__MIGRATE_DSN",
+            "RIVERGEN_REDIS_APP__URL",
+            "RIVERGEN_REDIS_SOCKET__URL",
+            "RIVERGEN_S3__ENDPOINT_URL",
+        )
+    ] + env["RIVERGEN_KAFKA__BOOTSTRAP_SERVERS"].split(",")
     for address in addresses:
         host, port = address.rsplit(":", 1)
         assert host in compose["services"], address
@@ -437,9 +441,10 @@ def test_cluster_yaml_fixes_the_agent_metrics_and_ha_proxy_ports() -> None:
 def test_cluster_yaml_autoscaling_bounds() -> None:
     config = load_yaml(ROOT / "cluster.yaml")
     workers = [
-        node for name, node in config["available_node_types"].items()
+        node
+        for name, node in config["available_node_types"].items()
         if name != config["head_node_type"]
-    ]  # fmt: skip
+    ]
     assert workers
     for node in workers:
         assert 0 <= node["min_workers"] <= node["max_workers"] <= config["max_workers"]
@@ -483,11 +488,13 @@ def test_compose_passes_the_compose_schema() -> None:
     [
         (_rename(("services", "ray-head"), "environment", "enviroment"), "services/ray-head"),
         (_rename(("services", "postgres"), "healthcheck", "health_check"), "services/postgres"),
-        (_rename(("services", "ray-worker", "depends_on", "ray-head"), "condition", "state"),
-         "services/ray-worker/depends_on"),
+        (
+            _rename(("services", "ray-worker", "depends_on", "ray-head"), "condition", "state"),
+            "services/ray-worker/depends_on",
+        ),
     ],
     ids=["service-key", "healthcheck", "depends-on"],
-)  # fmt: skip
+)
 def test_a_misspelled_compose_key_is_rejected(
     mutate: Callable[[dict[str, Any]], None], where: str
 ) -> None:
@@ -508,8 +515,11 @@ def test_the_image_runs_serves_haproxy_through_the_launcher() -> None:
         if instruction == "ENV":
             env |= dict(word.split("=", 1) for word in shlex.split(args))
     launcher = env["RAY_SERVE_HAPROXY_BINARY_PATH"]
-    workdir = [args for instruction, args in dockerfile_instructions(dockerfile)
-               if instruction == "WORKDIR"][-1]  # fmt: skip
+    workdir = [
+        args
+        for instruction, args in dockerfile_instructions(dockerfile)
+        if instruction == "WORKDIR"
+    ][-1]
     relative = Path(launcher).relative_to(workdir)
     assert str(relative) in copy_sources(dockerfile_instructions(dockerfile))
     assert os.access(ROOT / relative, os.X_OK)

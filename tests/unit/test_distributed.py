@@ -90,9 +90,9 @@ def test_a_daft_error_in_a_worker_is_a_refusal() -> None:
 
 
 def test_the_answer_takes_duckdbs_names_and_types() -> None:
-    daft = pa.table({
-        "l_quantity": pa.array([1, 2], pa.int32()), "s": pa.array(["x", "y"], pa.large_string())
-    })  # fmt: skip
+    daft = pa.table(
+        {"l_quantity": pa.array([1, 2], pa.int32()), "s": pa.array(["x", "y"], pa.large_string())}
+    )
     shape = pa.schema([("sum(l_quantity)", pa.int64()), ("s", pa.string())])
     answer = _as_single_node(daft, shape)
     assert answer.schema == shape and answer.column(0).to_pylist() == [1, 2]
@@ -101,18 +101,29 @@ def test_the_answer_takes_duckdbs_names_and_types() -> None:
 
 
 def test_a_slice_is_governed_as_the_single_node_path_governs_its_input() -> None:
-    table = pa.table({
-        "id": [1, 2, 3], "region": ["eu", "us", "eu"], "name": ["ann", "bob", "cy"],
-        "secret": ["a", "b", "c"], "code": pa.array(["1", "2", "3"], pa.string_view()),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "id": [1, 2, 3],
+            "region": ["eu", "us", "eu"],
+            "name": ["ann", "bob", "cy"],
+            "secret": ["a", "b", "c"],
+            "code": pa.array(["1", "2", "3"], pa.string_view()),
+        }
+    )
     governed = Governed(
-        dataset_id=uuid.uuid4(), workspace_id=uuid.uuid4(), denied_columns=["secret"],
-        row_filters=[Filter(column="region", op="==", value="eu")], masked={"name": "redact"},
-    )  # fmt: skip
+        dataset_id=uuid.uuid4(),
+        workspace_id=uuid.uuid4(),
+        denied_columns=["secret"],
+        row_filters=[Filter(column="region", op="==", value="eu")],
+        masked={"name": "redact"},
+    )
     inp = QueryInput(
-        relation="input_0", dataset=governed.dataset_id, key="k",
-        columns=["id", "name", "secret", "code"], governed=governed,
-    )  # fmt: skip
+        relation="input_0",
+        dataset=governed.dataset_id,
+        key="k",
+        columns=["id", "name", "secret", "code"],
+        governed=governed,
+    )
     seen = govern_slice(Settings(), inp, table)
     assert seen.column_names == ["id", "name", "code"]
     assert seen.column("id").to_pylist() == [1, 3]

@@ -89,8 +89,9 @@ def test_a_query_past_its_time_is_interrupted() -> None:
     with pytest.raises(ValidationFailed) as refused:
         execute(
             "SELECT count(*) FROM range(100000000) a, range(100000) b",
-            {}, EngineLimits(timeout_s=0.5),
-        )  # fmt: skip
+            {},
+            EngineLimits(timeout_s=0.5),
+        )
     assert refused.value.error_code == "query_timeout"
     assert refused.value.details == {"timeout_s": 0.5}
 

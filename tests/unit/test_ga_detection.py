@@ -174,8 +174,14 @@ def labelled_values(seed: int = SEED) -> Labelled:
     add(None, 150, lambda: _group(_luhn_failing(rng), rng))
     add(None, 30, lambda: _luhn_failing(rng, rng.choice([13, 15, 19])))
     add(None, 100, lambda: _bad_iban(rng.choice(ibans), rng))
-    add(None, 40, lambda: f"{rng.choice(['000', '666', '9' + str(rng.randint(10, 99))])}-"
-        f"{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}")  # fmt: skip
+    add(
+        None,
+        40,
+        lambda: (
+            f"{rng.choice(['000', '666', '9' + str(rng.randint(10, 99))])}-"
+            f"{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
+        ),
+    )
     add(None, 30, lambda: _nino(rng, valid=False))
     add(None, 20, lambda: us.user_name() + "@localhost")
     return data

@@ -45,10 +45,14 @@ def policy(rule: dict[str, Any], **fields: Any) -> Policy:
     global _made
     _made += 1
     defaults: dict[str, Any] = {
-        "id": uuid.uuid4(), "workspace_id": WORKSPACE, "name": f"p{_made}",
-        "dataset_id": DATASET, "created_by": "admin",
-        "created_at": EPOCH + timedelta(seconds=_made), "updated_at": EPOCH,
-    }  # fmt: skip
+        "id": uuid.uuid4(),
+        "workspace_id": WORKSPACE,
+        "name": f"p{_made}",
+        "dataset_id": DATASET,
+        "created_by": "admin",
+        "created_at": EPOCH + timedelta(seconds=_made),
+        "updated_at": EPOCH,
+    }
     return Policy.model_validate({**defaults, **fields, "rule": rule})
 
 
@@ -104,16 +108,21 @@ def test_masks_unite_strongest_wins_limits_shrink_and_deny_wins() -> None:
 def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) -> None:
     governed = govern(
         [
-            policy({"type": "row_filter", "filters": [
-                {"column": "country", "op": "in", "value": ["Germany", "France"]}]}),
+            policy(
+                {
+                    "type": "row_filter",
+                    "filters": [{"column": "country", "op": "in", "value": ["Germany", "France"]}],
+                }
+            ),
             policy({"type": "mask", "columns": ["contactName"], "method": "redact"}),
             policy({"type": "mask", "columns": ["customerID"], "method": "hash"}),
             policy({"type": "mask", "columns": ["phone"], "method": "partial"}),
             policy({"type": "mask", "columns": ["country"], "method": "redact"}),
             policy({"type": "access", "columns": ["address"]}),
         ],
-        DATASET, "viewer",
-    )  # fmt: skip
+        DATASET,
+        "viewer",
+    )
     shown = apply_to_table(customers, governed, KEY)
     raw = [r for r in customers.to_pylist() if r["country"] in ("Germany", "France")]
     assert shown.num_rows == len(raw) == 13
@@ -136,10 +145,12 @@ def test_apply_filters_rows_then_masks_then_drops_denied(customers: pa.Table) ->
 
 
 def test_masks_keep_types_and_nulls() -> None:
-    table = pa.table({
-        "n": pa.array([1, None, 3], pa.int64()),
-        "s": pa.array(["abcdef", None, "ab"], pa.large_string()),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "n": pa.array([1, None, 3], pa.int64()),
+            "s": pa.array(["abcdef", None, "ab"], pa.large_string()),
+        }
+    )
     governed = Governed(dataset_id=DATASET, masked={"n": "hash", "s": "partial", "gone": "redact"})
     shown = apply_to_table(table, governed)
     assert shown.schema == table.schema
@@ -173,8 +184,12 @@ def test_denied_dataset_and_columns_are_refused(customers: pa.Table) -> None:
 def test_without_lineage_a_result_inherits_masks_by_name_but_never_twice() -> None:
     result = uuid.uuid4()
     own = Governed(dataset_id=result, masked={"city": "partial"})
-    reader = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "redact"},
-                      denied_columns=["fax"], max_rows=7)  # fmt: skip
+    reader = Governed(
+        dataset_id=DATASET,
+        masked={"customerID": "hash", "phone": "redact"},
+        denied_columns=["fax"],
+        max_rows=7,
+    )
     pinned = Governed(dataset_id=DATASET, masked={"customerID": "hash", "phone": "partial"})
     job = JobLineage(inputs=[DATASET], pinned={DATASET: pinned})
     shown = inherit(own, job, {DATASET: reader})
@@ -196,15 +211,22 @@ def lineage_of(sql: str) -> QueryLineage:
 
 def test_masks_follow_lineage_through_renames_and_expressions() -> None:
     result = uuid.uuid4()
-    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
-        f'SELECT email AS contact, upper(email) AS shout, email || \'\' AS same, '
-        f'CASE WHEN n > 1 THEN email END AS picked, city FROM "{DATASET}"'
-    ))  # fmt: skip
+    job = JobLineage(
+        inputs=[DATASET],
+        lineage=lineage_of(
+            f"SELECT email AS contact, upper(email) AS shout, email || '' AS same, "
+            f'CASE WHEN n > 1 THEN email END AS picked, city FROM "{DATASET}"'
+        ),
+    )
     reader = Governed(dataset_id=DATASET, masked={"email": "hash"}, denied_columns=["city"])
     shown = inherit(Governed(dataset_id=result), job, {DATASET: reader})
     # A rename keeps the method; anything computed from the column is redacted, whole.
-    assert shown.masked == {"contact": "hash", "shout": "redact", "same": "redact",
-                            "picked": "redact"}  # fmt: skip
+    assert shown.masked == {
+        "contact": "hash",
+        "shout": "redact",
+        "same": "redact",
+        "picked": "redact",
+    }
     assert shown.blanked == ["shout", "same", "picked"]
     assert shown.denied_columns == ["city"] and not shown.derived_denied
 
@@ -213,9 +235,13 @@ def test_a_computed_column_is_redacted_whole_even_renamed_a_step_later() -> None
     """Which rows of ``CASE WHEN email LIKE 'a%' THEN email END`` are null tells about the
     hidden emails: redacted, every row is ``****`` (a non-string column: every row null)."""
     first = uuid.uuid4()
-    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
-        f"SELECT CASE WHEN email LIKE 'a%' THEN email END AS a, length(email) AS n, "
-        f'email AS plain FROM "{DATASET}"'))  # fmt: skip
+    job = JobLineage(
+        inputs=[DATASET],
+        lineage=lineage_of(
+            f"SELECT CASE WHEN email LIKE 'a%' THEN email END AS a, length(email) AS n, "
+            f'email AS plain FROM "{DATASET}"'
+        ),
+    )
     reader = Governed(dataset_id=DATASET, masked={"email": "redact"})
     shown = inherit(Governed(dataset_id=first), job, {DATASET: reader})
     assert shown.blanked == ["a", "n"] and shown.masked == {
@@ -231,8 +257,9 @@ def test_a_computed_column_is_redacted_whole_even_renamed_a_step_later() -> None
     # Renamed by a job over the first result: still whole.
     schema = {"a": "string", "n": "int64", "plain": "string"}
     tree = sqlglot.parse_one(f'SELECT a AS b, plain AS p FROM "{first}"', read="duckdb")
-    second = JobLineage(inputs=[first], lineage=query_lineage(
-        tree, {str(first): schema}, ["b", "p"]))  # fmt: skip
+    second = JobLineage(
+        inputs=[first], lineage=query_lineage(tree, {str(first): schema}, ["b", "p"])
+    )
     again = inherit(Governed(dataset_id=uuid.uuid4()), second, {first: shown})
     assert again.blanked == ["b"] and again.masked == {"b": "redact", "p": "redact"}
 
@@ -303,8 +330,10 @@ def test_row_filters_go_through_row_preserving_results_only() -> None:
     extra = Governed(
         dataset_id=DATASET, row_filters=[{"column": "city", "op": "==", "value": "Berlin"}]
     )
-    kept = JobLineage(inputs=[DATASET], lineage=lineage_of(
-        f'SELECT city AS town, email FROM "{DATASET}" WHERE n > 0'))  # fmt: skip
+    kept = JobLineage(
+        inputs=[DATASET],
+        lineage=lineage_of(f'SELECT city AS town, email FROM "{DATASET}" WHERE n > 0'),
+    )
     shown = inherit(Governed(dataset_id=result), kept, {DATASET: extra})
     assert [(f.column, f.value) for f in shown.row_filters] == [("town", "Berlin")]
     assert not shown.derived_denied
@@ -318,12 +347,17 @@ def test_row_filters_go_through_row_preserving_results_only() -> None:
         assert inherit(Governed(dataset_id=result), job, {DATASET: extra}).derived_denied, sql
     # Rows decided by a column the reader may not see: the result tells about it.
     masked = Governed(dataset_id=DATASET, masked={"email": "redact"})
-    job = JobLineage(inputs=[DATASET], lineage=lineage_of(
-        f"SELECT city FROM \"{DATASET}\" WHERE email = 'x@example.com'"))  # fmt: skip
+    job = JobLineage(
+        inputs=[DATASET],
+        lineage=lineage_of(f"SELECT city FROM \"{DATASET}\" WHERE email = 'x@example.com'"),
+    )
     assert inherit(Governed(dataset_id=result), job, {DATASET: masked}).derived_denied
     # The same policies as the submitter's: nothing more to apply.
-    same = JobLineage(inputs=[DATASET], pinned={DATASET: extra}, lineage=lineage_of(
-        f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city'))  # fmt: skip
+    same = JobLineage(
+        inputs=[DATASET],
+        pinned={DATASET: extra},
+        lineage=lineage_of(f'SELECT city, count(*) AS n FROM "{DATASET}" GROUP BY city'),
+    )
     assert inherit(Governed(dataset_id=result), same, {DATASET: extra}) == Governed(
         dataset_id=result
     )

@@ -1,4 +1,4 @@
-"""The Grafana dashboard (deployments/grafana/rivergen.json) against compute/metrics.py: every
+"""The Grafana dashboard (deployments/grafana/rivergen.json) against rivergen/metrics.py: every
 metric has a panel, every panel's expression names real metrics, every histogram shows its
 p50, p95 and p99, and every panel reads the dashboard's Prometheus datasource variable."""
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from compute.metrics import METRICS, MetricSpec
+from rivergen.metrics import METRICS, MetricSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deployments" / "grafana" / "rivergen.json"
@@ -70,7 +70,7 @@ def test_every_expression_names_a_real_metric() -> None:
 
 
 def test_a_misspelled_metric_is_caught() -> None:
-    """The check above can fail: a panel naming a metric compute/metrics.py lacks."""
+    """The check above can fail: a panel naming a metric rivergen/metrics.py lacks."""
     dashboard = load()
     target = graphs(dashboard)[0]["targets"][0]
     target["expr"] = target["expr"].replace(

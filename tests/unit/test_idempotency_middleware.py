@@ -55,8 +55,9 @@ async def test_a_malformed_key_is_400() -> None:
 
 
 async def test_a_keyed_body_past_the_limit_is_413() -> None:
-    answer = await call(app_seeing_claims(max_body_bytes=10), "POST", {"Idempotency-Key": "k"},
-                        b"x" * 11)  # fmt: skip
+    answer = await call(
+        app_seeing_claims(max_body_bytes=10), "POST", {"Idempotency-Key": "k"}, b"x" * 11
+    )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "idempotency_body_too_large"
 

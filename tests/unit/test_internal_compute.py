@@ -41,8 +41,10 @@ def spec(**fields: Any) -> QuerySpec:
 def test_join_filter_group_aggregate_order(products: pa.Table, categories: pa.Table) -> None:
     query = spec(
         join={"dataset": str(RIGHT), "left_on": ["categoryID"], "right_on": ["categoryID"]},
-        filters=[{"column": "discontinued", "op": "==", "value": 0},
-                 {"column": "unitPrice", "op": ">=", "value": 10}],
+        filters=[
+            {"column": "discontinued", "op": "==", "value": 0},
+            {"column": "unitPrice", "op": ">=", "value": 10},
+        ],
         group_by=["categoryName"],
         aggregates=[
             {"function": "count"},
@@ -54,12 +56,17 @@ def test_join_filter_group_aggregate_order(products: pa.Table, categories: pa.Ta
         ],
         order_by=[{"column": "count", "descending": True}, {"column": "categoryName"}],
         limit=5,
-    )  # fmt: skip
+    )
     output = check_query(query, types(products), types(categories))
     assert list(output) == [
-        "categoryName", "count", "sum_unitsInStock", "avg_price", "min_productName",
-        "max_unitPrice", "count_distinct_supplierID",
-    ]  # fmt: skip
+        "categoryName",
+        "count",
+        "sum_unitsInStock",
+        "avg_price",
+        "min_productName",
+        "max_unitPrice",
+        "count_distinct_supplierID",
+    ]
     result = run_query(query, products, categories)
     assert result.column_names == list(output)
 
@@ -71,7 +78,8 @@ def test_join_filter_group_aggregate_order(products: pa.Table, categories: pa.Ta
     expected = sorted(
         (
             {
-                "categoryName": name, "count": len(rows),
+                "categoryName": name,
+                "count": len(rows),
                 "sum_unitsInStock": sum(r["unitsInStock"] for r in rows),
                 "avg_price": sum(r["unitPrice"] for r in rows) / len(rows),
                 "min_productName": min(r["productName"] for r in rows),
@@ -81,7 +89,7 @@ def test_join_filter_group_aggregate_order(products: pa.Table, categories: pa.Ta
             for name, rows in groups.items()
         ),
         key=lambda r: (-r["count"], r["categoryName"]),
-    )[:5]  # fmt: skip
+    )[:5]
     got = result.to_pylist()
     for row in got:
         row["avg_price"] = pytest.approx(row["avg_price"])
@@ -90,19 +98,24 @@ def test_join_filter_group_aggregate_order(products: pa.Table, categories: pa.Ta
 
 def test_projection_filters_and_limit(products: pa.Table) -> None:
     query = spec(
-        filters=[{"column": "productName", "op": "starts_with", "value": "Ch"},
-                 {"column": "supplierID", "op": "in", "value": [1, 2]}],
-        columns=["productID", "productName"], order_by=[{"column": "productID",
-                                                         "descending": True}], limit=2,
-    )  # fmt: skip
+        filters=[
+            {"column": "productName", "op": "starts_with", "value": "Ch"},
+            {"column": "supplierID", "op": "in", "value": [1, 2]},
+        ],
+        columns=["productID", "productName"],
+        order_by=[{"column": "productID", "descending": True}],
+        limit=2,
+    )
     check_query(query, types(products))
     rows = run_query(query, products).to_pylist()
     expected = sorted(
-        ({"productID": r["productID"], "productName": r["productName"]}
-         for r in products.to_pylist()
-         if r["productName"].startswith("Ch") and r["supplierID"] in (1, 2)),
+        (
+            {"productID": r["productID"], "productName": r["productName"]}
+            for r in products.to_pylist()
+            if r["productName"].startswith("Ch") and r["supplierID"] in (1, 2)
+        ),
         key=lambda r: -r["productID"],
-    )[:2]  # fmt: skip
+    )[:2]
     assert rows == expected and rows
 
 
@@ -118,15 +131,21 @@ def test_global_aggregate_without_group(products: pa.Table) -> None:
     ("fields", "code"),
     [
         ({"columns": ["nope"]}, "column_not_found"),
-        ({"filters": [{"column": "unitPrice", "op": ">", "value": "cheap"}]},
-         "column_type_mismatch"),
-        ({"filters": [{"column": "productName", "op": "contains", "value": 3}]},
-         "column_type_mismatch"),
+        (
+            {"filters": [{"column": "unitPrice", "op": ">", "value": "cheap"}]},
+            "column_type_mismatch",
+        ),
+        (
+            {"filters": [{"column": "productName", "op": "contains", "value": 3}]},
+            "column_type_mismatch",
+        ),
         ({"aggregates": [{"function": "sum", "column": "productName"}]}, "aggregate_not_numeric"),
-        ({"aggregates": [{"function": "count"}], "order_by": [{"column": "unitPrice"}]},
-         "column_not_found"),
+        (
+            {"aggregates": [{"function": "count"}], "order_by": [{"column": "unitPrice"}]},
+            "column_not_found",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refused_before_running(products: pa.Table, fields: dict[str, Any], code: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         check_query(spec(**fields), types(products))

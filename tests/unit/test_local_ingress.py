@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from rivergen.cli.runner import local_ingress_env
+from deployments.platform import local_ingress_env
 from rivergen.settings import GatewaySettings, HttpSettings, Settings
 
 

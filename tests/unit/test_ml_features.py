@@ -24,12 +24,14 @@ from rivergen.services.ml.features import FeatureTransformer, infer_specs, split
 from rivergen.services.ml.metrics import classification_metrics, regression_metrics
 from rivergen.services.ml.schemas import FeatureSpec
 
-TABLE = pa.table({
-    "amount": [10.0, 20.0, None, 40.0, 50.0, 60.0],
-    "quantity": [1, 2, 3, 4, 5, 6],
-    "channel": ["web", "mobile", "web", None, "store", "web"],
-    "city": ["a", "b", "c", "d", "e", "f"],
-})  # fmt: skip
+TABLE = pa.table(
+    {
+        "amount": [10.0, 20.0, None, 40.0, 50.0, 60.0],
+        "quantity": [1, 2, 3, 4, 5, 6],
+        "channel": ["web", "mobile", "web", None, "store", "web"],
+        "city": ["a", "b", "c", "d", "e", "f"],
+    }
+)
 SPECS = [
     FeatureSpec(column="amount", encoding="numeric"),
     FeatureSpec(column="quantity", encoding="numeric"),
@@ -79,10 +81,15 @@ def test_rows_as_callers_send_them_must_carry_every_column() -> None:
 
 def test_default_specs_follow_the_columns() -> None:
     words = [f"a long description of item number {i} with words" for i in range(60)]
-    table = pa.table({
-        "y": [i % 2 for i in range(60)], "id": list(range(60)), "x": [i / 3 for i in range(60)],
-        "kind": ["a", "b", "c"] * 20, "text": words,
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "y": [i % 2 for i in range(60)],
+            "id": list(range(60)),
+            "x": [i / 3 for i in range(60)],
+            "kind": ["a", "b", "c"] * 20,
+            "text": words,
+        }
+    )
     specs = {s.column: s.encoding for s in infer_specs(table, "y")}
     assert specs == {"x": "numeric", "kind": "one_hot", "text": "tfidf"}
 
@@ -113,10 +120,19 @@ def test_metrics_match_scikit_learn() -> None:
 def test_a_loaded_artifact_scores_and_explains_rows() -> None:
     fitted = FeatureTransformer.fit(TABLE, SPECS[1:3])
     coef = [2.0, 0.0, 0.0, -1.0]  # quantity, channel=mobile, =store, =web
-    model = LoadedModel(ModelArtifact(
-        task="classification", family="logistic", penalty="l2", C=1.0, coef=coef,
-        intercept=0.5, transformer=fitted.state(), labels=["no", "yes"], target="t",
-    ))  # fmt: skip
+    model = LoadedModel(
+        ModelArtifact(
+            task="classification",
+            family="logistic",
+            penalty="l2",
+            C=1.0,
+            coef=coef,
+            intercept=0.5,
+            transformer=fitted.state(),
+            labels=["no", "yes"],
+            target="t",
+        )
+    )
     model_id = uuid.uuid4()
     rows = [{"quantity": 6, "channel": "web"}, {"quantity": 1, "channel": "web"}]
     first, second = model.predict(model_id, 1, rows, explain=True)

@@ -156,10 +156,13 @@ def _drafted(tables: dict[str, pa.Table], descriptions: dict[str, str]) -> Any:
     for table in catalog.tables:
         table.description = descriptions.get(table.name, "")
     profiles = {
-        name: {"columns": [profile_column(c, t.column(c)).model_dump(mode="json")
-                           for c in t.column_names]}
+        name: {
+            "columns": [
+                profile_column(c, t.column(c)).model_dump(mode="json") for c in t.column_names
+            ]
+        }
         for name, t in tables.items()
-    }  # fmt: skip
+    }
     return apply_layer(catalog, draft_layer(catalog, profiles), 1), data
 
 
@@ -256,9 +259,14 @@ def test_a_level_per_period_is_no_total(question: str, harbour_days: Any) -> Non
 
 @pytest.fixture(scope="module")
 def harbour_days() -> Any:
-    days = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 2), date(2020, 2, 1)],
-                     "rain": [1.0, 2.0, 5.0], "wind": [30.0, 10.0, 12.0],
-                     "temperature": [4.0, 6.0, 5.0]})  # fmt: skip
+    days = pa.table(
+        {
+            "date": [date(2020, 1, 1), date(2020, 1, 2), date(2020, 2, 1)],
+            "rain": [1.0, 2.0, 5.0],
+            "wind": [30.0, 10.0, 12.0],
+            "temperature": [4.0, 6.0, 5.0],
+        }
+    )
     return _library_of({"harbour": days})
 
 
@@ -270,9 +278,13 @@ def test_a_place_word_gives_way_to_a_longer_phrase_after_it() -> None:
 
 
 def test_a_column_named_with_a_number_is_read_with_it() -> None:
-    cores = pa.table({"site": ["Dome C", "Vostok", "Dome C"],
-                      "Delta 34 S (o/oo)": [-50.0, -56.5, -52.0],
-                      "Depth 2 M": [1.0, 2.0, 3.0]})  # fmt: skip
+    cores = pa.table(
+        {
+            "site": ["Dome C", "Vostok", "Dome C"],
+            "Delta 34 S (o/oo)": [-50.0, -56.5, -52.0],
+            "Depth 2 M": [1.0, 2.0, 3.0],
+        }
+    )
     ice = _library_of({"cores": cores})
     assert ask("What is the lowest Delta 34 S?", ice) == [[-56.5]]
     assert ask("average delta 34 s per site", ice) == [["Dome C", -51.0], ["Vostok", -56.5]]
@@ -403,8 +415,13 @@ def library() -> Any:
 
 
 def test_each_city_of_a_country_said_by_its_adjective() -> None:
-    clubs = pa.table({"clubName": ["A", "B", "C", "D"], "city": ["Vigo", "Lyon", "Vigo", "Cadiz"],
-                      "country": ["Spain", "France", "Spain", "Spain"]})  # fmt: skip
+    clubs = pa.table(
+        {
+            "clubName": ["A", "B", "C", "D"],
+            "city": ["Vigo", "Lyon", "Vigo", "Cadiz"],
+            "country": ["Spain", "France", "Spain", "Spain"],
+        }
+    )
     got = ask("How many clubs are there in each Spanish city?", _profiled({"clubs": clubs}))
     assert got == [["Cadiz", 1], ["Vigo", 2]]
 
@@ -419,8 +436,12 @@ def test_each_city_of_a_country_said_by_its_adjective() -> None:
 )
 def test_a_us_state_by_its_name_is_its_code_or_its_name(question: str, expected: Any) -> None:
     names = [f"V{i}" for i in range(60)]
-    venues = pa.table({"venueName": ["Alamo", "Dome", "Arch", "Pier", *names],
-                       "state": ["TX", "OH", "oh", "New Jersey", *(["CA"] * 60)]})  # fmt: skip
+    venues = pa.table(
+        {
+            "venueName": ["Alamo", "Dome", "Arch", "Pier", *names],
+            "state": ["TX", "OH", "oh", "New Jersey", *(["CA"] * 60)],
+        }
+    )
     assert ask(question, _library_of({"venues": venues})) == expected
 
 
@@ -442,16 +463,20 @@ def test_a_price_with_a_noun_of_amounts_is_not_understood() -> None:
 
 
 def test_a_column_said_with_is_before_its_value_is_a_condition_on_the_rows() -> None:
-    clubs = pa.table({"clubName": ["A", "B", "C"], "country": ["Spain", "France", "Spain"],
-                      "state": ["x", "y", "Ohio"]})  # fmt: skip
+    clubs = pa.table(
+        {
+            "clubName": ["A", "B", "C"],
+            "country": ["Spain", "France", "Spain"],
+            "state": ["x", "y", "Ohio"],
+        }
+    )
     catalog = _profiled({"clubs": clubs})
     assert [r[0] for r in ask("list the clubs whose country is Spain", catalog)] == ["A", "C"]
     assert ask("how many clubs are in the state of Ohio", catalog) == [[1]]
 
 
 def test_the_latest_year_of_a_column_of_years_said_by_its_name() -> None:
-    matches = pa.table({"matchId": [1, 2, 3], "seasonYear": [2019, 2020, 2020],
-                        "goals": [1, 3, 5]})  # fmt: skip
+    matches = pa.table({"matchId": [1, 2, 3], "seasonYear": [2019, 2020, 2020], "goals": [1, 3, 5]})
     league = _library_of({"matches": matches})
     assert ask("how many matches in the latest season year", league) == [[2]]
     assert ask("average goals from the most recent season year", league) == [[4.0]]
@@ -483,8 +508,13 @@ def test_a_word_of_a_table_name_that_another_named_table_holds_is_that_value() -
     ],
 )
 def test_a_yes_no_column_of_a_deed_is_said_by_the_deed(question: str, expected: Any) -> None:
-    deliveries = pa.table({"deliveryId": [1, 2, 3], "city": ["Oslo", "Rome", "Oslo"],
-                           "Payment Confirmation": ["Yes", "Yes", "No"]})  # fmt: skip
+    deliveries = pa.table(
+        {
+            "deliveryId": [1, 2, 3],
+            "city": ["Oslo", "Rome", "Oslo"],
+            "Payment Confirmation": ["Yes", "Yes", "No"],
+        }
+    )
     assert ask(question, _profiled({"deliveries": deliveries})) == expected
 
 
@@ -531,16 +561,25 @@ def test_the_difference_between_two_like_extremes_is_not_understood() -> None:
 
 
 def test_what_rows_have_with_a_condition_on_it_is_not_listed() -> None:
-    clubs = pa.table({"clubName": ["A", "B", "C"], "coach": ["Xi", "Yu", "Zo"],
-                      "coachTitle": ["Manager", "Owner", "Manager"]})  # fmt: skip
+    clubs = pa.table(
+        {
+            "clubName": ["A", "B", "C"],
+            "coach": ["Xi", "Yu", "Zo"],
+            "coachTitle": ["Manager", "Owner", "Manager"],
+        }
+    )
     got = ask("Which clubs have a coach whose title is Manager?", _profiled({"clubs": clubs}))
     assert [r[0] for r in got] == ["A", "C"]
 
 
 def test_several_places_of_one_column_are_one_of_them() -> None:
     names = [f"V{i}" for i in range(60)]
-    venues = pa.table({"venueName": ["Alamo", "Dome", "Arch", *names],
-                       "state": ["TX", "OH", "WA", *(["CA"] * 60)]})  # fmt: skip
+    venues = pa.table(
+        {
+            "venueName": ["Alamo", "Dome", "Arch", *names],
+            "state": ["TX", "OH", "WA", *(["CA"] * 60)],
+        }
+    )
     catalog = _library_of({"venues": venues})
     assert ask("how many venues are in Texas or Ohio", catalog) == [[2]]
     assert ask("how many venues are not in California or Ohio", catalog) == [[2]]
@@ -549,8 +588,9 @@ def test_several_places_of_one_column_are_one_of_them() -> None:
 
 
 def test_rows_that_have_a_text_column_have_a_value_in_it() -> None:
-    firms = pa.table({"firmName": ["A", "B", "C"], "fax": ["1", None, "3"],
-                      "discount": [0.0, 0.1, 0.0]})  # fmt: skip
+    firms = pa.table(
+        {"firmName": ["A", "B", "C"], "fax": ["1", None, "3"], "discount": [0.0, 0.1, 0.0]}
+    )
     catalog = _library_of({"firms": firms})
     assert [r[0] for r in ask("which firms have a fax", catalog)] == ["A", "C"]
     assert ask("how many firms have a fax", catalog) == [[2]]
@@ -571,10 +611,13 @@ def test_rows_with_a_text_column_and_of_a_raw_variant(trees: Any) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["how many books per genre are heavier than the average",
-     "which station has a temp max above the average"],
-)  # fmt: skip
+    [
+        "how many books per genre are heavier than the average",
+        "which station has a temp max above the average",
+    ],
+)
 def test_a_comparison_with_the_average_in_groups_is_not_understood(question: str) -> None:
-    catalog, _ = _library_of({"books": TABLES["books"], "genres": TABLES["genres"],
-                              "readings": TABLES["readings"]})  # fmt: skip
+    catalog, _ = _library_of(
+        {"books": TABLES["books"], "genres": TABLES["genres"], "readings": TABLES["readings"]}
+    )
     assert isinstance(translate(question, catalog), NotUnderstood)

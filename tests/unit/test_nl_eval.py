@@ -82,8 +82,9 @@ def test_every_expected_sql_runs_on_the_engine(
 
 
 def test_the_datasets_load_from_their_packages(datasets: dict[str, EvalDataset]) -> None:
-    rows = {name: {t: table.num_rows for t, table in d.tables.items()} for name, d in
-            datasets.items()}  # fmt: skip
+    rows = {
+        name: {t: table.num_rows for t, table in d.tables.items()} for name, d in datasets.items()
+    }
     assert rows["northwind"]["orders"] == 654  # 176 rows with unquoted commas kept aside
     assert rows["penguins"] == {"penguins": 344, "penguins-raw": 344}
     assert rows["vega"] == {"seattle-weather": 1461, "cars": 406, "stocks": 560, "airports": 3376}
@@ -118,13 +119,15 @@ def _t(**columns: list[object]) -> pa.Table:
 
 def test_exact_means_the_same_values_whatever_the_names_and_extra_columns() -> None:
     expected = _t(categoryName=["Beverages", "Seafood"], avg=[37.979166666666664, 20.6825])
-    got = _t(category_id=[8, 1], avg_price=[20.68250001, 37.97916666666],
-             name=["Seafood", "Beverages"])  # fmt: skip
+    got = _t(
+        category_id=[8, 1], avg_price=[20.68250001, 37.97916666666], name=["Seafood", "Beverages"]
+    )
     assert matches(expected, got)
     assert not matches(expected, _t(name=["Beverages", "Seafood"], avg=[37.98, 20.68]))
     # Each expected column needs its own answer column, and rows stay rows.
-    assert not matches(expected, _t(name=["Seafood", "Beverages"], avg=[37.979166666666664,
-                                                                        20.6825]))  # fmt: skip
+    assert not matches(
+        expected, _t(name=["Seafood", "Beverages"], avg=[37.979166666666664, 20.6825])
+    )
     assert not matches(_t(a=[1, 1]), _t(a=[1]))
     assert matches(_t(n=[77]), _t(n=[Decimal(77)]))
     assert matches(_t(d=[dt.datetime(1996, 7, 4)]), _t(d=[dt.date(1996, 7, 4)]))
@@ -133,8 +136,9 @@ def test_exact_means_the_same_values_whatever_the_names_and_extra_columns() -> N
 
 
 def test_periods_shares_and_order() -> None:
-    assert matches(_t(y=[1996, 1997], n=[1, 2]),
-                   _t(y=[dt.date(1997, 1, 1), dt.date(1996, 1, 1)], n=[2, 1]))  # fmt: skip
+    assert matches(
+        _t(y=[1996, 1997], n=[1, 2]), _t(y=[dt.date(1997, 1, 1), dt.date(1996, 1, 1)], n=[2, 1])
+    )
     assert matches(_t(m=["1997-03"]), _t(m=[dt.datetime(1997, 3, 1)]))
     assert not matches(_t(p=[25.0]), _t(p=[0.25]))
     assert matches(_t(p=[25.0]), _t(p=[0.25]), share=True)

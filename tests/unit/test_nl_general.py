@@ -34,30 +34,59 @@ BOOKS = pa.table(
         "bestseller": [True, False, False, True, False, True],
         "listPrice": [9.5, 7.0, 12.0, 5.0, 8.0, 11.0],
         "shelf_weight_g": [300, 350, 900, 120, 250, 400],
-        "published": [date(1965, 8, 1), date(1815, 12, 23), date(1922, 2, 2),
-                      date(1603, 1, 1), date(1854, 8, 9), date(1965, 1, 1)],
+        "published": [
+            date(1965, 8, 1),
+            date(1815, 12, 23),
+            date(1922, 2, 2),
+            date(1603, 1, 1),
+            date(1854, 8, 9),
+            date(1965, 1, 1),
+        ],
     }
-)  # fmt: skip
+)
 GENRES = pa.table({"genreId": [1, 2, 3, 4], "genreName": ["Essay", "Novel", "Play", "Poem"]})
 READERS = pa.table(
     {
         "readerId": list(range(1, 13)),
         "readerName": [f"R{i}" for i in range(1, 13)],
         # Twelve towns: no value hints for readers.town.
-        "town": ["Oslo", "Bergen", "Oslo", "Rome", "Lima", "Kyiv", "Riga", "Oslo", "Baku", "Doha",
-                 "Suva", "Apia"],
+        "town": [
+            "Oslo",
+            "Bergen",
+            "Oslo",
+            "Rome",
+            "Lima",
+            "Kyiv",
+            "Riga",
+            "Oslo",
+            "Baku",
+            "Doha",
+            "Suva",
+            "Apia",
+        ],
     }
-)  # fmt: skip
+)
 # Branches have few towns, so the catalog knows their values: Oslo is a known branch town.
 BRANCHES = pa.table({"branchId": [1, 2], "town": ["Oslo", "Bergen"]})
 # Eleven countries: the catalog does not list them.
 PUBLISHERS = pa.table(
     {
         "publisherId": list(range(1, 12)),
-        "homeCountry": ["Norway", "norway", "United States", "USA", "Italy", "Peru", "Chile",
-                        "Fiji", "Oman", "Chad", "Laos"],
+        "homeCountry": [
+            "Norway",
+            "norway",
+            "United States",
+            "USA",
+            "Italy",
+            "Peru",
+            "Chile",
+            "Fiji",
+            "Oman",
+            "Chad",
+            "Laos",
+        ],
     }
-)  # fmt: skip
+)
 ORDERS = pa.table(
     {
         "orderId": [1, 2, 3],
@@ -84,9 +113,17 @@ READINGS = pa.table(
 )
 # Line 4 belongs to an order that is not in `orders` (kept aside at import): it still counts.
 ORDER_ITEMS = pa.table({"orderId": [1, 1, 2, 9], "bookId": [1, 2, 3, 4], "quantity": [2, 3, 5, 7]})
-TABLES = {"books": BOOKS, "genres": GENRES, "readers": READERS, "branches": BRANCHES,
-          "orders": ORDERS, "order_items": ORDER_ITEMS, "staff": STAFF,
-          "readings": READINGS, "publishers": PUBLISHERS}  # fmt: skip
+TABLES = {
+    "books": BOOKS,
+    "genres": GENRES,
+    "readers": READERS,
+    "branches": BRANCHES,
+    "orders": ORDERS,
+    "order_items": ORDER_ITEMS,
+    "staff": STAFF,
+    "readings": READINGS,
+    "publishers": PUBLISHERS,
+}
 
 
 def _column(table: pa.Table, name: str) -> CatalogColumn:
@@ -103,11 +140,15 @@ def library() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
     ids = {name: uuid.uuid4() for name in TABLES}
     catalog = PromptCatalog(
         tables=[
-            CatalogTable(dataset_id=ids[name], version=1, name=name,
-                         columns=[_column(t, c) for c in t.column_names])
+            CatalogTable(
+                dataset_id=ids[name],
+                version=1,
+                name=name,
+                columns=[_column(t, c) for c in t.column_names],
+            )
             for name, t in TABLES.items()
         ]
-    )  # fmt: skip
+    )
     return catalog, {ids[name]: t for name, t in TABLES.items()}
 
 
@@ -218,15 +259,19 @@ def test_a_comparison_before_its_column(library: Any) -> None:
 def test_a_measure_per_a_column_of_a_joined_table(library: Any) -> None:
     rows = ask("average pages per genre name", library)
     assert sorted((r[0], r[1]) for r in rows) == [
-        ("Essay", 382.0), ("Novel", pytest.approx(1704 / 3)), ("Play", 104.0)
-    ]  # fmt: skip
+        ("Essay", 382.0),
+        ("Novel", pytest.approx(1704 / 3)),
+        ("Play", 104.0),
+    ]
 
 
 def test_months_of_different_years_stay_apart(library: Any) -> None:
     rows = ask("number of orders per month", library)
     assert sorted((str(r[0]), r[1]) for r in rows) == [
-        ("2021-01-01", 1), ("2021-12-01", 1), ("2022-01-01", 1)
-    ]  # fmt: skip
+        ("2021-01-01", 1),
+        ("2021-12-01", 1),
+        ("2022-01-01", 1),
+    ]
     assert sorted(r[1] for r in ask("number of orders per year", library)) == [1, 2]
 
 
@@ -235,16 +280,22 @@ def test_a_column_of_several_tables_is_the_one_that_joins_the_other(library: Any
         tables=[
             CatalogTable(dataset_id=uuid.uuid4(), version=1, name=name, columns=columns)
             for name, columns in {
-                "lines": [CatalogColumn(name="unitPrice", type="double"),
-                          CatalogColumn(name="itemId", type="int64")],
-                "items": [CatalogColumn(name="itemId", type="int64"),
-                          CatalogColumn(name="unitPrice", type="double"),
-                          CatalogColumn(name="kindId", type="int64")],
-                "kinds": [CatalogColumn(name="kindId", type="int64"),
-                          CatalogColumn(name="kindName", type="string")],
+                "lines": [
+                    CatalogColumn(name="unitPrice", type="double"),
+                    CatalogColumn(name="itemId", type="int64"),
+                ],
+                "items": [
+                    CatalogColumn(name="itemId", type="int64"),
+                    CatalogColumn(name="unitPrice", type="double"),
+                    CatalogColumn(name="kindId", type="int64"),
+                ],
+                "kinds": [
+                    CatalogColumn(name="kindId", type="int64"),
+                    CatalogColumn(name="kindName", type="string"),
+                ],
             }.items()
         ]
-    )  # fmt: skip
+    )
     intent = translate("average unit price per kind", catalog)
     assert isinstance(intent, QueryIntent), intent
     assert "AVG(items" in intent.sql and "lines" not in intent.sql
@@ -252,11 +303,17 @@ def test_a_column_of_several_tables_is_the_one_that_joins_the_other(library: Any
     intent = translate("highest unit price", catalog)
     assert isinstance(intent, QueryIntent) and "items" in intent.sql and "lines" not in intent.sql
     # Two tables that do not refer to each other: which one is asked back.
-    catalog.tables.append(CatalogTable(
-        dataset_id=uuid.uuid4(), version=1, name="tools",
-        columns=[CatalogColumn(name="toolId", type="int64"),
-                 CatalogColumn(name="unitPrice", type="double")],
-    ))  # fmt: skip
+    catalog.tables.append(
+        CatalogTable(
+            dataset_id=uuid.uuid4(),
+            version=1,
+            name="tools",
+            columns=[
+                CatalogColumn(name="toolId", type="int64"),
+                CatalogColumn(name="unitPrice", type="double"),
+            ],
+        )
+    )
     assert isinstance(translate("highest unit price", catalog), NotUnderstood)
 
 
@@ -336,11 +393,15 @@ def _library_of(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, p
     ids = {name: uuid.uuid4() for name in tables}
     catalog = PromptCatalog(
         tables=[
-            CatalogTable(dataset_id=ids[name], version=1, name=name,
-                         columns=[_column(t, c) for c in t.column_names])
+            CatalogTable(
+                dataset_id=ids[name],
+                version=1,
+                name=name,
+                columns=[_column(t, c) for c in t.column_names],
+            )
             for name, t in tables.items()
         ]
-    )  # fmt: skip
+    )
     return catalog, {ids[name]: t for name, t in tables.items()}
 
 
@@ -362,18 +423,32 @@ BIRDS_RAW = pa.table(
     }
 )
 # Goods and the lines of sales, which copy each good's unit price at the time of the sale.
-GOODS = pa.table({"goodId": [1, 2, 3], "goodName": ["Tea", "Jam", "Oil"],
-                  "unitPrice": [4.0, 6.0, 9.0], "unitsInStock": [10, 0, 2],
-                  "rackId": [1, 1, 2]})  # fmt: skip
+GOODS = pa.table(
+    {
+        "goodId": [1, 2, 3],
+        "goodName": ["Tea", "Jam", "Oil"],
+        "unitPrice": [4.0, 6.0, 9.0],
+        "unitsInStock": [10, 0, 2],
+        "rackId": [1, 1, 2],
+    }
+)
 RACKS = pa.table({"rackId": [1, 2], "rackName": ["Pantry", "Cellar"]})
-SALE_LINES = pa.table({"saleId": [1, 1, 2], "goodId": [1, 2, 3], "unitPrice": [3.5, 6.0, 12.0],
-                       "quantity": [2, 1, 4]})  # fmt: skip
+SALE_LINES = pa.table(
+    {"saleId": [1, 1, 2], "goodId": [1, 2, 3], "unitPrice": [3.5, 6.0, 12.0], "quantity": [2, 1, 4]}
+)
 
 
 @pytest.fixture(scope="module")
 def survey() -> tuple[PromptCatalog, dict[Any, pa.Table]]:
-    return _library_of({"birds": BIRDS, "birds-raw": BIRDS_RAW, "goods": GOODS,
-                        "sale_lines": SALE_LINES, "racks": RACKS})  # fmt: skip
+    return _library_of(
+        {
+            "birds": BIRDS,
+            "birds-raw": BIRDS_RAW,
+            "goods": GOODS,
+            "sale_lines": SALE_LINES,
+            "racks": RACKS,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -462,8 +537,9 @@ HARBOUR = pa.table(
         "wave_m": [0.5, 1.5, 2.5, 0.0, 3.0, 1.0],
     }
 )
-TILL = pa.table({"date": [date(2020, 1, 1), date(2020, 1, 1), date(2020, 1, 2)],
-                 "amount": [5.0, 7.0, 9.0]})  # fmt: skip
+TILL = pa.table(
+    {"date": [date(2020, 1, 1), date(2020, 1, 1), date(2020, 1, 2)], "amount": [5.0, 7.0, 9.0]}
+)
 
 
 @pytest.fixture(scope="module")
@@ -565,11 +641,23 @@ PARCELS = pa.table(
     {
         "parcelId": list(range(1, 13)),
         "shipDate": [date(2020, 1, d) for d in range(1, 13)],
-        "shipCountry": ["Fiji", "Fiji", "Peru", "Chile", "Oman", "Chad", "Laos", "Cuba", "Iraq",
-                        "Mali", "Niger", "Fiji"],
+        "shipCountry": [
+            "Fiji",
+            "Fiji",
+            "Peru",
+            "Chile",
+            "Oman",
+            "Chad",
+            "Laos",
+            "Cuba",
+            "Iraq",
+            "Mali",
+            "Niger",
+            "Fiji",
+        ],
         "weight": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
     }
-)  # fmt: skip
+)
 AGENTS = pa.table({"agentId": [1, 2], "country": ["Fiji", "Peru"]})
 
 
@@ -665,16 +753,25 @@ def test_a_table_and_a_number_is_the_row_of_that_key(library: Any) -> None:
 
 def _profiles(tables: dict[str, pa.Table]) -> dict[str, Any]:
     return {
-        name: {"columns": [profile_column(c, t.column(c)).model_dump(mode="json")
-                           for c in t.column_names]}
+        name: {
+            "columns": [
+                profile_column(c, t.column(c)).model_dump(mode="json") for c in t.column_names
+            ]
+        }
         for name, t in tables.items()
-    }  # fmt: skip
+    }
 
 
 def test_the_draft_relates_a_key_named_otherwise_by_its_values() -> None:
     riders = pa.table({"riderId": [1, 2, 3], "riderName": ["Ann", "Ben", "Cat"]})
-    trips = pa.table({"tripId": [1, 2, 3, 4], "rideVia": [1, 1, 3, 2], "routeNo": [7, 8, 9, 7],
-                      "km": [5.0, 2.0, 4.0, 1.0]})  # fmt: skip
+    trips = pa.table(
+        {
+            "tripId": [1, 2, 3, 4],
+            "rideVia": [1, 1, 3, 2],
+            "routeNo": [7, 8, 9, 7],
+            "km": [5.0, 2.0, 4.0, 1.0],
+        }
+    )
     tables = {"riders": riders, "trips": trips}
     catalog, data = _library_of(tables)
     layer = draft_layer(catalog, _profiles(tables))
@@ -682,8 +779,7 @@ def test_the_draft_relates_a_key_named_otherwise_by_its_values() -> None:
         ("trips", "rideVia", "riders")
     ]  # routeNo is not named like riders
     drafted = (apply_layer(catalog, layer, 1), data)
-    assert ask("total km per rider", drafted) == [[1, "Ann", 7.0], [2, "Ben", 1.0],
-                                                  [3, "Cat", 4.0]]  # fmt: skip
+    assert ask("total km per rider", drafted) == [[1, "Ann", 7.0], [2, "Ben", 1.0], [3, "Cat", 4.0]]
     # values outside the riders' keys: no relationship
     tables["trips"] = trips.set_column(1, "rideVia", pa.array([1, 1, 3, 9]))
     catalog, _ = _library_of(tables)
@@ -694,11 +790,17 @@ def test_the_draft_reads_dates_held_as_text_with_their_format() -> None:
     prices = pa.table(
         {
             "ticker": ["A", "A", "B", "B", "A", "B"],
-            "day": ["Mar 3 2019", "Apr 1 2020", "Mar 3 2019", "Apr 1 2020", "Jan 9 2021",
-                    "Jan 9 2021"],
+            "day": [
+                "Mar 3 2019",
+                "Apr 1 2020",
+                "Mar 3 2019",
+                "Apr 1 2020",
+                "Jan 9 2021",
+                "Jan 9 2021",
+            ],
             "close": [10.0, 12.0, 50.0, 40.0, 15.0, 45.0],
         }
-    )  # fmt: skip
+    )
     tables = {"prices": prices}
     catalog, data = _library_of(tables)
     layer = draft_layer(catalog, _profiles(tables))
@@ -793,8 +895,9 @@ def test_which_column_a_table_before_its_column_and_a_number_before_its_column(
 
 
 def test_a_hyphen_between_a_number_and_its_noun(library: Any) -> None:
-    tables = {"cars": pa.table({"carId": [1, 2, 3], "cylinders": [4, 6, 4],
-                                "speed": [10.0, 20.0, 30.0]})}  # fmt: skip
+    tables = {
+        "cars": pa.table({"carId": [1, 2, 3], "cylinders": [4, 6, 4], "speed": [10.0, 20.0, 30.0]})
+    }
     assert ask("average speed of 4-cylinder cars", _library_of(tables)) == [[20.0]]
     assert ask("how many 6 cylinder cars", _library_of(tables)) == [[1]]
 
@@ -887,10 +990,13 @@ def test_a_listed_column_sorted_by_a_total_is_grouped(survey: Any) -> None:
 
 def test_median_and_comparisons_between_columns(library: Any) -> None:
     assert ask("what is the median number of pages", library) == [[pytest.approx(443.0)]]
-    tables = {"stock": pa.table({"itemId": [1, 2, 3], "onHand": [5, 9, 1],
-                                 "reorderLevel": [6, 2, 1]})}  # fmt: skip
-    assert ask("how many items have fewer on hand than their reorder level",
-               _library_of({"items": tables["stock"]})) == [[1]]  # fmt: skip
+    tables = {
+        "stock": pa.table({"itemId": [1, 2, 3], "onHand": [5, 9, 1], "reorderLevel": [6, 2, 1]})
+    }
+    assert ask(
+        "how many items have fewer on hand than their reorder level",
+        _library_of({"items": tables["stock"]}),
+    ) == [[1]]
     assert ask("how many orders were shipped after their order date", library) == [[3]]
     assert ask("how many orders were shipped before their order date", library) == [[0]]
 
@@ -904,11 +1010,11 @@ def test_when_the_first_row_was_and_the_first_date(library: Any, harbour: Any) -
 
 
 def test_a_column_named_as_said_wins_over_synonyms() -> None:
-    staff = pa.table({"staffId": [1, 2, 3], "lastName": ["A", "B", "C"],
-                      "title": ["Rep", "Rep", "Boss"]})  # fmt: skip
+    staff = pa.table(
+        {"staffId": [1, 2, 3], "lastName": ["A", "B", "C"], "title": ["Rep", "Rep", "Boss"]}
+    )
     tables = {"staff": staff, "teams": pa.table({"teamId": [1], "teamName": ["X"]})}
-    assert ask("how many staff hold each title", _library_of(tables)) == [["Boss", 1],
-                                                                          ["Rep", 2]]  # fmt: skip
+    assert ask("how many staff hold each title", _library_of(tables)) == [["Boss", 1], ["Rep", 2]]
 
 
 def test_a_superlative_of_a_daily_maximum_and_minimum_and_a_date_named_first() -> None:
@@ -945,8 +1051,16 @@ AUTHORS = pa.table(
         + ["Chile"] * (_N - 6),
     }
 )
-_TITLES = ["Emma", "Persuasion", "War and Peace", "Anna Karenina", "Animal Farm", "Orange",
-           "Ulysses", "Victory"]  # fmt: skip
+_TITLES = [
+    "Emma",
+    "Persuasion",
+    "War and Peace",
+    "Anna Karenina",
+    "Animal Farm",
+    "Orange",
+    "Ulysses",
+    "Victory",
+]
 SHELF_BOOKS = pa.table(
     {
         "bookId": list(range(1, _N + 1)),
@@ -979,14 +1093,26 @@ def _profiled(tables: dict[str, pa.Table]) -> tuple[PromptCatalog, dict[Any, pa.
     ids = {name: uuid.uuid4() for name in tables}
     catalog = PromptCatalog(tables=[])
     for name, table in tables.items():
-        profile = {"columns": [profile_column(c, table.column(c)).model_dump(mode="json")
-                               for c in table.column_names]}  # fmt: skip
+        profile = {
+            "columns": [
+                profile_column(c, table.column(c)).model_dump(mode="json")
+                for c in table.column_names
+            ]
+        }
         hints = _hints(json.dumps(profile))
-        catalog.tables.append(CatalogTable(
-            dataset_id=ids[name], version=1, name=name,
-            columns=[CatalogColumn(name=c, type=str(table.schema.field(c).type),
-                                   values=hints.get(c, [])) for c in table.column_names],
-        ))  # fmt: skip
+        catalog.tables.append(
+            CatalogTable(
+                dataset_id=ids[name],
+                version=1,
+                name=name,
+                columns=[
+                    CatalogColumn(
+                        name=c, type=str(table.schema.field(c).type), values=hints.get(c, [])
+                    )
+                    for c in table.column_names
+                ],
+            )
+        )
     return catalog, {ids[name]: t for name, t in tables.items()}
 
 
@@ -1038,11 +1164,17 @@ def test_a_name_copied_into_the_rows_that_refer_to_it_is_asked_back() -> None:
     """An order's ship name copies its customer's name, not always alike: "orders Zeta
     placed" may be either."""
     names = [f"Firm{i:02d}" for i in range(60)] + ["Zeta"]
-    customers = pa.table({"customerId": list(range(61)), "companyName": names,
-                          "city": ["Oslo"] * 61})  # fmt: skip
-    orders = pa.table({"orderId": list(range(61)), "customerId": list(range(61)),
-                       "shipName": [*names[:60], "Zeta Ltd"],
-                       "shipCity": ["Oslo"] * 61})  # fmt: skip
+    customers = pa.table(
+        {"customerId": list(range(61)), "companyName": names, "city": ["Oslo"] * 61}
+    )
+    orders = pa.table(
+        {
+            "orderId": list(range(61)),
+            "customerId": list(range(61)),
+            "shipName": [*names[:60], "Zeta Ltd"],
+            "shipCity": ["Oslo"] * 61,
+        }
+    )
     shop = _profiled({"customers": customers, "orders": orders})
     assert isinstance(translate("How many orders did Firm07 place?", shop[0]), NotUnderstood)
     assert ask("Show the city of Zeta", shop) == [["Oslo"]]  # the customer's: no order has it

@@ -17,8 +17,10 @@ def test_the_committed_csvs_are_the_generator_output(tmp_path: Path) -> None:
 def test_tables_and_catalog() -> None:
     tables = load_shop()
     assert {n: t.num_rows for n, t in tables.items()} == {
-        "customers": 400, "products": 56, "orders": 3000,
-    }  # fmt: skip
+        "customers": 400,
+        "products": 56,
+        "orders": 3000,
+    }
     catalog = shop_catalog()
     assert [t.dataset_id for t in catalog.tables] == [shop_ids()[n] for n in SHOP_TABLES]
     orders = catalog.table("orders")
@@ -26,10 +28,15 @@ def test_tables_and_catalog() -> None:
     types = {c.name: c.type for c in orders.columns}
     assert types["order_date"] == "date32[day]" and types["amount"] == "double"
     assert {c.name: c.values for c in orders.columns}["status"] == [
-        "cancelled", "delivered", "pending", "returned", "shipped",
-    ]  # fmt: skip
+        "cancelled",
+        "delivered",
+        "pending",
+        "returned",
+        "shipped",
+    ]
     assert {(k.table, k.column, k.ref_table) for k in catalog.keys} == {
-        ("orders", "customer_id", "customers"), ("orders", "product_id", "products"),
-    }  # fmt: skip
+        ("orders", "customer_id", "customers"),
+        ("orders", "product_id", "products"),
+    }
     customer_ids = set(tables["customers"].column("customer_id").to_pylist())
     assert set(tables["orders"].column("customer_id").to_pylist()) <= customer_ids

@@ -51,9 +51,13 @@ def test_an_event_of_no_workspace_reaches_no_room() -> None:
 
 def test_the_bridge_reads_the_platform_topics_people_care_about() -> None:
     assert set(NOTIFIED_TOPICS) == {
-        "rivergen.jobs", "rivergen.storage", "rivergen.notifications", "rivergen.models",
-        "governance.alerts", "model.metrics",
-    }  # fmt: skip
+        "rivergen.jobs",
+        "rivergen.storage",
+        "rivergen.notifications",
+        "rivergen.models",
+        "governance.alerts",
+        "model.metrics",
+    }
 
 
 def test_a_personal_event_also_reaches_its_users_room() -> None:
@@ -61,9 +65,14 @@ def test_a_personal_event_also_reaches_its_users_room() -> None:
 
     def notification(type_: str, data: dict[str, object]) -> Notification:
         return Notification(
-            id=1, event_id=uuid4(), event=type_, type=type_, workspace_id=workspace,
-            occurred_at=datetime.now(UTC), data=data,
-        )  # fmt: skip
+            id=1,
+            event_id=uuid4(),
+            event=type_,
+            type=type_,
+            workspace_id=workspace,
+            occurred_at=datetime.now(UTC),
+            data=data,
+        )
 
     added = notification(MEMBER_ADDED, {"user_id": str(user), "role": "editor"})
     assert rooms_of(added) == [workspace_room(workspace), user_room(user)]

@@ -12,10 +12,10 @@ import yaml
 from ray.serve._private import constants as serve_constants
 from typer.main import get_command
 
-from compute.metrics import METRICS
 from deployments.scaling import LIGHT_NUM_CPUS
 from rivergen.acl import ROUTE_ACCESS
 from rivergen.cli.main import app
+from rivergen.metrics import METRICS
 from tests.conftest import REPO_ROOT
 from tests.unit.test_docs import setting_variables
 
@@ -69,10 +69,12 @@ def test_every_repository_path_named_exists() -> None:
     assert "deployments/scaling.py" in paths
     # A file the operator makes from a committed example (rivergen.env) counts as there.
     missing = [
-        p for p in paths
-        if "<" not in p and not (REPO_ROOT / p).exists()
+        p
+        for p in paths
+        if "<" not in p
+        and not (REPO_ROOT / p).exists()
         and not (REPO_ROOT / f"{p}.example").exists()
-    ]  # fmt: skip
+    ]
     assert missing == []
 
 

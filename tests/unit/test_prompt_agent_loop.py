@@ -27,8 +27,12 @@ from rivergen.services.language import explain
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 from rivergen.settings import PromptSettings
 
-ORDERS = CatalogTable(dataset_id=uuid.uuid4(), version=1, name="orders",
-                      columns=[CatalogColumn(name="Freight", type="double")])  # fmt: skip
+ORDERS = CatalogTable(
+    dataset_id=uuid.uuid4(),
+    version=1,
+    name="orders",
+    columns=[CatalogColumn(name="Freight", type="double")],
+)
 CATALOG = PromptCatalog(tables=[ORDERS])
 
 
@@ -55,22 +59,37 @@ class Script:
 def toolbox(ran: list[str]) -> ToolBox:
     async def sql(ctx: ToolContext, args: BaseModel) -> ToolResult:
         ran.append("run_sql")
-        return ToolResult(summary="The query returned 2 row(s).", result={
-            "sql": "SELECT * FROM orders WHERE Freight > 10", "row_count": 2,
-            "datasets": [{"dataset_id": str(ORDERS.dataset_id), "name": "orders"}],
-            "filters": ["Freight > 10", "ShipCountry = 'France' (policy)"],
-            "policies": [{"id": str(uuid.uuid4()), "name": "france only", "type": "row_filter"}],
-            "masked_columns": ["CustomerID"]})  # fmt: skip
+        return ToolResult(
+            summary="The query returned 2 row(s).",
+            result={
+                "sql": "SELECT * FROM orders WHERE Freight > 10",
+                "row_count": 2,
+                "datasets": [{"dataset_id": str(ORDERS.dataset_id), "name": "orders"}],
+                "filters": ["Freight > 10", "ShipCountry = 'France' (policy)"],
+                "policies": [
+                    {"id": str(uuid.uuid4()), "name": "france only", "type": "row_filter"}
+                ],
+                "masked_columns": ["CustomerID"],
+            },
+        )
 
     async def delete(ctx: ToolContext, args: Any) -> ToolResult:
         ran.append("delete_dataset")
         return ToolResult(summary="deleted")
 
-    return ToolBox([
-        Tool("run_sql", "sql", SqlArgs, sql),
-        Tool("delete_dataset", "delete", DatasetArgs, delete, writes=True,
-             describe=lambda ctx, args: f"delete dataset {args.dataset}"),
-    ])  # fmt: skip
+    return ToolBox(
+        [
+            Tool("run_sql", "sql", SqlArgs, sql),
+            Tool(
+                "delete_dataset",
+                "delete",
+                DatasetArgs,
+                delete,
+                writes=True,
+                describe=lambda ctx, args: f"delete dataset {args.dataset}",
+            ),
+        ]
+    )
 
 
 def settings(**changes: Any) -> PromptSettings:
@@ -83,12 +102,16 @@ def sql_call() -> ToolCall:
 
 def test_every_tool_follows_its_route_in_the_table() -> None:
     assert {t: tool_access(t) for t in TOOL_ROUTES} == {
-        "search_catalog": "viewer", "describe_dataset": "viewer", "run_sql": "viewer",
-        "profile_dataset": "editor", "start_job": "editor", "save_result": "editor",
+        "search_catalog": "viewer",
+        "describe_dataset": "viewer",
+        "run_sql": "viewer",
+        "profile_dataset": "editor",
+        "start_job": "editor",
+        "save_result": "editor",
         "delete_dataset": "editor",
         # Governance's route joins the table with its service: until then nobody may.
         "create_policy": ROUTE_ACCESS.get(("POST", "/api/v1/policies")),
-    }  # fmt: skip
+    }
     assert tool_access("drop_database") is None
 
 
@@ -108,9 +131,9 @@ async def test_a_read_runs_a_write_waits_and_a_viewers_write_is_refused() -> Non
     assert agent.refusals(caller(Role.viewer), run.pending) == run.pending
     assert agent.refusals(caller(Role.admin), run.pending) == []
 
-    viewer = await PromptAgent(Script([ToolCalls(calls=[delete]), FinalAnswer(text="no")]),
-                               toolbox(ran), settings()).execute(caller(Role.viewer), "q",
-                                                                 CATALOG)  # fmt: skip
+    viewer = await PromptAgent(
+        Script([ToolCalls(calls=[delete]), FinalAnswer(text="no")]), toolbox(ran), settings()
+    ).execute(caller(Role.viewer), "q", CATALOG)
     assert viewer.status == "completed" and viewer.pending == []
     assert viewer.turns[0].status == "refused"
     assert viewer.turns[0].error is not None
@@ -126,7 +149,9 @@ async def test_unknown_tools_and_bad_arguments_are_recorded_not_raised() -> None
     )
     assert run.status == "completed" and run.answer == "sorry"
     assert [(t.status, t.error and t.error["code"]) for t in run.turns] == [
-        ("failed", "unknown_tool"), ("failed", "invalid_tool_arguments")]  # fmt: skip
+        ("failed", "unknown_tool"),
+        ("failed", "invalid_tool_arguments"),
+    ]
     # The provider saw both failures before it answered.
     assert [t.status for t in provider.requests[-1].turns] == ["failed", "failed"]
 
@@ -156,9 +181,13 @@ async def test_the_explanation_names_datasets_filters_policies_sql_and_rows() ->
         caller(Role.viewer), "orders with freight over 10", CATALOG
     )
     view = ExecutionView(
-        id=uuid.uuid4(), question="orders with freight over 10", status=run.status,
-        turns=run.turns, created_by="u", created_at="2026-01-01T00:00:00Z",
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        question="orders with freight over 10",
+        status=run.status,
+        turns=run.turns,
+        created_by="u",
+        created_at="2026-01-01T00:00:00Z",
+    )
     explanation = explain(view)
     assert explanation.datasets == ["orders"]
     assert explanation.filters == ["Freight > 10", "ShipCountry = 'France' (policy)"]
@@ -169,10 +198,15 @@ async def test_the_explanation_names_datasets_filters_policies_sql_and_rows() ->
     for part in ("orders", "Freight > 10", "france only", "CustomerID", "SELECT", "2 row(s)"):
         assert part in explanation.text
 
-    confused = view.model_copy(update={
-        "status": "not_understood", "turns": [],
-        "error": {"code": "not_understood", "message": "I did not understand 'frob'",
-                  "details": {"unknown": ["frob"]}},
-    })  # fmt: skip
-    assert explain(confused).not_understood == [
-        "I did not understand 'frob'", "the word 'frob'"]  # fmt: skip
+    confused = view.model_copy(
+        update={
+            "status": "not_understood",
+            "turns": [],
+            "error": {
+                "code": "not_understood",
+                "message": "I did not understand 'frob'",
+                "details": {"unknown": ["frob"]},
+            },
+        }
+    )
+    assert explain(confused).not_understood == ["I did not understand 'frob'", "the word 'frob'"]

@@ -15,18 +15,35 @@ from rivergen.services.planning.intents import NotUnderstood, QueryIntent
 
 
 def _table(name: str, columns: dict[str, str], values: dict[str, list[str]]) -> CatalogTable:
-    return CatalogTable(dataset_id=uuid.uuid4(), version=1, name=name, columns=[
-        CatalogColumn(name=c, type=t, values=values.get(c, [])) for c, t in columns.items()
-    ])  # fmt: skip
+    return CatalogTable(
+        dataset_id=uuid.uuid4(),
+        version=1,
+        name=name,
+        columns=[
+            CatalogColumn(name=c, type=t, values=values.get(c, [])) for c, t in columns.items()
+        ],
+    )
 
 
-CATALOG = PromptCatalog(tables=[
-    _table("penguins", {"species": "string", "island": "string", "body_mass_g": "int64",
-                        "year": "int64"},
-           {"species": ["Adelie", "Gentoo"], "island": ["Biscoe", "Dream"]}),
-    _table("employees", {"employeeID": "int64", "birthDate": "timestamp[ms]",
-                         "hireDate": "timestamp[ms]", "country": "string"}, {}),
-])  # fmt: skip
+CATALOG = PromptCatalog(
+    tables=[
+        _table(
+            "penguins",
+            {"species": "string", "island": "string", "body_mass_g": "int64", "year": "int64"},
+            {"species": ["Adelie", "Gentoo"], "island": ["Biscoe", "Dream"]},
+        ),
+        _table(
+            "employees",
+            {
+                "employeeID": "int64",
+                "birthDate": "timestamp[ms]",
+                "hireDate": "timestamp[ms]",
+                "country": "string",
+            },
+            {},
+        ),
+    ]
+)
 
 
 def first(question: str) -> QueryIntent:
@@ -55,9 +72,15 @@ def test_each_pattern_changes_the_previous_select() -> None:
     assert any("follow-up" in u for u in top.understood)
 
 
-@pytest.mark.parametrize("question", [
-    "and by banana?", "what about Narnia?", "only 5 bananas", "show the top many instead",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "question",
+    [
+        "and by banana?",
+        "what about Narnia?",
+        "only 5 bananas",
+        "show the top many instead",
+    ],
+)
 def test_a_follow_up_that_cannot_be_read_is_not_guessed(question: str) -> None:
     prior = first("average body mass of Adelie penguins")
     assert isinstance(read_followup(question, prior, CATALOG), NotUnderstood)
@@ -85,16 +108,19 @@ def test_several_fitting_columns_ask_which_and_the_answer_picks_one() -> None:
     assert isinstance(read_followup("the fifth", prior, CATALOG, asked), NotUnderstood)
 
 
-@pytest.mark.parametrize(("columns", "types", "kind", "x", "y"), [
-    (["n"], ["int64"], "number", None, "n"),
-    (["country", "n"], ["string", "int64"], "bar", "country", "n"),
-    (["orderDate", "total"], ["timestamp[ms]", "double"], "line", "orderDate", "total"),
-    (["year", "mass"], ["int32", "double"], "line", "year", "mass"),
-    (["id", "mass"], ["int64", "double"], "table", None, None),
-    (["country", "city", "n"], ["string", "string", "int64"], "table", None, None),
-    (["name"], ["string"], "table", None, None),
-    (["country", "n"], [], "table", None, None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("columns", "types", "kind", "x", "y"),
+    [
+        (["n"], ["int64"], "number", None, "n"),
+        (["country", "n"], ["string", "int64"], "bar", "country", "n"),
+        (["orderDate", "total"], ["timestamp[ms]", "double"], "line", "orderDate", "total"),
+        (["year", "mass"], ["int32", "double"], "line", "year", "mass"),
+        (["id", "mass"], ["int64", "double"], "table", None, None),
+        (["country", "city", "n"], ["string", "string", "int64"], "table", None, None),
+        (["name"], ["string"], "table", None, None),
+        (["country", "n"], [], "table", None, None),
+    ],
+)
 def test_the_chart_follows_the_answers_column_types(
     columns: list[str], types: list[str], kind: str, x: str | None, y: str | None
 ) -> None:

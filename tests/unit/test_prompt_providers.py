@@ -23,11 +23,20 @@ from rivergen.agents.prompt_studio.steps import NotUnderstood, Step, ToolCall, T
 from rivergen.services.planning import intents
 from rivergen.services.planning.catalog import CatalogColumn, CatalogTable, PromptCatalog
 
-CATALOG = PromptCatalog(tables=[CatalogTable(
-    dataset_id=uuid.uuid4(), version=1, name="orders", row_count=830,
-    columns=[CatalogColumn(name="OrderID", type="int64"), CatalogColumn(name="Freight",
-                                                                       type="double")],
-)])  # fmt: skip
+CATALOG = PromptCatalog(
+    tables=[
+        CatalogTable(
+            dataset_id=uuid.uuid4(),
+            version=1,
+            name="orders",
+            row_count=830,
+            columns=[
+                CatalogColumn(name="OrderID", type="int64"),
+                CatalogColumn(name="Freight", type="double"),
+            ],
+        )
+    ]
+)
 
 
 def test_each_intent_becomes_its_tool_calls() -> None:
@@ -41,14 +50,23 @@ def test_each_intent_becomes_its_tool_calls() -> None:
     cases = [
         (intents.DescribeIntent(table="orders"), "describe_dataset", {"dataset": "orders"}),
         (intents.ProfileIntent(table="orders"), "profile_dataset", {"dataset": "orders"}),
-        (intents.FindDatasetsIntent(terms=["churn", "risk"]), "search_catalog",
-         {"query": "churn risk"}),
-        (intents.StartJobIntent(job_kind="pagerank", table="votes", params={"damping": 0.85}),
-         "start_job", {"kind": "pagerank", "params": {"damping": 0.85}, "dataset": "votes"}),
-        (intents.CreatePolicyIntent(policy={"name": "p"}), "create_policy",
-         {"policy": {"name": "p"}}),
+        (
+            intents.FindDatasetsIntent(terms=["churn", "risk"]),
+            "search_catalog",
+            {"query": "churn risk"},
+        ),
+        (
+            intents.StartJobIntent(job_kind="pagerank", table="votes", params={"damping": 0.85}),
+            "start_job",
+            {"kind": "pagerank", "params": {"damping": 0.85}, "dataset": "votes"},
+        ),
+        (
+            intents.CreatePolicyIntent(policy={"name": "p"}),
+            "create_policy",
+            {"policy": {"name": "p"}},
+        ),
         (intents.DeleteDatasetIntent(table="orders"), "delete_dataset", {"dataset": "orders"}),
-    ]  # fmt: skip
+    ]
     for intent, tool, arguments in cases:
         calls = calls_of(intent)
         assert isinstance(calls, list)
@@ -60,14 +78,21 @@ def test_each_intent_becomes_its_tool_calls() -> None:
 def test_the_conversation_replays_each_call_and_its_result() -> None:
     call = ToolCall(tool="describe_dataset", arguments={"dataset": "orders"})
     turn = Turn(
-        index=0, call_id=call.id, tool=call.tool, arguments=call.arguments, status="ok",
-        summary="orders: 830 rows", result={"rows": list(range(100))},
-    )  # fmt: skip
+        index=0,
+        call_id=call.id,
+        tool=call.tool,
+        arguments=call.arguments,
+        status="ok",
+        summary="orders: 830 rows",
+        result={"rows": list(range(100))},
+    )
     request = StepRequest(
-        question="how many orders?", catalog=CATALOG,
+        question="how many orders?",
+        catalog=CATALOG,
         tools=[ToolSpec(name="describe_dataset", description="d", parameters={})],
-        turns=[turn], assistant=[ToolCalls(calls=[call])],
-    )  # fmt: skip
+        turns=[turn],
+        assistant=[ToolCalls(calls=[call])],
+    )
     messages = messages_of(request)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
     assert "orders (OrderID int64, Freight double), 830 rows" in messages[0]["content"]
@@ -82,17 +107,35 @@ def test_a_completion_is_read_as_a_step() -> None:
     def completion(message: dict[str, object]) -> dict[str, object]:
         return {"choices": [{"message": message}]}
 
-    calls = step_of(completion({"content": None, "tool_calls": [
-        {"id": "c1", "type": "function",
-         "function": {"name": "run_sql", "arguments": '{"sql": "SELECT 1"}'}}]}))  # fmt: skip
+    calls = step_of(
+        completion(
+            {
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "run_sql", "arguments": '{"sql": "SELECT 1"}'},
+                    }
+                ],
+            }
+        )
+    )
     assert isinstance(calls, ToolCalls)
     assert [(c.id, c.tool, c.arguments) for c in calls.calls] == [
-        ("c1", "run_sql", {"sql": "SELECT 1"})]  # fmt: skip
+        ("c1", "run_sql", {"sql": "SELECT 1"})
+    ]
     assert step_of(completion({"content": "42 orders."})) == FinalAnswer(text="42 orders.")
     assert step_of(completion({"content": "NOT_UNDERSTOOD: 'frob'"})) == NotUnderstood(
-        message="'frob'")  # fmt: skip
-    for bad in ({"choices": []}, completion({"content": ""}), completion({"tool_calls": [
-            {"id": "c", "function": {"name": "run_sql", "arguments": "{not json"}}]})):  # fmt: skip
+        message="'frob'"
+    )
+    for bad in (
+        {"choices": []},
+        completion({"content": ""}),
+        completion(
+            {"tool_calls": [{"id": "c", "function": {"name": "run_sql", "arguments": "{not json"}}]}
+        ),
+    ):
         with pytest.raises(ProviderError):
             step_of(bad)
 
@@ -126,7 +169,9 @@ async def test_the_chain_falls_back_on_an_error_and_on_a_timeout() -> None:
     assert time.monotonic() - start < 1.0
     assert isinstance(step, FinalAnswer) and step.text == "42" and step.provider == "good"
     assert [(f.provider, f.error.split(":")[0]) for f in step.fallbacks] == [
-        ("broken", "ProviderError"), ("slow", "no answer in 0.2 s")]  # fmt: skip
+        ("broken", "ProviderError"),
+        ("slow", "no answer in 0.2 s"),
+    ]
     assert last.asked == 0
     failing = FallbackChain([broken], timeout_s=0.2, fallback=Scripted("b", RuntimeError("x")))
     with pytest.raises(ProviderError) as raised:

@@ -20,10 +20,12 @@ async def test_a_read_is_retried_after_a_transient_error_a_write_is_not() -> Non
 
     runner = PlanRunner(max_attempts=3, backoff_s=0.0)
     report = await runner.run(
-        [PlanStep(id="read", tool="run_sql"), PlanStep(id="write", tool="delete_dataset",
-                                                       writes=True)],
+        [
+            PlanStep(id="read", tool="run_sql"),
+            PlanStep(id="write", tool="delete_dataset", writes=True),
+        ],
         flaky,
-    )  # fmt: skip
+    )
 
     read, write = report.outcomes
     assert (read.status, read.attempts, read.result) == ("succeeded", 3, "read done")
@@ -43,15 +45,20 @@ async def test_a_refusal_is_not_retried_and_what_depends_on_it_is_skipped() -> N
         return "ok"
 
     report = await PlanRunner(backoff_s=0.0).run(
-        [PlanStep(id="describe", tool="describe_dataset"),
-         PlanStep(id="profile", tool="profile_dataset", depends_on=["describe"]),
-         PlanStep(id="search", tool="search_catalog")],
+        [
+            PlanStep(id="describe", tool="describe_dataset"),
+            PlanStep(id="profile", tool="profile_dataset", depends_on=["describe"]),
+            PlanStep(id="search", tool="search_catalog"),
+        ],
         execute,
-    )  # fmt: skip
+    )
 
     assert [o.status for o in report.outcomes] == ["failed", "skipped", "succeeded"]
     assert report.outcome("describe").error == {
-        "code": "dataset_not_found", "message": "no dataset 'churn'", "details": {}}  # fmt: skip
+        "code": "dataset_not_found",
+        "message": "no dataset 'churn'",
+        "details": {},
+    }
     assert report.outcome("profile").error is not None
     assert report.outcome("profile").error["code"] == "dependency_failed"
     assert calls == {"describe": 1, "search": 1}

@@ -11,11 +11,11 @@ from uuid import uuid4
 import pytest
 from typer.testing import CliRunner
 
-from compute.metrics import record_event, record_job, record_kernel, record_upload
 from rivergen.cli.main import app
 from rivergen.cli.runner import RunState, state_file
 from rivergen.cli.submit import entrypoint, job_env, ray_auth_token, resolve_target
 from rivergen.errors import ConfigurationError
+from rivergen.metrics import record_event, record_job, record_kernel, record_upload
 from rivergen.sdk import Client
 from rivergen.settings import Settings
 
@@ -97,12 +97,17 @@ def test_submit_goes_to_the_address_option_then_ray_address_then_the_local_platf
 
 def test_the_job_gets_the_api_url_and_the_callers_credentials_only() -> None:
     env = {
-        "RIVERGEN_API_KEY": "rg_x", "RIVERGEN_WORKSPACE_ID": "w", "RIVERGEN_TOKEN": "",
-        "RIVERGEN_POSTGRES__DSN": "postgresql://secret", "HOME": "/root",
-    }  # fmt: skip
+        "RIVERGEN_API_KEY": "rg_x",
+        "RIVERGEN_WORKSPACE_ID": "w",
+        "RIVERGEN_TOKEN": "",
+        "RIVERGEN_POSTGRES__DSN": "postgresql://secret",
+        "HOME": "/root",
+    }
     assert job_env(API, env) == {
-        "RIVERGEN_API_URL": API, "RIVERGEN_API_KEY": "rg_x", "RIVERGEN_WORKSPACE_ID": "w",
-    }  # fmt: skip
+        "RIVERGEN_API_URL": API,
+        "RIVERGEN_API_KEY": "rg_x",
+        "RIVERGEN_WORKSPACE_ID": "w",
+    }
     assert entrypoint(Path("/x/my job.py"), ["--n", "3"], "python") == "python 'my job.py' --n 3"
 
 
@@ -136,9 +141,10 @@ def test_submit_without_a_cluster_says_where_to_point_it(tmp_path: Path) -> None
     script = tmp_path / "job.py"
     script.write_text("print(1)\n")
     result = CliRunner().invoke(
-        app, ["submit", str(script), "--data-dir", str(tmp_path / "d")],
+        app,
+        ["submit", str(script), "--data-dir", str(tmp_path / "d")],
         env={"RAY_ADDRESS": "", "RAY_API_SERVER_ADDRESS": ""},
-    )  # fmt: skip
+    )
     assert result.exit_code == 2
     assert "no Ray cluster to submit to" in result.output
 
@@ -173,8 +179,9 @@ def test_a_local_head_gets_the_configured_dashboard_agent_port_on_loopback() -> 
 
 def test_an_unreachable_jobs_api_is_named_and_address_beats_ray_address(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        app, ["jobs", "list", "--address", "http://127.0.0.1:29399", "--data-dir", str(tmp_path)],
+        app,
+        ["jobs", "list", "--address", "http://127.0.0.1:29399", "--data-dir", str(tmp_path)],
         env={"RAY_ADDRESS": "http://127.0.0.1:29398", "RAY_AUTH_TOKEN": "t"},
-    )  # fmt: skip
+    )
     assert result.exit_code == 2, result.output
     assert "the Ray Jobs API at http://127.0.0.1:29399 did not answer" in result.output

@@ -323,8 +323,12 @@ def test_text_columns_keep_their_distinct_values_up_to_a_limit() -> None:
     assert capped_profile(dataset, 3).columns[0].values == ["Chai", "Ikura", "Tofu"]
     # The catalog hints kept values past the ten top values, and the top values within them.
     cities = pa.array([f"City {i:02d}" for i in range(30)])
-    kept = {"columns": [profile_column("city", cities).model_dump(mode="json"),
-                        profile.model_dump(mode="json")]}  # fmt: skip
+    kept = {
+        "columns": [
+            profile_column("city", cities).model_dump(mode="json"),
+            profile.model_dump(mode="json"),
+        ]
+    }
     hints = _hints(json.dumps(kept))
     assert hints["city"] == [f"City {i:02d}" for i in range(30)]
     assert hints["productName"] == ["Chai", "Ikura", "Tofu"]

@@ -168,12 +168,21 @@ HEAD_CONTAINER = "spec.rayClusterConfig.headGroupSpec.template.spec.containers.0
         (_drop(f"{WORKERS}.template.spec.containers.0", "name"), "containers/0"),
         (_rename(HEAD_CONTAINER, "envFrom", "envfrom"), "containers/0"),
         (_set(f"{HEAD_CONTAINER}.resources.limits.cpu", "four"), "limits/cpu"),
-        (_rename("spec.rayClusterConfig", "enableInTreeAutoscaling", "autoscaling"),
-         "rayClusterConfig"),
+        (
+            _rename("spec.rayClusterConfig", "enableInTreeAutoscaling", "autoscaling"),
+            "rayClusterConfig",
+        ),
     ],
-    ids=["misspelled", "wrong-type", "config-not-text", "no-name", "unknown-field",
-         "bad-quantity", "unknown-option"],
-)  # fmt: skip
+    ids=[
+        "misspelled",
+        "wrong-type",
+        "config-not-text",
+        "no-name",
+        "unknown-field",
+        "bad-quantity",
+        "unknown-option",
+    ],
+)
 def test_a_broken_manifest_fails_validation(
     mutate: Callable[[dict[str, Any]], None], where: str
 ) -> None:
@@ -369,9 +378,10 @@ def admitted(
     """Kubernetes' rule: a pod no policy selects for ingress admits every connection; a pod
     that one selects admits what some ingress rule of some policy selecting it admits."""
     isolating = [
-        p for p in policies
+        p
+        for p in policies
         if "Ingress" in policy_types(p) and selects(p["spec"]["podSelector"], pod)
-    ]  # fmt: skip
+    ]
     if not isolating:
         return True
     return any(
@@ -686,11 +696,19 @@ def _misspell_pod_selector(docs: list[dict[str, Any]]) -> None:
         (_restrict_egress, "restricts egress"),
         (_misspell_pod_selector, "'podSelector' is a required property"),
     ],
-    ids=["dashboard-open-to-all", "operator-peer-split", "operator-namespace-unpinned",
-         "ray-io-cluster-rivergen",
-         "no-default-deny", "serve-closed", "unquoted-yes", "named-port", "egress-denied",
-         "misspelled-field"],
-)  # fmt: skip
+    ids=[
+        "dashboard-open-to-all",
+        "operator-peer-split",
+        "operator-namespace-unpinned",
+        "ray-io-cluster-rivergen",
+        "no-default-deny",
+        "serve-closed",
+        "unquoted-yes",
+        "named-port",
+        "egress-denied",
+        "misspelled-field",
+    ],
+)
 def test_a_broken_network_policy_fails(
     mutate: Callable[[list[dict[str, Any]]], None], expected: str
 ) -> None:

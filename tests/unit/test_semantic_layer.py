@@ -24,27 +24,56 @@ REVENUE = "unitPrice * quantity * (1 - discount)"
 
 def table(name: str, *columns: tuple[str, str]) -> CatalogTable:
     return CatalogTable(
-        dataset_id=uuid.uuid4(), version=1, name=name,
+        dataset_id=uuid.uuid4(),
+        version=1,
+        name=name,
         columns=[CatalogColumn(name=n, type=t) for n, t in columns],
-    )  # fmt: skip
+    )
 
 
-CATALOG = PromptCatalog(tables=[
-    table("products", ("productID", "int64"), ("productName", "string"), ("unitPrice", "double"),
-          ("discontinued", "int64")),
-    table("order_details", ("orderID", "int64"), ("productID", "int64"), ("unitPrice", "double"),
-          ("quantity", "int64"), ("discount", "double")),
-    table("customers", ("id", "int64"), ("is_active", "string"), ("signed_up", "date32[day]")),
-    table("orders", ("id", "int64"), ("customer_id", "int64"), ("orderDate", "timestamp[ns]")),
-])  # fmt: skip
+CATALOG = PromptCatalog(
+    tables=[
+        table(
+            "products",
+            ("productID", "int64"),
+            ("productName", "string"),
+            ("unitPrice", "double"),
+            ("discontinued", "int64"),
+        ),
+        table(
+            "order_details",
+            ("orderID", "int64"),
+            ("productID", "int64"),
+            ("unitPrice", "double"),
+            ("quantity", "int64"),
+            ("discount", "double"),
+        ),
+        table("customers", ("id", "int64"), ("is_active", "string"), ("signed_up", "date32[day]")),
+        table("orders", ("id", "int64"), ("customer_id", "int64"), ("orderDate", "timestamp[ns]")),
+    ]
+)
 PROFILES = {
-    "products": {"columns": [{"name": "discontinued", "count": 77, "distinct_count": 2,
-                              "top_values": [{"value": 0, "count": 69},
-                                             {"value": 1, "count": 8}]}]},
-    "customers": {"columns": [{"name": "is_active", "count": 9, "distinct_count": 2,
-                               "top_values": [{"value": "Yes", "count": 6},
-                                              {"value": "No", "count": 3}]}]},
-}  # fmt: skip
+    "products": {
+        "columns": [
+            {
+                "name": "discontinued",
+                "count": 77,
+                "distinct_count": 2,
+                "top_values": [{"value": 0, "count": 69}, {"value": 1, "count": 8}],
+            }
+        ]
+    },
+    "customers": {
+        "columns": [
+            {
+                "name": "is_active",
+                "count": 9,
+                "distinct_count": 2,
+                "top_values": [{"value": "Yes", "count": 6}, {"value": "No", "count": 3}],
+            }
+        ]
+    },
+}
 
 
 def column(layer: SemanticLayer, dataset: str, name: str) -> tuple[str, str, list[str], list[str]]:
@@ -85,11 +114,13 @@ def test_the_draft_splits_names_and_finds_roles_measures_and_keys() -> None:
 def test_a_new_draft_keeps_what_people_wrote() -> None:
     first = draft_layer(CATALOG, PROFILES)
     products = first.datasets[0].model_copy(update={"synonyms": ["merchandise"]})
-    edited = first.model_copy(update={
-        "datasets": [products, *first.datasets[1:]],
-        "measures": [Measure(name="revenue", dataset="order_details", expression=REVENUE)],
-        "verified_queries": [VerifiedQuery(question="q", sql="SELECT 1 FROM products")],
-    })  # fmt: skip
+    edited = first.model_copy(
+        update={
+            "datasets": [products, *first.datasets[1:]],
+            "measures": [Measure(name="revenue", dataset="order_details", expression=REVENUE)],
+            "verified_queries": [VerifiedQuery(question="q", sql="SELECT 1 FROM products")],
+        }
+    )
     again = merged(draft_layer(CATALOG, PROFILES), edited)
     assert again.datasets[0].synonyms == ["merchandise"]
     assert [m.name for m in again.measures] == ["revenue"]
@@ -106,13 +137,15 @@ def test_a_new_draft_keeps_what_people_wrote() -> None:
     [
         (Measure(name="m", dataset="products", expression="unitPrice * weight"), "weight"),
         (Measure(name="m", dataset="products", expression="sum(unitPrice)"), "aggregate already"),
-        (Measure(name="m", dataset="products", expression="unitPrice", aggregation="none"),
-         "must be an aggregate"),
+        (
+            Measure(name="m", dataset="products", expression="unitPrice", aggregation="none"),
+            "must be an aggregate",
+        ),
         (Measure(name="m", dataset="products", expression="(SELECT 1)"), "not a query"),
         (Measure(name="m", dataset="products", expression="getenv('HOME')"), "getenv"),
         (Measure(name="m", dataset="suppliers", expression="1"), "no dataset"),
     ],
-)  # fmt: skip
+)
 def test_a_measure_that_does_not_hold_is_refused(measure: Measure, expected: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         validate(SemanticLayer(measures=[measure]), CATALOG)
@@ -133,14 +166,22 @@ def test_measure_sql_qualifies_columns_and_refuses_queries() -> None:
 def confirmed() -> PromptCatalog:
     layer = draft_layer(CATALOG, PROFILES)
     products = layer.datasets[0].model_copy(update={"synonyms": ["merchandise"]})
-    layer = layer.model_copy(update={
-        "datasets": [products, *layer.datasets[1:]],
-        "measures": [Measure(name="revenue", dataset="order_details", expression=REVENUE,
-                             synonyms=["sales"])],
-        "verified_queries": [VerifiedQuery(question="which products are discontinued",
-                                           sql="SELECT productName FROM products "
-                                               "WHERE discontinued = 1")],
-    })  # fmt: skip
+    layer = layer.model_copy(
+        update={
+            "datasets": [products, *layer.datasets[1:]],
+            "measures": [
+                Measure(
+                    name="revenue", dataset="order_details", expression=REVENUE, synonyms=["sales"]
+                )
+            ],
+            "verified_queries": [
+                VerifiedQuery(
+                    question="which products are discontinued",
+                    sql="SELECT productName FROM products WHERE discontinued = 1",
+                )
+            ],
+        }
+    )
     validate(layer, CATALOG)
     return apply_layer(CATALOG, layer, 3)
 

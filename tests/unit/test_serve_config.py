@@ -111,8 +111,11 @@ def _llm_application(path: str) -> dict[str, Any]:
     start = text.index("# --- llm:")
     end = text.index("# --- end llm")
     lines = [line.strip() for line in text[start:end].splitlines()]
-    body = [line[2:] if line.startswith("#  ") else line[1:] for line in lines
-            if line.startswith(("#  ", "#    "))]  # fmt: skip
+    body = [
+        line[2:] if line.startswith("#  ") else line[1:]
+        for line in lines
+        if line.startswith(("#  ", "#    "))
+    ]
     [application] = yaml.safe_load("\n".join(body))
     assert isinstance(application, dict)
     return application

@@ -37,8 +37,12 @@ async def test_readiness_and_unknown_paths(mount: str) -> None:
         ready = await http.get("/socket.io/readyz")
         # Not started (no lifespan ran): not subscribed, so not ready.
         assert ready.status_code == 503
-        assert ready.json() == {"ready": False, "instance_id": "replica-x", "sockets": 0,
-                                "listener": None}  # fmt: skip
+        assert ready.json() == {
+            "ready": False,
+            "instance_id": "replica-x",
+            "sockets": 0,
+            "listener": None,
+        }
 
 
 async def test_paths_outside_socket_io_are_not_found() -> None:
@@ -60,6 +64,8 @@ async def test_a_websocket_close_without_a_code_gets_1000() -> None:
     await wrapped({"type": "websocket.close"})
     await wrapped({"type": "websocket.close", "code": 4001})
     await wrapped({"type": "websocket.send", "text": "x"})
-    assert sent == [{"type": "websocket.close", "code": 1000},
-                    {"type": "websocket.close", "code": 4001},
-                    {"type": "websocket.send", "text": "x"}]  # fmt: skip
+    assert sent == [
+        {"type": "websocket.close", "code": 1000},
+        {"type": "websocket.close", "code": 4001},
+        {"type": "websocket.send", "text": "x"},
+    ]

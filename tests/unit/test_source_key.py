@@ -15,27 +15,45 @@ def key(**config: Any) -> str:
 def test_one_source_written_otherwise_has_one_key() -> None:
     csv = key(kind="http_csv", url="http://example.com/data/products.csv")
     assert csv.startswith("data_source:")
-    for alike in ("HTTP://Example.COM:80/data/products.csv#top",
-                  "http://example.com/data/%70roducts.csv"):  # fmt: skip
+    for alike in (
+        "HTTP://Example.COM:80/data/products.csv#top",
+        "http://example.com/data/%70roducts.csv",
+    ):
         assert key(kind="http_csv", url=alike) == csv
     assert key(kind="http_csv", url="https://example.com/data/products.csv") != csv
     assert key(kind="http_csv", url="http://example.com/data/products.csv?v=2") != csv
 
     pg = key(kind="postgres", dsn="postgresql://alice:secret@DB.example.com/shop", table="Orders")
-    assert pg == key(kind="postgres", dsn="postgresql://bob:other@db.example.com:5432/shop",
-                     table="public.orders")  # fmt: skip
-    assert pg != key(kind="postgres", dsn="postgresql://alice:x@db.example.com/shop",
-                     table="customers")  # fmt: skip
-    assert pg != key(kind="postgres", dsn="postgresql://alice:x@db.example.com/other",
-                     table="orders")  # fmt: skip
+    assert pg == key(
+        kind="postgres",
+        dsn="postgresql://bob:other@db.example.com:5432/shop",
+        table="public.orders",
+    )
+    assert pg != key(
+        kind="postgres", dsn="postgresql://alice:x@db.example.com/shop", table="customers"
+    )
+    assert pg != key(
+        kind="postgres", dsn="postgresql://alice:x@db.example.com/other", table="orders"
+    )
     query = "SELECT id FROM orders"
     assert key(kind="postgres", dsn="postgresql://a:b@h/shop", query=query) == key(
         kind="postgres", dsn="postgresql://c:d@h/shop", query="  SELECT id\n FROM orders; "
     )
 
     s3 = key(kind="s3", bucket="raw-data", prefix="/exports/2024/", format="csv")
-    assert s3 == key(kind="s3", bucket="raw-data", prefix="exports/2024/", format="parquet",
-                     access_key_id="AKIA", secret_access_key="s")  # fmt: skip
+    assert s3 == key(
+        kind="s3",
+        bucket="raw-data",
+        prefix="exports/2024/",
+        format="parquet",
+        access_key_id="AKIA",
+        secret_access_key="s",
+    )
     assert s3 != key(kind="s3", bucket="raw-data", prefix="exports/2025/", format="csv")
-    assert s3 != key(kind="s3", bucket="raw-data", prefix="exports/2024/", format="csv",
-                     endpoint_url="https://minio.example.com")  # fmt: skip
+    assert s3 != key(
+        kind="s3",
+        bucket="raw-data",
+        prefix="exports/2024/",
+        format="csv",
+        endpoint_url="https://minio.example.com",
+    )

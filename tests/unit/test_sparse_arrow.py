@@ -10,7 +10,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compute.sparse.arrow import (
+from rivergen.errors import ValidationFailed
+from rivergen.sparse.arrow import (
     csr_from_lists,
     dense_block,
     dense_column,
@@ -18,7 +19,6 @@ from compute.sparse.arrow import (
     one_hot,
     read_edge_list,
 )
-from rivergen.errors import ValidationFailed
 from tests.conftest import SHARED_DATA
 
 

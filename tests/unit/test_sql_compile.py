@@ -69,8 +69,10 @@ def test_two_joins_group_having_order_limit(
     revenue: defaultdict[tuple[str, str], float] = defaultdict(float)
     for order in shop["orders"].to_pylist():
         if order["status"] in ("delivered", "shipped") and str(order["order_date"]) >= "2024":
-            key = (products[order["product_id"]]["category"],
-                   customers[order["customer_id"]]["country"])  # fmt: skip
+            key = (
+                products[order["product_id"]]["category"],
+                customers[order["customer_id"]]["country"],
+            )
             count[key] += 1
             revenue[key] += order["amount"]
     expected = sorted(
@@ -90,20 +92,23 @@ def test_or_groups_like_distinct_and_derived(
     got = rows(
         "SELECT name FROM products WHERE (category = 'Books' OR price > 1000) "
         "AND name LIKE '%o%' ORDER BY name",
-        catalog, tables,
-    )  # fmt: skip
+        catalog,
+        tables,
+    )
     assert [r["name"] for r in got] == sorted(
-        p["name"] for p in products
+        p["name"]
+        for p in products
         if (p["category"] == "Books" or p["price"] > 1000) and "o" in p["name"]
-    )  # fmt: skip
+    )
     got = rows("SELECT DISTINCT country FROM customers ORDER BY country DESC", catalog, tables)
     countries = {r["country"] for r in shop["customers"].to_pylist()}
     assert [r["country"] for r in got] == sorted(countries, reverse=True)
     got = rows(
         "SELECT EXTRACT(YEAR FROM order_date) AS y, MONTH(order_date) AS m, COUNT(*) AS n "
         "FROM orders WHERE YEAR(order_date) = 2024 GROUP BY 1, 2 ORDER BY y, m",
-        catalog, tables,
-    )  # fmt: skip
+        catalog,
+        tables,
+    )
     months = Counter(
         r["order_date"].month for r in shop["orders"].to_pylist() if r["order_date"].year == 2024
     )
@@ -125,11 +130,17 @@ def test_order_by_a_column_not_selected_and_star(
         # The engine's binder: 422 sql_invalid with its message, before any data is read.
         ("SELECT salary FROM customers", ValidationFailed, "sql_invalid"),
         ("SELECT x.name FROM customers c", ValidationFailed, "sql_invalid"),
-        ("SELECT name FROM customers c JOIN products p ON c.customer_id = p.product_id",
-         ValidationFailed, "sql_invalid"),
+        (
+            "SELECT name FROM customers c JOIN products p ON c.customer_id = p.product_id",
+            ValidationFailed,
+            "sql_invalid",
+        ),
         ("SELECT SUM(name) FROM customers", ValidationFailed, "sql_invalid"),
-        ("SELECT country, name, COUNT(*) FROM customers GROUP BY country", ValidationFailed,
-         "sql_invalid"),
+        (
+            "SELECT country, name, COUNT(*) FROM customers GROUP BY country",
+            ValidationFailed,
+            "sql_invalid",
+        ),
         ("SELECT * FROM customers WHERE COUNT(*) > 1", ValidationFailed, "sql_invalid"),
         ("SELECT * FROM customers WHERE name = $1", ValidationFailed, "sql_invalid"),
         ("SELEC * FROM customers", ValidationFailed, "sql_invalid"),
@@ -142,10 +153,13 @@ def test_order_by_a_column_not_selected_and_star(
         ("COPY customers TO '/tmp/x'", BadRequest, "sql_not_read_only"),
         ("SELECT * FROM customers FOR UPDATE", BadRequest, "sql_not_read_only"),
         ("SELECT * FROM read_parquet('/tmp/x.parquet')", BadRequest, "sql_function_not_allowed"),
-        ("SELECT current_setting('threads') FROM customers", BadRequest,
-         "sql_function_not_allowed"),
+        (
+            "SELECT current_setting('threads') FROM customers",
+            BadRequest,
+            "sql_function_not_allowed",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refusals(sql: str, error: type[RiverGenError], code: str, catalog: PromptCatalog) -> None:
     with pytest.raises(error) as raised:
         compile_sql(sql, catalog)
@@ -165,8 +179,9 @@ def test_the_whole_select_dialect_runs(
         "CASE WHEN count(*) > 3 THEN 'many' ELSE 'few' END AS size, "
         "rank() OVER (ORDER BY sum(amount) DESC, customer_id) AS r "
         "FROM big GROUP BY customer_id ORDER BY r FETCH FIRST 3 ROWS ONLY",
-        catalog, tables,
-    )  # fmt: skip
+        catalog,
+        tables,
+    )
     mean = sum(o["amount"] for o in orders) / len(orders)
     totals: defaultdict[int, float] = defaultdict(float)
     counts: Counter[int] = Counter()
@@ -182,8 +197,9 @@ def test_the_whole_select_dialect_runs(
     got = rows(
         "SELECT country FROM customers EXCEPT SELECT country FROM customers "
         "WHERE customer_id > 3 ORDER BY 1 LIMIT 5 OFFSET 0",
-        catalog, tables,
-    )  # fmt: skip
+        catalog,
+        tables,
+    )
     customers = shop["customers"].to_pylist()
     late = {c["country"] for c in customers if c["customer_id"] > 3}
     assert [r["country"] for r in got] == sorted({c["country"] for c in customers} - late)[:5]
@@ -196,18 +212,22 @@ def test_a_query_spec_valid_before_means_the_same(shop: dict[str, pa.Table]) -> 
     spec = QuerySpec.model_validate(
         {
             "dataset": str(left),
-            "join": {"dataset": str(right), "left_on": ["product_id"],
-                     "right_on": ["product_id"]},
+            "join": {"dataset": str(right), "left_on": ["product_id"], "right_on": ["product_id"]},
             "filters": [{"column": "quantity", "op": ">=", "value": 2}],
             "group_by": ["category"],
             "aggregates": [{"function": "count"}, {"function": "sum", "column": "amount"}],
             "order_by": [{"column": "category"}],
             "limit": 3,
         }
-    )  # fmt: skip
+    )
     assert (spec.joins, spec.derive, spec.any_of, spec.having, spec.distinct, spec.output) == (
-        [], [], [], [], False, None,
-    )  # fmt: skip
+        [],
+        [],
+        [],
+        [],
+        False,
+        None,
+    )
     schema = {f.name: str(f.type) for f in shop["orders"].schema}
     right_schema = {f.name: str(f.type) for f in shop["products"].schema}
     assert list(check_query(spec, schema, right_schema)) == ["category", "count", "sum_amount"]

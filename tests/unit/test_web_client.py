@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rivergen.api import create_app
 from rivergen.web import DIGEST_FILE, STATIC_DIR, source_digest
+from tests.platform_app import create_app
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 

@@ -13,7 +13,7 @@ from rivergen.agents.dia.schemas import (
     SimulationResult,
     SimulationView,
 )
-from rivergen.agents.dia.simulation import SimulationProcess, SimulationRunner, SimulationWorker
+from rivergen.agents.dia.simulation import SimulationRunner, SimulationWorker
 
 __all__ = [
     "AnalyzeRequest",
@@ -25,7 +25,6 @@ __all__ = [
     "RowKey",
     "Scored",
     "SimulateRequest",
-    "SimulationProcess",
     "SimulationResult",
     "SimulationRunner",
     "SimulationView",

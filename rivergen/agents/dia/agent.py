@@ -69,12 +69,17 @@ def _failure(model: UUID, exc: Exception) -> str:
 
 def guideline_view(row: Any) -> Guideline:
     return Guideline(
-        id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
-        description=row["description"], thresholds=store.loads(row["thresholds"]),
-        fallback_outcome=row["fallback_outcome"], rules=store.loads(row["rules"]),
-        limits=store.loads(row["limits"]), created_by=row["created_by"],
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        name=row["name"],
+        description=row["description"],
+        thresholds=store.loads(row["thresholds"]),
+        fallback_outcome=row["fallback_outcome"],
+        rules=store.loads(row["rules"]),
+        limits=store.loads(row["limits"]),
+        created_by=row["created_by"],
         created_at=row["created_at"],
-    )  # fmt: skip
+    )
 
 
 def decision_view(row: Any) -> DecisionView:
@@ -100,19 +105,30 @@ def computed_under(row: Any) -> dict[UUID, Governed]:
     recorded: its dataset's, as if ungoverned (the strictest comparison)."""
     recorded = store.loads(row["governance"]) if row["governance"] is not None else None
     datasets = (
-        [UUID(d) for d in recorded] if recorded is not None
-        else [row["dataset_id"]] if row["dataset_id"] is not None else []
-    )  # fmt: skip
+        [UUID(d) for d in recorded]
+        if recorded is not None
+        else [row["dataset_id"]]
+        if row["dataset_id"] is not None
+        else []
+    )
     return load_record(recorded, datasets)
 
 
 def _withheld_decision(view: DecisionView) -> DecisionView:
     """``view`` without what was computed from data (its case, scores, outcome, the rules
     and limits that applied to its features, its explanation)."""
-    return view.model_copy(update={
-        "features": {}, "score": None, "adjusted_score": None, "outcome": None,
-        "rules_applied": [], "limits_hit": [], "explanation": None, "data_withheld": True,
-    })  # fmt: skip
+    return view.model_copy(
+        update={
+            "features": {},
+            "score": None,
+            "adjusted_score": None,
+            "outcome": None,
+            "rules_applied": [],
+            "limits_hit": [],
+            "explanation": None,
+            "data_withheld": True,
+        }
+    )
 
 
 def _withheld_simulation(view: SimulationView) -> SimulationView:
@@ -130,9 +146,13 @@ class DecisionAgent:
     simulations' blocks (None: only ``features`` can be analyzed)."""
 
     def __init__(
-        self, db: Database, datasets: DatasetService, predictor: Predictor | None,
-        settings: DecisionSettings, compute: DecisionCompute | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        datasets: DatasetService,
+        predictor: Predictor | None,
+        settings: DecisionSettings,
+        compute: DecisionCompute | None = None,
+    ) -> None:
         self._db = db
         self._datasets = datasets
         self.predictor = predictor
@@ -192,9 +212,15 @@ class DecisionAgent:
     # Scoring ---------------------------------------------------------------------------
 
     async def score(
-        self, context: RequestContext, model: UUID, version: int | str | None,
-        rows: list[dict[str, Any]], *, explain: bool, fallback_model: UUID | None = None,
-    ) -> Scored:  # fmt: skip
+        self,
+        context: RequestContext,
+        model: UUID,
+        version: int | str | None,
+        rows: list[dict[str, Any]],
+        *,
+        explain: bool,
+        fallback_model: UUID | None = None,
+    ) -> Scored:
         """Score ``rows`` with ``model``; if it fails (not found, not deployed, unavailable),
         with ``fallback_model``; then with the constant baseline
         (``RIVERGEN_DECISIONS__BASELINE_SCORE``). Rows that do not fit the model (422) are the
@@ -218,10 +244,13 @@ class DecisionAgent:
                 reasons.append(_failure(candidate, exc))
                 continue
             return Scored(
-                predictions, [p.score for p in predictions], scored_by,
-                candidate, predictions[0].version if predictions else None,
+                predictions,
+                [p.score for p in predictions],
+                scored_by,
+                candidate,
+                predictions[0].version if predictions else None,
                 "; ".join(reasons) or None,
-            )  # fmt: skip
+            )
         baseline = self._settings.baseline_score
         reasons.append(f"scored by the constant baseline {baseline}")
         return Scored(None, [baseline] * len(rows), "baseline", model, None, "; ".join(reasons))
@@ -242,9 +271,12 @@ class DecisionAgent:
         governed = await self._datasets.governed(context, request.dataset_id)
         match = request.row_key
         row = await self._compute.find_row(
-            key, governed, request.row_index, match.column if match else None,
+            key,
+            governed,
+            request.row_index,
+            match.column if match else None,
             match.value if match else None,
-        )  # fmt: skip
+        )
         if row is None:
             raise NotFound(
                 f"dataset {request.dataset_id} has no such row", code="dataset_row_not_found"
@@ -257,9 +289,13 @@ class DecisionAgent:
         guideline, guidelines, limits = await self.guidelines(context, request.guideline_id)
         features = await self._case(context, request)
         scored = await self.score(
-            context, request.model_id, request.version, [features], explain=True,
+            context,
+            request.model_id,
+            request.version,
+            [features],
+            explain=True,
             fallback_model=request.fallback_model_id,
-        )  # fmt: skip
+        )
         decision = decide(scored.scores[0], features, guidelines, limits)
         contributions = scored.predictions[0].contributions if scored.predictions else []
         explanation = self._explain(decision, contributions, scored)
@@ -270,31 +306,49 @@ class DecisionAgent:
         figures = not await governance.governs_anyone(workspace, used)
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.insert_decision(
-                conn, id=uuid.uuid4(), workspace_id=workspace, model_id=scored.model_id,
-                model_version=scored.version, scored_by=scored.scored_by,
-                guideline_id=guideline, dataset_id=request.dataset_id,
-                row_index=request.row_index, features=features, score=decision.score,
-                adjusted_score=decision.adjusted_score, outcome=decision.outcome,
+                conn,
+                id=uuid.uuid4(),
+                workspace_id=workspace,
+                model_id=scored.model_id,
+                model_version=scored.version,
+                scored_by=scored.scored_by,
+                guideline_id=guideline,
+                dataset_id=request.dataset_id,
+                row_index=request.row_index,
+                features=features,
+                score=decision.score,
+                adjusted_score=decision.adjusted_score,
+                outcome=decision.outcome,
                 rules_applied=[r.model_dump() for r in decision.rules_applied],
                 limits_hit=[r.model_dump() for r in decision.limits_hit],
-                explanation=explanation.model_dump(mode="json"), created_by=context.actor,
+                explanation=explanation.model_dump(mode="json"),
+                created_by=context.actor,
                 governance=record_of(used, every=True),
-            )  # fmt: skip
+            )
             view = decision_view(row)
             # To every member: no outcome or score of data policies govern for anyone.
             data: dict[str, Any] = {
-                "decision_id": str(view.id), "model_id": str(view.model_id),
+                "decision_id": str(view.id),
+                "model_id": str(view.model_id),
                 "scored_by": view.scored_by,
-            }  # fmt: skip
+            }
             if figures:
                 data |= {
-                    "outcome": view.outcome, "score": view.score,
+                    "outcome": view.outcome,
+                    "score": view.score,
                     "limits_hit": [h.name for h in view.limits_hit],
                     "summary": explanation.summary,
-                }  # fmt: skip
-            await add_to_outbox(conn, Topic.MODELS, Event(
-                type=DECISION_MADE, workspace_id=workspace, actor=context.actor, data=data,
-            ))  # fmt: skip
+                }
+            await add_to_outbox(
+                conn,
+                Topic.MODELS,
+                Event(
+                    type=DECISION_MADE,
+                    workspace_id=workspace,
+                    actor=context.actor,
+                    data=data,
+                ),
+            )
         return view
 
     async def read_under(
@@ -317,9 +371,10 @@ class DecisionAgent:
         reader = await self._datasets.governance.governed(context, {d for u in under for d in u})
         return [
             _withheld_decision(decision_view(r))
-            if any(shows_more(reader[d], g, None) for d, g in u.items()) else decision_view(r)
+            if any(shows_more(reader[d], g, None) for d, g in u.items())
+            else decision_view(r)
             for r, u in zip(rows, under, strict=True)
-        ]  # fmt: skip
+        ]
 
     async def simulation_shown(self, context: RequestContext, row: Any) -> SimulationView:
         """A simulation as the caller may see it: its result left out if computed under
@@ -347,10 +402,12 @@ class DecisionAgent:
         if scored.fallback:
             summary = f"{summary} ({scored.fallback})"
         return DecisionExplanation(
-            summary=summary, top_contributions=top[: self._settings.top_contributions],
-            rules_applied=decision.rules_applied, limits_hit=decision.limits_hit,
+            summary=summary,
+            top_contributions=top[: self._settings.top_contributions],
+            rules_applied=decision.rules_applied,
+            limits_hit=decision.limits_hit,
             fallback=scored.fallback,
-        )  # fmt: skip
+        )
 
     async def list_decisions(
         self, context: RequestContext, limit: int, cursor: str | None
@@ -382,15 +439,26 @@ class DecisionAgent:
         guideline, _, _ = await self.guidelines(context, request.guideline_id)
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.insert_simulation(
-                conn, id=uuid.uuid4(), workspace_id=workspace, model_id=request.model_id,
+                conn,
+                id=uuid.uuid4(),
+                workspace_id=workspace,
+                model_id=request.model_id,
                 model_version=str(request.version) if request.version is not None else None,
-                dataset_id=request.dataset_id, guideline_id=guideline,
-                requested_role=role_of(context), created_by=context.actor,
-            )  # fmt: skip
-            await add_to_outbox(conn, Topic.DECISION_SIMULATION_REQUEST, Event(
-                type=SIMULATION_REQUESTED, workspace_id=workspace, actor=context.actor,
-                data={"simulation_id": str(row["id"])},
-            ))  # fmt: skip
+                dataset_id=request.dataset_id,
+                guideline_id=guideline,
+                requested_role=role_of(context),
+                created_by=context.actor,
+            )
+            await add_to_outbox(
+                conn,
+                Topic.DECISION_SIMULATION_REQUEST,
+                Event(
+                    type=SIMULATION_REQUESTED,
+                    workspace_id=workspace,
+                    actor=context.actor,
+                    data={"simulation_id": str(row["id"])},
+                ),
+            )
         return simulation_view(row)
 
     async def get_simulation(self, context: RequestContext, simulation: UUID) -> SimulationView:

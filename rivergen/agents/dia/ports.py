@@ -34,9 +34,13 @@ class StagedRows(Protocol):
 
 class DecisionCompute(Protocol):
     async def find_row(
-        self, key: str, governed: Governed | None, index: int | None,
-        column: str | None = None, value: Any = None,
-    ) -> dict[str, Any] | None:  # fmt: skip
+        self,
+        key: str,
+        governed: Governed | None,
+        index: int | None,
+        column: str | None = None,
+        value: Any = None,
+    ) -> dict[str, Any] | None:
         """Row ``index`` of the version, or the first whose ``column`` equals ``value``; None
         if there is none."""
         ...
@@ -44,8 +48,12 @@ class DecisionCompute(Protocol):
     async def stage(self, key: str, governed: Governed | None) -> StagedRows: ...
 
     async def decide(
-        self, staged: StagedRows, scores: Sequence[float], guidelines: Guidelines,
-        limits: Sequence[HardLimit], block_rows: int,
-    ) -> BlockOutcome:  # fmt: skip
+        self,
+        staged: StagedRows,
+        scores: Sequence[float],
+        guidelines: Guidelines,
+        limits: Sequence[HardLimit],
+        block_rows: int,
+    ) -> BlockOutcome:
         """Every row's decision (one task per block of ``block_rows``), in row order."""
         ...

@@ -10,27 +10,23 @@ redelivered request never runs twice; one found ``running`` (its worker died) ru
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from compute.metrics import record_event
 from rivergen.accounts.principal import Principal, RequestContext
 from rivergen.acl import Role
 from rivergen.agents.dia.agent import DecisionAgent, Scored, simulation_view
 from rivergen.agents.dia.ports import DecisionCompute
 from rivergen.agents.dia.schemas import SimulationResult, SimulationView
-from rivergen.clients import PlatformClients
 from rivergen.db import Database
 from rivergen.errors import RiverGenError
 from rivergen.events import Event, EventBus, Topic, add_to_outbox
 from rivergen.events.loop import ConsumerLoop
+from rivergen.metrics import record_event
 from rivergen.services.decisions import store
 from rivergen.services.governance.service import record_of
-from rivergen.services.ml.schemas import Predictor
-from rivergen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -108,33 +104,50 @@ class SimulationRunner:
             read = await self._agent.read_under(context, [row["dataset_id"]], scorer)
             governance.update(record_of(read, every=True))
         return SimulationResult(
-            rows=staged.num_rows, outcome_counts=dict(Counter(outcome.outcomes)),
-            limit_hits=outcome.limit_hits, rule_hits=outcome.rule_hits,
+            rows=staged.num_rows,
+            outcome_counts=dict(Counter(outcome.outcomes)),
+            limit_hits=outcome.limit_hits,
+            rule_hits=outcome.rule_hits,
             mean_score=sum(scores) / len(scores) if scores else None,
             scored_by=scored_by,
-            model_version=model_version, fallback=fallback, row_outcomes=listed,
-        )  # fmt: skip
+            model_version=model_version,
+            fallback=fallback,
+            row_outcomes=listed,
+        )
 
     async def _finish(
-        self, row: Any, status: str, result: SimulationResult | None,
-        error: dict[str, Any] | None, governance: dict[str, Any] | None,
-    ) -> SimulationView:  # fmt: skip
+        self,
+        row: Any,
+        status: str,
+        result: SimulationResult | None,
+        error: dict[str, Any] | None,
+        governance: dict[str, Any] | None,
+    ) -> SimulationView:
         workspace = row["workspace_id"]
         async with self._db.transaction(str(workspace)) as conn:
             done = await store.finish_simulation(
-                conn, row["id"], status=status,
-                result=result.model_dump(mode="json") if result else None, error=error,
+                conn,
+                row["id"],
+                status=status,
+                result=result.model_dump(mode="json") if result else None,
+                error=error,
                 governance=governance,
-            )  # fmt: skip
+            )
             data: dict[str, Any] = {"simulation_id": str(row["id"]), "status": status}
             if result is not None:
                 data |= {"rows": result.rows, "outcome_counts": result.outcome_counts}
             if error is not None:
                 data["error"] = error
-            await add_to_outbox(conn, Topic.DECISION_SIMULATION_RESULT, Event(
-                type=SIMULATION_COMPLETED if status == "completed" else SIMULATION_FAILED,
-                workspace_id=workspace, actor=row["created_by"], data=data,
-            ))  # fmt: skip
+            await add_to_outbox(
+                conn,
+                Topic.DECISION_SIMULATION_RESULT,
+                Event(
+                    type=SIMULATION_COMPLETED if status == "completed" else SIMULATION_FAILED,
+                    workspace_id=workspace,
+                    actor=row["created_by"],
+                    data=data,
+                ),
+            )
         return simulation_view(done)
 
 
@@ -175,42 +188,3 @@ class SimulationWorker(ConsumerLoop):
         if batch:
             await consumer.commit()
         return handled
-
-
-class SimulationProcess:
-    """A simulation worker with its own clients: what the worker deployment runs."""
-
-    def __init__(self, clients: PlatformClients, worker: SimulationWorker) -> None:
-        self._clients = clients
-        self.worker = worker
-
-    @classmethod
-    async def open(
-        cls, settings: Settings, predictor: Predictor | None = None
-    ) -> SimulationProcess:
-        """``predictor`` scores the rows (default: the Machine Learning service's models)."""
-        # Decisions over blocks run as Ray tasks (compute/): imported here so the library's
-        # modules load without it.
-        from compute.decisions import RayDecisionCompute
-        from rivergen.domain import DomainServices
-
-        clients = await PlatformClients.open(settings)
-        try:
-            domain = DomainServices.build(clients, settings)
-            compute = RayDecisionCompute(settings)
-            agent = DecisionAgent(
-                clients.db, domain.datasets, predictor or domain.model_studio,
-                settings.decisions, compute,
-            )  # fmt: skip
-            runner = SimulationRunner(clients.db, agent, compute)
-        except BaseException:
-            await clients.close()
-            raise
-        group = settings.decisions.simulation_group
-        return cls(clients, SimulationWorker(clients.events, runner, group))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.worker.run(stop)
-
-    async def close(self) -> None:
-        await self._clients.close()

@@ -25,9 +25,11 @@ class ScanRequest(BaseModel):
         DEFAULT_SAMPLE_SIZE, ge=10, le=100_000, description="Rows sampled (seeded, uniform)."
     )
     threshold: float = Field(
-        DEFAULT_THRESHOLD, gt=0, le=1,
+        DEFAULT_THRESHOLD,
+        gt=0,
+        le=1,
         description="Share of a column's sampled non-empty values that must be of one kind.",
-    )  # fmt: skip
+    )
 
 
 class ColumnTag(ColumnFinding):

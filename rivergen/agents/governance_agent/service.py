@@ -59,9 +59,12 @@ def proposal_not_found(proposal: UUID) -> NotFound:
 
 class GovernanceAgent:
     def __init__(
-        self, db: Database, datasets: DatasetService, governance: GovernanceService,
+        self,
+        db: Database,
+        datasets: DatasetService,
+        governance: GovernanceService,
         scanner: SensitiveScanner,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         self._datasets = datasets
         self._governance = governance
@@ -82,20 +85,36 @@ class GovernanceAgent:
             proposals = []
             for tag in exposed:
                 row = await store.insert_proposal(
-                    conn, uuid.uuid4(), workspace, dataset, tag.column, tag.kind,
-                    _masking_policy(dataset, tag).model_dump(mode="json"), context.actor,
-                )  # fmt: skip
+                    conn,
+                    uuid.uuid4(),
+                    workspace,
+                    dataset,
+                    tag.column,
+                    tag.kind,
+                    _masking_policy(dataset, tag).model_dump(mode="json"),
+                    context.actor,
+                )
                 if row is not None:
                     proposals.append(_proposal(row))
             if exposed:
-                await add_to_outbox(conn, Topic.GOVERNANCE_ALERTS, Event(
-                    type=GOVERNANCE_ALERT, workspace_id=workspace, actor=context.actor,
-                    data=_alert(dataset, version, exposed, proposals),
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.GOVERNANCE_ALERTS,
+                    Event(
+                        type=GOVERNANCE_ALERT,
+                        workspace_id=workspace,
+                        actor=context.actor,
+                        data=_alert(dataset, version, exposed, proposals),
+                    ),
+                )
         return ScanReport(
-            dataset_id=dataset, version=version, sampled_rows=sample.sampled_rows,
-            columns=tags, proposals=proposals, alerted=bool(exposed),
-        )  # fmt: skip
+            dataset_id=dataset,
+            version=version,
+            sampled_rows=sample.sampled_rows,
+            columns=tags,
+            proposals=proposals,
+            alerted=bool(exposed),
+        )
 
     async def _exposure(
         self, workspace: UUID, dataset: UUID, findings: list[ColumnFinding]
@@ -119,9 +138,13 @@ class GovernanceAgent:
         ]
 
     async def list_proposals(
-        self, context: RequestContext, state: ProposalState | None, dataset: UUID | None,
-        limit: int, cursor: str | None,
-    ) -> ProposalPage:  # fmt: skip
+        self,
+        context: RequestContext,
+        state: ProposalState | None,
+        dataset: UUID | None,
+        limit: int,
+        cursor: str | None,
+    ) -> ProposalPage:
         after = decode_cursor(cursor)
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page_proposals(conn, state, dataset, after, limit)
@@ -172,9 +195,10 @@ class GovernanceAgent:
 def _require_pending(proposal: Proposal) -> Proposal:
     if proposal.state != "pending":
         raise Conflict(
-            f"proposal {proposal.id} was {proposal.state} already", code="proposal_decided",
+            f"proposal {proposal.id} was {proposal.state} already",
+            code="proposal_decided",
             details={"state": proposal.state},
-        )  # fmt: skip
+        )
     return proposal
 
 

@@ -15,9 +15,12 @@ from rivergen.services.governance.detection import ColumnFinding
 
 
 async def tag_columns(
-    conn: asyncpg.Connection, dataset: UUID, workspace: UUID, version: int,
+    conn: asyncpg.Connection,
+    dataset: UUID,
+    workspace: UUID,
+    version: int,
     findings: list[ColumnFinding],
-) -> None:  # fmt: skip
+) -> None:
     """Record this scan's findings on the dataset's columns (and its tags ``sensitive`` and
     ``pii:<kind>``); columns it did not find sensitive lose an earlier finding."""
     names = [f.column for f in findings]
@@ -26,8 +29,10 @@ async def tag_columns(
         "scanned_version = $2, scanned_at = now(), "
         "tags = array(SELECT t FROM unnest(tags) t WHERE t <> 'sensitive' "
         "AND t NOT LIKE 'pii:%') WHERE dataset_id = $1 AND NOT (name = ANY($3::text[]))",
-        dataset, version, names,
-    )  # fmt: skip
+        dataset,
+        version,
+        names,
+    )
     for finding in findings:
         new_tags = [f"pii:{finding.kind}", "sensitive"]
         await conn.execute(
@@ -39,14 +44,26 @@ async def tag_columns(
             "unnest(dataset_columns.tags) t WHERE t NOT LIKE 'pii:%') || $4::text[]) t "
             "ORDER BY t), "
             "sensitive_kind = $5, sensitive_score = $6, scanned_version = $7, scanned_at = now()",
-            dataset, finding.column, workspace, new_tags, finding.kind, finding.score, version,
-        )  # fmt: skip
+            dataset,
+            finding.column,
+            workspace,
+            new_tags,
+            finding.kind,
+            finding.score,
+            version,
+        )
 
 
 async def insert_proposal(
-    conn: asyncpg.Connection, proposal: UUID, workspace: UUID, dataset: UUID, column: str,
-    kind: str, policy: dict[str, Any], actor: str,
-) -> Any:  # fmt: skip
+    conn: asyncpg.Connection,
+    proposal: UUID,
+    workspace: UUID,
+    dataset: UUID,
+    column: str,
+    kind: str,
+    policy: dict[str, Any],
+    actor: str,
+) -> Any:
     """A new pending proposal; None if the column has one pending already, or an admin
     rejected one for the same kind (the answer stands until the kind changes)."""
     return await conn.fetchrow(
@@ -56,8 +73,14 @@ async def insert_proposal(
         "SELECT 1 FROM governance_proposals WHERE dataset_id = $3 AND column_name = $4 "
         "AND kind = $5 AND state = 'rejected') "
         "ON CONFLICT (dataset_id, column_name) WHERE state = 'pending' DO NOTHING RETURNING *",
-        proposal, workspace, dataset, column, kind, json.dumps(policy), actor,
-    )  # fmt: skip
+        proposal,
+        workspace,
+        dataset,
+        column,
+        kind,
+        json.dumps(policy),
+        actor,
+    )
 
 
 async def get_proposal(conn: asyncpg.Connection, proposal: UUID, *, lock: bool = False) -> Any:
@@ -68,25 +91,40 @@ async def get_proposal(conn: asyncpg.Connection, proposal: UUID, *, lock: bool =
 
 
 async def decide(
-    conn: asyncpg.Connection, proposal: UUID, state: str, actor: str, reason: str,
+    conn: asyncpg.Connection,
+    proposal: UUID,
+    state: str,
+    actor: str,
+    reason: str,
     policy: UUID | None,
-) -> Any:  # fmt: skip
+) -> Any:
     """Mark a pending proposal decided; None if it was not pending."""
     return await conn.fetchrow(
         "UPDATE governance_proposals SET state = $2, decided_by = $3, reason = $4, "
         "policy_id = $5, decided_at = now() WHERE id = $1 AND state = 'pending' RETURNING *",
-        proposal, state, actor, reason, policy,
-    )  # fmt: skip
+        proposal,
+        state,
+        actor,
+        reason,
+        policy,
+    )
 
 
 async def page_proposals(
-    conn: asyncpg.Connection, state: str | None, dataset: UUID | None,
-    after: tuple[datetime | None, UUID | None], limit: int,
-) -> list[Any]:  # fmt: skip
+    conn: asyncpg.Connection,
+    state: str | None,
+    dataset: UUID | None,
+    after: tuple[datetime | None, UUID | None],
+    limit: int,
+) -> list[Any]:
     rows: list[Any] = await conn.fetch(
         f"SELECT * FROM governance_proposals WHERE {after_cursor(1)} "
         "AND ($3::text IS NULL OR state = $3) AND ($4::uuid IS NULL OR dataset_id = $4) "
         "ORDER BY created_at DESC, id DESC LIMIT $5",
-        after[0], after[1], state, dataset, limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        state,
+        dataset,
+        limit + 1,
+    )
     return rows

@@ -26,9 +26,12 @@ class ModelStudio:
     LRU cache by ``(model, version)`` (a version never changes once trained)."""
 
     def __init__(
-        self, models: ModelService, objects: ObjectStore, governance: GovernanceService,
+        self,
+        models: ModelService,
+        objects: ObjectStore,
+        governance: GovernanceService,
         cache_size: int = DEFAULT_CACHE_SIZE,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._models = models
         self._objects = objects
         self._governance = governance
@@ -42,9 +45,14 @@ class ModelStudio:
         return await self._models.version(context, model_id, version)
 
     async def predict(
-        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
-        version: int | str | None = None, explain: bool = False,
-    ) -> list[Prediction]:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        rows: list[dict[str, Any]],
+        *,
+        version: int | str | None = None,
+        explain: bool = False,
+    ) -> list[Prediction]:
         """Score ``rows`` (JSON objects with the model's input columns) with a deployed
         version (default: the champion): 404 ``model_not_found`` (no such model or version),
         403 ``derived_from_governed_data`` (the caller's policies hide more of the training
@@ -56,8 +64,9 @@ class ModelStudio:
         if not row["deployed"]:
             raise Conflict(
                 f"version {row['version']} of model {model_id} is not deployed",
-                code="model_not_deployed", details={"version": row["version"]},
-            )  # fmt: skip
+                code="model_not_deployed",
+                details={"version": row["version"]},
+            )
         loaded = await self._load(model_id, int(row["version"]), row["artifact_key"])
         hidden: set[str] = set()
         if explain:
@@ -66,8 +75,7 @@ class ModelStudio:
             hidden = set(governed.masked) | set(governed.denied_columns)
             if governed.denied:
                 hidden |= set(loaded.transformer.columns)
-        return loaded.predict(model_id, int(row["version"]), rows, explain=explain,
-                              hidden=hidden)  # fmt: skip
+        return loaded.predict(model_id, int(row["version"]), rows, explain=explain, hidden=hidden)
 
     async def _load(self, model: UUID, version: int, key: str) -> LoadedModel:
         found = self._cache.get((model, version))

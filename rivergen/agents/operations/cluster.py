@@ -67,9 +67,13 @@ class RayClusterReader:
             actors, tasks, heads = await asyncio.to_thread(_summaries, api)
             views = [v.model_copy(update={"is_head": v.node_id in heads}) for v in views]
         return ClusterView(
-            nodes=views, resources=ResourcesView(total=total, available=available),
-            actors=actors, tasks=tasks, notes=notes, read_at=datetime.now(UTC),
-        )  # fmt: skip
+            nodes=views,
+            resources=ResourcesView(total=total, available=available),
+            actors=actors,
+            tasks=tasks,
+            notes=notes,
+            read_at=datetime.now(UTC),
+        )
 
     async def deployments(self) -> DeploymentsView:
         ray = _ray()
@@ -144,10 +148,12 @@ def _summary(summary: dict[str, Any]) -> StateSummary:
 
 def _application(name: str, app: dict[str, Any]) -> ApplicationView:
     return ApplicationView(
-        name=name, status=_text(app.get("status")), message=app.get("message") or "",
+        name=name,
+        status=_text(app.get("status")),
+        message=app.get("message") or "",
         route_prefix=app.get("route_prefix"),
         deployments=[_deployment(name, d) for d in (app.get("deployments") or {}).values()],
-    )  # fmt: skip
+    )
 
 
 def _deployment(application: str, details: dict[str, Any]) -> DeploymentView:
@@ -155,13 +161,16 @@ def _deployment(application: str, details: dict[str, Any]) -> DeploymentView:
     config = details.get("deployment_config") or {}
     autoscaling = config.get("autoscaling_config") or None
     return DeploymentView(
-        application=application, name=details["name"], status=_text(details.get("status")),
+        application=application,
+        name=details["name"],
+        status=_text(details.get("status")),
         message=details.get("message") or "",
         target_replicas=int(details.get("target_num_replicas") or 0),
-        running_replicas=states.get("RUNNING", 0), replica_states=dict(states),
+        running_replicas=states.get("RUNNING", 0),
+        replica_states=dict(states),
         min_replicas=autoscaling.get("min_replicas") if autoscaling else None,
         max_replicas=autoscaling.get("max_replicas") if autoscaling else None,
-    )  # fmt: skip
+    )
 
 
 def _text(value: Any) -> str:

@@ -31,9 +31,12 @@ RETRIED_SHOWN = 20
 
 class OperationsAgent:
     def __init__(
-        self, clients: PlatformClients, jobs: JobService, reader: ClusterReader,
+        self,
+        clients: PlatformClients,
+        jobs: JobService,
+        reader: ClusterReader,
         readiness_timeout_s: float = 2.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._clients = clients
         self._jobs = jobs
         self._reader = reader
@@ -57,8 +60,9 @@ class OperationsAgent:
         if original.state not in RETRYABLE:
             raise Conflict(
                 f"job {job} is {original.state.value}: only failed or cancelled jobs are retried",
-                code="job_not_retryable", details={"state": original.state.value},
-            )  # fmt: skip
+                code="job_not_retryable",
+                details={"state": original.state.value},
+            )
         accepted = await self._jobs.submit(
             context, JobCreate(kind=original.kind, params=original.params, name=original.name)
         )
@@ -72,10 +76,14 @@ class OperationsAgent:
         cluster_health, serve_health = await self._cluster_health(problems)
         jobs, failed = await self._job_counts(context)
         return HealthSummary(
-            status="ok" if not problems else "degraded", problems=problems,
-            dependencies=readiness, cluster=cluster_health, serve=serve_health, jobs=jobs,
+            status="ok" if not problems else "degraded",
+            problems=problems,
+            dependencies=readiness,
+            cluster=cluster_health,
+            serve=serve_health,
+            jobs=jobs,
             failed_jobs_24h=failed,
-        )  # fmt: skip
+        )
 
     async def workspace_health(self, context: RequestContext) -> WorkspaceHealth:
         """For a workspace's admins: whether each service the workspace uses answers (no error
@@ -93,10 +101,14 @@ class OperationsAgent:
         if failed:
             problems.append(f"{failed} job(s) failed in the last 24 hours")
         return WorkspaceHealth(
-            workspace_id=context.workspace_id, status="ok" if not problems else "degraded",
-            problems=problems, services=services, jobs=jobs, failed_jobs_24h=failed,
+            workspace_id=context.workspace_id,
+            status="ok" if not problems else "degraded",
+            problems=problems,
+            services=services,
+            jobs=jobs,
+            failed_jobs_24h=failed,
             retried_jobs=await self._retried_jobs(context.workspace_id),
-        )  # fmt: skip
+        )
 
     async def _retried_jobs(self, workspace: UUID) -> list[JobAttempts]:
         async with self._clients.db.transaction(str(workspace)) as conn:
@@ -109,13 +121,19 @@ class OperationsAgent:
             )
         return [
             JobAttempts(
-                id=r["id"], kind=r["kind"], name=r["name"], state=JobState(r["state"]),
-                attempts=r["attempts"], max_attempts=r["max_attempts"], error_code=r["code"],
-                created_at=r["created_at"], finished_at=r["finished_at"],
+                id=r["id"],
+                kind=r["kind"],
+                name=r["name"],
+                state=JobState(r["state"]),
+                attempts=r["attempts"],
+                max_attempts=r["max_attempts"],
+                error_code=r["code"],
+                created_at=r["created_at"],
+                finished_at=r["finished_at"],
                 retryable=JobState(r["state"]) in RETRYABLE,
             )
             for r in rows
-        ]  # fmt: skip
+        ]
 
     async def _cluster_health(self, problems: list[str]) -> tuple[ClusterHealth, ServeHealth]:
         try:
@@ -123,29 +141,33 @@ class OperationsAgent:
             deployments = await self._reader.deployments()
         except RiverGenError as exc:
             problems.append(f"cluster: {exc.message}")
-            return ClusterHealth(nodes_alive=0, nodes_dead=0, cpu_total=0, cpu_available=0), \
-                ServeHealth(running=False, applications=0, unhealthy=[])  # fmt: skip
+            return ClusterHealth(
+                nodes_alive=0, nodes_dead=0, cpu_total=0, cpu_available=0
+            ), ServeHealth(running=False, applications=0, unhealthy=[])
         alive = sum(1 for n in cluster.nodes if n.alive)
         dead = len(cluster.nodes) - alive
         if dead:
             problems.append(f"cluster: {dead} node(s) dead")
         unhealthy = [
             f"{d.application}/{d.name}"
-            for app in deployments.applications for d in app.deployments
+            for app in deployments.applications
+            for d in app.deployments
             if d.status != "HEALTHY"
-        ]  # fmt: skip
+        ]
         problems.extend(f"serve: {name} is not healthy" for name in unhealthy)
         return (
             ClusterHealth(
-                nodes_alive=alive, nodes_dead=dead,
+                nodes_alive=alive,
+                nodes_dead=dead,
                 cpu_total=cluster.resources.total.get("CPU", 0.0),
                 cpu_available=cluster.resources.available.get("CPU", 0.0),
             ),
             ServeHealth(
-                running=deployments.serve_running, applications=len(deployments.applications),
+                running=deployments.serve_running,
+                applications=len(deployments.applications),
                 unhealthy=unhealthy,
             ),
-        )  # fmt: skip
+        )
 
     async def _job_counts(self, context: RequestContext) -> tuple[dict[str, int], int]:
         if context.workspace_id is None:

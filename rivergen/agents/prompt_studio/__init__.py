@@ -63,17 +63,25 @@ def provider_chain(settings: PromptSettings, planner: Planner | None = None) -> 
     if settings.cluster_llm.enabled:
         configured.insert(0, settings.cluster_llm.provider())
     return FallbackChain(
-        [OpenAICompatibleProvider(p) for p in configured], settings.max_seconds,
+        [OpenAICompatibleProvider(p) for p in configured],
+        settings.max_seconds,
         fallback=BuiltinProvider(planner),
-    )  # fmt: skip
+    )
 
 
 def build_prompt_service(
-    db: Database, settings: PromptSettings, datasets: DatasetService, jobs: JobService, *,
-    sql: SqlRunner | None = None, saver: ResultSaver | None = None,
-    governance: GovernanceService | None = None, provider: ModelProvider | None = None,
-    planner: Planner | None = None, explainer: Explainer | None = None,
-) -> PromptService:  # fmt: skip
+    db: Database,
+    settings: PromptSettings,
+    datasets: DatasetService,
+    jobs: JobService,
+    *,
+    sql: SqlRunner | None = None,
+    saver: ResultSaver | None = None,
+    governance: GovernanceService | None = None,
+    provider: ModelProvider | None = None,
+    planner: Planner | None = None,
+    explainer: Explainer | None = None,
+) -> PromptService:
     """Prompt Studio over the platform's services; ``sql``, ``saver`` and ``governance`` plug
     in the tools run_sql, save_result and create_policy (and the catalog's governed hints);
     ``planner`` and ``explainer`` are the Planning and Language & Explanation services (in

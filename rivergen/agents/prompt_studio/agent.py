@@ -52,18 +52,25 @@ class AgentRun:
 
 class PromptAgent:
     def __init__(
-        self, provider: ModelProvider, tools: ToolBox, settings: PromptSettings,
+        self,
+        provider: ModelProvider,
+        tools: ToolBox,
+        settings: PromptSettings,
         runner: PlanRunner | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.provider = provider
         self.tools = tools
         self.settings = settings
         self.runner = runner or PlanRunner()
 
     async def execute(
-        self, context: RequestContext, question: str, catalog: PromptCatalog,
-        on_turn: OnTurn | None = None, conversation: Conversation | None = None,
-    ) -> AgentRun:  # fmt: skip
+        self,
+        context: RequestContext,
+        question: str,
+        catalog: PromptCatalog,
+        on_turn: OnTurn | None = None,
+        conversation: Conversation | None = None,
+    ) -> AgentRun:
         """Run the loop for ``context``'s caller (``conversation``: the earlier turns a
         follow-up is read against); never raises for a tool's or a provider's failure (the
         run's status and error say it)."""
@@ -90,31 +97,50 @@ class PromptAgent:
         return run
 
     async def _loop(
-        self, ctx: ToolContext, question: str, run: AgentRun, on_turn: OnTurn | None,
+        self,
+        ctx: ToolContext,
+        question: str,
+        run: AgentRun,
+        on_turn: OnTurn | None,
         conversation: Conversation | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         asked: list[ToolCalls] = []
         for index in range(self.settings.max_turns):
             request = StepRequest(
-                question=question, catalog=ctx.catalog, tools=self.tools.specs(),
-                turns=run.turns, assistant=asked, conversation=conversation,
-            )  # fmt: skip
+                question=question,
+                catalog=ctx.catalog,
+                tools=self.tools.specs(),
+                turns=run.turns,
+                assistant=asked,
+                conversation=conversation,
+            )
             start = time.perf_counter()
             step = await self.provider.step(request)
             run.provider = step.provider or getattr(self.provider, "name", None)
-            run.steps.append(StepRecord(
-                index=index, kind=step.kind, provider=run.provider, fallbacks=step.fallbacks,
-                duration_ms=round((time.perf_counter() - start) * 1000, 3),
-                text=step.text if isinstance(step, ToolCalls | FinalAnswer) else
-                step.question if isinstance(step, Clarification) else step.message,
-            ))  # fmt: skip
+            run.steps.append(
+                StepRecord(
+                    index=index,
+                    kind=step.kind,
+                    provider=run.provider,
+                    fallbacks=step.fallbacks,
+                    duration_ms=round((time.perf_counter() - start) * 1000, 3),
+                    text=step.text
+                    if isinstance(step, ToolCalls | FinalAnswer)
+                    else step.question
+                    if isinstance(step, Clarification)
+                    else step.message,
+                )
+            )
             if isinstance(step, FinalAnswer):
                 run.status, run.answer = "completed", step.text
                 return
             if isinstance(step, NotUnderstood):
                 run.status, run.answer = "not_understood", step.message
-                run.error = {"code": "not_understood", "message": step.message,
-                             "details": {"unknown": step.unknown}}  # fmt: skip
+                run.error = {
+                    "code": "not_understood",
+                    "message": step.message,
+                    "details": {"unknown": step.unknown},
+                }
                 return
             if isinstance(step, Clarification):
                 run.status, run.clarification = "needs_clarification", step
@@ -138,19 +164,26 @@ class PromptAgent:
                     "code": "sql_corrections_exhausted",
                     "message": f"the SQL failed {failed_sql} times; "
                     f"{self.settings.max_sql_corrections} corrections are allowed",
-                }  # fmt: skip
+                }
                 return
             if run.pending:
                 run.status = "awaiting_confirmation"
                 run.answer = summary_of(run.turns)
                 return
         run.status = "failed"
-        run.error = {"code": "turn_limit_reached",
-                     "message": f"no answer after {self.settings.max_turns} steps"}  # fmt: skip
+        run.error = {
+            "code": "turn_limit_reached",
+            "message": f"no answer after {self.settings.max_turns} steps",
+        }
 
     async def _act(self, ctx: ToolContext, call: ToolCall, index: int, run: AgentRun) -> Turn:
-        base = {"index": index, "call_id": call.id, "tool": call.tool,
-                "arguments": call.arguments, "provider": run.provider}  # fmt: skip
+        base = {
+            "index": index,
+            "call_id": call.id,
+            "tool": call.tool,
+            "arguments": call.arguments,
+            "provider": run.provider,
+        }
         start = time.perf_counter()
         try:
             tool, args, access = self.tools.check(ctx.request, call)
@@ -161,14 +194,32 @@ class PromptAgent:
                 summary = tool.describe(ctx, args) if tool.describe else f"{tool.name}"
         except RiverGenError as exc:
             status = "refused" if isinstance(exc, Forbidden) else "failed"
-            return Turn(**base, status=status, summary=exc.message, error=error_of(exc),
-                        duration_ms=_ms(start), attempts=0)  # fmt: skip
+            return Turn(
+                **base,
+                status=status,
+                summary=exc.message,
+                error=error_of(exc),
+                duration_ms=_ms(start),
+                attempts=0,
+            )
         if tool.writes:
-            run.pending.append(PendingCall(call_id=call.id, tool=tool.name, arguments=arguments,
-                                           needs=access, summary=summary,
-                                           provider=run.provider))  # fmt: skip
-            return Turn(**{**base, "arguments": arguments}, status="pending_confirmation",
-                        summary=summary, duration_ms=_ms(start), attempts=0)  # fmt: skip
+            run.pending.append(
+                PendingCall(
+                    call_id=call.id,
+                    tool=tool.name,
+                    arguments=arguments,
+                    needs=access,
+                    summary=summary,
+                    provider=run.provider,
+                )
+            )
+            return Turn(
+                **{**base, "arguments": arguments},
+                status="pending_confirmation",
+                summary=summary,
+                duration_ms=_ms(start),
+                attempts=0,
+            )
         return await self._run(ctx, call, base, writes=False)
 
     async def _run(
@@ -183,21 +234,33 @@ class PromptAgent:
         )
         if outcome.status == "succeeded":
             result = outcome.result
-            return Turn(**base, status="ok", summary=result.summary, result=result.result,
-                        duration_ms=outcome.duration_ms, attempts=outcome.attempts)  # fmt: skip
+            return Turn(
+                **base,
+                status="ok",
+                summary=result.summary,
+                result=result.result,
+                duration_ms=outcome.duration_ms,
+                attempts=outcome.attempts,
+            )
         error = outcome.error or {}
         status = "refused" if error.get("code") == "tool_forbidden" else "failed"
-        return Turn(**base, status=status, summary=str(error.get("message", "failed")),
-                    error=error, duration_ms=outcome.duration_ms,
-                    attempts=outcome.attempts)  # fmt: skip
+        return Turn(
+            **base,
+            status=status,
+            summary=str(error.get("message", "failed")),
+            error=error,
+            duration_ms=outcome.duration_ms,
+            attempts=outcome.attempts,
+        )
 
     def refusals(self, context: RequestContext, pending: list[PendingCall]) -> list[PendingCall]:
         """The pending calls ``context``'s caller may not confirm."""
         refused = []
         for call in pending:
             try:
-                self.tools.check(context, ToolCall(id=call.call_id, tool=call.tool,
-                                                   arguments=call.arguments))  # fmt: skip
+                self.tools.check(
+                    context, ToolCall(id=call.call_id, tool=call.tool, arguments=call.arguments)
+                )
             except Forbidden:
                 refused.append(call)
             except RiverGenError:
@@ -205,20 +268,32 @@ class PromptAgent:
         return refused
 
     async def confirm(
-        self, context: RequestContext, catalog: PromptCatalog, pending: list[PendingCall],
+        self,
+        context: RequestContext,
+        catalog: PromptCatalog,
+        pending: list[PendingCall],
         first_index: int,
-    ) -> list[Turn]:  # fmt: skip
+    ) -> list[Turn]:
         """Run the confirmed writes (each once, never retried), in order."""
         ctx = ToolContext(context, catalog, self.settings.answer_row_limit)
         turns = []
         for offset, call in enumerate(pending):
-            base = {"index": first_index + offset, "call_id": call.call_id, "tool": call.tool,
-                    "arguments": call.arguments, "provider": call.provider,
-                    "confirmed_by": context.actor}  # fmt: skip
-            turns.append(await self._run(
-                ctx, ToolCall(id=call.call_id, tool=call.tool, arguments=call.arguments), base,
-                writes=True,
-            ))  # fmt: skip
+            base = {
+                "index": first_index + offset,
+                "call_id": call.call_id,
+                "tool": call.tool,
+                "arguments": call.arguments,
+                "provider": call.provider,
+                "confirmed_by": context.actor,
+            }
+            turns.append(
+                await self._run(
+                    ctx,
+                    ToolCall(id=call.call_id, tool=call.tool, arguments=call.arguments),
+                    base,
+                    writes=True,
+                )
+            )
         return turns
 
 

@@ -71,13 +71,20 @@ async def catalog_of(conn: asyncpg.Connection, limit: int = MAX_TABLES) -> Promp
     tables = []
     for r in rows:
         hints = _hints(r["profile"])
-        tables.append(CatalogTable(
-            dataset_id=r["id"], version=r["version"], name=r["name"],
-            description=r["description"], tags=list(r["tags"]),
-            columns=[CatalogColumn(name=c["name"], type=c["type"], values=hints.get(c["name"], []))
-                     for c in json.loads(r["columns"])],
-            row_count=r["row_count"],
-        ))  # fmt: skip
+        tables.append(
+            CatalogTable(
+                dataset_id=r["id"],
+                version=r["version"],
+                name=r["name"],
+                description=r["description"],
+                tags=list(r["tags"]),
+                columns=[
+                    CatalogColumn(name=c["name"], type=c["type"], values=hints.get(c["name"], []))
+                    for c in json.loads(r["columns"])
+                ],
+                row_count=r["row_count"],
+            )
+        )
     return PromptCatalog(tables=tables)
 
 

@@ -80,9 +80,11 @@ def datasets_read(turns: Iterable[Turn]) -> tuple[list[UUID], bool]:
 
 
 def record_of(
-    read: Sequence[UUID], unnamed: bool, before: Mapping[UUID, Governed],
+    read: Sequence[UUID],
+    unnamed: bool,
+    before: Mapping[UUID, Governed],
     now: Mapping[UUID, Governed],
-) -> GovernanceRecord:  # fmt: skip
+) -> GovernanceRecord:
     """The record of an execution that read ``read`` under ``now`` (its caller's governance
     after the run), ``before`` being its caller's governance when it started: a dataset
     governed otherwise then than now is recorded as changed (its rows may be of either)."""
@@ -121,9 +123,11 @@ def _has_data(view: ExecutionView) -> bool:
 
 
 def withheld_reason(
-    view: ExecutionView, record: GovernanceRecord | None, reader: Mapping[UUID, Governed],
+    view: ExecutionView,
+    record: GovernanceRecord | None,
+    reader: Mapping[UUID, Governed],
     existing: set[UUID],
-) -> WithheldReason | None:  # fmt: skip
+) -> WithheldReason | None:
     """Why ``view``'s data may not be shown to the reader whose governance of the record's
     (``existing``) datasets is ``reader``; None when it may."""
     if record is None:
@@ -171,10 +175,13 @@ def _turn(turn: Turn) -> Turn:
     error = turn.error
     if error is not None:
         error = {"code": error.get("code"), "message": public_summary(turn)}
-    return turn.model_copy(update={
-        "summary": public_summary(turn), "error": error,
-        "result": {k: v for k, v in turn.result.items() if k in SHOWN_RESULT_KEYS},
-    })  # fmt: skip
+    return turn.model_copy(
+        update={
+            "summary": public_summary(turn),
+            "error": error,
+            "result": {k: v for k, v in turn.result.items() if k in SHOWN_RESULT_KEYS},
+        }
+    )
 
 
 def withhold(view: ExecutionView, reason: WithheldReason) -> ExecutionView:
@@ -187,12 +194,17 @@ def withhold(view: ExecutionView, reason: WithheldReason) -> ExecutionView:
     error = view.error
     if error is not None:
         error = {"code": error.get("code"), "message": WITHHELD_TEXT.format(id=view.id)}
-    draft = view.model_copy(update={
-        "turns": turns, "table": table, "error": error,
-        "answer": summary_of(turns) if turns else None,
-        "steps": [s.model_copy(update={"text": ""}) for s in view.steps],
-        "rows_withheld": True, "withheld_reason": reason,
-    })  # fmt: skip
+    draft = view.model_copy(
+        update={
+            "turns": turns,
+            "table": table,
+            "error": error,
+            "answer": summary_of(turns) if turns else None,
+            "steps": [s.model_copy(update={"text": ""}) for s in view.steps],
+            "rows_withheld": True,
+            "withheld_reason": reason,
+        }
+    )
     explanation = None
     if view.explanation is not None:
         explanation = explain(draft)

@@ -50,13 +50,17 @@ def _also(names: list[str]) -> str:
 
 
 def _column_text(column: CatalogColumn) -> str:
-    notes = [n for n in (
-        f'"{column.business_name}"' if column.business_name else "",
-        column.role or "",
-        _also(column.synonyms),
-        f"true={'/'.join(column.true_values)}" if column.true_values else "",
-        f"false={'/'.join(column.false_values)}" if column.false_values else "",
-    ) if n]  # fmt: skip
+    notes = [
+        n
+        for n in (
+            f'"{column.business_name}"' if column.business_name else "",
+            column.role or "",
+            _also(column.synonyms),
+            f"true={'/'.join(column.true_values)}" if column.true_values else "",
+            f"false={'/'.join(column.false_values)}" if column.false_values else "",
+        )
+        if n
+    ]
     return f"{column.name} {column.type}" + (f" [{'; '.join(notes)}]" if notes else "")
 
 
@@ -68,8 +72,14 @@ def catalog_text(catalog: PromptCatalog) -> str:
         columns = ", ".join(_column_text(c) for c in table.columns)
         rows = f", {table.row_count} rows" if table.row_count is not None else ""
         about = f" -- {table.description}" if table.description else ""
-        named = [n for n in (f'"{table.business_name}"' if table.business_name else "",
-                             _also(table.synonyms)) if n]  # fmt: skip
+        named = [
+            n
+            for n in (
+                f'"{table.business_name}"' if table.business_name else "",
+                _also(table.synonyms),
+            )
+            if n
+        ]
         called = f" [{'; '.join(named)}]" if named else ""
         lines.append(f"- {table.name}{called} ({columns}){rows}{about}")
     text = "\n".join(lines) or "(none)"
@@ -117,20 +127,27 @@ def messages_of(request: StepRequest) -> list[dict[str, Any]]:
         said = prior.answer or prior.status
         if prior.sql:
             said += f"\nSQL: {prior.sql}"
-        messages += [{"role": "user", "content": prior.question},
-                     {"role": "assistant", "content": said}]  # fmt: skip
+        messages += [
+            {"role": "user", "content": prior.question},
+            {"role": "assistant", "content": said},
+        ]
     messages.append({"role": "user", "content": request.question})
     by_call = {t.call_id: t for t in request.turns}
     for step in request.assistant:
-        messages.append({
-            "role": "assistant",
-            "content": step.text or None,
-            "tool_calls": [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.tool, "arguments": json.dumps(c.arguments)}}
-                for c in step.calls
-            ],
-        })  # fmt: skip
+        messages.append(
+            {
+                "role": "assistant",
+                "content": step.text or None,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.tool, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in step.calls
+                ],
+            }
+        )
         for call in step.calls:
             turn = by_call.get(call.id)
             content = _tool_content(turn) if turn else '{"status": "not run"}'
@@ -175,9 +192,9 @@ class OpenAICompatibleProvider:
     def __init__(self, settings: ModelProviderSettings) -> None:
         self.settings = settings
         base = settings.base_url.rstrip("/")
-        self.url = f"{base}/chat/completions" if base.endswith("/v1") else (
-            f"{base}/v1/chat/completions"
-        )  # fmt: skip
+        self.url = (
+            f"{base}/chat/completions" if base.endswith("/v1") else (f"{base}/v1/chat/completions")
+        )
 
     @property
     def name(self) -> str:
@@ -192,13 +209,18 @@ class OpenAICompatibleProvider:
             "model": self.settings.model,
             "messages": messages_of(request),
             "tools": [
-                {"type": "function",
-                 "function": {"name": t.name, "description": t.description,
-                              "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
+                }
                 for t in request.tools
             ],
             "tool_choice": "auto",
-        }  # fmt: skip
+        }
         headers = {}
         if self.settings.api_key is not None:
             headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"

@@ -11,6 +11,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from rivergen.accounts.principal import RequestContext
+from rivergen.datasets import DatasetService
+from rivergen.services.governance import GovernanceService
 from rivergen.services.governance.schemas import AppliedPolicy, Policy, PolicyCreate
 from rivergen.services.planning.catalog import PromptCatalog
 
@@ -57,6 +59,15 @@ class SqlRunner(Protocol):
         """Parse, validate (read-only), govern and run ``sql`` over the catalog's tables for
         the caller; at most ``row_limit`` rows come back. Raises a ``RiverGenError`` with a
         code on refused SQL."""
+        ...
+
+
+class SqlRunnerFactory(Protocol):
+    def __call__(
+        self, datasets: DatasetService, governance: GovernanceService, timeout_s: float
+    ) -> SqlRunner:
+        """A SQL runner over ``datasets``, governed by ``governance`` (in this process or by
+        handle), each query stopped after ``timeout_s``."""
         ...
 
 

@@ -117,9 +117,10 @@ class BuiltinProvider:
             intent = followup_of(request.question, request.conversation, request.catalog)
             if isinstance(intent, Clarify):
                 return Clarification(
-                    question=intent.question, options=[o.label for o in intent.options],
+                    question=intent.question,
+                    options=[o.label for o in intent.options],
                     readings=[o.intent for o in intent.options],
-                )  # fmt: skip
+                )
             if isinstance(intent, Why):
                 return FinalAnswer(text=why_text(request.conversation))
         if intent is None and self._planner is not None:  # the Planning service (by handle)
@@ -140,10 +141,13 @@ def followup_of(question: str, conversation: Conversation, catalog: PromptCatalo
     asked = conversation.pending_clarification()
     clarify = None
     if asked is not None and len(asked.readings) == len(asked.options) >= 2:
-        clarify = Clarify(question=asked.question, options=[
-            ClarifyOption(label=label, intent=reading)
-            for label, reading in zip(asked.options, asked.readings, strict=True)
-        ])  # fmt: skip
+        clarify = Clarify(
+            question=asked.question,
+            options=[
+                ClarifyOption(label=label, intent=reading)
+                for label, reading in zip(asked.options, asked.readings, strict=True)
+            ],
+        )
     return read_followup(question, last[1] if last else None, catalog, clarify)
 
 

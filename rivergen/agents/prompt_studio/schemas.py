@@ -165,8 +165,9 @@ class ExecutionPage(BaseModel):
 
 class SavedPromptCreate(BaseModel):
     question: str = Question
-    name: str | None = Field(None, min_length=1, max_length=200, description="Default: the "
-                             "question's first words.")  # fmt: skip
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Default: the question's first words."
+    )
 
 
 class SavedPrompt(BaseModel):

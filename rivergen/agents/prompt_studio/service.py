@@ -68,9 +68,12 @@ class Explainer(Protocol):
 
 class PromptService:
     def __init__(
-        self, db: Database, agent: PromptAgent, governance: GovernanceService | None = None,
+        self,
+        db: Database,
+        agent: PromptAgent,
+        governance: GovernanceService | None = None,
         explainer: Explainer | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._db = db
         self.agent = agent
         self._governance = governance
@@ -81,9 +84,12 @@ class PromptService:
         a turn of ``request.conversation_id`` (read against its earlier turns; 404
         ``conversation_not_found``, another workspace's too), else of a new conversation."""
         return await self._run(
-            context, request.question, self.agent, save=request.save,
+            context,
+            request.question,
+            self.agent,
+            save=request.save,
             conversation=request.conversation_id or "new",
-        )  # fmt: skip
+        )
 
     async def rerun(self, context: RequestContext, execution: UUID) -> ExecutionView:
         """Compute ``execution`` again as ``context``'s caller, under its own policies, as a new
@@ -98,19 +104,24 @@ class PromptService:
         if row["status"] in ("running", "confirming"):
             raise Conflict(
                 f"execution {execution} is {row['status']}: rerun it once it has ended",
-                code="execution_not_finished", details={"status": row["status"]},
-            )  # fmt: skip
+                code="execution_not_finished",
+                details={"status": row["status"]},
+            )
         turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
-        reads = [ToolCall(tool=t.tool, arguments=t.arguments) for t in turns
-                 if t.tool not in WRITE_TOOLS]  # fmt: skip
+        reads = [
+            ToolCall(tool=t.tool, arguments=t.arguments) for t in turns if t.tool not in WRITE_TOOLS
+        ]
         agent = self.agent
         if reads:
             agent = PromptAgent(
                 ReplayProvider(reads, text=f"Rerun of execution {execution}."),
-                self.agent.tools, self.agent.settings, self.agent.runner,
-            )  # fmt: skip
-        return await self._run(context, row["question"], agent, rerun_of=execution,
-                               conversation="none")  # fmt: skip
+                self.agent.tools,
+                self.agent.settings,
+                self.agent.runner,
+            )
+        return await self._run(
+            context, row["question"], agent, rerun_of=execution, conversation="none"
+        )
 
     async def _conversation(
         self, context: RequestContext, conversation: UUID | NewOrNone
@@ -127,33 +138,44 @@ class PromptService:
                 raise conversation_not_found(conversation)
             rows = await store.conversation_turns(
                 conn, conversation, self.agent.settings.conversation_turns
-            )  # fmt: skip
+            )
         views = await self._shown(context, rows)
-        return conversation, Conversation(id=str(conversation), turns=[
-            _prior(v) for v in views
-        ])  # fmt: skip
+        return conversation, Conversation(id=str(conversation), turns=[_prior(v) for v in views])
 
     async def _run(
-        self, context: RequestContext, question: str, agent: PromptAgent, *, save: bool = False,
-        rerun_of: UUID | None = None, conversation: UUID | NewOrNone = "none",
-    ) -> ExecutionView:  # fmt: skip
+        self,
+        context: RequestContext,
+        question: str,
+        agent: PromptAgent,
+        *,
+        save: bool = False,
+        rerun_of: UUID | None = None,
+        conversation: UUID | NewOrNone = "none",
+    ) -> ExecutionView:
         workspace = context.require_workspace()
         execution = uuid.uuid4()
         saved: UUID | None = None
         conversation_id, earlier = await self._conversation(context, conversation)
         async with self._db.transaction(str(workspace)) as conn:
             if conversation == "new" and conversation_id is not None:
-                await store.insert_conversation(conn, conversation_id, workspace,
-                                                _title_of(question), context.actor)  # fmt: skip
+                await store.insert_conversation(
+                    conn, conversation_id, workspace, _title_of(question), context.actor
+                )
             await store.insert_execution(
-                conn, execution, workspace, question, context.actor,
-                governance=history.GovernanceRecord().model_dump(), rerun_of=rerun_of,
+                conn,
+                execution,
+                workspace,
+                question,
+                context.actor,
+                governance=history.GovernanceRecord().model_dump(),
+                rerun_of=rerun_of,
                 conversation=conversation_id,
-            )  # fmt: skip
+            )
             if save:
                 saved = uuid.uuid4()
-                await store.insert_saved(conn, saved, workspace, _name_of(question), question,
-                                         context.actor)  # fmt: skip
+                await store.insert_saved(
+                    conn, saved, workspace, _name_of(question), question, context.actor
+                )
         catalog, before = await governed_catalog(self._db, context, self._governance)
         turns: list[Turn] = []
 
@@ -164,11 +186,22 @@ class PromptService:
                 await store.record_turns(
                     conn, execution, [t.model_dump(mode="json") for t in turns], governance
                 )
-                await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
-                    type=PROMPT_PROGRESS, workspace_id=workspace, actor=context.actor,
-                    data={"execution_id": str(execution), "turn": turn.index, "tool": turn.tool,
-                          "status": turn.status, "summary": history.public_summary(turn)},
-                ))  # fmt: skip
+                await add_to_outbox(
+                    conn,
+                    Topic.NOTIFICATIONS,
+                    Event(
+                        type=PROMPT_PROGRESS,
+                        workspace_id=workspace,
+                        actor=context.actor,
+                        data={
+                            "execution_id": str(execution),
+                            "turn": turn.index,
+                            "tool": turn.tool,
+                            "status": turn.status,
+                            "summary": history.public_summary(turn),
+                        },
+                    ),
+                )
 
         run = await agent.execute(context, question, catalog, on_turn, earlier)
         governance = await self._record(context, run.turns, before)
@@ -213,9 +246,13 @@ class PromptService:
         return views
 
     async def _finish(
-        self, context: RequestContext, execution: UUID, run: AgentRun,
-        governance: dict[str, Any] | None = None, reading: Reading | None = None,
-    ) -> Any:  # fmt: skip
+        self,
+        context: RequestContext,
+        execution: UUID,
+        run: AgentRun,
+        governance: dict[str, Any] | None = None,
+        reading: Reading | None = None,
+    ) -> Any:
         """Record how the execution ended (``governance``: what it was computed under;
         ``reading``: how it was read; None: as recorded) and explain it; the row."""
         workspace = context.require_workspace()
@@ -223,27 +260,48 @@ class PromptService:
             row = await store.get(conn, execution)
         if row is None:
             raise execution_not_found(execution)
-        draft = _view(row).model_copy(update={
-            "status": run.status, "turns": run.turns, "pending": run.pending,
-            "steps": run.steps, "answer": run.answer, "provider": run.provider,
-            "error": run.error,
-        })  # fmt: skip
+        draft = _view(row).model_copy(
+            update={
+                "status": run.status,
+                "turns": run.turns,
+                "pending": run.pending,
+                "steps": run.steps,
+                "answer": run.answer,
+                "provider": run.provider,
+                "error": run.error,
+            }
+        )
         explanation = await self._explainer.explain(draft)
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.finish(
-                conn, execution, status=run.status,
+                conn,
+                execution,
+                status=run.status,
                 turns=[t.model_dump(mode="json") for t in run.turns],
                 steps=[s.model_dump(mode="json") for s in run.steps],
-                pending=[p.model_dump(mode="json") for p in run.pending], answer=run.answer,
-                explanation=explanation.model_dump(mode="json"), provider=run.provider,
-                error=run.error, governance=governance,
+                pending=[p.model_dump(mode="json") for p in run.pending],
+                answer=run.answer,
+                explanation=explanation.model_dump(mode="json"),
+                provider=run.provider,
+                error=run.error,
+                governance=governance,
                 reading=reading.model_dump(mode="json") if reading is not None else None,
-            )  # fmt: skip
-            await add_to_outbox(conn, Topic.NOTIFICATIONS, Event(
-                type=PROMPT_COMPLETED, workspace_id=workspace, actor=context.actor,
-                data={"execution_id": str(execution), "status": run.status,
-                      "turns": len(run.turns), "pending": len(run.pending)},
-            ))  # fmt: skip
+            )
+            await add_to_outbox(
+                conn,
+                Topic.NOTIFICATIONS,
+                Event(
+                    type=PROMPT_COMPLETED,
+                    workspace_id=workspace,
+                    actor=context.actor,
+                    data={
+                        "execution_id": str(execution),
+                        "status": run.status,
+                        "turns": len(run.turns),
+                        "pending": len(run.pending),
+                    },
+                ),
+            )
         return row
 
     async def get(self, context: RequestContext, execution: UUID) -> ExecutionView:
@@ -274,11 +332,18 @@ class PromptService:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             lasts = await store.executions(conn, last_ids) if last_ids else []
         shown = {v.id: v for v in await self._shown(context, lasts)}
-        return [ConversationView(
-            id=r["id"], title=r["title"], created_by=r["created_by"],
-            created_at=r["created_at"], updated_at=r["updated_at"],
-            turn_count=r["turn_count"], last=shown.get(r["last_id"]),
-        ) for r in rows]  # fmt: skip
+        return [
+            ConversationView(
+                id=r["id"],
+                title=r["title"],
+                created_by=r["created_by"],
+                created_at=r["created_at"],
+                updated_at=r["updated_at"],
+                turn_count=r["turn_count"],
+                last=shown.get(r["last_id"]),
+            )
+            for r in rows
+        ]
 
     async def list_conversations(
         self, context: RequestContext, limit: int, cursor: str | None
@@ -320,17 +385,17 @@ class PromptService:
                     f"execution {execution} is {row['status']}: nothing to confirm",
                     code="execution_not_awaiting_confirmation",
                     details={"status": row["status"]},
-                )  # fmt: skip
+                )
             pending = [PendingCall.model_validate(p) for p in json.loads(row["pending"])]
             refused = self.agent.refusals(context, pending)
             if refused:
                 role = context.role.name if context.role else "caller"
                 raise Forbidden(
-                    f"a {role} may not confirm: " + "; ".join(
-                        f"{p.tool} needs {p.needs}" for p in refused),
+                    f"a {role} may not confirm: "
+                    + "; ".join(f"{p.tool} needs {p.needs}" for p in refused),
                     code="confirmation_forbidden",
                     details={"calls": [{"tool": p.tool, "needs": p.needs} for p in refused]},
-                )  # fmt: skip
+                )
             row = await store.start_confirming(conn, execution, context.actor)
         view = _view(row)
         try:
@@ -339,21 +404,35 @@ class PromptService:
         except Exception as exc:
             # Recorded as failed rather than left `confirming`: which writes ran is unknown,
             # so nothing is offered for confirmation again.
-            broken = AgentRun(status="failed", turns=view.turns, steps=view.steps,
-                              provider=view.provider, answer=view.answer,
-                              error=error_of(exc))  # fmt: skip
+            broken = AgentRun(
+                status="failed",
+                turns=view.turns,
+                steps=view.steps,
+                provider=view.provider,
+                answer=view.answer,
+                error=error_of(exc),
+            )
             await self._finish(context, execution, broken)
             raise
         by_call = {t.call_id: t for t in done}
-        turns = [by_call.pop(t.call_id) if t.status == "pending_confirmation" and
-                 t.call_id in by_call else t for t in view.turns]  # fmt: skip
+        turns = [
+            by_call.pop(t.call_id)
+            if t.status == "pending_confirmation" and t.call_id in by_call
+            else t
+            for t in view.turns
+        ]
         failed = [t for t in done if t.status != "ok"]
         run = AgentRun(
-            status="failed" if failed else "completed", turns=turns, pending=[],
-            steps=view.steps, provider=view.provider, answer=summary_of(turns),
-            error={"code": "confirmed_call_failed",
-                   "message": "; ".join(t.summary for t in failed)} if failed else None,
-        )  # fmt: skip
+            status="failed" if failed else "completed",
+            turns=turns,
+            pending=[],
+            steps=view.steps,
+            provider=view.provider,
+            answer=summary_of(turns),
+            error={"code": "confirmed_call_failed", "message": "; ".join(t.summary for t in failed)}
+            if failed
+            else None,
+        )
         # The turns before the confirmation were computed under their creator's governance,
         # kept as recorded; the confirmed writes read no data. The confirmer is shown what its
         # own policies allow.
@@ -366,9 +445,13 @@ class PromptService:
         workspace = context.require_workspace()
         async with self._db.transaction(str(workspace)) as conn:
             row = await store.insert_saved(
-                conn, uuid.uuid4(), workspace, request.name or _name_of(request.question),
-                request.question, context.actor,
-            )  # fmt: skip
+                conn,
+                uuid.uuid4(),
+                workspace,
+                request.name or _name_of(request.question),
+                request.question,
+                context.actor,
+            )
         return SavedPrompt(**_saved(row))
 
     async def list_saved(
@@ -396,12 +479,20 @@ def _prior(view: ExecutionView) -> PriorTurn:
     reading = view.reading or Reading()
     layer = reading.layer
     return PriorTurn(
-        question=view.question, status=view.status, answer=view.answer, sql=reading.sql,
-        tables=reading.tables, understood=reading.understood,
-        layer=[*layer.measures, *layer.synonyms, *layer.relationships,
-               *(f"verified query: {q}" for q in layer.verified_queries)],
+        question=view.question,
+        status=view.status,
+        answer=view.answer,
+        sql=reading.sql,
+        tables=reading.tables,
+        understood=reading.understood,
+        layer=[
+            *layer.measures,
+            *layer.synonyms,
+            *layer.relationships,
+            *(f"verified query: {q}" for q in layer.verified_queries),
+        ],
         clarification=reading.clarification,
-    )  # fmt: skip
+    )
 
 
 def reading_of(question: str, run: AgentRun, catalog: PromptCatalog) -> Reading:
@@ -410,13 +501,14 @@ def reading_of(question: str, run: AgentRun, catalog: PromptCatalog) -> Reading:
     used, and the clarifying question it ended with."""
     queries = [t for t in run.turns if t.tool == "run_sql" and t.status == "ok"]
     sql = str(queries[-1].arguments.get("sql")) if queries else None
-    tables = [str(d.get("name")) for d in queries[-1].result.get("datasets", [])] if queries \
-        else []  # fmt: skip
+    tables = [str(d.get("name")) for d in queries[-1].result.get("datasets", [])] if queries else []
     return Reading(
-        understood=run.understood, sql=sql, tables=tables,
+        understood=run.understood,
+        sql=sql,
+        tables=tables,
         layer=layer_used(question, sql, catalog) if sql else LayerUse(),
         clarification=run.clarification,
-    )  # fmt: skip
+    )
 
 
 def _name_of(question: str) -> str:
@@ -447,11 +539,15 @@ def plan_of(turns: list[Turn]) -> Plan:
     """The typed plan of an execution, from its tool calls (run, refused or pending)."""
     steps = [
         PlannedCall(
-            tool=t.tool, arguments=t.arguments, status=t.status, datasets=_datasets_of(t),
-            effect="write" if t.tool in WRITE_TOOLS else "read", needs=tool_access(t.tool),
+            tool=t.tool,
+            arguments=t.arguments,
+            status=t.status,
+            datasets=_datasets_of(t),
+            effect="write" if t.tool in WRITE_TOOLS else "read",
+            needs=tool_access(t.tool),
         )
         for t in turns
-    ]  # fmt: skip
+    ]
     reads = [d for s in steps if s.effect == "read" for d in s.datasets]
     writes = [d for s in steps if s.effect == "write" for d in s.datasets]
     return Plan(steps=steps, reads=list(dict.fromkeys(reads)), writes=list(dict.fromkeys(writes)))
@@ -470,15 +566,24 @@ def _view(row: Any) -> ExecutionView:
     reading = _loads(row["reading"])
     turns = [Turn.model_validate(t) for t in _loads(row["turns"])]
     return ExecutionView(
-        id=row["id"], question=row["question"], status=row["status"], answer=row["answer"],
-        conversation_id=row["conversation_id"], table=_table(turns), plan=plan_of(turns),
+        id=row["id"],
+        question=row["question"],
+        status=row["status"],
+        answer=row["answer"],
+        conversation_id=row["conversation_id"],
+        table=_table(turns),
+        plan=plan_of(turns),
         reading=Reading.model_validate(reading) if reading else None,
         explanation=Explanation.model_validate(explanation) if explanation else None,
         turns=turns,
         pending=[PendingCall.model_validate(p) for p in _loads(row["pending"])],
         steps=[StepRecord.model_validate(s) for s in _loads(row["steps"])],
-        provider=row["provider"], error=_loads(row["error"]), created_by=row["created_by"],
-        created_at=row["created_at"], finished_at=row["finished_at"],
-        confirmed_by=row["confirmed_by"], confirmed_at=row["confirmed_at"],
+        provider=row["provider"],
+        error=_loads(row["error"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        confirmed_by=row["confirmed_by"],
+        confirmed_at=row["confirmed_at"],
         rerun_of=row["rerun_of"],
-    )  # fmt: skip
+    )

@@ -127,8 +127,9 @@ class Conversation(BaseModel):
         """The latest turn that ran a query, and its reading."""
         for turn in reversed(self.turns):
             if turn.sql:
-                return turn, QueryIntent(sql=turn.sql, tables=turn.tables,
-                                         understood=turn.understood)  # fmt: skip
+                return turn, QueryIntent(
+                    sql=turn.sql, tables=turn.tables, understood=turn.understood
+                )
         return None
 
     def pending_clarification(self) -> Clarification | None:

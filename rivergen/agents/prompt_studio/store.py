@@ -18,16 +18,27 @@ def _json(items: Any) -> str:
 
 
 async def insert_execution(
-    conn: asyncpg.Connection, execution: UUID, workspace: UUID, question: str, actor: str,
-    *, governance: Any = None, rerun_of: UUID | None = None,
+    conn: asyncpg.Connection,
+    execution: UUID,
+    workspace: UUID,
+    question: str,
+    actor: str,
+    *,
+    governance: Any = None,
+    rerun_of: UUID | None = None,
     conversation: UUID | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     return await conn.fetchrow(
         "INSERT INTO prompt_executions (id, workspace_id, question, created_by, governance, "
         "rerun_of, conversation_id) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) RETURNING *",
-        execution, workspace, question, actor,
-        _json(governance) if governance is not None else None, rerun_of, conversation,
-    )  # fmt: skip
+        execution,
+        workspace,
+        question,
+        actor,
+        _json(governance) if governance is not None else None,
+        rerun_of,
+        conversation,
+    )
 
 
 async def insert_conversation(
@@ -36,8 +47,11 @@ async def insert_conversation(
     return await conn.fetchrow(
         "INSERT INTO prompt_conversations (id, workspace_id, title, created_by) "
         "VALUES ($1, $2, $3, $4) RETURNING *",
-        conversation, workspace, title, actor,
-    )  # fmt: skip
+        conversation,
+        workspace,
+        title,
+        actor,
+    )
 
 
 async def touch_conversation(conn: asyncpg.Connection, conversation: UUID) -> Any:
@@ -65,8 +79,10 @@ async def page_conversations(
     rows: list[Any] = await conn.fetch(
         f"{_CONVERSATIONS} WHERE {after_cursor(1, 'c')} "
         "ORDER BY c.created_at DESC, c.id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 
@@ -77,8 +93,9 @@ async def conversation_turns(
     rows: list[Any] = await conn.fetch(
         "SELECT * FROM (SELECT * FROM prompt_executions WHERE conversation_id = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT $2) t ORDER BY created_at, id",
-        conversation, last,
-    )  # fmt: skip
+        conversation,
+        last,
+    )
     return rows
 
 
@@ -96,15 +113,27 @@ async def record_turns(
     await conn.execute(
         "UPDATE prompt_executions SET turns = $2::jsonb, "
         "governance = coalesce($3::jsonb, governance) WHERE id = $1",
-        execution, _json(turns), _json(governance) if governance is not None else None,
-    )  # fmt: skip
+        execution,
+        _json(turns),
+        _json(governance) if governance is not None else None,
+    )
 
 
 async def finish(
-    conn: asyncpg.Connection, execution: UUID, *, status: str, turns: list[Any],
-    steps: list[Any], pending: list[Any], answer: str | None, explanation: Any,
-    provider: str | None, error: Any, governance: Any = None, reading: Any = None,
-) -> Any:  # fmt: skip
+    conn: asyncpg.Connection,
+    execution: UUID,
+    *,
+    status: str,
+    turns: list[Any],
+    steps: list[Any],
+    pending: list[Any],
+    answer: str | None,
+    explanation: Any,
+    provider: str | None,
+    error: Any,
+    governance: Any = None,
+    reading: Any = None,
+) -> Any:
     """Record how the execution ended; ``governance`` and ``reading`` (None: kept as
     recorded) are what its turns were computed under and how its question was read."""
     return await conn.fetchrow(
@@ -114,12 +143,18 @@ async def finish(
         "reading = coalesce($11::jsonb, reading), "
         "finished_at = CASE WHEN $2 = 'awaiting_confirmation' THEN NULL "
         "ELSE now() END WHERE id = $1 RETURNING *",
-        execution, status, _json(turns), _json(steps), _json(pending), answer,
-        _json(explanation) if explanation is not None else None, provider,
+        execution,
+        status,
+        _json(turns),
+        _json(steps),
+        _json(pending),
+        answer,
+        _json(explanation) if explanation is not None else None,
+        provider,
         _json(error) if error is not None else None,
         _json(governance) if governance is not None else None,
         _json(reading) if reading is not None else None,
-    )  # fmt: skip
+    )
 
 
 async def get(conn: asyncpg.Connection, execution: UUID, *, lock: bool = False) -> Any:
@@ -133,8 +168,9 @@ async def start_confirming(conn: asyncpg.Connection, execution: UUID, actor: str
     return await conn.fetchrow(
         "UPDATE prompt_executions SET status = 'confirming', confirmed_by = $2, "
         "confirmed_at = now() WHERE id = $1 RETURNING *",
-        execution, actor,
-    )  # fmt: skip
+        execution,
+        actor,
+    )
 
 
 async def page(
@@ -142,10 +178,11 @@ async def page(
 ) -> list[Any]:
     assert table in ("prompt_executions", "saved_prompts")
     rows: list[Any] = await conn.fetch(
-        f"SELECT * FROM {table} WHERE {after_cursor(1)} "
-        "ORDER BY created_at DESC, id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        f"SELECT * FROM {table} WHERE {after_cursor(1)} ORDER BY created_at DESC, id DESC LIMIT $3",
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 
@@ -161,8 +198,12 @@ async def insert_saved(
     return await conn.fetchrow(
         "INSERT INTO saved_prompts (id, workspace_id, name, question, created_by) "
         "VALUES ($1, $2, $3, $4, $5) RETURNING *",
-        saved, workspace, name, question, actor,
-    )  # fmt: skip
+        saved,
+        workspace,
+        name,
+        question,
+        actor,
+    )
 
 
 async def delete_saved(conn: asyncpg.Connection, saved: UUID) -> bool:

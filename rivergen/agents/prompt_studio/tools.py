@@ -70,8 +70,11 @@ def resolve(catalog: PromptCatalog, ref: str) -> CatalogTable:
             wanted = None
         table = next((t for t in catalog.tables if t.dataset_id == wanted), None)
     if table is None:
-        raise NotFound(f"no dataset {ref!r} in this workspace", code="dataset_not_found",
-                       details={"dataset": ref})  # fmt: skip
+        raise NotFound(
+            f"no dataset {ref!r} in this workspace",
+            code="dataset_not_found",
+            details={"dataset": ref},
+        )
     return table
 
 
@@ -124,14 +127,20 @@ def _search_tool(datasets: DatasetService) -> Tool:
         found = await datasets.search(ctx.request, args.query, args.limit)
         names = ", ".join(h.name for h in found.items)
         summary = (
-            f"{len(found.items)} dataset(s) match {args.query!r}: {names}." if found.items
+            f"{len(found.items)} dataset(s) match {args.query!r}: {names}."
+            if found.items
             else f"No dataset matches {args.query!r}."
-        )  # fmt: skip
-        return ToolResult(summary=summary, result={
-            "datasets": [h.model_dump(mode="json") for h in found.items]})  # fmt: skip
+        )
+        return ToolResult(
+            summary=summary, result={"datasets": [h.model_dump(mode="json") for h in found.items]}
+        )
 
-    return Tool("search_catalog", "Find datasets whose name, tags, columns or descriptions "
-                "match words.", SearchArgs, run)  # fmt: skip
+    return Tool(
+        "search_catalog",
+        "Find datasets whose name, tags, columns or descriptions match words.",
+        SearchArgs,
+        run,
+    )
 
 
 def _describe_tool(datasets: DatasetService) -> Tool:
@@ -142,13 +151,21 @@ def _describe_tool(datasets: DatasetService) -> Tool:
         rows = f"{view.row_count} rows, " if view.row_count is not None else ""
         return ToolResult(
             summary=f"{view.name}: {rows}{len(view.columns)} columns: {columns}.",
-            result={"datasets": [_read(table)], "row_count": view.row_count,
-                    "description": view.description, "tags": view.tags,
-                    "columns": [c.model_dump(mode="json") for c in view.columns]},
-        )  # fmt: skip
+            result={
+                "datasets": [_read(table)],
+                "row_count": view.row_count,
+                "description": view.description,
+                "tags": view.tags,
+                "columns": [c.model_dump(mode="json") for c in view.columns],
+            },
+        )
 
-    return Tool("describe_dataset", "A dataset's columns, types, row count and description.",
-                DatasetArgs, run)  # fmt: skip
+    return Tool(
+        "describe_dataset",
+        "A dataset's columns, types, row count and description.",
+        DatasetArgs,
+        run,
+    )
 
 
 def _profile_tool(datasets: DatasetService) -> Tool:
@@ -159,12 +176,20 @@ def _profile_tool(datasets: DatasetService) -> Tool:
         return ToolResult(
             summary=f"Profiled {table.name} version {view.version}: {profile.row_count} rows, "
             f"{profile.column_count} columns.",
-            result={"datasets": [_read(table)], "row_count": profile.row_count,
-                    "profile": profile.model_dump(mode="json")},
-        )  # fmt: skip
+            result={
+                "datasets": [_read(table)],
+                "row_count": profile.row_count,
+                "profile": profile.model_dump(mode="json"),
+            },
+        )
 
-    return Tool("profile_dataset", "Profile a dataset's columns (types, nulls, distinct "
-                "values, statistics) and keep the profile.", DatasetArgs, run)  # fmt: skip
+    return Tool(
+        "profile_dataset",
+        "Profile a dataset's columns (types, nulls, distinct "
+        "values, statistics) and keep the profile.",
+        DatasetArgs,
+        run,
+    )
 
 
 def _job_tool(jobs: JobService) -> Tool:
@@ -181,38 +206,58 @@ def _job_tool(jobs: JobService) -> Tool:
         return ToolResult(
             summary=f"Started a {args.kind} job ({accepted.job_id}); follow it with "
             f"GET /api/v1/jobs/{accepted.job_id}.",
-            result={"job_id": str(accepted.job_id), "kind": args.kind, "state": accepted.state,
-                    "datasets": reads},
-        )  # fmt: skip
+            result={
+                "job_id": str(accepted.job_id),
+                "kind": args.kind,
+                "state": accepted.state,
+                "datasets": reads,
+            },
+        )
 
-    return Tool("start_job", "Start a compute job (kinds: query, pagerank, similarity, ...).",
-                JobArgs, run)  # fmt: skip
+    return Tool(
+        "start_job", "Start a compute job (kinds: query, pagerank, similarity, ...).", JobArgs, run
+    )
 
 
 def _delete_tool(datasets: DatasetService) -> Tool:
     async def run(ctx: ToolContext, args: DatasetArgs) -> ToolResult:
         table = resolve(ctx.catalog, args.dataset)
         await datasets.delete(ctx.request, table.dataset_id)
-        return ToolResult(summary=f"Deleted dataset {table.name}.",
-                          result={"datasets": [_read(table)], "deleted": True})  # fmt: skip
+        return ToolResult(
+            summary=f"Deleted dataset {table.name}.",
+            result={"datasets": [_read(table)], "deleted": True},
+        )
 
     def describe(ctx: ToolContext, args: DatasetArgs) -> str:
         table = resolve(ctx.catalog, args.dataset)
         return f"delete dataset {table.name} ({table.dataset_id}) and all its versions"
 
-    return Tool("delete_dataset", "Delete a dataset and all its versions (needs a person's "
-                "confirmation).", DatasetArgs, run, writes=True, describe=describe)  # fmt: skip
+    return Tool(
+        "delete_dataset",
+        "Delete a dataset and all its versions (needs a person's confirmation).",
+        DatasetArgs,
+        run,
+        writes=True,
+        describe=describe,
+    )
 
 
 def _sql_tool(sql: SqlRunner) -> Tool:
     async def run(ctx: ToolContext, args: SqlArgs) -> ToolResult:
         answer = await sql.run(ctx.request, args.sql, ctx.catalog, ctx.row_limit)
         shown = "" if not answer.truncated else f" (the first {len(answer.rows)} shown)"
-        return ToolResult(summary=f"The query returned {answer.row_count} row(s){shown}.",
-                          result=answer.model_dump(mode="json"))  # fmt: skip
+        return ToolResult(
+            summary=f"The query returned {answer.row_count} row(s){shown}.",
+            result=answer.model_dump(mode="json"),
+        )
 
-    return Tool("run_sql", "Run one read-only SELECT over the datasets (as tables by name); "
-                "the workspace's policies apply.", SqlArgs, run)  # fmt: skip
+    return Tool(
+        "run_sql",
+        "Run one read-only SELECT over the datasets (as tables by name); "
+        "the workspace's policies apply.",
+        SqlArgs,
+        run,
+    )
 
 
 def _save_tool(saver: ResultSaver) -> Tool:
@@ -225,16 +270,29 @@ def _save_tool(saver: ResultSaver) -> Tool:
             )
         return ToolResult(
             summary=f"Saved the answer as dataset {saved.name} (job {saved.job_id}).",
-            result={**saved.model_dump(mode="json"),
-                    "datasets": [{"dataset_id": str(saved.dataset_id), "name": saved.name,
-                                  "version": saved.version}]},
-        )  # fmt: skip
+            result={
+                **saved.model_dump(mode="json"),
+                "datasets": [
+                    {
+                        "dataset_id": str(saved.dataset_id),
+                        "name": saved.name,
+                        "version": saved.version,
+                    }
+                ],
+            },
+        )
 
     def describe(ctx: ToolContext, args: SaveArgs) -> str:
         return f"save the answer of `{args.sql}` as a new dataset {args.name}"
 
-    return Tool("save_result", "Keep a query's answer as a new dataset (needs a person's "
-                "confirmation).", SaveArgs, run, writes=True, describe=describe)  # fmt: skip
+    return Tool(
+        "save_result",
+        "Keep a query's answer as a new dataset (needs a person's confirmation).",
+        SaveArgs,
+        run,
+        writes=True,
+        describe=describe,
+    )
 
 
 def policy_of(ctx: ToolContext, args: PolicyArgs) -> PolicyCreate:
@@ -254,16 +312,24 @@ def policy_of(ctx: ToolContext, args: PolicyArgs) -> PolicyCreate:
 def _policy_tool(policies: PolicyWriter) -> Tool:
     async def run(ctx: ToolContext, args: PolicyArgs) -> ToolResult:
         policy = await policies.create(ctx.request, policy_of(ctx, args))
-        return ToolResult(summary=f"Created policy {policy.name} ({policy.rule.type}).",
-                          result={"policy": policy.model_dump(mode="json")})  # fmt: skip
+        return ToolResult(
+            summary=f"Created policy {policy.name} ({policy.rule.type}).",
+            result={"policy": policy.model_dump(mode="json")},
+        )
 
     def describe(ctx: ToolContext, args: PolicyArgs) -> str:
         policy = policy_of(ctx, args)
         target = f"dataset {policy.dataset_id}" if policy.dataset_id else "every dataset"
         return f"create the {policy.rule.type} policy {policy.name!r} on {target}"
 
-    return Tool("create_policy", "Create a governance policy (needs a person's confirmation).",
-                PolicyArgs, run, writes=True, describe=describe)  # fmt: skip
+    return Tool(
+        "create_policy",
+        "Create a governance policy (needs a person's confirmation).",
+        PolicyArgs,
+        run,
+        writes=True,
+        describe=describe,
+    )
 
 
 # The box --------------------------------------------------------------------------------------
@@ -277,12 +343,22 @@ class ToolBox:
 
     @classmethod
     def standard(
-        cls, datasets: DatasetService, jobs: JobService, *, sql: SqlRunner | None = None,
-        saver: ResultSaver | None = None, policies: PolicyWriter | None = None,
-    ) -> ToolBox:  # fmt: skip
+        cls,
+        datasets: DatasetService,
+        jobs: JobService,
+        *,
+        sql: SqlRunner | None = None,
+        saver: ResultSaver | None = None,
+        policies: PolicyWriter | None = None,
+    ) -> ToolBox:
         """The platform's tools; run_sql, save_result and create_policy only with their port."""
-        tools = [_search_tool(datasets), _describe_tool(datasets), _profile_tool(datasets),
-                 _job_tool(jobs), _delete_tool(datasets)]  # fmt: skip
+        tools = [
+            _search_tool(datasets),
+            _describe_tool(datasets),
+            _profile_tool(datasets),
+            _job_tool(jobs),
+            _delete_tool(datasets),
+        ]
         if sql is not None:
             tools.append(_sql_tool(sql))
         if saver is not None:
@@ -301,8 +377,11 @@ class ToolBox:
     def get(self, name: str) -> Tool:
         tool = self._tools.get(name)
         if tool is None:
-            raise NotFound(f"no tool {name!r} (tools: {', '.join(self._tools)})",
-                           code="unknown_tool", details={"tool": name})  # fmt: skip
+            raise NotFound(
+                f"no tool {name!r} (tools: {', '.join(self._tools)})",
+                code="unknown_tool",
+                details={"tool": name},
+            )
         return tool
 
     def check(self, context: RequestContext, call: ToolCall) -> tuple[Tool, BaseModel, Access]:
@@ -316,15 +395,17 @@ class ToolBox:
             who = role.name if role is not None else "caller"
             raise Forbidden(
                 f"a {who} may not call {tool.name}; it needs {access or 'a route in the table'}",
-                code="tool_forbidden", details={"tool": tool.name, "needs": access},
-            )  # fmt: skip
+                code="tool_forbidden",
+                details={"tool": tool.name, "needs": access},
+            )
         try:
             args = tool.args.model_validate(call.arguments)
         except ValidationError as exc:
             raise ValidationFailed(
-                f"invalid arguments for {tool.name}", code="invalid_tool_arguments",
+                f"invalid arguments for {tool.name}",
+                code="invalid_tool_arguments",
                 details={"errors": exc.errors(include_url=False, include_input=False)},
-            ) from None  # fmt: skip
+            ) from None
         return tool, args, access
 
     async def run(self, ctx: ToolContext, call: ToolCall) -> ToolResult:

@@ -80,29 +80,40 @@ def decide(
         if rule.outcome is not None:
             forced = rule.outcome
             effects.append(f"outcome {rule.outcome}")
-        rules.append(AppliedRule(
-            name=rule.name, condition=rule.when.describe(), effect=", ".join(effects) or "none"
-        ))  # fmt: skip
+        rules.append(
+            AppliedRule(
+                name=rule.name, condition=rule.when.describe(), effect=", ".join(effects) or "none"
+            )
+        )
     outcome = forced if forced is not None else _by_threshold(adjusted, guidelines)
     hit = [
-        AppliedRule(name=limit.name, condition=limit.when.describe(),
-                    effect=f"outcome {limit.outcome}")
+        AppliedRule(
+            name=limit.name, condition=limit.when.describe(), effect=f"outcome {limit.outcome}"
+        )
         for limit in limits
         if holds(limit.when, features)
-    ]  # fmt: skip
+    ]
     by_score = outcome
     if hit:
         outcome = next(limit.outcome for limit in limits if holds(limit.when, features))
     return Decision(
-        outcome=outcome, score=score, adjusted_score=adjusted, rules_applied=rules,
-        limits_hit=hit, explanation=_summary(score, adjusted, by_score, outcome, rules, hit),
-    )  # fmt: skip
+        outcome=outcome,
+        score=score,
+        adjusted_score=adjusted,
+        rules_applied=rules,
+        limits_hit=hit,
+        explanation=_summary(score, adjusted, by_score, outcome, rules, hit),
+    )
 
 
 def _summary(
-    score: float, adjusted: float, by_score: str, outcome: str,
-    rules: list[AppliedRule], hit: list[AppliedRule],
-) -> str:  # fmt: skip
+    score: float,
+    adjusted: float,
+    by_score: str,
+    outcome: str,
+    rules: list[AppliedRule],
+    hit: list[AppliedRule],
+) -> str:
     parts = [f"score {score:.3f}"]
     if rules:
         named = ", ".join(f"'{r.name}' ({r.condition}: {r.effect})" for r in rules)

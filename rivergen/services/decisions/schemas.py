@@ -12,9 +12,17 @@ from rivergen.services.ml.schemas import FeatureContribution
 
 Op = Literal["gt", "ge", "lt", "le", "eq", "ne", "in", "not_in", "is_null", "not_null"]
 OP_SYMBOLS: dict[str, str] = {
-    "gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!=", "in": "in",
-    "not_in": "not in", "is_null": "is null", "not_null": "is not null",
-}  # fmt: skip
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "eq": "==",
+    "ne": "!=",
+    "in": "in",
+    "not_in": "not in",
+    "is_null": "is null",
+    "not_null": "is not null",
+}
 
 
 class Condition(BaseModel):

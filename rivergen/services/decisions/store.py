@@ -31,9 +31,16 @@ async def insert_guideline(
         "INSERT INTO decision_guidelines (id, workspace_id, name, description, thresholds, "
         "fallback_outcome, rules, limits, created_by) "
         "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9) RETURNING *",
-        guideline, workspace, body["name"], body["description"], _json(body["thresholds"]),
-        body["fallback_outcome"], _json(body["rules"]), _json(body["limits"]), actor,
-    )  # fmt: skip
+        guideline,
+        workspace,
+        body["name"],
+        body["description"],
+        _json(body["thresholds"]),
+        body["fallback_outcome"],
+        _json(body["rules"]),
+        _json(body["limits"]),
+        actor,
+    )
 
 
 async def get_guideline(conn: asyncpg.Connection, guideline: UUID) -> Any:
@@ -60,12 +67,24 @@ async def insert_decision(conn: asyncpg.Connection, **row: Any) -> Any:
         "rules_applied, limits_hit, explanation, created_by, governance) VALUES ($1, $2, $3, "
         "$4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14::jsonb, $15::jsonb, $16, "
         "$17::jsonb) RETURNING *",
-        row["id"], row["workspace_id"], row["model_id"], row["model_version"], row["scored_by"],
-        row["guideline_id"], row["dataset_id"], row["row_index"], _json(row["features"]),
-        row["score"], row["adjusted_score"], row["outcome"], _json(row["rules_applied"]),
-        _json(row["limits_hit"]), _json(row["explanation"]), row["created_by"],
+        row["id"],
+        row["workspace_id"],
+        row["model_id"],
+        row["model_version"],
+        row["scored_by"],
+        row["guideline_id"],
+        row["dataset_id"],
+        row["row_index"],
+        _json(row["features"]),
+        row["score"],
+        row["adjusted_score"],
+        row["outcome"],
+        _json(row["rules_applied"]),
+        _json(row["limits_hit"]),
+        _json(row["explanation"]),
+        row["created_by"],
         _json(row["governance"]),
-    )  # fmt: skip
+    )
 
 
 async def get(conn: asyncpg.Connection, table: str, ident: UUID, *, lock: bool = False) -> Any:
@@ -80,10 +99,11 @@ async def page(
 ) -> list[Any]:
     assert table in TABLES
     rows: list[Any] = await conn.fetch(
-        f"SELECT * FROM {table} WHERE {after_cursor(1)} "
-        "ORDER BY created_at DESC, id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        f"SELECT * FROM {table} WHERE {after_cursor(1)} ORDER BY created_at DESC, id DESC LIMIT $3",
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 
@@ -92,9 +112,15 @@ async def insert_simulation(conn: asyncpg.Connection, **row: Any) -> Any:
         "INSERT INTO decision_simulations (id, workspace_id, model_id, model_version, "
         "dataset_id, guideline_id, requested_role, created_by) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
-        row["id"], row["workspace_id"], row["model_id"], row["model_version"],
-        row["dataset_id"], row["guideline_id"], row["requested_role"], row["created_by"],
-    )  # fmt: skip
+        row["id"],
+        row["workspace_id"],
+        row["model_id"],
+        row["model_version"],
+        row["dataset_id"],
+        row["guideline_id"],
+        row["requested_role"],
+        row["created_by"],
+    )
 
 
 async def set_running(conn: asyncpg.Connection, simulation: UUID) -> None:
@@ -104,14 +130,21 @@ async def set_running(conn: asyncpg.Connection, simulation: UUID) -> None:
 
 
 async def finish_simulation(
-    conn: asyncpg.Connection, simulation: UUID, *, status: str, result: Any, error: Any,
+    conn: asyncpg.Connection,
+    simulation: UUID,
+    *,
+    status: str,
+    result: Any,
+    error: Any,
     governance: Any = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """End a simulation with its result and the governance it was computed under."""
     return await conn.fetchrow(
         "UPDATE decision_simulations SET status = $2, result = $3::jsonb, error = $4::jsonb, "
         "finished_at = now(), governance = $5::jsonb WHERE id = $1 RETURNING *",
-        simulation, status, _json(result) if result is not None else None,
+        simulation,
+        status,
+        _json(result) if result is not None else None,
         _json(error) if error is not None else None,
         _json(governance) if governance is not None else None,
-    )  # fmt: skip
+    )

@@ -93,10 +93,15 @@ class PlanRunner:
             blocked = [d for d in step.depends_on if done.get(d) != "succeeded"]
             if blocked:
                 outcome = StepOutcome(
-                    step_id=step.id, status="skipped", attempts=0, duration_ms=0.0,
-                    error={"code": "dependency_failed",
-                           "message": f"skipped: {', '.join(blocked)} did not succeed"},
-                )  # fmt: skip
+                    step_id=step.id,
+                    status="skipped",
+                    attempts=0,
+                    duration_ms=0.0,
+                    error={
+                        "code": "dependency_failed",
+                        "message": f"skipped: {', '.join(blocked)} did not succeed",
+                    },
+                )
             else:
                 outcome = await self.run_step(step, execute)
             done[step.id] = outcome.status
@@ -118,13 +123,19 @@ class PlanRunner:
                 if not isinstance(exc, RiverGenError):
                     log.exception("step %s (%s) failed", step.id, step.tool)
                 return StepOutcome(
-                    step_id=step.id, status="failed", attempts=attempt,
-                    duration_ms=_since(start), error=error_of(exc),
-                )  # fmt: skip
+                    step_id=step.id,
+                    status="failed",
+                    attempts=attempt,
+                    duration_ms=_since(start),
+                    error=error_of(exc),
+                )
             return StepOutcome(
-                step_id=step.id, status="succeeded", attempts=attempt,
-                duration_ms=_since(start), result=result,
-            )  # fmt: skip
+                step_id=step.id,
+                status="succeeded",
+                attempts=attempt,
+                duration_ms=_since(start),
+                result=result,
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -33,9 +33,9 @@ class JobResultSaver:
         self, context: RequestContext, sql: str, name: str, catalog: PromptCatalog
     ) -> SavedAnswer:
         compiled = compile_sql(sql, catalog)
-        accepted = await self._jobs.submit(context, JobCreate(
-            kind="query", params={"sql": compiled.sql}, name=name
-        ))  # fmt: skip
+        accepted = await self._jobs.submit(
+            context, JobCreate(kind="query", params={"sql": compiled.sql}, name=name)
+        )
         job = accepted.job_id
         deadline = time.monotonic() + self._wait_s
         view = await self._jobs.get(context, job)

@@ -90,15 +90,17 @@ def compile_sql(sql: str, catalog: PromptCatalog) -> CompiledQuery:
         schema_types = {f.name: str(f.type) for f in answer}
     tables = list(chosen.values())
     return CompiledQuery(
-        sql=display.sql(dialect=DIALECT, comments=False), engine_sql=admitted.sql,
+        sql=display.sql(dialect=DIALECT, comments=False),
+        engine_sql=admitted.sql,
         relations={str(t.dataset_id): relation_of(t.dataset_id) for t in tables},
-        tables=[t.name for t in tables], datasets={t.name: t.dataset_id for t in tables},
+        tables=[t.name for t in tables],
+        datasets={t.name: t.dataset_id for t in tables},
         schema_types=schema_types,
         lineage=_lineage(display, tables, list(schema_types)),
         reads={t.name: _named(admitted, t) for t in tables},
         loads={t.name: columns_read(admitted, [c.name for c in t.columns]) for t in tables},
         conditions=_conditions(display),
-    )  # fmt: skip
+    )
 
 
 def _types(table: CatalogTable) -> dict[str, str]:
@@ -143,6 +145,7 @@ def run_compiled(
     """The answer of ``compiled`` over each dataset's table (as its reader may see it)."""
     relations = {
         compiled.relations[str(dataset)]: t
-        for dataset, t in tables.items() if str(dataset) in compiled.relations
-    }  # fmt: skip
+        for dataset, t in tables.items()
+        if str(dataset) in compiled.relations
+    }
     return execute(compiled.engine_sql, relations, limits or EngineLimits())

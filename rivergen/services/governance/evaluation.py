@@ -107,18 +107,20 @@ def changes_data(governed: Governed) -> bool:
 
 def dataset_denied(dataset_id: UUID) -> Forbidden:
     return Forbidden(
-        f"a policy denies dataset {dataset_id} to your role", code="dataset_denied",
+        f"a policy denies dataset {dataset_id} to your role",
+        code="dataset_denied",
         details={"dataset_id": str(dataset_id)},
-    )  # fmt: skip
+    )
 
 
 def derived_denied(dataset_id: UUID) -> Forbidden:
     return Forbidden(
         f"dataset {dataset_id} derives from data your role's policies hide, in a way they "
         "cannot be applied to (rows or groups computed over what you may not see): run the "
-        "computation yourself over its inputs", code="derived_from_governed_data",
+        "computation yourself over its inputs",
+        code="derived_from_governed_data",
         details={"dataset_id": str(dataset_id)},
-    )  # fmt: skip
+    )
 
 
 def check_columns(governed: Governed, columns: Iterable[str]) -> None:
@@ -331,9 +333,12 @@ def shows_more(reader: Governed, creator: Governed, columns: Iterable[str] | Non
 
 
 def _hide_through(
-    shown: Governed, hidden: Mapping[str, MaskMethod | None], blanked: set[str], key: str,
+    shown: Governed,
+    hidden: Mapping[str, MaskMethod | None],
+    blanked: set[str],
+    key: str,
     lineage: QueryLineage,
-) -> None:  # fmt: skip
+) -> None:
     """Mask, blank or drop the result columns computed from ``hidden`` columns of one input
     (``blanked``: those of them redacted whole), through the job's lineage."""
     for name, column in lineage.columns.items():

@@ -157,14 +157,18 @@ class GovernanceService:
         if binding:
             raise Forbidden(
                 f"{what} is raw data, and the workspace's policies govern what a {role} sees: "
-                "read it through its datasets", code="raw_access_governed",
+                "read it through its datasets",
+                code="raw_access_governed",
                 details={"policies": [p.name for p in binding[:10]]},
-            )  # fmt: skip
+            )
 
     async def check_source_access(
-        self, context: RequestContext, kind: Literal["file", "data_source"], source: UUID,
+        self,
+        context: RequestContext,
+        kind: Literal["file", "data_source"],
+        source: UUID,
         key: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Refuse making a dataset, or a version, from a file or data source that a dataset
         the caller's policies govern was made from (any that changes the data, or caps its
         rows): 403 ``raw_access_governed``. A copy would be the raw data again; the caller
@@ -184,14 +188,17 @@ class GovernanceService:
             what = "file" if kind == "file" else "data source"
             raise Forbidden(
                 f"{what} {source} is raw data of datasets whose policies govern what a {role} "
-                "sees: read it through those datasets", code="raw_access_governed",
+                "sees: read it through those datasets",
+                code="raw_access_governed",
                 details={"datasets": binding[:10], "policies": policies[:10]},
-            )  # fmt: skip
+            )
 
     async def withheld(
-        self, context: RequestContext, creator: Mapping[UUID, Governed],
+        self,
+        context: RequestContext,
+        creator: Mapping[UUID, Governed],
         columns: Iterable[str] | None = None,
-    ) -> list[UUID]:  # fmt: skip
+    ) -> list[UUID]:
         """The datasets of ``creator`` (dataset -> the governance a kept computation over it
         ran under) whose data, as that computation holds it, the caller's own policies would
         hide more of (:func:`~rivergen.services.governance.evaluation.shows_more`, on
@@ -203,18 +210,22 @@ class GovernanceService:
         return [d for d, g in reader.items() if shows_more(g, creator[d], named)]
 
     async def check_derived(
-        self, context: RequestContext, creator: Mapping[UUID, Governed],
+        self,
+        context: RequestContext,
+        creator: Mapping[UUID, Governed],
         columns: Iterable[str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """403 ``derived_from_governed_data`` when :meth:`withheld` names a dataset."""
         hidden = await self.withheld(context, creator, columns)
         if hidden:
             raise derived_denied(hidden[0])
 
     async def governs_anyone(
-        self, workspace: UUID, dataset_ids: Iterable[UUID],
+        self,
+        workspace: UUID,
+        dataset_ids: Iterable[UUID],
         source: tuple[str, UUID, str | None] | None = None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """Whether the policies change the data of any of ``dataset_ids`` for some role (or of
         a dataset imported from ``source``, (kind, id, key), which a new import of it
         inherits): then what is broadcast to the whole workspace (events) carries no counts or
@@ -275,9 +286,12 @@ class GovernanceService:
             def resolve(dataset: UUID, depth: int = 0) -> Governed:
                 if dataset not in memo:
                     own = _with_same_source(
-                        policies, dataset, role, siblings.get(dataset, set()),
+                        policies,
+                        dataset,
+                        role,
+                        siblings.get(dataset, set()),
                         columns.get(dataset, set()),
-                    )  # fmt: skip
+                    )
                     own.workspace_id = workspace
                     if dataset in lineage and depth < _MAX_LINEAGE_DEPTH:
                         for job in lineage[dataset]:
@@ -292,9 +306,12 @@ class GovernanceService:
 
 
 def _with_same_source(
-    policies: list[Policy], dataset: UUID, role: RoleName, siblings: set[UUID],
+    policies: list[Policy],
+    dataset: UUID,
+    role: RoleName,
+    siblings: set[UUID],
     columns: set[str],
-) -> Governed:  # fmt: skip
+) -> Governed:
     """What ``policies`` make of ``dataset`` for ``role``, those of ``siblings`` (datasets
     imported from the same file or data source) included as if they were its own; one that
     names a column ``columns`` lacks denies it."""
@@ -337,8 +354,9 @@ async def _lineage(conn: Any, datasets: list[UUID]) -> dict[UUID, list[JobLineag
                 }
                 lineage = (
                     QueryLineage.model_validate_json(row["column_lineage"])
-                    if row["column_lineage"] else None
-                )  # fmt: skip
+                    if row["column_lineage"]
+                    else None
+                )
                 job = jobs[row["job"]] = JobLineage(pinned=pinned, lineage=lineage)
             if row["input"] not in job.inputs:
                 job.inputs.append(row["input"])
@@ -367,8 +385,9 @@ def _require_columns(schema: Mapping[str, str], columns: Iterable[str]) -> None:
         raise ValidationFailed(
             f"no column {', '.join(map(repr, missing))} in the dataset's current version "
             f"(columns: {', '.join(schema)})",
-            code="column_not_found", details={"columns": missing},
-        )  # fmt: skip
+            code="column_not_found",
+            details={"columns": missing},
+        )
 
 
 def _policy(row: Any) -> Policy:

@@ -21,9 +21,17 @@ async def insert(
         "INSERT INTO policies (id, workspace_id, name, description, dataset_id, rule, roles, "
         "priority, enabled, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "RETURNING *",
-        policy, workspace, fields["name"], fields["description"], fields["dataset_id"],
-        json.dumps(fields["rule"]), fields["roles"], fields["priority"], fields["enabled"], actor,
-    )  # fmt: skip
+        policy,
+        workspace,
+        fields["name"],
+        fields["description"],
+        fields["dataset_id"],
+        json.dumps(fields["rule"]),
+        fields["roles"],
+        fields["priority"],
+        fields["enabled"],
+        actor,
+    )
 
 
 async def get(conn: asyncpg.Connection, policy: UUID, *, lock: bool = False) -> Any:
@@ -37,9 +45,15 @@ async def update(conn: asyncpg.Connection, policy: UUID, fields: dict[str, Any])
     return await conn.fetchrow(
         "UPDATE policies SET name = $2, description = $3, dataset_id = $4, rule = $5, "
         "roles = $6, priority = $7, enabled = $8, updated_at = now() WHERE id = $1 RETURNING *",
-        policy, fields["name"], fields["description"], fields["dataset_id"],
-        json.dumps(fields["rule"]), fields["roles"], fields["priority"], fields["enabled"],
-    )  # fmt: skip
+        policy,
+        fields["name"],
+        fields["description"],
+        fields["dataset_id"],
+        json.dumps(fields["rule"]),
+        fields["roles"],
+        fields["priority"],
+        fields["enabled"],
+    )
 
 
 async def delete(conn: asyncpg.Connection, policy: UUID) -> bool:
@@ -48,14 +62,19 @@ async def delete(conn: asyncpg.Connection, policy: UUID) -> bool:
 
 
 async def page(
-    conn: asyncpg.Connection, dataset: UUID | None, after: tuple[datetime | None, UUID | None],
+    conn: asyncpg.Connection,
+    dataset: UUID | None,
+    after: tuple[datetime | None, UUID | None],
     limit: int,
-) -> list[Any]:  # fmt: skip
+) -> list[Any]:
     rows: list[Any] = await conn.fetch(
         f"SELECT * FROM policies WHERE {after_cursor(1)} "
         "AND ($3::uuid IS NULL OR dataset_id = $3) ORDER BY created_at DESC, id DESC LIMIT $4",
-        after[0], after[1], dataset, limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        dataset,
+        limit + 1,
+    )
     return rows
 
 
@@ -100,7 +119,7 @@ async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list
         "WHERE made.source_kind = 'job' AND made.target_kind = 'dataset' "
         "AND made.target_id = ANY($1)",
         list(datasets),
-    )  # fmt: skip
+    )
     return rows
 
 
@@ -135,8 +154,10 @@ async def made_from(
     rows = await conn.fetch(
         f"WITH {_IMPORTS} SELECT DISTINCT dataset FROM imports "
         "WHERE (kind = $1 AND source = $2) OR key = $3",
-        kind, source, key,
-    )  # fmt: skip
+        kind,
+        source,
+        key,
+    )
     return [r["dataset"] for r in rows]
 
 
@@ -149,7 +170,7 @@ async def same_source(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> lis
         f"FROM imports a JOIN imports b ON {_SAME} AND b.dataset <> a.dataset "
         "WHERE a.dataset = ANY($1)",
         list(datasets),
-    )  # fmt: skip
+    )
     return rows
 
 

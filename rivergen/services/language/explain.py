@@ -28,8 +28,9 @@ def _policy_names(result: dict[str, Any]) -> list[str]:
 def _not_done(execution: ExecutionView) -> list[str]:
     missing = [
         f"{t.tool}: {t.error.get('message') if t.error else t.summary}"
-        for t in execution.turns if t.status in ("refused", "failed")
-    ]  # fmt: skip
+        for t in execution.turns
+        if t.status in ("refused", "failed")
+    ]
     error = execution.error or {}
     if execution.status == "not_understood":
         missing.insert(0, str(error.get("message", "not understood")))

@@ -53,9 +53,14 @@ class LoadedModel:
             self.owners += [state["column"]] * width
 
     def predict(
-        self, model_id: UUID, version: int, rows: list[dict[str, Any]], *, explain: bool = False,
+        self,
+        model_id: UUID,
+        version: int,
+        rows: list[dict[str, Any]],
+        *,
+        explain: bool = False,
         hidden: Collection[str] = (),
-    ) -> list[Prediction]:  # fmt: skip
+    ) -> list[Prediction]:
         """Score ``rows`` (422 for a row that does not fit). With ``explain``, each row's
         largest contributions; a column in ``hidden`` (masked or denied to the caller) is
         named without its value."""
@@ -68,11 +73,15 @@ class LoadedModel:
         found = []
         for i, score in enumerate(scores):
             contributions = self._explain(matrix, table, i, hidden) if explain else []
-            found.append(Prediction(
-                score=float(score), label=(labels[1] if score >= 0.5 else labels[0])
-                if classify else None, contributions=contributions,
-                model_id=model_id, version=version,
-            ))  # fmt: skip
+            found.append(
+                Prediction(
+                    score=float(score),
+                    label=(labels[1] if score >= 0.5 else labels[0]) if classify else None,
+                    contributions=contributions,
+                    model_id=model_id,
+                    version=version,
+                )
+            )
         return found
 
     def _explain(
@@ -88,11 +97,15 @@ class LoadedModel:
             column = owners[int(columns[j])]
             name = self.names[int(columns[j])]
             if column in hidden:
-                result.append(FeatureContribution(feature=column, value=None,
-                                                  contribution=float(shares[j])))  # fmt: skip
+                result.append(
+                    FeatureContribution(feature=column, value=None, contribution=float(shares[j]))
+                )
                 continue
-            result.append(FeatureContribution(
-                feature=name, value=table.column(column)[row].as_py(),
-                contribution=float(shares[j]),
-            ))  # fmt: skip
+            result.append(
+                FeatureContribution(
+                    feature=name,
+                    value=table.column(column)[row].as_py(),
+                    contribution=float(shares[j]),
+                )
+            )
         return result

@@ -8,8 +8,8 @@ Encodings (:class:`~rivergen.services.ml.schemas.FeatureSpec`):
 - ``one_hot``: a column per value seen in training (as text, sorted); an unseen value or a null
   sets none.
 - ``hashing``: ``n_features`` buckets (CRC-32 of the value as text); a null sets none.
-- ``tfidf``: the words of a text column, as :mod:`compute.sparse.text` computes them (fitting
-  runs its Ray tasks; transforming does not need Ray).
+- ``tfidf``: the words of a text column, as :mod:`rivergen.sparse.text` computes them (fitting
+  in this process, or as the caller's ``fit_tfidf`` does: the training job's runs Ray tasks).
 
 The fitted state is plain JSON (:meth:`FeatureTransformer.state`), stored with a model's
 artifact and read back by :meth:`FeatureTransformer.from_state`.
@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from compute.sparse.arrow import csr_from_parts, dense_column
 from rivergen.errors import ValidationFailed
 from rivergen.services.ml.schemas import FeatureSpec
+from rivergen.sparse.arrow import csr_from_parts, dense_column
+from rivergen.sparse.text import FitTfidf, Tfidf, fit_tfidf
 
 DEFAULT_HASH_FEATURES = 256
 # Inferring specs: a text column with at most this many distinct values is one-hot encoded.
@@ -83,8 +84,9 @@ def infer_specs(table: pa.Table, target: str) -> list[FeatureSpec]:
             elif mean_chars >= MIN_TEXT_CHARS:
                 specs.append(FeatureSpec(column=name, encoding="tfidf"))
             elif distinct <= rows // 2:
-                specs.append(FeatureSpec(column=name, encoding="hashing",
-                                         n_features=DEFAULT_HASH_FEATURES))  # fmt: skip
+                specs.append(
+                    FeatureSpec(column=name, encoding="hashing", n_features=DEFAULT_HASH_FEATURES)
+                )
     if not specs:
         raise ValidationFailed(
             "no column can be used as a feature (numbers or text other than the target)",
@@ -102,14 +104,17 @@ class FeatureTransformer:
         self._names: list[str] = []
         for state in states:
             self._names += _names(state)
-        self._tfidf: dict[str, Any] = {}
+        self._tfidf: dict[str, Tfidf] = {}
 
     # Building ----------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, table: pa.Table, specs: Sequence[FeatureSpec]) -> FeatureTransformer:
-        """Fit every spec on ``table`` (422 ``column_not_found``, ``column_type_mismatch``)."""
-        states = [_fit_one(_column(table, spec.column), spec) for spec in specs]
+    def fit(
+        cls, table: pa.Table, specs: Sequence[FeatureSpec], *, fit_text: FitTfidf = fit_tfidf
+    ) -> FeatureTransformer:
+        """Fit every spec on ``table`` (422 ``column_not_found``, ``column_type_mismatch``);
+        ``fit_text`` fits a TF-IDF column (in this process by default)."""
+        states = [_fit_one(_column(table, spec.column), spec, fit_text) for spec in specs]
         return cls(states)
 
     @classmethod
@@ -129,8 +134,10 @@ class FeatureTransformer:
 
     @property
     def specs(self) -> list[FeatureSpec]:
-        return [FeatureSpec(column=s["column"], encoding=s["encoding"],
-                            n_features=s.get("n_features")) for s in self._states]  # fmt: skip
+        return [
+            FeatureSpec(column=s["column"], encoding=s["encoding"], n_features=s.get("n_features"))
+            for s in self._states
+        ]
 
     def feature_names(self) -> list[str]:
         """One name per output column: ``column`` (numeric), ``column=value`` (one-hot),
@@ -170,8 +177,9 @@ class FeatureTransformer:
                 if name not in row:
                     raise ValidationFailed(
                         f"row {i} has no {name!r} (the model reads {', '.join(self.columns)})",
-                        code="row_missing_column", details={"row": i, "column": name},
-                    )  # fmt: skip
+                        code="row_missing_column",
+                        details={"row": i, "column": name},
+                    )
                 values.append(row[name])
             columns[name] = _typed(values, state)
         return pa.table(columns) if columns else pa.table({"_": pa.nulls(len(rows))})
@@ -184,14 +192,14 @@ class FeatureTransformer:
             codes = pc.index_in(_as_text(column), value_set=categories)
             return _one_per_row(codes, n, len(state["categories"]))
         if encoding == "hashing":
-            buckets = [None if v is None else _bucket(v, state["n_features"])
-                       for v in _as_text(column).to_pylist()]  # fmt: skip
+            buckets = [
+                None if v is None else _bucket(v, state["n_features"])
+                for v in _as_text(column).to_pylist()
+            ]
             return _one_per_row(pa.array(buckets, pa.int64()), n, state["n_features"])
         return self._tfidf_of(state).transform(_as_text(column))
 
-    def _tfidf_of(self, state: dict[str, Any]) -> Any:
-        from compute.sparse.text import Tfidf
-
+    def _tfidf_of(self, state: dict[str, Any]) -> Tfidf:
         found = self._tfidf.get(state["column"])
         if found is None:
             vocabulary = {term: i for i, term in enumerate(state["vocabulary"])}
@@ -213,8 +221,9 @@ def _numbers(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
     if not _is_numeric(column.type):
         raise ValidationFailed(
             f"column {name!r} is {column.type}: a numeric feature must be a number",
-            code="column_type_mismatch", details={"column": name, "type": str(column.type)},
-        )  # fmt: skip
+            code="column_type_mismatch",
+            details={"column": name, "type": str(column.type)},
+        )
     if pa.types.is_boolean(column.type):
         column = pc.cast(column, pa.float64())
     return np.asarray(dense_column(column, null_fill=np.nan), dtype=np.float64)
@@ -225,7 +234,7 @@ def _scaled(column: pa.ChunkedArray, state: dict[str, Any]) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, (values - state["mean"]) / state["scale"])
 
 
-def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec) -> dict[str, Any]:
+def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec, fit_text: FitTfidf) -> dict[str, Any]:
     base: dict[str, Any] = {"column": spec.column, "encoding": spec.encoding}
     if spec.encoding == "numeric":
         values = _numbers(column, spec.column)
@@ -236,16 +245,15 @@ def _fit_one(column: pa.ChunkedArray, spec: FeatureSpec) -> dict[str, Any]:
     if not _is_text(column.type) and spec.encoding == "tfidf":
         raise ValidationFailed(
             f"column {spec.column!r} is {column.type}: TF-IDF needs text",
-            code="column_type_mismatch", details={"column": spec.column},
-        )  # fmt: skip
+            code="column_type_mismatch",
+            details={"column": spec.column},
+        )
     if spec.encoding == "one_hot":
         values = pc.unique(_as_text(column).drop_null()).to_pylist()
         return base | {"categories": sorted(values)}
     if spec.encoding == "hashing":
         return base | {"n_features": spec.n_features or DEFAULT_HASH_FEATURES}
-    from compute.sparse.text import tfidf
-
-    fitted = tfidf(_as_text(column))
+    fitted = fit_text(_as_text(column))
     terms = sorted(fitted.vocabulary, key=fitted.vocabulary.__getitem__)
     return base | {"vocabulary": terms, "idf": [float(v) for v in fitted.idf]}
 
@@ -283,8 +291,9 @@ def _typed(values: list[Any], state: dict[str, Any]) -> pa.Array:
     except (TypeError, ValueError) as exc:
         raise ValidationFailed(
             f"column {state['column']!r} must hold numbers: {exc}",
-            code="row_value_invalid", details={"column": state["column"]},
-        ) from None  # fmt: skip
+            code="row_value_invalid",
+            details={"column": state["column"]},
+        ) from None
 
 
 def split_indices(
@@ -293,9 +302,11 @@ def split_indices(
     """Training and held-out row positions (each sorted): a seeded random ``test_fraction``
     of the rows held out, of every stratum alike when ``strata`` (one label per row) is given."""
     rng = np.random.default_rng(seed)
-    groups = [np.arange(n_rows)] if strata is None else [
-        np.flatnonzero(strata == value) for value in np.unique(strata)
-    ]  # fmt: skip
+    groups = (
+        [np.arange(n_rows)]
+        if strata is None
+        else [np.flatnonzero(strata == value) for value in np.unique(strata)]
+    )
     held: list[np.ndarray] = []
     for group in groups:
         shuffled = rng.permutation(group)

@@ -32,10 +32,17 @@ class TrainedCandidate:
 
 
 async def register_training(
-    db: Database, *, workspace: UUID, model: UUID, job: UUID, dataset: UUID,
-    dataset_version: int, candidates: list[TrainedCandidate], champion: int,
+    db: Database,
+    *,
+    workspace: UUID,
+    model: UUID,
+    job: UUID,
+    dataset: UUID,
+    dataset_version: int,
+    candidates: list[TrainedCandidate],
+    champion: int,
     cancelled: Callable[[], bool] | None = None,
-) -> list[int] | None:  # fmt: skip
+) -> list[int] | None:
     """The version number of each candidate; a job registers once (a retry gets the same).
     None, and nothing registered, if ``cancelled()`` is true once the model's row is locked."""
     governed = await GovernanceService(db).governs_anyone(workspace, [dataset])
@@ -53,26 +60,59 @@ async def register_training(
         versions = []
         for i, found in enumerate(candidates):
             await store.insert_version(
-                conn, model=model, version=first + i, workspace=workspace, task=row["task"],
-                target=row["target"], features=[f.model_dump() for f in found.features],
-                dataset=dataset, dataset_version=dataset_version, params=found.params,
-                metrics=found.metrics, artifact_key=found.artifact_key, job=job, candidate=i,
+                conn,
+                model=model,
+                version=first + i,
+                workspace=workspace,
+                task=row["task"],
+                target=row["target"],
+                features=[f.model_dump() for f in found.features],
+                dataset=dataset,
+                dataset_version=dataset_version,
+                params=found.params,
+                metrics=found.metrics,
+                artifact_key=found.artifact_key,
+                job=job,
+                candidate=i,
                 actor=actor,
-            )  # fmt: skip
+            )
             versions.append(first + i)
         await store.set_alias(conn, model, workspace, CHAMPION, versions[champion])
         best = candidates[champion]
-        await add_to_outbox(conn, Topic.MODELS, Event(
-            type=MODEL_TRAINED, workspace_id=workspace, actor=actor,
-            data={"model_id": str(model), "name": row["name"], "version": versions[champion],
-                  "task": row["task"], "metrics": {} if governed else best.metrics,
-                  "job_id": str(job)},
-        ))  # fmt: skip
-        await add_to_outbox(conn, Topic.TRAIN_RESULTS, Event(
-            type=TRAIN_RESULTS, workspace_id=workspace, actor=actor,
-            data={"model_id": str(model), "name": row["name"], "job_id": str(job),
-                  "champion_version": versions[champion],
-                  "candidates": [{"version": v, "params": c.params, "metrics": c.metrics}
-                                 for v, c in zip(versions, candidates, strict=True)]},
-        ))  # fmt: skip
+        await add_to_outbox(
+            conn,
+            Topic.MODELS,
+            Event(
+                type=MODEL_TRAINED,
+                workspace_id=workspace,
+                actor=actor,
+                data={
+                    "model_id": str(model),
+                    "name": row["name"],
+                    "version": versions[champion],
+                    "task": row["task"],
+                    "metrics": {} if governed else best.metrics,
+                    "job_id": str(job),
+                },
+            ),
+        )
+        await add_to_outbox(
+            conn,
+            Topic.TRAIN_RESULTS,
+            Event(
+                type=TRAIN_RESULTS,
+                workspace_id=workspace,
+                actor=actor,
+                data={
+                    "model_id": str(model),
+                    "name": row["name"],
+                    "job_id": str(job),
+                    "champion_version": versions[champion],
+                    "candidates": [
+                        {"version": v, "params": c.params, "metrics": c.metrics}
+                        for v, c in zip(versions, candidates, strict=True)
+                    ],
+                },
+            ),
+        )
     return versions

@@ -79,9 +79,14 @@ class ModelLookup(Protocol):
 
 class Predictor(Protocol):
     async def predict(
-        self, context: RequestContext, model_id: UUID, rows: list[dict[str, Any]], *,
-        version: int | str | None = None, explain: bool = False,
-    ) -> list[Prediction]:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        rows: list[dict[str, Any]],
+        *,
+        version: int | str | None = None,
+        explain: bool = False,
+    ) -> list[Prediction]:
         """Score rows with a deployed version (default: the `champion`); 404
         `model_not_found`, 409 `model_not_deployed`, 422 for rows that do not fit."""
         ...

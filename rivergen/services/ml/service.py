@@ -58,8 +58,9 @@ class ModelService:
             check_columns(item, named)
         async with self._db.transaction(str(workspace)) as conn:
             fresh = uuid.uuid4()
-            row = await store.insert_model(conn, fresh, workspace, request.name, request.task,
-                                           request.target, context.actor)  # fmt: skip
+            row = await store.insert_model(
+                conn, fresh, workspace, request.name, request.task, request.target, context.actor
+            )
         if (row["task"], row["target"]) != (request.task, request.target):
             raise Conflict(
                 f"model {request.name!r} predicts {row['target']!r} ({row['task']})",
@@ -68,9 +69,14 @@ class ModelService:
             )
         params = request.model_dump(mode="json") | {"model_id": str(row["id"])}
         try:
-            accepted = await self._jobs.submit(context, JobCreate(
-                kind=TRAIN_KIND, params=params, name=f"train {request.name}"[:200],
-            ))  # fmt: skip
+            accepted = await self._jobs.submit(
+                context,
+                JobCreate(
+                    kind=TRAIN_KIND,
+                    params=params,
+                    name=f"train {request.name}"[:200],
+                ),
+            )
         except RiverGenError:
             if row["id"] == fresh:
                 async with self._db.transaction(str(workspace)) as conn:
@@ -97,9 +103,10 @@ class ModelService:
             versions = await store.versions(conn, model)
             aliases = await store.aliases(conn, model)
         return ModelDetail(
-            **_summary(row).model_dump(), versions=await self._shown(context, versions),
+            **_summary(row).model_dump(),
+            versions=await self._shown(context, versions),
             aliases=aliases,
-        )  # fmt: skip
+        )
 
     async def version(
         self, context: RequestContext, model_id: UUID, version: int | str | None = None
@@ -154,9 +161,10 @@ async def _resolved(conn: Any, model: UUID, version: int | str | None) -> Any:
     row = await store.version_row(conn, model, number) if number is not None else None
     if row is None:
         raise NotFound(
-            f"model {model} has no version {wanted!r}", code="model_not_found",
+            f"model {model} has no version {wanted!r}",
+            code="model_not_found",
             details={"version": wanted},
-        )  # fmt: skip
+        )
     return row
 
 
@@ -174,17 +182,30 @@ def _json(value: Any) -> Any:
 
 def _summary(row: Any) -> ModelSummary:
     return ModelSummary(
-        id=row["id"], name=row["name"], task=row["task"], target=row["target"],
-        created_by=row["created_by"], created_at=row["created_at"],
-        latest_version=row["latest_version"], champion=row["champion"],
-    )  # fmt: skip
+        id=row["id"],
+        name=row["name"],
+        task=row["task"],
+        target=row["target"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        latest_version=row["latest_version"],
+        champion=row["champion"],
+    )
 
 
 def _version(row: Any) -> ModelVersionView:
     return ModelVersionView(
-        model_id=row["model_id"], name=row["name"], version=row["version"], task=row["task"],
-        target=row["target"], features=_json(row["features"]), dataset_id=row["dataset_id"],
-        dataset_version=row["dataset_version"], metrics=_json(row["metrics"]),
-        params=_json(row["params"]), aliases=list(row["aliases"]), deployed=row["deployed"],
+        model_id=row["model_id"],
+        name=row["name"],
+        version=row["version"],
+        task=row["task"],
+        target=row["target"],
+        features=_json(row["features"]),
+        dataset_id=row["dataset_id"],
+        dataset_version=row["dataset_version"],
+        metrics=_json(row["metrics"]),
+        params=_json(row["params"]),
+        aliases=list(row["aliases"]),
+        deployed=row["deployed"],
         created_at=row["created_at"],
-    )  # fmt: skip
+    )

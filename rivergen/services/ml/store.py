@@ -22,15 +22,25 @@ SELECT m.*,
 
 
 async def insert_model(
-    conn: asyncpg.Connection, model: UUID, workspace: UUID, name: str, task: str, target: str,
+    conn: asyncpg.Connection,
+    model: UUID,
+    workspace: UUID,
+    name: str,
+    task: str,
+    target: str,
     actor: str,
-) -> Any:  # fmt: skip
+) -> Any:
     """The model named ``name``: created, or the existing one (its id may differ)."""
     await conn.execute(
         "INSERT INTO models (id, workspace_id, name, task, target, created_by) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, name) DO NOTHING",
-        model, workspace, name, task, target, actor,
-    )  # fmt: skip
+        model,
+        workspace,
+        name,
+        task,
+        target,
+        actor,
+    )
     return await conn.fetchrow(_SUMMARY + "WHERE m.name = $1", name)
 
 
@@ -53,8 +63,10 @@ async def page(
 ) -> list[Any]:
     rows: list[Any] = await conn.fetch(
         _SUMMARY + f"WHERE {after_cursor(1, 'm')} ORDER BY m.created_at DESC, m.id DESC LIMIT $3",
-        after[0], after[1], limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        limit + 1,
+    )
     return rows
 
 
@@ -74,8 +86,9 @@ async def resolve(conn: asyncpg.Connection, model: UUID, version: int | str) -> 
     if isinstance(version, int) or str(version).isdigit():
         found = await conn.fetchval(
             "SELECT version FROM model_versions WHERE model_id = $1 AND version = $2",
-            model, int(version),
-        )  # fmt: skip
+            model,
+            int(version),
+        )
     else:
         found = await conn.fetchval(
             "SELECT version FROM model_aliases WHERE model_id = $1 AND alias = $2", model, version
@@ -104,11 +117,23 @@ async def next_version(conn: asyncpg.Connection, model: UUID) -> int:
 
 
 async def insert_version(
-    conn: asyncpg.Connection, *, model: UUID, version: int, workspace: UUID, task: str,
-    target: str, features: list[dict[str, Any]], dataset: UUID, dataset_version: int,
-    params: dict[str, Any], metrics: dict[str, Any], artifact_key: str, job: UUID,
-    candidate: int, actor: str,
-) -> None:  # fmt: skip
+    conn: asyncpg.Connection,
+    *,
+    model: UUID,
+    version: int,
+    workspace: UUID,
+    task: str,
+    target: str,
+    features: list[dict[str, Any]],
+    dataset: UUID,
+    dataset_version: int,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    artifact_key: str,
+    job: UUID,
+    candidate: int,
+    actor: str,
+) -> None:
     """The version records its trainer's governance: the training job's (what its input was
     read under)."""
     await conn.execute(
@@ -116,10 +141,21 @@ async def insert_version(
         "dataset_id, dataset_version, params, metrics, artifact_key, job_id, candidate, "
         "created_by, governance) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, "
         "$10::jsonb, $11, $12, $13, $14, (SELECT governance FROM jobs WHERE id = $12))",
-        model, version, workspace, task, target, json.dumps(features), dataset,
-        dataset_version, json.dumps(params), json.dumps(metrics), artifact_key, job, candidate,
+        model,
+        version,
+        workspace,
+        task,
+        target,
+        json.dumps(features),
+        dataset,
+        dataset_version,
+        json.dumps(params),
+        json.dumps(metrics),
+        artifact_key,
+        job,
+        candidate,
         actor,
-    )  # fmt: skip
+    )
 
 
 async def set_alias(
@@ -129,15 +165,19 @@ async def set_alias(
         "INSERT INTO model_aliases (model_id, alias, workspace_id, version) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (model_id, alias) "
         "DO UPDATE SET version = EXCLUDED.version, updated_at = now()",
-        model, alias, workspace, version,
-    )  # fmt: skip
+        model,
+        alias,
+        workspace,
+        version,
+    )
 
 
 async def set_deployed(conn: asyncpg.Connection, model: UUID, version: int) -> None:
     await conn.execute(
         "UPDATE model_versions SET deployed = true WHERE model_id = $1 AND version = $2",
-        model, version,
-    )  # fmt: skip
+        model,
+        version,
+    )
 
 
 async def aliases(conn: asyncpg.Connection, model: UUID) -> dict[str, int]:

@@ -77,18 +77,27 @@ def drift_report(
     multivariate = auc_p < level and auc >= limits.auc_min
     drifted = [r.name for r in rows if r.drifted]
     return DriftReport(
-        features=rows, drifted_features=drifted, multivariate_score=auc,
-        multivariate_p_value=auc_p, multivariate_drifted=multivariate,
-        drifted=bool(drifted) or multivariate, test_level=level,
-        reference_rows=reference.num_rows, current_rows=current.num_rows,
-        skipped=list(skipped), thresholds=limits,
-    )  # fmt: skip
+        features=rows,
+        drifted_features=drifted,
+        multivariate_score=auc,
+        multivariate_p_value=auc_p,
+        multivariate_drifted=multivariate,
+        drifted=bool(drifted) or multivariate,
+        test_level=level,
+        reference_rows=reference.num_rows,
+        current_rows=current.num_rows,
+        skipped=list(skipped),
+        thresholds=limits,
+    )
 
 
 def _feature_drift(
-    reference: pa.ChunkedArray, current: pa.ChunkedArray, feature: MonitoredFeature,
-    limits: DriftThresholds, level: float,
-) -> FeatureDrift:  # fmt: skip
+    reference: pa.ChunkedArray,
+    current: pa.ChunkedArray,
+    feature: MonitoredFeature,
+    limits: DriftThresholds,
+    level: float,
+) -> FeatureDrift:
     if feature.kind == "numeric":
         ref, cur = _numbers(reference), _numbers(current)
         psi = numeric_psi(ref, cur, limits.bins)
@@ -108,10 +117,15 @@ def _feature_drift(
         psi = psi_of_counts(ref_counts, cur_counts)
         statistic, p_value = _chi2(ref_counts, cur_counts)
     return FeatureDrift(
-        name=feature.name, kind=feature.kind, psi=psi, statistic=statistic, p_value=p_value,
+        name=feature.name,
+        kind=feature.kind,
+        psi=psi,
+        statistic=statistic,
+        p_value=p_value,
         drifted=bool(p_value < level and psi >= limits.psi_min),
-        reference_nulls=_null_share(reference), current_nulls=_null_share(current),
-    )  # fmt: skip
+        reference_nulls=_null_share(reference),
+        current_nulls=_null_share(current),
+    )
 
 
 # Per-feature statistics ---------------------------------------------------------------------
@@ -125,12 +139,14 @@ def numeric_psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> f
     else:
         inner = np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1])
         edges = np.unique(inner)
-    ref_counts = np.append(np.bincount(np.searchsorted(edges, ref, side="right"),
-                                       minlength=len(edges) + 1),
-                           np.isnan(reference).sum())  # fmt: skip
-    cur_counts = np.append(np.bincount(np.searchsorted(edges, cur, side="right"),
-                                       minlength=len(edges) + 1),
-                           np.isnan(current).sum())  # fmt: skip
+    ref_counts = np.append(
+        np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1),
+        np.isnan(reference).sum(),
+    )
+    cur_counts = np.append(
+        np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1),
+        np.isnan(current).sum(),
+    )
     return psi_of_counts(ref_counts, cur_counts)
 
 
@@ -179,9 +195,10 @@ def _counts(labels: np.ndarray, categories: list[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(categories)}
     other, null = len(categories), len(categories) + 1
     codes = np.fromiter(
-        (null if v == _NULL else index.get(v, other) for v in labels), dtype=np.int64,
+        (null if v == _NULL else index.get(v, other) for v in labels),
+        dtype=np.int64,
         count=len(labels),
-    )  # fmt: skip
+    )
     return np.bincount(codes, minlength=len(categories) + 2).astype(np.float64)
 
 
@@ -193,9 +210,13 @@ def _null_share(column: pa.ChunkedArray) -> float:
 
 
 def domain_classifier_auc(
-    reference: pa.Table, current: pa.Table, features: Sequence[MonitoredFeature],
-    limits: DriftThresholds, *, seed: int = 0,
-) -> tuple[float, float]:  # fmt: skip
+    reference: pa.Table,
+    current: pa.Table,
+    features: Sequence[MonitoredFeature],
+    limits: DriftThresholds,
+    *,
+    seed: int = 0,
+) -> tuple[float, float]:
     """The held-out ROC AUC of a logistic classifier telling current rows (1) from reference
     rows (0), two-fold, and its one-sided Mann-Whitney p-value; (0.5, 1.0) without features or
     rows."""
@@ -224,9 +245,11 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _design(
-    reference: pa.Table, current: pa.Table, features: Sequence[MonitoredFeature],
+    reference: pa.Table,
+    current: pa.Table,
+    features: Sequence[MonitoredFeature],
     limits: DriftThresholds,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """Numerics standardized by the reference (nulls at its mean); categoricals one-hot over
     the reference's categories (plus other and null)."""
     ref_parts: list[np.ndarray] = []
@@ -318,9 +341,12 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, f
 
 
 def performance_report(
-    task: Any, metrics: dict[str, float], training: dict[str, Any], rows: int,
+    task: Any,
+    metrics: dict[str, float],
+    training: dict[str, Any],
+    rows: int,
     thresholds: DriftThresholds | None = None,
-) -> PerformanceReport:  # fmt: skip
+) -> PerformanceReport:
     """The current metrics next to the training ones; degraded when accuracy or ROC AUC fall
     by ``metric_drop`` or RMSE rises by ``rmse_rise`` (relative)."""
     limits = thresholds or DriftThresholds()
@@ -334,9 +360,14 @@ def performance_report(
     ):
         degraded.append("rmse")
     return PerformanceReport(
-        task=task, rows=rows, metrics=metrics, training_metrics=known, changes=changes,
-        degraded=bool(degraded), degraded_metrics=degraded,
-    )  # fmt: skip
+        task=task,
+        rows=rows,
+        metrics=metrics,
+        training_metrics=known,
+        changes=changes,
+        degraded=bool(degraded),
+        degraded_metrics=degraded,
+    )
 
 
 def _is_number(value: Any) -> bool:

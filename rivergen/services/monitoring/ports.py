@@ -11,9 +11,13 @@ from rivergen.services.monitoring.schemas import DriftReport, DriftThresholds
 
 class MonitoringCompute(Protocol):
     async def drift(
-        self, reference: Any, current: Any, features: Sequence[MonitoredFeature],
-        thresholds: DriftThresholds, skipped: Sequence[str],
-    ) -> DriftReport:  # fmt: skip
+        self,
+        reference: Any,
+        current: Any,
+        features: Sequence[MonitoredFeature],
+        thresholds: DriftThresholds,
+        skipped: Sequence[str],
+    ) -> DriftReport:
         """The drift report of two staged tables (references from ``DatasetService.load``)."""
         ...
 

@@ -53,22 +53,33 @@ PREDICT_BATCH = 1_000
 
 class MonitoringService:
     def __init__(
-        self, db: Database, datasets: DatasetService, governance: GovernanceService,
-        lookup: ModelLookup, predictor: Predictor | None = None, *,
-        compute: MonitoringCompute | None = None, thresholds: DriftThresholds | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        db: Database,
+        datasets: DatasetService,
+        governance: GovernanceService,
+        lookup: ModelLookup,
+        predictor: Predictor | None = None,
+        *,
+        compute: MonitoringCompute,
+        thresholds: DriftThresholds | None = None,
+    ) -> None:
         self._db = db
         self._datasets = datasets
         self._governance = governance
         self._lookup = lookup
         self._predictor = predictor
-        self._compute = compute or _ray_compute()
+        self._compute = compute
         self._thresholds = thresholds or DriftThresholds()
 
     async def check(
-        self, context: RequestContext, model_id: UUID, dataset_id: UUID,
-        version: int | None = None, *, model_version: int | str | None = None,
-    ) -> MonitoringReport:  # fmt: skip
+        self,
+        context: RequestContext,
+        model_id: UUID,
+        dataset_id: UUID,
+        version: int | None = None,
+        *,
+        model_version: int | str | None = None,
+    ) -> MonitoringReport:
         """Check a model version (default: the champion) against a dataset version (default:
         the current); keep the report and, past a threshold, emit its event. 404
         ``model_not_found`` / ``dataset_not_found``; 403 ``column_denied`` when the caller may
@@ -89,26 +100,35 @@ class MonitoringService:
         if missing:
             raise ValidationFailed(
                 f"the dataset has no column {', '.join(map(repr, missing))} the model uses",
-                code="feature_columns_missing", details={"columns": missing},
-            )  # fmt: skip
+                code="feature_columns_missing",
+                details={"columns": missing},
+            )
         reference = self._datasets.load(
             reference_key, columns, _effective(governed[model.dataset_id])
         )
         labelled = model.target in current_columns
         current = self._datasets.load(
-            current_key, columns + ([model.target] if labelled else []),
+            current_key,
+            columns + ([model.target] if labelled else []),
             _effective(governed[dataset_id]),
-        )  # fmt: skip
+        )
         drift = await self._compute.drift(reference, current, monitored, self._thresholds, skipped)
         performance, note = await self._performance(context, model, current, labelled)
         report = MonitoringReport(
-            id=uuid.uuid4(), model_id=model.model_id, model_version=model.version,
-            dataset_id=dataset_id, dataset_version=current_number,
-            reference_dataset_id=model.dataset_id, reference_version=model.dataset_version,
-            drift=drift, performance=performance, performance_note=note,
+            id=uuid.uuid4(),
+            model_id=model.model_id,
+            model_version=model.version,
+            dataset_id=dataset_id,
+            dataset_version=current_number,
+            reference_dataset_id=model.dataset_id,
+            reference_version=model.dataset_version,
+            drift=drift,
+            performance=performance,
+            performance_note=note,
             alerted=drift.drifted or (performance is not None and performance.degraded),
-            created_by=context.actor, created_at=datetime.now(UTC),
-        )  # fmt: skip
+            created_by=context.actor,
+            created_at=datetime.now(UTC),
+        )
         # Events go to every member: no figures of data policies govern for anyone.
         broadcast = not await self._governance.governs_anyone(
             workspace, [model.dataset_id, dataset_id]
@@ -151,9 +171,12 @@ class MonitoringService:
     ) -> MonitoringReport:
         """:meth:`check` with the API's request body."""
         return await self.check(
-            context, model_id, request.dataset_id, request.version,
+            context,
+            model_id,
+            request.dataset_id,
+            request.version,
             model_version=request.model_version,
-        )  # fmt: skip
+        )
 
     async def _columns(self, context: RequestContext, dataset: UUID, number: int) -> set[str]:
         view = await self._datasets.get(context, dataset)
@@ -210,14 +233,7 @@ class MonitoringService:
             metrics = classification_metrics(truth, scores)
         return performance_report(
             model.task, metrics, model.metrics, len(rows), self._thresholds
-        ), None  # fmt: skip
-
-
-def _ray_compute() -> MonitoringCompute:
-    # The statistics run as Ray tasks (compute/): imported here so the library loads without it.
-    from compute.monitoring import RayMonitoringCompute
-
-    return RayMonitoringCompute()
+        ), None
 
 
 def _monitored(model: ModelVersionView) -> tuple[list[MonitoredFeature], list[str]]:
@@ -260,9 +276,14 @@ def _same(value: Any, label: Any) -> bool:
 
 def _withheld(report: MonitoringReport) -> MonitoringReport:
     """``report`` without its statistics (what it checked, when and by whom stay)."""
-    return report.model_copy(update={
-        "drift": None, "performance": None, "performance_note": None, "data_withheld": True,
-    })  # fmt: skip
+    return report.model_copy(
+        update={
+            "drift": None,
+            "performance": None,
+            "performance_note": None,
+            "data_withheld": True,
+        }
+    )
 
 
 def _events(
@@ -270,27 +291,40 @@ def _events(
 ) -> list[Event]:
     """The report's events; without its figures (scores, metrics) when not ``figures``."""
     data: dict[str, Any] = {
-        "model_id": str(report.model_id), "version": report.model_version,
-        "report_id": str(report.id), "dataset_id": str(report.dataset_id),
+        "model_id": str(report.model_id),
+        "version": report.model_version,
+        "report_id": str(report.id),
+        "dataset_id": str(report.dataset_id),
         "dataset_version": report.dataset_version,
-    }  # fmt: skip
+    }
     events = []
     assert report.drift is not None
     if report.drift.drifted:
         summary = _drift_summary(report.drift)
         if not figures:
             summary["multivariate_score"] = None
-        events.append(Event(
-            type=MODEL_DRIFT_DETECTED, workspace_id=workspace, actor=actor,
-            data={**data, **summary},
-        ))  # fmt: skip
+        events.append(
+            Event(
+                type=MODEL_DRIFT_DETECTED,
+                workspace_id=workspace,
+                actor=actor,
+                data={**data, **summary},
+            )
+        )
     if report.performance is not None and report.performance.degraded:
-        events.append(Event(
-            type=MODEL_PERFORMANCE_DEGRADED, workspace_id=workspace, actor=actor,
-            data={**data, "degraded_metrics": report.performance.degraded_metrics,
-                  "metrics": report.performance.metrics if figures else {},
-                  "training_metrics": report.performance.training_metrics if figures else {}},
-        ))  # fmt: skip
+        events.append(
+            Event(
+                type=MODEL_PERFORMANCE_DEGRADED,
+                workspace_id=workspace,
+                actor=actor,
+                data={
+                    **data,
+                    "degraded_metrics": report.performance.degraded_metrics,
+                    "metrics": report.performance.metrics if figures else {},
+                    "training_metrics": report.performance.training_metrics if figures else {},
+                },
+            )
+        )
     return events
 
 

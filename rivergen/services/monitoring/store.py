@@ -15,9 +15,11 @@ from rivergen.services.monitoring.schemas import MonitoringReport
 
 
 async def insert(
-    conn: asyncpg.Connection, workspace: UUID, report: MonitoringReport,
+    conn: asyncpg.Connection,
+    workspace: UUID,
+    report: MonitoringReport,
     governance: dict[str, Any],
-) -> None:  # fmt: skip
+) -> None:
     """Keep ``report`` with the governance its creator read its datasets under."""
     performance = report.performance
     assert report.drift is not None
@@ -26,11 +28,21 @@ async def insert(
         "dataset_id, dataset_version, reference_dataset_id, reference_version, drifted, "
         "performance_degraded, report, created_by, created_at, governance) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14::jsonb)",
-        report.id, workspace, report.model_id, report.model_version, report.dataset_id,
-        report.dataset_version, report.reference_dataset_id, report.reference_version,
-        report.drift.drifted, None if performance is None else performance.degraded,
-        report.model_dump_json(), report.created_by, report.created_at, json.dumps(governance),
-    )  # fmt: skip
+        report.id,
+        workspace,
+        report.model_id,
+        report.model_version,
+        report.dataset_id,
+        report.dataset_version,
+        report.reference_dataset_id,
+        report.reference_version,
+        report.drift.drifted,
+        None if performance is None else performance.degraded,
+        report.model_dump_json(),
+        report.created_by,
+        report.created_at,
+        json.dumps(governance),
+    )
 
 
 async def page(
@@ -40,6 +52,9 @@ async def page(
     rows: list[Any] = await conn.fetch(
         "SELECT id, created_at, report, governance FROM model_monitoring_reports "
         f"WHERE {after_cursor(1)} AND model_id = $3 ORDER BY created_at DESC, id DESC LIMIT $4",
-        after[0], after[1], model, limit + 1,
-    )  # fmt: skip
+        after[0],
+        after[1],
+        model,
+        limit + 1,
+    )
     return rows

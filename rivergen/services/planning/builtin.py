@@ -26,7 +26,7 @@ from rivergen.services.planning.intents import (
     StartJobIntent,
 )
 from rivergen.services.planning.lexicon import Vocabulary, build_vocabulary, tokenize
-from rivergen.services.planning.query_grammar import read_query
+from rivergen.services.planning.sql_writer import read_query
 
 # Characters that belong to SQL, never to a question: a prompt with them is refused whole.
 _SQL_MARKERS = re.compile(r";|--|/\*|\*/|\\")
@@ -122,11 +122,19 @@ def _missing_table(found: tuple[str | None, list[str]]) -> NotUnderstood:
 
 def _describe(words: list[str], vocabulary: Vocabulary) -> Intent | None:
     found = _about_table(
-        words, vocabulary,
-        (("describe",), ("what", "columns", "does"), ("what", "columns", "do"),
-         ("what", "columns", "are", "in"), ("show", "the", "schema", "of"),
-         ("schema", "of"), ("what", "does"), ("tell", "me", "about")),
-    )  # fmt: skip
+        words,
+        vocabulary,
+        (
+            ("describe",),
+            ("what", "columns", "does"),
+            ("what", "columns", "do"),
+            ("what", "columns", "are", "in"),
+            ("show", "the", "schema", "of"),
+            ("schema", "of"),
+            ("what", "does"),
+            ("tell", "me", "about"),
+        ),
+    )
     if found is None:
         return None
     table, unknown = found
@@ -138,10 +146,18 @@ def _describe(words: list[str], vocabulary: Vocabulary) -> Intent | None:
 
 def _profile(words: list[str], vocabulary: Vocabulary) -> Intent | None:
     found = _about_table(
-        words, vocabulary,
-        (("profile",), ("summarize",), ("summarise",), ("statistics", "of"),
-         ("stats", "for"), ("stats", "of"), ("data", "quality", "of")),
-    )  # fmt: skip
+        words,
+        vocabulary,
+        (
+            ("profile",),
+            ("summarize",),
+            ("summarise",),
+            ("statistics", "of"),
+            ("stats", "for"),
+            ("stats", "of"),
+            ("data", "quality", "of"),
+        ),
+    )
     if found is None:
         return None
     table, unknown = found
@@ -151,12 +167,19 @@ def _profile(words: list[str], vocabulary: Vocabulary) -> Intent | None:
 
 
 _FIND_HEADS = (
-    ("which", "datasets", "mention"), ("which", "datasets", "contain"),
-    ("which", "datasets", "have"), ("which", "datasets", "are", "about"),
-    ("find", "datasets", "about"), ("find", "datasets", "with"), ("find", "datasets"),
-    ("search", "datasets", "for"), ("datasets", "about"), ("what", "datasets", "mention"),
-    ("which", "tables", "mention"), ("find", "data", "about"),
-)  # fmt: skip
+    ("which", "datasets", "mention"),
+    ("which", "datasets", "contain"),
+    ("which", "datasets", "have"),
+    ("which", "datasets", "are", "about"),
+    ("find", "datasets", "about"),
+    ("find", "datasets", "with"),
+    ("find", "datasets"),
+    ("search", "datasets", "for"),
+    ("datasets", "about"),
+    ("what", "datasets", "mention"),
+    ("which", "tables", "mention"),
+    ("find", "data", "about"),
+)
 
 
 def _find(words: list[str], vocabulary: Vocabulary) -> Intent | None:
@@ -196,15 +219,31 @@ def _job(words: list[str], vocabulary: Vocabulary) -> Intent | None:
     if unknown:
         return NotUnderstood(message="Not understood in the job request.", unknown=unknown)
     return StartJobIntent(
-        job_kind=kind, table=table,
+        job_kind=kind,
+        table=table,
         understood=[f"start job: {kind}" + (f" on {table}" if table else "")],
-    )  # fmt: skip
+    )
 
 
-_MASK_VERBS = {"mask": "redact", "redact": "redact", "hash": "hash", "hide": "deny",
-               "deny": "deny", "block": "deny", "partially": "partial"}  # fmt: skip
-_ROLES = {"viewer": "viewer", "viewers": "viewer", "editor": "editor", "editors": "editor",
-          "admin": "admin", "admins": "admin", "owner": "owner", "owners": "owner"}  # fmt: skip
+_MASK_VERBS = {
+    "mask": "redact",
+    "redact": "redact",
+    "hash": "hash",
+    "hide": "deny",
+    "deny": "deny",
+    "block": "deny",
+    "partially": "partial",
+}
+_ROLES = {
+    "viewer": "viewer",
+    "viewers": "viewer",
+    "editor": "editor",
+    "editors": "editor",
+    "admin": "admin",
+    "admins": "admin",
+    "owner": "owner",
+    "owners": "owner",
+}
 
 
 def _policy(words: list[str], vocabulary: Vocabulary) -> Intent | None:
@@ -233,8 +272,10 @@ def _policy(words: list[str], vocabulary: Vocabulary) -> Intent | None:
     what = f"{words[0]} {', '.join(columns) or 'the dataset'} in {table}"
     policy = {
         "name": what + (f" for {', '.join(roles)}" if roles else ""),
-        "dataset": table, "rule": rule, "roles": roles or None,
-    }  # fmt: skip
+        "dataset": table,
+        "rule": rule,
+        "roles": roles or None,
+    }
     return CreatePolicyIntent(
         policy=policy, understood=[f"create policy: {policy['name']} (needs a confirmation)"]
     )

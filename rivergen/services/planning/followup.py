@@ -72,23 +72,65 @@ class Why(_Intent):
 FollowUp = QueryIntent | NotUnderstood | Clarify | Why
 
 _WHY = {
-    ("why",), ("why", "that"), ("why", "is", "that"), ("why", "so"), ("explain",),
-    ("explain", "that"), ("explain", "this"), ("how", "was", "this", "computed"),
-    ("how", "was", "that", "computed"), ("how", "did", "you", "get", "that"),
+    ("why",),
+    ("why", "that"),
+    ("why", "is", "that"),
+    ("why", "so"),
+    ("explain",),
+    ("explain", "that"),
+    ("explain", "this"),
+    ("how", "was", "this", "computed"),
+    ("how", "was", "that", "computed"),
+    ("how", "did", "you", "get", "that"),
     ("how", "did", "you", "compute", "that"),
-}  # fmt: skip
-_SOFT = frozenset({"show", "me", "the", "instead", "now", "then", "please", "rather", "just",
-                   "only", "give", "and", "but"})  # fmt: skip
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5,
-             "1st": 0, "2nd": 1, "3rd": 2, "4th": 3, "5th": 4, "6th": 5}  # fmt: skip
-_TIME_UNITS = {"year": "year", "years": "year", "month": "month", "months": "month",
-               "quarter": "quarter", "quarters": "quarter"}  # fmt: skip
+}
+_SOFT = frozenset(
+    {
+        "show",
+        "me",
+        "the",
+        "instead",
+        "now",
+        "then",
+        "please",
+        "rather",
+        "just",
+        "only",
+        "give",
+        "and",
+        "but",
+    }
+)
+_ORDINALS = {
+    "first": 0,
+    "second": 1,
+    "third": 2,
+    "fourth": 3,
+    "fifth": 4,
+    "sixth": 5,
+    "1st": 0,
+    "2nd": 1,
+    "3rd": 2,
+    "4th": 3,
+    "5th": 4,
+    "6th": 5,
+}
+_TIME_UNITS = {
+    "year": "year",
+    "years": "year",
+    "month": "month",
+    "months": "month",
+    "quarter": "quarter",
+    "quarters": "quarter",
+}
 
 
 def read_followup(
-    question: str, prior: QueryIntent | None, catalog: PromptCatalog,
+    question: str,
+    prior: QueryIntent | None,
+    catalog: PromptCatalog,
     clarification: Clarify | None = None,
-) -> FollowUp | None:  # fmt: skip
+) -> FollowUp | None:
     """What ``question`` asks of the previous turn's reading ``prior`` (None: the conversation
     has none yet), or of the ``clarification`` the previous turn asked; None when it is no
     follow-up."""
@@ -111,7 +153,7 @@ def read_followup(
         return NotUnderstood(
             message=f"`{question.strip()}` follows up an earlier answer, and there is none in "
             "this conversation yet.",
-        )  # fmt: skip
+        )
     try:
         return _apply(kind, _Query(prior, catalog), tokens, start, end)
     except _NotRead as exc:
@@ -137,15 +179,43 @@ def _pattern(words: list[str]) -> tuple[str | None, int, int]:
     if len(soft) == 2 and soft[0] in ("top", "bottom", "first", "last"):
         return "limit", 0, len(words)
     for heads, kind in (
-        ((("and", "by"), ("and", "per"), ("also", "by"), ("and", "also", "by"),
-          ("and", "broken", "down", "by"), ("and", "split", "by")), "group"),
-        ((("by",), ("per",), ("group", "by"), ("grouped", "by"), ("broken", "down", "by")),
-         "regroup"),
-        ((("what", "about"), ("how", "about"), ("and", "what", "about"), ("what", "of"),
-          ("and", "for")), "swap"),
-        ((("only",), ("just",), ("and", "only"), ("but", "only"), ("only", "for"),
-          ("only", "in")), "filter"),
-    ):  # fmt: skip
+        (
+            (
+                ("and", "by"),
+                ("and", "per"),
+                ("also", "by"),
+                ("and", "also", "by"),
+                ("and", "broken", "down", "by"),
+                ("and", "split", "by"),
+            ),
+            "group",
+        ),
+        (
+            (("by",), ("per",), ("group", "by"), ("grouped", "by"), ("broken", "down", "by")),
+            "regroup",
+        ),
+        (
+            (
+                ("what", "about"),
+                ("how", "about"),
+                ("and", "what", "about"),
+                ("what", "of"),
+                ("and", "for"),
+            ),
+            "swap",
+        ),
+        (
+            (
+                ("only",),
+                ("just",),
+                ("and", "only"),
+                ("but", "only"),
+                ("only", "for"),
+                ("only", "in"),
+            ),
+            "filter",
+        ),
+    ):
         for head in sorted(heads, key=len, reverse=True):
             if tuple(body[: len(head)]) == head and len(body) > len(head):
                 if kind == "group" and instead:
@@ -172,15 +242,16 @@ def _pick(words: list[str], clarification: Clarify, vocabulary: Vocabulary) -> F
             return NotUnderstood(
                 message=f"There are {len(options)} options; pick one of 1 to {len(options)}.",
                 unknown=[word],
-            )  # fmt: skip
+            )
     named = [o for o in options if _names(soft, o, vocabulary)]
     if len(named) == 1:
         return named[0].intent
     if len(named) > 1:
         return NotUnderstood(
             message="That names several of the options: "
-            + ", ".join(o.label for o in named) + ". Say which one (`the first`).",
-        )  # fmt: skip
+            + ", ".join(o.label for o in named)
+            + ". Say which one (`the first`).",
+        )
     return None
 
 
@@ -188,8 +259,11 @@ def _names(words: list[str], option: ClarifyOption, vocabulary: Vocabulary) -> b
     if not words:
         return False
     table, _, column = option.label.partition(".")
-    label_words = set(name_parts(column)) | {column.casefold(), table.casefold(),
-                                             singular(table.casefold())}  # fmt: skip
+    label_words = set(name_parts(column)) | {
+        column.casefold(),
+        table.casefold(),
+        singular(table.casefold()),
+    }
     if all(w in label_words or singular(w) in label_words for w in words):
         return True
     match = vocabulary.match(words, "columns")
@@ -247,9 +321,10 @@ class _Query:
 
     def _intent(self, understood: str) -> QueryIntent:
         return QueryIntent(
-            sql=self.select.sql(dialect=DIALECT), tables=list(dict.fromkeys(self.tables)),
+            sql=self.select.sql(dialect=DIALECT),
+            tables=list(dict.fromkeys(self.tables)),
             understood=[*self.prior.understood, understood],
-        )  # fmt: skip
+        )
 
     def _refs(self, table_names: Sequence[str]) -> list[ColumnRef]:
         refs = []
@@ -272,13 +347,19 @@ class _Query:
         """The one reading, or a clarifying question among them."""
         if len(build) == 1:
             return next(iter(build.values()))
-        options = [ClarifyOption(label=f"{r.table}.{r.column}", intent=build[r])
-                   for r in refs[:MAX_OPTIONS]]  # fmt: skip
-        raise _Ambiguous(Clarify(
-            question=f"Which {what}: " + " or ".join(f"{o.label} ({n})" for n, o in
-                                                      enumerate(options, 1)) + "?",
-            options=options, understood=[f"{what}: {len(options)} columns fit"],
-        ))  # fmt: skip
+        options = [
+            ClarifyOption(label=f"{r.table}.{r.column}", intent=build[r])
+            for r in refs[:MAX_OPTIONS]
+        ]
+        raise _Ambiguous(
+            Clarify(
+                question=f"Which {what}: "
+                + " or ".join(f"{o.label} ({n})" for n, o in enumerate(options, 1))
+                + "?",
+                options=options,
+                understood=[f"{what}: {len(options)} columns fit"],
+            )
+        )
 
     def _copy(self) -> _Query:
         other = _Query.__new__(_Query)
@@ -300,8 +381,9 @@ class _Query:
         if metrics and self._group_keys():
             alias = metrics[0].alias_or_name
             keys = [k.alias_or_name for k in self.select.expressions if k not in metrics]
-            order = [exp.Ordered(this=exp.to_identifier(alias, quoted=_quoted(alias)),
-                                 desc=descending)]  # fmt: skip
+            order = [
+                exp.Ordered(this=exp.to_identifier(alias, quoted=_quoted(alias)), desc=descending)
+            ]
             order += [exp.Ordered(this=exp.to_identifier(k, quoted=_quoted(k))) for k in keys]
             self.select.set("order", exp.Order(expressions=order))
             what = f"{'top' if descending else 'bottom'} {n} by {alias}"
@@ -319,8 +401,10 @@ class _Query:
 
     def group(self, words: list[str], *, replace: bool) -> QueryIntent:
         if not self._metrics():
-            raise _NotRead("The previous answer has no total or count to break down; ask for "
-                           "one (`how many orders by country`).")  # fmt: skip
+            raise _NotRead(
+                "The previous answer has no total or count to break down; ask for "
+                "one (`how many orders by country`)."
+            )
         phrase = " ".join(words)
         unit = _TIME_UNITS.get(words[0]) if len(words) == 1 else None
         dates = [r for r in self._refs(self.tables) if is_temporal(r)]
@@ -338,15 +422,20 @@ class _Query:
         if not refs:
             refs = [r for r, j in joins.items() if j is not None]
         if not refs:
-            raise _NotRead(f"By `{phrase}`: none of {', '.join(self.tables)} has or refers to "
-                           "such a column.", words)  # fmt: skip
+            raise _NotRead(
+                f"By `{phrase}`: none of {', '.join(self.tables)} has or refers to such a column.",
+                words,
+            )
         builds = {r: self._copy()._add_group(r, None, replace, joins.get(r)) for r in refs}
         return self._choose(refs, f"column for `{phrase}`", builds)
 
     def _add_group(
-        self, ref: ColumnRef, unit: str | None, replace: bool,
+        self,
+        ref: ColumnRef,
+        unit: str | None,
+        replace: bool,
         join: tuple[str, str, str] | None = None,
-    ) -> QueryIntent:  # fmt: skip
+    ) -> QueryIntent:
         if join is not None:
             self._join(ref.table, join)
         keys = self._group_keys()
@@ -358,8 +447,13 @@ class _Query:
             self.select.set("limit", None)  # a new breakdown: every group of it
             keys = []
         column = _column_sql(ref)
-        sql = (f"YEAR({column})" if unit == "year" else
-               f"CAST(DATE_TRUNC('{unit}', {column}) AS DATE)" if unit else column)  # fmt: skip
+        sql = (
+            f"YEAR({column})"
+            if unit == "year"
+            else f"CAST(DATE_TRUNC('{unit}', {column}) AS DATE)"
+            if unit
+            else column
+        )
         names = {e.alias_or_name.casefold() for e in self.select.expressions}
         alias = unit or ref.column
         if alias.casefold() in names:
@@ -372,9 +466,12 @@ class _Query:
         order = self.select.args.get("order")
         new_key = exp.Ordered(this=exp.to_identifier(alias, quoted=_quoted(alias)))
         if order is None:
-            keys_order = [exp.Ordered(this=exp.to_identifier(g.alias_or_name,
-                                                             quoted=_quoted(g.alias_or_name)))
-                          for g in groups]  # fmt: skip
+            keys_order = [
+                exp.Ordered(
+                    this=exp.to_identifier(g.alias_or_name, quoted=_quoted(g.alias_or_name))
+                )
+                for g in groups
+            ]
             self.select.set("order", exp.Order(expressions=[*keys_order, new_key]))
         else:
             order.set("expressions", [*order.expressions, new_key])
@@ -420,8 +517,9 @@ class _Query:
             unread = [w.strip() for w in unknown or [t.text for t in tokens]]
             raise _NotRead(
                 f"Not understood: {' '.join(unread)}. A follow-up names one value, a year or a "
-                "country (`only 1997`, `what about Germany?`).", unread,
-            )  # fmt: skip
+                "country (`only 1997`, `what about Germany?`).",
+                unread,
+            )
         [piece] = found
         said = " ".join(piece.words)
         if piece.kind == "date":
@@ -430,14 +528,16 @@ class _Query:
             filtered = [r for r in dates if self._conditions_on(r)]
             refs = filtered or self._preferred_dates(dates)
             if not refs:
-                years = [r for r in self._refs(self.tables)
-                         if is_numeric(r) and name_parts(r.column) == ["year"]]  # fmt: skip
+                years = [
+                    r
+                    for r in self._refs(self.tables)
+                    if is_numeric(r) and name_parts(r.column) == ["year"]
+                ]
                 if len(years) == 1 and _whole_year(bounds) is not None:
                     year = _whole_year(bounds)
                     return self._condition(years[0], f"= {year}", said, swap)
                 raise _NotRead(f"`{said}`: no date column in {', '.join(self.tables)}.")
-            builds = {r: self._copy()._condition(r, _bounds_sql(bounds), said, swap)
-                      for r in refs}  # fmt: skip
+            builds = {r: self._copy()._condition(r, _bounds_sql(bounds), said, swap) for r in refs}
             return self._choose(refs, f"date for `{said}`", builds)
         if piece.kind == "value":
             options: list[tuple[ColumnRef, str]] = piece.data
@@ -448,21 +548,26 @@ class _Query:
                 held = [(r, v) for r, v in mine if self._conditions_on(r)]
                 mine = held or mine
             refs = list(dict.fromkeys(r for r, _ in mine))
-            builds = {r: self._copy()._condition(r, f"= {quote(v)}", said, swap)
-                      for r, v in mine}  # fmt: skip
+            builds = {r: self._copy()._condition(r, f"= {quote(v)}", said, swap) for r, v in mine}
             return self._choose(refs, f"column for `{said}`", builds)
         if piece.kind in ("country", "state"):
             places: tuple[str, ...] = piece.data
-            refs = [r for r in self._refs(self.tables)
-                    if not is_numeric(r) and piece.kind in name_parts(r.column)]  # fmt: skip
+            refs = [
+                r
+                for r in self._refs(self.tables)
+                if not is_numeric(r) and piece.kind in name_parts(r.column)
+            ]
             if not refs:
                 raise _NotRead(f"`{said}`: no {piece.kind} column in {', '.join(self.tables)}.")
             listed = ", ".join(quote(c.lower()) for c in places)
-            builds = {r: self._copy()._condition(r, f"IN ({listed})", said, swap, lower=True)
-                      for r in refs}  # fmt: skip
+            builds = {
+                r: self._copy()._condition(r, f"IN ({listed})", said, swap, lower=True)
+                for r in refs
+            }
             return self._choose(refs, f"{piece.kind} column for `{said}`", builds)
-        raise _NotRead(f"`{said}`: a follow-up filter names a value, a year or a country.",
-                       piece.words)  # fmt: skip
+        raise _NotRead(
+            f"`{said}`: a follow-up filter names a value, a year or a country.", piece.words
+        )
 
     def _conjuncts(self) -> list[exp.Expr]:
         where = self.select.args.get("where")
@@ -481,13 +586,14 @@ class _Query:
             raise _NotRead(
                 f"The previous answer has no filter on {ref.table}.{ref.column} to change for "
                 f"`{said}`; say `only {said}` to add one."
-            )  # fmt: skip
+            )
         kept = [c for c in self._conjuncts() if all(c is not h for h in held)]
         column = _column_sql(ref)
         target = f"lower({column})" if lower else column
         # A date range is two comparisons, each of the column.
-        new = [sqlglot.parse_one(f"{target} {p}", dialect=DIALECT)
-               for p in predicate.split(" AND ")]  # fmt: skip
+        new = [
+            sqlglot.parse_one(f"{target} {p}", dialect=DIALECT) for p in predicate.split(" AND ")
+        ]
         self.select.set("where", exp.Where(this=exp.and_(*kept, *new)))
         verb = "instead" if held else "added"
         return self._intent(f"{said}: {ref.table}.{ref.column} {predicate} ({verb}, follow-up)")
@@ -514,8 +620,10 @@ def _whole_year(bounds: list[tuple[str, date]]) -> int | None:
     if len(bounds) != 2:
         return None
     (first_op, first), (second_op, second) = bounds
-    if (first_op, second_op) == (">=", "<") and (first.month, first.day) == (1, 1) and (
-        second == date(first.year + 1, 1, 1)
-    ):  # fmt: skip
+    if (
+        (first_op, second_op) == (">=", "<")
+        and (first.month, first.day) == (1, 1)
+        and (second == date(first.year + 1, 1, 1))
+    ):
         return first.year
     return None

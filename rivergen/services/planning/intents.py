@@ -68,9 +68,15 @@ class NotUnderstood(_Intent):
 
 
 Intent = Annotated[
-    QueryIntent | DescribeIntent | ProfileIntent | FindDatasetsIntent | StartJobIntent
-    | CreatePolicyIntent | DeleteDatasetIntent | NotUnderstood,
+    QueryIntent
+    | DescribeIntent
+    | ProfileIntent
+    | FindDatasetsIntent
+    | StartJobIntent
+    | CreatePolicyIntent
+    | DeleteDatasetIntent
+    | NotUnderstood,
     Field(discriminator="kind"),
-]  # fmt: skip
+]
 
 WRITE_INTENTS: frozenset[str] = frozenset({"create_policy", "delete_dataset"})

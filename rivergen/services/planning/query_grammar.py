@@ -24,7 +24,7 @@ from rivergen.services.planning.catalog import (
     CatalogTable,
     PromptCatalog,
 )
-from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
+from rivergen.services.planning.intents import NotUnderstood
 from rivergen.services.planning.lexicon import (
     ABBREVIATIONS,
     AVERAGED_WORDS,
@@ -153,116 +153,284 @@ FILLERS = frozenset(
     ]
 )
 # Words that only join pieces; kept apart from fillers for readability of the grammar.
-_COUNT = {("how", "many"): False, ("number", "of"): False, ("count", "of"): False,
-          ("count",): False, ("total", "number", "of"): False, ("amount", "of"): False}  # fmt: skip
+_COUNT = {
+    ("how", "many"): False,
+    ("number", "of"): False,
+    ("count", "of"): False,
+    ("count",): False,
+    ("total", "number", "of"): False,
+    ("amount", "of"): False,
+}
 _DISTINCT = {("distinct",), ("unique",), ("different",)}
 _AGGREGATES = {
-    ("total",): "sum", ("sum", "of"): "sum", ("sum",): "sum", ("overall",): "sum",
-    ("average",): "avg", ("avg",): "avg", ("mean",): "avg", ("typical",): "avg",
-    ("minimum",): "min", ("min",): "min", ("maximum",): "max", ("max",): "max",
+    ("total",): "sum",
+    ("sum", "of"): "sum",
+    ("sum",): "sum",
+    ("overall",): "sum",
+    ("average",): "avg",
+    ("avg",): "avg",
+    ("mean",): "avg",
+    ("typical",): "avg",
+    ("minimum",): "min",
+    ("min",): "min",
+    ("maximum",): "max",
+    ("max",): "max",
     ("median",): "median",
-}  # fmt: skip
-_MOST = {("highest",): True, ("largest",): True, ("biggest",): True, ("most",): True,
-         ("greatest",): True, ("lowest",): False, ("smallest",): False, ("least",): False,
-         ("fewest",): False}  # fmt: skip
-_GROUP = {("by",), ("per",), ("for", "each"), ("for", "every"), ("in", "each"), ("across",),
-          ("grouped", "by"), ("broken", "down", "by"), ("split", "by"), ("each",)}  # fmt: skip
-_SORT = {("sorted", "by"), ("ordered", "by"), ("order", "by"), ("sort", "by"), ("ranked", "by"),
-         ("sorted", "on")}  # fmt: skip
-_DIRECTION = {("ascending",): False, ("asc",): False, ("descending",): True, ("desc",): True,
-              ("highest", "first"): True, ("lowest", "first"): False,
-              ("largest", "first"): True, ("smallest", "first"): False,
-              ("in", "descending", "order"): True, ("in", "ascending", "order"): False,
-              ("from", "highest", "to", "lowest"): True, ("from", "lowest", "to", "highest"): False,
-              ("highest", "to", "lowest"): True, ("lowest", "to", "highest"): False,
-              ("from", "high", "to", "low"): True, ("from", "low", "to", "high"): False,
-              ("high", "to", "low"): True, ("low", "to", "high"): False,
-              ("from", "largest", "to", "smallest"): True,
-              ("from", "smallest", "to", "largest"): False}  # fmt: skip
-_FIRSTS = {("heaviest",): True, ("lightest",): False, ("longest",): True, ("shortest",): False,
-           ("cheapest",): False, ("newest",): True, ("oldest",): False, ("latest",): True,
-           ("earliest",): False, ("biggest",): True, ("most", "expensive"): True,
-           ("least", "expensive"): False}  # fmt: skip
+}
+_MOST = {
+    ("highest",): True,
+    ("largest",): True,
+    ("biggest",): True,
+    ("most",): True,
+    ("greatest",): True,
+    ("lowest",): False,
+    ("smallest",): False,
+    ("least",): False,
+    ("fewest",): False,
+}
+_GROUP = {
+    ("by",),
+    ("per",),
+    ("for", "each"),
+    ("for", "every"),
+    ("in", "each"),
+    ("across",),
+    ("grouped", "by"),
+    ("broken", "down", "by"),
+    ("split", "by"),
+    ("each",),
+}
+_SORT = {
+    ("sorted", "by"),
+    ("ordered", "by"),
+    ("order", "by"),
+    ("sort", "by"),
+    ("ranked", "by"),
+    ("sorted", "on"),
+}
+_DIRECTION = {
+    ("ascending",): False,
+    ("asc",): False,
+    ("descending",): True,
+    ("desc",): True,
+    ("highest", "first"): True,
+    ("lowest", "first"): False,
+    ("largest", "first"): True,
+    ("smallest", "first"): False,
+    ("in", "descending", "order"): True,
+    ("in", "ascending", "order"): False,
+    ("from", "highest", "to", "lowest"): True,
+    ("from", "lowest", "to", "highest"): False,
+    ("highest", "to", "lowest"): True,
+    ("lowest", "to", "highest"): False,
+    ("from", "high", "to", "low"): True,
+    ("from", "low", "to", "high"): False,
+    ("high", "to", "low"): True,
+    ("low", "to", "high"): False,
+    ("from", "largest", "to", "smallest"): True,
+    ("from", "smallest", "to", "largest"): False,
+}
+_FIRSTS = {
+    ("heaviest",): True,
+    ("lightest",): False,
+    ("longest",): True,
+    ("shortest",): False,
+    ("cheapest",): False,
+    ("newest",): True,
+    ("oldest",): False,
+    ("latest",): True,
+    ("earliest",): False,
+    ("biggest",): True,
+    ("most", "expensive"): True,
+    ("least", "expensive"): False,
+}
 _DIRECTION |= {(*key, "first"): descending for key, descending in _FIRSTS.items()}
 _COMPARATORS = {
-    ("more", "than"): ">", ("greater", "than"): ">", ("over",): ">", ("above",): ">",
-    ("exceeding",): ">", ("exceeds",): ">", (">",): ">", ("at", "least"): ">=",
-    ("no", "less", "than"): ">=", (">=",): ">=", ("or", "more"): ">=", ("less", "than"): "<",
-    ("fewer", "than"): "<", ("under",): "<", ("below",): "<", ("<",): "<", ("at", "most"): "<=",
-    ("no", "more", "than"): "<=", ("up", "to"): "<=", ("<=",): "<=", ("equal", "to"): "=",
-    ("equals",): "=", ("exactly",): "=", ("=",): "=", ("!=",): "!=", ("<>",): "!=",
-    ("is",): "=", ("of",): "=",
-}  # fmt: skip
+    ("more", "than"): ">",
+    ("greater", "than"): ">",
+    ("over",): ">",
+    ("above",): ">",
+    ("exceeding",): ">",
+    ("exceeds",): ">",
+    (">",): ">",
+    ("at", "least"): ">=",
+    ("no", "less", "than"): ">=",
+    (">=",): ">=",
+    ("or", "more"): ">=",
+    ("less", "than"): "<",
+    ("fewer", "than"): "<",
+    ("under",): "<",
+    ("below",): "<",
+    ("<",): "<",
+    ("at", "most"): "<=",
+    ("no", "more", "than"): "<=",
+    ("up", "to"): "<=",
+    ("<=",): "<=",
+    ("equal", "to"): "=",
+    ("equals",): "=",
+    ("exactly",): "=",
+    ("=",): "=",
+    ("!=",): "!=",
+    ("<>",): "!=",
+    ("is",): "=",
+    ("of",): "=",
+}
 # "what percentage of products are discontinued": the share of rows (or of a measure's total)
 # that a condition keeps.
-_SHARE = {(word, *rest) for word in ("percentage", "percent", "share", "fraction", "proportion")
-          for rest in ((), ("of",), ("of", "all"))}  # fmt: skip
+_SHARE = {
+    (word, *rest)
+    for word in ("percentage", "percent", "share", "fraction", "proportion")
+    for rest in ((), ("of",), ("of", "all"))
+}
 # Said after a number: "100 or more", "5 and under".
-_OR_MORE = {("or", "more"): ">=", ("or", "above"): ">=", ("or", "greater"): ">=",
-            ("or", "higher"): ">=", ("and", "above"): ">=", ("and", "over"): ">=",
-            ("or", "over"): ">=", ("or", "less"): "<=", ("or", "fewer"): "<=",
-            ("or", "below"): "<=", ("or", "lower"): "<=", ("and", "below"): "<=",
-            ("and", "under"): "<=", ("or", "under"): "<="}  # fmt: skip
+_OR_MORE = {
+    ("or", "more"): ">=",
+    ("or", "above"): ">=",
+    ("or", "greater"): ">=",
+    ("or", "higher"): ">=",
+    ("and", "above"): ">=",
+    ("and", "over"): ">=",
+    ("or", "over"): ">=",
+    ("or", "less"): "<=",
+    ("or", "fewer"): "<=",
+    ("or", "below"): "<=",
+    ("or", "lower"): "<=",
+    ("and", "below"): "<=",
+    ("and", "under"): "<=",
+    ("or", "under"): "<=",
+}
 # Comparative adjectives: (the column word they speak of, the operator).
 _COMPARATIVES = {
-    ("more", "expensive", "than"): ("price", ">"), ("pricier", "than"): ("price", ">"),
-    ("cheaper", "than"): ("price", "<"), ("less", "expensive", "than"): ("price", "<"),
-    ("heavier", "than"): ("weight", ">"), ("lighter", "than"): ("weight", "<"),
-    ("weigh", "more", "than"): ("weight", ">"), ("weigh", "less", "than"): ("weight", "<"),
-    ("weigh", "over"): ("weight", ">"), ("weigh", "under"): ("weight", "<"),
-    ("weighs", "more", "than"): ("weight", ">"), ("weighs", "less", "than"): ("weight", "<"),
-    ("longer", "than"): ("length", ">"), ("shorter", "than"): ("length", "<"),
-}  # fmt: skip
+    ("more", "expensive", "than"): ("price", ">"),
+    ("pricier", "than"): ("price", ">"),
+    ("cheaper", "than"): ("price", "<"),
+    ("less", "expensive", "than"): ("price", "<"),
+    ("heavier", "than"): ("weight", ">"),
+    ("lighter", "than"): ("weight", "<"),
+    ("weigh", "more", "than"): ("weight", ">"),
+    ("weigh", "less", "than"): ("weight", "<"),
+    ("weigh", "over"): ("weight", ">"),
+    ("weigh", "under"): ("weight", "<"),
+    ("weighs", "more", "than"): ("weight", ">"),
+    ("weighs", "less", "than"): ("weight", "<"),
+    ("longer", "than"): ("length", ">"),
+    ("shorter", "than"): ("length", "<"),
+}
 # "the ratio of A to B", "the difference between A and B": (the words joining A and B, op).
-_ARITHMETIC_HEADS = {("ratio", "of"): (("to", "and"), "/"),
-                     ("difference", "between"): (("and",), "-")}  # fmt: skip
+_ARITHMETIC_HEADS = {
+    ("ratio", "of"): (("to", "and"), "/"),
+    ("difference", "between"): (("and",), "-"),
+}
 # "A minus B", "A divided by B".
-_ARITHMETIC_INFIXES = {("minus",): "-", ("plus",): "+", ("divided", "by"): "/",
-                       ("times",): "*", ("multiplied", "by"): "*"}  # fmt: skip
+_ARITHMETIC_INFIXES = {
+    ("minus",): "-",
+    ("plus",): "+",
+    ("divided", "by"): "/",
+    ("times",): "*",
+    ("multiplied", "by"): "*",
+}
 
 
 # Compass points: the coordinate they go along, and whether they go up it ("north": a
 # higher latitude, "west": a lower longitude).
-_COMPASS = {"north": ("latitude", True), "south": ("latitude", False),
-            "east": ("longitude", True), "west": ("longitude", False)}  # fmt: skip
+_COMPASS = {
+    "north": ("latitude", True),
+    "south": ("latitude", False),
+    "east": ("longitude", True),
+    "west": ("longitude", False),
+}
 # "north of 60", "west of longitude -120": a coordinate above or below.
-_COMPARATIVES |= {(point, "of"): (axis, ">" if up else "<")
-                  for point, (axis, up) in _COMPASS.items()}  # fmt: skip
+_COMPARATIVES |= {
+    (point, "of"): (axis, ">" if up else "<") for point, (axis, up) in _COMPASS.items()
+}
 _SUPERLATIVES = {
-    ("most", "expensive"): ("price", True), ("priciest",): ("price", True),
-    ("cheapest",): ("price", False), ("least", "expensive"): ("price", False),
-    ("heaviest",): ("weight", True), ("lightest",): ("weight", False),
-    ("longest",): ("length", True), ("shortest",): ("length", False),
-    ("hottest",): ("temp", True), ("warmest",): ("temp", True), ("coldest",): ("temp", False),
-    ("newest",): ("@date", True), ("latest",): ("@date", True),
-    ("most", "recent"): ("@date", True), ("most", "recently"): ("@date", True),
-    ("least", "recently"): ("@date", False), ("oldest",): ("@age", False),
-    ("earliest",): ("@date", False), ("youngest",): ("@age", True),
-}  # fmt: skip
+    ("most", "expensive"): ("price", True),
+    ("priciest",): ("price", True),
+    ("cheapest",): ("price", False),
+    ("least", "expensive"): ("price", False),
+    ("heaviest",): ("weight", True),
+    ("lightest",): ("weight", False),
+    ("longest",): ("length", True),
+    ("shortest",): ("length", False),
+    ("hottest",): ("temp", True),
+    ("warmest",): ("temp", True),
+    ("coldest",): ("temp", False),
+    ("newest",): ("@date", True),
+    ("latest",): ("@date", True),
+    ("most", "recent"): ("@date", True),
+    ("most", "recently"): ("@date", True),
+    ("least", "recently"): ("@date", False),
+    ("oldest",): ("@age", False),
+    ("earliest",): ("@date", False),
+    ("youngest",): ("@age", True),
+}
 # "the northernmost airport", "the station furthest west": the extreme of the coordinate.
 _SUPERLATIVES |= {
     key: axis
     for point, axis in _COMPASS.items()
-    for key in [(f"{point}ernmost",), ("most", f"{point}erly"),
-                *((far, point) for far in ("furthest", "farthest"))]
-}  # fmt: skip
-_NEGATIONS = {("not",), ("except",), ("excluding",), ("other", "than"), ("outside",),
-              ("but", "not"), ("not", "in"), ("except", "for")}  # fmt: skip
+    for key in [
+        (f"{point}ernmost",),
+        ("most", f"{point}erly"),
+        *((far, point) for far in ("furthest", "farthest")),
+    ]
+}
+_NEGATIONS = {
+    ("not",),
+    ("except",),
+    ("excluding",),
+    ("other", "than"),
+    ("outside",),
+    ("but", "not"),
+    ("not", "in"),
+    ("except", "for"),
+}
 _TIME_UNITS = {
-    ("year",): "year", ("years",): "year", ("yearly",): "year", ("annual",): "year",
-    ("month",): "month", ("months",): "month", ("monthly",): "month", ("quarter",): "quarter",
-    ("quarters",): "quarter", ("quarterly",): "quarter",
-}  # fmt: skip
-_DATE_PREFIX = {("in",): "in", ("during",): "in", ("for",): "in", ("of",): "in",
-                ("since",): "since", ("from",): "in", ("starting",): "since",
-                ("after",): "after", ("before",): "before", ("prior", "to"): "before",
-                ("until",): "until", ("through",): "until", ("on",): "in"}  # fmt: skip
-_TEXT_MATCH = {("containing",): "contains", ("contains",): "contains", ("like",): "contains",
-               ("including",): "contains", ("starting", "with"): "starts_with",
-               ("starts", "with"): "starts_with", ("beginning", "with"): "starts_with",
-               ("named",): "=", ("called",): "="}  # fmt: skip
-_SAVE = {("save", "as"), ("and", "save", "as"), ("save", "it", "as"), ("and", "save", "it", "as"),
-         ("store", "as"), ("keep", "as"), ("save", "the", "answer", "as")}  # fmt: skip
+    ("year",): "year",
+    ("years",): "year",
+    ("yearly",): "year",
+    ("annual",): "year",
+    ("month",): "month",
+    ("months",): "month",
+    ("monthly",): "month",
+    ("quarter",): "quarter",
+    ("quarters",): "quarter",
+    ("quarterly",): "quarter",
+}
+_DATE_PREFIX = {
+    ("in",): "in",
+    ("during",): "in",
+    ("for",): "in",
+    ("of",): "in",
+    ("since",): "since",
+    ("from",): "in",
+    ("starting",): "since",
+    ("after",): "after",
+    ("before",): "before",
+    ("prior", "to"): "before",
+    ("until",): "until",
+    ("through",): "until",
+    ("on",): "in",
+}
+_TEXT_MATCH = {
+    ("containing",): "contains",
+    ("contains",): "contains",
+    ("like",): "contains",
+    ("including",): "contains",
+    ("starting", "with"): "starts_with",
+    ("starts", "with"): "starts_with",
+    ("beginning", "with"): "starts_with",
+    ("named",): "=",
+    ("called",): "=",
+}
+_SAVE = {
+    ("save", "as"),
+    ("and", "save", "as"),
+    ("save", "it", "as"),
+    ("and", "save", "it", "as"),
+    ("store", "as"),
+    ("keep", "as"),
+    ("save", "the", "answer", "as"),
+}
 
 
 @dataclass
@@ -278,7 +446,7 @@ class Piece:
         return self.at >= 0 and other.at == self.at + len(self.words)
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     def __init__(self, message: str, unknown: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -299,19 +467,40 @@ def _starts(words: list[str], table: Any) -> Any:
 
 def _is_year(token: Token) -> bool:
     return (
-        token.kind == "number" and isinstance(token.value, int) and 1900 <= token.value <= 2100
+        token.kind == "number"
+        and isinstance(token.value, int)
+        and 1900 <= token.value <= 2100
         and not token.unit
-    )  # fmt: skip
+    )
 
 
 # "in the last 30 days", "the latest month of the data": relative to the data's latest date.
-_RECENT_HEADS = {("in", "the", "last"), ("in", "the", "past"), ("over", "the", "last"),
-                 ("over", "the", "past"), ("during", "the", "last"), ("within", "the", "last"),
-                 ("in", "the", "latest"), ("in", "the", "most", "recent"), ("the", "last"),
-                 ("the", "latest"), ("the", "most", "recent"), ("during", "the", "latest"),
-                 ("from", "the", "latest"), ("from", "the", "most", "recent")}  # fmt: skip
-_RECENT_UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month",
-                 "months": "month", "year": "year", "years": "year"}  # fmt: skip
+_RECENT_HEADS = {
+    ("in", "the", "last"),
+    ("in", "the", "past"),
+    ("over", "the", "last"),
+    ("over", "the", "past"),
+    ("during", "the", "last"),
+    ("within", "the", "last"),
+    ("in", "the", "latest"),
+    ("in", "the", "most", "recent"),
+    ("the", "last"),
+    ("the", "latest"),
+    ("the", "most", "recent"),
+    ("during", "the", "latest"),
+    ("from", "the", "latest"),
+    ("from", "the", "most", "recent"),
+}
+_RECENT_UNITS = {
+    "day": "day",
+    "days": "day",
+    "week": "week",
+    "weeks": "week",
+    "month": "month",
+    "months": "month",
+    "year": "year",
+    "years": "year",
+}
 
 
 def _relative(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Piece] | None:
@@ -376,8 +565,9 @@ def _date_range(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
                 second = _period(tokens, j + 1)
                 if second is not None:
                     bounds = [(">=", first[1]), ("<", second[2])]
-                    return j + 1 + second[0] - i, Piece("date", words[i : j + 1 + second[0]],
-                                                        bounds)  # fmt: skip
+                    return j + 1 + second[0] - i, Piece(
+                        "date", words[i : j + 1 + second[0]], bounds
+                    )
     found = _starts(words[i:], _DATE_PREFIX)
     if found is None:
         return None
@@ -391,9 +581,12 @@ def _date_range(tokens: list[Token], i: int, words: list[str]) -> tuple[int, Pie
         return None
     n, start, end = period
     bounds = {
-        "in": [(">=", start), ("<", end)], "since": [(">=", start)], "after": [(">=", end)],
-        "before": [("<", start)], "until": [("<", end)],
-    }[how]  # fmt: skip
+        "in": [(">=", start), ("<", end)],
+        "since": [(">=", start)],
+        "after": [(">=", end)],
+        "before": [("<", start)],
+        "until": [("<", end)],
+    }[how]
     return len(key) + n, Piece("date", words[i : i + len(key) + n], bounds)
 
 
@@ -596,7 +789,7 @@ _FIXED: list[tuple[str, Any]] = [
 _KEYWORDS = sorted(
     {k[0] for _, table in _FIXED for k in table if len(k) == 1 and len(k[0]) >= 5}
     | {k[0] for k in _COMPARATIVES if len(k[0]) >= 5}
-)  # fmt: skip
+)
 
 
 def _catalog_piece(words: list[str], vocabulary: Vocabulary) -> tuple[int, Piece] | None:
@@ -639,15 +832,34 @@ def _corrected(word: str) -> str | None:
 _POSSESSIVES = frozenset({"our", "my", "your", "their", "its"})
 _BE_WORDS = frozenset({"is", "are", "was", "were", "have", "has", "had"})
 _GRAMMAR_TABLES: tuple[Any, ...] = (
-    *(table for _, table in _FIXED), _COMPARATORS, _COMPARATIVES, _DATE_PREFIX, _TEXT_MATCH,
-    _SAVE, MONTHS, COUNTRIES, US_STATES, _RECENT_HEADS, _RECENT_UNITS, _SUPERLATIVES,
-    _ARITHMETIC_HEADS, _ARITHMETIC_INFIXES,
-)  # fmt: skip
+    *(table for _, table in _FIXED),
+    _COMPARATORS,
+    _COMPARATIVES,
+    _DATE_PREFIX,
+    _TEXT_MATCH,
+    _SAVE,
+    MONTHS,
+    COUNTRIES,
+    US_STATES,
+    _RECENT_HEADS,
+    _RECENT_UNITS,
+    _SUPERLATIVES,
+    _ARITHMETIC_HEADS,
+    _ARITHMETIC_INFIXES,
+)
 GRAMMAR_WORDS: frozenset[str] = frozenset(
-    {w for table in _GRAMMAR_TABLES for key in table for w in (key if isinstance(key, tuple)
-                                                                else (key,))}
-    | FILLERS | LIGHT_FORMS | set(NUMBER_WORDS) | _RECORDED | {"no", "missing", "when"}
-)  # fmt: skip
+    {
+        w
+        for table in _GRAMMAR_TABLES
+        for key in table
+        for w in (key if isinstance(key, tuple) else (key,))
+    }
+    | FILLERS
+    | LIGHT_FORMS
+    | set(NUMBER_WORDS)
+    | _RECORDED
+    | {"no", "missing", "when"}
+)
 
 
 def speller(vocabulary: Vocabulary) -> Speller:
@@ -715,8 +927,23 @@ def pieces(
 
 
 _HAVE = frozenset({"have", "has", "had"})
-_BETWEEN_HAVE = frozenset({"a", "an", "any", "at", "least", "one", "ever", "already", "placed",
-                           "made", "received", "been", "given"})  # fmt: skip
+_BETWEEN_HAVE = frozenset(
+    {
+        "a",
+        "an",
+        "any",
+        "at",
+        "least",
+        "one",
+        "ever",
+        "already",
+        "placed",
+        "made",
+        "received",
+        "been",
+        "given",
+    }
+)
 
 
 def _after_have(words: list[str], at: int) -> bool:
@@ -792,8 +1019,21 @@ def _joined_columns(found: list[Piece]) -> list[Piece]:
 
 # Pieces after which a column is what is asked of (grouped, counted, ranked), not the column of
 # the value that follows it.
-_ASKING = frozenset({"group", "sort", "count", "distinct", "aggregate", "most", "superlative",
-                     "top", "common", "versus", "time"})  # fmt: skip
+_ASKING = frozenset(
+    {
+        "group",
+        "sort",
+        "count",
+        "distinct",
+        "aggregate",
+        "most",
+        "superlative",
+        "top",
+        "common",
+        "versus",
+        "time",
+    }
+)
 
 
 def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
@@ -813,9 +1053,11 @@ def _columns_of_values(found: list[Piece], words: list[str]) -> list[Piece]:
         ):
             refs: list[ColumnRef] = before.data[0]
             said = [singular(w) for w in before.words]
-            kept = [(r, v) for r, v in piece.data
-                    if r in refs or [singular(p) for p in name_parts(r.column)][-len(said):]
-                    == said]  # fmt: skip
+            kept = [
+                (r, v)
+                for r, v in piece.data
+                if r in refs or [singular(p) for p in name_parts(r.column)][-len(said) :] == said
+            ]
             if kept:
                 out[-1] = Piece("value", [*before.words, *piece.words], kept, before.at)
                 continue
@@ -844,8 +1086,11 @@ def _when_extreme(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int
     j = i + (words[i] == "when")
     while j < len(words) and words[j] in ("was", "were", "did", "the", "is"):
         j += 1
-    if j >= len(words) or words[j] not in _WHEN_EXTREMES or (j == i and i > 0 and words[
-            i - 1] not in ("the", "what", "is")):  # fmt: skip
+    if (
+        j >= len(words)
+        or words[j] not in _WHEN_EXTREMES
+        or (j == i and i > 0 and words[i - 1] not in ("the", "what", "is"))
+    ):
         return None
     function = _WHEN_EXTREMES[words[j]]
     table = vocabulary.match(words[j + 1 :], "tables") if words[i] == "when" else None
@@ -858,14 +1103,28 @@ def _when_extreme(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int
     return None
 
 
-_SPLIT_COMPARATORS = {"more": ">", "fewer": "<", "less": "<", "greater": ">", "higher": ">",
-                      "lower": "<"}  # fmt: skip
+_SPLIT_COMPARATORS = {
+    "more": ">",
+    "fewer": "<",
+    "less": "<",
+    "greater": ">",
+    "higher": ">",
+    "lower": "<",
+}
 _COLUMN_COMPARATORS = {
-    ("more", "than"): ">", ("greater", "than"): ">", ("higher", "than"): ">",
-    ("larger", "than"): ">", ("less", "than"): "<", ("fewer", "than"): "<",
-    ("lower", "than"): "<", ("smaller", "than"): "<", ("after",): ">", ("later", "than"): ">",
-    ("before",): "<", ("earlier", "than"): "<",
-}  # fmt: skip
+    ("more", "than"): ">",
+    ("greater", "than"): ">",
+    ("higher", "than"): ">",
+    ("larger", "than"): ">",
+    ("less", "than"): "<",
+    ("fewer", "than"): "<",
+    ("lower", "than"): "<",
+    ("smaller", "than"): "<",
+    ("after",): ">",
+    ("later", "than"): ">",
+    ("before",): "<",
+    ("earlier", "than"): "<",
+}
 
 
 def _column_comparison(
@@ -960,8 +1219,15 @@ def _arithmetic(words: list[str], i: int, vocabulary: Vocabulary) -> tuple[int, 
     return n, Piece("column", words[i : i + n], ([ref], False))
 
 
-_HIGH_LOW = {"highest": True, "lowest": False, "largest": True, "smallest": False,
-             "maximum": True, "minimum": False, "biggest": True}  # fmt: skip
+_HIGH_LOW = {
+    "highest": True,
+    "lowest": False,
+    "largest": True,
+    "smallest": False,
+    "maximum": True,
+    "minimum": False,
+    "biggest": True,
+}
 
 
 def _extreme_word(words: list[str], i: int) -> tuple[int, str | None, bool] | None:
@@ -1003,11 +1269,16 @@ def _past_articles(words: list[str], i: int) -> int:
 def _formula(op: str, left: Any, right: Any) -> ColumnRef | None:
     """The computed column of two columns said (each of some tables): of the one table with a
     number column of each; a raw variant of a table (`penguins-raw`) gives way to it."""
-    pairs = [(a, b) for a in left for b in right
-             if a.table == b.table and a != b and is_numeric(a) and is_numeric(b)]  # fmt: skip
+    pairs = [
+        (a, b)
+        for a in left
+        for b in right
+        if a.table == b.table and a != b and is_numeric(a) and is_numeric(b)
+    ]
     tables = {a.table for a, _ in pairs}
-    pairs = [(a, b) for a, b in pairs
-             if not any(_table_words(t) < _table_words(a.table) for t in tables)]  # fmt: skip
+    pairs = [
+        (a, b) for a, b in pairs if not any(_table_words(t) < _table_words(a.table) for t in tables)
+    ]
     if len(pairs) != 1:
         return None
     a, b = pairs[0]
@@ -1069,9 +1340,12 @@ def _at(
         match = _starts(words[i:], table)
         if match is not None and (fixed is None or len(match[0]) > fixed[0]):
             fixed = len(match[0]), Piece(kind, list(match[0]), match[1])
-    named = catalog is not None and fixed is not None and catalog[0] == fixed[0] and (
-        fixed[1].kind == "day" and catalog[1].kind == "table"
-    )  # a table named `days`  # fmt: skip
+    named = (
+        catalog is not None
+        and fixed is not None
+        and catalog[0] == fixed[0]
+        and (fixed[1].kind == "day" and catalog[1].kind == "table")
+    )  # a table named `days`
     said = _name_over(_name(tokens, i, words, vocabulary), catalog, fixed, vocabulary)
     if said is not None:
         return said
@@ -1157,8 +1431,27 @@ def _written_as_name(said: list[Token], at: int, value: str, vocabulary: Vocabul
 
 
 # Words a name leaves in lower case between its capitalized ones.
-_MINOR_WORDS = frozenset({"and", "of", "the", "a", "an", "in", "on", "at", "to", "for", "de",
-                          "la", "le", "du", "von", "van", "y"})  # fmt: skip
+_MINOR_WORDS = frozenset(
+    {
+        "and",
+        "of",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "de",
+        "la",
+        "le",
+        "du",
+        "von",
+        "van",
+        "y",
+    }
+)
 
 
 def _common_words(vocabulary: Vocabulary) -> frozenset[str]:
@@ -1172,19 +1465,62 @@ def _guessed(found: tuple[int, Piece], vocabulary: Vocabulary) -> bool:
     """Whether a catalog piece was read from a close spelling, not a phrase as written."""
     phrase = tuple(found[1].words)
     return found[1].kind in ("value", "measure", "table", "column", "verb") and not any(
-        phrase in index for index in (vocabulary.values, vocabulary.measures,
-                                      vocabulary.tables, vocabulary.columns, vocabulary.verbs)
-    )  # fmt: skip
+        phrase in index
+        for index in (
+            vocabulary.values,
+            vocabulary.measures,
+            vocabulary.tables,
+            vocabulary.columns,
+            vocabulary.verbs,
+        )
+    )
 
 
 _KINDS = (
-    "count", "distinct", "group", "sort", "direction", "superlative", "negation", "aggregate",
-    "most", "time", "which", "versus", "value", "table", "column", "verb", "date", "compare",
-    "range", "text", "top", "save", "measure", "country", "state", "day", "bound", "share",
-    "missing", "yet", "how_much", "convert", "alphabetical", "common", "on_average",
-    "column_compare", "when_extreme", "in_total", "when", "each_value", "latest_year",
-    "placed", "spread",
-)  # fmt: skip
+    "count",
+    "distinct",
+    "group",
+    "sort",
+    "direction",
+    "superlative",
+    "negation",
+    "aggregate",
+    "most",
+    "time",
+    "which",
+    "versus",
+    "value",
+    "table",
+    "column",
+    "verb",
+    "date",
+    "compare",
+    "range",
+    "text",
+    "top",
+    "save",
+    "measure",
+    "country",
+    "state",
+    "day",
+    "bound",
+    "share",
+    "missing",
+    "yet",
+    "how_much",
+    "convert",
+    "alphabetical",
+    "common",
+    "on_average",
+    "column_compare",
+    "when_extreme",
+    "in_total",
+    "when",
+    "each_value",
+    "latest_year",
+    "placed",
+    "spread",
+)
 
 # Pieces to a query ---------------------------------------------------------------------------
 
@@ -1246,7 +1582,12 @@ class Plan:
             self.tables.append(table)
 
 
-def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
+def read_plan(
+    tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary
+) -> Plan | NotUnderstood:
+    """The question's plan over the catalog (what
+    :func:`rivergen.services.planning.sql_writer.read_query` writes as SQL), or what was not
+    understood."""
     notes: list[str] = []
     marks: dict[str, int] = {}
     found, unknown = pieces(tokens, vocabulary, notes, marks)
@@ -1260,14 +1601,9 @@ def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabula
         reader = _Reader(catalog)
         reader.plan.understood.extend(notes)
         reader.plan.verb_at = marks.get("verb", -1)
-        plan = reader.read(found)
-        from rivergen.services.planning.sql_writer import write_sql
-
-        sql = write_sql(plan, catalog)
-    except _Unreadable as exc:
+        return reader.read(found)
+    except Unreadable as exc:
         return NotUnderstood(message=exc.message, unknown=exc.unknown)
-    return QueryIntent(sql=sql, tables=plan.tables, save_as=plan.save_as,
-                       understood=plan.understood)  # fmt: skip
 
 
 # What may follow a piece that asks for more ("average" asks for a column): anything else
@@ -1316,19 +1652,20 @@ class _Reader:
         self.upcoming = [p.data for p in found if p.kind == "table"]
         self.plan.named = list(dict.fromkeys(self.upcoming))
         # The tables of values said anywhere ("the average price of beverages": a category).
-        self.value_tables = list(dict.fromkeys(
-            p.data[0][0].table for p in found
-            if p.kind == "value" and len({ref.table for ref, _ in p.data}) == 1
-        ))  # fmt: skip
+        self.value_tables = list(
+            dict.fromkeys(
+                p.data[0][0].table
+                for p in found
+                if p.kind == "value" and len({ref.table for ref, _ in p.data}) == 1
+            )
+        )
         for index, piece in enumerate(found):
             following = found[index + 1] if index + 1 < len(found) else None
             if self.mode is not None and piece.kind not in _FOLLOWERS.get(
                 self.mode[0], frozenset(_KINDS)
             ):
                 before = " ".join(self.last.words) if self.last else ""
-                raise _Unreadable(
-                    f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words
-                )
+                raise Unreadable(f"`{' '.join(piece.words)}` cannot follow `{before}`", piece.words)
             said = len(self.plan.conditions)
             getattr(self, f"_{piece.kind}")(piece, following)
             for condition in self.plan.conditions[said:]:
@@ -1339,7 +1676,7 @@ class _Reader:
 
     def _share(self, piece: Piece, following: Piece | None) -> None:
         if self.plan.share or self.mode is not None or self.plan.metrics:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: a share of what?", piece.words)
         self.plan.share = True
         self._note(piece.words, "the share, in percent, that the conditions keep")
 
@@ -1358,9 +1695,10 @@ class _Reader:
             self.mode = ("aggregate", "sum")
         elif following is not None and following.kind == "column" and self.mode is None:
             refs = following.data[0]
-            if not all(is_numeric(r) and not set(name_parts(r.column)) & AVERAGED_WORDS
-                       for r in refs):  # fmt: skip
-                raise _Unreadable(
+            if not all(
+                is_numeric(r) and not set(name_parts(r.column)) & AVERAGED_WORDS for r in refs
+            ):
+                raise Unreadable(
                     f"how much {' '.join(following.words)}: the total, the average or a value?",
                     piece.words,
                 )
@@ -1374,13 +1712,14 @@ class _Reader:
             or metric.column is None
             or metric.function not in ("sum", "avg", "min", "max")
         ):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of which total?", piece.words)
         said = set(name_parts(metric.column.column)) & UNIT_WORDS
         to = CONVERTED_UNITS[piece.words[-1]]
         factor = CONVERSIONS.get((next(iter(said)), to)) if len(said) == 1 else None
         if factor is None:
-            raise _Unreadable(f"{metric.column.column} in {piece.words[-1]}: from which unit?",
-                              piece.words)  # fmt: skip
+            raise Unreadable(
+                f"{metric.column.column} in {piece.words[-1]}: from which unit?", piece.words
+            )
         metric.scale = factor
         self._note(piece.words, f"times {factor:g} ({next(iter(said))} to {to})")
 
@@ -1392,7 +1731,7 @@ class _Reader:
             or self.plan.metrics
             or self.mode not in (None, ("subject", (None, None)))
         ):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: which value of what?", piece.words)
         self.mode = None
         self._rank(Metric("count", table=groups[0].table), (bool(piece.data), 1), piece.words)
 
@@ -1401,14 +1740,15 @@ class _Reader:
         heaviest one."""
         groups = [g for g in self.plan.groups if isinstance(g, ColumnRef)]
         if len(groups) != 1:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what, per what?",
-                              piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}`: the average of what, per what?", piece.words
+            )
         metric = self.plan.metrics[-1] if len(self.plan.metrics) == 1 else None
         if self.mode is not None and self.mode[0] == "superlative":
             word, descending, _ = self.mode[1]
             ref = _implicit_column(self.catalog, groups[0].table, word)
             if ref is None:
-                raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+                raise Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
             self.mode = None
             self._rank(Metric("avg", ref), (descending, 1), piece.words)
         elif metric is not None and metric.function in ("max", "min") and metric.column:
@@ -1420,7 +1760,7 @@ class _Reader:
             self.plan.limit = None
             self._rank(Metric("avg", key), (descending, 1), piece.words)
         else:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: the average of what?", piece.words)
 
     def _column_compare(self, piece: Piece, following: Piece | None) -> None:
         """The column just said compared with another of the same table."""
@@ -1428,7 +1768,7 @@ class _Reader:
         left = self.pending_column if said is None else self._pick(said, piece.words)
         rights = [r for r in refs if left is not None and r.table == left.table]
         if left is None or len(rights) != 1 or _kind(left) != _kind(rights[0]):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: compared with what?", piece.words)
         self.pending_column = None
         self.plan.conditions.append(Condition(left, op, rights[0]))
         self._note(piece.words, f"{left.column} {op} {rights[0].column}")
@@ -1437,7 +1777,7 @@ class _Reader:
         function, table = piece.data
         ref = _implicit_column(self.catalog, table, "@date")
         if ref is None or self.plan.metrics or self.mode is not None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: by which date?", piece.words)
         self.plan.touch(table)
         self._set_entity(table, True)
         self.plan.metrics.append(Metric(function, ref))
@@ -1447,7 +1787,7 @@ class _Reader:
         """`in total` after a total or a count already asked: it says so again."""
         totals = ("sum", "count", "count_distinct", "measure")
         if not self.plan.metrics or any(m.function not in totals for m in self.plan.metrics):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: the total of what?", piece.words)
         self._note(piece.words, "the total asked already")
 
     def _alphabetical(self, piece: Piece, following: Piece | None) -> None:
@@ -1455,13 +1795,13 @@ class _Reader:
 
     def _yet(self, piece: Piece, following: Piece | None) -> None:
         if not self.yet_read:
-            raise _Unreadable("`yet`: not yet what?", piece.words)
+            raise Unreadable("`yet`: not yet what?", piece.words)
 
     def _bound(self, piece: Piece, following: Piece | None) -> None:
         """`or more` after "474 pages": the number read as an equality becomes a bound."""
         last = self.plan.conditions[-1] if self.plan.conditions else None
         if last is None or last.op != "=" or not isinstance(last.value, int | float):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of which number?", piece.words)
         last.op = piece.data
         self._note(piece.words, f"{piece.data} {last.value}")
 
@@ -1473,7 +1813,7 @@ class _Reader:
         tables = {t for p in found for t in _piece_tables(p)}
         daily = [t for t in tables if _day_column(self.catalog, t) is not None]
         if len(tables) != 1 or len(daily) != 1:
-            raise _Unreadable("`days` of which data? Name it, or what was measured each day.")
+            raise Unreadable("`days` of which data? Name it, or what was measured each day.")
         self.day_table = daily[0]
         self.plan.understood.append(f"days: the rows of {daily[0]}, one a day")
         return [Piece("table", p.words, daily[0]) if p.kind == "day" else p for p in found]
@@ -1482,12 +1822,13 @@ class _Reader:
         """ "in alphabetical order": by the name of the rows listed."""
         table = self.catalog.table(self.plan.entity) if self.plan.entity else None
         if table is None or self.plan.metrics or self.plan.groups or self.plan.order:
-            raise _Unreadable("Alphabetical order of what? `list the categories in "
-                              "alphabetical order`.")  # fmt: skip
+            raise Unreadable(
+                "Alphabetical order of what? `list the categories in alphabetical order`."
+            )
         refs = [column_ref(table.name, c) for c in table.columns]
         names = [r for r in refs if name_parts(r.column)[-1:] == ["name"] and not is_numeric(r)]
         if len(names) != 1:
-            raise _Unreadable(f"Alphabetical by which column of {table.name}?")
+            raise Unreadable(f"Alphabetical by which column of {table.name}?")
         self.plan.order.append((names[0], False))
         self.plan.understood.append(f"in alphabetical order: by {table.name}.{names[0].column}")
 
@@ -1495,21 +1836,23 @@ class _Reader:
         if self.alphabetical:
             self._alphabetical_order()
         if self.mode is not None and self.mode[0] not in ("top", "which", "subject", "group_more"):
-            raise _Unreadable(f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
-                              "is not followed by what it applies to")  # fmt: skip
+            raise Unreadable(
+                f"`{self.mode[1] if self.mode[0] == 'text' else self.mode[0]}` "
+                "is not followed by what it applies to"
+            )
         if self.negate:
-            raise _Unreadable("`not` is not followed by a value it excludes")
+            raise Unreadable("`not` is not followed by a value it excludes")
         if self.plan.compare and not self.plan.groups:
-            raise _Unreadable("Compare by what? Name a column: `compare revenue by country`.")
+            raise Unreadable("Compare by what? Name a column: `compare revenue by country`.")
         if self.top_seen and not self.plan.order:
-            raise _Unreadable("Top by what? `top 5 products by revenue`.")
+            raise Unreadable("Top by what? `top 5 products by revenue`.")
         if self.when is not None:
             self._when_dates(self.when)
         of_all = [c for c in self.plan.conditions if isinstance(c.value, OfAll)]
         if of_all and (len(self.plan.conditions) > 1 or self.plan.groups):
             # "Adelie penguins heavier than the average": of all penguins, or of the Adelie?
             # "which species weigh more than the average": a species' average, or a penguin?
-            raise _Unreadable(
+            raise Unreadable(
                 "More than the average of every row, or of those the question keeps or "
                 "groups? Ask one: `how many penguins weigh more than the average`."
             )
@@ -1524,10 +1867,15 @@ class _Reader:
         plan = self.plan
         dates = [r for r in plan.projection if is_temporal(r)]
         if plan.metrics or plan.groups or not dates or len(dates) != len(plan.projection):
-            raise _Unreadable(f"`{' '.join(piece.words)}`: the date of what? Name the event: "
-                              "`when was Nancy hired`.", piece.words)  # fmt: skip
-        self._note(piece.words, f"the date{'s' if len(dates) > 1 else ''} "
-                                f"{', '.join(r.column for r in dates)}")  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}`: the date of what? Name the event: "
+                "`when was Nancy hired`.",
+                piece.words,
+            )
+        self._note(
+            piece.words,
+            f"the date{'s' if len(dates) > 1 else ''} {', '.join(r.column for r in dates)}",
+        )
 
     def _named_by(self, ref: ColumnRef) -> bool:
         """Whether ``ref`` holds names (a long value list), not kinds (`rain`, `Beverages`)."""
@@ -1539,13 +1887,18 @@ class _Reader:
         """`how many pages does Emma have`: a count of a number column's values on rows a name
         of their own names (a value of a long list) is the number itself, or how many rows
         have one: asked back."""
-        named = {c.column.table for c in self.plan.conditions
-                 if c.from_value and c.column is not None and c.op in ("=", "in")
-                 and self._named_by(c.column)}  # fmt: skip
+        named = {
+            c.column.table
+            for c in self.plan.conditions
+            if c.from_value
+            and c.column is not None
+            and c.op in ("=", "in")
+            and self._named_by(c.column)
+        }
         for metric in self.plan.metrics:
             ref = metric.column
             if metric.function == "count" and ref is not None and ref.table in named:
-                raise _Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
+                raise Unreadable(f"`{ref.column}`: its value, or how many rows have one?")
 
     def _note(self, words: list[str], what: str) -> None:
         self.plan.understood.append(f"{' '.join(words)}: {what}")
@@ -1563,8 +1916,9 @@ class _Reader:
             return
         if self.mode is not None and self.mode[0] in ("aggregate", "group"):
             # "average number of orders per customer": an average of counts, not read here
-            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
-                              piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`", piece.words
+            )
         if self.mode is not None and self.mode[0] == "rank":
             self.mode = ("rank_count", self.mode[1])  # "top 3 customers by number of orders"
         elif self.mode is not None and self.mode[0] == "sort":
@@ -1612,8 +1966,9 @@ class _Reader:
         elif self.which:
             self.mode = ("rank", (descending, 1))
         else:
-            self._aggregate(Piece("aggregate", piece.words, "max" if descending else "min"),
-                            following)  # fmt: skip
+            self._aggregate(
+                Piece("aggregate", piece.words, "max" if descending else "min"), following
+            )
 
     def _group(self, piece: Piece, following: Piece | None) -> None:
         if (
@@ -1636,7 +1991,7 @@ class _Reader:
 
     def _direction(self, piece: Piece, following: Piece | None) -> None:
         if not self.plan.order:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: sorted by what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: sorted by what?", piece.words)
         key, _ = self.plan.order[-1]
         self.plan.order[-1] = (key, bool(piece.data))
 
@@ -1669,8 +2024,9 @@ class _Reader:
         self.plan.order.append((dates[0], latest))
         self.plan.limit = n or 1
         self.mode = None
-        self._note(piece.words, f"ordered by {dates[0].column}, "
-                                f"{'latest' if latest else 'earliest'} first")  # fmt: skip
+        self._note(
+            piece.words, f"ordered by {dates[0].column}, {'latest' if latest else 'earliest'} first"
+        )
         return True
 
     def _superlative(self, piece: Piece, following: Piece | None) -> None:
@@ -1751,14 +2107,16 @@ class _Reader:
             mine = [(r, v) for r, v in options if r.table == table]
             if len(columns) > 1 and len({r for r, _ in mine}) == 1:
                 if self._names_a_referred_row(mine[0][0], options):
-                    raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several "
-                                      "columns", piece.words)  # fmt: skip
+                    raise Unreadable(
+                        f"`{' '.join(piece.words)}` is a value of several columns", piece.words
+                    )
                 options, columns = mine, {mine[0][0]}  # "customers in London": theirs
         if len(columns) > 1:
             canonical = _canonical(self.catalog, options, lambda o: o[0].table)
             if canonical is None:
-                raise _Unreadable(f"`{' '.join(piece.words)}` is a value of several columns",
-                                  piece.words)  # fmt: skip
+                raise Unreadable(
+                    f"`{' '.join(piece.words)}` is a value of several columns", piece.words
+                )
             options, columns = [canonical], {canonical[0]}
         ref, value = options[0]
         self.plan.touch(ref.table)
@@ -1774,8 +2132,10 @@ class _Reader:
         self._note(piece.words, f"{ref.table}.{ref.column} {op} {value!r}")
         qualifies = following is not None and following.kind == "column"  # "each German city"
         if self.mode is not None and self.mode[0] in ("group", "sort") and not qualifies:
-            raise _Unreadable(f"`{' '.join(piece.words)}` is a value, not a column to group "
-                              "or sort by", piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}` is a value, not a column to group or sort by",
+                piece.words,
+            )
 
     def _spread(self, piece: Piece, following: Piece | None) -> None:
         """The greatest less the least of a column said next, or of the column its
@@ -1787,7 +2147,7 @@ class _Reader:
         table = following.data if following is not None and following.kind == "table" else None
         ref = _implicit_column(self.catalog, table, word) if table else None
         if ref is None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
+            raise Unreadable(f"`{' '.join(piece.words)}`: of what?", piece.words)
         self.plan.metrics.append(Metric("spread", ref))
         self._note(piece.words, f"max less min of {ref.table}.{ref.column}")
 
@@ -1814,8 +2174,9 @@ class _Reader:
             self._value(value, following)
         kept = self.plan.conditions[said:]
         if len(kept) != 1 or kept[0].op != "in" or kept[0].column is None:
-            raise _Unreadable(f"`{' '.join(piece.words)}`: values of one column, each "
-                              "counted?", piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}`: values of one column, each counted?", piece.words
+            )
         self.plan.groups.append(kept[0].column)
         self._note(piece.words, f"one count for each of {', '.join(map(str, kept[0].value))}")
 
@@ -1843,8 +2204,9 @@ class _Reader:
         if self.mode is not None and self.mode[0] in ("subject", "top"):
             self.mode = None  # "which suppliers are based in Japan": a condition on them
         if self.mode is not None and self.mode[0] not in ("group", "group_more", "count"):
-            raise _Unreadable(f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`",
-                              piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}` cannot follow `{self.mode[0]}`", piece.words
+            )
         op = "not in_ci" if self.negate else "in_ci"
         self.negate = False
         last = self.plan.conditions[-1] if self.plan.conditions else None
@@ -1963,7 +2325,7 @@ class _Reader:
                 return
             if any(m.column is not None and _lines_of(m.column.table, table) for m in averaged):
                 # "average quantity per order" over order lines: of a line, or of an order?
-                raise _Unreadable(
+                raise Unreadable(
                     f"`{' '.join(words)}`: the average of each line, or of each "
                     f"{singular(table)}'s total? Ask `average ... of ...` or `total ... by ...`.",
                     words,
@@ -2019,12 +2381,17 @@ class _Reader:
             self._note(piece.words, "the event, before where it went")
             return
         readers: dict[str, Callable[[ColumnRef, Any, list[str], bool], None]] = {
-            "aggregate": self._column_aggregate, "count": self._column_count,
-            "group": self._column_group, "group_more": self._column_group,
-            "sort": self._column_sort, "rank": self._column_rank,
-            "top": self._column_subject, "rank_aggregate": self._column_rank_aggregate,
-            "which": self._column_subject, "superlative": self._column_superlative,
-        }  # fmt: skip
+            "aggregate": self._column_aggregate,
+            "count": self._column_count,
+            "group": self._column_group,
+            "group_more": self._column_group,
+            "sort": self._column_sort,
+            "rank": self._column_rank,
+            "top": self._column_subject,
+            "rank_aggregate": self._column_rank_aggregate,
+            "which": self._column_subject,
+            "superlative": self._column_superlative,
+        }
         reader = readers.get(mode or "")
         if reader is not None:
             reader(ref, data, piece.words, summed)
@@ -2052,8 +2419,10 @@ class _Reader:
             self._note(piece.words, f"{ref.table}.{ref.column} IS NOT NULL")
             return True
         if following is None:  # "which order lines have a discount": above zero, or any?
-            raise _Unreadable(f"`{' '.join(piece.words)}`: more than zero, or any value "
-                              "recorded? Say which.", piece.words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(piece.words)}`: more than zero, or any value recorded? Say which.",
+                piece.words,
+            )
         return False
 
     def _measure(self, piece: Piece, following: Piece | None) -> None:
@@ -2081,7 +2450,7 @@ class _Reader:
             self.plan.metrics.append(metric)
             self._note(piece.words, f"the measure {metric.label()}")
         else:
-            raise _Unreadable(
+            raise Unreadable(
                 f"`{' '.join(piece.words)}` (a measure) cannot follow `{mode}`", piece.words
             )
 
@@ -2142,8 +2511,9 @@ class _Reader:
             mine = [r for r in refs if r.table == table]
             if len(mine) == 1:
                 return mine[0]
-        others = [t for t in [self.plan.entity, *self.upcoming, *self.value_tables]
-                  if t is not None]  # fmt: skip
+        others = [
+            t for t in [self.plan.entity, *self.upcoming, *self.value_tables] if t is not None
+        ]
         if others:
             # "average unit price per category": the unit price of the table with a category
             linked = [r for r in refs if all(_refers(self.catalog, r.table, t) for t in others)]
@@ -2151,10 +2521,12 @@ class _Reader:
                 return linked[0]
         canonical = _canonical(self.catalog, refs, lambda r: r.table)
         if canonical is not None:
-            self._note(words, f"read as {canonical.table}.{canonical.column} "
-                              f"(the table of its own, not a copy)")  # fmt: skip
+            self._note(
+                words,
+                f"read as {canonical.table}.{canonical.column} (the table of its own, not a copy)",
+            )
             return canonical
-        raise _Unreadable(
+        raise Unreadable(
             f"`{' '.join(words)}` is a column of several tables: "
             + ", ".join(f"{r.table}.{r.column}" for r in refs),
             words,
@@ -2168,15 +2540,16 @@ class _Reader:
                 self._column_aggregate(ref, one, words, _)
             return
         if function in ("sum", "avg", "spread") and not is_numeric(ref):
-            raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
+            raise Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self.plan.metrics.append(Metric(function, ref))
         self._note(words, f"{function} of {ref.table}.{ref.column}")
 
     def _column_count(self, ref: ColumnRef, distinct: bool, words: list[str], _: bool) -> None:
         if not distinct and is_temporal(ref):
             # "how many egg dates in 2009": the different days, or the rows with one?
-            raise _Unreadable(f"`{' '.join(words)}`: how many different ones, or how many rows "
-                              "with one?", words)  # fmt: skip
+            raise Unreadable(
+                f"`{' '.join(words)}`: how many different ones, or how many rows with one?", words
+            )
         if not distinct and is_numeric(ref) and tuple(words) in _COUNTED_UNITS:
             # "how many units were sold": the units of the rows added up, not the rows
             self.plan.metrics.append(Metric("sum", ref))
@@ -2203,7 +2576,7 @@ class _Reader:
 
     def _column_subject(self, ref: ColumnRef, data: Any, words: list[str], summed: bool) -> None:
         if summed:  # "top 5 revenue"? a measure is not a subject
-            raise _Unreadable(f"`{' '.join(words)}`: top what?", words)
+            raise Unreadable(f"`{' '.join(words)}`: top what?", words)
         self.plan.groups.append(ref)
         self._note(words, f"each {ref.table}.{ref.column}")
         self.mode = ("subject", data or (None, None))
@@ -2217,8 +2590,7 @@ class _Reader:
             self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
             return
         if not summed and not self.plan.metrics and not self._adds_up(ref):
-            raise _Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?",
-                              words)  # fmt: skip
+            raise Unreadable(f"`{' '.join(words)}`: the total, the average or the maximum?", words)
         total = summed or not self.plan.metrics
         self._rank(Metric("sum", ref) if total else self.plan.metrics[-1], data, words)
 
@@ -2233,7 +2605,7 @@ class _Reader:
     def _column_rank_aggregate(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         function, rank = data
         if function in ("sum", "avg") and not is_numeric(ref):
-            raise _Unreadable(f"{function} of {ref.column}: it is not a number", words)
+            raise Unreadable(f"{function} of {ref.column}: it is not a number", words)
         self._rank(Metric(function, ref), rank, words)
 
     def _rank_args(self, data: Any) -> tuple[bool, int | None]:
@@ -2253,8 +2625,10 @@ class _Reader:
         if n is not None:
             self.plan.limit = n
         kept = f", {n} kept" if n is not None else ""
-        self._note(words, f"ordered by {metric.label()}, "
-                          f"{'highest' if descending else 'lowest'} first{kept}")  # fmt: skip
+        self._note(
+            words,
+            f"ordered by {metric.label()}, {'highest' if descending else 'lowest'} first{kept}",
+        )
 
     def _column_superlative(self, ref: ColumnRef, data: Any, words: list[str], _: bool) -> None:
         _, descending, n = data
@@ -2273,7 +2647,7 @@ class _Reader:
             # "the coldest minimum temperature": its lowest value
             self._column_aggregate(ref, "max" if descending else "min", words, False)
             return
-        raise _Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
+        raise Unreadable(f"`{' '.join(words)}` after a superlative: of what?", words)
 
     def _superlative_order(self, data: Any, words: list[str], table: str) -> None:
         word, descending, *rest = data
@@ -2282,7 +2656,7 @@ class _Reader:
             self.catalog, table, word, descending
         )
         if ref is None:
-            raise _Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
+            raise Unreadable(f"`{' '.join(words)}`: {table} has no such column", words)
         self.plan.order.append((ref, descending))
         self.plan.limit = n if n is not None else (1 if self.plan.singular_entity else None)
         self._note(words, f"ordered by {ref.column}, {'highest' if descending else 'lowest'}")
@@ -2334,7 +2708,7 @@ def _measure_metric(measure: CatalogMeasure, function: str, words: list[str]) ->
         return Metric("measure", table=measure.table, measure=measure)
     if function in ("avg", "min", "max") and measure.aggregation in ("sum", "avg", "min", "max"):
         return Metric(function, table=measure.table, measure=measure)
-    raise _Unreadable(
+    raise Unreadable(
         f"{function} of {measure.name}: the measure is a {measure.aggregation} already", words
     )
 
@@ -2369,9 +2743,11 @@ def _canonical(
         return None
     words = {t: _table_words(t) for t in tables}
     copies = {
-        t for t in tables for u in tables
+        t
+        for t in tables
+        for u in tables
         if t != u and (words[u] < words[t] or _refers(catalog, t, u))
-    }  # fmt: skip
+    }
     kept = [o for o in options if table_of(o) not in copies]
     return kept[0] if len(kept) == 1 else None
 
@@ -2465,19 +2841,19 @@ def _implicit_column(catalog: PromptCatalog, table: str, word: str | None) -> Co
     found = catalog.table(table)
     if found is None or word is None:
         return None
-    return _implicit_in(found, word)
+    return implicit_in(found, word)
 
 
 _MONEY_NAMES = ("amount", "price", "total", "revenue", "cost", "value")
 
 
-def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
+def implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
     refs = [column_ref(table.name, c) for c in table.columns]
     if word in ("@money", "money"):
         found = [r for r in refs if is_numeric(r) and r.column.split("_")[0] in _MONEY_NAMES]
     elif word == "@age":  # "the oldest employee": the earliest birth date, else the @date
         born = [r for r in refs if is_temporal(r) and {"birth", "born"} & set(name_parts(r.column))]
-        return born[0] if len(born) == 1 else _implicit_in(table, "@date")
+        return born[0] if len(born) == 1 else implicit_in(table, "@date")
     elif word == "@date":
         # A date, else a whole year held as a number (`year`, `model_year`).
         found = [r for r in refs if is_temporal(r)] or [r for r in refs if is_year(r)]
@@ -2489,9 +2865,10 @@ def _implicit_in(table: CatalogTable, word: str) -> ColumnRef | None:
             ]
     elif word in ("@weight", "weight"):
         found = [
-            r for r in refs
+            r
+            for r in refs
             if is_numeric(r) and {"weight", "kg", "mass"} & set(name_parts(r.column))
-        ]  # fmt: skip
+        ]
     elif word == "@key":  # the column that identifies the table's rows by its name
         noun = [singular(w) for w in re.split(r"[\s_\-]+", table.name.lower()) if w]
         found = [r for r in refs if name_parts(r.column) == [*noun, "id"]]

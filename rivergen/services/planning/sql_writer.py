@@ -1,4 +1,5 @@
-"""A read plan to one SELECT: implicit columns found, tables joined on their keys."""
+"""A read plan to one SELECT: implicit columns found, tables joined on their keys; and
+:func:`read_query`, a question read and written as SQL."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from sqlglot.tokens import Tokenizer
 
 from rivergen.engine.spec import type_class
 from rivergen.services.planning.catalog import CatalogTable, PromptCatalog
+from rivergen.services.planning.intents import Intent, NotUnderstood, QueryIntent
 from rivergen.services.planning.lexicon import (
     LINE_WORDS,
     ColumnRef,
+    Token,
+    Vocabulary,
     column_ref,
     counts_things,
     is_numeric,
@@ -28,16 +32,30 @@ from rivergen.services.planning.query_grammar import (
     Metric,
     OfAll,
     Plan,
-    _implicit_in,
-    _Unreadable,
+    Unreadable,
+    implicit_in,
+    read_plan,
     unit_fits,
 )
 
 _KEYWORDS = frozenset(k.upper() for k in Tokenizer.KEYWORDS) | {"YEAR", "MONTH", "DAY"}
-_SQL_FUNCTIONS = {"count": "COUNT", "sum": "SUM", "avg": "AVG", "min": "MIN", "max": "MAX",
-                  "median": "MEDIAN"}  # fmt: skip
-_LABELS = {"count": "number_of", "sum": "total", "avg": "average", "min": "min", "max": "max",
-           "median": "median", "spread": "spread"}  # fmt: skip
+_SQL_FUNCTIONS = {
+    "count": "COUNT",
+    "sum": "SUM",
+    "avg": "AVG",
+    "min": "MIN",
+    "max": "MAX",
+    "median": "MEDIAN",
+}
+_LABELS = {
+    "count": "number_of",
+    "sum": "total",
+    "avg": "average",
+    "min": "min",
+    "max": "max",
+    "median": "median",
+    "spread": "spread",
+}
 
 
 def quote(text: str) -> str:
@@ -50,16 +68,16 @@ def _literal(value: Any, ref: ColumnRef) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
         if not is_numeric(ref):
-            raise _Unreadable(f"{ref.column} is not a number; it cannot be compared with {value}")
+            raise Unreadable(f"{ref.column} is not a number; it cannot be compared with {value}")
         return repr(value)
     if is_temporal(ref):
         try:
             date.fromisoformat(str(value))
         except ValueError:
-            raise _Unreadable(f"{value!r} is not a date for {ref.column}") from None
+            raise Unreadable(f"{value!r} is not a date for {ref.column}") from None
         return f"DATE {quote(str(value))}"
     if is_numeric(ref):
-        raise _Unreadable(f"{ref.column} is a number; it cannot be compared with {value!r}")
+        raise Unreadable(f"{ref.column} is a number; it cannot be compared with {value!r}")
     return quote(str(value))
 
 
@@ -68,7 +86,7 @@ def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
     other conditions."""
     if condition.op == "month":
         if is_year(ref) or not is_temporal(ref):
-            raise _Unreadable(f"{ref.column} has no months")
+            raise Unreadable(f"{ref.column} has no months")
         return f"MONTH({_col(ref)}) = {int(condition.value)}"
     if condition.op == "recent":
         return _recent_sql(ref, *condition.value)
@@ -79,7 +97,7 @@ def _special_condition(condition: Condition, ref: ColumnRef) -> str | None:
         return f"{_col(ref)} {yes if condition.op == 'yes' else no}"
     if isinstance(condition.value, OfAll):  # "more than the average": of every row
         if not is_numeric(ref):
-            raise _Unreadable(f"{ref.column} is not a number: it has no average")
+            raise Unreadable(f"{ref.column} is not a number: it has no average")
         function = _SQL_FUNCTIONS[condition.value.function]
         return (
             f"{_col(ref)} {condition.op} (SELECT {function}({_col(ref)}) FROM {ident(ref.table)})"
@@ -96,10 +114,10 @@ def _recent_sql(ref: ColumnRef, how: str, n: int, unit: str) -> str:
     latest = f"(SELECT MAX({column}) FROM {ident(ref.table)})"
     if is_year(ref):
         if unit != "year":
-            raise _Unreadable(f"{ref.column} holds only years")
+            raise Unreadable(f"{ref.column} holds only years")
         return f"{column} > {latest} - {n}" if how == "within" else f"{column} = {latest}"
     if not is_temporal(ref):
-        raise _Unreadable(f"{ref.column} is not a date")
+        raise Unreadable(f"{ref.column} is not a date")
     if how == "within":
         return f"{column} > {latest} - INTERVAL {int(n)} {unit.upper()}"
     if unit == "year":
@@ -113,9 +131,9 @@ def _year_bound(value: str, ref: ColumnRef) -> str:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise _Unreadable(f"{value!r} is not a date for {ref.column}") from None
+        raise Unreadable(f"{value!r} is not a date for {ref.column}") from None
     if (day.month, day.day) != (1, 1):
-        raise _Unreadable(f"{ref.column} holds whole years; {value} is within one")
+        raise Unreadable(f"{ref.column} holds whole years; {value} is within one")
     return str(day.year)
 
 
@@ -156,19 +174,19 @@ class _Writer:
         if word is None and unit is not None and unit.startswith("u:"):
             word = f"@unit:{unit[2:]}"
         if word is None:
-            raise _Unreadable(f"{words}: of which column?")
+            raise Unreadable(f"{words}: of which column?")
         tables = [*([near] if near else []), *self.order_tables]
         if word == "@key":  # "order 10248": the key of the table just named, no other
             tables = tables[:1]
         for name in dict.fromkeys(tables):
-            ref = _implicit_in(self._table(name), word)
+            ref = implicit_in(self._table(name), word)
             if ref is not None:
                 self.plan.touch(ref.table)
                 return ref
         parent = self._parent_date(tables) if word == "@date" else None
         if parent is not None:
             return parent
-        raise _Unreadable(f"{words}: no column of {', '.join(self.order_tables)} fits")
+        raise Unreadable(f"{words}: no column of {', '.join(self.order_tables)} fits")
 
     def _parent_date(self, tables: list[str]) -> ColumnRef | None:
         """A date of rows that have none of their own: their parent's (an order line's date
@@ -178,7 +196,7 @@ class _Writer:
             for name in dict.fromkeys(tables)
             for other in self.catalog.tables
             if other.name != name and self.key_between(name, other.name) is not None
-            for ref in [_implicit_in(other, "@date")]
+            for ref in [implicit_in(other, "@date")]
             if ref is not None
         }
         if len(found) != 1:
@@ -190,7 +208,7 @@ class _Writer:
 
     def resolve(self) -> None:
         if self.plan.entity is None and not self.plan.tables:
-            raise _Unreadable("Which data? No catalog table or column is named.")
+            raise Unreadable("Which data? No catalog table or column is named.")
         named = [self.plan.entity, *self.plan.named] if self.plan.entity else []
         for condition in self.plan.conditions:
             ref = condition.column
@@ -206,7 +224,7 @@ class _Writer:
                     condition.near,
                 )
             if not unit_fits(condition.unit, condition.column):
-                raise _Unreadable(
+                raise Unreadable(
                     f"{condition.value} in another unit than {condition.column.column}: "
                     "ask in the column's unit"
                 )
@@ -219,9 +237,11 @@ class _Writer:
             columns = table.columns if table is not None else []
             own = [c for c in columns if c.name.casefold() == ref.column.casefold()]
             # ...or the one column named like it with a word before (`shipCountry`)
-            own = own or [c for c in columns
-                          if name_parts(c.name)[-len(name_parts(ref.column)):]
-                          == name_parts(ref.column)]  # fmt: skip
+            own = own or [
+                c
+                for c in columns
+                if name_parts(c.name)[-len(name_parts(ref.column)) :] == name_parts(ref.column)
+            ]
             if len(own) == 1 and type_class(own[0].type) == type_class(ref.type):
                 condition.column = column_ref(name, own[0])
                 self.plan.understood.append(f"{condition.value}: read as {name}.{own[0].name}")
@@ -256,7 +276,7 @@ class _Writer:
             joins = self._joins_from(candidate, tables, hops)
             if joins is not None:
                 return candidate, joins
-        raise _Unreadable(f"No key joins {', '.join(tables)}.")
+        raise Unreadable(f"No key joins {', '.join(tables)}.")
 
     def _joins_from(
         self, base: str, tables: list[str], hops: int
@@ -353,7 +373,7 @@ class _Writer:
             try:
                 return measure_sql(m.expression, m.aggregation, table=m.table, function=function)
             except MeasureError as exc:
-                raise _Unreadable(f"the measure {m.name}: {exc}") from None
+                raise Unreadable(f"the measure {m.name}: {exc}") from None
         if metric.column is None:
             if metric.table == base:
                 return "COUNT(*)"
@@ -363,7 +383,7 @@ class _Writer:
                 return f"COUNT(DISTINCT {ident(base)}.{ident(key[0])})"
             own = self._own_key(metric.table) if metric.table in self.plan.tables else None
             if own is None:
-                raise _Unreadable(f"Counting {metric.table} from {base}: no key between them.")
+                raise Unreadable(f"Counting {metric.table} from {base}: no key between them.")
             return f"COUNT(DISTINCT {_col(own)})"  # joined further on: its own key
         if metric.function == "count_distinct":
             return f"COUNT(DISTINCT {_col(metric.column)})"
@@ -389,7 +409,7 @@ class _Writer:
             return special
         if condition.op in ("in_ci", "not in_ci"):
             if is_numeric(ref) or is_temporal(ref):
-                raise _Unreadable(f"{ref.column} is not text")
+                raise Unreadable(f"{ref.column} is not text")
             values = ", ".join(quote(str(v)) for v in condition.value)
             return f"lower({_col(ref)}) {condition.op[:-3].upper()} ({values})"
         if condition.op in ("in", "not in"):
@@ -398,9 +418,9 @@ class _Writer:
         if condition.op in ("contains", "starts_with"):
             text = str(condition.value)
             if any(c in text for c in "%_"):
-                raise _Unreadable("Text to match may not contain `%` or `_`.")
+                raise Unreadable("Text to match may not contain `%` or `_`.")
             if is_numeric(ref) or is_temporal(ref):
-                raise _Unreadable(f"{ref.column} is not text")
+                raise Unreadable(f"{ref.column} is not text")
             pattern = f"%{text}%" if condition.op == "contains" else f"{text}%"
             return f"{_col(ref)} LIKE {quote(pattern)}"
         if is_year(ref) and isinstance(condition.value, str):
@@ -517,7 +537,7 @@ def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     tables = writer.tables()
     try:
         base, joins = writer.base(tables)
-    except _Unreadable:
+    except Unreadable:
         if not _onto_variant(plan, catalog, tables):
             raise
         base, joins = writer.base(writer.tables())
@@ -528,7 +548,7 @@ def write_sql(plan: Plan, catalog: PromptCatalog) -> str:
     left_out = [t for t in plan.mentioned if not any(_same_rows(t, u) for u in plan.tables)]
     if left_out:
         # "airports in Seattle" where Seattle names the seattle-weather table: never drop it
-        raise _Unreadable(f"{', '.join(left_out)}: named, but nothing is asked of it here.")
+        raise Unreadable(f"{', '.join(left_out)}: named, but nothing is asked of it here.")
     return _select(writer, base, joins)
 
 
@@ -548,7 +568,7 @@ def _period_sql(ref: ColumnRef, unit: str) -> str:
     if unit == "year":
         return _col(ref) if is_year(ref) else f"YEAR({_col(ref)})"
     if is_year(ref):
-        raise _Unreadable(f"per {unit}: {ref.column} holds only a year")
+        raise Unreadable(f"per {unit}: {ref.column} holds only a year")
     return f"CAST(DATE_TRUNC('{unit}', {_col(ref)}) AS DATE)"
 
 
@@ -567,7 +587,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         return _share_statement(writer, base, joins, items, group_sql, names)
     if plan.metrics and plan.projection:
         listed = ", ".join(r.column for r in plan.projection)
-        raise _Unreadable(f"Both the columns {listed} and a total or count: group by them?")
+        raise Unreadable(f"Both the columns {listed} and a total or count: group by them?")
     if plan.metrics:
         select, order_sql = _aggregates(writer, base, items, group_sql, names)
     elif items and plan.order and plan.limit is not None and not plan.projection:
@@ -582,7 +602,7 @@ def _select(writer: _Writer, base: str, joins: list[tuple[str, str, str, str]]) 
         select, order_sql = _aggregates(writer, base, items, group_sql, names)
     elif items:
         if plan.order or plan.projection:
-            raise _Unreadable("Groups without a total or a count cannot be sorted or listed.")
+            raise Unreadable("Groups without a total or a count cannot be sorted or listed.")
         select, distinct = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)], True
     else:
         select = _projection(writer, plan)
@@ -637,12 +657,12 @@ def _share_statement(
     whole = [c for c in plan.conditions if plan.verb_at >= 0 and 0 <= c.at < plan.verb_at]
     parts = [c for c in plan.conditions if c not in whole]
     if len(parts) != 1 or len(plan.metrics) > 1 or plan.projection or plan.order:
-        raise _Unreadable(
+        raise Unreadable(
             "A share of what, among what? Ask it with one condition: "
             "`what percentage of orders were shipped to Germany`."
         )
     if plan.metrics and plan.metrics[0].function not in ("measure", "sum", "count"):
-        raise _Unreadable(f"A share of {plan.metrics[0].label()}: only of a total or a count.")
+        raise Unreadable(f"A share of {plan.metrics[0].label()}: only of a total or a count.")
     total = writer.metric_sql(plan.metrics[0], base) if plan.metrics else "COUNT(*)"
     part = f"{total} FILTER (WHERE {writer.condition_sql(parts[0])})"
     select = [f"{g} AS {n}" for g, n in zip(group_sql, names, strict=True)]
@@ -692,7 +712,7 @@ def _listing_order(writer: _Writer, select: list[str], distinct: bool) -> list[s
     plan = writer.plan
     keys = [(k, d) for k, d in plan.order if isinstance(k, ColumnRef)]
     if distinct and any(_col(k) not in select for k, _ in keys):
-        raise _Unreadable("Sorting distinct rows by a column they do not show.")
+        raise Unreadable("Sorting distinct rows by a column they do not show.")
     order_sql = [f"{_col(k)}{' DESC' if d else ''}" for k, d in keys]
     if order_sql and plan.entity is not None and not distinct:
         # Ties are broken by the first column (the id): the same question, the same rows.
@@ -715,7 +735,7 @@ def _grouped_order(
         elif (key, None) in items:
             column = names[items.index((key, None))]
         else:
-            raise _Unreadable(f"Sorting by {key.column} needs it grouped.")
+            raise Unreadable(f"Sorting by {key.column} needs it grouped.")
         order_sql.append(f"{column} DESC" if descending else column)
     return order_sql
 
@@ -734,5 +754,20 @@ def _projection(writer: _Writer, plan: Plan) -> list[str]:
     if plan.projection:
         return [_col(r) for r in dict.fromkeys(plan.projection)]
     if plan.entity is None:
-        raise _Unreadable("What should be listed? Name a table or columns.")
+        raise Unreadable("What should be listed? Name a table or columns.")
     return [f"{ident(plan.entity)}.{ident(c.name)}" for c in writer._table(plan.entity).columns]
+
+
+def read_query(tokens: list[Token], catalog: PromptCatalog, vocabulary: Vocabulary) -> Intent:
+    """The question read (:func:`~rivergen.services.planning.query_grammar.read_plan`) and
+    written as SQL over the catalog's tables, or what was not understood."""
+    plan = read_plan(tokens, catalog, vocabulary)
+    if isinstance(plan, NotUnderstood):
+        return plan
+    try:
+        sql = write_sql(plan, catalog)
+    except Unreadable as exc:
+        return NotUnderstood(message=exc.message, unknown=exc.unknown)
+    return QueryIntent(
+        sql=sql, tables=plan.tables, save_as=plan.save_as, understood=plan.understood
+    )

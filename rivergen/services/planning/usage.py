@@ -54,8 +54,14 @@ def _joined(tree: exp.Expr | None) -> set[frozenset[str]]:
         for eq in on.find_all(exp.EQ) if on is not None else ():
             left, right = eq.this, eq.expression
             if isinstance(left, exp.Column) and isinstance(right, exp.Column):
-                pairs.add(frozenset({f"{left.table}.{left.name}".casefold(),
-                                     f"{right.table}.{right.name}".casefold()}))  # fmt: skip
+                pairs.add(
+                    frozenset(
+                        {
+                            f"{left.table}.{left.name}".casefold(),
+                            f"{right.table}.{right.name}".casefold(),
+                        }
+                    )
+                )
     return pairs
 
 
@@ -81,11 +87,12 @@ def layer_used(question: str, sql: str | None, catalog: PromptCatalog) -> LayerU
         synonyms=list(dict.fromkeys(_synonyms(question, catalog, tables, measures))),
         relationships=_relationships(catalog, _joined(tree)),
         verified_queries=[
-            e.question for e in catalog.examples
+            e.question
+            for e in catalog.examples
             if (sql and _flat(e.sql) == _flat(sql))
             or e.question.strip().casefold() == question.strip().casefold()
         ],
-    )  # fmt: skip
+    )
 
 
 def _unqualified(node: exp.Expr) -> str:
@@ -123,27 +130,35 @@ def _measures(
 
 
 def _synonyms(
-    question: str, catalog: PromptCatalog, tables: set[str],
+    question: str,
+    catalog: PromptCatalog,
+    tables: set[str],
     measures: list[tuple[CatalogMeasure, str]],
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """The layer's names of the query's tables, columns and measures that the question said."""
     named: list[tuple[str, str]] = []
     for table in catalog.tables:
         if table.name.casefold() in tables:
             named += [(n, table.name) for n in [table.business_name, *table.synonyms]]
-            named += [(n, f"{table.name}.{c.name}") for c in table.columns
-                      for n in [c.business_name, *c.synonyms]]  # fmt: skip
+            named += [
+                (n, f"{table.name}.{c.name}")
+                for c in table.columns
+                for n in [c.business_name, *c.synonyms]
+            ]
     named += [(n, f"the measure {m.name}") for m, _ in measures for n in m.synonyms]
-    return [f"{name}: {what}" for name, what in named
-            if name and name.casefold() != what.rpartition(".")[2].casefold()
-            and _said(question, name)]  # fmt: skip
+    return [
+        f"{name}: {what}"
+        for name, what in named
+        if name and name.casefold() != what.rpartition(".")[2].casefold() and _said(question, name)
+    ]
 
 
 def _relationships(catalog: PromptCatalog, joined: set[frozenset[str]]) -> list[str]:
     used = []
     for key in catalog.keys:
-        pair = frozenset({f"{key.table}.{key.column}".casefold(),
-                          f"{key.ref_table}.{key.ref_column}".casefold()})  # fmt: skip
+        pair = frozenset(
+            {f"{key.table}.{key.column}".casefold(), f"{key.ref_table}.{key.ref_column}".casefold()}
+        )
         if pair in joined:
             used.append(f"{key.table}.{key.column} = {key.ref_table}.{key.ref_column}")
     return used

@@ -252,8 +252,11 @@ def _node_ids(column: pa.ChunkedArray, what: str) -> np.ndarray:
         )
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    if not (pa.types.is_integer(column.type) or pa.types.is_string(column.type)
-            or pa.types.is_large_string(column.type)):  # fmt: skip
+    if not (
+        pa.types.is_integer(column.type)
+        or pa.types.is_string(column.type)
+        or pa.types.is_large_string(column.type)
+    ):
         raise ValidationFailed(
             f"{what} must hold integer or string node ids, not {column.type}",
             code="graph_node_type",
