@@ -132,9 +132,13 @@ class RowBlocks:
         return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
 
     def task_options(self, i: int) -> dict[str, Any]:
-        """Options for a task over block ``i``: run it, if it can, where the block is."""
+        """Options for a task over block ``i``: run it where the block is if that node has the
+        CPUs free now, else on another (a node whose CPUs long-lived actors hold would keep it
+        waiting for ever: a soft preference alone only moves a task off a node that is gone or
+        could never run it)."""
         if not self.nodes or self.nodes[i] is None:
             return {}
-        return {
-            "scheduling_strategy": NodeAffinitySchedulingStrategy(str(self.nodes[i]), soft=True)
-        }
+        strategy = NodeAffinitySchedulingStrategy(
+            str(self.nodes[i]), soft=True, _spill_on_unavailable=True
+        )
+        return {"scheduling_strategy": strategy}

@@ -290,7 +290,10 @@ class ClusterStart:
             "start",
             "--block",
             "--node-ip-address=127.0.0.1",
-            "--num-cpus=1",
+            # Two logical CPUs a node: the Serve replicas hold about half of one on each node,
+            # and a kernel task needs half of one free where its block is (one CPU left some
+            # nodes short by a hundredth, and every task ran on the one node with room).
+            "--num-cpus=2",
             f"--temp-dir={self.temp_dir}",
             *ports.ray_start_args(),
             *args,
