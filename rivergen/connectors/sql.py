@@ -12,28 +12,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from rivergen.engine.sandbox import WRITES
 from rivergen.errors import BadRequest
-
-# Nodes that write, lock, or leave plain querying, anywhere in the tree (a data-modifying CTE,
-# SELECT INTO, FOR UPDATE, COPY, any DDL or utility command).
-_REFUSED_NODES: tuple[type[exp.Expression], ...] = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Into,
-    exp.Lock,
-    exp.Copy,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.TruncateTable,
-    exp.Command,
-    exp.Set,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
-)
 
 
 class QueryRefused(BadRequest):
@@ -55,7 +35,7 @@ def check_read_only_query(query: str) -> str:
     if not isinstance(statement, exp.Query):
         raise QueryRefused(f"only SELECT is allowed, not {statement.key.upper()}")
     for node in statement.walk():
-        if isinstance(node, _REFUSED_NODES):
+        if isinstance(node, WRITES):
             raise QueryRefused(f"only reading is allowed: the query has {node.key.upper()}")
         if isinstance(node, exp.Placeholder | exp.Parameter):
             raise QueryRefused("parameters are not supported", code="invalid_query")

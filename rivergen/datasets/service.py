@@ -43,7 +43,7 @@ from rivergen.datasets.schemas import (
 from rivergen.datasets.search import matched, query_terms, tsquery
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound
-from rivergen.events import Event, Topic, add_to_outbox
+from rivergen.events import Event, Queued, Topic, add_all_to_outbox, add_to_outbox
 from rivergen.objectstore import ObjectStore
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.quality import DatasetProfile, capped_profile, capped_samples
@@ -219,30 +219,8 @@ class DatasetService:
                     "imported_from",
                 )
                 await store.reindex(conn, dataset)
-                await add_to_outbox(
-                    conn,
-                    Topic.STORAGE,
-                    Event(
-                        type=DATASET_VERSION_CREATED,
-                        workspace_id=workspace,
-                        actor=actor,
-                        data={
-                            "dataset_id": str(dataset),
-                            "version": version,
-                            "row_count": count,
-                            "source": source,
-                        },
-                    ),
-                )
-                await add_to_outbox(
-                    conn,
-                    Topic.STORAGE,
-                    Event(
-                        type=USAGE_STORAGE_CHANGED,
-                        workspace_id=workspace,
-                        actor=actor,
-                        data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
-                    ),
+                await add_all_to_outbox(
+                    conn, version_events(workspace, actor, dataset, version, count, source, staged)
                 )
         except BaseException:
             await self._compute.delete([staged.object_key])
@@ -599,3 +577,44 @@ def _version_view(row: Any) -> VersionView:
         created_by=row["created_by"],
         created_at=row["created_at"],
     )
+
+
+def version_events(
+    workspace: UUID,
+    actor: str,
+    dataset: UUID,
+    version: int,
+    row_count: int | None,
+    source: dict[str, Any],
+    staged: StagedVersion,
+) -> list[Queued]:
+    """A new version's events, to queue with it: ``dataset.version.created`` (``row_count``
+    None when policies govern the dataset for some role: it goes to every member) and the
+    storage the version adds."""
+    return [
+        (
+            Topic.STORAGE,
+            Event(
+                type=DATASET_VERSION_CREATED,
+                workspace_id=workspace,
+                actor=actor,
+                data={
+                    "dataset_id": str(dataset),
+                    "version": version,
+                    "row_count": row_count,
+                    "source": source,
+                },
+            ),
+            None,
+        ),
+        (
+            Topic.STORAGE,
+            Event(
+                type=USAGE_STORAGE_CHANGED,
+                workspace_id=workspace,
+                actor=actor,
+                data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
+            ),
+            None,
+        ),
+    ]

@@ -27,8 +27,9 @@ from rivergen.errors import BadRequest, ValidationFailed
 DIALECT = "duckdb"
 MAX_SQL_CHARS = 100_000
 
-# Statements and clauses that write, lock, configure or leave plain querying.
-_WRITES: tuple[type[exp.Expr], ...] = (
+# Statements and clauses that write, lock, configure or leave plain querying (a data source's
+# read-only SQL refuses the same: rivergen.connectors.sql).
+WRITES: tuple[type[exp.Expr], ...] = (
     exp.Insert,
     exp.Update,
     exp.Delete,
@@ -169,7 +170,7 @@ def check_node(node: exp.Expr) -> None:
         and (node.args["limit_options"].args.get("with_ties"))
     ):
         raise sql_invalid("FETCH ... WITH TIES is not supported: use rank() in a subquery")
-    if isinstance(node, _WRITES):
+    if isinstance(node, WRITES):
         raise refused(
             f"only reading is allowed: the SQL has {node.key.upper()}", "sql_not_read_only"
         )

@@ -19,7 +19,7 @@ from rivergen.events.connect import connect_event_bus
 from rivergen.events.consumer import BatchOutcome, EventHandler, IdempotentConsumer
 from rivergen.events.envelope import ALL_TOPICS, Event, Topic
 from rivergen.events.kafka import KafkaEventBus, check_kafka_reachable, ensure_topics
-from rivergen.events.outbox import OutboxRelay, add_all_to_outbox, add_to_outbox
+from rivergen.events.outbox import OutboxRelay, Queued, add_all_to_outbox, add_to_outbox
 from rivergen.events.redis_streams import RedisStreamsEventBus, stream_key
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "KafkaEventBus",
     "OutboxRelay",
     "OutgoingEvent",
+    "Queued",
     "ReceivedEvent",
     "RedisStreamsEventBus",
     "Topic",

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK_KEY = 0x52474F42  # "RGOB"
 
 
+# An event to queue: (topic, event, key: the event's workspace when None).
+Queued = tuple[str, Event, str | None]
+
+
 async def add_to_outbox(
     conn: asyncpg.Connection, topic: str, event: Event, *, key: str | None = None
 ) -> None:
@@ -45,9 +49,7 @@ async def add_to_outbox(
     await add_all_to_outbox(conn, [(topic, event, key)])
 
 
-async def add_all_to_outbox(
-    conn: asyncpg.Connection, events: Sequence[tuple[str, Event, str | None]]
-) -> None:
+async def add_all_to_outbox(conn: asyncpg.Connection, events: Sequence[Queued]) -> None:
     """Queue several ``(topic, event, key)`` in the caller's open transaction, in this order,
     with one statement (see :func:`add_to_outbox`)."""
     if not conn.is_in_transaction():

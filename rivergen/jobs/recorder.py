@@ -13,13 +13,13 @@ from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
 
-from rivergen.billing import USAGE_COMPUTE_USED, USAGE_STORAGE_CHANGED
-from rivergen.datasets import DATASET_VERSION_CREATED
+from rivergen.billing import USAGE_COMPUTE_USED
 from rivergen.datasets import store as datasets
 from rivergen.datasets.schemas import StagedVersion
+from rivergen.datasets.service import version_events
 from rivergen.db import Database
 from rivergen.engine.lineage import QueryLineage
-from rivergen.events import Event, Topic, add_all_to_outbox, add_to_outbox
+from rivergen.events import Event, Queued, Topic, add_all_to_outbox, add_to_outbox
 from rivergen.jobs import store
 from rivergen.services.governance import GovernanceService
 
@@ -250,35 +250,10 @@ class JobRecorder:
         await datasets.add_lineage_edges(conn, workspace, edges)
         if not made:  # a dataset made before: its search document follows the new columns
             await datasets.reindex(conn, dataset)
-        return version, [
-            _queued(
-                Topic.STORAGE,
-                Event(
-                    type=DATASET_VERSION_CREATED,
-                    workspace_id=workspace,
-                    actor=row["created_by"],
-                    data={
-                        "dataset_id": str(dataset),
-                        "version": version,
-                        "row_count": None if governed else staged.row_count,
-                        "source": source,
-                    },
-                ),
-            ),
-            _queued(
-                Topic.STORAGE,
-                Event(
-                    type=USAGE_STORAGE_CHANGED,
-                    workspace_id=workspace,
-                    actor=row["created_by"],
-                    data={"bytes_delta": staged.size_bytes, "dataset_id": str(dataset)},
-                ),
-            ),
-        ]
-
-
-# An event queued in the outbox: (topic, event, key: the workspace's when None).
-Queued = tuple[str, Event, str | None]
+        count = None if governed else staged.row_count
+        return version, version_events(
+            workspace, row["created_by"], dataset, version, count, source, staged
+        )
 
 
 def _queued(topic: str, event: Event) -> Queued:
