@@ -27,8 +27,14 @@ _clients_lock = threading.Lock()
 # How dataset versions and results are laid out. Row groups of DuckDB's own size (122,880 rows)
 # let the engine's threads split a scan and skip groups by their statistics; Snappy, Parquet's
 # usual codec, decodes faster than Zstandard (about a fifth of a scan's time on TPC-H) for a
-# third more bytes stored.
-PARQUET_LAYOUT: dict[str, object] = {"compression": "snappy", "row_group_size": 122_880}
+# third more bytes stored. Decimals of up to 18 digits are stored as integers (INT32/INT64,
+# as the Parquet spec recommends and most writers do) rather than fixed-length bytes: smaller,
+# and DuckDB scans them about a tenth to a quarter faster on TPC-H's money columns.
+PARQUET_LAYOUT: dict[str, Any] = {
+    "compression": "snappy",
+    "row_group_size": 122_880,
+    "store_decimal_as_integer": True,
+}
 
 
 # Objects up to this size are written with one PUT; larger ones in parts, concurrently.

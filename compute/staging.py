@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import ray
 from pydantic import BaseModel
 
-from compute.objects import ArrowObjects
+from compute.objects import PARQUET_LAYOUT, ArrowObjects
 from compute.profiling import check_rules, profile_table
 from compute.tasks import outcome, require_ray
 from rivergen.datasets.formats import ParseOptions, parse
@@ -154,7 +154,7 @@ def export_governed(settings: Settings, key: str, governed: Governed) -> tuple[b
     if governed.max_rows is not None and table.num_rows > governed.max_rows:
         table = table.slice(0, governed.max_rows)
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table, sink, **PARQUET_LAYOUT)
     return sink.getvalue().to_pybytes(), table.num_rows
 
 

@@ -36,7 +36,7 @@ from rivergen.accounts.schemas import (
 )
 from rivergen.accounts.service import AccountService
 from rivergen.billing import BillingService, InvoiceView, PlanView, UsageView
-from rivergen.cache import SessionStore
+from rivergen.cache import MembershipCache, SessionStore
 from rivergen.clients import PlatformClients
 from rivergen.ratelimit import LoginThrottle
 
@@ -96,6 +96,7 @@ class BackendCore(AccountService):
             TokenSigner.from_settings(settings.auth),
             settings.auth,
             LoginThrottle(clients.redis_app),
+            MembershipCache(clients.redis_app, settings.auth.membership_cache_s),
         )
         self._billing = BillingService(clients.db)
 

@@ -247,6 +247,12 @@ class AuthSettings(BaseModel):
     access_token_ttl_s: int = Field(3600, gt=0, description="Life of an access token.")
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a refresh token.")
     session_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="Life of a session in Redis.")
+    membership_cache_s: int = Field(
+        300,
+        ge=0,
+        description="How long a person's role in a workspace stays cached in Redis App (a "
+        "change of memberships makes it stale at once; 0: not cached).",
+    )
     registrations_per_hour: int = Field(
         10,
         ge=1,

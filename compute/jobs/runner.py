@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from compute.tasks import forget_actor, named_actor, outcome, require_ray
 from rivergen.datasets.schemas import ColumnInfo
 from rivergen.errors import RiverGenError
 from rivergen.jobs.kinds import JobKind
+from rivergen.jobs.schemas import DatasetInput
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
 
@@ -67,8 +68,8 @@ class RayJobRunner:
         await _call_supervisor(self._settings, "ready")
         return True
 
-    async def start(self, job_id: UUID) -> None:
-        await _call_supervisor(self._settings, "run", str(job_id))
+    async def start(self, job_id: UUID, inputs: Sequence[DatasetInput] = ()) -> None:
+        await _call_supervisor(self._settings, "run", str(job_id), list(inputs))
 
     async def cancel(self, job_id: UUID) -> None:
         await _call_supervisor(self._settings, "cancel", str(job_id))

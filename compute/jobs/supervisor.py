@@ -18,7 +18,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
@@ -39,6 +39,7 @@ from rivergen.jobs.catalog import DatasetCatalog
 from rivergen.jobs.ends import announce_end
 from rivergen.jobs.kinds import JobKind, KindOutput
 from rivergen.jobs.recorder import JobRecorder, result_key
+from rivergen.jobs.schemas import DatasetInput, job_view
 from rivergen.metrics import record_job
 from rivergen.services.governance import Governed
 from rivergen.settings import Settings
@@ -74,7 +75,9 @@ class JobRun:
     refs: list[Any] = field(default_factory=list)
     cancel_flag: threading.Event = field(default_factory=threading.Event)
     pending: tuple[float, str] | None = None
-    written_at: float = 0.0
+    # A job's progress is first written once it has run for ``interval_s`` (a short job ends
+    # without a progress write or event: its end says it all).
+    written_at: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Called (from any thread) when progress is due to be written.
     on_progress: Callable[[], None] | None = None
@@ -161,9 +164,10 @@ class JobSupervisor:
 
     # Actor methods (called by the gateway through the actor handle) -------------------------
 
-    def run(self, job_id: str) -> None:
-        """Own a job (no-op if owned already): run it to its end."""
-        self._call(self._adopt(UUID(job_id)))
+    def run(self, job_id: str, inputs: Sequence[DatasetInput] = ()) -> None:
+        """Own a job (no-op if owned already): run it to its end. ``inputs``: the pinned
+        versions its submitter found (not read again)."""
+        self._call(self._adopt(UUID(job_id), inputs))
 
     def cancel(self, job_id: str) -> None:
         """Stop a job now (its cancel flag is in Postgres already)."""
@@ -241,12 +245,12 @@ class JobSupervisor:
 
         self._loop.call_soon_threadsafe(flush)
 
-    async def _adopt(self, job: UUID) -> None:
+    async def _adopt(self, job: UUID, inputs: Sequence[DatasetInput] = ()) -> None:
         await self._recorder()
         if job in self._tasks:
             return
         self._runs[job] = None
-        task = asyncio.create_task(self._drive(job), name=f"job-{job}")
+        task = asyncio.create_task(self._drive(job, inputs), name=f"job-{job}")
         self._tasks[job] = task
 
         def done(_: asyncio.Task[None]) -> None:
@@ -262,39 +266,45 @@ class JobSupervisor:
 
     # One job ----------------------------------------------------------------------------------
 
-    async def _drive(self, job: UUID) -> None:
+    async def _drive(self, job: UUID, inputs: Sequence[DatasetInput]) -> None:
         recorder = await self._recorder()
         try:
-            while not await self._attempt(recorder, job):
-                pass
+            # The submitter's inputs serve the first attempt; a retry reads them again.
+            while (ended := await self._attempt(recorder, job, inputs)) is None:
+                inputs = ()
         except Exception:
             log.exception("job supervisor: job %s could not be recorded", job)
             return
         if self._redis is not None:
-            await announce_end(self._redis, job)
+            view = job_view(ended) if ended is not _ENDED else None
+            await announce_end(self._redis, job, view)
 
-    async def _attempt(self, recorder: JobRecorder, job: UUID) -> bool:
-        """One attempt; True when the job has ended."""
+    async def _attempt(
+        self, recorder: JobRecorder, job: UUID, found: Sequence[DatasetInput] = ()
+    ) -> Any:
+        """One attempt: the job's ended row once it has ended (:data:`_ENDED` if another
+        ended it), None when another attempt follows."""
         row = await recorder.claim(job)
         if row is None:
             return await self._unclaimed(recorder, job)
         started = time.monotonic()
         record_job(row["kind"], "started")
         try:
-            done = await self._work(recorder, row)
+            done = await self._work(recorder, row, found)
         except JobCancelled:
-            await recorder.cancelled(row, time.monotonic() - started)
+            ended = await recorder.cancelled(row, time.monotonic() - started)
             record_job(row["kind"], "cancelled", time.monotonic() - started)
-            return True
+            return ended or _ENDED
         except RiverGenError as exc:
             error = {"code": exc.error_code, "message": exc.message, "details": exc.details}
-            await recorder.failed(row, error, time.monotonic() - started, attempts=row["attempts"])
+            seconds = time.monotonic() - started
+            ended = await recorder.failed(row, error, seconds, attempts=row["attempts"])
             record_job(row["kind"], "failed", time.monotonic() - started)
-            return True
+            return ended or _ENDED
         except Exception as exc:  # a crash, a lost worker: worth another attempt
             return await self._failed_attempt(recorder, row, exc, time.monotonic() - started)
         try:
-            await recorder.succeeded(
+            ended = await recorder.succeeded(
                 row,
                 done.staged,
                 done.inputs,
@@ -309,36 +319,38 @@ class JobSupervisor:
                 recorder, row, exc.__cause__ or exc, time.monotonic() - started
             )
         record_job(row["kind"], "succeeded", time.monotonic() - started)
-        return True
+        return ended or _ENDED
 
     async def _failed_attempt(
         self, recorder: JobRecorder, row: Any, exc: BaseException, seconds: float
-    ) -> bool:
-        """An attempt that crashed: another one if the job has attempts left (False), else
-        the job fails (True)."""
+    ) -> Any:
+        """An attempt that crashed: another one if the job has attempts left (None), else
+        the job fails (its ended row, as :meth:`_attempt`)."""
         reason = f"attempt {row['attempts']} of {row['max_attempts']} failed: {_reason(exc)}"
         log.warning("job %s: %s", row["id"], reason)
         if row["attempts"] >= row["max_attempts"]:
-            await recorder.failed(
+            ended = await recorder.failed(
                 row, {"code": "job_failed", "message": reason}, seconds, attempts=row["attempts"]
             )
             record_job(row["kind"], "failed", seconds)
-            return True
+            return ended or _ENDED
         await recorder.retrying(row, seconds, reason + "; retrying")
-        return False
+        return None
 
-    async def _unclaimed(self, recorder: JobRecorder, job: UUID) -> bool:
+    async def _unclaimed(self, recorder: JobRecorder, job: UUID) -> Any:
         """A job the supervisor could not claim: ended, being cancelled, or out of attempts
-        (the supervisor died during the last one). True when it has ended."""
+        (the supervisor died during the last one). As :meth:`_attempt`."""
         row = await recorder.get(job)
-        if row is None or row["state"] not in ("queued", "running"):
-            return True
+        if row is None:
+            return _ENDED
+        if row["state"] not in ("queued", "running"):
+            return row
         if row["cancel_requested"]:
-            await recorder.cancelled(row, 0.0)
+            ended = await recorder.cancelled(row, 0.0)
             record_job(row["kind"], "cancelled", 0.0)
-            return True
+            return ended or _ENDED
         if row["attempts"] >= row["max_attempts"]:
-            await recorder.failed(
+            ended = await recorder.failed(
                 row,
                 {
                     "code": "attempts_exhausted",
@@ -349,16 +361,19 @@ class JobSupervisor:
                 attempts=row["attempts"],
             )
             record_job(row["kind"], "failed", 0.0)
-            return True
-        return False  # claimable again (it changed between the two reads): try once more
+            return ended or _ENDED
+        return None  # claimable again (it changed between the two reads): try once more
 
-    async def _work(self, recorder: JobRecorder, row: Any) -> Done:
+    async def _work(
+        self, recorder: JobRecorder, row: Any, found_before: Sequence[DatasetInput]
+    ) -> Done:
         kind = self._kinds.get(row["kind"])
         if kind is None:
             raise RiverGenError(f"no job kind {row['kind']!r} here", code="unknown_job_kind")
         params = kind.parse(_json(row["params"]))
         inputs = kind.inputs(params)
         catalog = DatasetCatalog(self._db, row["workspace_id"])
+        catalog.remember(found_before)
         found = {(f.dataset, f.version): f for f in await catalog.pinned(inputs)}
         run = JobRun(
             job_id=row["id"],
@@ -420,6 +435,10 @@ class JobSupervisor:
             stage_result.remote(self._settings, table, run.result_key)
         )
         return staged, summary, None
+
+
+# An attempt's end when the job ended by another's hand (its row is not at hand).
+_ENDED = object()
 
 
 class ResultNotStored(Exception):

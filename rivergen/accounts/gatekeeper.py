@@ -1,7 +1,8 @@
 """The gateway's hot path of authentication: who is calling, their role, their plan.
 
-It runs in the gateway itself (a JWT check, a session read in Redis App, a query through
-PgBouncer), so a request costs no extra hop; account management lives in Backend Core.
+It runs in the gateway itself (a JWT check, a session read in Redis App, the caller's role from
+Redis App's membership cache or a query through PgBouncer), so a request costs no extra hop;
+account management lives in Backend Core.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rivergen.accounts.credentials import TokenSigner, hash_secret, parse_api_ke
 from rivergen.accounts.principal import Principal
 from rivergen.acl import Role
 from rivergen.billing.plans import Plan, plan_for
-from rivergen.cache import SessionStore
+from rivergen.cache import MembershipCache, SessionStore
 from rivergen.db import Database
 from rivergen.errors import Unauthorized
 from rivergen.ratelimit import normalize_email
@@ -31,8 +32,10 @@ class Gatekeeper:
         sessions: SessionStore,
         signer: TokenSigner,
         operators: Sequence[str] = (),
+        memberships: MembershipCache | None = None,
     ) -> None:
         self._db = db
+        self._memberships = memberships or MembershipCache(None)
         self._operator_emails = [normalize_email(e) for e in operators]
         self._sessions = sessions
         self._signer = signer
@@ -64,8 +67,13 @@ class Gatekeeper:
     async def role_in(self, principal: Principal, workspace: UUID) -> Role | None:
         if principal.user_id is None:
             return principal.key_role if workspace == principal.default_workspace else None
-        async with self._db.transaction() as conn:
-            role = await store.role_in(conn, principal.user_id, workspace)
+        user = principal.user_id
+
+        async def load() -> str | None:
+            async with self._db.transaction() as conn:
+                return await store.role_in(conn, user, workspace)
+
+        role = await self._memberships.role(user, workspace, load)
         return Role[role] if role else None
 
     async def is_operator(self, principal: Principal) -> bool:

@@ -42,7 +42,7 @@ from rivergen.accounts.schemas import (
     WorkspaceView,
 )
 from rivergen.acl import Role
-from rivergen.cache import SessionStore
+from rivergen.cache import MembershipCache, SessionStore
 from rivergen.db import Database
 from rivergen.errors import Conflict, Forbidden, NotFound, Unauthorized
 from rivergen.events import Event, Topic, add_to_outbox
@@ -110,8 +110,11 @@ class AccountService:
         signer: TokenSigner,
         settings: AuthSettings,
         throttle: LoginThrottle,
+        memberships: MembershipCache | None = None,
     ) -> None:
         self._db = db
+        # Told of every change of memberships (the gateways cache roles).
+        self._memberships = memberships or MembershipCache(None)
         self._sessions = sessions
         self._signer = signer
         self._settings = settings
@@ -342,6 +345,7 @@ class AccountService:
                 raise NotFound(f"invitation {invitation} not found", code="invitation_not_found")
             workspace = row["workspace_id"]
             if accept:
+                await self._memberships.changing(user)
                 await store.add_membership(conn, workspace, user, row["role"])
                 # The new member hears of it in their own room (rivergen.notifications).
                 await add_to_outbox(
@@ -368,6 +372,8 @@ class AccountService:
                 ),
             )
             joined = await store.workspace_for_member(conn, workspace, user) if accept else None
+        if accept:
+            await self._memberships.changed(user)
         return WorkspaceView(**dict(joined)) if joined else None
 
     async def change_role(
@@ -384,8 +390,10 @@ class AccountService:
                 _require_owner(context, "change an owner's role")
                 if owners == [member]:
                     raise _last_owner()
+            await self._memberships.changing(member)
             await store.set_role(conn, workspace, member, request.role)
             row = await store.member_row(conn, workspace, member)
+        await self._memberships.changed(member)
         assert row is not None
         return _member_view(row)
 
@@ -398,8 +406,10 @@ class AccountService:
                 _require_owner(context, "remove an owner")
                 if owners == [member]:
                     raise _last_owner()
+            await self._memberships.changing(member)
             if not await store.remove_membership(conn, workspace, member):
                 raise _member_not_found(member)
+        await self._memberships.changed(member)
 
     async def leave(self, context: RequestContext, workspace: UUID) -> None:
         """The caller leaves the workspace; its last owner cannot (409 ``last_owner``: transfer
@@ -409,8 +419,10 @@ class AccountService:
             owners = await store.owners_for_update(conn, workspace)
             if owners == [user]:
                 raise _last_owner()
+            await self._memberships.changing(user)
             if not await store.remove_membership(conn, workspace, user):
                 raise _workspace_not_found(workspace)
+        await self._memberships.changed(user)
 
     async def transfer_ownership(
         self, context: RequestContext, workspace: UUID, request: OwnershipTransfer
@@ -423,10 +435,12 @@ class AccountService:
                 raise Forbidden("only an owner transfers ownership", code="forbidden")
             if request.user_id == user:
                 raise Conflict("you own this workspace already", code="already_owner")
+            await self._memberships.changing(request.user_id, user)
             if not await store.set_role(conn, workspace, request.user_id, "owner"):
                 raise _member_not_found(request.user_id)
             await store.set_role(conn, workspace, user, "admin")
             row = await store.member_row(conn, workspace, request.user_id)
+        await self._memberships.changed(request.user_id, user)
         assert row is not None
         return _member_view(row)
 

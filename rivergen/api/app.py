@@ -41,7 +41,7 @@ from rivergen.api.metrics import RequestMetricsMiddleware
 from rivergen.api.registry import Elsewhere, build_registry, use_registry
 from rivergen.api.request_id import RequestIdMiddleware
 from rivergen.api.security import StateHeadersMiddleware
-from rivergen.cache import SessionStore
+from rivergen.cache import MembershipCache, SessionStore
 from rivergen.clients import PlatformClients
 from rivergen.domain import ComputeAdapters
 from rivergen.jobs import JobService
@@ -130,6 +130,7 @@ def create_app(
                 SessionStore(clients.redis_app, resolved.auth.session_ttl_s),
                 signer,
                 resolved.auth.operators,
+                MembershipCache(clients.redis_app, resolved.auth.membership_cache_s),
             )
             away = elsewhere(clients) if elsewhere else None
             registry = build_registry(clients, resolved, gatekeeper, compute(resolved), away)

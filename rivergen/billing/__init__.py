@@ -26,7 +26,7 @@ from rivergen.billing.metrics import (
 )
 from rivergen.billing.periods import current_period, period_of
 from rivergen.billing.plans import PLANS, Plan, Prices, Quota, Quotas, plan_for
-from rivergen.billing.quotas import QuotaService
+from rivergen.billing.quotas import QuotaAsk, QuotaService
 from rivergen.billing.schemas import InvoiceLine, InvoiceView, MetricUsage, PlanView, UsageView
 from rivergen.billing.service import BillingService
 
@@ -49,6 +49,7 @@ __all__ = [
     "PlanView",
     "Prices",
     "Quota",
+    "QuotaAsk",
     "QuotaExceeded",
     "QuotaService",
     "Quotas",

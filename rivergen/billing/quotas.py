@@ -11,6 +11,8 @@ overage.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
@@ -34,11 +36,20 @@ _METERED: dict[Quota, Metric] = {
 
 async def plan_of_workspace(conn: asyncpg.Connection, workspace_id: UUID) -> tuple[UUID, Plan]:
     """The workspace's organization and its plan; ``workspace_not_found`` if it has none."""
-    org = await store.organization_of(conn, workspace_id)
-    name = await store.plan_name(conn, org) if org is not None else None
-    if org is None or name is None:
+    found = await store.workspace_plan(conn, workspace_id)
+    if found is None:
         raise NotFound("workspace not found", code="workspace_not_found")
+    org, name = found
     return org, plan_for(name)
+
+
+@dataclass(frozen=True)
+class QuotaAsk:
+    """One quota to check: ``amount`` more on top of ``in_use`` (None: the counters')."""
+
+    quota: Quota
+    amount: int | Decimal
+    in_use: int | Decimal | None = None
 
 
 class QuotaService:
@@ -64,42 +75,56 @@ class QuotaService:
         ``in_use`` is required for requests a minute and concurrent jobs, and overrides the
         counters for the metered quotas.
         """
-        quota = Quota(quota)
+        ask = QuotaAsk(quota=Quota(quota), amount=amount, in_use=in_use)
+        await self.check_all(conn_or_db, workspace_id, [ask], period=period)
+
+    async def check_all(
+        self,
+        conn_or_db: asyncpg.Connection | Database | None,
+        workspace_id: UUID,
+        asks: Sequence[QuotaAsk],
+        *,
+        period: date | None = None,
+    ) -> None:
+        """:meth:`check` for each of ``asks`` (the first exceeded raises), the plan and the
+        counters read once."""
         if isinstance(conn_or_db, asyncpg.Connection):
-            await self._check(conn_or_db, workspace_id, quota, Decimal(amount), in_use, period)
+            await self._check(conn_or_db, workspace_id, asks, period)
             return
         async with (conn_or_db or self._db).transaction() as conn:
-            await self._check(conn, workspace_id, quota, Decimal(amount), in_use, period)
+            await self._check(conn, workspace_id, asks, period)
 
     async def _check(
         self,
         conn: asyncpg.Connection,
         workspace_id: UUID,
-        quota: Quota,
-        amount: Decimal,
-        in_use: int | Decimal | None,
+        asks: Sequence[QuotaAsk],
         period: date | None,
     ) -> None:
         org, plan = await plan_of_workspace(conn, workspace_id)
-        if in_use is None:
-            metric = _METERED.get(quota)
-            if metric is None:
-                raise ValueError(f"quota {quota.value} needs in_use (the caller counts it)")
-            usage = await store.organization_usage(conn, org, period or current_period())
-            used = usage[metric]
-        else:
-            used = Decimal(in_use)
-        limit = plan.quotas.limit(quota)
-        if used + amount > limit:
-            raise QuotaExceeded(
-                f"{quota.value} quota of the {plan.name} plan exceeded: "
-                f"{used} used + {amount} requested > {limit}",
-                details={
-                    "quota": quota.value,
-                    "plan": plan.name,
-                    "organization_id": str(org),
-                    "limit": limit,
-                    "used": str(used),
-                    "requested": str(amount),
-                },
-            )
+        usage: dict[Metric, Decimal] | None = None
+        for ask in asks:
+            quota, amount = ask.quota, Decimal(ask.amount)
+            if ask.in_use is None:
+                metric = _METERED.get(quota)
+                if metric is None:
+                    raise ValueError(f"quota {quota.value} needs in_use (the caller counts it)")
+                if usage is None:
+                    usage = await store.organization_usage(conn, org, period or current_period())
+                used = usage[metric]
+            else:
+                used = Decimal(ask.in_use)
+            limit = plan.quotas.limit(quota)
+            if used + amount > limit:
+                raise QuotaExceeded(
+                    f"{quota.value} quota of the {plan.name} plan exceeded: "
+                    f"{used} used + {amount} requested > {limit}",
+                    details={
+                        "quota": quota.value,
+                        "plan": plan.name,
+                        "organization_id": str(org),
+                        "limit": limit,
+                        "used": str(used),
+                        "requested": str(amount),
+                    },
+                )

@@ -25,6 +25,16 @@ async def organization_of(conn: asyncpg.Connection, workspace_id: UUID) -> UUID 
     return org
 
 
+async def workspace_plan(conn: asyncpg.Connection, workspace_id: UUID) -> tuple[UUID, str] | None:
+    """The workspace's organization and the name of its plan, in one query."""
+    row = await conn.fetchrow(
+        "SELECT w.organization_id, o.plan FROM workspaces w "
+        "JOIN organizations o ON o.id = w.organization_id WHERE w.id = $1",
+        workspace_id,
+    )
+    return (row["organization_id"], row["plan"]) if row is not None else None
+
+
 async def plan_name(conn: asyncpg.Connection, organization_id: UUID) -> str | None:
     name: str | None = await conn.fetchval(
         "SELECT plan FROM organizations WHERE id = $1", organization_id

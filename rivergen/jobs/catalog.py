@@ -4,6 +4,7 @@ dataset is a parameter error (422), not a missing resource."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -70,6 +71,15 @@ class DatasetCatalog:
                     row["dataset"], None, row
                 )
         return found
+
+    def known(self, inputs: list[tuple[UUID, int]]) -> list[DatasetInput]:
+        """The pinned versions ``inputs`` this catalog has found already."""
+        return [self._found[pair] for pair in dict.fromkeys(inputs) if pair in self._found]
+
+    def remember(self, found: Sequence[DatasetInput]) -> None:
+        """Take versions found by another catalog of the same workspace (a job's submitter)."""
+        for item in found:
+            self._found[(item.dataset, item.version)] = item
 
     async def pinned(self, inputs: list[tuple[UUID, int]]) -> list[DatasetInput]:
         """The pinned versions ``inputs`` (a job's), in one query; as :meth:`dataset` for

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
 from rivergen.datasets.schemas import ColumnInfo
 from rivergen.jobs.kinds import JobKind
+from rivergen.jobs.schemas import DatasetInput
 from rivergen.services.governance.schemas import Governed
 
 
@@ -20,8 +21,10 @@ class JobRunner(Protocol):
         """Make sure the supervisor runs (it resumes queued and running jobs when it starts);
         False when there is no compute cluster to run it on."""
 
-    async def start(self, job_id: UUID) -> None:
-        """Hand a queued job to the supervisor (which owns it from then on)."""
+    async def start(self, job_id: UUID, inputs: Sequence[DatasetInput] = ()) -> None:
+        """Hand a queued job to the supervisor (which owns it from then on), with the pinned
+        versions of its inputs as the submitter just found them (the supervisor reads the
+        ones it is not given)."""
 
     async def cancel(self, job_id: UUID) -> None:
         """Tell the supervisor to stop a job now (the flag in Postgres is set already)."""

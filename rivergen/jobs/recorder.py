@@ -123,9 +123,10 @@ class JobRecorder:
         lineage: QueryLineage | None = None,
         governed: bool | None = None,
         stored: Awaitable[None] | None = None,
-    ) -> bool:
+    ) -> Any:
         """Register the result as a dataset version (lineage: inputs -> job -> result, and the
-        result's column lineage when known) and end the job; False if it had ended already.
+        result's column lineage when known) and end the job: its ended row; None if it had
+        ended already.
         ``governed``: :meth:`governs_result`, if asked already. ``stored``: completes once the
         result's object is stored (it is being written meanwhile); the transaction commits
         only then, and not at all if it raises."""
@@ -134,10 +135,14 @@ class JobRecorder:
         if governed is None:
             governed = await self.governs_result(row, inputs)
         async with self._db.transaction(str(workspace)) as conn:
-            locked = await store.get(conn, job, lock=True)
+            locked = await store.lock_for_result(conn, job, staged.object_key)
             if locked is None or locked["state"] != "running":
-                return False
-            version, events = await self._register(conn, row, dataset, staged, inputs, governed)
+                return None
+            events: list[Queued] = []
+            if locked["registered"] is not None:  # by an attempt whose end was not recorded
+                version = int(locked["registered"])
+            else:
+                version, events = await self._register(conn, row, dataset, staged, inputs, governed)
             ended = await store.finish(
                 conn,
                 job,
@@ -170,7 +175,7 @@ class JobRecorder:
             await add_all_to_outbox(conn, events + _metered(row, seconds))
             if stored is not None:
                 await stored
-        return True
+        return ended
 
     async def governs_result(self, row: Any, inputs: list[tuple[UUID, int]]) -> bool:
         """Whether policies govern the job's result for some role: its events go to every
@@ -182,13 +187,14 @@ class JobRecorder:
 
     async def failed(
         self, row: Any, error: dict[str, Any], seconds: float, *, attempts: int
-    ) -> bool:
+    ) -> Any:
+        """End the job as failed: its ended row; None if it had ended already."""
         async with self._db.transaction(str(row["workspace_id"])) as conn:
             ended = await store.finish(
                 conn, row["id"], "failed", message=error["message"], seconds=seconds, error=error
             )
             if ended is None:
-                return False
+                return None
             await add_to_outbox(
                 conn,
                 Topic.JOBS,
@@ -197,18 +203,19 @@ class JobRecorder:
                 ),
             )
             await add_all_to_outbox(conn, _metered(row, seconds))
-        return True
+        return ended
 
-    async def cancelled(self, row: Any, seconds: float) -> bool:
+    async def cancelled(self, row: Any, seconds: float) -> Any:
+        """End the job as cancelled: its ended row; None if it had ended already."""
         async with self._db.transaction(str(row["workspace_id"])) as conn:
             ended = await store.finish(
                 conn, row["id"], "cancelled", message="cancelled", seconds=seconds
             )
             if ended is None:
-                return False
+                return None
             await add_to_outbox(conn, Topic.JOBS, _event(JOB_CANCELLED, row, {"kind": row["kind"]}))
             await add_all_to_outbox(conn, _metered(row, seconds))
-        return True
+        return ended
 
     async def _register(
         self,
@@ -222,11 +229,6 @@ class JobRecorder:
         """The result as a version of the job's result dataset (made with it the first time),
         its lineage, and its events (queued by the caller)."""
         workspace, job = row["workspace_id"], row["id"]
-        existing = await conn.fetchval(
-            "SELECT version FROM dataset_versions WHERE object_key = $1", staged.object_key
-        )
-        if existing is not None:
-            return int(existing), []
         name = row["name"] or f"{row['kind']}-{str(job)[:8]}"
         made = await datasets.insert_indexed_dataset(
             conn,

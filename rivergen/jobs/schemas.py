@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -104,3 +105,35 @@ class DatasetInput(BaseModel):
     @property
     def schema_types(self) -> dict[str, str]:
         return {c.name: c.type for c in self.columns}
+
+
+def job_view(row: Any) -> JobView:
+    """A job's row (``SELECT * FROM jobs``) as the API shows it."""
+    error = row["error"]
+    return JobView(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        params=json.loads(row["params"]),
+        state=row["state"],
+        progress=row["progress"],
+        message=row["message"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        error=JobError.model_validate_json(error) if error else None,
+        result=(
+            JobResultRef(
+                dataset_id=row["result_dataset_id"],
+                version=row["result_version"],
+                summary=json.loads(row["result_summary"]),
+            )
+            if row["result_dataset_id"] is not None
+            else None
+        ),
+        cancel_requested=row["cancel_requested"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        compute_seconds=row["compute_seconds"],
+    )

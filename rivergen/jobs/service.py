@@ -17,7 +17,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from rivergen.accounts.principal import RequestContext
-from rivergen.billing import Quota, QuotaService
+from rivergen.billing import Quota, QuotaAsk, QuotaService
 from rivergen.db import Database
 from rivergen.engine.query import SqlQuery
 from rivergen.engine.spec import QuerySpec
@@ -33,12 +33,11 @@ from rivergen.jobs.recorder import JOB_CANCELLED, of_data, run_facts
 from rivergen.jobs.schemas import (
     JobAccepted,
     JobCreate,
-    JobError,
     JobPage,
-    JobResultRef,
     JobState,
     JobView,
     ResultPage,
+    job_view,
 )
 from rivergen.pagination import decode_cursor, encode_cursor
 from rivergen.services.governance import (
@@ -115,9 +114,15 @@ class JobService:
         async with self._db.transaction(str(workspace)) as conn:
             await store.lock_workspace_jobs(conn, workspace)
             running = await store.count_active(conn)
-            await self._quotas.check(conn, workspace, Quota.CONCURRENT_JOBS, 1, in_use=running)
             # Past this month's compute seconds, no new job starts (what runs on is overage).
-            await self._quotas.check(conn, workspace, Quota.COMPUTE_SECONDS_PER_MONTH, 0)
+            await self._quotas.check_all(
+                conn,
+                workspace,
+                [
+                    QuotaAsk(quota=Quota.CONCURRENT_JOBS, amount=1, in_use=running),
+                    QuotaAsk(quota=Quota.COMPUTE_SECONDS_PER_MONTH, amount=0),
+                ],
+            )
             # With the governance of its inputs as the submitter sees them (the result's column
             # lineage is the supervisor's to record, with the result).
             row = await store.insert(
@@ -135,7 +140,7 @@ class JobService:
         # (Idempotency-Key) must commit before it is asked.
         await settle_pending()
         try:
-            await self._runner.start(job)
+            await self._runner.start(job, catalog.known(kind.inputs(params)))
         except RiverGenError as exc:
             # The supervisor also picks up queued jobs when it starts; but a job nobody can run
             # now is refused rather than left waiting.
@@ -149,9 +154,9 @@ class JobService:
                     error={"code": exc.error_code, "message": exc.message},
                 )
             raise
+        view = job_view(row)
         if wait_s > 0:
-            return JobAccepted(job_id=job, **(await self.get(context, job, wait_s)).model_dump())
-        view = _view(row)
+            view = await self.get(context, job, wait_s, queued=view)
         return JobAccepted(job_id=job, **view.model_dump())
 
     async def _govern_inputs(
@@ -182,17 +187,35 @@ class JobService:
         }
         return params, pinned
 
-    async def get(self, context: RequestContext, job: UUID, wait_s: float = 0.0) -> JobView:
+    async def get(
+        self,
+        context: RequestContext,
+        job: UUID,
+        wait_s: float = 0.0,
+        *,
+        queued: JobView | None = None,
+    ) -> JobView:
         """The job as the reader may see it; with ``wait_s``, once it has ended or after that
-        many seconds, whichever is first."""
+        many seconds, whichever is first. ``queued``: the job as its submitter just recorded
+        it (not read again before the wait)."""
         workspace = str(context.require_workspace())
-        latest: Any = None
+        latest: JobView | None = queued
+        if not self._ends.listening:
+            queued = None  # an end announced before this process listened is read, not missed
 
-        async def ended() -> bool:
-            nonlocal latest
+        async def ended(announced: JobView | None = None) -> bool:
+            nonlocal latest, queued
+            if announced is not None and latest is not None:
+                # The row as its end committed it, for a job already found in this workspace.
+                latest = announced
+                return True
+            if queued is not None:
+                queued = None  # the first check: the job was queued a moment ago
+                return False
             async with self._db.transaction(workspace) as conn:
-                latest = await store.get(conn, job)
-            return latest is None or JobState(latest["state"]).finished
+                row = await store.get(conn, job)
+            latest = job_view(row) if row is not None else None
+            return latest is None or latest.state.finished
 
         if wait_s > 0:
             await self._ends.wait(job, wait_s, ended)
@@ -200,7 +223,7 @@ class JobService:
             await ended()
         if latest is None:
             raise job_not_found(job)
-        return (await self._governed_views(context, [_view(latest)]))[0]
+        return (await self._governed_views(context, [latest]))[0]
 
     async def _governed_views(self, context: RequestContext, views: list[JobView]) -> list[JobView]:
         """``views`` with the result's summary (a model's metrics, an algorithm's figures:
@@ -232,7 +255,7 @@ class JobService:
         async with self._db.transaction(str(context.require_workspace())) as conn:
             rows = await store.page(conn, state.value if state else None, after, limit)
         return JobPage(
-            items=await self._governed_views(context, [_view(r) for r in rows[:limit]]),
+            items=await self._governed_views(context, [job_view(r) for r in rows[:limit]]),
             next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
@@ -265,7 +288,7 @@ class JobService:
                 )
         if row["state"] == JobState.RUNNING:
             await self._runner.cancel(job)
-        return _view(row)
+        return job_view(row)
 
     async def result(
         self, context: RequestContext, job: UUID, limit: int, cursor: str | None
@@ -334,34 +357,3 @@ def _offset(cursor: str | None) -> int:
 
 def _encode_offset(offset: int) -> str:
     return base64.urlsafe_b64encode(f"row:{offset}".encode()).decode()
-
-
-def _view(row: Any) -> JobView:
-    error = row["error"]
-    return JobView(
-        id=row["id"],
-        kind=row["kind"],
-        name=row["name"],
-        params=json.loads(row["params"]),
-        state=row["state"],
-        progress=row["progress"],
-        message=row["message"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        error=JobError.model_validate_json(error) if error else None,
-        result=(
-            JobResultRef(
-                dataset_id=row["result_dataset_id"],
-                version=row["result_version"],
-                summary=json.loads(row["result_summary"]),
-            )
-            if row["result_dataset_id"] is not None
-            else None
-        ),
-        cancel_requested=row["cancel_requested"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        compute_seconds=row["compute_seconds"],
-    )

@@ -49,6 +49,17 @@ async def get(conn: asyncpg.Connection, job: UUID, *, lock: bool = False) -> Any
     )
 
 
+async def lock_for_result(conn: asyncpg.Connection, job: UUID, object_key: str) -> Any:
+    """Lock the job's row until the transaction ends: its state, and the version its result
+    object ``object_key`` is registered as (None if it is not yet), in one query."""
+    return await conn.fetchrow(
+        "SELECT j.state, (SELECT version FROM dataset_versions WHERE object_key = $2) "
+        "AS registered FROM jobs j WHERE j.id = $1 FOR UPDATE OF j",
+        job,
+        object_key,
+    )
+
+
 async def page(
     conn: asyncpg.Connection,
     state: str | None,

@@ -1,5 +1,6 @@
 """Waiting for a job's end on the real Redis App: an announcement wakes every waiter of that
-job at once; a waiter of another job sleeps on; without Redis, waiters still see the end."""
+job at once, with the job as it ended when the announcer had it; a waiter of another job sleeps
+on; without Redis, waiters still see the end."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
 from rivergen.cache import connect_redis
 from rivergen.jobs.ends import JobEndWatch, announce_end
+from rivergen.jobs.schemas import JobState, JobView
 from rivergen.settings import Settings
 
 
@@ -27,8 +30,8 @@ async def test_an_announcement_wakes_the_waiters_of_that_job_only(settings: Sett
     ended: set[uuid.UUID] = set()
     job, other = uuid.uuid4(), uuid.uuid4()
 
-    def checker(of: uuid.UUID) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
+    def checker(of: uuid.UUID) -> Callable[[JobView | None], Awaitable[bool]]:
+        async def check(announced: JobView | None) -> bool:
             return of in ended
 
         return check
@@ -55,10 +58,57 @@ async def test_without_redis_a_waiter_rechecks() -> None:
     watch = JobEndWatch(None, recheck_s=0.05)
     calls = 0
 
-    async def ended() -> bool:
+    async def ended(announced: JobView | None) -> bool:
         nonlocal calls
         calls += 1
         return calls >= 3
 
     assert await watch.wait(uuid.uuid4(), 10, ended)
-    assert not await watch.wait(uuid.uuid4(), 0.2, lambda: asyncio.sleep(0, False))
+    assert not await watch.wait(uuid.uuid4(), 0.2, lambda _: asyncio.sleep(0, False))
+
+
+async def test_an_announcement_carries_the_ended_job_to_its_waiters(settings: Settings) -> None:
+    """The supervisor announces the row its end committed: waiters decide from it without
+    reading the job again; a bare announcement only wakes them to read."""
+    redis = app_redis(settings)
+    watch = JobEndWatch(redis, recheck_s=60)
+    job = uuid.uuid4()
+    now = datetime.now(UTC)
+    view = JobView(
+        id=job,
+        kind="query",
+        name=None,
+        params={"sql": "SELECT 1"},
+        state=JobState.SUCCEEDED,
+        progress=100,
+        message="done",
+        attempts=1,
+        max_attempts=3,
+        error=None,
+        result=None,
+        cancel_requested=False,
+        created_by="user:x",
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+        compute_seconds=0.25,
+    )
+    seen: list[JobView | None] = []
+
+    async def check(announced: JobView | None) -> bool:
+        seen.append(announced)
+        return announced is not None
+
+    try:
+        waiter = asyncio.create_task(watch.wait(job, 30, check))
+        await asyncio.sleep(0.5)
+        await announce_end(redis, job)  # no view: the waiter reads (and finds it running)
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        await announce_end(redis, job, view)
+        assert await asyncio.wait_for(waiter, timeout=10)
+        assert seen[0] is None and seen[-1] == view
+        assert all(s is None for s in seen[:-1])
+    finally:
+        await watch.aclose()
+        await redis.aclose()
