@@ -132,7 +132,7 @@ def upload_section(runs: int) -> list[str]:
 
 
 UPLOAD_TITLE = "## Upload of ~200 MB"
-SPARSE_TITLE = "## Sparse Native: kernels as Ray tasks against one SciPy process"
+SPARSE_TITLE = "## Sparse Native: kernels through the kernel API against one SciPy process"
 
 
 def sparse_section() -> list[str]:
@@ -144,12 +144,15 @@ def sparse_section() -> list[str]:
         f"(load average {os.getloadavg()[0]:.1f} at the end: the machine is shared). Memory "
         f"bandwidth: `np.copyto` of 512 MB runs at {r['bandwidth_gb_s']:.1f} GB/s.",
         "",
-        "SpMV `A @ x`, 10 nonzeros per row at random columns: the blocks are put once, only the "
-        "products are timed (median; each includes putting `x` and gathering `y`). Time ratio "
-        "against SciPy's single-threaded `csr @ x` in this process (below 1 is faster).",
+        "SpMV `A @ x`, 10 nonzeros per row at random columns: the blocks are cut (and, as tasks, "
+        "put) once, only the products are timed (median; as tasks each includes putting `x` and "
+        "gathering `y`). Time ratio against SciPy's single-threaded `csr @ x` in this process "
+        "(below 1 is faster). The default plan is the one `RowBlocks.put` chooses "
+        "(`compute.sparse.blocks.choose_plan`): on this one-node cluster, in process, a thread "
+        "per block.",
         "",
-        "| nnz | runs | SciPy ms | 1 block ms (ratio) | 2 blocks ms (ratio) | default plan ms "
-        "(blocks, ratio) |",
+        "| nnz | runs | SciPy ms | tasks, 1 block ms (ratio) | tasks, 2 blocks ms (ratio) | "
+        "default plan ms (plan, blocks, ratio) |",
         "|---|---|---|---|---|---|",
     ]
     for s in r["spmv"]:
@@ -158,7 +161,8 @@ def sparse_section() -> list[str]:
             f"| {s['nnz']:.0e} | {s['runs']} | {base * 1e3:.2f} | "
             f"{s['one_block_s'] * 1e3:.2f} ({s['one_block_s'] / base:.2f}) | "
             f"{s['two_blocks_s'] * 1e3:.2f} ({s['two_blocks_s'] / base:.2f}) | "
-            f"{s['default_s'] * 1e3:.2f} ({s['default_blocks']}, {s['default_s'] / base:.2f}) |"
+            f"{s['default_s'] * 1e3:.2f} ({s['default_plan']}, {s['default_blocks']}, "
+            f"{s['default_s'] / base:.2f}) |"
         )
     syn, wiki, arrow, svd = (
         r["pagerank"]["synthetic"],
@@ -168,15 +172,16 @@ def sparse_section() -> list[str]:
     )
     rows += [
         "",
-        "PageRank (NetworkX's semantics), end to end from the graph's CSR (the Ray run includes "
-        "putting the transposed blocks), median of 3 (wiki-vote: 5):",
+        "PageRank (NetworkX's semantics), end to end from the graph's CSR (the platform's run "
+        "includes cutting the transposed blocks), median of 3 (wiki-vote: 5), default plan:",
         "",
-        "| graph | nodes | edges | tol | iterations | reference | reference s | Ray tasks s | "
+        "| graph | nodes | edges | tol | iterations | reference | reference s | platform s | "
         "time ratio |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| synthetic (skewed in-degrees) | {syn['nodes']:,} | {syn['edges']:,} | {syn['tol']:g} | "
         f"{syn['iterations']} | SciPy power iteration | {syn['scipy_s']:.3f} | "
-        f"{syn['ray_s']:.3f} ({syn['blocks']} blocks) | {syn['ray_s'] / syn['scipy_s']:.2f} |",
+        f"{syn['ray_s']:.3f} ({syn['plan']}, {syn['blocks']} blocks) | "
+        f"{syn['ray_s'] / syn['scipy_s']:.2f} |",
         f"| SNAP wiki-vote | {wiki['nodes']:,} | {wiki['edges']:,} | 1e-06 | {wiki['iterations']} "
         f"| SciPy power iteration | {wiki['scipy_s']:.4f} | {wiki['ray_s']:.4f} | "
         f"{wiki['ray_s'] / wiki['scipy_s']:.1f} |",
@@ -185,9 +190,9 @@ def sparse_section() -> list[str]:
         f"{wiki['ray_s'] / wiki['networkx_s']:.2f} |",
         "",
         f"Truncated SVD, k={svd['k']}, of a {svd['rows']:,}-square matrix with {svd['nnz']:.0e} "
-        f"nonzeros (columns of decaying weight) in {svd['blocks']} blocks, one run each: "
-        f"{svd['ray_s']:.2f} s ({svd['products']} rounds of "
-        f"tasks) against {svd['svds_s']:.2f} s for SciPy `svds` (time ratio "
+        f"nonzeros (columns of decaying weight) in {svd['blocks']} blocks ({svd['plan']}), one "
+        f"run each: {svd['ray_s']:.2f} s ({svd['products']} rounds of "
+        f"products) against {svd['svds_s']:.2f} s for SciPy `svds` (time ratio "
         f"{svd['ray_s'] / svd['svds_s']:.2f}); singular values agree to "
         f"{svd['max_rel_diff']:.1e} relative.",
         "",
@@ -201,7 +206,7 @@ def sparse_section() -> list[str]:
     return rows
 
 
-GLM_TITLE = "## Sparse logistic regression: Ray tasks against scikit-learn"
+GLM_TITLE = "## Sparse logistic regression: `fit_glm` against scikit-learn"
 
 
 def glm_section(runs: int) -> list[str]:
@@ -214,8 +219,8 @@ def glm_section(runs: int) -> list[str]:
         f"on a seeded CSR matrix of {r['rows']:,} x {r['cols']:,} with {r['nnz']:,} nonzeros; "
         f"both minimize the same objective with L-BFGS-B to tol {r['tol']:g}. Reference: "
         "`LogisticRegression(solver='lbfgs')` in this process. The platform: `fit_glm`, the "
-        f"loss and gradient as one Ray task per row block ({r['blocks']} blocks, put into the "
-        "object store inside the timed call), Ray started and its workers warm, "
+        f"loss and gradient over {r['blocks']} row blocks on its chosen plan ({r['plan']}; cut "
+        "inside the timed call), Ray started and its workers warm, "
         f"`num_cpus=2`. Median of {r['runs']} alternating runs.",
         "",
         "| run | seconds | iterations | objective | time vs scikit-learn |",

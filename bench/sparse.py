@@ -2,10 +2,11 @@
 
     python -m bench.sparse [--quick]    (no services needed; prints one JSON line)
 
-- SpMV ``A @ x`` as Ray tasks over row blocks (put once; only the iterations are timed, median
+- SpMV ``A @ x`` through the kernel API (blocks cut once; only the products are timed, median
   of several) against ``csr @ x`` in this process, for 1e5 .. 3e7 nonzeros (10 per row, random
-  columns): one block (the overhead of a task), two blocks (two workers on two cores) and the
-  default plan.
+  columns): as Ray tasks over one block (the overhead of a task) and two blocks (two workers on
+  two cores), and the default plan (:func:`compute.sparse.blocks.choose_plan`: on this one-node
+  cluster, in process, a thread per block).
 - PageRank on a synthetic graph (1e6 nodes, 1e7 edges) against a SciPy power iteration with the
   same formula and tolerance, and on SNAP wiki-vote against NetworkX (and the same SciPy loop).
 - Truncated SVD (k=5) against SciPy ``svds`` of the same matrix.
@@ -76,13 +77,15 @@ def spmv_rows(sizes: list[int]) -> list[dict[str, Any]]:
         runs = max(5, min(50, int(3e7 / nnz)))
         row: dict[str, Any] = {"nnz": nnz, "rows": matrix.shape[0], "runs": runs}
         row["scipy_s"] = median_s(runs, lambda m=matrix, v=x: m @ v)
-        for label, options in (
-            ("one_block", {"cpus": 1, "min_nnz_per_block": nnz + 1}),
-            ("two_blocks", {"cpus": 2, "min_nnz_per_block": 1}),
+        options: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("one_block", {"cpus": 1, "min_nnz_per_block": nnz + 1, "plan": "tasks"}),
+            ("two_blocks", {"cpus": 2, "min_nnz_per_block": 1, "plan": "tasks"}),
             ("default", {}),
-        ):
-            blocks = RowBlocks.put(matrix, **options)
+        )
+        for label, chosen in options:
+            blocks = RowBlocks.put(matrix, **chosen)
             row[f"{label}_blocks"] = len(blocks)
+            row[f"{label}_plan"] = blocks.plan
             row[f"{label}_s"] = median_s(runs, lambda b=blocks, v=x: spmv(b, v))
             del blocks
         rows.append(row)
@@ -127,7 +130,8 @@ def pagerank_rows(nodes: int, edges: int) -> dict[str, Any]:
         "edges": int(graph.matrix.nnz),
         "tol": SYNTHETIC_TOL,
         "iterations": iterations,
-        "blocks": len(RowBlocks.put(graph.matrix)),
+        "blocks": ours.blocks,
+        "plan": ours.plan,
         "scipy_s": median_s(3, lambda: scipy_pagerank(graph, tol=SYNTHETIC_TOL)),
         "ray_s": median_s(3, lambda: pagerank(graph, tol=SYNTHETIC_TOL)),
     }
@@ -175,6 +179,7 @@ def svd_row(nnz: int, k: int = 5) -> dict[str, Any]:
         "rows": matrix.shape[0],
         "k": k,
         "blocks": len(blocks),
+        "plan": blocks.plan,
         "products": ours.products,
         "max_rel_diff": float(np.max(np.abs(ours.s - reference) / reference)),
         "svds_s": svds_s,

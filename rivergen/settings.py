@@ -345,6 +345,12 @@ class JobSettings(BaseModel):
         description="Least nonzeros in one row block of a Sparse Native job (one task's share "
         "per round); smaller spreads small matrices over more tasks and nodes.",
     )
+    kernel_plan: Literal["auto", "in_process", "tasks"] = Field(
+        "auto",
+        description="Where a Sparse Native job's products run: chosen by the matrix's size and "
+        "the cluster (auto: in the job's process, a thread per block, on one node or under two "
+        "blocks' worth; else Ray tasks over the nodes), or always one of the two.",
+    )
 
 
 class ModelProviderSettings(BaseModel):

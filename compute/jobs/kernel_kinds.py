@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from compute.sparse.blocks import kernel_plan
 from compute.sparse.control import Cancelled
 from compute.sparse.pagerank import pagerank
 from compute.sparse.text import cosine_top_k, tfidf
@@ -103,6 +104,7 @@ class PageRankKind(JobKind[PageRankParams]):
                     max_iter=p.max_iter,
                     personalization=personalization,
                     min_nnz_per_block=ctx.min_nnz_per_block,
+                    plan=kernel_plan(ctx.settings),
                     progress=lambda f, m: ctx.progress(5 + 85 * f, m),
                     cancelled=ctx.cancelled,
                 )
@@ -116,6 +118,8 @@ class PageRankKind(JobKind[PageRankParams]):
                     "iterations": result.iterations,
                     "converged": result.converged,
                     "task_nodes": len(result.task_nodes),
+                    "plan": result.plan,
+                    "blocks": result.blocks,
                 },
             )
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from compute.sparse.blocks import kernel_plan
 from compute.sparse.control import Cancelled
 from compute.sparse.glm import Family, GLMResult, fit_glm
 from compute.sparse.text import tfidf
@@ -265,6 +266,7 @@ def _fit_all(ctx: JobContext[TrainParams], table: pa.Table) -> list[_Fitted]:
             C=candidate.C,
             max_iter=MAX_ITER,
             min_nnz_per_block=ctx.min_nnz_per_block,
+            plan=kernel_plan(ctx.settings),
             progress=progress,
             cancelled=ctx.cancelled,
         )

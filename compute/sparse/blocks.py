@@ -1,32 +1,39 @@
-"""Row blocks: a CSR matrix cut by rows, each block put into the Ray object store once.
+"""Row blocks: a CSR matrix cut by rows, and where the kernels' products over them run.
 
-A kernel's iterations ship only the dense vector to the tasks; the blocks stay where they are
-and each task maps its block without a copy (NumPy arrays in the object store are read-only:
-copy before writing in place).
+The plan, chosen from the matrix's size and the cluster (:func:`choose_plan`):
 
-Block sizing. A Ray task costs about a millisecond to schedule and return, so a task must do
-more than ~10 ms of work to be worth it. SciPy's SpMV runs at 1.5 ms per million nonzeros here
-when the vector fits in cache (7 ms for 4 million, far more when it does not), so a block holds
-at least ``MIN_NNZ_PER_BLOCK`` = 4 million nonzeros: a matrix smaller than that is one block
-(one task per product). Above it, as many blocks as the cluster has CPUs
-(``cpus * BLOCKS_PER_CPU``, cut at equal nonzeros, not rows), and no more: Ray keeps about one
-idle worker process per CPU and kills the others when idle, so a round of more tasks than CPUs
-starts fresh worker processes again and again (measured here: 4 half-CPU tasks on 2 CPUs took
-0.3-0.5 s more per round than 2 after a pause of a second; SpMV of 3e7 nonzeros 0.97 s in four
-blocks against 0.38 s in two).
+- **In process** (``in_process``): the blocks stay in the calling process and each product runs
+  there, one thread per block (SciPy's sparse products release the GIL). A round of Ray tasks
+  costs a few milliseconds and moves the vector and the products through the object store;
+  threads over the same memory cost tens of microseconds. So on a one-node cluster every
+  kernel runs in process (the node's CPUs are this process's threads), and on several nodes a
+  matrix under two blocks' worth of nonzeros (``min_nnz_per_block``) does too. In process, a
+  block holds at least ``MIN_NNZ_PER_THREAD`` nonzeros (a smaller product is one call).
+- **Ray tasks** (``tasks``): each block put into the Ray object store once, spread over the
+  nodes with CPUs in proportion to their CPUs (each created on its node by a task, so its node
+  stores it); a kernel's iterations ship only the dense vector to the tasks, which map their
+  blocks without a copy (NumPy arrays in the object store are read-only: copy before writing in
+  place), and :meth:`RowBlocks.task_options` pins a block's tasks softly to its node.
 
-Placement. On one node every block is put by the caller. On several, the blocks are spread over
-the nodes with CPUs in proportion to their CPUs (each created on its node by a task, so its node
-stores it), and :meth:`RowBlocks.task_options` pins a block's tasks softly to that node: an
-iteration then moves only the vector between nodes, never a block.
+Task block sizing. A Ray task costs about a millisecond to schedule and return, so a task must
+do more than ~10 ms of work to be worth it. SciPy's SpMV runs at 1.5 ms per million nonzeros
+here when the vector fits in cache (7 ms for 4 million, far more when it does not), so a block
+holds at least ``MIN_NNZ_PER_BLOCK`` = 4 million nonzeros. Above it, as many blocks as the
+cluster has CPUs (``cpus * BLOCKS_PER_CPU``, cut at equal nonzeros, not rows), and no more: Ray
+keeps about one idle worker process per CPU and kills the others when idle, so a round of more
+tasks than CPUs starts fresh worker processes again and again (measured here: 4 half-CPU tasks
+on 2 CPUs took 0.3-0.5 s more per round than 2 after a pause of a second; SpMV of 3e7 nonzeros
+0.97 s in four blocks against 0.38 s in two).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import ray
@@ -34,9 +41,48 @@ import scipy.sparse as sp
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from compute.tasks import cpu_nodes as all_cpu_nodes
+from rivergen.settings import Settings
 
 MIN_NNZ_PER_BLOCK = 4_000_000
 BLOCKS_PER_CPU = 1
+# In process, a thread's block: a smaller product is one call (two threads over 1e6 nonzeros
+# ran at 0.84-1.46 of one call here, over 3e6 at 0.7, 1e7 at 0.52, 3e7 at 0.58).
+MIN_NNZ_PER_THREAD = 1_000_000
+
+Plan = Literal["in_process", "tasks"]
+
+
+def choose_plan(nnz: int, nodes: int, min_nnz_per_block: int = MIN_NNZ_PER_BLOCK) -> Plan:
+    """Where a matrix's products run (see the module): in this process on a one-node cluster
+    or for fewer than two blocks' worth of nonzeros, else as Ray tasks over the nodes."""
+    if nodes <= 1 or nnz < 2 * max(1, min_nnz_per_block):
+        return "in_process"
+    return "tasks"
+
+
+def kernel_plan(settings: Settings) -> Plan | None:
+    """The plan a job's kernels run on (``RIVERGEN_JOBS__KERNEL_PLAN``; None: chosen)."""
+    chosen = settings.jobs.kernel_plan
+    return None if chosen == "auto" else chosen
+
+
+def local_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def threads() -> ThreadPoolExecutor:
+    """The threads in-process products run on (one per CPU of this process)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=local_cpus(), thread_name_prefix="sparse")
+    return _pool
 
 
 def plan_row_blocks(
@@ -85,13 +131,19 @@ def _assign(count: int, nodes: list[tuple[str, float]]) -> list[str]:
 
 @dataclass(frozen=True)
 class RowBlocks:
-    """A CSR matrix as row blocks in the Ray object store."""
+    """A CSR matrix as row blocks: in this process (``local``), or in the Ray object store
+    (``refs``)."""
 
-    refs: tuple[Any, ...]  # ray.ObjectRef[sp.csr_matrix], one per block
-    offsets: np.ndarray  # row offsets, len(refs) + 1
+    refs: tuple[Any, ...]  # ray.ObjectRef[sp.csr_matrix], one per block (the tasks plan)
+    offsets: np.ndarray  # row offsets, len(blocks) + 1
     shape: tuple[int, int]
     nnz: int
     nodes: tuple[str | None, ...] = ()  # node holding each block; empty on one node
+    local: tuple[sp.csr_matrix, ...] = ()  # the blocks themselves (the in-process plan)
+
+    @property
+    def plan(self) -> Plan:
+        return "in_process" if self.local else "tasks"
 
     @classmethod
     def put(
@@ -100,15 +152,24 @@ class RowBlocks:
         *,
         cpus: float | None = None,
         min_nnz_per_block: int = MIN_NNZ_PER_BLOCK,
+        plan: Plan | None = None,
     ) -> RowBlocks:
-        """Cut ``matrix`` and put each block once; ``cpus`` defaults to the cluster's."""
+        """Cut ``matrix`` for ``plan`` (:func:`choose_plan` by default): in process, one block
+        per thread of this process (``cpus`` of them if given); as tasks, one per CPU of the
+        cluster (``cpus`` if given), each put once."""
         csr = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
+        shape, nnz = (int(csr.shape[0]), int(csr.shape[1])), int(csr.nnz)
+        cpu_nodes = all_cpu_nodes() if ray.is_initialized() else []
+        if (plan or choose_plan(nnz, len(cpu_nodes), min_nnz_per_block)) == "in_process":
+            offsets = plan_row_blocks(
+                csr.indptr, cpus=cpus or local_cpus(), min_nnz_per_block=MIN_NNZ_PER_THREAD
+            )
+            local = tuple(_block(csr, int(a), int(b)) for a, b in itertools.pairwise(offsets))
+            return cls((), offsets, shape, nnz, local=local)
         if cpus is None:
             cpus = float(ray.cluster_resources().get("CPU", 1.0))  # type: ignore[no-untyped-call]
         offsets = plan_row_blocks(csr.indptr, cpus=cpus, min_nnz_per_block=min_nnz_per_block)
         blocks = [_block(csr, int(a), int(b)) for a, b in itertools.pairwise(offsets)]
-        shape, nnz = (int(csr.shape[0]), int(csr.shape[1])), int(csr.nnz)
-        cpu_nodes = all_cpu_nodes()
         if len(cpu_nodes) < 2 or len(blocks) < 2:
             return cls(tuple(ray.put(block) for block in blocks), offsets, shape, nnz)
         here = ray.get_runtime_context().get_node_id()
@@ -125,7 +186,7 @@ class RowBlocks:
         return cls(tuple(refs), offsets, shape, nnz, tuple(placed))
 
     def __len__(self) -> int:
-        return len(self.refs)
+        return len(self.offsets) - 1
 
     def rows(self, i: int) -> slice:
         """The rows of the whole matrix that block ``i`` holds."""

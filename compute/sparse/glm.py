@@ -15,9 +15,10 @@ The same minimizer as scikit-learn's ``LogisticRegression(C=C, l1_ratio=0 or 1)`
 ``lbfgs`` (L2) or ``saga`` (L1) solver (``liblinear`` penalizes the intercept), as
 ``Ridge(alpha=1/C)`` and as ``Lasso(alpha=1/(C * sum(s)))``.
 
-Distribution. The row blocks, and each block's labels and weights, go into the object store
-once; every evaluation puts the current ``(w, b)`` once and runs one task per block, which
-returns its block's loss, ``X_block.T @ dloss`` and ``sum(dloss)``; the driver adds them up.
+Distribution. Each row block (:class:`RowBlocks`, whose plan says where) returns its block's
+loss, ``X_block.T @ dloss`` and ``sum(dloss)``, and the driver adds them up: in process, a
+thread per block; as tasks, the blocks and each block's labels and weights go into the object
+store once, and every evaluation puts the current ``(w, b)`` once and runs one task per block.
 
 Optimizer. SciPy's L-BFGS-B on the objective divided by ``C * sum(s)`` (what scikit-learn's
 ``lbfgs`` minimizes, so ``tol`` means the same projected-gradient bound there and here). For
@@ -39,7 +40,7 @@ import scipy.optimize
 import scipy.sparse as sp
 import scipy.special
 
-from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, RowBlocks
+from compute.sparse.blocks import BLOCKS_PER_CPU, MIN_NNZ_PER_BLOCK, Plan, RowBlocks, threads
 from compute.sparse.control import Cancelled, IsCancelled, Progress
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
@@ -64,6 +65,8 @@ class GLMResult:
     iterations: int
     converged: bool
     message: str
+    plan: str = "in_process"  # where the loss and gradient ran (RowBlocks.plan)
+    blocks: int = 1
 
     def decision_function(self, matrix: sp.spmatrix | sp.sparray) -> np.ndarray:
         """``X @ coef + intercept``."""
@@ -75,8 +78,7 @@ class GLMResult:
         return np.asarray(scipy.special.expit(z)) if self.family == "logistic" else z
 
 
-@ray.remote(num_cpus=TASK_NUM_CPUS)
-def _block_loss_grad(
+def block_loss_grad(
     block: sp.csr_matrix,
     y: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -90,6 +92,9 @@ def _block_loss_grad(
     if sample_weight is not None:
         loss, dz = loss * sample_weight, dz * sample_weight
     return float(loss.sum()), np.asarray(block.T @ dz), float(dz.sum())
+
+
+_block_loss_grad = ray.remote(num_cpus=TASK_NUM_CPUS)(block_loss_grad)
 
 
 def _pointwise(family: Family, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +140,12 @@ def fit_glm(
     tol: float = 1e-4,
     max_iter: int = 100,
     min_nnz_per_block: int = MIN_NNZ_PER_BLOCK,
+    plan: Plan | None = None,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> GLMResult:
-    """Train a GLM on ``matrix`` (CSR, or row blocks already in the object store) as Ray tasks.
+    """Train a GLM on ``matrix`` (CSR, or row blocks already cut), where the blocks' plan says
+    (:func:`compute.sparse.blocks.choose_plan`, unless ``plan`` says).
 
     Raises ``ValidationFailed`` for inputs it cannot train on (codes ``invalid_family``,
     ``invalid_penalty``, ``invalid_c``, ``invalid_tolerance``, ``invalid_max_iter``,
@@ -149,7 +156,7 @@ def fit_glm(
     iteration. Not reaching ``tol`` within ``max_iter`` is ``converged=False``, not an error.
     """
     _check_options(family, penalty, C, tol, max_iter)
-    blocks = _as_blocks(matrix, min_nnz_per_block)
+    blocks = _as_blocks(matrix, min_nnz_per_block, plan)
     labels = _labels(y, family, blocks.shape[0])
     weights = _sample_weight(sample_weight, blocks.shape[0])
     problem = _Problem(blocks, labels, weights, family, penalty, C, fit_intercept, cancelled)
@@ -191,6 +198,8 @@ def fit_glm(
         iterations=int(found.nit),
         converged=bool(found.success),
         message=str(found.message),
+        plan=blocks.plan,
+        blocks=len(blocks),
     )
 
 
@@ -216,9 +225,11 @@ class _Problem:
         self.scale = C * total_weight  # objective = scale * scaled objective
         self.loss_scale, self.penalty_scale = 1.0 / total_weight, 1.0 / self.scale
         ranges = [blocks.rows(i) for i in range(len(blocks))]
-        self.y_refs = [ray.put(np.ascontiguousarray(y[rows])) for rows in ranges]
+        # In process the slices stay here; as tasks each goes into the object store once.
+        keep: Any = (lambda a: a) if blocks.local else ray.put
+        self.y_refs = [keep(np.ascontiguousarray(y[rows])) for rows in ranges]
         self.w_refs: list[Any] = [
-            None if sample_weight is None else ray.put(np.ascontiguousarray(sample_weight[rows]))
+            None if sample_weight is None else keep(np.ascontiguousarray(sample_weight[rows]))
             for rows in ranges
         ]
         split = 2 if penalty == "l1" else 1
@@ -239,15 +250,25 @@ class _Problem:
         if self.cancelled is not None and self.cancelled():
             raise Cancelled("training was cancelled")
         w, b = self.unpack(x)
-        params = ray.put(np.append(w, b))
-        parts = got(
-            [
-                _block_loss_grad.remote(block, y_ref, w_ref, params, self.family)
-                for block, y_ref, w_ref in zip(
-                    self.blocks.refs, self.y_refs, self.w_refs, strict=True
-                )
-            ]
-        )
+        if self.blocks.local:
+            params = np.append(w, b)
+
+            def part(i: int) -> tuple[float, np.ndarray, float]:
+                block = self.blocks.local[i]
+                return block_loss_grad(block, self.y_refs[i], self.w_refs[i], params, self.family)
+
+            count = len(self.blocks.local)
+            parts = [part(0)] if count == 1 else list(threads().map(part, range(count)))
+        else:
+            ref = ray.put(np.append(w, b))
+            parts = got(
+                [
+                    _block_loss_grad.remote(block, y_ref, w_ref, ref, self.family)
+                    for block, y_ref, w_ref in zip(
+                        self.blocks.refs, self.y_refs, self.w_refs, strict=True
+                    )
+                ]
+            )
         loss = sum(part[0] for part in parts) * self.loss_scale
         grad_w = np.sum([part[1] for part in parts], axis=0) * self.loss_scale
         grad_b = sum(part[2] for part in parts) * self.loss_scale
@@ -282,7 +303,9 @@ def _check_options(family: str, penalty: str, C: float, tol: float, max_iter: in
         )
 
 
-def _as_blocks(matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: int) -> RowBlocks:
+def _as_blocks(
+    matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: int, plan: Plan | None
+) -> RowBlocks:
     if isinstance(matrix, RowBlocks):
         blocks = matrix
     elif sp.issparse(matrix):
@@ -294,8 +317,12 @@ def _as_blocks(matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: 
         # One block per CPU, not BLOCKS_PER_CPU: every evaluation is a short round of tasks
         # and waits for the slowest, so a round of one task per CPU has the least overhead
         # (measured here: 2 blocks beat 3 and 4 on 2 CPUs).
-        cpus = float(ray.cluster_resources().get("CPU", 1.0)) / BLOCKS_PER_CPU  # type: ignore[no-untyped-call]
-        blocks = RowBlocks.put(csr, cpus=cpus, min_nnz_per_block=min_nnz_per_block)
+        cpus = (
+            float(ray.cluster_resources().get("CPU", 1.0)) / BLOCKS_PER_CPU  # type: ignore[no-untyped-call]
+            if ray.is_initialized()
+            else None
+        )
+        blocks = RowBlocks.put(csr, cpus=cpus, min_nnz_per_block=min_nnz_per_block, plan=plan)
     else:
         raise ValidationFailed(
             f"the feature matrix must be a SciPy sparse matrix, not {type(matrix).__name__}",

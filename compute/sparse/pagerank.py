@@ -1,4 +1,5 @@
-"""PageRank by power iteration, the SpMV of each iteration as Ray tasks over row blocks.
+"""PageRank by power iteration, the SpMV of each iteration over row blocks (in this process or
+as Ray tasks: the blocks' plan, :func:`compute.sparse.blocks.choose_plan`).
 
 Semantics are NetworkX's ``pagerank``: the transition matrix is the adjacency with each row
 divided by its weighted out-degree; a dangling node (no out-weight) gives its score to the
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, RowBlocks
+from compute.sparse.blocks import MIN_NNZ_PER_BLOCK, Plan, RowBlocks
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.sparse.products import Rounds
 from rivergen.errors import ValidationFailed
@@ -38,6 +39,8 @@ class PageRankResult:
     iterations: int
     converged: bool
     task_nodes: frozenset[str]  # the cluster nodes whose tasks computed it
+    plan: str = "in_process"  # where: in_process or tasks (RowBlocks.plan)
+    blocks: int = 1
 
     def as_dict(self) -> dict[Any, float]:
         """``{node id: score}``, as NetworkX returns it."""
@@ -109,15 +112,18 @@ def pagerank(
     max_iter: int = 100,
     cpus: float | None = None,
     min_nnz_per_block: int = MIN_NNZ_PER_BLOCK,
+    plan: Plan | None = None,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> PageRankResult:
     """PageRank of ``graph`` (a :class:`Graph`, a square adjacency with ``[i, j]`` the weight of
     i -> j, or an edge table ``(src, dst[, weight])``). Distributions are a ``{node id: weight}``
-    mapping (missing nodes weigh 0) or a vector in node order; they are normalized.
+    mapping (missing nodes weigh 0) or a vector in node order; they are normalized. ``plan``:
+    where the products run (:func:`compute.sparse.blocks.choose_plan`'s choice by default).
 
-    The transposed transition matrix is put once as row blocks; each iteration puts the score
-    vector once and runs one task per block."""
+    The transposed transition matrix is cut once as row blocks; each iteration multiplies the
+    score vector by every block (a thread each in process; a task each, the vector put once,
+    on the tasks plan)."""
     _check_arguments(damping, tol, max_iter)
     g = _as_graph(graph)
     n = g.n_nodes
@@ -132,7 +138,9 @@ def pagerank(
     dangling_weights = given if given is not None else p
     # x @ (D^-1 A) == A.T @ (x * D^-1): the transpose is blocked, the scaling stays a vector op
     with timed_kernel("pagerank", int(g.matrix.nnz)):
-        blocks = RowBlocks.put(g.matrix.T.tocsr(), cpus=cpus, min_nnz_per_block=min_nnz_per_block)
+        blocks = RowBlocks.put(
+            g.matrix.T.tocsr(), cpus=cpus, min_nnz_per_block=min_nnz_per_block, plan=plan
+        )
         rounds = Rounds(blocks)
         watch = Watch(progress, cancelled)
         x = np.full(n, 1.0 / n)
@@ -146,13 +154,17 @@ def pagerank(
             x = new
             if err < target:
                 watch.report(1.0, f"converged after {iteration} iterations")
-                return PageRankResult(x, g.nodes, iteration, True, frozenset(rounds.nodes))
+                return PageRankResult(
+                    x, g.nodes, iteration, True, frozenset(rounds.nodes), blocks.plan, len(blocks)
+                )
             first_err = first_err or err
             watch.report(
                 _fraction(iteration, max_iter, first_err, err, target),
                 f"iteration {iteration}: change {err:.3g}",
             )
-        return PageRankResult(x, g.nodes, max_iter, False, frozenset(rounds.nodes))
+        return PageRankResult(
+            x, g.nodes, max_iter, False, frozenset(rounds.nodes), blocks.plan, len(blocks)
+        )
 
 
 def _fraction(iteration: int, max_iter: int, first: float, err: float, target: float) -> float:

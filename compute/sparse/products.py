@@ -1,9 +1,10 @@
-"""Sparse products as Ray tasks over row blocks: SpMV (and its transpose), SpMM, SpGEMM.
+"""Sparse products over row blocks: SpMV (and its transpose), SpMM, SpGEMM.
 
-The matrix's blocks are already in the object store (:class:`RowBlocks`); a product puts its
-dense operand once and every block's task reads it by reference (a zero-copy view in the worker
-when it is large enough for shared memory). Each task is plain SciPy on its block and reports the
-node it ran on.
+Where they run is the blocks' plan (:class:`RowBlocks`). In process: plain SciPy on each block,
+one thread per block, the operand shared. As tasks: the blocks are already in the object store;
+a product puts its dense operand once and every block's task reads it by reference (a zero-copy
+view in the worker when it is large enough for shared memory); each task is plain SciPy on its
+block and reports the node it ran on.
 
 CPUs. Each task asks for ``TASK_NUM_CPUS`` = 0.5: products are memory-bound SciPy loops that
 release the GIL, and on a 2-CPU machine whose Serve replicas hold fractions of a CPU, whole-CPU
@@ -13,14 +14,14 @@ product runs at once, in a worker process Ray keeps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import ray
 import scipy.sparse as sp
 
-from compute.sparse.blocks import RowBlocks
+from compute.sparse.blocks import RowBlocks, threads
 from compute.sparse.control import IsCancelled, Progress, Watch
 from compute.tasks import got
 from rivergen.errors import ValidationFailed
@@ -42,22 +43,39 @@ def node_id() -> str:
     return _node_id
 
 
+def here() -> str:
+    """The node this process runs on, or ``local`` outside a Ray cluster."""
+    return node_id() if ray.is_initialized() else "local"
+
+
+def times(block: sp.csr_matrix, operand: Any) -> Any:
+    """``block @ operand`` (a vector, a dense matrix or a CSR)."""
+    return block @ operand
+
+
+def transpose_times(block: sp.csr_matrix, operand: np.ndarray, start: int) -> Any:
+    """``block.T @ operand[rows of the block]``: this block's share of ``A.T @ operand``."""
+    return block.T @ operand[start : start + block.shape[0]]
+
+
+def gram_times(block: sp.csr_matrix, operand: np.ndarray) -> Any:
+    """``block.T @ (block @ operand)``: this block's share of ``A.T @ A @ operand``."""
+    return block.T @ (block @ operand)
+
+
 @ray.remote(num_cpus=TASK_NUM_CPUS)
 def _times(block: sp.csr_matrix, operand: Any) -> tuple[Any, str]:
-    """``block @ operand`` (a vector, a dense matrix or a CSR)."""
-    return block @ operand, node_id()
+    return times(block, operand), node_id()
 
 
 @ray.remote(num_cpus=TASK_NUM_CPUS)
 def _transpose_times(block: sp.csr_matrix, operand: np.ndarray, start: int) -> tuple[Any, str]:
-    """``block.T @ operand[rows of the block]``: this block's share of ``A.T @ operand``."""
-    return block.T @ operand[start : start + block.shape[0]], node_id()
+    return transpose_times(block, operand, start), node_id()
 
 
 @ray.remote(num_cpus=TASK_NUM_CPUS)
 def _gram_times(block: sp.csr_matrix, operand: np.ndarray) -> tuple[Any, str]:
-    """``block.T @ (block @ operand)``: this block's share of ``A.T @ A @ operand``."""
-    return block.T @ (block @ operand), node_id()
+    return gram_times(block, operand), node_id()
 
 
 class Rounds:
@@ -75,13 +93,25 @@ class Rounds:
         self.nodes.update(node for _, node in results)
         return [value for value, _ in results]
 
+    def _here(self, work: Callable[[int, sp.csr_matrix], Any]) -> list[Any]:
+        """``work(i, block)`` for each block of this process, a thread each."""
+        blocks = self.blocks.local
+        self.count += 1
+        self.nodes.add(here())
+        if len(blocks) == 1:
+            return [work(0, blocks[0])]
+        return list(threads().map(work, range(len(blocks)), blocks))
+
     def stacked(self, operand: Any) -> Any:
         """``A @ operand``, rows stacked in block order (dense, or CSR for a sparse operand)."""
-        ref = _share(operand)
-        parts = self._gather(
-            _times.options(**self.blocks.task_options(i)).remote(block, ref)
-            for i, block in enumerate(self.blocks.refs)
-        )
+        if self.blocks.local:
+            parts = self._here(lambda _, block: times(block, operand))
+        else:
+            ref = _share(operand)
+            parts = self._gather(
+                _times.options(**self.blocks.task_options(i)).remote(block, ref)
+                for i, block in enumerate(self.blocks.refs)
+            )
         if len(parts) == 1:
             return parts[0]  # no gather copy: a read-only view of the object store
         if sp.issparse(operand):
@@ -90,6 +120,10 @@ class Rounds:
 
     def summed(self, operand: np.ndarray) -> np.ndarray:
         """``A.T @ operand``: each block's share, summed."""
+        if self.blocks.local:
+            starts = [self.blocks.rows(i).start for i in range(len(self.blocks))]
+            parts = self._here(lambda i, block: transpose_times(block, operand, starts[i]))
+            return _sum(parts, (self.blocks.shape[1], *operand.shape[1:]))
         ref = _share(operand)
         parts = self._gather(
             _transpose_times.options(**self.blocks.task_options(i)).remote(
@@ -101,6 +135,8 @@ class Rounds:
 
     def gram(self, operand: np.ndarray) -> np.ndarray:
         """``A.T @ A @ operand`` in one round (each block does both products)."""
+        if self.blocks.local:
+            return _sum(self._here(lambda _, block: gram_times(block, operand)), operand.shape)
         ref = _share(operand)
         parts = self._gather(
             _gram_times.options(**self.blocks.task_options(i)).remote(block, ref)

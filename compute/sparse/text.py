@@ -165,15 +165,18 @@ def cosine_top_k(
 
 
 def _blocks(matrix: sp.spmatrix | sp.sparray | RowBlocks, min_nnz_per_block: int) -> RowBlocks:
+    """The matrix as blocks in the object store: the top-k search runs as tasks."""
     if isinstance(matrix, RowBlocks):
-        return matrix
+        if not matrix.local:
+            return matrix
+        matrix = sp.vstack(matrix.local, format="csr")
     if not sp.issparse(matrix):
         raise ValidationFailed(
             f"the matrix must be a SciPy sparse matrix, not {type(matrix).__name__}",
             code="not_sparse",
         )
     return RowBlocks.put(
-        sp.csr_matrix(matrix, dtype=np.float64), min_nnz_per_block=min_nnz_per_block
+        sp.csr_matrix(matrix, dtype=np.float64), min_nnz_per_block=min_nnz_per_block, plan="tasks"
     )
 
 

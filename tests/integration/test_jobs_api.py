@@ -34,14 +34,19 @@ pytestmark = pytest.mark.usefixtures("ray_local")
 __all__ = ["ray_local"]
 
 
+def settings_for_jobs(migrated: Settings, **jobs: Any) -> Settings:
+    """The test kinds, quick heartbeats and progress, ``jobs`` settings, no rate limit (jobs are
+    polled: the free plan's requests a minute would stop the polling)."""
+    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
+    update = {"test_kinds": True, "heartbeat_interval_s": 0.5, "progress_interval_s": 0.5}
+    return migrated.model_copy(
+        update={"gateway": gateway, "jobs": migrated.jobs.model_copy(update=update | jobs)}
+    )
+
+
 @pytest.fixture(scope="module")
 def job_settings(migrated: Settings) -> Settings:
-    # Jobs are polled: the free plan's requests a minute would stop the polling.
-    gateway = migrated.gateway.model_copy(update={"rate_limit": False})
-    jobs = migrated.jobs.model_copy(
-        update={"test_kinds": True, "heartbeat_interval_s": 0.5, "progress_interval_s": 0.5}
-    )
-    return migrated.model_copy(update={"gateway": gateway, "jobs": jobs})
+    return settings_for_jobs(migrated)
 
 
 @pytest.fixture

@@ -14,16 +14,24 @@ import pyarrow.csv as pacsv
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from rivergen.settings import Settings
 from tests.conftest import SHARED_DATA
 from tests.integration.api_client import Account, new_team
 from tests.integration.ray_cluster import ray_local
 from tests.integration.test_datasets_api import create, put_file
 from tests.integration.test_governance_api import add_policy
-from tests.integration.test_jobs_api import client, job_settings, wait_for
+from tests.integration.test_jobs_api import client, settings_for_jobs, wait_for
 
 PRODUCTS = SHARED_DATA / "northwind" / "products.csv"
 pytestmark = pytest.mark.usefixtures("ray_local")
-__all__ = ["client", "job_settings", "ray_local"]
+__all__ = ["client", "ray_local"]
+
+
+@pytest.fixture(scope="module")
+def job_settings(migrated: Settings) -> Settings:
+    # Training as Ray tasks: rounds of tasks take long enough for a cancel to land mid-way.
+    return settings_for_jobs(migrated, kernel_plan="tasks")
+
 
 SMALL = "x,kind,y\n" + "".join(f"{i},{'ab'[i % 2]},{int(i % 3 == 0)}\n" for i in range(30))
 

@@ -82,7 +82,9 @@ def test_logistic_matches_scikit_learn(
     ray_cluster: None, penalty: str, solver: str, l1_ratio: float, C: float
 ) -> None:
     matrix, labels, _ = problem(1)
-    model = fit_glm(matrix, labels, penalty=penalty, C=C, min_nnz_per_block=SMALL_BLOCKS, **TIGHT)
+    model = fit_glm(
+        matrix, labels, penalty=penalty, C=C, min_nnz_per_block=SMALL_BLOCKS, plan="tasks", **TIGHT
+    )
     reference = LogisticRegression(
         C=C, l1_ratio=l1_ratio, solver=solver, tol=1e-12, max_iter=100_000
     ).fit(matrix, labels)
@@ -111,6 +113,7 @@ def test_ridge_matches_scikit_learn_with_sample_weights(ray_cluster: None) -> No
         C=C,
         sample_weight=weights,
         min_nnz_per_block=SMALL_BLOCKS,
+        plan="tasks",
         **TIGHT,
     )
     reference = Ridge(alpha=1.0 / C, solver="sparse_cg", tol=1e-14, max_iter=100_000)
@@ -131,6 +134,7 @@ def test_lasso_matches_scikit_learn(ray_cluster: None) -> None:
         penalty="l1",
         C=C,
         min_nnz_per_block=SMALL_BLOCKS,
+        plan="tasks",
         **TIGHT,
     )
     reference = Lasso(alpha=1.0 / (C * matrix.shape[0]), tol=1e-14, max_iter=1_000_000)
@@ -144,10 +148,11 @@ def test_lasso_matches_scikit_learn(ray_cluster: None) -> None:
 
 def test_row_blocks_put_once_give_the_same_model(ray_cluster: None) -> None:
     matrix, labels, _ = problem(5)
-    blocks = RowBlocks.put(matrix, min_nnz_per_block=SMALL_BLOCKS)
+    blocks = RowBlocks.put(matrix, min_nnz_per_block=SMALL_BLOCKS, plan="tasks")
     assert len(blocks) > 1
     from_blocks = fit_glm(blocks, labels, C=1.0, **TIGHT)
-    from_matrix = fit_glm(matrix, labels, C=1.0, **TIGHT)
+    from_matrix = fit_glm(matrix, labels, C=1.0, **TIGHT)  # the chosen plan: in process
+    assert (from_blocks.plan, from_matrix.plan) == ("tasks", "in_process")
     np.testing.assert_allclose(from_blocks.coef, from_matrix.coef, atol=1e-9)
     assert from_blocks.objective == pytest.approx(from_matrix.objective, rel=1e-12)
 

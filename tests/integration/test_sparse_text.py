@@ -123,7 +123,7 @@ def assert_top_k(found: TopK, expected: np.ndarray, k: int) -> None:
 
 def test_top_k_on_northwind_tfidf(ray_cluster: None) -> None:
     matrix = tfidf(northwind("products.csv", "productName")).matrix
-    blocks = RowBlocks.put(matrix, min_nnz_per_block=40)
+    blocks = RowBlocks.put(matrix, min_nnz_per_block=40, plan="tasks")
     assert len(blocks) > 1
     everyone = brute_force(matrix, matrix, None)
     assert_top_k(cosine_top_k(blocks, 5), everyone, 5)
