@@ -232,8 +232,7 @@ def glm_section(runs: int) -> list[str]:
         "",
         f"Objective difference (platform - scikit-learn) / scikit-learn: {gap:.1e}. "
         f"1-minute load average at the end: {r['load_average']:.1f} on {os.cpu_count()} CPUs "
-        "(the machine is shared; Ray's round of processes per iteration suffers more from "
-        "other load than one in-process loop).",
+        "(the machine is shared).",
     ]
 
 
@@ -400,7 +399,7 @@ def ml_section(requests: int) -> list[str]:
         "",
         f"scikit-learn's breast-cancer data ({r['rows']} rows, {r['features']} features) uploaded "
         "as a CSV dataset and trained through `POST /api/v1/models`: the champion (L2, C=1) and "
-        "the default L1 challenger as one `train` job (GLMs as Ray tasks, 2 CPUs), timed from the "
+        "the default L1 challenger as one `train` job (GLMs on their chosen plan, 2 CPUs), timed from the "
         "request to the job's success. Reference: `StandardScaler` + `LogisticRegression(C=1)` "
         "(L2 `lbfgs`, L1 `saga`) in one process on the same split; AUCs on the same "
         f"{r['held_out']} held-out rows.",

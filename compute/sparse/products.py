@@ -84,7 +84,7 @@ class Rounds:
 
     def __init__(self, blocks: RowBlocks) -> None:
         self.blocks = blocks
-        self.nodes: set[str] = set()
+        self.nodes: set[str] = {here()} if blocks.local else set()
         self.count = 0
 
     def _gather(self, refs: Iterable[Any]) -> list[Any]:
@@ -97,7 +97,6 @@ class Rounds:
         """``work(i, block)`` for each block of this process, a thread each."""
         blocks = self.blocks.local
         self.count += 1
-        self.nodes.add(here())
         if len(blocks) == 1:
             return [work(0, blocks[0])]
         return list(threads().map(work, range(len(blocks)), blocks))
