@@ -399,10 +399,10 @@ def ml_section(requests: int) -> list[str]:
         "",
         f"scikit-learn's breast-cancer data ({r['rows']} rows, {r['features']} features) uploaded "
         "as a CSV dataset and trained through `POST /api/v1/models`: the champion (L2, C=1) and "
-        "the default L1 challenger as one `train` job (GLMs on their chosen plan, 2 CPUs), timed from the "
-        "request to the job's success. Reference: `StandardScaler` + `LogisticRegression(C=1)` "
-        "(L2 `lbfgs`, L1 `saga`) in one process on the same split; AUCs on the same "
-        f"{r['held_out']} held-out rows.",
+        "the default L1 challenger as one `train` job (GLMs on their chosen plan, 2 CPUs), timed "
+        "from the request to the job's success. Reference: `StandardScaler` + "
+        "`LogisticRegression(C=1)` (L2 `lbfgs`, L1 `saga`) in one process on the same split; "
+        f"AUCs on the same {r['held_out']} held-out rows.",
         "",
         "| | seconds | ROC AUC L2 | ROC AUC L1 |",
         "|---|---|---|---|",
