@@ -53,7 +53,8 @@ def http_base() -> Iterator[str]:
 def app_settings(migrated: Settings, http_base: str) -> Settings:
     gateway = migrated.gateway.model_copy(update={"rate_limit": False})
     jobs = migrated.jobs.model_copy(
-        update={"heartbeat_interval_s": 0.5, "progress_interval_s": 0.5}
+        # Progress written as often as it comes: every message that goes out is checked.
+        update={"heartbeat_interval_s": 0.5, "progress_interval_s": 0.01}
     )
     connectors = migrated.connectors.model_copy(
         update={"http_allow_hosts": [http_base.removeprefix("http://")]}
