@@ -245,8 +245,11 @@ def notifications_section() -> list[str]:
         NOTIFICATIONS_TITLE,
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Events published to Kafka, the "
-        "notification bridge (one process: keep in Postgres through PgBouncer, emit through the "
-        "write-only Redis emitter, mark emitted, commit after the batch), the Socket.io "
+        "notification bridge (one process, per poll of up to 500 events: keep them in Postgres "
+        "through PgBouncer in one statement, emit each run of up to 100 for the room as one "
+        "`notifications` message through the write-only Redis emitter, mark the run emitted, "
+        "commit the offsets; while events keep coming it gathers them for 20 ms between polls), "
+        "the Socket.io "
         f"cluster on Ray Serve ({r['replicas']} replicas, HAProxy ingress, Redis adapter), and "
         f"{r['clients']} WebSocket clients connected with a user's token, joined by the server "
         "to the workspace's room (one process; clients per replica: "
@@ -263,8 +266,11 @@ def notifications_section() -> list[str]:
         f"{r['paced_p99_ms']:.1f} |",
         f"| `redis-benchmark` PUBLISH | {r['redis_publish_per_s']:,.0f} | | | |",
         "",
-        "The burst's latency is its queue (every event is published at once); the paced run "
-        "shows the path's own latency. All processes share the machine's 2 CPUs.",
+        f"In the burst each client got {r['burst_messages_per_client']:.0f} messages for "
+        f"{r['burst_events']:,} events. The burst's latency is its queue (every event is "
+        "published at once); the paced run shows the path's own latency (the 20 ms of "
+        "gathering included). All processes, the 100 clients' one included, share the "
+        "machine's 2 CPUs.",
     ]
 
 

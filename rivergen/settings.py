@@ -232,6 +232,13 @@ class SocketSettings(BaseModel):
         description="Seconds of silence after which the listener PINGs Redis Socket (finds a "
         "dead connection; the listener's reads never time out).",
     )
+    bridge_linger_s: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Seconds the notification bridge waits for more events while they keep "
+        "coming, to send them together (one message per socket); a lone event goes at once.",
+    )
 
 
 class AuthSettings(BaseModel):

@@ -16,11 +16,13 @@ from rivergen.notifications.bridge import (
 from rivergen.notifications.emitter import CHANNEL, NotificationEmitter
 from rivergen.notifications.events import (
     NOTIFICATION,
+    NOTIFICATIONS,
     NOTIFIED_TOPICS,
     SHOWN_TYPES,
     Notification,
     NotificationPage,
     socket_event_of,
+    unpack,
 )
 from rivergen.notifications.rooms import NAMESPACE, user_room, workspace_room
 from rivergen.notifications.service import NotificationService
@@ -30,6 +32,7 @@ __all__ = [
     "CHANNEL",
     "NAMESPACE",
     "NOTIFICATION",
+    "NOTIFICATIONS",
     "NOTIFIED_TOPICS",
     "SHOWN_TYPES",
     "BridgeOutcome",
@@ -40,6 +43,7 @@ __all__ = [
     "NotificationPage",
     "NotificationService",
     "socket_event_of",
+    "unpack",
     "user_room",
     "workspace_room",
 ]

@@ -35,6 +35,10 @@ INVITATION_RECEIVED = "workspace.invitation.received"
 NOTIFICATION = "notification"
 """The generic Socket.io event: anything published on ``rivergen.notifications`` or
 ``governance.alerts`` that has no name of its own; ``type`` in the payload says what it is."""
+NOTIFICATIONS = "notifications"
+"""Several notifications at once, oldest first: ``{"items": [notification, ...]}``. The bridge
+sends what it delivers together to the same rooms as one emit (one message per socket, not one
+per event); each item carries its own Socket.io name in ``event``. Read with :func:`unpack`."""
 
 SHOWN_TYPES: frozenset[str] = frozenset(
     {
@@ -107,6 +111,14 @@ def rooms_of(notification: Notification) -> list[str]:
     if notification.type in PERSONAL_TYPES:
         rooms += own
     return rooms
+
+
+def unpack(event: str, data: Any) -> list[tuple[str, Any]]:
+    """What one Socket.io message holds, as (name, payload) pairs in order: the items of a
+    :data:`NOTIFICATIONS` batch under their own names, any other event as itself."""
+    if event == NOTIFICATIONS and isinstance(data, dict) and isinstance(data.get("items"), list):
+        return [(str(item.get("event", NOTIFICATION)), item) for item in data["items"]]
+    return [(event, data)]
 
 
 class Notification(BaseModel):

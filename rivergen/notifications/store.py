@@ -4,6 +4,8 @@ context set for reads; RLS applies)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from uuid import UUID
 
 import asyncpg
 
@@ -21,35 +23,42 @@ def _listed(param: int) -> str:
 _PRIVATE = sorted(PRIVATE_TYPES)
 
 
-async def insert(
-    conn: asyncpg.Connection, socket_event: str, event: Event
-) -> asyncpg.Record | None:
-    """Keep ``event`` (once per ``event_id``). Returns its row with ``emitted_at``: a row that
-    already has one was delivered before. None if another workspace holds that ``event_id``
-    (RLS hides its row): the event is not kept again."""
-    row = await conn.fetchrow(
-        "INSERT INTO notifications (event_id, workspace_id, event, type, data, occurred_at) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT (event_id) DO NOTHING "
-        f"RETURNING {_COLUMNS}, emitted_at",
-        event.event_id,
-        event.workspace_id,
-        socket_event,
-        event.type,
-        json.dumps(event.model_dump(mode="json")["data"]),
-        event.occurred_at,
+async def insert_many(
+    conn: asyncpg.Connection, events: Sequence[tuple[str, Event]]
+) -> dict[UUID, asyncpg.Record]:
+    """Keep each of ``events`` (Socket.io name, event) of the tenant's workspace, once per
+    ``event_id``, in one statement (ids in the given order). Returns each one's row by event id,
+    with ``emitted_at``: a row that has one was delivered before. An event whose id another
+    workspace holds (RLS hides its row) has no row: it is not kept again."""
+    if not events:
+        return {}
+    ids = [event.event_id for _, event in events]
+    rows = await conn.fetch(
+        "WITH given AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], "
+        "$5::text[], $6::timestamptz[]) WITH ORDINALITY "
+        "AS g(event_id, workspace_id, event, type, data, occurred_at, n)), "
+        "kept AS (INSERT INTO notifications "
+        "(event_id, workspace_id, event, type, data, occurred_at) "
+        "SELECT event_id, workspace_id, event, type, data::jsonb, occurred_at "
+        "FROM given ORDER BY n "
+        f"ON CONFLICT (event_id) DO NOTHING RETURNING {_COLUMNS}, emitted_at) "
+        f"SELECT {_COLUMNS}, emitted_at FROM kept "
+        # The statement's snapshot: the rows kept before it (a redelivery), not the new ones.
+        f"UNION ALL SELECT {_COLUMNS}, emitted_at FROM notifications WHERE event_id = ANY($1)",
+        ids,
+        [event.workspace_id for _, event in events],
+        [name for name, _ in events],
+        [event.type for _, event in events],
+        [json.dumps(event.model_dump(mode="json")["data"]) for _, event in events],
+        [event.occurred_at for _, event in events],
     )
-    if row is None:
-        row = await conn.fetchrow(
-            f"SELECT {_COLUMNS}, emitted_at FROM notifications WHERE event_id = $1",
-            event.event_id,
-        )
-    return row
+    return {row["event_id"]: row for row in rows}
 
 
-async def mark_emitted(conn: asyncpg.Connection, notification_id: int) -> None:
+async def mark_emitted(conn: asyncpg.Connection, notification_ids: Sequence[int]) -> None:
     await conn.execute(
-        "UPDATE notifications SET emitted_at = now() WHERE id = $1 AND emitted_at IS NULL",
-        notification_id,
+        "UPDATE notifications SET emitted_at = now() WHERE id = ANY($1) AND emitted_at IS NULL",
+        list(notification_ids),
     )
 
 

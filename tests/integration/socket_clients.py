@@ -1,5 +1,5 @@
 """Socket.io clients for the tests: connect over WebSocket with a credential and keep every
-event the server sends, in order."""
+event the server sends, in order (a ``notifications`` batch as its items)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
+
+from rivergen.notifications import unpack
 
 TRANSPORTS = ["websocket"]
 
@@ -39,7 +41,7 @@ def listener() -> Listener:
     box = Listener(client)
 
     async def any_event(event: str, data: Any = None) -> None:
-        box.events.append((event, data))
+        box.events.extend(unpack(event, data))  # a batch's notifications, each on its own
 
     async def connect_error(data: Any) -> None:
         box.refusal = data

@@ -45,6 +45,7 @@ from rivergen.notifications import (
     BridgeOutcome,
     NotificationBridge,
     NotificationEmitter,
+    unpack,
     user_room,
     workspace_room,
 )
@@ -63,6 +64,7 @@ KILL_PORT = 29412
 OUTAGE_PORT = 29413
 MEMBER_PORT = 29414
 INVITE_PORT = 29415
+BURST_PORT = 29416
 NOTHING_LISTENS = "redis://127.0.0.1:29499/0"
 
 
@@ -163,9 +165,11 @@ class Listener:
     def __init__(self) -> None:
         self.client = socketio.AsyncClient(reconnection=False)
         self.received: list[tuple[str, dict[str, Any]]] = []
+        self.messages = 0
 
         async def record(event: str, data: dict[str, Any]) -> None:
-            self.received.append((event, data))
+            self.received.extend(unpack(event, data))
+            self.messages += 1
 
         self.client.on("*", record)
 
@@ -426,6 +430,56 @@ async def test_a_bridge_killed_after_emitting_before_committing_emits_each_event
         )
     assert len(rows) == len(events)
     assert all(r["emitted_at"] is not None for r in rows)
+
+
+async def test_a_burst_reaches_a_room_as_a_few_messages_each_event_once_in_order(
+    migrated: Settings, db: Database
+) -> None:
+    run = uuid.uuid4().hex[:12]
+    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    workspace = str(uuid.uuid4())
+    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
+    events = [
+        Event(type="job.progress", workspace_id=workspace, data={"job_id": run, "progress": n})
+        for n in range(250)
+    ]
+    bus = open_bus(migrated)
+    await bus.start()
+    emitter = open_emitter(migrated, channel)
+    bridge = NotificationBridge(db, bus, emitter, topics=[topic], group_id=group)
+    listener = Listener()
+    polls: list[int] = []
+    try:
+        async with socketio_server(migrated, channel, BURST_PORT) as url:
+            await listener.connect(url, workspace)
+            await until("the server's Redis subscription", lambda: subscribed(migrated, channel))
+            await bus.publish_many([OutgoingEvent(topic, e) for e in events])
+            deadline = time.monotonic() + WAIT_S
+            while sum(polls) < len(events):
+                assert time.monotonic() < deadline, f"emitted {polls}"
+                emitted = (await bridge.poll_once()).emitted
+                if emitted:
+                    polls.append(emitted)
+            await until("the burst live", lambda: len(listener.received) >= len(events))
+            await asyncio.sleep(0.5)  # a repeat would arrive now
+            await listener.client.disconnect()
+    finally:
+        await bridge.stop()
+        await emitter.close()
+        await bus.stop()
+        await drop_kafka(migrated, topic, group)
+
+    # Each event once, in order, under its own name; kept and marked emitted.
+    assert listener.event_ids() == [str(e.event_id) for e in events]
+    assert {name for name, _ in listener.received} == {"job.progress"}
+    assert [d["data"]["progress"] for _, d in listener.received] == list(range(250))
+    # One message per run of at most 100 of a poll, not one per event.
+    assert listener.messages == sum(-(-emitted // 100) for emitted in polls)
+    assert listener.messages <= 10, polls
+    async with db.transaction(workspace) as conn:
+        rows = await conn.fetch("SELECT id, emitted_at FROM notifications ORDER BY id")
+    assert len(rows) == len(events) and all(r["emitted_at"] is not None for r in rows)
+    assert [r["id"] for r in rows] == [d["id"] for _, d in listener.received]
 
 
 async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_is_back(

@@ -9,7 +9,14 @@ from uuid import uuid4
 import pytest
 
 from rivergen.events import Event, Topic
-from rivergen.notifications import NOTIFICATION, NOTIFIED_TOPICS, socket_event_of
+from rivergen.notifications import (
+    NOTIFICATION,
+    NOTIFICATIONS,
+    NOTIFIED_TOPICS,
+    socket_event_of,
+    unpack,
+)
+from rivergen.notifications.bridge import runs
 from rivergen.notifications.events import MEMBER_ADDED, Notification, rooms_of
 from rivergen.notifications.rooms import user_room, workspace_room
 
@@ -80,3 +87,51 @@ def test_a_personal_event_also_reaches_its_users_room() -> None:
     progress = notification("job.progress", {"user_id": str(user)})
     assert rooms_of(progress) == [workspace_room(workspace)]
     assert rooms_of(notification(MEMBER_ADDED, {})) == [workspace_room(workspace)]
+
+
+def _note(
+    n: int, workspace: uuid.UUID, type_: str = "job.progress", **data: object
+) -> Notification:
+    return Notification(
+        id=n,
+        event_id=uuid4(),
+        event=type_,
+        type=type_,
+        workspace_id=workspace,
+        occurred_at=datetime.now(UTC),
+        data=dict(data),
+    )
+
+
+def test_what_goes_out_together_is_a_run_of_one_workspace_and_the_same_rooms_in_order() -> None:
+    other, user = uuid4(), uuid4()
+    notes = [
+        *(_note(n, WORKSPACE) for n in range(1, 6)),
+        _note(6, WORKSPACE, MEMBER_ADDED, user_id=str(user)),  # also to the user's room
+        _note(7, WORKSPACE),
+        _note(8, other),
+        _note(9, other),
+        *(_note(n, WORKSPACE) for n in range(10, 13)),
+    ]
+    cut = list(runs(notes, limit=3))
+    assert [[n.id for n in run] for run in cut] == [
+        [1, 2, 3],  # at most `limit` a run
+        [4, 5],
+        [6],  # other rooms: a run of its own, in its place
+        [7],
+        [8, 9],
+        [10, 11, 12],
+    ]
+    assert [n for run in cut for n in run] == notes  # nothing lost, nothing repeated
+    assert list(runs([], limit=3)) == []
+
+
+def test_a_client_reads_a_batch_as_its_notifications_under_their_own_names() -> None:
+    first, second = _note(1, WORKSPACE), _note(2, WORKSPACE, "job.completed")
+    items = [first.model_dump(mode="json"), second.model_dump(mode="json")]
+    assert unpack(NOTIFICATIONS, {"items": items}) == [
+        ("job.progress", items[0]),
+        ("job.completed", items[1]),
+    ]
+    assert unpack("job.progress", items[0]) == [("job.progress", items[0])]
+    assert unpack("welcome", {"instance_id": "a"}) == [("welcome", {"instance_id": "a"})]

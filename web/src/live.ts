@@ -87,6 +87,8 @@ export function connectLive(ws: string): void {
     if (info?.code === "token_expired") refreshTokens().then((ok) => ok && s.connect());
   });
   for (const name of LIVE_EVENTS) s.on(name, (n: Notification) => deliver(n));
+  // Several at once (a burst): one message, its items oldest first, each under its own name.
+  s.on("notifications", (batch: { items?: Notification[] }) => batch.items?.forEach(deliver));
 }
 
 export function disconnectLive(): void {
