@@ -6,9 +6,11 @@ neither ``Content-MD5`` nor ``x-amz-checksum-*``). On completion it checks, in o
 1. the declared parts against the parts the store holds (present, same ETags);
 2. the layout: every part but the last at least :data:`MIN_PART_SIZE`, the sum equal to the
    declared size (``BadRequest``, codes ``part_missing``, ``part_too_small``, ``size_mismatch``);
-3. the content, read back in chunks: its SHA-256 against the declared ``sha256:<hex>``, and the
-   multipart ETag ``md5(md5(part 1) + ... + md5(part N))-N`` against the one the store reports
-   (``ChecksumMismatch``).
+3. the content, read back in chunks: its size and SHA-256 against the declared ``sha256:<hex>``
+   (``ChecksumMismatch``); and the assembled object's multipart ETag against the one its parts
+   make, ``md5(md5(part 1) + ... + md5(part N))-N`` (the S3 adapter takes the part MD5s from the
+   part ETags the store computed from the bytes it got and step 1 checked, so it hashes the
+   content once, with SHA-256 alone; the local store computes them as it assembles).
 
 Malformed requests (no parts, a part twice, a checksum not of the form ``sha256:<hex>``) are
 refused before anything is touched, so the client can correct and retry.
@@ -22,7 +24,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from rivergen.errors import BadRequest, ChecksumMismatch
 from rivergen.objectstore.models import MAX_PART_NUMBER, CompletedPart
@@ -34,6 +35,7 @@ READ_CHUNK = 1024 * 1024
 
 _SHA256 = re.compile(r"sha256:([0-9a-fA-F]{64})")
 _MULTIPART_ETAG = re.compile(r"[0-9a-f]{32}-[0-9]+")
+_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 def check_new_upload(part_count: int, part_size: int) -> None:
@@ -191,59 +193,44 @@ class ObjectDigest:
         self._left_in_part = self._part_sizes[self._index]
 
 
-_QUEUE_DEPTH = 8  # chunks in flight to each hasher: memory stays a few chunks
-_MD5_THREADS = 2
+_QUEUE_DEPTH = 8  # chunks in flight to the hasher: memory stays a few chunks
 
 
-def digest_concurrently(chunks: Iterable[bytes], part_sizes: Sequence[int]) -> DigestResult:
-    """What :class:`ObjectDigest` makes of ``chunks``, with the SHA-256 in one thread and the
-    part MD5s in others (parts taken in turns) while this one reads: hashlib releases the GIL,
-    so a read-back costs about its slowest hash rather than the reading plus every hash."""
-    sizes = list(part_sizes) or [0]
-    whole_inbox: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
-    part_inboxes: list[queue.Queue[tuple[int, memoryview] | None]] = [
-        queue.Queue(_QUEUE_DEPTH) for _ in range(_MD5_THREADS)
-    ]
+def sha256_concurrently(chunks: Iterable[bytes]) -> tuple[int, str]:
+    """The size and SHA-256 (hex) of ``chunks``, hashed in another thread while this one reads
+    (hashlib releases the GIL): a read-back costs about the slower of the two, not their sum."""
+    inbox: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
 
-    def hash_whole() -> tuple[int, str]:
+    def hash_all() -> tuple[int, str]:
         sha256, size = hashlib.sha256(), 0
-        while (chunk := whole_inbox.get()) is not None:
+        while (chunk := inbox.get()) is not None:
             sha256.update(chunk)
             size += len(chunk)
         return size, sha256.hexdigest()
 
-    def hash_parts(inbox: queue.Queue[tuple[int, memoryview] | None]) -> dict[int, bytes]:
-        md5s: dict[int, Any] = {}
-        while (item := inbox.get()) is not None:
-            index, piece = item
-            md5s.setdefault(index, hashlib.md5(usedforsecurity=False)).update(piece)
-        return {index: md5.digest() for index, md5 in md5s.items()}
-
-    with ThreadPoolExecutor(1 + _MD5_THREADS, thread_name_prefix="rivergen-digest") as pool:
-        whole = pool.submit(hash_whole)
-        parts = [pool.submit(hash_parts, inbox) for inbox in part_inboxes]
-        index, left = 0, sizes[0]
+    with ThreadPoolExecutor(1, thread_name_prefix="rivergen-digest") as pool:
+        hashed = pool.submit(hash_all)
         try:
             for chunk in chunks:
-                whole_inbox.put(chunk)
-                view = memoryview(chunk)
-                while view:
-                    last = index + 1 == len(sizes)
-                    if left == 0 and not last:
-                        index, left = index + 1, sizes[index + 1]
-                        continue
-                    # Bytes past the planned sizes go into the last part, as in ObjectDigest.
-                    take = len(view) if last else min(len(view), left)
-                    part_inboxes[index % _MD5_THREADS].put((index, view[:take]))
-                    left, view = max(left - take, 0), view[take:]
+                inbox.put(chunk)
         finally:
-            whole_inbox.put(None)
-            for inbox in part_inboxes:
-                inbox.put(None)
-        size, sha256 = whole.result()
-        md5s = {index: md5 for future in parts for index, md5 in future.result().items()}
-    empty = hashlib.md5(b"", usedforsecurity=False).digest()
-    return DigestResult(size, sha256, tuple(md5s.get(i, empty) for i in range(index + 1)))
+            inbox.put(None)
+        return hashed.result()
+
+
+def check_assembled_etag(part_etags: Sequence[str], stored_etag: str) -> None:
+    """The assembled object's ETag must be the multipart ETag its parts' ETags make (when both
+    are plain MD5 digests: with SSE-KMS or SSE-C they are not)."""
+    etag = normalize_etag(stored_etag)
+    parts = [normalize_etag(e) for e in part_etags]
+    if not _MULTIPART_ETAG.fullmatch(etag) or not all(_MD5.fullmatch(p) for p in parts):
+        return
+    expected = multipart_etag(bytes.fromhex(p) for p in parts)
+    if etag != expected:
+        raise ChecksumMismatch(
+            f"the store's ETag {etag} is not the one of the parts ({expected})",
+            details={"stored_etag": etag, "computed_etag": expected},
+        )
 
 
 def check_content(

@@ -45,15 +45,16 @@ from rivergen.objectstore.models import (
 from rivergen.objectstore.multipart import (
     READ_CHUNK,
     DigestResult,
+    check_assembled_etag,
     check_content,
     check_new_upload,
     check_part_etags,
     check_part_layout,
     check_part_numbers,
-    digest_concurrently,
     normalize_etag,
     order_declared,
     parse_sha256,
+    sha256_concurrently,
 )
 from rivergen.objectstore.port import DEFAULT_PAGE_SIZE
 from rivergen.settings import S3Settings
@@ -476,7 +477,7 @@ class S3ObjectStore:
         expected_sha256 = parse_sha256(expected_checksum)
         stored = {part.part_number: part for part in await self.list_parts(key, upload_id)}
         try:
-            part_sizes = check_part_layout(
+            check_part_layout(
                 declared, {number: part.size for number, part in stored.items()}, expected_size
             )
             check_part_etags(declared, {number: part.etag for number, part in stored.items()})
@@ -509,20 +510,21 @@ class S3ObjectStore:
         # completed by a concurrent call (a client's retry) whose object is not ours to delete.
         try:
             info = await self.stat(key)
-            result = await self._run(lambda: self._digest_sync(key, part_sizes), key=key)
-            check_content(result, expected_sha256, expected_size, stored_etag=info.etag)
+            check_assembled_etag([stored[p.part_number].etag for p in declared], info.etag)
+            size, sha256 = await self._run(lambda: self._read_back_sync(key), key=key)
+            check_content(DigestResult(size, sha256, ()), expected_sha256, expected_size, None)
         except BaseException:
             # An assembled object that was not verified must not stay.
             await self._discard(key, upload_id, object_written=True)
             raise
         return info
 
-    def _digest_sync(self, key: str, part_sizes: Sequence[int]) -> DigestResult:
+    def _read_back_sync(self, key: str) -> tuple[int, str]:
         # One stream: ranged reads in parallel were slower on moto's server (which copies the
-        # object for each range); the two hashes run beside the read instead.
+        # object for each range); the hash runs beside the read instead.
         response = self._client.get_object(Bucket=self._bucket, Key=key)
         with closing(response["Body"]) as body:
-            return digest_concurrently(body.iter_chunks(READ_CHUNK), part_sizes)
+            return sha256_concurrently(body.iter_chunks(READ_CHUNK))
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
         validate_key(key)
