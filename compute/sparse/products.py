@@ -84,13 +84,18 @@ class Rounds:
 
     def __init__(self, blocks: RowBlocks) -> None:
         self.blocks = blocks
-        self.nodes: set[str] = {here()} if blocks.local else set()
+        self._ran_on: set[str] = set()
         self.count = 0
+
+    @property
+    def nodes(self) -> set[str]:
+        """The nodes the rounds ran on (this process's, for blocks held here)."""
+        return {here()} if self.blocks.local else self._ran_on
 
     def _gather(self, refs: Iterable[Any]) -> list[Any]:
         results = got(list(refs))
         self.count += 1
-        self.nodes.update(node for _, node in results)
+        self._ran_on.update(node for _, node in results)
         return [value for value, _ in results]
 
     def _here(self, work: Callable[[int, sp.csr_matrix], Any]) -> list[Any]:
