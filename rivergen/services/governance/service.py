@@ -268,13 +268,20 @@ class GovernanceService:
         if not wanted:
             return {role: {} for role in roles}
         async with self._db.transaction(str(workspace)) as conn:
-            lineage = await _lineage(conn, wanted)
+            # The common case (no job results among them) in one round trip.
+            first, sibling_rows, policy_rows = await store.picture(conn, wanted)
+            lineage = await _lineage(conn, wanted, first)
             seen = set(wanted) | {i for jobs in lineage.values() for j in jobs for i in j.inputs}
+            ancestors = list(seen - set(wanted))
+            if ancestors:  # the inputs of job results: their siblings and policies too
+                sibling_rows += await store.same_source(conn, ancestors)
             siblings: dict[UUID, set[UUID]] = {}
-            for row in await store.same_source(conn, list(seen)):
+            for row in sibling_rows:
                 siblings.setdefault(row["dataset"], set()).add(row["sibling"])
-            related = seen.union(*siblings.values())
-            policies = [_policy(r) for r in await store.for_datasets(conn, list(related))]
+            if ancestors:
+                related = seen.union(*siblings.values())
+                policy_rows = await store.for_datasets(conn, list(related))
+            policies = [_policy(r) for r in policy_rows]
             inheriting = [
                 d for d, of in siblings.items() if any(p.dataset_id in of for p in policies)
             ]
@@ -337,13 +344,16 @@ def _named(rule: Rule) -> set[str]:
 _MAX_LINEAGE_DEPTH = 8
 
 
-async def _lineage(conn: Any, datasets: list[UUID]) -> dict[UUID, list[JobLineage]]:
+async def _lineage(
+    conn: Any, datasets: list[UUID], first: list[Any] | None = None
+) -> dict[UUID, list[JobLineage]]:
     """For each job result among ``datasets`` and their ancestors: each job that made it, with
-    its inputs, the governance it pinned and its column lineage."""
+    its inputs, the governance it pinned and its column lineage (``first``: the
+    :func:`~rivergen.services.governance.store.job_inputs` of ``datasets``, if read already)."""
     found: dict[UUID, dict[UUID, JobLineage]] = {}
     frontier = datasets
-    for _ in range(_MAX_LINEAGE_DEPTH):
-        rows = await store.job_inputs(conn, frontier)
+    for depth in range(_MAX_LINEAGE_DEPTH):
+        rows = first if depth == 0 and first is not None else await store.job_inputs(conn, frontier)
         for row in rows:
             jobs = found.setdefault(row["result"], {})
             job = jobs.get(row["job"])
@@ -391,7 +401,9 @@ def _require_columns(schema: Mapping[str, str], columns: Iterable[str]) -> None:
 
 
 def _policy(row: Any) -> Policy:
+    """A policy from its row (``rule`` as stored JSON text, or decoded already)."""
     fields = dict(row)
-    fields["rule"] = json.loads(fields["rule"])
+    if isinstance(fields["rule"], str):
+        fields["rule"] = json.loads(fields["rule"])
     fields["roles"] = list(fields["roles"]) if fields["roles"] is not None else None
     return Policy.model_validate(fields)

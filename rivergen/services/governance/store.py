@@ -107,19 +107,21 @@ async def current_columns(conn: asyncpg.Connection, dataset: UUID) -> dict[str, 
     return {c["name"]: c["type"] for c in columns}
 
 
+_JOB_INPUTS = (
+    "SELECT made.target_id AS result, used.source_id AS input, j.id AS job, j.governance, "
+    "j.column_lineage "
+    "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
+    "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
+    "JOIN jobs j ON j.id = made.source_id "
+    "WHERE made.source_kind = 'job' AND made.target_kind = 'dataset' "
+    "AND made.target_id = ANY($1)"
+)
+
+
 async def job_inputs(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> list[Any]:
     """For those of ``datasets`` that are job results: (result, input dataset, the governance
     the job pinned for its submitter), from the lineage dataset -> job -> dataset."""
-    rows: list[Any] = await conn.fetch(
-        "SELECT made.target_id AS result, used.source_id AS input, j.id AS job, j.governance, "
-        "j.column_lineage "
-        "FROM lineage_edges made JOIN lineage_edges used ON used.target_kind = 'job' "
-        "AND used.target_id = made.source_id AND used.source_kind = 'dataset' "
-        "JOIN jobs j ON j.id = made.source_id "
-        "WHERE made.source_kind = 'job' AND made.target_kind = 'dataset' "
-        "AND made.target_id = ANY($1)",
-        list(datasets),
-    )
+    rows: list[Any] = await conn.fetch(_JOB_INPUTS, list(datasets))
     return rows
 
 
@@ -172,6 +174,33 @@ async def same_source(conn: asyncpg.Connection, datasets: Sequence[UUID]) -> lis
         list(datasets),
     )
     return rows
+
+
+async def picture(
+    conn: asyncpg.Connection, datasets: Sequence[UUID]
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """In one statement (one round trip, not three): :func:`job_inputs` of ``datasets``,
+    :func:`same_source` of them, and :func:`for_datasets` of them and those siblings (each
+    policy row as a mapping, ``rule`` decoded)."""
+    rows = await conn.fetch(
+        f"WITH {_IMPORTS}, "
+        "sib AS (SELECT DISTINCT a.dataset, b.dataset AS sibling "
+        f"FROM imports a JOIN imports b ON {_SAME} AND b.dataset <> a.dataset "
+        "WHERE a.dataset = ANY($1)), "
+        f"inp AS ({_JOB_INPUTS}) "
+        "SELECT 'input' AS part, result, input, job, governance, column_lineage, "
+        "NULL::uuid AS dataset, NULL::uuid AS sibling, NULL::text AS policy FROM inp "
+        "UNION ALL SELECT 'sibling', NULL, NULL, NULL, NULL, NULL, dataset, sibling, NULL "
+        "FROM sib "
+        "UNION ALL SELECT 'policy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "row_to_json(p)::text FROM policies p WHERE enabled AND (dataset_id IS NULL "
+        "OR dataset_id = ANY($1) OR dataset_id IN (SELECT sibling FROM sib))",
+        list(datasets),
+    )
+    inputs = [r for r in rows if r["part"] == "input"]
+    siblings = [r for r in rows if r["part"] == "sibling"]
+    policies = [json.loads(r["policy"]) for r in rows if r["part"] == "policy"]
+    return inputs, siblings, policies
 
 
 async def version_columns(
