@@ -117,9 +117,16 @@ def numeric(column: str) -> dict[str, str]:
 
 
 async def train(
-    client: httpx.AsyncClient, who: Account, dataset: str, features: list[dict[str, Any]]
+    client: httpx.AsyncClient,
+    who: Account,
+    dataset: str,
+    features: list[dict[str, Any]],
+    awaited_by: Account | None = None,
 ) -> tuple[str, str]:
-    """A model of ``discontinued`` trained by ``who`` (its champion deployed): model and job."""
+    """A model of ``discontinued`` trained by ``who`` (its champion deployed): model and job.
+    With ``awaited_by``, that member waits for the job's end while it runs (``GET
+    /jobs/{id}?wait_s=``, answered from the end's announcement), and gets what its own plain
+    read of the ended job shows."""
     body = {
         "name": f"m-{uuid.uuid4().hex[:8]}",
         "dataset": dataset,
@@ -131,6 +138,13 @@ async def train(
     accepted = await client.post("/api/v1/models", json=body, headers=who.headers())
     assert accepted.status_code == 202, accepted.text
     job = str(accepted.json()["job_id"])
+    if awaited_by is not None:
+        awaited = await client.get(
+            f"/api/v1/jobs/{job}", params={"wait_s": 60}, headers=awaited_by.headers()
+        )
+        plain = await client.get(f"/api/v1/jobs/{job}", headers=awaited_by.headers())
+        assert awaited.status_code == plain.status_code == 200, awaited.text
+        assert awaited.json() == plain.json()
     done = await wait_for(client, who, job, timeout_s=180)
     assert done["state"] == "succeeded", done
     model = str(accepted.json()["model_id"])
@@ -169,9 +183,10 @@ async def test_models_trained_on_what_a_reader_may_not_see_are_not_theirs(
 ) -> None:
     people, dataset = await governed_products(client)
     owner, editor, viewer = (people[r] for r in ("owner", "editor", "viewer"))
-    # The owner's models: over every row; one of them learnt the packaging too.
+    # The owner's models: over every row; one of them learnt the packaging too. The editor,
+    # who sees fewer products, waits for the first one's training to end.
     prices, prices_job = await train(
-        client, owner, dataset, [numeric("unitPrice"), numeric("unitsInStock")]
+        client, owner, dataset, [numeric("unitPrice"), numeric("unitsInStock")], editor
     )
     packaging, _ = await train(
         client,
