@@ -134,7 +134,12 @@ def read_slice(settings: Settings, inp: QueryInput, row_groups: list[int]) -> tu
     return partition, [PartitionMetadata.from_table(partition)]
 
 
-_read_slice = ray.remote(num_cpus=READ_CPUS, max_retries=0, num_returns=2)(read_slice)
+# Spread over the nodes, as Ray Data schedules its reads: each slice reads object storage
+# itself, so any node will do, and the default (fill the caller's node first) would leave the
+# cluster's other nodes idle while one node reads a dataset past one node's size.
+_read_slice = ray.remote(
+    num_cpus=READ_CPUS, max_retries=0, num_returns=2, scheduling_strategy="SPREAD"
+)(read_slice)
 
 
 def _frame(daft: Any, schema: pa.Schema, parts: list[Any]) -> Any:

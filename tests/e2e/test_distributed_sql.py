@@ -200,8 +200,14 @@ def test_tpch_runs_distributed_and_matches_the_single_node_engine(
         assert reason is None and table is not None, (name, reason)
         expected = run_query(migrated, LIMITS, query, inputs)
         assert table.num_rows > 0 and same(table, expected), (name, table, expected)
-    # The inputs were read by tasks on more than one node of the cluster.
-    nodes = {t["node_id"] for t in cluster.tasks("read_slice") if t.get("node_id")}
+    # The inputs were read by tasks on more than one node of the cluster (the state API hears
+    # of a node's tasks when that node's workers send their events: give them a moment).
+    deadline = time.monotonic() + 20
+    while True:
+        nodes = {t["node_id"] for t in cluster.tasks("read_slice") if t.get("node_id")}
+        if len(nodes) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert len(nodes) >= 2, nodes
 
 
