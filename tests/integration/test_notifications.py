@@ -251,15 +251,21 @@ async def all_pages(
         since = page["next_since"]
 
 
+async def own_topic(settings: Settings, partitions: int = 1) -> tuple[str, str, str, str]:
+    """A run id, and a Kafka topic (made), consumer group and Socket.io channel of its own."""
+    run = uuid.uuid4().hex[:12]
+    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    await ensure_topics(settings.kafka, [topic], num_partitions=partitions, replication_factor=1)
+    return run, topic, group, channel
+
+
 @contextlib.asynccontextmanager
 async def running_bridge(
     settings: Settings, db: Database, partitions: int = 1
 ) -> AsyncIterator[tuple[KafkaEventBus, str, str]]:
     """A notification bridge running on a topic, group and Socket.io channel of the test's
     own; yields the bus, the topic to publish on and the channel to listen on."""
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
-    await ensure_topics(settings.kafka, [topic], num_partitions=partitions, replication_factor=1)
+    _, topic, group, channel = await own_topic(settings, partitions)
     bus = open_bus(settings)
     await bus.start()
     emitter = open_emitter(settings, channel)
@@ -375,10 +381,8 @@ async def test_events_reach_their_workspace_room_once_and_the_catch_up_list(
 async def test_a_bridge_killed_after_emitting_before_committing_emits_each_event_once(
     migrated: Settings, db: Database, tmp_path: Path
 ) -> None:
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    run, topic, group, channel = await own_topic(migrated)
     workspace = str(uuid.uuid4())
-    await ensure_topics(migrated.kafka, [topic], num_partitions=3, replication_factor=1)
     events = [
         Event(type="job.progress", workspace_id=workspace, data={"job_id": run, "progress": n})
         for n in range(1, 41)
@@ -435,10 +439,8 @@ async def test_a_bridge_killed_after_emitting_before_committing_emits_each_event
 async def test_a_burst_reaches_a_room_as_a_few_messages_each_event_once_in_order(
     migrated: Settings, db: Database
 ) -> None:
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    run, topic, group, channel = await own_topic(migrated)
     workspace = str(uuid.uuid4())
-    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
     events = [
         Event(type="job.progress", workspace_id=workspace, data={"job_id": run, "progress": n})
         for n in range(250)
@@ -485,10 +487,8 @@ async def test_a_burst_reaches_a_room_as_a_few_messages_each_event_once_in_order
 async def test_an_event_the_redis_socket_server_did_not_take_is_emitted_once_it_is_back(
     migrated: Settings, db: Database
 ) -> None:
-    run = uuid.uuid4().hex[:12]
-    topic, group, channel = f"test.notify.{run}", f"notify-test-{run}", f"socketio-test-{run}"
+    run, topic, group, channel = await own_topic(migrated)
     workspace = str(uuid.uuid4())
-    await ensure_topics(migrated.kafka, [topic], num_partitions=1, replication_factor=1)
     events = [
         Event(type="dataset.profiled", workspace_id=workspace, data={"dataset_id": run, "n": n})
         for n in range(3)
